@@ -1,0 +1,232 @@
+//! The engine: namespaces of entities, and every operation of SPEC
+//! section 2 on them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::entity::Entity;
+use crate::error::Error;
+use crate::hooks::{MonitoringController, TargetController};
+use crate::interner::Sym;
+use crate::model::{ExpectedState, RolloutInfo, RolloutOptions, TargetReport, Timestamp};
+use crate::snapshot;
+use crate::step::{self, StepNames};
+
+/// Holds namespaces of entities and rolls their targets out.
+///
+/// Namespaces and entities are created on first use by a setter. Every
+/// operation either succeeds whole or returns an [`Error`] and changes
+/// nothing.
+#[derive(Default)]
+pub struct Engine {
+    pub(crate) namespaces: BTreeMap<String, Namespace>,
+}
+
+/// One isolated environment (test, dev, prod): its entities by name.
+#[derive(Default)]
+pub(crate) struct Namespace {
+    pub(crate) entities: BTreeMap<String, Entity>,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (ns, namespace) in &self.namespaces {
+            for (name, entity) in &namespace.entities {
+                map.entry(&format_args!("{ns}/{name}"), &entity.info());
+            }
+        }
+        map.finish()
+    }
+}
+
+fn check_name(kind: &'static str, name: &str) -> Result<(), Error> {
+    if name.is_empty() {
+        return Err(Error::InvalidName { kind });
+    }
+    Ok(())
+}
+
+fn check_version(what: &str, version: &str) -> Result<(), Error> {
+    if version.is_empty() {
+        return Err(Error::InvalidVersion { what: what.to_owned() });
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// An engine with no namespaces.
+    pub fn new() -> Self {
+        Engine::default()
+    }
+
+    /// Sets how `entity` rolls out; `None` restores the defaults.
+    pub fn set_rollout_options(&mut self, namespace: &str, entity: &str, options: Option<RolloutOptions>) -> Result<(), Error> {
+        let options = options.unwrap_or_default();
+        options.validate()?;
+        self.entity_or_create(namespace, entity)?.options = options;
+        Ok(())
+    }
+
+    /// Asks for `version` to be rolled out. It starts once the version
+    /// rolling now is settled (SPEC step 10).
+    ///
+    /// Changing the target version to the last known bad one is an explicit
+    /// retry: that version is no longer known bad and rolls out afresh.
+    /// Setting the version that is already the target changes nothing, so a
+    /// controller may set it on every loop.
+    pub fn set_target_version(&mut self, namespace: &str, entity: &str, version: &str) -> Result<(), Error> {
+        check_version("setTargetVersion", version)?;
+        let entity = self.entity_or_create(namespace, entity)?;
+        let version = entity.versions.intern(version);
+        if version != entity.target_version && version == entity.lkb {
+            entity.lkb = Sym::EMPTY;
+        }
+        entity.target_version = version;
+        Ok(())
+    }
+
+    /// Sets `version` as the target and abandons the current rollout: if
+    /// the rolling version is neither last known good nor `version`, it
+    /// becomes last known bad and is rolled back before `version` rolls
+    /// out. Forcing the last known bad version retries it.
+    pub fn force_target_version(&mut self, namespace: &str, entity: &str, version: &str) -> Result<(), Error> {
+        check_version("forceTargetVersion", version)?;
+        let entity = self.entity_or_create(namespace, entity)?;
+        let version = entity.versions.intern(version);
+        if version == entity.lkb {
+            entity.lkb = Sym::EMPTY;
+        }
+        if !entity.rolling.is_empty() && entity.rolling != entity.lkg && entity.rolling != version {
+            entity.lkb = entity.rolling;
+        }
+        entity.target_version = version;
+        Ok(())
+    }
+
+    /// Records `reports`, runs one step at `now` and answers the expected
+    /// state of every target of the entity, in a stable order (by group,
+    /// then name).
+    pub fn orchestrate(
+        &mut self,
+        namespace: &str,
+        entity: &str,
+        reports: &[TargetReport],
+        now: Timestamp,
+    ) -> Result<Vec<ExpectedState>, Error> {
+        let entity = self.step(namespace, entity, reports, now)?;
+        Ok(entity.expected_states(None))
+    }
+
+    /// Records `reports` and runs one step at `now`, like
+    /// [`orchestrate`](Self::orchestrate), without building the answer.
+    pub fn report(&mut self, namespace: &str, entity: &str, reports: &[TargetReport], now: Timestamp) -> Result<(), Error> {
+        self.step(namespace, entity, reports, now).map(|_| ())
+    }
+
+    fn step(&mut self, namespace: &str, entity: &str, reports: &[TargetReport], now: Timestamp) -> Result<&Entity, Error> {
+        check_name("namespace", namespace)?;
+        check_name("entity", entity)?;
+        let names = StepNames { namespace, entity };
+        let Some(state) = self
+            .namespaces
+            .get_mut(namespace)
+            .and_then(|ns| ns.entities.get_mut(entity))
+        else {
+            // A new entity has no target version, so the step would fail:
+            // fail it without creating anything.
+            step::validate_reports(reports)?;
+            return Err(Error::NoTargetVersion {
+                namespace: namespace.to_owned(),
+                entity: entity.to_owned(),
+            });
+        };
+        step::run(state, &names, reports, now)?;
+        Ok(state)
+    }
+
+    /// The current expected states of the entity's targets, of one group
+    /// when `group` is given (an exact match).
+    pub fn expected_state(&self, namespace: &str, entity: &str, group: Option<&str>) -> Result<Vec<ExpectedState>, Error> {
+        Ok(self.entity(namespace, entity)?.expected_states(group))
+    }
+
+    /// The entity's versions and options.
+    pub fn rollout_info(&self, namespace: &str, entity: &str) -> Result<RolloutInfo, Error> {
+        Ok(self.entity(namespace, entity)?.info())
+    }
+
+    /// Every namespace, in name order.
+    pub fn namespaces(&self) -> Vec<String> {
+        self.namespaces.keys().cloned().collect()
+    }
+
+    /// Every entity of `namespace`, in name order.
+    pub fn entities(&self, namespace: &str) -> Result<Vec<String>, Error> {
+        Ok(self.namespace(namespace)?.entities.keys().cloned().collect())
+    }
+
+    /// Registers (or with `None` removes) the per-target hooks of an entity.
+    pub fn set_target_controller(
+        &mut self,
+        namespace: &str,
+        entity: &str,
+        controller: Option<Box<dyn TargetController>>,
+    ) -> Result<(), Error> {
+        self.entity_or_create(namespace, entity)?.hooks.target = controller;
+        Ok(())
+    }
+
+    /// Registers (or with `None` removes) the whole-system health check of
+    /// an entity.
+    pub fn set_monitoring_controller(
+        &mut self,
+        namespace: &str,
+        entity: &str,
+        controller: Option<Box<dyn MonitoringController>>,
+    ) -> Result<(), Error> {
+        self.entity_or_create(namespace, entity)?.hooks.monitoring = controller;
+        Ok(())
+    }
+
+    /// The whole state as bytes (SPEC section 5); hooks are not included.
+    pub fn snapshot(&self) -> Vec<u8> {
+        snapshot::encode(self)
+    }
+
+    /// An engine that behaves exactly as the snapshotted one would have.
+    /// Bytes that are not a readable snapshot give
+    /// [`Error::InvalidSnapshot`].
+    pub fn restore(bytes: &[u8]) -> Result<Engine, Error> {
+        snapshot::decode(bytes)
+    }
+
+    fn namespace(&self, namespace: &str) -> Result<&Namespace, Error> {
+        self.namespaces.get(namespace).ok_or_else(|| Error::NotFound {
+            kind: "namespace",
+            name: namespace.to_owned(),
+        })
+    }
+
+    fn entity(&self, namespace: &str, entity: &str) -> Result<&Entity, Error> {
+        self.namespace(namespace)?
+            .entities
+            .get(entity)
+            .ok_or_else(|| Error::NotFound {
+                kind: "entity",
+                name: format!("{namespace}/{entity}"),
+            })
+    }
+
+    fn entity_or_create(&mut self, namespace: &str, entity: &str) -> Result<&mut Entity, Error> {
+        check_name("namespace", namespace)?;
+        check_name("entity", entity)?;
+        Ok(self
+            .namespaces
+            .entry(namespace.to_owned())
+            .or_default()
+            .entities
+            .entry(entity.to_owned())
+            .or_default())
+    }
+}

@@ -1,0 +1,129 @@
+//! The one error type of the core, and the stable codes callers match on.
+
+use std::fmt;
+
+/// Everything that can go wrong in a call. Each variant maps to a stable
+/// [`ErrorCode`]; the message says what was wrong and how to fix it.
+///
+/// A call that returns an error has changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A rollout option is out of range.
+    #[error("invalid rollout option {field} = {value}: {reason}")]
+    InvalidOptions {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+    /// A version is empty (versions are opaque, non-empty strings).
+    #[error("invalid version for {what}: a version must be a non-empty string")]
+    InvalidVersion { what: String },
+    /// A reported target is malformed, or named twice in one report.
+    #[error("invalid target {target}: {reason}")]
+    InvalidTarget { target: String, reason: String },
+    /// A namespace or entity name is empty.
+    #[error("invalid {kind} name: it must be a non-empty string")]
+    InvalidName { kind: &'static str },
+    /// `orchestrate`/`report` on an entity that has no version to roll out.
+    #[error(
+        "entity {entity:?} in namespace {namespace:?} has no target version: \
+         call setTargetVersion first"
+    )]
+    NoTargetVersion { namespace: String, entity: String },
+    /// A read of a namespace or entity that does not exist.
+    #[error("{kind} {name:?} does not exist")]
+    NotFound { kind: &'static str, name: String },
+    /// A hook whose failure fails the whole step (the monitoring check).
+    #[error("{hook} hook failed, the step was not applied: {message}")]
+    HookFailed { hook: &'static str, message: String },
+    /// Bytes that are not a snapshot this engine can read.
+    #[error("invalid snapshot: {reason}")]
+    InvalidSnapshot { reason: String },
+    /// A time that is not a usable number of milliseconds.
+    #[error("invalid time {value}: {reason}")]
+    InvalidTime { value: String, reason: String },
+}
+
+/// The stable, machine-readable code of an [`Error`]; JS sees it as
+/// `error.code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    InvalidOptions,
+    InvalidVersion,
+    InvalidTarget,
+    InvalidName,
+    NoTargetVersion,
+    NotFound,
+    HookFailed,
+    InvalidSnapshot,
+    InvalidTime,
+}
+
+impl ErrorCode {
+    /// The code as the string JS callers see, e.g. `"INVALID_OPTIONS"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidOptions => "INVALID_OPTIONS",
+            ErrorCode::InvalidVersion => "INVALID_VERSION",
+            ErrorCode::InvalidTarget => "INVALID_TARGET",
+            ErrorCode::InvalidName => "INVALID_NAME",
+            ErrorCode::NoTargetVersion => "NO_TARGET_VERSION",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::HookFailed => "HOOK_FAILED",
+            ErrorCode::InvalidSnapshot => "INVALID_SNAPSHOT",
+            ErrorCode::InvalidTime => "INVALID_TIME",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// The stable code of this error.
+    pub const fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidOptions { .. } => ErrorCode::InvalidOptions,
+            Error::InvalidVersion { .. } => ErrorCode::InvalidVersion,
+            Error::InvalidTarget { .. } => ErrorCode::InvalidTarget,
+            Error::InvalidName { .. } => ErrorCode::InvalidName,
+            Error::NoTargetVersion { .. } => ErrorCode::NoTargetVersion,
+            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::HookFailed { .. } => ErrorCode::HookFailed,
+            Error::InvalidSnapshot { .. } => ErrorCode::InvalidSnapshot,
+            Error::InvalidTime { .. } => ErrorCode::InvalidTime,
+        }
+    }
+
+    pub(crate) fn snapshot(reason: impl Into<String>) -> Self {
+        Error::InvalidSnapshot {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The failure of a hook: a JS hook that threw, or a Rust hook that returned
+/// an error. What it means for the step depends on the hook (SPEC section 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookError {
+    pub message: String,
+}
+
+impl HookError {
+    pub fn new(message: impl Into<String>) -> Self {
+        HookError {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for HookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HookError {}

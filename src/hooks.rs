@@ -1,0 +1,113 @@
+//! The controllers a caller can plug into an entity's step (SPEC section 4).
+//!
+//! Every method has a default that does what the engine does without a
+//! hook, so an implementation overrides only what it needs. A hook fails by
+//! returning an error; what that does to the step is SPEC section 2's rule
+//! for that hook. Hooks are not part of a snapshot.
+
+use crate::error::HookError;
+use crate::model::{TargetId, TargetState, Timestamp};
+
+/// What a hook is told about the step that calls it.
+#[derive(Debug, Clone, Copy)]
+pub struct HookContext<'a> {
+    pub namespace: &'a str,
+    pub entity: &'a str,
+    /// The version this step keeps and assigns: the rolling version, or the
+    /// last known good one while rolling back.
+    pub version: &'a str,
+    /// Whether the step is rolling a bad version back.
+    pub rolling_back: bool,
+    /// The step's time.
+    pub now: Timestamp,
+}
+
+/// One target as a hook sees it; it borrows from the engine for the length
+/// of the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetView<'a> {
+    pub name: &'a str,
+    pub group: &'a str,
+    pub tags: &'a [String],
+    /// The version the target last reported (`""` for a target a selection
+    /// hook created that has not reported yet).
+    pub version: &'a str,
+    /// The version the engine expects it to run (`""` before any).
+    pub expected_version: &'a str,
+    pub message: &'a str,
+    pub is_error: bool,
+    /// The target's state after the previous decision the engine made.
+    pub reason: TargetState,
+}
+
+impl TargetView<'_> {
+    /// The `(group, name)` that identifies the target.
+    pub fn id(&self) -> TargetId {
+        TargetId::new(self.group, self.name)
+    }
+}
+
+/// Per-target decisions (SPEC section 4, "Target controller").
+pub trait TargetController {
+    /// Picks at most `count` of the `available` targets to move now. It may
+    /// name targets the entity does not know yet (blue/green: new machines);
+    /// they are created. An error selects nothing this step.
+    fn select(
+        &mut self,
+        ctx: &HookContext<'_>,
+        available: &[TargetView<'_>],
+        count: usize,
+    ) -> Result<Vec<TargetId>, HookError> {
+        let _ = ctx;
+        Ok(available.iter().take(count).map(TargetView::id).collect())
+    }
+
+    /// Keeps the targets that may move now. An error assigns nothing this
+    /// step.
+    fn approve(
+        &mut self,
+        ctx: &HookContext<'_>,
+        selected: &[TargetView<'_>],
+    ) -> Result<Vec<TargetId>, HookError> {
+        let _ = ctx;
+        Ok(selected.iter().map(TargetView::id).collect())
+    }
+
+    /// Picks at most `count` of the `candidates` (targets not running the
+    /// version being kept) to delete from the entity. An error removes
+    /// nothing. The default removes nothing.
+    fn remove(
+        &mut self,
+        ctx: &HookContext<'_>,
+        candidates: &[TargetView<'_>],
+        count: usize,
+    ) -> Result<Vec<TargetId>, HookError> {
+        let _ = (ctx, candidates, count);
+        Ok(Vec::new())
+    }
+
+    /// Checks one target that runs the version being kept; an error marks
+    /// that target failed.
+    fn monitor(&mut self, ctx: &HookContext<'_>, target: &TargetView<'_>) -> Result<(), HookError> {
+        let _ = (ctx, target);
+        Ok(())
+    }
+}
+
+/// Whole-system health (SPEC section 4, "Monitoring controller").
+pub trait MonitoringController {
+    /// Sees every in-flight target; an error fails the whole step, which
+    /// then changes nothing.
+    fn check(
+        &mut self,
+        ctx: &HookContext<'_>,
+        in_flight: &[TargetView<'_>],
+    ) -> Result<(), HookError>;
+}
+
+/// The hooks registered on one entity.
+#[derive(Default)]
+pub(crate) struct EntityHooks {
+    pub(crate) target: Option<Box<dyn TargetController>>,
+    pub(crate) monitoring: Option<Box<dyn MonitoringController>>,
+}

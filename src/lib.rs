@@ -1,0 +1,52 @@
+//! A progressive rollout engine with automatic rollback.
+//!
+//! The core of this crate knows nothing of JavaScript: [`Engine`] holds
+//! namespaces of entities, each entity rolls its targets from one version to
+//! the next in batches, judges the version good or bad from what the targets
+//! report, and rolls the moved targets back by itself when it is bad. Every
+//! operation takes the current time from the caller, so a rollout that takes
+//! hours of wall time can be replayed in microseconds and the same inputs
+//! always give the same answers. The `wasm` module (only on `wasm32`) is a
+//! thin binding layer over this core.
+//!
+//! ```
+//! use orchestrator_engine::{Engine, TargetReport};
+//!
+//! let mut engine = Engine::new();
+//! let t0 = 1_700_000_000_000; // milliseconds since the Unix epoch
+//! engine.set_target_version("prod", "api", "v1").unwrap();
+//! let reports = vec![TargetReport::new("host-1", "v1"), TargetReport::new("host-2", "v1")];
+//! let answer = engine.orchestrate("prod", "api", &reports, t0).unwrap();
+//! assert!(answer.iter().all(|t| t.version == "v1"));
+//! ```
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
+mod engine;
+mod entity;
+mod error;
+mod hooks;
+mod interner;
+mod model;
+mod snapshot;
+mod step;
+
+pub use engine::Engine;
+pub use error::{Error, ErrorCode, HookError};
+pub use hooks::{HookContext, MonitoringController, TargetController, TargetView};
+pub use model::{
+    ExpectedState, RolloutInfo, RolloutOptions, TargetId, TargetReport, TargetState, Timestamp,
+    ZOMBIE_AFTER_SECS,
+};
+pub use snapshot::SNAPSHOT_FORMAT_VERSION;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;

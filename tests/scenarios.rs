@@ -1,0 +1,425 @@
+//! Scenario tests: rollouts and rollbacks walked call by call in virtual
+//! time, with the expected answer checked at every step.
+
+mod common;
+
+use common::{count, Behaviour, Sim, SEC, T0};
+use orchestrator_engine::{Engine, RolloutOptions, TargetReport, TargetState};
+
+fn options(batch_percent: u32) -> RolloutOptions {
+    RolloutOptions {
+        batch_percent,
+        success_percent: 100,
+        success_timeout_secs: 60,
+        duration_timeout_secs: 120,
+    }
+}
+
+#[test]
+fn first_rollout_on_a_fresh_entity_establishes_the_last_known_good_version() {
+    let mut engine = Engine::new();
+    engine.set_rollout_options("prod", "app", Some(options(50))).unwrap();
+    engine.set_target_version("prod", "app", "v1").unwrap();
+    let reports: Vec<_> = (1..=4).map(|i| TargetReport::new(format!("host-{i}"), "v1")).collect();
+
+    // No version is known good yet: the targets have no expectation, the
+    // first batch of two is assigned v1.
+    let answer = engine.orchestrate("prod", "app", &reports, T0).unwrap();
+    let reasons: Vec<_> = answer.iter().map(|e| (e.name.as_str(), e.version.as_str(), e.reason)).collect();
+    assert_eq!(
+        reasons,
+        [
+            ("host-1", "v1", TargetState::InFlight),
+            ("host-2", "v1", TargetState::InFlight),
+            ("host-3", "v1", TargetState::Waiting),
+            ("host-4", "v1", TargetState::Waiting),
+        ]
+    );
+    assert_eq!(engine.rollout_info("prod", "app").unwrap().last_known_good_version, "");
+
+    // Arrival back-dated the first two by the success timeout: they
+    // succeed, and the other two move.
+    let answer = engine.orchestrate("prod", "app", &reports, T0 + 10 * SEC).unwrap();
+    assert_eq!(count(&answer, TargetState::Succeeded), 2);
+    assert_eq!(count(&answer, TargetState::InFlight), 2);
+    assert_eq!(engine.rollout_info("prod", "app").unwrap().last_known_good_version, "");
+
+    let answer = engine.orchestrate("prod", "app", &reports, T0 + 20 * SEC).unwrap();
+    assert_eq!(count(&answer, TargetState::Succeeded), 4);
+    let info = engine.rollout_info("prod", "app").unwrap();
+    assert_eq!(info.last_known_good_version, "v1");
+    assert_eq!(info.rolling_version, "v1");
+    assert_eq!(info.last_known_bad_version, "");
+}
+
+/// v1 -> v2 with steps every 10 s, hosts installing what they are told by
+/// the next report: batch `b` (hosts `b*B..`) is assigned at step `1 + 8b`,
+/// reports v2 from step `2 + 8b` and has been healthy for more than 60 s at
+/// step `9 + 8b` (at step `8 + 8b` it is exactly 60 s: not yet).
+fn walk_rollout(n: usize, batch_percent: u32, batch: usize) {
+    let mut sim = Sim::new(n, "v1");
+    sim.establish("v1", options(batch_percent));
+    sim.set_version("v2");
+    let last_batch = n / batch - 1;
+    let done = 9 + 8 * last_batch;
+    for s in 0..=done + 1 {
+        let answer = sim.step();
+        assert_eq!(answer.len(), n);
+        for (h, e) in answer.iter().enumerate() {
+            let b = h / batch;
+            let want = if s == 0 {
+                ("v1", TargetState::Succeeded)
+            } else if s < 1 + 8 * b {
+                ("v1", TargetState::Waiting)
+            } else if s < 9 + 8 * b {
+                ("v2", TargetState::InFlight)
+            } else {
+                ("v2", TargetState::Succeeded)
+            };
+            assert_eq!((e.version.as_str(), e.reason), want, "step {s}, {}", e.name);
+            assert!(!e.is_error);
+        }
+        let info = sim.info();
+        let lkg = if s < done { "v1" } else { "v2" };
+        assert_eq!(info.last_known_good_version, lkg, "step {s}");
+        assert_eq!(info.rolling_version, "v2", "step {s}");
+        assert_eq!(info.last_known_bad_version, "");
+    }
+    assert!(sim.hosts.iter().all(|h| h.running == "v2"));
+}
+
+#[test]
+fn v1_to_v2_on_10_targets_batch_by_batch() {
+    walk_rollout(10, 20, 2);
+}
+
+#[test]
+fn v1_to_v2_on_100_targets_batch_by_batch() {
+    walk_rollout(100, 10, 10);
+}
+
+#[test]
+fn in_flight_messages_say_what_the_target_waits_for() {
+    let mut sim = Sim::new(4, "v1");
+    sim.establish("v1", options(25));
+    sim.set_version("v2");
+    sim.step();
+    let answer = sim.step();
+    assert_eq!(answer[0].message, "in flight: asked to move from v1 to v2");
+    assert_eq!(answer[1].message, "waiting for a free slot to move from v1 to v2");
+    let answer = sim.step();
+    assert_eq!(answer[0].message, "in flight on v2: must stay healthy for more than 60s to succeed");
+}
+
+#[test]
+fn a_failing_version_becomes_last_known_bad_and_moved_targets_roll_back_in_batches() {
+    // Hosts 4 and 5 (the third batch) report errors on v2.
+    let mut sim = Sim::new(10, "v1");
+    sim.establish("v1", options(20));
+    for h in [4, 5] {
+        sim.hosts[h].behaviour.insert("v2".into(), Behaviour::Broken);
+    }
+    sim.set_version("v2");
+    let mut answers = Vec::new();
+    for _ in 0..=56 {
+        answers.push(sim.step());
+    }
+    let at = |s: usize, h: usize| (answers[s][h].version.as_str(), answers[s][h].reason);
+
+    // Batches 0 and 1 succeed on v2 (steps 9 and 17); batch 2 is assigned
+    // at step 17, reports errors from step 18, and its deadline (120 s after
+    // assignment) passes at step 30.
+    assert_eq!(at(17, 2), ("v2", TargetState::Succeeded));
+    assert_eq!(at(29, 4), ("v2", TargetState::InFlight));
+    assert_eq!(at(30, 4), ("v2", TargetState::FailedUnhealthy));
+    assert!(answers[30][4].is_error);
+    assert!(answers[30][4].message.contains("still reporting errors"), "{}", answers[30][4].message);
+    // The step that sets LKB assigns nothing: hosts 6.. still wait on v1.
+    assert_eq!(at(30, 6), ("v1", TargetState::Waiting));
+
+    // From step 31 the six moved hosts go back to v1, two at a time, each
+    // pair once the previous one is healthy on v1 again (8 steps).
+    for (pair, assigned_at) in [(0usize, 31usize), (1, 39), (2, 47)] {
+        for h in [2 * pair, 2 * pair + 1] {
+            assert_ne!(at(assigned_at - 1, h).0, "v1", "host {h} moved back too early");
+            assert_eq!(at(assigned_at, h), ("v1", TargetState::RolledBack), "host {h}");
+            assert_eq!(at(assigned_at + 8, h), ("v1", TargetState::Succeeded), "host {h}");
+        }
+    }
+    // Hosts never moved are never touched.
+    for answer in &answers {
+        for e in &answer[6..] {
+            assert_eq!(e.version, "v1");
+        }
+    }
+    // v2 is never assigned again once it is bad.
+    for answer in &answers[31..] {
+        assert!(answer.iter().all(|e| e.version == "v1" || e.reason != TargetState::InFlight));
+    }
+    let info = sim.info();
+    assert_eq!(info.last_known_good_version, "v1");
+    assert_eq!(info.last_known_bad_version, "v2");
+    assert!(sim.hosts.iter().all(|h| h.running == "v1"));
+    assert_eq!(count(&answers[56], TargetState::Succeeded), 10);
+}
+
+#[test]
+fn a_version_that_is_never_installed_fails_at_its_deadline() {
+    let mut sim = Sim::new(5, "v1");
+    sim.establish("v1", options(20));
+    sim.hosts[0].behaviour.insert("v2".into(), Behaviour::Stuck);
+    sim.set_version("v2");
+    let mut failed_at = None;
+    for s in 0..20 {
+        let answer = sim.step();
+        if answer[0].reason == TargetState::FailedDeadline {
+            failed_at = Some(s);
+            assert_eq!(answer[0].message, "failed on v2: still running v1 120s after assignment");
+            break;
+        }
+    }
+    // Assigned at step 1; more than 120 s later is step 14.
+    assert_eq!(failed_at, Some(14));
+    assert_eq!(sim.info().last_known_bad_version, "v2");
+}
+
+#[test]
+fn a_version_set_mid_rollout_waits_until_the_current_one_settles() {
+    let mut sim = Sim::new(10, "v1");
+    sim.establish("v1", options(20));
+    sim.set_version("v2");
+    for s in 0..=41 {
+        if s == 5 {
+            sim.set_version("v3");
+        }
+        let answer = sim.step();
+        assert!(answer.iter().all(|e| e.version != "v3"), "step {s}");
+        let info = sim.info();
+        if s < 41 {
+            assert_eq!(info.rolling_version, "v2", "step {s}");
+        }
+    }
+    // v2 became good at step 41, which also moved on to v3.
+    let info = sim.info();
+    assert_eq!(info.last_known_good_version, "v2");
+    assert_eq!(info.rolling_version, "v3");
+    assert_eq!(info.target_version, "v3");
+    let answer = sim.step();
+    assert_eq!(count(&answer, TargetState::InFlight), 2);
+    assert_eq!(answer[0].version, "v3");
+    sim.run_until(100, |s| s.info().last_known_good_version == "v3");
+    assert!(sim.hosts.iter().all(|h| h.running == "v3"));
+}
+
+#[test]
+fn force_target_version_rolls_the_current_rollout_back_then_rolls_out_the_forced_one() {
+    let mut sim = Sim::new(10, "v1");
+    sim.establish("v1", options(20));
+    sim.set_version("v2");
+    for _ in 0..12 {
+        sim.step();
+    }
+    // Batch 0 succeeded on v2, batch 1 is in flight.
+    let moved: Vec<usize> = (0..10).filter(|&h| sim.hosts[h].running == "v2").collect();
+    assert_eq!(moved, [0, 1, 2, 3]);
+    sim.engine.force_target_version("prod", "app", "v3").unwrap();
+    let info = sim.info();
+    assert_eq!(info.last_known_bad_version, "v2");
+    assert_eq!(info.target_version, "v3");
+
+    // Every host's sequence of versions from now on.
+    let mut seen: Vec<Vec<String>> = sim.hosts.iter().map(|h| vec![h.running.clone()]).collect();
+    for _ in 0..200 {
+        let answer = sim.step();
+        for (h, e) in answer.iter().enumerate() {
+            if seen[h].last() != Some(&e.version) {
+                seen[h].push(e.version.clone());
+            }
+        }
+        assert!(answer.iter().all(|e| e.version != "v2" || e.reason == TargetState::Waiting));
+        if sim.info().last_known_good_version == "v3" {
+            break;
+        }
+    }
+    for h in 0..10 {
+        let want: &[&str] = if moved.contains(&h) { &["v2", "v1", "v3"] } else { &["v1", "v3"] };
+        assert_eq!(seen[h], want, "host {h}");
+    }
+    let info = sim.info();
+    assert_eq!(info.last_known_good_version, "v3");
+    assert_eq!(info.last_known_bad_version, "v2");
+    assert!(sim.hosts.iter().all(|h| h.running == "v3"));
+}
+
+#[test]
+fn setting_the_bad_version_anew_retries_it_and_setting_it_again_does_not() {
+    let mut sim = Sim::new(4, "v1");
+    sim.establish("v1", options(50));
+    sim.hosts[0].behaviour.insert("v2".into(), Behaviour::LateFailure { after_ms: 90 * SEC });
+    sim.set_version("v2");
+    sim.run_until(100, |s| s.info().last_known_bad_version == "v2");
+    sim.run_until(100, |s| s.hosts.iter().all(|h| h.running == "v1"));
+    // A controller that sets the same version every loop does not retry.
+    sim.set_version("v2");
+    for _ in 0..30 {
+        let answer = sim.step();
+        assert!(answer.iter().all(|e| e.version == "v1"));
+    }
+    // Changing the target to the bad version is an explicit retry.
+    sim.hosts[0].behaviour.clear();
+    sim.set_version("v1");
+    sim.set_version("v2");
+    assert_eq!(sim.info().last_known_bad_version, "");
+    sim.run_until(100, |s| s.info().last_known_good_version == "v2");
+    assert!(sim.hosts.iter().all(|h| h.running == "v2"));
+}
+
+#[test]
+fn zombies_are_forgotten_after_900_seconds_without_a_report() {
+    let mut engine = Engine::new();
+    engine.set_target_version("prod", "app", "v1").unwrap();
+    let both = [TargetReport::new("a", "v1"), TargetReport::new("b", "v1")];
+    engine.orchestrate("prod", "app", &both, T0).unwrap();
+    // Only "a" reports from now on; "b" keeps its state meanwhile.
+    let only_a = [TargetReport::new("a", "v1")];
+    let answer = engine.orchestrate("prod", "app", &only_a, T0 + 900 * SEC).unwrap();
+    assert_eq!(answer.len(), 2, "900 s is not more than 900 s");
+    let answer = engine.orchestrate("prod", "app", &only_a, T0 + 900 * SEC + 1).unwrap();
+    assert_eq!(answer.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["a"]);
+    assert_eq!(engine.rollout_info("prod", "app").unwrap().targets, 1);
+}
+
+#[test]
+fn a_partial_report_leaves_the_other_targets_as_they_were() {
+    let mut sim = Sim::new(6, "v1");
+    sim.establish("v1", options(50));
+    sim.set_version("v2");
+    sim.step();
+    let full = sim.step();
+    // Report only the first host: the rest keep their expected state.
+    let partial = vec![sim.hosts[0].report(sim.now)];
+    let answer = sim.engine.orchestrate("prod", "app", &partial, sim.now).unwrap();
+    assert_eq!(answer.len(), 6);
+    for (a, b) in answer.iter().zip(&full).skip(1) {
+        assert_eq!((&a.version, a.reason), (&b.version, b.reason));
+    }
+}
+
+#[test]
+fn namespaces_and_entities_are_isolated() {
+    let mut engine = Engine::new();
+    for (ns, v) in [("test", "v9"), ("prod", "v1")] {
+        engine.set_rollout_options(ns, "app", Some(options(100))).unwrap();
+        engine.set_target_version(ns, "app", v).unwrap();
+    }
+    engine.set_target_version("prod", "db", "d1").unwrap();
+    let host = [TargetReport::new("host-1", "v0")];
+    let test = engine.orchestrate("test", "app", &host, T0).unwrap();
+    let prod = engine.orchestrate("prod", "app", &host, T0).unwrap();
+    assert_eq!(test[0].version, "v9");
+    assert_eq!(prod[0].version, "v1");
+    assert!(engine.expected_state("prod", "db", None).unwrap().is_empty());
+    assert_eq!(engine.namespaces(), ["prod", "test"]);
+    assert_eq!(engine.entities("prod").unwrap(), ["app", "db"]);
+    assert_eq!(engine.entities("test").unwrap(), ["app"]);
+}
+
+#[test]
+fn versions_are_case_sensitive() {
+    let mut sim = Sim::new(3, "v1");
+    sim.establish("v1", options(100));
+    sim.set_version("V1");
+    sim.step();
+    let answer = sim.step();
+    assert!(answer.iter().all(|e| e.version == "V1" && e.reason == TargetState::InFlight));
+    sim.run_until(20, |s| s.info().last_known_good_version == "V1");
+    assert!(sim.hosts.iter().all(|h| h.running == "V1"));
+}
+
+#[test]
+fn expected_state_of_one_group_is_an_exact_match() {
+    let mut engine = Engine::new();
+    engine.set_target_version("prod", "app", "v1").unwrap();
+    let reports = [
+        TargetReport::new("a", "v1").in_group("eu"),
+        TargetReport::new("b", "v1").in_group("eu-west"),
+        TargetReport::new("c", "v1"),
+    ];
+    engine.orchestrate("prod", "app", &reports, T0).unwrap();
+    let eu = engine.expected_state("prod", "app", Some("eu")).unwrap();
+    assert_eq!(eu.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["a"]);
+    let all = engine.expected_state("prod", "app", None).unwrap();
+    // Stable order: by group, then name.
+    assert_eq!(all.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["c", "a", "b"]);
+    assert!(engine.expected_state("prod", "app", Some("us")).unwrap().is_empty());
+}
+
+#[test]
+fn report_applies_the_step_without_answering() {
+    let mut a = Sim::new(5, "v1");
+    let mut b = Sim::new(5, "v1");
+    for sim in [&mut a, &mut b] {
+        sim.establish("v1", options(20));
+        sim.set_version("v2");
+    }
+    for _ in 0..20 {
+        let answer = a.step();
+        let reports = b.reports();
+        b.engine.report("prod", "app", &reports, b.now).unwrap();
+        let read = b.engine.expected_state("prod", "app", None).unwrap();
+        assert_eq!(answer, read);
+        b.apply(&read);
+        b.now += b.step_ms;
+    }
+}
+
+#[test]
+fn a_first_rollout_that_fails_halts_with_nowhere_to_go_back_to() {
+    let mut sim = Sim::new(3, "v1");
+    sim.options(options(100));
+    for h in &mut sim.hosts {
+        h.behaviour.insert("v1".into(), Behaviour::Broken);
+    }
+    sim.set_version("v1");
+    sim.run_until(30, |s| s.info().last_known_bad_version == "v1");
+    let answer = sim.step();
+    assert!(answer.iter().all(|e| e.reason == TargetState::Halted && e.version == "v1"));
+    assert!(answer[0].message.contains("no version is known good"));
+    // A new version moves on at once.
+    for h in &mut sim.hosts {
+        h.behaviour.clear();
+    }
+    sim.set_version("v2");
+    sim.run_until(30, |s| s.info().last_known_good_version == "v2");
+}
+
+#[test]
+fn an_empty_fleet_judges_nothing() {
+    let mut engine = Engine::new();
+    engine.set_target_version("prod", "app", "v1").unwrap();
+    engine.orchestrate("prod", "app", &[], T0).unwrap();
+    let info = engine.rollout_info("prod", "app").unwrap();
+    assert_eq!(info.last_known_good_version, "");
+    assert_eq!(info.rolling_version, "v1");
+}
+
+#[test]
+fn success_percent_below_100_tolerates_failures_up_to_the_threshold() {
+    // 10 hosts at 80%: 8 successes make v2 good, 2 failures make it bad.
+    let mut sim = Sim::new(10, "v1");
+    let opts = RolloutOptions { success_percent: 80, ..options(50) };
+    sim.establish("v1", opts);
+    sim.hosts[0].behaviour.insert("v2".into(), Behaviour::Broken);
+    sim.set_version("v2");
+    sim.run_until(60, |s| s.info().last_known_good_version == "v2");
+    assert_eq!(sim.info().last_known_bad_version, "");
+
+    let mut sim = Sim::new(10, "v1");
+    sim.establish("v1", opts);
+    for h in [0, 1] {
+        sim.hosts[h].behaviour.insert("v2".into(), Behaviour::Broken);
+    }
+    sim.set_version("v2");
+    sim.run_until(60, |s| s.info().last_known_bad_version == "v2");
+    assert_eq!(sim.info().last_known_good_version, "v1");
+}
