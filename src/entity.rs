@@ -227,16 +227,12 @@ impl Entity {
                 options.success_timeout_secs
             ),
             TargetState::Succeeded => format!("succeeded on {expected}"),
-            TargetState::FailedUnhealthy => format!(
-                "failed on {expected}: still reporting errors {}s after assignment: {}",
-                options.duration_timeout_secs, target.message
-            ),
-            TargetState::FailedDeadline if target.reported != target.expected => format!(
-                "failed on {expected}: still running {reported} {}s after assignment",
-                options.duration_timeout_secs
-            ),
+            TargetState::FailedUnhealthy => format!("failed on {expected}: it reports errors: {}", target.message),
+            TargetState::FailedDeadline if target.reported != target.expected => {
+                format!("failed on {expected}: it runs {reported}")
+            }
             TargetState::FailedDeadline => format!(
-                "failed on {expected}: not healthy for {}s within {}s of assignment",
+                "failed on {expected}: not healthy for more than {}s within {}s of assignment",
                 options.success_timeout_secs, options.duration_timeout_secs
             ),
             TargetState::FailedMonitor => format!(

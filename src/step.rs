@@ -271,8 +271,9 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
             target.state = TargetState::Waiting;
             continue;
         }
+        let runs = target.reported == desired;
         let mut verdict = None;
-        if target.reported == desired {
+        if runs {
             if let Some(controller) = hooks.target.as_mut() {
                 if let Err(err) = controller.monitor(ctx, &view(versions, group, name, target)) {
                     verdict = Some(TargetState::FailedMonitor);
@@ -283,8 +284,13 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
                 verdict = Some(TargetState::Succeeded);
             }
         }
-        if verdict.is_none() && now.saturating_sub(target.assigned) > duration_ms {
-            verdict = Some(if target.reported == desired && target.is_error {
+        // A target already judged on this assignment does not go back in
+        // flight (its slot went to another target): if it is not healthy
+        // now, it has failed. A deviation from the letter of the spec, see
+        // the README. Otherwise, the deadline decides.
+        let judged = target.state == TargetState::Succeeded || target.state.is_failed();
+        if verdict.is_none() && (judged || now.saturating_sub(target.assigned) > duration_ms) {
+            verdict = Some(if runs && target.is_error {
                 TargetState::FailedUnhealthy
             } else {
                 TargetState::FailedDeadline
