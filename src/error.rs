@@ -11,7 +11,7 @@ pub enum Error {
     /// A rollout option is out of range.
     #[error("invalid rollout option {field} = {value}: {reason}")]
     InvalidOptions {
-        field: &'static str,
+        field: String,
         value: String,
         reason: String,
     },
@@ -39,6 +39,11 @@ pub enum Error {
     /// Bytes that are not a snapshot this engine can read.
     #[error("invalid snapshot: {reason}")]
     InvalidSnapshot { reason: String },
+    /// An argument of the wrong shape, from a caller that is not
+    /// type-checked (JS): a string where an array belongs, a hook that
+    /// returns something that is not a list of targets.
+    #[error("invalid argument {what}: {reason}")]
+    InvalidArgument { what: String, reason: String },
     /// A time that is not a usable number of milliseconds.
     #[error("invalid time {value}: {reason}")]
     InvalidTime { value: String, reason: String },
@@ -57,6 +62,7 @@ pub enum ErrorCode {
     HookFailed,
     InvalidSnapshot,
     InvalidTime,
+    InvalidArgument,
 }
 
 impl ErrorCode {
@@ -72,6 +78,7 @@ impl ErrorCode {
             ErrorCode::HookFailed => "HOOK_FAILED",
             ErrorCode::InvalidSnapshot => "INVALID_SNAPSHOT",
             ErrorCode::InvalidTime => "INVALID_TIME",
+            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
         }
     }
 }
@@ -95,6 +102,7 @@ impl Error {
             Error::HookFailed { .. } => ErrorCode::HookFailed,
             Error::InvalidSnapshot { .. } => ErrorCode::InvalidSnapshot,
             Error::InvalidTime { .. } => ErrorCode::InvalidTime,
+            Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
         }
     }
 

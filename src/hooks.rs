@@ -5,11 +5,14 @@
 //! returning an error; what that does to the step is SPEC section 2's rule
 //! for that hook. Hooks are not part of a snapshot.
 
+use serde::Serialize;
+
 use crate::error::HookError;
 use crate::model::{TargetId, TargetState, Timestamp};
 
 /// What a hook is told about the step that calls it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HookContext<'a> {
     pub namespace: &'a str,
     pub entity: &'a str,
@@ -24,7 +27,8 @@ pub struct HookContext<'a> {
 
 /// One target as a hook sees it; it borrows from the engine for the length
 /// of the call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TargetView<'a> {
     pub name: &'a str,
     pub group: &'a str,

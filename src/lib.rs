@@ -48,5 +48,6 @@ pub use model::{
 };
 pub use snapshot::SNAPSHOT_FORMAT_VERSION;
 
+/// The JS binding layer: converts and delegates, nothing more.
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;

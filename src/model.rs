@@ -13,7 +13,7 @@ pub const ZOMBIE_AFTER_SECS: i64 = 900;
 
 /// The largest timeout accepted, in seconds (about 136 years): keeps every
 /// time computation far from overflow and within JS's safe integers.
-const MAX_TIMEOUT_SECS: u64 = u32::MAX as u64;
+pub const MAX_TIMEOUT_SECS: u64 = u32::MAX as u64;
 
 /// How an entity rolls out (SPEC section 1, "Rollout options").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +51,7 @@ impl RolloutOptions {
         check_timeout("durationTimeoutSecs", self.duration_timeout_secs)?;
         if self.duration_timeout_secs < self.success_timeout_secs {
             return Err(Error::InvalidOptions {
-                field: "durationTimeoutSecs",
+                field: "durationTimeoutSecs".into(),
                 value: self.duration_timeout_secs.to_string(),
                 reason: format!(
                     "it must be at least successTimeoutSecs ({}), or no target that \
@@ -90,7 +90,7 @@ impl RolloutOptions {
 fn check_percent(field: &'static str, value: u32) -> Result<(), Error> {
     if value > 100 {
         return Err(Error::InvalidOptions {
-            field,
+            field: field.into(),
             value: value.to_string(),
             reason: "a percentage must be an integer from 0 to 100".into(),
         });
@@ -101,7 +101,7 @@ fn check_percent(field: &'static str, value: u32) -> Result<(), Error> {
 fn check_timeout(field: &'static str, value: u64) -> Result<(), Error> {
     if value > MAX_TIMEOUT_SECS {
         return Err(Error::InvalidOptions {
-            field,
+            field: field.into(),
             value: value.to_string(),
             reason: format!("a timeout must be an integer from 0 to {MAX_TIMEOUT_SECS} seconds"),
         });

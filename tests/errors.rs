@@ -120,6 +120,7 @@ fn codes_are_stable_strings() {
         (ErrorCode::HookFailed, "HOOK_FAILED"),
         (ErrorCode::InvalidSnapshot, "INVALID_SNAPSHOT"),
         (ErrorCode::InvalidTime, "INVALID_TIME"),
+        (ErrorCode::InvalidArgument, "INVALID_ARGUMENT"),
     ];
     for (code, s) in all {
         assert_eq!(code.as_str(), s);

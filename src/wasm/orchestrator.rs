@@ -1,0 +1,340 @@
+//! The `Orchestrator` class: a thin newtype over the core [`Engine`] that
+//! converts its arguments, reads the clock, and delegates.
+
+use js_sys::Function;
+use wasm_bindgen::prelude::*;
+
+use super::hooks::{JsMonitoringController, JsTargetController};
+use super::{JsOptionalString, JsOrchestratorOptions, JsRolloutOptions};
+use super::interop::{
+    bytes_from_js, clock_from_js, error_to_js, options_from_js, optional_string_arg, reports_from_js, string_arg,
+    thrown_message, time_from_js, to_js,
+};
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::model::Timestamp;
+
+type JsResult<T> = Result<T, JsValue>;
+
+/// A progressive rollout engine: namespaces of entities whose targets it
+/// moves to new versions in batches, judging each version good or bad from
+/// what the targets report and rolling bad versions back by itself.
+///
+/// Every method throws an `OrchestratorError` (an `Error` with a stable
+/// `code`) on bad input and then has changed nothing.
+///
+/// @example
+/// ```js
+/// import { Orchestrator } from "orchestrator-engine";
+/// let simTime = Date.UTC(2024, 0, 1);
+/// const engine = new Orchestrator({ now: () => simTime });
+/// engine.setRolloutOptions("prod", "api", { batchPercent: 10 });
+/// engine.setTargetVersion("prod", "api", "v2");
+/// const expected = engine.orchestrate("prod", "api", [
+///   { name: "host-1", version: "v1" },
+/// ]);
+/// // expected[0].version is what host-1 should run now
+/// ```
+#[wasm_bindgen]
+pub struct Orchestrator {
+    engine: Engine,
+    clock: Option<Function>,
+}
+
+impl Orchestrator {
+    fn now(&self) -> Result<Timestamp, Error> {
+        let Some(clock) = &self.clock else {
+            return time_from_js(&JsValue::from_f64(js_sys::Date::now()));
+        };
+        let value = clock.call0(&JsValue::UNDEFINED).map_err(|thrown| Error::InvalidTime {
+            value: "(none)".into(),
+            reason: format!("the clock threw: {}", thrown_message(&thrown)),
+        })?;
+        time_from_js(&value)
+    }
+
+    fn names(namespace: &JsValue, entity: &JsValue) -> Result<(String, String), Error> {
+        Ok((string_arg("namespace", namespace)?, string_arg("entity", entity)?))
+    }
+}
+
+#[wasm_bindgen]
+impl Orchestrator {
+    /// An empty engine. `options.now` is the clock, in milliseconds since
+    /// the Unix epoch (default `Date.now`); inject one to run rollouts in
+    /// virtual time.
+    ///
+    /// @example
+    /// ```js
+    /// const live = new Orchestrator();
+    /// let t = 0;
+    /// const sim = new Orchestrator({ now: () => t });
+    /// ```
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: Option<JsOrchestratorOptions>) -> JsResult<Orchestrator> {
+        let clock = clock_from_js(options.map(JsValue::from)).map_err(error_to_js)?;
+        Ok(Orchestrator {
+            engine: Engine::new(),
+            clock,
+        })
+    }
+
+    /// Sets how an entity rolls out; with no options, restores the
+    /// defaults (`batchPercent` 5, `successPercent` 100,
+    /// `successTimeoutSecs` 60, `durationTimeoutSecs` 120). A missing field
+    /// takes its default. Creates the namespace and entity if needed.
+    ///
+    /// @example
+    /// ```js
+    /// engine.setRolloutOptions("prod", "api", { batchPercent: 10, successTimeoutSecs: 900, durationTimeoutSecs: 3600 });
+    /// engine.setRolloutOptions("prod", "api"); // defaults
+    /// ```
+    #[wasm_bindgen(js_name = setRolloutOptions)]
+    pub fn set_rollout_options(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+        options: Option<JsRolloutOptions>,
+    ) -> JsResult<()> {
+        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
+        let options = options_from_js(options.map(JsValue::from)).map_err(error_to_js)?;
+        self.engine.set_rollout_options(&ns, &entity, options).map_err(error_to_js)
+    }
+
+    /// Asks for `version` to be rolled out; it starts once the version
+    /// rolling now is settled. Setting the version that is already the
+    /// target changes nothing; changing the target back to the last known
+    /// bad version retries it.
+    ///
+    /// @example
+    /// ```js
+    /// engine.setTargetVersion("prod", "api", "v2");
+    /// ```
+    #[wasm_bindgen(js_name = setTargetVersion)]
+    pub fn set_target_version(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] version: JsValue,
+    ) -> JsResult<()> {
+        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
+        let version = string_arg("version", &version).map_err(error_to_js)?;
+        self.engine.set_target_version(&ns, &entity, &version).map_err(error_to_js)
+    }
+
+    /// Sets `version` as the target and abandons the current rollout: the
+    /// version rolling now becomes last known bad and is rolled back to the
+    /// last known good one, then `version` rolls out.
+    ///
+    /// @example
+    /// ```js
+    /// engine.forceTargetVersion("prod", "api", "v3"); // hotfix: drop v2
+    /// ```
+    #[wasm_bindgen(js_name = forceTargetVersion)]
+    pub fn force_target_version(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] version: JsValue,
+    ) -> JsResult<()> {
+        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
+        let version = string_arg("version", &version).map_err(error_to_js)?;
+        self.engine.force_target_version(&ns, &entity, &version).map_err(error_to_js)
+    }
+
+    /// Records the reported target states, runs one orchestration step at
+    /// the clock's time and answers the expected state of every target of
+    /// the entity (sorted by group, then name). A report may name only some
+    /// targets; naming one twice rejects the whole report.
+    ///
+    /// @example
+    /// ```js
+    /// const expected = engine.orchestrate("prod", "api", [
+    ///   { name: "host-1", group: "eu", version: "v1", message: "ok", isError: false },
+    /// ]);
+    /// for (const t of expected) if (t.version !== running(t.name)) deploy(t.name, t.version);
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "ExpectedState[]")]
+    pub fn orchestrate(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "TargetReport[]")] reports: JsValue,
+    ) -> JsResult<JsValue> {
+        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
+        let reports = reports_from_js(&reports).map_err(error_to_js)?;
+        let now = self.now().map_err(error_to_js)?;
+        let answer = self.engine.orchestrate(&ns, &entity, &reports, now).map_err(error_to_js)?;
+        to_js(&answer).map_err(error_to_js)
+    }
+
+    /// Records and orchestrates like `orchestrate`, answering nothing; read
+    /// the answer later with `expectedState`.
+    ///
+    /// @example
+    /// ```js
+    /// engine.report("prod", "api", [{ name: "host-1", version: "v2" }]);
+    /// ```
+    pub fn report(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "TargetReport[]")] reports: JsValue,
+    ) -> JsResult<()> {
+        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
+        let reports = reports_from_js(&reports).map_err(error_to_js)?;
+        let now = self.now().map_err(error_to_js)?;
+        self.engine.report(&ns, &entity, &reports, now).map_err(error_to_js)
+    }
+
+    /// The current expected states, of one group when `group` is given (an
+    /// exact match). Read-only; an unknown namespace or entity throws
+    /// `NOT_FOUND`.
+    ///
+    /// @example
+    /// ```js
+    /// const eu = engine.expectedState("prod", "api", "eu");
+    /// ```
+    #[wasm_bindgen(js_name = expectedState, unchecked_return_type = "ExpectedState[]")]
+    pub fn expected_state(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+        group: Option<JsOptionalString>,
+    ) -> JsResult<JsValue> {
+        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
+        let group = optional_string_arg("group", group.map(JsValue::from)).map_err(error_to_js)?;
+        let answer = self.engine.expected_state(&ns, &entity, group.as_deref()).map_err(error_to_js)?;
+        to_js(&answer).map_err(error_to_js)
+    }
+
+    /// The entity's target, rolling, last known good and last known bad
+    /// versions, its options and its number of targets.
+    ///
+    /// @example
+    /// ```js
+    /// const { lastKnownGoodVersion, lastKnownBadVersion } = engine.rolloutInfo("prod", "api");
+    /// ```
+    #[wasm_bindgen(js_name = rolloutInfo, unchecked_return_type = "RolloutInfo")]
+    pub fn rollout_info(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+    ) -> JsResult<JsValue> {
+        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
+        let info = self.engine.rollout_info(&ns, &entity).map_err(error_to_js)?;
+        to_js(&info).map_err(error_to_js)
+    }
+
+    /// Every namespace, in name order.
+    ///
+    /// @example
+    /// ```js
+    /// engine.namespaces(); // ["dev", "prod"]
+    /// ```
+    pub fn namespaces(&self) -> Vec<String> {
+        self.engine.namespaces()
+    }
+
+    /// Every entity of a namespace, in name order; an unknown namespace
+    /// throws `NOT_FOUND`.
+    ///
+    /// @example
+    /// ```js
+    /// engine.entities("prod"); // ["api", "worker"]
+    /// ```
+    pub fn entities(&self, #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue) -> JsResult<Vec<String>> {
+        let ns = string_arg("namespace", &namespace).map_err(error_to_js)?;
+        self.engine.entities(&ns).map_err(error_to_js)
+    }
+
+    /// Registers the per-target hooks of an entity (each optional):
+    /// `select(targets, count, context)` picks who moves next (it may name
+    /// new targets: blue/green), `approve(targets, context)` keeps who may
+    /// move, `remove(targets, count, context)` retires replaced targets,
+    /// `monitor(target, context)` fails a target by throwing. Pass `null`
+    /// to remove them. Hooks are not part of a snapshot.
+    ///
+    /// @example
+    /// ```js
+    /// engine.setTargetController("prod", "api", {
+    ///   approve: (targets) => targets.filter((t) => !t.tags.includes("frozen")),
+    ///   monitor: (t) => { if (errorRate(t.name) > 0.05) throw new Error("error rate above 5%"); },
+    /// });
+    /// ```
+    #[wasm_bindgen(js_name = setTargetController)]
+    pub fn set_target_controller(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "TargetController | null")] controller: JsValue,
+    ) -> JsResult<()> {
+        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
+        let controller = if controller.is_null() || controller.is_undefined() {
+            None
+        } else {
+            let hooks = JsTargetController::from_js(controller).map_err(error_to_js)?;
+            Some(Box::new(hooks) as Box<dyn crate::TargetController>)
+        };
+        self.engine.set_target_controller(&ns, &entity, controller).map_err(error_to_js)
+    }
+
+    /// Registers the whole-system health check of an entity:
+    /// `check(inFlightTargets, context)` throws to fail the step, which
+    /// then changes nothing and throws `HOOK_FAILED`. Pass `null` to remove
+    /// it.
+    ///
+    /// @example
+    /// ```js
+    /// engine.setMonitoringController("prod", "api", {
+    ///   check: () => { if (alerts.firing()) throw new Error("alert firing"); },
+    /// });
+    /// ```
+    #[wasm_bindgen(js_name = setMonitoringController)]
+    pub fn set_monitoring_controller(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "MonitoringController | null")] controller: JsValue,
+    ) -> JsResult<()> {
+        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
+        let controller = if controller.is_null() || controller.is_undefined() {
+            None
+        } else {
+            let hooks = JsMonitoringController::from_js(controller).map_err(error_to_js)?;
+            Some(Box::new(hooks) as Box<dyn crate::MonitoringController>)
+        };
+        self.engine.set_monitoring_controller(&ns, &entity, controller).map_err(error_to_js)
+    }
+
+    /// The whole engine state as bytes (hooks are not included): store it
+    /// anywhere and `Orchestrator.restore` it later, in another process or
+    /// runtime.
+    ///
+    /// @example
+    /// ```js
+    /// await kv.put("engine", engine.snapshot());
+    /// ```
+    pub fn snapshot(&self) -> Vec<u8> {
+        self.engine.snapshot()
+    }
+
+    /// An engine that behaves exactly as the snapshotted one would have.
+    /// Bytes that are not a snapshot (corrupt, truncated, or from a newer
+    /// format) throw `INVALID_SNAPSHOT`. Register hooks again after
+    /// restoring.
+    ///
+    /// @example
+    /// ```js
+    /// const engine = Orchestrator.restore(await kv.get("engine"), { now: () => Date.now() });
+    /// ```
+    pub fn restore(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
+        options: Option<JsOrchestratorOptions>,
+    ) -> JsResult<Orchestrator> {
+        let clock = clock_from_js(options.map(JsValue::from)).map_err(error_to_js)?;
+        let bytes = bytes_from_js(&bytes).map_err(error_to_js)?;
+        let engine = Engine::restore(&bytes).map_err(error_to_js)?;
+        Ok(Orchestrator { engine, clock })
+    }
+}
