@@ -1,0 +1,7 @@
+// Browser entry: fetches the wasm file next to the bindings, then exports
+// a ready engine (top-level await; every current browser and bundler).
+import init from "../pkg/web/orchestrator_engine.js";
+
+await init();
+
+export { Orchestrator, version } from "../pkg/web/orchestrator_engine.js";

@@ -1,0 +1,8 @@
+// Vercel Edge / Next.js middleware (edge-light): `?module` imports a
+// compiled WebAssembly.Module; compiling from bytes at run time is not allowed.
+import wasmModule from "../pkg/web/orchestrator_engine_bg.wasm?module";
+import { initSync } from "../pkg/web/orchestrator_engine.js";
+
+initSync({ module: wasmModule });
+
+export { Orchestrator, version } from "../pkg/web/orchestrator_engine.js";

@@ -1,0 +1,7 @@
+// Node ESM entry: the CommonJS bindings, re-exported by name.
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const bindings = require("../pkg/node/orchestrator_engine.js");
+
+export const { Orchestrator, version } = bindings;

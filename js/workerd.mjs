@@ -1,0 +1,8 @@
+// Cloudflare Workers (workerd): importing a .wasm file gives a compiled
+// WebAssembly.Module, and compiling from bytes at run time is not allowed.
+import wasmModule from "../pkg/web/orchestrator_engine_bg.wasm";
+import { initSync } from "../pkg/web/orchestrator_engine.js";
+
+initSync({ module: wasmModule });
+
+export { Orchestrator, version } from "../pkg/web/orchestrator_engine.js";

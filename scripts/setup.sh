@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what building and testing need, and only what is missing, so it
+# is safe to run before every build (TOOLCHAIN.md):
+#   - the wasm32 standard library and clippy (rustup),
+#   - the wasm-bindgen CLI at exactly the version in Cargo.lock,
+#   - the npm dev dependencies,
+#   - with --browser: Debian's chromium for the browser tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "setup: $*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+if ! cargo clippy --version >/dev/null 2>&1; then
+  say "adding clippy"
+  rustup component add clippy
+fi
+
+# The CLI must match the wasm-bindgen crate exactly, or bindgen fails with a
+# "schema version" error. The crate is pinned with "=" in Cargo.toml.
+[ -f Cargo.lock ] || cargo generate-lockfile
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
+if [ "$want" != "$have" ]; then
+  say "installing wasm-bindgen-cli $want (have: ${have:-none}); takes a few minutes once"
+  # No --locked: the CLI's own lockfile pins a crate the registry no longer serves.
+  cargo install wasm-bindgen-cli --version "$want"
+fi
+
+if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dev dependencies"
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+fi
+
+if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
+  say "installing Debian's chromium for the browser tests"
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed apt-get install -y -qq chromium >/dev/null
+fi
+exit 0
