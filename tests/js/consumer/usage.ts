@@ -1,0 +1,37 @@
+import { Orchestrator, version } from "orchestrator-engine";
+import type { ExpectedState, RolloutInfo, TargetController, TargetView, OrchestratorError, Reason } from "orchestrator-engine";
+
+let simTimeMs = 0;
+const engine = new Orchestrator();
+const sim = new Orchestrator({ now: () => simTimeMs });
+engine.setRolloutOptions("production", "app-service", { batchPercent: 10, successPercent: 100, successTimeoutSecs: 900, durationTimeoutSecs: 3600 });
+engine.setRolloutOptions("production", "app-service");
+engine.setTargetVersion("production", "app-service", "v2");
+engine.forceTargetVersion("production", "app-service", "v3");
+const expected: ExpectedState[] = engine.orchestrate("production", "app-service", [{ name: "host-1", group: "eu", version: "v1", message: "ok", isError: false }]);
+const reason: Reason = expected[0].reason;
+engine.report("production", "app-service", [{ name: "host-2", version: "v1" }]);
+engine.expectedState("production", "app-service");
+engine.expectedState("production", "app-service", "eu");
+const info: RolloutInfo = engine.rolloutInfo("production", "app-service");
+const good: string = info.lastKnownGoodVersion;
+const batch: number = info.options.batchPercent;
+const names: string[] = engine.namespaces().concat(engine.entities("production"));
+const bytes: Uint8Array = engine.snapshot();
+const again: Orchestrator = Orchestrator.restore(bytes, { now: () => simTimeMs });
+const controller: TargetController = {
+  select: (targets: TargetView[], count: number) => targets.slice(0, count).map((t) => ({ name: t.name, group: t.group })),
+  approve: (targets) => targets.map((t) => t.name),
+  remove: (targets, count) => targets.slice(0, count),
+  monitor: (target, ctx) => { if (target.isError && !ctx.rollingBack) throw new Error("unhealthy"); },
+};
+engine.setTargetController("production", "app-service", controller);
+engine.setMonitoringController("production", "app-service", { check: (targets) => { void targets.length; } });
+engine.setTargetController("production", "app-service", null);
+try { sim.rolloutInfo("x", "y"); } catch (e) { const code: string = (e as OrchestratorError).code; void code; }
+const v: string = version();
+void [reason, good, batch, names, again, v];
+// @ts-expect-error reports must be an array of target reports
+engine.orchestrate("production", "app-service", "host-1");
+// @ts-expect-error batchPercent is a number
+engine.setRolloutOptions("production", "app-service", { batchPercent: "10" });

@@ -1,0 +1,72 @@
+// The packed tarball, installed into a fresh project and used the way a
+// user would: ESM, CJS, TypeScript, the web build from bytes, and an
+// edge-style handler driven through a rollout and a rollback.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const pkg = JSON.parse(readFileSync(join(root, "package.json")));
+let dir;
+
+const node = (...args) => JSON.parse(execFileSync(process.execPath, args, { cwd: dir, encoding: "utf8" }).trim().split("\n").pop());
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), "orchestrator-consumer-"));
+  const packed = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", dir], { cwd: root, encoding: "utf8" }));
+  const files = packed[0].files.map((f) => f.path);
+  writeFileSync(join(dir, "files.json"), JSON.stringify(files));
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--offline", join(dir, packed[0].filename)], { cwd: dir, stdio: "pipe" });
+  for (const f of readdirSync(join(root, "tests/js/consumer"))) cpSync(join(root, "tests/js/consumer", f), join(dir, f));
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test("the tarball holds what users need and nothing else", () => {
+  const files = JSON.parse(readFileSync(join(dir, "files.json")));
+  for (const f of ["package.json", "README.md", "js/node.mjs", "js/browser.mjs", "js/edge.mjs", "js/workerd.mjs",
+    "pkg/node/orchestrator_engine.js", "pkg/node/orchestrator_engine.d.ts", "pkg/node/orchestrator_engine_bg.wasm",
+    "pkg/web/orchestrator_engine.js", "pkg/web/orchestrator_engine_bg.wasm", "pkg/edge/wasm-base64.mjs"]) {
+    assert.ok(files.includes(f), `${f} missing from the tarball`);
+  }
+  assert.ok(!files.some((f) => /^(src|tests|target|scripts)\//.test(f) || f === "Cargo.toml"), files.join(", "));
+});
+
+test("Node ESM import", () => {
+  assert.deepEqual(node("esm.mjs"), { version: pkg.version, answer: "v1", kind: "esm" });
+});
+
+test("Node CJS require", () => {
+  assert.deepEqual(node("cjs.cjs"), { version: pkg.version, answer: "v1", kind: "cjs" });
+});
+
+test("the web build initialises from wasm bytes and from a compiled WebAssembly.Module", () => {
+  assert.deepEqual(node("web.mjs", "bytes"), { version: pkg.version, answer: "v1", kind: "web" });
+  assert.deepEqual(node("web.mjs", "module"), { version: pkg.version, answer: "v1", kind: "web" });
+});
+
+test("TypeScript: the usage file type-checks against the .d.ts (tsc --noEmit)", () => {
+  execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: dir, stdio: "pipe" });
+  const dts = readFileSync(join(dir, "node_modules/orchestrator-engine/pkg/node/orchestrator_engine.d.ts"), "utf8");
+  const code = dts.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+  assert.doesNotMatch(code, /:\s*any\b|<any>|\bany\[\]/, "the public types use no `any`");
+});
+
+test("an edge handler restores the engine per request through a whole rollout and a rollback", () => {
+  const summary = node("drive-edge.mjs");
+  const [first, rollout, rollback] = summary.phases;
+  assert.equal(first.info.lastKnownGoodVersion, "v1");
+  assert.equal(rollout.info.lastKnownGoodVersion, "v2");
+  assert.ok(rollout.running.every((v) => v === "v2"));
+  assert.equal(rollback.info.lastKnownBadVersion, "v3");
+  assert.equal(rollback.info.lastKnownGoodVersion, "v2");
+  assert.ok(rollback.running.every((v) => v === "v2"));
+  assert.equal(summary.badRequest.status, 400);
+  assert.equal(summary.badRequest.code, "INVALID_ARGUMENT");
+  assert.ok(summary.requests > 20 && summary.snapshotBytes > 20);
+});
