@@ -38,7 +38,7 @@ test("the tarball holds what users need and nothing else", () => {
 });
 
 test("Node ESM import", () => {
-  assert.deepEqual(node("esm.mjs"), { version: pkg.version, answer: "v1", kind: "esm" });
+  assert.deepEqual(node("esm.mjs"), { version: pkg.version, answer: "v1", kind: "esm", entry: "js/node.mjs" });
 });
 
 test("Node CJS require", () => {
@@ -48,6 +48,13 @@ test("Node CJS require", () => {
 test("the web build initialises from wasm bytes and from a compiled WebAssembly.Module", () => {
   assert.deepEqual(node("web.mjs", "bytes"), { version: pkg.version, answer: "v1", kind: "web" });
   assert.deepEqual(node("web.mjs", "module"), { version: pkg.version, answer: "v1", kind: "web" });
+});
+
+test("the workerd and edge-light entries start from an imported, compiled WebAssembly.Module", () => {
+  for (const condition of ["workerd", "edge-light"]) {
+    const out = node("--import", "./register-wasm-modules.mjs", `--conditions=${condition}`, "esm.mjs");
+    assert.deepEqual(out, { version: pkg.version, answer: "v1", kind: "esm", entry: `js/${condition}.mjs` });
+  }
 });
 
 test("TypeScript: the usage file type-checks against the .d.ts (tsc --noEmit)", () => {
