@@ -6,20 +6,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use common::{count, Behaviour, Host, Sim, SEC, T0};
+use common::{options, count, Behaviour, Host, Sim, SEC, T0};
 use orchestrator_engine::{
-    Engine, ErrorCode, HookContext, HookError, MonitoringController, RolloutOptions, TargetController, TargetId,
+    Engine, ErrorCode, HookContext, HookError, MonitoringController, TargetController, TargetId,
     TargetReport, TargetState, TargetView,
 };
-
-fn options(batch_percent: u32) -> RolloutOptions {
-    RolloutOptions {
-        batch_percent,
-        success_percent: 100,
-        success_timeout_secs: 60,
-        duration_timeout_secs: 120,
-    }
-}
 
 /// Blue/green: each selection brings up new green machines instead of
 /// moving blue ones; each removal retires as many blue ones.

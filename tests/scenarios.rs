@@ -3,17 +3,8 @@
 
 mod common;
 
-use common::{count, Behaviour, Sim, SEC, T0};
+use common::{options, count, Behaviour, Sim, SEC, T0};
 use orchestrator_engine::{Engine, RolloutOptions, TargetReport, TargetState};
-
-fn options(batch_percent: u32) -> RolloutOptions {
-    RolloutOptions {
-        batch_percent,
-        success_percent: 100,
-        success_timeout_secs: 60,
-        duration_timeout_secs: 120,
-    }
-}
 
 #[test]
 fn first_rollout_on_a_fresh_entity_establishes_the_last_known_good_version() {

@@ -154,3 +154,13 @@ impl Sim {
 pub fn count(answer: &[ExpectedState], reason: TargetState) -> usize {
     answer.iter().filter(|e| e.reason == reason).count()
 }
+
+/// The spec's defaults but for the batch: success 100%, 60 s, 120 s.
+pub fn options(batch_percent: u32) -> RolloutOptions {
+    RolloutOptions {
+        batch_percent,
+        success_percent: 100,
+        success_timeout_secs: 60,
+        duration_timeout_secs: 120,
+    }
+}
