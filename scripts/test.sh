@@ -16,7 +16,7 @@ cargo test --quiet --tests
 cargo test --quiet --doc
 
 echo "== tier 2: wasm-bindgen tests (conversions at the JS boundary)"
-cargo test --quiet --target wasm32-unknown-unknown --test wasm
+cargo test --target wasm32-unknown-unknown --test wasm
 
 echo "== tier 3: the built package from JS"
 bash scripts/build.sh
