@@ -53,8 +53,17 @@ impl Orchestrator {
         time_from_js(&value)
     }
 
-    fn names(namespace: &JsValue, entity: &JsValue) -> Result<(String, String), Error> {
-        Ok((string_arg("namespace", namespace)?, string_arg("entity", entity)?))
+    fn names(namespace: &JsValue, entity: &JsValue) -> JsResult<(String, String)> {
+        let ns = string_arg("namespace", namespace).map_err(error_to_js)?;
+        Ok((ns, string_arg("entity", entity).map_err(error_to_js)?))
+    }
+
+    /// `null`/`undefined` removes a controller; anything else is converted.
+    fn controller<T>(value: JsValue, convert: impl FnOnce(JsValue) -> Result<T, Error>) -> JsResult<Option<T>> {
+        if value.is_null() || value.is_undefined() {
+            return Ok(None);
+        }
+        convert(value).map(Some).map_err(error_to_js)
     }
 }
 
@@ -96,7 +105,7 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
         options: Option<JsRolloutOptions>,
     ) -> JsResult<()> {
-        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
+        let (ns, entity) = Self::names(&namespace, &entity)?;
         let options = options_from_js(options.map(JsValue::from)).map_err(error_to_js)?;
         self.engine.set_rollout_options(&ns, &entity, options).map_err(error_to_js)
     }
@@ -117,7 +126,7 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] version: JsValue,
     ) -> JsResult<()> {
-        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
+        let (ns, entity) = Self::names(&namespace, &entity)?;
         let version = string_arg("version", &version).map_err(error_to_js)?;
         self.engine.set_target_version(&ns, &entity, &version).map_err(error_to_js)
     }
@@ -137,7 +146,7 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] version: JsValue,
     ) -> JsResult<()> {
-        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
+        let (ns, entity) = Self::names(&namespace, &entity)?;
         let version = string_arg("version", &version).map_err(error_to_js)?;
         self.engine.force_target_version(&ns, &entity, &version).map_err(error_to_js)
     }
@@ -161,7 +170,7 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
         #[wasm_bindgen(unchecked_param_type = "TargetReport[]")] reports: JsValue,
     ) -> JsResult<JsValue> {
-        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
+        let (ns, entity) = Self::names(&namespace, &entity)?;
         let reports = reports_from_js(&reports).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
         let answer = self.engine.orchestrate(&ns, &entity, &reports, now).map_err(error_to_js)?;
@@ -181,7 +190,7 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
         #[wasm_bindgen(unchecked_param_type = "TargetReport[]")] reports: JsValue,
     ) -> JsResult<()> {
-        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
+        let (ns, entity) = Self::names(&namespace, &entity)?;
         let reports = reports_from_js(&reports).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
         self.engine.report(&ns, &entity, &reports, now).map_err(error_to_js)
@@ -202,7 +211,7 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
         group: Option<JsOptionalString>,
     ) -> JsResult<JsValue> {
-        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
+        let (ns, entity) = Self::names(&namespace, &entity)?;
         let group = optional_string_arg("group", group.map(JsValue::from)).map_err(error_to_js)?;
         let answer = self.engine.expected_state(&ns, &entity, group.as_deref()).map_err(error_to_js)?;
         to_js(&answer).map_err(error_to_js)
@@ -221,7 +230,7 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
     ) -> JsResult<JsValue> {
-        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
+        let (ns, entity) = Self::names(&namespace, &entity)?;
         let info = self.engine.rollout_info(&ns, &entity).map_err(error_to_js)?;
         to_js(&info).map_err(error_to_js)
     }
@@ -269,13 +278,9 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
         #[wasm_bindgen(unchecked_param_type = "TargetController | null")] controller: JsValue,
     ) -> JsResult<()> {
-        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
-        let controller = if controller.is_null() || controller.is_undefined() {
-            None
-        } else {
-            let hooks = JsTargetController::from_js(controller).map_err(error_to_js)?;
-            Some(Box::new(hooks) as Box<dyn crate::TargetController>)
-        };
+        let (ns, entity) = Self::names(&namespace, &entity)?;
+        let controller = Self::controller(controller, JsTargetController::from_js)?
+            .map(|hooks| Box::new(hooks) as Box<dyn crate::TargetController>);
         self.engine.set_target_controller(&ns, &entity, controller).map_err(error_to_js)
     }
 
@@ -297,13 +302,9 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
         #[wasm_bindgen(unchecked_param_type = "MonitoringController | null")] controller: JsValue,
     ) -> JsResult<()> {
-        let (ns, entity) = Self::names(&namespace, &entity).map_err(error_to_js)?;
-        let controller = if controller.is_null() || controller.is_undefined() {
-            None
-        } else {
-            let hooks = JsMonitoringController::from_js(controller).map_err(error_to_js)?;
-            Some(Box::new(hooks) as Box<dyn crate::MonitoringController>)
-        };
+        let (ns, entity) = Self::names(&namespace, &entity)?;
+        let controller = Self::controller(controller, JsMonitoringController::from_js)?
+            .map(|hooks| Box::new(hooks) as Box<dyn crate::MonitoringController>);
         self.engine.set_monitoring_controller(&ns, &entity, controller).map_err(error_to_js)
     }
 
