@@ -87,6 +87,18 @@ impl Targets {
         old
     }
 
+    /// The target, created by `make` if it is new.
+    pub(crate) fn get_or_insert_with(&mut self, group: &str, name: &str, make: impl FnOnce() -> Target) -> &mut Target {
+        let members = self.groups.entry(Box::from(group)).or_default();
+        match members.entry(Box::from(name)) {
+            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                self.len = self.len.saturating_add(1);
+                entry.insert(make())
+            }
+        }
+    }
+
     pub(crate) fn remove(&mut self, group: &str, name: &str) -> Option<Target> {
         let members = self.groups.get_mut(group)?;
         let removed = members.remove(name)?;

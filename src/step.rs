@@ -199,22 +199,14 @@ fn run_with_hooks(
 fn record(entity: &mut Entity, reports: &[TargetReport], now: Timestamp, mut undo: Option<&mut Undo>) {
     for report in reports {
         let version = entity.versions.intern(&report.version);
-        let existing = entity.targets.get_mut(&report.group, &report.name);
         if let Some(undo) = undo.as_deref_mut() {
-            let before = existing.as_deref().cloned();
+            let before = entity.targets.get(&report.group, &report.name).cloned();
             undo.reported.push((report.group.clone(), report.name.clone(), before));
         }
-        let target = match existing {
-            Some(target) => target,
-            None => {
-                let arriving = Target::arriving(version, entity.lkg, now, &entity.options);
-                entity.targets.insert(&report.group, &report.name, arriving);
-                match entity.targets.get_mut(&report.group, &report.name) {
-                    Some(target) => target,
-                    None => continue, // just inserted: unreachable
-                }
-            }
-        };
+        let (lkg, options) = (entity.lkg, &entity.options);
+        let target = entity
+            .targets
+            .get_or_insert_with(&report.group, &report.name, || Target::arriving(version, lkg, now, options));
         target.last_seen = now;
         let version_changed = target.reported != version;
         if version_changed || target.is_error != report.is_error {
@@ -425,11 +417,11 @@ fn select(
         if !seen.insert(id.clone()) {
             continue;
         }
-        if entity.targets.get(&id.group, &id.name).is_none() {
-            // Blue/green: a machine the entity does not know yet.
-            let new = Target::arriving(Sym::EMPTY, entity.lkg, now, &entity.options);
-            entity.targets.insert(&id.group, &id.name, new);
-        }
+        // Blue/green: a machine the entity does not know yet is created.
+        let (lkg, options) = (entity.lkg, &entity.options);
+        entity
+            .targets
+            .get_or_insert_with(&id.group, &id.name, || Target::arriving(Sym::EMPTY, lkg, now, options));
         selected.push(id);
     }
     selected

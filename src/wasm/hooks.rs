@@ -4,7 +4,7 @@
 use js_sys::Function;
 use wasm_bindgen::JsValue;
 
-use super::interop::{controller_object, method, target_ids_from_js, thrown_message, to_js};
+use super::interop::{method, plain_object, target_ids_from_js, thrown_message, to_js};
 use crate::error::{Error, HookError};
 use crate::hooks::{HookContext, MonitoringController, TargetController, TargetView};
 use crate::model::TargetId;
@@ -20,7 +20,7 @@ pub(crate) struct JsTargetController {
 
 impl JsTargetController {
     pub(crate) fn from_js(value: JsValue) -> Result<Self, Error> {
-        controller_object("controller", &value)?;
+        plain_object("controller", &value, "an object with hook methods")?;
         Ok(JsTargetController {
             select: method(&value, "select", "controller")?,
             approve: method(&value, "approve", "controller")?,
@@ -100,7 +100,7 @@ pub(crate) struct JsMonitoringController {
 
 impl JsMonitoringController {
     pub(crate) fn from_js(value: JsValue) -> Result<Self, Error> {
-        controller_object("controller", &value)?;
+        plain_object("controller", &value, "an object with hook methods")?;
         let check = method(&value, "check", "controller")?.ok_or_else(|| Error::InvalidArgument {
             what: "controller.check".into(),
             reason: "a monitoring controller needs a check(targets, context) method".into(),

@@ -89,12 +89,7 @@ pub(crate) fn options_from_js(value: Option<JsValue>) -> Result<Option<RolloutOp
     let Some(value) = value.filter(|v| !is_missing(v)) else {
         return Ok(None);
     };
-    if !value.is_object() || Array::is_array(&value) {
-        return Err(invalid_argument(
-            "options",
-            format!("must be an object like {{ batchPercent: 10 }}, got {}", describe(&value)),
-        ));
-    }
+    plain_object("options", &value, "an object like { batchPercent: 10 }")?;
     const KNOWN: [&str; 4] = ["batchPercent", "successPercent", "successTimeoutSecs", "durationTimeoutSecs"];
     for key in Object::keys(value.unchecked_ref::<Object>()).iter() {
         let key = key.as_string().unwrap_or_default();
@@ -323,12 +318,13 @@ pub(crate) fn method(object: &JsValue, name: &str, what: &str) -> Result<Option<
         .map_err(|v| invalid_argument(format!("{what}.{name}"), format!("must be a function, got {}", describe(&v))))
 }
 
-/// Checks a controller argument is an object.
-pub(crate) fn controller_object(what: &str, value: &JsValue) -> Result<(), Error> {
+/// Checks that an argument is an object (not an array), saying what
+/// shape was `expected` when it is not.
+pub(crate) fn plain_object(what: &str, value: &JsValue, expected: &str) -> Result<(), Error> {
     if value.is_object() && !Array::is_array(value) {
         return Ok(());
     }
-    Err(invalid_argument(what, format!("must be an object with hook methods, got {}", describe(value))))
+    Err(invalid_argument(what, format!("must be {expected}, got {}", describe(value))))
 }
 
 /// The constructor/restore options: `{ now?: () => number }`.
@@ -336,12 +332,7 @@ pub(crate) fn clock_from_js(options: Option<JsValue>) -> Result<Option<js_sys::F
     let Some(options) = options.filter(|v| !is_missing(v)) else {
         return Ok(None);
     };
-    if !options.is_object() || Array::is_array(&options) {
-        return Err(invalid_argument(
-            "options",
-            format!("must be an object like {{ now: () => Date.now() }}, got {}", describe(&options)),
-        ));
-    }
+    plain_object("options", &options, "an object like { now: () => Date.now() }")?;
     for key in Object::keys(options.unchecked_ref::<Object>()).iter() {
         if key.as_string().as_deref() != Some("now") {
             return Err(invalid_argument(
