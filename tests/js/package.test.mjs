@@ -29,7 +29,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test("the tarball holds what users need and nothing else", () => {
   const files = JSON.parse(readFileSync(join(dir, "files.json")));
-  for (const f of ["package.json", "README.md", "js/node.mjs", "js/browser.mjs", "js/edge.mjs", "js/workerd.mjs",
+  for (const f of ["package.json", "README.md", "bin/orchestrator-engine.mjs", "js/cli.mjs", "js/simulation.mjs", "js/node.mjs", "js/browser.mjs", "js/edge.mjs", "js/workerd.mjs",
     "pkg/node/orchestrator_engine.js", "pkg/node/orchestrator_engine.d.ts", "pkg/node/orchestrator_engine_bg.wasm",
     "pkg/web/orchestrator_engine.js", "pkg/web/orchestrator_engine_bg.wasm", "pkg/edge/wasm-base64.mjs"]) {
     assert.ok(files.includes(f), `${f} missing from the tarball`);
@@ -76,4 +76,20 @@ test("an edge handler restores the engine per request through a whole rollout an
   assert.equal(summary.badRequest.status, 400);
   assert.equal(summary.badRequest.code, "INVALID_ARGUMENT");
   assert.ok(summary.requests > 20 && summary.snapshotBytes > 20);
+});
+
+test("npx orchestrator-engine simulate runs the installed terminal simulator", () => {
+  const out = execFileSync("npx", ["--no-install", "orchestrator-engine", "simulate", "--targets", "40", "--json", "--fail", "v2:20%"], { cwd: dir, encoding: "utf8" });
+  const summary = JSON.parse(out);
+  assert.equal(summary.outcome, "rolled_back");
+  assert.deepEqual(summary.running, { v1: 40 });
+});
+
+test("the simulation model is importable as orchestrator-engine/simulation", () => {
+  const out = node("--input-type=module", "-e", `
+    import { Orchestrator } from "orchestrator-engine";
+    import { Simulation } from "orchestrator-engine/simulation";
+    console.log(JSON.stringify(new Simulation(Orchestrator, { targets: 30 }).run()));`);
+  assert.equal(out.outcome, "rolled_out");
+  assert.equal(out.targets, 30);
 });

@@ -1,0 +1,280 @@
+// The terminal rollout simulator behind `npx orchestrator-engine simulate`
+// (bin/orchestrator-engine.mjs). It runs the real engine (this package's
+// wasm) against a fleet simulated in virtual time (js/simulation.mjs, the
+// same model as the browser simulator) and prints a summary.
+import { parseArgs } from "node:util";
+import { Orchestrator, version as engineVersion } from "./node.mjs";
+import { FAILURE_KINDS, Simulation, formatDuration } from "./simulation.mjs";
+
+const USAGE = `Usage: orchestrator-engine simulate [options]
+
+Rolls a simulated fleet from one version to another with the real engine,
+in virtual time, and prints what happened.
+
+Fleet
+  --targets N              number of targets (1 to 1000000; default 2000)
+  --groups A,B,C | N       group names, or a number of groups (default 4 zones)
+  --from VERSION           version the fleet runs at the start (default v1)
+  --to VERSION             version to roll out (default v2)
+  --report-delay SECS      time a target takes to report a new version,
+                           give or take half of it (default 20)
+  --step SECS              controller loop interval in virtual time (default 10)
+  --seed N                 seed of the failure draw (default 1)
+
+Rollout options (passed to the engine as they are)
+  --batch-percent P        at most P% of targets in flight (default 10)
+  --success-percent P      P% must succeed for the version to be good (default 95)
+  --success-timeout SECS   healthy this long counts as success (default 60)
+  --duration-timeout SECS  not successful this long after assignment fails (default 300)
+
+Failure injection, per version; SHARE is a fraction (0.05) or a percentage (5%)
+  --fail VERSION:SHARE     share of targets never healthy on VERSION (repeatable)
+  --late VERSION:SHARE     share that report errors after looking healthy
+  --flap VERSION:SHARE     share whose health check flaps
+  --stuck VERSION:SHARE    share that never report VERSION
+
+Operator actions during the run
+  --set VERSION@SECS       set the target version at that virtual second
+  --force VERSION@SECS     force it (abandon and roll back the current one)
+
+Output
+  --json                   print only the summary, as JSON
+  --speed X                run X virtual seconds per real second (default: as fast as possible)
+  --max-time SECS          give up after this much virtual time (default 172800)
+  -h, --help               this text
+  -v, --version            the engine version
+
+Exit status: 0 when the run settles (rolled out, rolled back or halted),
+1 when it does not settle in --max-time or the engine fails, 2 for bad flags.
+`;
+
+const SHORT_USAGE = "Usage: orchestrator-engine simulate [--targets N] [--batch-percent P] [--fail VERSION:SHARE] ... (--help lists every option)\n";
+
+const OPTIONS = {
+  targets: { type: "string" },
+  groups: { type: "string" },
+  from: { type: "string" },
+  to: { type: "string" },
+  "report-delay": { type: "string" },
+  step: { type: "string" },
+  seed: { type: "string" },
+  "batch-percent": { type: "string" },
+  "success-percent": { type: "string" },
+  "success-timeout": { type: "string" },
+  "duration-timeout": { type: "string" },
+  fail: { type: "string", multiple: true },
+  late: { type: "string", multiple: true },
+  flap: { type: "string", multiple: true },
+  stuck: { type: "string", multiple: true },
+  set: { type: "string", multiple: true },
+  force: { type: "string", multiple: true },
+  json: { type: "boolean" },
+  speed: { type: "string" },
+  "max-time": { type: "string" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "v" },
+};
+
+class UsageError extends Error {}
+
+function number(flag, text) {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new UsageError(`--${flag} must be a whole number, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+function share(flag, text) {
+  const match = /^(.+):(\d+(?:\.\d+)?)(%?)$/.exec(text);
+  if (!match) throw new UsageError(`--${flag} must look like VERSION:0.05 or VERSION:5%, got ${JSON.stringify(text)}`);
+  const value = Number(match[2]) / (match[3] ? 100 : 1);
+  if (value > 1) throw new UsageError(`--${flag} ${text}: the share must be at most 1 (100%)`);
+  return [match[1], value];
+}
+
+function action(kind, text) {
+  const match = /^(.+)@(\d+)$/.exec(text);
+  if (!match) throw new UsageError(`--${kind} must look like VERSION@SECONDS, got ${JSON.stringify(text)}`);
+  return { kind, version: match[1], atSecs: Number(match[2]) };
+}
+
+/** The scenario (and output settings) the flags describe. */
+function scenarioFromArgs(args) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(e.message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help || values.version) return { help: values.help, version: values.version };
+  if (positionals.length !== 1 || positionals[0] !== "simulate") {
+    throw new UsageError(positionals.length === 0 ? "missing command: simulate" : `unknown command ${JSON.stringify(positionals.join(" "))}`);
+  }
+  const scenario = {};
+  const targets = number("targets", values.targets);
+  if (targets !== undefined) scenario.targets = targets;
+  if (values.groups !== undefined) {
+    const count = /^\d+$/.test(values.groups) ? Number(values.groups) : 0;
+    scenario.groups = count > 0
+      ? Array.from({ length: count }, (_, i) => `zone-${i + 1}`)
+      : values.groups.split(",").map((g) => g.trim());
+  }
+  const options = {
+    batchPercent: number("batch-percent", values["batch-percent"]) ?? 10,
+    successPercent: number("success-percent", values["success-percent"]) ?? 95,
+    successTimeoutSecs: number("success-timeout", values["success-timeout"]) ?? 60,
+    durationTimeoutSecs: number("duration-timeout", values["duration-timeout"]) ?? 300,
+  };
+  scenario.options = options;
+  scenario.versions = { current: values.from ?? "v1", target: values.to ?? "v2" };
+  const failures = {};
+  for (const kind of FAILURE_KINDS) {
+    const flag = kind === "unhealthy" ? "fail" : kind;
+    for (const text of values[flag] ?? []) {
+      const [version, value] = share(flag, text);
+      failures[version] = { ...failures[version], [kind]: value };
+    }
+  }
+  scenario.failures = failures;
+  const delay = number("report-delay", values["report-delay"]);
+  if (delay !== undefined) scenario.reportDelaySecs = delay;
+  const step = number("step", values.step);
+  if (step !== undefined) scenario.stepSecs = step;
+  const seed = number("seed", values.seed);
+  if (seed !== undefined) scenario.seed = seed;
+  const maxSecs = number("max-time", values["max-time"]);
+  if (maxSecs !== undefined) scenario.maxSecs = maxSecs;
+  scenario.actions = [
+    ...(values.set ?? []).map((t) => action("set", t)),
+    ...(values.force ?? []).map((t) => action("force", t)),
+  ];
+  const speed = number("speed", values.speed);
+  return { scenario, json: values.json ?? false, speed: speed ?? 0 };
+}
+
+const BAR = 30;
+// Log entries about groups of targets; the others (versions judged,
+// operator actions, the end) are printed as lines of their own.
+const TARGET_KINDS = new Set(["target", "failure", "rollback"]);
+function bar(count, total) {
+  const filled = Math.round((count / total) * BAR);
+  return "█".repeat(filled) + "░".repeat(BAR - filled);
+}
+
+// A progress bar per version, redrawn in place on a terminal; plain lines
+// (one per step that changed something) when the output is not a TTY.
+class Progress {
+  constructor(stream) {
+    this.stream = stream;
+    this.tty = Boolean(stream.isTTY);
+    this.drawn = 0;
+    this.lastLine = "";
+    this.logged = 0;
+  }
+
+  update(sim, force = false) {
+    const now = Date.now();
+    if (this.tty && !force && now - (this.at ?? 0) < 50) return;
+    this.at = now;
+    const total = sim.fleet.length;
+    const counts = sim.counts();
+    const info = sim.info;
+    const moving = sim.expected.filter((e) => e.reason === "in_flight" || e.reason === "rolled_back").length;
+    const failed = sim.expected.filter((e) => e.isError).length;
+    const status = `+${formatDuration(sim.elapsedSecs)}  step ${sim.steps}  in flight ${moving}  failed ${failed}  ` +
+      `target ${info.targetVersion}  LKG ${info.lastKnownGoodVersion || "-"}  LKB ${info.lastKnownBadVersion || "-"}`;
+    const versions = Object.keys(counts).sort();
+    if (!this.tty) {
+      const line = `${status}  ${versions.map((v) => `${v}=${counts[v]}`).join(" ")}`;
+      const events = sim.log.slice(this.logged).filter((l) => !TARGET_KINDS.has(l.kind));
+      this.logged = sim.log.length;
+      for (const e of events) this.stream.write(`  ${e.text}\n`);
+      if (line.replace(/^\S+\s+step \d+/, "") !== this.lastLine.replace(/^\S+\s+step \d+/, "")) this.stream.write(`${line}\n`);
+      this.lastLine = line;
+      return;
+    }
+    const width = Math.max(...versions.map((v) => v.length));
+    const lines = versions.map((v) =>
+      `  ${v.padEnd(width)}  ${bar(counts[v], total)}  ${String(counts[v]).padStart(String(total).length)}/${total}`);
+    lines.push(`  ${status}`);
+    let out = this.drawn > 0 ? `\x1b[${this.drawn}A` : "";
+    for (const line of lines) out += `\x1b[2K${line}\n`;
+    // A version that no target runs any more leaves a line to clear.
+    for (let i = lines.length; i < this.drawn; i++) out += "\x1b[2K\n";
+    if (this.drawn > lines.length) out += `\x1b[${this.drawn - lines.length}A`;
+    this.stream.write(out);
+    this.drawn = lines.length;
+  }
+}
+
+function printSummary(summary, stream) {
+  const outcome = { rolled_out: "rolled out", rolled_back: "rolled back", halted: "halted (no good version to return to)", unsettled: "did not settle" }[summary.outcome];
+  const running = Object.entries(summary.running).map(([v, n]) => `${v}: ${n}`).join(", ");
+  const reasons = Object.entries(summary.reasons).map(([r, n]) => `${r}: ${n}`).join(", ");
+  stream.write(`
+outcome            ${summary.version} ${outcome}
+virtual duration   ${formatDuration(summary.virtualSecs)} (${summary.virtualSecs} s)
+steps              ${summary.steps}
+targets touched    ${summary.targetsTouched} of ${summary.targets}
+peak in flight     ${summary.peakInFlight}
+last known good    ${summary.lastKnownGoodVersion || "-"}
+last known bad     ${summary.lastKnownBadVersion || "-"}
+running            ${running}
+final states       ${reasons}
+`);
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs the command line `args` (without node and the script); resolves to
+ * the exit code. `stdout.isTTY` decides between redrawn bars and lines.
+ */
+export async function main(args, { stdout = process.stdout, stderr = process.stderr } = {}) {
+  let parsed;
+  try {
+    parsed = scenarioFromArgs(args);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    stderr.write(`orchestrator-engine: ${e.message}\n${SHORT_USAGE}`);
+    return 2;
+  }
+  if (parsed.help) {
+    stdout.write(USAGE);
+    return 0;
+  }
+  if (parsed.version) {
+    stdout.write(`${engineVersion()}\n`);
+    return 0;
+  }
+  let sim;
+  try {
+    sim = new Simulation(Orchestrator, parsed.scenario);
+  } catch (e) {
+    // A scenario or rollout option the simulator or the engine rejects is a bad flag.
+    if (e.code === "INVALID_SCENARIO" || e.code === "INVALID_OPTIONS" || e.code === "INVALID_VERSION") {
+      stderr.write(`orchestrator-engine: ${e.message}\n${SHORT_USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  const progress = parsed.json ? null : new Progress(stdout);
+  if (progress) {
+    const { targets, versions } = sim.scenario;
+    stdout.write(`simulating ${targets} targets, ${versions.current} -> ${versions.target}, in virtual time\n`);
+  }
+  const started = Date.now();
+  while (!sim.finished) {
+    sim.step();
+    progress?.update(sim);
+    if (parsed.speed > 0) {
+      const due = started + (sim.elapsedSecs / parsed.speed) * 1000;
+      if (due > Date.now()) await sleep(due - Date.now());
+    }
+  }
+  progress?.update(sim, true);
+  const summary = sim.summary();
+  if (parsed.json) stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  else printSummary(summary, stdout);
+  return summary.outcome === "unsettled" ? 1 : 0;
+}

@@ -1,0 +1,147 @@
+// The terminal simulator (bin/orchestrator-engine.mjs), run as a user
+// runs it: a child process, its output and its exit code.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const bin = fileURLToPath(new URL("../../bin/orchestrator-engine.mjs", import.meta.url));
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url)));
+
+function cli(...args) {
+  const { status, stdout, stderr } = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
+  return { status, stdout, stderr };
+}
+
+const SCENARIO = ["--targets", "600", "--batch-percent", "10", "--success-percent", "95", "--success-timeout", "60", "--duration-timeout", "300"];
+
+test("a clean rollout: progress lines, then a summary that says rolled out", () => {
+  const { status, stdout, stderr } = cli("simulate", ...SCENARIO);
+  assert.equal(status, 0, stderr);
+  assert.match(stdout, /^simulating 600 targets, v1 -> v2/);
+  // Not a TTY: plain progress lines, no cursor movement.
+  assert.doesNotMatch(stdout, /\x1b\[/);
+  assert.match(stdout, /step \d+ {2}in flight \d+/);
+  assert.match(stdout, /v2 is now last known good/);
+  assert.match(stdout, /outcome +v2 rolled out/);
+  assert.match(stdout, /targets touched +600 of 600/);
+  assert.match(stdout, /peak in flight +60\n/);
+  assert.match(stdout, /running +v2: 600\n/);
+});
+
+test("a failing rollout: the summary says rolled back and every target is on v1 again", () => {
+  const { status, stdout, stderr } = cli("simulate", ...SCENARIO, "--fail", "v2:10%");
+  assert.equal(status, 0, stderr);
+  assert.match(stdout, /v2 is now last known bad after \d+ failures; rolling back to v1/);
+  assert.match(stdout, /outcome +v2 rolled back/);
+  assert.match(stdout, /last known good +v1\n/);
+  assert.match(stdout, /last known bad +v2\n/);
+  assert.match(stdout, /running +v1: 600\n/);
+});
+
+test("--json prints only the summary, as JSON, for both outcomes", () => {
+  const good = cli("simulate", ...SCENARIO, "--json");
+  assert.equal(good.status, 0, good.stderr);
+  const summary = JSON.parse(good.stdout);
+  assert.equal(summary.outcome, "rolled_out");
+  assert.equal(summary.version, "v2");
+  assert.equal(summary.lastKnownGoodVersion, "v2");
+  assert.equal(summary.targets, 600);
+  assert.equal(summary.targetsTouched, 600);
+  // Batches of 10%: never more than 60 in flight, and it got there.
+  assert.equal(summary.peakInFlight, 60);
+  assert.deepEqual(summary.running, { v2: 600 });
+  assert.deepEqual(summary.reasons, { succeeded: 600 });
+  // 600 targets in 10 batches, each needing more than 60 s healthy after a
+  // report delay of 10 to 30 s, take several minutes of virtual time.
+  assert.ok(summary.virtualSecs > 600 && summary.virtualSecs < 3600, `${summary.virtualSecs} s`);
+  assert.equal(summary.steps, summary.virtualSecs / 10 + 1);
+
+  const bad = cli("simulate", ...SCENARIO, "--json", "--fail", "v2:0.1", "--stuck", "v2:2%", "--seed", "7");
+  assert.equal(bad.status, 0, bad.stderr);
+  const failed = JSON.parse(bad.stdout);
+  assert.equal(failed.outcome, "rolled_back");
+  assert.equal(failed.lastKnownBadVersion, "v2");
+  assert.equal(failed.lastKnownGoodVersion, "v1");
+  assert.deepEqual(failed.running, { v1: 600 });
+  // Rolled back before the whole fleet was touched.
+  assert.ok(failed.targetsTouched < 600, `${failed.targetsTouched} touched`);
+});
+
+test("the same flags give the same run; another seed gives another", () => {
+  const args = ["simulate", ...SCENARIO, "--json", "--fail", "v2:3%", "--late", "v2:2%", "--flap", "v2:1%"];
+  const a = cli(...args).stdout;
+  assert.equal(cli(...args).stdout, a);
+  assert.notEqual(cli(...args, "--seed", "99").stdout, a);
+});
+
+test("operator actions: a later version set mid-run rolls out after the first", () => {
+  const { status, stdout, stderr } = cli("simulate", ...SCENARIO, "--json", "--set", "v3@300");
+  assert.equal(status, 0, stderr);
+  const summary = JSON.parse(stdout);
+  assert.equal(summary.version, "v3");
+  assert.equal(summary.outcome, "rolled_out");
+  assert.deepEqual(summary.running, { v3: 600 });
+
+  const forced = JSON.parse(cli("simulate", ...SCENARIO, "--json", "--force", "v3@120").stdout);
+  assert.equal(forced.outcome, "rolled_out");
+  assert.equal(forced.lastKnownBadVersion, "v2", "forcing abandons v2 as bad");
+  assert.deepEqual(forced.running, { v3: 600 });
+});
+
+test("a run that cannot settle in --max-time says so and exits 1", () => {
+  const { status, stdout } = cli("simulate", ...SCENARIO, "--json", "--max-time", "60");
+  assert.equal(status, 1);
+  assert.equal(JSON.parse(stdout).outcome, "unsettled");
+});
+
+test("bad flags: a usage message on stderr and exit code 2", () => {
+  const cases = [
+    [["simulate", "--bogus"], /Unknown option '--bogus'/],
+    [[], /missing command: simulate/],
+    [["deploy"], /unknown command "deploy"/],
+    [["simulate", "--targets", "ten"], /--targets must be a whole number, got "ten"/],
+    [["simulate", "--targets", "0"], /targets must be an integer from 1 to 1000000, got 0/],
+    [["simulate", "--fail", "v2"], /--fail must look like VERSION:0.05 or VERSION:5%/],
+    [["simulate", "--fail", "v2:150%"], /the share must be at most 1/],
+    [["simulate", "--fail", "v2:0.6", "--stuck", "v2:0.6"], /the failure shares of v2 add up to 1.2/],
+    [["simulate", "--set", "v3"], /--set must look like VERSION@SECONDS/],
+    [["simulate", "--success-percent", "150"], /successPercent = 150/],
+    [["simulate", "--success-timeout", "600", "--duration-timeout", "300"], /durationTimeoutSecs/],
+    [["simulate", "--groups", "a,a"], /groups must be distinct/],
+    [["simulate", "--json=yes"], /--json/],
+  ];
+  for (const [args, message] of cases) {
+    const { status, stdout, stderr } = cli(...args);
+    assert.equal(status, 2, `${args.join(" ")}: exit ${status}\n${stderr}`);
+    assert.equal(stdout, "", args.join(" "));
+    assert.match(stderr, message, args.join(" "));
+    assert.match(stderr, /Usage: orchestrator-engine simulate/, args.join(" "));
+  }
+});
+
+test("--help and --version", () => {
+  const help = cli("--help");
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /--batch-percent P/);
+  assert.match(help.stdout, /--fail VERSION:SHARE/);
+  const version = cli("--version");
+  assert.equal(version.stdout.trim(), pkg.version);
+});
+
+test("on a terminal: one bar per version, redrawn in place", async () => {
+  const { main } = await import("../../js/cli.mjs");
+  let out = "";
+  const stdout = { isTTY: true, write: (text) => { out += text; } };
+  const stderr = { write: (text) => assert.fail(text) };
+  assert.equal(await main(["simulate", ...SCENARIO, "--fail", "v2:10%"], { stdout, stderr }), 0);
+  // Redraws move the cursor up over the previous bars and clear each line.
+  assert.match(out, /\x1b\[\d+A/);
+  assert.match(out, /\x1b\[2K {2}v1 {2}[█░]{30} {2}\d+\/600/);
+  assert.match(out, /\x1b\[2K {2}v2 {2}[█░]{30} {2}\d+\/600/);
+  // The last frame, drawn when the run ended: everything back on v1.
+  const last = out.slice(out.lastIndexOf("\x1b[2K  v1"));
+  assert.match(last, /^\x1b\[2K {2}v1 {2}█{30} {2}600\/600\n/);
+  assert.match(out, /outcome +v2 rolled back/);
+});
