@@ -88,6 +88,7 @@ function showError(e) {
   box.textContent = `${e.code ? `${e.code}: ` : ""}${e.message}`;
 }
 
+// Runs a user action; its effect (or why it was refused) shows at once.
 function attempt(action) {
   try {
     action();
@@ -95,6 +96,7 @@ function attempt(action) {
   } catch (e) {
     showError(e);
   }
+  render();
 }
 
 // ---- running ----------------------------------------------------------
@@ -279,15 +281,11 @@ $("scenario").addEventListener("submit", (event) => {
   event.preventDefault();
   attempt(() => adopt(new Simulation(Orchestrator, readScenario())));
 });
-$("apply-options").addEventListener("click", () => attempt(() => {
-  sim.setOptions(readOptions());
-  dirty = true;
-}));
-$("play").addEventListener("click", () => setPlaying(!playing));
+$("apply-options").addEventListener("click", () => attempt(() => sim.setOptions(readOptions())));
+$("play").addEventListener("click", () => attempt(() => setPlaying(!playing)));
 $("step").addEventListener("click", () => attempt(() => {
   setPlaying(false);
   sim.step();
-  dirty = true;
 }));
 $("speed").addEventListener("input", () => {
   $("speed-label").textContent = `${speed().toLocaleString("en-US")}×`;
@@ -298,7 +296,6 @@ for (const [id, act] of [["set-version", "setTargetVersion"], ["force-version", 
     const v = $("action-version").value.trim();
     sim[act](v);
     palette.get(v);
-    dirty = true;
   }));
 }
 $("save").addEventListener("click", save);

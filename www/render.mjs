@@ -215,10 +215,13 @@ export function drawTimeline(canvas, timeline, log, total, palette) {
   let labelX = left + 4;
   ctx.textBaseline = "top";
   for (const v of versions) {
+    const w = 20 + ctx.measureText(v).width;
+    ctx.fillStyle = "rgba(255,255,255,0.85)";
+    ctx.fillRect(labelX - 3, 7, w + 2, 16);
     ctx.fillStyle = palette.get(v).solid;
     ctx.fillRect(labelX, 10, 10, 10);
     ctx.fillStyle = "#1f2430";
     ctx.fillText(v, labelX + 14, 9);
-    labelX += 24 + ctx.measureText(v).width;
+    labelX += w + 8;
   }
 }

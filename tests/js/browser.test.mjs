@@ -3,42 +3,30 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sirv from "sirv";
-import { chromium } from "playwright-core";
+import { OUTPUT, launch, pageWithErrors } from "./chromium.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const executablePath = "/usr/bin/chromium";
-let server, context, profile, base;
+let server, browser, base;
 
 before(async () => {
-  assert.ok(existsSync(executablePath), "Debian's chromium is missing: run `npm test`, which installs it");
   const serve = sirv(root, { dev: true });
   server = createServer((req, res) => serve(req, res, () => { res.statusCode = 404; res.end(); }));
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${server.address().port}`;
-  profile = mkdtempSync(join(tmpdir(), "chromium-profile-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launch();
 });
 
 after(async () => {
-  await context?.close();
+  await browser?.close();
   server?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 test("a page importing the browser build runs a rollout in headless Chromium", async () => {
-  const page = await context.newPage();
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  const { page, errors } = await pageWithErrors(browser.context);
   const wasm = page.waitForResponse((r) => r.url().endsWith(".wasm"));
   await page.goto(`${base}/tests/browser/index.html`);
   assert.equal((await wasm).headers()["content-type"], "application/wasm");
@@ -51,5 +39,5 @@ test("a page importing the browser build runs a rollout in headless Chromium", a
   assert.ok(result.allOnV2);
   assert.ok(result.steps > 4 && result.steps < 500, `${result.steps} steps`);
   assert.equal(result.errorCode, "INVALID_ARGUMENT");
-  await page.screenshot({ path: join(tmpdir(), "orchestrator-browser.png") });
+  await page.screenshot({ path: join(OUTPUT, "browser-entry.png") });
 });
