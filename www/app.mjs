@@ -1,29 +1,68 @@
-// The browser rollout simulator: the wasm engine and the shared fleet
-// model (www/engine/, copied there by scripts/build.sh), a form for the
-// scenario, a play loop in virtual time and canvas views.
-import init, { Orchestrator, version } from "./engine/orchestrator_engine.js";
-import { DEFAULT_SCENARIO, FAILURE_KINDS, Simulation, formatDuration } from "./engine/simulation.mjs";
+// The browser rollout simulator: a form for the scenario, the run in a
+// worker (worker.mjs: the wasm engine and the shared fleet model from
+// www/engine/, copied there by scripts/build.sh) and canvas views of what
+// it sends back.
+import { DEFAULT_SCENARIO, FAILURE_KINDS, formatDuration } from "./engine/simulation.mjs";
 import { Palette, drawGrid, drawTimeline, gridLayout, hitTest, legend } from "./render.mjs";
-
-await init();
 
 const $ = (id) => document.getElementById(id);
 const ROWS = ["current", "target", "next"];
 const OPTION_FIELDS = ["batchPercent", "successPercent", "successTimeoutSecs", "durationTimeoutSecs"];
 const SCENARIO_NUMBERS = ["targets", "reportDelaySecs", "stepSecs", "seed"];
-const FRAME_BUDGET_MS = 12;
 const LOG_ROWS = 400;
+const LOG_LIMIT = 2000;
 const WHY_KINDS = new Set(["failure", "rollback"]);
 const OUTCOME_TEXT = { rolled_out: "rolled out", rolled_back: "rolled back", halted: "halted", unsettled: "unsettled" };
 
-let sim;
+// The latest view of the run (see worker.mjs), plus what only changes with
+// a new run: the scenario and each target's group.
+let run;
 let palette;
 let layout;
-let playing = false;
-let owedSecs = 0;
-let lastFrame = 0;
-let dirty = true;
-let loggedSeq = -1;
+let dirty = false;
+
+// ---- the worker -------------------------------------------------------
+
+const worker = new Worker(new URL("./worker.mjs", import.meta.url), { type: "module" });
+const calls = new Map();
+let nextCall = 1;
+
+/** Sends a command to the worker; resolves to its result, rejects with its error. */
+function call(command, args = {}) {
+  return new Promise((resolve, reject) => {
+    const id = nextCall++;
+    calls.set(id, { resolve, reject });
+    worker.postMessage({ id, command, ...args });
+  });
+}
+
+worker.onmessage = ({ data }) => {
+  if (data.view) receive(data.view);
+  const pending = calls.get(data.id);
+  calls.delete(data.id);
+  if (data.error) {
+    const error = Object.assign(new Error(data.error.message), { code: data.error.code });
+    if (pending) pending.reject(error);
+    else showError(error);
+  } else {
+    pending?.resolve(data.result);
+  }
+};
+worker.onerror = (event) => showError(new Error(`the simulation worker failed: ${event.message}`));
+
+function receive(view) {
+  if (view.full) {
+    const { versions } = view.scenario;
+    palette = new Palette([versions.current, versions.target, versions.next].filter(Boolean));
+    run = { ...view, log: [] };
+    layout = null;
+    $("log").replaceChildren();
+    renderLegend();
+  }
+  const log = run.log.concat(view.log);
+  Object.assign(run, view, { log: log.length > LOG_LIMIT ? log.slice(-LOG_LIMIT) : log, fresh: view.log });
+  dirty = true;
+}
 
 // ---- scenario <-> form ------------------------------------------------
 
@@ -89,77 +128,31 @@ function showError(e) {
 }
 
 // Runs a user action; its effect (or why it was refused) shows at once.
-function attempt(action) {
+async function attempt(action) {
   try {
-    action();
+    await action();
     showError(null);
   } catch (e) {
     showError(e);
   }
-  render();
+  if (dirty) render();
 }
 
 // ---- running ----------------------------------------------------------
-
-function adopt(next) {
-  sim = next;
-  const { versions } = sim.scenario;
-  palette = new Palette([versions.current, versions.target, versions.next].filter(Boolean));
-  layout = null;
-  loggedSeq = -1;
-  $("log").replaceChildren();
-  owedSecs = 0;
-  setPlaying(false);
-  renderLegend();
-  dirty = true;
-}
-
-function setPlaying(on) {
-  playing = on && !sim.finished;
-  $("play").textContent = playing ? "Pause" : "Play";
-  owedSecs = 0;
-  dirty = true;
-}
 
 function speed() {
   return Math.round(10 ** Number($("speed").value));
 }
 
-function frame(ts) {
-  const elapsedMs = lastFrame ? Math.min(ts - lastFrame, 250) : 0;
-  lastFrame = ts;
-  if (playing) {
-    try {
-      advance(elapsedMs);
-    } catch (e) {
-      // A step that throws (it should not) pauses the run and says why.
-      setPlaying(false);
-      showError(e);
-    }
-  }
+function frame() {
   if (dirty) render();
   requestAnimationFrame(frame);
-}
-
-function advance(elapsedMs) {
-  owedSecs += (elapsedMs / 1000) * speed();
-  const stepSecs = sim.scenario.stepSecs;
-  const deadline = performance.now() + FRAME_BUDGET_MS;
-  while (owedSecs >= stepSecs && !sim.finished && performance.now() < deadline) {
-    sim.step();
-    owedSecs -= stepSecs;
-    dirty = true;
-  }
-  // When the engine cannot keep up with the speed asked for, run as fast
-  // as it can rather than piling up a debt.
-  owedSecs = Math.min(owedSecs, stepSecs);
-  if (sim.finished) setPlaying(false);
 }
 
 // ---- views ------------------------------------------------------------
 
 function renderLegend() {
-  const { current, target } = sim.scenario.versions;
+  const { current, target } = run.scenario.versions;
   $("legend").replaceChildren(...legend(palette, current, target).map(([colour, label]) => {
     const item = document.createElement("span");
     const swatch = document.createElement("i");
@@ -172,10 +165,9 @@ function renderLegend() {
 
 function render() {
   dirty = false;
-  const info = sim.info;
-  const summary = sim.summary();
-  $("info-time").textContent = formatDuration(sim.elapsedSecs);
-  $("info-step").textContent = sim.steps.toLocaleString("en-US");
+  const { info, summary } = run;
+  $("info-time").textContent = formatDuration(run.elapsedSecs);
+  $("info-step").textContent = run.steps.toLocaleString("en-US");
   $("info-target").textContent = info.targetVersion || "-";
   $("info-rolling").textContent = info.rollingVersion || "-";
   $("info-lkg").textContent = info.lastKnownGoodVersion || "";
@@ -192,24 +184,25 @@ function render() {
     item.append(swatch, `${v} ${n.toLocaleString("en-US")}`);
     return item;
   }));
+  $("play").textContent = run.playing ? "Pause" : "Play";
   const badge = $("outcome");
-  const outcome = sim.settled ? summary.outcome : playing ? "running" : "unsettled";
-  badge.dataset.outcome = outcome;
-  badge.textContent = sim.settled
+  badge.dataset.outcome = run.settled ? summary.outcome : run.playing ? "running" : "unsettled";
+  badge.textContent = run.settled
     ? `${summary.version} ${OUTCOME_TEXT[summary.outcome]} in ${formatDuration(summary.virtualSecs)}`
-    : playing ? `running at ${speed().toLocaleString("en-US")}×` : "paused";
+    : run.playing ? `running at up to ${speed().toLocaleString("en-US")}×` : "paused";
   const grid = $("grid");
-  if (!layout || layout.width !== grid.clientWidth) layout = gridLayout(sim.fleet, grid.clientWidth);
-  drawGrid(grid, layout, sim.fleet, sim.expected, palette);
-  drawTimeline($("timeline"), sim.timeline, sim.log, sim.fleet.length, palette);
+  if (!layout || layout.width !== grid.clientWidth) layout = gridLayout(run.groups, grid.clientWidth);
+  const { versions, reasons: names } = run;
+  drawGrid(grid, layout, (i) => [names[run.reason[i]], versions[run.running[i]], versions[run.expected[i]]], palette);
+  drawTimeline($("timeline"), run.timeline, run.log, run.groups.length, palette);
   renderLog();
 }
 
 function renderLog() {
-  const list = $("log");
-  const fresh = sim.log.filter((entry) => entry.seq > loggedSeq);
+  const fresh = run.fresh;
   if (fresh.length === 0) return;
-  loggedSeq = fresh[fresh.length - 1].seq;
+  run.fresh = [];
+  const list = $("log");
   const items = fresh.slice(-LOG_ROWS).map((entry) => {
     const item = document.createElement("li");
     item.dataset.kind = entry.kind;
@@ -231,47 +224,48 @@ function renderLog() {
   while (list.childElementCount > LOG_ROWS) list.lastElementChild.remove();
 }
 
-function showTooltip(event) {
+async function showTooltip(event) {
   const tip = $("tooltip");
-  const grid = $("grid");
-  const rect = grid.getBoundingClientRect();
-  const index = layout ? hitTest(layout, event.clientX - rect.left, event.clientY - rect.top) : -1;
-  const target = sim.fleet[index];
-  const expected = sim.expected[index];
-  if (!target || !expected) {
+  const rect = $("grid").getBoundingClientRect();
+  const x = event.clientX - rect.left;
+  const y = event.clientY - rect.top;
+  const index = layout ? hitTest(layout, x, y) : -1;
+  const t = index >= 0 ? await call("inspect", { index }) : null;
+  if (!t) {
     tip.hidden = true;
     return;
   }
   tip.hidden = false;
-  tip.textContent = `${target.group}/${target.name}\nruns ${target.running}${target.pending ? ` (deploying ${target.pending})` : ""}, ` +
-    `expected ${expected.version}\n${expected.reason}: ${expected.message}`;
+  tip.textContent = `${t.group}/${t.name}\nruns ${t.running}${t.pending ? ` (deploying ${t.pending})` : ""}, ` +
+    `expected ${t.version}\n${t.reason}: ${t.message}`;
   tip.style.whiteSpace = "pre-wrap";
-  tip.style.left = `${Math.min(event.clientX - rect.left + 12, rect.width - 240)}px`;
-  tip.style.top = `${event.clientY - rect.top + 12}px`;
+  tip.style.left = `${Math.min(x + 12, rect.width - 240)}px`;
+  tip.style.top = `${y + 12}px`;
 }
 
 // ---- save and load ----------------------------------------------------
 
-function save() {
-  const blob = new Blob([JSON.stringify(sim.save())], { type: "application/json" });
+async function save() {
+  const saved = await call("save");
+  const blob = new Blob([JSON.stringify(saved)], { type: "application/json" });
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
-  link.download = `rollout-${sim.scenario.versions.target}-step-${sim.steps}.json`;
+  link.download = `rollout-${saved.scenario.versions.target}-step-${saved.state.steps}.json`;
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
 }
 
 async function load(file) {
   const text = await file.text();
-  attempt(() => {
+  await attempt(async () => {
     let saved;
     try {
       saved = JSON.parse(text);
     } catch (e) {
       throw Object.assign(new Error(`${file.name} is not JSON: ${e.message}`), { code: "INVALID_SCENARIO" });
     }
-    adopt(Simulation.load(Orchestrator, saved));
-    fillForm(sim.scenario);
+    await call("load", { saved });
+    fillForm(run.scenario);
   });
 }
 
@@ -279,26 +273,20 @@ async function load(file) {
 
 $("scenario").addEventListener("submit", (event) => {
   event.preventDefault();
-  attempt(() => adopt(new Simulation(Orchestrator, readScenario())));
+  attempt(() => call("start", { scenario: readScenario() }));
 });
-$("apply-options").addEventListener("click", () => attempt(() => sim.setOptions(readOptions())));
-$("play").addEventListener("click", () => attempt(() => setPlaying(!playing)));
-$("step").addEventListener("click", () => attempt(() => {
-  setPlaying(false);
-  sim.step();
-}));
+$("apply-options").addEventListener("click", () => attempt(() => call("options", { options: readOptions() })));
+$("play").addEventListener("click", () => attempt(() => call(run.playing ? "pause" : "play")));
+$("step").addEventListener("click", () => attempt(() => call("step")));
 $("speed").addEventListener("input", () => {
   $("speed-label").textContent = `${speed().toLocaleString("en-US")}×`;
+  call("speed", { value: speed() });
   dirty = true;
 });
-for (const [id, act] of [["set-version", "setTargetVersion"], ["force-version", "forceTargetVersion"]]) {
-  $(id).addEventListener("click", () => attempt(() => {
-    const v = $("action-version").value.trim();
-    sim[act](v);
-    palette.get(v);
-  }));
+for (const [id, command] of [["set-version", "set"], ["force-version", "force"]]) {
+  $(id).addEventListener("click", () => attempt(() => call(command, { version: $("action-version").value.trim() })));
 }
-$("save").addEventListener("click", save);
+$("save").addEventListener("click", () => attempt(save));
 $("load").addEventListener("change", (event) => {
   const [file] = event.target.files;
   if (file) load(file);
@@ -313,12 +301,14 @@ window.addEventListener("resize", () => {
   dirty = true;
 });
 
-$("engine-version").textContent = version();
 $("speed-label").textContent = `${speed().toLocaleString("en-US")}×`;
 fillForm(DEFAULT_SCENARIO);
-adopt(new Simulation(Orchestrator, DEFAULT_SCENARIO));
+await call("speed", { value: speed() });
+$("engine-version").textContent = await call("version");
+await call("start", { scenario: DEFAULT_SCENARIO });
+render();
 requestAnimationFrame(frame);
 
-// For scripts and tests: the running simulation, read-only.
-window.simulator = { get simulation() { return sim; }, get playing() { return playing; } };
+// For scripts and tests: every target's state in the running simulation.
+window.simulator = { state: () => call("state") };
 document.body.dataset.ready = "true";

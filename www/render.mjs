@@ -90,15 +90,15 @@ function fit(canvas, cssHeight) {
 }
 
 /**
- * Where each target's cell goes: the fleet (in the engine's order) split
- * into its groups, each under a label, with the largest cells that fit.
+ * Where each target's cell goes: the targets' groups (in the engine's
+ * order) each under a label, with the largest cells that fit.
  */
-export function gridLayout(fleet, width) {
+export function gridLayout(targetGroups, width) {
   const groups = [];
-  fleet.forEach((t, i) => {
+  targetGroups.forEach((group, i) => {
     const last = groups[groups.length - 1];
-    if (last && last.name === t.group) last.count += 1;
-    else groups.push({ name: t.group, start: i, count: 1 });
+    if (last && last.name === group) last.count += 1;
+    else groups.push({ name: group, start: i, count: 1 });
   });
   let cell = 2;
   for (let size = 16; size >= 2; size--) {
@@ -118,7 +118,8 @@ export function gridLayout(fleet, width) {
   return { groups, cell, cols, height: top + 4, width };
 }
 
-export function drawGrid(canvas, layout, fleet, expected, palette) {
+/** `state(i)` is target i's [reason, running version, expected version]. */
+export function drawGrid(canvas, layout, state, palette) {
   const { ctx } = fit(canvas, layout.height);
   ctx.clearRect(0, 0, layout.width, layout.height);
   const { cell, cols } = layout;
@@ -130,10 +131,8 @@ export function drawGrid(canvas, layout, fleet, expected, palette) {
     ctx.fillText(`${g.name || "(no group)"} · ${g.count.toLocaleString("en-US")}`, 0, g.top - 2);
     let style = "";
     for (let k = 0; k < g.count; k++) {
-      const i = g.start + k;
-      const t = fleet[i];
-      const e = expected[i];
-      const colour = e ? cellColour(palette, e.reason, t.running, e.version) : palette.get(t.running).solid;
+      const [reason, running, expected] = state(g.start + k);
+      const colour = cellColour(palette, reason, running, expected);
       if (colour !== style) {
         ctx.fillStyle = colour;
         style = colour;

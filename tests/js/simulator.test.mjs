@@ -38,7 +38,8 @@ async function configure(page, { targets, failures = {}, options = {} }) {
     }
   }
   await page.click("#reset");
-  assert.equal(await page.textContent("#info-step"), "0");
+  await page.waitForFunction((n) => document.getElementById("info-step").textContent === "0" &&
+    document.getElementById("counts").textContent.endsWith(` ${n}`), Number(targets).toLocaleString("en-US"));
 }
 
 async function topSpeed(page) {
@@ -57,18 +58,29 @@ async function runToEnd(page) {
 
 /** What the page shows, and every target's state in the running simulation. */
 function state(page) {
-  return page.evaluate(() => {
-    const sim = window.simulator.simulation;
+  return page.evaluate(async () => {
     const text = (id) => document.getElementById(id).textContent;
-    return {
-      shown: {
-        step: text("info-step"), time: text("info-time"), target: text("info-target"),
-        lkg: text("info-lkg"), lkb: text("info-lkb"), counts: text("counts"),
-      },
-      summary: sim.summary(),
-      fleet: sim.fleet.map((t, i) => `${t.group}/${t.name} ${t.running} ${t.pending ?? "-"} ${sim.expected[i].version} ${sim.expected[i].reason}`),
+    const shown = {
+      step: text("info-step"), time: text("info-time"), target: text("info-target"),
+      lkg: text("info-lkg"), lkb: text("info-lkb"), counts: text("counts"),
     };
+    return { shown, ...(await window.simulator.state()) };
   });
+}
+
+/** Clicks Step `times` times, each time waiting for the page to show the step. */
+async function step(page, times = 1) {
+  for (let i = 0; i < times; i++) {
+    const next = String(Number((await page.textContent("#info-step")).replaceAll(",", "")) + 1);
+    await page.click("#step");
+    await page.waitForFunction((n) => document.getElementById("info-step").textContent === n, next);
+  }
+}
+
+/** Waits until the element's text matches. */
+async function shows(page, selector, pattern) {
+  await page.waitForFunction(([sel, source]) => new RegExp(source).test(document.querySelector(sel).textContent), [selector, pattern.source]);
+  return page.textContent(selector);
 }
 
 test("the page loads the engine with no console errors and draws targets on a canvas", async () => {
@@ -77,9 +89,7 @@ test("the page loads the engine with no console errors and draws targets on a ca
   assert.equal(await page.inputValue("#targets"), "2000");
   // 20,000 targets are cells of one canvas, not 20,000 DOM nodes.
   await configure(page, { targets: 20_000 });
-  await page.click("#step");
-  await page.click("#step");
-  assert.equal(await page.textContent("#info-step"), "2");
+  await step(page, 2);
   const dom = await page.evaluate(() => ({
     nodes: document.querySelectorAll("*").length,
     canvas: document.getElementById("grid").height,
@@ -141,7 +151,7 @@ test("a run saved mid-way, loaded into a reloaded page, continues to the same en
   const reference = await state(page);
 
   await configure(page, scenario);
-  for (let i = 0; i < 25; i++) await page.click("#step");
+  await step(page, 25);
   const mid = await state(page);
   assert.equal(mid.shown.step, "25");
   assert.equal(mid.summary.outcome, "unsettled");
@@ -180,11 +190,11 @@ test("a run saved mid-way, loaded into a reloaded page, continues to the same en
 test("forcing a later version mid-run rolls the current one back and the later one out", async () => {
   const { page, errors } = await open();
   await configure(page, { targets: 300 });
-  for (let i = 0; i < 8; i++) await page.click("#step");
+  await step(page, 8);
   assert.equal(await page.inputValue("#action-version"), "v3");
   await page.click("#force-version");
-  assert.equal(await page.textContent("#info-target"), "v3");
-  await page.click("#step");
+  await shows(page, "#info-target", /^v3$/);
+  await step(page);
   assert.equal(await page.textContent("#info-lkb"), "v2", "the abandoned rollout is last known bad");
   await topSpeed(page);
   assert.equal(await runToEnd(page), "rolled_out");
@@ -199,22 +209,22 @@ test("forcing a later version mid-run rolls the current one back and the later o
 test("bad input is shown with its code and changes nothing", async () => {
   const { page, errors } = await open();
   await configure(page, { targets: 100 });
-  await page.click("#step");
+  await step(page);
   const before = await state(page);
 
   await page.fill("#targets", "0");
   await page.click("#reset");
-  assert.match(await page.textContent("#error"), /^INVALID_SCENARIO: targets must be an integer from 1 to 1000000, got 0/);
+  assert.match(await shows(page, "#error", /INVALID_SCENARIO/), /^INVALID_SCENARIO: targets must be an integer from 1 to 1000000, got 0/);
   await page.fill("#targets", "100");
 
   await page.fill("#successPercent", "150");
   await page.click("#apply-options");
-  assert.match(await page.textContent("#error"), /^INVALID_OPTIONS: .*successPercent = 150/);
+  assert.match(await shows(page, "#error", /INVALID_OPTIONS/), /^INVALID_OPTIONS: .*successPercent = 150/);
   await page.fill("#successPercent", "95");
 
   await page.fill("#action-version", "");
   await page.click("#set-version");
-  assert.match(await page.textContent("#error"), /^INVALID_VERSION: /);
+  assert.match(await shows(page, "#error", /INVALID_VERSION/), /^INVALID_VERSION: /);
 
   const garbage = join(OUTPUT, "not-a-run.json");
   writeFileSync(garbage, JSON.stringify({ format: "something else" }));
@@ -231,8 +241,7 @@ test("bad input is shown with its code and changes nothing", async () => {
   await page.waitForFunction(() => /^INVALID_SNAPSHOT: /.test(document.getElementById("error").textContent));
 
   assert.deepEqual((await state(page)).fleet, before.fleet, "the run in progress is untouched");
-  await page.click("#step");
+  await step(page);
   assert.equal(await page.isHidden("#error"), true, "a good action clears the error");
-  assert.equal(await page.textContent("#info-step"), "2");
   assert.deepEqual(errors, []);
 });
