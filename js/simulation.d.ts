@@ -1,0 +1,113 @@
+// Types of js/simulation.mjs (`orchestrator-engine/simulation`).
+import type { ExpectedState, Orchestrator, Reason, RolloutInfo, RolloutOptions } from "orchestrator-engine";
+
+export declare const NAMESPACE: "simulation";
+export declare const ENTITY: "service";
+export type FailureKind = "unhealthy" | "late" | "flap" | "stuck";
+export declare const FAILURE_KINDS: readonly FailureKind[];
+
+/** Operator actions at a virtual second of the run. */
+export interface ScenarioAction {
+  atSecs: number;
+  kind: "set" | "force";
+  version: string;
+}
+
+export interface Scenario {
+  /** 1 to 1,000,000 targets. */
+  targets: number;
+  groups: string[];
+  options: RolloutOptions;
+  versions: { current: string; target: string; next?: string };
+  /** Per version, shares (0..1) of targets with each failure kind. */
+  failures: Record<string, Partial<Record<FailureKind, number>>>;
+  reportDelaySecs: number;
+  stepSecs: number;
+  flapSecs: number;
+  maxSecs: number;
+  seed: number;
+  actions: ScenarioAction[];
+}
+
+export declare const DEFAULT_SCENARIO: Readonly<Scenario>;
+
+export type Outcome = "rolled_out" | "rolled_back" | "halted" | "unsettled";
+
+export interface Summary {
+  outcome: Outcome;
+  version: string;
+  lastKnownGoodVersion: string;
+  lastKnownBadVersion: string;
+  virtualSecs: number;
+  steps: number;
+  targets: number;
+  /** Targets the engine ever told to change version. */
+  targetsTouched: number;
+  peakInFlight: number;
+  /** Targets per reported version. */
+  running: Record<string, number>;
+  reasons: Partial<Record<Reason, number>>;
+}
+
+export interface LogEntry {
+  seq: number;
+  /** Virtual seconds since the target version was first set. */
+  t: number;
+  step: number;
+  kind: "good" | "bad" | "version" | "operator" | "settled" | "target" | "failure" | "rollback";
+  text: string;
+  /** The engine's message for the first target of a group of changes. */
+  why?: string;
+}
+
+export interface SimulatedTarget {
+  readonly name: string;
+  readonly group: string;
+  readonly running: string;
+  /** The version it is deploying, reported once the delay has passed. */
+  readonly pending: string | null;
+}
+
+/** What `save()` returns: plain JSON. */
+export interface SavedSimulation {
+  format: "orchestrator-engine/simulation";
+  formatVersion: 1;
+  scenario: Scenario;
+  state: Record<string, unknown>;
+  /** The engine snapshot, base64. */
+  snapshot: string;
+}
+
+/** A scenario the simulator cannot run; `code` is INVALID_SCENARIO. */
+export declare class ScenarioError extends Error {
+  readonly code: "INVALID_SCENARIO";
+}
+
+export declare function normalizeScenario(input?: Partial<Scenario>): Scenario;
+export declare function formatDuration(secs: number): string;
+
+export declare class Simulation {
+  constructor(orchestrator: typeof Orchestrator, scenario?: Partial<Scenario>);
+  static load(orchestrator: typeof Orchestrator, saved: SavedSimulation | string): Simulation;
+  readonly scenario: Scenario;
+  readonly engine: Orchestrator;
+  /** Targets in the engine's answer order. */
+  readonly fleet: readonly SimulatedTarget[];
+  /** The engine's last answer. */
+  readonly expected: readonly ExpectedState[];
+  readonly info: RolloutInfo;
+  readonly steps: number;
+  readonly log: readonly LogEntry[];
+  readonly timeline: readonly { t: number; counts: Record<string, number> }[];
+  readonly elapsedSecs: number;
+  readonly settled: boolean;
+  readonly finished: boolean;
+  step(): void;
+  run(options?: { maxSteps?: number; onStep?: (simulation: Simulation) => void }): Summary;
+  setTargetVersion(version: string): void;
+  forceTargetVersion(version: string): void;
+  setOptions(options: RolloutOptions): void;
+  counts(): Record<string, number>;
+  summary(): Summary;
+  save(): SavedSimulation;
+}
