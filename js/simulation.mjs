@@ -276,10 +276,14 @@ export class Simulation {
     this.#afterOperator();
   }
 
-  /** New rollout options from now on (the engine validates them). */
+  /**
+   * New rollout options from now on (the engine validates them). The
+   * scenario keeps the options the run started with: the fleet's behaviour
+   * was drawn from them, and the engine (and its snapshot) has the new ones.
+   */
   setOptions(options) {
     this.engine.setRolloutOptions(NAMESPACE, ENTITY, options);
-    this.scenario = { ...this.scenario, options: { ...options } };
+    this.info = this.engine.rolloutInfo(NAMESPACE, ENTITY);
     this.#note("operator", `rollout options set to ${JSON.stringify(options)}`);
   }
 

@@ -265,7 +265,8 @@ async function load(file) {
       throw Object.assign(new Error(`${file.name} is not JSON: ${e.message}`), { code: "INVALID_SCENARIO" });
     }
     await call("load", { saved });
-    fillForm(run.scenario);
+    // The engine's options may have been changed during the saved run.
+    fillForm({ ...run.scenario, options: run.info.options });
   });
 }
 
