@@ -60,7 +60,10 @@ function receive(view) {
     renderLegend();
   }
   const log = run.log.concat(view.log);
-  Object.assign(run, view, { log: log.length > LOG_LIMIT ? log.slice(-LOG_LIMIT) : log, fresh: view.log });
+  // Several views can arrive between two frames: their log entries all
+  // wait for the next render.
+  const fresh = (run.fresh ?? []).concat(view.log);
+  Object.assign(run, view, { log: log.length > LOG_LIMIT ? log.slice(-LOG_LIMIT) : log, fresh });
   dirty = true;
 }
 
@@ -151,16 +154,19 @@ function frame() {
 
 // ---- views ------------------------------------------------------------
 
+/** A colour swatch and its label. */
+function swatched(colour, label) {
+  const item = document.createElement("span");
+  const swatch = document.createElement("i");
+  swatch.className = "swatch";
+  swatch.style.background = colour;
+  item.append(swatch, label);
+  return item;
+}
+
 function renderLegend() {
   const { current, target } = run.scenario.versions;
-  $("legend").replaceChildren(...legend(palette, current, target).map(([colour, label]) => {
-    const item = document.createElement("span");
-    const swatch = document.createElement("i");
-    swatch.className = "swatch";
-    swatch.style.background = colour;
-    item.append(swatch, label);
-    return item;
-  }));
+  $("legend").replaceChildren(...legend(palette, current, target).map(([colour, label]) => swatched(colour, label)));
 }
 
 function render() {
@@ -175,15 +181,8 @@ function render() {
   const reasons = summary.reasons;
   $("info-inflight").textContent = ((reasons.in_flight ?? 0) + (reasons.rolled_back ?? 0)).toLocaleString("en-US");
   $("info-failed").textContent = ((reasons.failed_unhealthy ?? 0) + (reasons.failed_deadline ?? 0) + (reasons.failed_monitor ?? 0)).toLocaleString("en-US");
-  $("counts").replaceChildren(...Object.entries(summary.running).sort().map(([v, n]) => {
-    const item = document.createElement("span");
-    item.dataset.version = v;
-    const swatch = document.createElement("i");
-    swatch.className = "swatch";
-    swatch.style.background = palette.get(v).solid;
-    item.append(swatch, `${v} ${n.toLocaleString("en-US")}`);
-    return item;
-  }));
+  $("counts").replaceChildren(...Object.entries(summary.running).sort()
+    .map(([v, n]) => swatched(palette.get(v).solid, `${v} ${n.toLocaleString("en-US")}`)));
   $("play").textContent = run.playing ? "Pause" : "Play";
   const badge = $("outcome");
   badge.dataset.outcome = run.settled ? summary.outcome : run.playing ? "running" : "unsettled";
