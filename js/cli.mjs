@@ -4,7 +4,7 @@
 // same model as the browser simulator) and prints a summary.
 import { parseArgs } from "node:util";
 import { Orchestrator, version as engineVersion } from "./node.mjs";
-import { FAILURE_KINDS, Simulation, formatDuration } from "./simulation.mjs";
+import { FAILURE_KINDS, OUTCOME_TEXT, Simulation, formatDuration, tally } from "./simulation.mjs";
 
 const USAGE = `Usage: orchestrator-engine simulate [options]
 
@@ -168,7 +168,7 @@ class Progress {
     this.stream = stream;
     this.tty = Boolean(stream.isTTY);
     this.drawn = 0;
-    this.lastLine = "";
+    this.lastState = "";
     this.logged = 0;
   }
 
@@ -179,18 +179,19 @@ class Progress {
     const total = sim.fleet.length;
     const counts = sim.counts();
     const info = sim.info;
-    const moving = sim.expected.filter((e) => e.reason === "in_flight" || e.reason === "rolled_back").length;
-    const failed = sim.expected.filter((e) => e.isError).length;
-    const status = `+${formatDuration(sim.elapsedSecs)}  step ${sim.steps}  in flight ${moving}  failed ${failed}  ` +
+    const { inFlight, failed } = tally(sim.summary().reasons);
+    const clock = `+${formatDuration(sim.elapsedSecs)}  step ${sim.steps}`;
+    const state = `in flight ${inFlight}  failed ${failed}  ` +
       `target ${info.targetVersion}  LKG ${info.lastKnownGoodVersion || "-"}  LKB ${info.lastKnownBadVersion || "-"}`;
+    const status = `${clock}  ${state}`;
     const versions = Object.keys(counts).sort();
     if (!this.tty) {
-      const line = `${status}  ${versions.map((v) => `${v}=${counts[v]}`).join(" ")}`;
       const events = sim.log.slice(this.logged).filter((l) => !TARGET_KINDS.has(l.kind));
       this.logged = sim.log.length;
       for (const e of events) this.stream.write(`  ${e.text}\n`);
-      if (line.replace(/^\S+\s+step \d+/, "") !== this.lastLine.replace(/^\S+\s+step \d+/, "")) this.stream.write(`${line}\n`);
-      this.lastLine = line;
+      const line = `${status}  ${versions.map((v) => `${v}=${counts[v]}`).join(" ")}`;
+      if (line.replace(/^\S+\s+step \d+/, "") !== this.lastState.replace(/^\S+\s+step \d+/, "")) this.stream.write(`${line}\n`);
+      this.lastState = line;
       return;
     }
     const width = Math.max(...versions.map((v) => v.length));
@@ -208,7 +209,8 @@ class Progress {
 }
 
 function printSummary(summary, stream) {
-  const outcome = { rolled_out: "rolled out", rolled_back: "rolled back", halted: "halted (no good version to return to)", unsettled: "did not settle" }[summary.outcome];
+  const why = summary.outcome === "halted" ? " (no good version to return to)" : "";
+  const outcome = `${OUTCOME_TEXT[summary.outcome]}${why}`;
   const running = Object.entries(summary.running).map(([v, n]) => `${v}: ${n}`).join(", ");
   const reasons = Object.entries(summary.reasons).map(([r, n]) => `${r}: ${n}`).join(", ");
   stream.write(`

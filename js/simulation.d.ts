@@ -83,6 +83,10 @@ export declare class ScenarioError extends Error {
   readonly code: "INVALID_SCENARIO";
 }
 
+/** How each outcome reads in a sentence ("v2 rolled back"). */
+export declare const OUTCOME_TEXT: Readonly<Record<Outcome, string>>;
+/** Targets in flight and failed, from reason counts (a summary's `reasons`). */
+export declare function tally(reasons: Partial<Record<Reason, number>>): { inFlight: number; failed: number };
 export declare function normalizeScenario(input?: Partial<Scenario>): Scenario;
 export declare function formatDuration(secs: number): string;
 

@@ -24,6 +24,25 @@ export const FAILURE_KINDS = Object.freeze(["unhealthy", "late", "flap", "stuck"
 /** Reasons that mean a target is moving (occupies a batch slot). */
 const MOVING = new Set(["in_flight", "rolled_back"]);
 
+/** How each outcome reads in a sentence ("v2 rolled back"). */
+export const OUTCOME_TEXT = Object.freeze({
+  rolled_out: "rolled out",
+  rolled_back: "rolled back",
+  halted: "halted",
+  unsettled: "did not settle",
+});
+
+/** Targets in flight and failed, from reason counts (a summary's `reasons`). */
+export function tally(reasons) {
+  let inFlight = 0;
+  let failed = 0;
+  for (const [reason, n] of Object.entries(reasons)) {
+    if (MOVING.has(reason)) inFlight += n;
+    else if (reason.startsWith("failed_")) failed += n;
+  }
+  return { inFlight, failed };
+}
+
 export const DEFAULT_SCENARIO = Object.freeze({
   targets: 2000,
   groups: ["eu-west", "eu-north", "us-east", "ap-south"],
@@ -512,12 +531,10 @@ export class Simulation {
         t.pending = null;
       } else if (t.pending !== e.version) {
         this.touched[index] = 1;
-        if (this.#behaviour(index, e.version).kind === "stuck") {
-          t.pending = null;
-        } else {
-          t.pending = e.version;
-          t.pendingAtMs = now + this.#behaviour(index, e.version).delayMs;
-        }
+        // A stuck target never starts deploying the version.
+        const b = this.#behaviour(index, e.version);
+        t.pending = b.kind === "stuck" ? null : e.version;
+        t.pendingAtMs = now + b.delayMs;
       }
     });
     this.peakInFlight = Math.max(this.peakInFlight, inFlight);
@@ -579,8 +596,7 @@ export class Simulation {
     if (this.expected.some((e) => MOVING.has(e.reason) || e.reason === "waiting")) return;
     this.settledAtMs = this.nowMs;
     const s = this.summary();
-    const outcome = { rolled_out: "rolled out", rolled_back: "rolled back", halted: "halted" }[s.outcome];
-    this.#note("settled", `${version} ${outcome} after ${formatDuration(s.virtualSecs)} and ${plural(s.steps, "step")}`);
+    this.#note("settled", `${version} ${OUTCOME_TEXT[s.outcome]} after ${formatDuration(s.virtualSecs)} and ${plural(s.steps, "step")}`);
   }
 
   #sample() {

@@ -2,7 +2,7 @@
 // worker (worker.mjs: the wasm engine and the shared fleet model from
 // www/engine/, copied there by scripts/build.sh) and canvas views of what
 // it sends back.
-import { DEFAULT_SCENARIO, FAILURE_KINDS, formatDuration } from "./engine/simulation.mjs";
+import { DEFAULT_SCENARIO, FAILURE_KINDS, OUTCOME_TEXT, formatDuration, tally } from "./engine/simulation.mjs";
 import { Palette, drawGrid, drawTimeline, gridLayout, hitTest, legend } from "./render.mjs";
 
 const $ = (id) => document.getElementById(id);
@@ -12,7 +12,6 @@ const SCENARIO_NUMBERS = ["targets", "reportDelaySecs", "stepSecs", "seed"];
 const LOG_ROWS = 400;
 const LOG_LIMIT = 2000;
 const WHY_KINDS = new Set(["failure", "rollback"]);
-const OUTCOME_TEXT = { rolled_out: "rolled out", rolled_back: "rolled back", halted: "halted", unsettled: "unsettled" };
 
 // The latest view of the run (see worker.mjs), plus what only changes with
 // a new run: the scenario and each target's group.
@@ -178,9 +177,9 @@ function render() {
   $("info-rolling").textContent = info.rollingVersion || "-";
   $("info-lkg").textContent = info.lastKnownGoodVersion || "";
   $("info-lkb").textContent = info.lastKnownBadVersion || "";
-  const reasons = summary.reasons;
-  $("info-inflight").textContent = ((reasons.in_flight ?? 0) + (reasons.rolled_back ?? 0)).toLocaleString("en-US");
-  $("info-failed").textContent = ((reasons.failed_unhealthy ?? 0) + (reasons.failed_deadline ?? 0) + (reasons.failed_monitor ?? 0)).toLocaleString("en-US");
+  const { inFlight, failed } = tally(summary.reasons);
+  $("info-inflight").textContent = inFlight.toLocaleString("en-US");
+  $("info-failed").textContent = failed.toLocaleString("en-US");
   $("counts").replaceChildren(...Object.entries(summary.running).sort()
     .map(([v, n]) => swatched(palette.get(v).solid, `${v} ${n.toLocaleString("en-US")}`)));
   $("play").textContent = run.playing ? "Pause" : "Play";

@@ -6,9 +6,6 @@ import init, { Orchestrator, version } from "./engine/orchestrator_engine.js";
 import { Simulation } from "./engine/simulation.mjs";
 
 const ready = init();
-const REASONS = ["waiting", "in_flight", "succeeded", "failed_unhealthy", "failed_deadline", "failed_monitor",
-  "rolled_back", "held_back", "halted"];
-const REASON_INDEX = new Map(REASONS.map((r, i) => [r, i]));
 // A busy worker still answers commands and sends a view this often.
 const SLICE_MS = 30;
 
@@ -20,20 +17,28 @@ let lastTick = 0;
 let timer;
 let sentSeq = -1;
 
-/** What the page draws: everything about the run, targets as index arrays. */
-function view(full) {
-  const n = sim.fleet.length;
-  const versions = [];
+/** A list of distinct strings, and a function giving a string's index in it. */
+function table() {
+  const list = [];
   const index = new Map();
-  const code = (v) => {
-    let i = index.get(v);
+  const code = (text) => {
+    let i = index.get(text);
     if (i === undefined) {
-      i = versions.length;
-      versions.push(v);
-      index.set(v, i);
+      i = list.length;
+      list.push(text);
+      index.set(text, i);
     }
     return i;
   };
+  return [list, code];
+}
+
+/** What the page draws: everything about the run, targets as index arrays. */
+function view(full) {
+  const n = sim.fleet.length;
+  // Versions and reasons as small tables; targets refer to them by index.
+  const [versions, code] = table();
+  const [reasons, reasonCode] = table();
   const running = new Uint16Array(n);
   const pending = new Uint16Array(n);
   const expected = new Uint16Array(n);
@@ -43,7 +48,7 @@ function view(full) {
     pending[i] = t.pending === null ? 0 : code(t.pending) + 1;
     const e = sim.expected[i];
     expected[i] = code(e ? e.version : t.running);
-    reason[i] = REASON_INDEX.get(e?.reason) ?? 0;
+    reason[i] = reasonCode(e ? e.reason : "waiting");
   });
   const log = full ? sim.log : sim.log.filter((entry) => entry.seq > sentSeq);
   sentSeq = sim.log.at(-1)?.seq ?? -1;
@@ -57,7 +62,7 @@ function view(full) {
     info: sim.info,
     summary: sim.summary(),
     versions,
-    reasons: REASONS,
+    reasons,
     running,
     pending,
     expected,

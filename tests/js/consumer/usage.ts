@@ -37,11 +37,11 @@ engine.orchestrate("production", "app-service", "host-1");
 engine.setRolloutOptions("production", "app-service", { batchPercent: "10" });
 
 // The simulated fleet the simulators use.
-import { Simulation, formatDuration, type Summary } from "orchestrator-engine/simulation";
+import { OUTCOME_TEXT, Simulation, formatDuration, tally, type Summary } from "orchestrator-engine/simulation";
 const simulation = new Simulation(Orchestrator, { targets: 10, failures: { v2: { unhealthy: 0.1 } } });
 const summary: Summary = simulation.run({ maxSteps: 5 });
 const outcome: "rolled_out" | "rolled_back" | "halted" | "unsettled" = summary.outcome;
-const took: string = formatDuration(summary.virtualSecs);
+const took: string = `${OUTCOME_TEXT[summary.outcome]} in ${formatDuration(summary.virtualSecs)}, ${tally(summary.reasons).failed} failed`;
 const saved = Simulation.load(Orchestrator, simulation.save());
 // @ts-expect-error failure kinds are checked
 new Simulation(Orchestrator, { failures: { v2: { broken: 0.1 } } });
