@@ -189,9 +189,10 @@ class Progress {
       const events = sim.log.slice(this.logged).filter((l) => !TARGET_KINDS.has(l.kind));
       this.logged = sim.log.length;
       for (const e of events) this.stream.write(`  ${e.text}\n`);
-      const line = `${status}  ${versions.map((v) => `${v}=${counts[v]}`).join(" ")}`;
-      if (line.replace(/^\S+\s+step \d+/, "") !== this.lastState.replace(/^\S+\s+step \d+/, "")) this.stream.write(`${line}\n`);
-      this.lastState = line;
+      // A line only for steps that changed something besides the clock.
+      const changed = `${state}  ${versions.map((v) => `${v}=${counts[v]}`).join(" ")}`;
+      if (changed !== this.lastState) this.stream.write(`${clock}  ${changed}\n`);
+      this.lastState = changed;
       return;
     }
     const width = Math.max(...versions.map((v) => v.length));

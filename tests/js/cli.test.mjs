@@ -23,6 +23,11 @@ test("a clean rollout: progress lines, then a summary that says rolled out", () 
   // Not a TTY: plain progress lines, no cursor movement.
   assert.doesNotMatch(stdout, /\x1b\[/);
   assert.match(stdout, /step \d+ {2}in flight \d+/);
+  // A line only when something besides the clock changed (even past the
+  // first minute, where the clock reads "+1m 00s").
+  const states = stdout.split("\n").filter((l) => /^\+/.test(l)).map((l) => l.replace(/^\+.*? {2}step \d+ {2}/, ""));
+  assert.ok(states.length > 5, stdout);
+  states.forEach((state, i) => assert.notEqual(state, states[i - 1], `line ${i} repeats the previous state`));
   assert.match(stdout, /v2 is now last known good/);
   assert.match(stdout, /outcome +v2 rolled out/);
   assert.match(stdout, /targets touched +600 of 600/);
