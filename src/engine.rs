@@ -7,8 +7,9 @@ use std::fmt;
 use crate::entity::Entity;
 use crate::error::Error;
 use crate::hooks::{MonitoringController, TargetController};
-use crate::interner::Sym;
+use crate::log::{Event, Rollout};
 use crate::model::{ExpectedState, RolloutInfo, RolloutOptions, TargetReport, Timestamp};
+use crate::plan::Schedule;
 use crate::snapshot;
 use crate::step::{self, StepNames};
 
@@ -60,11 +61,15 @@ impl Engine {
         Engine::default()
     }
 
-    /// Sets how `entity` rolls out; `None` restores the defaults.
+    /// Sets how `entity` rolls out; `None` restores the defaults. New
+    /// options apply from the next step; a shorter `max_events` drops the
+    /// oldest events at once.
     pub fn set_rollout_options(&mut self, namespace: &str, entity: &str, options: Option<RolloutOptions>) -> Result<(), Error> {
         let options = options.unwrap_or_default();
         options.validate()?;
-        self.entity_or_create(namespace, entity)?.options = options;
+        let entity = self.entity_or_create(namespace, entity)?;
+        entity.log.trim(options.max_events);
+        entity.options = options;
         Ok(())
     }
 
@@ -74,34 +79,93 @@ impl Engine {
     /// Changing the target version to the last known bad one is an explicit
     /// retry: that version is no longer known bad and rolls out afresh.
     /// Setting the version that is already the target changes nothing, so a
-    /// controller may set it on every loop.
-    pub fn set_target_version(&mut self, namespace: &str, entity: &str, version: &str) -> Result<(), Error> {
+    /// controller may set it on every loop (after an abort too: see
+    /// [`retry`](Self::retry)).
+    pub fn set_target_version(&mut self, namespace: &str, entity: &str, version: &str, now: Timestamp) -> Result<(), Error> {
         check_version("setTargetVersion", version)?;
-        let entity = self.entity_or_create(namespace, entity)?;
-        let version = entity.versions.intern(version);
-        if version != entity.target_version && version == entity.lkb {
-            entity.lkb = Sym::EMPTY;
-        }
-        entity.target_version = version;
+        self.entity_or_create(namespace, entity)?.set_target(version, now);
         Ok(())
     }
 
     /// Sets `version` as the target and abandons the current rollout: if
     /// the rolling version is neither last known good nor `version`, it
     /// becomes last known bad and is rolled back before `version` rolls
-    /// out. Forcing the last known bad version retries it.
-    pub fn force_target_version(&mut self, namespace: &str, entity: &str, version: &str) -> Result<(), Error> {
+    /// out. Forcing the last known bad version retries it; forcing during
+    /// a watch window ends the watch.
+    pub fn force_target_version(&mut self, namespace: &str, entity: &str, version: &str, now: Timestamp) -> Result<(), Error> {
         check_version("forceTargetVersion", version)?;
-        let entity = self.entity_or_create(namespace, entity)?;
-        let version = entity.versions.intern(version);
-        if version == entity.lkb {
-            entity.lkb = Sym::EMPTY;
-        }
-        if !entity.rolling.is_empty() && entity.rolling != entity.lkg && entity.rolling != version {
-            entity.lkb = entity.rolling;
-        }
-        entity.target_version = version;
+        self.entity_or_create(namespace, entity)?.force_target(version, now);
         Ok(())
+    }
+
+    /// Pauses the entity's rollout: nothing new is assigned, while
+    /// monitoring, judging and rollbacks go on (safety is never paused).
+    /// Deadlines and bake times count only unpaused time. Returns whether
+    /// it was not paused already.
+    pub fn pause(&mut self, namespace: &str, entity: &str, now: Timestamp) -> Result<bool, Error> {
+        Ok(self.entity_mut(namespace, entity)?.pause(now))
+    }
+
+    /// Lifts a pause; returns whether there was one.
+    pub fn resume(&mut self, namespace: &str, entity: &str, now: Timestamp) -> Result<bool, Error> {
+        Ok(self.entity_mut(namespace, entity)?.resume(now))
+    }
+
+    /// Makes the version under way last known bad and rolls its targets
+    /// back now (during a watch window: back to the version good before
+    /// it). With nothing in flight it changes nothing and returns `false`.
+    /// The version stays the target: a controller that sets it on every
+    /// loop does not undo the abort; [`retry`](Self::retry) does.
+    pub fn abort(&mut self, namespace: &str, entity: &str, now: Timestamp) -> Result<bool, Error> {
+        Ok(self.entity_mut(namespace, entity)?.abort(now))
+    }
+
+    /// Rolls the last known bad version out afresh when it is still the
+    /// target (after an abort or a bad verdict); returns whether it did.
+    pub fn retry(&mut self, namespace: &str, entity: &str, now: Timestamp) -> Result<bool, Error> {
+        Ok(self.entity_mut(namespace, entity)?.retry(now))
+    }
+
+    /// Skips the rest of the current plan step's bake (or its approval
+    /// gate); with `full`, every remaining target moves at once and no
+    /// further step runs. Returns whether there was anything to skip.
+    pub fn promote(&mut self, namespace: &str, entity: &str, full: bool, now: Timestamp) -> Result<bool, Error> {
+        Ok(self.entity_mut(namespace, entity)?.promote(full, now))
+    }
+
+    /// Opens the approval gate the current plan step waits at; returns
+    /// whether one was waiting.
+    pub fn approve(&mut self, namespace: &str, entity: &str, now: Timestamp) -> Result<bool, Error> {
+        Ok(self.entity_mut(namespace, entity)?.approve(now))
+    }
+
+    /// Rolls every target back to `version`, which must have been last
+    /// known good at some point ([`Error::NotKnownGood`] otherwise); the
+    /// version rolling now becomes last known bad. Returns `false` when
+    /// every target is already there.
+    pub fn rollback_to(&mut self, namespace: &str, entity: &str, version: &str, now: Timestamp) -> Result<bool, Error> {
+        check_version("rollbackTo", version)?;
+        self.entity_mut(namespace, entity)?.rollback_to(version, now)
+    }
+
+    /// The schedule the current options give the current fleet: the
+    /// rollout under way, or one that would start at `now`. Changes
+    /// nothing.
+    pub fn plan(&self, namespace: &str, entity: &str, now: Timestamp) -> Result<Schedule, Error> {
+        Ok(crate::plan::schedule(self.entity(namespace, entity)?, now))
+    }
+
+    /// The entity's events after sequence number `since` (0: from the
+    /// oldest kept), at most `limit`, oldest first.
+    pub fn events(&self, namespace: &str, entity: &str, since: u64, limit: usize) -> Result<Vec<Event>, Error> {
+        let entity = self.entity(namespace, entity)?;
+        Ok(entity.log.page(&entity.versions, since, limit))
+    }
+
+    /// Every rollout of the entity, oldest first (the newest 1000).
+    pub fn history(&self, namespace: &str, entity: &str) -> Result<Vec<Rollout>, Error> {
+        let entity = self.entity(namespace, entity)?;
+        Ok(entity.history.list(&entity.versions))
     }
 
     /// Records `reports`, runs one step at `now` and answers the expected
@@ -212,6 +276,21 @@ impl Engine {
         self.namespace(namespace)?
             .entities
             .get(entity)
+            .ok_or_else(|| Error::NotFound {
+                kind: "entity",
+                name: format!("{namespace}/{entity}"),
+            })
+    }
+
+    fn entity_mut(&mut self, namespace: &str, entity: &str) -> Result<&mut Entity, Error> {
+        self.namespaces
+            .get_mut(namespace)
+            .ok_or_else(|| Error::NotFound {
+                kind: "namespace",
+                name: namespace.to_owned(),
+            })?
+            .entities
+            .get_mut(entity)
             .ok_or_else(|| Error::NotFound {
                 kind: "entity",
                 name: format!("{namespace}/{entity}"),

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use crate::hooks::{EntityHooks, TargetView};
 use crate::interner::{Interner, Sym};
-use crate::model::{ExpectedState, RolloutInfo, RolloutOptions, TargetState, Timestamp};
+use crate::log::{EventKind, EventLog, History};
+use crate::model::{ExpectedState, RolloutInfo, RolloutOptions, TargetId, TargetState, Timestamp};
 
 /// One target of an entity. Versions are symbols of the entity's interner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +139,62 @@ impl Targets {
     }
 }
 
+/// Where the rolling version is in its plan (`steps`), and what the
+/// operator did to it. Reset whenever a rollout starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Progress {
+    /// The plan step (0-based).
+    pub(crate) step: usize,
+    /// When the step started moving targets (`step_started` was logged).
+    pub(crate) started: Option<Timestamp>,
+    /// When every target of the step had been judged: the bake began.
+    pub(crate) bake_from: Option<Timestamp>,
+    /// `promote` skipped the step's bake.
+    pub(crate) skip_bake: bool,
+    /// `approve` opened the step's gate.
+    pub(crate) approved: bool,
+    /// `approval_requested` was logged for the step.
+    pub(crate) requested: bool,
+    /// `promote({ full: true })`: the rest moves at once, no more steps.
+    pub(crate) full: bool,
+    /// The last step's bake passed: the version may be judged good.
+    pub(crate) done: bool,
+    /// Failures in a row, in the order targets were judged.
+    pub(crate) consecutive_failures: u64,
+    /// `rollback_finished` was logged for the current rollback.
+    pub(crate) rollback_logged: bool,
+}
+
+impl Progress {
+    /// On to the next plan step, keeping what belongs to the rollout.
+    pub(crate) fn next_step(&mut self) {
+        *self = Progress {
+            step: self.step.saturating_add(1),
+            full: self.full,
+            consecutive_failures: self.consecutive_failures,
+            ..Progress::default()
+        };
+    }
+}
+
+/// A last known good version still being watched (`watchSecs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Watch {
+    pub(crate) version: Sym,
+    pub(crate) until: Timestamp,
+    /// What was good before it: where a bad verdict rolls back to.
+    pub(crate) previous: Sym,
+}
+
+/// A target the removal hook retired in the last step: answered once with
+/// reason `removed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Removed {
+    pub(crate) id: TargetId,
+    /// The version it ran.
+    pub(crate) version: Sym,
+}
+
 /// One entity: what is rolled out, how, and to which targets.
 #[derive(Default)]
 pub(crate) struct Entity {
@@ -148,11 +205,52 @@ pub(crate) struct Entity {
     pub(crate) lkb: Sym,
     pub(crate) options: RolloutOptions,
     pub(crate) targets: Targets,
+    /// Since when the rollout is paused.
+    pub(crate) paused_since: Option<Timestamp>,
+    pub(crate) progress: Progress,
+    pub(crate) watch: Option<Watch>,
+    pub(crate) removed: Vec<Removed>,
+    pub(crate) log: EventLog,
+    pub(crate) history: History,
     /// Not part of a snapshot (SPEC section 4).
     pub(crate) hooks: EntityHooks,
 }
 
 impl Entity {
+    /// Appends to the event log.
+    pub(crate) fn event(&mut self, now: Timestamp, kind: EventKind, version: Sym, detail: impl Into<Box<str>>) {
+        let capacity = self.options.max_events;
+        self.log.push(capacity, now, kind, version, None, detail);
+    }
+
+    /// Whether a rollout is under way: a rolling version that is neither
+    /// known good nor known bad.
+    pub(crate) fn rolling_out(&self) -> bool {
+        !self.rolling.is_empty() && self.rolling != self.lkg && self.rolling != self.lkb
+    }
+
+    /// Whether the rollout follows a plan's steps right now.
+    pub(crate) fn follows_plan(&self) -> bool {
+        !self.options.steps.is_empty() && !self.progress.full && self.rolling_out()
+    }
+
+    /// Whether the current plan step waits for `approve`.
+    pub(crate) fn awaiting_approval(&self) -> bool {
+        self.follows_plan()
+            && !self.progress.approved
+            && self.options.steps.get(self.progress.step).is_some_and(|s| s.approval)
+            && !self.progress.done
+    }
+
+    /// Starts a rollout of the rolling version: a history entry and a
+    /// fresh plan.
+    pub(crate) fn start_rollout(&mut self, now: Timestamp) {
+        self.progress = Progress::default();
+        if self.rolling_out() {
+            self.history.start(self.rolling, now);
+        }
+    }
+
     /// Whether the rolling version is known bad, so the step rolls back.
     pub(crate) fn rolling_back(&self) -> bool {
         !self.rolling.is_empty() && self.rolling == self.lkb
@@ -178,8 +276,12 @@ impl Entity {
             rolling_version: self.version(self.rolling).to_owned(),
             last_known_good_version: self.version(self.lkg).to_owned(),
             last_known_bad_version: self.version(self.lkb).to_owned(),
-            options: self.options,
+            options: self.options.clone(),
             targets: self.targets.len(),
+            paused: self.paused_since.is_some(),
+            step: self.follows_plan().then_some(self.progress.step),
+            awaiting_approval: self.awaiting_approval(),
+            watch_until: self.watch.map(|w| w.until),
         }
     }
 
@@ -187,13 +289,34 @@ impl Entity {
         view(&self.versions, group, name, target)
     }
 
-    /// The expected state of every target (SPEC step 11), or of one group.
+    /// The expected state of every target (SPEC step 11), or of one group,
+    /// with the targets the last step removed, in (group, name) order.
     pub(crate) fn expected_states(&self, group: Option<&str>) -> Vec<ExpectedState> {
         let answer = |(group, name, target): (&str, &str, &Target)| self.expected_state(group, name, target);
-        match group {
+        let mut states: Vec<ExpectedState> = match group {
             Some(group) => self.targets.group(group).map(answer).collect(),
             None => self.targets.iter().map(answer).collect(),
+        };
+        let removed: Vec<&Removed> = self
+            .removed
+            .iter()
+            .filter(|r| group.map_or(true, |g| r.id.group == g))
+            .collect();
+        if !removed.is_empty() {
+            states.extend(removed.into_iter().map(|r| ExpectedState {
+                name: r.id.name.clone(),
+                group: r.id.group.clone(),
+                version: self.version(r.version).to_owned(),
+                message: format!(
+                    "removed: the removal hook retired it, {} replaces it; tear it down",
+                    self.version(self.desired())
+                ),
+                is_error: false,
+                reason: TargetState::Removed,
+            }));
+            states.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
         }
+        states
     }
 
     fn expected_state(&self, group: &str, name: &str, target: &Target) -> ExpectedState {
@@ -208,14 +331,14 @@ impl Entity {
             name: name.to_owned(),
             group: group.to_owned(),
             version: self.version(version).to_owned(),
-            message: self.message(target),
+            message: self.target_message(target),
             is_error: target.state.is_failed(),
             reason: target.state,
         }
     }
 
     /// The human half of an expected state.
-    fn message(&self, target: &Target) -> String {
+    pub(crate) fn target_message(&self, target: &Target) -> String {
         let expected = self.version(target.expected);
         let reported = self.version(target.reported);
         let options = &self.options;
@@ -223,10 +346,27 @@ impl Entity {
             TargetState::Waiting if target.expected.is_empty() => {
                 "waiting: no version has been assigned yet".to_owned()
             }
+            TargetState::Waiting if self.follows_plan() => format!(
+                "waiting for step {} of {} (or a later one) to move it from {expected} to {}",
+                self.progress.step.saturating_add(1),
+                options.steps.len(),
+                self.version(self.desired())
+            ),
             TargetState::Waiting => format!(
                 "waiting for a free slot to move from {expected} to {}",
                 self.version(self.desired())
             ),
+            TargetState::HeldPaused => format!(
+                "held: the rollout of {} is paused; resume moves it from {expected}",
+                self.version(self.desired())
+            ),
+            TargetState::AwaitingApproval => format!(
+                "awaiting approval: step {} of {} moves targets from {expected} to {} once approved",
+                self.progress.step.saturating_add(1),
+                options.steps.len(),
+                self.version(self.desired())
+            ),
+            TargetState::Removed => format!("removed: retired by the removal hook while running {reported}"),
             TargetState::InFlight if target.reported != target.expected => {
                 format!("in flight: asked to move from {reported} to {expected}")
             }

@@ -30,6 +30,12 @@ pub enum Error {
          call setTargetVersion first"
     )]
     NoTargetVersion { namespace: String, entity: String },
+    /// `rollbackTo` a version that never became last known good.
+    #[error(
+        "cannot roll back to {version:?}: it was never known good for this entity; \
+         roll back to one that was ({good})"
+    )]
+    NotKnownGood { version: String, good: String },
     /// A read of a namespace or entity that does not exist.
     #[error("{kind} {name:?} does not exist")]
     NotFound { kind: &'static str, name: String },
@@ -94,7 +100,7 @@ impl Error {
     pub const fn code(&self) -> ErrorCode {
         match self {
             Error::InvalidOptions { .. } => ErrorCode::InvalidOptions,
-            Error::InvalidVersion { .. } => ErrorCode::InvalidVersion,
+            Error::InvalidVersion { .. } | Error::NotKnownGood { .. } => ErrorCode::InvalidVersion,
             Error::InvalidTarget { .. } => ErrorCode::InvalidTarget,
             Error::InvalidName { .. } => ErrorCode::InvalidName,
             Error::NoTargetVersion { .. } => ErrorCode::NoTargetVersion,

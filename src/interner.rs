@@ -48,6 +48,11 @@ impl Interner {
         sym
     }
 
+    /// The symbol of `s`, if it was ever interned.
+    pub(crate) fn lookup(&self, s: &str) -> Option<Sym> {
+        self.index.get(s).copied()
+    }
+
     pub(crate) fn resolve(&self, sym: Sym) -> &str {
         usize::try_from(sym.0)
             .ok()

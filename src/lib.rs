@@ -14,7 +14,7 @@
 //!
 //! let mut engine = Engine::new();
 //! let t0 = 1_700_000_000_000; // milliseconds since the Unix epoch
-//! engine.set_target_version("prod", "api", "v1").unwrap();
+//! engine.set_target_version("prod", "api", "v1", t0).unwrap();
 //! let reports = vec![TargetReport::new("host-1", "v1"), TargetReport::new("host-2", "v1")];
 //! let answer = engine.orchestrate("prod", "api", &reports, t0).unwrap();
 //! assert!(answer.iter().all(|t| t.version == "v1"));
@@ -30,22 +30,27 @@
     )
 )]
 
+mod control;
 mod engine;
 mod entity;
 mod error;
 mod hooks;
 mod interner;
+mod log;
 mod model;
+mod plan;
 mod snapshot;
 mod step;
 
 pub use engine::Engine;
 pub use error::{Error, ErrorCode, HookError};
 pub use hooks::{HookContext, MonitoringController, TargetController, TargetView};
+pub use log::{Event, EventKind, Outcome, Rollout, HISTORY_LIMIT};
 pub use model::{
-    ExpectedState, RolloutInfo, RolloutOptions, TargetId, TargetReport, TargetState, Timestamp,
-    ZOMBIE_AFTER_SECS,
+    Amount, ExpectedState, PlanStep, RolloutInfo, RolloutOptions, TargetId, TargetReport, TargetState, Timestamp,
+    DEFAULT_MAX_EVENTS, ZOMBIE_AFTER_SECS,
 };
+pub use plan::{Schedule, ScheduledStep, StepStatus};
 pub use snapshot::SNAPSHOT_FORMAT_VERSION;
 
 /// The JS binding layer: converts and delegates, nothing more.

@@ -1,5 +1,7 @@
 //! The data a caller hands in and gets back: options, reports, answers.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -15,11 +17,14 @@ pub const ZOMBIE_AFTER_SECS: i64 = 900;
 /// time computation far from overflow and within JS's safe integers.
 pub const MAX_TIMEOUT_SECS: u64 = u32::MAX as u64;
 
-/// How an entity rolls out (SPEC section 1, "Rollout options").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+/// How an entity rolls out (SPEC section 1, "Rollout options", plus the
+/// progressive-delivery options; an entity that sets none of those rolls out
+/// as SPEC.md says, except for the rollback pace: see `rollback_batch_percent`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RolloutOptions {
-    /// At most this share of all targets is in flight at once.
+    /// At most this share of all targets is in flight at once (without a
+    /// plan).
     pub batch_percent: u32,
     /// The rolling version is good once this share of all targets succeeded.
     pub success_percent: u32,
@@ -27,9 +32,33 @@ pub struct RolloutOptions {
     /// more than this many seconds.
     pub success_timeout_secs: u64,
     /// A target that has not succeeded this long after it was assigned the
-    /// version has failed.
+    /// version (not counting paused time) has failed.
     pub duration_timeout_secs: u64,
+    /// A plan: the batches a rollout moves, in order, each with an optional
+    /// bake time and approval gate. Empty: batches of `batch_percent`.
+    pub steps: Vec<PlanStep>,
+    /// The error budget: the version is bad once more targets than this
+    /// failed on it. `None`: SPEC step 6's failure threshold.
+    pub max_failures: Option<Amount>,
+    /// The version is bad once more targets than this failed one after the
+    /// other (in the order they were judged) with no success between.
+    pub max_consecutive_failures: Option<u64>,
+    /// After the version becomes last known good, failures are still
+    /// judged for this many seconds, and a bad verdict rolls it back to the
+    /// version that was good before it.
+    pub watch_secs: u64,
+    /// Rolling back moves at most this share of the fleet at once. `None`
+    /// (the default): every moved target at once.
+    pub rollback_batch_percent: Option<u32>,
+    /// How many events the entity's log keeps; older ones are dropped.
+    pub max_events: u32,
 }
+
+/// The default size of an entity's event log.
+pub const DEFAULT_MAX_EVENTS: u32 = 1000;
+
+/// The largest event log an entity may keep.
+pub const MAX_EVENTS_LIMIT: u32 = 1_000_000;
 
 impl Default for RolloutOptions {
     fn default() -> Self {
@@ -38,7 +67,98 @@ impl Default for RolloutOptions {
             success_percent: 100,
             success_timeout_secs: 60,
             duration_timeout_secs: 120,
+            steps: Vec::new(),
+            max_failures: None,
+            max_consecutive_failures: None,
+            watch_secs: 0,
+            rollback_batch_percent: None,
+            max_events: DEFAULT_MAX_EVENTS,
         }
+    }
+}
+
+/// A number of targets: a count, or a percentage of the fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amount {
+    Count(u64),
+    Percent(u32),
+}
+
+impl Amount {
+    /// The percentage of `total` rounded up, or the count.
+    pub fn ceil_of(self, total: usize) -> usize {
+        match self {
+            Amount::Count(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            Amount::Percent(p) => {
+                let product = u128::from(p).saturating_mul(total as u128);
+                usize::try_from(product.div_ceil(100)).unwrap_or(usize::MAX)
+            }
+        }
+    }
+
+    /// The percentage of `total` rounded down, or the count.
+    pub fn floor_of(self, total: usize) -> usize {
+        match self {
+            Amount::Count(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            Amount::Percent(p) => percent_of(p, total),
+        }
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Amount::Count(n) => write!(f, "{n}"),
+            Amount::Percent(p) => write!(f, "\"{p}%\""),
+        }
+    }
+}
+
+/// JS sees a count as a number and a percentage as a string like `"10%"`.
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Amount::Count(n) => serializer.serialize_u64(*n),
+            Amount::Percent(p) => serializer.collect_str(&format_args!("{p}%")),
+        }
+    }
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanStep {
+    /// How many targets the step moves: a count, or a percentage of the
+    /// fleet rounded up (at least 1, never more than remain; the last step
+    /// moves the rest).
+    pub size: Amount,
+    /// How long every target moved so far must stay healthy once the
+    /// step's targets are all judged, before the next step starts.
+    pub bake_secs: u64,
+    /// Whether the step waits for `approve` before it moves anything.
+    pub approval: bool,
+}
+
+impl PlanStep {
+    /// A step moving `size` targets with no bake and no gate.
+    pub fn new(size: Amount) -> Self {
+        PlanStep {
+            size,
+            bake_secs: 0,
+            approval: false,
+        }
+    }
+
+    /// The same step with a bake time.
+    pub fn bake(mut self, secs: u64) -> Self {
+        self.bake_secs = secs;
+        self
+    }
+
+    /// The same step behind an approval gate.
+    pub fn gated(mut self) -> Self {
+        self.approval = true;
+        self
     }
 }
 
@@ -60,6 +180,75 @@ impl RolloutOptions {
                 ),
             });
         }
+        self.validate_steps()?;
+        if let Some(Amount::Percent(p)) = self.max_failures {
+            check_percent("maxFailures", p)?;
+        }
+        if let Some(Amount::Count(n)) = self.max_failures {
+            check_count("maxFailures", n)?;
+        }
+        if let Some(n) = self.max_consecutive_failures {
+            check_count("maxConsecutiveFailures", n)?;
+        }
+        check_timeout("watchSecs", self.watch_secs)?;
+        if let Some(p) = self.rollback_batch_percent {
+            check_percent("rollbackBatchPercent", p)?;
+        }
+        if self.max_events == 0 || self.max_events > MAX_EVENTS_LIMIT {
+            return Err(Error::InvalidOptions {
+                field: "maxEvents".into(),
+                value: self.max_events.to_string(),
+                reason: format!("the event log keeps from 1 to {MAX_EVENTS_LIMIT} events"),
+            });
+        }
+        Ok(())
+    }
+
+    /// A plan is a list of batch sizes, so only a last step of "100%"
+    /// (the rest) reaches every target on every fleet size.
+    fn validate_steps(&self) -> Result<(), Error> {
+        let count = self.steps.len();
+        for (i, step) in self.steps.iter().enumerate() {
+            let field = || format!("steps[{i}]");
+            match step.size {
+                Amount::Percent(p) if p == 0 || p > 100 => {
+                    return Err(Error::InvalidOptions {
+                        field: field(),
+                        value: step.size.to_string(),
+                        reason: "a step's percentage must be an integer from 1 to 100".into(),
+                    })
+                }
+                Amount::Count(n) if n == 0 || n > MAX_COUNT => {
+                    return Err(Error::InvalidOptions {
+                        field: field(),
+                        value: step.size.to_string(),
+                        reason: format!("a step's count must be an integer from 1 to {MAX_COUNT}"),
+                    })
+                }
+                _ => {}
+            }
+            check_timeout("bakeSecs", step.bake_secs).map_err(|err| match err {
+                Error::InvalidOptions { value, reason, .. } => Error::InvalidOptions {
+                    field: format!("steps[{i}].bakeSecs"),
+                    value,
+                    reason,
+                },
+                other => other,
+            })?;
+        }
+        if let Some(last) = self.steps.last() {
+            if last.size != Amount::Percent(100) {
+                let i = count.saturating_sub(1);
+                return Err(Error::InvalidOptions {
+                    field: format!("steps[{i}]"),
+                    value: last.size.to_string(),
+                    reason: "the plan cannot reach every target: steps are batch sizes \
+                             (not cumulative weights) and the last one must be \"100%\", which moves \
+                             the rest; e.g. [1, \"10%\", \"50%\", \"100%\"]"
+                        .into(),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -68,14 +257,31 @@ impl RolloutOptions {
         percent_of(self.batch_percent, total).max(1)
     }
 
-    /// `floor(successPercent * total / 100)` (SPEC step 6).
-    pub fn success_threshold(&self, total: usize) -> usize {
-        percent_of(self.success_percent, total)
+    /// How many moved targets a rollback sends back at once.
+    pub fn rollback_batch_size(&self, total: usize) -> usize {
+        match self.rollback_batch_percent {
+            Some(p) => percent_of(p, total).max(1),
+            None => total.max(1),
+        }
     }
 
-    /// `max(1, total - successThreshold)` (SPEC step 6).
+    /// `floor(successPercent * total / 100)` (SPEC step 6); with an error
+    /// budget, the successes that leave room for it are enough.
+    pub fn success_threshold(&self, total: usize) -> usize {
+        let spec = percent_of(self.success_percent, total);
+        match self.max_failures {
+            Some(budget) => spec.min(total.saturating_sub(budget.floor_of(total))),
+            None => spec,
+        }
+    }
+
+    /// How many failures make the version bad: `max(1, total -
+    /// successThreshold)` (SPEC step 6), or one more than the error budget.
     pub fn failure_threshold(&self, total: usize) -> usize {
-        total.saturating_sub(self.success_threshold(total)).max(1)
+        match self.max_failures {
+            Some(budget) => budget.floor_of(total).saturating_add(1),
+            None => total.saturating_sub(percent_of(self.success_percent, total)).max(1),
+        }
     }
 
     pub(crate) fn success_timeout_ms(&self) -> i64 {
@@ -85,6 +291,20 @@ impl RolloutOptions {
     pub(crate) fn duration_timeout_ms(&self) -> i64 {
         secs_to_ms(self.duration_timeout_secs)
     }
+}
+
+/// The largest count accepted in a plan or an error budget.
+pub const MAX_COUNT: u64 = 1 << 32;
+
+fn check_count(field: &'static str, value: u64) -> Result<(), Error> {
+    if value > MAX_COUNT {
+        return Err(Error::InvalidOptions {
+            field: field.into(),
+            value: value.to_string(),
+            reason: format!("a count must be an integer from 0 to {MAX_COUNT}"),
+        });
+    }
+    Ok(())
 }
 
 fn check_percent(field: &'static str, value: u32) -> Result<(), Error> {
@@ -213,6 +433,13 @@ pub enum TargetState {
     /// The rolling version is bad and there is no good version to go back
     /// to: the target is left where it is until a new version is set.
     Halted,
+    /// Not moved because the entity's rollout is paused.
+    HeldPaused,
+    /// Not moved because the plan's next step waits for `approve`.
+    AwaitingApproval,
+    /// Retired by the removal hook in this step (blue/green): tear it down.
+    /// It appears in this one answer, then the entity forgets it.
+    Removed,
 }
 
 impl TargetState {
@@ -247,7 +474,7 @@ pub struct ExpectedState {
 }
 
 /// The rollout state of an entity (SPEC section 1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RolloutInfo {
     pub target_version: String,
@@ -257,4 +484,12 @@ pub struct RolloutInfo {
     pub options: RolloutOptions,
     /// How many targets the entity has.
     pub targets: usize,
+    /// Whether `pause` holds the rollout (rollbacks go on).
+    pub paused: bool,
+    /// The plan step the rollout is on (0-based), when it follows a plan.
+    pub step: Option<usize>,
+    /// Whether the current step waits for `approve`.
+    pub awaiting_approval: bool,
+    /// Until when the last known good version is still watched, in ms.
+    pub watch_until: Option<Timestamp>,
 }

@@ -10,7 +10,10 @@
 //! | 12..16 | body length, u32 little-endian |
 //! | 16..20 | CRC-32 (IEEE) of the body, u32 little-endian |
 //!
-//! The body is the state in `postcard` encoding. The encoding is canonical
+//! The body is the state in `postcard` encoding. Format 2 is format 1's
+//! body with each entity followed by its progressive-delivery state
+//! (plan options, pause, plan progress, watch, event log, history). The
+//! encoding is canonical
 //! (string tables in order of first use, times relative to a base), so an
 //! engine restored from a snapshot snapshots to the same bytes. Every
 //! format version ever written decodes forever; a newer, foreign or
@@ -21,26 +24,91 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, Namespace};
-use crate::entity::{Entity, Target, Targets};
+use crate::entity::{Entity, Progress, Removed, Target, Targets, Watch};
 use crate::error::Error;
 use crate::interner::{Interner, Sym};
-use crate::model::{RolloutOptions, TargetState};
+use crate::log::{EventKind, EventLog, History, Outcome, Stored, StoredRollout};
+use crate::model::{Amount, PlanStep, RolloutOptions, TargetId, TargetState};
 
 /// The format version this engine writes.
-pub const SNAPSHOT_FORMAT_VERSION: u16 = 1;
+pub const SNAPSHOT_FORMAT_VERSION: u16 = 2;
 
 const MAGIC: &[u8; 8] = b"ORCHSNAP";
 const HEADER_LEN: usize = 20;
 
+/// The engine: namespaces of entities of one format's shape.
 #[derive(Serialize, Deserialize)]
-struct EngineV1 {
-    namespaces: Vec<NamespaceV1>,
+struct Body<E> {
+    namespaces: Vec<NamespaceBody<E>>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct NamespaceV1 {
+struct NamespaceBody<E> {
     name: String,
-    entities: Vec<EntityV1>,
+    entities: Vec<E>,
+}
+
+/// Format 2's entity: format 1's, then the progressive-delivery state.
+#[derive(Serialize, Deserialize)]
+struct EntityV2 {
+    core: EntityV1,
+    control: ControlV2,
+}
+
+#[derive(Serialize, Deserialize)]
+enum AmountV2 {
+    Count(u64),
+    Percent(u32),
+}
+
+#[derive(Serialize, Deserialize)]
+struct StepV2 {
+    size: AmountV2,
+    bake_secs: u64,
+    approval: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ControlV2 {
+    steps: Vec<StepV2>,
+    max_failures: Option<AmountV2>,
+    max_consecutive_failures: Option<u64>,
+    watch_secs: u64,
+    rollback_batch_percent: Option<u32>,
+    max_events: u32,
+    paused_since: Option<i64>,
+    step: u64,
+    step_started: Option<i64>,
+    bake_from: Option<i64>,
+    /// skip_bake, approved, requested, full, done, rollback_logged: bits 0 to 5.
+    flags: u8,
+    consecutive_failures: u64,
+    /// (version, until, previous)
+    watch: Option<(u32, i64, u32)>,
+    /// (group, name, version)
+    removed: Vec<(String, String, u32)>,
+    next_seq: u64,
+    events: Vec<EventV2>,
+    history: Vec<RolloutV2>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EventV2 {
+    seq: u64,
+    time: i64,
+    kind: u8,
+    version: u32,
+    /// (group, name)
+    target: Option<(String, String)>,
+    detail: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RolloutV2 {
+    version: u32,
+    started: i64,
+    ended: Option<i64>,
+    outcome: u8,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -87,11 +155,11 @@ struct TargetV1 {
 }
 
 pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
-    let body = EngineV1 {
+    let body = Body {
         namespaces: engine
             .namespaces
             .iter()
-            .map(|(name, ns)| NamespaceV1 {
+            .map(|(name, ns)| NamespaceBody {
                 name: name.clone(),
                 entities: ns
                     .entities
@@ -142,9 +210,112 @@ impl<'a> Table<'a> {
     }
 }
 
-fn encode_entity(name: &str, entity: &Entity) -> EntityV1 {
-    let v = &entity.versions;
+fn encode_entity(name: &str, entity: &Entity) -> EntityV2 {
     let mut versions = Table::default();
+    let mut core = encode_core(name, entity, &mut versions);
+    let control = encode_control(entity, &mut versions);
+    core.versions = versions.strings;
+    EntityV2 { core, control }
+}
+
+fn encode_amount(amount: Amount) -> AmountV2 {
+    match amount {
+        Amount::Count(n) => AmountV2::Count(n),
+        Amount::Percent(p) => AmountV2::Percent(p),
+    }
+}
+
+fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> ControlV2 {
+    let v = &entity.versions;
+    let options = &entity.options;
+    let progress = &entity.progress;
+    let flags = [
+        progress.skip_bake,
+        progress.approved,
+        progress.requested,
+        progress.full,
+        progress.done,
+        progress.rollback_logged,
+    ]
+    .iter()
+    .enumerate()
+    .fold(0u8, |bits, (i, &set)| if set { bits | (1u8 << i) } else { bits });
+    ControlV2 {
+        steps: options
+            .steps
+            .iter()
+            .map(|s| StepV2 {
+                size: encode_amount(s.size),
+                bake_secs: s.bake_secs,
+                approval: s.approval,
+            })
+            .collect(),
+        max_failures: options.max_failures.map(encode_amount),
+        max_consecutive_failures: options.max_consecutive_failures,
+        watch_secs: options.watch_secs,
+        rollback_batch_percent: options.rollback_batch_percent,
+        max_events: options.max_events,
+        paused_since: entity.paused_since,
+        step: u64::try_from(progress.step).unwrap_or(u64::MAX),
+        step_started: progress.started,
+        bake_from: progress.bake_from,
+        flags,
+        consecutive_failures: progress.consecutive_failures,
+        watch: entity
+            .watch
+            .map(|w| (versions.version(v, w.version), w.until, versions.version(v, w.previous))),
+        removed: entity
+            .removed
+            .iter()
+            .map(|r| (r.id.group.clone(), r.id.name.clone(), versions.version(v, r.version)))
+            .collect(),
+        next_seq: entity.log.next_seq,
+        events: entity
+            .log
+            .events
+            .iter()
+            .map(|e| EventV2 {
+                seq: e.seq,
+                time: e.time,
+                kind: code_of(&EventKind::ALL, e.kind),
+                version: versions.version(v, e.version),
+                target: e.target.as_ref().map(|t| (t.group.clone(), t.name.clone())),
+                detail: e.detail.to_string(),
+            })
+            .collect(),
+        history: entity
+            .history
+            .rollouts
+            .iter()
+            .map(|r| RolloutV2 {
+                version: versions.version(v, r.version),
+                started: r.started,
+                ended: r.ended,
+                outcome: code_of(&Outcome::ALL, r.outcome),
+            })
+            .collect(),
+    }
+}
+
+/// The code of `value` in a format's table: its position.
+fn code_of<T: PartialEq>(table: &[T], value: T) -> u8 {
+    table
+        .iter()
+        .position(|t| *t == value)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap_or(0)
+}
+
+/// The value of `code` in a format's table.
+fn from_code<T: Copy>(table: &[T], code: u8, what: &str) -> Result<T, String> {
+    table
+        .get(usize::from(code))
+        .copied()
+        .ok_or_else(|| format!("unknown {what} {code}"))
+}
+
+fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> EntityV1 {
+    let v = &entity.versions;
     let mut messages = Table::default();
     let target_version = versions.version(v, entity.target_version);
     let rolling = versions.version(v, entity.rolling);
@@ -179,7 +350,8 @@ fn encode_entity(name: &str, entity: &Entity) -> EntityV1 {
     }
     EntityV1 {
         name: name.to_owned(),
-        versions: versions.strings,
+        versions: Vec::new(), // the caller fills it once every version is in
+
         target_version,
         rolling,
         lkg,
@@ -195,7 +367,7 @@ fn encode_entity(name: &str, entity: &Entity) -> EntityV1 {
 }
 
 /// The state codes of the format: never renumber one.
-const STATES: [(TargetState, u8); 9] = [
+const STATES: [(TargetState, u8); 12] = [
     (TargetState::Waiting, 0),
     (TargetState::InFlight, 1),
     (TargetState::Succeeded, 2),
@@ -205,6 +377,9 @@ const STATES: [(TargetState, u8); 9] = [
     (TargetState::RolledBack, 6),
     (TargetState::HeldBack, 7),
     (TargetState::Halted, 8),
+    (TargetState::HeldPaused, 9),
+    (TargetState::AwaitingApproval, 10),
+    (TargetState::Removed, 11),
 ];
 
 fn state_code(state: TargetState) -> u8 {
@@ -254,17 +429,41 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, Error> {
     if u32::from_le_bytes(field(16)) != crc32fast::hash(body) {
         return Err(Error::snapshot("checksum mismatch: the snapshot is corrupt"));
     }
-    // Only format 1 exists so far; a later format adds its decoder here and
-    // keeps this one.
-    let (state, rest): (EngineV1, &[u8]) =
+    // Every format ever written keeps its decoder.
+    if version == 1 {
+        decode_body(parse::<EntityV1>(body)?, |e| decode_entity(e, None))
+    } else {
+        decode_body(parse::<EntityV2>(body)?, |e| decode_entity(e.core, Some(e.control)))
+    }
+}
+
+fn parse<'a, E: Deserialize<'a>>(body: &'a [u8]) -> Result<Body<E>, Error> {
+    let (state, rest): (Body<E>, &[u8]) =
         postcard::take_from_bytes(body).map_err(|e| Error::snapshot(format!("undecodable body: {e}")))?;
     if !rest.is_empty() {
         return Err(Error::snapshot("trailing bytes after the body"));
     }
-    decode_v1(state)
+    Ok(state)
 }
 
-fn decode_v1(state: EngineV1) -> Result<Engine, Error> {
+/// The name of an entity of any format.
+trait Named {
+    fn name(&self) -> &str;
+}
+
+impl Named for EntityV1 {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Named for EntityV2 {
+    fn name(&self) -> &str {
+        &self.core.name
+    }
+}
+
+fn decode_body<E: Named>(state: Body<E>, decode_entity: impl Fn(E) -> Result<Entity, String>) -> Result<Engine, Error> {
     let mut namespaces = BTreeMap::new();
     for ns in state.namespaces {
         if ns.name.is_empty() {
@@ -272,7 +471,7 @@ fn decode_v1(state: EngineV1) -> Result<Engine, Error> {
         }
         let mut entities = BTreeMap::new();
         for entity in ns.entities {
-            let name = entity.name.clone();
+            let name = entity.name().to_owned();
             if name.is_empty() {
                 return Err(Error::snapshot(format!("an entity of {:?} has an empty name", ns.name)));
             }
@@ -290,7 +489,7 @@ fn decode_v1(state: EngineV1) -> Result<Engine, Error> {
     Ok(Engine { namespaces })
 }
 
-fn decode_entity(e: EntityV1) -> Result<Entity, String> {
+fn decode_entity(e: EntityV1, control: Option<ControlV2>) -> Result<Entity, String> {
     let mut versions = Interner::default();
     let mut syms = vec![Sym::EMPTY];
     let mut unique = HashSet::new();
@@ -307,12 +506,29 @@ fn decode_entity(e: EntityV1) -> Result<Entity, String> {
             .copied()
             .ok_or_else(|| format!("version index {i} is outside the table"))
     };
-    let options = RolloutOptions {
+    let mut options = RolloutOptions {
         batch_percent: e.batch_percent,
         success_percent: e.success_percent,
         success_timeout_secs: e.success_timeout_secs,
         duration_timeout_secs: e.duration_timeout_secs,
+        ..RolloutOptions::default()
     };
+    if let Some(c) = &control {
+        options.steps = c
+            .steps
+            .iter()
+            .map(|s| PlanStep {
+                size: decode_amount(&s.size),
+                bake_secs: s.bake_secs,
+                approval: s.approval,
+            })
+            .collect();
+        options.max_failures = c.max_failures.as_ref().map(decode_amount);
+        options.max_consecutive_failures = c.max_consecutive_failures;
+        options.watch_secs = c.watch_secs;
+        options.rollback_batch_percent = c.rollback_batch_percent;
+        options.max_events = c.max_events;
+    }
     options.validate().map_err(|err| err.to_string())?;
     let mut targets = Targets::default();
     for group in e.groups {
@@ -342,14 +558,94 @@ fn decode_entity(e: EntityV1) -> Result<Entity, String> {
             }
         }
     }
-    Ok(Entity {
-        versions,
+    let mut entity = Entity {
         target_version: sym(e.target_version)?,
         rolling: sym(e.rolling)?,
         lkg: sym(e.lkg)?,
         lkb: sym(e.lkb)?,
         options,
         targets,
-        hooks: Default::default(),
-    })
+        ..Entity::default()
+    };
+    if let Some(c) = control {
+        decode_control(&mut entity, c, &sym)?;
+    }
+    entity.versions = versions;
+    Ok(entity)
+}
+
+fn decode_amount(amount: &AmountV2) -> Amount {
+    match *amount {
+        AmountV2::Count(n) => Amount::Count(n),
+        AmountV2::Percent(p) => Amount::Percent(p),
+    }
+}
+
+fn decode_control(entity: &mut Entity, c: ControlV2, sym: &impl Fn(u32) -> Result<Sym, String>) -> Result<(), String> {
+    let flag = |bit: u8| c.flags & (1u8 << bit) != 0;
+    if c.flags >> 6 != 0 {
+        return Err(format!("unknown progress flags {:#04x}", c.flags));
+    }
+    entity.paused_since = c.paused_since;
+    entity.progress = Progress {
+        step: usize::try_from(c.step).map_err(|_| format!("plan step {} is out of range", c.step))?,
+        started: c.step_started,
+        bake_from: c.bake_from,
+        skip_bake: flag(0),
+        approved: flag(1),
+        requested: flag(2),
+        full: flag(3),
+        done: flag(4),
+        consecutive_failures: c.consecutive_failures,
+        rollback_logged: flag(5),
+    };
+    entity.watch = match c.watch {
+        Some((version, until, previous)) => Some(Watch {
+            version: sym(version)?,
+            until,
+            previous: sym(previous)?,
+        }),
+        None => None,
+    };
+    for (group, name, version) in c.removed {
+        entity.removed.push(Removed {
+            id: TargetId { group, name },
+            version: sym(version)?,
+        });
+    }
+    let mut log = EventLog {
+        next_seq: c.next_seq,
+        ..EventLog::default()
+    };
+    for e in c.events {
+        if e.seq >= c.next_seq || log.events.back().is_some_and(|last| last.seq >= e.seq) {
+            return Err(format!("event {} is out of order", e.seq));
+        }
+        log.events.push_back(Stored {
+            seq: e.seq,
+            time: e.time,
+            kind: from_code(&EventKind::ALL, e.kind, "event kind")?,
+            version: sym(e.version)?,
+            target: e.target.map(|(group, name)| TargetId { group, name }),
+            detail: e.detail.into_boxed_str(),
+        });
+    }
+    if log.events.len() > usize::try_from(entity.options.max_events).unwrap_or(usize::MAX) {
+        return Err("more events than maxEvents".into());
+    }
+    entity.log = log;
+    let mut history = History::default();
+    for r in c.history {
+        history.rollouts.push_back(StoredRollout {
+            version: sym(r.version)?,
+            started: r.started,
+            ended: r.ended,
+            outcome: from_code(&Outcome::ALL, r.outcome, "rollout outcome")?,
+        });
+    }
+    if history.rollouts.len() > crate::log::HISTORY_LIMIT {
+        return Err("more rollouts than the history keeps".into());
+    }
+    entity.history = history;
+    Ok(())
 }

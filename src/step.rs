@@ -6,11 +6,13 @@
 
 use std::collections::HashSet;
 
-use crate::entity::{view, Entity, Target};
+use crate::entity::{view, Entity, Removed, Target, Watch};
 use crate::error::Error;
 use crate::hooks::{EntityHooks, HookContext, TargetView};
 use crate::interner::Sym;
+use crate::log::{EventKind, Outcome};
 use crate::model::{secs_to_ms, TargetId, TargetReport, TargetState, Timestamp, ZOMBIE_AFTER_SECS};
+use crate::plan;
 
 /// Names the step is running for, to tell hooks and errors.
 pub(crate) struct StepNames<'a> {
@@ -52,9 +54,10 @@ struct Tally {
     succeeded: usize,
     failed: usize,
     in_flight: usize,
-    /// Targets still expected to run the last known bad version: a
-    /// rollback is complete when none is left.
-    expecting_bad: usize,
+    /// While rolling back, targets still expected to run a version other
+    /// than the last known good one: the rollback is complete when none is
+    /// left.
+    expecting_other: usize,
 }
 
 impl Tally {
@@ -139,7 +142,8 @@ fn run_with_hooks(
 
     record(entity, reports, now, undo.as_mut()); // step 1
     forget_zombies(entity, now, undo.as_mut()); // step 2
-    if entity.rolling.is_empty() {
+    let starts = entity.rolling.is_empty();
+    if starts {
         entity.rolling = entity.target_version; // step 3
     }
     let desired = entity.desired();
@@ -171,28 +175,138 @@ fn run_with_hooks(
         }
     }
 
+    // The step can no longer fail: what follows is kept.
+    entity.removed.clear();
+    if starts {
+        entity.start_rollout(now);
+    }
+    end_watch(entity, now);
+
     if desired.is_empty() {
         // Rolling back with nothing known good to go back to: hold every
         // moved target where it is until an operator sets a new version.
         halt(entity);
-        advance(entity, &Tally::default());
+        advance(entity, &Tally::default(), now);
         return Ok(());
     }
 
     let mut tally = monitor(entity, hooks, ctx, desired, now); // steps 4 and 5
-    if judge(entity, &tally) {
+    if judge(entity, &tally, now) {
         return Ok(()); // step 6: the rollback starts on the next call
     }
-    let batch = entity.options.batch_size(entity.targets.len());
-    remove_replaced(entity, hooks, ctx, desired, batch, &mut tally); // step 7
-    if tally.in_flight < batch {
-        let free = batch.saturating_sub(tally.in_flight);
+    let batch = batch_size(entity);
+    let holds = holds(entity);
+    if holds.is_none() {
+        remove_replaced(entity, hooks, ctx, desired, batch, &mut tally, now); // step 7
+    }
+    let free = match holds {
+        Some(_) => 0,
+        None if entity.follows_plan() => plan_slots(entity, &tally, now),
+        None => batch.saturating_sub(tally.in_flight),
+    };
+    if free > 0 {
         let selected = select(entity, hooks, ctx, desired, free, now); // step 8
         assign(entity, hooks, ctx, desired, &selected, &mut tally, now); // step 9
     }
-    judge(entity, &tally); // step 10
-    advance(entity, &tally);
+    // Re-read: a plan step may have just reached its gate.
+    if let Some(reason) = holds.or_else(|| entity.awaiting_approval().then_some(TargetState::AwaitingApproval)) {
+        for (_, _, target) in entity.targets.iter_mut() {
+            if target.state == TargetState::Waiting && target.expected != desired {
+                target.state = reason;
+            }
+        }
+    }
+    judge(entity, &tally, now); // step 10
+    advance(entity, &tally, now);
     Ok(())
+}
+
+/// How many targets may be in flight at once: the rollback's pace while
+/// rolling back, the current plan step's size, or SPEC's batch.
+fn batch_size(entity: &Entity) -> usize {
+    let total = entity.targets.len();
+    let options = &entity.options;
+    if entity.rolling_back() {
+        options.rollback_batch_size(total)
+    } else if entity.progress.full && entity.rolling_out() {
+        total.max(1)
+    } else if entity.follows_plan() {
+        plan::step_size(&options.steps, entity.progress.step, total)
+    } else {
+        options.batch_size(total)
+    }
+}
+
+/// Why nothing new may move, when nothing may: a pause holds a rollout
+/// (never a rollback: safety is never paused).
+fn holds(entity: &Entity) -> Option<TargetState> {
+    (entity.paused_since.is_some() && !entity.rolling_back()).then_some(TargetState::HeldPaused)
+}
+
+/// The plan (`steps`): how many targets move now. A step moves its batch
+/// (once its gate is approved); once every target moved so far has been
+/// judged, its bake starts; once the bake passed (or was promoted), the
+/// next step starts. The last step moves the rest.
+fn plan_slots(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
+    let total = entity.targets.len();
+    let moved = tally.succeeded.saturating_add(tally.failed).saturating_add(tally.in_flight);
+    let rolling = entity.rolling;
+    loop {
+        let steps = &entity.options.steps;
+        let count = steps.len();
+        let Some(step) = steps.get(entity.progress.step).copied() else {
+            return 0;
+        };
+        let index = entity.progress.step;
+        let last = index.saturating_add(1) >= count;
+        let goal = plan::goal(steps, index, total);
+        if moved < goal {
+            if step.approval && !entity.progress.approved {
+                if !entity.progress.requested {
+                    entity.progress.requested = true;
+                    let detail = format!("step {} of {count} waits for approve()", index.saturating_add(1));
+                    entity.event(now, EventKind::ApprovalRequested, rolling, detail);
+                }
+                return 0;
+            }
+            if entity.progress.started.is_none() {
+                entity.progress.started = Some(now);
+                let detail = format!(
+                    "step {} of {count}: {} more target(s), {goal} of {total} in all",
+                    index.saturating_add(1),
+                    goal.saturating_sub(moved)
+                );
+                entity.event(now, EventKind::StepStarted, rolling, detail);
+            }
+            return goal.saturating_sub(moved);
+        }
+        entity.progress.started.get_or_insert(now);
+        if tally.in_flight > 0 || entity.progress.done {
+            return 0;
+        }
+        let bake_from = *entity.progress.bake_from.get_or_insert(now);
+        if !entity.progress.skip_bake && now.saturating_sub(bake_from) < secs_to_ms(step.bake_secs) {
+            return 0;
+        }
+        if last {
+            entity.progress.done = true;
+            return 0;
+        }
+        entity.progress.next_step();
+    }
+}
+
+/// A watched version whose window passed is simply good.
+fn end_watch(entity: &mut Entity, now: Timestamp) {
+    let Some(watch) = entity.watch else {
+        return;
+    };
+    if now > watch.until || entity.lkg != watch.version {
+        entity.watch = None;
+        entity.history.settle(watch.version, Outcome::Succeeded, now.min(watch.until));
+        let detail = format!("no bad verdict within {}s of becoming good", entity.options.watch_secs);
+        entity.event(now, EventKind::WatchEnded, watch.version, detail);
+    }
 }
 
 /// Step 1: every reported target is created if new, then updated.
@@ -247,22 +361,30 @@ fn forget_zombies(entity: &mut Entity, now: Timestamp, undo: Option<&mut Undo>) 
 }
 
 /// Steps 4 and 5: the targets expected to run the desired version are in
-/// flight; each is judged succeeded, failed or still in flight.
+/// flight; each is judged succeeded, failed or still in flight. Deadlines
+/// do not run while a rollout is paused.
 fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, desired: Sym, now: Timestamp) -> Tally {
     let success_ms = entity.options.success_timeout_ms();
     let duration_ms = entity.options.duration_timeout_ms();
-    let lkb = entity.lkb;
+    let rolling_back = entity.rolling_back();
+    let lkg = entity.lkg;
+    let deadline_now = match entity.paused_since {
+        Some(since) if !rolling_back => since.min(now),
+        _ => now,
+    };
     let mut tally = Tally::default();
+    let mut transitions: Vec<(TargetId, TargetState)> = Vec::new();
     let versions = &entity.versions;
     for (group, name, target) in entity.targets.iter_mut() {
         target.detail = None;
-        if !lkb.is_empty() && target.expected == lkb {
-            tally.expecting_bad = tally.expecting_bad.saturating_add(1);
+        if rolling_back && !target.expected.is_empty() && target.expected != lkg {
+            tally.expecting_other = tally.expecting_other.saturating_add(1);
         }
         if target.expected != desired {
             target.state = TargetState::Waiting;
             continue;
         }
+        let before = target.state;
         let runs = target.reported == desired;
         let mut verdict = None;
         if runs {
@@ -278,48 +400,132 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
         }
         // A target already judged on this assignment does not go back in
         // flight (its slot went to another target): if it is not healthy
-        // now, it has failed. A deviation from the letter of the spec, see
-        // the README. Otherwise, the deadline decides.
-        let judged = target.state == TargetState::Succeeded || target.state.is_failed();
-        if verdict.is_none() && (judged || now.saturating_sub(target.assigned) > duration_ms) {
+        // now, it has failed (the flap guard; a deviation from the letter
+        // of the spec, see the README). Otherwise, the deadline decides.
+        let judged = before == TargetState::Succeeded || before.is_failed();
+        if verdict.is_none() && (judged || deadline_now.saturating_sub(target.assigned) > duration_ms) {
             verdict = Some(if runs && target.is_error {
                 TargetState::FailedUnhealthy
             } else {
                 TargetState::FailedDeadline
             });
         }
-        target.state = verdict.unwrap_or(if target.state == TargetState::RolledBack {
+        target.state = verdict.unwrap_or(if before == TargetState::RolledBack {
             TargetState::RolledBack
         } else {
             TargetState::InFlight
         });
         tally.count(target.state);
+        // Only targets that moved (or were judged) on this version make
+        // events: not the ones that were on it all along.
+        let moved = before.is_in_flight() || judged;
+        let changed = (target.state == TargetState::Succeeded) != (before == TargetState::Succeeded)
+            || target.state.is_failed() != before.is_failed();
+        if moved && changed && (target.state == TargetState::Succeeded || target.state.is_failed()) {
+            transitions.push((TargetId::new(group, name), target.state));
+        }
+    }
+    for (id, state) in transitions {
+        target_judged(entity, id, state, desired, rolling_back, now);
     }
     tally
 }
 
+/// Logs a target's verdict and counts failures in a row.
+fn target_judged(entity: &mut Entity, id: TargetId, state: TargetState, desired: Sym, rolling_back: bool, now: Timestamp) {
+    let (kind, detail) = match entity.targets.get(&id.group, &id.name) {
+        Some(target) if state.is_failed() => (EventKind::TargetFailed, entity.target_message(target)),
+        _ => (EventKind::TargetSucceeded, format!("healthy on {}", entity.version(desired))),
+    };
+    if !rolling_back {
+        let progress = &mut entity.progress;
+        progress.consecutive_failures = if state.is_failed() {
+            progress.consecutive_failures.saturating_add(1)
+        } else {
+            0
+        };
+    }
+    let capacity = entity.options.max_events;
+    entity.log.push(capacity, now, kind, desired, Some(id), detail);
+}
+
 /// Steps 6 and 10: enough failures make the rolling version last known
-/// bad; otherwise enough successes make it last known good. Returns whether
-/// the last known bad version changed.
+/// bad (also while a good version is watched, which then rolls back to the
+/// one good before it); otherwise enough successes, once a plan is done,
+/// make it last known good. Returns whether the last known bad version
+/// changed.
 ///
 /// An entity with no targets has shown nothing, so it judges nothing (a
 /// deviation from the letter of the spec, which would call any version good
 /// on an empty fleet: see the README).
-fn judge(entity: &mut Entity, tally: &Tally) -> bool {
+fn judge(entity: &mut Entity, tally: &Tally, now: Timestamp) -> bool {
     let total = entity.targets.len();
-    if total == 0 {
+    if total == 0 || entity.rolling.is_empty() {
         return false;
     }
     let options = &entity.options;
-    if tally.failed >= options.failure_threshold(total) && entity.rolling != entity.lkg {
-        let changed = entity.lkb != entity.rolling;
-        entity.lkb = entity.rolling;
-        return changed;
+    let (failure_threshold, success_threshold) = (options.failure_threshold(total), options.success_threshold(total));
+    let watch_ms = secs_to_ms(options.watch_secs);
+    let plan_done = options.steps.is_empty() || entity.progress.done || entity.progress.full;
+    let rolling = entity.rolling;
+    let watched = entity.watch.filter(|w| w.version == rolling && entity.lkg == rolling);
+    let too_many = tally.failed >= failure_threshold;
+    let in_a_row = options
+        .max_consecutive_failures
+        .filter(|&limit| entity.progress.consecutive_failures > limit);
+    if (too_many || in_a_row.is_some()) && (rolling != entity.lkg || watched.is_some()) {
+        if entity.lkb == rolling {
+            return false;
+        }
+        let mut detail = match in_a_row {
+            Some(limit) if !too_many => format!(
+                "{} targets failed in a row, more than maxConsecutiveFailures ({limit})",
+                entity.progress.consecutive_failures
+            ),
+            _ => format!("{} of {total} targets failed; {failure_threshold} failures make it bad", tally.failed),
+        };
+        if let Some(watch) = watched {
+            entity.lkg = watch.previous;
+            entity.watch = None;
+            detail.push_str(" (within its watch window)");
+        }
+        entity.lkb = rolling;
+        entity.history.settle(rolling, Outcome::Failed, now);
+        entity.event(now, EventKind::VersionBad, rolling, detail);
+        rollback_started(entity, now, "it is known bad");
+        return true;
     }
-    if tally.succeeded >= options.success_threshold(total) && entity.rolling != entity.lkb {
-        entity.lkg = entity.rolling;
+    if tally.succeeded >= success_threshold && rolling != entity.lkb && rolling != entity.lkg && plan_done {
+        let previous = entity.lkg;
+        entity.lkg = rolling;
+        let detail = format!("{} of {total} targets succeeded", tally.succeeded);
+        entity.event(now, EventKind::VersionGood, rolling, detail);
+        if watch_ms > 0 {
+            entity.watch = Some(Watch {
+                version: rolling,
+                until: now.saturating_add(watch_ms),
+                previous,
+            });
+            entity.history.settle(rolling, Outcome::Watching, now);
+        } else {
+            entity.history.settle(rolling, Outcome::Succeeded, now);
+        }
     }
     false
+}
+
+/// Logs the start of a rollback of the last known bad version (or that
+/// its targets are halted, with nothing good to go back to).
+pub(crate) fn rollback_started(entity: &mut Entity, now: Timestamp, why: &str) {
+    entity.progress = crate::entity::Progress::default();
+    let lkb = entity.lkb;
+    if entity.lkg.is_empty() {
+        let detail = format!("{why}, and no version is known good: its targets are halted until a new version is set");
+        entity.event(now, EventKind::RollbackStarted, lkb, detail);
+    } else {
+        let detail = format!("{why}: moving its targets back to {}", entity.version(entity.lkg));
+        entity.event(now, EventKind::RollbackStarted, entity.lkg, detail);
+    }
 }
 
 /// Step 7 (blue/green): as targets on the kept version are decided, the
@@ -331,6 +537,7 @@ fn remove_replaced(
     desired: Sym,
     batch: usize,
     tally: &mut Tally,
+    now: Timestamp,
 ) {
     let Some(controller) = hooks.target.as_mut() else {
         return;
@@ -367,10 +574,17 @@ fn remove_replaced(
         }
         if let Some(target) = entity.targets.remove(&id.group, &id.name) {
             tally.uncount(target.state);
-            if !entity.lkb.is_empty() && target.expected == entity.lkb {
-                tally.expecting_bad = tally.expecting_bad.saturating_sub(1);
+            if entity.rolling_back() && !target.expected.is_empty() && target.expected != entity.lkg {
+                tally.expecting_other = tally.expecting_other.saturating_sub(1);
             }
             removed = removed.saturating_add(1);
+            let detail = format!("it ran {}, replaced by {}", entity.version(target.reported), entity.version(desired));
+            let capacity = entity.options.max_events;
+            entity.log.push(capacity, now, EventKind::TargetRemoved, target.reported, Some(id.clone()), detail);
+            entity.removed.push(Removed {
+                id,
+                version: target.reported,
+            });
         }
     }
 }
@@ -459,7 +673,8 @@ fn assign(
     };
     let approved_set: HashSet<&TargetId> = approved.iter().collect();
     let rolling_back = entity.rolling_back();
-    let lkb = entity.lkb;
+    let lkg = entity.lkg;
+    let capacity = entity.options.max_events;
     for id in selected {
         let Some(target) = entity.targets.get_mut(&id.group, &id.name) else {
             continue;
@@ -473,9 +688,10 @@ fn assign(
         if target.expected == desired {
             continue;
         }
-        if !lkb.is_empty() && target.expected == lkb {
-            tally.expecting_bad = tally.expecting_bad.saturating_sub(1);
+        if rolling_back && !target.expected.is_empty() && target.expected != lkg {
+            tally.expecting_other = tally.expecting_other.saturating_sub(1);
         }
+        let from = target.expected;
         target.expected = desired;
         target.assigned = now;
         target.state = if rolling_back {
@@ -484,21 +700,35 @@ fn assign(
             TargetState::InFlight
         };
         tally.count(target.state);
+        let detail = if rolling_back {
+            format!("rolled back from {}", entity.versions.resolve(from))
+        } else {
+            format!("moves from {}", entity.versions.resolve(if from.is_empty() { target.reported } else { from }))
+        };
+        entity.log.push(capacity, now, EventKind::TargetAssigned, desired, Some(id.clone()), detail);
     }
 }
 
-/// Step 10, second half: once the rolling version is settled, the next
-/// target version starts rolling. A rollback is settled once no target is
-/// still expected to run the bad version (a deviation: the letter of the
+/// Step 10, second half: once the rolling version is settled (and a good
+/// one has passed its watch), the next target version starts rolling. A
+/// rollback is settled once no target is still expected to run another
+/// version than the last known good one (a deviation: the letter of the
 /// spec would move on after one batch; see the README).
-fn advance(entity: &mut Entity, tally: &Tally) {
+fn advance(entity: &mut Entity, tally: &Tally, now: Timestamp) {
     let settled = if entity.rolling_back() {
-        entity.lkg.is_empty() || tally.expecting_bad == 0
+        let finished = !entity.lkg.is_empty() && tally.expecting_other == 0;
+        if finished && !entity.progress.rollback_logged {
+            entity.progress.rollback_logged = true;
+            let detail = format!("every moved target is expected back on {}", entity.version(entity.lkg));
+            entity.event(now, EventKind::RollbackFinished, entity.lkb, detail);
+        }
+        entity.lkg.is_empty() || finished
     } else {
-        entity.rolling == entity.lkg
+        entity.rolling == entity.lkg && entity.watch.is_none()
     };
-    if settled {
+    if settled && entity.rolling != entity.target_version {
         entity.rolling = entity.target_version;
+        entity.start_rollout(now);
     }
 }
 

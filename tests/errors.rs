@@ -8,7 +8,7 @@ use orchestrator_engine::{Engine, Error, ErrorCode, RolloutOptions, TargetReport
 
 fn engine_with_target() -> Engine {
     let mut engine = Engine::new();
-    engine.set_target_version("prod", "app", "v1").unwrap();
+    engine.set_target_version("prod", "app", "v1", T0).unwrap();
     engine.orchestrate("prod", "app", &[TargetReport::new("a", "v1")], T0).unwrap();
     engine
 }
@@ -37,7 +37,7 @@ fn out_of_range_options_are_rejected_naming_the_field_and_value() {
         assert_eq!(got, message);
     }
     // The edges are accepted.
-    let edges = RolloutOptions { batch_percent: 0, success_percent: 100, success_timeout_secs: 0, duration_timeout_secs: 0 };
+    let edges = RolloutOptions { batch_percent: 0, success_percent: 100, success_timeout_secs: 0, duration_timeout_secs: 0, ..Default::default() };
     engine.set_rollout_options("prod", "app", Some(edges)).unwrap();
     engine.set_rollout_options("prod", "app", None).unwrap();
     assert_eq!(engine.rollout_info("prod", "app").unwrap().options, RolloutOptions::default());
@@ -46,18 +46,18 @@ fn out_of_range_options_are_rejected_naming_the_field_and_value() {
 #[test]
 fn empty_versions_are_rejected() {
     let mut engine = engine_with_target();
-    let msg = fails_cleanly(&mut engine, ErrorCode::InvalidVersion, |e| e.set_target_version("prod", "app", ""));
+    let msg = fails_cleanly(&mut engine, ErrorCode::InvalidVersion, |e| e.set_target_version("prod", "app", "", T0));
     assert_eq!(msg, "invalid version for setTargetVersion: a version must be a non-empty string");
-    fails_cleanly(&mut engine, ErrorCode::InvalidVersion, |e| e.force_target_version("prod", "app", ""));
+    fails_cleanly(&mut engine, ErrorCode::InvalidVersion, |e| e.force_target_version("prod", "app", "", T0));
     // Not even created by a failed setter.
-    fails_cleanly(&mut engine, ErrorCode::InvalidVersion, |e| e.set_target_version("other", "app", ""));
+    fails_cleanly(&mut engine, ErrorCode::InvalidVersion, |e| e.set_target_version("other", "app", "", T0));
     assert!(engine.entities("other").is_err());
 }
 
 #[test]
 fn empty_names_are_rejected() {
     let mut engine = engine_with_target();
-    let msg = fails_cleanly(&mut engine, ErrorCode::InvalidName, |e| e.set_target_version("", "app", "v1"));
+    let msg = fails_cleanly(&mut engine, ErrorCode::InvalidName, |e| e.set_target_version("", "app", "v1", T0));
     assert_eq!(msg, "invalid namespace name: it must be a non-empty string");
     fails_cleanly(&mut engine, ErrorCode::InvalidName, |e| e.set_rollout_options("prod", "", None));
     fails_cleanly(&mut engine, ErrorCode::InvalidName, |e| e.orchestrate("prod", "", &[], T0).map(|_| ()));

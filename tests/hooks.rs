@@ -39,10 +39,12 @@ impl TargetController for BlueGreen {
 }
 
 /// A fleet that follows the engine's answer: machines it names are booted
-/// on the version it names, machines it drops are decommissioned.
+/// on the version it names, machines it answers as removed are
+/// decommissioned.
 fn elastic_step(sim: &mut Sim, boot: &HashMap<String, Behaviour>) -> Vec<orchestrator_engine::ExpectedState> {
-    let answer = sim.step();
+    let mut answer = sim.step();
     let next = sim.now;
+    answer.retain(|e| e.reason != TargetState::Removed);
     sim.hosts.retain(|h| answer.iter().any(|e| e.name == h.name));
     for e in &answer {
         if !sim.hosts.iter().any(|h| h.name == e.name) {
@@ -101,9 +103,18 @@ fn blue_green_rollout_through_select_and_remove_hooks() {
 #[test]
 fn blue_green_rollback_keeps_the_old_targets() {
     let sim = blue_green(Behaviour::Broken);
-    let answer = sim.engine.expected_state("prod", "app", None).unwrap();
+    let (removed, answer): (Vec<_>, Vec<_>) = sim
+        .engine
+        .expected_state("prod", "app", None)
+        .unwrap()
+        .into_iter()
+        .partition(|e| e.reason == TargetState::Removed);
     let names: Vec<_> = answer.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["blue-000", "blue-001", "blue-002", "blue-003"]);
+    // The rollback retired every green machine at once, each answered
+    // once as removed, on the version it ran.
+    let removed: Vec<_> = removed.iter().map(|e| (e.name.as_str(), e.version.as_str())).collect();
+    assert_eq!(removed, [("green-0", "v2"), ("green-1", "v2"), ("green-2", "v2")]);
     assert!(answer.iter().all(|e| e.version == "v1"));
     let info = sim.info();
     assert_eq!((info.last_known_good_version.as_str(), info.last_known_bad_version.as_str()), ("v1", "v2"));
@@ -288,8 +299,13 @@ fn removal_takes_at_most_count_and_a_failing_removal_hook_removes_nothing() {
             sim.step();
         }
         let answer = sim.step();
-        let want = if broken { 10 } else { 8 };
-        assert_eq!(answer.len(), want, "broken removal hook: {broken}");
+        let removed = count(&answer, TargetState::Removed);
+        assert_eq!(removed, if broken { 0 } else { 2 }, "broken removal hook: {broken}");
+        assert_eq!(answer.len() - removed, if broken { 10 } else { 8 });
+        // A removed target is answered once, then forgotten.
+        assert_eq!(sim.engine.expected_state("prod", "app", None).unwrap().len(), 10);
+        let answer = sim.step();
+        assert_eq!(count(&answer, TargetState::Removed), 0);
     }
 }
 
@@ -302,7 +318,7 @@ fn a_selection_naming_a_target_without_a_name_selects_nothing() {
         }
     }
     let mut engine = Engine::new();
-    engine.set_target_version("prod", "app", "v1").unwrap();
+    engine.set_target_version("prod", "app", "v1", T0).unwrap();
     engine.set_target_controller("prod", "app", Some(Box::new(Garbage))).unwrap();
     let answer = engine.orchestrate("prod", "app", &[TargetReport::new("a", "v0")], T0).unwrap();
     assert_eq!(answer.len(), 1);

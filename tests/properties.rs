@@ -8,13 +8,20 @@ mod common;
 use std::collections::HashMap;
 
 use common::{Behaviour, Sim, SEC};
-use orchestrator_engine::{Engine, RolloutOptions, TargetState};
+use orchestrator_engine::{Amount, Engine, PlanStep, RolloutOptions, TargetState};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone, Copy)]
 enum Op {
     Set(&'static str),
     Force(&'static str),
+    Pause,
+    Resume,
+    Abort,
+    Retry,
+    Promote { full: bool },
+    Approve,
+    RollbackTo(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -37,24 +44,76 @@ fn behaviour() -> impl Strategy<Value = Behaviour> {
     ]
 }
 
+fn amount() -> impl Strategy<Value = Amount> {
+    prop_oneof![(1u64..=20).prop_map(Amount::Count), (1u32..=60).prop_map(Amount::Percent)]
+}
+
+/// A plan of 0 (the simple form) to 4 steps, the last one "100%".
+fn step() -> impl Strategy<Value = PlanStep> {
+    (amount(), prop_oneof![2 => Just(0u64), 1 => 1u64..=120], proptest::bool::weighted(0.2))
+        .prop_map(|(size, bake_secs, approval)| PlanStep { size, bake_secs, approval })
+}
+
+fn steps() -> impl Strategy<Value = Vec<PlanStep>> {
+    prop_oneof![
+        2 => Just(Vec::new()),
+        3 => (proptest::collection::vec(step(), 0..4), step()).prop_map(|(mut steps, last)| {
+            steps.push(PlanStep { size: Amount::Percent(100), ..last });
+            steps
+        }),
+    ]
+}
+
 fn options() -> impl Strategy<Value = RolloutOptions> {
-    (0u32..=100, prop_oneof![3 => Just(100u32), 1 => 0u32..=100], 0u64..=180, 0u64..=400).prop_map(
-        |(batch_percent, success_percent, success_timeout_secs, extra)| RolloutOptions {
-            batch_percent,
-            success_percent,
-            success_timeout_secs,
-            duration_timeout_secs: success_timeout_secs + extra,
-        },
+    (
+        (0u32..=100, prop_oneof![3 => Just(100u32), 1 => 0u32..=100], 0u64..=180, 0u64..=400),
+        steps(),
+        proptest::option::weighted(0.3, amount()),
+        proptest::option::weighted(0.2, 0u64..=5),
+        prop_oneof![2 => Just(0u64), 1 => 1u64..=600],
+        proptest::option::weighted(0.4, 1u32..=100),
+        prop_oneof![3 => Just(1000u32), 1 => 1u32..=50],
     )
+        .prop_map(
+            |(
+                (batch_percent, success_percent, success_timeout_secs, extra),
+                steps,
+                max_failures,
+                max_consecutive_failures,
+                watch_secs,
+                rollback_batch_percent,
+                max_events,
+            )| RolloutOptions {
+                batch_percent,
+                success_percent,
+                success_timeout_secs,
+                duration_timeout_secs: success_timeout_secs + extra,
+                steps,
+                max_failures,
+                max_consecutive_failures,
+                watch_secs,
+                rollback_batch_percent,
+                max_events,
+            },
+        )
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        Just(Op::Set("v3")),
-        Just(Op::Set("v2")),
-        Just(Op::Set("v1")),
-        Just(Op::Force("v3")),
-        Just(Op::Force("v1")),
+        1 => Just(Op::Set("v3")),
+        1 => Just(Op::Set("v2")),
+        1 => Just(Op::Set("v1")),
+        1 => Just(Op::Force("v3")),
+        1 => Just(Op::Force("v1")),
+        2 => Just(Op::Pause),
+        2 => Just(Op::Resume),
+        1 => Just(Op::Abort),
+        1 => Just(Op::Retry),
+        1 => Just(Op::Promote { full: false }),
+        1 => Just(Op::Promote { full: true }),
+        2 => Just(Op::Approve),
+        1 => Just(Op::RollbackTo("v1")),
+        1 => Just(Op::RollbackTo("v2")),
     ]
 }
 
@@ -66,13 +125,53 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 options(),
                 proptest::collection::vec((behaviour(), behaviour()), n),
                 1i64..=60,
-                proptest::collection::vec((0usize..60, op()), 0..3),
+                proptest::collection::vec((0usize..200, op()), 0..8),
             )
         })
         .prop_map(|(groups, options, behaviours, step_secs, ops)| Scenario { groups, options, behaviours, step_secs, ops })
 }
 
 const STEPS: usize = 250;
+
+/// Applies an operator action to an engine; answers whether it changed
+/// anything (`None`: an error, which must change nothing either).
+fn act(engine: &mut Engine, op: Op, now: i64) -> Option<bool> {
+    let (ns, e) = ("prod", "app");
+    let result = match op {
+        Op::Set(v) => engine.set_target_version(ns, e, v, now).map(|()| true),
+        Op::Force(v) => engine.force_target_version(ns, e, v, now).map(|()| true),
+        Op::Pause => engine.pause(ns, e, now),
+        Op::Resume => engine.resume(ns, e, now),
+        Op::Abort => engine.abort(ns, e, now),
+        Op::Retry => engine.retry(ns, e, now),
+        Op::Promote { full } => engine.promote(ns, e, full, now),
+        Op::Approve => engine.approve(ns, e, now),
+        Op::RollbackTo(v) => engine.rollback_to(ns, e, v, now),
+    };
+    match result {
+        Ok(changed) => Some(changed),
+        Err(err) => {
+            assert_eq!(err.code(), orchestrator_engine::ErrorCode::InvalidVersion, "{op:?}: {err}");
+            None
+        }
+    }
+}
+
+/// The plan's rounding rule, written again from the README: a step moves a
+/// count or a percentage of the fleet rounded up, at least 1, never more
+/// than remain; the last step moves the rest.
+fn plan_goal(steps: &[PlanStep], index: usize, total: usize) -> usize {
+    if index + 1 >= steps.len() {
+        return total;
+    }
+    steps[..=index].iter().fold(0, |moved, step| {
+        let size = match step.size {
+            Amount::Count(n) => n as usize,
+            Amount::Percent(p) => (p as usize * total).div_ceil(100),
+        };
+        moved + size.max(1).min(total - moved)
+    })
+}
 
 fn run(scenario: &Scenario) {
     let n = scenario.groups.len();
@@ -81,37 +180,42 @@ fn run(scenario: &Scenario) {
     for (i, host) in sim.hosts.iter_mut().enumerate() {
         host.group = format!("zone-{}", scenario.groups[i]);
     }
-    sim.establish("v1", scenario.options);
+    sim.establish("v1", scenario.options.clone());
     for (host, (on_v2, on_v3)) in sim.hosts.iter_mut().zip(&scenario.behaviours) {
         host.behaviour = HashMap::from([("v2".to_owned(), *on_v2), ("v3".to_owned(), *on_v3)]);
     }
     sim.set_version("v2");
 
-    // The twin is restored from a snapshot after every step.
+    // The twin is restored from a snapshot after every step and action.
     let mut twin = Engine::restore(&sim.engine.snapshot()).unwrap();
-    let options = scenario.options;
+    let options = &scenario.options;
     let batch = options.batch_size(n);
+    let rollback_batch = options.rollback_batch_size(n);
     let success_ms = options.success_timeout_secs as i64 * SEC;
     let cycle = (success_ms / sim.step_ms + 3) as usize;
-    let bound = (n.div_ceil(batch) + 2) * cycle + 5;
+    let bound = (n.div_ceil(rollback_batch) + 2) * cycle + 5;
 
     let mut previous: Vec<String> = vec!["v1".into(); n];
+    let mut last_seq = 0u64;
     // (step it started, LKG to return to, hosts yet to get there)
     let mut rollback: Option<(usize, String, Vec<usize>)> = None;
     for step in 0..STEPS {
+        let mut operator_acted = false;
         for &(at, op) in &scenario.ops {
-            if at == step {
-                match op {
-                    Op::Set(v) => {
-                        sim.engine.set_target_version("prod", "app", v).unwrap();
-                        twin.set_target_version("prod", "app", v).unwrap();
-                    }
-                    Op::Force(v) => {
-                        sim.engine.force_target_version("prod", "app", v).unwrap();
-                        twin.force_target_version("prod", "app", v).unwrap();
-                    }
-                }
+            if at != step {
+                continue;
             }
+            let before = sim.engine.snapshot();
+            let changed = act(&mut sim.engine, op, sim.now);
+            assert_eq!(changed, act(&mut twin, op, sim.now), "{op:?}: the twin disagrees");
+            if changed != Some(true) {
+                // A control that does not apply, or fails, changes nothing.
+                assert_eq!(sim.engine.snapshot(), before, "step {step}: {op:?} answered {changed:?} but changed the state");
+            } else {
+                operator_acted = true;
+                rollback = None;
+            }
+            twin = Engine::restore(&twin.snapshot()).unwrap();
         }
         let before = sim.info();
         let reports = sim.reports();
@@ -121,14 +225,42 @@ fn run(scenario: &Scenario) {
         twin = Engine::restore(&twin.snapshot()).unwrap();
         let info = sim.info();
         assert_eq!(info, twin.rollout_info("prod", "app").unwrap());
+        let events = sim.engine.events("prod", "app", 0, usize::MAX).unwrap();
+        assert_eq!(events, twin.events("prod", "app", 0, usize::MAX).unwrap());
+        assert_eq!(sim.engine.history("prod", "app").unwrap(), twin.history("prod", "app").unwrap());
 
-        // At most one batch is in flight.
-        let in_flight = answer.iter().filter(|e| e.reason.is_in_flight()).count();
-        assert!(in_flight <= batch, "step {step}: {in_flight} in flight, batch {batch}");
+        // At most one batch (or plan step) moves at once, and a rollback at
+        // most its own batch.
+        let in_flight = answer.iter().filter(|e| e.reason == TargetState::InFlight).count();
+        let rolled_back = answer.iter().filter(|e| e.reason == TargetState::RolledBack).count();
+        assert!(rolled_back <= rollback_batch, "step {step}: {rolled_back} rolling back, batch {rollback_batch}");
+        match info.step {
+            Some(index) => {
+                let moved = answer.iter().filter(|e| e.version == info.rolling_version).count();
+                let goal = plan_goal(&options.steps, index, n);
+                assert!(moved <= goal, "step {step}: {moved} moved, plan step {index} allows {goal}");
+            }
+            None if options.steps.is_empty() => {
+                assert!(in_flight <= batch, "step {step}: {in_flight} in flight, batch {batch}");
+            }
+            None => {}
+        }
+
+        // Paused (or awaiting approval), nothing new moves to the rolling
+        // version; rollbacks still move.
+        if (before.paused && info.paused || before.awaiting_approval && info.awaiting_approval) && !operator_acted {
+            for (e, was) in answer.iter().zip(&previous) {
+                let moved = e.version != *was && e.version != info.last_known_good_version;
+                assert!(!moved, "step {step}: {} moved to {} while held ({info:?})", e.name, e.version);
+            }
+        }
+        for e in &answer {
+            let held = matches!(e.reason, TargetState::HeldPaused | TargetState::AwaitingApproval);
+            assert!(!held || info.paused || info.awaiting_approval, "step {step}: {e:?} but nothing holds");
+        }
 
         // A known-bad version is never assigned again (the operator setting
         // or forcing a version may make it good to try again).
-        let operator_acted = scenario.ops.iter().any(|&(at, _)| at == step);
         if !operator_acted && !before.last_known_bad_version.is_empty() {
             for (e, was) in answer.iter().zip(&previous) {
                 assert!(
@@ -143,6 +275,25 @@ fn run(scenario: &Scenario) {
         for e in &answer {
             assert_eq!(e.is_error, e.reason.is_failed());
             assert!(!e.message.is_empty());
+        }
+
+        // The event log is bounded, in order, and never in the future.
+        assert!(events.len() <= options.max_events as usize);
+        assert!(events.windows(2).all(|w| w[1].seq == w[0].seq + 1), "step {step}: event gap");
+        assert!(events.iter().all(|e| e.time <= sim.now));
+        let newest = events.last().map_or(last_seq, |e| e.seq);
+        assert!(newest >= last_seq, "step {step}: sequence numbers went back");
+        last_seq = newest;
+        let since = events.first().map_or(0, |e| e.seq);
+        let page = sim.engine.events("prod", "app", since, 3).unwrap();
+        assert_eq!(page.as_slice(), &events[1.min(events.len())..events.len().min(4)]);
+
+        // The history has at most one open rollout: the one under way.
+        let history = sim.engine.history("prod", "app").unwrap();
+        let open: Vec<_> = history.iter().filter(|r| r.ended.is_none()).collect();
+        assert!(open.len() <= 1, "step {step}: {open:?}");
+        if let Some(open) = open.first() {
+            assert_eq!(open.version, info.rolling_version, "step {step}");
         }
 
         // Every target that does what it is told reaches LKG in time.
@@ -188,7 +339,7 @@ proptest! {
 fn a_large_failing_fleet_rolls_back_within_the_bound() {
     let scenario = Scenario {
         groups: (0..500).map(|i| i % 3).collect(),
-        options: RolloutOptions { batch_percent: 10, success_percent: 95, success_timeout_secs: 30, duration_timeout_secs: 60 },
+        options: RolloutOptions { batch_percent: 10, success_percent: 95, success_timeout_secs: 30, duration_timeout_secs: 60, ..Default::default() },
         behaviours: (0..500)
             .map(|i| (if i % 9 == 0 { Behaviour::Broken } else { Behaviour::Healthy }, Behaviour::Healthy))
             .collect(),

@@ -10,7 +10,7 @@ use orchestrator_engine::{Engine, RolloutOptions, TargetReport, TargetState};
 fn first_rollout_on_a_fresh_entity_establishes_the_last_known_good_version() {
     let mut engine = Engine::new();
     engine.set_rollout_options("prod", "app", Some(options(50))).unwrap();
-    engine.set_target_version("prod", "app", "v1").unwrap();
+    engine.set_target_version("prod", "app", "v1", T0).unwrap();
     let reports: Vec<_> = (1..=4).map(|i| TargetReport::new(format!("host-{i}"), "v1")).collect();
 
     // No version is known good yet: the targets have no expectation, the
@@ -213,7 +213,7 @@ fn force_target_version_rolls_the_current_rollout_back_then_rolls_out_the_forced
     // Batch 0 succeeded on v2, batch 1 is in flight.
     let moved: Vec<usize> = (0..10).filter(|&h| sim.hosts[h].running == "v2").collect();
     assert_eq!(moved, [0, 1, 2, 3]);
-    sim.engine.force_target_version("prod", "app", "v3").unwrap();
+    sim.engine.force_target_version("prod", "app", "v3", sim.now).unwrap();
     let info = sim.info();
     assert_eq!(info.last_known_bad_version, "v2");
     assert_eq!(info.target_version, "v3");
@@ -268,7 +268,7 @@ fn setting_the_bad_version_anew_retries_it_and_setting_it_again_does_not() {
 #[test]
 fn zombies_are_forgotten_after_900_seconds_without_a_report() {
     let mut engine = Engine::new();
-    engine.set_target_version("prod", "app", "v1").unwrap();
+    engine.set_target_version("prod", "app", "v1", T0).unwrap();
     let both = [TargetReport::new("a", "v1"), TargetReport::new("b", "v1")];
     engine.orchestrate("prod", "app", &both, T0).unwrap();
     // Only "a" reports from now on; "b" keeps its state meanwhile.
@@ -301,9 +301,9 @@ fn namespaces_and_entities_are_isolated() {
     let mut engine = Engine::new();
     for (ns, v) in [("test", "v9"), ("prod", "v1")] {
         engine.set_rollout_options(ns, "app", Some(options(100))).unwrap();
-        engine.set_target_version(ns, "app", v).unwrap();
+        engine.set_target_version(ns, "app", v, T0).unwrap();
     }
-    engine.set_target_version("prod", "db", "d1").unwrap();
+    engine.set_target_version("prod", "db", "d1", T0).unwrap();
     let host = [TargetReport::new("host-1", "v0")];
     let test = engine.orchestrate("test", "app", &host, T0).unwrap();
     let prod = engine.orchestrate("prod", "app", &host, T0).unwrap();
@@ -330,7 +330,7 @@ fn versions_are_case_sensitive() {
 #[test]
 fn expected_state_of_one_group_is_an_exact_match() {
     let mut engine = Engine::new();
-    engine.set_target_version("prod", "app", "v1").unwrap();
+    engine.set_target_version("prod", "app", "v1", T0).unwrap();
     let reports = [
         TargetReport::new("a", "v1").in_group("eu"),
         TargetReport::new("b", "v1").in_group("eu-west"),
@@ -387,7 +387,7 @@ fn a_first_rollout_that_fails_halts_with_nowhere_to_go_back_to() {
 #[test]
 fn an_empty_fleet_judges_nothing() {
     let mut engine = Engine::new();
-    engine.set_target_version("prod", "app", "v1").unwrap();
+    engine.set_target_version("prod", "app", "v1", T0).unwrap();
     engine.orchestrate("prod", "app", &[], T0).unwrap();
     let info = engine.rollout_info("prod", "app").unwrap();
     assert_eq!(info.last_known_good_version, "");
@@ -399,7 +399,7 @@ fn success_percent_below_100_tolerates_failures_up_to_the_threshold() {
     // 10 hosts at 80%: 8 successes make v2 good, 2 failures make it bad.
     let mut sim = Sim::new(10, "v1");
     let opts = RolloutOptions { success_percent: 80, ..options(50) };
-    sim.establish("v1", opts);
+    sim.establish("v1", opts.clone());
     sim.hosts[0].behaviour.insert("v2".into(), Behaviour::Broken);
     sim.set_version("v2");
     sim.run_until(60, |s| s.info().last_known_good_version == "v2");

@@ -29,14 +29,14 @@ fn golden_engine() -> Engine {
     for (i, h) in sim.hosts.iter_mut().enumerate() {
         h.group = if i % 2 == 0 { "eu".into() } else { "us".into() };
     }
-    let options = RolloutOptions { batch_percent: 25, success_percent: 75, success_timeout_secs: 30, duration_timeout_secs: 90 };
+    let options = RolloutOptions { batch_percent: 25, success_percent: 75, success_timeout_secs: 30, duration_timeout_secs: 90, ..Default::default() };
     sim.establish("v1", options);
     sim.engine.set_target_controller("prod", "app", Some(Box::new(RejectHost3))).unwrap();
     sim.hosts[4].behaviour.insert("v2".into(), Behaviour::Broken);
     sim.set_version("v2");
     sim.run_until(100, |s| s.info().last_known_bad_version == "v2");
     sim.step();
-    sim.engine.set_target_version("staging", "worker", "w7").unwrap();
+    sim.engine.set_target_version("staging", "worker", "w7", sim.now).unwrap();
     let tagged = TargetReport { tags: vec!["canary".into(), "arm64".into()], ..TargetReport::new("w-1", "w6").with_message("booting") };
     sim.engine.orchestrate("staging", "worker", &[tagged], T0).unwrap();
     sim.engine

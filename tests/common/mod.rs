@@ -95,7 +95,7 @@ impl Sim {
     }
 
     pub fn set_version(&mut self, version: &str) {
-        self.engine.set_target_version(&self.ns, &self.entity, version).unwrap();
+        self.engine.set_target_version(&self.ns, &self.entity, version, self.now).unwrap();
     }
 
     pub fn reports(&self) -> Vec<TargetReport> {
@@ -141,10 +141,10 @@ impl Sim {
         panic!("not done after {max} steps: {:?}", self.info());
     }
 
-    /// First rollout of `version` with a whole-fleet batch: establishes it
-    /// as last known good, then restores `options`.
+    /// First rollout of `version` with a whole-fleet batch (no plan, no
+    /// watch): establishes it as last known good, then restores `options`.
     pub fn establish(&mut self, version: &str, options: RolloutOptions) {
-        self.options(RolloutOptions { batch_percent: 100, ..options });
+        self.options(RolloutOptions { batch_percent: 100, steps: Vec::new(), watch_secs: 0, ..options.clone() });
         self.set_version(version);
         self.run_until(10, |s| s.info().last_known_good_version == version);
         self.options(options);
@@ -162,5 +162,6 @@ pub fn options(batch_percent: u32) -> RolloutOptions {
         success_percent: 100,
         success_timeout_secs: 60,
         duration_timeout_secs: 120,
+        ..RolloutOptions::default()
     }
 }

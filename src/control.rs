@@ -1,0 +1,237 @@
+//! The operator's controls of one entity: set and force a version, pause,
+//! resume, abort, retry, promote, approve, roll back to a good version.
+//!
+//! Each is a pure state transition at the caller's `now`. Each answers
+//! whether it changed anything: a control that does not apply (abort with
+//! nothing in flight, resume when not paused) changes nothing, not even the
+//! event log.
+
+use crate::entity::{Entity, Progress};
+use crate::error::Error;
+use crate::interner::Sym;
+use crate::log::{EventKind, Outcome};
+use crate::model::{TargetState, Timestamp};
+use crate::step::rollback_started;
+
+impl Entity {
+    /// SPEC `setTargetVersion`; see [`crate::Engine::set_target_version`].
+    pub(crate) fn set_target(&mut self, version: &str, now: Timestamp) -> bool {
+        let version = self.versions.intern(version);
+        if version == self.target_version {
+            return false;
+        }
+        self.target_version = version;
+        let detail = if self.rolling_out() && self.rolling != version {
+            format!("target version; it starts once {} is settled", self.version(self.rolling))
+        } else {
+            "target version".to_owned()
+        };
+        self.event(now, EventKind::VersionSet, version, detail);
+        if version == self.lkb {
+            self.restart(version, now);
+        }
+        true
+    }
+
+    /// SPEC `forceTargetVersion`; see [`crate::Engine::force_target_version`].
+    pub(crate) fn force_target(&mut self, version: &str, now: Timestamp) {
+        let version = self.versions.intern(version);
+        self.target_version = version;
+        self.event(now, EventKind::VersionSet, version, "forced: the rollout under way is abandoned");
+        if self.watched() {
+            // A forced version does not wait for the watch to pass.
+            self.end_watch(now);
+        }
+        if version == self.lkb {
+            self.restart(version, now);
+        }
+        if self.rolling_out() && self.rolling != version {
+            let abandoned = self.rolling;
+            self.lkb = abandoned;
+            self.history.settle(abandoned, Outcome::Abandoned, now);
+            let why = format!("{} is forced", self.version(version));
+            rollback_started(self, now, &why);
+        }
+    }
+
+    /// Holds the rollout: nothing new moves; judging and rollbacks go on.
+    pub(crate) fn pause(&mut self, now: Timestamp) -> bool {
+        if self.paused_since.is_some() {
+            return false;
+        }
+        self.paused_since = Some(now);
+        self.event(now, EventKind::Paused, self.rolling, "nothing new moves until resume(); rollbacks still run");
+        true
+    }
+
+    /// Lifts a pause. The paused time does not count toward deadlines or
+    /// bake times: they move later by as much.
+    pub(crate) fn resume(&mut self, now: Timestamp) -> bool {
+        let Some(since) = self.paused_since.take() else {
+            return false;
+        };
+        let paused = now.saturating_sub(since).max(0);
+        for (_, _, target) in self.targets.iter_mut() {
+            if target.state == TargetState::InFlight && target.assigned <= since {
+                target.assigned = target.assigned.saturating_add(paused);
+            }
+        }
+        if let Some(from) = self.progress.bake_from.as_mut() {
+            *from = from.saturating_add(paused);
+        }
+        let detail = format!("paused for {}s", paused / 1000);
+        self.event(now, EventKind::Resumed, self.rolling, detail);
+        true
+    }
+
+    /// Makes the version under way (or still watched) last known bad and
+    /// rolls it back now. With nothing in flight it changes nothing.
+    pub(crate) fn abort(&mut self, now: Timestamp) -> bool {
+        let rolling = self.rolling;
+        if self.watched() {
+            let previous = self.watch.map_or(Sym::EMPTY, |w| w.previous);
+            self.watch = None;
+            self.lkg = previous;
+        } else if !self.rolling_out() || !self.targets.iter().any(|(_, _, t)| t.expected == rolling) {
+            return false;
+        }
+        self.lkb = rolling;
+        self.history.settle(rolling, Outcome::Aborted, now);
+        self.event(now, EventKind::Aborted, rolling, "aborted by the operator");
+        rollback_started(self, now, "it was aborted");
+        true
+    }
+
+    /// Rolls the last known bad version out afresh, when it is still the
+    /// target version.
+    pub(crate) fn retry(&mut self, now: Timestamp) -> bool {
+        if self.lkb.is_empty() || self.lkb != self.target_version {
+            return false;
+        }
+        self.restart(self.lkb, now);
+        true
+    }
+
+    /// `version` is no longer known bad and rolls out afresh: targets still
+    /// expected on it are in flight again with a new deadline, and the plan
+    /// starts from its first step.
+    fn restart(&mut self, version: Sym, now: Timestamp) {
+        self.lkb = Sym::EMPTY;
+        self.event(now, EventKind::Retried, version, "no longer known bad: it rolls out afresh");
+        if self.rolling != version {
+            return; // it starts once the version rolling now is settled
+        }
+        for (_, _, target) in self.targets.iter_mut() {
+            if target.expected == version {
+                target.state = TargetState::InFlight;
+                target.assigned = now;
+            }
+        }
+        self.start_rollout(now);
+    }
+
+    /// Skips the bake (or the gate) of the current plan step; `full`
+    /// moves every remaining target at once and skips every step left.
+    pub(crate) fn promote(&mut self, full: bool, now: Timestamp) -> bool {
+        if !self.rolling_out() {
+            return false;
+        }
+        let detail = if full {
+            if self.progress.full {
+                return false;
+            }
+            self.progress.full = true;
+            "full promotion: every remaining target moves now".to_owned()
+        } else {
+            let Some(step) = self.options.steps.get(self.progress.step).copied() else {
+                return false;
+            };
+            let step_no = self.progress.step.saturating_add(1);
+            if self.awaiting_approval() {
+                self.progress.approved = true;
+                format!("step {step_no}: its approval gate is skipped")
+            } else if step.bake_secs > 0 && !self.progress.skip_bake && !self.progress.full {
+                self.progress.skip_bake = true;
+                format!("step {step_no}: the rest of its {}s bake is skipped", step.bake_secs)
+            } else {
+                return false;
+            }
+        };
+        self.event(now, EventKind::Promoted, self.rolling, detail);
+        true
+    }
+
+    /// Opens the current plan step's approval gate.
+    pub(crate) fn approve(&mut self, now: Timestamp) -> bool {
+        if !self.awaiting_approval() {
+            return false;
+        }
+        self.progress.approved = true;
+        let detail = format!("step {} of {} approved", self.progress.step.saturating_add(1), self.options.steps.len());
+        self.event(now, EventKind::Approved, self.rolling, detail);
+        true
+    }
+
+    /// Rolls every target back to `version`, which must have been good;
+    /// the versions left become last known bad.
+    pub(crate) fn rollback_to(&mut self, version: &str, now: Timestamp) -> Result<bool, Error> {
+        let sym = self.versions.lookup(version).filter(|&v| v == self.lkg || self.history.was_good(v));
+        let Some(version) = sym else {
+            let mut good: Vec<&str> = self
+                .history
+                .rollouts
+                .iter()
+                .filter(|r| self.history.was_good(r.version))
+                .map(|r| self.version(r.version))
+                .collect();
+            if !self.lkg.is_empty() && !good.contains(&self.version(self.lkg)) {
+                good.push(self.version(self.lkg));
+            }
+            good.sort_unstable();
+            good.dedup();
+            let good = if good.is_empty() {
+                "none has been yet".to_owned()
+            } else {
+                good.join(", ")
+            };
+            return Err(Error::NotKnownGood {
+                version: version.to_owned(),
+                good,
+            });
+        };
+        if version == self.lkb {
+            self.lkb = Sym::EMPTY; // going back to it is as explicit as a retry
+        }
+        let everywhere = self.targets.iter().all(|(_, _, t)| t.expected == version || t.expected.is_empty());
+        if version == self.lkg && self.target_version == version && !self.rolling_out() && !self.watched() && everywhere {
+            return Ok(false);
+        }
+        let leaving = self.rolling;
+        if !leaving.is_empty() && leaving != version && leaving != self.lkb {
+            if self.watched() || self.rolling_out() {
+                self.history.settle(leaving, Outcome::Aborted, now);
+            }
+            self.lkb = leaving;
+        }
+        self.watch = None;
+        self.lkg = version;
+        self.target_version = version;
+        self.event(now, EventKind::VersionSet, version, "rollbackTo: every target returns to it");
+        rollback_started(self, now, "rollbackTo");
+        Ok(true)
+    }
+
+    /// Whether the rolling version is good and still watched.
+    fn watched(&self) -> bool {
+        self.watch.is_some_and(|w| w.version == self.rolling && self.lkg == self.rolling)
+    }
+
+    /// Ends the watch early, as passed.
+    fn end_watch(&mut self, now: Timestamp) {
+        if let Some(watch) = self.watch.take() {
+            self.history.settle(watch.version, Outcome::Succeeded, now);
+            self.event(now, EventKind::WatchEnded, watch.version, "cut short by a forced version");
+        }
+        self.progress = Progress::default();
+    }
+}
