@@ -206,14 +206,21 @@ impl Entity {
         if version == self.lkg && self.target_version == version && !self.rolling_out() && !self.watched() && everywhere {
             return Ok(false);
         }
+        if let Some(watch) = self.watch.take() {
+            // Going back to the watched version ends its watch as passed;
+            // going back past it cuts it short.
+            let outcome = if watch.version == version { Outcome::Succeeded } else { Outcome::Aborted };
+            self.history.settle(watch.version, outcome, now);
+        }
         let leaving = self.rolling;
+        if self.rolling_out() {
+            // A rollout of the very version rolled back to ends as good.
+            let outcome = if leaving == version { Outcome::Succeeded } else { Outcome::Aborted };
+            self.history.settle(leaving, outcome, now);
+        }
         if !leaving.is_empty() && leaving != version && leaving != self.lkb {
-            if self.watched() || self.rolling_out() {
-                self.history.settle(leaving, Outcome::Aborted, now);
-            }
             self.lkb = leaving;
         }
-        self.watch = None;
         self.lkg = version;
         self.target_version = version;
         self.event(now, EventKind::VersionSet, version, "rollbackTo: every target returns to it");

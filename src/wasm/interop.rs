@@ -9,7 +9,9 @@ use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::{Error, HookError};
-use crate::model::{RolloutOptions, TargetId, TargetReport, Timestamp, MAX_TIMEOUT_SECS};
+use crate::model::{
+    Amount, PlanStep, RolloutOptions, TargetId, TargetReport, Timestamp, MAX_COUNT, MAX_EVENTS_LIMIT, MAX_TIMEOUT_SECS,
+};
 
 /// The largest integer a JS number holds exactly.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
@@ -90,43 +92,154 @@ pub(crate) fn options_from_js(value: Option<JsValue>) -> Result<Option<RolloutOp
         return Ok(None);
     };
     plain_object("options", &value, "an object like { batchPercent: 10 }")?;
-    const KNOWN: [&str; 4] = ["batchPercent", "successPercent", "successTimeoutSecs", "durationTimeoutSecs"];
-    for key in Object::keys(value.unchecked_ref::<Object>()).iter() {
-        let key = key.as_string().unwrap_or_default();
-        if !KNOWN.contains(&key.as_str()) {
-            return Err(Error::InvalidOptions {
-                value: describe(&get(&value, &JsValue::from_str(&key))),
-                field: key,
-                reason: format!("there is no such option; the options are {}", KNOWN.join(", ")),
-            });
-        }
-    }
+    const KNOWN: [&str; 10] = [
+        "batchPercent",
+        "successPercent",
+        "successTimeoutSecs",
+        "durationTimeoutSecs",
+        "steps",
+        "maxFailures",
+        "maxConsecutiveFailures",
+        "watchSecs",
+        "rollbackBatchPercent",
+        "maxEvents",
+    ];
+    only_known_keys(&value, &KNOWN, |key, v| Error::InvalidOptions {
+        value: describe(v),
+        field: key.to_owned(),
+        reason: format!("there is no such option; the options are {}", KNOWN.join(", ")),
+    })?;
     let defaults = RolloutOptions::default();
-    let field = |name: &str, max: u64, default: u64| -> Result<u64, Error> {
-        let v = get(&value, &JsValue::from_str(name));
-        if v.is_undefined() {
-            return Ok(default);
-        }
-        let n = v.as_f64().filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= max as f64);
-        n.map(|n| n as u64).ok_or_else(|| Error::InvalidOptions {
-            field: name.into(),
-            value: describe(&v),
-            reason: if max == 100 {
-                "a percentage must be an integer from 0 to 100".into()
-            } else {
-                format!("a timeout must be an integer from 0 to {MAX_TIMEOUT_SECS} seconds")
-            },
-        })
+    let read = |name: &str| get(&value, &JsValue::from_str(name));
+    let percent = |name: &str| integer(name, &read(name), 100, "a percentage must be an integer from 0 to 100");
+    let timeout = |name: &str| {
+        let reason = format!("a timeout must be an integer from 0 to {MAX_TIMEOUT_SECS} seconds");
+        integer(name, &read(name), MAX_TIMEOUT_SECS, &reason)
     };
-    let percent = |name: &str, default: u32| field(name, 100, u64::from(default)).map(|p| p as u32);
+    let count_reason = format!("a count must be an integer from 0 to {MAX_COUNT}");
     let options = RolloutOptions {
-        batch_percent: percent("batchPercent", defaults.batch_percent)?,
-        success_percent: percent("successPercent", defaults.success_percent)?,
-        success_timeout_secs: field("successTimeoutSecs", MAX_TIMEOUT_SECS, defaults.success_timeout_secs)?,
-        duration_timeout_secs: field("durationTimeoutSecs", MAX_TIMEOUT_SECS, defaults.duration_timeout_secs)?,
+        batch_percent: percent("batchPercent")?.map_or(defaults.batch_percent, |p| p as u32),
+        success_percent: percent("successPercent")?.map_or(defaults.success_percent, |p| p as u32),
+        success_timeout_secs: timeout("successTimeoutSecs")?.unwrap_or(defaults.success_timeout_secs),
+        duration_timeout_secs: timeout("durationTimeoutSecs")?.unwrap_or(defaults.duration_timeout_secs),
+        steps: steps_from_js(&read("steps"))?,
+        max_failures: optional(&read("maxFailures"), |v| amount_from_js("maxFailures", v))?,
+        max_consecutive_failures: integer("maxConsecutiveFailures", &read("maxConsecutiveFailures"), MAX_COUNT, &count_reason)?,
+        watch_secs: timeout("watchSecs")?.unwrap_or(defaults.watch_secs),
+        rollback_batch_percent: percent("rollbackBatchPercent")?.map(|p| p as u32),
+        max_events: integer(
+            "maxEvents",
+            &read("maxEvents"),
+            u64::from(MAX_EVENTS_LIMIT),
+            &format!("the event log keeps from 1 to {MAX_EVENTS_LIMIT} events"),
+        )?
+        .map_or(defaults.max_events, |n| n as u32),
     };
     options.validate()?;
     Ok(Some(options))
+}
+
+/// Fails on the first key of `object` that is not one of `known`.
+fn only_known_keys(object: &JsValue, known: &[&str], error: impl Fn(&str, &JsValue) -> Error) -> Result<(), Error> {
+    for key in Object::keys(object.unchecked_ref::<Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !known.contains(&key.as_str()) {
+            return Err(error(&key, &get(object, &JsValue::from_str(&key))));
+        }
+    }
+    Ok(())
+}
+
+/// `undefined`/`null` is none; anything else is converted.
+fn optional<T>(value: &JsValue, convert: impl FnOnce(&JsValue) -> Result<T, Error>) -> Result<Option<T>, Error> {
+    if is_missing(value) {
+        return Ok(None);
+    }
+    convert(value).map(Some)
+}
+
+/// An optional non-negative integer option up to `max`.
+fn integer(field: &str, value: &JsValue, max: u64, reason: &str) -> Result<Option<u64>, Error> {
+    optional(value, |v| {
+        v.as_f64()
+            .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= max as f64)
+            .map(|n| n as u64)
+            .ok_or_else(|| Error::InvalidOptions {
+                field: field.into(),
+                value: describe(v),
+                reason: reason.into(),
+            })
+    })
+}
+
+/// A count (a number) or a percentage (a string like `"10%"`).
+fn amount_from_js(field: &str, value: &JsValue) -> Result<Amount, Error> {
+    let bad = || Error::InvalidOptions {
+        field: field.into(),
+        value: describe(value),
+        reason: format!(
+            "must be a count (an integer from 0 to {MAX_COUNT}) or a percentage of the fleet (a string like \"10%\")"
+        ),
+    };
+    if let Some(n) = value.as_f64() {
+        return (n.fract() == 0.0 && n >= 0.0 && n <= MAX_COUNT as f64)
+            .then_some(Amount::Count(n as u64))
+            .ok_or_else(bad);
+    }
+    let text = value.as_string().ok_or_else(bad)?;
+    let digits = text.strip_suffix('%').filter(|d| !d.is_empty() && d.len() <= 3 && d.bytes().all(|b| b.is_ascii_digit()));
+    digits.and_then(|d| d.parse().ok()).map(Amount::Percent).ok_or_else(bad)
+}
+
+/// A plan: an array of sizes (`1`, `"10%"`) or of `{ size, bakeSecs?,
+/// approval? }`.
+fn steps_from_js(value: &JsValue) -> Result<Vec<PlanStep>, Error> {
+    if is_missing(value) {
+        return Ok(Vec::new());
+    }
+    if !Array::is_array(value) {
+        return Err(Error::InvalidOptions {
+            field: "steps".into(),
+            value: describe(value),
+            reason: "must be an array of batch sizes like [1, \"10%\", { size: \"50%\", bakeSecs: 600 }, \"100%\"]".into(),
+        });
+    }
+    let mut steps = Vec::new();
+    for (i, item) in value.unchecked_ref::<Array>().iter().enumerate() {
+        let field = format!("steps[{i}]");
+        if !item.is_object() {
+            steps.push(PlanStep::new(amount_from_js(&field, &item)?));
+            continue;
+        }
+        if Array::is_array(&item) {
+            return Err(Error::InvalidOptions {
+                field,
+                value: describe(&item),
+                reason: "a step is a size or an object like { size: \"10%\", bakeSecs: 600, approval: true }".into(),
+            });
+        }
+        only_known_keys(&item, &["size", "bakeSecs", "approval"], |key, v| Error::InvalidOptions {
+            field: format!("{field}.{key}"),
+            value: describe(v),
+            reason: "a step has only size, bakeSecs and approval".into(),
+        })?;
+        let size = get(&item, &JsValue::from_str("size"));
+        let bake_reason = format!("a bake time must be an integer from 0 to {MAX_TIMEOUT_SECS} seconds");
+        let bake_secs = integer(&format!("{field}.bakeSecs"), &get(&item, &JsValue::from_str("bakeSecs")), MAX_TIMEOUT_SECS, &bake_reason)?;
+        let approval = optional(&get(&item, &JsValue::from_str("approval")), |v| {
+            v.as_bool().ok_or_else(|| Error::InvalidOptions {
+                field: format!("{field}.approval"),
+                value: describe(v),
+                reason: "must be true or false".into(),
+            })
+        })?;
+        steps.push(PlanStep {
+            size: amount_from_js(&format!("{field}.size"), &size)?,
+            bake_secs: bake_secs.unwrap_or(0),
+            approval: approval.unwrap_or(false),
+        });
+    }
+    Ok(steps)
 }
 
 /// Property names, made once per conversion rather than once per target.
@@ -342,4 +455,43 @@ pub(crate) fn clock_from_js(options: Option<JsValue>) -> Result<Option<js_sys::F
         }
     }
     method(&options, "now", "options")
+}
+
+/// `promote`'s options: `{ full?: boolean }`.
+pub(crate) fn promote_options_from_js(value: Option<JsValue>) -> Result<bool, Error> {
+    let Some(value) = value.filter(|v| !is_missing(v)) else {
+        return Ok(false);
+    };
+    plain_object("options", &value, "an object like { full: true }")?;
+    only_known_keys(&value, &["full"], |key, _| {
+        invalid_argument("options", format!("has no field {key:?}; the only option of promote is full"))
+    })?;
+    let full = get(&value, &JsValue::from_str("full"));
+    optional(&full, |v| {
+        v.as_bool()
+            .ok_or_else(|| invalid_argument("options.full", format!("must be true or false, got {}", describe(v))))
+    })
+    .map(|full| full.unwrap_or(false))
+}
+
+/// `events`' options: `{ since?: number, limit?: number }`.
+pub(crate) fn events_options_from_js(value: Option<JsValue>) -> Result<(u64, usize), Error> {
+    let Some(value) = value.filter(|v| !is_missing(v)) else {
+        return Ok((0, usize::MAX));
+    };
+    plain_object("options", &value, "an object like { since: 0, limit: 100 }")?;
+    only_known_keys(&value, &["since", "limit"], |key, _| {
+        invalid_argument("options", format!("has no field {key:?}; the options of events are since and limit"))
+    })?;
+    let read = |name: &str| -> Result<Option<u64>, Error> {
+        optional(&get(&value, &JsValue::from_str(name)), |v| {
+            v.as_f64()
+                .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= MAX_SAFE_INTEGER)
+                .map(|n| n as u64)
+                .ok_or_else(|| invalid_argument(format!("options.{name}"), format!("must be a non-negative integer, got {}", describe(v))))
+        })
+    };
+    let since = read("since")?.unwrap_or(0);
+    let limit = read("limit")?.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    Ok((since, limit))
 }

@@ -19,6 +19,10 @@ extern "C" {
     pub type JsOrchestratorOptions;
     #[wasm_bindgen(typescript_type = "string")]
     pub type JsOptionalString;
+    #[wasm_bindgen(typescript_type = "PromoteOptions")]
+    pub type JsPromoteOptions;
+    #[wasm_bindgen(typescript_type = "EventsOptions")]
+    pub type JsEventsOptions;
 }
 
 /// The version of this package, as in its `package.json`.
@@ -45,7 +49,25 @@ export type Reason =
   | "failed_monitor"
   | "rolled_back"
   | "held_back"
-  | "halted";
+  | "halted"
+  | "held_paused"
+  | "awaiting_approval"
+  | "removed";
+
+/** A number of targets: a count, or a percentage of the fleet like "10%". */
+export type Amount = number | `${number}%`;
+
+/** One step of a plan: a size, or a size with a bake time and an approval gate. */
+export type PlanStepInput = Amount | { size: Amount; bakeSecs?: number; approval?: boolean };
+
+/** One step of a plan, as `rolloutInfo` answers it. */
+export interface PlanStep {
+  size: Amount;
+  /** Once every target moved so far is judged, they must stay healthy this long before the next step. */
+  bakeSecs: number;
+  /** The step waits for `approve()` before it moves anything. */
+  approval: boolean;
+}
 
 /** How an entity rolls out; a missing field takes its default. */
 export interface RolloutOptions {
@@ -55,8 +77,25 @@ export interface RolloutOptions {
   successPercent?: number;
   /** A target succeeds after running the version without error for more than this (default 60). */
   successTimeoutSecs?: number;
-  /** A target not succeeded this long after assignment has failed (default 120). */
+  /** A target not succeeded this long after assignment (unpaused time) has failed (default 120). */
   durationTimeoutSecs?: number;
+  /**
+   * A plan: batch sizes in order (not cumulative weights), each a count or a
+   * percentage of the fleet rounded up (at least 1, never more than remain),
+   * optionally with `bakeSecs` and `approval`. The last must be "100%" (the rest).
+   * Empty (default): batches of `batchPercent`.
+   */
+  steps?: PlanStepInput[];
+  /** Error budget: the version is bad once MORE targets than this failed (count or "N%", rounded down). Default: SPEC's failure threshold. */
+  maxFailures?: Amount | null;
+  /** The version is bad once MORE than this many targets failed in a row. */
+  maxConsecutiveFailures?: number | null;
+  /** After the version becomes last known good, failures are judged this much longer (default 0). */
+  watchSecs?: number;
+  /** A rollback moves at most this share of the fleet at once (default null: every moved target at once). */
+  rollbackBatchPercent?: number | null;
+  /** How many events the entity's log keeps (default 1000). */
+  maxEvents?: number;
 }
 
 /** What a controller reports about one target. */
@@ -91,9 +130,104 @@ export interface RolloutInfo {
   rollingVersion: string;
   lastKnownGoodVersion: string;
   lastKnownBadVersion: string;
-  options: Required<RolloutOptions>;
+  options: Required<Omit<RolloutOptions, "steps">> & { steps: PlanStep[] };
   /** How many targets the entity has. */
   targets: number;
+  /** Whether `pause` holds the rollout (rollbacks go on). */
+  paused: boolean;
+  /** The plan step the rollout is on (0-based), when it follows a plan. */
+  step: number | null;
+  /** Whether the current plan step waits for `approve()`. */
+  awaitingApproval: boolean;
+  /** Until when the last known good version is still watched (ms), if it is. */
+  watchUntil: number | null;
+}
+
+/** Options of `promote()`. */
+export interface PromoteOptions {
+  /** Move every remaining target at once and run no further step. */
+  full?: boolean;
+}
+
+/** Options of `events()`. */
+export interface EventsOptions {
+  /** Only events with a larger `seq` (default 0: every event kept). */
+  since?: number;
+  /** At most this many (default: all). */
+  limit?: number;
+}
+
+export type EventKind =
+  | "version_set"
+  | "step_started"
+  | "approval_requested"
+  | "target_assigned"
+  | "target_succeeded"
+  | "target_failed"
+  | "target_removed"
+  | "version_good"
+  | "version_bad"
+  | "rollback_started"
+  | "rollback_finished"
+  | "watch_ended"
+  | "paused"
+  | "resumed"
+  | "aborted"
+  | "retried"
+  | "promoted"
+  | "approved";
+
+/** One entry of an entity's event log. */
+export interface Event {
+  /** Increases by one per event of the entity. */
+  seq: number;
+  /** Milliseconds since the Unix epoch. */
+  time: number;
+  kind: EventKind;
+  /** The version concerned ("" when none). */
+  version: string;
+  /** The target concerned, for target events. */
+  target: { group: string; name: string } | null;
+  /** Why, for a person. */
+  detail: string;
+}
+
+export type Outcome = "in_progress" | "watching" | "succeeded" | "failed" | "aborted" | "abandoned";
+
+/** One rollout of an entity. */
+export interface Rollout {
+  version: string;
+  started: number;
+  ended: number | null;
+  outcome: Outcome;
+}
+
+/** One step (or batch) of a schedule. */
+export interface ScheduledStep {
+  index: number;
+  /** What the plan says, or the batch size. */
+  size: Amount;
+  /** How many targets it moves on this fleet. */
+  targets: number;
+  /** How many have moved once it is through. */
+  cumulative: number;
+  bakeSecs: number;
+  approval: boolean;
+  status: "done" | "current" | "pending";
+  /** Earliest start (ms) if targets reported at once and gates were approved at once; null when done. */
+  earliestStart: number | null;
+}
+
+/** What `plan()` answers. */
+export interface Schedule {
+  version: string;
+  /** Whether that rollout is under way (otherwise it would start now). */
+  inProgress: boolean;
+  fleet: number;
+  paused: boolean;
+  steps: ScheduledStep[];
+  /** The earliest time (ms) the version can be judged good. */
+  earliestGood: number;
 }
 
 /** One target as a hook sees it. */

@@ -5,10 +5,10 @@ use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
 use super::hooks::{JsMonitoringController, JsTargetController};
-use super::{JsOptionalString, JsOrchestratorOptions, JsRolloutOptions};
+use super::{JsEventsOptions, JsOptionalString, JsOrchestratorOptions, JsPromoteOptions, JsRolloutOptions};
 use super::interop::{
-    bytes_from_js, clock_from_js, error_to_js, options_from_js, optional_string_arg, reports_from_js, string_arg,
-    thrown_message, time_from_js, to_js,
+    bytes_from_js, clock_from_js, error_to_js, events_options_from_js, options_from_js, optional_string_arg,
+    promote_options_from_js, reports_from_js, string_arg, thrown_message, time_from_js, to_js,
 };
 use crate::engine::Engine;
 use crate::error::Error;
@@ -56,6 +56,18 @@ impl Orchestrator {
     fn names(namespace: &JsValue, entity: &JsValue) -> JsResult<(String, String)> {
         let ns = string_arg("namespace", namespace).map_err(error_to_js)?;
         Ok((ns, string_arg("entity", entity).map_err(error_to_js)?))
+    }
+
+    /// Runs a control of one entity at the clock's time.
+    fn control(
+        &mut self,
+        namespace: &JsValue,
+        entity: &JsValue,
+        act: impl FnOnce(&mut Engine, &str, &str, Timestamp) -> Result<bool, Error>,
+    ) -> JsResult<bool> {
+        let (ns, entity) = Self::names(namespace, entity)?;
+        let now = self.now().map_err(error_to_js)?;
+        act(&mut self.engine, &ns, &entity, now).map_err(error_to_js)
     }
 
     /// `null`/`undefined` removes a controller; anything else is converted.
@@ -126,9 +138,11 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] version: JsValue,
     ) -> JsResult<()> {
-        let (ns, entity) = Self::names(&namespace, &entity)?;
         let version = string_arg("version", &version).map_err(error_to_js)?;
-        self.engine.set_target_version(&ns, &entity, &version).map_err(error_to_js)
+        self.control(&namespace, &entity, |e, ns, entity, now| {
+            e.set_target_version(ns, entity, &version, now).map(|()| true)
+        })
+        .map(drop)
     }
 
     /// Sets `version` as the target and abandons the current rollout: the
@@ -146,9 +160,192 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] version: JsValue,
     ) -> JsResult<()> {
-        let (ns, entity) = Self::names(&namespace, &entity)?;
         let version = string_arg("version", &version).map_err(error_to_js)?;
-        self.engine.force_target_version(&ns, &entity, &version).map_err(error_to_js)
+        self.control(&namespace, &entity, |e, ns, entity, now| {
+            e.force_target_version(ns, entity, &version, now).map(|()| true)
+        })
+        .map(drop)
+    }
+
+    /// Pauses the entity's rollout: nothing new moves, while monitoring,
+    /// judging and rollbacks go on (safety is never paused). Deadlines and
+    /// bake times count only unpaused time. Returns `false` when it was
+    /// paused already. An unknown entity throws `NOT_FOUND`.
+    ///
+    /// @example
+    /// ```js
+    /// engine.pause("prod", "api"); // targets not yet moved answer reason "held_paused"
+    /// ```
+    pub fn pause(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+    ) -> JsResult<bool> {
+        self.control(&namespace, &entity, Engine::pause)
+    }
+
+    /// Lifts a pause; returns `false` when there was none.
+    ///
+    /// @example
+    /// ```js
+    /// engine.resume("prod", "api");
+    /// ```
+    pub fn resume(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+    ) -> JsResult<bool> {
+        self.control(&namespace, &entity, Engine::resume)
+    }
+
+    /// Makes the version rolling out last known bad and rolls its targets
+    /// back now (in its watch window: back to the version good before it).
+    /// With nothing in flight it changes nothing and returns `false`. The
+    /// version stays the target, so a controller that sets it on every loop
+    /// does not undo the abort; `retry` does.
+    ///
+    /// @example
+    /// ```js
+    /// if (engine.abort("prod", "api")) page("v2 aborted, rolling back");
+    /// ```
+    pub fn abort(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+    ) -> JsResult<bool> {
+        self.control(&namespace, &entity, Engine::abort)
+    }
+
+    /// Rolls the last known bad version out afresh when it is still the
+    /// target version (after an abort or a bad verdict); returns whether it
+    /// did.
+    ///
+    /// @example
+    /// ```js
+    /// engine.retry("prod", "api");
+    /// ```
+    pub fn retry(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+    ) -> JsResult<bool> {
+        self.control(&namespace, &entity, Engine::retry)
+    }
+
+    /// Skips the rest of the current plan step's bake (or its approval
+    /// gate); `{ full: true }` moves every remaining target at once and
+    /// runs no further step. Returns `false` when there was nothing to skip.
+    ///
+    /// @example
+    /// ```js
+    /// engine.promote("prod", "api");                 // next step now
+    /// engine.promote("prod", "api", { full: true }); // everything now
+    /// ```
+    pub fn promote(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+        options: Option<JsPromoteOptions>,
+    ) -> JsResult<bool> {
+        let full = promote_options_from_js(options.map(JsValue::from)).map_err(error_to_js)?;
+        self.control(&namespace, &entity, |e, ns, entity, now| e.promote(ns, entity, full, now))
+    }
+
+    /// Opens the approval gate the current plan step waits at (its targets
+    /// answer reason `"awaiting_approval"`); returns `false` when none is
+    /// waiting. This is how an asynchronous approval (a person, a ticket,
+    /// an HTTP call) reaches the engine.
+    ///
+    /// @example
+    /// ```js
+    /// if (engine.rolloutInfo("prod", "api").awaitingApproval && (await ticketApproved())) engine.approve("prod", "api");
+    /// ```
+    pub fn approve(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+    ) -> JsResult<bool> {
+        self.control(&namespace, &entity, Engine::approve)
+    }
+
+    /// Rolls every target back to `version`, which must once have been
+    /// last known good (`INVALID_VERSION` otherwise); the version rolling
+    /// now becomes last known bad. Returns `false` when everything is
+    /// already there.
+    ///
+    /// @example
+    /// ```js
+    /// engine.rollbackTo("prod", "api", "v1");
+    /// ```
+    #[wasm_bindgen(js_name = rollbackTo)]
+    pub fn rollback_to(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] version: JsValue,
+    ) -> JsResult<bool> {
+        let version = string_arg("version", &version).map_err(error_to_js)?;
+        self.control(&namespace, &entity, |e, ns, entity, now| e.rollback_to(ns, entity, &version, now))
+    }
+
+    /// A dry run: the schedule of steps the current options give the
+    /// current fleet (the rollout under way, or one that would start now),
+    /// with sizes and earliest times. Changes nothing.
+    ///
+    /// @example
+    /// ```js
+    /// for (const s of engine.plan("prod", "api").steps) console.log(s.index, s.targets, new Date(s.earliestStart));
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Schedule")]
+    pub fn plan(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+    ) -> JsResult<JsValue> {
+        let (ns, entity) = Self::names(&namespace, &entity)?;
+        let now = self.now().map_err(error_to_js)?;
+        let schedule = self.engine.plan(&ns, &entity, now).map_err(error_to_js)?;
+        to_js(&schedule).map_err(error_to_js)
+    }
+
+    /// The entity's events, oldest first: those after sequence number
+    /// `since` (default 0: every event kept), at most `limit`. Pass the
+    /// last `seq` you saw as `since` to page.
+    ///
+    /// @example
+    /// ```js
+    /// let seen = 0;
+    /// for (const e of engine.events("prod", "api", { since: seen })) { log(e.kind, e.target?.name, e.detail); seen = e.seq; }
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Event[]")]
+    pub fn events(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+        options: Option<JsEventsOptions>,
+    ) -> JsResult<JsValue> {
+        let (ns, entity) = Self::names(&namespace, &entity)?;
+        let (since, limit) = events_options_from_js(options.map(JsValue::from)).map_err(error_to_js)?;
+        let events = self.engine.events(&ns, &entity, since, limit).map_err(error_to_js)?;
+        to_js(&events).map_err(error_to_js)
+    }
+
+    /// Every rollout of the entity, oldest first: version, start, end and
+    /// outcome.
+    ///
+    /// @example
+    /// ```js
+    /// const good = engine.history("prod", "api").filter((r) => r.outcome === "succeeded");
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Rollout[]")]
+    pub fn history(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+    ) -> JsResult<JsValue> {
+        let (ns, entity) = Self::names(&namespace, &entity)?;
+        let history = self.engine.history(&ns, &entity).map_err(error_to_js)?;
+        to_js(&history).map_err(error_to_js)
     }
 
     /// Records the reported target states, runs one orchestration step at

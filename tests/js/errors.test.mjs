@@ -71,11 +71,20 @@ test("bad input of every kind throws a coded Error and leaves the engine working
 });
 
 test("a clock that returns NaN, a string or throws gives INVALID_TIME", () => {
-  for (const now of [() => NaN, () => "noon", () => Infinity, () => 2 ** 60, () => { throw new Error("no time"); }]) {
-    const engine = new Orchestrator({ now });
+  for (const bad of [() => NaN, () => "noon", () => Infinity, () => 2 ** 60, () => { throw new Error("no time"); }]) {
+    let now = bad;
+    const engine = new Orchestrator({ now: () => now() });
+    // Setters read the clock too (the event log records when).
+    expectError(() => engine.setTargetVersion("p", "e", "v1"), "INVALID_TIME");
+    expectError(() => engine.rolloutInfo("p", "e"), "NOT_FOUND");
+    now = () => T0;
     engine.setTargetVersion("p", "e", "v1");
+    now = bad;
     expectError(() => engine.orchestrate("p", "e", [{ name: "a", version: "v1" }]), "INVALID_TIME");
-    assert.equal(engine.rolloutInfo("p", "e").targets, 0, "nothing was recorded");
+    expectError(() => engine.pause("p", "e"), "INVALID_TIME");
+    const info = engine.rolloutInfo("p", "e");
+    assert.equal(info.targets, 0, "nothing was recorded");
+    assert.equal(info.paused, false);
   }
 });
 

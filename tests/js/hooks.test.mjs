@@ -33,7 +33,8 @@ function blueGreen(greensBroken) {
   });
   engine.setTargetVersion("prod", "app", "v2");
   for (let step = 0; step < 100; step++, clock.now += 10_000) {
-    const expected = engine.orchestrate("prod", "app", fleet.reports());
+    // A target answered "removed" is decommissioned: it is not kept.
+    const expected = engine.orchestrate("prod", "app", fleet.reports()).filter((e) => e.reason !== "removed");
     fleet.hosts = fleet.hosts.filter((h) => expected.some((e) => e.name === h.name));
     for (const e of expected) {
       if (e.name.startsWith("blue")) assert.equal(e.version, "v1");
@@ -45,7 +46,7 @@ function blueGreen(greensBroken) {
     if (info.lastKnownGoodVersion === "v2" && expected.length === 4) break;
     if (info.lastKnownBadVersion === "v2" && !expected.some((e) => e.name.startsWith("green"))) break;
   }
-  return engine.expectedState("prod", "app");
+  return engine.expectedState("prod", "app").filter((e) => e.reason !== "removed");
 }
 
 test("a blue/green rollout driven by JS select and remove hooks ends with exactly the new machines", () => {
