@@ -402,8 +402,12 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
         // flight (its slot went to another target): if it is not healthy
         // now, it has failed (the flap guard; a deviation from the letter
         // of the spec, see the README). Otherwise, the deadline decides.
+        // A pause stops the deadline of a target that does not run the
+        // version yet; one that runs it and reports errors keeps failing
+        // on time (safety is never paused).
         let judged = before == TargetState::Succeeded || before.is_failed();
-        if verdict.is_none() && (judged || deadline_now.saturating_sub(target.assigned) > duration_ms) {
+        let clock = if runs && target.is_error { now } else { deadline_now };
+        if verdict.is_none() && (judged || clock.saturating_sub(target.assigned) > duration_ms) {
             verdict = Some(if runs && target.is_error {
                 TargetState::FailedUnhealthy
             } else {
