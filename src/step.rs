@@ -414,7 +414,9 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
                 TargetState::FailedDeadline
             });
         }
-        target.state = verdict.unwrap_or(if before == TargetState::RolledBack {
+        // Undecided while rolling back, a target is on its way back (it
+        // may have been moved back by an earlier rollback).
+        target.state = verdict.unwrap_or(if before == TargetState::RolledBack || rolling_back {
             TargetState::RolledBack
         } else {
             TargetState::InFlight

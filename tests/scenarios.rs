@@ -104,9 +104,12 @@ fn in_flight_messages_say_what_the_target_waits_for() {
 
 #[test]
 fn a_failing_version_becomes_last_known_bad_and_moved_targets_roll_back_in_batches() {
-    // Hosts 4 and 5 (the third batch) report errors on v2.
+    // Hosts 4 and 5 (the third batch) report errors on v2. SPEC rolls
+    // back at the batch pace; rollbackBatchPercent = batchPercent does
+    // exactly that (the default sends every moved target back at once:
+    // tests/controls.rs).
     let mut sim = Sim::new(10, "v1");
-    sim.establish("v1", options(20));
+    sim.establish("v1", RolloutOptions { rollback_batch_percent: Some(20), ..options(20) });
     for h in [4, 5] {
         sim.hosts[h].behaviour.insert("v2".into(), Behaviour::Broken);
     }
