@@ -5,12 +5,13 @@ mod common;
 
 use common::{Behaviour, Sim, SEC, T0};
 use orchestrator_engine::{
-    Engine, ErrorCode, HookContext, HookError, RolloutOptions, TargetController, TargetReport, TargetState,
+    Amount, Engine, ErrorCode, EventKind, Outcome, PlanStep, HookContext, HookError, RolloutOptions, TargetController, TargetReport, TargetState,
     TargetView, SNAPSHOT_FORMAT_VERSION,
 };
 use proptest::prelude::*;
 
 const GOLDEN_V1: &str = "tests/fixtures/snapshot-v1.bin";
+const GOLDEN_V2: &str = "tests/fixtures/snapshot-v2.bin";
 
 struct RejectHost3;
 impl TargetController for RejectHost3 {
@@ -42,11 +43,85 @@ fn golden_engine() -> Engine {
     sim.engine
 }
 
+/// The golden engine plus format 2's state: a plan with a bake and a gate
+/// under way, a paused entity, a version in its watch window, event logs
+/// (one of them trimmed) and histories.
+fn golden_v2_engine() -> Engine {
+    let mut sim = Sim::new(6, "c1");
+    sim.engine = golden_engine();
+    sim.ns = "edge".into();
+    sim.entity = "canary".into();
+    let steps = vec![
+        PlanStep::new(Amount::Count(1)).bake(300),
+        PlanStep::new(Amount::Percent(50)).gated(),
+        PlanStep::new(Amount::Percent(100)),
+    ];
+    sim.establish("c1", RolloutOptions { max_events: 40, ..Default::default() });
+    sim.options(RolloutOptions {
+        steps,
+        max_failures: Some(Amount::Percent(10)),
+        max_consecutive_failures: Some(2),
+        watch_secs: 900,
+        rollback_batch_percent: Some(50),
+        max_events: 40,
+        ..Default::default()
+    });
+    sim.set_version("c2");
+    sim.run_until(100, |s| s.info().step == Some(1));
+    sim.engine.pause("edge", "canary", sim.now).unwrap();
+    sim.step();
+    let mut watched = Sim::new(3, "w1");
+    watched.ns = "edge".into();
+    watched.entity = "watched".into();
+    watched.engine = sim.engine;
+    watched.establish("w1", RolloutOptions { batch_percent: 100, ..Default::default() });
+    watched.options(RolloutOptions { batch_percent: 100, watch_secs: 3600, ..Default::default() });
+    watched.set_version("w2");
+    watched.run_until(50, |s| s.info().watch_until.is_some());
+    watched.engine
+}
+
+#[test]
+fn the_golden_v2_snapshot_restores_and_re_encodes_byte_for_byte() {
+    if std::env::var_os("REGENERATE_GOLDEN").is_some() {
+        std::fs::write(GOLDEN_V2, golden_v2_engine().snapshot()).unwrap();
+    }
+    let bytes = std::fs::read(GOLDEN_V2).expect("the golden snapshot is committed");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 2);
+    let engine = Engine::restore(&bytes).unwrap();
+    let canary = engine.rollout_info("edge", "canary").unwrap();
+    assert!(canary.paused);
+    assert_eq!(canary.step, Some(1));
+    assert!(canary.awaiting_approval);
+    assert_eq!(canary.options.steps.len(), 3);
+    assert_eq!(canary.options.max_failures, Some(Amount::Percent(10)));
+    let events = engine.events("edge", "canary", 0, usize::MAX).unwrap();
+    assert!(!events.is_empty() && events.len() <= 40);
+    assert!(events.iter().any(|e| e.kind == EventKind::Paused));
+    let watched = engine.rollout_info("edge", "watched").unwrap();
+    assert!(watched.watch_until.is_some());
+    let history = engine.history("edge", "watched").unwrap();
+    assert_eq!(history.last().unwrap().outcome, Outcome::Watching);
+
+    // Canonical: the same state gives the same bytes, built or restored.
+    assert_eq!(engine.snapshot(), bytes);
+    assert_eq!(golden_v2_engine().snapshot(), bytes);
+
+    // And it goes on: approving and resuming finishes the canary.
+    let mut sim = Sim { engine, ..Sim::new(6, "c1") };
+    sim.ns = "edge".into();
+    sim.entity = "canary".into();
+    for h in &mut sim.hosts {
+        h.running = sim.engine.expected_state("edge", "canary", None).unwrap().iter().find(|e| e.name == h.name).unwrap().version.clone();
+    }
+    sim.now = T0 + 3600 * SEC;
+    sim.engine.resume("edge", "canary", sim.now).unwrap();
+    sim.engine.approve("edge", "canary", sim.now).unwrap();
+    sim.run_until(100, |s| s.info().last_known_good_version == "c2");
+}
+
 #[test]
 fn the_golden_v1_snapshot_still_restores() {
-    if std::env::var_os("REGENERATE_GOLDEN").is_some() {
-        std::fs::write(GOLDEN_V1, golden_engine().snapshot()).unwrap();
-    }
     let bytes = std::fs::read(GOLDEN_V1).expect("the golden snapshot is committed");
     assert_eq!(&bytes[..8], b"ORCHSNAP");
     assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 1);
@@ -75,11 +150,26 @@ fn the_golden_v1_snapshot_still_restores() {
     let worker = engine.expected_state("staging", "worker", None).unwrap();
     assert_eq!((worker[0].name.as_str(), worker[0].version.as_str(), worker[0].reason), ("w-1", "w7", TargetState::InFlight));
 
-    if SNAPSHOT_FORMAT_VERSION == 1 {
-        // Canonical: the same state gives the same bytes, built or restored.
-        assert_eq!(engine.snapshot(), bytes);
-        assert_eq!(golden_engine().snapshot(), bytes);
+    // Format 1 had no plans, pauses or logs: restored, they are empty and
+    // the options take their defaults. The state is written as format 2,
+    // which restores to the same state.
+    assert!(!info.paused && info.step.is_none() && info.watch_until.is_none());
+    assert_eq!(info.options.steps, []);
+    assert!(engine.events("prod", "app", 0, usize::MAX).unwrap().is_empty());
+    let again = engine.snapshot();
+    assert_eq!(u16::from_le_bytes([again[8], again[9]]), SNAPSHOT_FORMAT_VERSION);
+    assert_eq!(Engine::restore(&again).unwrap().snapshot(), again);
+    assert_eq!(Engine::restore(&again).unwrap().expected_state("prod", "app", None), engine.expected_state("prod", "app", None));
+    // It goes on: the rollback of v2 finishes (every moved host at once,
+    // the default now).
+    let mut sim = Sim { engine, ..Sim::new(8, "v1") };
+    let answer = sim.engine.expected_state("prod", "app", None).unwrap();
+    for h in &mut sim.hosts {
+        h.group = answer.iter().find(|e| e.name == h.name).unwrap().group.clone();
+        h.running = if ["host-000", "host-002", "host-007"].contains(&h.name.as_str()) { "v1" } else { "v2" }.into();
     }
+    sim.now = T0 + 3600 * SEC;
+    sim.run_until(20, |s| s.hosts.iter().all(|h| h.running == "v1"));
 }
 
 #[test]
@@ -130,7 +220,11 @@ fn foreign_newer_and_corrupt_snapshots_are_clear_errors() {
     let newer = with_header(SNAPSHOT_FORMAT_VERSION + 1, &good[20..]);
     assert_eq!(
         restore_err(&newer),
-        "invalid snapshot: format version 2 is not one this engine reads (1 to 1); restore it with the newer orchestrator-engine that wrote it"
+        format!(
+            "invalid snapshot: format version {} is not one this engine reads (1 to {SNAPSHOT_FORMAT_VERSION}); \
+             restore it with the newer orchestrator-engine that wrote it",
+            SNAPSHOT_FORMAT_VERSION + 1
+        )
     );
     assert!(restore_err(&good[..good.len() - 1]).contains("truncated or padded"));
     let mut flipped = good.clone();
@@ -143,7 +237,7 @@ fn foreign_newer_and_corrupt_snapshots_are_clear_errors() {
 
 #[test]
 fn every_truncation_and_every_bit_flip_is_rejected_without_a_panic() {
-    let good = golden_engine().snapshot();
+    let good = golden_v2_engine().snapshot();
     for len in 0..good.len() {
         restore_err(&good[..len]);
     }
@@ -157,8 +251,12 @@ fn every_truncation_and_every_bit_flip_is_rejected_without_a_panic() {
 /// Mutated bodies with a valid checksum reach the decoder itself.
 #[test]
 fn mutated_bodies_with_valid_checksums_never_panic() {
-    let good = golden_engine().snapshot();
-    let body = &good[20..];
+    for (format, good) in [(1, std::fs::read(GOLDEN_V1).unwrap()), (2, golden_v2_engine().snapshot())] {
+        mutate(format, &good[20..]);
+    }
+}
+
+fn mutate(format: u16, body: &[u8]) {
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
         seed ^= seed << 13;
@@ -182,7 +280,7 @@ fn mutated_bodies_with_valid_checksums_never_panic() {
                 }
             }
         }
-        match Engine::restore(&with_header(1, &mutated)) {
+        match Engine::restore(&with_header(format, &mutated)) {
             // A mutation that still decodes is a valid engine: it works.
             Ok(engine) => {
                 ok += 1;
@@ -191,6 +289,8 @@ fn mutated_bodies_with_valid_checksums_never_panic() {
                 for ns in engine.namespaces() {
                     for entity in engine.entities(&ns).unwrap() {
                         engine.expected_state(&ns, &entity, None).unwrap();
+                        engine.events(&ns, &entity, 0, usize::MAX).unwrap();
+                        engine.plan(&ns, &entity, T0).unwrap();
                     }
                 }
             }
@@ -200,7 +300,7 @@ fn mutated_bodies_with_valid_checksums_never_panic() {
             }
         }
     }
-    assert!(rejected > 10_000, "{ok} decoded, {rejected} rejected");
+    assert!(rejected > 10_000, "format {format}: {ok} decoded, {rejected} rejected");
 }
 
 proptest! {
@@ -210,5 +310,6 @@ proptest! {
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
         let _ = Engine::restore(&bytes);
         let _ = Engine::restore(&with_header(1, &bytes));
+        let _ = Engine::restore(&with_header(2, &bytes));
     }
 }
