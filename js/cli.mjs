@@ -4,7 +4,7 @@
 // same model as the browser simulator) and prints a summary.
 import { parseArgs } from "node:util";
 import { Orchestrator, version as engineVersion } from "./node.mjs";
-import { FAILURE_KINDS, OUTCOME_TEXT, Simulation, formatDuration, tally } from "./simulation.mjs";
+import { FAILURE_KINDS, OUTCOME_TEXT, Simulation, formatDuration, parseAmount, parseSteps, tally } from "./simulation.mjs";
 
 const USAGE = `Usage: orchestrator-engine simulate [options]
 
@@ -26,6 +26,15 @@ Rollout options (passed to the engine as they are)
   --success-percent P      P% must succeed for the version to be good (default 95)
   --success-timeout SECS   healthy this long counts as success (default 60)
   --duration-timeout SECS  not successful this long after assignment fails (default 300)
+  --steps LIST             a plan instead of batches: sizes in order, each a count or
+                           a percentage, optionally :BAKESECS and :approve; the last
+                           must be 100%, e.g. 1:600,10%,50%:approve,100%
+  --max-failures N|P%      error budget: the version is bad once more targets failed
+  --max-consecutive-failures N
+                           ... or once more than N failed in a row
+  --watch SECS             keep judging a good version this long (default 0)
+  --rollback-batch-percent P
+                           roll back at most P% at once (default: all at once)
 
 Failure injection, per version; SHARE is a fraction (0.05) or a percentage (5%)
   --fail VERSION:SHARE     share of targets never healthy on VERSION (repeatable)
@@ -36,9 +45,16 @@ Failure injection, per version; SHARE is a fraction (0.05) or a percentage (5%)
 Operator actions during the run
   --set VERSION@SECS       set the target version at that virtual second
   --force VERSION@SECS     force it (abandon and roll back the current one)
+  --rollback-to VERSION@SECS
+                           roll every target back to a version that was good
+  --pause SECS, --resume SECS, --abort SECS, --retry SECS, --approve SECS,
+  --promote SECS, --promote-full SECS
+                           the engine's controls at that virtual second (repeatable)
 
 Output
   --json                   print only the summary, as JSON
+  --events                 print the engine's event log after the summary
+                           (with --json: add events and history to it)
   --speed X                run X virtual seconds per real second (default: as fast as possible)
   --max-time SECS          give up after this much virtual time (default 172800)
   -h, --help               this text
@@ -66,9 +82,23 @@ const OPTIONS = {
   late: { type: "string", multiple: true },
   flap: { type: "string", multiple: true },
   stuck: { type: "string", multiple: true },
+  steps: { type: "string" },
+  "max-failures": { type: "string" },
+  "max-consecutive-failures": { type: "string" },
+  watch: { type: "string" },
+  "rollback-batch-percent": { type: "string" },
   set: { type: "string", multiple: true },
   force: { type: "string", multiple: true },
+  "rollback-to": { type: "string", multiple: true },
+  pause: { type: "string", multiple: true },
+  resume: { type: "string", multiple: true },
+  abort: { type: "string", multiple: true },
+  retry: { type: "string", multiple: true },
+  approve: { type: "string", multiple: true },
+  promote: { type: "string", multiple: true },
+  "promote-full": { type: "string", multiple: true },
   json: { type: "boolean" },
+  events: { type: "boolean" },
   speed: { type: "string" },
   "max-time": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -91,11 +121,22 @@ function share(flag, text) {
   return [match[1], value];
 }
 
-function action(kind, text) {
+function action(flag, kind, text) {
   const match = /^(.+)@(\d+)$/.exec(text);
-  if (!match) throw new UsageError(`--${kind} must look like VERSION@SECONDS, got ${JSON.stringify(text)}`);
+  if (!match) throw new UsageError(`--${flag} must look like VERSION@SECONDS, got ${JSON.stringify(text)}`);
   return { kind, version: match[1], atSecs: Number(match[2]) };
 }
+
+/** A scenario parser's complaint, as a complaint about `--flag`. */
+function flagged(flag, parse) {
+  try {
+    return parse();
+  } catch (e) {
+    throw new UsageError(`--${flag}: ${e.message}`);
+  }
+}
+
+const TIMED_CONTROLS = { pause: "pause", resume: "resume", abort: "abort", retry: "retry", approve: "approve", promote: "promote", "promote-full": "promoteFull" };
 
 /** The scenario (and output settings) the flags describe. */
 function scenarioFromArgs(args) {
@@ -125,6 +166,16 @@ function scenarioFromArgs(args) {
     successTimeoutSecs: number("success-timeout", values["success-timeout"]) ?? 60,
     durationTimeoutSecs: number("duration-timeout", values["duration-timeout"]) ?? 300,
   };
+  if (values.steps !== undefined) options.steps = flagged("steps", () => parseSteps(values.steps));
+  if (values["max-failures"] !== undefined) {
+    options.maxFailures = flagged("max-failures", () => parseAmount(values["max-failures"], "the budget"));
+  }
+  const consecutive = number("max-consecutive-failures", values["max-consecutive-failures"]);
+  if (consecutive !== undefined) options.maxConsecutiveFailures = consecutive;
+  const watch = number("watch", values.watch);
+  if (watch !== undefined) options.watchSecs = watch;
+  const rollbackBatch = number("rollback-batch-percent", values["rollback-batch-percent"]);
+  if (rollbackBatch !== undefined) options.rollbackBatchPercent = rollbackBatch;
   scenario.options = options;
   scenario.versions = { current: values.from ?? "v1", target: values.to ?? "v2" };
   const failures = {};
@@ -145,11 +196,15 @@ function scenarioFromArgs(args) {
   const maxSecs = number("max-time", values["max-time"]);
   if (maxSecs !== undefined) scenario.maxSecs = maxSecs;
   scenario.actions = [
-    ...(values.set ?? []).map((t) => action("set", t)),
-    ...(values.force ?? []).map((t) => action("force", t)),
+    ...(values.set ?? []).map((t) => action("set", "set", t)),
+    ...(values.force ?? []).map((t) => action("force", "force", t)),
+    ...(values["rollback-to"] ?? []).map((t) => action("rollback-to", "rollbackTo", t)),
   ];
+  for (const [flag, kind] of Object.entries(TIMED_CONTROLS)) {
+    for (const t of values[flag] ?? []) scenario.actions.push({ kind, atSecs: number(flag, t) });
+  }
   const speed = number("speed", values.speed);
-  return { scenario, json: values.json ?? false, speed: speed ?? 0 };
+  return { scenario, json: values.json ?? false, events: values.events ?? false, speed: speed ?? 0 };
 }
 
 const BAR = 30;
@@ -207,6 +262,26 @@ class Progress {
     this.stream.write(out);
     this.drawn = lines.length;
   }
+}
+
+/**
+ * The engine's event log, one line per event, times from the run's start;
+ * per-target events are counted (--json --events lists them).
+ */
+function printEvents(sim, stream) {
+  const events = sim.events();
+  const perTarget = {};
+  stream.write(`\nevent log (${events.length} kept)\n`);
+  for (const e of events) {
+    if (e.target) {
+      perTarget[e.kind] = (perTarget[e.kind] ?? 0) + 1;
+      continue;
+    }
+    const at = `+${formatDuration(Math.max(0, (e.time - sim.startMs) / 1000))}`;
+    stream.write(`  ${at.padEnd(10)} ${e.kind.padEnd(18)} ${e.version.padEnd(6)} ${e.detail}\n`);
+  }
+  const counted = Object.entries(perTarget).map(([kind, n]) => `${n} ${kind}`).join(", ");
+  if (counted) stream.write(`  and per target: ${counted}\n`);
 }
 
 function printSummary(summary, stream) {
@@ -277,7 +352,12 @@ export async function main(args, { stdout = process.stdout, stderr = process.std
   }
   progress?.update(sim, true);
   const summary = sim.summary();
-  if (parsed.json) stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-  else printSummary(summary, stdout);
+  if (parsed.json) {
+    const out = parsed.events ? { ...summary, events: sim.events(), history: sim.history() } : summary;
+    stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } else {
+    printSummary(summary, stdout);
+    if (parsed.events) printEvents(sim, stdout);
+  }
   return summary.outcome === "unsettled" ? 1 : 0;
 }

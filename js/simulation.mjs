@@ -56,9 +56,48 @@ export const DEFAULT_SCENARIO = Object.freeze({
   flapSecs: 30,
   maxSecs: 2 * 86_400,
   seed: 1,
-  // Scheduled operator actions: [{ atSecs, kind: "set" | "force", version }].
+  // Scheduled operator actions: [{ atSecs, kind, version? }], kind one of
+  // CONTROLS (set, force and rollbackTo take a version).
   actions: [],
 });
+
+/**
+ * A plan written as text, as both simulators take it:
+ * "1:600,10%,50%:approve,100%" is a step of 1 target baking 600 s, one of
+ * 10%, one of 50% behind an approval gate, then the rest. The engine
+ * validates the plan itself (INVALID_OPTIONS).
+ */
+export function parseSteps(text) {
+  return String(text).split(",").map((item) => {
+    const [size, ...rest] = item.trim().split(":");
+    const step = { size: parseAmount(size, "a step's size") };
+    for (const part of rest) {
+      if (part === "approve") step.approval = true;
+      else if (/^\d+$/.test(part)) step.bakeSecs = Number(part);
+      else fail(`step ${JSON.stringify(item.trim())} must look like SIZE[:BAKESECS][:approve]`);
+    }
+    return step;
+  });
+}
+
+/** The text `parseSteps` reads, for a plan as the engine answers it. */
+export function formatSteps(steps) {
+  return steps
+    .map((s) => (typeof s === "object" ? `${s.size}${s.bakeSecs ? `:${s.bakeSecs}` : ""}${s.approval ? ":approve" : ""}` : `${s}`))
+    .join(",");
+}
+
+/** A count ("12") or a percentage ("10%"), as the engine takes it. */
+export function parseAmount(text, what = "an amount") {
+  const t = String(text).trim();
+  if (/^\d+$/.test(t)) return Number(t);
+  if (/^\d+%$/.test(t)) return t;
+  return fail(`${what} must be a count like 5 or a percentage like 10%, got ${JSON.stringify(t)}`);
+}
+
+/** The operator's actions a scenario can schedule (and a viewer can take). */
+export const CONTROLS = Object.freeze(["set", "force", "pause", "resume", "abort", "retry", "promote", "promoteFull", "approve", "rollbackTo"]);
+const WITH_VERSION = new Set(["set", "force", "rollbackTo"]);
 
 /** A scenario that cannot be simulated. `code` is always INVALID_SCENARIO. */
 export class ScenarioError extends Error {
@@ -142,8 +181,9 @@ export function normalizeScenario(input = {}) {
   const actions = s.actions
     .map((a, i) => {
       if (a === null || typeof a !== "object") fail(`actions[${i}] must be an object`);
-      if (a.kind !== "set" && a.kind !== "force") fail(`actions[${i}].kind must be "set" or "force", got ${JSON.stringify(a.kind)}`);
+      if (!CONTROLS.includes(a.kind)) fail(`actions[${i}].kind must be one of ${CONTROLS.join(", ")}, got ${JSON.stringify(a.kind)}`);
       integer(a.atSecs, `actions[${i}].atSecs`, 0, s.maxSecs);
+      if (!WITH_VERSION.has(a.kind)) return { atSecs: a.atSecs, kind: a.kind };
       return { atSecs: a.atSecs, kind: a.kind, version: versionName(a.version, `actions[${i}].version`) };
     })
     .sort((a, b) => a.atSecs - b.atSecs);
@@ -296,6 +336,48 @@ export class Simulation {
   }
 
   /**
+   * An operator control: one of CONTROLS (`version` for set, force and
+   * rollbackTo). Logs what it did, or that it changed nothing (abort with
+   * nothing in flight, approve with no gate waiting...). Returns whether
+   * it changed anything; engine errors (a version never good) throw.
+   */
+  control(kind, version = undefined) {
+    if (kind === "set") return this.setTargetVersion(version), true;
+    if (kind === "force") return this.forceTargetVersion(version), true;
+    const act = {
+      pause: () => this.engine.pause(NAMESPACE, ENTITY),
+      resume: () => this.engine.resume(NAMESPACE, ENTITY),
+      abort: () => this.engine.abort(NAMESPACE, ENTITY),
+      retry: () => this.engine.retry(NAMESPACE, ENTITY),
+      promote: () => this.engine.promote(NAMESPACE, ENTITY),
+      promoteFull: () => this.engine.promote(NAMESPACE, ENTITY, { full: true }),
+      approve: () => this.engine.approve(NAMESPACE, ENTITY),
+      rollbackTo: () => this.engine.rollbackTo(NAMESPACE, ENTITY, version),
+    }[kind];
+    if (!act) fail(`unknown control ${JSON.stringify(kind)}; the controls are ${CONTROLS.join(", ")}`);
+    const changed = act();
+    const what = kind === "rollbackTo" ? `rollbackTo ${version}` : kind === "promoteFull" ? "promote (full)" : kind;
+    this.#note("operator", changed ? what : `${what}: nothing to do, nothing changed`);
+    if (changed) this.#afterOperator();
+    return changed;
+  }
+
+  /** The engine's event log of the simulated entity, after `since` (a seq). */
+  events(since = 0) {
+    return this.engine.events(NAMESPACE, ENTITY, { since });
+  }
+
+  /** Every rollout of the simulated entity: version, start, end, outcome. */
+  history() {
+    return this.engine.history(NAMESPACE, ENTITY);
+  }
+
+  /** The schedule the current options give the fleet (a dry run). */
+  plan() {
+    return this.engine.plan(NAMESPACE, ENTITY);
+  }
+
+  /**
    * New rollout options from now on (the engine validates them). The
    * scenario keeps the options the run started with: the fleet's behaviour
    * was drawn from them, and the engine (and its snapshot) has the new ones.
@@ -434,13 +516,20 @@ export class Simulation {
   // the engine does for a fleet it meets for the first time) until it is
   // last known good and nothing is moving.
   #establish(version) {
+    // A plan's gates and bakes, and a watch window, are for the rollout
+    // the run is about, not for the fleet as it is.
+    const { steps, watchSecs, ...plain } = this.scenario.options;
+    this.engine.setRolloutOptions(NAMESPACE, ENTITY, plain);
     this.engine.setTargetVersion(NAMESPACE, ENTITY, version);
     const reports = this.fleet.map((t) => ({ name: t.name, group: t.group, version, message: "running", isError: false }));
     for (let i = 0; i <= 4 * this.fleet.length + 10; i++) {
       const expected = this.engine.orchestrate(NAMESPACE, ENTITY, reports);
       this.nowMs += this.scenario.stepSecs * 1000;
       const settled = expected.every((e) => e.reason === "succeeded");
-      if (settled && this.engine.rolloutInfo(NAMESPACE, ENTITY).lastKnownGoodVersion === version) return;
+      if (settled && this.engine.rolloutInfo(NAMESPACE, ENTITY).lastKnownGoodVersion === version) {
+        this.engine.setRolloutOptions(NAMESPACE, ENTITY, this.scenario.options);
+        return;
+      }
     }
     fail(`could not establish ${version} as last known good with these options`);
   }
@@ -455,8 +544,7 @@ export class Simulation {
     while (this.nextAction < actions.length && actions[this.nextAction].atSecs <= this.elapsedSecs) {
       const action = actions[this.nextAction];
       this.nextAction += 1;
-      if (action.kind === "set") this.setTargetVersion(action.version);
-      else this.forceTargetVersion(action.version);
+      this.control(action.kind, action.version);
     }
   }
 
@@ -592,7 +680,8 @@ export class Simulation {
     const info = this.info;
     const version = info.targetVersion;
     const judged = info.lastKnownGoodVersion === version || info.lastKnownBadVersion === version;
-    if (!judged || info.rollingVersion !== version) return;
+    // A good version still watched can yet turn bad.
+    if (!judged || info.rollingVersion !== version || info.watchUntil !== null) return;
     if (this.expected.some((e) => MOVING.has(e.reason) || e.reason === "waiting")) return;
     this.settledAtMs = this.nowMs;
     const s = this.summary();

@@ -2,7 +2,9 @@
 // worker (worker.mjs: the wasm engine and the shared fleet model from
 // www/engine/, copied there by scripts/build.sh) and canvas views of what
 // it sends back.
-import { DEFAULT_SCENARIO, FAILURE_KINDS, OUTCOME_TEXT, formatDuration, tally } from "./engine/simulation.mjs";
+import {
+  DEFAULT_SCENARIO, FAILURE_KINDS, OUTCOME_TEXT, formatDuration, formatSteps, parseAmount, parseSteps, tally,
+} from "./engine/simulation.mjs";
 import { Palette, drawGrid, drawTimeline, gridLayout, hitTest, legend } from "./render.mjs";
 
 const $ = (id) => document.getElementById(id);
@@ -12,6 +14,7 @@ const SCENARIO_NUMBERS = ["targets", "reportDelaySecs", "stepSecs", "seed"];
 const LOG_ROWS = 400;
 const LOG_LIMIT = 2000;
 const WHY_KINDS = new Set(["failure", "rollback"]);
+const EVENT_ROWS = 400;
 
 // The latest view of the run (see worker.mjs), plus what only changes with
 // a new run: the scenario and each target's group.
@@ -53,16 +56,18 @@ function receive(view) {
   if (view.full) {
     const { versions } = view.scenario;
     palette = new Palette([versions.current, versions.target, versions.next].filter(Boolean));
-    run = { ...view, log: [] };
+    run = { ...view, log: [], freshEvents: [] };
     layout = null;
     $("log").replaceChildren();
+    $("events").replaceChildren();
     renderLegend();
   }
   const log = run.log.concat(view.log);
   // Several views can arrive between two frames: their log entries all
   // wait for the next render.
   const fresh = (run.fresh ?? []).concat(view.log);
-  Object.assign(run, view, { log: log.length > LOG_LIMIT ? log.slice(-LOG_LIMIT) : log, fresh });
+  const freshEvents = run.freshEvents.concat(view.events);
+  Object.assign(run, view, { log: log.length > LOG_LIMIT ? log.slice(-LOG_LIMIT) : log, fresh, freshEvents });
   dirty = true;
 }
 
@@ -72,6 +77,12 @@ function fillForm(scenario) {
   for (const key of SCENARIO_NUMBERS) $(key).value = scenario[key];
   $("groups").value = scenario.groups.join(", ");
   for (const key of OPTION_FIELDS) $(key).value = scenario.options[key] ?? "";
+  const { steps, maxFailures, maxConsecutiveFailures, watchSecs, rollbackBatchPercent } = scenario.options;
+  $("steps").value = steps ? formatSteps(steps) : "";
+  $("maxFailures").value = maxFailures ?? "";
+  $("maxConsecutiveFailures").value = maxConsecutiveFailures ?? "";
+  $("watchSecs").value = watchSecs ?? 0;
+  $("rollbackBatchPercent").value = rollbackBatchPercent ?? "";
   for (const row of ROWS) {
     const version = scenario.versions[row] ?? "";
     $(row).value = version;
@@ -90,8 +101,21 @@ function readNumber(id) {
   return value;
 }
 
+/** An optional field: empty is `null` (the engine's default). */
+function readOptional(id, parse) {
+  const text = $(id).value.trim();
+  return text === "" ? null : parse(text);
+}
+
 function readOptions() {
-  return Object.fromEntries(OPTION_FIELDS.map((key) => [key, readNumber(key)]));
+  const options = Object.fromEntries(OPTION_FIELDS.map((key) => [key, readNumber(key)]));
+  const steps = readOptional("steps", parseSteps);
+  if (steps) options.steps = steps;
+  options.maxFailures = readOptional("maxFailures", (t) => parseAmount(t, "max failures"));
+  options.maxConsecutiveFailures = readOptional("maxConsecutiveFailures", () => readNumber("maxConsecutiveFailures"));
+  options.watchSecs = readOptional("watchSecs", () => readNumber("watchSecs")) ?? 0;
+  options.rollbackBatchPercent = readOptional("rollbackBatchPercent", () => readNumber("rollbackBatchPercent"));
+  return options;
 }
 
 function readScenario() {
@@ -180,6 +204,13 @@ function render() {
   const { inFlight, failed } = tally(summary.reasons);
   $("info-inflight").textContent = inFlight.toLocaleString("en-US");
   $("info-failed").textContent = failed.toLocaleString("en-US");
+  const state = [
+    info.paused && "paused",
+    info.step !== null && `step ${info.step + 1} of ${info.options.steps.length}`,
+    info.awaitingApproval && "awaiting approval",
+    info.watchUntil !== null && `watched until +${formatDuration((info.watchUntil - run.startMs) / 1000)}`,
+  ].filter(Boolean);
+  $("info-state").textContent = state.join(" · ") || "-";
   $("counts").replaceChildren(...Object.entries(summary.running).sort()
     .map(([v, n]) => swatched(palette.get(v).solid, `${v} ${n.toLocaleString("en-US")}`)));
   $("play").textContent = run.playing ? "Pause" : "Play";
@@ -194,6 +225,31 @@ function render() {
   drawGrid(grid, layout, (i) => [names[run.reason[i]], versions[run.running[i]], versions[run.expected[i]]], palette);
   drawTimeline($("timeline"), run.timeline, run.log, run.groups.length, palette);
   renderLog();
+  renderEvents();
+}
+
+/** The engine's events as they arrive, newest first. */
+function renderEvents() {
+  const fresh = run.freshEvents;
+  if (fresh.length === 0) return;
+  run.freshEvents = [];
+  const perTarget = $("events-targets").checked;
+  const items = fresh.filter((e) => perTarget || !e.target).slice(-EVENT_ROWS).map((e) => {
+    const item = document.createElement("li");
+    item.dataset.kind = e.kind;
+    const time = document.createElement("time");
+    time.textContent = `+${formatDuration(Math.max(0, (e.time - run.startMs) / 1000))}`;
+    const kind = document.createElement("code");
+    kind.textContent = e.kind;
+    const text = document.createElement("span");
+    const target = e.target ? ` ${e.target.group ? `${e.target.group}/` : ""}${e.target.name}` : "";
+    text.textContent = ` ${e.version}${target}: ${e.detail}`;
+    item.append(time, kind, text);
+    return item;
+  });
+  const list = $("events");
+  list.prepend(...items.reverse());
+  while (list.childElementCount > EVENT_ROWS) list.lastElementChild.remove();
 }
 
 function renderLog() {
@@ -285,6 +341,15 @@ $("speed").addEventListener("input", () => {
 for (const [id, command] of [["set-version", "set"], ["force-version", "force"]]) {
   $(id).addEventListener("click", () => attempt(() => call(command, { version: $("action-version").value.trim() })));
 }
+/** An engine control; says when it changed nothing (abort with nothing in flight...). */
+async function control(kind, version = undefined) {
+  const changed = await call("control", { kind, version });
+  $("control-result").textContent = changed ? "" : `${kind}: nothing to do`;
+}
+for (const button of document.querySelectorAll("[data-control]")) {
+  button.addEventListener("click", () => attempt(() => control(button.dataset.control)));
+}
+$("rollback-to").addEventListener("click", () => attempt(() => control("rollbackTo", $("action-version").value.trim())));
 $("save").addEventListener("click", () => attempt(save));
 $("load").addEventListener("change", (event) => {
   const [file] = event.target.files;
@@ -309,5 +374,5 @@ render();
 requestAnimationFrame(frame);
 
 // For scripts and tests: every target's state in the running simulation.
-window.simulator = { state: () => call("state") };
+window.simulator = { state: () => call("state"), control };
 document.body.dataset.ready = "true";

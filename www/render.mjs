@@ -49,6 +49,8 @@ export function cellColour(palette, reason, running, expected) {
     case "halted":
       return HALTED;
     case "held_back":
+    case "held_paused":
+    case "awaiting_approval":
       return HELD;
     case "waiting":
       return palette.get(running).waiting;
@@ -70,6 +72,7 @@ export function legend(palette, current, target) {
     [FAILED, "failed"],
     [ROLLING_BACK, "rolling back"],
     [HALTED, "halted"],
+    [HELD, "held (paused, awaiting approval, not approved)"],
   ];
 }
 

@@ -16,6 +16,7 @@ let owedSecs = 0;
 let lastTick = 0;
 let timer;
 let sentSeq = -1;
+let sentEvent = 0;
 
 /** A list of distinct strings, and a function giving a string's index in it. */
 function table() {
@@ -52,6 +53,9 @@ function view(full) {
   });
   const log = full ? sim.log : sim.log.filter((entry) => entry.seq > sentSeq);
   sentSeq = sim.log.at(-1)?.seq ?? -1;
+  // The engine's own event log, from the last event sent on.
+  const events = sim.events(full ? 0 : sentEvent);
+  sentEvent = events.at(-1)?.seq ?? sentEvent;
   const result = {
     full,
     playing,
@@ -68,6 +72,8 @@ function view(full) {
     expected,
     reason,
     log,
+    events,
+    startMs: sim.startMs,
     timeline: sim.timeline,
   };
   if (full) {
@@ -153,6 +159,11 @@ const COMMANDS = {
   },
   force({ version: v }) {
     sim.forceTargetVersion(v);
+  },
+  // The engine's controls: pause, resume, abort, retry, promote,
+  // promoteFull, approve, rollbackTo.
+  control({ kind, version: v }) {
+    return { result: sim.control(kind, v) };
   },
   options({ options }) {
     sim.setOptions(options);

@@ -95,6 +95,38 @@ test("operator actions: a later version set mid-run rolls out after the first", 
   assert.deepEqual(forced.running, { v3: 600 });
 });
 
+test("plan, error budget, watch window and timed controls; --events prints the engine's log", () => {
+  const gated = cli("simulate", "--targets", "200", "--steps", "1:300,10%,50%:approve,100%", "--pause", "100", "--resume", "400", "--approve", "1500", "--events");
+  assert.equal(gated.status, 0, gated.stderr);
+  assert.match(gated.stdout, /outcome +v2 rolled out/);
+  const log = gated.stdout.slice(gated.stdout.indexOf("event log"));
+  for (const line of [/paused +v2 +nothing new moves/, /resumed +v2 +paused for 300s/, /step_started +v2 +step 2 of 4: 20 more/,
+    /approval_requested +v2 +step 3 of 4 waits/, /\+25m 00s +approved/, /version_good +v2/, /and per target: \d+ target_assigned/]) {
+    assert.match(log, line);
+  }
+
+  // The budget is exceeded, not reached: with F never-healthy targets a
+  // budget of F rolls out and one of F - 1 rolls back.
+  const budget = (max) => JSON.parse(cli("simulate", "--targets", "500", "--success-percent", "100", "--max-failures", max, "--fail", "v2:2%", "--json").stdout);
+  const failed = budget("100").reasons.failed_unhealthy;
+  assert.ok(failed > 3, `${failed} failed`);
+  assert.equal(budget(String(failed)).outcome, "rolled_out");
+  assert.equal(budget(String(failed - 1)).outcome, "rolled_back");
+
+  // A watch window keeps the run open until it passes (failures inside it
+  // are tests/controls.rs's and controls.test.mjs's to walk).
+  const plain = JSON.parse(cli("simulate", "--targets", "300", "--json").stdout);
+  const watched = JSON.parse(cli("simulate", "--targets", "300", "--watch", "3600", "--json", "--events").stdout);
+  assert.equal(watched.outcome, "rolled_out");
+  assert.ok(watched.virtualSecs > 3600 && watched.virtualSecs > plain.virtualSecs + 3000, `${watched.virtualSecs} s vs ${plain.virtualSecs} s`);
+  assert.ok(watched.events.some((e) => e.kind === "watch_ended"));
+  assert.deepEqual(watched.history.map((r) => r.outcome), ["succeeded", "succeeded"]);
+
+  // An abort mid-rollout rolls back at once (all moved targets together).
+  const aborted = JSON.parse(cli("simulate", "--targets", "300", "--abort", "300", "--json").stdout);
+  assert.equal(aborted.outcome, "rolled_back");
+});
+
 test("a run that cannot settle in --max-time says so and exits 1", () => {
   const { status, stdout } = cli("simulate", ...SCENARIO, "--json", "--max-time", "60");
   assert.equal(status, 1);
@@ -116,6 +148,11 @@ test("bad flags: a usage message on stderr and exit code 2", () => {
     [["simulate", "--success-timeout", "600", "--duration-timeout", "300"], /durationTimeoutSecs/],
     [["simulate", "--groups", "a,a"], /groups must be distinct/],
     [["simulate", "--json=yes"], /--json/],
+    [["simulate", "--steps", "1,10%"], /steps\[1\].*cannot reach every target/],
+    [["simulate", "--steps", "1:soon,100%"], /--steps: step "1:soon" must look like SIZE\[:BAKESECS\]\[:approve\]/],
+    [["simulate", "--max-failures", "lots"], /--max-failures: the budget must be a count like 5 or a percentage like 10%/],
+    [["simulate", "--pause", "soon"], /--pause must be a whole number/],
+    [["simulate", "--rollback-to", "v1"], /--rollback-to must look like VERSION@SECONDS/],
   ];
   for (const [args, message] of cases) {
     const { status, stdout, stderr } = cli(...args);

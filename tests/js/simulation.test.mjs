@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Orchestrator } from "../../js/node.mjs";
-import { Simulation } from "../../js/simulation.mjs";
+import { DEFAULT_SCENARIO, Simulation, formatSteps, parseSteps } from "../../js/simulation.mjs";
 
 test("a simulation saved after its options changed continues exactly as the original", () => {
   const scenario = { targets: 300, failures: { v2: { late: 0.05, flap: 0.02, unhealthy: 0.02 } } };
@@ -32,7 +32,8 @@ test("a bad scenario is an INVALID_SCENARIO error naming the field", () => {
     [{ failures: { v2: { unhealthy: -0.1 } } }, /failures.v2.unhealthy must be a share from 0 to 1/],
     [{ failures: { v2: { unhealthy: 0.7, stuck: 0.7 } } }, /add up to 1.4, more than 1/],
     [{ stepSecs: 0 }, /stepSecs must be an integer from 1/],
-    [{ actions: [{ atSecs: 10, kind: "undo", version: "v3" }] }, /actions\[0\].kind must be "set" or "force"/],
+    [{ actions: [{ atSecs: 10, kind: "rollbackTo" }] }, /actions\[0\].version must be a non-empty version name/],
+    [{ actions: [{ atSecs: 10, kind: "undo", version: "v3" }] }, /actions\[0\].kind must be one of set, force, pause, resume, abort/],
   ];
   for (const [scenario, message] of cases) {
     assert.throws(() => new Simulation(Orchestrator, scenario), (e) => e.code === "INVALID_SCENARIO" && message.test(e.message), JSON.stringify(scenario));
@@ -72,4 +73,40 @@ test("late failures after success are caught by the flap guard while the rollout
   const summary = sim.run();
   assert.equal(summary.outcome, "rolled_back");
   assert.ok(sim.log.some((e) => e.kind === "failure" && /health check failing/.test(e.why)));
+});
+
+test("scenario actions drive the engine's controls; the event log and history come through", () => {
+  const scenario = {
+    targets: 300,
+    options: { ...DEFAULT_SCENARIO.options, steps: parseSteps("1:300,10%,50%:approve,100%") },
+    actions: [
+      { atSecs: 60, kind: "pause" },
+      { atSecs: 400, kind: "resume" },
+      { atSecs: 2400, kind: "approve" },
+    ],
+  };
+  const sim = new Simulation(Orchestrator, scenario);
+  sim.run({ maxSteps: 150 });
+  assert.equal(sim.info.awaitingApproval, true, "the gate holds until the scheduled approval");
+  const half = Simulation.load(Orchestrator, JSON.parse(JSON.stringify(sim.save())));
+  const summary = sim.run();
+  assert.equal(summary.outcome, "rolled_out");
+  assert.deepEqual(half.run(), summary, "a run saved at the gate continues identically");
+  const kinds = sim.events().map((e) => e.kind);
+  for (const kind of ["paused", "resumed", "step_started", "approval_requested", "approved", "version_good"]) {
+    assert.ok(kinds.includes(kind), kind);
+  }
+  assert.deepEqual(sim.history().map((r) => [r.version, r.outcome]), [["v1", "succeeded"], ["v2", "succeeded"]]);
+  assert.match(sim.log.map((l) => l.text).join("\n"), /approve/);
+
+  // Abort mid-rollout rolls back; a control with nothing to do says so.
+  const aborted = new Simulation(Orchestrator, { targets: 200, actions: [{ atSecs: 300, kind: "abort" }] });
+  assert.equal(aborted.run().outcome, "rolled_back");
+  assert.equal(aborted.control("abort"), false);
+  assert.match(aborted.log.at(-1).text, /abort: nothing to do/);
+  assert.equal(aborted.control("retry"), true);
+  assert.equal(aborted.run().outcome, "rolled_out");
+  assert.throws(() => aborted.control("rollbackTo", "v9"), { code: "INVALID_VERSION" });
+  assert.throws(() => parseSteps("1:soon,100%"), { code: "INVALID_SCENARIO" });
+  assert.equal(formatSteps(parseSteps("1:600,10%,50%:approve,100%")), "1:600,10%,50%:approve,100%");
 });

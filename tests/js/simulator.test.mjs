@@ -206,6 +206,41 @@ test("forcing a later version mid-run rolls the current one back and the later o
   assert.deepEqual(errors, []);
 });
 
+test("the engine's controls from the page: a plan with a gate, pause, approve, abort; the event log shows them", async () => {
+  const { page, errors } = await open();
+  await configure(page, { targets: 400, options: { steps: "1:120,10%,50%:approve,100%", watchSecs: 0 } });
+  await step(page, 3);
+  await page.click('[data-control="pause"]');
+  await shows(page, "#info-state", /paused · step 1 of 4/);
+  await step(page, 5);
+  await shows(page, "#events", /paused/);
+  await page.click('[data-control="pause"]');
+  await shows(page, "#control-result", /pause: nothing to do/);
+  await page.click('[data-control="resume"]');
+  await topSpeed(page);
+  await page.click("#play");
+  await shows(page, "#info-state", /awaiting approval/, 60_000);
+  await page.click("#play");
+  const { fleet } = await state(page);
+  assert.ok(fleet.some((line) => line.endsWith("awaiting_approval")), "targets wait for the gate");
+  await shows(page, "#events", /approval_requested/);
+  await page.click('[data-control="approve"]');
+  assert.equal(await runToEnd(page), "rolled_out");
+  assert.match(await page.textContent("#events"), /approved[\s\S]*version_good/);
+
+  // Abort a later version mid-rollout: it rolls back at once.
+  await page.fill("#action-version", "v3");
+  await page.click("#set-version");
+  await step(page, 4);
+  await page.click('[data-control="promoteFull"]');
+  await step(page, 2);
+  await page.click('[data-control="abort"]');
+  await shows(page, "#info-lkb", /^v3$/);
+  await shows(page, "#events", /aborted/);
+  await page.screenshot({ path: join(OUTPUT, "simulator-controls.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
 test("bad input is shown with its code and changes nothing", async () => {
   const { page, errors } = await open();
   await configure(page, { targets: 100 });
@@ -221,6 +256,15 @@ test("bad input is shown with its code and changes nothing", async () => {
   await page.click("#apply-options");
   assert.match(await shows(page, "#error", /INVALID_OPTIONS/), /^INVALID_OPTIONS: .*successPercent = 150/);
   await page.fill("#successPercent", "95");
+
+  await page.fill("#steps", "1,10%");
+  await page.click("#apply-options");
+  assert.match(await shows(page, "#error", /INVALID_OPTIONS/), /cannot reach every target/);
+  await page.fill("#steps", "");
+
+  await page.fill("#action-version", "v9");
+  await page.click("#rollback-to");
+  assert.match(await shows(page, "#error", /INVALID_VERSION/), /never known good/);
 
   await page.fill("#action-version", "");
   await page.click("#set-version");
