@@ -1,17 +1,29 @@
 // Types of js/simulation.mjs (`orchestrator-engine/simulation`).
-import type { ExpectedState, Orchestrator, Reason, RolloutInfo, RolloutOptions } from "orchestrator-engine";
+import type {
+  Amount, Event, ExpectedState, Orchestrator, PlanStepInput, Reason, Rollout, RolloutInfo, RolloutOptions, Schedule,
+} from "orchestrator-engine";
 
 export declare const NAMESPACE: "simulation";
 export declare const ENTITY: "service";
 export type FailureKind = "unhealthy" | "late" | "flap" | "stuck";
 export declare const FAILURE_KINDS: readonly FailureKind[];
 
+/** The operator's controls a scenario can schedule (and a viewer can take). */
+export type Control =
+  | "set" | "force" | "pause" | "resume" | "abort" | "retry" | "promote" | "promoteFull" | "approve" | "rollbackTo";
+export declare const CONTROLS: readonly Control[];
+
 /** Operator actions at a virtual second of the run. */
-export interface ScenarioAction {
-  atSecs: number;
-  kind: "set" | "force";
-  version: string;
-}
+export type ScenarioAction =
+  | { atSecs: number; kind: "set" | "force" | "rollbackTo"; version: string }
+  | { atSecs: number; kind: Exclude<Control, "set" | "force" | "rollbackTo"> };
+
+/** "1:600,10%,50%:approve,100%" as the engine's `steps`; throws INVALID_SCENARIO. */
+export declare function parseSteps(text: string): PlanStepInput[];
+/** The text `parseSteps` reads. */
+export declare function formatSteps(steps: readonly (PlanStepInput | { size: Amount; bakeSecs: number; approval: boolean })[]): string;
+/** "12" or "10%" as the engine takes it; throws INVALID_SCENARIO. */
+export declare function parseAmount(text: string, what?: string): Amount;
 
 export interface Scenario {
   /** 1 to 1,000,000 targets. */
@@ -111,6 +123,12 @@ export declare class Simulation {
   setTargetVersion(version: string): void;
   forceTargetVersion(version: string): void;
   setOptions(options: RolloutOptions): void;
+  /** An engine control; returns whether it changed anything (and logs it). */
+  control(kind: Control, version?: string): boolean;
+  /** The engine's event log of the simulated entity, after `since` (a seq). */
+  events(since?: number): Event[];
+  history(): Rollout[];
+  plan(): Schedule;
   counts(): Record<string, number>;
   summary(): Summary;
   save(): SavedSimulation;

@@ -1,5 +1,7 @@
 import { Orchestrator, version } from "orchestrator-engine";
-import type { ExpectedState, RolloutInfo, TargetController, TargetView, OrchestratorError, Reason } from "orchestrator-engine";
+import type {
+  Event, ExpectedState, Rollout, RolloutInfo, Schedule, TargetController, TargetView, OrchestratorError, Reason,
+} from "orchestrator-engine";
 
 let simTimeMs = 0;
 const engine = new Orchestrator();
@@ -14,6 +16,23 @@ engine.report("production", "app-service", [{ name: "host-2", version: "v1" }]);
 engine.expectedState("production", "app-service");
 engine.expectedState("production", "app-service", "eu");
 const info: RolloutInfo = engine.rolloutInfo("production", "app-service");
+engine.setRolloutOptions("production", "app-service", {
+  steps: [1, "10%", { size: "50%", bakeSecs: 600, approval: true }, "100%"],
+  maxFailures: "2%", maxConsecutiveFailures: 3, watchSecs: 600, rollbackBatchPercent: null, maxEvents: 100,
+});
+// @ts-expect-error a step size is a count or a "N%" string
+engine.setRolloutOptions("production", "app-service", { steps: ["half"] });
+const changed: boolean = engine.pause("production", "app-service") && engine.resume("production", "app-service")
+  && engine.abort("production", "app-service") && engine.retry("production", "app-service")
+  && engine.promote("production", "app-service", { full: true }) && engine.approve("production", "app-service")
+  && engine.rollbackTo("production", "app-service", "v1");
+const schedule: Schedule = engine.plan("production", "app-service");
+const firstStep: number | null = schedule.steps[0].earliestStart;
+const events: Event[] = engine.events("production", "app-service", { since: 0, limit: 10 });
+const kind: "version_good" | string = events[0].kind;
+const rollouts: Rollout[] = engine.history("production", "app-service");
+const paused: boolean = info.paused && info.awaitingApproval && info.step === 0 && info.watchUntil === null;
+void [changed, firstStep, kind, rollouts, paused];
 const good: string = info.lastKnownGoodVersion;
 const batch: number = info.options.batchPercent;
 const names: string[] = engine.namespaces().concat(engine.entities("production"));
@@ -37,12 +56,17 @@ engine.orchestrate("production", "app-service", "host-1");
 engine.setRolloutOptions("production", "app-service", { batchPercent: "10" });
 
 // The simulated fleet the simulators use.
-import { OUTCOME_TEXT, Simulation, formatDuration, tally, type Summary } from "orchestrator-engine/simulation";
+import { OUTCOME_TEXT, Simulation, formatDuration, parseSteps, tally, type Summary } from "orchestrator-engine/simulation";
 const simulation = new Simulation(Orchestrator, { targets: 10, failures: { v2: { unhealthy: 0.1 } } });
 const summary: Summary = simulation.run({ maxSteps: 5 });
 const outcome: "rolled_out" | "rolled_back" | "halted" | "unsettled" = summary.outcome;
 const took: string = `${OUTCOME_TEXT[summary.outcome]} in ${formatDuration(summary.virtualSecs)}, ${tally(summary.reasons).failed} failed`;
 const saved = Simulation.load(Orchestrator, simulation.save());
+const acted: boolean = simulation.control("rollbackTo", "v1") || simulation.control("pause");
+new Simulation(Orchestrator, { options: { steps: parseSteps("1:60,100%") }, actions: [{ atSecs: 5, kind: "approve" }] });
+// @ts-expect-error rollbackTo needs a version
+new Simulation(Orchestrator, { actions: [{ atSecs: 5, kind: "rollbackTo" }] });
+void [acted, simulation.events(0), simulation.history(), simulation.plan()];
 // @ts-expect-error failure kinds are checked
 new Simulation(Orchestrator, { failures: { v2: { broken: 0.1 } } });
 export { outcome, took, saved };
