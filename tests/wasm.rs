@@ -120,9 +120,53 @@ fn numbers_from_js_are_checked() {
     for bad in ["NaN", "'soon'", "2 ** 60", "undefined"] {
         let clock = Function::new_no_args(&format!("return {bad}"));
         let mut e = Orchestrator::new(Some(obj(&[("now", clock.into())]).unchecked_into())).unwrap();
-        e.set_target_version(s("p"), s("e"), s("v1")).unwrap();
+        // Setters read the clock too: the event log records when.
+        assert_eq!(code(e.set_target_version(s("p"), s("e"), s("v1")).unwrap_err()), "INVALID_TIME", "{bad}");
         assert_eq!(code(e.report(s("p"), s("e"), reports(vec![])).unwrap_err()), "INVALID_TIME", "{bad}");
+        assert!(e.namespaces().is_empty(), "{bad}: nothing was created");
     }
+}
+
+#[wasm_bindgen_test]
+fn plans_budgets_and_the_event_log_cross_the_boundary() {
+    let mut engine = engine_at(1.7e12);
+    let step = obj(&[("size", s("50%")), ("bakeSecs", JsValue::from_f64(600.0)), ("approval", JsValue::TRUE)]);
+    let steps = Array::of4(&JsValue::from_f64(1.0), &s("10%"), &step, &s("100%"));
+    let options = obj(&[("steps", steps.into()), ("maxFailures", s("2%")), ("watchSecs", JsValue::from_f64(60.0)), ("rollbackBatchPercent", JsValue::NULL)]);
+    engine.set_rollout_options(s("p"), s("e"), Some(options.unchecked_into())).unwrap();
+    let info = engine.rollout_info(s("p"), s("e")).unwrap();
+    let opts = get(&info, "options");
+    let steps = Array::from(&get(&opts, "steps"));
+    assert_eq!(get(&steps.get(0), "size").as_f64(), Some(1.0));
+    assert_eq!(get(&steps.get(2), "size").as_string().as_deref(), Some("50%"));
+    assert_eq!(get(&steps.get(2), "bakeSecs").as_f64(), Some(600.0));
+    assert_eq!(get(&steps.get(2), "approval").as_bool(), Some(true));
+    assert_eq!(get(&opts, "maxFailures").as_string().as_deref(), Some("2%"));
+    assert!(get(&opts, "rollbackBatchPercent").is_null());
+    assert!(get(&info, "step").is_null());
+
+    engine.set_target_version(s("p"), s("e"), s("v1")).unwrap();
+    let events = Array::from(&engine.events(s("p"), s("e"), None).unwrap());
+    assert_eq!(events.length(), 1);
+    assert_eq!(get(&events.get(0), "kind").as_string().as_deref(), Some("version_set"));
+    assert_eq!(get(&events.get(0), "seq").as_f64(), Some(1.0));
+    assert!(get(&events.get(0), "target").is_null());
+    let plan = engine.plan(s("p"), s("e")).unwrap();
+    assert_eq!(Array::from(&get(&plan, "steps")).length(), 4);
+    assert_eq!(engine.pause(s("p"), s("e")).unwrap(), true);
+    assert_eq!(engine.promote(s("p"), s("e"), None).unwrap(), false);
+
+    for bad in [
+        obj(&[("steps", s("1,100%"))]),
+        obj(&[("steps", Array::of1(&s("ten%")).into())]),
+        obj(&[("steps", Array::of1(&obj(&[("size", JsValue::from_f64(1.5))])).into())]),
+        obj(&[("steps", Array::of1(&obj(&[("size", s("100%")), ("wait", JsValue::TRUE)])).into())]),
+        obj(&[("maxFailures", JsValue::from_f64(-1.0))]),
+        obj(&[("maxEvents", JsValue::from_f64(0.0))]),
+    ] {
+        assert_eq!(code(engine.set_rollout_options(s("p"), s("e"), Some(bad.unchecked_into())).unwrap_err()), "INVALID_OPTIONS");
+    }
+    assert_eq!(code(engine.events(s("p"), s("e"), Some(obj(&[("since", s("0"))]).unchecked_into())).unwrap_err()), "INVALID_ARGUMENT");
 }
 
 #[wasm_bindgen_test]
