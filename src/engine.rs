@@ -69,6 +69,9 @@ impl Engine {
         options.validate()?;
         let entity = self.entity_or_create(namespace, entity)?;
         entity.log.trim(options.max_events);
+        // A shorter plan set mid-rollout goes on from its last step.
+        let last = options.steps.len().saturating_sub(1);
+        entity.progress.step = entity.progress.step.min(last);
         entity.options = options;
         Ok(())
     }

@@ -227,14 +227,7 @@ impl RolloutOptions {
                 }
                 _ => {}
             }
-            check_timeout("bakeSecs", step.bake_secs).map_err(|err| match err {
-                Error::InvalidOptions { value, reason, .. } => Error::InvalidOptions {
-                    field: format!("steps[{i}].bakeSecs"),
-                    value,
-                    reason,
-                },
-                other => other,
-            })?;
+            check_timeout(&format!("steps[{i}].bakeSecs"), step.bake_secs)?;
         }
         if let Some(last) = self.steps.last() {
             if last.size != Amount::Percent(100) {
@@ -296,34 +289,27 @@ impl RolloutOptions {
 /// The largest count accepted in a plan or an error budget.
 pub const MAX_COUNT: u64 = 1 << 32;
 
-fn check_count(field: &'static str, value: u64) -> Result<(), Error> {
-    if value > MAX_COUNT {
-        return Err(Error::InvalidOptions {
-            field: field.into(),
-            value: value.to_string(),
-            reason: format!("a count must be an integer from 0 to {MAX_COUNT}"),
-        });
-    }
-    Ok(())
+fn check_count(field: &str, value: u64) -> Result<(), Error> {
+    at_most(field, value, MAX_COUNT, || format!("a count must be an integer from 0 to {MAX_COUNT}"))
 }
 
-fn check_percent(field: &'static str, value: u32) -> Result<(), Error> {
-    if value > 100 {
-        return Err(Error::InvalidOptions {
-            field: field.into(),
-            value: value.to_string(),
-            reason: "a percentage must be an integer from 0 to 100".into(),
-        });
-    }
-    Ok(())
+fn check_percent(field: &str, value: u32) -> Result<(), Error> {
+    at_most(field, u64::from(value), 100, || "a percentage must be an integer from 0 to 100".into())
 }
 
-fn check_timeout(field: &'static str, value: u64) -> Result<(), Error> {
-    if value > MAX_TIMEOUT_SECS {
+fn check_timeout(field: &str, value: u64) -> Result<(), Error> {
+    at_most(field, value, MAX_TIMEOUT_SECS, || {
+        format!("a timeout must be an integer from 0 to {MAX_TIMEOUT_SECS} seconds")
+    })
+}
+
+/// An `INVALID_OPTIONS` error naming `field` when `value` exceeds `max`.
+fn at_most(field: &str, value: u64, max: u64, reason: impl FnOnce() -> String) -> Result<(), Error> {
+    if value > max {
         return Err(Error::InvalidOptions {
             field: field.into(),
             value: value.to_string(),
-            reason: format!("a timeout must be an integer from 0 to {MAX_TIMEOUT_SECS} seconds"),
+            reason: reason(),
         });
     }
     Ok(())

@@ -586,6 +586,9 @@ fn decode_control(entity: &mut Entity, c: ControlV2, sym: &impl Fn(u32) -> Resul
     if c.flags >> 6 != 0 {
         return Err(format!("unknown progress flags {:#04x}", c.flags));
     }
+    if c.step > 0 && usize::try_from(c.step).map_or(true, |s| s >= entity.options.steps.len()) {
+        return Err(format!("plan step {} is beyond a plan of {} steps", c.step, entity.options.steps.len()));
+    }
     entity.paused_since = c.paused_since;
     entity.progress = Progress {
         step: usize::try_from(c.step).map_err(|_| format!("plan step {} is out of range", c.step))?,

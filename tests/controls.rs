@@ -269,6 +269,17 @@ fn a_step_bakes_before_the_next_and_promote_skips_the_rest_of_the_bake() {
 }
 
 #[test]
+fn a_shorter_plan_set_mid_rollout_goes_on_from_its_last_step() {
+    let steps = vec![PlanStep::new(Amount::Count(1)), PlanStep::new(Amount::Count(1)), PlanStep::new(Amount::Count(1)), PlanStep::new(pct(100))];
+    let mut sim = rolling(10, RolloutOptions { steps, ..options(100) });
+    sim.run_until(100, |s| s.info().step == Some(2));
+    sim.options(RolloutOptions { steps: vec![PlanStep::new(Amount::Count(1)), PlanStep::new(pct(100))], ..options(100) });
+    assert_eq!(sim.info().step, Some(1));
+    sim.run_until(100, |s| s.info().last_known_good_version == "v2");
+    assert_eq!(on(&sim, "v2"), 10);
+}
+
+#[test]
 fn a_bake_passes_by_itself_and_a_full_promotion_skips_every_step() {
     let steps = vec![PlanStep::new(Amount::Count(1)).bake(120), PlanStep::new(pct(20)).bake(120), PlanStep::new(pct(100))];
     let mut sim = rolling(10, RolloutOptions { steps: steps.clone(), ..options(100) });
