@@ -40,7 +40,8 @@ impl Entity {
         self.event(now, EventKind::VersionSet, version, "forced: the rollout under way is abandoned");
         if self.watched() {
             // A forced version does not wait for the watch to pass.
-            self.end_watch(now);
+            self.pass_watch(now, now, "cut short by a forced version");
+            self.progress = Progress::default();
         }
         if version == self.lkb {
             self.restart(version, now);
@@ -229,16 +230,15 @@ impl Entity {
     }
 
     /// Whether the rolling version is good and still watched.
-    fn watched(&self) -> bool {
+    pub(crate) fn watched(&self) -> bool {
         self.watch.is_some_and(|w| w.version == self.rolling && self.lkg == self.rolling)
     }
 
-    /// Ends the watch early, as passed.
-    fn end_watch(&mut self, now: Timestamp) {
+    /// Ends the watch as passed: the version's rollout succeeded at `at`.
+    pub(crate) fn pass_watch(&mut self, now: Timestamp, at: Timestamp, why: &str) {
         if let Some(watch) = self.watch.take() {
-            self.history.settle(watch.version, Outcome::Succeeded, now);
-            self.event(now, EventKind::WatchEnded, watch.version, "cut short by a forced version");
+            self.history.settle(watch.version, Outcome::Succeeded, at);
+            self.event(now, EventKind::WatchEnded, watch.version, why);
         }
-        self.progress = Progress::default();
     }
 }

@@ -302,10 +302,8 @@ fn end_watch(entity: &mut Entity, now: Timestamp) {
         return;
     };
     if now > watch.until || entity.lkg != watch.version {
-        entity.watch = None;
-        entity.history.settle(watch.version, Outcome::Succeeded, now.min(watch.until));
-        let detail = format!("no bad verdict within {}s of becoming good", entity.options.watch_secs);
-        entity.event(now, EventKind::WatchEnded, watch.version, detail);
+        let why = format!("no bad verdict within {}s of becoming good", entity.options.watch_secs);
+        entity.pass_watch(now, now.min(watch.until), &why);
     }
 }
 
@@ -474,7 +472,7 @@ fn judge(entity: &mut Entity, tally: &Tally, now: Timestamp) -> bool {
     let watch_ms = secs_to_ms(options.watch_secs);
     let plan_done = options.steps.is_empty() || entity.progress.done || entity.progress.full;
     let rolling = entity.rolling;
-    let watched = entity.watch.filter(|w| w.version == rolling && entity.lkg == rolling);
+    let watched = entity.watch.filter(|_| entity.watched());
     let too_many = tally.failed >= failure_threshold;
     let in_a_row = options
         .max_consecutive_failures
