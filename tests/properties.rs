@@ -22,12 +22,16 @@ enum Op {
     Promote { full: bool },
     Approve,
     RollbackTo(&'static str),
+    /// The operator sets the scenario's other options mid-run.
+    SwitchOptions,
 }
 
 #[derive(Debug, Clone)]
 struct Scenario {
     groups: Vec<usize>,
     options: RolloutOptions,
+    /// What `SwitchOptions` sets.
+    other_options: RolloutOptions,
     /// Behaviour of each host on v2 and on v3 (v1 is always healthy).
     behaviours: Vec<(Behaviour, Behaviour)>,
     step_secs: i64,
@@ -114,6 +118,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => Just(Op::Approve),
         1 => Just(Op::RollbackTo("v1")),
         1 => Just(Op::RollbackTo("v2")),
+        1 => Just(Op::SwitchOptions),
     ]
 }
 
@@ -123,21 +128,30 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             (
                 proptest::collection::vec(0..groups, n),
                 options(),
+                options(),
                 proptest::collection::vec((behaviour(), behaviour()), n),
                 1i64..=60,
                 proptest::collection::vec((0usize..200, op()), 0..8),
             )
         })
-        .prop_map(|(groups, options, behaviours, step_secs, ops)| Scenario { groups, options, behaviours, step_secs, ops })
+        .prop_map(|(groups, options, other_options, behaviours, step_secs, ops)| Scenario {
+            groups,
+            options,
+            other_options,
+            behaviours,
+            step_secs,
+            ops,
+        })
 }
 
 const STEPS: usize = 250;
 
 /// Applies an operator action to an engine; answers whether it changed
 /// anything (`None`: an error, which must change nothing either).
-fn act(engine: &mut Engine, op: Op, now: i64) -> Option<bool> {
+fn act(engine: &mut Engine, op: Op, now: i64, other: &RolloutOptions) -> Option<bool> {
     let (ns, e) = ("prod", "app");
     let result = match op {
+        Op::SwitchOptions => engine.set_rollout_options(ns, e, Some(other.clone())).map(|()| true),
         Op::Set(v) => engine.set_target_version(ns, e, v, now).map(|()| true),
         Op::Force(v) => engine.force_target_version(ns, e, v, now).map(|()| true),
         Op::Pause => engine.pause(ns, e, now),
@@ -199,6 +213,8 @@ fn run(scenario: &Scenario) {
     let mut last_seq = 0u64;
     // The rolling version a full promotion let go at once.
     let mut full: Option<String> = None;
+    let mut switched = false;
+    let mut max_events = options.max_events;
     // (step it started, LKG to return to, hosts yet to get there)
     let mut rollback: Option<(usize, String, Vec<usize>)> = None;
     for step in 0..STEPS {
@@ -208,8 +224,15 @@ fn run(scenario: &Scenario) {
                 continue;
             }
             let before = sim.engine.snapshot();
-            let changed = act(&mut sim.engine, op, sim.now);
-            assert_eq!(changed, act(&mut twin, op, sim.now), "{op:?}: the twin disagrees");
+            let changed = act(&mut sim.engine, op, sim.now, &scenario.other_options);
+            assert_eq!(changed, act(&mut twin, op, sim.now, &scenario.other_options), "{op:?}: the twin disagrees");
+            if matches!(op, Op::SwitchOptions) {
+                // Batches, plans and paces were the other options': from
+                // here on only the invariants that hold under any options
+                // are checked.
+                switched = true;
+                max_events = scenario.other_options.max_events;
+            }
             if changed != Some(true) {
                 // A control that does not apply, or fails, changes nothing.
                 assert_eq!(sim.engine.snapshot(), before, "step {step}: {op:?} answered {changed:?} but changed the state");
@@ -238,8 +261,9 @@ fn run(scenario: &Scenario) {
         // most its own batch.
         let in_flight = answer.iter().filter(|e| e.reason == TargetState::InFlight).count();
         let rolled_back = answer.iter().filter(|e| e.reason == TargetState::RolledBack).count();
-        assert!(rolled_back <= rollback_batch, "step {step}: {rolled_back} rolling back, batch {rollback_batch}");
+        assert!(switched || rolled_back <= rollback_batch, "step {step}: {rolled_back} rolling back, batch {rollback_batch}");
         match info.step {
+            _ if switched => {}
             Some(index) => {
                 // Targets already on the version count as moved; a step
                 // moves more only up to its goal.
@@ -288,7 +312,7 @@ fn run(scenario: &Scenario) {
         }
 
         // The event log is bounded, in order, and never in the future.
-        assert!(events.len() <= options.max_events as usize);
+        assert!(events.len() <= max_events as usize);
         assert!(events.windows(2).all(|w| w[1].seq == w[0].seq + 1), "step {step}: event gap");
         assert!(events.iter().all(|e| e.time <= sim.now));
         let newest = events.last().map_or(last_seq, |e| e.seq);
@@ -322,7 +346,7 @@ fn run(scenario: &Scenario) {
         previous = answer.into_iter().map(|e| e.version).collect();
         if let Some((start, lkg, waiting)) = &mut rollback {
             waiting.retain(|&h| sim.hosts[h].running != *lkg);
-            if waiting.is_empty() {
+            if waiting.is_empty() || switched {
                 rollback = None;
             } else {
                 assert!(step - *start <= bound, "rollback from step {start}: hosts {waiting:?} not back on {lkg} after {bound} steps");
@@ -350,6 +374,7 @@ fn a_large_failing_fleet_rolls_back_within_the_bound() {
     let scenario = Scenario {
         groups: (0..500).map(|i| i % 3).collect(),
         options: RolloutOptions { batch_percent: 10, success_percent: 95, success_timeout_secs: 30, duration_timeout_secs: 60, ..Default::default() },
+        other_options: RolloutOptions::default(),
         behaviours: (0..500)
             .map(|i| (if i % 9 == 0 { Behaviour::Broken } else { Behaviour::Healthy }, Behaviour::Healthy))
             .collect(),
