@@ -113,17 +113,31 @@ impl Entity {
         true
     }
 
-    /// `version` is no longer known bad and rolls out afresh: targets still
-    /// expected on it are in flight again with a new deadline, and the plan
-    /// starts from its first step.
+    /// `version` is no longer known bad and rolls out afresh from the
+    /// plan's first step. Of the targets still expected on it (a rollback
+    /// not yet finished), those healthy on it for long enough count as
+    /// succeeded; the others go back to the last known good version and
+    /// move again in batches, so no more than a batch is ever in flight.
+    /// With no good version to go back to, they are in flight again with a
+    /// new deadline.
     fn restart(&mut self, version: Sym, now: Timestamp) {
         self.lkb = Sym::EMPTY;
         self.event(now, EventKind::Retried, version, "no longer known bad: it rolls out afresh");
         if self.rolling != version {
             return; // it starts once the version rolling now is settled
         }
+        let (lkg, success_ms) = (self.lkg, self.options.success_timeout_ms());
         for (_, _, target) in self.targets.iter_mut() {
-            if target.expected == version {
+            if target.expected != version {
+                continue;
+            }
+            let healthy = target.reported == version && !target.is_error && now.saturating_sub(target.last_message) > success_ms;
+            if healthy {
+                target.state = TargetState::Succeeded;
+            } else if !lkg.is_empty() {
+                target.expected = lkg;
+                target.state = TargetState::Waiting;
+            } else {
                 target.state = TargetState::InFlight;
                 target.assigned = now;
             }

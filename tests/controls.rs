@@ -177,6 +177,24 @@ fn retry_after_abort_starts_the_version_afresh() {
 }
 
 #[test]
+fn a_retry_right_after_an_abort_keeps_the_healthy_and_never_exceeds_a_batch() {
+    // Found by the property test: retrying before the rollback ran put
+    // every target still on v2 back in flight at once.
+    let mut sim = rolling(20, options(10));
+    sim.hosts[5].behaviour.insert("v2".into(), Behaviour::Broken);
+    sim.run_until(100, |s| on(s, "v2") >= 6);
+    sim.engine.abort("prod", "app", sim.now).unwrap();
+    sim.engine.retry("prod", "app", sim.now).unwrap();
+    let answer = sim.engine.expected_state("prod", "app", None).unwrap();
+    assert!(count(&answer, TargetState::Succeeded) >= 4, "the healthy ones stay on v2");
+    assert_eq!(answer[5].version, "v1", "the broken one goes back to v1");
+    for _ in 0..50 {
+        let answer = sim.step();
+        assert!(count(&answer, TargetState::InFlight) <= 2, "{answer:?}");
+    }
+}
+
+#[test]
 fn forcing_the_aborted_version_also_retries_it() {
     let mut sim = rolling(6, options(50));
     sim.step();
