@@ -106,43 +106,40 @@ impl Entity {
     /// Rolls the last known bad version out afresh, when it is still the
     /// target version.
     pub(crate) fn retry(&mut self, now: Timestamp) -> bool {
-        if self.lkb.is_empty() || self.lkb != self.target_version {
+        if self.lkb.is_empty() || self.lkb != self.target_version || self.progress.retry_pending {
             return false;
         }
         self.restart(self.lkb, now);
         true
     }
 
-    /// `version` is no longer known bad and rolls out afresh from the
-    /// plan's first step. Of the targets still expected on it (a rollback
-    /// not yet finished), those healthy on it for long enough count as
-    /// succeeded; the others go back to the last known good version and
-    /// move again in batches, so no more than a batch is ever in flight.
-    /// With no good version to go back to, they are in flight again with a
-    /// new deadline.
+    /// `version` is no longer known bad and rolls out afresh, from the
+    /// plan's first step and in batches. While its rollback is still
+    /// moving targets back, the retry waits for it to finish (at its own
+    /// pace), so no more than a batch is ever in flight and nothing skips
+    /// the rollback's pace.
     fn restart(&mut self, version: Sym, now: Timestamp) {
+        let unfinished = self.rolling == version
+            && !self.lkg.is_empty()
+            && self.targets.iter().any(|(_, _, t)| t.expected == version);
+        if unfinished {
+            self.progress.retry_pending = true;
+            self.event(now, EventKind::Retried, version, "it rolls out afresh once its rollback has finished");
+            return;
+        }
         self.lkb = Sym::EMPTY;
         self.event(now, EventKind::Retried, version, "no longer known bad: it rolls out afresh");
-        if self.rolling != version {
-            return; // it starts once the version rolling now is settled
-        }
-        let (lkg, success_ms) = (self.lkg, self.options.success_timeout_ms());
-        for (_, _, target) in self.targets.iter_mut() {
-            if target.expected != version {
-                continue;
+        if self.rolling == version {
+            // Halted (nothing good to go back to): its targets are in
+            // flight again with a new deadline.
+            for (_, _, target) in self.targets.iter_mut() {
+                if target.expected == version {
+                    target.state = TargetState::InFlight;
+                    target.assigned = now;
+                }
             }
-            let healthy = target.reported == version && !target.is_error && now.saturating_sub(target.last_message) > success_ms;
-            if healthy {
-                target.state = TargetState::Succeeded;
-            } else if !lkg.is_empty() {
-                target.expected = lkg;
-                target.state = TargetState::Waiting;
-            } else {
-                target.state = TargetState::InFlight;
-                target.assigned = now;
-            }
+            self.start_rollout(now);
         }
-        self.start_rollout(now);
     }
 
     /// Skips the bake (or the gate) of the current plan step; `full`

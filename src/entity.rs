@@ -163,6 +163,9 @@ pub(crate) struct Progress {
     pub(crate) consecutive_failures: u64,
     /// `rollback_finished` was logged for the current rollback.
     pub(crate) rollback_logged: bool,
+    /// A retry of the rolling (known bad) version waits for its rollback
+    /// to finish, then rolls it out afresh.
+    pub(crate) retry_pending: bool,
 }
 
 impl Progress {

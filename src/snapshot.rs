@@ -80,7 +80,8 @@ struct ControlV2 {
     step: u64,
     step_started: Option<i64>,
     bake_from: Option<i64>,
-    /// skip_bake, approved, requested, full, done, rollback_logged: bits 0 to 5.
+    /// skip_bake, approved, requested, full, done, rollback_logged,
+    /// retry_pending: bits 0 to 6.
     flags: u8,
     consecutive_failures: u64,
     /// (version, until, previous)
@@ -236,6 +237,7 @@ fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> ControlV2
         progress.full,
         progress.done,
         progress.rollback_logged,
+        progress.retry_pending,
     ]
     .iter()
     .enumerate()
@@ -583,7 +585,7 @@ fn decode_amount(amount: &AmountV2) -> Amount {
 
 fn decode_control(entity: &mut Entity, c: ControlV2, sym: &impl Fn(u32) -> Result<Sym, String>) -> Result<(), String> {
     let flag = |bit: u8| c.flags & (1u8 << bit) != 0;
-    if c.flags >> 6 != 0 {
+    if c.flags >> 7 != 0 {
         return Err(format!("unknown progress flags {:#04x}", c.flags));
     }
     if c.step > 0 && usize::try_from(c.step).map_or(true, |s| s >= entity.options.steps.len()) {
@@ -601,6 +603,7 @@ fn decode_control(entity: &mut Entity, c: ControlV2, sym: &impl Fn(u32) -> Resul
         done: flag(4),
         consecutive_failures: c.consecutive_failures,
         rollback_logged: flag(5),
+        retry_pending: flag(6),
     };
     entity.watch = match c.watch {
         Some((version, until, previous)) => Some(Watch {

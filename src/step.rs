@@ -726,6 +726,16 @@ fn advance(entity: &mut Entity, tally: &Tally, now: Timestamp) {
             let detail = format!("every moved target is expected back on {}", entity.version(entity.lkg));
             entity.event(now, EventKind::RollbackFinished, entity.lkb, detail);
         }
+        if finished && entity.progress.retry_pending {
+            entity.progress.retry_pending = false;
+            // The retry asked for during the rollback starts now, unless
+            // another version was set since.
+            if entity.target_version == entity.rolling {
+                entity.lkb = Sym::EMPTY;
+                entity.start_rollout(now);
+                return;
+            }
+        }
         entity.lkg.is_empty() || finished
     } else {
         entity.rolling == entity.lkg && entity.watch.is_none()

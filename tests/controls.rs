@@ -177,21 +177,29 @@ fn retry_after_abort_starts_the_version_afresh() {
 }
 
 #[test]
-fn a_retry_right_after_an_abort_keeps_the_healthy_and_never_exceeds_a_batch() {
-    // Found by the property test: retrying before the rollback ran put
-    // every target still on v2 back in flight at once.
-    let mut sim = rolling(20, options(10));
-    sim.hosts[5].behaviour.insert("v2".into(), Behaviour::Broken);
+fn a_retry_during_a_rollback_waits_for_it_at_its_pace_then_rolls_out_in_batches() {
+    // Found by the property tests: retrying before the rollback finished
+    // put every target still on v2 in flight at once (more than a batch),
+    // and sending them back at once skipped the rollback's pace.
+    let mut sim = rolling(20, RolloutOptions { rollback_batch_percent: Some(10), ..options(10) });
     sim.run_until(100, |s| on(s, "v2") >= 6);
     sim.engine.abort("prod", "app", sim.now).unwrap();
-    sim.engine.retry("prod", "app", sim.now).unwrap();
-    let answer = sim.engine.expected_state("prod", "app", None).unwrap();
-    assert!(count(&answer, TargetState::Succeeded) >= 4, "the healthy ones stay on v2");
-    assert_eq!(answer[5].version, "v1", "the broken one goes back to v1");
-    for _ in 0..50 {
+    assert!(sim.engine.retry("prod", "app", sim.now).unwrap());
+    assert!(!sim.engine.retry("prod", "app", sim.now).unwrap(), "already pending");
+    let mut back_on_v1 = false;
+    for _ in 0..200 {
         let answer = sim.step();
         assert!(count(&answer, TargetState::InFlight) <= 2, "{answer:?}");
+        assert!(count(&answer, TargetState::RolledBack) <= 2, "{answer:?}");
+        back_on_v1 |= on(&sim, "v1") == 20;
+        if sim.info().last_known_good_version == "v2" {
+            break;
+        }
     }
+    assert!(back_on_v1, "the rollback finished first");
+    assert_eq!(on(&sim, "v2"), 20);
+    let retried = sim.engine.events("prod", "app", 0, usize::MAX).unwrap();
+    assert!(retried.iter().any(|e| e.kind == EventKind::Retried && e.detail.contains("once its rollback has finished")));
 }
 
 #[test]
