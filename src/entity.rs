@@ -1,7 +1,5 @@
 //! An entity's state: its versions, options and targets, in memory.
 
-use std::collections::BTreeMap;
-
 use crate::hooks::{EntityHooks, TargetView};
 use crate::interner::{Interner, Sym};
 use crate::log::{EventKind, EventLog, History};
@@ -50,92 +48,111 @@ impl Target {
     }
 }
 
+/// A target's key: its group, then its name (the order of every answer).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Key {
+    group: Box<str>,
+    name: Box<str>,
+}
+
+/// A key to look up with, borrowed: hashes exactly as [`Key`] does, so a
+/// lookup allocates nothing.
+#[derive(Hash)]
+struct KeyRef<'a> {
+    group: &'a str,
+    name: &'a str,
+}
+
+impl indexmap::Equivalent<Key> for KeyRef<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        *key.group == *self.group && *key.name == *self.name
+    }
+}
+
+type Map = indexmap::IndexMap<Key, Target, foldhash::fast::RandomState>;
+
 /// The targets of an entity, by group then name: the stable order of every
-/// answer and of the default selection.
+/// answer and of the default selection. A hash index finds a target in
+/// constant time; the entries are kept in (group, name) order, so that
+/// iterating is a walk over one vector. New targets are appended and the
+/// order is restored once per batch (a stable sort of a sorted run plus a
+/// few new entries is linear).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Targets {
-    groups: BTreeMap<Box<str>, BTreeMap<Box<str>, Target>>,
-    len: usize,
+    map: Map,
 }
 
 impl Targets {
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.map.len()
     }
 
     pub(crate) fn get(&self, group: &str, name: &str) -> Option<&Target> {
-        self.groups.get(group)?.get(name)
+        self.map.get(&KeyRef { group, name })
     }
 
     pub(crate) fn get_mut(&mut self, group: &str, name: &str) -> Option<&mut Target> {
-        self.groups.get_mut(group)?.get_mut(name)
+        self.map.get_mut(&KeyRef { group, name })
     }
 
     /// Inserts or replaces a target; returns the one it replaced.
     pub(crate) fn insert(&mut self, group: &str, name: &str, target: Target) -> Option<Target> {
-        let old = match self.groups.get_mut(group) {
-            Some(members) => members.insert(Box::from(name), target),
-            None => {
-                let mut members = BTreeMap::new();
-                members.insert(Box::from(name), target);
-                self.groups.insert(Box::from(group), members);
-                None
-            }
-        };
-        if old.is_none() {
-            self.len = self.len.saturating_add(1);
+        if let Some(existing) = self.get_mut(group, name) {
+            return Some(std::mem::replace(existing, target));
         }
-        old
+        self.extend(std::iter::once((group, name, target)));
+        None
     }
 
-    /// The target, created by `make` if it is new.
-    pub(crate) fn get_or_insert_with(&mut self, group: &str, name: &str, make: impl FnOnce() -> Target) -> &mut Target {
-        let members = self.groups.entry(Box::from(group)).or_default();
-        match members.entry(Box::from(name)) {
-            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
-            std::collections::btree_map::Entry::Vacant(entry) => {
-                self.len = self.len.saturating_add(1);
-                entry.insert(make())
-            }
+    /// Adds targets that are not there yet (one that is replaces the old),
+    /// restoring the order once for all of them.
+    pub(crate) fn extend<G: Into<Box<str>>, N: Into<Box<str>>>(&mut self, targets: impl IntoIterator<Item = (G, N, Target)>) {
+        let mut sorted = true;
+        for (group, name, target) in targets {
+            let key = Key { group: group.into(), name: name.into() };
+            sorted = sorted && self.map.last().map_or(true, |(last, _)| *last < key);
+            self.map.insert(key, target);
+        }
+        if !sorted {
+            self.map.sort_keys();
         }
     }
 
+    /// Adds the target made by `make` unless there is one by that name.
+    pub(crate) fn insert_if_absent(&mut self, group: &str, name: &str, make: impl FnOnce() -> Target) {
+        if self.get(group, name).is_none() {
+            self.extend(std::iter::once((group, name, make())));
+        }
+    }
+
+    /// Removes one target, keeping the order (linear: for a few targets;
+    /// [`Targets::retain`] removes many in one pass).
     pub(crate) fn remove(&mut self, group: &str, name: &str) -> Option<Target> {
-        let members = self.groups.get_mut(group)?;
-        let removed = members.remove(name)?;
-        if members.is_empty() {
-            self.groups.remove(group);
-        }
-        self.len = self.len.saturating_sub(1);
-        Some(removed)
+        self.map.shift_remove(&KeyRef { group, name })
+    }
+
+    /// Keeps the targets for which `keep` is true, in order.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&str, &str, &Target) -> bool) {
+        self.map.retain(|key, target| keep(&key.group, &key.name, target));
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str, &Target)> {
-        self.groups.iter().flat_map(|(group, members)| {
-            members
-                .iter()
-                .map(move |(name, target)| (&**group, &**name, target))
-        })
+        self.map.iter().map(|(key, target)| (&*key.group, &*key.name, target))
     }
 
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &str, &mut Target)> {
-        self.groups.iter_mut().flat_map(|(group, members)| {
-            members
-                .iter_mut()
-                .map(move |(name, target)| (&**group, &**name, target))
-        })
+        self.map.iter_mut().map(|(key, target)| (&*key.group, &*key.name, target))
     }
 
     /// The targets of one group (an exact match), in name order.
     pub(crate) fn group(&self, group: &str) -> impl Iterator<Item = (&str, &str, &Target)> {
-        self.groups
-            .get_key_value(group)
+        let start = self.map.partition_point(|key, _| &*key.group < group);
+        let end = self.map.partition_point(|key, _| &*key.group <= group);
+        self.map
+            .get_range(start..end.max(start))
             .into_iter()
-            .flat_map(|(group, members)| {
-                members
-                    .iter()
-                    .map(move |(name, target)| (&**group, &**name, target))
-            })
+            .flat_map(|slice| slice.iter())
+            .map(|(key, target)| (&*key.group, &*key.name, target))
     }
 }
 

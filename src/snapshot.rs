@@ -532,7 +532,7 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>) -> Result<Entity, Stri
         options.max_events = c.max_events;
     }
     options.validate().map_err(|err| err.to_string())?;
-    let mut targets = Targets::default();
+    let mut decoded = Vec::new();
     for group in e.groups {
         for t in group.targets {
             if t.name.is_empty() {
@@ -555,10 +555,14 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>) -> Result<Entity, Stri
                 version_changed: e.time_base.wrapping_add(t.version_changed),
                 assigned: e.time_base.wrapping_add(t.assigned),
             };
-            if targets.insert(&group.name, &t.name, target).is_some() {
-                return Err(format!("target {:?} of group {:?} appears twice", t.name, group.name));
-            }
+            decoded.push((group.name.clone(), t.name, target));
         }
+    }
+    let count = decoded.len();
+    let mut targets = Targets::default();
+    targets.extend(decoded);
+    if targets.len() != count {
+        return Err("a target appears twice".to_owned());
     }
     let mut entity = Entity {
         target_version: sym(e.target_version)?,

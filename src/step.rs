@@ -23,7 +23,7 @@ pub(crate) struct StepNames<'a> {
 /// Rejects a report that cannot be applied whole: a target without a name,
 /// without a version, or named twice.
 pub(crate) fn validate_reports(reports: &[TargetReport]) -> Result<(), Error> {
-    let mut seen = HashSet::with_capacity(reports.len());
+    let mut seen = HashSet::with_capacity_and_hasher(reports.len(), foldhash::fast::RandomState::default());
     for report in reports {
         let target = || format!("{:?} in group {:?}", report.name, report.group);
         if report.name.is_empty() {
@@ -92,19 +92,23 @@ struct Undo {
 
 impl Undo {
     fn apply(self, entity: &mut Entity) {
-        for (group, name, before) in self.reported.into_iter().rev() {
+        // Targets that arrived with the report leave in one pass; the
+        // others get back what they were.
+        let mut arrived = HashSet::new();
+        for (group, name, before) in &self.reported {
             match before {
                 Some(target) => {
-                    entity.targets.insert(&group, &name, target);
+                    entity.targets.insert(group, name, target.clone());
                 }
                 None => {
-                    entity.targets.remove(&group, &name);
+                    arrived.insert((group.as_str(), name.as_str()));
                 }
             }
         }
-        for (group, name, target) in self.forgotten {
-            entity.targets.insert(&group, &name, target);
+        if !arrived.is_empty() {
+            entity.targets.retain(|group, name, _| !arrived.contains(&(group, name)));
         }
+        entity.targets.extend(self.forgotten);
         entity.rolling = self.rolling;
     }
 }
@@ -309,50 +313,62 @@ fn end_watch(entity: &mut Entity, now: Timestamp) {
 
 /// Step 1: every reported target is created if new, then updated.
 fn record(entity: &mut Entity, reports: &[TargetReport], now: Timestamp, mut undo: Option<&mut Undo>) {
+    let mut arrived = Vec::new();
     for report in reports {
         let version = entity.versions.intern(&report.version);
+        let target = entity.targets.get_mut(&report.group, &report.name);
         if let Some(undo) = undo.as_deref_mut() {
-            let before = entity.targets.get(&report.group, &report.name).cloned();
-            undo.reported.push((report.group.clone(), report.name.clone(), before));
+            undo.reported.push((report.group.clone(), report.name.clone(), target.as_deref().cloned()));
         }
-        let (lkg, options) = (entity.lkg, &entity.options);
-        let target = entity
-            .targets
-            .get_or_insert_with(&report.group, &report.name, || Target::arriving(version, lkg, now, options));
-        target.last_seen = now;
-        let version_changed = target.reported != version;
-        if version_changed || target.is_error != report.is_error {
-            target.last_message = now;
+        match target {
+            Some(target) => update(target, report, version, now),
+            None => {
+                let mut target = Target::arriving(version, entity.lkg, now, &entity.options);
+                update(&mut target, report, version, now);
+                arrived.push((report.group.as_str(), report.name.as_str(), target));
+            }
         }
-        if version_changed {
-            target.version_changed = now;
-        }
-        target.reported = version;
-        target.is_error = report.is_error;
-        if *target.message != *report.message {
-            target.message = Box::from(report.message.as_str());
-        }
-        if *target.tags != *report.tags {
-            target.tags = report.tags.clone().into_boxed_slice();
-        }
+    }
+    // New targets join the order once, however many arrived.
+    entity.targets.extend(arrived);
+}
+
+fn update(target: &mut Target, report: &TargetReport, version: Sym, now: Timestamp) {
+    target.last_seen = now;
+    let version_changed = target.reported != version;
+    if version_changed || target.is_error != report.is_error {
+        target.last_message = now;
+    }
+    if version_changed {
+        target.version_changed = now;
+    }
+    target.reported = version;
+    target.is_error = report.is_error;
+    if *target.message != *report.message {
+        target.message = Box::from(report.message.as_str());
+    }
+    if *target.tags != *report.tags {
+        target.tags = report.tags.clone().into_boxed_slice();
     }
 }
 
 /// Step 2: a target not reported for more than 900 seconds is removed.
 fn forget_zombies(entity: &mut Entity, now: Timestamp, undo: Option<&mut Undo>) {
     let limit = secs_to_ms(ZOMBIE_AFTER_SECS.unsigned_abs());
-    let zombies: Vec<(String, String)> = entity
-        .targets
-        .iter()
-        .filter(|(_, _, t)| now.saturating_sub(t.last_seen) > limit)
-        .map(|(group, name, _)| (group.to_owned(), name.to_owned()))
-        .collect();
-    let mut forgotten = Vec::new();
-    for (group, name) in zombies {
-        if let Some(target) = entity.targets.remove(&group, &name) {
-            forgotten.push((group, name, target));
-        }
+    let is_zombie = |t: &Target| now.saturating_sub(t.last_seen) > limit;
+    if !entity.targets.iter().any(|(_, _, t)| is_zombie(t)) {
+        return;
     }
+    let mut forgotten = Vec::new();
+    entity.targets.retain(|group, name, t| {
+        if !is_zombie(t) {
+            return true;
+        }
+        if undo.is_some() {
+            forgotten.push((group.to_owned(), name.to_owned(), t.clone()));
+        }
+        false
+    });
     if let Some(undo) = undo {
         undo.forgotten = forgotten;
     }
@@ -639,7 +655,7 @@ fn select(
         let (lkg, options) = (entity.lkg, &entity.options);
         entity
             .targets
-            .get_or_insert_with(&id.group, &id.name, || Target::arriving(Sym::EMPTY, lkg, now, options));
+            .insert_if_absent(&id.group, &id.name, || Target::arriving(Sym::EMPTY, lkg, now, options));
         selected.push(id);
     }
     selected
