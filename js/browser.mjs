@@ -4,4 +4,4 @@ import init from "../pkg/web/orchestrator_engine.js";
 
 await init();
 
-export { Orchestrator, version } from "../pkg/web/orchestrator_engine.js";
+export { Orchestrator, version, wasmMemoryBytes } from "../pkg/web/orchestrator_engine.js";

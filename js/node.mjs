@@ -4,4 +4,4 @@ import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 const bindings = require("../pkg/node/orchestrator_engine.js");
 
-export const { Orchestrator, version } = bindings;
+export const { Orchestrator, version, wasmMemoryBytes } = bindings;

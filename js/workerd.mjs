@@ -5,4 +5,4 @@ import { initSync } from "../pkg/web/orchestrator_engine.js";
 
 initSync({ module: wasmModule });
 
-export { Orchestrator, version } from "../pkg/web/orchestrator_engine.js";
+export { Orchestrator, version, wasmMemoryBytes } from "../pkg/web/orchestrator_engine.js";

@@ -17,6 +17,12 @@ wasm-bindgen --target nodejs --out-dir pkg/node "$wasm"
 wasm-bindgen --target web --out-dir pkg/web "$wasm"
 # The package is "type": "module"; the nodejs output is CommonJS (TOOLCHAIN.md).
 echo '{ "type": "commonjs" }' > pkg/node/package.json
+# wasm-bindgen copies js/boundary.js (an ES module) into each build's
+# snippets/; the nodejs build require()s it, so there it becomes CommonJS.
+for snippet in pkg/node/snippets/*/js/boundary.js; do
+  sed -i 's/^export { \(.*\) };$/module.exports = { \1 };/' "$snippet"
+  grep -q '^module.exports = ' "$snippet" || { echo "build: could not make $snippet CommonJS" >&2; exit 1; }
+done
 echo '{ "type": "module" }' > pkg/web/package.json
 mkdir -p pkg/edge
 node -e '
@@ -31,4 +37,4 @@ echo "build: pkg/ ready ($(wc -c < pkg/web/orchestrator_engine_bg.wasm) bytes of
 # www/engine/ (generated), so www/ alone is a complete static site.
 rm -rf www/engine
 mkdir -p www/engine
-cp pkg/web/orchestrator_engine.js pkg/web/orchestrator_engine_bg.wasm js/simulation.mjs www/engine/
+cp -r pkg/web/orchestrator_engine.js pkg/web/orchestrator_engine_bg.wasm pkg/web/snippets js/simulation.mjs www/engine/

@@ -191,7 +191,7 @@ impl Engine {
         self.step(namespace, entity, reports, now).map(|_| ())
     }
 
-    fn step(&mut self, namespace: &str, entity: &str, reports: &[TargetReport], now: Timestamp) -> Result<&Entity, Error> {
+    pub(crate) fn step(&mut self, namespace: &str, entity: &str, reports: &[TargetReport], now: Timestamp) -> Result<&Entity, Error> {
         check_name("namespace", namespace)?;
         check_name("entity", entity)?;
         let names = StepNames { namespace, entity };
@@ -275,7 +275,7 @@ impl Engine {
         })
     }
 
-    fn entity(&self, namespace: &str, entity: &str) -> Result<&Entity, Error> {
+    pub(crate) fn entity(&self, namespace: &str, entity: &str) -> Result<&Entity, Error> {
         self.namespace(namespace)?
             .entities
             .get(entity)

@@ -48,6 +48,31 @@ impl Target {
     }
 }
 
+/// One row of an answer, borrowed from the entity.
+pub(crate) struct Row<'a> {
+    pub(crate) group: &'a str,
+    pub(crate) name: &'a str,
+    /// The version the target should run now.
+    pub(crate) version: Sym,
+    pub(crate) state: TargetState,
+    /// `None`: a target the removal hook retired in the last step.
+    target: Option<&'a Target>,
+}
+
+/// See [`Entity::message_key`] (the wasm binding's answers share one JS
+/// string per distinct message).
+#[derive(PartialEq, Eq, Hash)]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) struct MessageKey<'a> {
+    state: TargetState,
+    expected: Sym,
+    reported: Sym,
+    is_error: bool,
+    retired: bool,
+    /// The target's own words, for the states whose message quotes them.
+    text: &'a str,
+}
+
 /// A target's key: its group, then its name (the order of every answer).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Key {
@@ -309,52 +334,87 @@ impl Entity {
         view(&self.versions, group, name, target)
     }
 
+    /// The answer's rows (SPEC step 11): every target, or one group's, with
+    /// the targets the last step removed, in (group, name) order.
+    pub(crate) fn rows<'s>(&'s self, group: Option<&str>) -> Vec<Row<'s>> {
+        let row = |(group, name, target): (&'s str, &'s str, &'s Target)| Row {
+            group,
+            name,
+            // A target with no expectation yet (no version was ever good
+            // when it arrived) is told to keep what it runs.
+            version: if target.expected.is_empty() { target.reported } else { target.expected },
+            state: target.state,
+            target: Some(target),
+        };
+        let mut rows: Vec<Row<'_>> = match group {
+            Some(group) => self.targets.group(group).map(row).collect(),
+            None => self.targets.iter().map(row).collect(),
+        };
+        let before = rows.len();
+        rows.extend(
+            self.removed
+                .iter()
+                .filter(|r| group.map_or(true, |g| r.id.group == g))
+                .map(|r| Row {
+                    group: &r.id.group,
+                    name: &r.id.name,
+                    version: r.version,
+                    state: TargetState::Removed,
+                    target: None,
+                }),
+        );
+        if rows.len() > before {
+            rows.sort_by(|a, b| (a.group, a.name).cmp(&(b.group, b.name)));
+        }
+        rows
+    }
+
+    /// What a row's message depends on besides the entity: rows with equal
+    /// keys have equal messages, so an answer formats each message once.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn message_key<'a>(&self, row: &Row<'a>) -> MessageKey<'a> {
+        match row.target {
+            None => MessageKey { state: row.state, expected: row.version, reported: Sym::EMPTY, is_error: false, retired: true, text: "" },
+            Some(t) => MessageKey {
+                state: t.state,
+                expected: t.expected,
+                reported: t.reported,
+                is_error: t.is_error,
+                retired: false,
+                text: match t.state {
+                    TargetState::FailedUnhealthy => &t.message,
+                    TargetState::FailedMonitor => t.detail.as_deref().unwrap_or(""),
+                    _ => "",
+                },
+            },
+        }
+    }
+
+    /// The human half of a row.
+    pub(crate) fn row_message(&self, row: &Row<'_>) -> String {
+        match row.target {
+            Some(target) => self.target_message(target),
+            None => format!(
+                "removed: the removal hook retired it, {} replaces it; tear it down",
+                self.version(self.desired())
+            ),
+        }
+    }
+
     /// The expected state of every target (SPEC step 11), or of one group,
     /// with the targets the last step removed, in (group, name) order.
     pub(crate) fn expected_states(&self, group: Option<&str>) -> Vec<ExpectedState> {
-        let answer = |(group, name, target): (&str, &str, &Target)| self.expected_state(group, name, target);
-        let mut states: Vec<ExpectedState> = match group {
-            Some(group) => self.targets.group(group).map(answer).collect(),
-            None => self.targets.iter().map(answer).collect(),
-        };
-        let removed: Vec<&Removed> = self
-            .removed
-            .iter()
-            .filter(|r| group.map_or(true, |g| r.id.group == g))
-            .collect();
-        if !removed.is_empty() {
-            states.extend(removed.into_iter().map(|r| ExpectedState {
-                name: r.id.name.clone(),
-                group: r.id.group.clone(),
-                version: self.version(r.version).to_owned(),
-                message: format!(
-                    "removed: the removal hook retired it, {} replaces it; tear it down",
-                    self.version(self.desired())
-                ),
-                is_error: false,
-                reason: TargetState::Removed,
-            }));
-            states.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
-        }
-        states
-    }
-
-    fn expected_state(&self, group: &str, name: &str, target: &Target) -> ExpectedState {
-        // A target with no expectation yet (no version was ever good when
-        // it arrived) is told to keep what it runs.
-        let version = if target.expected.is_empty() {
-            target.reported
-        } else {
-            target.expected
-        };
-        ExpectedState {
-            name: name.to_owned(),
-            group: group.to_owned(),
-            version: self.version(version).to_owned(),
-            message: self.target_message(target),
-            is_error: target.state.is_failed(),
-            reason: target.state,
-        }
+        self.rows(group)
+            .into_iter()
+            .map(|row| ExpectedState {
+                name: row.name.to_owned(),
+                group: row.group.to_owned(),
+                version: self.version(row.version).to_owned(),
+                message: self.row_message(&row),
+                is_error: row.state.is_failed(),
+                reason: row.state,
+            })
+            .collect()
     }
 
     /// The human half of an expected state.

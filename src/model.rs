@@ -429,6 +429,40 @@ pub enum TargetState {
 }
 
 impl TargetState {
+    /// Every state, in declaration order.
+    pub const ALL: [TargetState; 12] = [
+        TargetState::Waiting,
+        TargetState::InFlight,
+        TargetState::Succeeded,
+        TargetState::FailedUnhealthy,
+        TargetState::FailedDeadline,
+        TargetState::FailedMonitor,
+        TargetState::RolledBack,
+        TargetState::HeldBack,
+        TargetState::Halted,
+        TargetState::HeldPaused,
+        TargetState::AwaitingApproval,
+        TargetState::Removed,
+    ];
+
+    /// The `reason` code answers carry (its serde name).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TargetState::Waiting => "waiting",
+            TargetState::InFlight => "in_flight",
+            TargetState::Succeeded => "succeeded",
+            TargetState::FailedUnhealthy => "failed_unhealthy",
+            TargetState::FailedDeadline => "failed_deadline",
+            TargetState::FailedMonitor => "failed_monitor",
+            TargetState::RolledBack => "rolled_back",
+            TargetState::HeldBack => "held_back",
+            TargetState::Halted => "halted",
+            TargetState::HeldPaused => "held_paused",
+            TargetState::AwaitingApproval => "awaiting_approval",
+            TargetState::Removed => "removed",
+        }
+    }
+
     /// Whether the target failed on the version being rolled out.
     pub const fn is_failed(self) -> bool {
         matches!(

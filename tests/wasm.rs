@@ -184,3 +184,13 @@ fn arguments_of_the_wrong_shape_are_errors_not_panics() {
     // Still working after every error.
     assert_eq!(Array::from(&engine.orchestrate(s("p"), s("e"), reports(vec![])).unwrap()).length(), 0);
 }
+
+#[wasm_bindgen_test]
+fn the_packed_answer_names_reasons_as_serde_does() {
+    // js/boundary.js gets reason codes from TargetState::as_str; the other
+    // answers (events, plans) serialise them with serde.
+    for state in orchestrator_engine::TargetState::ALL {
+        let serde = serde_wasm_bindgen::to_value(&state).unwrap();
+        assert_eq!(serde.as_string().as_deref(), Some(state.as_str()));
+    }
+}

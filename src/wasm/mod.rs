@@ -1,6 +1,7 @@
 //! The JS binding layer: converts, delegates, and nothing more. Every
 //! `#[wasm_bindgen]` item of the crate lives under this module.
 
+mod boundary;
 mod hooks;
 mod interop;
 mod orchestrator;
@@ -35,6 +36,22 @@ extern "C" {
 #[wasm_bindgen]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// How many bytes of memory the engine's WebAssembly instance holds now
+/// (its linear memory, which grows and never shrinks): what the engine's
+/// state costs beyond the JS heap, for a controller that watches its
+/// memory.
+///
+/// @example
+/// ```js
+/// import { wasmMemoryBytes } from "orchestrator-engine";
+/// console.log(`${(wasmMemoryBytes() / 2 ** 20).toFixed(1)} MiB`);
+/// ```
+#[wasm_bindgen(js_name = wasmMemoryBytes)]
+pub fn wasm_memory_bytes() -> f64 {
+    // At most 65,536 pages of 64 KiB: exact in an f64.
+    core::arch::wasm32::memory_size(0) as f64 * 65_536.0
 }
 
 #[wasm_bindgen(typescript_custom_section)]

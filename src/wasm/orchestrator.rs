@@ -4,11 +4,12 @@
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
+use super::boundary::{answer_to_js, reports_from_js};
 use super::hooks::{JsMonitoringController, JsTargetController};
 use super::{JsEventsOptions, JsOptionalString, JsOrchestratorOptions, JsPromoteOptions, JsRolloutOptions};
 use super::interop::{
     bytes_from_js, clock_from_js, error_to_js, events_options_from_js, options_from_js, optional_string_arg,
-    promote_options_from_js, reports_from_js, string_arg, thrown_message, time_from_js, to_js,
+    promote_options_from_js, string_arg, thrown_message, time_from_js, to_js,
 };
 use crate::engine::Engine;
 use crate::error::Error;
@@ -370,8 +371,8 @@ impl Orchestrator {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let reports = reports_from_js(&reports).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
-        let answer = self.engine.orchestrate(&ns, &entity, &reports, now).map_err(error_to_js)?;
-        to_js(&answer).map_err(error_to_js)
+        let entity = self.engine.step(&ns, &entity, &reports, now).map_err(error_to_js)?;
+        Ok(answer_to_js(entity, None))
     }
 
     /// Records and orchestrates like `orchestrate`, answering nothing; read
@@ -410,8 +411,8 @@ impl Orchestrator {
     ) -> JsResult<JsValue> {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let group = optional_string_arg("group", group.map(JsValue::from)).map_err(error_to_js)?;
-        let answer = self.engine.expected_state(&ns, &entity, group.as_deref()).map_err(error_to_js)?;
-        to_js(&answer).map_err(error_to_js)
+        let entity = self.engine.entity(&ns, &entity).map_err(error_to_js)?;
+        Ok(answer_to_js(entity, group.as_deref()))
     }
 
     /// The entity's target, rolling, last known good and last known bad

@@ -1,0 +1,118 @@
+// `npm run bench`: the engine through the built package in Node, each
+// measurement beside a baseline taken in the same run on the same data, so
+// that the ratios hold on any machine. Prints markdown tables (the ones in
+// docs/PERFORMANCE.md come from here).
+//
+//   node --expose-gc bench/bench.mjs [--sizes 1000,10000,100000,1000000] [--quick]
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+
+import { Orchestrator } from "../js/node.mjs";
+import { median, settled } from "./common.mjs";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const { values } = parseArgs({
+  options: { sizes: { type: "string", default: "1000,10000,100000,1000000" }, quick: { type: "boolean", default: false } },
+});
+const sizes = values.sizes.split(",").map(Number);
+const runsFor = (n) => Math.max(3, Math.min(values.quick ? 10 : 50, Math.round(3_000_000 / n)));
+const ms = (x) => (x < 10 ? x.toFixed(2) : x.toFixed(1));
+const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
+const table = (head, rows) => {
+  console.log(`| ${head.join(" | ")} |`);
+  console.log(`| ${head.map(() => "---").join(" | ")} |`);
+  for (const row of rows) console.log(`| ${row.join(" | ")} |`);
+  console.log();
+};
+
+console.log(`# orchestrator-engine benchmarks (Node ${process.version}, ${new Date().toISOString().slice(0, 10)})\n`);
+
+// 1. One orchestrate step through the JS API vs handing the same data over.
+const steps = [];
+for (const n of sizes) {
+  for (const rolling of [false, true]) {
+    const { engine, reports, clock } = settled(Orchestrator, n, { rolling });
+    const runs = runsFor(n);
+    const json = median(runs, () => JSON.parse(JSON.stringify(reports)));
+    const plain = median(runs, () => {
+      clock.now += 10_000;
+      engine.orchestrate("prod", "app", reports);
+    });
+    steps.push({ n, phase: rolling ? "mid-rollout" : "steady", json, plain });
+    engine.free();
+  }
+}
+console.log("## One orchestrate step through the JS API (median ms)\n");
+console.log("Baseline: `JSON.parse(JSON.stringify(reports))` of the very same report array.\n");
+table(
+  ["targets", "phase", "JSON baseline", "orchestrate", "ratio"],
+  steps.map((s) => [s.n.toLocaleString("en"), s.phase, ms(s.json), ms(s.plain), ratio(s.plain, s.json)]),
+);
+const at = (n, phase) => steps.find((s) => s.n === n && s.phase === phase);
+if (at(100_000, "steady") && at(1_000_000, "steady")) {
+  console.log("Growth, 1M vs 100k targets:", ["steady", "mid-rollout"].map((p) => `${p} ${ratio(at(1_000_000, p).plain, at(100_000, p).plain)}`).join(", "), "\n");
+}
+
+// 2. Snapshot and restore vs the JSON baseline, and bytes per target.
+const snaps = [];
+for (const n of sizes) {
+  const { engine, reports } = settled(Orchestrator, n, { rolling: true });
+  const runs = runsFor(n);
+  const json = median(runs, () => JSON.parse(JSON.stringify(reports)));
+  const bytes = engine.snapshot();
+  const both = median(runs, () => Orchestrator.restore(engine.snapshot()).free());
+  snaps.push({ n, json, both, bytes: bytes.length });
+  engine.free();
+}
+console.log("## Snapshot + restore mid-rollout (median ms) and size\n");
+table(
+  ["targets", "JSON baseline", "snapshot + restore", "ratio", "bytes", "bytes/target"],
+  snaps.map((s) => [s.n.toLocaleString("en"), ms(s.json), ms(s.both), ratio(s.both, s.json), s.bytes.toLocaleString("en"), (s.bytes / s.n).toFixed(1)]),
+);
+
+// 3. Memory per target, each size in a fresh process (wasm memory never
+// shrinks): peak wasm memory and JS heap of an engine settled mid-rollout.
+console.log("## Memory per target (fresh process per size, mid-rollout)\n");
+const memory = sizes.map((n) => {
+  const out = execFileSync(process.execPath, ["--expose-gc", "bench/memory.mjs", String(n)], { cwd: root, encoding: "utf8" });
+  return JSON.parse(out);
+});
+table(
+  ["targets", "wasm memory", "per target", "JS heap (reports + answer)", "per target"],
+  memory.map((m) => [
+    m.n.toLocaleString("en"),
+    `${(m.wasm / 2 ** 20).toFixed(1)} MiB`,
+    `${Math.round(m.wasm / m.n)} B`,
+    `${(m.heap / 2 ** 20).toFixed(1)} MiB`,
+    `${Math.round(m.heap / m.n)} B`,
+  ]),
+);
+
+// 4. The core step in wasm vs native: the same example built both ways,
+// each timing itself (the wasm one in Node's WASI).
+console.log("## Core step, wasm vs native (median ms, no JS boundary)\n");
+const cargo = (args) => execFileSync("cargo", args, { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+cargo(["build", "--quiet", "--release", "--example", "core_step"]);
+cargo(["build", "--quiet", "--release", "--example", "core_step", "--target", "wasm32-wasip1"]);
+const lines = (out) => out.trim().split("\n").map((l) => JSON.parse(l));
+const coreSizes = sizes.map(String);
+const native = lines(execFileSync(`${root}target/release/examples/core_step`, coreSizes, { encoding: "utf8" }));
+const wasm = lines(
+  execFileSync(process.execPath, ["--no-warnings", "bench/wasi-run.mjs", "target/wasm32-wasip1/release/examples/core_step.wasm", ...coreSizes], {
+    cwd: root,
+    encoding: "utf8",
+    maxBuffer: 1 << 24,
+  }),
+);
+table(
+  ["targets", "phase", "native", "wasm", "wasm/native"],
+  native.map((nat, i) => [nat.n.toLocaleString("en"), nat.phase, ms(nat.ms), ms(wasm[i].ms), ratio(wasm[i].ms, nat.ms)]),
+);
+
+// 5. What a browser or an edge function downloads.
+const wasmFile = readFileSync(`${root}pkg/web/orchestrator_engine_bg.wasm`);
+console.log("## Package\n");
+table(["file", "bytes", "gzip -9"], [["pkg/web/orchestrator_engine_bg.wasm", wasmFile.length.toLocaleString("en"), gzipSync(wasmFile, { level: 9 }).length.toLocaleString("en")]]);

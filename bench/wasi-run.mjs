@@ -1,0 +1,10 @@
+// Runs a wasm32-wasip1 program in Node's WASI with the given arguments
+// (used by bench.mjs for the wasm half of the wasm/native ratio).
+import { readFileSync } from "node:fs";
+import { WASI } from "node:wasi";
+
+const [file, ...args] = process.argv.slice(2);
+const wasi = new WASI({ version: "preview1", args: [file, ...args], env: {}, returnOnExit: true });
+const module = await WebAssembly.compile(readFileSync(file));
+const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
+process.exitCode = wasi.start(instance);

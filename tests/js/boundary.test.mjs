@@ -1,0 +1,100 @@
+// The packed path across the JS boundary (js/boundary.js) answers exactly
+// as the plain, field-by-field one: the same answers through a whole
+// rollout and rollback, any Unicode in names, and the plain path's errors
+// for anything the packer does not vouch for.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Orchestrator } from "orchestrator-engine";
+import { Fleet, T0 } from "./fleet.mjs";
+
+// `tags` (even empty) sends a report the plain way.
+const plain = (reports) => reports.map((r) => ({ ...r, tags: [] }));
+
+test("packed and plain reports get identical answers through a rollout and a rollback", () => {
+  const clock = { now: T0 };
+  const packed = new Orchestrator({ now: () => clock.now });
+  const slow = new Orchestrator({ now: () => clock.now });
+  const fleet = new Fleet(60, "v1", { groups: ["eu", "us", ""] });
+  for (const e of [packed, slow]) {
+    e.setRolloutOptions("prod", "app", { batchPercent: 20, successTimeoutSecs: 30, durationTimeoutSecs: 120 });
+    e.setTargetVersion("prod", "app", "v1");
+  }
+  let sawRollback = false;
+  for (let step = 0; step < 120; step++) {
+    if (step === 5) for (const e of [packed, slow]) e.setTargetVersion("prod", "app", "v2");
+    if (step === 40) {
+      for (const h of fleet.hosts.slice(0, 20)) h.brokenOn.add("v3");
+      for (const e of [packed, slow]) e.setTargetVersion("prod", "app", "v3");
+    }
+    const reports = fleet.reports();
+    const a = packed.orchestrate("prod", "app", reports);
+    const b = slow.orchestrate("prod", "app", plain(reports));
+    assert.deepStrictEqual(a, b, `step ${step}`);
+    assert.deepStrictEqual(Object.keys(a[0]), ["name", "group", "version", "message", "isError", "reason"]);
+    assert.deepStrictEqual(packed.expectedState("prod", "app", "eu"), slow.expectedState("prod", "app", "eu"));
+    sawRollback ||= a.some((e) => e.reason === "rolled_back");
+    fleet.apply(a);
+    clock.now += 10_000;
+  }
+  assert.ok(sawRollback, "the walk never rolled back");
+  assert.equal(packed.rolloutInfo("prod", "app").lastKnownBadVersion, "v3");
+  assert.deepStrictEqual(packed.snapshot(), slow.snapshot());
+});
+
+test("names, groups, versions and messages in any script, astral characters and lone surrogates included", () => {
+  const clock = { now: T0 };
+  const engine = new Orchestrator({ now: () => clock.now });
+  engine.setRolloutOptions("prod", "app", { batchPercent: 100, successTimeoutSecs: 0 });
+  engine.setTargetVersion("prod", "app", "v1-é");
+  const names = ["ascii", "café", "中文节点", "🚀-rocket", "a\u0000b", "lone\uD800", "", "Ω"].filter(Boolean);
+  const reports = names.map((name, i) => ({ name, group: i % 2 ? "zone-🌍" : "zóna", version: "v1-é", message: `ok ✓ ${name}` }));
+  const answer = engine.orchestrate("prod", "app", reports);
+  const expected = plain(reports).map((r) => [r.group, r.name]);
+  const slow = new Orchestrator({ now: () => clock.now });
+  slow.setRolloutOptions("prod", "app", { batchPercent: 100, successTimeoutSecs: 0 });
+  slow.setTargetVersion("prod", "app", "v1-é");
+  assert.deepStrictEqual(answer, slow.orchestrate("prod", "app", plain(reports)));
+  // A lone surrogate cannot cross into UTF-8: it arrives as U+FFFD either way.
+  const fixed = (s) => s.replace("\uD800", "\uFFFD");
+  assert.deepStrictEqual(
+    answer.map((e) => [e.group, e.name]).sort(),
+    expected.map(([g, n]) => [g, fixed(n)]).sort(),
+  );
+  assert.ok(answer.every((e) => e.version === "v1-é"));
+});
+
+test("what the packer does not vouch for goes the plain way, with its errors, and changes nothing", () => {
+  const clock = { now: T0 };
+  const engine = new Orchestrator({ now: () => clock.now });
+  engine.setRolloutOptions("prod", "app", { batchPercent: 50 });
+  engine.setTargetVersion("prod", "app", "v1");
+  const ok = { name: "a", version: "v1" };
+  engine.orchestrate("prod", "app", [ok]);
+  const before = engine.snapshot();
+  const throwing = { version: "v1", get name() { throw new Error("boom"); } };
+  const cases = [
+    [[ok, throwing], /name must be a string/],
+    [[ok, { name: 7, version: "v1" }], /name must be a string, got 7/],
+    [[ok, { name: "b", version: "v1", group: 3 }], /group must be a string/],
+    [[ok, { name: "b", version: "v1", isError: "yes" }], /isError must be a boolean/],
+    [[ok, { name: "b", version: "v1", tags: [1] }], /tags must be an array of strings/],
+    [[ok, null], /must be an object/],
+    [[ok, ["b", "v1"]], /must be an object/],
+    [[ok, { name: "a", version: "v1" }], /reported twice/],
+    [[ok, { name: "", version: "v1" }], /non-empty name/],
+  ];
+  for (const [reports, message] of cases) {
+    assert.throws(() => engine.orchestrate("prod", "app", reports), (err) => err.code === "INVALID_TARGET" && message.test(err.message));
+    assert.deepStrictEqual(engine.snapshot(), before);
+  }
+  // A plain report is read once, by the packer (the plain path would read
+  // every field again).
+  let reads = 0;
+  const counted = { version: "v1", get name() { reads += 1; return "c"; } };
+  engine.orchestrate("prod", "app", [ok, counted]);
+  assert.equal(reads, 1, "the report did not take the packed path");
+  // Proxies, extra fields and nulls for the optional fields are fine.
+  const proxy = new Proxy({ name: "p", version: "v1" }, {});
+  const answer = engine.orchestrate("prod", "app", [ok, proxy, { name: "n", version: "v1", group: null, message: null, isError: null, extra: 1 }]);
+  assert.deepStrictEqual(answer.map((e) => e.name), ["a", "c", "n", "p"]);
+});
