@@ -4,7 +4,9 @@
 #   - the wasm32 standard library and clippy (rustup),
 #   - the wasm-bindgen CLI at exactly the version in Cargo.lock,
 #   - the npm dev dependencies,
-#   - with --browser: Debian's chromium for the browser tests.
+#   - with --browser: Debian's chromium for the browser tests,
+#   - with --fuzz: cargo-fuzz (libFuzzer, on the stable toolchain with
+#     `-s none`), for the bounded fuzzing runs in `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,5 +43,9 @@ if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
   sudo_if_needed apt-get update -qq
   sudo_if_needed apt-get install -y -qq chromium >/dev/null
+fi
+if [ "${1:-}" = "--fuzz" ] && [ "$(cargo fuzz --version 2>/dev/null | awk '{ print $2 }')" != "0.13.2" ]; then
+  say "installing cargo-fuzz 0.13.2; takes a minute or two once"
+  cargo install cargo-fuzz --version 0.13.2
 fi
 exit 0

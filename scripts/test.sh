@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --browser
+bash scripts/setup.sh --fuzz
 
 echo "== clippy (the crate root denies unwrap, expect, panic, indexing, overflow)"
 cargo clippy --quiet --lib -- -D warnings
@@ -14,6 +15,20 @@ cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
 echo "== tier 1: native Rust tests"
 cargo test --quiet --tests
 cargo test --quiet --doc
+echo "== soak: 10,000 steps over 100 entities, snapshot and restore every step (release, overflow-checked)"
+CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true cargo test --quiet --release --test soak
+
+echo "== fuzzing: a bounded run of each target (docs/PERFORMANCE.md has the long ones)"
+# Stable Rust: no sanitizer (-s none); libFuzzer's coverage guidance and
+# the targets' own assertions. A crash fails the run and leaves its input
+# in fuzz/artifacts/; it then becomes a regression test.
+cargo fuzz build -s none -O
+for target in restore orchestrate; do
+  seeds=(); [ -d "fuzz/seeds/$target" ] && seeds=("fuzz/seeds/$target")
+  cargo fuzz run -s none -O "$target" "${seeds[@]}" -- \
+    -max_total_time="${FUZZ_SECONDS:-60}" -max_len=4096 -print_final_stats=1 2>&1 \
+    | grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|==|thread)|panicked|artifact|Done'
+done
 
 echo "== tier 2: wasm-bindgen tests (conversions at the JS boundary)"
 cargo test --target wasm32-unknown-unknown --test wasm
