@@ -16,6 +16,15 @@ rm -rf pkg
 wasm-bindgen --target nodejs --out-dir pkg/node "$wasm"
 wasm-bindgen --target web --out-dir pkg/web "$wasm"
 # The package is "type": "module"; the nodejs output is CommonJS (TOOLCHAIN.md).
+# Binaryen's optimiser (the npm package: Debian's wasm-opt 108 breaks the
+# module, TOOLCHAIN.md): -O3 is as small as -Oz here (docs/PERFORMANCE.md)
+# and keeps the speed. Both builds at once: each takes a few seconds.
+pids=()
+for out in pkg/node pkg/web; do
+  node_modules/.bin/wasm-opt -O3 "$out/orchestrator_engine_bg.wasm" -o "$out/orchestrator_engine_bg.wasm" &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
 echo '{ "type": "commonjs" }' > pkg/node/package.json
 # wasm-bindgen copies js/boundary.js (an ES module) into each build's
 # snippets/; the nodejs build require()s it, so there it becomes CommonJS.
