@@ -24,8 +24,11 @@ echo "== fuzzing: a bounded run of each target (docs/PERFORMANCE.md has the long
 # in fuzz/artifacts/; it then becomes a regression test.
 cargo fuzz build -s none -O
 for target in restore orchestrate; do
+  # New inputs go to the first directory (fuzz/corpus/, not committed);
+  # the committed seeds are only read.
+  mkdir -p "fuzz/corpus/$target"
   seeds=(); [ -d "fuzz/seeds/$target" ] && seeds=("fuzz/seeds/$target")
-  cargo fuzz run -s none -O "$target" "${seeds[@]}" -- \
+  cargo fuzz run -s none -O "$target" "fuzz/corpus/$target" "${seeds[@]}" -- \
     -max_total_time="${FUZZ_SECONDS:-60}" -max_len=4096 -print_final_stats=1 2>&1 \
     | grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|==|thread)|panicked|artifact|Done'
 done

@@ -24,12 +24,24 @@ fn envelope(format: u16, body: &[u8]) -> Vec<u8> {
 }
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&mode, rest)) = input.split_first() else { return };
-    let bytes = if mode % 2 == 1 { rest.to_vec() } else { envelope(u16::from(mode / 2 % 2) + 1, rest) };
-    let Ok(mut engine) = Engine::restore(&bytes) else { return };
+    let Some((&mode, rest)) = input.split_first() else {
+        return;
+    };
+    let bytes = if mode % 2 == 1 {
+        rest.to_vec()
+    } else {
+        envelope(u16::from(mode / 2 % 2) + 1, rest)
+    };
+    let Ok(mut engine) = Engine::restore(&bytes) else {
+        return;
+    };
     let again = engine.snapshot();
     let twin = Engine::restore(&again).expect("a snapshot the engine wrote must restore");
-    assert_eq!(twin.snapshot(), again, "snapshot -> restore -> snapshot is not stable");
+    assert_eq!(
+        twin.snapshot(),
+        again,
+        "snapshot -> restore -> snapshot is not stable"
+    );
     let now = 1_700_000_000_000;
     for ns in engine.namespaces() {
         for entity in engine.entities(&ns).expect("listed namespace") {
