@@ -8,7 +8,7 @@ use crate::entity::Entity;
 use crate::error::Error;
 use crate::hooks::{MonitoringController, TargetController};
 use crate::log::{Event, Rollout};
-use crate::model::{ExpectedState, RolloutInfo, RolloutOptions, TargetReport, Timestamp};
+use crate::model::{ExpectedState, ReportRef, RolloutInfo, RolloutOptions, TargetReport, Timestamp};
 use crate::plan::Schedule;
 use crate::snapshot;
 use crate::step::{self, StepNames};
@@ -181,17 +181,19 @@ impl Engine {
         reports: &[TargetReport],
         now: Timestamp,
     ) -> Result<Vec<ExpectedState>, Error> {
-        let entity = self.step(namespace, entity, reports, now)?;
+        let reports: Vec<ReportRef<'_>> = reports.iter().map(TargetReport::as_ref).collect();
+        let entity = self.step(namespace, entity, &reports, now)?;
         Ok(entity.expected_states(None))
     }
 
     /// Records `reports` and runs one step at `now`, like
     /// [`orchestrate`](Self::orchestrate), without building the answer.
     pub fn report(&mut self, namespace: &str, entity: &str, reports: &[TargetReport], now: Timestamp) -> Result<(), Error> {
-        self.step(namespace, entity, reports, now).map(|_| ())
+        let reports: Vec<ReportRef<'_>> = reports.iter().map(TargetReport::as_ref).collect();
+        self.step(namespace, entity, &reports, now).map(|_| ())
     }
 
-    pub(crate) fn step(&mut self, namespace: &str, entity: &str, reports: &[TargetReport], now: Timestamp) -> Result<&Entity, Error> {
+    pub(crate) fn step(&mut self, namespace: &str, entity: &str, reports: &[ReportRef<'_>], now: Timestamp) -> Result<&Entity, Error> {
         check_name("namespace", namespace)?;
         check_name("entity", entity)?;
         let names = StepNames { namespace, entity };

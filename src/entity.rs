@@ -132,6 +132,10 @@ impl Targets {
     /// Adds targets that are not there yet (one that is replaces the old),
     /// restoring the order once for all of them.
     pub(crate) fn extend<G: Into<Box<str>>, N: Into<Box<str>>>(&mut self, targets: impl IntoIterator<Item = (G, N, Target)>) {
+        let targets = targets.into_iter();
+        // One allocation for a batch of arrivals, not a chain of doublings
+        // (wasm memory never shrinks: the peak is what stays).
+        self.map.reserve(targets.size_hint().0);
         let mut sorted = true;
         for (group, name, target) in targets {
             let key = Key { group: group.into(), name: name.into() };

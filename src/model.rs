@@ -361,7 +361,30 @@ pub struct TargetReport {
     pub is_error: bool,
 }
 
+/// A report borrowed from wherever it came from (a [`TargetReport`], or the
+/// packed form the JS binding receives): what a step reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReportRef<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) group: &'a str,
+    pub(crate) tags: &'a [String],
+    pub(crate) version: &'a str,
+    pub(crate) message: &'a str,
+    pub(crate) is_error: bool,
+}
+
 impl TargetReport {
+    pub(crate) fn as_ref(&self) -> ReportRef<'_> {
+        ReportRef {
+            name: &self.name,
+            group: &self.group,
+            tags: &self.tags,
+            version: &self.version,
+            message: &self.message,
+            is_error: self.is_error,
+        }
+    }
+
     /// A healthy report of `name` (group `""`) running `version`.
     pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
         TargetReport {

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::hooks::{EntityHooks, HookContext, TargetView};
 use crate::interner::Sym;
 use crate::log::{EventKind, Outcome};
-use crate::model::{secs_to_ms, TargetId, TargetReport, TargetState, Timestamp, ZOMBIE_AFTER_SECS};
+use crate::model::{secs_to_ms, ReportRef, TargetId, TargetState, Timestamp, ZOMBIE_AFTER_SECS};
 use crate::plan;
 
 /// Names the step is running for, to tell hooks and errors.
@@ -22,7 +22,7 @@ pub(crate) struct StepNames<'a> {
 
 /// Rejects a report that cannot be applied whole: a target without a name,
 /// without a version, or named twice.
-pub(crate) fn validate_reports(reports: &[TargetReport]) -> Result<(), Error> {
+pub(crate) fn validate_reports(reports: &[ReportRef<'_>]) -> Result<(), Error> {
     let mut seen = HashSet::with_capacity_and_hasher(reports.len(), foldhash::fast::RandomState::default());
     for report in reports {
         let target = || format!("{:?} in group {:?}", report.name, report.group);
@@ -38,7 +38,7 @@ pub(crate) fn validate_reports(reports: &[TargetReport]) -> Result<(), Error> {
                 reason: "a reported target needs the non-empty version it runs".into(),
             });
         }
-        if !seen.insert((report.group.as_str(), report.name.as_str())) {
+        if !seen.insert((report.group, report.name)) {
             return Err(Error::InvalidTarget {
                 target: target(),
                 reason: "it is reported twice in one report; the report was not applied".into(),
@@ -114,7 +114,7 @@ impl Undo {
 }
 
 /// Runs one step on `entity` at `now`. On error nothing has changed.
-pub(crate) fn run(entity: &mut Entity, names: &StepNames<'_>, reports: &[TargetReport], now: Timestamp) -> Result<(), Error> {
+pub(crate) fn run(entity: &mut Entity, names: &StepNames<'_>, reports: &[ReportRef<'_>], now: Timestamp) -> Result<(), Error> {
     validate_reports(reports)?;
     if entity.rolling.is_empty() && entity.target_version.is_empty() {
         return Err(Error::NoTargetVersion {
@@ -134,7 +134,7 @@ fn run_with_hooks(
     entity: &mut Entity,
     hooks: &mut EntityHooks,
     names: &StepNames<'_>,
-    reports: &[TargetReport],
+    reports: &[ReportRef<'_>],
     now: Timestamp,
 ) -> Result<(), Error> {
     // Only a monitoring check can fail the step after it started changing
@@ -312,20 +312,20 @@ fn end_watch(entity: &mut Entity, now: Timestamp) {
 }
 
 /// Step 1: every reported target is created if new, then updated.
-fn record(entity: &mut Entity, reports: &[TargetReport], now: Timestamp, mut undo: Option<&mut Undo>) {
+fn record(entity: &mut Entity, reports: &[ReportRef<'_>], now: Timestamp, mut undo: Option<&mut Undo>) {
     let mut arrived = Vec::new();
     for report in reports {
-        let version = entity.versions.intern(&report.version);
-        let target = entity.targets.get_mut(&report.group, &report.name);
+        let version = entity.versions.intern(report.version);
+        let target = entity.targets.get_mut(report.group, report.name);
         if let Some(undo) = undo.as_deref_mut() {
-            undo.reported.push((report.group.clone(), report.name.clone(), target.as_deref().cloned()));
+            undo.reported.push((report.group.to_owned(), report.name.to_owned(), target.as_deref().cloned()));
         }
         match target {
             Some(target) => update(target, report, version, now),
             None => {
                 let mut target = Target::arriving(version, entity.lkg, now, &entity.options);
                 update(&mut target, report, version, now);
-                arrived.push((report.group.as_str(), report.name.as_str(), target));
+                arrived.push((report.group, report.name, target));
             }
         }
     }
@@ -333,7 +333,7 @@ fn record(entity: &mut Entity, reports: &[TargetReport], now: Timestamp, mut und
     entity.targets.extend(arrived);
 }
 
-fn update(target: &mut Target, report: &TargetReport, version: Sym, now: Timestamp) {
+fn update(target: &mut Target, report: &ReportRef<'_>, version: Sym, now: Timestamp) {
     target.last_seen = now;
     let version_changed = target.reported != version;
     if version_changed || target.is_error != report.is_error {
@@ -345,10 +345,10 @@ fn update(target: &mut Target, report: &TargetReport, version: Sym, now: Timesta
     target.reported = version;
     target.is_error = report.is_error;
     if *target.message != *report.message {
-        target.message = Box::from(report.message.as_str());
+        target.message = Box::from(report.message);
     }
     if *target.tags != *report.tags {
-        target.tags = report.tags.clone().into_boxed_slice();
+        target.tags = report.tags.into();
     }
 }
 

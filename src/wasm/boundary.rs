@@ -16,7 +16,7 @@ use super::interop;
 use crate::entity::{Entity, MessageKey};
 use crate::error::Error;
 use crate::interner::Sym;
-use crate::model::{TargetReport, TargetState};
+use crate::model::{ReportRef, TargetReport, TargetState};
 
 #[wasm_bindgen(module = "/js/boundary.js")]
 extern "C" {
@@ -40,57 +40,81 @@ extern "C" {
     ) -> JsValue;
 }
 
-/// A report from JS: packed when it can be, else field by field.
-pub(crate) fn reports_from_js(value: &JsValue) -> Result<Vec<TargetReport>, Error> {
-    match pack_reports(value) {
-        Ok(packed) if !packed.is_undefined() => match unpack_reports(&packed) {
-            Some(reports) => Ok(reports),
-            None => interop::reports_from_js(value),
-        },
-        // A getter threw, or the packer could not vouch for the report.
-        _ => interop::reports_from_js(value),
+/// A report from JS, as it crossed: packed, or converted field by field.
+pub(crate) enum Reports {
+    /// Every name, group, version and message in one string; `ends` are
+    /// the byte offsets where each part ends, 4 per target.
+    Packed { text: String, ends: Vec<usize>, errors: Vec<u8> },
+    Plain(Vec<TargetReport>),
+}
+
+impl Reports {
+    /// The reports as the step reads them, borrowed: the packed form needs
+    /// no string of its own per target.
+    pub(crate) fn refs(&self) -> Vec<ReportRef<'_>> {
+        match self {
+            Reports::Plain(reports) => reports.iter().map(TargetReport::as_ref).collect(),
+            Reports::Packed { text, ends, errors } => {
+                let mut start = 0usize;
+                let mut part = |end: usize| {
+                    let s = text.get(start..end).unwrap_or_default();
+                    start = end;
+                    s
+                };
+                ends.chunks_exact(4)
+                    .zip(errors)
+                    .filter_map(|(e, &is_error)| {
+                        let &[name, group, version, message] = e else { return None };
+                        let [name, group, version, message] = [name, group, version, message].map(&mut part);
+                        Some(ReportRef { name, group, tags: &[], version, message, is_error: is_error == 1 })
+                    })
+                    .collect()
+            }
+        }
     }
 }
 
-fn unpack_reports(packed: &JsValue) -> Option<Vec<TargetReport>> {
+/// A report from JS: packed when it can be, else field by field.
+pub(crate) fn reports_from_js(value: &JsValue) -> Result<Reports, Error> {
+    match pack_reports(value) {
+        Ok(packed) if !packed.is_undefined() => match unpack_reports(&packed) {
+            Some(reports) => Ok(reports),
+            None => interop::reports_from_js(value).map(Reports::Plain),
+        },
+        // A getter threw, or the packer could not vouch for the report.
+        _ => interop::reports_from_js(value).map(Reports::Plain),
+    }
+}
+
+fn unpack_reports(packed: &JsValue) -> Option<Reports> {
     let packed: &Array = packed.dyn_ref()?;
     let text = packed.get(0).as_string()?;
     let lengths = packed.get(1).dyn_into::<Uint32Array>().ok()?.to_vec();
     let errors = packed.get(2).dyn_into::<Uint8Array>().ok()?.to_vec();
-    let parts = split_utf16(&text, &lengths)?;
-    let mut reports = Vec::with_capacity(errors.len());
-    for (fields, is_error) in parts.chunks_exact(4).zip(errors) {
-        let [name, group, version, message] = fields else { return None };
-        reports.push(TargetReport {
-            name: (*name).to_owned(),
-            group: (*group).to_owned(),
-            tags: Vec::new(),
-            version: (*version).to_owned(),
-            message: (*message).to_owned(),
-            is_error: is_error == 1,
-        });
+    if lengths.len() != errors.len().checked_mul(4)? {
+        return None;
     }
-    (reports.len().saturating_mul(4) == lengths.len()).then_some(reports)
+    let ends = byte_ends(&text, &lengths)?;
+    Some(Reports::Packed { text, ends, errors })
 }
 
-/// Cuts `text` into parts of the given lengths in UTF-16 code units (JS
-/// string lengths); `None` if they do not add up to the text.
-fn split_utf16<'t>(text: &'t str, lengths: &[u32]) -> Option<Vec<&'t str>> {
-    let mut parts = Vec::with_capacity(lengths.len());
-    let mut rest = text;
+/// Where each part of `text` ends, in bytes, given the parts' lengths in
+/// UTF-16 code units (JS string lengths); `None` if they do not add up to
+/// the text.
+fn byte_ends(text: &str, lengths: &[u32]) -> Option<Vec<usize>> {
+    let mut ends = Vec::with_capacity(lengths.len());
+    let mut end = 0usize;
     if text.is_ascii() {
         // One byte per code unit.
         for &length in lengths {
-            let (part, tail) = rest.split_at_checked(usize::try_from(length).ok()?)?;
-            parts.push(part);
-            rest = tail;
+            end = end.checked_add(usize::try_from(length).ok()?)?;
+            ends.push(end);
         }
     } else {
+        let mut chars = text.chars();
         for &length in lengths {
-            let mut units = 0usize;
-            let mut end = 0usize;
             let want = usize::try_from(length).ok()?;
-            let mut chars = rest.chars();
+            let mut units = 0usize;
             while units < want {
                 let c = chars.next()?;
                 units = units.saturating_add(c.len_utf16());
@@ -99,12 +123,10 @@ fn split_utf16<'t>(text: &'t str, lengths: &[u32]) -> Option<Vec<&'t str>> {
             if units != want {
                 return None;
             }
-            let (part, tail) = rest.split_at_checked(end)?;
-            parts.push(part);
-            rest = tail;
+            ends.push(end);
         }
     }
-    rest.is_empty().then_some(parts)
+    (end == text.len()).then_some(ends)
 }
 
 fn utf16_len(s: &str) -> u32 {

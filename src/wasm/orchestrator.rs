@@ -371,7 +371,10 @@ impl Orchestrator {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let reports = reports_from_js(&reports).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
-        let entity = self.engine.step(&ns, &entity, &reports, now).map_err(error_to_js)?;
+        let entity = self.engine.step(&ns, &entity, &reports.refs(), now).map_err(error_to_js)?;
+        // The report's copy is not needed for the answer: free it first, so
+        // that the two never take wasm memory (which never shrinks) at once.
+        drop(reports);
         Ok(answer_to_js(entity, None))
     }
 
@@ -391,7 +394,7 @@ impl Orchestrator {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let reports = reports_from_js(&reports).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
-        self.engine.report(&ns, &entity, &reports, now).map_err(error_to_js)
+        self.engine.step(&ns, &entity, &reports.refs(), now).map(drop).map_err(error_to_js)
     }
 
     /// The current expected states, of one group when `group` is given (an
