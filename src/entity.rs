@@ -120,6 +120,16 @@ impl Targets {
         self.map.get_mut(&KeyRef { group, name })
     }
 
+    /// Where the target is in the order (valid until targets join or leave).
+    pub(crate) fn position(&self, group: &str, name: &str) -> Option<usize> {
+        self.map.get_index_of(&KeyRef { group, name })
+    }
+
+    /// The target at a [`Targets::position`].
+    pub(crate) fn at_mut(&mut self, position: usize) -> Option<&mut Target> {
+        self.map.get_index_mut(position).map(|(_, target)| target)
+    }
+
     /// Inserts or replaces a target; returns the one it replaced.
     pub(crate) fn insert(&mut self, group: &str, name: &str, target: Target) -> Option<Target> {
         if let Some(existing) = self.get_mut(group, name) {

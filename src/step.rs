@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use crate::entity::{view, Entity, Removed, Target, Watch};
+use crate::entity::{view, Entity, Removed, Target, Targets, Watch};
 use crate::error::Error;
 use crate::hooks::{EntityHooks, HookContext, TargetView};
 use crate::interner::Sym;
@@ -23,7 +23,17 @@ pub(crate) struct StepNames<'a> {
 /// Rejects a report that cannot be applied whole: a target without a name,
 /// without a version, or named twice.
 pub(crate) fn validate_reports(reports: &[ReportRef<'_>]) -> Result<(), Error> {
-    let mut seen = HashSet::with_capacity_and_hasher(reports.len(), foldhash::fast::RandomState::default());
+    locate(&Targets::default(), reports).map(drop)
+}
+
+/// Validates the report (see [`validate_reports`]) and finds where each
+/// reported target is among `targets` (`None`: it is new), in one lookup
+/// per target: a known target named twice is caught by a flag per
+/// position, a new one by a set of the new ones only.
+fn locate(targets: &Targets, reports: &[ReportRef<'_>]) -> Result<Vec<Option<usize>>, Error> {
+    let mut positions = Vec::with_capacity(reports.len());
+    let mut seen = vec![false; targets.len()];
+    let mut new = HashSet::with_hasher(foldhash::fast::RandomState::default());
     for report in reports {
         let target = || format!("{:?} in group {:?}", report.name, report.group);
         if report.name.is_empty() {
@@ -38,14 +48,20 @@ pub(crate) fn validate_reports(reports: &[ReportRef<'_>]) -> Result<(), Error> {
                 reason: "a reported target needs the non-empty version it runs".into(),
             });
         }
-        if !seen.insert((report.group, report.name)) {
+        let position = targets.position(report.group, report.name);
+        let twice = match position {
+            Some(i) => seen.get_mut(i).is_some_and(|seen| std::mem::replace(seen, true)),
+            None => !new.insert((report.group, report.name)),
+        };
+        if twice {
             return Err(Error::InvalidTarget {
                 target: target(),
                 reason: "it is reported twice in one report; the report was not applied".into(),
             });
         }
+        positions.push(position);
     }
-    Ok(())
+    Ok(positions)
 }
 
 /// What the step counted of the targets it judged.
@@ -115,7 +131,7 @@ impl Undo {
 
 /// Runs one step on `entity` at `now`. On error nothing has changed.
 pub(crate) fn run(entity: &mut Entity, names: &StepNames<'_>, reports: &[ReportRef<'_>], now: Timestamp) -> Result<(), Error> {
-    validate_reports(reports)?;
+    let positions = locate(&entity.targets, reports)?;
     if entity.rolling.is_empty() && entity.target_version.is_empty() {
         return Err(Error::NoTargetVersion {
             namespace: names.namespace.to_owned(),
@@ -125,7 +141,7 @@ pub(crate) fn run(entity: &mut Entity, names: &StepNames<'_>, reports: &[ReportR
     // Hooks live outside the state for the step, so that they can be called
     // while the targets are borrowed.
     let mut hooks = std::mem::take(&mut entity.hooks);
-    let result = run_with_hooks(entity, &mut hooks, names, reports, now);
+    let result = run_with_hooks(entity, &mut hooks, names, reports, &positions, now);
     entity.hooks = hooks;
     result
 }
@@ -135,6 +151,7 @@ fn run_with_hooks(
     hooks: &mut EntityHooks,
     names: &StepNames<'_>,
     reports: &[ReportRef<'_>],
+    positions: &[Option<usize>],
     now: Timestamp,
 ) -> Result<(), Error> {
     // Only a monitoring check can fail the step after it started changing
@@ -144,7 +161,7 @@ fn run_with_hooks(
         ..Undo::default()
     });
 
-    record(entity, reports, now, undo.as_mut()); // step 1
+    record(entity, reports, positions, now, undo.as_mut()); // step 1
     forget_zombies(entity, now, undo.as_mut()); // step 2
     let starts = entity.rolling.is_empty();
     if starts {
@@ -312,11 +329,12 @@ fn end_watch(entity: &mut Entity, now: Timestamp) {
 }
 
 /// Step 1: every reported target is created if new, then updated.
-fn record(entity: &mut Entity, reports: &[ReportRef<'_>], now: Timestamp, mut undo: Option<&mut Undo>) {
+/// `positions` are where [`locate`] found the reported targets.
+fn record(entity: &mut Entity, reports: &[ReportRef<'_>], positions: &[Option<usize>], now: Timestamp, mut undo: Option<&mut Undo>) {
     let mut arrived = Vec::new();
-    for report in reports {
+    for (report, &position) in reports.iter().zip(positions) {
         let version = entity.versions.intern(report.version);
-        let target = entity.targets.get_mut(report.group, report.name);
+        let target = position.and_then(|i| entity.targets.at_mut(i));
         if let Some(undo) = undo.as_deref_mut() {
             undo.reported.push((report.group.to_owned(), report.name.to_owned(), target.as_deref().cloned()));
         }
