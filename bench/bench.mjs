@@ -96,14 +96,15 @@ table(
 console.log("## Core step, wasm vs native (median ms, no JS boundary)\n");
 const cargo = (args) => execFileSync("cargo", args, { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
 cargo(["build", "--quiet", "--release", "--example", "core_step"]);
-cargo(["build", "--quiet", "--release", "--example", "core_step", "--target", "wasm32-wasip1"]);
+// The wasm one with the package's profile (opt-level "s", Cargo.toml).
+cargo(["build", "--quiet", "--profile", "wasm", "--example", "core_step", "--target", "wasm32-wasip1"]);
 const lines = (out) => out.trim().split("\n").map((l) => JSON.parse(l));
 const coreSizes = sizes.map(String);
 const native = lines(execFileSync(`${root}target/release/examples/core_step`, coreSizes, { encoding: "utf8" }));
 // Node 20's WASI crashes (SIGSEGV) leaving a program whose memory grew past
 // a gigabyte, after the program printed everything: the lines count, the
 // exit status does not.
-const wasmRun = spawnSync(process.execPath, ["--no-warnings", "bench/wasi-run.mjs", "target/wasm32-wasip1/release/examples/core_step.wasm", ...coreSizes], {
+const wasmRun = spawnSync(process.execPath, ["--no-warnings", "bench/wasi-run.mjs", "target/wasm32-wasip1/wasm/examples/core_step.wasm", ...coreSizes], {
   cwd: root,
   encoding: "utf8",
   maxBuffer: 1 << 24,

@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-cargo build --quiet --lib --release --target wasm32-unknown-unknown
-wasm=target/wasm32-unknown-unknown/release/orchestrator_engine.wasm
+cargo build --quiet --lib --profile wasm --target wasm32-unknown-unknown
+wasm=target/wasm32-unknown-unknown/wasm/orchestrator_engine.wasm
 rm -rf pkg
 wasm-bindgen --target nodejs --out-dir pkg/node "$wasm"
 wasm-bindgen --target web --out-dir pkg/web "$wasm"

@@ -5,6 +5,7 @@
 #   - the wasm-bindgen CLI at exactly the version in Cargo.lock,
 #   - the npm dev dependencies,
 #   - with --browser: Debian's chromium for the browser tests,
+#   - with --bench: the wasm32-wasip1 target, for `npm run bench`,
 #   - with --fuzz: cargo-fuzz (libFuzzer, on the stable toolchain with
 #     `-s none`), for the bounded fuzzing runs in `npm test`.
 set -euo pipefail
@@ -43,6 +44,10 @@ if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
   sudo_if_needed apt-get update -qq
   sudo_if_needed apt-get install -y -qq chromium >/dev/null
+fi
+if [ "${1:-}" = "--bench" ] && ! rustup target list --installed | grep -qx wasm32-wasip1; then
+  say "adding the wasm32-wasip1 target (the wasm half of the wasm/native benchmark)"
+  rustup target add wasm32-wasip1
 fi
 if [ "${1:-}" = "--fuzz" ] && [ "$(cargo fuzz --version 2>/dev/null | awk '{ print $2 }')" != "0.13.2" ]; then
   say "installing cargo-fuzz 0.13.2; takes a minute or two once"

@@ -12,6 +12,7 @@ use proptest::prelude::*;
 
 const GOLDEN_V1: &str = "tests/fixtures/snapshot-v1.bin";
 const GOLDEN_V2: &str = "tests/fixtures/snapshot-v2.bin";
+const GOLDEN_V3: &str = "tests/fixtures/snapshot-v3.bin";
 
 struct RejectHost3;
 impl TargetController for RejectHost3 {
@@ -82,12 +83,12 @@ fn golden_v2_engine() -> Engine {
 }
 
 #[test]
-fn the_golden_v2_snapshot_restores_and_re_encodes_byte_for_byte() {
+fn the_golden_v3_snapshot_restores_and_re_encodes_byte_for_byte() {
     if std::env::var_os("REGENERATE_GOLDEN").is_some() {
-        std::fs::write(GOLDEN_V2, golden_v2_engine().snapshot()).unwrap();
+        std::fs::write(GOLDEN_V3, golden_v2_engine().snapshot()).unwrap();
     }
-    let bytes = std::fs::read(GOLDEN_V2).expect("the golden snapshot is committed");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 2);
+    let bytes = std::fs::read(GOLDEN_V3).expect("the golden snapshot is committed");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 3);
     let engine = Engine::restore(&bytes).unwrap();
     let canary = engine.rollout_info("edge", "canary").unwrap();
     assert!(canary.paused);
@@ -118,6 +119,47 @@ fn the_golden_v2_snapshot_restores_and_re_encodes_byte_for_byte() {
     sim.engine.resume("edge", "canary", sim.now).unwrap();
     sim.engine.approve("edge", "canary", sim.now).unwrap();
     sim.run_until(100, |s| s.info().last_known_good_version == "c2");
+}
+
+/// Format 2 (written before the compact event log) restores to exactly the
+/// state the format 3 golden holds: the same engine, so the same bytes.
+#[test]
+fn the_golden_v2_snapshot_still_restores_to_the_same_state() {
+    let v2 = std::fs::read(GOLDEN_V2).expect("the golden snapshot is committed");
+    assert_eq!(u16::from_le_bytes([v2[8], v2[9]]), 2);
+    let engine = Engine::restore(&v2).unwrap();
+    assert_eq!(engine.snapshot(), std::fs::read(GOLDEN_V3).unwrap());
+    let events = engine.events("edge", "canary", 0, usize::MAX).unwrap();
+    assert!(events.iter().any(|e| e.kind == EventKind::Paused));
+    assert!(events.iter().any(|e| e.target.is_some()));
+}
+
+/// Format 3's log is compact: a full log of a small fleet costs about 10
+/// bytes an event, and events about targets the entity has forgotten keep
+/// their names.
+#[test]
+fn the_event_log_is_compact_and_keeps_forgotten_targets() {
+    let mut sim = Sim::new(20, "v1");
+    sim.establish("v1", RolloutOptions { batch_percent: 10, success_timeout_secs: 10, max_events: 1000, ..RolloutOptions::default() });
+    for version in ["v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"] {
+        sim.set_version(version);
+        sim.run_until(200, |s| s.info().last_known_good_version == version);
+    }
+    // Two hosts go silent and are forgotten; their events stay.
+    sim.hosts.truncate(18);
+    sim.now += 1000 * SEC;
+    sim.step();
+    let events = sim.engine.events("prod", "app", 0, usize::MAX).unwrap();
+    assert!(events.len() > 300, "{} events", events.len());
+    let bytes = sim.engine.snapshot();
+    // 18 targets take about 40 bytes each; the rest is the log.
+    let per_event = (bytes.len() - 18 * 40) as f64 / events.len() as f64;
+    assert!(per_event < 12.0, "{per_event:.1} bytes an event ({} bytes, {} events)", bytes.len(), events.len());
+    let restored = Engine::restore(&bytes).unwrap();
+    let again = restored.events("prod", "app", 0, usize::MAX).unwrap();
+    assert_eq!(again, events);
+    assert!(again.iter().any(|e| e.target.as_ref().is_some_and(|t| t.name == common::host_name(19))));
+    assert_eq!(restored.snapshot(), bytes);
 }
 
 #[test]
@@ -151,8 +193,8 @@ fn the_golden_v1_snapshot_still_restores() {
     assert_eq!((worker[0].name.as_str(), worker[0].version.as_str(), worker[0].reason), ("w-1", "w7", TargetState::InFlight));
 
     // Format 1 had no plans, pauses or logs: restored, they are empty and
-    // the options take their defaults. The state is written as format 2,
-    // which restores to the same state.
+    // the options take their defaults. The state is written in the current
+    // format, which restores to the same state.
     assert!(!info.paused && info.step.is_none() && info.watch_until.is_none());
     assert_eq!(info.options.steps, []);
     assert!(engine.events("prod", "app", 0, usize::MAX).unwrap().is_empty());
@@ -251,7 +293,11 @@ fn every_truncation_and_every_bit_flip_is_rejected_without_a_panic() {
 /// Mutated bodies with a valid checksum reach the decoder itself.
 #[test]
 fn mutated_bodies_with_valid_checksums_never_panic() {
-    for (format, good) in [(1, std::fs::read(GOLDEN_V1).unwrap()), (2, golden_v2_engine().snapshot())] {
+    for (format, good) in [
+        (1, std::fs::read(GOLDEN_V1).unwrap()),
+        (2, std::fs::read(GOLDEN_V2).unwrap()),
+        (3, golden_v2_engine().snapshot()),
+    ] {
         mutate(format, &good[20..]);
     }
 }
