@@ -4,6 +4,9 @@
 //! wasm/native ratio. Prints one JSON line per size and phase.
 //!
 //! `cargo run --release --example core_step -- 1000 100000`
+//!
+//! Under cachegrind, with the same number of steps at each size:
+//! `CORE_STEP_RUNS=3 valgrind --tool=cachegrind --cache-sim=yes target/release/examples/core_step 20000`
 
 use std::time::Instant;
 
@@ -17,7 +20,12 @@ fn main() -> Result<(), orchestrator_engine::Error> {
     for n in sizes {
         for (phase, rolling) in [("steady", false), ("mid-rollout", true)] {
             let (mut engine, fleet, mut now) = engine(n, rolling)?;
-            let runs = (2_000_000 / n).clamp(3, 200);
+            // CORE_STEP_RUNS fixes the count (for `valgrind`, whose counts
+            // then compare across sizes).
+            let runs = std::env::var("CORE_STEP_RUNS")
+                .ok()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or((2_000_000 / n).clamp(3, 200));
             let mut times = Vec::with_capacity(runs);
             for _ in 0..=runs {
                 now += 10_000;
