@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Every test, in three tiers (STYLE.md): native Rust (unit, scenario,
-# property, snapshot robustness) with clippy's no-panic lints; the wasm
-# boundary with wasm-bindgen-test in Node; the built package from JS.
-# The last lines are node's test summary.
+# property, snapshot robustness, a release soak, a bounded fuzzing run of
+# each cargo fuzz target) with clippy's no-panic lints; the wasm boundary
+# with wasm-bindgen-test in Node; the built package from JS (incl. headless
+# Chromium and a 1,000,000-target load test). The last lines are node's
+# test summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --browser
@@ -21,7 +23,7 @@ CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true cargo test --quiet --release --test s
 echo "== fuzzing: a bounded run of each target (docs/PERFORMANCE.md has the long ones)"
 # Stable Rust: no sanitizer (-s none); libFuzzer's coverage guidance and
 # the targets' own assertions. A crash fails the run and leaves its input
-# in fuzz/artifacts/; it then becomes a regression test.
+# in fuzz/artifacts/, to be turned into a regression test in tests/.
 cargo fuzz build -s none -O
 for target in restore orchestrate; do
   # New inputs go to the first directory (fuzz/corpus/, not committed);
