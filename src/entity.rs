@@ -1,5 +1,7 @@
 //! An entity's state: its versions, options and targets, in memory.
 
+use std::collections::HashMap;
+
 use crate::hooks::{EntityHooks, TargetView};
 use crate::interner::{Interner, Sym};
 use crate::log::{EventKind, EventLog, History};
@@ -59,10 +61,8 @@ pub(crate) struct Row<'a> {
     target: Option<&'a Target>,
 }
 
-/// See [`Entity::message_key`] (the wasm binding's answers share one JS
-/// string per distinct message).
+/// See [`Entity::message_key`].
 #[derive(PartialEq, Eq, Hash)]
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) struct MessageKey<'a> {
     state: TargetState,
     expected: Sym,
@@ -385,7 +385,6 @@ impl Entity {
 
     /// What a row's message depends on besides the entity: rows with equal
     /// keys have equal messages, so an answer formats each message once.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn message_key<'a>(&self, row: &Row<'a>) -> MessageKey<'a> {
         match row.target {
             None => MessageKey { state: row.state, expected: row.version, reported: Sym::EMPTY, is_error: false, retired: true, text: "" },
@@ -418,13 +417,17 @@ impl Entity {
     /// The expected state of every target (SPEC step 11), or of one group,
     /// with the targets the last step removed, in (group, name) order.
     pub(crate) fn expected_states(&self, group: Option<&str>) -> Vec<ExpectedState> {
+        let mut messages: HashMap<MessageKey<'_>, String, foldhash::fast::RandomState> = HashMap::default();
         self.rows(group)
             .into_iter()
             .map(|row| ExpectedState {
                 name: row.name.to_owned(),
                 group: row.group.to_owned(),
                 version: self.version(row.version).to_owned(),
-                message: self.row_message(&row),
+                message: messages
+                    .entry(self.message_key(&row))
+                    .or_insert_with(|| self.row_message(&row))
+                    .clone(),
                 is_error: row.state.is_failed(),
                 reason: row.state,
             })

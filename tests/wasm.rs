@@ -189,7 +189,9 @@ fn arguments_of_the_wrong_shape_are_errors_not_panics() {
 fn the_packed_answer_names_reasons_as_serde_does() {
     // js/boundary.js gets reason codes from TargetState::as_str; the other
     // answers (events, plans) serialise them with serde.
-    for state in orchestrator_engine::TargetState::ALL {
+    for (i, state) in orchestrator_engine::TargetState::ALL.into_iter().enumerate() {
+        // The packed answer sends `state as u8` as the index into ALL.
+        assert_eq!(state as usize, i);
         let serde = serde_wasm_bindgen::to_value(&state).unwrap();
         assert_eq!(serde.as_string().as_deref(), Some(state.as_str()));
     }

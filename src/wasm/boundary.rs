@@ -164,8 +164,8 @@ pub(crate) fn answer_to_js(entity: &Entity, group: Option<&str>) -> JsValue {
             .entry(entity.message_key(row))
             .or_insert_with(|| messages.push(&JsValue::from_str(&entity.row_message(row))).saturating_sub(1));
         message_of.push(message);
-        let reason = TargetState::ALL.iter().position(|s| *s == row.state).unwrap_or(0);
-        reason_of.push(u8::try_from(reason).unwrap_or(0));
+        // A fieldless enum's discriminant is its index in TargetState::ALL.
+        reason_of.push(row.state as u8);
     }
     let reasons: Array = TargetState::ALL.iter().map(|s| JsValue::from_str(s.as_str())).collect();
     let failed: Vec<u8> = TargetState::ALL.iter().map(|s| u8::from(s.is_failed())).collect();
