@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use compact_str::CompactString;
+
 use crate::hooks::{EntityHooks, TargetView};
 use crate::interner::{Interner, Sym};
 use crate::log::{EventKind, EventLog, History};
@@ -15,7 +17,9 @@ pub(crate) struct Target {
     pub(crate) reported: Sym,
     /// The version the engine expects it to run.
     pub(crate) expected: Sym,
-    pub(crate) message: Box<str>,
+    /// Inline when short (24 bytes), as most messages are: reading and
+    /// comparing it then touches no other memory than the target's.
+    pub(crate) message: CompactString,
     pub(crate) is_error: bool,
     pub(crate) state: TargetState,
     /// Why the monitor hook failed it, when it did.
@@ -38,7 +42,7 @@ impl Target {
             tags: Box::default(),
             reported,
             expected,
-            message: Box::default(),
+            message: CompactString::default(),
             is_error: false,
             state: TargetState::Waiting,
             detail: None,
@@ -74,10 +78,12 @@ pub(crate) struct MessageKey<'a> {
 }
 
 /// A target's key: its group, then its name (the order of every answer).
+/// Both are inline when short (up to 24 bytes), so that finding and
+/// comparing a key reads the entry alone, not two more allocations.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Key {
-    group: Box<str>,
-    name: Box<str>,
+    group: CompactString,
+    name: CompactString,
 }
 
 /// A key to look up with, borrowed: hashes exactly as [`Key`] does, so a
@@ -125,6 +131,17 @@ impl Targets {
         self.map.get_index_of(&KeyRef { group, name })
     }
 
+    /// [`Targets::position`], trying `hint` first: a caller that reports
+    /// its targets in the same order every time finds each where the last
+    /// report found it, reading the entry alone (no hash lookup).
+    pub(crate) fn position_hinted(&self, group: &str, name: &str, hint: u32) -> Option<usize> {
+        let hint = hint as usize;
+        match self.map.get_index(hint) {
+            Some((key, _)) if key.name == name && key.group == group => Some(hint),
+            _ => self.position(group, name),
+        }
+    }
+
     /// The target at a [`Targets::position`].
     pub(crate) fn at_mut(&mut self, position: usize) -> Option<&mut Target> {
         self.map.get_index_mut(position).map(|(_, target)| target)
@@ -141,7 +158,7 @@ impl Targets {
 
     /// Adds targets that are not there yet (one that is replaces the old),
     /// restoring the order once for all of them.
-    pub(crate) fn extend<G: Into<Box<str>>, N: Into<Box<str>>>(&mut self, targets: impl IntoIterator<Item = (G, N, Target)>) {
+    pub(crate) fn extend<G: Into<CompactString>, N: Into<CompactString>>(&mut self, targets: impl IntoIterator<Item = (G, N, Target)>) {
         let targets = targets.into_iter();
         // One allocation for a batch of arrivals, not a chain of doublings
         // (wasm memory never shrinks: the peak is what stays).
@@ -271,6 +288,10 @@ pub(crate) struct Entity {
     pub(crate) removed: Vec<Removed>,
     pub(crate) log: EventLog,
     pub(crate) history: History,
+    /// Where the last report's targets were found, in its order: the hints
+    /// of [`Targets::position_hinted`]. Only a cache (a stale hint costs a
+    /// lookup), so not part of a snapshot.
+    pub(crate) hints: Vec<u32>,
     /// Not part of a snapshot (SPEC section 4).
     pub(crate) hooks: EntityHooks,
 }

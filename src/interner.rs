@@ -19,12 +19,12 @@ impl Sym {
 #[derive(Debug, Clone)]
 pub(crate) struct Interner {
     strings: Vec<Box<str>>,
-    index: HashMap<Box<str>, Sym>,
+    index: HashMap<Box<str>, Sym, foldhash::fast::RandomState>,
 }
 
 impl Default for Interner {
     fn default() -> Self {
-        let mut index = HashMap::new();
+        let mut index = HashMap::default();
         index.insert(Box::from(""), Sym::EMPTY);
         Interner {
             strings: vec![Box::from("")],

@@ -23,18 +23,19 @@ pub(crate) struct StepNames<'a> {
 /// Rejects a report that cannot be applied whole: a target without a name,
 /// without a version, or named twice.
 pub(crate) fn validate_reports(reports: &[ReportRef<'_>]) -> Result<(), Error> {
-    locate(&Targets::default(), reports).map(drop)
+    locate(&Targets::default(), reports, &[]).map(drop)
 }
 
 /// Validates the report (see [`validate_reports`]) and finds where each
 /// reported target is among `targets` (`None`: it is new), in one lookup
 /// per target: a known target named twice is caught by a flag per
-/// position, a new one by a set of the new ones only.
-fn locate(targets: &Targets, reports: &[ReportRef<'_>]) -> Result<Vec<Option<usize>>, Error> {
+/// position, a new one by a set of the new ones only. `hints[i]` is where
+/// report `i` is expected (see [`Targets::position_hinted`]).
+fn locate(targets: &Targets, reports: &[ReportRef<'_>], hints: &[u32]) -> Result<Vec<Option<usize>>, Error> {
     let mut positions = Vec::with_capacity(reports.len());
     let mut seen = vec![false; targets.len()];
     let mut new = HashSet::with_hasher(foldhash::fast::RandomState::default());
-    for report in reports {
+    for (i, report) in reports.iter().enumerate() {
         let target = || format!("{:?} in group {:?}", report.name, report.group);
         if report.name.is_empty() {
             return Err(Error::InvalidTarget {
@@ -48,7 +49,10 @@ fn locate(targets: &Targets, reports: &[ReportRef<'_>]) -> Result<Vec<Option<usi
                 reason: "a reported target needs the non-empty version it runs".into(),
             });
         }
-        let position = targets.position(report.group, report.name);
+        let position = match hints.get(i) {
+            Some(&hint) => targets.position_hinted(report.group, report.name, hint),
+            None => targets.position(report.group, report.name),
+        };
         let twice = match position {
             Some(i) => seen.get_mut(i).is_some_and(|seen| std::mem::replace(seen, true)),
             None => !new.insert((report.group, report.name)),
@@ -74,6 +78,9 @@ struct Tally {
     /// than the last known good one: the rollback is complete when none is
     /// left.
     expecting_other: usize,
+    /// Targets not expected to run the desired version: what the default
+    /// selection picks from.
+    available: usize,
 }
 
 impl Tally {
@@ -131,7 +138,7 @@ impl Undo {
 
 /// Runs one step on `entity` at `now`. On error nothing has changed.
 pub(crate) fn run(entity: &mut Entity, names: &StepNames<'_>, reports: &[ReportRef<'_>], now: Timestamp) -> Result<(), Error> {
-    let positions = locate(&entity.targets, reports)?;
+    let positions = locate(&entity.targets, reports, &entity.hints)?;
     if entity.rolling.is_empty() && entity.target_version.is_empty() {
         return Err(Error::NoTargetVersion {
             namespace: names.namespace.to_owned(),
@@ -143,6 +150,11 @@ pub(crate) fn run(entity: &mut Entity, names: &StepNames<'_>, reports: &[ReportR
     let mut hooks = std::mem::take(&mut entity.hooks);
     let result = run_with_hooks(entity, &mut hooks, names, reports, &positions, now);
     entity.hooks = hooks;
+    // The next report is likely in the same order: where these were found
+    // is where to look first (stale once targets joined or left, which
+    // costs one lookup each, once).
+    entity.hints.clear();
+    entity.hints.extend(positions.iter().map(|p| p.map_or(u32::MAX, |p| u32::try_from(p).unwrap_or(u32::MAX))));
     result
 }
 
@@ -162,7 +174,10 @@ fn run_with_hooks(
     });
 
     record(entity, reports, positions, now, undo.as_mut()); // step 1
-    forget_zombies(entity, now, undo.as_mut()); // step 2
+    // A report naming every target leaves no zombie: nothing to look for.
+    if reports.len() < entity.targets.len() {
+        forget_zombies(entity, now, undo.as_mut()); // step 2
+    }
     let starts = entity.rolling.is_empty();
     if starts {
         entity.rolling = entity.target_version; // step 3
@@ -225,7 +240,9 @@ fn run_with_hooks(
         None if entity.follows_plan() => plan_slots(entity, &tally, now),
         None => batch.saturating_sub(tally.in_flight),
     };
-    if free > 0 {
+    // The default selection picks among the available targets: with none
+    // (the steady state) there is nothing to walk.
+    if free > 0 && (tally.available > 0 || hooks.target.is_some()) {
         let selected = select(entity, hooks, ctx, desired, free, now); // step 8
         assign(entity, hooks, ctx, desired, &selected, &mut tally, now); // step 9
     }
@@ -332,8 +349,14 @@ fn end_watch(entity: &mut Entity, now: Timestamp) {
 /// `positions` are where [`locate`] found the reported targets.
 fn record(entity: &mut Entity, reports: &[ReportRef<'_>], positions: &[Option<usize>], now: Timestamp, mut undo: Option<&mut Undo>) {
     let mut arrived = Vec::new();
+    // Most of a fleet reports one or two versions: the last one's symbol
+    // saves hashing the same string again.
+    let mut last = (Sym::EMPTY, "");
     for (report, &position) in reports.iter().zip(positions) {
-        let version = entity.versions.intern(report.version);
+        if last.1 != report.version {
+            last = (entity.versions.intern(report.version), report.version);
+        }
+        let version = last.0;
         let target = position.and_then(|i| entity.targets.at_mut(i));
         if let Some(undo) = undo.as_deref_mut() {
             undo.reported.push((report.group.to_owned(), report.name.to_owned(), target.as_deref().cloned()));
@@ -362,8 +385,8 @@ fn update(target: &mut Target, report: &ReportRef<'_>, version: Sym, now: Timest
     }
     target.reported = version;
     target.is_error = report.is_error;
-    if *target.message != *report.message {
-        target.message = Box::from(report.message);
+    if target.message != report.message {
+        target.message = report.message.into();
     }
     if *target.tags != *report.tags {
         target.tags = report.tags.into();
@@ -414,6 +437,7 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
         }
         if target.expected != desired {
             target.state = TargetState::Waiting;
+            tally.available = tally.available.saturating_add(1);
             continue;
         }
         let before = target.state;
