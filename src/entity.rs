@@ -2,8 +2,6 @@
 
 use std::collections::HashMap;
 
-use compact_str::CompactString;
-
 use crate::hooks::{EntityHooks, TargetView};
 use crate::interner::{Interner, Sym};
 use crate::log::{EventKind, EventLog, History};
@@ -17,9 +15,7 @@ pub(crate) struct Target {
     pub(crate) reported: Sym,
     /// The version the engine expects it to run.
     pub(crate) expected: Sym,
-    /// Inline when short (24 bytes), as most messages are: reading and
-    /// comparing it then touches no other memory than the target's.
-    pub(crate) message: CompactString,
+    pub(crate) message: Box<str>,
     pub(crate) is_error: bool,
     pub(crate) state: TargetState,
     /// Why the monitor hook failed it, when it did.
@@ -42,7 +38,7 @@ impl Target {
             tags: Box::default(),
             reported,
             expected,
-            message: CompactString::default(),
+            message: Box::default(),
             is_error: false,
             state: TargetState::Waiting,
             detail: None,
@@ -78,12 +74,10 @@ pub(crate) struct MessageKey<'a> {
 }
 
 /// A target's key: its group, then its name (the order of every answer).
-/// Both are inline when short (up to 24 bytes), so that finding and
-/// comparing a key reads the entry alone, not two more allocations.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Key {
-    group: CompactString,
-    name: CompactString,
+    group: Box<str>,
+    name: Box<str>,
 }
 
 /// A key to look up with, borrowed: hashes exactly as [`Key`] does, so a
@@ -137,7 +131,7 @@ impl Targets {
     pub(crate) fn position_hinted(&self, group: &str, name: &str, hint: u32) -> Option<usize> {
         let hint = hint as usize;
         match self.map.get_index(hint) {
-            Some((key, _)) if key.name == name && key.group == group => Some(hint),
+            Some((key, _)) if *key.name == *name && *key.group == *group => Some(hint),
             _ => self.position(group, name),
         }
     }
@@ -158,7 +152,7 @@ impl Targets {
 
     /// Adds targets that are not there yet (one that is replaces the old),
     /// restoring the order once for all of them.
-    pub(crate) fn extend<G: Into<CompactString>, N: Into<CompactString>>(&mut self, targets: impl IntoIterator<Item = (G, N, Target)>) {
+    pub(crate) fn extend<G: Into<Box<str>>, N: Into<Box<str>>>(&mut self, targets: impl IntoIterator<Item = (G, N, Target)>) {
         let targets = targets.into_iter();
         // One allocation for a batch of arrivals, not a chain of doublings
         // (wasm memory never shrinks: the peak is what stays).

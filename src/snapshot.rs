@@ -672,7 +672,7 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>) -> Result<Entity, Stri
                 tags: t.tags.into_boxed_slice(),
                 reported: sym(t.reported)?,
                 expected: sym(t.expected)?,
-                message: message.as_str().into(),
+                message: Box::from(message.as_str()),
                 is_error: t.is_error,
                 state: state_from_code(t.state).map_err(|err| err.to_string())?,
                 detail: t.detail.map(String::into_boxed_str),

@@ -385,8 +385,8 @@ fn update(target: &mut Target, report: &ReportRef<'_>, version: Sym, now: Timest
     }
     target.reported = version;
     target.is_error = report.is_error;
-    if target.message != report.message {
-        target.message = report.message.into();
+    if *target.message != *report.message {
+        target.message = Box::from(report.message);
     }
     if *target.tags != *report.tags {
         target.tags = report.tags.into();
