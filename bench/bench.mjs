@@ -11,14 +11,14 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 
 import { Orchestrator } from "../js/node.mjs";
-import { median, settled } from "./common.mjs";
+import { columns, median, settled } from "./common.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({
   options: { sizes: { type: "string", default: "1000,10000,100000,1000000" }, quick: { type: "boolean", default: false } },
 });
 const sizes = values.sizes.split(",").map(Number);
-const runsFor = (n) => Math.max(3, Math.min(values.quick ? 10 : 50, Math.round(3_000_000 / n)));
+const runsFor = (n) => Math.max(values.quick ? 3 : 9, Math.min(values.quick ? 10 : 50, Math.round(3_000_000 / n)));
 const ms = (x) => (x < 10 ? x.toFixed(2) : x.toFixed(1));
 const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
 const table = (head, rows) => {
@@ -41,19 +41,31 @@ for (const n of sizes) {
       clock.now += 10_000;
       engine.orchestrate("prod", "app", reports);
     });
-    steps.push({ n, phase: rolling ? "mid-rollout" : "steady", json, plain });
+    const fleet = columns(reports);
+    const cols = median(runs, () => {
+      clock.now += 10_000;
+      engine.orchestrateColumns("prod", "app", fleet);
+    });
+    steps.push({ n, phase: rolling ? "mid-rollout" : "steady", json, plain, cols });
     engine.free();
   }
 }
 console.log("## One orchestrate step through the JS API (median ms)\n");
-console.log("Baseline: `JSON.parse(JSON.stringify(reports))` of the very same report array.\n");
+console.log("Baseline: `JSON.parse(JSON.stringify(reports))` of the very same report array. `orchestrateColumns`: the same fleet and step, the report and the answer in columns.\n");
 table(
-  ["targets", "phase", "JSON baseline", "orchestrate", "ratio"],
-  steps.map((s) => [s.n.toLocaleString("en"), s.phase, ms(s.json), ms(s.plain), ratio(s.plain, s.json)]),
+  ["targets", "phase", "JSON baseline", "orchestrate", "ratio", "orchestrateColumns", "ratio"],
+  steps.map((s) => [s.n.toLocaleString("en"), s.phase, ms(s.json), ms(s.plain), ratio(s.plain, s.json), ms(s.cols), ratio(s.cols, s.json)]),
 );
 const at = (n, phase) => steps.find((s) => s.n === n && s.phase === phase);
 if (at(100_000, "steady") && at(1_000_000, "steady")) {
-  console.log("Growth, 1M vs 100k targets:", ["steady", "mid-rollout"].map((p) => `${p} ${ratio(at(1_000_000, p).plain, at(100_000, p).plain)}`).join(", "), "\n");
+  console.log("Growth, 1M vs 100k targets:\n");
+  table(
+    ["phase", "JSON baseline", "orchestrate", "orchestrateColumns"],
+    ["steady", "mid-rollout"].map((p) => {
+      const [small, big] = [at(100_000, p), at(1_000_000, p)];
+      return [p, ratio(big.json, small.json), ratio(big.plain, small.plain), ratio(big.cols, small.cols)];
+    }),
+  );
 }
 
 // 2. Snapshot and restore vs the JSON baseline, and bytes per target.

@@ -16,7 +16,10 @@ mod common;
 use common::engine;
 
 fn main() -> Result<(), orchestrator_engine::Error> {
-    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     for n in sizes {
         for (phase, rolling) in [("steady", false), ("mid-rollout", true)] {
             let (mut engine, fleet, mut now) = engine(n, rolling)?;

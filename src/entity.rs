@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use crate::hooks::{EntityHooks, TargetView};
 use crate::interner::{Interner, Sym};
 use crate::log::{EventKind, EventLog, History};
-use crate::model::{ExpectedState, RolloutInfo, RolloutOptions, TargetId, TargetState, Timestamp};
+use crate::model::{
+    ExpectedState, ReportRef, RolloutInfo, RolloutOptions, TargetId, TargetState, Timestamp,
+};
 
 /// One target of an entity. Versions are symbols of the entity's interner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +34,12 @@ impl Target {
     /// A target seen for the first time (SPEC step 1): it expects the last
     /// known good version, and its times are back-dated by the success
     /// timeout so that it is not penalised for arriving.
-    pub(crate) fn arriving(reported: Sym, expected: Sym, now: Timestamp, options: &RolloutOptions) -> Self {
+    pub(crate) fn arriving(
+        reported: Sym,
+        expected: Sym,
+        now: Timestamp,
+        options: &RolloutOptions,
+    ) -> Self {
         let anchor = now.saturating_sub(options.success_timeout_ms());
         Target {
             tags: Box::default(),
@@ -61,8 +68,44 @@ pub(crate) struct Row<'a> {
     target: Option<&'a Target>,
 }
 
+impl<'a> Row<'a> {
+    fn of((group, name, target): (&'a str, &'a str, &'a Target)) -> Self {
+        Row {
+            group,
+            name,
+            // A target with no expectation yet (no version was ever good
+            // when it arrived) is told to keep what it runs.
+            version: if target.expected.is_empty() {
+                target.reported
+            } else {
+                target.expected
+            },
+            state: target.state,
+            target: Some(target),
+        }
+    }
+
+    fn removed(removed: &'a Removed) -> Self {
+        Row {
+            group: &removed.id.group,
+            name: &removed.id.name,
+            version: removed.version,
+            state: TargetState::Removed,
+            target: None,
+        }
+    }
+}
+
+/// See [`Entity::rows_aligned`].
+pub(crate) struct AlignedRows<'a> {
+    /// Row `i` answers report `i`.
+    pub(crate) reported: Vec<Row<'a>>,
+    /// The entity's targets the report did not name, in (group, name) order.
+    pub(crate) others: Vec<Row<'a>>,
+}
+
 /// See [`Entity::message_key`].
-#[derive(PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct MessageKey<'a> {
     state: TargetState,
     expected: Sym,
@@ -136,6 +179,13 @@ impl Targets {
         }
     }
 
+    /// The target at a [`Targets::position`], with its group and name.
+    pub(crate) fn at(&self, position: usize) -> Option<(&str, &str, &Target)> {
+        self.map
+            .get_index(position)
+            .map(|(key, target)| (&*key.group, &*key.name, target))
+    }
+
     /// The target at a [`Targets::position`].
     pub(crate) fn at_mut(&mut self, position: usize) -> Option<&mut Target> {
         self.map.get_index_mut(position).map(|(_, target)| target)
@@ -152,14 +202,20 @@ impl Targets {
 
     /// Adds targets that are not there yet (one that is replaces the old),
     /// restoring the order once for all of them.
-    pub(crate) fn extend<G: Into<Box<str>>, N: Into<Box<str>>>(&mut self, targets: impl IntoIterator<Item = (G, N, Target)>) {
+    pub(crate) fn extend<G: Into<Box<str>>, N: Into<Box<str>>>(
+        &mut self,
+        targets: impl IntoIterator<Item = (G, N, Target)>,
+    ) {
         let targets = targets.into_iter();
         // One allocation for a batch of arrivals, not a chain of doublings
         // (wasm memory never shrinks: the peak is what stays).
         self.map.reserve(targets.size_hint().0);
         let mut sorted = true;
         for (group, name, target) in targets {
-            let key = Key { group: group.into(), name: name.into() };
+            let key = Key {
+                group: group.into(),
+                name: name.into(),
+            };
             sorted = sorted && self.map.last().map_or(true, |(last, _)| *last < key);
             self.map.insert(key, target);
         }
@@ -169,7 +225,12 @@ impl Targets {
     }
 
     /// Adds the target made by `make` unless there is one by that name.
-    pub(crate) fn insert_if_absent(&mut self, group: &str, name: &str, make: impl FnOnce() -> Target) {
+    pub(crate) fn insert_if_absent(
+        &mut self,
+        group: &str,
+        name: &str,
+        make: impl FnOnce() -> Target,
+    ) {
         if self.get(group, name).is_none() {
             self.extend(std::iter::once((group, name, make())));
         }
@@ -183,15 +244,20 @@ impl Targets {
 
     /// Keeps the targets for which `keep` is true, in order.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&str, &str, &Target) -> bool) {
-        self.map.retain(|key, target| keep(&key.group, &key.name, target));
+        self.map
+            .retain(|key, target| keep(&key.group, &key.name, target));
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str, &Target)> {
-        self.map.iter().map(|(key, target)| (&*key.group, &*key.name, target))
+        self.map
+            .iter()
+            .map(|(key, target)| (&*key.group, &*key.name, target))
     }
 
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &str, &mut Target)> {
-        self.map.iter_mut().map(|(key, target)| (&*key.group, &*key.name, target))
+        self.map
+            .iter_mut()
+            .map(|(key, target)| (&*key.group, &*key.name, target))
     }
 
     /// The targets of one group (an exact match), in name order.
@@ -292,7 +358,13 @@ pub(crate) struct Entity {
 
 impl Entity {
     /// Appends to the event log.
-    pub(crate) fn event(&mut self, now: Timestamp, kind: EventKind, version: Sym, detail: impl Into<Box<str>>) {
+    pub(crate) fn event(
+        &mut self,
+        now: Timestamp,
+        kind: EventKind,
+        version: Sym,
+        detail: impl Into<Box<str>>,
+    ) {
         let capacity = self.options.max_events;
         self.log.push(capacity, now, kind, version, None, detail);
     }
@@ -312,7 +384,11 @@ impl Entity {
     pub(crate) fn awaiting_approval(&self) -> bool {
         self.follows_plan()
             && !self.progress.approved
-            && self.options.steps.get(self.progress.step).is_some_and(|s| s.approval)
+            && self
+                .options
+                .steps
+                .get(self.progress.step)
+                .is_some_and(|s| s.approval)
             && !self.progress.done
     }
 
@@ -359,38 +435,28 @@ impl Entity {
         }
     }
 
-    pub(crate) fn view<'a>(&'a self, group: &'a str, name: &'a str, target: &'a Target) -> TargetView<'a> {
+    pub(crate) fn view<'a>(
+        &'a self,
+        group: &'a str,
+        name: &'a str,
+        target: &'a Target,
+    ) -> TargetView<'a> {
         view(&self.versions, group, name, target)
     }
 
     /// The answer's rows (SPEC step 11): every target, or one group's, with
     /// the targets the last step removed, in (group, name) order.
     pub(crate) fn rows<'s>(&'s self, group: Option<&str>) -> Vec<Row<'s>> {
-        let row = |(group, name, target): (&'s str, &'s str, &'s Target)| Row {
-            group,
-            name,
-            // A target with no expectation yet (no version was ever good
-            // when it arrived) is told to keep what it runs.
-            version: if target.expected.is_empty() { target.reported } else { target.expected },
-            state: target.state,
-            target: Some(target),
-        };
         let mut rows: Vec<Row<'_>> = match group {
-            Some(group) => self.targets.group(group).map(row).collect(),
-            None => self.targets.iter().map(row).collect(),
+            Some(group) => self.targets.group(group).map(Row::of).collect(),
+            None => self.targets.iter().map(Row::of).collect(),
         };
         let before = rows.len();
         rows.extend(
             self.removed
                 .iter()
                 .filter(|r| group.map_or(true, |g| r.id.group == g))
-                .map(|r| Row {
-                    group: &r.id.group,
-                    name: &r.id.name,
-                    version: r.version,
-                    state: TargetState::Removed,
-                    target: None,
-                }),
+                .map(Row::removed),
         );
         if rows.len() > before {
             rows.sort_by(|a, b| (a.group, a.name).cmp(&(b.group, b.name)));
@@ -398,11 +464,89 @@ impl Entity {
         rows
     }
 
+    /// The answer's rows aligned with a report (after the step that took
+    /// it): row `i` answers report `i`; then the entity's other targets and
+    /// the targets the step removed that the report did not name, in
+    /// (group, name) order. A caller that reports in the same order every
+    /// time is answered in a walk that finds each target where the step
+    /// did, with no lookup by name.
+    pub(crate) fn rows_aligned<'s>(&'s self, reports: &[ReportRef<'_>]) -> AlignedRows<'s> {
+        let mut covered = vec![false; self.targets.len()];
+        let mut removed_covered = vec![false; self.removed.len()];
+        let reported = reports
+            .iter()
+            .enumerate()
+            .map(|(i, report)| {
+                let hint = self.hints.get(i).copied().unwrap_or(u32::MAX);
+                if let Some(position) =
+                    self.targets
+                        .position_hinted(report.group, report.name, hint)
+                {
+                    if let (Some(covered), Some(target)) =
+                        (covered.get_mut(position), self.targets.at(position))
+                    {
+                        *covered = true;
+                        return Row::of(target);
+                    }
+                }
+                // The removal hook retired it in this very step.
+                let removed = self
+                    .removed
+                    .iter()
+                    .position(|r| r.id.group == report.group && r.id.name == report.name);
+                match removed
+                    .and_then(|i| Some((removed_covered.get_mut(i)?, self.removed.get(i)?)))
+                {
+                    Some((covered, removed)) => {
+                        *covered = true;
+                        Row::removed(removed)
+                    }
+                    // After a step every reported target is known or was
+                    // removed; should that ever not hold, the target is
+                    // told to keep what it runs.
+                    None => Row {
+                        group: "",
+                        name: "",
+                        version: self.versions.lookup(report.version).unwrap_or(Sym::EMPTY),
+                        state: TargetState::Waiting,
+                        target: None,
+                    },
+                }
+            })
+            .collect();
+        let mut others: Vec<Row<'_>> = self
+            .targets
+            .iter()
+            .zip(&covered)
+            .filter(|(_, &covered)| !covered)
+            .map(|(target, _)| Row::of(target))
+            .collect();
+        let before = others.len();
+        others.extend(
+            self.removed
+                .iter()
+                .zip(&removed_covered)
+                .filter(|(_, &c)| !c)
+                .map(|(r, _)| Row::removed(r)),
+        );
+        if others.len() > before {
+            others.sort_by(|a, b| (a.group, a.name).cmp(&(b.group, b.name)));
+        }
+        AlignedRows { reported, others }
+    }
+
     /// What a row's message depends on besides the entity: rows with equal
     /// keys have equal messages, so an answer formats each message once.
     pub(crate) fn message_key<'a>(&self, row: &Row<'a>) -> MessageKey<'a> {
         match row.target {
-            None => MessageKey { state: row.state, expected: row.version, reported: Sym::EMPTY, is_error: false, retired: true, text: "" },
+            None => MessageKey {
+                state: row.state,
+                expected: row.version,
+                reported: Sym::EMPTY,
+                is_error: false,
+                retired: true,
+                text: "",
+            },
             Some(t) => MessageKey {
                 state: t.state,
                 expected: t.expected,
@@ -432,9 +576,17 @@ impl Entity {
     /// The expected state of every target (SPEC step 11), or of one group,
     /// with the targets the last step removed, in (group, name) order.
     pub(crate) fn expected_states(&self, group: Option<&str>) -> Vec<ExpectedState> {
-        let mut messages: HashMap<MessageKey<'_>, String, foldhash::fast::RandomState> = HashMap::default();
-        self.rows(group)
-            .into_iter()
+        self.states(self.rows(group))
+    }
+
+    /// The rows as expected states, each distinct message formatted once.
+    pub(crate) fn states<'s>(
+        &'s self,
+        rows: impl IntoIterator<Item = Row<'s>>,
+    ) -> Vec<ExpectedState> {
+        let mut messages: HashMap<MessageKey<'_>, String, foldhash::fast::RandomState> =
+            HashMap::default();
+        rows.into_iter()
             .map(|row| ExpectedState {
                 name: row.name.to_owned(),
                 group: row.group.to_owned(),
@@ -520,7 +672,12 @@ impl Entity {
     }
 }
 
-pub(crate) fn view<'a>(versions: &'a Interner, group: &'a str, name: &'a str, target: &'a Target) -> TargetView<'a> {
+pub(crate) fn view<'a>(
+    versions: &'a Interner,
+    group: &'a str,
+    name: &'a str,
+    target: &'a Target,
+) -> TargetView<'a> {
     TargetView {
         name,
         group,

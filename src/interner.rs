@@ -59,5 +59,4 @@ impl Interner {
             .and_then(|i| self.strings.get(i))
             .map_or("", |s| s)
     }
-
 }

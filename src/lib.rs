@@ -47,8 +47,8 @@ pub use error::{Error, ErrorCode, HookError};
 pub use hooks::{HookContext, MonitoringController, TargetController, TargetView};
 pub use log::{Event, EventKind, Outcome, Rollout, HISTORY_LIMIT};
 pub use model::{
-    Amount, ExpectedState, PlanStep, RolloutInfo, RolloutOptions, TargetId, TargetReport, TargetState, Timestamp,
-    DEFAULT_MAX_EVENTS, ZOMBIE_AFTER_SECS,
+    AlignedAnswer, Amount, ExpectedState, PlanStep, RolloutInfo, RolloutOptions, TargetId,
+    TargetReport, TargetState, Timestamp, DEFAULT_MAX_EVENTS, ZOMBIE_AFTER_SECS,
 };
 pub use plan::{Schedule, ScheduledStep, StepStatus};
 pub use snapshot::SNAPSHOT_FORMAT_VERSION;

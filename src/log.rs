@@ -250,9 +250,9 @@ impl History {
 
     /// Whether `version` ever became last known good.
     pub(crate) fn was_good(&self, version: Sym) -> bool {
-        self.rollouts
-            .iter()
-            .any(|r| r.version == version && matches!(r.outcome, Outcome::Succeeded | Outcome::Watching))
+        self.rollouts.iter().any(|r| {
+            r.version == version && matches!(r.outcome, Outcome::Succeeded | Outcome::Watching)
+        })
     }
 
     pub(crate) fn list(&self, versions: &Interner) -> Vec<Rollout> {

@@ -273,7 +273,9 @@ impl RolloutOptions {
     pub fn failure_threshold(&self, total: usize) -> usize {
         match self.max_failures {
             Some(budget) => budget.floor_of(total).saturating_add(1),
-            None => total.saturating_sub(percent_of(self.success_percent, total)).max(1),
+            None => total
+                .saturating_sub(percent_of(self.success_percent, total))
+                .max(1),
         }
     }
 
@@ -290,11 +292,15 @@ impl RolloutOptions {
 pub const MAX_COUNT: u64 = 1 << 32;
 
 fn check_count(field: &str, value: u64) -> Result<(), Error> {
-    at_most(field, value, MAX_COUNT, || format!("a count must be an integer from 0 to {MAX_COUNT}"))
+    at_most(field, value, MAX_COUNT, || {
+        format!("a count must be an integer from 0 to {MAX_COUNT}")
+    })
 }
 
 fn check_percent(field: &str, value: u32) -> Result<(), Error> {
-    at_most(field, u64::from(value), 100, || "a percentage must be an integer from 0 to 100".into())
+    at_most(field, u64::from(value), 100, || {
+        "a percentage must be an integer from 0 to 100".into()
+    })
 }
 
 fn check_timeout(field: &str, value: u64) -> Result<(), Error> {
@@ -304,7 +310,12 @@ fn check_timeout(field: &str, value: u64) -> Result<(), Error> {
 }
 
 /// An `INVALID_OPTIONS` error naming `field` when `value` exceeds `max`.
-fn at_most(field: &str, value: u64, max: u64, reason: impl FnOnce() -> String) -> Result<(), Error> {
+fn at_most(
+    field: &str,
+    value: u64,
+    max: u64,
+    reason: impl FnOnce() -> String,
+) -> Result<(), Error> {
     if value > max {
         return Err(Error::InvalidOptions {
             field: field.into(),
@@ -514,6 +525,19 @@ pub struct ExpectedState {
     pub is_error: bool,
     /// Why, for a program.
     pub reason: TargetState,
+}
+
+/// The answer of [`Engine::orchestrate_aligned`](crate::Engine::orchestrate_aligned):
+/// the same expected states as [`Engine::orchestrate`](crate::Engine::orchestrate),
+/// in the report's order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AlignedAnswer {
+    /// `reported[i]` answers the report's target `i`.
+    pub reported: Vec<ExpectedState>,
+    /// The entity's targets the report did not name (reported earlier, or
+    /// created by a selection hook), and the ones the removal hook retired
+    /// that it did not name, by group then name.
+    pub others: Vec<ExpectedState>,
 }
 
 /// The rollout state of an entity (SPEC section 1).

@@ -274,7 +274,8 @@ fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> LogV3 {
     let known = u64::try_from(entity.targets.len()).unwrap_or(u64::MAX);
     let mut details = Table::default();
     let mut gone: Vec<(String, String)> = Vec::new();
-    let mut gone_index: HashMap<(&str, &str), u64, foldhash::fast::RandomState> = HashMap::default();
+    let mut gone_index: HashMap<(&str, &str), u64, foldhash::fast::RandomState> =
+        HashMap::default();
     let (mut seq, mut time) = (0u64, 0i64);
     let mut events = Vec::with_capacity(entity.log.events.len());
     for e in &entity.log.events {
@@ -298,7 +299,11 @@ fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> LogV3 {
         });
         (seq, time) = (e.seq, e.time);
     }
-    LogV3 { details: details.strings, gone, events }
+    LogV3 {
+        details: details.strings,
+        gone,
+        events,
+    }
 }
 
 fn encode_amount(amount: Amount) -> AmountV2 {
@@ -323,7 +328,10 @@ fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> ControlV3
     ]
     .iter()
     .enumerate()
-    .fold(0u8, |bits, (i, &set)| if set { bits | (1u8 << i) } else { bits });
+    .fold(
+        0u8,
+        |bits, (i, &set)| if set { bits | (1u8 << i) } else { bits },
+    );
     let settings = Settings {
         steps: options
             .steps
@@ -345,13 +353,23 @@ fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> ControlV3
         bake_from: progress.bake_from,
         flags,
         consecutive_failures: progress.consecutive_failures,
-        watch: entity
-            .watch
-            .map(|w| (versions.version(v, w.version), w.until, versions.version(v, w.previous))),
+        watch: entity.watch.map(|w| {
+            (
+                versions.version(v, w.version),
+                w.until,
+                versions.version(v, w.previous),
+            )
+        }),
         removed: entity
             .removed
             .iter()
-            .map(|r| (r.id.group.clone(), r.id.name.clone(), versions.version(v, r.version)))
+            .map(|r| {
+                (
+                    r.id.group.clone(),
+                    r.id.name.clone(),
+                    versions.version(v, r.version),
+                )
+            })
             .collect(),
         next_seq: entity.log.next_seq,
     };
@@ -396,7 +414,12 @@ fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> 
     let rolling = versions.version(v, entity.rolling);
     let lkg = versions.version(v, entity.lkg);
     let lkb = versions.version(v, entity.lkb);
-    let time_base = entity.targets.iter().map(|(_, _, t)| t.last_seen).max().unwrap_or(0);
+    let time_base = entity
+        .targets
+        .iter()
+        .map(|(_, _, t)| t.last_seen)
+        .max()
+        .unwrap_or(0);
     let mut groups: Vec<GroupV1> = Vec::new();
     for (group, target_name, t) in entity.targets.iter() {
         if groups.last().map_or(true, |g| g.name != group) {
@@ -458,7 +481,10 @@ const STATES: [(TargetState, u8); 12] = [
 ];
 
 fn state_code(state: TargetState) -> u8 {
-    STATES.iter().find(|(s, _)| *s == state).map_or(0, |(_, c)| *c)
+    STATES
+        .iter()
+        .find(|(s, _)| *s == state)
+        .map_or(0, |(_, c)| *c)
 }
 
 fn state_from_code(code: u8) -> Result<TargetState, Error> {
@@ -470,9 +496,12 @@ fn state_from_code(code: u8) -> Result<TargetState, Error> {
 }
 
 pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, Error> {
-    let (header, body) = bytes
-        .split_first_chunk::<HEADER_LEN>()
-        .ok_or_else(|| Error::snapshot(format!("{} bytes is too short for a snapshot header", bytes.len())))?;
+    let (header, body) = bytes.split_first_chunk::<HEADER_LEN>().ok_or_else(|| {
+        Error::snapshot(format!(
+            "{} bytes is too short for a snapshot header",
+            bytes.len()
+        ))
+    })?;
     let field = |at: usize| -> [u8; 4] {
         let mut out = [0u8; 4];
         for (i, b) in out.iter_mut().enumerate() {
@@ -481,7 +510,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, Error> {
         out
     };
     if !header.starts_with(MAGIC) {
-        return Err(Error::snapshot("these bytes are not an orchestrator-engine snapshot (bad magic)"));
+        return Err(Error::snapshot(
+            "these bytes are not an orchestrator-engine snapshot (bad magic)",
+        ));
     }
     let [v0, v1, r0, r1] = field(8);
     let version = u16::from_le_bytes([v0, v1]);
@@ -502,12 +533,16 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, Error> {
         )));
     }
     if u32::from_le_bytes(field(16)) != crc32fast::hash(body) {
-        return Err(Error::snapshot("checksum mismatch: the snapshot is corrupt"));
+        return Err(Error::snapshot(
+            "checksum mismatch: the snapshot is corrupt",
+        ));
     }
     // Every format ever written keeps its decoder.
     match version {
         1 => decode_body(parse::<EntityV1>(body)?, |e| decode_entity(e, None)),
-        2 => decode_body(parse::<EntityV2>(body)?, |e| decode_entity(e.core, Some(e.control))),
+        2 => decode_body(parse::<EntityV2>(body)?, |e| {
+            decode_entity(e.core, Some(e.control))
+        }),
         _ => decode_body(parse::<EntityV3>(body)?, |e| {
             let control = expand_log(&e.core, e.control)?;
             decode_entity(e.core, Some(control))
@@ -516,8 +551,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, Error> {
 }
 
 fn parse<'a, E: Deserialize<'a>>(body: &'a [u8]) -> Result<Body<E>, Error> {
-    let (state, rest): (Body<E>, &[u8]) =
-        postcard::take_from_bytes(body).map_err(|e| Error::snapshot(format!("undecodable body: {e}")))?;
+    let (state, rest): (Body<E>, &[u8]) = postcard::take_from_bytes(body)
+        .map_err(|e| Error::snapshot(format!("undecodable body: {e}")))?;
     if !rest.is_empty() {
         return Err(Error::snapshot("trailing bytes after the body"));
     }
@@ -558,39 +593,59 @@ fn expand_log(core: &EntityV1, c: ControlV3) -> Result<ControlV2, String> {
         starts.push(known);
         known = known.saturating_add(u64::try_from(g.targets.len()).unwrap_or(u64::MAX));
     }
-    let target = |i: u64| -> Result<Option<(String, String)>, String> {
-        if i == 0 {
-            return Ok(None);
-        }
-        let i = i.saturating_sub(1);
-        if i < known {
-            let g = starts.partition_point(|&start| start <= i).saturating_sub(1);
-            let group = core.groups.get(g).ok_or("target index outside the list")?;
-            let at = usize::try_from(i.saturating_sub(starts.get(g).copied().unwrap_or(0))).map_err(|_| "target index")?;
-            let t = group.targets.get(at).ok_or("target index outside the list")?;
-            return Ok(Some((group.name.clone(), t.name.clone())));
-        }
-        let gone = usize::try_from(i.saturating_sub(known)).map_err(|_| "target index")?;
-        log.gone.get(gone).cloned().map(Some).ok_or_else(|| format!("event target {} is outside the tables", i.saturating_add(1)))
-    };
+    let target =
+        |i: u64| -> Result<Option<(String, String)>, String> {
+            if i == 0 {
+                return Ok(None);
+            }
+            let i = i.saturating_sub(1);
+            if i < known {
+                let g = starts
+                    .partition_point(|&start| start <= i)
+                    .saturating_sub(1);
+                let group = core.groups.get(g).ok_or("target index outside the list")?;
+                let at = usize::try_from(i.saturating_sub(starts.get(g).copied().unwrap_or(0)))
+                    .map_err(|_| "target index")?;
+                let t = group
+                    .targets
+                    .get(at)
+                    .ok_or("target index outside the list")?;
+                return Ok(Some((group.name.clone(), t.name.clone())));
+            }
+            let gone = usize::try_from(i.saturating_sub(known)).map_err(|_| "target index")?;
+            log.gone.get(gone).cloned().map(Some).ok_or_else(|| {
+                format!("event target {} is outside the tables", i.saturating_add(1))
+            })
+        };
     let (mut seq, mut time) = (0u64, 0i64);
     let mut events = Vec::with_capacity(log.events.len());
     for e in &log.events {
         (seq, time) = (seq.wrapping_add(e.seq), time.wrapping_add(e.time));
-        let detail = usize::try_from(e.detail).ok().and_then(|i| log.details.get(i));
+        let detail = usize::try_from(e.detail)
+            .ok()
+            .and_then(|i| log.details.get(i));
         events.push(EventV2 {
             seq,
             time,
             kind: e.kind,
             version: e.version,
             target: target(e.target)?,
-            detail: detail.ok_or_else(|| format!("event detail {} is outside the table", e.detail))?.clone(),
+            detail: detail
+                .ok_or_else(|| format!("event detail {} is outside the table", e.detail))?
+                .clone(),
         });
     }
-    Ok(Control { settings: c.settings, events, history: c.history })
+    Ok(Control {
+        settings: c.settings,
+        events,
+        history: c.history,
+    })
 }
 
-fn decode_body<E: Named>(state: Body<E>, decode_entity: impl Fn(E) -> Result<Entity, String>) -> Result<Engine, Error> {
+fn decode_body<E: Named>(
+    state: Body<E>,
+    decode_entity: impl Fn(E) -> Result<Entity, String>,
+) -> Result<Engine, Error> {
     let mut namespaces = BTreeMap::new();
     for ns in state.namespaces {
         if ns.name.is_empty() {
@@ -600,16 +655,25 @@ fn decode_body<E: Named>(state: Body<E>, decode_entity: impl Fn(E) -> Result<Ent
         for entity in ns.entities {
             let name = entity.name().to_owned();
             if name.is_empty() {
-                return Err(Error::snapshot(format!("an entity of {:?} has an empty name", ns.name)));
+                return Err(Error::snapshot(format!(
+                    "an entity of {:?} has an empty name",
+                    ns.name
+                )));
             }
             let decoded = decode_entity(entity)
                 .map_err(|e| Error::snapshot(format!("entity {}/{name}: {e}", ns.name)))?;
             if entities.insert(name.clone(), decoded).is_some() {
-                return Err(Error::snapshot(format!("entity {}/{name} appears twice", ns.name)));
+                return Err(Error::snapshot(format!(
+                    "entity {}/{name} appears twice",
+                    ns.name
+                )));
             }
         }
         let name = ns.name;
-        if namespaces.insert(name.clone(), Namespace { entities }).is_some() {
+        if namespaces
+            .insert(name.clone(), Namespace { entities })
+            .is_some()
+        {
             return Err(Error::snapshot(format!("namespace {name:?} appears twice")));
         }
     }
@@ -662,7 +726,10 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>) -> Result<Entity, Stri
     for group in e.groups {
         for t in group.targets {
             if t.name.is_empty() {
-                return Err(format!("a target of group {:?} has an empty name", group.name));
+                return Err(format!(
+                    "a target of group {:?} has an empty name",
+                    group.name
+                ));
             }
             let message = usize::try_from(t.message)
                 .ok()
@@ -713,17 +780,28 @@ fn decode_amount(amount: &AmountV2) -> Amount {
     }
 }
 
-fn decode_control(entity: &mut Entity, c: ControlV2, sym: &impl Fn(u32) -> Result<Sym, String>) -> Result<(), String> {
+fn decode_control(
+    entity: &mut Entity,
+    c: ControlV2,
+    sym: &impl Fn(u32) -> Result<Sym, String>,
+) -> Result<(), String> {
     let flag = |bit: u8| c.settings.flags & (1u8 << bit) != 0;
     if c.settings.flags >> 7 != 0 {
         return Err(format!("unknown progress flags {:#04x}", c.settings.flags));
     }
-    if c.settings.step > 0 && usize::try_from(c.settings.step).map_or(true, |s| s >= entity.options.steps.len()) {
-        return Err(format!("plan step {} is beyond a plan of {} steps", c.settings.step, entity.options.steps.len()));
+    if c.settings.step > 0
+        && usize::try_from(c.settings.step).map_or(true, |s| s >= entity.options.steps.len())
+    {
+        return Err(format!(
+            "plan step {} is beyond a plan of {} steps",
+            c.settings.step,
+            entity.options.steps.len()
+        ));
     }
     entity.paused_since = c.settings.paused_since;
     entity.progress = Progress {
-        step: usize::try_from(c.settings.step).map_err(|_| format!("plan step {} is out of range", c.settings.step))?,
+        step: usize::try_from(c.settings.step)
+            .map_err(|_| format!("plan step {} is out of range", c.settings.step))?,
         started: c.settings.step_started,
         bake_from: c.settings.bake_from,
         skip_bake: flag(0),

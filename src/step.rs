@@ -31,7 +31,11 @@ pub(crate) fn validate_reports(reports: &[ReportRef<'_>]) -> Result<(), Error> {
 /// per target: a known target named twice is caught by a flag per
 /// position, a new one by a set of the new ones only. `hints[i]` is where
 /// report `i` is expected (see [`Targets::position_hinted`]).
-fn locate(targets: &Targets, reports: &[ReportRef<'_>], hints: &[u32]) -> Result<Vec<Option<usize>>, Error> {
+fn locate(
+    targets: &Targets,
+    reports: &[ReportRef<'_>],
+    hints: &[u32],
+) -> Result<Vec<Option<usize>>, Error> {
     let mut positions = Vec::with_capacity(reports.len());
     let mut seen = vec![false; targets.len()];
     let mut new = HashSet::with_hasher(foldhash::fast::RandomState::default());
@@ -54,7 +58,9 @@ fn locate(targets: &Targets, reports: &[ReportRef<'_>], hints: &[u32]) -> Result
             None => targets.position(report.group, report.name),
         };
         let twice = match position {
-            Some(i) => seen.get_mut(i).is_some_and(|seen| std::mem::replace(seen, true)),
+            Some(i) => seen
+                .get_mut(i)
+                .is_some_and(|seen| std::mem::replace(seen, true)),
             None => !new.insert((report.group, report.name)),
         };
         if twice {
@@ -129,7 +135,9 @@ impl Undo {
             }
         }
         if !arrived.is_empty() {
-            entity.targets.retain(|group, name, _| !arrived.contains(&(group, name)));
+            entity
+                .targets
+                .retain(|group, name, _| !arrived.contains(&(group, name)));
         }
         entity.targets.extend(self.forgotten);
         entity.rolling = self.rolling;
@@ -137,7 +145,12 @@ impl Undo {
 }
 
 /// Runs one step on `entity` at `now`. On error nothing has changed.
-pub(crate) fn run(entity: &mut Entity, names: &StepNames<'_>, reports: &[ReportRef<'_>], now: Timestamp) -> Result<(), Error> {
+pub(crate) fn run(
+    entity: &mut Entity,
+    names: &StepNames<'_>,
+    reports: &[ReportRef<'_>],
+    now: Timestamp,
+) -> Result<(), Error> {
     let positions = locate(&entity.targets, reports, &entity.hints)?;
     if entity.rolling.is_empty() && entity.target_version.is_empty() {
         return Err(Error::NoTargetVersion {
@@ -148,13 +161,26 @@ pub(crate) fn run(entity: &mut Entity, names: &StepNames<'_>, reports: &[ReportR
     // Hooks live outside the state for the step, so that they can be called
     // while the targets are borrowed.
     let mut hooks = std::mem::take(&mut entity.hooks);
+    let before = entity.targets.len();
     let result = run_with_hooks(entity, &mut hooks, names, reports, &positions, now);
     entity.hooks = hooks;
-    // The next report is likely in the same order: where these were found
-    // is where to look first (stale once targets joined or left, which
-    // costs one lookup each, once).
+    // The next report (and an answer in the report's order) is likely in
+    // the same order: where these targets are is where to look first. When
+    // targets joined or left, the positions moved: they are looked up once.
+    let hint = |p: usize| u32::try_from(p).unwrap_or(u32::MAX);
     entity.hints.clear();
-    entity.hints.extend(positions.iter().map(|p| p.map_or(u32::MAX, |p| u32::try_from(p).unwrap_or(u32::MAX))));
+    if entity.targets.len() == before && positions.iter().all(Option::is_some) {
+        entity
+            .hints
+            .extend(positions.iter().map(|p| p.map_or(u32::MAX, hint)));
+    } else {
+        let targets = &entity.targets;
+        entity.hints.extend(
+            reports
+                .iter()
+                .map(|r| targets.position(r.group, r.name).map_or(u32::MAX, hint)),
+        );
+    }
     result
 }
 
@@ -174,7 +200,7 @@ fn run_with_hooks(
     });
 
     record(entity, reports, positions, now, undo.as_mut()); // step 1
-    // A report naming every target leaves no zombie: nothing to look for.
+                                                            // A report naming every target leaves no zombie: nothing to look for.
     if reports.len() < entity.targets.len() {
         forget_zombies(entity, now, undo.as_mut()); // step 2
     }
@@ -247,7 +273,11 @@ fn run_with_hooks(
         assign(entity, hooks, ctx, desired, &selected, &mut tally, now); // step 9
     }
     // Re-read: a plan step may have just reached its gate.
-    if let Some(reason) = holds.or_else(|| entity.awaiting_approval().then_some(TargetState::AwaitingApproval)) {
+    if let Some(reason) = holds.or_else(|| {
+        entity
+            .awaiting_approval()
+            .then_some(TargetState::AwaitingApproval)
+    }) {
         for (_, _, target) in entity.targets.iter_mut() {
             if target.state == TargetState::Waiting && target.expected != desired {
                 target.state = reason;
@@ -287,7 +317,10 @@ fn holds(entity: &Entity) -> Option<TargetState> {
 /// next step starts. The last step moves the rest.
 fn plan_slots(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
     let total = entity.targets.len();
-    let moved = tally.succeeded.saturating_add(tally.failed).saturating_add(tally.in_flight);
+    let moved = tally
+        .succeeded
+        .saturating_add(tally.failed)
+        .saturating_add(tally.in_flight);
     let rolling = entity.rolling;
     loop {
         let steps = &entity.options.steps;
@@ -302,7 +335,10 @@ fn plan_slots(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
             if step.approval && !entity.progress.approved {
                 if !entity.progress.requested {
                     entity.progress.requested = true;
-                    let detail = format!("step {} of {count} waits for approve()", index.saturating_add(1));
+                    let detail = format!(
+                        "step {} of {count} waits for approve()",
+                        index.saturating_add(1)
+                    );
                     entity.event(now, EventKind::ApprovalRequested, rolling, detail);
                 }
                 return 0;
@@ -323,7 +359,8 @@ fn plan_slots(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
             return 0;
         }
         let bake_from = *entity.progress.bake_from.get_or_insert(now);
-        if !entity.progress.skip_bake && now.saturating_sub(bake_from) < secs_to_ms(step.bake_secs) {
+        if !entity.progress.skip_bake && now.saturating_sub(bake_from) < secs_to_ms(step.bake_secs)
+        {
             return 0;
         }
         if last {
@@ -340,14 +377,23 @@ fn end_watch(entity: &mut Entity, now: Timestamp) {
         return;
     };
     if now > watch.until || entity.lkg != watch.version {
-        let why = format!("no bad verdict within {}s of becoming good", entity.options.watch_secs);
+        let why = format!(
+            "no bad verdict within {}s of becoming good",
+            entity.options.watch_secs
+        );
         entity.pass_watch(now, now.min(watch.until), &why);
     }
 }
 
 /// Step 1: every reported target is created if new, then updated.
 /// `positions` are where [`locate`] found the reported targets.
-fn record(entity: &mut Entity, reports: &[ReportRef<'_>], positions: &[Option<usize>], now: Timestamp, mut undo: Option<&mut Undo>) {
+fn record(
+    entity: &mut Entity,
+    reports: &[ReportRef<'_>],
+    positions: &[Option<usize>],
+    now: Timestamp,
+    mut undo: Option<&mut Undo>,
+) {
     let mut arrived = Vec::new();
     // Most of a fleet reports one or two versions: the last one's symbol
     // saves hashing the same string again.
@@ -359,7 +405,11 @@ fn record(entity: &mut Entity, reports: &[ReportRef<'_>], positions: &[Option<us
         let version = last.0;
         let target = position.and_then(|i| entity.targets.at_mut(i));
         if let Some(undo) = undo.as_deref_mut() {
-            undo.reported.push((report.group.to_owned(), report.name.to_owned(), target.as_deref().cloned()));
+            undo.reported.push((
+                report.group.to_owned(),
+                report.name.to_owned(),
+                target.as_deref().cloned(),
+            ));
         }
         match target {
             Some(target) => update(target, report, version, now),
@@ -418,7 +468,13 @@ fn forget_zombies(entity: &mut Entity, now: Timestamp, undo: Option<&mut Undo>) 
 /// Steps 4 and 5: the targets expected to run the desired version are in
 /// flight; each is judged succeeded, failed or still in flight. Deadlines
 /// do not run while a rollout is paused.
-fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, desired: Sym, now: Timestamp) -> Tally {
+fn monitor(
+    entity: &mut Entity,
+    hooks: &mut EntityHooks,
+    ctx: &HookContext<'_>,
+    desired: Sym,
+    now: Timestamp,
+) -> Tally {
     let success_ms = entity.options.success_timeout_ms();
     let duration_ms = entity.options.duration_timeout_ms();
     let rolling_back = entity.rolling_back();
@@ -450,7 +506,10 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
                     target.detail = Some(err.message.into_boxed_str());
                 }
             }
-            if verdict.is_none() && !target.is_error && now.saturating_sub(target.last_message) > success_ms {
+            if verdict.is_none()
+                && !target.is_error
+                && now.saturating_sub(target.last_message) > success_ms
+            {
                 verdict = Some(TargetState::Succeeded);
             }
         }
@@ -462,7 +521,11 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
         // version yet; one that runs it and reports errors keeps failing
         // on time (safety is never paused).
         let judged = before == TargetState::Succeeded || before.is_failed();
-        let clock = if runs && target.is_error { now } else { deadline_now };
+        let clock = if runs && target.is_error {
+            now
+        } else {
+            deadline_now
+        };
         if verdict.is_none() && (judged || clock.saturating_sub(target.assigned) > duration_ms) {
             verdict = Some(if runs && target.is_error {
                 TargetState::FailedUnhealthy
@@ -481,9 +544,11 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
         // Only targets that moved (or were judged) on this version make
         // events: not the ones that were on it all along.
         let moved = before.is_in_flight() || judged;
-        let changed = (target.state == TargetState::Succeeded) != (before == TargetState::Succeeded)
+        let changed = (target.state == TargetState::Succeeded)
+            != (before == TargetState::Succeeded)
             || target.state.is_failed() != before.is_failed();
-        if moved && changed && (target.state == TargetState::Succeeded || target.state.is_failed()) {
+        if moved && changed && (target.state == TargetState::Succeeded || target.state.is_failed())
+        {
             transitions.push((TargetId::new(group, name), target.state));
         }
     }
@@ -494,10 +559,22 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
 }
 
 /// Logs a target's verdict and counts failures in a row.
-fn target_judged(entity: &mut Entity, id: TargetId, state: TargetState, desired: Sym, rolling_back: bool, now: Timestamp) {
+fn target_judged(
+    entity: &mut Entity,
+    id: TargetId,
+    state: TargetState,
+    desired: Sym,
+    rolling_back: bool,
+    now: Timestamp,
+) {
     let (kind, detail) = match entity.targets.get(&id.group, &id.name) {
-        Some(target) if state.is_failed() => (EventKind::TargetFailed, entity.target_message(target)),
-        _ => (EventKind::TargetSucceeded, format!("healthy on {}", entity.version(desired))),
+        Some(target) if state.is_failed() => {
+            (EventKind::TargetFailed, entity.target_message(target))
+        }
+        _ => (
+            EventKind::TargetSucceeded,
+            format!("healthy on {}", entity.version(desired)),
+        ),
     };
     if !rolling_back {
         let progress = &mut entity.progress;
@@ -508,7 +585,9 @@ fn target_judged(entity: &mut Entity, id: TargetId, state: TargetState, desired:
         };
     }
     let capacity = entity.options.max_events;
-    entity.log.push(capacity, now, kind, desired, Some(id), detail);
+    entity
+        .log
+        .push(capacity, now, kind, desired, Some(id), detail);
 }
 
 /// Steps 6 and 10: enough failures make the rolling version last known
@@ -526,7 +605,10 @@ fn judge(entity: &mut Entity, tally: &Tally, now: Timestamp) -> bool {
         return false;
     }
     let options = &entity.options;
-    let (failure_threshold, success_threshold) = (options.failure_threshold(total), options.success_threshold(total));
+    let (failure_threshold, success_threshold) = (
+        options.failure_threshold(total),
+        options.success_threshold(total),
+    );
     let watch_ms = secs_to_ms(options.watch_secs);
     let plan_done = options.steps.is_empty() || entity.progress.done || entity.progress.full;
     let rolling = entity.rolling;
@@ -544,7 +626,10 @@ fn judge(entity: &mut Entity, tally: &Tally, now: Timestamp) -> bool {
                 "{} targets failed in a row, more than maxConsecutiveFailures ({limit})",
                 entity.progress.consecutive_failures
             ),
-            _ => format!("{} of {total} targets failed; {failure_threshold} failures make it bad", tally.failed),
+            _ => format!(
+                "{} of {total} targets failed; {failure_threshold} failures make it bad",
+                tally.failed
+            ),
         };
         if let Some(watch) = watched {
             entity.lkg = watch.previous;
@@ -557,7 +642,11 @@ fn judge(entity: &mut Entity, tally: &Tally, now: Timestamp) -> bool {
         rollback_started(entity, now, "it is known bad");
         return true;
     }
-    if tally.succeeded >= success_threshold && rolling != entity.lkb && rolling != entity.lkg && plan_done {
+    if tally.succeeded >= success_threshold
+        && rolling != entity.lkb
+        && rolling != entity.lkg
+        && plan_done
+    {
         let previous = entity.lkg;
         entity.lkg = rolling;
         let detail = format!("{} of {total} targets succeeded", tally.succeeded);
@@ -585,7 +674,10 @@ pub(crate) fn rollback_started(entity: &mut Entity, now: Timestamp, why: &str) {
         let detail = format!("{why}, and no version is known good: its targets are halted until a new version is set");
         entity.event(now, EventKind::RollbackStarted, lkb, detail);
     } else {
-        let detail = format!("{why}: moving its targets back to {}", entity.version(entity.lkg));
+        let detail = format!(
+            "{why}: moving its targets back to {}",
+            entity.version(entity.lkg)
+        );
         entity.event(now, EventKind::RollbackStarted, entity.lkg, detail);
     }
 }
@@ -636,13 +728,25 @@ fn remove_replaced(
         }
         if let Some(target) = entity.targets.remove(&id.group, &id.name) {
             tally.uncount(target.state);
-            if entity.rolling_back() && !target.expected.is_empty() && target.expected != entity.lkg {
+            if entity.rolling_back() && !target.expected.is_empty() && target.expected != entity.lkg
+            {
                 tally.expecting_other = tally.expecting_other.saturating_sub(1);
             }
             removed = removed.saturating_add(1);
-            let detail = format!("it ran {}, replaced by {}", entity.version(target.reported), entity.version(desired));
+            let detail = format!(
+                "it ran {}, replaced by {}",
+                entity.version(target.reported),
+                entity.version(desired)
+            );
             let capacity = entity.options.max_events;
-            entity.log.push(capacity, now, EventKind::TargetRemoved, target.reported, Some(id.clone()), detail);
+            entity.log.push(
+                capacity,
+                now,
+                EventKind::TargetRemoved,
+                target.reported,
+                Some(id.clone()),
+                detail,
+            );
             entity.removed.push(Removed {
                 id,
                 version: target.reported,
@@ -695,9 +799,9 @@ fn select(
         }
         // Blue/green: a machine the entity does not know yet is created.
         let (lkg, options) = (entity.lkg, &entity.options);
-        entity
-            .targets
-            .insert_if_absent(&id.group, &id.name, || Target::arriving(Sym::EMPTY, lkg, now, options));
+        entity.targets.insert_if_absent(&id.group, &id.name, || {
+            Target::arriving(Sym::EMPTY, lkg, now, options)
+        });
         selected.push(id);
     }
     selected
@@ -728,7 +832,10 @@ fn assign(
                 .collect();
             let selected: HashSet<&TargetId> = selected.iter().collect();
             match controller.approve(ctx, &views) {
-                Ok(approved) => approved.into_iter().filter(|id| selected.contains(id)).collect(),
+                Ok(approved) => approved
+                    .into_iter()
+                    .filter(|id| selected.contains(id))
+                    .collect(),
                 Err(_) => Vec::new(), // a failing approval hook assigns nothing
             }
         }
@@ -765,9 +872,23 @@ fn assign(
         let detail = if rolling_back {
             format!("rolled back from {}", entity.versions.resolve(from))
         } else {
-            format!("moves from {}", entity.versions.resolve(if from.is_empty() { target.reported } else { from }))
+            format!(
+                "moves from {}",
+                entity.versions.resolve(if from.is_empty() {
+                    target.reported
+                } else {
+                    from
+                })
+            )
         };
-        entity.log.push(capacity, now, EventKind::TargetAssigned, desired, Some(id.clone()), detail);
+        entity.log.push(
+            capacity,
+            now,
+            EventKind::TargetAssigned,
+            desired,
+            Some(id.clone()),
+            detail,
+        );
     }
 }
 
@@ -781,7 +902,10 @@ fn advance(entity: &mut Entity, tally: &Tally, now: Timestamp) {
         let finished = !entity.lkg.is_empty() && tally.expecting_other == 0;
         if finished && !entity.progress.rollback_logged {
             entity.progress.rollback_logged = true;
-            let detail = format!("every moved target is expected back on {}", entity.version(entity.lkg));
+            let detail = format!(
+                "every moved target is expected back on {}",
+                entity.version(entity.lkg)
+            );
             entity.event(now, EventKind::RollbackFinished, entity.lkb, detail);
         }
         if finished && entity.progress.retry_pending {

@@ -13,7 +13,7 @@ use js_sys::{Array, Uint32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::interop;
-use crate::entity::{Entity, MessageKey};
+use crate::entity::{Entity, MessageKey, Row};
 use crate::error::Error;
 use crate::interner::Sym;
 use crate::model::{ReportRef, TargetReport, TargetState};
@@ -38,13 +38,34 @@ extern "C" {
         failed: &[u8],
         reason_of: &[u8],
     ) -> JsValue;
+
+    /// `[text, lengths, errors]` as `packReports` gives, or what is wrong:
+    /// `["argument", reason]` or `["target", index, reason]`.
+    #[wasm_bindgen(js_name = packColumns, catch)]
+    fn pack_columns(columns: &JsValue) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(js_name = answerColumns)]
+    #[allow(clippy::too_many_arguments)]
+    fn answer_columns(
+        versions: &Array,
+        version_of: Vec<u32>,
+        messages: &Array,
+        message_of: Vec<u32>,
+        reasons: &Array,
+        reason_of: Vec<u8>,
+        is_error: Vec<u8>,
+        others: JsValue,
+    ) -> JsValue;
 }
 
 /// A report from JS, as it crossed: packed, or converted field by field.
 pub(crate) enum Reports {
-    /// Every name, group, version and message in one string; `ends` are
-    /// the byte offsets where each part ends, 4 per target.
-    Packed { text: String, ends: Vec<usize>, errors: Vec<u8> },
+    /// A column per field (name, group, version, message): its strings in
+    /// one text, with the byte offsets where each ends.
+    Packed {
+        columns: [(String, Vec<usize>); 4],
+        errors: Vec<u8>,
+    },
     Plain(Vec<TargetReport>),
 }
 
@@ -54,24 +75,38 @@ impl Reports {
     pub(crate) fn refs(&self) -> Vec<ReportRef<'_>> {
         match self {
             Reports::Plain(reports) => reports.iter().map(TargetReport::as_ref).collect(),
-            Reports::Packed { text, ends, errors } => {
-                let mut start = 0usize;
-                let mut part = |end: usize| {
-                    let s = text.get(start..end).unwrap_or_default();
-                    start = end;
-                    s
-                };
-                ends.chunks_exact(4)
+            Reports::Packed { columns, errors } => {
+                let [names, groups, versions, messages] =
+                    columns.each_ref().map(|(text, ends)| parts(text, ends));
+                names
+                    .zip(groups)
+                    .zip(versions)
+                    .zip(messages)
                     .zip(errors)
-                    .filter_map(|(e, &is_error)| {
-                        let &[name, group, version, message] = e else { return None };
-                        let [name, group, version, message] = [name, group, version, message].map(&mut part);
-                        Some(ReportRef { name, group, tags: &[], version, message, is_error: is_error == 1 })
-                    })
+                    .map(
+                        |((((name, group), version), message), &is_error)| ReportRef {
+                            name,
+                            group,
+                            tags: &[],
+                            version,
+                            message,
+                            is_error: is_error == 1,
+                        },
+                    )
                     .collect()
             }
         }
     }
+}
+
+/// The strings of one packed column.
+fn parts<'a>(text: &'a str, ends: &'a [usize]) -> impl Iterator<Item = &'a str> + 'a {
+    let mut start = 0usize;
+    ends.iter().map(move |&end| {
+        let s = text.get(start..end).unwrap_or_default();
+        start = end;
+        s
+    })
 }
 
 /// A report from JS: packed when it can be, else field by field.
@@ -86,16 +121,43 @@ pub(crate) fn reports_from_js(value: &JsValue) -> Result<Reports, Error> {
     }
 }
 
+/// A report in columns (`orchestrateColumns`): always packed.
+pub(crate) fn columns_from_js(value: &JsValue) -> Result<Reports, Error> {
+    let bad = |reason: String| Error::InvalidArgument {
+        what: "columns".into(),
+        reason,
+    };
+    let packed = pack_columns(value)
+        .map_err(|thrown| bad(format!("could not be read: {}", interop::describe(&thrown))))?;
+    let problem: &Array = packed.unchecked_ref();
+    match problem.get(0).as_string().as_deref() {
+        Some("argument") => Err(bad(problem.get(1).as_string().unwrap_or_default())),
+        Some("target") => Err(Error::InvalidTarget {
+            target: format!(
+                "#{} of the report",
+                problem.get(1).as_f64().unwrap_or(f64::NAN)
+            ),
+            reason: problem.get(2).as_string().unwrap_or_default(),
+        }),
+        _ => unpack_reports(&packed)
+            .ok_or_else(|| bad("could not be read: its strings do not add up".into())),
+    }
+}
+
 fn unpack_reports(packed: &JsValue) -> Option<Reports> {
     let packed: &Array = packed.dyn_ref()?;
-    let text = packed.get(0).as_string()?;
-    let lengths = packed.get(1).dyn_into::<Uint32Array>().ok()?.to_vec();
+    let texts: Array = packed.get(0).dyn_into().ok()?;
+    let lengths: Array = packed.get(1).dyn_into().ok()?;
     let errors = packed.get(2).dyn_into::<Uint8Array>().ok()?.to_vec();
-    if lengths.len() != errors.len().checked_mul(4)? {
-        return None;
-    }
-    let ends = byte_ends(&text, &lengths)?;
-    Some(Reports::Packed { text, ends, errors })
+    let column = |i: u32| -> Option<(String, Vec<usize>)> {
+        // JS's TextEncoder wrote it: UTF-8, checked here all the same.
+        let text = String::from_utf8(texts.get(i).dyn_into::<Uint8Array>().ok()?.to_vec()).ok()?;
+        let lengths = lengths.get(i).dyn_into::<Uint32Array>().ok()?.to_vec();
+        let ends = byte_ends(&text, &lengths)?;
+        (ends.len() == errors.len()).then_some((text, ends))
+    };
+    let columns = [column(0)?, column(1)?, column(2)?, column(3)?];
+    Some(Reports::Packed { columns, errors })
 }
 
 /// Where each part of `text` ends, in bytes, given the parts' lengths in
@@ -130,44 +192,162 @@ fn byte_ends(text: &str, lengths: &[u32]) -> Option<Vec<usize>> {
 }
 
 fn utf16_len(s: &str) -> u32 {
-    let units = if s.is_ascii() { s.len() } else { s.encode_utf16().count() };
+    let units = if s.is_ascii() {
+        s.len()
+    } else {
+        s.encode_utf16().count()
+    };
     u32::try_from(units).unwrap_or(u32::MAX)
+}
+
+/// An answer's versions, messages and reasons as tables, each distinct
+/// value sent to JS once, and every row as indexes into them.
+struct Tables<'e> {
+    entity: &'e Entity,
+    versions: Array,
+    version_index: Vec<(Sym, u32)>,
+    messages: Array,
+    message_index: HashMap<MessageKey<'e>, u32, foldhash::fast::RandomState>,
+    /// The previous row's message key and index.
+    last: Option<(MessageKey<'e>, u32)>,
+    version_of: Vec<u32>,
+    message_of: Vec<u32>,
+    reason_of: Vec<u8>,
+}
+
+impl<'e> Tables<'e> {
+    fn new(entity: &'e Entity, rows: usize) -> Self {
+        Tables {
+            entity,
+            versions: Array::new(),
+            version_index: Vec::new(),
+            messages: Array::new(),
+            message_index: HashMap::default(),
+            last: None,
+            version_of: Vec::with_capacity(rows),
+            message_of: Vec::with_capacity(rows),
+            reason_of: Vec::with_capacity(rows),
+        }
+    }
+
+    fn push(&mut self, row: &Row<'e>) {
+        let entity = self.entity;
+        let version = match self
+            .version_index
+            .iter()
+            .find(|(sym, _)| *sym == row.version)
+        {
+            Some(&(_, index)) => index,
+            None => {
+                let index = self
+                    .versions
+                    .push(&JsValue::from_str(entity.version(row.version)))
+                    .saturating_sub(1);
+                self.version_index.push((row.version, index));
+                index
+            }
+        };
+        self.version_of.push(version);
+        // Neighbouring rows mostly share their message: the previous row's
+        // key is compared before the map is hashed.
+        let key = entity.message_key(row);
+        let message = match &self.last {
+            Some((last, index)) if *last == key => *index,
+            _ => {
+                let messages = &self.messages;
+                let index = *self.message_index.entry(key.clone()).or_insert_with(|| {
+                    messages
+                        .push(&JsValue::from_str(&entity.row_message(row)))
+                        .saturating_sub(1)
+                });
+                self.last = Some((key, index));
+                index
+            }
+        };
+        self.message_of.push(message);
+        // A fieldless enum's discriminant is its index in TargetState::ALL.
+        self.reason_of.push(row.state as u8);
+    }
+}
+
+fn reasons() -> Array {
+    TargetState::ALL
+        .iter()
+        .map(|s| JsValue::from_str(s.as_str()))
+        .collect()
+}
+
+fn failed() -> Vec<u8> {
+    TargetState::ALL
+        .iter()
+        .map(|s| u8::from(s.is_failed()))
+        .collect()
 }
 
 /// The entity's answer (every target, or one group's) as JS objects.
 pub(crate) fn answer_to_js(entity: &Entity, group: Option<&str>) -> JsValue {
-    let rows = entity.rows(group);
+    rows_to_js(entity, &entity.rows(group))
+}
+
+fn rows_to_js<'e>(entity: &'e Entity, rows: &[Row<'e>]) -> JsValue {
     let mut text = String::new();
     let mut lengths = Vec::with_capacity(rows.len().saturating_mul(2));
-    let versions = Array::new();
-    let mut version_index: Vec<(Sym, u32)> = Vec::new();
-    let mut version_of = Vec::with_capacity(rows.len());
-    let messages = Array::new();
-    let mut message_index: HashMap<MessageKey<'_>, u32, foldhash::fast::RandomState> = HashMap::default();
-    let mut message_of = Vec::with_capacity(rows.len());
-    let mut reason_of = Vec::with_capacity(rows.len());
-    for row in &rows {
+    let mut tables = Tables::new(entity, rows.len());
+    for row in rows {
         text.push_str(row.name);
         text.push_str(row.group);
         lengths.push(utf16_len(row.name));
         lengths.push(utf16_len(row.group));
-        let version = match version_index.iter().find(|(sym, _)| *sym == row.version) {
-            Some(&(_, index)) => index,
-            None => {
-                let index = versions.push(&JsValue::from_str(entity.version(row.version))).saturating_sub(1);
-                version_index.push((row.version, index));
-                index
-            }
-        };
-        version_of.push(version);
-        let message = *message_index
-            .entry(entity.message_key(row))
-            .or_insert_with(|| messages.push(&JsValue::from_str(&entity.row_message(row))).saturating_sub(1));
-        message_of.push(message);
-        // A fieldless enum's discriminant is its index in TargetState::ALL.
-        reason_of.push(row.state as u8);
+        tables.push(row);
     }
-    let reasons: Array = TargetState::ALL.iter().map(|s| JsValue::from_str(s.as_str())).collect();
-    let failed: Vec<u8> = TargetState::ALL.iter().map(|s| u8::from(s.is_failed())).collect();
-    unpack_answer(&text, &lengths, &versions, &version_of, &messages, &message_of, &reasons, &failed, &reason_of)
+    let Tables {
+        versions,
+        version_of,
+        messages,
+        message_of,
+        reason_of,
+        ..
+    } = tables;
+    unpack_answer(
+        &text,
+        &lengths,
+        &versions,
+        &version_of,
+        &messages,
+        &message_of,
+        &reasons(),
+        &failed(),
+        &reason_of,
+    )
+}
+
+/// The answer to a report in columns (`orchestrateColumns`): typed arrays
+/// aligned with the report, and the entity's other targets as objects.
+pub(crate) fn answer_columns_to_js(entity: &Entity, reports: &[ReportRef<'_>]) -> JsValue {
+    let rows = entity.rows_aligned(reports);
+    let mut tables = Tables::new(entity, rows.reported.len());
+    let mut is_error = Vec::with_capacity(rows.reported.len());
+    for row in &rows.reported {
+        tables.push(row);
+        is_error.push(u8::from(row.state.is_failed()));
+    }
+    let others = rows_to_js(entity, &rows.others);
+    let Tables {
+        versions,
+        version_of,
+        messages,
+        message_of,
+        reason_of,
+        ..
+    } = tables;
+    answer_columns(
+        &versions,
+        version_of,
+        &messages,
+        message_of,
+        &reasons(),
+        reason_of,
+        is_error,
+        others,
+    )
 }

@@ -141,6 +141,43 @@ export interface ExpectedState {
   reason: Reason;
 }
 
+/**
+ * A report in columns, for `orchestrateColumns`: one entry per target in
+ * each array, all of the same length.
+ */
+export interface ReportColumns {
+  names: string[];
+  /** The version each target runs (non-empty). */
+  versions: string[];
+  /** Defaults to "" for every target. */
+  groups?: string[];
+  /** Defaults to "" for every target. */
+  messages?: string[];
+  /** Whether each target reports an error: booleans, or 0/1 (a Uint8Array). */
+  errors?: ArrayLike<boolean | number>;
+}
+
+/**
+ * The answer of `orchestrateColumns`, aligned with the report: entry `i`
+ * of each typed array answers target `i` of the report, as an index into
+ * its table.
+ */
+export interface AnswerColumns {
+  /** `versions[version[i]]` is the version target `i` should run now. */
+  version: Uint32Array;
+  versions: string[];
+  /** `messages[message[i]]`: why, for a person. */
+  message: Uint32Array;
+  messages: string[];
+  /** `reasons[reason[i]]`: why, for a program. */
+  reason: Uint8Array;
+  reasons: Reason[];
+  /** 1 where the target failed on the version being rolled out. */
+  isError: Uint8Array;
+  /** The entity's targets the report did not name (and targets the removal hook retired), by group then name. */
+  others: ExpectedState[];
+}
+
 /** An entity's rollout state. */
 export interface RolloutInfo {
   targetVersion: string;
