@@ -9,14 +9,43 @@
 const encoder = new TextEncoder();
 
 /**
- * A report as `[texts, lengths, errors]`, a column per field (name, group,
- * version, message): each column's strings concatenated and encoded as
- * UTF-8 (one native call: far faster than handing wasm-bindgen a string it
- * copies a character at a time), their lengths in UTF-16 code units, and
- * the error flags.
+ * A report as `[names, groups, versions, messages, errors]`. Names are
+ * `[utf8, lengths]`: every name concatenated and encoded as UTF-8 (one
+ * native call: far faster than handing wasm-bindgen a string it copies a
+ * character at a time) and their lengths in UTF-16 code units. The other
+ * fields repeat across a fleet, so each is a table of its distinct values
+ * (`[utf8, lengths]` as for names) and `index`, a Uint32Array giving each
+ * target's entry. `errors` is a Uint8Array of flags.
  */
-function packed(columns, lengths, errors) {
-  return [columns.map((column) => encoder.encode(column.join(""))), lengths, errors];
+function packed(names, nameLengths, fields, errors) {
+  const n = names.length;
+  return [[encoder.encode(names.join("")), nameLengths], ...fields.map((values) => table(values, n)), errors];
+}
+
+/** `[utf8, lengths, index]` of one field (all "" when `values` is null). */
+function table(values, n) {
+  const index = new Uint32Array(n);
+  const distinct = [""];
+  if (values !== null) {
+    const seen = new Map([["", 0]]);
+    let last = "";
+    let lastAt = 0;
+    for (let i = 0; i < n; i++) {
+      const value = values[i];
+      // Runs of one value (one version, one message) skip the map.
+      if (value !== last) {
+        last = value;
+        lastAt = seen.get(value);
+        if (lastAt === undefined) {
+          lastAt = distinct.length;
+          seen.set(value, lastAt);
+          distinct.push(value);
+        }
+      }
+      index[i] = lastAt;
+    }
+  }
+  return [encoder.encode(distinct.join("")), Uint32Array.from(distinct, (s) => s.length), index];
 }
 
 /**
@@ -27,10 +56,8 @@ function packed(columns, lengths, errors) {
 function packReports(reports) {
   if (!Array.isArray(reports)) return undefined;
   const n = reports.length;
-  const columns = [new Array(n), new Array(n), new Array(n), new Array(n)];
-  const lengths = [new Uint32Array(n), new Uint32Array(n), new Uint32Array(n), new Uint32Array(n)];
-  const [names, groups, versions, messages] = columns;
-  const [nameLengths, groupLengths, versionLengths, messageLengths] = lengths;
+  const [names, groups, versions, messages] = [new Array(n), new Array(n), new Array(n), new Array(n)];
+  const nameLengths = new Uint32Array(n);
   const errors = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const report = reports[i];
@@ -44,15 +71,12 @@ function packReports(reports) {
     if (isError === true) errors[i] = 1;
     else if (isError !== false && isError !== undefined && isError !== null) return undefined;
     names[i] = name;
+    nameLengths[i] = name.length;
     groups[i] = g;
     versions[i] = version;
     messages[i] = m;
-    nameLengths[i] = name.length;
-    groupLengths[i] = g.length;
-    versionLengths[i] = version.length;
-    messageLengths[i] = m.length;
   }
-  return packed(columns, lengths, errors);
+  return packed(names, nameLengths, [groups, versions, messages], errors);
 }
 
 /**
@@ -106,33 +130,22 @@ function packColumns(columns) {
   }
   const none = (column) => (column === undefined || column === null ? null : column);
   const [g, m, e] = [none(groups), none(messages), none(errors)];
-  const lengths = [new Uint32Array(n), new Uint32Array(n), new Uint32Array(n), new Uint32Array(n)];
-  const [nameLengths, groupLengths, versionLengths, messageLengths] = lengths;
+  const nameLengths = new Uint32Array(n);
   const flags = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const name = names[i];
-    const version = versions[i];
     if (typeof name !== "string") return ["target", i, `name must be a string, got ${describe(name)}`];
-    if (typeof version !== "string") return ["target", i, `version must be a string, got ${describe(version)}`];
+    if (typeof versions[i] !== "string") return ["target", i, `version must be a string, got ${describe(versions[i])}`];
+    if (g !== null && typeof g[i] !== "string") return ["target", i, `group must be a string, got ${describe(g[i])}`];
+    if (m !== null && typeof m[i] !== "string") return ["target", i, `message must be a string, got ${describe(m[i])}`];
     nameLengths[i] = name.length;
-    versionLengths[i] = version.length;
-    if (g !== null) {
-      const group = g[i];
-      if (typeof group !== "string") return ["target", i, `group must be a string, got ${describe(group)}`];
-      groupLengths[i] = group.length;
-    }
-    if (m !== null) {
-      const message = m[i];
-      if (typeof message !== "string") return ["target", i, `message must be a string, got ${describe(message)}`];
-      messageLengths[i] = message.length;
-    }
     if (e !== null) {
       const flag = e[i];
       if (flag === true || flag === 1) flags[i] = 1;
       else if (flag !== false && flag !== 0) return ["target", i, `errors[${i}] must be a boolean or 0/1, got ${describe(flag)}`];
     }
   }
-  return packed([names, g ?? [], versions, m ?? []], lengths, flags);
+  return packed(names, nameLengths, [g, versions, m], flags);
 }
 
 function describe(value) {

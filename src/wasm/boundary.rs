@@ -60,13 +60,27 @@ extern "C" {
 
 /// A report from JS, as it crossed: packed, or converted field by field.
 pub(crate) enum Reports {
-    /// A column per field (name, group, version, message): its strings in
-    /// one text, with the byte offsets where each ends.
-    Packed {
-        columns: [(String, Vec<usize>); 4],
-        errors: Vec<u8>,
-    },
+    /// Names in one text with the byte offsets where each ends; groups,
+    /// versions and messages as tables of their distinct values, with each
+    /// target's entry.
+    Packed { names: (String, Vec<usize>), fields: [Field; 3], errors: Vec<u8> },
     Plain(Vec<TargetReport>),
+}
+
+/// One field of a packed report: the distinct values in one text with
+/// where each ends, and each target's value as an index among them.
+pub(crate) struct Field {
+    text: String,
+    ends: Vec<usize>,
+    index: Vec<u32>,
+}
+
+impl Field {
+    fn values(&self) -> impl Iterator<Item = &str> {
+        let table: Vec<&str> = parts(&self.text, &self.ends).collect();
+        // Every index was checked against the table when it crossed.
+        self.index.iter().map(move |&i| table.get(i as usize).copied().unwrap_or_default())
+    }
 }
 
 impl Reports {
@@ -75,31 +89,25 @@ impl Reports {
     pub(crate) fn refs(&self) -> Vec<ReportRef<'_>> {
         match self {
             Reports::Plain(reports) => reports.iter().map(TargetReport::as_ref).collect(),
-            Reports::Packed { columns, errors } => {
-                let [names, groups, versions, messages] =
-                    columns.each_ref().map(|(text, ends)| parts(text, ends));
-                names
-                    .zip(groups)
-                    .zip(versions)
-                    .zip(messages)
-                    .zip(errors)
-                    .map(
-                        |((((name, group), version), message), &is_error)| ReportRef {
-                            name,
-                            group,
-                            tags: &[],
-                            version,
-                            message,
-                            is_error: is_error == 1,
-                        },
-                    )
-                    .collect()
-            }
+            Reports::Packed { names: (text, ends), fields: [groups, versions, messages], errors } => parts(text, ends)
+                .zip(groups.values())
+                .zip(versions.values())
+                .zip(messages.values())
+                .zip(errors)
+                .map(|((((name, group), version), message), &is_error)| ReportRef {
+                    name,
+                    group,
+                    tags: &[],
+                    version,
+                    message,
+                    is_error: is_error == 1,
+                })
+                .collect(),
         }
     }
 }
 
-/// The strings of one packed column.
+/// The strings of one packed text.
 fn parts<'a>(text: &'a str, ends: &'a [usize]) -> impl Iterator<Item = &'a str> + 'a {
     let mut start = 0usize;
     ends.iter().map(move |&end| {
@@ -146,18 +154,24 @@ pub(crate) fn columns_from_js(value: &JsValue) -> Result<Reports, Error> {
 
 fn unpack_reports(packed: &JsValue) -> Option<Reports> {
     let packed: &Array = packed.dyn_ref()?;
-    let texts: Array = packed.get(0).dyn_into().ok()?;
-    let lengths: Array = packed.get(1).dyn_into().ok()?;
-    let errors = packed.get(2).dyn_into::<Uint8Array>().ok()?.to_vec();
-    let column = |i: u32| -> Option<(String, Vec<usize>)> {
-        // JS's TextEncoder wrote it: UTF-8, checked here all the same.
-        let text = String::from_utf8(texts.get(i).dyn_into::<Uint8Array>().ok()?.to_vec()).ok()?;
-        let lengths = lengths.get(i).dyn_into::<Uint32Array>().ok()?.to_vec();
+    let errors = packed.get(4).dyn_into::<Uint8Array>().ok()?.to_vec();
+    // `[utf8, lengths]`: JS's TextEncoder wrote it, UTF-8 checked all the same.
+    let text = |column: &Array| -> Option<(String, Vec<usize>)> {
+        let text = String::from_utf8(column.get(0).dyn_into::<Uint8Array>().ok()?.to_vec()).ok()?;
+        let lengths = column.get(1).dyn_into::<Uint32Array>().ok()?.to_vec();
         let ends = byte_ends(&text, &lengths)?;
-        (ends.len() == errors.len()).then_some((text, ends))
+        Some((text, ends))
     };
-    let columns = [column(0)?, column(1)?, column(2)?, column(3)?];
-    Some(Reports::Packed { columns, errors })
+    let names = text(packed.get(0).dyn_ref()?)?;
+    let field = |i: u32| -> Option<Field> {
+        let column: Array = packed.get(i).dyn_into().ok()?;
+        let (text, ends) = text(&column)?;
+        let index = column.get(2).dyn_into::<Uint32Array>().ok()?.to_vec();
+        let fits = index.iter().all(|&i| (i as usize) < ends.len());
+        (fits && index.len() == errors.len()).then_some(Field { text, ends, index })
+    };
+    let fields = [field(1)?, field(2)?, field(3)?];
+    (names.1.len() == errors.len()).then_some(Reports::Packed { names, fields, errors })
 }
 
 /// Where each part of `text` ends, in bytes, given the parts' lengths in
