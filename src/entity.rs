@@ -139,15 +139,24 @@ impl indexmap::Equivalent<Key> for KeyRef<'_> {
 
 type Map = indexmap::IndexMap<Key, Target, foldhash::fast::RandomState>;
 
-/// The targets of an entity, by group then name: the stable order of every
-/// answer and of the default selection. A hash index finds a target in
-/// constant time; the entries are kept in (group, name) order, so that
-/// iterating is a walk over one vector. New targets are appended and the
-/// order is restored once per batch (a stable sort of a sorted run plus a
-/// few new entries is linear).
+/// The targets of an entity. A hash index finds a target in constant time;
+/// the entries are stored in the order they arrived, which for a controller
+/// that reports in a stable order is the order of its reports: a step then
+/// walks the entries front to back, touching memory in order, however large
+/// the fleet. Answers, the default selection and hooks see the targets by
+/// group then name, through `sorted` (entry positions in that order, kept
+/// up to date as targets join and leave).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Targets {
     map: Map,
+    /// Entry positions, by (group, name).
+    sorted: Vec<u32>,
+}
+
+/// An entry position as `sorted` keeps it (an entity holds far fewer than
+/// four billion targets: wasm memory alone ends at 4 GiB).
+fn slot(position: usize) -> u32 {
+    u32::try_from(position).unwrap_or(u32::MAX)
 }
 
 impl Targets {
@@ -163,7 +172,7 @@ impl Targets {
         self.map.get_mut(&KeyRef { group, name })
     }
 
-    /// Where the target is in the order (valid until targets join or leave).
+    /// Where the target is stored (valid until targets join or leave).
     pub(crate) fn position(&self, group: &str, name: &str) -> Option<usize> {
         self.map.get_index_of(&KeyRef { group, name })
     }
@@ -200,8 +209,8 @@ impl Targets {
         None
     }
 
-    /// Adds targets that are not there yet (one that is replaces the old),
-    /// restoring the order once for all of them.
+    /// Adds targets that are not there yet, after the others, in the order
+    /// given (one that is there is replaced in place).
     pub(crate) fn extend<G: Into<Box<str>>, N: Into<Box<str>>>(
         &mut self,
         targets: impl IntoIterator<Item = (G, N, Target)>,
@@ -210,48 +219,96 @@ impl Targets {
         // One allocation for a batch of arrivals, not a chain of doublings
         // (wasm memory never shrinks: the peak is what stays).
         self.map.reserve(targets.size_hint().0);
-        let mut sorted = true;
+        let first = self.map.len();
         for (group, name, target) in targets {
-            let key = Key {
-                group: group.into(),
-                name: name.into(),
-            };
-            sorted = sorted && self.map.last().map_or(true, |(last, _)| *last < key);
+            let key = Key { group: group.into(), name: name.into() };
             self.map.insert(key, target);
         }
-        if !sorted {
-            self.map.sort_keys();
+        if self.map.len() == first {
+            return;
         }
+        // The newcomers join the sorted order in one merge.
+        let mut arrived: Vec<u32> = (first..self.map.len()).map(slot).collect();
+        arrived.sort_unstable_by(|&a, &b| self.key(a).cmp(&self.key(b)));
+        let old = std::mem::take(&mut self.sorted);
+        let mut merged = Vec::with_capacity(old.len().saturating_add(arrived.len()));
+        let (mut i, mut j) = (0, 0);
+        while let (Some(&a), Some(&b)) = (old.get(i), arrived.get(j)) {
+            if self.key(a) < self.key(b) {
+                merged.push(a);
+                i += 1;
+            } else {
+                merged.push(b);
+                j += 1;
+            }
+        }
+        merged.extend(old.get(i..).unwrap_or_default());
+        merged.extend(arrived.get(j..).unwrap_or_default());
+        self.sorted = merged;
+    }
+
+    fn key(&self, position: u32) -> Option<&Key> {
+        self.map.get_index(position as usize).map(|(key, _)| key)
     }
 
     /// Adds the target made by `make` unless there is one by that name.
-    pub(crate) fn insert_if_absent(
-        &mut self,
-        group: &str,
-        name: &str,
-        make: impl FnOnce() -> Target,
-    ) {
+    pub(crate) fn insert_if_absent(&mut self, group: &str, name: &str, make: impl FnOnce() -> Target) {
         if self.get(group, name).is_none() {
             self.extend(std::iter::once((group, name, make())));
         }
     }
 
+    /// Puts targets back where they were stored (`position`, ascending),
+    /// as when a failed step is undone.
+    pub(crate) fn restore(&mut self, targets: Vec<(usize, String, String, Target)>) {
+        if targets.is_empty() {
+            return;
+        }
+        for (position, group, name, target) in targets {
+            let key = Key { group: group.into(), name: name.into() };
+            self.map.shift_insert(position.min(self.map.len()), key, target);
+        }
+        let mut sorted: Vec<u32> = (0..self.map.len()).map(slot).collect();
+        sorted.sort_unstable_by(|&a, &b| self.key(a).cmp(&self.key(b)));
+        self.sorted = sorted;
+    }
+
     /// Removes one target, keeping the order (linear: for a few targets;
     /// [`Targets::retain`] removes many in one pass).
     pub(crate) fn remove(&mut self, group: &str, name: &str) -> Option<Target> {
-        self.map.shift_remove(&KeyRef { group, name })
+        let (position, _, target) = self.map.shift_remove_full(&KeyRef { group, name })?;
+        let position = slot(position);
+        self.sorted.retain(|&p| p != position);
+        for p in &mut self.sorted {
+            if *p > position {
+                *p -= 1;
+            }
+        }
+        Some(target)
     }
 
     /// Keeps the targets for which `keep` is true, in order.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&str, &str, &Target) -> bool) {
-        self.map
-            .retain(|key, target| keep(&key.group, &key.name, target));
+        // Where each entry moves (`u32::MAX`: it leaves).
+        let mut moved = Vec::with_capacity(self.map.len());
+        let mut kept = 0u32;
+        self.map.retain(|key, target| {
+            let stays = keep(&key.group, &key.name, target);
+            moved.push(if stays { kept } else { u32::MAX });
+            kept = kept.saturating_add(u32::from(stays));
+            stays
+        });
+        self.sorted = self
+            .sorted
+            .iter()
+            .filter_map(|&p| moved.get(p as usize).copied().filter(|&p| p != u32::MAX))
+            .collect();
     }
 
+    /// Every target in the order stored (arrival order): for walks whose
+    /// order does not matter.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str, &Target)> {
-        self.map
-            .iter()
-            .map(|(key, target)| (&*key.group, &*key.name, target))
+        self.map.iter().map(|(key, target)| (&*key.group, &*key.name, target))
     }
 
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &str, &mut Target)> {
@@ -260,15 +317,36 @@ impl Targets {
             .map(|(key, target)| (&*key.group, &*key.name, target))
     }
 
+    /// Every target by group, then name, with where it is stored: the
+    /// order of answers, of the default selection and of what hooks see.
+    pub(crate) fn sorted(&self) -> impl Iterator<Item = (usize, (&str, &str, &Target))> {
+        self.sorted
+            .iter()
+            .filter_map(|&p| Some((p as usize, self.at(p as usize)?)))
+    }
+
+    /// Each stored target's rank by group, then name (indexed by where it
+    /// is stored).
+    pub(crate) fn ranks(&self) -> Vec<u32> {
+        let mut ranks = vec![0; self.sorted.len()];
+        for (rank, &position) in self.sorted.iter().enumerate() {
+            if let Some(r) = ranks.get_mut(position as usize) {
+                *r = slot(rank);
+            }
+        }
+        ranks
+    }
+
     /// The targets of one group (an exact match), in name order.
     pub(crate) fn group(&self, group: &str) -> impl Iterator<Item = (&str, &str, &Target)> {
-        let start = self.map.partition_point(|key, _| &*key.group < group);
-        let end = self.map.partition_point(|key, _| &*key.group <= group);
-        self.map
-            .get_range(start..end.max(start))
-            .into_iter()
-            .flat_map(|slice| slice.iter())
-            .map(|(key, target)| (&*key.group, &*key.name, target))
+        let in_group = |p: &u32| self.key(*p).map(|key| &*key.group);
+        let start = self.sorted.partition_point(|p| in_group(p).is_some_and(|g| g < group));
+        let end = self.sorted.partition_point(|p| in_group(p).is_some_and(|g| g <= group));
+        self.sorted
+            .get(start..end.max(start))
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|&p| self.at(p as usize))
     }
 }
 
@@ -449,7 +527,7 @@ impl Entity {
     pub(crate) fn rows<'s>(&'s self, group: Option<&str>) -> Vec<Row<'s>> {
         let mut rows: Vec<Row<'_>> = match group {
             Some(group) => self.targets.group(group).map(Row::of).collect(),
-            None => self.targets.iter().map(Row::of).collect(),
+            None => self.targets.sorted().map(|(_, t)| Row::of(t)).collect(),
         };
         let before = rows.len();
         rows.extend(
@@ -516,10 +594,9 @@ impl Entity {
             .collect();
         let mut others: Vec<Row<'_>> = self
             .targets
-            .iter()
-            .zip(&covered)
-            .filter(|(_, &covered)| !covered)
-            .map(|(target, _)| Row::of(target))
+            .sorted()
+            .filter(|&(position, _)| !covered.get(position).copied().unwrap_or(true))
+            .map(|(_, target)| Row::of(target))
             .collect();
         let before = others.len();
         others.extend(

@@ -272,6 +272,9 @@ fn encode_entity(name: &str, entity: &Entity) -> EntityV3 {
 /// Format 3's event log of `entity`.
 fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> LogV3 {
     let known = u64::try_from(entity.targets.len()).unwrap_or(u64::MAX);
+    // Targets are encoded by group, then name: an event names its target
+    // by that rank.
+    let ranks = entity.targets.ranks();
     let mut details = Table::default();
     let mut gone: Vec<(String, String)> = Vec::new();
     let mut gone_index: HashMap<(&str, &str), u64, foldhash::fast::RandomState> =
@@ -281,8 +284,8 @@ fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> LogV3 {
     for e in &entity.log.events {
         let target = match &e.target {
             None => 0,
-            Some(t) => match entity.targets.position(&t.group, &t.name) {
-                Some(i) => u64::try_from(i).unwrap_or(u64::MAX).saturating_add(1),
+            Some(t) => match entity.targets.position(&t.group, &t.name).and_then(|p| ranks.get(p)) {
+                Some(&i) => u64::from(i).saturating_add(1),
                 None => *gone_index.entry((&t.group, &t.name)).or_insert_with(|| {
                     gone.push((t.group.clone(), t.name.clone()));
                     known.saturating_add(u64::try_from(gone.len()).unwrap_or(u64::MAX))
@@ -421,7 +424,9 @@ fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> 
         .max()
         .unwrap_or(0);
     let mut groups: Vec<GroupV1> = Vec::new();
-    for (group, target_name, t) in entity.targets.iter() {
+    // By group, then name, whatever order they arrived in: the same state
+    // gives the same bytes, and each group is written once.
+    for (_, (group, target_name, t)) in entity.targets.sorted() {
         if groups.last().map_or(true, |g| g.name != group) {
             groups.push(GroupV1 {
                 name: group.to_owned(),

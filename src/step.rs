@@ -115,7 +115,8 @@ impl Tally {
 struct Undo {
     /// Each reported target as it was before the report (`None`: new).
     reported: Vec<(String, String, Option<Target>)>,
-    forgotten: Vec<(String, String, Target)>,
+    /// Each zombie forgotten, with where it was stored.
+    forgotten: Vec<(usize, String, String, Target)>,
     rolling: Sym,
 }
 
@@ -139,7 +140,8 @@ impl Undo {
                 .targets
                 .retain(|group, name, _| !arrived.contains(&(group, name)));
         }
-        entity.targets.extend(self.forgotten);
+        // The arrivals were stored last: the zombies' places are as they were.
+        entity.targets.restore(self.forgotten);
         entity.rolling = self.rolling;
     }
 }
@@ -223,7 +225,8 @@ fn run_with_hooks(
     if let (Some(monitoring), Some(undo)) = (hooks.monitoring.as_mut(), undo.take()) {
         let in_flight: Vec<TargetView<'_>> = entity
             .targets
-            .iter()
+            .sorted()
+            .map(|(_, target)| target)
             .filter(|(_, _, t)| !desired.is_empty() && t.expected == desired)
             .map(|(group, name, t)| entity.view(group, name, t))
             .collect();
@@ -451,12 +454,14 @@ fn forget_zombies(entity: &mut Entity, now: Timestamp, undo: Option<&mut Undo>) 
         return;
     }
     let mut forgotten = Vec::new();
+    let mut position = 0usize;
     entity.targets.retain(|group, name, t| {
+        position += 1;
         if !is_zombie(t) {
             return true;
         }
         if undo.is_some() {
-            forgotten.push((group.to_owned(), name.to_owned(), t.clone()));
+            forgotten.push((position - 1, group.to_owned(), name.to_owned(), t.clone()));
         }
         false
     });
@@ -552,6 +557,9 @@ fn monitor(
             transitions.push((TargetId::new(group, name), target.state));
         }
     }
+    // Judged in the order stored; logged (and counted in a row) by group,
+    // then name, like every list of targets the engine gives.
+    transitions.sort_by(|(a, _), (b, _)| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
     for (id, state) in transitions {
         target_judged(entity, id, state, desired, rolling_back, now);
     }
@@ -704,7 +712,8 @@ fn remove_replaced(
     let chosen = {
         let candidates: Vec<TargetView<'_>> = entity
             .targets
-            .iter()
+            .sorted()
+            .map(|(_, target)| target)
             .filter(|(_, _, t)| t.reported != desired)
             .map(|(group, name, t)| entity.view(group, name, t))
             .collect();
@@ -767,7 +776,8 @@ fn select(
     let Some(controller) = hooks.target.as_mut() else {
         return entity
             .targets
-            .iter()
+            .sorted()
+            .map(|(_, target)| target)
             .filter(|(_, _, t)| t.expected != desired)
             .take(free)
             .map(|(group, name, _)| TargetId::new(group, name))
@@ -776,7 +786,8 @@ fn select(
     let chosen = {
         let available: Vec<TargetView<'_>> = entity
             .targets
-            .iter()
+            .sorted()
+            .map(|(_, target)| target)
             .filter(|(_, _, t)| t.expected != desired)
             .map(|(group, name, t)| entity.view(group, name, t))
             .collect();
