@@ -511,9 +511,13 @@ fn monitor(
                     target.detail = Some(err.message.into_boxed_str());
                 }
             }
+            // A target that succeeded and still runs the version without
+            // error stays succeeded: a success timeout raised since does
+            // not take its success back (its report has not changed, or it
+            // would have been judged on the change).
             if verdict.is_none()
                 && !target.is_error
-                && now.saturating_sub(target.last_message) > success_ms
+                && (now.saturating_sub(target.last_message) > success_ms || before == TargetState::Succeeded)
             {
                 verdict = Some(TargetState::Succeeded);
             }

@@ -546,3 +546,24 @@ fn a_target_that_succeeded_and_then_reports_errors_has_failed_at_once() {
     // 80% of 10 tolerates one failure; the rollout goes on and succeeds.
     sim.run_until(100, |s| s.info().last_known_good_version == "v2");
 }
+
+#[test]
+fn raising_the_success_timeout_keeps_succeeded_targets_succeeded() {
+    // A success is not taken back by a longer success timeout set after
+    // it: the target's report has not changed. (Found by the benchmark's
+    // settled fleet, which went from 0 s to 60 s and answered every
+    // target failed_deadline.)
+    let mut sim = Sim::new(10, "v1");
+    sim.establish("v1", RolloutOptions { success_timeout_secs: 0, ..options(100) });
+    let before = sim.step();
+    assert!(before.iter().all(|e| e.reason == TargetState::Succeeded));
+    sim.options(RolloutOptions { success_timeout_secs: 600, duration_timeout_secs: 1200, ..options(20) });
+    let after = sim.step();
+    assert!(after.iter().all(|e| e.reason == TargetState::Succeeded), "{after:?}");
+    assert!(sim.engine.events("prod", "app", 0, usize::MAX).unwrap().iter().all(|e| e.kind != orchestrator_engine::EventKind::TargetFailed));
+    // A new rollout judges its targets with the new timeout.
+    sim.set_version("v2");
+    let answers: Vec<_> = (0..3).map(|_| sim.step()).collect();
+    assert_eq!(count(&answers[2], TargetState::Waiting), 8, "only the first batch moved");
+    assert_eq!(count(&answers[2], TargetState::InFlight), 2);
+}
