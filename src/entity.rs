@@ -317,6 +317,11 @@ impl Targets {
             .map(|(key, target)| (&*key.group, &*key.name, target))
     }
 
+    /// Where each target is stored, by group, then name.
+    pub(crate) fn sorted_positions(&self) -> impl Iterator<Item = usize> + '_ {
+        self.sorted.iter().map(|&p| p as usize)
+    }
+
     /// Every target by group, then name, with where it is stored: the
     /// order of answers, of the default selection and of what hooks see.
     pub(crate) fn sorted(&self) -> impl Iterator<Item = (usize, (&str, &str, &Target))> {
@@ -592,12 +597,17 @@ impl Entity {
                 }
             })
             .collect();
-        let mut others: Vec<Row<'_>> = self
-            .targets
-            .sorted()
-            .filter(|&(position, _)| !covered.get(position).copied().unwrap_or(true))
-            .map(|(_, target)| Row::of(target))
-            .collect();
+        // A report that named every target leaves no others to look for.
+        let named = covered.iter().filter(|&&c| c).count();
+        let mut others: Vec<Row<'_>> = if named == covered.len() {
+            Vec::new()
+        } else {
+            self.targets
+                .sorted_positions()
+                .filter(|&position| !covered.get(position).copied().unwrap_or(true))
+                .filter_map(|position| self.targets.at(position).map(Row::of))
+                .collect()
+        };
         let before = others.len();
         others.extend(
             self.removed
