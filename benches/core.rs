@@ -1,6 +1,8 @@
 //! `cargo bench`: one orchestration step of the core at 1k to 1M targets,
-//! in steady state and in the middle of a rollout, and snapshot encode and
-//! decode at the same sizes. Times are per call; compare sizes as ratios
+//! in steady state and in the middle of a rollout, with its answer
+//! (`orchestrate`: an owned `ExpectedState` of four strings per target) and
+//! without (`report`: the step alone), and snapshot encode and decode at
+//! the same sizes. Times are per call; compare sizes as ratios
 //! within one run (docs/PERFORMANCE.md).
 
 use std::hint::black_box;
@@ -39,6 +41,29 @@ fn orchestrate(c: &mut Criterion) {
     group.finish();
 }
 
+fn report(c: &mut Criterion) {
+    let mut group = c.benchmark_group("report");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1));
+    for n in SIZES {
+        group.throughput(Throughput::Elements(n as u64));
+        for (phase, rolling) in [("steady", false), ("mid-rollout", true)] {
+            let (mut engine, fleet, mut now) = engine(n, rolling).unwrap();
+            group.bench_with_input(BenchmarkId::new(phase, n), &n, |b, _| {
+                b.iter(|| {
+                    now += 10_000;
+                    engine
+                        .report("prod", "app", black_box(&fleet), now)
+                        .unwrap()
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 fn snapshot(c: &mut Criterion) {
     let mut group = c.benchmark_group("snapshot");
     group
@@ -68,5 +93,5 @@ fn snapshot(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, orchestrate, snapshot);
+criterion_group!(benches, orchestrate, report, snapshot);
 criterion_main!(benches);

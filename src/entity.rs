@@ -221,7 +221,10 @@ impl Targets {
         self.map.reserve(targets.size_hint().0);
         let first = self.map.len();
         for (group, name, target) in targets {
-            let key = Key { group: group.into(), name: name.into() };
+            let key = Key {
+                group: group.into(),
+                name: name.into(),
+            };
             self.map.insert(key, target);
         }
         if self.map.len() == first {
@@ -252,7 +255,12 @@ impl Targets {
     }
 
     /// Adds the target made by `make` unless there is one by that name.
-    pub(crate) fn insert_if_absent(&mut self, group: &str, name: &str, make: impl FnOnce() -> Target) {
+    pub(crate) fn insert_if_absent(
+        &mut self,
+        group: &str,
+        name: &str,
+        make: impl FnOnce() -> Target,
+    ) {
         if self.get(group, name).is_none() {
             self.extend(std::iter::once((group, name, make())));
         }
@@ -265,8 +273,12 @@ impl Targets {
             return;
         }
         for (position, group, name, target) in targets {
-            let key = Key { group: group.into(), name: name.into() };
-            self.map.shift_insert(position.min(self.map.len()), key, target);
+            let key = Key {
+                group: group.into(),
+                name: name.into(),
+            };
+            self.map
+                .shift_insert(position.min(self.map.len()), key, target);
         }
         let mut sorted: Vec<u32> = (0..self.map.len()).map(slot).collect();
         sorted.sort_unstable_by(|&a, &b| self.key(a).cmp(&self.key(b)));
@@ -308,7 +320,9 @@ impl Targets {
     /// Every target in the order stored (arrival order): for walks whose
     /// order does not matter.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str, &Target)> {
-        self.map.iter().map(|(key, target)| (&*key.group, &*key.name, target))
+        self.map
+            .iter()
+            .map(|(key, target)| (&*key.group, &*key.name, target))
     }
 
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &str, &mut Target)> {
@@ -345,8 +359,12 @@ impl Targets {
     /// The targets of one group (an exact match), in name order.
     pub(crate) fn group(&self, group: &str) -> impl Iterator<Item = (&str, &str, &Target)> {
         let in_group = |p: &u32| self.key(*p).map(|key| &*key.group);
-        let start = self.sorted.partition_point(|p| in_group(p).is_some_and(|g| g < group));
-        let end = self.sorted.partition_point(|p| in_group(p).is_some_and(|g| g <= group));
+        let start = self
+            .sorted
+            .partition_point(|p| in_group(p).is_some_and(|g| g < group));
+        let end = self
+            .sorted
+            .partition_point(|p| in_group(p).is_some_and(|g| g <= group));
         self.sorted
             .get(start..end.max(start))
             .unwrap_or_default()

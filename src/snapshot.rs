@@ -284,7 +284,11 @@ fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> LogV3 {
     for e in &entity.log.events {
         let target = match &e.target {
             None => 0,
-            Some(t) => match entity.targets.position(&t.group, &t.name).and_then(|p| ranks.get(p)) {
+            Some(t) => match entity
+                .targets
+                .position(&t.group, &t.name)
+                .and_then(|p| ranks.get(p))
+            {
                 Some(&i) => u64::from(i).saturating_add(1),
                 None => *gone_index.entry((&t.group, &t.name)).or_insert_with(|| {
                     gone.push((t.group.clone(), t.name.clone()));

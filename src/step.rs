@@ -517,7 +517,8 @@ fn monitor(
             // would have been judged on the change).
             if verdict.is_none()
                 && !target.is_error
-                && (now.saturating_sub(target.last_message) > success_ms || before == TargetState::Succeeded)
+                && (now.saturating_sub(target.last_message) > success_ms
+                    || before == TargetState::Succeeded)
             {
                 verdict = Some(TargetState::Succeeded);
             }

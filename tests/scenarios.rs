@@ -554,16 +554,38 @@ fn raising_the_success_timeout_keeps_succeeded_targets_succeeded() {
     // settled fleet, which went from 0 s to 60 s and answered every
     // target failed_deadline.)
     let mut sim = Sim::new(10, "v1");
-    sim.establish("v1", RolloutOptions { success_timeout_secs: 0, ..options(100) });
+    sim.establish(
+        "v1",
+        RolloutOptions {
+            success_timeout_secs: 0,
+            ..options(100)
+        },
+    );
     let before = sim.step();
     assert!(before.iter().all(|e| e.reason == TargetState::Succeeded));
-    sim.options(RolloutOptions { success_timeout_secs: 600, duration_timeout_secs: 1200, ..options(20) });
+    sim.options(RolloutOptions {
+        success_timeout_secs: 600,
+        duration_timeout_secs: 1200,
+        ..options(20)
+    });
     let after = sim.step();
-    assert!(after.iter().all(|e| e.reason == TargetState::Succeeded), "{after:?}");
-    assert!(sim.engine.events("prod", "app", 0, usize::MAX).unwrap().iter().all(|e| e.kind != orchestrator_engine::EventKind::TargetFailed));
+    assert!(
+        after.iter().all(|e| e.reason == TargetState::Succeeded),
+        "{after:?}"
+    );
+    assert!(sim
+        .engine
+        .events("prod", "app", 0, usize::MAX)
+        .unwrap()
+        .iter()
+        .all(|e| e.kind != orchestrator_engine::EventKind::TargetFailed));
     // A new rollout judges its targets with the new timeout.
     sim.set_version("v2");
     let answers: Vec<_> = (0..3).map(|_| sim.step()).collect();
-    assert_eq!(count(&answers[2], TargetState::Waiting), 8, "only the first batch moved");
+    assert_eq!(
+        count(&answers[2], TargetState::Waiting),
+        8,
+        "only the first batch moved"
+    );
     assert_eq!(count(&answers[2], TargetState::InFlight), 2);
 }

@@ -50,8 +50,9 @@ pub fn engine(
         engine.set_target_version("prod", "app", "v2", now)?;
         for _ in 0..3 {
             now += 10_000;
-            let answer = engine.orchestrate("prod", "app", &fleet, now)?;
-            for (report, expected) in fleet.iter_mut().zip(&answer) {
+            // Answered in the fleet's order: each target installs its own.
+            let answer = engine.orchestrate_aligned("prod", "app", &fleet, now)?;
+            for (report, expected) in fleet.iter_mut().zip(&answer.reported) {
                 report.version.clone_from(&expected.version);
             }
         }

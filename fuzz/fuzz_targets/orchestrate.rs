@@ -108,6 +108,8 @@ enum Call {
     RollbackTo(Name),
     Orchestrate(Vec<Report>),
     Report(Vec<Report>),
+    /// `orchestrate_aligned`, checked against the answer in name order.
+    Aligned(Vec<Report>),
     Plan,
     Events(u64, u16),
     Expected(Option<Name>),
@@ -146,7 +148,7 @@ fuzz_target!(|steps: Vec<Step>| {
                 Call::Promote(full) => engine.promote(&ns, &e, *full, now).map(drop),
                 Call::Approve => engine.approve(&ns, &e, now).map(drop),
                 Call::RollbackTo(v) => engine.rollback_to(&ns, &e, &v.get(VERSIONS), now).map(drop),
-                Call::Orchestrate(reports) | Call::Report(reports) => {
+                Call::Orchestrate(reports) | Call::Report(reports) | Call::Aligned(reports) => {
                     let reports: Vec<TargetReport> = reports
                         .iter()
                         .map(|r| TargetReport {
@@ -163,6 +165,17 @@ fuzz_target!(|steps: Vec<Step>| {
                     match step.call {
                         Call::Orchestrate(_) => {
                             engine.orchestrate(&ns, &e, &reports, now).map(drop)
+                        }
+                        Call::Aligned(_) => {
+                            let answer = engine.orchestrate_aligned(&ns, &e, &reports, now)?;
+                            assert_eq!(answer.reported.len(), reports.len());
+                            for (report, row) in reports.iter().zip(&answer.reported) {
+                                assert_eq!((&row.group, &row.name), (&report.group, &report.name));
+                            }
+                            let mut rows: Vec<_> = answer.reported.into_iter().chain(answer.others).collect();
+                            rows.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
+                            assert_eq!(rows, engine.expected_state(&ns, &e, None)?, "aligned rows differ");
+                            Ok(())
                         }
                         _ => engine.report(&ns, &e, &reports, now),
                     }

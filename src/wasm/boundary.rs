@@ -63,7 +63,11 @@ pub(crate) enum Reports {
     /// Names in one text with the byte offsets where each ends; groups,
     /// versions and messages as tables of their distinct values, with each
     /// target's entry.
-    Packed { names: (String, Vec<usize>), fields: [Field; 3], errors: Vec<u8> },
+    Packed {
+        names: (String, Vec<usize>),
+        fields: [Field; 3],
+        errors: Vec<u8>,
+    },
     Plain(Vec<TargetReport>),
 }
 
@@ -79,7 +83,9 @@ impl Field {
     fn values(&self) -> impl Iterator<Item = &str> {
         let table: Vec<&str> = parts(&self.text, &self.ends).collect();
         // Every index was checked against the table when it crossed.
-        self.index.iter().map(move |&i| table.get(i as usize).copied().unwrap_or_default())
+        self.index
+            .iter()
+            .map(move |&i| table.get(i as usize).copied().unwrap_or_default())
     }
 }
 
@@ -89,19 +95,25 @@ impl Reports {
     pub(crate) fn refs(&self) -> Vec<ReportRef<'_>> {
         match self {
             Reports::Plain(reports) => reports.iter().map(TargetReport::as_ref).collect(),
-            Reports::Packed { names: (text, ends), fields: [groups, versions, messages], errors } => parts(text, ends)
+            Reports::Packed {
+                names: (text, ends),
+                fields: [groups, versions, messages],
+                errors,
+            } => parts(text, ends)
                 .zip(groups.values())
                 .zip(versions.values())
                 .zip(messages.values())
                 .zip(errors)
-                .map(|((((name, group), version), message), &is_error)| ReportRef {
-                    name,
-                    group,
-                    tags: &[],
-                    version,
-                    message,
-                    is_error: is_error == 1,
-                })
+                .map(
+                    |((((name, group), version), message), &is_error)| ReportRef {
+                        name,
+                        group,
+                        tags: &[],
+                        version,
+                        message,
+                        is_error: is_error == 1,
+                    },
+                )
                 .collect(),
         }
     }
@@ -171,7 +183,11 @@ fn unpack_reports(packed: &JsValue) -> Option<Reports> {
         (fits && index.len() == errors.len()).then_some(Field { text, ends, index })
     };
     let fields = [field(1)?, field(2)?, field(3)?];
-    (names.1.len() == errors.len()).then_some(Reports::Packed { names, fields, errors })
+    (names.1.len() == errors.len()).then_some(Reports::Packed {
+        names,
+        fields,
+        errors,
+    })
 }
 
 /// Where each part of `text` ends, in bytes, given the parts' lengths in
