@@ -202,7 +202,8 @@ fn run_with_hooks(
     });
 
     record(entity, reports, positions, now, undo.as_mut()); // step 1
-                                                            // A report naming every target leaves no zombie: nothing to look for.
+
+    // A report naming every target leaves no zombie: nothing to look for.
     if reports.len() < entity.targets.len() {
         forget_zombies(entity, now, undo.as_mut()); // step 2
     }
