@@ -9,15 +9,16 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use orchestrator_engine::Engine;
+use orchestrator_engine::{Engine, TargetReport};
 
 mod common;
 use common::engine;
 
 const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
-fn orchestrate(c: &mut Criterion) {
-    let mut group = c.benchmark_group("orchestrate");
+/// One step per iteration, `call` making it, at every size and phase.
+fn steps(c: &mut Criterion, name: &str, call: fn(&mut Engine, &[TargetReport], i64)) {
+    let mut group = c.benchmark_group(name);
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(5))
@@ -29,11 +30,7 @@ fn orchestrate(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::new(phase, n), &n, |b, _| {
                 b.iter(|| {
                     now += 10_000;
-                    black_box(
-                        engine
-                            .orchestrate("prod", "app", black_box(&fleet), now)
-                            .unwrap(),
-                    )
+                    call(&mut engine, black_box(&fleet), now);
                 })
             });
         }
@@ -41,27 +38,16 @@ fn orchestrate(c: &mut Criterion) {
     group.finish();
 }
 
+fn orchestrate(c: &mut Criterion) {
+    steps(c, "orchestrate", |engine, fleet, now| {
+        black_box(engine.orchestrate("prod", "app", fleet, now).unwrap());
+    });
+}
+
 fn report(c: &mut Criterion) {
-    let mut group = c.benchmark_group("report");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(5))
-        .warm_up_time(Duration::from_secs(1));
-    for n in SIZES {
-        group.throughput(Throughput::Elements(n as u64));
-        for (phase, rolling) in [("steady", false), ("mid-rollout", true)] {
-            let (mut engine, fleet, mut now) = engine(n, rolling).unwrap();
-            group.bench_with_input(BenchmarkId::new(phase, n), &n, |b, _| {
-                b.iter(|| {
-                    now += 10_000;
-                    engine
-                        .report("prod", "app", black_box(&fleet), now)
-                        .unwrap()
-                })
-            });
-        }
-    }
-    group.finish();
+    steps(c, "report", |engine, fleet, now| {
+        engine.report("prod", "app", fleet, now).unwrap();
+    });
 }
 
 fn snapshot(c: &mut Criterion) {
