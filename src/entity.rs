@@ -239,10 +239,10 @@ impl Targets {
         while let (Some(&a), Some(&b)) = (old.get(i), arrived.get(j)) {
             if self.key(a) < self.key(b) {
                 merged.push(a);
-                i += 1;
+                i = i.saturating_add(1);
             } else {
                 merged.push(b);
-                j += 1;
+                j = j.saturating_add(1);
             }
         }
         merged.extend(old.get(i..).unwrap_or_default());
@@ -293,7 +293,7 @@ impl Targets {
         self.sorted.retain(|&p| p != position);
         for p in &mut self.sorted {
             if *p > position {
-                *p -= 1;
+                *p = p.saturating_sub(1);
             }
         }
         Some(target)

@@ -457,12 +457,13 @@ fn forget_zombies(entity: &mut Entity, now: Timestamp, undo: Option<&mut Undo>) 
     let mut forgotten = Vec::new();
     let mut position = 0usize;
     entity.targets.retain(|group, name, t| {
-        position += 1;
+        let at = position;
+        position = position.saturating_add(1);
         if !is_zombie(t) {
             return true;
         }
         if undo.is_some() {
-            forgotten.push((position - 1, group.to_owned(), name.to_owned(), t.clone()));
+            forgotten.push((at, group.to_owned(), name.to_owned(), t.clone()));
         }
         false
     });
