@@ -19,10 +19,7 @@ const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 /// One step per iteration, `call` making it, at every size and phase.
 fn steps(c: &mut Criterion, name: &str, call: fn(&mut Engine, &[TargetReport], i64)) {
     let mut group = c.benchmark_group(name);
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(5))
-        .warm_up_time(Duration::from_secs(1));
+    group.sample_size(10).measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1));
     for n in SIZES {
         group.throughput(Throughput::Elements(n as u64));
         for (phase, rolling) in [("steady", false), ("mid-rollout", true)] {
@@ -52,28 +49,15 @@ fn report(c: &mut Criterion) {
 
 fn snapshot(c: &mut Criterion) {
     let mut group = c.benchmark_group("snapshot");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(5))
-        .warm_up_time(Duration::from_secs(1));
+    group.sample_size(10).measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1));
     for n in SIZES {
         group.throughput(Throughput::Elements(n as u64));
         let (engine, _, _) = engine(n, true).unwrap();
         let bytes = engine.snapshot();
-        println!(
-            "snapshot of {n} targets mid-rollout: {} bytes, {:.1} bytes per target",
-            bytes.len(),
-            bytes.len() as f64 / n as f64
-        );
-        group.bench_with_input(BenchmarkId::new("encode", n), &n, |b, _| {
-            b.iter(|| black_box(engine.snapshot()))
-        });
+        println!("snapshot of {n} targets mid-rollout: {} bytes, {:.1} bytes per target", bytes.len(), bytes.len() as f64 / n as f64);
+        group.bench_with_input(BenchmarkId::new("encode", n), &n, |b, _| b.iter(|| black_box(engine.snapshot())));
         group.bench_with_input(BenchmarkId::new("decode", n), &n, |b, _| {
-            b.iter_batched(
-                || (),
-                |()| black_box(Engine::restore(&bytes).unwrap()),
-                BatchSize::SmallInput,
-            )
+            b.iter_batched(|| (), |()| black_box(Engine::restore(&bytes).unwrap()), BatchSize::SmallInput)
         });
     }
     group.finish();

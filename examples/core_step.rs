@@ -16,19 +16,13 @@ mod common;
 use common::engine;
 
 fn main() -> Result<(), orchestrator_engine::Error> {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     for n in sizes {
         for (phase, rolling) in [("steady", false), ("mid-rollout", true)] {
             let (mut engine, fleet, mut now) = engine(n, rolling)?;
             // CORE_STEP_RUNS fixes the count (for `valgrind`, whose counts
             // then compare across sizes).
-            let runs = std::env::var("CORE_STEP_RUNS")
-                .ok()
-                .and_then(|r| r.parse().ok())
-                .unwrap_or((2_000_000 / n).clamp(3, 200));
+            let runs = std::env::var("CORE_STEP_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or((2_000_000 / n).clamp(3, 200));
             let mut times = Vec::with_capacity(runs);
             for _ in 0..=runs {
                 now += 10_000;

@@ -22,10 +22,7 @@ impl Entity {
         }
         self.target_version = version;
         let detail = if self.rolling_out() && self.rolling != version {
-            format!(
-                "target version; it starts once {} is settled",
-                self.version(self.rolling)
-            )
+            format!("target version; it starts once {} is settled", self.version(self.rolling))
         } else {
             "target version".to_owned()
         };
@@ -40,12 +37,7 @@ impl Entity {
     pub(crate) fn force_target(&mut self, version: &str, now: Timestamp) {
         let version = self.versions.intern(version);
         self.target_version = version;
-        self.event(
-            now,
-            EventKind::VersionSet,
-            version,
-            "forced: the rollout under way is abandoned",
-        );
+        self.event(now, EventKind::VersionSet, version, "forced: the rollout under way is abandoned");
         if self.watched() {
             // A forced version does not wait for the watch to pass.
             self.pass_watch(now, now, "cut short by a forced version");
@@ -69,12 +61,7 @@ impl Entity {
             return false;
         }
         self.paused_since = Some(now);
-        self.event(
-            now,
-            EventKind::Paused,
-            self.rolling,
-            "nothing new moves until resume(); rollbacks still run",
-        );
+        self.event(now, EventKind::Paused, self.rolling, "nothing new moves until resume(); rollbacks still run");
         true
     }
 
@@ -106,8 +93,7 @@ impl Entity {
             let previous = self.watch.map_or(Sym::EMPTY, |w| w.previous);
             self.watch = None;
             self.lkg = previous;
-        } else if !self.rolling_out() || !self.targets.iter().any(|(_, _, t)| t.expected == rolling)
-        {
+        } else if !self.rolling_out() || !self.targets.iter().any(|(_, _, t)| t.expected == rolling) {
             return false;
         }
         self.lkb = rolling;
@@ -133,26 +119,14 @@ impl Entity {
     /// pace), so no more than a batch is ever in flight and nothing skips
     /// the rollback's pace.
     fn restart(&mut self, version: Sym, now: Timestamp) {
-        let unfinished = self.rolling == version
-            && !self.lkg.is_empty()
-            && self.targets.iter().any(|(_, _, t)| t.expected == version);
+        let unfinished = self.rolling == version && !self.lkg.is_empty() && self.targets.iter().any(|(_, _, t)| t.expected == version);
         if unfinished {
             self.progress.retry_pending = true;
-            self.event(
-                now,
-                EventKind::Retried,
-                version,
-                "it rolls out afresh once its rollback has finished",
-            );
+            self.event(now, EventKind::Retried, version, "it rolls out afresh once its rollback has finished");
             return;
         }
         self.lkb = Sym::EMPTY;
-        self.event(
-            now,
-            EventKind::Retried,
-            version,
-            "no longer known bad: it rolls out afresh",
-        );
+        self.event(now, EventKind::Retried, version, "no longer known bad: it rolls out afresh");
         if self.rolling == version {
             // Halted (nothing good to go back to): its targets are in
             // flight again with a new deadline.
@@ -188,10 +162,7 @@ impl Entity {
                 format!("step {step_no}: its approval gate is skipped")
             } else if step.bake_secs > 0 && !self.progress.skip_bake && !self.progress.full {
                 self.progress.skip_bake = true;
-                format!(
-                    "step {step_no}: the rest of its {}s bake is skipped",
-                    step.bake_secs
-                )
+                format!("step {step_no}: the rest of its {}s bake is skipped", step.bake_secs)
             } else {
                 return false;
             }
@@ -206,11 +177,7 @@ impl Entity {
             return false;
         }
         self.progress.approved = true;
-        let detail = format!(
-            "step {} of {} approved",
-            self.progress.step.saturating_add(1),
-            self.options.steps.len()
-        );
+        let detail = format!("step {} of {} approved", self.progress.step.saturating_add(1), self.options.steps.len());
         self.event(now, EventKind::Approved, self.rolling, detail);
         true
     }
@@ -218,66 +185,35 @@ impl Entity {
     /// Rolls every target back to `version`, which must have been good;
     /// the versions left become last known bad.
     pub(crate) fn rollback_to(&mut self, version: &str, now: Timestamp) -> Result<bool, Error> {
-        let sym = self
-            .versions
-            .lookup(version)
-            .filter(|&v| v == self.lkg || self.history.was_good(v));
+        let sym = self.versions.lookup(version).filter(|&v| v == self.lkg || self.history.was_good(v));
         let Some(version) = sym else {
-            let mut good: Vec<&str> = self
-                .history
-                .rollouts
-                .iter()
-                .filter(|r| self.history.was_good(r.version))
-                .map(|r| self.version(r.version))
-                .collect();
+            let mut good: Vec<&str> =
+                self.history.rollouts.iter().filter(|r| self.history.was_good(r.version)).map(|r| self.version(r.version)).collect();
             if !self.lkg.is_empty() && !good.contains(&self.version(self.lkg)) {
                 good.push(self.version(self.lkg));
             }
             good.sort_unstable();
             good.dedup();
-            let good = if good.is_empty() {
-                "none has been yet".to_owned()
-            } else {
-                good.join(", ")
-            };
-            return Err(Error::NotKnownGood {
-                version: version.to_owned(),
-                good,
-            });
+            let good = if good.is_empty() { "none has been yet".to_owned() } else { good.join(", ") };
+            return Err(Error::NotKnownGood { version: version.to_owned(), good });
         };
         if version == self.lkb {
             self.lkb = Sym::EMPTY; // going back to it is as explicit as a retry
         }
-        let everywhere = self
-            .targets
-            .iter()
-            .all(|(_, _, t)| t.expected == version || t.expected.is_empty());
-        if version == self.lkg
-            && self.target_version == version
-            && !self.rolling_out()
-            && !self.watched()
-            && everywhere
-        {
+        let everywhere = self.targets.iter().all(|(_, _, t)| t.expected == version || t.expected.is_empty());
+        if version == self.lkg && self.target_version == version && !self.rolling_out() && !self.watched() && everywhere {
             return Ok(false);
         }
         if let Some(watch) = self.watch.take() {
             // Going back to the watched version ends its watch as passed;
             // going back past it cuts it short.
-            let outcome = if watch.version == version {
-                Outcome::Succeeded
-            } else {
-                Outcome::Aborted
-            };
+            let outcome = if watch.version == version { Outcome::Succeeded } else { Outcome::Aborted };
             self.history.settle(watch.version, outcome, now);
         }
         let leaving = self.rolling;
         if self.rolling_out() {
             // A rollout of the very version rolled back to ends as good.
-            let outcome = if leaving == version {
-                Outcome::Succeeded
-            } else {
-                Outcome::Aborted
-            };
+            let outcome = if leaving == version { Outcome::Succeeded } else { Outcome::Aborted };
             self.history.settle(leaving, outcome, now);
         }
         if !leaving.is_empty() && leaving != version && leaving != self.lkb {
@@ -285,20 +221,14 @@ impl Entity {
         }
         self.lkg = version;
         self.target_version = version;
-        self.event(
-            now,
-            EventKind::VersionSet,
-            version,
-            "rollbackTo: every target returns to it",
-        );
+        self.event(now, EventKind::VersionSet, version, "rollbackTo: every target returns to it");
         rollback_started(self, now, "rollbackTo");
         Ok(true)
     }
 
     /// Whether the rolling version is good and still watched.
     pub(crate) fn watched(&self) -> bool {
-        self.watch
-            .is_some_and(|w| w.version == self.rolling && self.lkg == self.rolling)
+        self.watch.is_some_and(|w| w.version == self.rolling && self.lkg == self.rolling)
     }
 
     /// Ends the watch as passed: the version's rollout succeeded at `at`.

@@ -8,9 +8,7 @@ use crate::entity::Entity;
 use crate::error::Error;
 use crate::hooks::{MonitoringController, TargetController};
 use crate::log::{Event, Rollout};
-use crate::model::{
-    AlignedAnswer, ExpectedState, ReportRef, RolloutInfo, RolloutOptions, TargetReport, Timestamp,
-};
+use crate::model::{AlignedAnswer, ExpectedState, ReportRef, RolloutInfo, RolloutOptions, TargetReport, Timestamp};
 use crate::plan::Schedule;
 use crate::snapshot;
 use crate::step::{self, StepNames};
@@ -52,9 +50,7 @@ fn check_name(kind: &'static str, name: &str) -> Result<(), Error> {
 
 fn check_version(what: &str, version: &str) -> Result<(), Error> {
     if version.is_empty() {
-        return Err(Error::InvalidVersion {
-            what: what.to_owned(),
-        });
+        return Err(Error::InvalidVersion { what: what.to_owned() });
     }
     Ok(())
 }
@@ -68,12 +64,7 @@ impl Engine {
     /// Sets how `entity` rolls out; `None` restores the defaults. New
     /// options apply from the next step; a shorter `max_events` drops the
     /// oldest events at once.
-    pub fn set_rollout_options(
-        &mut self,
-        namespace: &str,
-        entity: &str,
-        options: Option<RolloutOptions>,
-    ) -> Result<(), Error> {
+    pub fn set_rollout_options(&mut self, namespace: &str, entity: &str, options: Option<RolloutOptions>) -> Result<(), Error> {
         let options = options.unwrap_or_default();
         options.validate()?;
         let entity = self.entity_or_create(namespace, entity)?;
@@ -93,16 +84,9 @@ impl Engine {
     /// Setting the version that is already the target changes nothing, so a
     /// controller may set it on every loop (after an abort too: see
     /// [`retry`](Self::retry)).
-    pub fn set_target_version(
-        &mut self,
-        namespace: &str,
-        entity: &str,
-        version: &str,
-        now: Timestamp,
-    ) -> Result<(), Error> {
+    pub fn set_target_version(&mut self, namespace: &str, entity: &str, version: &str, now: Timestamp) -> Result<(), Error> {
         check_version("setTargetVersion", version)?;
-        self.entity_or_create(namespace, entity)?
-            .set_target(version, now);
+        self.entity_or_create(namespace, entity)?.set_target(version, now);
         Ok(())
     }
 
@@ -111,16 +95,9 @@ impl Engine {
     /// becomes last known bad and is rolled back before `version` rolls
     /// out. Forcing the last known bad version retries it; forcing during
     /// a watch window ends the watch.
-    pub fn force_target_version(
-        &mut self,
-        namespace: &str,
-        entity: &str,
-        version: &str,
-        now: Timestamp,
-    ) -> Result<(), Error> {
+    pub fn force_target_version(&mut self, namespace: &str, entity: &str, version: &str, now: Timestamp) -> Result<(), Error> {
         check_version("forceTargetVersion", version)?;
-        self.entity_or_create(namespace, entity)?
-            .force_target(version, now);
+        self.entity_or_create(namespace, entity)?.force_target(version, now);
         Ok(())
     }
 
@@ -155,24 +132,13 @@ impl Engine {
     /// Skips the rest of the current plan step's bake (or its approval
     /// gate); with `full`, every remaining target moves at once and no
     /// further step runs. Returns whether there was anything to skip.
-    pub fn promote(
-        &mut self,
-        namespace: &str,
-        entity: &str,
-        full: bool,
-        now: Timestamp,
-    ) -> Result<bool, Error> {
+    pub fn promote(&mut self, namespace: &str, entity: &str, full: bool, now: Timestamp) -> Result<bool, Error> {
         Ok(self.entity_mut(namespace, entity)?.promote(full, now))
     }
 
     /// Opens the approval gate the current plan step waits at; returns
     /// whether one was waiting.
-    pub fn approve(
-        &mut self,
-        namespace: &str,
-        entity: &str,
-        now: Timestamp,
-    ) -> Result<bool, Error> {
+    pub fn approve(&mut self, namespace: &str, entity: &str, now: Timestamp) -> Result<bool, Error> {
         Ok(self.entity_mut(namespace, entity)?.approve(now))
     }
 
@@ -180,16 +146,9 @@ impl Engine {
     /// known good at some point ([`Error::NotKnownGood`] otherwise); the
     /// version rolling now becomes last known bad. Returns `false` when
     /// every target is already there.
-    pub fn rollback_to(
-        &mut self,
-        namespace: &str,
-        entity: &str,
-        version: &str,
-        now: Timestamp,
-    ) -> Result<bool, Error> {
+    pub fn rollback_to(&mut self, namespace: &str, entity: &str, version: &str, now: Timestamp) -> Result<bool, Error> {
         check_version("rollbackTo", version)?;
-        self.entity_mut(namespace, entity)?
-            .rollback_to(version, now)
+        self.entity_mut(namespace, entity)?.rollback_to(version, now)
     }
 
     /// The schedule the current options give the current fleet: the
@@ -201,13 +160,7 @@ impl Engine {
 
     /// The entity's events after sequence number `since` (0: from the
     /// oldest kept), at most `limit`, oldest first.
-    pub fn events(
-        &self,
-        namespace: &str,
-        entity: &str,
-        since: u64,
-        limit: usize,
-    ) -> Result<Vec<Event>, Error> {
+    pub fn events(&self, namespace: &str, entity: &str, since: u64, limit: usize) -> Result<Vec<Event>, Error> {
         let entity = self.entity(namespace, entity)?;
         Ok(entity.log.page(&entity.versions, since, limit))
     }
@@ -250,47 +203,25 @@ impl Engine {
         let rows = entity.rows_aligned(&reports);
         let mut states = entity.states(rows.reported.into_iter().chain(rows.others));
         let others = states.split_off(reports.len().min(states.len()));
-        Ok(AlignedAnswer {
-            reported: states,
-            others,
-        })
+        Ok(AlignedAnswer { reported: states, others })
     }
 
     /// Records `reports` and runs one step at `now`, like
     /// [`orchestrate`](Self::orchestrate), without building the answer.
-    pub fn report(
-        &mut self,
-        namespace: &str,
-        entity: &str,
-        reports: &[TargetReport],
-        now: Timestamp,
-    ) -> Result<(), Error> {
+    pub fn report(&mut self, namespace: &str, entity: &str, reports: &[TargetReport], now: Timestamp) -> Result<(), Error> {
         let reports: Vec<ReportRef<'_>> = reports.iter().map(TargetReport::as_ref).collect();
         self.step(namespace, entity, &reports, now).map(|_| ())
     }
 
-    pub(crate) fn step(
-        &mut self,
-        namespace: &str,
-        entity: &str,
-        reports: &[ReportRef<'_>],
-        now: Timestamp,
-    ) -> Result<&Entity, Error> {
+    pub(crate) fn step(&mut self, namespace: &str, entity: &str, reports: &[ReportRef<'_>], now: Timestamp) -> Result<&Entity, Error> {
         check_name("namespace", namespace)?;
         check_name("entity", entity)?;
         let names = StepNames { namespace, entity };
-        let Some(state) = self
-            .namespaces
-            .get_mut(namespace)
-            .and_then(|ns| ns.entities.get_mut(entity))
-        else {
+        let Some(state) = self.namespaces.get_mut(namespace).and_then(|ns| ns.entities.get_mut(entity)) else {
             // A new entity has no target version, so the step would fail:
             // fail it without creating anything.
             step::validate_reports(reports)?;
-            return Err(Error::NoTargetVersion {
-                namespace: namespace.to_owned(),
-                entity: entity.to_owned(),
-            });
+            return Err(Error::NoTargetVersion { namespace: namespace.to_owned(), entity: entity.to_owned() });
         };
         step::run(state, &names, reports, now)?;
         Ok(state)
@@ -298,12 +229,7 @@ impl Engine {
 
     /// The current expected states of the entity's targets, of one group
     /// when `group` is given (an exact match).
-    pub fn expected_state(
-        &self,
-        namespace: &str,
-        entity: &str,
-        group: Option<&str>,
-    ) -> Result<Vec<ExpectedState>, Error> {
+    pub fn expected_state(&self, namespace: &str, entity: &str, group: Option<&str>) -> Result<Vec<ExpectedState>, Error> {
         Ok(self.entity(namespace, entity)?.expected_states(group))
     }
 
@@ -319,12 +245,7 @@ impl Engine {
 
     /// Every entity of `namespace`, in name order.
     pub fn entities(&self, namespace: &str) -> Result<Vec<String>, Error> {
-        Ok(self
-            .namespace(namespace)?
-            .entities
-            .keys()
-            .cloned()
-            .collect())
+        Ok(self.namespace(namespace)?.entities.keys().cloned().collect())
     }
 
     /// Registers (or with `None` removes) the per-target hooks of an entity.
@@ -363,48 +284,28 @@ impl Engine {
     }
 
     fn namespace(&self, namespace: &str) -> Result<&Namespace, Error> {
-        self.namespaces
-            .get(namespace)
-            .ok_or_else(|| Error::NotFound {
-                kind: "namespace",
-                name: namespace.to_owned(),
-            })
+        self.namespaces.get(namespace).ok_or_else(|| Error::NotFound { kind: "namespace", name: namespace.to_owned() })
     }
 
     pub(crate) fn entity(&self, namespace: &str, entity: &str) -> Result<&Entity, Error> {
         self.namespace(namespace)?
             .entities
             .get(entity)
-            .ok_or_else(|| Error::NotFound {
-                kind: "entity",
-                name: format!("{namespace}/{entity}"),
-            })
+            .ok_or_else(|| Error::NotFound { kind: "entity", name: format!("{namespace}/{entity}") })
     }
 
     fn entity_mut(&mut self, namespace: &str, entity: &str) -> Result<&mut Entity, Error> {
         self.namespaces
             .get_mut(namespace)
-            .ok_or_else(|| Error::NotFound {
-                kind: "namespace",
-                name: namespace.to_owned(),
-            })?
+            .ok_or_else(|| Error::NotFound { kind: "namespace", name: namespace.to_owned() })?
             .entities
             .get_mut(entity)
-            .ok_or_else(|| Error::NotFound {
-                kind: "entity",
-                name: format!("{namespace}/{entity}"),
-            })
+            .ok_or_else(|| Error::NotFound { kind: "entity", name: format!("{namespace}/{entity}") })
     }
 
     fn entity_or_create(&mut self, namespace: &str, entity: &str) -> Result<&mut Entity, Error> {
         check_name("namespace", namespace)?;
         check_name("entity", entity)?;
-        Ok(self
-            .namespaces
-            .entry(namespace.to_owned())
-            .or_default()
-            .entities
-            .entry(entity.to_owned())
-            .or_default())
+        Ok(self.namespaces.entry(namespace.to_owned()).or_default().entities.entry(entity.to_owned()).or_default())
     }
 }

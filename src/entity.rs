@@ -5,9 +5,7 @@ use std::collections::HashMap;
 use crate::hooks::{EntityHooks, TargetView};
 use crate::interner::{Interner, Sym};
 use crate::log::{EventKind, EventLog, History};
-use crate::model::{
-    ExpectedState, ReportRef, RolloutInfo, RolloutOptions, TargetId, TargetState, Timestamp,
-};
+use crate::model::{ExpectedState, ReportRef, RolloutInfo, RolloutOptions, TargetId, TargetState, Timestamp};
 
 /// One target of an entity. Versions are symbols of the entity's interner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,12 +32,7 @@ impl Target {
     /// A target seen for the first time (SPEC step 1): it expects the last
     /// known good version, and its times are back-dated by the success
     /// timeout so that it is not penalised for arriving.
-    pub(crate) fn arriving(
-        reported: Sym,
-        expected: Sym,
-        now: Timestamp,
-        options: &RolloutOptions,
-    ) -> Self {
+    pub(crate) fn arriving(reported: Sym, expected: Sym, now: Timestamp, options: &RolloutOptions) -> Self {
         let anchor = now.saturating_sub(options.success_timeout_ms());
         Target {
             tags: Box::default(),
@@ -75,24 +68,14 @@ impl<'a> Row<'a> {
             name,
             // A target with no expectation yet (no version was ever good
             // when it arrived) is told to keep what it runs.
-            version: if target.expected.is_empty() {
-                target.reported
-            } else {
-                target.expected
-            },
+            version: if target.expected.is_empty() { target.reported } else { target.expected },
             state: target.state,
             target: Some(target),
         }
     }
 
     fn removed(removed: &'a Removed) -> Self {
-        Row {
-            group: &removed.id.group,
-            name: &removed.id.name,
-            version: removed.version,
-            state: TargetState::Removed,
-            target: None,
-        }
+        Row { group: &removed.id.group, name: &removed.id.name, version: removed.version, state: TargetState::Removed, target: None }
     }
 }
 
@@ -190,9 +173,7 @@ impl Targets {
 
     /// The target at a [`Targets::position`], with its group and name.
     pub(crate) fn at(&self, position: usize) -> Option<(&str, &str, &Target)> {
-        self.map
-            .get_index(position)
-            .map(|(key, target)| (&*key.group, &*key.name, target))
+        self.map.get_index(position).map(|(key, target)| (&*key.group, &*key.name, target))
     }
 
     /// The target at a [`Targets::position`].
@@ -211,20 +192,14 @@ impl Targets {
 
     /// Adds targets that are not there yet, after the others, in the order
     /// given (one that is there is replaced in place).
-    pub(crate) fn extend<G: Into<Box<str>>, N: Into<Box<str>>>(
-        &mut self,
-        targets: impl IntoIterator<Item = (G, N, Target)>,
-    ) {
+    pub(crate) fn extend<G: Into<Box<str>>, N: Into<Box<str>>>(&mut self, targets: impl IntoIterator<Item = (G, N, Target)>) {
         let targets = targets.into_iter();
         // One allocation for a batch of arrivals, not a chain of doublings
         // (wasm memory never shrinks: the peak is what stays).
         self.map.reserve(targets.size_hint().0);
         let first = self.map.len();
         for (group, name, target) in targets {
-            let key = Key {
-                group: group.into(),
-                name: name.into(),
-            };
+            let key = Key { group: group.into(), name: name.into() };
             self.map.insert(key, target);
         }
         if self.map.len() == first {
@@ -255,12 +230,7 @@ impl Targets {
     }
 
     /// Adds the target made by `make` unless there is one by that name.
-    pub(crate) fn insert_if_absent(
-        &mut self,
-        group: &str,
-        name: &str,
-        make: impl FnOnce() -> Target,
-    ) {
+    pub(crate) fn insert_if_absent(&mut self, group: &str, name: &str, make: impl FnOnce() -> Target) {
         if self.get(group, name).is_none() {
             self.extend(std::iter::once((group, name, make())));
         }
@@ -273,12 +243,8 @@ impl Targets {
             return;
         }
         for (position, group, name, target) in targets {
-            let key = Key {
-                group: group.into(),
-                name: name.into(),
-            };
-            self.map
-                .shift_insert(position.min(self.map.len()), key, target);
+            let key = Key { group: group.into(), name: name.into() };
+            self.map.shift_insert(position.min(self.map.len()), key, target);
         }
         let mut sorted: Vec<u32> = (0..self.map.len()).map(slot).collect();
         sorted.sort_unstable_by(|&a, &b| self.key(a).cmp(&self.key(b)));
@@ -310,25 +276,17 @@ impl Targets {
             kept = kept.saturating_add(u32::from(stays));
             stays
         });
-        self.sorted = self
-            .sorted
-            .iter()
-            .filter_map(|&p| moved.get(p as usize).copied().filter(|&p| p != u32::MAX))
-            .collect();
+        self.sorted = self.sorted.iter().filter_map(|&p| moved.get(p as usize).copied().filter(|&p| p != u32::MAX)).collect();
     }
 
     /// Every target in the order stored (arrival order): for walks whose
     /// order does not matter.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str, &Target)> {
-        self.map
-            .iter()
-            .map(|(key, target)| (&*key.group, &*key.name, target))
+        self.map.iter().map(|(key, target)| (&*key.group, &*key.name, target))
     }
 
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &str, &mut Target)> {
-        self.map
-            .iter_mut()
-            .map(|(key, target)| (&*key.group, &*key.name, target))
+        self.map.iter_mut().map(|(key, target)| (&*key.group, &*key.name, target))
     }
 
     /// Where each target is stored, by group, then name.
@@ -339,9 +297,7 @@ impl Targets {
     /// Every target by group, then name, with where it is stored: the
     /// order of answers, of the default selection and of what hooks see.
     pub(crate) fn sorted(&self) -> impl Iterator<Item = (usize, (&str, &str, &Target))> {
-        self.sorted
-            .iter()
-            .filter_map(|&p| Some((p as usize, self.at(p as usize)?)))
+        self.sorted.iter().filter_map(|&p| Some((p as usize, self.at(p as usize)?)))
     }
 
     /// Each stored target's rank by group, then name (indexed by where it
@@ -359,17 +315,9 @@ impl Targets {
     /// The targets of one group (an exact match), in name order.
     pub(crate) fn group(&self, group: &str) -> impl Iterator<Item = (&str, &str, &Target)> {
         let in_group = |p: &u32| self.key(*p).map(|key| &*key.group);
-        let start = self
-            .sorted
-            .partition_point(|p| in_group(p).is_some_and(|g| g < group));
-        let end = self
-            .sorted
-            .partition_point(|p| in_group(p).is_some_and(|g| g <= group));
-        self.sorted
-            .get(start..end.max(start))
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|&p| self.at(p as usize))
+        let start = self.sorted.partition_point(|p| in_group(p).is_some_and(|g| g < group));
+        let end = self.sorted.partition_point(|p| in_group(p).is_some_and(|g| g <= group));
+        self.sorted.get(start..end.max(start)).unwrap_or_default().iter().filter_map(|&p| self.at(p as usize))
     }
 }
 
@@ -459,13 +407,7 @@ pub(crate) struct Entity {
 
 impl Entity {
     /// Appends to the event log.
-    pub(crate) fn event(
-        &mut self,
-        now: Timestamp,
-        kind: EventKind,
-        version: Sym,
-        detail: impl Into<Box<str>>,
-    ) {
+    pub(crate) fn event(&mut self, now: Timestamp, kind: EventKind, version: Sym, detail: impl Into<Box<str>>) {
         let capacity = self.options.max_events;
         self.log.push(capacity, now, kind, version, None, detail);
     }
@@ -485,11 +427,7 @@ impl Entity {
     pub(crate) fn awaiting_approval(&self) -> bool {
         self.follows_plan()
             && !self.progress.approved
-            && self
-                .options
-                .steps
-                .get(self.progress.step)
-                .is_some_and(|s| s.approval)
+            && self.options.steps.get(self.progress.step).is_some_and(|s| s.approval)
             && !self.progress.done
     }
 
@@ -536,12 +474,7 @@ impl Entity {
         }
     }
 
-    pub(crate) fn view<'a>(
-        &'a self,
-        group: &'a str,
-        name: &'a str,
-        target: &'a Target,
-    ) -> TargetView<'a> {
+    pub(crate) fn view<'a>(&'a self, group: &'a str, name: &'a str, target: &'a Target) -> TargetView<'a> {
         view(&self.versions, group, name, target)
     }
 
@@ -553,12 +486,7 @@ impl Entity {
             None => self.targets.sorted().map(|(_, t)| Row::of(t)).collect(),
         };
         let before = rows.len();
-        rows.extend(
-            self.removed
-                .iter()
-                .filter(|r| group.map_or(true, |g| r.id.group == g))
-                .map(Row::removed),
-        );
+        rows.extend(self.removed.iter().filter(|r| group.map_or(true, |g| r.id.group == g)).map(Row::removed));
         if rows.len() > before {
             rows.sort_by(|a, b| (a.group, a.name).cmp(&(b.group, b.name)));
         }
@@ -579,25 +507,15 @@ impl Entity {
             .enumerate()
             .map(|(i, report)| {
                 let hint = self.hints.get(i).copied().unwrap_or(u32::MAX);
-                if let Some(position) =
-                    self.targets
-                        .position_hinted(report.group, report.name, hint)
-                {
-                    if let (Some(covered), Some(target)) =
-                        (covered.get_mut(position), self.targets.at(position))
-                    {
+                if let Some(position) = self.targets.position_hinted(report.group, report.name, hint) {
+                    if let (Some(covered), Some(target)) = (covered.get_mut(position), self.targets.at(position)) {
                         *covered = true;
                         return Row::of(target);
                     }
                 }
                 // The removal hook retired it in this very step.
-                let removed = self
-                    .removed
-                    .iter()
-                    .position(|r| r.id.group == report.group && r.id.name == report.name);
-                match removed
-                    .and_then(|i| Some((removed_covered.get_mut(i)?, self.removed.get(i)?)))
-                {
+                let removed = self.removed.iter().position(|r| r.id.group == report.group && r.id.name == report.name);
+                match removed.and_then(|i| Some((removed_covered.get_mut(i)?, self.removed.get(i)?))) {
                     Some((covered, removed)) => {
                         *covered = true;
                         Row::removed(removed)
@@ -627,13 +545,7 @@ impl Entity {
                 .collect()
         };
         let before = others.len();
-        others.extend(
-            self.removed
-                .iter()
-                .zip(&removed_covered)
-                .filter(|(_, &c)| !c)
-                .map(|(r, _)| Row::removed(r)),
-        );
+        others.extend(self.removed.iter().zip(&removed_covered).filter(|(_, &c)| !c).map(|(r, _)| Row::removed(r)));
         if others.len() > before {
             others.sort_by(|a, b| (a.group, a.name).cmp(&(b.group, b.name)));
         }
@@ -644,14 +556,7 @@ impl Entity {
     /// keys have equal messages, so an answer formats each message once.
     pub(crate) fn message_key<'a>(&self, row: &Row<'a>) -> MessageKey<'a> {
         match row.target {
-            None => MessageKey {
-                state: row.state,
-                expected: row.version,
-                reported: Sym::EMPTY,
-                is_error: false,
-                retired: true,
-                text: "",
-            },
+            None => MessageKey { state: row.state, expected: row.version, reported: Sym::EMPTY, is_error: false, retired: true, text: "" },
             Some(t) => MessageKey {
                 state: t.state,
                 expected: t.expected,
@@ -671,10 +576,7 @@ impl Entity {
     pub(crate) fn row_message(&self, row: &Row<'_>) -> String {
         match row.target {
             Some(target) => self.target_message(target),
-            None => format!(
-                "removed: the removal hook retired it, {} replaces it; tear it down",
-                self.version(self.desired())
-            ),
+            None => format!("removed: the removal hook retired it, {} replaces it; tear it down", self.version(self.desired())),
         }
     }
 
@@ -685,21 +587,14 @@ impl Entity {
     }
 
     /// The rows as expected states, each distinct message formatted once.
-    pub(crate) fn states<'s>(
-        &'s self,
-        rows: impl IntoIterator<Item = Row<'s>>,
-    ) -> Vec<ExpectedState> {
-        let mut messages: HashMap<MessageKey<'_>, String, foldhash::fast::RandomState> =
-            HashMap::default();
+    pub(crate) fn states<'s>(&'s self, rows: impl IntoIterator<Item = Row<'s>>) -> Vec<ExpectedState> {
+        let mut messages: HashMap<MessageKey<'_>, String, foldhash::fast::RandomState> = HashMap::default();
         rows.into_iter()
             .map(|row| ExpectedState {
                 name: row.name.to_owned(),
                 group: row.group.to_owned(),
                 version: self.version(row.version).to_owned(),
-                message: messages
-                    .entry(self.message_key(&row))
-                    .or_insert_with(|| self.row_message(&row))
-                    .clone(),
+                message: messages.entry(self.message_key(&row)).or_insert_with(|| self.row_message(&row)).clone(),
                 is_error: row.state.is_failed(),
                 reason: row.state,
             })
@@ -712,23 +607,17 @@ impl Entity {
         let reported = self.version(target.reported);
         let options = &self.options;
         match target.state {
-            TargetState::Waiting if target.expected.is_empty() => {
-                "waiting: no version has been assigned yet".to_owned()
-            }
+            TargetState::Waiting if target.expected.is_empty() => "waiting: no version has been assigned yet".to_owned(),
             TargetState::Waiting if self.follows_plan() => format!(
                 "waiting for step {} of {} (or a later one) to move it from {expected} to {}",
                 self.progress.step.saturating_add(1),
                 options.steps.len(),
                 self.version(self.desired())
             ),
-            TargetState::Waiting => format!(
-                "waiting for a free slot to move from {expected} to {}",
-                self.version(self.desired())
-            ),
-            TargetState::HeldPaused => format!(
-                "held: the rollout of {} is paused; resume moves it from {expected}",
-                self.version(self.desired())
-            ),
+            TargetState::Waiting => format!("waiting for a free slot to move from {expected} to {}", self.version(self.desired())),
+            TargetState::HeldPaused => {
+                format!("held: the rollout of {} is paused; resume moves it from {expected}", self.version(self.desired()))
+            }
             TargetState::AwaitingApproval => format!(
                 "awaiting approval: step {} of {} moves targets from {expected} to {} once approved",
                 self.progress.step.saturating_add(1),
@@ -743,10 +632,9 @@ impl Entity {
                 "in flight on {expected}: reporting errors; fails if not healthy {}s after assignment",
                 options.duration_timeout_secs
             ),
-            TargetState::InFlight => format!(
-                "in flight on {expected}: must stay healthy for more than {}s to succeed",
-                options.success_timeout_secs
-            ),
+            TargetState::InFlight => {
+                format!("in flight on {expected}: must stay healthy for more than {}s to succeed", options.success_timeout_secs)
+            }
             TargetState::Succeeded => format!("succeeded on {expected}"),
             TargetState::FailedUnhealthy => format!("failed on {expected}: it reports errors: {}", target.message),
             TargetState::FailedDeadline if target.reported != target.expected => {
@@ -756,18 +644,11 @@ impl Entity {
                 "failed on {expected}: not healthy for more than {}s within {}s of assignment",
                 options.success_timeout_secs, options.duration_timeout_secs
             ),
-            TargetState::FailedMonitor => format!(
-                "failed on {expected}: the monitor hook rejected it: {}",
-                target.detail.as_deref().unwrap_or("")
-            ),
-            TargetState::RolledBack => format!(
-                "rolling back to {expected}: {} is known bad",
-                self.version(self.lkb)
-            ),
-            TargetState::HeldBack => format!(
-                "held back: the approval hook did not approve moving to {}",
-                self.version(self.desired())
-            ),
+            TargetState::FailedMonitor => {
+                format!("failed on {expected}: the monitor hook rejected it: {}", target.detail.as_deref().unwrap_or(""))
+            }
+            TargetState::RolledBack => format!("rolling back to {expected}: {} is known bad", self.version(self.lkb)),
+            TargetState::HeldBack => format!("held back: the approval hook did not approve moving to {}", self.version(self.desired())),
             TargetState::Halted => format!(
                 "halted: {} is known bad and no version is known good to return to; \
                  set a new target version",
@@ -777,12 +658,7 @@ impl Entity {
     }
 }
 
-pub(crate) fn view<'a>(
-    versions: &'a Interner,
-    group: &'a str,
-    name: &'a str,
-    target: &'a Target,
-) -> TargetView<'a> {
+pub(crate) fn view<'a>(versions: &'a Interner, group: &'a str, name: &'a str, target: &'a Target) -> TargetView<'a> {
     TargetView {
         name,
         group,

@@ -10,11 +10,7 @@ use std::fmt;
 pub enum Error {
     /// A rollout option is out of range.
     #[error("invalid rollout option {field} = {value}: {reason}")]
-    InvalidOptions {
-        field: String,
-        value: String,
-        reason: String,
-    },
+    InvalidOptions { field: String, value: String, reason: String },
     /// A version is empty (versions are opaque, non-empty strings).
     #[error("invalid version for {what}: a version must be a non-empty string")]
     InvalidVersion { what: String },
@@ -113,9 +109,7 @@ impl Error {
     }
 
     pub(crate) fn snapshot(reason: impl Into<String>) -> Self {
-        Error::InvalidSnapshot {
-            reason: reason.into(),
-        }
+        Error::InvalidSnapshot { reason: reason.into() }
     }
 }
 
@@ -128,9 +122,7 @@ pub struct HookError {
 
 impl HookError {
     pub fn new(message: impl Into<String>) -> Self {
-        HookError {
-            message: message.into(),
-        }
+        HookError { message: message.into() }
     }
 }
 

@@ -56,23 +56,14 @@ pub trait TargetController {
     /// Picks at most `count` of the `available` targets to move now. It may
     /// name targets the entity does not know yet (blue/green: new machines);
     /// they are created. An error selects nothing this step.
-    fn select(
-        &mut self,
-        ctx: &HookContext<'_>,
-        available: &[TargetView<'_>],
-        count: usize,
-    ) -> Result<Vec<TargetId>, HookError> {
+    fn select(&mut self, ctx: &HookContext<'_>, available: &[TargetView<'_>], count: usize) -> Result<Vec<TargetId>, HookError> {
         let _ = ctx;
         Ok(available.iter().take(count).map(TargetView::id).collect())
     }
 
     /// Keeps the targets that may move now. An error assigns nothing this
     /// step.
-    fn approve(
-        &mut self,
-        ctx: &HookContext<'_>,
-        selected: &[TargetView<'_>],
-    ) -> Result<Vec<TargetId>, HookError> {
+    fn approve(&mut self, ctx: &HookContext<'_>, selected: &[TargetView<'_>]) -> Result<Vec<TargetId>, HookError> {
         let _ = ctx;
         Ok(selected.iter().map(TargetView::id).collect())
     }
@@ -80,12 +71,7 @@ pub trait TargetController {
     /// Picks at most `count` of the `candidates` (targets not running the
     /// version being kept) to delete from the entity. An error removes
     /// nothing. The default removes nothing.
-    fn remove(
-        &mut self,
-        ctx: &HookContext<'_>,
-        candidates: &[TargetView<'_>],
-        count: usize,
-    ) -> Result<Vec<TargetId>, HookError> {
+    fn remove(&mut self, ctx: &HookContext<'_>, candidates: &[TargetView<'_>], count: usize) -> Result<Vec<TargetId>, HookError> {
         let _ = (ctx, candidates, count);
         Ok(Vec::new())
     }
@@ -102,11 +88,7 @@ pub trait TargetController {
 pub trait MonitoringController {
     /// Sees every in-flight target; an error fails the whole step, which
     /// then changes nothing.
-    fn check(
-        &mut self,
-        ctx: &HookContext<'_>,
-        in_flight: &[TargetView<'_>],
-    ) -> Result<(), HookError>;
+    fn check(&mut self, ctx: &HookContext<'_>, in_flight: &[TargetView<'_>]) -> Result<(), HookError>;
 }
 
 /// The hooks registered on one entity.

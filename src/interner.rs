@@ -26,10 +26,7 @@ impl Default for Interner {
     fn default() -> Self {
         let mut index = HashMap::default();
         index.insert(Box::from(""), Sym::EMPTY);
-        Interner {
-            strings: vec![Box::from("")],
-            index,
-        }
+        Interner { strings: vec![Box::from("")], index }
     }
 }
 
@@ -54,9 +51,6 @@ impl Interner {
     }
 
     pub(crate) fn resolve(&self, sym: Sym) -> &str {
-        usize::try_from(sym.0)
-            .ok()
-            .and_then(|i| self.strings.get(i))
-            .map_or("", |s| s)
+        usize::try_from(sym.0).ok().and_then(|i| self.strings.get(i)).map_or("", |s| s)
     }
 }

@@ -21,13 +21,7 @@
 //! ```
 #![cfg_attr(
     not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects
-    )
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
 mod control;
@@ -47,8 +41,8 @@ pub use error::{Error, ErrorCode, HookError};
 pub use hooks::{HookContext, MonitoringController, TargetController, TargetView};
 pub use log::{Event, EventKind, Outcome, Rollout, HISTORY_LIMIT};
 pub use model::{
-    AlignedAnswer, Amount, ExpectedState, PlanStep, RolloutInfo, RolloutOptions, TargetId,
-    TargetReport, TargetState, Timestamp, DEFAULT_MAX_EVENTS, ZOMBIE_AFTER_SECS,
+    AlignedAnswer, Amount, ExpectedState, PlanStep, RolloutInfo, RolloutOptions, TargetId, TargetReport, TargetState, Timestamp,
+    DEFAULT_MAX_EVENTS, ZOMBIE_AFTER_SECS,
 };
 pub use plan::{Schedule, ScheduledStep, StepStatus};
 pub use snapshot::SNAPSHOT_FORMAT_VERSION;

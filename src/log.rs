@@ -118,14 +118,7 @@ impl EventLog {
         detail: impl Into<Box<str>>,
     ) {
         self.next_seq = self.next_seq.max(1);
-        self.events.push_back(Stored {
-            seq: self.next_seq,
-            time,
-            kind,
-            version,
-            target,
-            detail: detail.into(),
-        });
+        self.events.push_back(Stored { seq: self.next_seq, time, kind, version, target, detail: detail.into() });
         self.next_seq = self.next_seq.saturating_add(1);
         self.trim(capacity);
     }
@@ -176,14 +169,8 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in the order of the snapshot format's codes.
-    pub(crate) const ALL: [Outcome; 6] = [
-        Outcome::InProgress,
-        Outcome::Watching,
-        Outcome::Succeeded,
-        Outcome::Failed,
-        Outcome::Aborted,
-        Outcome::Abandoned,
-    ];
+    pub(crate) const ALL: [Outcome; 6] =
+        [Outcome::InProgress, Outcome::Watching, Outcome::Succeeded, Outcome::Failed, Outcome::Aborted, Outcome::Abandoned];
 
     pub(crate) const fn is_open(self) -> bool {
         matches!(self, Outcome::InProgress | Outcome::Watching)
@@ -221,12 +208,7 @@ pub(crate) struct History {
 
 impl History {
     pub(crate) fn start(&mut self, version: Sym, now: Timestamp) {
-        self.rollouts.push_back(StoredRollout {
-            version,
-            started: now,
-            ended: None,
-            outcome: Outcome::InProgress,
-        });
+        self.rollouts.push_back(StoredRollout { version, started: now, ended: None, outcome: Outcome::InProgress });
         while self.rollouts.len() > HISTORY_LIMIT {
             self.rollouts.pop_front();
         }
@@ -235,11 +217,7 @@ impl History {
     /// Sets the outcome of the open rollout of `version`, if there is one;
     /// an outcome other than `Watching` ends it at `now`.
     pub(crate) fn settle(&mut self, version: Sym, outcome: Outcome, now: Timestamp) {
-        let open = self
-            .rollouts
-            .iter_mut()
-            .rev()
-            .find(|r| r.version == version && r.outcome.is_open());
+        let open = self.rollouts.iter_mut().rev().find(|r| r.version == version && r.outcome.is_open());
         if let Some(rollout) = open {
             rollout.outcome = outcome;
             if outcome != Outcome::Watching {
@@ -250,20 +228,13 @@ impl History {
 
     /// Whether `version` ever became last known good.
     pub(crate) fn was_good(&self, version: Sym) -> bool {
-        self.rollouts.iter().any(|r| {
-            r.version == version && matches!(r.outcome, Outcome::Succeeded | Outcome::Watching)
-        })
+        self.rollouts.iter().any(|r| r.version == version && matches!(r.outcome, Outcome::Succeeded | Outcome::Watching))
     }
 
     pub(crate) fn list(&self, versions: &Interner) -> Vec<Rollout> {
         self.rollouts
             .iter()
-            .map(|r| Rollout {
-                version: versions.resolve(r.version).to_owned(),
-                started: r.started,
-                ended: r.ended,
-                outcome: r.outcome,
-            })
+            .map(|r| Rollout { version: versions.resolve(r.version).to_owned(), started: r.started, ended: r.ended, outcome: r.outcome })
             .collect()
     }
 }

@@ -142,11 +142,7 @@ pub struct PlanStep {
 impl PlanStep {
     /// A step moving `size` targets with no bake and no gate.
     pub fn new(size: Amount) -> Self {
-        PlanStep {
-            size,
-            bake_secs: 0,
-            approval: false,
-        }
+        PlanStep { size, bake_secs: 0, approval: false }
     }
 
     /// The same step with a bake time.
@@ -273,9 +269,7 @@ impl RolloutOptions {
     pub fn failure_threshold(&self, total: usize) -> usize {
         match self.max_failures {
             Some(budget) => budget.floor_of(total).saturating_add(1),
-            None => total
-                .saturating_sub(percent_of(self.success_percent, total))
-                .max(1),
+            None => total.saturating_sub(percent_of(self.success_percent, total)).max(1),
         }
     }
 
@@ -292,36 +286,21 @@ impl RolloutOptions {
 pub const MAX_COUNT: u64 = 1 << 32;
 
 fn check_count(field: &str, value: u64) -> Result<(), Error> {
-    at_most(field, value, MAX_COUNT, || {
-        format!("a count must be an integer from 0 to {MAX_COUNT}")
-    })
+    at_most(field, value, MAX_COUNT, || format!("a count must be an integer from 0 to {MAX_COUNT}"))
 }
 
 fn check_percent(field: &str, value: u32) -> Result<(), Error> {
-    at_most(field, u64::from(value), 100, || {
-        "a percentage must be an integer from 0 to 100".into()
-    })
+    at_most(field, u64::from(value), 100, || "a percentage must be an integer from 0 to 100".into())
 }
 
 fn check_timeout(field: &str, value: u64) -> Result<(), Error> {
-    at_most(field, value, MAX_TIMEOUT_SECS, || {
-        format!("a timeout must be an integer from 0 to {MAX_TIMEOUT_SECS} seconds")
-    })
+    at_most(field, value, MAX_TIMEOUT_SECS, || format!("a timeout must be an integer from 0 to {MAX_TIMEOUT_SECS} seconds"))
 }
 
 /// An `INVALID_OPTIONS` error naming `field` when `value` exceeds `max`.
-fn at_most(
-    field: &str,
-    value: u64,
-    max: u64,
-    reason: impl FnOnce() -> String,
-) -> Result<(), Error> {
+fn at_most(field: &str, value: u64, max: u64, reason: impl FnOnce() -> String) -> Result<(), Error> {
     if value > max {
-        return Err(Error::InvalidOptions {
-            field: field.into(),
-            value: value.to_string(),
-            reason: reason(),
-        });
+        return Err(Error::InvalidOptions { field: field.into(), value: value.to_string(), reason: reason() });
     }
     Ok(())
 }
@@ -348,10 +327,7 @@ pub struct TargetId {
 
 impl TargetId {
     pub fn new(group: impl Into<String>, name: impl Into<String>) -> Self {
-        TargetId {
-            group: group.into(),
-            name: name.into(),
-        }
+        TargetId { group: group.into(), name: name.into() }
     }
 }
 
@@ -499,10 +475,7 @@ impl TargetState {
 
     /// Whether the target failed on the version being rolled out.
     pub const fn is_failed(self) -> bool {
-        matches!(
-            self,
-            TargetState::FailedUnhealthy | TargetState::FailedDeadline | TargetState::FailedMonitor
-        )
+        matches!(self, TargetState::FailedUnhealthy | TargetState::FailedDeadline | TargetState::FailedMonitor)
     }
 
     /// Whether the target occupies one of the batch's in-flight slots.

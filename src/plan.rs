@@ -13,24 +13,13 @@ use crate::model::{secs_to_ms, Amount, PlanStep, Timestamp};
 /// How many targets step `index` moves on a fleet of `total`, counted
 /// before any moved (the rest, for the last step).
 pub(crate) fn step_size(steps: &[PlanStep], index: usize, total: usize) -> usize {
-    let before = if index == 0 {
-        0
-    } else {
-        goal(steps, index.saturating_sub(1), total)
-    };
+    let before = if index == 0 { 0 } else { goal(steps, index.saturating_sub(1), total) };
     goal(steps, index, total).saturating_sub(before).max(1)
 }
 
 /// How many targets have moved once step `index` is through.
 pub(crate) fn goal(steps: &[PlanStep], index: usize, total: usize) -> usize {
-    goals(
-        steps.iter().take(index.saturating_add(1)),
-        steps.len(),
-        total,
-    )
-    .last()
-    .copied()
-    .unwrap_or(0)
+    goals(steps.iter().take(index.saturating_add(1)), steps.len(), total).last().copied().unwrap_or(0)
 }
 
 /// The running totals of moved targets, step by step, for a plan of
@@ -41,11 +30,7 @@ fn goals<'a>(steps: impl Iterator<Item = &'a PlanStep>, count: usize, total: usi
         .enumerate()
         .map(|(i, step)| {
             let remain = total.saturating_sub(moved);
-            moved = if i.saturating_add(1) >= count {
-                total
-            } else {
-                moved.saturating_add(step.size.ceil_of(total).max(1).min(remain))
-            };
+            moved = if i.saturating_add(1) >= count { total } else { moved.saturating_add(step.size.ceil_of(total).max(1).min(remain)) };
             moved
         })
         .collect()
@@ -103,29 +88,13 @@ pub(crate) fn schedule(entity: &Entity, now: Timestamp) -> Schedule {
     let options = &entity.options;
     let total = entity.targets.len();
     let in_progress = entity.rolling_out();
-    let version = if in_progress {
-        entity.rolling
-    } else {
-        entity.target_version
-    };
-    let moved = if in_progress {
-        entity
-            .targets
-            .iter()
-            .filter(|(_, _, t)| t.expected == entity.rolling)
-            .count()
-    } else {
-        0
-    };
+    let version = if in_progress { entity.rolling } else { entity.target_version };
+    let moved = if in_progress { entity.targets.iter().filter(|(_, _, t)| t.expected == entity.rolling).count() } else { 0 };
     let plan: Vec<PlanStep> = if options.steps.is_empty() || (in_progress && entity.progress.full) {
         // The simple form as a plan: batches of batchPercent (all at once
         // after a full promotion), each starting once the previous one is
         // judged.
-        let batch = if in_progress && entity.progress.full {
-            total.max(1)
-        } else {
-            options.batch_size(total)
-        };
+        let batch = if in_progress && entity.progress.full { total.max(1) } else { options.batch_size(total) };
         let batches = total.div_ceil(batch).max(1);
         let count = u64::try_from(batch).unwrap_or(u64::MAX);
         let mut plan = vec![PlanStep::new(Amount::Count(count)); batches];
@@ -141,10 +110,7 @@ pub(crate) fn schedule(entity: &Entity, now: Timestamp) -> Schedule {
         0
     } else if options.steps.is_empty() || entity.progress.full {
         // Batches slide: the current one holds the first target not moved.
-        cumulative
-            .iter()
-            .position(|&c| c > moved)
-            .unwrap_or(plan.len().saturating_sub(1))
+        cumulative.iter().position(|&c| c > moved).unwrap_or(plan.len().saturating_sub(1))
     } else {
         entity.progress.step
     };
@@ -162,24 +128,14 @@ pub(crate) fn schedule(entity: &Entity, now: Timestamp) -> Schedule {
         };
         let earliest_start = match status {
             StepStatus::Done => None,
-            StepStatus::Current => Some(
-                entity
-                    .progress
-                    .started
-                    .filter(|_| in_progress)
-                    .unwrap_or(now),
-            ),
+            StepStatus::Current => Some(entity.progress.started.filter(|_| in_progress).unwrap_or(now)),
             StepStatus::Pending => Some(at),
         };
         if let Some(start) = earliest_start {
             // Its targets are judged no sooner than the success timeout
             // after they start, then it bakes (unless promoted).
             let skipped = status == StepStatus::Current && entity.progress.skip_bake;
-            let bake = if skipped {
-                0
-            } else {
-                secs_to_ms(step.bake_secs)
-            };
+            let bake = if skipped { 0 } else { secs_to_ms(step.bake_secs) };
             let judged = match (status, entity.progress.bake_from) {
                 (StepStatus::Current, Some(from)) if in_progress => from,
                 _ => start.saturating_add(success_ms),

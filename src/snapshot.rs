@@ -212,11 +212,7 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
             .iter()
             .map(|(name, ns)| NamespaceBody {
                 name: name.clone(),
-                entities: ns
-                    .entities
-                    .iter()
-                    .map(|(name, entity)| encode_entity(name, entity))
-                    .collect(),
+                entities: ns.entities.iter().map(|(name, entity)| encode_entity(name, entity)).collect(),
             })
             .collect(),
     };
@@ -277,18 +273,13 @@ fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> LogV3 {
     let ranks = entity.targets.ranks();
     let mut details = Table::default();
     let mut gone: Vec<(String, String)> = Vec::new();
-    let mut gone_index: HashMap<(&str, &str), u64, foldhash::fast::RandomState> =
-        HashMap::default();
+    let mut gone_index: HashMap<(&str, &str), u64, foldhash::fast::RandomState> = HashMap::default();
     let (mut seq, mut time) = (0u64, 0i64);
     let mut events = Vec::with_capacity(entity.log.events.len());
     for e in &entity.log.events {
         let target = match &e.target {
             None => 0,
-            Some(t) => match entity
-                .targets
-                .position(&t.group, &t.name)
-                .and_then(|p| ranks.get(p))
-            {
+            Some(t) => match entity.targets.position(&t.group, &t.name).and_then(|p| ranks.get(p)) {
                 Some(&i) => u64::from(i).saturating_add(1),
                 None => *gone_index.entry((&t.group, &t.name)).or_insert_with(|| {
                     gone.push((t.group.clone(), t.name.clone()));
@@ -306,11 +297,7 @@ fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> LogV3 {
         });
         (seq, time) = (e.seq, e.time);
     }
-    LogV3 {
-        details: details.strings,
-        gone,
-        events,
-    }
+    LogV3 { details: details.strings, gone, events }
 }
 
 fn encode_amount(amount: Amount) -> AmountV2 {
@@ -335,20 +322,9 @@ fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> ControlV3
     ]
     .iter()
     .enumerate()
-    .fold(
-        0u8,
-        |bits, (i, &set)| if set { bits | (1u8 << i) } else { bits },
-    );
+    .fold(0u8, |bits, (i, &set)| if set { bits | (1u8 << i) } else { bits });
     let settings = Settings {
-        steps: options
-            .steps
-            .iter()
-            .map(|s| StepV2 {
-                size: encode_amount(s.size),
-                bake_secs: s.bake_secs,
-                approval: s.approval,
-            })
-            .collect(),
+        steps: options.steps.iter().map(|s| StepV2 { size: encode_amount(s.size), bake_secs: s.bake_secs, approval: s.approval }).collect(),
         max_failures: options.max_failures.map(encode_amount),
         max_consecutive_failures: options.max_consecutive_failures,
         watch_secs: options.watch_secs,
@@ -360,24 +336,8 @@ fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> ControlV3
         bake_from: progress.bake_from,
         flags,
         consecutive_failures: progress.consecutive_failures,
-        watch: entity.watch.map(|w| {
-            (
-                versions.version(v, w.version),
-                w.until,
-                versions.version(v, w.previous),
-            )
-        }),
-        removed: entity
-            .removed
-            .iter()
-            .map(|r| {
-                (
-                    r.id.group.clone(),
-                    r.id.name.clone(),
-                    versions.version(v, r.version),
-                )
-            })
-            .collect(),
+        watch: entity.watch.map(|w| (versions.version(v, w.version), w.until, versions.version(v, w.previous))),
+        removed: entity.removed.iter().map(|r| (r.id.group.clone(), r.id.name.clone(), versions.version(v, r.version))).collect(),
         next_seq: entity.log.next_seq,
     };
     Control {
@@ -399,19 +359,12 @@ fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> ControlV3
 
 /// The code of `value` in a format's table: its position.
 fn code_of<T: PartialEq>(table: &[T], value: T) -> u8 {
-    table
-        .iter()
-        .position(|t| *t == value)
-        .and_then(|i| u8::try_from(i).ok())
-        .unwrap_or(0)
+    table.iter().position(|t| *t == value).and_then(|i| u8::try_from(i).ok()).unwrap_or(0)
 }
 
 /// The value of `code` in a format's table.
 fn from_code<T: Copy>(table: &[T], code: u8, what: &str) -> Result<T, String> {
-    table
-        .get(usize::from(code))
-        .copied()
-        .ok_or_else(|| format!("unknown {what} {code}"))
+    table.get(usize::from(code)).copied().ok_or_else(|| format!("unknown {what} {code}"))
 }
 
 fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> EntityV1 {
@@ -421,21 +374,13 @@ fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> 
     let rolling = versions.version(v, entity.rolling);
     let lkg = versions.version(v, entity.lkg);
     let lkb = versions.version(v, entity.lkb);
-    let time_base = entity
-        .targets
-        .iter()
-        .map(|(_, _, t)| t.last_seen)
-        .max()
-        .unwrap_or(0);
+    let time_base = entity.targets.iter().map(|(_, _, t)| t.last_seen).max().unwrap_or(0);
     let mut groups: Vec<GroupV1> = Vec::new();
     // By group, then name, whatever order they arrived in: the same state
     // gives the same bytes, and each group is written once.
     for (_, (group, target_name, t)) in entity.targets.sorted() {
         if groups.last().map_or(true, |g| g.name != group) {
-            groups.push(GroupV1 {
-                name: group.to_owned(),
-                targets: Vec::new(),
-            });
+            groups.push(GroupV1 { name: group.to_owned(), targets: Vec::new() });
         }
         let target = TargetV1 {
             name: target_name.to_owned(),
@@ -490,27 +435,17 @@ const STATES: [(TargetState, u8); 12] = [
 ];
 
 fn state_code(state: TargetState) -> u8 {
-    STATES
-        .iter()
-        .find(|(s, _)| *s == state)
-        .map_or(0, |(_, c)| *c)
+    STATES.iter().find(|(s, _)| *s == state).map_or(0, |(_, c)| *c)
 }
 
 fn state_from_code(code: u8) -> Result<TargetState, Error> {
-    STATES
-        .iter()
-        .find(|(_, c)| *c == code)
-        .map(|(s, _)| *s)
-        .ok_or_else(|| Error::snapshot(format!("unknown target state {code}")))
+    STATES.iter().find(|(_, c)| *c == code).map(|(s, _)| *s).ok_or_else(|| Error::snapshot(format!("unknown target state {code}")))
 }
 
 pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, Error> {
-    let (header, body) = bytes.split_first_chunk::<HEADER_LEN>().ok_or_else(|| {
-        Error::snapshot(format!(
-            "{} bytes is too short for a snapshot header",
-            bytes.len()
-        ))
-    })?;
+    let (header, body) = bytes
+        .split_first_chunk::<HEADER_LEN>()
+        .ok_or_else(|| Error::snapshot(format!("{} bytes is too short for a snapshot header", bytes.len())))?;
     let field = |at: usize| -> [u8; 4] {
         let mut out = [0u8; 4];
         for (i, b) in out.iter_mut().enumerate() {
@@ -519,9 +454,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, Error> {
         out
     };
     if !header.starts_with(MAGIC) {
-        return Err(Error::snapshot(
-            "these bytes are not an orchestrator-engine snapshot (bad magic)",
-        ));
+        return Err(Error::snapshot("these bytes are not an orchestrator-engine snapshot (bad magic)"));
     }
     let [v0, v1, r0, r1] = field(8);
     let version = u16::from_le_bytes([v0, v1]);
@@ -536,22 +469,15 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, Error> {
     }
     let length = u32::from_le_bytes(field(12));
     if usize::try_from(length).ok() != Some(body.len()) {
-        return Err(Error::snapshot(format!(
-            "the header announces {length} body bytes but {} follow (truncated or padded)",
-            body.len()
-        )));
+        return Err(Error::snapshot(format!("the header announces {length} body bytes but {} follow (truncated or padded)", body.len())));
     }
     if u32::from_le_bytes(field(16)) != crc32fast::hash(body) {
-        return Err(Error::snapshot(
-            "checksum mismatch: the snapshot is corrupt",
-        ));
+        return Err(Error::snapshot("checksum mismatch: the snapshot is corrupt"));
     }
     // Every format ever written keeps its decoder.
     match version {
         1 => decode_body(parse::<EntityV1>(body)?, |e| decode_entity(e, None)),
-        2 => decode_body(parse::<EntityV2>(body)?, |e| {
-            decode_entity(e.core, Some(e.control))
-        }),
+        2 => decode_body(parse::<EntityV2>(body)?, |e| decode_entity(e.core, Some(e.control))),
         _ => decode_body(parse::<EntityV3>(body)?, |e| {
             let control = expand_log(&e.core, e.control)?;
             decode_entity(e.core, Some(control))
@@ -560,8 +486,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, Error> {
 }
 
 fn parse<'a, E: Deserialize<'a>>(body: &'a [u8]) -> Result<Body<E>, Error> {
-    let (state, rest): (Body<E>, &[u8]) = postcard::take_from_bytes(body)
-        .map_err(|e| Error::snapshot(format!("undecodable body: {e}")))?;
+    let (state, rest): (Body<E>, &[u8]) = postcard::take_from_bytes(body).map_err(|e| Error::snapshot(format!("undecodable body: {e}")))?;
     if !rest.is_empty() {
         return Err(Error::snapshot("trailing bytes after the body"));
     }
@@ -602,59 +527,39 @@ fn expand_log(core: &EntityV1, c: ControlV3) -> Result<ControlV2, String> {
         starts.push(known);
         known = known.saturating_add(u64::try_from(g.targets.len()).unwrap_or(u64::MAX));
     }
-    let target =
-        |i: u64| -> Result<Option<(String, String)>, String> {
-            if i == 0 {
-                return Ok(None);
-            }
-            let i = i.saturating_sub(1);
-            if i < known {
-                let g = starts
-                    .partition_point(|&start| start <= i)
-                    .saturating_sub(1);
-                let group = core.groups.get(g).ok_or("target index outside the list")?;
-                let at = usize::try_from(i.saturating_sub(starts.get(g).copied().unwrap_or(0)))
-                    .map_err(|_| "target index")?;
-                let t = group
-                    .targets
-                    .get(at)
-                    .ok_or("target index outside the list")?;
-                return Ok(Some((group.name.clone(), t.name.clone())));
-            }
-            let gone = usize::try_from(i.saturating_sub(known)).map_err(|_| "target index")?;
-            log.gone.get(gone).cloned().map(Some).ok_or_else(|| {
-                format!("event target {} is outside the tables", i.saturating_add(1))
-            })
-        };
+    let target = |i: u64| -> Result<Option<(String, String)>, String> {
+        if i == 0 {
+            return Ok(None);
+        }
+        let i = i.saturating_sub(1);
+        if i < known {
+            let g = starts.partition_point(|&start| start <= i).saturating_sub(1);
+            let group = core.groups.get(g).ok_or("target index outside the list")?;
+            let at = usize::try_from(i.saturating_sub(starts.get(g).copied().unwrap_or(0))).map_err(|_| "target index")?;
+            let t = group.targets.get(at).ok_or("target index outside the list")?;
+            return Ok(Some((group.name.clone(), t.name.clone())));
+        }
+        let gone = usize::try_from(i.saturating_sub(known)).map_err(|_| "target index")?;
+        log.gone.get(gone).cloned().map(Some).ok_or_else(|| format!("event target {} is outside the tables", i.saturating_add(1)))
+    };
     let (mut seq, mut time) = (0u64, 0i64);
     let mut events = Vec::with_capacity(log.events.len());
     for e in &log.events {
         (seq, time) = (seq.wrapping_add(e.seq), time.wrapping_add(e.time));
-        let detail = usize::try_from(e.detail)
-            .ok()
-            .and_then(|i| log.details.get(i));
+        let detail = usize::try_from(e.detail).ok().and_then(|i| log.details.get(i));
         events.push(EventV2 {
             seq,
             time,
             kind: e.kind,
             version: e.version,
             target: target(e.target)?,
-            detail: detail
-                .ok_or_else(|| format!("event detail {} is outside the table", e.detail))?
-                .clone(),
+            detail: detail.ok_or_else(|| format!("event detail {} is outside the table", e.detail))?.clone(),
         });
     }
-    Ok(Control {
-        settings: c.settings,
-        events,
-        history: c.history,
-    })
+    Ok(Control { settings: c.settings, events, history: c.history })
 }
 
-fn decode_body<E: Named>(
-    state: Body<E>,
-    decode_entity: impl Fn(E) -> Result<Entity, String>,
-) -> Result<Engine, Error> {
+fn decode_body<E: Named>(state: Body<E>, decode_entity: impl Fn(E) -> Result<Entity, String>) -> Result<Engine, Error> {
     let mut namespaces = BTreeMap::new();
     for ns in state.namespaces {
         if ns.name.is_empty() {
@@ -664,25 +569,15 @@ fn decode_body<E: Named>(
         for entity in ns.entities {
             let name = entity.name().to_owned();
             if name.is_empty() {
-                return Err(Error::snapshot(format!(
-                    "an entity of {:?} has an empty name",
-                    ns.name
-                )));
+                return Err(Error::snapshot(format!("an entity of {:?} has an empty name", ns.name)));
             }
-            let decoded = decode_entity(entity)
-                .map_err(|e| Error::snapshot(format!("entity {}/{name}: {e}", ns.name)))?;
+            let decoded = decode_entity(entity).map_err(|e| Error::snapshot(format!("entity {}/{name}: {e}", ns.name)))?;
             if entities.insert(name.clone(), decoded).is_some() {
-                return Err(Error::snapshot(format!(
-                    "entity {}/{name} appears twice",
-                    ns.name
-                )));
+                return Err(Error::snapshot(format!("entity {}/{name} appears twice", ns.name)));
             }
         }
         let name = ns.name;
-        if namespaces
-            .insert(name.clone(), Namespace { entities })
-            .is_some()
-        {
+        if namespaces.insert(name.clone(), Namespace { entities }).is_some() {
             return Err(Error::snapshot(format!("namespace {name:?} appears twice")));
         }
     }
@@ -700,11 +595,7 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>) -> Result<Entity, Stri
         syms.push(versions.intern(v));
     }
     let sym = |i: u32| -> Result<Sym, String> {
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| syms.get(i))
-            .copied()
-            .ok_or_else(|| format!("version index {i} is outside the table"))
+        usize::try_from(i).ok().and_then(|i| syms.get(i)).copied().ok_or_else(|| format!("version index {i} is outside the table"))
     };
     let mut options = RolloutOptions {
         batch_percent: e.batch_percent,
@@ -718,11 +609,7 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>) -> Result<Entity, Stri
             .settings
             .steps
             .iter()
-            .map(|s| PlanStep {
-                size: decode_amount(&s.size),
-                bake_secs: s.bake_secs,
-                approval: s.approval,
-            })
+            .map(|s| PlanStep { size: decode_amount(&s.size), bake_secs: s.bake_secs, approval: s.approval })
             .collect();
         options.max_failures = c.settings.max_failures.as_ref().map(decode_amount);
         options.max_consecutive_failures = c.settings.max_consecutive_failures;
@@ -735,10 +622,7 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>) -> Result<Entity, Stri
     for group in e.groups {
         for t in group.targets {
             if t.name.is_empty() {
-                return Err(format!(
-                    "a target of group {:?} has an empty name",
-                    group.name
-                ));
+                return Err(format!("a target of group {:?} has an empty name", group.name));
             }
             let message = usize::try_from(t.message)
                 .ok()
@@ -789,28 +673,17 @@ fn decode_amount(amount: &AmountV2) -> Amount {
     }
 }
 
-fn decode_control(
-    entity: &mut Entity,
-    c: ControlV2,
-    sym: &impl Fn(u32) -> Result<Sym, String>,
-) -> Result<(), String> {
+fn decode_control(entity: &mut Entity, c: ControlV2, sym: &impl Fn(u32) -> Result<Sym, String>) -> Result<(), String> {
     let flag = |bit: u8| c.settings.flags & (1u8 << bit) != 0;
     if c.settings.flags >> 7 != 0 {
         return Err(format!("unknown progress flags {:#04x}", c.settings.flags));
     }
-    if c.settings.step > 0
-        && usize::try_from(c.settings.step).map_or(true, |s| s >= entity.options.steps.len())
-    {
-        return Err(format!(
-            "plan step {} is beyond a plan of {} steps",
-            c.settings.step,
-            entity.options.steps.len()
-        ));
+    if c.settings.step > 0 && usize::try_from(c.settings.step).map_or(true, |s| s >= entity.options.steps.len()) {
+        return Err(format!("plan step {} is beyond a plan of {} steps", c.settings.step, entity.options.steps.len()));
     }
     entity.paused_since = c.settings.paused_since;
     entity.progress = Progress {
-        step: usize::try_from(c.settings.step)
-            .map_err(|_| format!("plan step {} is out of range", c.settings.step))?,
+        step: usize::try_from(c.settings.step).map_err(|_| format!("plan step {} is out of range", c.settings.step))?,
         started: c.settings.step_started,
         bake_from: c.settings.bake_from,
         skip_bake: flag(0),
@@ -823,23 +696,13 @@ fn decode_control(
         retry_pending: flag(6),
     };
     entity.watch = match c.settings.watch {
-        Some((version, until, previous)) => Some(Watch {
-            version: sym(version)?,
-            until,
-            previous: sym(previous)?,
-        }),
+        Some((version, until, previous)) => Some(Watch { version: sym(version)?, until, previous: sym(previous)? }),
         None => None,
     };
     for (group, name, version) in c.settings.removed {
-        entity.removed.push(Removed {
-            id: TargetId { group, name },
-            version: sym(version)?,
-        });
+        entity.removed.push(Removed { id: TargetId { group, name }, version: sym(version)? });
     }
-    let mut log = EventLog {
-        next_seq: c.settings.next_seq,
-        ..EventLog::default()
-    };
+    let mut log = EventLog { next_seq: c.settings.next_seq, ..EventLog::default() };
     for e in c.events {
         if e.seq >= c.settings.next_seq || log.events.back().is_some_and(|last| last.seq >= e.seq) {
             return Err(format!("event {} is out of order", e.seq));

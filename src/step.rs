@@ -31,11 +31,7 @@ pub(crate) fn validate_reports(reports: &[ReportRef<'_>]) -> Result<(), Error> {
 /// per target: a known target named twice is caught by a flag per
 /// position, a new one by a set of the new ones only. `hints[i]` is where
 /// report `i` is expected (see [`Targets::position_hinted`]).
-fn locate(
-    targets: &Targets,
-    reports: &[ReportRef<'_>],
-    hints: &[u32],
-) -> Result<Vec<Option<usize>>, Error> {
+fn locate(targets: &Targets, reports: &[ReportRef<'_>], hints: &[u32]) -> Result<Vec<Option<usize>>, Error> {
     let mut positions = Vec::with_capacity(reports.len());
     let mut seen = vec![false; targets.len()];
     let mut new = HashSet::with_hasher(foldhash::fast::RandomState::default());
@@ -48,19 +44,14 @@ fn locate(
             });
         }
         if report.version.is_empty() {
-            return Err(Error::InvalidTarget {
-                target: target(),
-                reason: "a reported target needs the non-empty version it runs".into(),
-            });
+            return Err(Error::InvalidTarget { target: target(), reason: "a reported target needs the non-empty version it runs".into() });
         }
         let position = match hints.get(i) {
             Some(&hint) => targets.position_hinted(report.group, report.name, hint),
             None => targets.position(report.group, report.name),
         };
         let twice = match position {
-            Some(i) => seen
-                .get_mut(i)
-                .is_some_and(|seen| std::mem::replace(seen, true)),
+            Some(i) => seen.get_mut(i).is_some_and(|seen| std::mem::replace(seen, true)),
             None => !new.insert((report.group, report.name)),
         };
         if twice {
@@ -136,9 +127,7 @@ impl Undo {
             }
         }
         if !arrived.is_empty() {
-            entity
-                .targets
-                .retain(|group, name, _| !arrived.contains(&(group, name)));
+            entity.targets.retain(|group, name, _| !arrived.contains(&(group, name)));
         }
         // The arrivals were stored last: the zombies' places are as they were.
         entity.targets.restore(self.forgotten);
@@ -147,18 +136,10 @@ impl Undo {
 }
 
 /// Runs one step on `entity` at `now`. On error nothing has changed.
-pub(crate) fn run(
-    entity: &mut Entity,
-    names: &StepNames<'_>,
-    reports: &[ReportRef<'_>],
-    now: Timestamp,
-) -> Result<(), Error> {
+pub(crate) fn run(entity: &mut Entity, names: &StepNames<'_>, reports: &[ReportRef<'_>], now: Timestamp) -> Result<(), Error> {
     let positions = locate(&entity.targets, reports, &entity.hints)?;
     if entity.rolling.is_empty() && entity.target_version.is_empty() {
-        return Err(Error::NoTargetVersion {
-            namespace: names.namespace.to_owned(),
-            entity: names.entity.to_owned(),
-        });
+        return Err(Error::NoTargetVersion { namespace: names.namespace.to_owned(), entity: names.entity.to_owned() });
     }
     // Hooks live outside the state for the step, so that they can be called
     // while the targets are borrowed.
@@ -172,16 +153,10 @@ pub(crate) fn run(
     let hint = |p: usize| u32::try_from(p).unwrap_or(u32::MAX);
     entity.hints.clear();
     if entity.targets.len() == before && positions.iter().all(Option::is_some) {
-        entity
-            .hints
-            .extend(positions.iter().map(|p| p.map_or(u32::MAX, hint)));
+        entity.hints.extend(positions.iter().map(|p| p.map_or(u32::MAX, hint)));
     } else {
         let targets = &entity.targets;
-        entity.hints.extend(
-            reports
-                .iter()
-                .map(|r| targets.position(r.group, r.name).map_or(u32::MAX, hint)),
-        );
+        entity.hints.extend(reports.iter().map(|r| targets.position(r.group, r.name).map_or(u32::MAX, hint)));
     }
     result
 }
@@ -196,10 +171,7 @@ fn run_with_hooks(
 ) -> Result<(), Error> {
     // Only a monitoring check can fail the step after it started changing
     // things; without one there is nothing to undo.
-    let mut undo = hooks.monitoring.is_some().then(|| Undo {
-        rolling: entity.rolling,
-        ..Undo::default()
-    });
+    let mut undo = hooks.monitoring.is_some().then(|| Undo { rolling: entity.rolling, ..Undo::default() });
 
     record(entity, reports, positions, now, undo.as_mut()); // step 1
 
@@ -213,13 +185,7 @@ fn run_with_hooks(
     }
     let desired = entity.desired();
     let version = entity.version(desired).to_owned();
-    let ctx = HookContext {
-        namespace: names.namespace,
-        entity: names.entity,
-        version: &version,
-        rolling_back: entity.rolling_back(),
-        now,
-    };
+    let ctx = HookContext { namespace: names.namespace, entity: names.entity, version: &version, rolling_back: entity.rolling_back(), now };
     let ctx = &ctx;
 
     // Step 5, first half: the external check sees the in-flight targets.
@@ -234,10 +200,7 @@ fn run_with_hooks(
         if let Err(err) = monitoring.check(ctx, &in_flight) {
             drop(in_flight);
             undo.apply(entity);
-            return Err(Error::HookFailed {
-                hook: "monitoring check",
-                message: err.message,
-            });
+            return Err(Error::HookFailed { hook: "monitoring check", message: err.message });
         }
     }
 
@@ -277,11 +240,7 @@ fn run_with_hooks(
         assign(entity, hooks, ctx, desired, &selected, &mut tally, now); // step 9
     }
     // Re-read: a plan step may have just reached its gate.
-    if let Some(reason) = holds.or_else(|| {
-        entity
-            .awaiting_approval()
-            .then_some(TargetState::AwaitingApproval)
-    }) {
+    if let Some(reason) = holds.or_else(|| entity.awaiting_approval().then_some(TargetState::AwaitingApproval)) {
         for (_, _, target) in entity.targets.iter_mut() {
             if target.state == TargetState::Waiting && target.expected != desired {
                 target.state = reason;
@@ -321,10 +280,7 @@ fn holds(entity: &Entity) -> Option<TargetState> {
 /// next step starts. The last step moves the rest.
 fn plan_slots(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
     let total = entity.targets.len();
-    let moved = tally
-        .succeeded
-        .saturating_add(tally.failed)
-        .saturating_add(tally.in_flight);
+    let moved = tally.succeeded.saturating_add(tally.failed).saturating_add(tally.in_flight);
     let rolling = entity.rolling;
     loop {
         let steps = &entity.options.steps;
@@ -339,10 +295,7 @@ fn plan_slots(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
             if step.approval && !entity.progress.approved {
                 if !entity.progress.requested {
                     entity.progress.requested = true;
-                    let detail = format!(
-                        "step {} of {count} waits for approve()",
-                        index.saturating_add(1)
-                    );
+                    let detail = format!("step {} of {count} waits for approve()", index.saturating_add(1));
                     entity.event(now, EventKind::ApprovalRequested, rolling, detail);
                 }
                 return 0;
@@ -363,8 +316,7 @@ fn plan_slots(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
             return 0;
         }
         let bake_from = *entity.progress.bake_from.get_or_insert(now);
-        if !entity.progress.skip_bake && now.saturating_sub(bake_from) < secs_to_ms(step.bake_secs)
-        {
+        if !entity.progress.skip_bake && now.saturating_sub(bake_from) < secs_to_ms(step.bake_secs) {
             return 0;
         }
         if last {
@@ -381,23 +333,14 @@ fn end_watch(entity: &mut Entity, now: Timestamp) {
         return;
     };
     if now > watch.until || entity.lkg != watch.version {
-        let why = format!(
-            "no bad verdict within {}s of becoming good",
-            entity.options.watch_secs
-        );
+        let why = format!("no bad verdict within {}s of becoming good", entity.options.watch_secs);
         entity.pass_watch(now, now.min(watch.until), &why);
     }
 }
 
 /// Step 1: every reported target is created if new, then updated.
 /// `positions` are where [`locate`] found the reported targets.
-fn record(
-    entity: &mut Entity,
-    reports: &[ReportRef<'_>],
-    positions: &[Option<usize>],
-    now: Timestamp,
-    mut undo: Option<&mut Undo>,
-) {
+fn record(entity: &mut Entity, reports: &[ReportRef<'_>], positions: &[Option<usize>], now: Timestamp, mut undo: Option<&mut Undo>) {
     let mut arrived = Vec::new();
     // Most of a fleet reports one or two versions: the last one's symbol
     // saves hashing the same string again.
@@ -409,11 +352,7 @@ fn record(
         let version = last.0;
         let target = position.and_then(|i| entity.targets.at_mut(i));
         if let Some(undo) = undo.as_deref_mut() {
-            undo.reported.push((
-                report.group.to_owned(),
-                report.name.to_owned(),
-                target.as_deref().cloned(),
-            ));
+            undo.reported.push((report.group.to_owned(), report.name.to_owned(), target.as_deref().cloned()));
         }
         match target {
             Some(target) => update(target, report, version, now),
@@ -475,13 +414,7 @@ fn forget_zombies(entity: &mut Entity, now: Timestamp, undo: Option<&mut Undo>) 
 /// Steps 4 and 5: the targets expected to run the desired version are in
 /// flight; each is judged succeeded, failed or still in flight. Deadlines
 /// do not run while a rollout is paused.
-fn monitor(
-    entity: &mut Entity,
-    hooks: &mut EntityHooks,
-    ctx: &HookContext<'_>,
-    desired: Sym,
-    now: Timestamp,
-) -> Tally {
+fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, desired: Sym, now: Timestamp) -> Tally {
     let success_ms = entity.options.success_timeout_ms();
     let duration_ms = entity.options.duration_timeout_ms();
     let rolling_back = entity.rolling_back();
@@ -519,8 +452,7 @@ fn monitor(
             // would have been judged on the change).
             if verdict.is_none()
                 && !target.is_error
-                && (now.saturating_sub(target.last_message) > success_ms
-                    || before == TargetState::Succeeded)
+                && (now.saturating_sub(target.last_message) > success_ms || before == TargetState::Succeeded)
             {
                 verdict = Some(TargetState::Succeeded);
             }
@@ -533,17 +465,9 @@ fn monitor(
         // version yet; one that runs it and reports errors keeps failing
         // on time (safety is never paused).
         let judged = before == TargetState::Succeeded || before.is_failed();
-        let clock = if runs && target.is_error {
-            now
-        } else {
-            deadline_now
-        };
+        let clock = if runs && target.is_error { now } else { deadline_now };
         if verdict.is_none() && (judged || clock.saturating_sub(target.assigned) > duration_ms) {
-            verdict = Some(if runs && target.is_error {
-                TargetState::FailedUnhealthy
-            } else {
-                TargetState::FailedDeadline
-            });
+            verdict = Some(if runs && target.is_error { TargetState::FailedUnhealthy } else { TargetState::FailedDeadline });
         }
         // Undecided while rolling back, a target is on its way back (it
         // may have been moved back by an earlier rollback).
@@ -556,11 +480,9 @@ fn monitor(
         // Only targets that moved (or were judged) on this version make
         // events: not the ones that were on it all along.
         let moved = before.is_in_flight() || judged;
-        let changed = (target.state == TargetState::Succeeded)
-            != (before == TargetState::Succeeded)
+        let changed = (target.state == TargetState::Succeeded) != (before == TargetState::Succeeded)
             || target.state.is_failed() != before.is_failed();
-        if moved && changed && (target.state == TargetState::Succeeded || target.state.is_failed())
-        {
+        if moved && changed && (target.state == TargetState::Succeeded || target.state.is_failed()) {
             transitions.push((TargetId::new(group, name), target.state));
         }
     }
@@ -574,35 +496,17 @@ fn monitor(
 }
 
 /// Logs a target's verdict and counts failures in a row.
-fn target_judged(
-    entity: &mut Entity,
-    id: TargetId,
-    state: TargetState,
-    desired: Sym,
-    rolling_back: bool,
-    now: Timestamp,
-) {
+fn target_judged(entity: &mut Entity, id: TargetId, state: TargetState, desired: Sym, rolling_back: bool, now: Timestamp) {
     let (kind, detail) = match entity.targets.get(&id.group, &id.name) {
-        Some(target) if state.is_failed() => {
-            (EventKind::TargetFailed, entity.target_message(target))
-        }
-        _ => (
-            EventKind::TargetSucceeded,
-            format!("healthy on {}", entity.version(desired)),
-        ),
+        Some(target) if state.is_failed() => (EventKind::TargetFailed, entity.target_message(target)),
+        _ => (EventKind::TargetSucceeded, format!("healthy on {}", entity.version(desired))),
     };
     if !rolling_back {
         let progress = &mut entity.progress;
-        progress.consecutive_failures = if state.is_failed() {
-            progress.consecutive_failures.saturating_add(1)
-        } else {
-            0
-        };
+        progress.consecutive_failures = if state.is_failed() { progress.consecutive_failures.saturating_add(1) } else { 0 };
     }
     let capacity = entity.options.max_events;
-    entity
-        .log
-        .push(capacity, now, kind, desired, Some(id), detail);
+    entity.log.push(capacity, now, kind, desired, Some(id), detail);
 }
 
 /// Steps 6 and 10: enough failures make the rolling version last known
@@ -620,31 +524,22 @@ fn judge(entity: &mut Entity, tally: &Tally, now: Timestamp) -> bool {
         return false;
     }
     let options = &entity.options;
-    let (failure_threshold, success_threshold) = (
-        options.failure_threshold(total),
-        options.success_threshold(total),
-    );
+    let (failure_threshold, success_threshold) = (options.failure_threshold(total), options.success_threshold(total));
     let watch_ms = secs_to_ms(options.watch_secs);
     let plan_done = options.steps.is_empty() || entity.progress.done || entity.progress.full;
     let rolling = entity.rolling;
     let watched = entity.watch.filter(|_| entity.watched());
     let too_many = tally.failed >= failure_threshold;
-    let in_a_row = options
-        .max_consecutive_failures
-        .filter(|&limit| entity.progress.consecutive_failures > limit);
+    let in_a_row = options.max_consecutive_failures.filter(|&limit| entity.progress.consecutive_failures > limit);
     if (too_many || in_a_row.is_some()) && (rolling != entity.lkg || watched.is_some()) {
         if entity.lkb == rolling {
             return false;
         }
         let mut detail = match in_a_row {
-            Some(limit) if !too_many => format!(
-                "{} targets failed in a row, more than maxConsecutiveFailures ({limit})",
-                entity.progress.consecutive_failures
-            ),
-            _ => format!(
-                "{} of {total} targets failed; {failure_threshold} failures make it bad",
-                tally.failed
-            ),
+            Some(limit) if !too_many => {
+                format!("{} targets failed in a row, more than maxConsecutiveFailures ({limit})", entity.progress.consecutive_failures)
+            }
+            _ => format!("{} of {total} targets failed; {failure_threshold} failures make it bad", tally.failed),
         };
         if let Some(watch) = watched {
             entity.lkg = watch.previous;
@@ -657,21 +552,13 @@ fn judge(entity: &mut Entity, tally: &Tally, now: Timestamp) -> bool {
         rollback_started(entity, now, "it is known bad");
         return true;
     }
-    if tally.succeeded >= success_threshold
-        && rolling != entity.lkb
-        && rolling != entity.lkg
-        && plan_done
-    {
+    if tally.succeeded >= success_threshold && rolling != entity.lkb && rolling != entity.lkg && plan_done {
         let previous = entity.lkg;
         entity.lkg = rolling;
         let detail = format!("{} of {total} targets succeeded", tally.succeeded);
         entity.event(now, EventKind::VersionGood, rolling, detail);
         if watch_ms > 0 {
-            entity.watch = Some(Watch {
-                version: rolling,
-                until: now.saturating_add(watch_ms),
-                previous,
-            });
+            entity.watch = Some(Watch { version: rolling, until: now.saturating_add(watch_ms), previous });
             entity.history.settle(rolling, Outcome::Watching, now);
         } else {
             entity.history.settle(rolling, Outcome::Succeeded, now);
@@ -689,10 +576,7 @@ pub(crate) fn rollback_started(entity: &mut Entity, now: Timestamp, why: &str) {
         let detail = format!("{why}, and no version is known good: its targets are halted until a new version is set");
         entity.event(now, EventKind::RollbackStarted, lkb, detail);
     } else {
-        let detail = format!(
-            "{why}: moving its targets back to {}",
-            entity.version(entity.lkg)
-        );
+        let detail = format!("{why}: moving its targets back to {}", entity.version(entity.lkg));
         entity.event(now, EventKind::RollbackStarted, entity.lkg, detail);
     }
 }
@@ -735,51 +619,26 @@ fn remove_replaced(
         if removed >= count {
             break;
         }
-        let is_candidate = entity
-            .targets
-            .get(&id.group, &id.name)
-            .is_some_and(|t| t.reported != desired);
+        let is_candidate = entity.targets.get(&id.group, &id.name).is_some_and(|t| t.reported != desired);
         if !is_candidate || !seen.insert(id.clone()) {
             continue;
         }
         if let Some(target) = entity.targets.remove(&id.group, &id.name) {
             tally.uncount(target.state);
-            if entity.rolling_back() && !target.expected.is_empty() && target.expected != entity.lkg
-            {
+            if entity.rolling_back() && !target.expected.is_empty() && target.expected != entity.lkg {
                 tally.expecting_other = tally.expecting_other.saturating_sub(1);
             }
             removed = removed.saturating_add(1);
-            let detail = format!(
-                "it ran {}, replaced by {}",
-                entity.version(target.reported),
-                entity.version(desired)
-            );
+            let detail = format!("it ran {}, replaced by {}", entity.version(target.reported), entity.version(desired));
             let capacity = entity.options.max_events;
-            entity.log.push(
-                capacity,
-                now,
-                EventKind::TargetRemoved,
-                target.reported,
-                Some(id.clone()),
-                detail,
-            );
-            entity.removed.push(Removed {
-                id,
-                version: target.reported,
-            });
+            entity.log.push(capacity, now, EventKind::TargetRemoved, target.reported, Some(id.clone()), detail);
+            entity.removed.push(Removed { id, version: target.reported });
         }
     }
 }
 
 /// Step 8: which available targets move now, at most `free` of them.
-fn select(
-    entity: &mut Entity,
-    hooks: &mut EntityHooks,
-    ctx: &HookContext<'_>,
-    desired: Sym,
-    free: usize,
-    now: Timestamp,
-) -> Vec<TargetId> {
+fn select(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, desired: Sym, free: usize, now: Timestamp) -> Vec<TargetId> {
     let Some(controller) = hooks.target.as_mut() else {
         return entity
             .targets
@@ -817,9 +676,7 @@ fn select(
         }
         // Blue/green: a machine the entity does not know yet is created.
         let (lkg, options) = (entity.lkg, &entity.options);
-        entity.targets.insert_if_absent(&id.group, &id.name, || {
-            Target::arriving(Sym::EMPTY, lkg, now, options)
-        });
+        entity.targets.insert_if_absent(&id.group, &id.name, || Target::arriving(Sym::EMPTY, lkg, now, options));
         selected.push(id);
     }
     selected
@@ -850,10 +707,7 @@ fn assign(
                 .collect();
             let selected: HashSet<&TargetId> = selected.iter().collect();
             match controller.approve(ctx, &views) {
-                Ok(approved) => approved
-                    .into_iter()
-                    .filter(|id| selected.contains(id))
-                    .collect(),
+                Ok(approved) => approved.into_iter().filter(|id| selected.contains(id)).collect(),
                 Err(_) => Vec::new(), // a failing approval hook assigns nothing
             }
         }
@@ -881,32 +735,14 @@ fn assign(
         let from = target.expected;
         target.expected = desired;
         target.assigned = now;
-        target.state = if rolling_back {
-            TargetState::RolledBack
-        } else {
-            TargetState::InFlight
-        };
+        target.state = if rolling_back { TargetState::RolledBack } else { TargetState::InFlight };
         tally.count(target.state);
         let detail = if rolling_back {
             format!("rolled back from {}", entity.versions.resolve(from))
         } else {
-            format!(
-                "moves from {}",
-                entity.versions.resolve(if from.is_empty() {
-                    target.reported
-                } else {
-                    from
-                })
-            )
+            format!("moves from {}", entity.versions.resolve(if from.is_empty() { target.reported } else { from }))
         };
-        entity.log.push(
-            capacity,
-            now,
-            EventKind::TargetAssigned,
-            desired,
-            Some(id.clone()),
-            detail,
-        );
+        entity.log.push(capacity, now, EventKind::TargetAssigned, desired, Some(id.clone()), detail);
     }
 }
 
@@ -920,10 +756,7 @@ fn advance(entity: &mut Entity, tally: &Tally, now: Timestamp) {
         let finished = !entity.lkg.is_empty() && tally.expecting_other == 0;
         if finished && !entity.progress.rollback_logged {
             entity.progress.rollback_logged = true;
-            let detail = format!(
-                "every moved target is expected back on {}",
-                entity.version(entity.lkg)
-            );
+            let detail = format!("every moved target is expected back on {}", entity.version(entity.lkg));
             entity.event(now, EventKind::RollbackFinished, entity.lkb, detail);
         }
         if finished && entity.progress.retry_pending {
@@ -951,10 +784,6 @@ fn halt(entity: &mut Entity) {
     let lkb = entity.lkb;
     for (_, _, target) in entity.targets.iter_mut() {
         target.detail = None;
-        target.state = if target.expected == lkb {
-            TargetState::Halted
-        } else {
-            TargetState::Waiting
-        };
+        target.state = if target.expected == lkb { TargetState::Halted } else { TargetState::Waiting };
     }
 }

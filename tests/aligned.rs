@@ -55,12 +55,7 @@ fn case() -> impl Strategy<Value = Case> {
                 prop_oneof![Just(10i64), Just(45), Just(400)],
             )
         })
-        .prop_map(|(hosts, broken, shapes, step_secs)| Case {
-            hosts,
-            broken,
-            shapes,
-            step_secs,
-        })
+        .prop_map(|(hosts, broken, shapes, step_secs)| Case { hosts, broken, shapes, step_secs })
 }
 
 struct Host {
@@ -71,8 +66,7 @@ struct Host {
 }
 
 fn report(host: &Host) -> TargetReport {
-    let report =
-        TargetReport::new(host.name.clone(), host.running.clone()).in_group(host.group.clone());
+    let report = TargetReport::new(host.name.clone(), host.running.clone()).in_group(host.group.clone());
     if host.broken && host.running == "v2" {
         report.with_error("crash loop")
     } else {
@@ -85,27 +79,15 @@ fn key(e: &ExpectedState) -> (String, String) {
 }
 
 fn run(case: &Case) {
-    let options = RolloutOptions {
-        batch_percent: 25,
-        success_timeout_secs: 30,
-        duration_timeout_secs: 120,
-        ..Default::default()
-    };
+    let options = RolloutOptions { batch_percent: 25, success_timeout_secs: 30, duration_timeout_secs: 120, ..Default::default() };
     let mut aligned = Engine::new();
     let mut plain = Engine::new();
     for engine in [&mut aligned, &mut plain] {
-        engine
-            .set_rollout_options("prod", "app", Some(options.clone()))
-            .unwrap();
+        engine.set_rollout_options("prod", "app", Some(options.clone())).unwrap();
         engine.set_target_version("prod", "app", "v1", T0).unwrap();
     }
     let mut hosts: Vec<Host> = (0..case.hosts)
-        .map(|i| Host {
-            name: format!("host-{i}"),
-            group: format!("zone-{}", i % 3),
-            running: "v1".into(),
-            broken: case.broken[i],
-        })
+        .map(|i| Host { name: format!("host-{i}"), group: format!("zone-{}", i % 3), running: "v1".into(), broken: case.broken[i] })
         .collect();
     let mut now = T0;
     let mut joined = 0usize;
@@ -126,15 +108,7 @@ fn run(case: &Case) {
             Shape::Partial(k) => order.retain(|i| i % k != 0),
             Shape::Join => {
                 let at = hosts.len() / 2;
-                hosts.insert(
-                    at,
-                    Host {
-                        name: format!("late-{joined}"),
-                        group: "zone-0".into(),
-                        running: "v1".into(),
-                        broken: false,
-                    },
-                );
+                hosts.insert(at, Host { name: format!("late-{joined}"), group: "zone-0".into(), running: "v1".into(), broken: false });
                 joined += 1;
                 order = (0..hosts.len()).collect();
             }
@@ -145,30 +119,16 @@ fn run(case: &Case) {
             Shape::Leave => {}
         }
         let reports: Vec<TargetReport> = order.iter().map(|&i| report(&hosts[i])).collect();
-        let answer = aligned
-            .orchestrate_aligned("prod", "app", &reports, now)
-            .unwrap();
+        let answer = aligned.orchestrate_aligned("prod", "app", &reports, now).unwrap();
         let expected = plain.orchestrate("prod", "app", &reports, now).unwrap();
         assert_eq!(answer.reported.len(), reports.len(), "step {step}");
         for (report, row) in reports.iter().zip(&answer.reported) {
-            assert_eq!(
-                (&row.group, &row.name),
-                (&report.group, &report.name),
-                "step {step}: row out of place"
-            );
+            assert_eq!((&row.group, &row.name), (&report.group, &report.name), "step {step}: row out of place");
         }
-        let mut rows: Vec<ExpectedState> = answer
-            .reported
-            .iter()
-            .chain(&answer.others)
-            .cloned()
-            .collect();
+        let mut rows: Vec<ExpectedState> = answer.reported.iter().chain(&answer.others).cloned().collect();
         rows.sort_by_key(key);
         assert_eq!(rows, expected, "step {step} ({shape:?})");
-        assert!(
-            answer.others.windows(2).all(|w| key(&w[0]) < key(&w[1])),
-            "others out of order"
-        );
+        assert!(answer.others.windows(2).all(|w| key(&w[0]) < key(&w[1])), "others out of order");
         for e in &expected {
             if let Some(host) = hosts.iter_mut().find(|h| h.name == e.name) {
                 host.running.clone_from(&e.version);
@@ -196,25 +156,14 @@ fn an_error_changes_nothing_and_answers_nothing() {
     let mut engine = Engine::new();
     engine.set_target_version("prod", "app", "v1", T0).unwrap();
     let reports = [TargetReport::new("a", "v1"), TargetReport::new("b", "v1")];
-    engine
-        .orchestrate_aligned("prod", "app", &reports, T0)
-        .unwrap();
+    engine.orchestrate_aligned("prod", "app", &reports, T0).unwrap();
     let before = engine.snapshot();
     let twice = [TargetReport::new("b", "v1"), TargetReport::new("b", "v1")];
-    let err = engine
-        .orchestrate_aligned("prod", "app", &twice, T0 + 1000)
-        .unwrap_err();
+    let err = engine.orchestrate_aligned("prod", "app", &twice, T0 + 1000).unwrap_err();
     assert_eq!(err.code(), orchestrator_engine::ErrorCode::InvalidTarget);
     assert_eq!(engine.snapshot(), before);
     // The hints of the rejected report did not mislead the next one.
-    let answer = engine
-        .orchestrate_aligned(
-            "prod",
-            "app",
-            &[reports[1].clone(), reports[0].clone()],
-            T0 + 2000,
-        )
-        .unwrap();
+    let answer = engine.orchestrate_aligned("prod", "app", &[reports[1].clone(), reports[0].clone()], T0 + 2000).unwrap();
     let names: Vec<&str> = answer.reported.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["b", "a"]);
     assert!(answer.others.is_empty());

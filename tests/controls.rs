@@ -7,10 +7,7 @@
 mod common;
 
 use common::{count, options, Behaviour, Sim, SEC};
-use orchestrator_engine::{
-    Amount, Engine, ErrorCode, EventKind, Outcome, PlanStep, RolloutOptions, StepStatus,
-    TargetState,
-};
+use orchestrator_engine::{Amount, Engine, ErrorCode, EventKind, Outcome, PlanStep, RolloutOptions, StepStatus, TargetState};
 
 fn pct(p: u32) -> Amount {
     Amount::Percent(p)
@@ -25,12 +22,7 @@ fn rolling(n: usize, opts: RolloutOptions) -> Sim {
 }
 
 fn kinds(sim: &Sim) -> Vec<EventKind> {
-    sim.engine
-        .events("prod", "app", 0, usize::MAX)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect()
+    sim.engine.events("prod", "app", 0, usize::MAX).unwrap().into_iter().map(|e| e.kind).collect()
 }
 
 fn on(sim: &Sim, version: &str) -> usize {
@@ -45,10 +37,7 @@ fn a_paused_rollout_moves_nothing_new_and_resumes_where_it_stopped() {
     sim.step(); // v2 starts rolling
     sim.step(); // two hosts assigned v2
     assert!(sim.engine.pause("prod", "app", sim.now).unwrap());
-    assert!(
-        !sim.engine.pause("prod", "app", sim.now).unwrap(),
-        "pausing twice changes nothing"
-    );
+    assert!(!sim.engine.pause("prod", "app", sim.now).unwrap(), "pausing twice changes nothing");
     for _ in 0..30 {
         let answer = sim.step();
         assert_eq!(answer.iter().filter(|e| e.version == "v2").count(), 2);
@@ -58,35 +47,15 @@ fn a_paused_rollout_moves_nothing_new_and_resumes_where_it_stopped() {
     let answer = sim.engine.expected_state("prod", "app", None).unwrap();
     assert_eq!(count(&answer, TargetState::Succeeded), 2);
     assert!(sim.info().paused);
-    assert!(
-        answer[2].message.contains("paused"),
-        "{}",
-        answer[2].message
-    );
+    assert!(answer[2].message.contains("paused"), "{}", answer[2].message);
 
     assert!(sim.engine.resume("prod", "app", sim.now).unwrap());
     assert!(!sim.engine.resume("prod", "app", sim.now).unwrap());
     let answer = sim.step();
-    assert_eq!(
-        count(&answer, TargetState::InFlight),
-        2,
-        "the next batch starts on resume"
-    );
+    assert_eq!(count(&answer, TargetState::InFlight), 2, "the next batch starts on resume");
     sim.run_until(200, |s| s.info().last_known_good_version == "v2");
-    assert_eq!(
-        kinds(&sim)
-            .iter()
-            .filter(|k| **k == EventKind::Paused)
-            .count(),
-        1
-    );
-    assert_eq!(
-        kinds(&sim)
-            .iter()
-            .filter(|k| **k == EventKind::Resumed)
-            .count(),
-        1
-    );
+    assert_eq!(kinds(&sim).iter().filter(|k| **k == EventKind::Paused).count(), 1);
+    assert_eq!(kinds(&sim).iter().filter(|k| **k == EventKind::Resumed).count(), 1);
 }
 
 #[test]
@@ -117,10 +86,7 @@ fn deadlines_count_only_unpaused_time() {
         }
     }
     let unpaused = failed_at.expect("host-000 failed after resume") - assigned - paused_ms;
-    assert!(
-        unpaused > 120 * SEC && unpaused <= 130 * SEC,
-        "failed after {unpaused} ms of unpaused time"
-    );
+    assert!(unpaused > 120 * SEC && unpaused <= 130 * SEC, "failed after {unpaused} ms of unpaused time");
 }
 
 #[test]
@@ -151,18 +117,9 @@ fn abort_rolls_the_version_back_at_once() {
     assert!(on(&sim, "v2") >= 2);
     assert!(sim.engine.abort("prod", "app", sim.now).unwrap());
     let info = sim.info();
-    assert_eq!(
-        (
-            info.last_known_good_version.as_str(),
-            info.last_known_bad_version.as_str()
-        ),
-        ("v1", "v2")
-    );
+    assert_eq!((info.last_known_good_version.as_str(), info.last_known_bad_version.as_str()), ("v1", "v2"));
     let answer = sim.step();
-    assert!(
-        answer.iter().all(|e| e.version == "v1"),
-        "every moved target goes back in one step"
-    );
+    assert!(answer.iter().all(|e| e.version == "v1"), "every moved target goes back in one step");
     sim.run_until(10, |s| on(s, "v1") == 10);
     let history = sim.engine.history("prod", "app").unwrap();
     assert_eq!(history.last().unwrap().outcome, Outcome::Aborted);
@@ -181,23 +138,14 @@ fn abort_with_nothing_in_flight_changes_nothing() {
     assert_eq!(sim.info().last_known_bad_version, "");
 
     // A version set but held at a gate before its first target moved.
-    let opts = RolloutOptions {
-        steps: vec![
-            PlanStep::new(Amount::Count(1)).gated(),
-            PlanStep::new(pct(100)),
-        ],
-        ..options(20)
-    };
+    let opts = RolloutOptions { steps: vec![PlanStep::new(Amount::Count(1)).gated(), PlanStep::new(pct(100))], ..options(20) };
     sim.options(opts);
     sim.set_version("v2");
     sim.step();
     let before = sim.engine.snapshot();
     assert!(!sim.engine.abort("prod", "app", sim.now).unwrap());
     assert_eq!(sim.engine.snapshot(), before);
-    assert!(sim
-        .step()
-        .iter()
-        .all(|e| e.version == "v1" && e.reason == TargetState::AwaitingApproval));
+    assert!(sim.step().iter().all(|e| e.version == "v1" && e.reason == TargetState::AwaitingApproval));
 }
 
 #[test]
@@ -214,27 +162,14 @@ fn retry_after_abort_starts_the_version_afresh() {
         assert!(sim.step().iter().all(|e| e.version == "v1"));
     }
     assert!(sim.engine.retry("prod", "app", sim.now).unwrap());
-    assert!(
-        !sim.engine.retry("prod", "app", sim.now).unwrap(),
-        "nothing left to retry"
-    );
+    assert!(!sim.engine.retry("prod", "app", sim.now).unwrap(), "nothing left to retry");
     assert_eq!(sim.info().last_known_bad_version, "");
     sim.run_until(200, |s| s.info().last_known_good_version == "v2");
     assert_eq!(on(&sim, "v2"), 10);
-    let outcomes: Vec<_> = sim
-        .engine
-        .history("prod", "app")
-        .unwrap()
-        .iter()
-        .map(|r| (r.version.clone(), r.outcome))
-        .collect();
+    let outcomes: Vec<_> = sim.engine.history("prod", "app").unwrap().iter().map(|r| (r.version.clone(), r.outcome)).collect();
     assert_eq!(
         outcomes,
-        [
-            ("v1".to_owned(), Outcome::Succeeded),
-            ("v2".to_owned(), Outcome::Aborted),
-            ("v2".to_owned(), Outcome::Succeeded)
-        ]
+        [("v1".to_owned(), Outcome::Succeeded), ("v2".to_owned(), Outcome::Aborted), ("v2".to_owned(), Outcome::Succeeded)]
     );
     assert!(kinds(&sim).contains(&EventKind::Retried));
 }
@@ -244,20 +179,11 @@ fn a_retry_during_a_rollback_waits_for_it_at_its_pace_then_rolls_out_in_batches(
     // Found by the property tests: retrying before the rollback finished
     // put every target still on v2 in flight at once (more than a batch),
     // and sending them back at once skipped the rollback's pace.
-    let mut sim = rolling(
-        20,
-        RolloutOptions {
-            rollback_batch_percent: Some(10),
-            ..options(10)
-        },
-    );
+    let mut sim = rolling(20, RolloutOptions { rollback_batch_percent: Some(10), ..options(10) });
     sim.run_until(100, |s| on(s, "v2") >= 6);
     sim.engine.abort("prod", "app", sim.now).unwrap();
     assert!(sim.engine.retry("prod", "app", sim.now).unwrap());
-    assert!(
-        !sim.engine.retry("prod", "app", sim.now).unwrap(),
-        "already pending"
-    );
+    assert!(!sim.engine.retry("prod", "app", sim.now).unwrap(), "already pending");
     let mut back_on_v1 = false;
     for _ in 0..200 {
         let answer = sim.step();
@@ -271,9 +197,7 @@ fn a_retry_during_a_rollback_waits_for_it_at_its_pace_then_rolls_out_in_batches(
     assert!(back_on_v1, "the rollback finished first");
     assert_eq!(on(&sim, "v2"), 20);
     let retried = sim.engine.events("prod", "app", 0, usize::MAX).unwrap();
-    assert!(retried.iter().any(
-        |e| e.kind == EventKind::Retried && e.detail.contains("once its rollback has finished")
-    ));
+    assert!(retried.iter().any(|e| e.kind == EventKind::Retried && e.detail.contains("once its rollback has finished")));
 }
 
 #[test]
@@ -282,41 +206,23 @@ fn forcing_the_aborted_version_also_retries_it() {
     sim.step();
     sim.engine.abort("prod", "app", sim.now).unwrap();
     sim.run_until(20, |s| on(s, "v1") == 6);
-    sim.engine
-        .force_target_version("prod", "app", "v2", sim.now)
-        .unwrap();
+    sim.engine.force_target_version("prod", "app", "v2", sim.now).unwrap();
     sim.run_until(200, |s| s.info().last_known_good_version == "v2");
 }
 
 // ---- plans ------------------------------------------------------------
 
 fn canary_plan() -> Vec<PlanStep> {
-    vec![
-        PlanStep::new(Amount::Count(1)),
-        PlanStep::new(pct(10)),
-        PlanStep::new(pct(50)),
-        PlanStep::new(pct(100)),
-    ]
+    vec![PlanStep::new(Amount::Count(1)), PlanStep::new(pct(10)), PlanStep::new(pct(50)), PlanStep::new(pct(100))]
 }
 
 #[test]
 fn step_rounding_on_awkward_fleet_sizes_always_reaches_every_target() {
     // [1, "10%", "50%", "100%"]: percent of the fleet rounded up, at least
     // 1, never more than remain; the last step takes the rest.
-    for (n, sizes) in [
-        (3, [1, 1, 1, 0]),
-        (7, [1, 1, 4, 1]),
-        (101, [1, 11, 51, 38]),
-        (1, [1, 0, 0, 0]),
-    ] {
+    for (n, sizes) in [(3, [1, 1, 1, 0]), (7, [1, 1, 4, 1]), (101, [1, 11, 51, 38]), (1, [1, 0, 0, 0])] {
         let mut sim = Sim::new(n, "v1");
-        sim.establish(
-            "v1",
-            RolloutOptions {
-                steps: canary_plan(),
-                ..options(100)
-            },
-        );
+        sim.establish("v1", RolloutOptions { steps: canary_plan(), ..options(100) });
         let plan = sim.engine.plan("prod", "app", sim.now).unwrap();
         let got: Vec<_> = plan.steps.iter().map(|s| s.targets).collect();
         assert_eq!(got, sizes, "{n} targets");
@@ -348,79 +254,34 @@ fn step_rounding_on_awkward_fleet_sizes_always_reaches_every_target() {
 fn a_plan_that_cannot_reach_every_target_is_rejected_when_set() {
     let mut engine = Engine::new();
     let cases = [
-        (
-            vec![PlanStep::new(Amount::Count(1)), PlanStep::new(pct(10))],
-            "steps[1]",
-            "cannot reach every target",
-        ),
-        (
-            vec![PlanStep::new(pct(0)), PlanStep::new(pct(100))],
-            "steps[0]",
-            "from 1 to 100",
-        ),
-        (
-            vec![PlanStep::new(Amount::Count(0)), PlanStep::new(pct(100))],
-            "steps[0]",
-            "a step's count",
-        ),
+        (vec![PlanStep::new(Amount::Count(1)), PlanStep::new(pct(10))], "steps[1]", "cannot reach every target"),
+        (vec![PlanStep::new(pct(0)), PlanStep::new(pct(100))], "steps[0]", "from 1 to 100"),
+        (vec![PlanStep::new(Amount::Count(0)), PlanStep::new(pct(100))], "steps[0]", "a step's count"),
         (vec![PlanStep::new(pct(101))], "steps[0]", "from 1 to 100"),
-        (
-            vec![PlanStep::new(pct(100)).bake(u64::MAX)],
-            "steps[0].bakeSecs",
-            "a timeout",
-        ),
+        (vec![PlanStep::new(pct(100)).bake(u64::MAX)], "steps[0].bakeSecs", "a timeout"),
     ];
     for (steps, field, why) in cases {
-        let err = engine
-            .set_rollout_options(
-                "prod",
-                "app",
-                Some(RolloutOptions {
-                    steps,
-                    ..Default::default()
-                }),
-            )
-            .unwrap_err();
+        let err = engine.set_rollout_options("prod", "app", Some(RolloutOptions { steps, ..Default::default() })).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidOptions);
         let message = err.to_string();
-        assert!(
-            message.contains(field) && message.contains(why),
-            "{message}"
-        );
+        assert!(message.contains(field) && message.contains(why), "{message}");
     }
     assert!(engine.namespaces().is_empty(), "nothing was created");
 }
 
 #[test]
 fn a_step_bakes_before_the_next_and_promote_skips_the_rest_of_the_bake() {
-    let steps = vec![
-        PlanStep::new(Amount::Count(2)).bake(600),
-        PlanStep::new(pct(100)),
-    ];
-    let mut sim = rolling(
-        10,
-        RolloutOptions {
-            steps,
-            ..options(100)
-        },
-    );
+    let steps = vec![PlanStep::new(Amount::Count(2)).bake(600), PlanStep::new(pct(100))];
+    let mut sim = rolling(10, RolloutOptions { steps, ..options(100) });
     // The two canaries succeed after 60 s, then bake for 600 s.
-    sim.run_until(20, |s| {
-        count(
-            &s.engine.expected_state("prod", "app", None).unwrap(),
-            TargetState::Succeeded,
-        ) == 2
-    });
+    sim.run_until(20, |s| count(&s.engine.expected_state("prod", "app", None).unwrap(), TargetState::Succeeded) == 2);
     for _ in 0..30 {
         sim.step();
         assert_eq!(on(&sim, "v2"), 2, "the bake holds the next step");
     }
     assert_eq!(sim.info().step, Some(0));
     assert!(sim.engine.promote("prod", "app", false, sim.now).unwrap());
-    assert!(
-        !sim.engine.promote("prod", "app", false, sim.now).unwrap(),
-        "nothing left to skip"
-    );
+    assert!(!sim.engine.promote("prod", "app", false, sim.now).unwrap(), "nothing left to skip");
     sim.step();
     sim.step();
     assert_eq!(on(&sim, "v2"), 10, "the last step moves the rest at once");
@@ -431,24 +292,11 @@ fn a_step_bakes_before_the_next_and_promote_skips_the_rest_of_the_bake() {
 
 #[test]
 fn a_shorter_plan_set_mid_rollout_goes_on_from_its_last_step() {
-    let steps = vec![
-        PlanStep::new(Amount::Count(1)),
-        PlanStep::new(Amount::Count(1)),
-        PlanStep::new(Amount::Count(1)),
-        PlanStep::new(pct(100)),
-    ];
-    let mut sim = rolling(
-        10,
-        RolloutOptions {
-            steps,
-            ..options(100)
-        },
-    );
+    let steps =
+        vec![PlanStep::new(Amount::Count(1)), PlanStep::new(Amount::Count(1)), PlanStep::new(Amount::Count(1)), PlanStep::new(pct(100))];
+    let mut sim = rolling(10, RolloutOptions { steps, ..options(100) });
     sim.run_until(100, |s| s.info().step == Some(2));
-    sim.options(RolloutOptions {
-        steps: vec![PlanStep::new(Amount::Count(1)), PlanStep::new(pct(100))],
-        ..options(100)
-    });
+    sim.options(RolloutOptions { steps: vec![PlanStep::new(Amount::Count(1)), PlanStep::new(pct(100))], ..options(100) });
     assert_eq!(sim.info().step, Some(1));
     sim.run_until(100, |s| s.info().last_known_good_version == "v2");
     assert_eq!(on(&sim, "v2"), 10);
@@ -456,29 +304,13 @@ fn a_shorter_plan_set_mid_rollout_goes_on_from_its_last_step() {
 
 #[test]
 fn a_bake_passes_by_itself_and_a_full_promotion_skips_every_step() {
-    let steps = vec![
-        PlanStep::new(Amount::Count(1)).bake(120),
-        PlanStep::new(pct(20)).bake(120),
-        PlanStep::new(pct(100)),
-    ];
-    let mut sim = rolling(
-        10,
-        RolloutOptions {
-            steps: steps.clone(),
-            ..options(100)
-        },
-    );
+    let steps = vec![PlanStep::new(Amount::Count(1)).bake(120), PlanStep::new(pct(20)).bake(120), PlanStep::new(pct(100))];
+    let mut sim = rolling(10, RolloutOptions { steps: steps.clone(), ..options(100) });
     let took = sim.run_until(200, |s| s.info().last_known_good_version == "v2");
     // 3 steps of (assign, report, 60 s) plus two 120 s bakes, at 10 s.
     assert!((40..60).contains(&took), "{took} steps");
 
-    let mut sim = rolling(
-        10,
-        RolloutOptions {
-            steps,
-            ..options(100)
-        },
-    );
+    let mut sim = rolling(10, RolloutOptions { steps, ..options(100) });
     sim.step();
     assert!(sim.engine.promote("prod", "app", true, sim.now).unwrap());
     sim.step();
@@ -490,21 +322,9 @@ fn a_bake_passes_by_itself_and_a_full_promotion_skips_every_step() {
 
 #[test]
 fn an_approval_gate_holds_the_step_until_approved() {
-    let steps = vec![
-        PlanStep::new(Amount::Count(1)),
-        PlanStep::new(pct(100)).gated(),
-    ];
-    let mut sim = rolling(
-        5,
-        RolloutOptions {
-            steps,
-            ..options(100)
-        },
-    );
-    assert!(
-        !sim.engine.approve("prod", "app", sim.now).unwrap(),
-        "no gate reached yet"
-    );
+    let steps = vec![PlanStep::new(Amount::Count(1)), PlanStep::new(pct(100)).gated()];
+    let mut sim = rolling(5, RolloutOptions { steps, ..options(100) });
+    assert!(!sim.engine.approve("prod", "app", sim.now).unwrap(), "no gate reached yet");
     sim.run_until(30, |s| s.info().awaiting_approval);
     for _ in 0..20 {
         let answer = sim.step();
@@ -512,11 +332,7 @@ fn an_approval_gate_holds_the_step_until_approved() {
         assert_eq!(on(&sim, "v2"), 1);
     }
     let waiting = sim.engine.expected_state("prod", "app", None).unwrap();
-    assert!(
-        waiting[1].message.contains("awaiting approval"),
-        "{}",
-        waiting[1].message
-    );
+    assert!(waiting[1].message.contains("awaiting approval"), "{}", waiting[1].message);
     assert!(kinds(&sim).contains(&EventKind::ApprovalRequested));
     assert!(sim.engine.approve("prod", "app", sim.now).unwrap());
     assert!(!sim.engine.approve("prod", "app", sim.now).unwrap());
@@ -526,28 +342,14 @@ fn an_approval_gate_holds_the_step_until_approved() {
 
 #[test]
 fn plan_is_a_dry_run_with_earliest_times() {
-    let steps = vec![
-        PlanStep::new(Amount::Count(1)).bake(300),
-        PlanStep::new(pct(50)).gated(),
-        PlanStep::new(pct(100)),
-    ];
-    let mut sim = rolling(
-        10,
-        RolloutOptions {
-            steps,
-            ..options(100)
-        },
-    );
+    let steps = vec![PlanStep::new(Amount::Count(1)).bake(300), PlanStep::new(pct(50)).gated(), PlanStep::new(pct(100))];
+    let mut sim = rolling(10, RolloutOptions { steps, ..options(100) });
     let before = sim.engine.snapshot();
     let plan = sim.engine.plan("prod", "app", sim.now).unwrap();
     assert_eq!(sim.engine.snapshot(), before, "plan changes nothing");
     assert!(!plan.in_progress);
     assert_eq!(plan.version, "v2");
-    let starts: Vec<_> = plan
-        .steps
-        .iter()
-        .map(|s| s.earliest_start.unwrap() - sim.now)
-        .collect();
+    let starts: Vec<_> = plan.steps.iter().map(|s| s.earliest_start.unwrap() - sim.now).collect();
     assert_eq!(starts, [0, (60 + 300) * SEC, (60 + 300 + 60) * SEC]);
     assert_eq!(plan.earliest_good - sim.now, (60 + 300 + 60 + 60) * SEC);
     assert!(plan.steps[1].approval);
@@ -556,14 +358,7 @@ fn plan_is_a_dry_run_with_earliest_times() {
     let plan = sim.engine.plan("prod", "app", sim.now).unwrap();
     assert!(plan.in_progress);
     let status: Vec<_> = plan.steps.iter().map(|s| s.status).collect();
-    assert_eq!(
-        status,
-        [
-            StepStatus::Current,
-            StepStatus::Pending,
-            StepStatus::Pending
-        ]
-    );
+    assert_eq!(status, [StepStatus::Current, StepStatus::Pending, StepStatus::Pending]);
 
     // The simple form: batches of batchPercent.
     let mut sim = rolling(10, options(30));
@@ -592,56 +387,31 @@ fn budget_run(broken: usize, opts: RolloutOptions) -> (String, String) {
 #[test]
 fn the_error_budget_is_exceeded_not_reached_at_both_edges() {
     for budget in [Amount::Count(2), pct(10)] {
-        let opts = RolloutOptions {
-            max_failures: Some(budget),
-            ..options(25)
-        };
-        assert_eq!(
-            budget_run(2, opts.clone()),
-            ("v2".into(), "".into()),
-            "{budget:?}: 2 failures are within a budget of 2"
-        );
-        assert_eq!(
-            budget_run(3, opts),
-            ("v1".into(), "v2".into()),
-            "{budget:?}: 3 failures exceed it"
-        );
+        let opts = RolloutOptions { max_failures: Some(budget), ..options(25) };
+        assert_eq!(budget_run(2, opts.clone()), ("v2".into(), "".into()), "{budget:?}: 2 failures are within a budget of 2");
+        assert_eq!(budget_run(3, opts), ("v1".into(), "v2".into()), "{budget:?}: 3 failures exceed it");
     }
-    let zero = RolloutOptions {
-        max_failures: Some(Amount::Count(0)),
-        ..options(25)
-    };
+    let zero = RolloutOptions { max_failures: Some(Amount::Count(0)), ..options(25) };
     assert_eq!(budget_run(1, zero), ("v1".into(), "v2".into()));
 }
 
 #[test]
 fn consecutive_failures_count_in_a_row() {
     // Batches of one; a success between two failures resets the count.
-    let opts = RolloutOptions {
-        max_failures: Some(Amount::Count(5)),
-        max_consecutive_failures: Some(1),
-        ..options(5)
-    };
+    let opts = RolloutOptions { max_failures: Some(Amount::Count(5)), max_consecutive_failures: Some(1), ..options(5) };
     let mut sim = rolling(20, opts.clone());
     for i in [0, 2, 4] {
-        sim.hosts[i]
-            .behaviour
-            .insert("v2".into(), Behaviour::Broken);
+        sim.hosts[i].behaviour.insert("v2".into(), Behaviour::Broken);
     }
     sim.run_until(800, |s| s.info().last_known_good_version == "v2");
 
     let mut sim = rolling(20, opts);
     for i in [0, 1] {
-        sim.hosts[i]
-            .behaviour
-            .insert("v2".into(), Behaviour::Broken);
+        sim.hosts[i].behaviour.insert("v2".into(), Behaviour::Broken);
     }
     sim.run_until(800, |s| s.info().last_known_bad_version == "v2");
     let bad = sim.engine.events("prod", "app", 0, usize::MAX).unwrap();
-    let bad = bad
-        .iter()
-        .find(|e| e.kind == EventKind::VersionBad)
-        .unwrap();
+    let bad = bad.iter().find(|e| e.kind == EventKind::VersionBad).unwrap();
     assert!(bad.detail.contains("in a row"), "{}", bad.detail);
 }
 
@@ -649,19 +419,8 @@ fn consecutive_failures_count_in_a_row() {
 
 #[test]
 fn a_target_that_flaps_after_success_counts_as_failed_again() {
-    let mut sim = rolling(
-        10,
-        RolloutOptions {
-            max_failures: Some(Amount::Count(3)),
-            ..options(10)
-        },
-    );
-    sim.hosts[0].behaviour.insert(
-        "v2".into(),
-        Behaviour::LateFailure {
-            after_ms: 100 * SEC,
-        },
-    );
+    let mut sim = rolling(10, RolloutOptions { max_failures: Some(Amount::Count(3)), ..options(10) });
+    sim.hosts[0].behaviour.insert("v2".into(), Behaviour::LateFailure { after_ms: 100 * SEC });
     let mut succeeded = false;
     let mut failed_after = false;
     for _ in 0..100 {
@@ -672,41 +431,17 @@ fn a_target_that_flaps_after_success_counts_as_failed_again() {
             _ => {}
         }
     }
-    assert!(
-        succeeded && failed_after,
-        "host-000 succeeded, then counted as failed"
-    );
+    assert!(succeeded && failed_after, "host-000 succeeded, then counted as failed");
     let events = sim.engine.events("prod", "app", 0, usize::MAX).unwrap();
-    let host0: Vec<_> = events
-        .iter()
-        .filter(|e| e.version == "v2" && e.target.as_ref().is_some_and(|t| t.name == "host-000"))
-        .map(|e| e.kind)
-        .collect();
-    assert_eq!(
-        host0,
-        [
-            EventKind::TargetAssigned,
-            EventKind::TargetSucceeded,
-            EventKind::TargetFailed
-        ]
-    );
+    let host0: Vec<_> =
+        events.iter().filter(|e| e.version == "v2" && e.target.as_ref().is_some_and(|t| t.name == "host-000")).map(|e| e.kind).collect();
+    assert_eq!(host0, [EventKind::TargetAssigned, EventKind::TargetSucceeded, EventKind::TargetFailed]);
 }
 
 fn watched(late_after_secs: i64) -> Sim {
-    let mut sim = rolling(
-        10,
-        RolloutOptions {
-            watch_secs: 600,
-            ..options(50)
-        },
-    );
+    let mut sim = rolling(10, RolloutOptions { watch_secs: 600, ..options(50) });
     for h in &mut sim.hosts {
-        h.behaviour.insert(
-            "v2".into(),
-            Behaviour::LateFailure {
-                after_ms: late_after_secs * SEC,
-            },
-        );
+        h.behaviour.insert("v2".into(), Behaviour::LateFailure { after_ms: late_after_secs * SEC });
     }
     sim.run_until(100, |s| s.info().last_known_good_version == "v2");
     sim
@@ -716,24 +451,14 @@ fn watched(late_after_secs: i64) -> Sim {
 fn a_failure_inside_the_watch_window_rolls_back_to_the_version_good_before() {
     let mut sim = watched(200);
     assert!(sim.info().watch_until.is_some());
-    assert_eq!(
-        sim.engine
-            .history("prod", "app")
-            .unwrap()
-            .last()
-            .unwrap()
-            .outcome,
-        Outcome::Watching
-    );
+    assert_eq!(sim.engine.history("prod", "app").unwrap().last().unwrap().outcome, Outcome::Watching);
     sim.run_until(100, |s| s.info().last_known_bad_version == "v2");
     assert_eq!(sim.info().last_known_good_version, "v1");
     sim.run_until(20, |s| on(s, "v1") == 10);
     let last = sim.engine.history("prod", "app").unwrap().pop().unwrap();
     assert_eq!(last.outcome, Outcome::Failed);
     let bad = sim.engine.events("prod", "app", 0, usize::MAX).unwrap();
-    assert!(bad
-        .iter()
-        .any(|e| e.kind == EventKind::VersionBad && e.detail.contains("watch window")));
+    assert!(bad.iter().any(|e| e.kind == EventKind::VersionBad && e.detail.contains("watch window")));
 }
 
 #[test]
@@ -743,30 +468,11 @@ fn a_failure_after_the_watch_window_does_not_roll_back() {
         sim.step();
     }
     let info = sim.info();
-    assert_eq!(
-        (
-            info.last_known_good_version.as_str(),
-            info.last_known_bad_version.as_str()
-        ),
-        ("v2", "")
-    );
+    assert_eq!((info.last_known_good_version.as_str(), info.last_known_bad_version.as_str()), ("v2", ""));
     assert_eq!(info.watch_until, None);
-    assert!(sim
-        .engine
-        .expected_state("prod", "app", None)
-        .unwrap()
-        .iter()
-        .all(|e| e.version == "v2"));
+    assert!(sim.engine.expected_state("prod", "app", None).unwrap().iter().all(|e| e.version == "v2"));
     assert!(kinds(&sim).contains(&EventKind::WatchEnded));
-    assert_eq!(
-        sim.engine
-            .history("prod", "app")
-            .unwrap()
-            .last()
-            .unwrap()
-            .outcome,
-        Outcome::Succeeded
-    );
+    assert_eq!(sim.engine.history("prod", "app").unwrap().last().unwrap().outcome, Outcome::Succeeded);
 }
 
 #[test]
@@ -776,14 +482,8 @@ fn a_version_set_during_the_watch_waits_for_it_and_a_forced_one_does_not() {
     for _ in 0..10 {
         sim.step();
     }
-    assert_eq!(
-        sim.info().rolling_version,
-        "v2",
-        "v3 waits for v2's watch to pass"
-    );
-    sim.engine
-        .force_target_version("prod", "app", "v3", sim.now)
-        .unwrap();
+    assert_eq!(sim.info().rolling_version, "v2", "v3 waits for v2's watch to pass");
+    sim.engine.force_target_version("prod", "app", "v3", sim.now).unwrap();
     sim.step();
     assert_eq!(sim.info().rolling_version, "v3");
 }
@@ -793,21 +493,10 @@ fn a_version_set_during_the_watch_waits_for_it_and_a_forced_one_does_not() {
 /// 20 hosts moved at once; host-000 never installs v2 (so v2 is never
 /// good), the 19 others fail 100 s in: how many go back per step.
 fn rollback_pace(rollback_batch_percent: Option<u32>) -> Vec<usize> {
-    let mut sim = rolling(
-        20,
-        RolloutOptions {
-            rollback_batch_percent,
-            ..options(100)
-        },
-    );
+    let mut sim = rolling(20, RolloutOptions { rollback_batch_percent, ..options(100) });
     sim.hosts[0].behaviour.insert("v2".into(), Behaviour::Stuck);
     for h in sim.hosts.iter_mut().skip(1) {
-        h.behaviour.insert(
-            "v2".into(),
-            Behaviour::LateFailure {
-                after_ms: 100 * SEC,
-            },
-        );
+        h.behaviour.insert("v2".into(), Behaviour::LateFailure { after_ms: 100 * SEC });
     }
     sim.run_until(200, |s| s.info().last_known_bad_version == "v2");
     assert_eq!(on(&sim, "v2"), 19);
@@ -825,11 +514,7 @@ fn rollback_pace(rollback_batch_percent: Option<u32>) -> Vec<usize> {
 
 #[test]
 fn rollbacks_move_every_target_at_once_by_default_or_at_their_own_pace() {
-    assert_eq!(
-        rollback_pace(None),
-        [19],
-        "a known-bad version leaves at once"
-    );
+    assert_eq!(rollback_pace(None), [19], "a known-bad version leaves at once");
     let paced = rollback_pace(Some(10));
     assert!(paced.iter().all(|&n| n <= 2), "{paced:?}");
     assert_eq!(paced.iter().sum::<usize>(), 19);
@@ -842,11 +527,7 @@ fn the_event_log_tells_a_rollout_in_order_and_pages() {
     let mut sim = rolling(4, options(50));
     sim.run_until(100, |s| s.info().last_known_good_version == "v2");
     let events = sim.engine.events("prod", "app", 0, usize::MAX).unwrap();
-    let v2: Vec<_> = events
-        .iter()
-        .filter(|e| e.version == "v2")
-        .map(|e| e.kind)
-        .collect();
+    let v2: Vec<_> = events.iter().filter(|e| e.version == "v2").map(|e| e.kind).collect();
     use EventKind::*;
     assert_eq!(
         v2,
@@ -863,9 +544,7 @@ fn the_event_log_tells_a_rollout_in_order_and_pages() {
             VersionGood
         ]
     );
-    assert!(events
-        .windows(2)
-        .all(|w| w[1].seq == w[0].seq + 1 && w[1].time >= w[0].time));
+    assert!(events.windows(2).all(|w| w[1].seq == w[0].seq + 1 && w[1].time >= w[0].time));
     let assigned = events.iter().find(|e| e.kind == TargetAssigned).unwrap();
     assert_eq!(assigned.target.as_ref().unwrap().name, "host-000");
     assert_eq!(assigned.detail, "moves from v1");
@@ -882,10 +561,7 @@ fn the_event_log_tells_a_rollout_in_order_and_pages() {
     assert_eq!(pages, events);
 
     // Bounded: the oldest are dropped past maxEvents.
-    sim.options(RolloutOptions {
-        max_events: 3,
-        ..options(50)
-    });
+    sim.options(RolloutOptions { max_events: 3, ..options(50) });
     let kept = sim.engine.events("prod", "app", 0, usize::MAX).unwrap();
     assert_eq!(kept, events[events.len() - 3..]);
 }
@@ -903,70 +579,37 @@ fn history_records_every_rollout_and_rollback_to_returns_to_any_good_version() {
     sim.run_until(100, |s| s.info().last_known_bad_version == "v4");
     sim.run_until(100, |s| on(s, "v3") == 6);
 
-    let history: Vec<_> = sim
-        .engine
-        .history("prod", "app")
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.version, r.outcome, r.ended.is_some()))
-        .collect();
-    let want = [
-        ("v1", Outcome::Succeeded),
-        ("v2", Outcome::Succeeded),
-        ("v3", Outcome::Succeeded),
-        ("v4", Outcome::Failed),
-    ];
+    let history: Vec<_> =
+        sim.engine.history("prod", "app").unwrap().into_iter().map(|r| (r.version, r.outcome, r.ended.is_some())).collect();
+    let want = [("v1", Outcome::Succeeded), ("v2", Outcome::Succeeded), ("v3", Outcome::Succeeded), ("v4", Outcome::Failed)];
     assert_eq!(history, want.map(|(v, o)| (v.to_owned(), o, true)));
 
     // v4 was never good, v9 never existed.
     for bad in ["v4", "v9"] {
-        let err = sim
-            .engine
-            .rollback_to("prod", "app", bad, sim.now)
-            .unwrap_err();
+        let err = sim.engine.rollback_to("prod", "app", bad, sim.now).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidVersion);
         assert!(err.to_string().contains("v1, v2, v3"), "{err}");
     }
     // Every target is on v3 already, but the target version was v4.
-    assert!(sim
-        .engine
-        .rollback_to("prod", "app", "v3", sim.now)
-        .unwrap());
+    assert!(sim.engine.rollback_to("prod", "app", "v3", sim.now).unwrap());
     assert_eq!(sim.info().target_version, "v3");
-    assert!(
-        !sim.engine
-            .rollback_to("prod", "app", "v3", sim.now)
-            .unwrap(),
-        "already there"
-    );
+    assert!(!sim.engine.rollback_to("prod", "app", "v3", sim.now).unwrap(), "already there");
     sim.step(); // settled on v3
 
-    assert!(sim
-        .engine
-        .rollback_to("prod", "app", "v1", sim.now)
-        .unwrap());
+    assert!(sim.engine.rollback_to("prod", "app", "v1", sim.now).unwrap());
     let answer = sim.step();
-    assert!(answer
-        .iter()
-        .all(|e| e.version == "v1" && e.reason == TargetState::RolledBack));
+    assert!(answer.iter().all(|e| e.version == "v1" && e.reason == TargetState::RolledBack));
     sim.run_until(50, |s| on(s, "v1") == 6);
     let info = sim.info();
     assert_eq!(
-        (
-            info.target_version.as_str(),
-            info.last_known_good_version.as_str(),
-            info.last_known_bad_version.as_str()
-        ),
+        (info.target_version.as_str(), info.last_known_good_version.as_str(), info.last_known_bad_version.as_str()),
         ("v1", "v1", "v3")
     );
     for _ in 0..20 {
         assert!(sim.step().iter().all(|e| e.version == "v1"));
     }
     // And forward again to a version that was good.
-    assert!(sim
-        .engine
-        .rollback_to("prod", "app", "v2", sim.now)
-        .unwrap());
+    assert!(sim.engine.rollback_to("prod", "app", "v2", sim.now).unwrap());
     sim.run_until(50, |s| on(s, "v2") == 6);
 }
 
@@ -986,24 +629,9 @@ fn controls_on_an_unknown_entity_are_not_found_and_create_nothing() {
     for call in calls {
         assert_eq!(call(&mut engine).unwrap_err().code(), ErrorCode::NotFound);
     }
-    assert_eq!(
-        engine.plan("prod", "app", now).unwrap_err().code(),
-        ErrorCode::NotFound
-    );
-    assert_eq!(
-        engine.events("prod", "app", 0, 10).unwrap_err().code(),
-        ErrorCode::NotFound
-    );
-    assert_eq!(
-        engine.history("prod", "app").unwrap_err().code(),
-        ErrorCode::NotFound
-    );
-    assert_eq!(
-        engine
-            .rollback_to("prod", "app", "", now)
-            .unwrap_err()
-            .code(),
-        ErrorCode::InvalidVersion
-    );
+    assert_eq!(engine.plan("prod", "app", now).unwrap_err().code(), ErrorCode::NotFound);
+    assert_eq!(engine.events("prod", "app", 0, 10).unwrap_err().code(), ErrorCode::NotFound);
+    assert_eq!(engine.history("prod", "app").unwrap_err().code(), ErrorCode::NotFound);
+    assert_eq!(engine.rollback_to("prod", "app", "", now).unwrap_err().code(), ErrorCode::InvalidVersion);
     assert!(engine.namespaces().is_empty());
 }

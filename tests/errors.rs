@@ -9,26 +9,16 @@ use orchestrator_engine::{Engine, Error, ErrorCode, RolloutOptions, TargetReport
 fn engine_with_target() -> Engine {
     let mut engine = Engine::new();
     engine.set_target_version("prod", "app", "v1", T0).unwrap();
-    engine
-        .orchestrate("prod", "app", &[TargetReport::new("a", "v1")], T0)
-        .unwrap();
+    engine.orchestrate("prod", "app", &[TargetReport::new("a", "v1")], T0).unwrap();
     engine
 }
 
 /// Runs `call` and checks it failed with `code` without changing the state.
-fn fails_cleanly(
-    engine: &mut Engine,
-    code: ErrorCode,
-    call: impl FnOnce(&mut Engine) -> Result<(), Error>,
-) -> String {
+fn fails_cleanly(engine: &mut Engine, code: ErrorCode, call: impl FnOnce(&mut Engine) -> Result<(), Error>) -> String {
     let before = engine.snapshot();
     let err = call(engine).expect_err("the call should fail");
     assert_eq!(err.code(), code, "{err}");
-    assert_eq!(
-        engine.snapshot(),
-        before,
-        "a failed call changed the state: {err}"
-    );
+    assert_eq!(engine.snapshot(), before, "a failed call changed the state: {err}");
     err.to_string()
 }
 
@@ -43,62 +33,35 @@ fn out_of_range_options_are_rejected_naming_the_field_and_value() {
         (RolloutOptions { success_timeout_secs: 900, duration_timeout_secs: 120, ..Default::default() }, "invalid rollout option durationTimeoutSecs = 120: it must be at least successTimeoutSecs (900), or no target that changes version could ever succeed before its deadline"),
     ];
     for (options, message) in cases {
-        let got = fails_cleanly(&mut engine, ErrorCode::InvalidOptions, |e| {
-            e.set_rollout_options("prod", "app", Some(options))
-        });
+        let got = fails_cleanly(&mut engine, ErrorCode::InvalidOptions, |e| e.set_rollout_options("prod", "app", Some(options)));
         assert_eq!(got, message);
     }
     // The edges are accepted.
-    let edges = RolloutOptions {
-        batch_percent: 0,
-        success_percent: 100,
-        success_timeout_secs: 0,
-        duration_timeout_secs: 0,
-        ..Default::default()
-    };
-    engine
-        .set_rollout_options("prod", "app", Some(edges))
-        .unwrap();
+    let edges =
+        RolloutOptions { batch_percent: 0, success_percent: 100, success_timeout_secs: 0, duration_timeout_secs: 0, ..Default::default() };
+    engine.set_rollout_options("prod", "app", Some(edges)).unwrap();
     engine.set_rollout_options("prod", "app", None).unwrap();
-    assert_eq!(
-        engine.rollout_info("prod", "app").unwrap().options,
-        RolloutOptions::default()
-    );
+    assert_eq!(engine.rollout_info("prod", "app").unwrap().options, RolloutOptions::default());
 }
 
 #[test]
 fn empty_versions_are_rejected() {
     let mut engine = engine_with_target();
-    let msg = fails_cleanly(&mut engine, ErrorCode::InvalidVersion, |e| {
-        e.set_target_version("prod", "app", "", T0)
-    });
-    assert_eq!(
-        msg,
-        "invalid version for setTargetVersion: a version must be a non-empty string"
-    );
-    fails_cleanly(&mut engine, ErrorCode::InvalidVersion, |e| {
-        e.force_target_version("prod", "app", "", T0)
-    });
+    let msg = fails_cleanly(&mut engine, ErrorCode::InvalidVersion, |e| e.set_target_version("prod", "app", "", T0));
+    assert_eq!(msg, "invalid version for setTargetVersion: a version must be a non-empty string");
+    fails_cleanly(&mut engine, ErrorCode::InvalidVersion, |e| e.force_target_version("prod", "app", "", T0));
     // Not even created by a failed setter.
-    fails_cleanly(&mut engine, ErrorCode::InvalidVersion, |e| {
-        e.set_target_version("other", "app", "", T0)
-    });
+    fails_cleanly(&mut engine, ErrorCode::InvalidVersion, |e| e.set_target_version("other", "app", "", T0));
     assert!(engine.entities("other").is_err());
 }
 
 #[test]
 fn empty_names_are_rejected() {
     let mut engine = engine_with_target();
-    let msg = fails_cleanly(&mut engine, ErrorCode::InvalidName, |e| {
-        e.set_target_version("", "app", "v1", T0)
-    });
+    let msg = fails_cleanly(&mut engine, ErrorCode::InvalidName, |e| e.set_target_version("", "app", "v1", T0));
     assert_eq!(msg, "invalid namespace name: it must be a non-empty string");
-    fails_cleanly(&mut engine, ErrorCode::InvalidName, |e| {
-        e.set_rollout_options("prod", "", None)
-    });
-    fails_cleanly(&mut engine, ErrorCode::InvalidName, |e| {
-        e.orchestrate("prod", "", &[], T0).map(|_| ())
-    });
+    fails_cleanly(&mut engine, ErrorCode::InvalidName, |e| e.set_rollout_options("prod", "", None));
+    fails_cleanly(&mut engine, ErrorCode::InvalidName, |e| e.orchestrate("prod", "", &[], T0).map(|_| ()));
 }
 
 #[test]
@@ -106,66 +69,35 @@ fn malformed_reports_are_rejected_whole() {
     let mut engine = engine_with_target();
     let good = TargetReport::new("b", "v1");
     let no_name = TargetReport::new("", "v1").in_group("eu");
-    let msg = fails_cleanly(&mut engine, ErrorCode::InvalidTarget, |e| {
-        e.report("prod", "app", &[good.clone(), no_name], T0 + 1)
-    });
-    assert_eq!(
-        msg,
-        "invalid target in group \"eu\": a reported target needs a non-empty name"
-    );
+    let msg = fails_cleanly(&mut engine, ErrorCode::InvalidTarget, |e| e.report("prod", "app", &[good.clone(), no_name], T0 + 1));
+    assert_eq!(msg, "invalid target in group \"eu\": a reported target needs a non-empty name");
     let no_version = TargetReport::new("c", "");
-    let msg = fails_cleanly(&mut engine, ErrorCode::InvalidTarget, |e| {
-        e.report("prod", "app", &[good.clone(), no_version], T0 + 1)
-    });
-    assert_eq!(
-        msg,
-        "invalid target \"c\" in group \"\": a reported target needs the non-empty version it runs"
-    );
+    let msg = fails_cleanly(&mut engine, ErrorCode::InvalidTarget, |e| e.report("prod", "app", &[good.clone(), no_version], T0 + 1));
+    assert_eq!(msg, "invalid target \"c\" in group \"\": a reported target needs the non-empty version it runs");
 }
 
 #[test]
 fn a_report_naming_a_target_twice_is_rejected_whole() {
     let mut engine = engine_with_target();
-    let twice = [
-        TargetReport::new("b", "v1"),
-        TargetReport::new("a", "v2"),
-        TargetReport::new("b", "v1").with_error("x"),
-    ];
-    let msg = fails_cleanly(&mut engine, ErrorCode::InvalidTarget, |e| {
-        e.orchestrate("prod", "app", &twice, T0 + 1).map(|_| ())
-    });
+    let twice = [TargetReport::new("b", "v1"), TargetReport::new("a", "v2"), TargetReport::new("b", "v1").with_error("x")];
+    let msg = fails_cleanly(&mut engine, ErrorCode::InvalidTarget, |e| e.orchestrate("prod", "app", &twice, T0 + 1).map(|_| ()));
     assert_eq!(msg, "invalid target \"b\" in group \"\": it is reported twice in one report; the report was not applied");
     // The same name in two groups is two targets.
-    let groups = [
-        TargetReport::new("b", "v1").in_group("eu"),
-        TargetReport::new("b", "v1").in_group("us"),
-    ];
-    assert_eq!(
-        engine
-            .orchestrate("prod", "app", &groups, T0 + 1)
-            .unwrap()
-            .len(),
-        3
-    );
+    let groups = [TargetReport::new("b", "v1").in_group("eu"), TargetReport::new("b", "v1").in_group("us")];
+    assert_eq!(engine.orchestrate("prod", "app", &groups, T0 + 1).unwrap().len(), 3);
 }
 
 #[test]
 fn orchestrating_without_a_target_version_fails_and_creates_nothing() {
     let mut engine = Engine::new();
     let msg = fails_cleanly(&mut engine, ErrorCode::NoTargetVersion, |e| {
-        e.orchestrate("prod", "app", &[TargetReport::new("a", "v1")], T0)
-            .map(|_| ())
+        e.orchestrate("prod", "app", &[TargetReport::new("a", "v1")], T0).map(|_| ())
     });
-    assert_eq!(
-        msg,
-        "entity \"app\" in namespace \"prod\" has no target version: call setTargetVersion first"
-    );
+    assert_eq!(msg, "entity \"app\" in namespace \"prod\" has no target version: call setTargetVersion first");
     assert!(engine.namespaces().is_empty());
     // An entity created by setting its options has no version either.
     engine.set_rollout_options("prod", "app", None).unwrap();
-    fails_cleanly(&mut engine, ErrorCode::NoTargetVersion, |e| {
-        e.report("prod", "app", &[], T0)
-    });
+    fails_cleanly(&mut engine, ErrorCode::NoTargetVersion, |e| e.report("prod", "app", &[], T0));
 }
 
 #[test]
@@ -174,21 +106,9 @@ fn reading_what_does_not_exist_is_an_error_not_an_empty_answer() {
     let err = engine.rollout_info("prod", "nope").unwrap_err();
     assert_eq!(err.code(), ErrorCode::NotFound);
     assert_eq!(err.to_string(), "entity \"prod/nope\" does not exist");
-    assert_eq!(
-        engine.rollout_info("dev", "app").unwrap_err().to_string(),
-        "namespace \"dev\" does not exist"
-    );
-    assert_eq!(
-        engine.entities("dev").unwrap_err().code(),
-        ErrorCode::NotFound
-    );
-    assert_eq!(
-        engine
-            .expected_state("dev", "app", None)
-            .unwrap_err()
-            .code(),
-        ErrorCode::NotFound
-    );
+    assert_eq!(engine.rollout_info("dev", "app").unwrap_err().to_string(), "namespace \"dev\" does not exist");
+    assert_eq!(engine.entities("dev").unwrap_err().code(), ErrorCode::NotFound);
+    assert_eq!(engine.expected_state("dev", "app", None).unwrap_err().code(), ErrorCode::NotFound);
 }
 
 #[test]
@@ -213,17 +133,11 @@ fn codes_are_stable_strings() {
 #[test]
 fn extreme_times_do_not_overflow() {
     let mut sim = Sim::new(3, "v1");
-    sim.options(RolloutOptions {
-        success_timeout_secs: u32::MAX as u64,
-        duration_timeout_secs: u32::MAX as u64,
-        ..Default::default()
-    });
+    sim.options(RolloutOptions { success_timeout_secs: u32::MAX as u64, duration_timeout_secs: u32::MAX as u64, ..Default::default() });
     sim.set_version("v1");
     for now in [i64::MIN, -1, 0, i64::MAX, i64::MIN + 1, i64::MAX] {
         let reports = sim.reports();
-        sim.engine
-            .orchestrate("prod", "app", &reports, now)
-            .unwrap();
+        sim.engine.orchestrate("prod", "app", &reports, now).unwrap();
     }
     let bytes = sim.engine.snapshot();
     let again = Engine::restore(&bytes).unwrap();

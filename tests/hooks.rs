@@ -8,8 +8,7 @@ use std::rc::Rc;
 
 use common::{count, options, Behaviour, Host, Sim, SEC, T0};
 use orchestrator_engine::{
-    Engine, ErrorCode, HookContext, HookError, MonitoringController, TargetController, TargetId,
-    TargetReport, TargetState, TargetView,
+    Engine, ErrorCode, HookContext, HookError, MonitoringController, TargetController, TargetId, TargetReport, TargetState, TargetView,
 };
 
 /// Blue/green: each selection brings up new green machines instead of
@@ -20,12 +19,7 @@ struct BlueGreen {
 }
 
 impl TargetController for BlueGreen {
-    fn select(
-        &mut self,
-        ctx: &HookContext<'_>,
-        _: &[TargetView<'_>],
-        count: usize,
-    ) -> Result<Vec<TargetId>, HookError> {
+    fn select(&mut self, ctx: &HookContext<'_>, _: &[TargetView<'_>], count: usize) -> Result<Vec<TargetId>, HookError> {
         // Only a new version gets new machines; rolling back, or steady on
         // what the blue ones run, there is nothing to bring up.
         if ctx.rolling_back || ctx.version == "v1" {
@@ -33,19 +27,12 @@ impl TargetController for BlueGreen {
         }
         let mut created = self.created.borrow_mut();
         let n = count.min(self.wanted - *created);
-        let ids = (*created..*created + n)
-            .map(|i| TargetId::new("", format!("green-{i}")))
-            .collect();
+        let ids = (*created..*created + n).map(|i| TargetId::new("", format!("green-{i}"))).collect();
         *created += n;
         Ok(ids)
     }
 
-    fn remove(
-        &mut self,
-        _: &HookContext<'_>,
-        candidates: &[TargetView<'_>],
-        count: usize,
-    ) -> Result<Vec<TargetId>, HookError> {
+    fn remove(&mut self, _: &HookContext<'_>, candidates: &[TargetView<'_>], count: usize) -> Result<Vec<TargetId>, HookError> {
         Ok(candidates.iter().take(count).map(TargetView::id).collect())
     }
 }
@@ -53,15 +40,11 @@ impl TargetController for BlueGreen {
 /// A fleet that follows the engine's answer: machines it names are booted
 /// on the version it names, machines it answers as removed are
 /// decommissioned.
-fn elastic_step(
-    sim: &mut Sim,
-    boot: &HashMap<String, Behaviour>,
-) -> Vec<orchestrator_engine::ExpectedState> {
+fn elastic_step(sim: &mut Sim, boot: &HashMap<String, Behaviour>) -> Vec<orchestrator_engine::ExpectedState> {
     let mut answer = sim.step();
     let next = sim.now;
     answer.retain(|e| e.reason != TargetState::Removed);
-    sim.hosts
-        .retain(|h| answer.iter().any(|e| e.name == h.name));
+    sim.hosts.retain(|h| answer.iter().any(|e| e.name == h.name));
     for e in &answer {
         if !sim.hosts.iter().any(|h| h.name == e.name) {
             sim.hosts.push(Host {
@@ -83,13 +66,8 @@ fn blue_green(green_behaviour: Behaviour) -> Sim {
     }
     sim.establish("v1", options(50));
     let created = Rc::new(RefCell::new(0));
-    let controller = BlueGreen {
-        wanted: 4,
-        created: created.clone(),
-    };
-    sim.engine
-        .set_target_controller("prod", "app", Some(Box::new(controller)))
-        .unwrap();
+    let controller = BlueGreen { wanted: 4, created: created.clone() };
+    sim.engine.set_target_controller("prod", "app", Some(Box::new(controller))).unwrap();
     sim.set_version("v2");
     let boot = HashMap::from([("v2".to_owned(), green_behaviour)]);
     for _ in 0..100 {
@@ -101,13 +79,10 @@ fn blue_green(green_behaviour: Behaviour) -> Sim {
             }
         }
         let info = sim.info();
-        if info.rolling_version == "v2" && info.last_known_good_version == "v2" && answer.len() == 4
-        {
+        if info.rolling_version == "v2" && info.last_known_good_version == "v2" && answer.len() == 4 {
             break;
         }
-        if info.last_known_bad_version == "v2"
-            && !answer.iter().any(|e| e.name.starts_with("green"))
-        {
+        if info.last_known_bad_version == "v2" && !answer.iter().any(|e| e.name.starts_with("green")) {
             break;
         }
     }
@@ -120,42 +95,24 @@ fn blue_green_rollout_through_select_and_remove_hooks() {
     let answer = sim.engine.expected_state("prod", "app", None).unwrap();
     let names: Vec<_> = answer.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["green-0", "green-1", "green-2", "green-3"]);
-    assert!(answer
-        .iter()
-        .all(|e| e.version == "v2" && e.reason == TargetState::Succeeded));
+    assert!(answer.iter().all(|e| e.version == "v2" && e.reason == TargetState::Succeeded));
     assert_eq!(sim.info().last_known_good_version, "v2");
 }
 
 #[test]
 fn blue_green_rollback_keeps_the_old_targets() {
     let sim = blue_green(Behaviour::Broken);
-    let (removed, answer): (Vec<_>, Vec<_>) = sim
-        .engine
-        .expected_state("prod", "app", None)
-        .unwrap()
-        .into_iter()
-        .partition(|e| e.reason == TargetState::Removed);
+    let (removed, answer): (Vec<_>, Vec<_>) =
+        sim.engine.expected_state("prod", "app", None).unwrap().into_iter().partition(|e| e.reason == TargetState::Removed);
     let names: Vec<_> = answer.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["blue-000", "blue-001", "blue-002", "blue-003"]);
     // The rollback retired every green machine at once, each answered
     // once as removed, on the version it ran.
-    let removed: Vec<_> = removed
-        .iter()
-        .map(|e| (e.name.as_str(), e.version.as_str()))
-        .collect();
-    assert_eq!(
-        removed,
-        [("green-0", "v2"), ("green-1", "v2"), ("green-2", "v2")]
-    );
+    let removed: Vec<_> = removed.iter().map(|e| (e.name.as_str(), e.version.as_str())).collect();
+    assert_eq!(removed, [("green-0", "v2"), ("green-1", "v2"), ("green-2", "v2")]);
     assert!(answer.iter().all(|e| e.version == "v1"));
     let info = sim.info();
-    assert_eq!(
-        (
-            info.last_known_good_version.as_str(),
-            info.last_known_bad_version.as_str()
-        ),
-        ("v1", "v2")
-    );
+    assert_eq!((info.last_known_good_version.as_str(), info.last_known_bad_version.as_str()), ("v1", "v2"));
 }
 
 /// Holds back one target until it is let through.
@@ -165,17 +122,9 @@ struct HoldBack {
 }
 
 impl TargetController for HoldBack {
-    fn approve(
-        &mut self,
-        _: &HookContext<'_>,
-        selected: &[TargetView<'_>],
-    ) -> Result<Vec<TargetId>, HookError> {
+    fn approve(&mut self, _: &HookContext<'_>, selected: &[TargetView<'_>]) -> Result<Vec<TargetId>, HookError> {
         let open = *self.let_through.borrow();
-        Ok(selected
-            .iter()
-            .filter(|t| open || t.name != self.held)
-            .map(TargetView::id)
-            .collect())
+        Ok(selected.iter().filter(|t| open || t.name != self.held).map(TargetView::id).collect())
     }
 }
 
@@ -184,32 +133,20 @@ fn an_approval_hook_holds_targets_back() {
     let mut sim = Sim::new(4, "v1");
     sim.establish("v1", options(50));
     let open = Rc::new(RefCell::new(false));
-    let hook = HoldBack {
-        held: "host-000".into(),
-        let_through: open.clone(),
-    };
-    sim.engine
-        .set_target_controller("prod", "app", Some(Box::new(hook)))
-        .unwrap();
+    let hook = HoldBack { held: "host-000".into(), let_through: open.clone() };
+    sim.engine.set_target_controller("prod", "app", Some(Box::new(hook))).unwrap();
     sim.set_version("v2");
     sim.step();
     let answer = sim.step();
     assert_eq!(answer[0].reason, TargetState::HeldBack);
     assert_eq!(answer[0].version, "v1");
-    assert_eq!(
-        answer[0].message,
-        "held back: the approval hook did not approve moving to v2"
-    );
+    assert_eq!(answer[0].message, "held back: the approval hook did not approve moving to v2");
     assert_eq!(answer[1].reason, TargetState::InFlight);
     for _ in 0..40 {
         let answer = sim.step();
         assert_eq!(answer[0].version, "v1");
     }
-    assert_eq!(
-        sim.info().last_known_good_version,
-        "v1",
-        "v2 cannot be good while a target is held on v1"
-    );
+    assert_eq!(sim.info().last_known_good_version, "v1", "v2 cannot be good while a target is held on v1");
     *open.borrow_mut() = true;
     sim.run_until(40, |s| s.info().last_known_good_version == "v2");
 }
@@ -230,19 +167,14 @@ impl TargetController for RejectOne {
 fn a_failing_monitor_hook_fails_that_target() {
     let mut sim = Sim::new(4, "v1");
     sim.establish("v1", options(50));
-    sim.engine
-        .set_target_controller("prod", "app", Some(Box::new(RejectOne("host-001"))))
-        .unwrap();
+    sim.engine.set_target_controller("prod", "app", Some(Box::new(RejectOne("host-001")))).unwrap();
     sim.set_version("v2");
     sim.step();
     sim.step();
     let answer = sim.step();
     assert_eq!(answer[1].reason, TargetState::FailedMonitor);
     assert!(answer[1].is_error);
-    assert_eq!(
-        answer[1].message,
-        "failed on v2: the monitor hook rejected it: p99 latency 900ms"
-    );
+    assert_eq!(answer[1].message, "failed on v2: the monitor hook rejected it: p99 latency 900ms");
     assert_eq!(answer[0].reason, TargetState::InFlight);
     assert_eq!(sim.info().last_known_bad_version, "v2");
 }
@@ -250,11 +182,7 @@ fn a_failing_monitor_hook_fails_that_target() {
 struct Check(Rc<RefCell<Option<String>>>, Rc<RefCell<usize>>);
 
 impl MonitoringController for Check {
-    fn check(
-        &mut self,
-        _: &HookContext<'_>,
-        in_flight: &[TargetView<'_>],
-    ) -> Result<(), HookError> {
+    fn check(&mut self, _: &HookContext<'_>, in_flight: &[TargetView<'_>]) -> Result<(), HookError> {
         *self.1.borrow_mut() = in_flight.len();
         match &*self.0.borrow() {
             Some(why) => Err(HookError::new(why.clone())),
@@ -269,13 +197,7 @@ fn a_failing_external_check_fails_the_step_and_changes_nothing() {
     sim.establish("v1", options(50));
     let failing = Rc::new(RefCell::new(None));
     let seen = Rc::new(RefCell::new(0));
-    sim.engine
-        .set_monitoring_controller(
-            "prod",
-            "app",
-            Some(Box::new(Check(failing.clone(), seen.clone()))),
-        )
-        .unwrap();
+    sim.engine.set_monitoring_controller("prod", "app", Some(Box::new(Check(failing.clone(), seen.clone())))).unwrap();
     sim.set_version("v2");
     sim.step();
     sim.step();
@@ -290,15 +212,9 @@ fn a_failing_external_check_fails_the_step_and_changes_nothing() {
     reports.push(TargetReport::new("newcomer", "v1"));
     // Long enough later that every target would be a zombie.
     let later = sim.now + 3600 * SEC;
-    let err = sim
-        .engine
-        .orchestrate("prod", "app", &reports, later)
-        .unwrap_err();
+    let err = sim.engine.orchestrate("prod", "app", &reports, later).unwrap_err();
     assert_eq!(err.code(), ErrorCode::HookFailed);
-    assert_eq!(
-        err.to_string(),
-        "monitoring check hook failed, the step was not applied: error budget exhausted"
-    );
+    assert_eq!(err.to_string(), "monitoring check hook failed, the step was not applied: error budget exhausted");
     assert_eq!(sim.engine.snapshot(), before);
 
     *failing.borrow_mut() = None;
@@ -312,12 +228,7 @@ struct Failing {
 }
 
 impl TargetController for Failing {
-    fn select(
-        &mut self,
-        ctx: &HookContext<'_>,
-        available: &[TargetView<'_>],
-        count: usize,
-    ) -> Result<Vec<TargetId>, HookError> {
+    fn select(&mut self, ctx: &HookContext<'_>, available: &[TargetView<'_>], count: usize) -> Result<Vec<TargetId>, HookError> {
         if self.select {
             return Err(HookError::new("select broke"));
         }
@@ -326,22 +237,13 @@ impl TargetController for Failing {
         // takes `count`.
         Ok(available.iter().map(TargetView::id).collect())
     }
-    fn approve(
-        &mut self,
-        _: &HookContext<'_>,
-        selected: &[TargetView<'_>],
-    ) -> Result<Vec<TargetId>, HookError> {
+    fn approve(&mut self, _: &HookContext<'_>, selected: &[TargetView<'_>]) -> Result<Vec<TargetId>, HookError> {
         if self.approve {
             return Err(HookError::new("approve broke"));
         }
         Ok(selected.iter().map(TargetView::id).collect())
     }
-    fn remove(
-        &mut self,
-        _: &HookContext<'_>,
-        candidates: &[TargetView<'_>],
-        _: usize,
-    ) -> Result<Vec<TargetId>, HookError> {
+    fn remove(&mut self, _: &HookContext<'_>, candidates: &[TargetView<'_>], _: usize) -> Result<Vec<TargetId>, HookError> {
         if self.remove {
             return Err(HookError::new("remove broke"));
         }
@@ -353,9 +255,7 @@ impl TargetController for Failing {
 fn with_hook(hook: Failing) -> Sim {
     let mut sim = Sim::new(10, "v1");
     sim.establish("v1", options(20));
-    sim.engine
-        .set_target_controller("prod", "app", Some(Box::new(hook)))
-        .unwrap();
+    sim.engine.set_target_controller("prod", "app", Some(Box::new(hook))).unwrap();
     sim.set_version("v2");
     sim.step();
     sim
@@ -363,22 +263,14 @@ fn with_hook(hook: Failing) -> Sim {
 
 #[test]
 fn a_failing_selection_hook_selects_nothing() {
-    let mut sim = with_hook(Failing {
-        select: true,
-        approve: false,
-        remove: false,
-    });
+    let mut sim = with_hook(Failing { select: true, approve: false, remove: false });
     let answer = sim.step();
     assert_eq!(count(&answer, TargetState::Waiting), 10);
 }
 
 #[test]
 fn a_failing_approval_hook_assigns_nothing() {
-    let mut sim = with_hook(Failing {
-        select: false,
-        approve: true,
-        remove: false,
-    });
+    let mut sim = with_hook(Failing { select: false, approve: true, remove: false });
     let answer = sim.step();
     assert_eq!(count(&answer, TargetState::HeldBack), 2);
     assert!(answer.iter().all(|e| e.version == "v1"));
@@ -386,11 +278,7 @@ fn a_failing_approval_hook_assigns_nothing() {
 
 #[test]
 fn a_selection_larger_than_the_free_slots_is_cut_to_them() {
-    let mut sim = with_hook(Failing {
-        select: false,
-        approve: false,
-        remove: false,
-    });
+    let mut sim = with_hook(Failing { select: false, approve: false, remove: false });
     let answer = sim.step();
     assert_eq!(count(&answer, TargetState::InFlight), 2);
 }
@@ -398,31 +286,17 @@ fn a_selection_larger_than_the_free_slots_is_cut_to_them() {
 #[test]
 fn removal_takes_at_most_count_and_a_failing_removal_hook_removes_nothing() {
     for broken in [false, true] {
-        let mut sim = with_hook(Failing {
-            select: false,
-            approve: false,
-            remove: broken,
-        });
+        let mut sim = with_hook(Failing { select: false, approve: false, remove: broken });
         // Batch 0 succeeds at step 9: count = min(batch 2, 2 decided - 0).
         for _ in 0..8 {
             sim.step();
         }
         let answer = sim.step();
         let removed = count(&answer, TargetState::Removed);
-        assert_eq!(
-            removed,
-            if broken { 0 } else { 2 },
-            "broken removal hook: {broken}"
-        );
+        assert_eq!(removed, if broken { 0 } else { 2 }, "broken removal hook: {broken}");
         assert_eq!(answer.len() - removed, if broken { 10 } else { 8 });
         // A removed target is answered once, then forgotten.
-        assert_eq!(
-            sim.engine
-                .expected_state("prod", "app", None)
-                .unwrap()
-                .len(),
-            10
-        );
+        assert_eq!(sim.engine.expected_state("prod", "app", None).unwrap().len(), 10);
         let answer = sim.step();
         assert_eq!(count(&answer, TargetState::Removed), 0);
     }
@@ -432,37 +306,22 @@ fn removal_takes_at_most_count_and_a_failing_removal_hook_removes_nothing() {
 fn a_selection_naming_a_target_without_a_name_selects_nothing() {
     struct Garbage;
     impl TargetController for Garbage {
-        fn select(
-            &mut self,
-            _: &HookContext<'_>,
-            _: &[TargetView<'_>],
-            _: usize,
-        ) -> Result<Vec<TargetId>, HookError> {
+        fn select(&mut self, _: &HookContext<'_>, _: &[TargetView<'_>], _: usize) -> Result<Vec<TargetId>, HookError> {
             Ok(vec![TargetId::new("", "ok-name"), TargetId::new("eu", "")])
         }
     }
     let mut engine = Engine::new();
     engine.set_target_version("prod", "app", "v1", T0).unwrap();
-    engine
-        .set_target_controller("prod", "app", Some(Box::new(Garbage)))
-        .unwrap();
-    let answer = engine
-        .orchestrate("prod", "app", &[TargetReport::new("a", "v0")], T0)
-        .unwrap();
+    engine.set_target_controller("prod", "app", Some(Box::new(Garbage))).unwrap();
+    let answer = engine.orchestrate("prod", "app", &[TargetReport::new("a", "v0")], T0).unwrap();
     assert_eq!(answer.len(), 1);
     assert_eq!(answer[0].reason, TargetState::Waiting);
 }
 
 #[test]
 fn hooks_can_be_removed_again() {
-    let mut sim = with_hook(Failing {
-        select: true,
-        approve: false,
-        remove: false,
-    });
-    sim.engine
-        .set_target_controller("prod", "app", None)
-        .unwrap();
+    let mut sim = with_hook(Failing { select: true, approve: false, remove: false });
+    sim.engine.set_target_controller("prod", "app", None).unwrap();
     let answer = sim.step();
     assert_eq!(count(&answer, TargetState::InFlight), 2);
 }

@@ -51,24 +51,13 @@ fn behaviour() -> impl Strategy<Value = Behaviour> {
 }
 
 fn amount() -> impl Strategy<Value = Amount> {
-    prop_oneof![
-        (1u64..=20).prop_map(Amount::Count),
-        (1u32..=60).prop_map(Amount::Percent)
-    ]
+    prop_oneof![(1u64..=20).prop_map(Amount::Count), (1u32..=60).prop_map(Amount::Percent)]
 }
 
 /// A plan of 0 (the simple form) to 4 steps, the last one "100%".
 fn step() -> impl Strategy<Value = PlanStep> {
-    (
-        amount(),
-        prop_oneof![2 => Just(0u64), 1 => 1u64..=120],
-        proptest::bool::weighted(0.2),
-    )
-        .prop_map(|(size, bake_secs, approval)| PlanStep {
-            size,
-            bake_secs,
-            approval,
-        })
+    (amount(), prop_oneof![2 => Just(0u64), 1 => 1u64..=120], proptest::bool::weighted(0.2))
+        .prop_map(|(size, bake_secs, approval)| PlanStep { size, bake_secs, approval })
 }
 
 fn steps() -> impl Strategy<Value = Vec<PlanStep>> {
@@ -83,12 +72,7 @@ fn steps() -> impl Strategy<Value = Vec<PlanStep>> {
 
 fn options() -> impl Strategy<Value = RolloutOptions> {
     (
-        (
-            0u32..=100,
-            prop_oneof![3 => Just(100u32), 1 => 0u32..=100],
-            0u64..=180,
-            0u64..=400,
-        ),
+        (0u32..=100, prop_oneof![3 => Just(100u32), 1 => 0u32..=100], 0u64..=180, 0u64..=400),
         steps(),
         proptest::option::weighted(0.3, amount()),
         proptest::option::weighted(0.2, 0u64..=5),
@@ -152,16 +136,14 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 proptest::collection::vec((0usize..200, op()), 0..8),
             )
         })
-        .prop_map(
-            |(groups, options, other_options, behaviours, step_secs, ops)| Scenario {
-                groups,
-                options,
-                other_options,
-                behaviours,
-                step_secs,
-                ops,
-            },
-        )
+        .prop_map(|(groups, options, other_options, behaviours, step_secs, ops)| Scenario {
+            groups,
+            options,
+            other_options,
+            behaviours,
+            step_secs,
+            ops,
+        })
 }
 
 const STEPS: usize = 250;
@@ -171,9 +153,7 @@ const STEPS: usize = 250;
 fn act(engine: &mut Engine, op: Op, now: i64, other: &RolloutOptions) -> Option<bool> {
     let (ns, e) = ("prod", "app");
     let result = match op {
-        Op::SwitchOptions => engine
-            .set_rollout_options(ns, e, Some(other.clone()))
-            .map(|()| true),
+        Op::SwitchOptions => engine.set_rollout_options(ns, e, Some(other.clone())).map(|()| true),
         Op::Set(v) => engine.set_target_version(ns, e, v, now).map(|()| true),
         Op::Force(v) => engine.force_target_version(ns, e, v, now).map(|()| true),
         Op::Pause => engine.pause(ns, e, now),
@@ -187,11 +167,7 @@ fn act(engine: &mut Engine, op: Op, now: i64, other: &RolloutOptions) -> Option<
     match result {
         Ok(changed) => Some(changed),
         Err(err) => {
-            assert_eq!(
-                err.code(),
-                orchestrator_engine::ErrorCode::InvalidVersion,
-                "{op:?}: {err}"
-            );
+            assert_eq!(err.code(), orchestrator_engine::ErrorCode::InvalidVersion, "{op:?}: {err}");
             None
         }
     }
@@ -251,11 +227,7 @@ fn run(scenario: &Scenario) {
             }
             let before = sim.engine.snapshot();
             let changed = act(&mut sim.engine, op, sim.now, &scenario.other_options);
-            assert_eq!(
-                changed,
-                act(&mut twin, op, sim.now, &scenario.other_options),
-                "{op:?}: the twin disagrees"
-            );
+            assert_eq!(changed, act(&mut twin, op, sim.now, &scenario.other_options), "{op:?}: the twin disagrees");
             if matches!(op, Op::SwitchOptions) {
                 // Batches, plans and paces were the other options': from
                 // here on only the invariants that hold under any options
@@ -265,11 +237,7 @@ fn run(scenario: &Scenario) {
             }
             if changed != Some(true) {
                 // A control that does not apply, or fails, changes nothing.
-                assert_eq!(
-                    sim.engine.snapshot(),
-                    before,
-                    "step {step}: {op:?} answered {changed:?} but changed the state"
-                );
+                assert_eq!(sim.engine.snapshot(), before, "step {step}: {op:?} answered {changed:?} but changed the state");
             } else {
                 operator_acted = true;
                 rollback = None;
@@ -281,92 +249,50 @@ fn run(scenario: &Scenario) {
         }
         let before = sim.info();
         let reports = sim.reports();
-        let answer = sim
-            .engine
-            .orchestrate("prod", "app", &reports, sim.now)
-            .unwrap();
+        let answer = sim.engine.orchestrate("prod", "app", &reports, sim.now).unwrap();
         let twin_answer = twin.orchestrate("prod", "app", &reports, sim.now).unwrap();
-        assert_eq!(
-            answer, twin_answer,
-            "step {step}: the restored twin answers differently"
-        );
+        assert_eq!(answer, twin_answer, "step {step}: the restored twin answers differently");
         twin = Engine::restore(&twin.snapshot()).unwrap();
         let info = sim.info();
         assert_eq!(info, twin.rollout_info("prod", "app").unwrap());
         let events = sim.engine.events("prod", "app", 0, usize::MAX).unwrap();
         assert_eq!(events, twin.events("prod", "app", 0, usize::MAX).unwrap());
-        assert_eq!(
-            sim.engine.history("prod", "app").unwrap(),
-            twin.history("prod", "app").unwrap()
-        );
+        assert_eq!(sim.engine.history("prod", "app").unwrap(), twin.history("prod", "app").unwrap());
 
         // At most one batch (or plan step) moves at once, and a rollback at
         // most its own batch.
-        let in_flight = answer
-            .iter()
-            .filter(|e| e.reason == TargetState::InFlight)
-            .count();
-        let rolled_back = answer
-            .iter()
-            .filter(|e| e.reason == TargetState::RolledBack)
-            .count();
-        assert!(
-            switched || rolled_back <= rollback_batch,
-            "step {step}: {rolled_back} rolling back, batch {rollback_batch}"
-        );
+        let in_flight = answer.iter().filter(|e| e.reason == TargetState::InFlight).count();
+        let rolled_back = answer.iter().filter(|e| e.reason == TargetState::RolledBack).count();
+        assert!(switched || rolled_back <= rollback_batch, "step {step}: {rolled_back} rolling back, batch {rollback_batch}");
         match info.step {
             _ if switched => {}
             Some(index) => {
                 // Targets already on the version count as moved; a step
                 // moves more only up to its goal.
-                let moved = answer
-                    .iter()
-                    .filter(|e| e.version == info.rolling_version)
-                    .count();
-                let already = previous
-                    .iter()
-                    .filter(|v| **v == info.rolling_version)
-                    .count();
+                let moved = answer.iter().filter(|e| e.version == info.rolling_version).count();
+                let already = previous.iter().filter(|v| **v == info.rolling_version).count();
                 let goal = plan_goal(&options.steps, index, n);
-                assert!(
-                    moved <= goal.max(already),
-                    "step {step}: {moved} moved, plan step {index} allows {goal}"
-                );
+                assert!(moved <= goal.max(already), "step {step}: {moved} moved, plan step {index} allows {goal}");
             }
             // The answer is the step's, made for the version rolling
             // before it advanced.
             None if options.steps.is_empty() && full.as_ref() != Some(&before.rolling_version) => {
-                assert!(
-                    in_flight <= batch,
-                    "step {step}: {in_flight} in flight, batch {batch}"
-                );
+                assert!(in_flight <= batch, "step {step}: {in_flight} in flight, batch {batch}");
             }
             None => {}
         }
 
         // Paused (or awaiting approval), nothing new moves to the rolling
         // version; rollbacks still move.
-        if (before.paused && info.paused || before.awaiting_approval && info.awaiting_approval)
-            && !operator_acted
-        {
+        if (before.paused && info.paused || before.awaiting_approval && info.awaiting_approval) && !operator_acted {
             for (e, was) in answer.iter().zip(&previous) {
                 let moved = e.version != *was && e.version != info.last_known_good_version;
-                assert!(
-                    !moved,
-                    "step {step}: {} moved to {} while held ({info:?})",
-                    e.name, e.version
-                );
+                assert!(!moved, "step {step}: {} moved to {} while held ({info:?})", e.name, e.version);
             }
         }
         for e in &answer {
-            let held = matches!(
-                e.reason,
-                TargetState::HeldPaused | TargetState::AwaitingApproval
-            );
-            assert!(
-                !held || info.paused || info.awaiting_approval,
-                "step {step}: {e:?} but nothing holds"
-            );
+            let held = matches!(e.reason, TargetState::HeldPaused | TargetState::AwaitingApproval);
+            assert!(!held || info.paused || info.awaiting_approval, "step {step}: {e:?} but nothing holds");
         }
 
         // A known-bad version is never assigned again (the operator setting
@@ -381,10 +307,7 @@ fn run(scenario: &Scenario) {
                 );
             }
         }
-        assert_ne!(
-            info.last_known_good_version, info.last_known_bad_version,
-            "step {step}"
-        );
+        assert_ne!(info.last_known_good_version, info.last_known_bad_version, "step {step}");
         for e in &answer {
             assert_eq!(e.is_error, e.reason.is_failed());
             assert!(!e.message.is_empty());
@@ -392,23 +315,14 @@ fn run(scenario: &Scenario) {
 
         // The event log is bounded, in order, and never in the future.
         assert!(events.len() <= max_events as usize);
-        assert!(
-            events.windows(2).all(|w| w[1].seq == w[0].seq + 1),
-            "step {step}: event gap"
-        );
+        assert!(events.windows(2).all(|w| w[1].seq == w[0].seq + 1), "step {step}: event gap");
         assert!(events.iter().all(|e| e.time <= sim.now));
         let newest = events.last().map_or(last_seq, |e| e.seq);
-        assert!(
-            newest >= last_seq,
-            "step {step}: sequence numbers went back"
-        );
+        assert!(newest >= last_seq, "step {step}: sequence numbers went back");
         last_seq = newest;
         let since = events.first().map_or(0, |e| e.seq);
         let page = sim.engine.events("prod", "app", since, 3).unwrap();
-        assert_eq!(
-            page.as_slice(),
-            &events[1.min(events.len())..events.len().min(4)]
-        );
+        assert_eq!(page.as_slice(), &events[1.min(events.len())..events.len().min(4)]);
 
         // The history has at most one open rollout: the one under way.
         let history = sim.engine.history("prod", "app").unwrap();
@@ -424,11 +338,7 @@ fn run(scenario: &Scenario) {
             && !info.last_known_good_version.is_empty();
         if started {
             let lkg = info.last_known_good_version.clone();
-            let moved = (0..n)
-                .filter(|&h| {
-                    sim.hosts[h].running != lkg && sim.hosts[h].behaviour(&lkg) != Behaviour::Stuck
-                })
-                .collect();
+            let moved = (0..n).filter(|&h| sim.hosts[h].running != lkg && sim.hosts[h].behaviour(&lkg) != Behaviour::Stuck).collect();
             rollback = Some((step, lkg, moved));
         }
         sim.apply(&answer);
@@ -471,18 +381,7 @@ fn a_large_failing_fleet_rolls_back_within_the_bound() {
             ..Default::default()
         },
         other_options: RolloutOptions::default(),
-        behaviours: (0..500)
-            .map(|i| {
-                (
-                    if i % 9 == 0 {
-                        Behaviour::Broken
-                    } else {
-                        Behaviour::Healthy
-                    },
-                    Behaviour::Healthy,
-                )
-            })
-            .collect(),
+        behaviours: (0..500).map(|i| (if i % 9 == 0 { Behaviour::Broken } else { Behaviour::Healthy }, Behaviour::Healthy)).collect(),
         step_secs: 10,
         ops: vec![],
     };
@@ -492,16 +391,8 @@ fn a_large_failing_fleet_rolls_back_within_the_bound() {
 #[test]
 fn reasons_cover_the_life_of_a_rollout() {
     let mut sim = Sim::new(20, "v1");
-    sim.establish(
-        "v1",
-        RolloutOptions {
-            batch_percent: 20,
-            ..Default::default()
-        },
-    );
-    sim.hosts[15]
-        .behaviour
-        .insert("v2".into(), Behaviour::Broken);
+    sim.establish("v1", RolloutOptions { batch_percent: 20, ..Default::default() });
+    sim.hosts[15].behaviour.insert("v2".into(), Behaviour::Broken);
     sim.set_version("v2");
     let mut seen = std::collections::HashSet::new();
     for _ in 0..200 {
@@ -509,13 +400,9 @@ fn reasons_cover_the_life_of_a_rollout() {
             seen.insert(e.reason);
         }
     }
-    for reason in [
-        TargetState::Waiting,
-        TargetState::InFlight,
-        TargetState::Succeeded,
-        TargetState::FailedUnhealthy,
-        TargetState::RolledBack,
-    ] {
+    for reason in
+        [TargetState::Waiting, TargetState::InFlight, TargetState::Succeeded, TargetState::FailedUnhealthy, TargetState::RolledBack]
+    {
         assert!(seen.contains(&reason), "{reason:?} never seen");
     }
 }

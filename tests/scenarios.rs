@@ -9,21 +9,14 @@ use orchestrator_engine::{Engine, RolloutOptions, TargetReport, TargetState};
 #[test]
 fn first_rollout_on_a_fresh_entity_establishes_the_last_known_good_version() {
     let mut engine = Engine::new();
-    engine
-        .set_rollout_options("prod", "app", Some(options(50)))
-        .unwrap();
+    engine.set_rollout_options("prod", "app", Some(options(50))).unwrap();
     engine.set_target_version("prod", "app", "v1", T0).unwrap();
-    let reports: Vec<_> = (1..=4)
-        .map(|i| TargetReport::new(format!("host-{i}"), "v1"))
-        .collect();
+    let reports: Vec<_> = (1..=4).map(|i| TargetReport::new(format!("host-{i}"), "v1")).collect();
 
     // No version is known good yet: the targets have no expectation, the
     // first batch of two is assigned v1.
     let answer = engine.orchestrate("prod", "app", &reports, T0).unwrap();
-    let reasons: Vec<_> = answer
-        .iter()
-        .map(|e| (e.name.as_str(), e.version.as_str(), e.reason))
-        .collect();
+    let reasons: Vec<_> = answer.iter().map(|e| (e.name.as_str(), e.version.as_str(), e.reason)).collect();
     assert_eq!(
         reasons,
         [
@@ -33,32 +26,16 @@ fn first_rollout_on_a_fresh_entity_establishes_the_last_known_good_version() {
             ("host-4", "v1", TargetState::Waiting),
         ]
     );
-    assert_eq!(
-        engine
-            .rollout_info("prod", "app")
-            .unwrap()
-            .last_known_good_version,
-        ""
-    );
+    assert_eq!(engine.rollout_info("prod", "app").unwrap().last_known_good_version, "");
 
     // Arrival back-dated the first two by the success timeout: they
     // succeed, and the other two move.
-    let answer = engine
-        .orchestrate("prod", "app", &reports, T0 + 10 * SEC)
-        .unwrap();
+    let answer = engine.orchestrate("prod", "app", &reports, T0 + 10 * SEC).unwrap();
     assert_eq!(count(&answer, TargetState::Succeeded), 2);
     assert_eq!(count(&answer, TargetState::InFlight), 2);
-    assert_eq!(
-        engine
-            .rollout_info("prod", "app")
-            .unwrap()
-            .last_known_good_version,
-        ""
-    );
+    assert_eq!(engine.rollout_info("prod", "app").unwrap().last_known_good_version, "");
 
-    let answer = engine
-        .orchestrate("prod", "app", &reports, T0 + 20 * SEC)
-        .unwrap();
+    let answer = engine.orchestrate("prod", "app", &reports, T0 + 20 * SEC).unwrap();
     assert_eq!(count(&answer, TargetState::Succeeded), 4);
     let info = engine.rollout_info("prod", "app").unwrap();
     assert_eq!(info.last_known_good_version, "v1");
@@ -120,15 +97,9 @@ fn in_flight_messages_say_what_the_target_waits_for() {
     sim.step();
     let answer = sim.step();
     assert_eq!(answer[0].message, "in flight: asked to move from v1 to v2");
-    assert_eq!(
-        answer[1].message,
-        "waiting for a free slot to move from v1 to v2"
-    );
+    assert_eq!(answer[1].message, "waiting for a free slot to move from v1 to v2");
     let answer = sim.step();
-    assert_eq!(
-        answer[0].message,
-        "in flight on v2: must stay healthy for more than 60s to succeed"
-    );
+    assert_eq!(answer[0].message, "in flight on v2: must stay healthy for more than 60s to succeed");
 }
 
 #[test]
@@ -138,17 +109,9 @@ fn a_failing_version_becomes_last_known_bad_and_moved_targets_roll_back_in_batch
     // exactly that (the default sends every moved target back at once:
     // tests/controls.rs).
     let mut sim = Sim::new(10, "v1");
-    sim.establish(
-        "v1",
-        RolloutOptions {
-            rollback_batch_percent: Some(20),
-            ..options(20)
-        },
-    );
+    sim.establish("v1", RolloutOptions { rollback_batch_percent: Some(20), ..options(20) });
     for h in [4, 5] {
-        sim.hosts[h]
-            .behaviour
-            .insert("v2".into(), Behaviour::Broken);
+        sim.hosts[h].behaviour.insert("v2".into(), Behaviour::Broken);
     }
     sim.set_version("v2");
     let mut answers = Vec::new();
@@ -164,10 +127,7 @@ fn a_failing_version_becomes_last_known_bad_and_moved_targets_roll_back_in_batch
     assert_eq!(at(29, 4), ("v2", TargetState::InFlight));
     assert_eq!(at(30, 4), ("v2", TargetState::FailedUnhealthy));
     assert!(answers[30][4].is_error);
-    assert_eq!(
-        answers[30][4].message,
-        "failed on v2: it reports errors: error rate above 5%"
-    );
+    assert_eq!(answers[30][4].message, "failed on v2: it reports errors: error rate above 5%");
     // The step that sets LKB assigns nothing: hosts 6.. still wait on v1.
     assert_eq!(at(30, 6), ("v1", TargetState::Waiting));
 
@@ -175,21 +135,9 @@ fn a_failing_version_becomes_last_known_bad_and_moved_targets_roll_back_in_batch
     // pair once the previous one is healthy on v1 again (8 steps).
     for (pair, assigned_at) in [(0usize, 31usize), (1, 39), (2, 47)] {
         for h in [2 * pair, 2 * pair + 1] {
-            assert_ne!(
-                at(assigned_at - 1, h).0,
-                "v1",
-                "host {h} moved back too early"
-            );
-            assert_eq!(
-                at(assigned_at, h),
-                ("v1", TargetState::RolledBack),
-                "host {h}"
-            );
-            assert_eq!(
-                at(assigned_at + 8, h),
-                ("v1", TargetState::Succeeded),
-                "host {h}"
-            );
+            assert_ne!(at(assigned_at - 1, h).0, "v1", "host {h} moved back too early");
+            assert_eq!(at(assigned_at, h), ("v1", TargetState::RolledBack), "host {h}");
+            assert_eq!(at(assigned_at + 8, h), ("v1", TargetState::Succeeded), "host {h}");
         }
     }
     // Hosts never moved are never touched.
@@ -200,9 +148,7 @@ fn a_failing_version_becomes_last_known_bad_and_moved_targets_roll_back_in_batch
     }
     // v2 is never assigned again once it is bad.
     for answer in &answers[31..] {
-        assert!(answer
-            .iter()
-            .all(|e| e.version == "v1" || e.reason != TargetState::InFlight));
+        assert!(answer.iter().all(|e| e.version == "v1" || e.reason != TargetState::InFlight));
     }
     let info = sim.info();
     assert_eq!(info.last_known_good_version, "v1");
@@ -270,9 +216,7 @@ fn force_target_version_rolls_the_current_rollout_back_then_rolls_out_the_forced
     // Batch 0 succeeded on v2, batch 1 is in flight.
     let moved: Vec<usize> = (0..10).filter(|&h| sim.hosts[h].running == "v2").collect();
     assert_eq!(moved, [0, 1, 2, 3]);
-    sim.engine
-        .force_target_version("prod", "app", "v3", sim.now)
-        .unwrap();
+    sim.engine.force_target_version("prod", "app", "v3", sim.now).unwrap();
     let info = sim.info();
     assert_eq!(info.last_known_bad_version, "v2");
     assert_eq!(info.target_version, "v3");
@@ -286,19 +230,13 @@ fn force_target_version_rolls_the_current_rollout_back_then_rolls_out_the_forced
                 seen[h].push(e.version.clone());
             }
         }
-        assert!(answer
-            .iter()
-            .all(|e| e.version != "v2" || e.reason == TargetState::Waiting));
+        assert!(answer.iter().all(|e| e.version != "v2" || e.reason == TargetState::Waiting));
         if sim.info().last_known_good_version == "v3" {
             break;
         }
     }
     for h in 0..10 {
-        let want: &[&str] = if moved.contains(&h) {
-            &["v2", "v1", "v3"]
-        } else {
-            &["v1", "v3"]
-        };
+        let want: &[&str] = if moved.contains(&h) { &["v2", "v1", "v3"] } else { &["v1", "v3"] };
         assert_eq!(seen[h], want, "host {h}");
     }
     let info = sim.info();
@@ -311,9 +249,7 @@ fn force_target_version_rolls_the_current_rollout_back_then_rolls_out_the_forced
 fn setting_the_bad_version_anew_retries_it_and_setting_it_again_does_not() {
     let mut sim = Sim::new(4, "v1");
     sim.establish("v1", options(50));
-    sim.hosts[0]
-        .behaviour
-        .insert("v2".into(), Behaviour::LateFailure { after_ms: 90 * SEC });
+    sim.hosts[0].behaviour.insert("v2".into(), Behaviour::LateFailure { after_ms: 90 * SEC });
     sim.set_version("v2");
     sim.run_until(100, |s| s.info().last_known_bad_version == "v2");
     sim.run_until(100, |s| s.hosts.iter().all(|h| h.running == "v1"));
@@ -340,17 +276,10 @@ fn zombies_are_forgotten_after_900_seconds_without_a_report() {
     engine.orchestrate("prod", "app", &both, T0).unwrap();
     // Only "a" reports from now on; "b" keeps its state meanwhile.
     let only_a = [TargetReport::new("a", "v1")];
-    let answer = engine
-        .orchestrate("prod", "app", &only_a, T0 + 900 * SEC)
-        .unwrap();
+    let answer = engine.orchestrate("prod", "app", &only_a, T0 + 900 * SEC).unwrap();
     assert_eq!(answer.len(), 2, "900 s is not more than 900 s");
-    let answer = engine
-        .orchestrate("prod", "app", &only_a, T0 + 900 * SEC + 1)
-        .unwrap();
-    assert_eq!(
-        answer.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
-        ["a"]
-    );
+    let answer = engine.orchestrate("prod", "app", &only_a, T0 + 900 * SEC + 1).unwrap();
+    assert_eq!(answer.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["a"]);
     assert_eq!(engine.rollout_info("prod", "app").unwrap().targets, 1);
 }
 
@@ -363,10 +292,7 @@ fn a_partial_report_leaves_the_other_targets_as_they_were() {
     let full = sim.step();
     // Report only the first host: the rest keep their expected state.
     let partial = vec![sim.hosts[0].report(sim.now)];
-    let answer = sim
-        .engine
-        .orchestrate("prod", "app", &partial, sim.now)
-        .unwrap();
+    let answer = sim.engine.orchestrate("prod", "app", &partial, sim.now).unwrap();
     assert_eq!(answer.len(), 6);
     for (a, b) in answer.iter().zip(&full).skip(1) {
         assert_eq!((&a.version, a.reason), (&b.version, b.reason));
@@ -377,9 +303,7 @@ fn a_partial_report_leaves_the_other_targets_as_they_were() {
 fn namespaces_and_entities_are_isolated() {
     let mut engine = Engine::new();
     for (ns, v) in [("test", "v9"), ("prod", "v1")] {
-        engine
-            .set_rollout_options(ns, "app", Some(options(100)))
-            .unwrap();
+        engine.set_rollout_options(ns, "app", Some(options(100))).unwrap();
         engine.set_target_version(ns, "app", v, T0).unwrap();
     }
     engine.set_target_version("prod", "db", "d1", T0).unwrap();
@@ -388,10 +312,7 @@ fn namespaces_and_entities_are_isolated() {
     let prod = engine.orchestrate("prod", "app", &host, T0).unwrap();
     assert_eq!(test[0].version, "v9");
     assert_eq!(prod[0].version, "v1");
-    assert!(engine
-        .expected_state("prod", "db", None)
-        .unwrap()
-        .is_empty());
+    assert!(engine.expected_state("prod", "db", None).unwrap().is_empty());
     assert_eq!(engine.namespaces(), ["prod", "test"]);
     assert_eq!(engine.entities("prod").unwrap(), ["app", "db"]);
     assert_eq!(engine.entities("test").unwrap(), ["app"]);
@@ -404,9 +325,7 @@ fn versions_are_case_sensitive() {
     sim.set_version("V1");
     sim.step();
     let answer = sim.step();
-    assert!(answer
-        .iter()
-        .all(|e| e.version == "V1" && e.reason == TargetState::InFlight));
+    assert!(answer.iter().all(|e| e.version == "V1" && e.reason == TargetState::InFlight));
     sim.run_until(20, |s| s.info().last_known_good_version == "V1");
     assert!(sim.hosts.iter().all(|h| h.running == "V1"));
 }
@@ -415,27 +334,15 @@ fn versions_are_case_sensitive() {
 fn expected_state_of_one_group_is_an_exact_match() {
     let mut engine = Engine::new();
     engine.set_target_version("prod", "app", "v1", T0).unwrap();
-    let reports = [
-        TargetReport::new("a", "v1").in_group("eu"),
-        TargetReport::new("b", "v1").in_group("eu-west"),
-        TargetReport::new("c", "v1"),
-    ];
+    let reports =
+        [TargetReport::new("a", "v1").in_group("eu"), TargetReport::new("b", "v1").in_group("eu-west"), TargetReport::new("c", "v1")];
     engine.orchestrate("prod", "app", &reports, T0).unwrap();
     let eu = engine.expected_state("prod", "app", Some("eu")).unwrap();
-    assert_eq!(
-        eu.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
-        ["a"]
-    );
+    assert_eq!(eu.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["a"]);
     let all = engine.expected_state("prod", "app", None).unwrap();
     // Stable order: by group, then name.
-    assert_eq!(
-        all.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
-        ["c", "a", "b"]
-    );
-    assert!(engine
-        .expected_state("prod", "app", Some("us"))
-        .unwrap()
-        .is_empty());
+    assert_eq!(all.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["c", "a", "b"]);
+    assert!(engine.expected_state("prod", "app", Some("us")).unwrap().is_empty());
 }
 
 #[test]
@@ -467,9 +374,7 @@ fn a_first_rollout_that_fails_halts_with_nowhere_to_go_back_to() {
     sim.set_version("v1");
     sim.run_until(30, |s| s.info().last_known_bad_version == "v1");
     let answer = sim.step();
-    assert!(answer
-        .iter()
-        .all(|e| e.reason == TargetState::Halted && e.version == "v1"));
+    assert!(answer.iter().all(|e| e.reason == TargetState::Halted && e.version == "v1"));
     assert!(answer[0].message.contains("no version is known good"));
     // A new version moves on at once.
     for h in &mut sim.hosts {
@@ -493,14 +398,9 @@ fn an_empty_fleet_judges_nothing() {
 fn success_percent_below_100_tolerates_failures_up_to_the_threshold() {
     // 10 hosts at 80%: 8 successes make v2 good, 2 failures make it bad.
     let mut sim = Sim::new(10, "v1");
-    let opts = RolloutOptions {
-        success_percent: 80,
-        ..options(50)
-    };
+    let opts = RolloutOptions { success_percent: 80, ..options(50) };
     sim.establish("v1", opts.clone());
-    sim.hosts[0]
-        .behaviour
-        .insert("v2".into(), Behaviour::Broken);
+    sim.hosts[0].behaviour.insert("v2".into(), Behaviour::Broken);
     sim.set_version("v2");
     sim.run_until(60, |s| s.info().last_known_good_version == "v2");
     assert_eq!(sim.info().last_known_bad_version, "");
@@ -508,9 +408,7 @@ fn success_percent_below_100_tolerates_failures_up_to_the_threshold() {
     let mut sim = Sim::new(10, "v1");
     sim.establish("v1", opts);
     for h in [0, 1] {
-        sim.hosts[h]
-            .behaviour
-            .insert("v2".into(), Behaviour::Broken);
+        sim.hosts[h].behaviour.insert("v2".into(), Behaviour::Broken);
     }
     sim.set_version("v2");
     sim.run_until(60, |s| s.info().last_known_bad_version == "v2");
@@ -522,27 +420,15 @@ fn a_target_that_succeeded_and_then_reports_errors_has_failed_at_once() {
     // Without this, it would go back in flight after its slot was given to
     // the next target, and more than a batch would be in flight.
     let mut sim = Sim::new(10, "v1");
-    sim.establish(
-        "v1",
-        RolloutOptions {
-            success_percent: 80,
-            ..options(20)
-        },
-    );
-    sim.hosts[0]
-        .behaviour
-        .insert("v2".into(), Behaviour::LateFailure { after_ms: 75 * SEC });
+    sim.establish("v1", RolloutOptions { success_percent: 80, ..options(20) });
+    sim.hosts[0].behaviour.insert("v2".into(), Behaviour::LateFailure { after_ms: 75 * SEC });
     sim.set_version("v2");
     let answers: Vec<_> = (0..11).map(|_| sim.step()).collect();
     // Host 0 reports v2 from step 2, succeeds at step 9 (70 s), reports
     // errors from step 10 (80 s > 75 s): failed, well before its deadline.
     assert_eq!(answers[9][0].reason, TargetState::Succeeded);
     assert_eq!(answers[10][0].reason, TargetState::FailedUnhealthy);
-    assert_eq!(
-        count(&answers[10], TargetState::InFlight),
-        2,
-        "its slot stays with batch 1"
-    );
+    assert_eq!(count(&answers[10], TargetState::InFlight), 2, "its slot stays with batch 1");
     // 80% of 10 tolerates one failure; the rollout goes on and succeeds.
     sim.run_until(100, |s| s.info().last_known_good_version == "v2");
 }
@@ -554,25 +440,12 @@ fn raising_the_success_timeout_keeps_succeeded_targets_succeeded() {
     // settled fleet, which went from 0 s to 60 s and answered every
     // target failed_deadline.)
     let mut sim = Sim::new(10, "v1");
-    sim.establish(
-        "v1",
-        RolloutOptions {
-            success_timeout_secs: 0,
-            ..options(100)
-        },
-    );
+    sim.establish("v1", RolloutOptions { success_timeout_secs: 0, ..options(100) });
     let before = sim.step();
     assert!(before.iter().all(|e| e.reason == TargetState::Succeeded));
-    sim.options(RolloutOptions {
-        success_timeout_secs: 600,
-        duration_timeout_secs: 1200,
-        ..options(20)
-    });
+    sim.options(RolloutOptions { success_timeout_secs: 600, duration_timeout_secs: 1200, ..options(20) });
     let after = sim.step();
-    assert!(
-        after.iter().all(|e| e.reason == TargetState::Succeeded),
-        "{after:?}"
-    );
+    assert!(after.iter().all(|e| e.reason == TargetState::Succeeded), "{after:?}");
     assert!(sim
         .engine
         .events("prod", "app", 0, usize::MAX)
@@ -582,10 +455,6 @@ fn raising_the_success_timeout_keeps_succeeded_targets_succeeded() {
     // A new rollout judges its targets with the new timeout.
     sim.set_version("v2");
     let answers: Vec<_> = (0..3).map(|_| sim.step()).collect();
-    assert_eq!(
-        count(&answers[2], TargetState::Waiting),
-        8,
-        "only the first batch moved"
-    );
+    assert_eq!(count(&answers[2], TargetState::Waiting), 8, "only the first batch moved");
     assert_eq!(count(&answers[2], TargetState::InFlight), 2);
 }

@@ -5,9 +5,8 @@ mod common;
 
 use common::{Behaviour, Sim, SEC, T0};
 use orchestrator_engine::{
-    Amount, Engine, ErrorCode, EventKind, HookContext, HookError, Outcome, PlanStep,
-    RolloutOptions, TargetController, TargetReport, TargetState, TargetView,
-    SNAPSHOT_FORMAT_VERSION,
+    Amount, Engine, ErrorCode, EventKind, HookContext, HookError, Outcome, PlanStep, RolloutOptions, TargetController, TargetReport,
+    TargetState, TargetView, SNAPSHOT_FORMAT_VERSION,
 };
 use proptest::prelude::*;
 
@@ -40,25 +39,14 @@ fn golden_engine() -> Engine {
         ..Default::default()
     };
     sim.establish("v1", options);
-    sim.engine
-        .set_target_controller("prod", "app", Some(Box::new(RejectHost3)))
-        .unwrap();
-    sim.hosts[4]
-        .behaviour
-        .insert("v2".into(), Behaviour::Broken);
+    sim.engine.set_target_controller("prod", "app", Some(Box::new(RejectHost3))).unwrap();
+    sim.hosts[4].behaviour.insert("v2".into(), Behaviour::Broken);
     sim.set_version("v2");
     sim.run_until(100, |s| s.info().last_known_bad_version == "v2");
     sim.step();
-    sim.engine
-        .set_target_version("staging", "worker", "w7", sim.now)
-        .unwrap();
-    let tagged = TargetReport {
-        tags: vec!["canary".into(), "arm64".into()],
-        ..TargetReport::new("w-1", "w6").with_message("booting")
-    };
-    sim.engine
-        .orchestrate("staging", "worker", &[tagged], T0)
-        .unwrap();
+    sim.engine.set_target_version("staging", "worker", "w7", sim.now).unwrap();
+    let tagged = TargetReport { tags: vec!["canary".into(), "arm64".into()], ..TargetReport::new("w-1", "w6").with_message("booting") };
+    sim.engine.orchestrate("staging", "worker", &[tagged], T0).unwrap();
     sim.engine
 }
 
@@ -70,18 +58,9 @@ fn golden_v2_engine() -> Engine {
     sim.engine = golden_engine();
     sim.ns = "edge".into();
     sim.entity = "canary".into();
-    let steps = vec![
-        PlanStep::new(Amount::Count(1)).bake(300),
-        PlanStep::new(Amount::Percent(50)).gated(),
-        PlanStep::new(Amount::Percent(100)),
-    ];
-    sim.establish(
-        "c1",
-        RolloutOptions {
-            max_events: 40,
-            ..Default::default()
-        },
-    );
+    let steps =
+        vec![PlanStep::new(Amount::Count(1)).bake(300), PlanStep::new(Amount::Percent(50)).gated(), PlanStep::new(Amount::Percent(100))];
+    sim.establish("c1", RolloutOptions { max_events: 40, ..Default::default() });
     sim.options(RolloutOptions {
         steps,
         max_failures: Some(Amount::Percent(10)),
@@ -99,18 +78,8 @@ fn golden_v2_engine() -> Engine {
     watched.ns = "edge".into();
     watched.entity = "watched".into();
     watched.engine = sim.engine;
-    watched.establish(
-        "w1",
-        RolloutOptions {
-            batch_percent: 100,
-            ..Default::default()
-        },
-    );
-    watched.options(RolloutOptions {
-        batch_percent: 100,
-        watch_secs: 3600,
-        ..Default::default()
-    });
+    watched.establish("w1", RolloutOptions { batch_percent: 100, ..Default::default() });
+    watched.options(RolloutOptions { batch_percent: 100, watch_secs: 3600, ..Default::default() });
     watched.set_version("w2");
     watched.run_until(50, |s| s.info().watch_until.is_some());
     watched.engine
@@ -143,22 +112,11 @@ fn the_golden_v3_snapshot_restores_and_re_encodes_byte_for_byte() {
     assert_eq!(golden_v2_engine().snapshot(), bytes);
 
     // And it goes on: approving and resuming finishes the canary.
-    let mut sim = Sim {
-        engine,
-        ..Sim::new(6, "c1")
-    };
+    let mut sim = Sim { engine, ..Sim::new(6, "c1") };
     sim.ns = "edge".into();
     sim.entity = "canary".into();
     for h in &mut sim.hosts {
-        h.running = sim
-            .engine
-            .expected_state("edge", "canary", None)
-            .unwrap()
-            .iter()
-            .find(|e| e.name == h.name)
-            .unwrap()
-            .version
-            .clone();
+        h.running = sim.engine.expected_state("edge", "canary", None).unwrap().iter().find(|e| e.name == h.name).unwrap().version.clone();
     }
     sim.now = T0 + 3600 * SEC;
     sim.engine.resume("edge", "canary", sim.now).unwrap();
@@ -185,15 +143,7 @@ fn the_golden_v2_snapshot_still_restores_to_the_same_state() {
 #[test]
 fn the_event_log_is_compact_and_keeps_forgotten_targets() {
     let mut sim = Sim::new(20, "v1");
-    sim.establish(
-        "v1",
-        RolloutOptions {
-            batch_percent: 10,
-            success_timeout_secs: 10,
-            max_events: 1000,
-            ..RolloutOptions::default()
-        },
-    );
+    sim.establish("v1", RolloutOptions { batch_percent: 10, success_timeout_secs: 10, max_events: 1000, ..RolloutOptions::default() });
     for version in ["v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"] {
         sim.set_version(version);
         sim.run_until(200, |s| s.info().last_known_good_version == version);
@@ -207,19 +157,11 @@ fn the_event_log_is_compact_and_keeps_forgotten_targets() {
     let bytes = sim.engine.snapshot();
     // 18 targets take about 40 bytes each; the rest is the log.
     let per_event = (bytes.len() - 18 * 40) as f64 / events.len() as f64;
-    assert!(
-        per_event < 12.0,
-        "{per_event:.1} bytes an event ({} bytes, {} events)",
-        bytes.len(),
-        events.len()
-    );
+    assert!(per_event < 12.0, "{per_event:.1} bytes an event ({} bytes, {} events)", bytes.len(), events.len());
     let restored = Engine::restore(&bytes).unwrap();
     let again = restored.events("prod", "app", 0, usize::MAX).unwrap();
     assert_eq!(again, events);
-    assert!(again.iter().any(|e| e
-        .target
-        .as_ref()
-        .is_some_and(|t| t.name == common::host_name(19))));
+    assert!(again.iter().any(|e| e.target.as_ref().is_some_and(|t| t.name == common::host_name(19))));
     assert_eq!(restored.snapshot(), bytes);
 }
 
@@ -237,12 +179,7 @@ fn the_golden_v1_snapshot_still_restores() {
     assert_eq!(info.last_known_bad_version, "v2");
     assert_eq!(info.options.success_timeout_secs, 30);
     assert_eq!(info.targets, 8);
-    let eu: Vec<_> = engine
-        .expected_state("prod", "app", Some("eu"))
-        .unwrap()
-        .into_iter()
-        .map(|e| (e.name, e.version, e.reason))
-        .collect();
+    let eu: Vec<_> = engine.expected_state("prod", "app", Some("eu")).unwrap().into_iter().map(|e| (e.name, e.version, e.reason)).collect();
     let want = [
         ("host-000", "v1", TargetState::RolledBack),
         ("host-002", "v1", TargetState::RolledBack),
@@ -251,56 +188,25 @@ fn the_golden_v1_snapshot_still_restores() {
     ];
     assert_eq!(eu, want.map(|(n, v, r)| (n.to_owned(), v.to_owned(), r)));
     let worker = engine.expected_state("staging", "worker", None).unwrap();
-    assert_eq!(
-        (
-            worker[0].name.as_str(),
-            worker[0].version.as_str(),
-            worker[0].reason
-        ),
-        ("w-1", "w7", TargetState::InFlight)
-    );
+    assert_eq!((worker[0].name.as_str(), worker[0].version.as_str(), worker[0].reason), ("w-1", "w7", TargetState::InFlight));
 
     // Format 1 had no plans, pauses or logs: restored, they are empty and
     // the options take their defaults. The state is written in the current
     // format, which restores to the same state.
     assert!(!info.paused && info.step.is_none() && info.watch_until.is_none());
     assert_eq!(info.options.steps, []);
-    assert!(engine
-        .events("prod", "app", 0, usize::MAX)
-        .unwrap()
-        .is_empty());
+    assert!(engine.events("prod", "app", 0, usize::MAX).unwrap().is_empty());
     let again = engine.snapshot();
-    assert_eq!(
-        u16::from_le_bytes([again[8], again[9]]),
-        SNAPSHOT_FORMAT_VERSION
-    );
+    assert_eq!(u16::from_le_bytes([again[8], again[9]]), SNAPSHOT_FORMAT_VERSION);
     assert_eq!(Engine::restore(&again).unwrap().snapshot(), again);
-    assert_eq!(
-        Engine::restore(&again)
-            .unwrap()
-            .expected_state("prod", "app", None),
-        engine.expected_state("prod", "app", None)
-    );
+    assert_eq!(Engine::restore(&again).unwrap().expected_state("prod", "app", None), engine.expected_state("prod", "app", None));
     // It goes on: the rollback of v2 finishes (every moved host at once,
     // the default now).
-    let mut sim = Sim {
-        engine,
-        ..Sim::new(8, "v1")
-    };
+    let mut sim = Sim { engine, ..Sim::new(8, "v1") };
     let answer = sim.engine.expected_state("prod", "app", None).unwrap();
     for h in &mut sim.hosts {
-        h.group = answer
-            .iter()
-            .find(|e| e.name == h.name)
-            .unwrap()
-            .group
-            .clone();
-        h.running = if ["host-000", "host-002", "host-007"].contains(&h.name.as_str()) {
-            "v1"
-        } else {
-            "v2"
-        }
-        .into();
+        h.group = answer.iter().find(|e| e.name == h.name).unwrap().group.clone();
+        h.running = if ["host-000", "host-002", "host-007"].contains(&h.name.as_str()) { "v1" } else { "v2" }.into();
     }
     sim.now = T0 + 3600 * SEC;
     sim.run_until(20, |s| s.hosts.iter().all(|h| h.running == "v1"));
@@ -309,28 +215,13 @@ fn the_golden_v1_snapshot_still_restores() {
 #[test]
 fn a_restored_engine_goes_on_exactly_as_the_original() {
     let mut a = Sim::new(30, "v1");
-    a.establish(
-        "v1",
-        RolloutOptions {
-            batch_percent: 20,
-            ..Default::default()
-        },
-    );
-    a.hosts[7].behaviour.insert(
-        "v2".into(),
-        Behaviour::Flapping {
-            period_ms: 45 * SEC,
-        },
-    );
+    a.establish("v1", RolloutOptions { batch_percent: 20, ..Default::default() });
+    a.hosts[7].behaviour.insert("v2".into(), Behaviour::Flapping { period_ms: 45 * SEC });
     a.set_version("v2");
     for _ in 0..15 {
         a.step();
     }
-    let mut b = Sim {
-        engine: Engine::restore(&a.engine.snapshot()).unwrap(),
-        hosts: a.hosts.clone(),
-        ..Sim::new(0, "v1")
-    };
+    let mut b = Sim { engine: Engine::restore(&a.engine.snapshot()).unwrap(), hosts: a.hosts.clone(), ..Sim::new(0, "v1") };
     b.now = a.now;
     for _ in 0..200 {
         assert_eq!(a.step(), b.step());
@@ -364,14 +255,8 @@ fn with_header(version: u16, body: &[u8]) -> Vec<u8> {
 #[test]
 fn foreign_newer_and_corrupt_snapshots_are_clear_errors() {
     let good = golden_engine().snapshot();
-    assert_eq!(
-        restore_err(b""),
-        "invalid snapshot: 0 bytes is too short for a snapshot header"
-    );
-    assert_eq!(
-        restore_err(b"{\"namespaces\":[]}   "),
-        "invalid snapshot: these bytes are not an orchestrator-engine snapshot (bad magic)"
-    );
+    assert_eq!(restore_err(b""), "invalid snapshot: 0 bytes is too short for a snapshot header");
+    assert_eq!(restore_err(b"{\"namespaces\":[]}   "), "invalid snapshot: these bytes are not an orchestrator-engine snapshot (bad magic)");
     let newer = with_header(SNAPSHOT_FORMAT_VERSION + 1, &good[20..]);
     assert_eq!(
         restore_err(&newer),
@@ -384,10 +269,7 @@ fn foreign_newer_and_corrupt_snapshots_are_clear_errors() {
     assert!(restore_err(&good[..good.len() - 1]).contains("truncated or padded"));
     let mut flipped = good.clone();
     *flipped.last_mut().unwrap() ^= 0x10;
-    assert_eq!(
-        restore_err(&flipped),
-        "invalid snapshot: checksum mismatch: the snapshot is corrupt"
-    );
+    assert_eq!(restore_err(&flipped), "invalid snapshot: checksum mismatch: the snapshot is corrupt");
     let mut padded = good.clone();
     padded.push(0);
     assert!(restore_err(&padded).contains("truncated or padded"));
@@ -409,11 +291,9 @@ fn every_truncation_and_every_bit_flip_is_rejected_without_a_panic() {
 /// Mutated bodies with a valid checksum reach the decoder itself.
 #[test]
 fn mutated_bodies_with_valid_checksums_never_panic() {
-    for (format, good) in [
-        (1, std::fs::read(GOLDEN_V1).unwrap()),
-        (2, std::fs::read(GOLDEN_V2).unwrap()),
-        (3, golden_v2_engine().snapshot()),
-    ] {
+    for (format, good) in
+        [(1, std::fs::read(GOLDEN_V1).unwrap()), (2, std::fs::read(GOLDEN_V2).unwrap()), (3, golden_v2_engine().snapshot())]
+    {
         mutate(format, &good[20..]);
     }
 }
@@ -462,10 +342,7 @@ fn mutate(format: u16, body: &[u8]) {
             }
         }
     }
-    assert!(
-        rejected > 10_000,
-        "format {format}: {ok} decoded, {rejected} rejected"
-    );
+    assert!(rejected > 10_000, "format {format}: {ok} decoded, {rejected} rejected");
 }
 
 proptest! {

@@ -11,25 +11,16 @@ pub const T0: i64 = 1_700_000_000_000;
 pub fn reports(n: usize, version: &str) -> Vec<TargetReport> {
     (0..n)
         .map(|i| {
-            TargetReport::new(format!("clientTarget{i}"), version)
-                .in_group(format!("zone-{}", i % 4))
-                .with_message("running successfully")
+            TargetReport::new(format!("clientTarget{i}"), version).in_group(format!("zone-{}", i % 4)).with_message("running successfully")
         })
         .collect()
 }
 
 /// An engine whose fleet of `n` is settled on v1; with `rolling`, v2 is
 /// set and three batches have moved.
-pub fn engine(
-    n: usize,
-    rolling: bool,
-) -> Result<(Engine, Vec<TargetReport>, i64), orchestrator_engine::Error> {
+pub fn engine(n: usize, rolling: bool) -> Result<(Engine, Vec<TargetReport>, i64), orchestrator_engine::Error> {
     let mut engine = Engine::new();
-    let options = RolloutOptions {
-        batch_percent: 100,
-        success_timeout_secs: 0,
-        ..Default::default()
-    };
+    let options = RolloutOptions { batch_percent: 100, success_timeout_secs: 0, ..Default::default() };
     engine.set_rollout_options("prod", "app", Some(options))?;
     engine.set_target_version("prod", "app", "v1", T0)?;
     let mut fleet = reports(n, "v1");
@@ -38,14 +29,7 @@ pub fn engine(
         now += 10_000;
         engine.report("prod", "app", &fleet, now)?;
     }
-    engine.set_rollout_options(
-        "prod",
-        "app",
-        Some(RolloutOptions {
-            batch_percent: 5,
-            ..Default::default()
-        }),
-    )?;
+    engine.set_rollout_options("prod", "app", Some(RolloutOptions { batch_percent: 5, ..Default::default() }))?;
     if rolling {
         engine.set_target_version("prod", "app", "v2", now)?;
         for _ in 0..3 {

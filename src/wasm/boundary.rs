@@ -83,9 +83,7 @@ impl Field {
     fn values(&self) -> impl Iterator<Item = &str> {
         let table: Vec<&str> = parts(&self.text, &self.ends).collect();
         // Every index was checked against the table when it crossed.
-        self.index
-            .iter()
-            .map(move |&i| table.get(i as usize).copied().unwrap_or_default())
+        self.index.iter().map(move |&i| table.get(i as usize).copied().unwrap_or_default())
     }
 }
 
@@ -95,25 +93,19 @@ impl Reports {
     pub(crate) fn refs(&self) -> Vec<ReportRef<'_>> {
         match self {
             Reports::Plain(reports) => reports.iter().map(TargetReport::as_ref).collect(),
-            Reports::Packed {
-                names: (text, ends),
-                fields: [groups, versions, messages],
-                errors,
-            } => parts(text, ends)
+            Reports::Packed { names: (text, ends), fields: [groups, versions, messages], errors } => parts(text, ends)
                 .zip(groups.values())
                 .zip(versions.values())
                 .zip(messages.values())
                 .zip(errors)
-                .map(
-                    |((((name, group), version), message), &is_error)| ReportRef {
-                        name,
-                        group,
-                        tags: &[],
-                        version,
-                        message,
-                        is_error: is_error == 1,
-                    },
-                )
+                .map(|((((name, group), version), message), &is_error)| ReportRef {
+                    name,
+                    group,
+                    tags: &[],
+                    version,
+                    message,
+                    is_error: is_error == 1,
+                })
                 .collect(),
         }
     }
@@ -143,24 +135,16 @@ pub(crate) fn reports_from_js(value: &JsValue) -> Result<Reports, Error> {
 
 /// A report in columns (`orchestrateColumns`): always packed.
 pub(crate) fn columns_from_js(value: &JsValue) -> Result<Reports, Error> {
-    let bad = |reason: String| Error::InvalidArgument {
-        what: "columns".into(),
-        reason,
-    };
-    let packed = pack_columns(value)
-        .map_err(|thrown| bad(format!("could not be read: {}", interop::describe(&thrown))))?;
+    let bad = |reason: String| Error::InvalidArgument { what: "columns".into(), reason };
+    let packed = pack_columns(value).map_err(|thrown| bad(format!("could not be read: {}", interop::describe(&thrown))))?;
     let problem: &Array = packed.unchecked_ref();
     match problem.get(0).as_string().as_deref() {
         Some("argument") => Err(bad(problem.get(1).as_string().unwrap_or_default())),
         Some("target") => Err(Error::InvalidTarget {
-            target: format!(
-                "#{} of the report",
-                problem.get(1).as_f64().unwrap_or(f64::NAN)
-            ),
+            target: format!("#{} of the report", problem.get(1).as_f64().unwrap_or(f64::NAN)),
             reason: problem.get(2).as_string().unwrap_or_default(),
         }),
-        _ => unpack_reports(&packed)
-            .ok_or_else(|| bad("could not be read: its strings do not add up".into())),
+        _ => unpack_reports(&packed).ok_or_else(|| bad("could not be read: its strings do not add up".into())),
     }
 }
 
@@ -183,11 +167,7 @@ fn unpack_reports(packed: &JsValue) -> Option<Reports> {
         (fits && index.len() == errors.len()).then_some(Field { text, ends, index })
     };
     let fields = [field(1)?, field(2)?, field(3)?];
-    (names.1.len() == errors.len()).then_some(Reports::Packed {
-        names,
-        fields,
-        errors,
-    })
+    (names.1.len() == errors.len()).then_some(Reports::Packed { names, fields, errors })
 }
 
 /// Where each part of `text` ends, in bytes, given the parts' lengths in
@@ -222,11 +202,7 @@ fn byte_ends(text: &str, lengths: &[u32]) -> Option<Vec<usize>> {
 }
 
 fn utf16_len(s: &str) -> u32 {
-    let units = if s.is_ascii() {
-        s.len()
-    } else {
-        s.encode_utf16().count()
-    };
+    let units = if s.is_ascii() { s.len() } else { s.encode_utf16().count() };
     u32::try_from(units).unwrap_or(u32::MAX)
 }
 
@@ -262,17 +238,10 @@ impl<'e> Tables<'e> {
 
     fn push(&mut self, row: &Row<'e>) {
         let entity = self.entity;
-        let version = match self
-            .version_index
-            .iter()
-            .find(|(sym, _)| *sym == row.version)
-        {
+        let version = match self.version_index.iter().find(|(sym, _)| *sym == row.version) {
             Some(&(_, index)) => index,
             None => {
-                let index = self
-                    .versions
-                    .push(&JsValue::from_str(entity.version(row.version)))
-                    .saturating_sub(1);
+                let index = self.versions.push(&JsValue::from_str(entity.version(row.version))).saturating_sub(1);
                 self.version_index.push((row.version, index));
                 index
             }
@@ -285,11 +254,10 @@ impl<'e> Tables<'e> {
             Some((last, index)) if *last == key => *index,
             _ => {
                 let messages = &self.messages;
-                let index = *self.message_index.entry(key.clone()).or_insert_with(|| {
-                    messages
-                        .push(&JsValue::from_str(&entity.row_message(row)))
-                        .saturating_sub(1)
-                });
+                let index = *self
+                    .message_index
+                    .entry(key.clone())
+                    .or_insert_with(|| messages.push(&JsValue::from_str(&entity.row_message(row))).saturating_sub(1));
                 self.last = Some((key, index));
                 index
             }
@@ -301,17 +269,11 @@ impl<'e> Tables<'e> {
 }
 
 fn reasons() -> Array {
-    TargetState::ALL
-        .iter()
-        .map(|s| JsValue::from_str(s.as_str()))
-        .collect()
+    TargetState::ALL.iter().map(|s| JsValue::from_str(s.as_str())).collect()
 }
 
 fn failed() -> Vec<u8> {
-    TargetState::ALL
-        .iter()
-        .map(|s| u8::from(s.is_failed()))
-        .collect()
+    TargetState::ALL.iter().map(|s| u8::from(s.is_failed())).collect()
 }
 
 /// The entity's answer (every target, or one group's) as JS objects.
@@ -330,25 +292,8 @@ fn rows_to_js<'e>(entity: &'e Entity, rows: &[Row<'e>]) -> JsValue {
         lengths.push(utf16_len(row.group));
         tables.push(row);
     }
-    let Tables {
-        versions,
-        version_of,
-        messages,
-        message_of,
-        reason_of,
-        ..
-    } = tables;
-    unpack_answer(
-        &text,
-        &lengths,
-        &versions,
-        &version_of,
-        &messages,
-        &message_of,
-        &reasons(),
-        &failed(),
-        &reason_of,
-    )
+    let Tables { versions, version_of, messages, message_of, reason_of, .. } = tables;
+    unpack_answer(&text, &lengths, &versions, &version_of, &messages, &message_of, &reasons(), &failed(), &reason_of)
 }
 
 /// The answer to a report in columns (`orchestrateColumns`): typed arrays
@@ -362,22 +307,6 @@ pub(crate) fn answer_columns_to_js(entity: &Entity, reports: &[ReportRef<'_>]) -
         is_error.push(u8::from(row.state.is_failed()));
     }
     let others = rows_to_js(entity, &rows.others);
-    let Tables {
-        versions,
-        version_of,
-        messages,
-        message_of,
-        reason_of,
-        ..
-    } = tables;
-    answer_columns(
-        &versions,
-        version_of,
-        &messages,
-        message_of,
-        &reasons(),
-        reason_of,
-        is_error,
-        others,
-    )
+    let Tables { versions, version_of, messages, message_of, reason_of, .. } = tables;
+    answer_columns(&versions, version_of, &messages, message_of, &reasons(), reason_of, is_error, others)
 }

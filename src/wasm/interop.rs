@@ -9,10 +9,7 @@ use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::{Error, HookError};
-use crate::model::{
-    Amount, PlanStep, RolloutOptions, TargetId, TargetReport, Timestamp, MAX_COUNT,
-    MAX_EVENTS_LIMIT, MAX_TIMEOUT_SECS,
-};
+use crate::model::{Amount, PlanStep, RolloutOptions, TargetId, TargetReport, Timestamp, MAX_COUNT, MAX_EVENTS_LIMIT, MAX_TIMEOUT_SECS};
 
 /// The largest integer a JS number holds exactly.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
@@ -22,11 +19,7 @@ pub(crate) fn error_to_js(err: Error) -> JsValue {
     let js = js_sys::Error::new(&err.to_string());
     js.set_name("OrchestratorError");
     // Setting a property on a fresh Error object cannot fail.
-    let _ = Reflect::set(
-        &js,
-        &JsValue::from_str("code"),
-        &JsValue::from_str(err.code().as_str()),
-    );
+    let _ = Reflect::set(&js, &JsValue::from_str("code"), &JsValue::from_str(err.code().as_str()));
     js.into()
 }
 
@@ -34,11 +27,7 @@ pub(crate) fn error_to_js(err: Error) -> JsValue {
 pub(crate) fn describe(value: &JsValue) -> String {
     if let Some(s) = value.as_string() {
         let short: String = s.chars().take(40).collect();
-        return if short.len() < s.len() {
-            format!("{short:?}…")
-        } else {
-            format!("{s:?}")
-        };
+        return if short.len() < s.len() { format!("{short:?}…") } else { format!("{s:?}") };
     }
     if let Some(n) = value.as_f64() {
         return format!("{n}");
@@ -64,10 +53,7 @@ pub(crate) fn describe(value: &JsValue) -> String {
 }
 
 fn invalid_argument(what: impl Into<String>, reason: impl Into<String>) -> Error {
-    Error::InvalidArgument {
-        what: what.into(),
-        reason: reason.into(),
-    }
+    Error::InvalidArgument { what: what.into(), reason: reason.into() }
 }
 
 fn get(object: &JsValue, key: &JsValue) -> JsValue {
@@ -80,16 +66,11 @@ fn is_missing(value: &JsValue) -> bool {
 
 /// A required string argument.
 pub(crate) fn string_arg(what: &str, value: &JsValue) -> Result<String, Error> {
-    value
-        .as_string()
-        .ok_or_else(|| invalid_argument(what, format!("must be a string, got {}", describe(value))))
+    value.as_string().ok_or_else(|| invalid_argument(what, format!("must be a string, got {}", describe(value))))
 }
 
 /// An optional string argument (`undefined` and `null` are none).
-pub(crate) fn optional_string_arg(
-    what: &str,
-    value: Option<JsValue>,
-) -> Result<Option<String>, Error> {
+pub(crate) fn optional_string_arg(what: &str, value: Option<JsValue>) -> Result<Option<String>, Error> {
     match value {
         Some(v) if !is_missing(&v) => string_arg(what, &v).map(Some),
         _ => Ok(None),
@@ -119,21 +100,11 @@ pub(crate) fn options_from_js(value: Option<JsValue>) -> Result<Option<RolloutOp
     only_known_keys(&value, &KNOWN, |key, v| Error::InvalidOptions {
         value: describe(v),
         field: key.to_owned(),
-        reason: format!(
-            "there is no such option; the options are {}",
-            KNOWN.join(", ")
-        ),
+        reason: format!("there is no such option; the options are {}", KNOWN.join(", ")),
     })?;
     let defaults = RolloutOptions::default();
     let read = |name: &str| get(&value, &JsValue::from_str(name));
-    let percent = |name: &str| {
-        integer(
-            name,
-            &read(name),
-            100,
-            "a percentage must be an integer from 0 to 100",
-        )
-    };
+    let percent = |name: &str| integer(name, &read(name), 100, "a percentage must be an integer from 0 to 100");
     let timeout = |name: &str| {
         let reason = format!("a timeout must be an integer from 0 to {MAX_TIMEOUT_SECS} seconds");
         integer(name, &read(name), MAX_TIMEOUT_SECS, &reason)
@@ -142,18 +113,11 @@ pub(crate) fn options_from_js(value: Option<JsValue>) -> Result<Option<RolloutOp
     let options = RolloutOptions {
         batch_percent: percent("batchPercent")?.map_or(defaults.batch_percent, |p| p as u32),
         success_percent: percent("successPercent")?.map_or(defaults.success_percent, |p| p as u32),
-        success_timeout_secs: timeout("successTimeoutSecs")?
-            .unwrap_or(defaults.success_timeout_secs),
-        duration_timeout_secs: timeout("durationTimeoutSecs")?
-            .unwrap_or(defaults.duration_timeout_secs),
+        success_timeout_secs: timeout("successTimeoutSecs")?.unwrap_or(defaults.success_timeout_secs),
+        duration_timeout_secs: timeout("durationTimeoutSecs")?.unwrap_or(defaults.duration_timeout_secs),
         steps: steps_from_js(&read("steps"))?,
         max_failures: optional(&read("maxFailures"), |v| amount_from_js("maxFailures", v))?,
-        max_consecutive_failures: integer(
-            "maxConsecutiveFailures",
-            &read("maxConsecutiveFailures"),
-            MAX_COUNT,
-            &count_reason,
-        )?,
+        max_consecutive_failures: integer("maxConsecutiveFailures", &read("maxConsecutiveFailures"), MAX_COUNT, &count_reason)?,
         watch_secs: timeout("watchSecs")?.unwrap_or(defaults.watch_secs),
         rollback_batch_percent: percent("rollbackBatchPercent")?.map(|p| p as u32),
         max_events: integer(
@@ -169,11 +133,7 @@ pub(crate) fn options_from_js(value: Option<JsValue>) -> Result<Option<RolloutOp
 }
 
 /// Fails on the first key of `object` that is not one of `known`.
-fn only_known_keys(
-    object: &JsValue,
-    known: &[&str],
-    error: impl Fn(&str, &JsValue) -> Error,
-) -> Result<(), Error> {
+fn only_known_keys(object: &JsValue, known: &[&str], error: impl Fn(&str, &JsValue) -> Error) -> Result<(), Error> {
     for key in Object::keys(object.unchecked_ref::<Object>()).iter() {
         let key = key.as_string().unwrap_or_default();
         if !known.contains(&key.as_str()) {
@@ -184,10 +144,7 @@ fn only_known_keys(
 }
 
 /// `undefined`/`null` is none; anything else is converted.
-fn optional<T>(
-    value: &JsValue,
-    convert: impl FnOnce(&JsValue) -> Result<T, Error>,
-) -> Result<Option<T>, Error> {
+fn optional<T>(value: &JsValue, convert: impl FnOnce(&JsValue) -> Result<T, Error>) -> Result<Option<T>, Error> {
     if is_missing(value) {
         return Ok(None);
     }
@@ -197,41 +154,27 @@ fn optional<T>(
 /// An optional non-negative integer option up to `max`.
 fn integer(field: &str, value: &JsValue, max: u64, reason: &str) -> Result<Option<u64>, Error> {
     optional(value, |v| {
-        v.as_f64()
-            .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= max as f64)
-            .map(|n| n as u64)
-            .ok_or_else(|| Error::InvalidOptions {
-                field: field.into(),
-                value: describe(v),
-                reason: reason.into(),
-            })
+        v.as_f64().filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= max as f64).map(|n| n as u64).ok_or_else(|| Error::InvalidOptions {
+            field: field.into(),
+            value: describe(v),
+            reason: reason.into(),
+        })
     })
 }
 
 /// A count (a number) or a percentage (a string like `"10%"`).
 fn amount_from_js(field: &str, value: &JsValue) -> Result<Amount, Error> {
-    let bad = || {
-        Error::InvalidOptions {
+    let bad = || Error::InvalidOptions {
         field: field.into(),
         value: describe(value),
-        reason: format!(
-            "must be a count (an integer from 0 to {MAX_COUNT}) or a percentage of the fleet (a string like \"10%\")"
-        ),
-    }
+        reason: format!("must be a count (an integer from 0 to {MAX_COUNT}) or a percentage of the fleet (a string like \"10%\")"),
     };
     if let Some(n) = value.as_f64() {
-        return (n.fract() == 0.0 && n >= 0.0 && n <= MAX_COUNT as f64)
-            .then_some(Amount::Count(n as u64))
-            .ok_or_else(bad);
+        return (n.fract() == 0.0 && n >= 0.0 && n <= MAX_COUNT as f64).then_some(Amount::Count(n as u64)).ok_or_else(bad);
     }
     let text = value.as_string().ok_or_else(bad)?;
-    let digits = text
-        .strip_suffix('%')
-        .filter(|d| !d.is_empty() && d.len() <= 3 && d.bytes().all(|b| b.is_ascii_digit()));
-    digits
-        .and_then(|d| d.parse().ok())
-        .map(Amount::Percent)
-        .ok_or_else(bad)
+    let digits = text.strip_suffix('%').filter(|d| !d.is_empty() && d.len() <= 3 && d.bytes().all(|b| b.is_ascii_digit()));
+    digits.and_then(|d| d.parse().ok()).map(Amount::Percent).ok_or_else(bad)
 }
 
 /// A plan: an array of sizes (`1`, `"10%"`) or of `{ size, bakeSecs?,
@@ -261,22 +204,14 @@ fn steps_from_js(value: &JsValue) -> Result<Vec<PlanStep>, Error> {
                 reason: "a step is a size or an object like { size: \"10%\", bakeSecs: 600, approval: true }".into(),
             });
         }
-        only_known_keys(&item, &["size", "bakeSecs", "approval"], |key, v| {
-            Error::InvalidOptions {
-                field: format!("{field}.{key}"),
-                value: describe(v),
-                reason: "a step has only size, bakeSecs and approval".into(),
-            }
+        only_known_keys(&item, &["size", "bakeSecs", "approval"], |key, v| Error::InvalidOptions {
+            field: format!("{field}.{key}"),
+            value: describe(v),
+            reason: "a step has only size, bakeSecs and approval".into(),
         })?;
         let size = get(&item, &JsValue::from_str("size"));
-        let bake_reason =
-            format!("a bake time must be an integer from 0 to {MAX_TIMEOUT_SECS} seconds");
-        let bake_secs = integer(
-            &format!("{field}.bakeSecs"),
-            &get(&item, &JsValue::from_str("bakeSecs")),
-            MAX_TIMEOUT_SECS,
-            &bake_reason,
-        )?;
+        let bake_reason = format!("a bake time must be an integer from 0 to {MAX_TIMEOUT_SECS} seconds");
+        let bake_secs = integer(&format!("{field}.bakeSecs"), &get(&item, &JsValue::from_str("bakeSecs")), MAX_TIMEOUT_SECS, &bake_reason)?;
         let approval = optional(&get(&item, &JsValue::from_str("approval")), |v| {
             v.as_bool().ok_or_else(|| Error::InvalidOptions {
                 field: format!("{field}.approval"),
@@ -322,10 +257,7 @@ pub(crate) fn reports_from_js(value: &JsValue) -> Result<Vec<TargetReport>, Erro
     if !Array::is_array(value) {
         return Err(invalid_argument(
             "reports",
-            format!(
-                "must be an array of target states like [{{ name, version }}], got {}",
-                describe(value)
-            ),
+            format!("must be an array of target states like [{{ name, version }}], got {}", describe(value)),
         ));
     }
     let keys = Keys::new();
@@ -338,28 +270,20 @@ pub(crate) fn reports_from_js(value: &JsValue) -> Result<Vec<TargetReport>, Erro
 }
 
 fn report_from_js(index: usize, item: &JsValue, keys: &Keys) -> Result<TargetReport, Error> {
-    let bad = |reason: String| Error::InvalidTarget {
-        target: format!("#{index} of the report"),
-        reason,
-    };
+    let bad = |reason: String| Error::InvalidTarget { target: format!("#{index} of the report"), reason };
     if !item.is_object() || Array::is_array(item) {
-        return Err(bad(format!(
-            "a target state must be an object like {{ name, version }}, got {}",
-            describe(item)
-        )));
+        return Err(bad(format!("a target state must be an object like {{ name, version }}, got {}", describe(item))));
     }
     let required = |key: &JsValue, field: &str| -> Result<String, Error> {
         let v = get(item, key);
-        v.as_string()
-            .ok_or_else(|| bad(format!("{field} must be a string, got {}", describe(&v))))
+        v.as_string().ok_or_else(|| bad(format!("{field} must be a string, got {}", describe(&v))))
     };
     let optional = |key: &JsValue, field: &str| -> Result<String, Error> {
         let v = get(item, key);
         if is_missing(&v) {
             return Ok(String::new());
         }
-        v.as_string()
-            .ok_or_else(|| bad(format!("{field} must be a string, got {}", describe(&v))))
+        v.as_string().ok_or_else(|| bad(format!("{field} must be a string, got {}", describe(&v))))
     };
     let tags = get(item, &keys.tags);
     let tags = if is_missing(&tags) {
@@ -371,21 +295,13 @@ fn report_from_js(index: usize, item: &JsValue, keys: &Keys) -> Result<TargetRep
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| bad("tags must be an array of strings".into()))?
     } else {
-        return Err(bad(format!(
-            "tags must be an array of strings, got {}",
-            describe(&tags)
-        )));
+        return Err(bad(format!("tags must be an array of strings, got {}", describe(&tags))));
     };
     let is_error = get(item, &keys.is_error);
     let is_error = if is_missing(&is_error) {
         false
     } else {
-        is_error.as_bool().ok_or_else(|| {
-            bad(format!(
-                "isError must be a boolean, got {}",
-                describe(&is_error)
-            ))
-        })?
+        is_error.as_bool().ok_or_else(|| bad(format!("isError must be a boolean, got {}", describe(&is_error))))?
     };
     Ok(TargetReport {
         name: required(&keys.name, "name")?,
@@ -399,21 +315,14 @@ fn report_from_js(index: usize, item: &JsValue, keys: &Keys) -> Result<TargetRep
 
 /// Any core value as plain JS objects and arrays (never Maps).
 pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Error> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| invalid_argument("result", e.to_string()))
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| invalid_argument("result", e.to_string()))
 }
 
 /// A time from the clock: a finite number of milliseconds since the epoch
 /// (fractions are dropped).
 pub(crate) fn time_from_js(value: &JsValue) -> Result<Timestamp, Error> {
-    let bad = |reason: &str| Error::InvalidTime {
-        value: describe(value),
-        reason: reason.into(),
-    };
-    let n = value.as_f64().ok_or_else(|| {
-        bad("the clock must return milliseconds since the Unix epoch as a number")
-    })?;
+    let bad = |reason: &str| Error::InvalidTime { value: describe(value), reason: reason.into() };
+    let n = value.as_f64().ok_or_else(|| bad("the clock must return milliseconds since the Unix epoch as a number"))?;
     if !n.is_finite() {
         return Err(bad("the clock must return a finite number of milliseconds"));
     }
@@ -431,13 +340,7 @@ pub(crate) fn bytes_from_js(value: &JsValue) -> Result<Vec<u8>, Error> {
     if let Some(buffer) = value.dyn_ref::<js_sys::ArrayBuffer>() {
         return Ok(Uint8Array::new(buffer).to_vec());
     }
-    Err(invalid_argument(
-        "snapshot",
-        format!(
-            "must be the Uint8Array that snapshot() returned, got {}",
-            describe(value)
-        ),
-    ))
+    Err(invalid_argument("snapshot", format!("must be the Uint8Array that snapshot() returned, got {}", describe(value))))
 }
 
 /// What a hook threw, as the message of its failure.
@@ -453,10 +356,7 @@ pub(crate) fn thrown_message(thrown: &JsValue) -> String {
 pub(crate) fn target_ids_from_js(hook: &str, value: &JsValue) -> Result<Vec<TargetId>, HookError> {
     let shape = "an array of targets ({ name, group } objects or names)";
     if !Array::is_array(value) {
-        return Err(HookError::new(format!(
-            "{hook} must return {shape}, got {}",
-            describe(value)
-        )));
+        return Err(HookError::new(format!("{hook} must return {shape}, got {}", describe(value))));
     }
     let keys = Keys::new();
     let mut ids = Vec::new();
@@ -466,29 +366,16 @@ pub(crate) fn target_ids_from_js(hook: &str, value: &JsValue) -> Result<Vec<Targ
         } else if item.is_object() {
             let name = get(&item, &keys.name).as_string();
             let group = get(&item, &keys.group);
-            let group = if is_missing(&group) {
-                Some(String::new())
-            } else {
-                group.as_string()
-            };
+            let group = if is_missing(&group) { Some(String::new()) } else { group.as_string() };
             match (group, name) {
                 (Some(group), Some(name)) => TargetId { group, name },
-                _ => {
-                    return Err(HookError::new(format!(
-                        "{hook} must return {shape}, got an item without a string name"
-                    )))
-                }
+                _ => return Err(HookError::new(format!("{hook} must return {shape}, got an item without a string name"))),
             }
         } else {
-            return Err(HookError::new(format!(
-                "{hook} must return {shape}, got an item {}",
-                describe(&item)
-            )));
+            return Err(HookError::new(format!("{hook} must return {shape}, got an item {}", describe(&item))));
         };
         if id.name.is_empty() {
-            return Err(HookError::new(format!(
-                "{hook} returned a target with an empty name"
-            )));
+            return Err(HookError::new(format!("{hook} returned a target with an empty name")));
         }
         ids.push(id);
     }
@@ -496,21 +383,15 @@ pub(crate) fn target_ids_from_js(hook: &str, value: &JsValue) -> Result<Vec<Targ
 }
 
 /// A function property of a controller object, if it has one.
-pub(crate) fn method(
-    object: &JsValue,
-    name: &str,
-    what: &str,
-) -> Result<Option<js_sys::Function>, Error> {
+pub(crate) fn method(object: &JsValue, name: &str, what: &str) -> Result<Option<js_sys::Function>, Error> {
     let value = get(object, &JsValue::from_str(name));
     if is_missing(&value) {
         return Ok(None);
     }
-    value.dyn_into::<js_sys::Function>().map(Some).map_err(|v| {
-        invalid_argument(
-            format!("{what}.{name}"),
-            format!("must be a function, got {}", describe(&v)),
-        )
-    })
+    value
+        .dyn_into::<js_sys::Function>()
+        .map(Some)
+        .map_err(|v| invalid_argument(format!("{what}.{name}"), format!("must be a function, got {}", describe(&v))))
 }
 
 /// Checks that an argument is an object (not an array), saying what
@@ -519,10 +400,7 @@ pub(crate) fn plain_object(what: &str, value: &JsValue, expected: &str) -> Resul
     if value.is_object() && !Array::is_array(value) {
         return Ok(());
     }
-    Err(invalid_argument(
-        what,
-        format!("must be {expected}, got {}", describe(value)),
-    ))
+    Err(invalid_argument(what, format!("must be {expected}, got {}", describe(value))))
 }
 
 /// The constructor/restore options: `{ now?: () => number }`.
@@ -530,17 +408,10 @@ pub(crate) fn clock_from_js(options: Option<JsValue>) -> Result<Option<js_sys::F
     let Some(options) = options.filter(|v| !is_missing(v)) else {
         return Ok(None);
     };
-    plain_object(
-        "options",
-        &options,
-        "an object like { now: () => Date.now() }",
-    )?;
+    plain_object("options", &options, "an object like { now: () => Date.now() }")?;
     for key in Object::keys(options.unchecked_ref::<Object>()).iter() {
         if key.as_string().as_deref() != Some("now") {
-            return Err(invalid_argument(
-                "options",
-                format!("has no field {}; the only option is now", describe(&key)),
-            ));
+            return Err(invalid_argument("options", format!("has no field {}; the only option is now", describe(&key))));
         }
     }
     method(&options, "now", "options")
@@ -553,21 +424,11 @@ pub(crate) fn promote_options_from_js(value: Option<JsValue>) -> Result<bool, Er
     };
     plain_object("options", &value, "an object like { full: true }")?;
     only_known_keys(&value, &["full"], |key, _| {
-        invalid_argument(
-            "options",
-            format!("has no field {key:?}; the only option of promote is full"),
-        )
+        invalid_argument("options", format!("has no field {key:?}; the only option of promote is full"))
     })?;
     let full = get(&value, &JsValue::from_str("full"));
-    optional(&full, |v| {
-        v.as_bool().ok_or_else(|| {
-            invalid_argument(
-                "options.full",
-                format!("must be true or false, got {}", describe(v)),
-            )
-        })
-    })
-    .map(|full| full.unwrap_or(false))
+    optional(&full, |v| v.as_bool().ok_or_else(|| invalid_argument("options.full", format!("must be true or false, got {}", describe(v)))))
+        .map(|full| full.unwrap_or(false))
 }
 
 /// `events`' options: `{ since?: number, limit?: number }`.
@@ -577,22 +438,14 @@ pub(crate) fn events_options_from_js(value: Option<JsValue>) -> Result<(u64, usi
     };
     plain_object("options", &value, "an object like { since: 0, limit: 100 }")?;
     only_known_keys(&value, &["since", "limit"], |key, _| {
-        invalid_argument(
-            "options",
-            format!("has no field {key:?}; the options of events are since and limit"),
-        )
+        invalid_argument("options", format!("has no field {key:?}; the options of events are since and limit"))
     })?;
     let read = |name: &str| -> Result<Option<u64>, Error> {
         optional(&get(&value, &JsValue::from_str(name)), |v| {
             v.as_f64()
                 .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= MAX_SAFE_INTEGER)
                 .map(|n| n as u64)
-                .ok_or_else(|| {
-                    invalid_argument(
-                        format!("options.{name}"),
-                        format!("must be a non-negative integer, got {}", describe(v)),
-                    )
-                })
+                .ok_or_else(|| invalid_argument(format!("options.{name}"), format!("must be a non-negative integer, got {}", describe(v))))
         })
     };
     let since = read("since")?.unwrap_or(0);

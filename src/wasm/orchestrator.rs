@@ -7,12 +7,10 @@ use wasm_bindgen::prelude::*;
 use super::boundary::{answer_columns_to_js, answer_to_js, columns_from_js, reports_from_js};
 use super::hooks::{JsMonitoringController, JsTargetController};
 use super::interop::{
-    bytes_from_js, clock_from_js, error_to_js, events_options_from_js, optional_string_arg,
-    options_from_js, promote_options_from_js, string_arg, thrown_message, time_from_js, to_js,
+    bytes_from_js, clock_from_js, error_to_js, events_options_from_js, optional_string_arg, options_from_js, promote_options_from_js,
+    string_arg, thrown_message, time_from_js, to_js,
 };
-use super::{
-    JsEventsOptions, JsOptionalString, JsOrchestratorOptions, JsPromoteOptions, JsRolloutOptions,
-};
+use super::{JsEventsOptions, JsOptionalString, JsOrchestratorOptions, JsPromoteOptions, JsRolloutOptions};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::model::Timestamp;
@@ -49,12 +47,10 @@ impl Orchestrator {
         let Some(clock) = &self.clock else {
             return time_from_js(&JsValue::from_f64(js_sys::Date::now()));
         };
-        let value = clock
-            .call0(&JsValue::UNDEFINED)
-            .map_err(|thrown| Error::InvalidTime {
-                value: "(none)".into(),
-                reason: format!("the clock threw: {}", thrown_message(&thrown)),
-            })?;
+        let value = clock.call0(&JsValue::UNDEFINED).map_err(|thrown| Error::InvalidTime {
+            value: "(none)".into(),
+            reason: format!("the clock threw: {}", thrown_message(&thrown)),
+        })?;
         time_from_js(&value)
     }
 
@@ -76,10 +72,7 @@ impl Orchestrator {
     }
 
     /// `null`/`undefined` removes a controller; anything else is converted.
-    fn controller<T>(
-        value: JsValue,
-        convert: impl FnOnce(JsValue) -> Result<T, Error>,
-    ) -> JsResult<Option<T>> {
+    fn controller<T>(value: JsValue, convert: impl FnOnce(JsValue) -> Result<T, Error>) -> JsResult<Option<T>> {
         if value.is_null() || value.is_undefined() {
             return Ok(None);
         }
@@ -102,10 +95,7 @@ impl Orchestrator {
     #[wasm_bindgen(constructor)]
     pub fn new(options: Option<JsOrchestratorOptions>) -> JsResult<Orchestrator> {
         let clock = clock_from_js(options.map(JsValue::from)).map_err(error_to_js)?;
-        Ok(Orchestrator {
-            engine: Engine::new(),
-            clock,
-        })
+        Ok(Orchestrator { engine: Engine::new(), clock })
     }
 
     /// Sets how an entity rolls out; with no options, restores the
@@ -127,9 +117,7 @@ impl Orchestrator {
     ) -> JsResult<()> {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let options = options_from_js(options.map(JsValue::from)).map_err(error_to_js)?;
-        self.engine
-            .set_rollout_options(&ns, &entity, options)
-            .map_err(error_to_js)
+        self.engine.set_rollout_options(&ns, &entity, options).map_err(error_to_js)
     }
 
     /// Asks for `version` to be rolled out; it starts once the version
@@ -149,11 +137,7 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "string")] version: JsValue,
     ) -> JsResult<()> {
         let version = string_arg("version", &version).map_err(error_to_js)?;
-        self.control(&namespace, &entity, |e, ns, entity, now| {
-            e.set_target_version(ns, entity, &version, now)
-                .map(|()| true)
-        })
-        .map(drop)
+        self.control(&namespace, &entity, |e, ns, entity, now| e.set_target_version(ns, entity, &version, now).map(|()| true)).map(drop)
     }
 
     /// Sets `version` as the target and abandons the current rollout: the
@@ -172,11 +156,7 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "string")] version: JsValue,
     ) -> JsResult<()> {
         let version = string_arg("version", &version).map_err(error_to_js)?;
-        self.control(&namespace, &entity, |e, ns, entity, now| {
-            e.force_target_version(ns, entity, &version, now)
-                .map(|()| true)
-        })
-        .map(drop)
+        self.control(&namespace, &entity, |e, ns, entity, now| e.force_target_version(ns, entity, &version, now).map(|()| true)).map(drop)
     }
 
     /// Pauses the entity's rollout: nothing new moves, while monitoring,
@@ -260,9 +240,7 @@ impl Orchestrator {
         options: Option<JsPromoteOptions>,
     ) -> JsResult<bool> {
         let full = promote_options_from_js(options.map(JsValue::from)).map_err(error_to_js)?;
-        self.control(&namespace, &entity, |e, ns, entity, now| {
-            e.promote(ns, entity, full, now)
-        })
+        self.control(&namespace, &entity, |e, ns, entity, now| e.promote(ns, entity, full, now))
     }
 
     /// Opens the approval gate the current plan step waits at (its targets
@@ -299,9 +277,7 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "string")] version: JsValue,
     ) -> JsResult<bool> {
         let version = string_arg("version", &version).map_err(error_to_js)?;
-        self.control(&namespace, &entity, |e, ns, entity, now| {
-            e.rollback_to(ns, entity, &version, now)
-        })
+        self.control(&namespace, &entity, |e, ns, entity, now| e.rollback_to(ns, entity, &version, now))
     }
 
     /// A dry run: the schedule of steps the current options give the
@@ -341,12 +317,8 @@ impl Orchestrator {
         options: Option<JsEventsOptions>,
     ) -> JsResult<JsValue> {
         let (ns, entity) = Self::names(&namespace, &entity)?;
-        let (since, limit) =
-            events_options_from_js(options.map(JsValue::from)).map_err(error_to_js)?;
-        let events = self
-            .engine
-            .events(&ns, &entity, since, limit)
-            .map_err(error_to_js)?;
+        let (since, limit) = events_options_from_js(options.map(JsValue::from)).map_err(error_to_js)?;
+        let events = self.engine.events(&ns, &entity, since, limit).map_err(error_to_js)?;
         to_js(&events).map_err(error_to_js)
     }
 
@@ -390,10 +362,7 @@ impl Orchestrator {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let reports = reports_from_js(&reports).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
-        let entity = self
-            .engine
-            .step(&ns, &entity, &reports.refs(), now)
-            .map_err(error_to_js)?;
+        let entity = self.engine.step(&ns, &entity, &reports.refs(), now).map_err(error_to_js)?;
         // The report's copy is not needed for the answer: free it first, so
         // that the two never take wasm memory (which never shrinks) at once.
         drop(reports);
@@ -432,10 +401,7 @@ impl Orchestrator {
         let reports = columns_from_js(&columns).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
         let refs = reports.refs();
-        let entity = self
-            .engine
-            .step(&ns, &entity, &refs, now)
-            .map_err(error_to_js)?;
+        let entity = self.engine.step(&ns, &entity, &refs, now).map_err(error_to_js)?;
         Ok(answer_columns_to_js(entity, &refs))
     }
 
@@ -455,10 +421,7 @@ impl Orchestrator {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let reports = reports_from_js(&reports).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
-        self.engine
-            .step(&ns, &entity, &reports.refs(), now)
-            .map(drop)
-            .map_err(error_to_js)
+        self.engine.step(&ns, &entity, &reports.refs(), now).map(drop).map_err(error_to_js)
     }
 
     /// The current expected states, of one group when `group` is given (an
@@ -496,10 +459,7 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
     ) -> JsResult<JsValue> {
         let (ns, entity) = Self::names(&namespace, &entity)?;
-        let info = self
-            .engine
-            .rollout_info(&ns, &entity)
-            .map_err(error_to_js)?;
+        let info = self.engine.rollout_info(&ns, &entity).map_err(error_to_js)?;
         to_js(&info).map_err(error_to_js)
     }
 
@@ -520,10 +480,7 @@ impl Orchestrator {
     /// ```js
     /// engine.entities("prod"); // ["api", "worker"]
     /// ```
-    pub fn entities(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
-    ) -> JsResult<Vec<String>> {
+    pub fn entities(&self, #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue) -> JsResult<Vec<String>> {
         let ns = string_arg("namespace", &namespace).map_err(error_to_js)?;
         self.engine.entities(&ns).map_err(error_to_js)
     }
@@ -550,11 +507,9 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "TargetController | null")] controller: JsValue,
     ) -> JsResult<()> {
         let (ns, entity) = Self::names(&namespace, &entity)?;
-        let controller = Self::controller(controller, JsTargetController::from_js)?
-            .map(|hooks| Box::new(hooks) as Box<dyn crate::TargetController>);
-        self.engine
-            .set_target_controller(&ns, &entity, controller)
-            .map_err(error_to_js)
+        let controller =
+            Self::controller(controller, JsTargetController::from_js)?.map(|hooks| Box::new(hooks) as Box<dyn crate::TargetController>);
+        self.engine.set_target_controller(&ns, &entity, controller).map_err(error_to_js)
     }
 
     /// Registers the whole-system health check of an entity:
@@ -578,9 +533,7 @@ impl Orchestrator {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let controller = Self::controller(controller, JsMonitoringController::from_js)?
             .map(|hooks| Box::new(hooks) as Box<dyn crate::MonitoringController>);
-        self.engine
-            .set_monitoring_controller(&ns, &entity, controller)
-            .map_err(error_to_js)
+        self.engine.set_monitoring_controller(&ns, &entity, controller).map_err(error_to_js)
     }
 
     /// The whole engine state as bytes (hooks are not included): store it

@@ -39,10 +39,7 @@ pub struct Host {
 
 impl Host {
     pub fn behaviour(&self, version: &str) -> Behaviour {
-        self.behaviour
-            .get(version)
-            .copied()
-            .unwrap_or(Behaviour::Healthy)
+        self.behaviour.get(version).copied().unwrap_or(Behaviour::Healthy)
     }
 
     pub fn report(&self, now: i64) -> TargetReport {
@@ -55,11 +52,7 @@ impl Host {
         };
         let mut report = TargetReport::new(&self.name, &self.running).in_group(&self.group);
         report.is_error = is_error;
-        report.message = if is_error {
-            "error rate above 5%".into()
-        } else {
-            "running successfully".into()
-        };
+        report.message = if is_error { "error rate above 5%".into() } else { "running successfully".into() };
         report
     }
 }
@@ -91,26 +84,15 @@ impl Sim {
                 behaviour: HashMap::new(),
             })
             .collect();
-        Sim {
-            engine: Engine::new(),
-            now: T0,
-            step_ms: 10 * SEC,
-            ns: "prod".into(),
-            entity: "app".into(),
-            hosts,
-        }
+        Sim { engine: Engine::new(), now: T0, step_ms: 10 * SEC, ns: "prod".into(), entity: "app".into(), hosts }
     }
 
     pub fn options(&mut self, options: RolloutOptions) {
-        self.engine
-            .set_rollout_options(&self.ns, &self.entity, Some(options))
-            .unwrap();
+        self.engine.set_rollout_options(&self.ns, &self.entity, Some(options)).unwrap();
     }
 
     pub fn set_version(&mut self, version: &str) {
-        self.engine
-            .set_target_version(&self.ns, &self.entity, version, self.now)
-            .unwrap();
+        self.engine.set_target_version(&self.ns, &self.entity, version, self.now).unwrap();
     }
 
     pub fn reports(&self) -> Vec<TargetReport> {
@@ -120,10 +102,7 @@ impl Sim {
     /// One loop iteration; returns the engine's answer.
     pub fn step(&mut self) -> Vec<ExpectedState> {
         let reports = self.reports();
-        let answer = self
-            .engine
-            .orchestrate(&self.ns, &self.entity, &reports, self.now)
-            .unwrap();
+        let answer = self.engine.orchestrate(&self.ns, &self.entity, &reports, self.now).unwrap();
         self.apply(&answer);
         self.now += self.step_ms;
         answer
@@ -132,18 +111,13 @@ impl Sim {
     /// The hosts install what they are told (unless stuck on it); they run
     /// it from the next report on.
     pub fn apply(&mut self, answer: &[ExpectedState]) {
-        let index: HashMap<(&str, &str), &ExpectedState> = answer
-            .iter()
-            .map(|e| ((e.group.as_str(), e.name.as_str()), e))
-            .collect();
+        let index: HashMap<(&str, &str), &ExpectedState> = answer.iter().map(|e| ((e.group.as_str(), e.name.as_str()), e)).collect();
         let next = self.now + self.step_ms;
         for host in &mut self.hosts {
             let Some(expected) = index.get(&(host.group.as_str(), host.name.as_str())) else {
                 continue;
             };
-            if expected.version != host.running
-                && host.behaviour(&expected.version) != Behaviour::Stuck
-            {
+            if expected.version != host.running && host.behaviour(&expected.version) != Behaviour::Stuck {
                 host.running = expected.version.clone();
                 host.since = next;
             }
@@ -168,12 +142,7 @@ impl Sim {
     /// First rollout of `version` with a whole-fleet batch (no plan, no
     /// watch): establishes it as last known good, then restores `options`.
     pub fn establish(&mut self, version: &str, options: RolloutOptions) {
-        self.options(RolloutOptions {
-            batch_percent: 100,
-            steps: Vec::new(),
-            watch_secs: 0,
-            ..options.clone()
-        });
+        self.options(RolloutOptions { batch_percent: 100, steps: Vec::new(), watch_secs: 0, ..options.clone() });
         self.set_version(version);
         self.run_until(10, |s| s.info().last_known_good_version == version);
         self.options(options);
