@@ -294,10 +294,10 @@ impl Targets {
         self.sorted.iter().map(|&p| p as usize)
     }
 
-    /// Every target by group, then name, with where it is stored: the
-    /// order of answers, of the default selection and of what hooks see.
-    pub(crate) fn sorted(&self) -> impl Iterator<Item = (usize, (&str, &str, &Target))> {
-        self.sorted.iter().filter_map(|&p| Some((p as usize, self.at(p as usize)?)))
+    /// Every target by group, then name: the order of answers, of the
+    /// default selection and of what hooks see.
+    pub(crate) fn sorted(&self) -> impl Iterator<Item = (&str, &str, &Target)> {
+        self.sorted.iter().filter_map(|&p| self.at(p as usize))
     }
 
     /// Each stored target's rank by group, then name (indexed by where it
@@ -483,7 +483,7 @@ impl Entity {
     pub(crate) fn rows<'s>(&'s self, group: Option<&str>) -> Vec<Row<'s>> {
         let mut rows: Vec<Row<'_>> = match group {
             Some(group) => self.targets.group(group).map(Row::of).collect(),
-            None => self.targets.sorted().map(|(_, t)| Row::of(t)).collect(),
+            None => self.targets.sorted().map(Row::of).collect(),
         };
         let before = rows.len();
         rows.extend(self.removed.iter().filter(|r| group.map_or(true, |g| r.id.group == g)).map(Row::removed));

@@ -378,7 +378,7 @@ fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> 
     let mut groups: Vec<GroupV1> = Vec::new();
     // By group, then name, whatever order they arrived in: the same state
     // gives the same bytes, and each group is written once.
-    for (_, (group, target_name, t)) in entity.targets.sorted() {
+    for (group, target_name, t) in entity.targets.sorted() {
         if groups.last().map_or(true, |g| g.name != group) {
             groups.push(GroupV1 { name: group.to_owned(), targets: Vec::new() });
         }

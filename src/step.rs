@@ -46,10 +46,9 @@ fn locate(targets: &Targets, reports: &[ReportRef<'_>], hints: &[u32]) -> Result
         if report.version.is_empty() {
             return Err(Error::InvalidTarget { target: target(), reason: "a reported target needs the non-empty version it runs".into() });
         }
-        let position = match hints.get(i) {
-            Some(&hint) => targets.position_hinted(report.group, report.name, hint),
-            None => targets.position(report.group, report.name),
-        };
+        // No hint (u32::MAX) is a plain lookup.
+        let hint = hints.get(i).copied().unwrap_or(u32::MAX);
+        let position = targets.position_hinted(report.group, report.name, hint);
         let twice = match position {
             Some(i) => seen.get_mut(i).is_some_and(|seen| std::mem::replace(seen, true)),
             None => !new.insert((report.group, report.name)),
@@ -193,7 +192,6 @@ fn run_with_hooks(
         let in_flight: Vec<TargetView<'_>> = entity
             .targets
             .sorted()
-            .map(|(_, target)| target)
             .filter(|(_, _, t)| !desired.is_empty() && t.expected == desired)
             .map(|(group, name, t)| entity.view(group, name, t))
             .collect();
@@ -601,13 +599,8 @@ fn remove_replaced(
         return;
     }
     let chosen = {
-        let candidates: Vec<TargetView<'_>> = entity
-            .targets
-            .sorted()
-            .map(|(_, target)| target)
-            .filter(|(_, _, t)| t.reported != desired)
-            .map(|(group, name, t)| entity.view(group, name, t))
-            .collect();
+        let candidates: Vec<TargetView<'_>> =
+            entity.targets.sorted().filter(|(_, _, t)| t.reported != desired).map(|(group, name, t)| entity.view(group, name, t)).collect();
         match controller.remove(ctx, &candidates, count) {
             Ok(chosen) => chosen,
             Err(_) => return, // a failing removal hook removes nothing
@@ -643,20 +636,14 @@ fn select(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, d
         return entity
             .targets
             .sorted()
-            .map(|(_, target)| target)
             .filter(|(_, _, t)| t.expected != desired)
             .take(free)
             .map(|(group, name, _)| TargetId::new(group, name))
             .collect();
     };
     let chosen = {
-        let available: Vec<TargetView<'_>> = entity
-            .targets
-            .sorted()
-            .map(|(_, target)| target)
-            .filter(|(_, _, t)| t.expected != desired)
-            .map(|(group, name, t)| entity.view(group, name, t))
-            .collect();
+        let available: Vec<TargetView<'_>> =
+            entity.targets.sorted().filter(|(_, _, t)| t.expected != desired).map(|(group, name, t)| entity.view(group, name, t)).collect();
         controller.select(ctx, &available, free)
     };
     // A failing selection hook, or one that names a target without a name,
