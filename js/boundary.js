@@ -8,44 +8,95 @@
 
 const encoder = new TextEncoder();
 
-/**
- * A report as `[names, groups, versions, messages, errors]`. Names are
- * `[utf8, lengths]`: every name concatenated and encoded as UTF-8 (one
- * native call: far faster than handing wasm-bindgen a string it copies a
- * character at a time) and their lengths in UTF-16 code units. The other
- * fields repeat across a fleet, so each is a table of its distinct values
- * (`[utf8, lengths]` as for names) and `index`, a Uint32Array giving each
- * target's entry. `errors` is a Uint8Array of flags.
- */
-function packed(names, nameLengths, fields, errors) {
-  const n = names.length;
-  return [[encoder.encode(names.join("")), nameLengths], ...fields.map((values) => table(values, n)), errors];
+// Scratch arrays reused from call to call: the engine copies everything
+// packed into wasm memory before its step runs, so the next call may
+// overwrite them. A fleet of a million targets would otherwise leave some
+// 40 MB of garbage per call, and the collections it brings (each marking
+// the caller's whole heap) grow faster than the fleet. They keep the size
+// of the largest report packed so far.
+const scratch = { bytes: new Uint8Array(0), lengths: new Uint32Array(0), flags: new Uint8Array(0), index: [0, 1, 2].map(() => new Uint32Array(0)) };
+
+/** `array` if it holds `n`, else a larger one of its kind. */
+function fit(array, n) {
+  return array.length >= n ? array : new array.constructor(Math.max(n, Math.min(2 * array.length, n + (n >>> 1))));
 }
 
-/** `[utf8, lengths, index]` of one field (all "" when `values` is null). */
-function table(values, n) {
-  const index = new Uint32Array(n);
-  const distinct = [""];
-  if (values !== null) {
-    const seen = new Map([["", 0]]);
-    let last = "";
-    let lastAt = 0;
-    for (let i = 0; i < n; i++) {
-      const value = values[i];
-      // Runs of one value (one version, one message) skip the map.
-      if (value !== last) {
-        last = value;
-        lastAt = seen.get(value);
-        if (lastAt === undefined) {
-          lastAt = distinct.length;
-          seen.set(value, lastAt);
-          distinct.push(value);
-        }
-      }
-      index[i] = lastAt;
-    }
+/** The scratch name lengths and error flags for `n` targets (flags zeroed). */
+function lengthsAndFlags(n) {
+  scratch.lengths = fit(scratch.lengths, n);
+  scratch.flags = fit(scratch.flags, n);
+  scratch.flags.fill(0, 0, n);
+  return [scratch.lengths.subarray(0, n), scratch.flags.subarray(0, n)];
+}
+
+/**
+ * `names` (`units` UTF-16 code units in all) encoded as UTF-8, one after
+ * the other. In slices: one string of every name would be as large as
+ * the report's names together (a collection's worth of garbage, and slower
+ * to build); each slice is joined and written straight into the scratch
+ * bytes.
+ */
+function encodeNames(names, units) {
+  const n = names.length;
+  // At most 3 bytes of UTF-8 per UTF-16 code unit.
+  scratch.bytes = fit(scratch.bytes, 3 * units);
+  const bytes = scratch.bytes;
+  let at = 0;
+  for (let i = 0; i < n; i += 1024) {
+    at += encoder.encodeInto(names.slice(i, Math.min(n, i + 1024)).join(""), bytes.subarray(at)).written;
   }
-  return [encoder.encode(distinct.join("")), Uint32Array.from(distinct, (s) => s.length), index];
+  return bytes.subarray(0, at);
+}
+
+/**
+ * A report as `[names, groups, versions, messages, errors]`. Names are
+ * `[utf8, lengths]`: every name encoded as UTF-8, one after the other, and
+ * their lengths in UTF-16 code units. The other fields repeat across a
+ * fleet, so each is a table of its distinct values (`[utf8, lengths]` as
+ * for names) and `index`, a Uint32Array giving each target's entry.
+ * `errors` is a Uint8Array of flags.
+ */
+function packed(names, nameLengths, units, tables, errors) {
+  return [[encodeNames(names, units), nameLengths], ...tables.map((t) => t.packed()), errors];
+}
+
+/** One field's table of distinct values, filled target by target. */
+class Table {
+  constructor(slot, n) {
+    scratch.index[slot] = fit(scratch.index[slot], n);
+    this.index = scratch.index[slot].subarray(0, n);
+    this.distinct = [""];
+    this.seen = new Map([["", 0]]);
+    this.last = "";
+    this.lastAt = 0;
+  }
+
+  /** Target `i` has `value`. */
+  add(i, value) {
+    // Runs of one value (one version, one message) skip the map.
+    if (value !== this.last) {
+      this.last = value;
+      this.lastAt = this.seen.get(value);
+      if (this.lastAt === undefined) {
+        this.lastAt = this.distinct.length;
+        this.seen.set(value, this.lastAt);
+        this.distinct.push(value);
+      }
+    }
+    this.index[i] = this.lastAt;
+  }
+
+  /** `[utf8, lengths, index]`. */
+  packed() {
+    return [encoder.encode(this.distinct.join("")), Uint32Array.from(this.distinct, (s) => s.length), this.index];
+  }
+}
+
+/** A table of `n` targets that all have "" (a column left out). */
+function emptyTable(slot, n) {
+  const table = new Table(slot, n);
+  table.index.fill(0);
+  return table;
 }
 
 /**
@@ -56,9 +107,10 @@ function table(values, n) {
 function packReports(reports) {
   if (!Array.isArray(reports)) return undefined;
   const n = reports.length;
-  const [names, groups, versions, messages] = [new Array(n), new Array(n), new Array(n), new Array(n)];
-  const nameLengths = new Uint32Array(n);
-  const errors = new Uint8Array(n);
+  const names = new Array(n);
+  const [nameLengths, errors] = lengthsAndFlags(n);
+  const [groups, versions, messages] = [0, 1, 2].map((slot) => new Table(slot, n));
+  let units = 0;
   for (let i = 0; i < n; i++) {
     const report = reports[i];
     if (typeof report !== "object" || report === null || Array.isArray(report)) return undefined;
@@ -72,11 +124,12 @@ function packReports(reports) {
     else if (isError !== false && isError !== undefined && isError !== null) return undefined;
     names[i] = name;
     nameLengths[i] = name.length;
-    groups[i] = g;
-    versions[i] = version;
-    messages[i] = m;
+    units += name.length;
+    groups.add(i, g);
+    versions.add(i, version);
+    messages.add(i, m);
   }
-  return packed(names, nameLengths, [groups, versions, messages], errors);
+  return packed(names, nameLengths, units, [groups, versions, messages], errors);
 }
 
 /**
@@ -130,22 +183,34 @@ function packColumns(columns) {
   }
   const none = (column) => (column === undefined || column === null ? null : column);
   const [g, m, e] = [none(groups), none(messages), none(errors)];
-  const nameLengths = new Uint32Array(n);
-  const flags = new Uint8Array(n);
+  const [nameLengths, flags] = lengthsAndFlags(n);
+  const groupTable = g === null ? emptyTable(0, n) : new Table(0, n);
+  const versionTable = new Table(1, n);
+  const messageTable = m === null ? emptyTable(2, n) : new Table(2, n);
+  let units = 0;
   for (let i = 0; i < n; i++) {
     const name = names[i];
     if (typeof name !== "string") return ["target", i, `name must be a string, got ${describe(name)}`];
-    if (typeof versions[i] !== "string") return ["target", i, `version must be a string, got ${describe(versions[i])}`];
-    if (g !== null && typeof g[i] !== "string") return ["target", i, `group must be a string, got ${describe(g[i])}`];
-    if (m !== null && typeof m[i] !== "string") return ["target", i, `message must be a string, got ${describe(m[i])}`];
+    const version = versions[i];
+    if (typeof version !== "string") return ["target", i, `version must be a string, got ${describe(version)}`];
+    versionTable.add(i, version);
+    if (g !== null) {
+      if (typeof g[i] !== "string") return ["target", i, `group must be a string, got ${describe(g[i])}`];
+      groupTable.add(i, g[i]);
+    }
+    if (m !== null) {
+      if (typeof m[i] !== "string") return ["target", i, `message must be a string, got ${describe(m[i])}`];
+      messageTable.add(i, m[i]);
+    }
     nameLengths[i] = name.length;
+    units += name.length;
     if (e !== null) {
       const flag = e[i];
       if (flag === true || flag === 1) flags[i] = 1;
       else if (flag !== false && flag !== 0) return ["target", i, `errors[${i}] must be a boolean or 0/1, got ${describe(flag)}`];
     }
   }
-  return packed(names, nameLengths, [g, versions, m], flags);
+  return packed(names, nameLengths, units, [groupTable, versionTable, messageTable], flags);
 }
 
 function describe(value) {

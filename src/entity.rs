@@ -129,11 +129,25 @@ type Map = indexmap::IndexMap<Key, Target, foldhash::fast::RandomState>;
 /// the fleet. Answers, the default selection and hooks see the targets by
 /// group then name, through `sorted` (entry positions in that order, kept
 /// up to date as targets join and leave).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Targets {
     map: Map,
     /// Entry positions, by (group, name).
     sorted: Vec<u32>,
+    /// Where the default selection resumes (see [`Targets::take_not_expecting`]).
+    cursor: Cursor,
+    /// Counts the changes that moved entries (targets joined or left).
+    layout: u64,
+}
+
+/// Every target before `from` in `sorted` expects `version`: a search for
+/// targets that do not expect it need not look there. Set by
+/// [`Targets::take_not_expecting`]; back to the start whenever targets join
+/// or leave, and by [`Targets::rewind`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Cursor {
+    version: Sym,
+    from: u32,
 }
 
 /// An entry position as `sorted` keeps it (an entity holds far fewer than
@@ -184,7 +198,9 @@ impl Targets {
     /// Inserts or replaces a target; returns the one it replaced.
     pub(crate) fn insert(&mut self, group: &str, name: &str, target: Target) -> Option<Target> {
         if let Some(existing) = self.get_mut(group, name) {
-            return Some(std::mem::replace(existing, target));
+            let replaced = std::mem::replace(existing, target);
+            self.rewind();
+            return Some(replaced);
         }
         self.extend(std::iter::once((group, name, target)));
         None
@@ -205,6 +221,7 @@ impl Targets {
         if self.map.len() == first {
             return;
         }
+        self.relaid();
         // The newcomers join the sorted order in one merge.
         let mut arrived: Vec<u32> = (first..self.map.len()).map(slot).collect();
         arrived.sort_unstable_by(|&a, &b| self.key(a).cmp(&self.key(b)));
@@ -246,6 +263,7 @@ impl Targets {
             let key = Key { group: group.into(), name: name.into() };
             self.map.shift_insert(position.min(self.map.len()), key, target);
         }
+        self.relaid();
         let mut sorted: Vec<u32> = (0..self.map.len()).map(slot).collect();
         sorted.sort_unstable_by(|&a, &b| self.key(a).cmp(&self.key(b)));
         self.sorted = sorted;
@@ -256,6 +274,7 @@ impl Targets {
     pub(crate) fn remove(&mut self, group: &str, name: &str) -> Option<Target> {
         let (position, _, target) = self.map.shift_remove_full(&KeyRef { group, name })?;
         let position = slot(position);
+        self.relaid();
         self.sorted.retain(|&p| p != position);
         for p in &mut self.sorted {
             if *p > position {
@@ -276,7 +295,70 @@ impl Targets {
             kept = kept.saturating_add(u32::from(stays));
             stays
         });
+        if self.map.len() == self.sorted.len() {
+            return;
+        }
+        self.relaid();
         self.sorted = self.sorted.iter().filter_map(|&p| moved.get(p as usize).copied().filter(|&p| p != u32::MAX)).collect();
+    }
+
+    /// The positions of the first `limit` targets, by group then name, that
+    /// do not expect `version`, for the caller to move every one of them to
+    /// it. The next call for the same version resumes after the last target
+    /// looked at: a rollout's selection walks the fleet once in all, not
+    /// once per step past every target already moved.
+    pub(crate) fn take_not_expecting(&mut self, version: Sym, limit: usize) -> Vec<usize> {
+        let from = if self.cursor.version == version { self.cursor.from as usize } else { 0 };
+        let mut taken = Vec::with_capacity(limit.min(self.sorted.len()));
+        let mut next = from;
+        for &position in self.sorted.get(from..).unwrap_or_default() {
+            if taken.len() >= limit {
+                break;
+            }
+            next = next.saturating_add(1);
+            if self.map.get_index(position as usize).is_some_and(|(_, target)| target.expected != version) {
+                taken.push(position as usize);
+            }
+        }
+        self.cursor = Cursor { version, from: slot(next) };
+        taken
+    }
+
+    /// Which layout the entries are in: positions taken under one layout
+    /// hold as long as it is the same.
+    pub(crate) fn layout(&self) -> u64 {
+        self.layout
+    }
+
+    /// Entries moved (targets joined or left).
+    fn relaid(&mut self) {
+        self.layout = self.layout.wrapping_add(1);
+        self.rewind();
+    }
+
+    /// Forgets where the default selection was: for a caller that changes
+    /// which version targets expect other than through
+    /// [`Targets::take_not_expecting`].
+    pub(crate) fn rewind(&mut self) {
+        self.cursor = Cursor::default();
+    }
+
+    /// Puts stored positions in (group, name) order.
+    pub(crate) fn sort_by_name(&self, positions: &mut Vec<usize>) {
+        // A few: compare their keys. Many: one pass over the sorted order,
+        // which reads no key (the keys are all over memory).
+        if positions.len().saturating_mul(32) < self.sorted.len() {
+            positions.sort_unstable_by(|&a, &b| self.key(slot(a)).cmp(&self.key(slot(b))));
+            return;
+        }
+        let mut marked = vec![false; self.map.len()];
+        for &position in positions.iter() {
+            if let Some(mark) = marked.get_mut(position) {
+                *mark = true;
+            }
+        }
+        positions.clear();
+        positions.extend(self.sorted_positions().filter(|&p| marked.get(p).copied().unwrap_or(false)));
     }
 
     /// Every target in the order stored (arrival order): for walks whose
@@ -401,6 +483,10 @@ pub(crate) struct Entity {
     /// of [`Targets::position_hinted`]. Only a cache (a stale hint costs a
     /// lookup), so not part of a snapshot.
     pub(crate) hints: Vec<u32>,
+    /// The [`Targets::layout`] under which `hints` were found, when they are
+    /// exact for the report of the step that took them (each is where the
+    /// target is, `u32::MAX` if it is not).
+    pub(crate) hints_exact: Option<u64>,
     /// Not part of a snapshot (SPEC section 4).
     pub(crate) hooks: EntityHooks,
 }
@@ -498,8 +584,11 @@ impl Entity {
     /// the targets the step removed that the report did not name, in
     /// (group, name) order. A caller that reports in the same order every
     /// time is answered in a walk that finds each target where the step
-    /// did, with no lookup by name.
+    /// did, with no lookup by name. Right after that step (`reports` are
+    /// the ones it took), where it found each target is known exactly and
+    /// not even checked.
     pub(crate) fn rows_aligned<'s>(&'s self, reports: &[ReportRef<'_>]) -> AlignedRows<'s> {
+        let exact = self.hints_exact == Some(self.targets.layout()) && self.hints.len() == reports.len();
         let mut covered = vec![false; self.targets.len()];
         let mut removed_covered = vec![false; self.removed.len()];
         let reported = reports
@@ -507,7 +596,11 @@ impl Entity {
             .enumerate()
             .map(|(i, report)| {
                 let hint = self.hints.get(i).copied().unwrap_or(u32::MAX);
-                if let Some(position) = self.targets.position_hinted(report.group, report.name, hint) {
+                let position = match exact {
+                    true => Some(hint as usize).filter(|_| hint != u32::MAX),
+                    false => self.targets.position_hinted(report.group, report.name, hint),
+                };
+                if let Some(position) = position {
                     if let (Some(covered), Some(target)) = (covered.get_mut(position), self.targets.at(position)) {
                         *covered = true;
                         return Row::of(target);

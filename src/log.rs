@@ -123,6 +123,23 @@ impl EventLog {
         self.trim(capacity);
     }
 
+    /// For a batch of `count` events about to be pushed: the ones the batch
+    /// itself would push out (all but the last `capacity`) only take their
+    /// sequence numbers. Returns how many that is; the caller pushes the
+    /// rest, and the log ends exactly as if it had pushed them all (a step
+    /// that moves a million targets does not build a million events to
+    /// keep a thousand).
+    pub(crate) fn skip_overflow(&mut self, capacity: u32, count: usize) -> usize {
+        let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
+        let skipped = count.saturating_sub(capacity);
+        if skipped > 0 {
+            self.next_seq = self.next_seq.max(1).saturating_add(u64::try_from(skipped).unwrap_or(u64::MAX));
+            // The `capacity` pushes that follow would drop every older event.
+            self.events.clear();
+        }
+        skipped
+    }
+
     /// Drops the oldest events past `capacity` (after the option shrank).
     pub(crate) fn trim(&mut self, capacity: u32) {
         let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);

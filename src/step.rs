@@ -143,7 +143,7 @@ pub(crate) fn run(entity: &mut Entity, names: &StepNames<'_>, reports: &[ReportR
     // Hooks live outside the state for the step, so that they can be called
     // while the targets are borrowed.
     let mut hooks = std::mem::take(&mut entity.hooks);
-    let before = entity.targets.len();
+    let layout = entity.targets.layout();
     let result = run_with_hooks(entity, &mut hooks, names, reports, &positions, now);
     entity.hooks = hooks;
     // The next report (and an answer in the report's order) is likely in
@@ -151,12 +151,13 @@ pub(crate) fn run(entity: &mut Entity, names: &StepNames<'_>, reports: &[ReportR
     // targets joined or left, the positions moved: they are looked up once.
     let hint = |p: usize| u32::try_from(p).unwrap_or(u32::MAX);
     entity.hints.clear();
-    if entity.targets.len() == before && positions.iter().all(Option::is_some) {
+    if entity.targets.layout() == layout && positions.iter().all(Option::is_some) {
         entity.hints.extend(positions.iter().map(|p| p.map_or(u32::MAX, hint)));
     } else {
         let targets = &entity.targets;
         entity.hints.extend(reports.iter().map(|r| targets.position(r.group, r.name).map_or(u32::MAX, hint)));
     }
+    entity.hints_exact = Some(entity.targets.layout());
     result
 }
 
@@ -422,9 +423,10 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
         _ => now,
     };
     let mut tally = Tally::default();
-    let mut transitions: Vec<(TargetId, TargetState)> = Vec::new();
+    // Where the targets judged in this step are stored.
+    let mut judged_now: Vec<usize> = Vec::new();
     let versions = &entity.versions;
-    for (group, name, target) in entity.targets.iter_mut() {
+    for (position, (group, name, target)) in entity.targets.iter_mut().enumerate() {
         target.detail = None;
         if rolling_back && !target.expected.is_empty() && target.expected != lkg {
             tally.expecting_other = tally.expecting_other.saturating_add(1);
@@ -481,30 +483,40 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
         let changed = (target.state == TargetState::Succeeded) != (before == TargetState::Succeeded)
             || target.state.is_failed() != before.is_failed();
         if moved && changed && (target.state == TargetState::Succeeded || target.state.is_failed()) {
-            transitions.push((TargetId::new(group, name), target.state));
+            judged_now.push(position);
         }
     }
     // Judged in the order stored; logged (and counted in a row) by group,
     // then name, like every list of targets the engine gives.
-    transitions.sort_by(|(a, _), (b, _)| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
-    for (id, state) in transitions {
-        target_judged(entity, id, state, desired, rolling_back, now);
-    }
+    entity.targets.sort_by_name(&mut judged_now);
+    verdicts_logged(entity, &judged_now, desired, rolling_back, now);
     tally
 }
 
-/// Logs a target's verdict and counts failures in a row.
-fn target_judged(entity: &mut Entity, id: TargetId, state: TargetState, desired: Sym, rolling_back: bool, now: Timestamp) {
-    let (kind, detail) = match entity.targets.get(&id.group, &id.name) {
-        Some(target) if state.is_failed() => (EventKind::TargetFailed, entity.target_message(target)),
-        _ => (EventKind::TargetSucceeded, format!("healthy on {}", entity.version(desired))),
-    };
+/// Logs the verdicts on the targets stored at `positions` (in that order)
+/// and counts failures in a row.
+fn verdicts_logged(entity: &mut Entity, positions: &[usize], desired: Sym, rolling_back: bool, now: Timestamp) {
     if !rolling_back {
-        let progress = &mut entity.progress;
-        progress.consecutive_failures = if state.is_failed() { progress.consecutive_failures.saturating_add(1) } else { 0 };
+        for &position in positions {
+            let failed = entity.targets.at(position).is_some_and(|(_, _, t)| t.state.is_failed());
+            let failures = &mut entity.progress.consecutive_failures;
+            *failures = if failed { failures.saturating_add(1) } else { 0 };
+        }
     }
     let capacity = entity.options.max_events;
-    entity.log.push(capacity, now, kind, desired, Some(id), detail);
+    let skipped = entity.log.skip_overflow(capacity, positions.len());
+    for &position in positions.get(skipped..).unwrap_or_default() {
+        let Some((group, name, target)) = entity.targets.at(position) else {
+            continue;
+        };
+        let (kind, detail) = if target.state.is_failed() {
+            (EventKind::TargetFailed, entity.target_message(target))
+        } else {
+            (EventKind::TargetSucceeded, format!("healthy on {}", entity.version(desired)))
+        };
+        let id = TargetId::new(group, name);
+        entity.log.push(capacity, now, kind, desired, Some(id), detail);
+    }
 }
 
 /// Steps 6 and 10: enough failures make the rolling version last known
@@ -630,17 +642,16 @@ fn remove_replaced(
     }
 }
 
-/// Step 8: which available targets move now, at most `free` of them.
-fn select(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, desired: Sym, free: usize, now: Timestamp) -> Vec<TargetId> {
+/// Step 8: which available targets move now, at most `free` of them:
+/// where they are stored.
+fn select(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, desired: Sym, free: usize, now: Timestamp) -> Vec<usize> {
     let Some(controller) = hooks.target.as_mut() else {
-        return entity
-            .targets
-            .sorted()
-            .filter(|(_, _, t)| t.expected != desired)
-            .take(free)
-            .map(|(group, name, _)| TargetId::new(group, name))
-            .collect();
+        // Every target taken is assigned (no approval hook either).
+        return entity.targets.take_not_expecting(desired, free);
     };
+    // The hooks may approve fewer than they select: the default selection
+    // cannot trust where it stopped.
+    entity.targets.rewind();
     let chosen = {
         let available: Vec<TargetView<'_>> =
             entity.targets.sorted().filter(|(_, _, t)| t.expected != desired).map(|(group, name, t)| entity.view(group, name, t)).collect();
@@ -652,62 +663,59 @@ fn select(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, d
         Ok(chosen) if chosen.iter().all(|id| !id.name.is_empty()) => chosen,
         _ => return Vec::new(),
     };
-    let mut seen = HashSet::new();
     let mut selected = Vec::new();
+    let mut seen = HashSet::new();
     for id in chosen {
         if selected.len() >= free {
             break;
         }
-        if !seen.insert(id.clone()) {
-            continue;
-        }
-        // Blue/green: a machine the entity does not know yet is created.
+        // Blue/green: a machine the entity does not know yet is created
+        // (after the others: no stored target moves).
         let (lkg, options) = (entity.lkg, &entity.options);
         entity.targets.insert_if_absent(&id.group, &id.name, || Target::arriving(Sym::EMPTY, lkg, now, options));
-        selected.push(id);
+        if let Some(position) = entity.targets.position(&id.group, &id.name) {
+            if seen.insert(position) {
+                selected.push(position);
+            }
+        }
     }
     selected
 }
 
-/// Step 9: the approved selected targets get the desired version.
+/// Step 9: the approved selected targets (stored at `selected`) get the
+/// desired version.
 fn assign(
     entity: &mut Entity,
     hooks: &mut EntityHooks,
     ctx: &HookContext<'_>,
     desired: Sym,
-    selected: &[TargetId],
+    selected: &[usize],
     tally: &mut Tally,
     now: Timestamp,
 ) {
     if selected.is_empty() {
         return;
     }
-    let approved: Vec<TargetId> = match hooks.target.as_mut() {
-        None => selected.to_vec(),
-        Some(controller) => {
-            let views: Vec<TargetView<'_>> = selected
-                .iter()
-                .filter_map(|id| {
-                    let target = entity.targets.get(&id.group, &id.name)?;
-                    Some(entity.view(&id.group, &id.name, target))
-                })
-                .collect();
-            let selected: HashSet<&TargetId> = selected.iter().collect();
-            match controller.approve(ctx, &views) {
-                Ok(approved) => approved.into_iter().filter(|id| selected.contains(id)).collect(),
-                Err(_) => Vec::new(), // a failing approval hook assigns nothing
+    let approved: Option<HashSet<usize>> = hooks.target.as_mut().map(|controller| {
+        let views: Vec<TargetView<'_>> =
+            selected.iter().filter_map(|&p| entity.targets.at(p)).map(|(group, name, target)| entity.view(group, name, target)).collect();
+        let selected: HashSet<usize> = selected.iter().copied().collect();
+        match controller.approve(ctx, &views) {
+            Ok(approved) => {
+                approved.iter().filter_map(|id| entity.targets.position(&id.group, &id.name)).filter(|p| selected.contains(p)).collect()
             }
+            Err(_) => HashSet::new(), // a failing approval hook assigns nothing
         }
-    };
-    let approved_set: HashSet<&TargetId> = approved.iter().collect();
+    });
     let rolling_back = entity.rolling_back();
     let lkg = entity.lkg;
-    let capacity = entity.options.max_events;
-    for id in selected {
-        let Some(target) = entity.targets.get_mut(&id.group, &id.name) else {
+    // The assigned targets, each with the version named in its event.
+    let mut moved: Vec<(usize, Sym)> = Vec::with_capacity(selected.len());
+    for &position in selected {
+        let Some(target) = entity.targets.at_mut(position) else {
             continue;
         };
-        if !approved_set.contains(id) {
+        if approved.as_ref().is_some_and(|approved| !approved.contains(&position)) {
             if target.expected != desired {
                 target.state = TargetState::HeldBack;
             }
@@ -724,12 +732,18 @@ fn assign(
         target.assigned = now;
         target.state = if rolling_back { TargetState::RolledBack } else { TargetState::InFlight };
         tally.count(target.state);
-        let detail = if rolling_back {
-            format!("rolled back from {}", entity.versions.resolve(from))
-        } else {
-            format!("moves from {}", entity.versions.resolve(if from.is_empty() { target.reported } else { from }))
+        moved.push((position, if rolling_back || !from.is_empty() { from } else { target.reported }));
+    }
+    let capacity = entity.options.max_events;
+    let skipped = entity.log.skip_overflow(capacity, moved.len());
+    for &(position, from) in moved.get(skipped..).unwrap_or_default() {
+        let Some((group, name, _)) = entity.targets.at(position) else {
+            continue;
         };
-        entity.log.push(capacity, now, EventKind::TargetAssigned, desired, Some(id.clone()), detail);
+        let from = entity.versions.resolve(from);
+        let detail = if rolling_back { format!("rolled back from {from}") } else { format!("moves from {from}") };
+        let id = TargetId::new(group, name);
+        entity.log.push(capacity, now, EventKind::TargetAssigned, desired, Some(id), detail);
     }
 }
 
