@@ -458,3 +458,64 @@ fn raising_the_success_timeout_keeps_succeeded_targets_succeeded() {
     assert_eq!(count(&answers[2], TargetState::Waiting), 8, "only the first batch moved");
     assert_eq!(count(&answers[2], TargetState::InFlight), 2);
 }
+
+/// A step that moves or judges more targets than the event log keeps logs
+/// only the newest of them, and must leave exactly what logging them all
+/// would have: the bounded log is the end of an unbounded one (the same
+/// sequence numbers, the same events), through a rollout, its failures
+/// and the rollback.
+#[test]
+fn a_bounded_event_log_ends_exactly_as_an_unbounded_one() {
+    let sims: Vec<Sim> = [100_000, 7]
+        .into_iter()
+        .map(|max_events| {
+            let mut sim = Sim::new(120, "v1");
+            for host in sim.hosts.iter_mut().step_by(2) {
+                host.behaviour.insert("v2".into(), Behaviour::Broken);
+            }
+            sim.establish("v1", RolloutOptions { max_events, ..options(50) });
+            sim.set_version("v2");
+            sim
+        })
+        .collect();
+    let [mut wide, mut narrow] = <[Sim; 2]>::try_from(sims).ok().unwrap();
+    let mut largest_step = 0;
+    let mut last = wide.engine.events("prod", "app", 0, usize::MAX).unwrap().last().map_or(0, |e| e.seq);
+    for step in 0..40 {
+        assert_eq!(wide.step(), narrow.step(), "step {step}");
+        let all = wide.engine.events("prod", "app", 0, usize::MAX).unwrap();
+        let kept = narrow.engine.events("prod", "app", 0, usize::MAX).unwrap();
+        assert_eq!(kept.len(), all.len().min(7), "step {step}");
+        assert_eq!(kept.as_slice(), &all[all.len() - kept.len()..], "step {step}");
+        let newest = all.last().map_or(0, |e| e.seq);
+        largest_step = largest_step.max(newest - last);
+        last = newest;
+    }
+    let info = narrow.info();
+    assert_eq!((info.last_known_bad_version.as_str(), info.last_known_good_version.as_str()), ("v2", "v1"));
+    // Steps logged far more than the narrow log keeps: 60 targets moved at
+    // once, 60 failed at once.
+    assert!(largest_step >= 60, "the largest step logged {largest_step} events");
+}
+
+/// The default selection resumes where its last batch stopped; a target
+/// that joins mid-rollout, named before every target already moved, is
+/// moved all the same (and first: selection goes by name).
+#[test]
+fn a_target_joining_mid_rollout_before_the_moved_ones_is_moved_too() {
+    let mut sim = Sim::new(10, "v1");
+    let late = sim.hosts.remove(0);
+    sim.establish("v1", options(20));
+    sim.set_version("v2");
+    for _ in 0..3 {
+        sim.step();
+    }
+    let moved = |answer: &[orchestrator_engine::ExpectedState]| -> Vec<String> {
+        answer.iter().filter(|e| e.reason == TargetState::InFlight && e.version == "v2").map(|e| e.name.clone()).collect()
+    };
+    let before = moved(&sim.engine.expected_state("prod", "app", None).unwrap());
+    assert!(!before.is_empty() && before.iter().all(|n| n.as_str() > "host-000"), "{before:?}");
+    sim.hosts.insert(0, late);
+    sim.run_until(200, |s| s.info().last_known_good_version == "v2");
+    assert!(sim.hosts.iter().all(|h| h.running == "v2"));
+}

@@ -173,3 +173,42 @@ test("bad columns are errors with a code and a message, and change nothing", () 
   }
   assert.throws(() => engine.orchestrateColumns("prod", "nope", { names: ["a"], versions: ["v1"] }), (err) => err.code === "NO_TARGET_VERSION");
 });
+
+test("reports of any size back to back are packed afresh (the packer reuses its memory from call to call)", () => {
+  const clock = { now: T0 };
+  const [objects, columns, plain] = [0, 1, 2].map(() => new Orchestrator({ now: () => clock.now }));
+  // Large (names in several of the packer's slices, multi-byte characters
+  // across their ends), then small with every optional column left out
+  // (its groups, messages and flags must not be the large report's), then
+  // large again.
+  const large = (n, tag) =>
+    Array.from({ length: n }, (_, i) => ({
+      name: i % 3 ? `nœud-${tag}-${i}` : `节点${i}🚀`,
+      group: i % 2 ? "zone-🌍" : "eu",
+      version: "v1",
+      message: i % 5 ? "running ✓" : `slow ${i}`,
+      isError: i % 7 === 0,
+    }));
+  const small = Array.from({ length: 7 }, (_, i) => ({ name: `host-${i}`, group: "", version: "v1", message: "", isError: false }));
+  const sequence = [
+    ["a", large(3000, "a")],
+    ["b", small],
+    ["c", large(2500, "c")],
+    ["b", small],
+  ];
+  for (const e of [objects, columns, plain]) {
+    for (const entity of ["a", "b", "c"]) {
+      e.setRolloutOptions("prod", entity, { batchPercent: 40 });
+      e.setTargetVersion("prod", entity, "v1");
+    }
+  }
+  for (const [entity, reports] of sequence) {
+    clock.now += 10_000;
+    const expected = plain.orchestrate("prod", entity, reports.map((r) => ({ ...r, tags: [] })));
+    assert.deepStrictEqual(objects.orchestrate("prod", entity, reports), expected, entity);
+    const cols = reports === small ? { names: small.map((r) => r.name), versions: small.map((r) => r.version) } : toColumns(reports);
+    assert.deepStrictEqual(rows(columns.orchestrateColumns("prod", entity, cols), reports), expected, entity);
+  }
+  assert.deepStrictEqual(objects.snapshot(), plain.snapshot());
+  assert.deepStrictEqual(columns.snapshot(), plain.snapshot());
+});
