@@ -63,8 +63,8 @@ export function settled(Orchestrator, n, { rolling = false } = {}) {
   return { engine, reports, clock };
 }
 
-/** Median wall time in ms of `runs` calls of `fn` (after one warm-up). */
-export function median(runs, fn) {
+/** Wall times in ms of `runs` calls of `fn` (after one warm-up). */
+export function timings(runs, fn) {
   fn();
   const times = [];
   for (let i = 0; i < runs; i++) {
@@ -72,6 +72,16 @@ export function median(runs, fn) {
     fn();
     times.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return times;
+}
+
+/** The median of `times`. */
+export function middle(times) {
+  const sorted = times.slice().sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Median wall time in ms of `runs` calls of `fn` (after one warm-up). */
+export function median(runs, fn) {
+  return middle(timings(runs, fn));
 }

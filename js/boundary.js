@@ -34,18 +34,28 @@ function lengthsAndFlags(n) {
  * the other. In slices: one string of every name would be as large as
  * the report's names together (a collection's worth of garbage, and slower
  * to build); each slice is joined and written straight into the scratch
- * bytes.
+ * bytes, which start at a byte per code unit (ASCII names) and grow when
+ * other characters need more.
  */
 function encodeNames(names, units) {
   const n = names.length;
-  // At most 3 bytes of UTF-8 per UTF-16 code unit.
-  scratch.bytes = fit(scratch.bytes, 3 * units);
-  const bytes = scratch.bytes;
+  scratch.bytes = fit(scratch.bytes, units);
   let at = 0;
   for (let i = 0; i < n; i += 1024) {
-    at += encoder.encodeInto(names.slice(i, Math.min(n, i + 1024)).join(""), bytes.subarray(at)).written;
+    let text = names.slice(i, Math.min(n, i + 1024)).join("");
+    for (;;) {
+      const { read, written } = encoder.encodeInto(text, scratch.bytes.subarray(at));
+      at += written;
+      if (read === text.length) break;
+      // Full (it never writes part of a character): at most 3 bytes per
+      // code unit left in this slice.
+      text = text.slice(read);
+      const grown = new Uint8Array(Math.max(2 * scratch.bytes.length, at + 3 * text.length));
+      grown.set(scratch.bytes.subarray(0, at));
+      scratch.bytes = grown;
+    }
   }
-  return bytes.subarray(0, at);
+  return scratch.bytes.subarray(0, at);
 }
 
 /**
