@@ -60,14 +60,15 @@ function encodeNames(names, units) {
 
 /**
  * A report as `[names, groups, versions, messages, errors]`. Names are
- * `[utf8, lengths]`: every name encoded as UTF-8, one after the other, and
- * their lengths in UTF-16 code units. The other fields repeat across a
+ * `[utf8, lengths, strings]`: every name encoded as UTF-8, one after the
+ * other, their lengths in UTF-16 code units, and the names themselves (an
+ * answer hands them back rather than making new strings). The other fields repeat across a
  * fleet, so each is a table of its distinct values (`[utf8, lengths]` as
  * for names) and `index`, a Uint32Array giving each target's entry.
  * `errors` is a Uint8Array of flags.
  */
 function packed(names, nameLengths, units, tables, errors) {
-  return [[encodeNames(names, units), nameLengths], ...tables.map((t) => t.packed()), errors];
+  return [[encodeNames(names, units), nameLengths, names], ...tables.map((t) => t.packed()), errors];
 }
 
 /** One field's table of distinct values, filled target by target. */
@@ -143,20 +144,20 @@ function packReports(reports) {
 }
 
 /**
- * The answer as objects: `text` holds every row's name and group, with
- * their lengths in `lengths` (2 per row); versions, messages and reasons
- * are tables indexed per row.
+ * The answer as objects. A row's name is `names[nameFrom[i]]`, the
+ * report's own string, or (`nameFrom[i]` is 0xFFFFFFFF) the next of the
+ * names in `text`, whose lengths are in `lengths`; groups, versions,
+ * messages and reasons are tables indexed per row.
  */
-function unpackAnswer(text, lengths, versions, versionOf, messages, messageOf, reasons, failed, reasonOf) {
+function unpackAnswer(names, nameFrom, text, lengths, groups, groupOf, versions, versionOf, messages, messageOf, reasons, failed, reasonOf) {
   const n = reasonOf.length;
   const answer = new Array(n);
-  for (let i = 0, at = 0; i < n; i++) {
-    const name = text.slice(at, (at += lengths[2 * i]));
-    const group = text.slice(at, (at += lengths[2 * i + 1]));
+  for (let i = 0, at = 0, k = 0; i < n; i++) {
+    const from = nameFrom[i];
     const reason = reasonOf[i];
     answer[i] = {
-      name,
-      group,
+      name: from === 0xffffffff ? text.slice(at, (at += lengths[k++])) : names[from],
+      group: groups[groupOf[i]],
       version: versions[versionOf[i]],
       message: messages[messageOf[i]],
       isError: failed[reason] === 1,

@@ -579,6 +579,24 @@ impl Entity {
         rows
     }
 
+    /// For each row of `rows(None)`, the row of the report just taken that
+    /// named its target (`u32::MAX`: none), when the step's positions are
+    /// exact and it removed no target; else `None`. (For the JS binding,
+    /// which hands a report's own name strings back.)
+    #[cfg(target_arch = "wasm32")]
+    pub(crate) fn report_rows(&self, reports: usize) -> Option<Vec<u32>> {
+        if self.hints_exact != Some(self.targets.layout()) || self.hints.len() != reports || !self.removed.is_empty() {
+            return None;
+        }
+        let mut by_position = vec![u32::MAX; self.targets.len()];
+        for (row, &position) in self.hints.iter().enumerate() {
+            if let Some(slot) = by_position.get_mut(position as usize) {
+                *slot = u32::try_from(row).unwrap_or(u32::MAX);
+            }
+        }
+        Some(self.targets.sorted_positions().map(|p| by_position.get(p).copied().unwrap_or(u32::MAX)).collect())
+    }
+
     /// The answer's rows aligned with a report (after the step that took
     /// it): row `i` answers report `i`; then the entity's other targets and
     /// the targets the step removed that the report did not name, in

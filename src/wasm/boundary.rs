@@ -28,8 +28,12 @@ extern "C" {
     #[wasm_bindgen(js_name = unpackAnswer)]
     #[allow(clippy::too_many_arguments)]
     fn unpack_answer(
+        names: &JsValue,
+        name_from: &[u32],
         text: &str,
         lengths: &[u32],
+        groups: &Array,
+        group_of: &[u32],
         versions: &Array,
         version_of: &[u32],
         messages: &Array,
@@ -67,6 +71,9 @@ pub(crate) enum Reports {
         names: (String, Vec<usize>),
         fields: [Field; 3],
         errors: Vec<u8>,
+        /// The report's own names (a JS array of strings), which an answer
+        /// may hand back instead of making new strings.
+        strings: JsValue,
     },
     Plain(Vec<TargetReport>),
 }
@@ -88,12 +95,20 @@ impl Field {
 }
 
 impl Reports {
+    /// The report's own name strings and how many, when it has them.
+    pub(crate) fn names(&self) -> Option<(JsValue, usize)> {
+        match self {
+            Reports::Packed { strings, errors, .. } if !strings.is_undefined() => Some((strings.clone(), errors.len())),
+            _ => None,
+        }
+    }
+
     /// The reports as the step reads them, borrowed: the packed form needs
     /// no string of its own per target.
     pub(crate) fn refs(&self) -> Vec<ReportRef<'_>> {
         match self {
             Reports::Plain(reports) => reports.iter().map(TargetReport::as_ref).collect(),
-            Reports::Packed { names: (text, ends), fields: [groups, versions, messages], errors } => parts(text, ends)
+            Reports::Packed { names: (text, ends), fields: [groups, versions, messages], errors, .. } => parts(text, ends)
                 .zip(groups.values())
                 .zip(versions.values())
                 .zip(messages.values())
@@ -158,7 +173,8 @@ fn unpack_reports(packed: &JsValue) -> Option<Reports> {
         let ends = byte_ends(&text, &lengths)?;
         Some((text, ends))
     };
-    let names = text(packed.get(0).dyn_ref()?)?;
+    let names_column: Array = packed.get(0).dyn_into().ok()?;
+    let names = text(&names_column)?;
     let field = |i: u32| -> Option<Field> {
         let column: Array = packed.get(i).dyn_into().ok()?;
         let (text, ends) = text(&column)?;
@@ -167,7 +183,14 @@ fn unpack_reports(packed: &JsValue) -> Option<Reports> {
         (fits && index.len() == errors.len()).then_some(Field { text, ends, index })
     };
     let fields = [field(1)?, field(2)?, field(3)?];
-    (names.1.len() == errors.len()).then_some(Reports::Packed { names, fields, errors })
+    // `names[i]`, the string report `i` named its target by (when the
+    // packer made that array: the objects path).
+    let strings = names_column.get(2);
+    let strings = match strings.dyn_ref::<Array>() {
+        Some(array) if array.length() as usize == errors.len() => strings,
+        _ => JsValue::UNDEFINED,
+    };
+    (names.1.len() == errors.len()).then_some(Reports::Packed { names, fields, errors, strings })
 }
 
 /// Where each part of `text` ends, in bytes, given the parts' lengths in
@@ -278,22 +301,69 @@ fn failed() -> Vec<u8> {
 
 /// The entity's answer (every target, or one group's) as JS objects.
 pub(crate) fn answer_to_js(entity: &Entity, group: Option<&str>) -> JsValue {
-    rows_to_js(entity, &entity.rows(group))
+    rows_to_js(entity, &entity.rows(group), None)
 }
 
-fn rows_to_js<'e>(entity: &'e Entity, rows: &[Row<'e>]) -> JsValue {
+/// The answer to the report just taken, as JS objects. `names`: the
+/// report's own strings naming its targets ([`Reports::names`]), which the
+/// answer hands back where it can instead of making new ones.
+pub(crate) fn answer_to_report(entity: &Entity, names: Option<(JsValue, usize)>) -> JsValue {
+    let rows = entity.rows(None);
+    match names.and_then(|(strings, count)| Some((strings, entity.report_rows(count)?))) {
+        Some((strings, from)) => rows_to_js(entity, &rows, Some((&strings, from))),
+        None => rows_to_js(entity, &rows, None),
+    }
+}
+
+/// `reused`: the report's names, and for each row the report row that
+/// named it (`u32::MAX`: none).
+fn rows_to_js<'e>(entity: &'e Entity, rows: &[Row<'e>], reused: Option<(&JsValue, Vec<u32>)>) -> JsValue {
+    let (strings, mut name_from) = match reused {
+        Some((strings, from)) if from.len() == rows.len() => (strings.clone(), from),
+        _ => (JsValue::UNDEFINED, vec![u32::MAX; rows.len()]),
+    };
     let mut text = String::new();
-    let mut lengths = Vec::with_capacity(rows.len().saturating_mul(2));
+    let mut lengths = Vec::new();
+    let groups = Array::new();
+    let mut group_index: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
+    let mut last_group: Option<(&str, u32)> = None;
+    let mut group_of = Vec::with_capacity(rows.len());
     let mut tables = Tables::new(entity, rows.len());
-    for row in rows {
-        text.push_str(row.name);
-        text.push_str(row.group);
-        lengths.push(utf16_len(row.name));
-        lengths.push(utf16_len(row.group));
+    for (row, from) in rows.iter().zip(name_from.iter_mut()) {
+        // A report's name with a lone surrogate was stored with U+FFFD in
+        // its place: such a name is sent as stored.
+        if *from == u32::MAX || row.name.contains('\u{FFFD}') {
+            *from = u32::MAX;
+            text.push_str(row.name);
+            lengths.push(utf16_len(row.name));
+        }
+        let group = match last_group {
+            Some((last, index)) if last == row.group => index,
+            _ => {
+                let index = *group_index.entry(row.group).or_insert_with(|| groups.push(&JsValue::from_str(row.group)).saturating_sub(1));
+                last_group = Some((row.group, index));
+                index
+            }
+        };
+        group_of.push(group);
         tables.push(row);
     }
     let Tables { versions, version_of, messages, message_of, reason_of, .. } = tables;
-    unpack_answer(&text, &lengths, &versions, &version_of, &messages, &message_of, &reasons(), &failed(), &reason_of)
+    unpack_answer(
+        &strings,
+        &name_from,
+        &text,
+        &lengths,
+        &groups,
+        &group_of,
+        &versions,
+        &version_of,
+        &messages,
+        &message_of,
+        &reasons(),
+        &failed(),
+        &reason_of,
+    )
 }
 
 /// The answer to a report in columns (`orchestrateColumns`): typed arrays
@@ -306,7 +376,7 @@ pub(crate) fn answer_columns_to_js(entity: &Entity, reports: &[ReportRef<'_>]) -
         tables.push(row);
         is_error.push(u8::from(row.state.is_failed()));
     }
-    let others = rows_to_js(entity, &rows.others);
+    let others = rows_to_js(entity, &rows.others, None);
     let Tables { versions, version_of, messages, message_of, reason_of, .. } = tables;
     answer_columns(&versions, version_of, &messages, message_of, &reasons(), reason_of, is_error, others)
 }

@@ -4,7 +4,7 @@
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
-use super::boundary::{answer_columns_to_js, answer_to_js, columns_from_js, reports_from_js};
+use super::boundary::{answer_columns_to_js, answer_to_js, answer_to_report, columns_from_js, reports_from_js};
 use super::hooks::{JsMonitoringController, JsTargetController};
 use super::interop::{
     bytes_from_js, clock_from_js, error_to_js, events_options_from_js, optional_string_arg, options_from_js, promote_options_from_js,
@@ -363,10 +363,12 @@ impl Orchestrator {
         let reports = reports_from_js(&reports).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
         let entity = self.engine.step(&ns, &entity, &reports.refs(), now).map_err(error_to_js)?;
-        // The report's copy is not needed for the answer: free it first, so
-        // that the two never take wasm memory (which never shrinks) at once.
+        // The report's copy is not needed for the answer (its JS strings
+        // are): free it first, so that the two never take wasm memory
+        // (which never shrinks) at once.
+        let names = reports.names();
         drop(reports);
-        Ok(answer_to_js(entity, None))
+        Ok(answer_to_report(entity, names))
     }
 
     /// `orchestrate` for a fleet kept in columns, the fast form for large
