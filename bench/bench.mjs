@@ -124,21 +124,31 @@ table(
 console.log("## Core step, wasm vs native (median ms, no JS boundary)\n");
 const cargo = (args) => execFileSync("cargo", args, { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
 cargo(["build", "--quiet", "--release", "--example", "core_step"]);
-// The wasm one with the package's profile (opt-level "s", Cargo.toml).
+// The wasm one with the package's profile (opt-level "z", Cargo.toml).
 cargo(["build", "--quiet", "--profile", "wasm", "--example", "core_step", "--target", "wasm32-wasip1"]);
 const lines = (out) => out.trim().split("\n").map((l) => JSON.parse(l));
 const coreSizes = sizes.map(String);
-const native = lines(execFileSync(`${root}target/release/examples/core_step`, coreSizes, { encoding: "utf8" }));
+const runNative = () => lines(execFileSync(`${root}target/release/examples/core_step`, coreSizes, { encoding: "utf8" }));
 // Node 20's WASI crashes (SIGSEGV) leaving a program whose memory grew past
 // a gigabyte, after the program printed everything: the lines count, the
 // exit status does not.
-const wasmRun = spawnSync(process.execPath, ["--no-warnings", "bench/wasi-run.mjs", "target/wasm32-wasip1/wasm/examples/core_step.wasm", ...coreSizes], {
-  cwd: root,
-  encoding: "utf8",
-  maxBuffer: 1 << 24,
-});
-const wasm = lines(wasmRun.stdout);
-if (wasm.length !== native.length) throw new Error(`the wasm core step stopped early (${wasmRun.signal ?? wasmRun.status}): ${wasmRun.stderr}`);
+const runWasm = () => {
+  const run = spawnSync(process.execPath, ["--no-warnings", "bench/wasi-run.mjs", "target/wasm32-wasip1/wasm/examples/core_step.wasm", ...coreSizes], {
+    cwd: root,
+    encoding: "utf8",
+    maxBuffer: 1 << 24,
+  });
+  const out = lines(run.stdout);
+  if (out.length !== coreSizes.length * 2) throw new Error(`the wasm core step stopped early (${run.signal ?? run.status}): ${run.stderr}`);
+  return out;
+};
+// Each side twice, alternating, and the faster of its two medians: a
+// process that the machine's other tenants slow down (a 1k step moved
+// between 0.24 and 0.48 ms from one wasm process to the next) counts once.
+const best = (a, b) => a.map((x, i) => ({ ...x, ms: Math.min(x.ms, b[i].ms) }));
+const [native1, wasm1, native2, wasm2] = [runNative(), runWasm(), runNative(), runWasm()];
+const native = best(native1, native2);
+const wasm = best(wasm1, wasm2);
 table(
   ["targets", "phase", "native", "wasm", "wasm/native"],
   native.map((nat, i) => [nat.n.toLocaleString("en"), nat.phase, ms(nat.ms), ms(wasm[i].ms), ratio(wasm[i].ms, nat.ms)]),
