@@ -2,9 +2,10 @@
 // snippet of every build (scripts/build.sh turns it into CommonJS for the
 // nodejs one). Crossing into wasm once per field of every target is what a
 // large report used to cost; these helpers cross once per report instead:
-// JS reads the fields (which V8 does fast), the strings travel as one
-// UTF-8 buffer per field with their lengths, and the answer comes back as
-// one string and tables.
+// JS reads the fields (which V8 does fast), names travel as UTF-8 bytes
+// with their lengths and the other fields as tables of distinct values,
+// and the answer comes back as tables, naming reported targets with the
+// report's own strings.
 
 const encoder = new TextEncoder();
 

@@ -1,9 +1,11 @@
 //! The fast path across the JS boundary for reports and answers, the bulk
 //! of what crosses it. Converting a report field by field costs a call into
 //! JS per field and target, and building the answer with serde one per
-//! property; `js/boundary.js` instead packs a report into one string with
-//! the lengths of its parts, and unpacks an answer sent as one string of
-//! names plus tables of the few distinct versions, messages and reasons.
+//! property; `js/boundary.js` instead packs a report into UTF-8 bytes with
+//! the lengths of its parts (names) and tables of distinct values (groups,
+//! versions, messages), and unpacks an answer whose names are the report's
+//! own strings where they can be (else one string of names) and whose
+//! groups, versions, messages and reasons are tables.
 //! Anything the packer does not vouch for goes the plain way
 //! ([`interop::reports_from_js`]), which also words the errors.
 
