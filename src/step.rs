@@ -496,26 +496,29 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
 /// Logs the verdicts on the targets stored at `positions` (in that order)
 /// and counts failures in a row.
 fn verdicts_logged(entity: &mut Entity, positions: &[usize], desired: Sym, rolling_back: bool, now: Timestamp) {
-    if !rolling_back {
-        for &position in positions {
-            let failed = entity.targets.at(position).is_some_and(|(_, _, t)| t.state.is_failed());
-            let failures = &mut entity.progress.consecutive_failures;
-            *failures = if failed { failures.saturating_add(1) } else { 0 };
-        }
-    }
     let capacity = entity.options.max_events;
     let skipped = entity.log.skip_overflow(capacity, positions.len());
-    for &position in positions.get(skipped..).unwrap_or_default() {
+    for (i, &position) in positions.iter().enumerate() {
         let Some((group, name, target)) = entity.targets.at(position) else {
             continue;
         };
-        let (kind, detail) = if target.state.is_failed() {
-            (EventKind::TargetFailed, entity.target_message(target))
-        } else {
-            (EventKind::TargetSucceeded, format!("healthy on {}", entity.version(desired)))
-        };
-        let id = TargetId::new(group, name);
-        entity.log.push(capacity, now, kind, desired, Some(id), detail);
+        let failed = target.state.is_failed();
+        // Only the events the log keeps are made.
+        let event = (i >= skipped).then(|| {
+            let (kind, detail) = if failed {
+                (EventKind::TargetFailed, entity.target_message(target))
+            } else {
+                (EventKind::TargetSucceeded, format!("healthy on {}", entity.version(desired)))
+            };
+            (kind, TargetId::new(group, name), detail)
+        });
+        if !rolling_back {
+            let failures = &mut entity.progress.consecutive_failures;
+            *failures = if failed { failures.saturating_add(1) } else { 0 };
+        }
+        if let Some((kind, id, detail)) = event {
+            entity.log.push(capacity, now, kind, desired, Some(id), detail);
+        }
     }
 }
 

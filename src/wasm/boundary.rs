@@ -10,6 +10,7 @@
 //! ([`interop::reports_from_js`]), which also words the errors.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
 use js_sys::{Array, Uint32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -231,16 +232,40 @@ fn utf16_len(s: &str) -> u32 {
     u32::try_from(units).unwrap_or(u32::MAX)
 }
 
+/// Distinct values sent to JS once each, as an array, and the index of each
+/// key's value in it. Neighbouring rows mostly share their key: the
+/// previous row's key is compared before the map is hashed.
+struct Dictionary<K> {
+    values: Array,
+    index: HashMap<K, u32, foldhash::fast::RandomState>,
+    last: Option<(K, u32)>,
+}
+
+impl<K: Hash + Eq + Clone> Dictionary<K> {
+    fn new() -> Self {
+        Dictionary { values: Array::new(), index: HashMap::default(), last: None }
+    }
+
+    /// The index of `key`'s value, made by `value` the first time.
+    fn index_of<S: AsRef<str>>(&mut self, key: K, value: impl FnOnce() -> S) -> u32 {
+        if let Some((last, index)) = &self.last {
+            if *last == key {
+                return *index;
+            }
+        }
+        let values = &self.values;
+        let index = *self.index.entry(key.clone()).or_insert_with(|| values.push(&JsValue::from_str(value().as_ref())).saturating_sub(1));
+        self.last = Some((key, index));
+        index
+    }
+}
+
 /// An answer's versions, messages and reasons as tables, each distinct
 /// value sent to JS once, and every row as indexes into them.
 struct Tables<'e> {
     entity: &'e Entity,
-    versions: Array,
-    version_index: Vec<(Sym, u32)>,
-    messages: Array,
-    message_index: HashMap<MessageKey<'e>, u32, foldhash::fast::RandomState>,
-    /// The previous row's message key and index.
-    last: Option<(MessageKey<'e>, u32)>,
+    versions: Dictionary<Sym>,
+    messages: Dictionary<MessageKey<'e>>,
     version_of: Vec<u32>,
     message_of: Vec<u32>,
     reason_of: Vec<u8>,
@@ -250,11 +275,8 @@ impl<'e> Tables<'e> {
     fn new(entity: &'e Entity, rows: usize) -> Self {
         Tables {
             entity,
-            versions: Array::new(),
-            version_index: Vec::new(),
-            messages: Array::new(),
-            message_index: HashMap::default(),
-            last: None,
+            versions: Dictionary::new(),
+            messages: Dictionary::new(),
             version_of: Vec::with_capacity(rows),
             message_of: Vec::with_capacity(rows),
             reason_of: Vec::with_capacity(rows),
@@ -263,31 +285,8 @@ impl<'e> Tables<'e> {
 
     fn push(&mut self, row: &Row<'e>) {
         let entity = self.entity;
-        let version = match self.version_index.iter().find(|(sym, _)| *sym == row.version) {
-            Some(&(_, index)) => index,
-            None => {
-                let index = self.versions.push(&JsValue::from_str(entity.version(row.version))).saturating_sub(1);
-                self.version_index.push((row.version, index));
-                index
-            }
-        };
-        self.version_of.push(version);
-        // Neighbouring rows mostly share their message: the previous row's
-        // key is compared before the map is hashed.
-        let key = entity.message_key(row);
-        let message = match &self.last {
-            Some((last, index)) if *last == key => *index,
-            _ => {
-                let messages = &self.messages;
-                let index = *self
-                    .message_index
-                    .entry(key.clone())
-                    .or_insert_with(|| messages.push(&JsValue::from_str(&entity.row_message(row))).saturating_sub(1));
-                self.last = Some((key, index));
-                index
-            }
-        };
-        self.message_of.push(message);
+        self.version_of.push(self.versions.index_of(row.version, || entity.version(row.version)));
+        self.message_of.push(self.messages.index_of(entity.message_key(row), || entity.row_message(row)));
         // A fieldless enum's discriminant is its index in TargetState::ALL.
         self.reason_of.push(row.state as u8);
     }
@@ -326,9 +325,7 @@ fn rows_to_js<'e>(entity: &'e Entity, rows: &[Row<'e>], reused: Option<(&JsValue
     };
     let mut text = String::new();
     let mut lengths = Vec::new();
-    let groups = Array::new();
-    let mut group_index: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
-    let mut last_group: Option<(&str, u32)> = None;
+    let mut groups = Dictionary::new();
     let mut group_of = Vec::with_capacity(rows.len());
     let mut tables = Tables::new(entity, rows.len());
     for (row, from) in rows.iter().zip(name_from.iter_mut()) {
@@ -339,15 +336,7 @@ fn rows_to_js<'e>(entity: &'e Entity, rows: &[Row<'e>], reused: Option<(&JsValue
             text.push_str(row.name);
             lengths.push(utf16_len(row.name));
         }
-        let group = match last_group {
-            Some((last, index)) if last == row.group => index,
-            _ => {
-                let index = *group_index.entry(row.group).or_insert_with(|| groups.push(&JsValue::from_str(row.group)).saturating_sub(1));
-                last_group = Some((row.group, index));
-                index
-            }
-        };
-        group_of.push(group);
+        group_of.push(groups.index_of(row.group, || row.group));
         tables.push(row);
     }
     let Tables { versions, version_of, messages, message_of, reason_of, .. } = tables;
@@ -356,11 +345,11 @@ fn rows_to_js<'e>(entity: &'e Entity, rows: &[Row<'e>], reused: Option<(&JsValue
         &name_from,
         &text,
         &lengths,
-        &groups,
+        &groups.values,
         &group_of,
-        &versions,
+        &versions.values,
         &version_of,
-        &messages,
+        &messages.values,
         &message_of,
         &reasons(),
         &failed(),
@@ -380,5 +369,5 @@ pub(crate) fn answer_columns_to_js(entity: &Entity, reports: &[ReportRef<'_>]) -
     }
     let others = rows_to_js(entity, &rows.others, None);
     let Tables { versions, version_of, messages, message_of, reason_of, .. } = tables;
-    answer_columns(&versions, version_of, &messages, message_of, &reasons(), reason_of, is_error, others)
+    answer_columns(&versions.values, version_of, &messages.values, message_of, &reasons(), reason_of, is_error, others)
 }
