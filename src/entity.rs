@@ -564,19 +564,16 @@ impl Entity {
         view(&self.versions, group, name, target)
     }
 
-    /// The answer's rows (SPEC step 11): every target, or one group's, with
-    /// the targets the last step removed, in (group, name) order.
+    /// The answer's rows (SPEC step 11): every target, or one group's, in
+    /// (group, name) order. Targets the removal hook retired are not in it
+    /// (they are no longer targets of the entity, as in the Go engine): a
+    /// controller that feeds an answer back as its next report must not
+    /// bring them back. The event log names them (`target_removed`).
     pub(crate) fn rows<'s>(&'s self, group: Option<&str>) -> Vec<Row<'s>> {
-        let mut rows: Vec<Row<'_>> = match group {
+        match group {
             Some(group) => self.targets.group(group).map(Row::of).collect(),
             None => self.targets.sorted().map(Row::of).collect(),
-        };
-        let before = rows.len();
-        rows.extend(self.removed.iter().filter(|r| group.map_or(true, |g| r.id.group == g)).map(Row::removed));
-        if rows.len() > before {
-            rows.sort_by(|a, b| (a.group, a.name).cmp(&(b.group, b.name)));
         }
-        rows
     }
 
     /// For each row of `rows(None)`, the row of the report just taken that
@@ -598,9 +595,9 @@ impl Entity {
     }
 
     /// The answer's rows aligned with a report (after the step that took
-    /// it): row `i` answers report `i`; then the entity's other targets and
-    /// the targets the step removed that the report did not name, in
-    /// (group, name) order. A caller that reports in the same order every
+    /// it): row `i` answers report `i` (a target the step retired with
+    /// reason `removed`); then the entity's other targets, in (group, name)
+    /// order. A caller that reports in the same order every
     /// time is answered in a walk that finds each target where the step
     /// did, with no lookup by name. Right after that step (`reports` are
     /// the ones it took), where it found each target is known exactly and
@@ -608,7 +605,6 @@ impl Entity {
     pub(crate) fn rows_aligned<'s>(&'s self, reports: &[ReportRef<'_>]) -> AlignedRows<'s> {
         let exact = self.hints_exact == Some(self.targets.layout()) && self.hints.len() == reports.len();
         let mut covered = vec![false; self.targets.len()];
-        let mut removed_covered = vec![false; self.removed.len()];
         let reported = reports
             .iter()
             .enumerate()
@@ -625,12 +621,10 @@ impl Entity {
                     }
                 }
                 // The removal hook retired it in this very step.
-                let removed = self.removed.iter().position(|r| r.id.group == report.group && r.id.name == report.name);
-                match removed.and_then(|i| Some((removed_covered.get_mut(i)?, self.removed.get(i)?))) {
-                    Some((covered, removed)) => {
-                        *covered = true;
-                        Row::removed(removed)
-                    }
+                // (Only a reported row answers it: a report row needs its
+                // answer, and the columns say `removed`, tear it down.)
+                match self.removed.iter().find(|r| r.id.group == report.group && r.id.name == report.name) {
+                    Some(removed) => Row::removed(removed),
                     // After a step every reported target is known or was
                     // removed; should that ever not hold, the target is
                     // told to keep what it runs.
@@ -646,7 +640,7 @@ impl Entity {
             .collect();
         // A report that named every target leaves no others to look for.
         let named = covered.iter().filter(|&&c| c).count();
-        let mut others: Vec<Row<'_>> = if named == covered.len() {
+        let others: Vec<Row<'_>> = if named == covered.len() {
             Vec::new()
         } else {
             self.targets
@@ -655,11 +649,6 @@ impl Entity {
                 .filter_map(|position| self.targets.at(position).map(Row::of))
                 .collect()
         };
-        let before = others.len();
-        others.extend(self.removed.iter().zip(&removed_covered).filter(|(_, &c)| !c).map(|(r, _)| Row::removed(r)));
-        if others.len() > before {
-            others.sort_by(|a, b| (a.group, a.name).cmp(&(b.group, b.name)));
-        }
         AlignedRows { reported, others }
     }
 
@@ -692,7 +681,7 @@ impl Entity {
     }
 
     /// The expected state of every target (SPEC step 11), or of one group,
-    /// with the targets the last step removed, in (group, name) order.
+    /// in (group, name) order.
     pub(crate) fn expected_states(&self, group: Option<&str>) -> Vec<ExpectedState> {
         self.states(self.rows(group))
     }

@@ -231,6 +231,16 @@ impl History {
         }
     }
 
+    /// Records `version` as good without a rollout (adopted as the first
+    /// rollout's stable version), before the rollout under way.
+    pub(crate) fn adopt(&mut self, version: Sym, now: Timestamp) {
+        let at = self.rollouts.iter().position(|r| r.outcome.is_open()).unwrap_or(self.rollouts.len());
+        self.rollouts.insert(at, StoredRollout { version, started: now, ended: Some(now), outcome: Outcome::Succeeded });
+        while self.rollouts.len() > HISTORY_LIMIT {
+            self.rollouts.pop_front();
+        }
+    }
+
     /// Sets the outcome of the open rollout of `version`, if there is one;
     /// an outcome other than `Watching` ends it at `now`.
     pub(crate) fn settle(&mut self, version: Sym, outcome: Outcome, now: Timestamp) {

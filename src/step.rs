@@ -208,47 +208,127 @@ fn run_with_hooks(
     if starts {
         entity.start_rollout(now);
     }
+    adopt_running_version(entity, now); // the first rollout's stable version
     end_watch(entity, now);
+    rest_of_step(entity, hooks, names, now);
+    Ok(())
+}
 
-    if desired.is_empty() {
-        // Rolling back with nothing known good to go back to: hold every
-        // moved target where it is until an operator sets a new version.
-        halt(entity);
-        advance(entity, &Tally::default(), now);
-        return Ok(());
-    }
-
-    let mut tally = monitor(entity, hooks, ctx, desired, now); // steps 4 and 5
-    if judge(entity, &tally, now) {
-        return Ok(()); // step 6: the rollback starts on the next call
-    }
-    let batch = batch_size(entity);
-    let holds = holds(entity);
-    if holds.is_none() {
-        remove_replaced(entity, hooks, ctx, desired, batch, &mut tally, now); // step 7
-    }
-    let free = match holds {
-        Some(_) => 0,
-        None if entity.follows_plan() => plan_slots(entity, &tally, now),
-        None => batch.saturating_sub(tally.in_flight),
-    };
-    // The default selection picks among the available targets: with none
-    // (the steady state) there is nothing to walk.
-    if free > 0 && (tally.available > 0 || hooks.target.is_some()) {
-        let selected = select(entity, hooks, ctx, desired, free, now); // step 8
-        assign(entity, hooks, ctx, desired, &selected, &mut tally, now); // step 9
-    }
-    // Re-read: a plan step may have just reached its gate.
-    if let Some(reason) = holds.or_else(|| entity.awaiting_approval().then_some(TargetState::AwaitingApproval)) {
-        for (_, _, target) in entity.targets.iter_mut() {
-            if target.state == TargetState::Waiting && target.expected != desired {
-                target.state = reason;
+/// Steps 4 to 10, once the step can no longer fail. A version judged bad
+/// (step 6, or step 10) starts rolling back in this very step, so its
+/// answer already sends back the targets the rollback moves (a deviation:
+/// SPEC's step 6 returns and rolls back on the next call, telling every
+/// moved target to keep the bad version once more; see the README). With a
+/// target controller the rollback starts on the next call, as SPEC says:
+/// its hooks decide how targets go back (blue/green replaces machines
+/// instead of moving them), and the Go engine's controllers expect to be
+/// asked then.
+fn rest_of_step(entity: &mut Entity, hooks: &mut EntityHooks, names: &StepNames<'_>, now: Timestamp) {
+    // A verdict flips the entity into rolling back at most once (the
+    // version is then known bad and cannot be judged bad again), so this
+    // runs at most twice; the bound only documents it.
+    let at_once = hooks.target.is_none();
+    for _ in 0..3 {
+        let desired = entity.desired();
+        if desired.is_empty() {
+            // Rolling back with nothing known good to go back to: hold every
+            // moved target where it is until an operator sets a new version.
+            halt(entity);
+            advance(entity, &Tally::default(), now);
+            return;
+        }
+        let version = entity.version(desired).to_owned();
+        let ctx = HookContext { namespace: names.namespace, entity: names.entity, version: &version, rolling_back: entity.rolling_back(), now };
+        let ctx = &ctx;
+        let mut tally = monitor(entity, hooks, ctx, desired, now); // steps 4 and 5
+        if judge(entity, &tally, now) {
+            if at_once {
+                continue; // step 6: bad; the rollback starts now
+            }
+            return;
+        }
+        let batch = batch_size(entity);
+        let holds = holds(entity);
+        if holds.is_none() {
+            remove_replaced(entity, hooks, ctx, desired, batch, &mut tally, now); // step 7
+        }
+        let free = match holds {
+            Some(_) => 0,
+            None if entity.follows_plan() => plan_slots(entity, &tally, now),
+            None => batch.saturating_sub(tally.in_flight),
+        };
+        // Step 8: nothing new starts without a free slot and an available
+        // target; a selection hook is not called either (the Go engine's
+        // `selectTargets`), so a hook that creates machines creates none in
+        // the steady state.
+        if free > 0 && tally.available > 0 {
+            let selected = select(entity, hooks, ctx, desired, free, now); // step 8
+            assign(entity, hooks, ctx, desired, &selected, &mut tally, now); // step 9
+        }
+        // Re-read: a plan step may have just reached its gate.
+        if let Some(reason) = holds.or_else(|| entity.awaiting_approval().then_some(TargetState::AwaitingApproval)) {
+            for (_, _, target) in entity.targets.iter_mut() {
+                if target.state == TargetState::Waiting && target.expected != desired {
+                    target.state = reason;
+                }
             }
         }
+        if judge(entity, &tally, now) && at_once {
+            continue; // step 10: bad; the rollback starts now
+        }
+        advance(entity, &tally, now);
+        return;
     }
-    judge(entity, &tally, now); // step 10
-    advance(entity, &tally, now);
-    Ok(())
+}
+
+/// An entity with no last known good version whose first rollout starts
+/// takes what its targets run as stable (as Argo Rollouts does), so that a
+/// failing first rollout rolls back instead of halting: the version most of
+/// its targets report (the first in (group, name) order on a tie) becomes
+/// last known good, and every target with no expectation yet expects it
+/// (as if it had been good when they arrived, SPEC step 1). Only before any
+/// target was moved; an empty fleet adopts once targets report.
+fn adopt_running_version(entity: &mut Entity, now: Timestamp) {
+    if !entity.lkg.is_empty() || !entity.lkb.is_empty() || entity.rolling.is_empty() || entity.targets.len() == 0 {
+        return;
+    }
+    if entity.targets.iter().any(|(_, _, t)| !t.expected.is_empty()) {
+        return;
+    }
+    let mut counts: Vec<(Sym, usize)> = Vec::new();
+    for (_, _, target) in entity.targets.sorted() {
+        match counts.iter_mut().find(|(v, _)| *v == target.reported) {
+            Some((_, n)) => *n = n.saturating_add(1),
+            None => counts.push((target.reported, 1)),
+        }
+    }
+    let mut best: Option<(Sym, usize)> = None;
+    for &(version, n) in &counts {
+        if !version.is_empty() && best.map_or(true, |(_, most)| n > most) {
+            best = Some((version, n));
+        }
+    }
+    let Some((version, n)) = best else {
+        return;
+    };
+    entity.lkg = version;
+    for (_, _, target) in entity.targets.iter_mut() {
+        target.expected = version;
+    }
+    let total = entity.targets.len();
+    let others = if counts.len() > 1 {
+        format!("; the other {} are expected on it until the rollout moves them", total.saturating_sub(n))
+    } else {
+        String::new()
+    };
+    let detail = format!("adopted as last known good: {n} of {total} targets run it as the first rollout starts{others}");
+    if entity.rolling == version {
+        // The fleet already runs the target version: nothing to roll out.
+        entity.history.settle(version, Outcome::Succeeded, now);
+    } else {
+        entity.history.adopt(version, now);
+    }
+    entity.event(now, EventKind::VersionGood, version, detail);
 }
 
 /// How many targets may be in flight at once: the rollback's pace while
@@ -417,7 +497,7 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
     let success_ms = entity.options.success_timeout_ms();
     let duration_ms = entity.options.duration_timeout_ms();
     let rolling_back = entity.rolling_back();
-    let lkg = entity.lkg;
+    let (lkg, lkb) = (entity.lkg, entity.lkb);
     let deadline_now = match entity.paused_since {
         Some(since) if !rolling_back => since.min(now),
         _ => now,
@@ -427,15 +507,20 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
     let mut judged_now: Vec<usize> = Vec::new();
     let versions = &entity.versions;
     for (position, (group, name, target)) in entity.targets.iter_mut().enumerate() {
-        target.detail = None;
         if rolling_back && !target.expected.is_empty() && target.expected != lkg {
             tally.expecting_other = tally.expecting_other.saturating_add(1);
         }
         if target.expected != desired {
-            target.state = TargetState::Waiting;
+            // A target that failed on the version being rolled back keeps
+            // saying so until the rollback moves it.
+            if !(rolling_back && target.state.is_failed() && target.expected == lkb) {
+                target.state = TargetState::Waiting;
+                target.detail = None;
+            }
             tally.available = tally.available.saturating_add(1);
             continue;
         }
+        target.detail = None;
         let before = target.state;
         let runs = target.reported == desired;
         let mut verdict = None;

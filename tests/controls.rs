@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{count, options, Behaviour, Sim, SEC};
+use common::{count, options, Behaviour, Sim, SEC, T0};
 use orchestrator_engine::{Amount, Engine, ErrorCode, EventKind, Outcome, PlanStep, RolloutOptions, StepStatus, TargetState};
 
 fn pct(p: u32) -> Amount {
@@ -80,7 +80,8 @@ fn deadlines_count_only_unpaused_time() {
     let mut failed_at = None;
     for _ in 0..20 {
         let now = sim.now;
-        if sim.step()[0].is_error {
+        sim.step();
+        if sim.info().last_known_bad_version == "v2" {
             failed_at = Some(now);
             break;
         }
@@ -498,10 +499,16 @@ fn rollback_pace(rollback_batch_percent: Option<u32>) -> Vec<usize> {
     for h in sim.hosts.iter_mut().skip(1) {
         h.behaviour.insert("v2".into(), Behaviour::LateFailure { after_ms: 100 * SEC });
     }
-    sim.run_until(200, |s| s.info().last_known_bad_version == "v2");
-    assert_eq!(on(&sim, "v2"), 19);
-    let mut back = Vec::new();
+    // Counted from the step that judges v2 bad: it already rolls back.
     let mut last = on(&sim, "v1");
+    while sim.info().last_known_bad_version != "v2" {
+        assert!(on(&sim, "v2") <= 19);
+        last = on(&sim, "v1");
+        sim.step();
+        assert!(sim.now < T0 + 10_000 * SEC, "v2 never judged bad");
+    }
+    let mut back = vec![on(&sim, "v1") - last];
+    last = on(&sim, "v1");
     while on(&sim, "v1") < 20 {
         sim.step();
         let now_on = on(&sim, "v1");

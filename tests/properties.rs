@@ -391,7 +391,8 @@ fn a_large_failing_fleet_rolls_back_within_the_bound() {
 #[test]
 fn reasons_cover_the_life_of_a_rollout() {
     let mut sim = Sim::new(20, "v1");
-    sim.establish("v1", RolloutOptions { batch_percent: 20, ..Default::default() });
+    // A paced rollback, so that the failed target is seen before it goes back.
+    sim.establish("v1", RolloutOptions { batch_percent: 20, rollback_batch_percent: Some(20), ..Default::default() });
     sim.hosts[15].behaviour.insert("v2".into(), Behaviour::Broken);
     sim.set_version("v2");
     let mut seen = std::collections::HashSet::new();

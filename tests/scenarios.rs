@@ -7,40 +7,58 @@ use common::{count, options, Behaviour, Sim, SEC, T0};
 use orchestrator_engine::{Engine, RolloutOptions, TargetReport, TargetState};
 
 #[test]
-fn first_rollout_on_a_fresh_entity_establishes_the_last_known_good_version() {
+fn first_rollout_on_a_fresh_entity_adopts_what_the_fleet_runs_as_last_known_good() {
     let mut engine = Engine::new();
     engine.set_rollout_options("prod", "app", Some(options(50))).unwrap();
-    engine.set_target_version("prod", "app", "v1", T0).unwrap();
-    let reports: Vec<_> = (1..=4).map(|i| TargetReport::new(format!("host-{i}"), "v1")).collect();
+    engine.set_target_version("prod", "app", "v2", T0).unwrap();
+    let mut reports: Vec<_> = (1..=4).map(|i| TargetReport::new(format!("host-{i}"), "v1")).collect();
+    reports[3].version = "v0".into();
 
-    // No version is known good yet: the targets have no expectation, the
-    // first batch of two is assigned v1.
+    // No version is known good yet: what most targets run (v1) is adopted
+    // at once, every target is expected on it, and the first batch of two
+    // moves to v2.
     let answer = engine.orchestrate("prod", "app", &reports, T0).unwrap();
-    let reasons: Vec<_> = answer.iter().map(|e| (e.name.as_str(), e.version.as_str(), e.reason)).collect();
-    assert_eq!(
-        reasons,
-        [
-            ("host-1", "v1", TargetState::InFlight),
-            ("host-2", "v1", TargetState::InFlight),
-            ("host-3", "v1", TargetState::Waiting),
-            ("host-4", "v1", TargetState::Waiting),
-        ]
-    );
-    assert_eq!(engine.rollout_info("prod", "app").unwrap().last_known_good_version, "");
-
-    // Arrival back-dated the first two by the success timeout: they
-    // succeed, and the other two move.
-    let answer = engine.orchestrate("prod", "app", &reports, T0 + 10 * SEC).unwrap();
-    assert_eq!(count(&answer, TargetState::Succeeded), 2);
-    assert_eq!(count(&answer, TargetState::InFlight), 2);
-    assert_eq!(engine.rollout_info("prod", "app").unwrap().last_known_good_version, "");
-
-    let answer = engine.orchestrate("prod", "app", &reports, T0 + 20 * SEC).unwrap();
-    assert_eq!(count(&answer, TargetState::Succeeded), 4);
+    let versions: Vec<_> = answer.iter().map(|e| (e.name.as_str(), e.version.as_str())).collect();
+    assert_eq!(versions, [("host-1", "v2"), ("host-2", "v2"), ("host-3", "v1"), ("host-4", "v1")]);
     let info = engine.rollout_info("prod", "app").unwrap();
-    assert_eq!(info.last_known_good_version, "v1");
-    assert_eq!(info.rolling_version, "v1");
-    assert_eq!(info.last_known_bad_version, "");
+    assert_eq!((info.last_known_good_version.as_str(), info.rolling_version.as_str()), ("v1", "v2"));
+    let events = engine.events("prod", "app", 0, usize::MAX).unwrap();
+    let adopted = events.iter().find(|e| e.kind == orchestrator_engine::EventKind::VersionGood).unwrap();
+    assert_eq!(adopted.version, "v1");
+    assert_eq!(
+        adopted.detail,
+        "adopted as last known good: 3 of 4 targets run it as the first rollout starts; \
+         the other 1 are expected on it until the rollout moves them"
+    );
+    // It was good, so the operator can return to it.
+    assert!(engine.rollback_to("prod", "app", "v1", T0 + SEC).unwrap());
+}
+
+#[test]
+fn a_fleet_that_already_runs_the_first_target_version_is_settled_on_it() {
+    let mut engine = Engine::new();
+    engine.set_target_version("prod", "app", "v1", T0).unwrap();
+    let reports: Vec<_> = (1..=3).map(|i| TargetReport::new(format!("host-{i}"), "v1")).collect();
+    let answer = engine.orchestrate("prod", "app", &reports, T0).unwrap();
+    assert!(answer.iter().all(|e| e.version == "v1"));
+    let info = engine.rollout_info("prod", "app").unwrap();
+    assert_eq!((info.last_known_good_version.as_str(), info.rolling_version.as_str()), ("v1", "v1"));
+    let history = engine.history("prod", "app").unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!((history[0].version.as_str(), history[0].outcome), ("v1", orchestrator_engine::Outcome::Succeeded));
+}
+
+#[test]
+fn an_empty_fleet_adopts_once_targets_report() {
+    let mut engine = Engine::new();
+    engine.set_rollout_options("prod", "app", Some(options(50))).unwrap();
+    engine.set_target_version("prod", "app", "v2", T0).unwrap();
+    engine.orchestrate("prod", "app", &[], T0).unwrap();
+    assert_eq!(engine.rollout_info("prod", "app").unwrap().last_known_good_version, "");
+    let reports: Vec<_> = (1..=2).map(|i| TargetReport::new(format!("host-{i}"), "v1")).collect();
+    let answer = engine.orchestrate("prod", "app", &reports, T0 + SEC).unwrap();
+    assert_eq!(engine.rollout_info("prod", "app").unwrap().last_known_good_version, "v1");
+    assert_eq!(count(&answer, TargetState::InFlight), 1);
 }
 
 /// v1 -> v2 with steps every 10 s, hosts installing what they are told by
@@ -128,12 +146,18 @@ fn a_failing_version_becomes_last_known_bad_and_moved_targets_roll_back_in_batch
     assert_eq!(at(30, 4), ("v2", TargetState::FailedUnhealthy));
     assert!(answers[30][4].is_error);
     assert_eq!(answers[30][4].message, "failed on v2: it reports errors: error rate above 5%");
-    // The step that sets LKB assigns nothing: hosts 6.. still wait on v1.
-    assert_eq!(at(30, 6), ("v1", TargetState::Waiting));
+    // Hosts 6.. were never moved: they stay on v1 (and are judged on it
+    // while rolling back).
+    assert_eq!(at(29, 6), ("v1", TargetState::Waiting));
+    assert_eq!(at(30, 6), ("v1", TargetState::Succeeded));
 
-    // From step 31 the six moved hosts go back to v1, two at a time, each
-    // pair once the previous one is healthy on v1 again (8 steps).
-    for (pair, assigned_at) in [(0usize, 31usize), (1, 39), (2, 47)] {
+    // The step that sets LKB already rolls back: from step 30 the six moved
+    // hosts go back to v1, two at a time, each pair once the previous one
+    // is healthy on v1 again (8 steps). The failed ones say so until their
+    // turn comes.
+    assert_eq!(at(30, 0), ("v1", TargetState::RolledBack));
+    assert_eq!(at(37, 5), ("v2", TargetState::FailedUnhealthy));
+    for (pair, assigned_at) in [(0usize, 30usize), (1, 38), (2, 46)] {
         for h in [2 * pair, 2 * pair + 1] {
             assert_ne!(at(assigned_at - 1, h).0, "v1", "host {h} moved back too early");
             assert_eq!(at(assigned_at, h), ("v1", TargetState::RolledBack), "host {h}");
@@ -147,7 +171,7 @@ fn a_failing_version_becomes_last_known_bad_and_moved_targets_roll_back_in_batch
         }
     }
     // v2 is never assigned again once it is bad.
-    for answer in &answers[31..] {
+    for answer in &answers[30..] {
         assert!(answer.iter().all(|e| e.version == "v1" || e.reason != TargetState::InFlight));
     }
     let info = sim.info();
@@ -166,15 +190,18 @@ fn a_version_that_is_never_installed_fails_at_its_deadline() {
     let mut failed_at = None;
     for s in 0..20 {
         let answer = sim.step();
-        if answer[0].reason == TargetState::FailedDeadline {
+        if sim.info().last_known_bad_version == "v2" {
             failed_at = Some(s);
-            assert_eq!(answer[0].message, "failed on v2: it runs v1");
+            // The same answer already sends it back.
+            assert_eq!((answer[0].version.as_str(), answer[0].reason), ("v1", TargetState::RolledBack));
             break;
         }
     }
     // Assigned at step 1; more than 120 s later is step 14.
     assert_eq!(failed_at, Some(14));
-    assert_eq!(sim.info().last_known_bad_version, "v2");
+    let events = sim.engine.events("prod", "app", 0, usize::MAX).unwrap();
+    let failed = events.iter().find(|e| e.kind == orchestrator_engine::EventKind::TargetFailed).unwrap();
+    assert_eq!(failed.detail, "failed on v2: it runs v1");
 }
 
 #[test]
@@ -365,23 +392,21 @@ fn report_applies_the_step_without_answering() {
 }
 
 #[test]
-fn a_first_rollout_that_fails_halts_with_nowhere_to_go_back_to() {
+fn a_first_rollout_that_fails_rolls_back_to_what_the_fleet_ran() {
+    // A new user's first hour: an empty engine, a fleet on v1, v2 set.
     let mut sim = Sim::new(3, "v1");
     sim.options(options(100));
     for h in &mut sim.hosts {
-        h.behaviour.insert("v1".into(), Behaviour::Broken);
-    }
-    sim.set_version("v1");
-    sim.run_until(30, |s| s.info().last_known_bad_version == "v1");
-    let answer = sim.step();
-    assert!(answer.iter().all(|e| e.reason == TargetState::Halted && e.version == "v1"));
-    assert!(answer[0].message.contains("no version is known good"));
-    // A new version moves on at once.
-    for h in &mut sim.hosts {
-        h.behaviour.clear();
+        h.behaviour.insert("v2".into(), Behaviour::Broken);
     }
     sim.set_version("v2");
-    sim.run_until(30, |s| s.info().last_known_good_version == "v2");
+    sim.run_until(30, |s| s.info().last_known_bad_version == "v2");
+    let answer = sim.step();
+    assert!(answer.iter().all(|e| e.version == "v1"), "{answer:?}");
+    assert!(sim.hosts.iter().all(|h| h.running == "v1"));
+    assert_eq!(sim.info().last_known_good_version, "v1");
+    // And v1 can be returned to explicitly too.
+    assert!(sim.engine.rollback_to("prod", "app", "v1", sim.now).is_ok());
 }
 
 #[test]

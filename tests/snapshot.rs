@@ -107,9 +107,10 @@ fn the_golden_v3_snapshot_restores_and_re_encodes_byte_for_byte() {
     let history = engine.history("edge", "watched").unwrap();
     assert_eq!(history.last().unwrap().outcome, Outcome::Watching);
 
-    // Canonical: the same state gives the same bytes, built or restored.
+    // Canonical: the same state gives the same bytes once restored. (The
+    // engine that wrote it would now build another state: the first
+    // rollout adopts what the fleet runs.)
     assert_eq!(engine.snapshot(), bytes);
-    assert_eq!(golden_v2_engine().snapshot(), bytes);
 
     // And it goes on: approving and resuming finishes the canary.
     let mut sim = Sim { engine, ..Sim::new(6, "c1") };
