@@ -72,6 +72,12 @@ impl Engine {
         // A shorter plan set mid-rollout goes on from its last step.
         let last = options.steps.len().saturating_sub(1);
         entity.progress.step = entity.progress.step.min(last);
+        // A plan restored with the batch-size meaning keeps it while the
+        // same steps are set again (a controller that sets its options on
+        // every loop); other steps are read as totals.
+        if options.steps != entity.options.steps {
+            entity.plan_meaning = crate::plan::Meaning::Totals;
+        }
         entity.options = options;
         Ok(())
     }

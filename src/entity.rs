@@ -471,6 +471,8 @@ pub(crate) struct Entity {
     pub(crate) lkg: Sym,
     pub(crate) lkb: Sym,
     pub(crate) options: RolloutOptions,
+    /// How `options.steps` is read (see [`crate::plan`]).
+    pub(crate) plan_meaning: crate::plan::Meaning,
     pub(crate) targets: Targets,
     /// Since when the rollout is paused.
     pub(crate) paused_since: Option<Timestamp>,
@@ -728,10 +730,16 @@ impl Entity {
             TargetState::InFlight if target.reported != target.expected => {
                 format!("in flight: asked to move from {reported} to {expected}")
             }
-            TargetState::InFlight if target.is_error => format!(
-                "in flight on {expected}: reporting errors; fails if not healthy {}s after assignment",
-                options.duration_timeout_secs
-            ),
+            TargetState::InFlight if target.is_error => match options.error_timeout_secs {
+                Some(secs) => format!(
+                    "in flight on {expected}: reporting errors; fails after {secs}s of errors, or if not healthy {}s after assignment",
+                    options.duration_timeout_secs
+                ),
+                None => format!(
+                    "in flight on {expected}: reporting errors; fails if not healthy {}s after assignment",
+                    options.duration_timeout_secs
+                ),
+            },
             TargetState::InFlight => {
                 format!("in flight on {expected}: must stay healthy for more than {}s to succeed", options.success_timeout_secs)
             }

@@ -34,8 +34,15 @@ pub struct RolloutOptions {
     /// A target that has not succeeded this long after it was assigned the
     /// version (not counting paused time) has failed.
     pub duration_timeout_secs: u64,
-    /// A plan: the batches a rollout moves, in order, each with an optional
-    /// bake time and approval gate. Empty: batches of `batch_percent`.
+    /// A target that runs the version and has reported errors for more
+    /// than this many seconds (since it started running it, or since it
+    /// last turned unhealthy) has failed, without waiting for
+    /// `duration_timeout_secs`. `None` (the default): only the deadline
+    /// fails it.
+    pub error_timeout_secs: Option<u64>,
+    /// A plan: how many targets are on the version once each step is done
+    /// (cumulative), in order, each with an optional bake time and approval
+    /// gate. Empty: batches of `batch_percent`.
     pub steps: Vec<PlanStep>,
     /// The error budget: the version is bad once more targets than this
     /// failed on it. `None`: SPEC step 6's failure threshold.
@@ -67,6 +74,7 @@ impl Default for RolloutOptions {
             success_percent: 100,
             success_timeout_secs: 60,
             duration_timeout_secs: 120,
+            error_timeout_secs: None,
             steps: Vec::new(),
             max_failures: None,
             max_consecutive_failures: None,
@@ -128,9 +136,10 @@ impl Serialize for Amount {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanStep {
-    /// How many targets the step moves: a count, or a percentage of the
-    /// fleet rounded up (at least 1, never more than remain; the last step
-    /// moves the rest).
+    /// How many targets are on the version once the step is done: a count,
+    /// or a percentage of the fleet rounded up (never fewer than the step
+    /// before, never more than the fleet; the last step, "100%", is the
+    /// whole fleet).
     pub size: Amount,
     /// How long every target moved so far must stay healthy once the
     /// step's targets are all judged, before the next step starts.
@@ -161,6 +170,12 @@ impl PlanStep {
 impl RolloutOptions {
     /// Checks every field; the error names the field and the value.
     pub fn validate(&self) -> Result<(), Error> {
+        self.validate_as(crate::plan::Meaning::Totals)
+    }
+
+    /// [`RolloutOptions::validate`] for a plan read as `meaning` (batch
+    /// sizes, restored from an older snapshot, may decrease).
+    pub(crate) fn validate_as(&self, meaning: crate::plan::Meaning) -> Result<(), Error> {
         check_percent("batchPercent", self.batch_percent)?;
         check_percent("successPercent", self.success_percent)?;
         check_timeout("successTimeoutSecs", self.success_timeout_secs)?;
@@ -176,7 +191,10 @@ impl RolloutOptions {
                 ),
             });
         }
-        self.validate_steps()?;
+        if let Some(secs) = self.error_timeout_secs {
+            check_timeout("errorTimeoutSecs", secs)?;
+        }
+        self.validate_steps(meaning)?;
         if let Some(Amount::Percent(p)) = self.max_failures {
             check_percent("maxFailures", p)?;
         }
@@ -200,10 +218,12 @@ impl RolloutOptions {
         Ok(())
     }
 
-    /// A plan is a list of batch sizes, so only a last step of "100%"
-    /// (the rest) reaches every target on every fleet size.
-    fn validate_steps(&self) -> Result<(), Error> {
+    /// A plan's sizes are totals: they must not decrease (a count after a
+    /// smaller count, a percentage after a smaller percentage), and the
+    /// last must be "100%", the whole fleet.
+    fn validate_steps(&self, meaning: crate::plan::Meaning) -> Result<(), Error> {
         let count = self.steps.len();
+        let (mut last_count, mut last_percent) = (None, None);
         for (i, step) in self.steps.iter().enumerate() {
             let field = || format!("steps[{i}]");
             match step.size {
@@ -223,6 +243,20 @@ impl RolloutOptions {
                 }
                 _ => {}
             }
+            let before = match step.size {
+                Amount::Count(n) => last_count.replace(n).filter(|&b| n < b).map(|b| b.to_string()),
+                Amount::Percent(p) => last_percent.replace(p).filter(|&b| p < b).map(|b| format!("\"{b}%\"")),
+            };
+            if let Some(before) = before.filter(|_| meaning == crate::plan::Meaning::Totals) {
+                return Err(Error::InvalidOptions {
+                    field: field(),
+                    value: step.size.to_string(),
+                    reason: format!(
+                        "a step is the total on the version once it is done (cumulative, as Argo Rollouts' setWeight), \
+                         so it cannot be smaller than an earlier step ({before}); e.g. [1, \"10%\", \"50%\", \"100%\"]"
+                    ),
+                });
+            }
             check_timeout(&format!("steps[{i}].bakeSecs"), step.bake_secs)?;
         }
         if let Some(last) = self.steps.last() {
@@ -231,14 +265,18 @@ impl RolloutOptions {
                 return Err(Error::InvalidOptions {
                     field: format!("steps[{i}]"),
                     value: last.size.to_string(),
-                    reason: "the plan cannot reach every target: steps are batch sizes \
-                             (not cumulative weights) and the last one must be \"100%\", which moves \
-                             the rest; e.g. [1, \"10%\", \"50%\", \"100%\"]"
+                    reason: "the plan cannot reach every target: a step is the total on the version once it is done \
+                             (cumulative), and the last one must be \"100%\", the whole fleet; \
+                             e.g. [1, \"10%\", \"50%\", \"100%\"]"
                         .into(),
                 });
             }
         }
         Ok(())
+    }
+
+    pub(crate) fn error_timeout_ms(&self) -> Option<i64> {
+        self.error_timeout_secs.map(secs_to_ms)
     }
 
     /// `max(1, floor(batchPercent * total / 100))` (SPEC section 1).

@@ -2,35 +2,63 @@
 //! size, and the dry-run schedule `plan` answers.
 //!
 //! The rounding rule, the one place it is written: a step's size is a count,
-//! or a percentage of the whole fleet rounded up; at least 1, never more than
-//! remain; the last step (which must be "100%") moves the rest.
+//! or a percentage of the whole fleet rounded up, and it is the number of
+//! targets on the version once the step is done (cumulative, as Argo
+//! Rollouts' `setWeight` and Flagger's `stepWeights` read it); never fewer
+//! than the step before, never more than the fleet; the last step (which
+//! must be "100%") is the whole fleet. A step whose total the steps before
+//! already reached moves nothing (its bake and gate still apply).
+//!
+//! Snapshots written before (formats 1 to 3) read a plan as batch sizes:
+//! each step moves its size more, at least 1 and never more than remain.
+//! An entity restored from one keeps that meaning ([`Meaning::Increments`])
+//! until its options are set with other steps, so a rollout under way goes
+//! on exactly as it would have.
 
 use serde::Serialize;
 
 use crate::entity::Entity;
 use crate::model::{secs_to_ms, Amount, PlanStep, Timestamp};
 
+/// How a plan's sizes are read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Meaning {
+    /// Each size is the total on the version once the step is done.
+    #[default]
+    Totals,
+    /// Each size is how many more targets the step moves (formats 1 to 3).
+    Increments,
+}
+
 /// How many targets step `index` moves on a fleet of `total`, counted
-/// before any moved (the rest, for the last step).
-pub(crate) fn step_size(steps: &[PlanStep], index: usize, total: usize) -> usize {
-    let before = if index == 0 { 0 } else { goal(steps, index.saturating_sub(1), total) };
-    goal(steps, index, total).saturating_sub(before).max(1)
+/// before any moved (the rest, for the last step); at least 1, so that a
+/// step whose total is already reached still lets a joining target move.
+pub(crate) fn step_size(steps: &[PlanStep], meaning: Meaning, index: usize, total: usize) -> usize {
+    let before = if index == 0 { 0 } else { goal(steps, meaning, index.saturating_sub(1), total) };
+    goal(steps, meaning, index, total).saturating_sub(before).max(1)
 }
 
 /// How many targets have moved once step `index` is through.
-pub(crate) fn goal(steps: &[PlanStep], index: usize, total: usize) -> usize {
-    goals(steps.iter().take(index.saturating_add(1)), steps.len(), total).last().copied().unwrap_or(0)
+pub(crate) fn goal(steps: &[PlanStep], meaning: Meaning, index: usize, total: usize) -> usize {
+    goals(steps.iter().take(index.saturating_add(1)), meaning, steps.len(), total).last().copied().unwrap_or(0)
 }
 
 /// The running totals of moved targets, step by step, for a plan of
 /// `count` steps.
-fn goals<'a>(steps: impl Iterator<Item = &'a PlanStep>, count: usize, total: usize) -> Vec<usize> {
+fn goals<'a>(steps: impl Iterator<Item = &'a PlanStep>, meaning: Meaning, count: usize, total: usize) -> Vec<usize> {
     let mut moved = 0usize;
     steps
         .enumerate()
         .map(|(i, step)| {
             let remain = total.saturating_sub(moved);
-            moved = if i.saturating_add(1) >= count { total } else { moved.saturating_add(step.size.ceil_of(total).max(1).min(remain)) };
+            moved = if i.saturating_add(1) >= count {
+                total
+            } else {
+                match meaning {
+                    Meaning::Totals => step.size.ceil_of(total).min(total).max(moved),
+                    Meaning::Increments => moved.saturating_add(step.size.ceil_of(total).max(1).min(remain)),
+                }
+            };
             moved
         })
         .collect()
@@ -90,7 +118,8 @@ pub(crate) fn schedule(entity: &Entity, now: Timestamp) -> Schedule {
     let in_progress = entity.rolling_out();
     let version = if in_progress { entity.rolling } else { entity.target_version };
     let moved = if in_progress { entity.targets.iter().filter(|(_, _, t)| t.expected == entity.rolling).count() } else { 0 };
-    let plan: Vec<PlanStep> = if options.steps.is_empty() || (in_progress && entity.progress.full) {
+    let plan_is_batches = options.steps.is_empty() || (in_progress && entity.progress.full);
+    let plan: Vec<PlanStep> = if plan_is_batches {
         // The simple form as a plan: batches of batchPercent (all at once
         // after a full promotion), each starting once the previous one is
         // judged.
@@ -105,7 +134,9 @@ pub(crate) fn schedule(entity: &Entity, now: Timestamp) -> Schedule {
     } else {
         options.steps.clone()
     };
-    let cumulative = goals(plan.iter(), plan.len(), total);
+    // The simple form's batches are increments by construction.
+    let meaning = if plan_is_batches { Meaning::Increments } else { entity.plan_meaning };
+    let cumulative = goals(plan.iter(), meaning, plan.len(), total);
     let current = if !in_progress {
         0
     } else if options.steps.is_empty() || entity.progress.full {

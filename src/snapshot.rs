@@ -23,6 +23,10 @@
 //! engine restored from a snapshot snapshots to the same bytes. Every
 //! format version ever written decodes forever; a newer, foreign or
 //! corrupt one is an [`Error::InvalidSnapshot`] and nothing is restored.
+//! Format 4 is format 3 with each entity followed by the options added
+//! since (`errorTimeoutSecs`) and how its plan is read: formats 1 to 3
+//! read a plan as batch sizes, and an entity restored from them keeps that
+//! meaning (see [`crate::plan`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -36,7 +40,7 @@ use crate::log::{EventKind, EventLog, History, Outcome, Stored, StoredRollout};
 use crate::model::{Amount, PlanStep, RolloutOptions, TargetId, TargetState};
 
 /// The format version this engine writes.
-pub const SNAPSHOT_FORMAT_VERSION: u16 = 3;
+pub const SNAPSHOT_FORMAT_VERSION: u16 = 4;
 
 const MAGIC: &[u8; 8] = b"ORCHSNAP";
 const HEADER_LEN: usize = 20;
@@ -65,6 +69,21 @@ struct EntityV2 {
 struct EntityV3 {
     core: EntityV1,
     control: ControlV3,
+}
+
+/// Format 4's entity: format 3's, then what came after it.
+#[derive(Serialize, Deserialize)]
+struct EntityV4 {
+    core: EntityV1,
+    control: ControlV3,
+    extra: ExtraV4,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ExtraV4 {
+    error_timeout_secs: Option<u64>,
+    /// The plan's steps are batch sizes (a plan restored from format 1 to 3).
+    plan_increments: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -257,12 +276,16 @@ impl<'a> Table<'a> {
     }
 }
 
-fn encode_entity(name: &str, entity: &Entity) -> EntityV3 {
+fn encode_entity(name: &str, entity: &Entity) -> EntityV4 {
     let mut versions = Table::default();
     let mut core = encode_core(name, entity, &mut versions);
     let control = encode_control(entity, &mut versions);
     core.versions = versions.strings;
-    EntityV3 { core, control }
+    let extra = ExtraV4 {
+        error_timeout_secs: entity.options.error_timeout_secs,
+        plan_increments: entity.plan_meaning == crate::plan::Meaning::Increments,
+    };
+    EntityV4 { core, control, extra }
 }
 
 /// Format 3's event log of `entity`.
@@ -476,13 +499,22 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, Error> {
     }
     // Every format ever written keeps its decoder.
     match version {
-        1 => decode_body(parse::<EntityV1>(body)?, |e| decode_entity(e, None)),
-        2 => decode_body(parse::<EntityV2>(body)?, |e| decode_entity(e.core, Some(e.control))),
-        _ => decode_body(parse::<EntityV3>(body)?, |e| {
+        1 => decode_body(parse::<EntityV1>(body)?, |e| decode_entity(e, None, ExtraV4::LEGACY)),
+        2 => decode_body(parse::<EntityV2>(body)?, |e| decode_entity(e.core, Some(e.control), ExtraV4::LEGACY)),
+        3 => decode_body(parse::<EntityV3>(body)?, |e| {
             let control = expand_log(&e.core, e.control)?;
-            decode_entity(e.core, Some(control))
+            decode_entity(e.core, Some(control), ExtraV4::LEGACY)
+        }),
+        _ => decode_body(parse::<EntityV4>(body)?, |e| {
+            let control = expand_log(&e.core, e.control)?;
+            decode_entity(e.core, Some(control), e.extra)
         }),
     }
+}
+
+impl ExtraV4 {
+    /// What formats 1 to 3 mean: no error timeout, a plan of batch sizes.
+    const LEGACY: ExtraV4 = ExtraV4 { error_timeout_secs: None, plan_increments: true };
 }
 
 fn parse<'a, E: Deserialize<'a>>(body: &'a [u8]) -> Result<Body<E>, Error> {
@@ -511,6 +543,12 @@ impl Named for EntityV2 {
 }
 
 impl Named for EntityV3 {
+    fn name(&self) -> &str {
+        &self.core.name
+    }
+}
+
+impl Named for EntityV4 {
     fn name(&self) -> &str {
         &self.core.name
     }
@@ -584,7 +622,7 @@ fn decode_body<E: Named>(state: Body<E>, decode_entity: impl Fn(E) -> Result<Ent
     Ok(Engine { namespaces })
 }
 
-fn decode_entity(e: EntityV1, control: Option<ControlV2>) -> Result<Entity, String> {
+fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: ExtraV4) -> Result<Entity, String> {
     let mut versions = Interner::default();
     let mut syms = vec![Sym::EMPTY];
     let mut unique = HashSet::new();
@@ -617,7 +655,12 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>) -> Result<Entity, Stri
         options.rollback_batch_percent = c.settings.rollback_batch_percent;
         options.max_events = c.settings.max_events;
     }
-    options.validate().map_err(|err| err.to_string())?;
+    options.error_timeout_secs = extra.error_timeout_secs;
+    let plan_meaning = match extra.plan_increments {
+        true if !options.steps.is_empty() => crate::plan::Meaning::Increments,
+        _ => crate::plan::Meaning::Totals,
+    };
+    options.validate_as(plan_meaning).map_err(|err| err.to_string())?;
     let mut decoded = Vec::new();
     for group in e.groups {
         for t in group.targets {
@@ -656,6 +699,7 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>) -> Result<Entity, Stri
         lkg: sym(e.lkg)?,
         lkb: sym(e.lkb)?,
         options,
+        plan_meaning,
         targets,
         ..Entity::default()
     };

@@ -341,7 +341,7 @@ fn batch_size(entity: &Entity) -> usize {
     } else if entity.progress.full && entity.rolling_out() {
         total.max(1)
     } else if entity.follows_plan() {
-        plan::step_size(&options.steps, entity.progress.step, total)
+        plan::step_size(&options.steps, entity.plan_meaning, entity.progress.step, total)
     } else {
         options.batch_size(total)
     }
@@ -369,7 +369,7 @@ fn plan_slots(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
         };
         let index = entity.progress.step;
         let last = index.saturating_add(1) >= count;
-        let goal = plan::goal(steps, index, total);
+        let goal = plan::goal(steps, entity.plan_meaning, index, total);
         if moved < goal {
             if step.approval && !entity.progress.approved {
                 if !entity.progress.requested {
@@ -496,6 +496,7 @@ fn forget_zombies(entity: &mut Entity, now: Timestamp, undo: Option<&mut Undo>) 
 fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, desired: Sym, now: Timestamp) -> Tally {
     let success_ms = entity.options.success_timeout_ms();
     let duration_ms = entity.options.duration_timeout_ms();
+    let error_ms = entity.options.error_timeout_ms();
     let rolling_back = entity.rolling_back();
     let (lkg, lkb) = (entity.lkg, entity.lkb);
     let deadline_now = match entity.paused_since {
@@ -551,7 +552,11 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
         // on time (safety is never paused).
         let judged = before == TargetState::Succeeded || before.is_failed();
         let clock = if runs && target.is_error { now } else { deadline_now };
-        if verdict.is_none() && (judged || clock.saturating_sub(target.assigned) > duration_ms) {
+        // `errorTimeoutSecs`: a target that runs the version and has kept
+        // reporting errors this long need not hold its slot until the
+        // deadline (its last message time is when it turned unhealthy).
+        let erroring_too_long = runs && target.is_error && error_ms.is_some_and(|limit| now.saturating_sub(target.last_message) > limit);
+        if verdict.is_none() && (judged || erroring_too_long || clock.saturating_sub(target.assigned) > duration_ms) {
             verdict = Some(if runs && target.is_error { TargetState::FailedUnhealthy } else { TargetState::FailedDeadline });
         }
         // Undecided while rolling back, a target is on its way back (it

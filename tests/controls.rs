@@ -219,9 +219,11 @@ fn canary_plan() -> Vec<PlanStep> {
 
 #[test]
 fn step_rounding_on_awkward_fleet_sizes_always_reaches_every_target() {
-    // [1, "10%", "50%", "100%"]: percent of the fleet rounded up, at least
-    // 1, never more than remain; the last step takes the rest.
-    for (n, sizes) in [(3, [1, 1, 1, 0]), (7, [1, 1, 4, 1]), (101, [1, 11, 51, 38]), (1, [1, 0, 0, 0])] {
+    // [1, "10%", "50%", "100%"]: the total on v2 once each step is done,
+    // a percentage of the fleet rounded up, never fewer than the step
+    // before; the last step is the whole fleet. On 3 targets 10% is 1,
+    // which step 1 already reached: step 2 moves nothing.
+    for (n, sizes) in [(3, [1, 0, 1, 1]), (7, [1, 0, 3, 3]), (101, [1, 10, 40, 50]), (1, [1, 0, 0, 0])] {
         let mut sim = Sim::new(n, "v1");
         sim.establish("v1", RolloutOptions { steps: canary_plan(), ..options(100) });
         let plan = sim.engine.plan("prod", "app", sim.now).unwrap();
@@ -294,7 +296,7 @@ fn a_step_bakes_before_the_next_and_promote_skips_the_rest_of_the_bake() {
 #[test]
 fn a_shorter_plan_set_mid_rollout_goes_on_from_its_last_step() {
     let steps =
-        vec![PlanStep::new(Amount::Count(1)), PlanStep::new(Amount::Count(1)), PlanStep::new(Amount::Count(1)), PlanStep::new(pct(100))];
+        vec![PlanStep::new(Amount::Count(1)), PlanStep::new(Amount::Count(2)), PlanStep::new(Amount::Count(3)), PlanStep::new(pct(100))];
     let mut sim = rolling(10, RolloutOptions { steps, ..options(100) });
     sim.run_until(100, |s| s.info().step == Some(2));
     sim.options(RolloutOptions { steps: vec![PlanStep::new(Amount::Count(1)), PlanStep::new(pct(100))], ..options(100) });

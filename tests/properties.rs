@@ -64,6 +64,20 @@ fn steps() -> impl Strategy<Value = Vec<PlanStep>> {
     prop_oneof![
         2 => Just(Vec::new()),
         3 => (proptest::collection::vec(step(), 0..4), step()).prop_map(|(mut steps, last)| {
+            // Sizes are cumulative: counts and percentages never decrease.
+            let (mut count, mut percent) = (0, 0);
+            for step in &mut steps {
+                match &mut step.size {
+                    Amount::Count(n) => {
+                        *n = (*n).max(count);
+                        count = *n;
+                    }
+                    Amount::Percent(p) => {
+                        *p = (*p).max(percent);
+                        percent = *p;
+                    }
+                }
+            }
             steps.push(PlanStep { size: Amount::Percent(100), ..last });
             steps
         }),
@@ -79,6 +93,7 @@ fn options() -> impl Strategy<Value = RolloutOptions> {
         prop_oneof![2 => Just(0u64), 1 => 1u64..=600],
         proptest::option::weighted(0.4, 1u32..=100),
         prop_oneof![3 => Just(1000u32), 1 => 1u32..=50],
+        proptest::option::weighted(0.2, 0u64..=200),
     )
         .prop_map(
             |(
@@ -89,7 +104,9 @@ fn options() -> impl Strategy<Value = RolloutOptions> {
                 watch_secs,
                 rollback_batch_percent,
                 max_events,
+                error_timeout_secs,
             )| RolloutOptions {
+                error_timeout_secs,
                 batch_percent,
                 success_percent,
                 success_timeout_secs,

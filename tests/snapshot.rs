@@ -13,6 +13,7 @@ use proptest::prelude::*;
 const GOLDEN_V1: &str = "tests/fixtures/snapshot-v1.bin";
 const GOLDEN_V2: &str = "tests/fixtures/snapshot-v2.bin";
 const GOLDEN_V3: &str = "tests/fixtures/snapshot-v3.bin";
+const GOLDEN_V4: &str = "tests/fixtures/snapshot-v4.bin";
 
 struct RejectHost3;
 impl TargetController for RejectHost3 {
@@ -52,8 +53,9 @@ fn golden_engine() -> Engine {
 
 /// The golden engine plus format 2's state: a plan with a bake and a gate
 /// under way, a paused entity, a version in its watch window, event logs
-/// (one of them trimmed) and histories.
-fn golden_v2_engine() -> Engine {
+/// (one of them trimmed) and histories; and format 4's: an error timeout,
+/// a plan read as totals.
+fn golden_v4_engine() -> Engine {
     let mut sim = Sim::new(6, "c1");
     sim.engine = golden_engine();
     sim.ns = "edge".into();
@@ -68,6 +70,7 @@ fn golden_v2_engine() -> Engine {
         watch_secs: 900,
         rollback_batch_percent: Some(50),
         max_events: 40,
+        error_timeout_secs: Some(45),
         ..Default::default()
     });
     sim.set_version("c2");
@@ -86,12 +89,12 @@ fn golden_v2_engine() -> Engine {
 }
 
 #[test]
-fn the_golden_v3_snapshot_restores_and_re_encodes_byte_for_byte() {
+fn the_golden_v4_snapshot_restores_and_re_encodes_byte_for_byte() {
     if std::env::var_os("REGENERATE_GOLDEN").is_some() {
-        std::fs::write(GOLDEN_V3, golden_v2_engine().snapshot()).unwrap();
+        std::fs::write(GOLDEN_V4, golden_v4_engine().snapshot()).unwrap();
     }
-    let bytes = std::fs::read(GOLDEN_V3).expect("the golden snapshot is committed");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 3);
+    let bytes = std::fs::read(GOLDEN_V4).expect("the golden snapshot is committed");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 4);
     let engine = Engine::restore(&bytes).unwrap();
     let canary = engine.rollout_info("edge", "canary").unwrap();
     assert!(canary.paused);
@@ -99,6 +102,7 @@ fn the_golden_v3_snapshot_restores_and_re_encodes_byte_for_byte() {
     assert!(canary.awaiting_approval);
     assert_eq!(canary.options.steps.len(), 3);
     assert_eq!(canary.options.max_failures, Some(Amount::Percent(10)));
+    assert_eq!(canary.options.error_timeout_secs, Some(45));
     let events = engine.events("edge", "canary", 0, usize::MAX).unwrap();
     assert!(!events.is_empty() && events.len() <= 40);
     assert!(events.iter().any(|e| e.kind == EventKind::Paused));
@@ -107,12 +111,21 @@ fn the_golden_v3_snapshot_restores_and_re_encodes_byte_for_byte() {
     let history = engine.history("edge", "watched").unwrap();
     assert_eq!(history.last().unwrap().outcome, Outcome::Watching);
 
-    // Canonical: the same state gives the same bytes once restored. (The
-    // engine that wrote it would now build another state: the first
-    // rollout adopts what the fleet runs.)
+    // Canonical: the same state gives the same bytes, built or restored.
     assert_eq!(engine.snapshot(), bytes);
+    assert_eq!(golden_v4_engine().snapshot(), bytes);
 
-    // And it goes on: approving and resuming finishes the canary.
+    // And it goes on, its plan read as totals: approving and resuming
+    // moves step 2 to 3 of 6 targets ("50%"), then finishes the canary.
+    let mut sim = resumed_canary(engine);
+    sim.step();
+    assert_eq!(expecting(&sim, "c2"), 3);
+    sim.run_until(100, |s| s.info().last_known_good_version == "c2");
+}
+
+/// The golden canary restored, resumed and approved, an hour on, with
+/// hosts running what the engine expects of them.
+fn resumed_canary(engine: Engine) -> Sim {
     let mut sim = Sim { engine, ..Sim::new(6, "c1") };
     sim.ns = "edge".into();
     sim.entity = "canary".into();
@@ -122,17 +135,57 @@ fn the_golden_v3_snapshot_restores_and_re_encodes_byte_for_byte() {
     sim.now = T0 + 3600 * SEC;
     sim.engine.resume("edge", "canary", sim.now).unwrap();
     sim.engine.approve("edge", "canary", sim.now).unwrap();
-    sim.run_until(100, |s| s.info().last_known_good_version == "c2");
+    sim
+}
+
+fn expecting(sim: &Sim, version: &str) -> usize {
+    sim.engine.expected_state(&sim.ns, &sim.entity, None).unwrap().iter().filter(|e| e.version == version).count()
+}
+
+/// Format 3 (written before plans were cumulative) restores, and its plan
+/// keeps the meaning it was written with: the rollout under way goes on
+/// exactly as it would have (step 2, "50%", moves 3 more of 6, to 4),
+/// across further snapshots too.
+#[test]
+fn the_golden_v3_snapshot_restores_and_its_plan_keeps_its_meaning() {
+    let bytes = std::fs::read(GOLDEN_V3).expect("the golden snapshot is committed");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 3);
+    let engine = Engine::restore(&bytes).unwrap();
+    let canary = engine.rollout_info("edge", "canary").unwrap();
+    assert!(canary.paused && canary.awaiting_approval);
+    assert_eq!(canary.step, Some(1));
+    assert_eq!(canary.options.error_timeout_secs, None);
+    // Re-encoded as format 4, it is a fixed point.
+    let again = engine.snapshot();
+    assert_eq!(u16::from_le_bytes([again[8], again[9]]), SNAPSHOT_FORMAT_VERSION);
+    assert_eq!(Engine::restore(&again).unwrap().snapshot(), again);
+    for engine in [engine, Engine::restore(&again).unwrap()] {
+        let plan = engine.plan("edge", "canary", T0 + 3600 * SEC).unwrap();
+        let totals: Vec<_> = plan.steps.iter().map(|s| s.cumulative).collect();
+        assert_eq!(totals, [1, 4, 6]);
+        let mut sim = resumed_canary(engine);
+        sim.step();
+        assert_eq!(expecting(&sim, "c2"), 4);
+        sim.run_until(100, |s| s.info().last_known_good_version == "c2");
+    }
+    // Other steps set on it are read as totals.
+    let mut engine = Engine::restore(&bytes).unwrap();
+    let mut options = engine.rollout_info("edge", "canary").unwrap().options;
+    options.steps[1] = PlanStep::new(Amount::Percent(70)).gated();
+    engine.set_rollout_options("edge", "canary", Some(options)).unwrap();
+    let totals: Vec<_> = engine.plan("edge", "canary", T0).unwrap().steps.iter().map(|s| s.cumulative).collect();
+    assert_eq!(totals, [1, 5, 6]);
 }
 
 /// Format 2 (written before the compact event log) restores to exactly the
-/// state the format 3 golden holds: the same engine, so the same bytes.
+/// state the format 3 golden holds: the same engine, so the same bytes
+/// (written now as format 4).
 #[test]
 fn the_golden_v2_snapshot_still_restores_to_the_same_state() {
     let v2 = std::fs::read(GOLDEN_V2).expect("the golden snapshot is committed");
     assert_eq!(u16::from_le_bytes([v2[8], v2[9]]), 2);
     let engine = Engine::restore(&v2).unwrap();
-    assert_eq!(engine.snapshot(), std::fs::read(GOLDEN_V3).unwrap());
+    assert_eq!(engine.snapshot(), Engine::restore(&std::fs::read(GOLDEN_V3).unwrap()).unwrap().snapshot());
     let events = engine.events("edge", "canary", 0, usize::MAX).unwrap();
     assert!(events.iter().any(|e| e.kind == EventKind::Paused));
     assert!(events.iter().any(|e| e.target.is_some()));
@@ -278,7 +331,7 @@ fn foreign_newer_and_corrupt_snapshots_are_clear_errors() {
 
 #[test]
 fn every_truncation_and_every_bit_flip_is_rejected_without_a_panic() {
-    let good = golden_v2_engine().snapshot();
+    let good = golden_v4_engine().snapshot();
     for len in 0..good.len() {
         restore_err(&good[..len]);
     }
@@ -293,7 +346,7 @@ fn every_truncation_and_every_bit_flip_is_rejected_without_a_panic() {
 #[test]
 fn mutated_bodies_with_valid_checksums_never_panic() {
     for (format, good) in
-        [(1, std::fs::read(GOLDEN_V1).unwrap()), (2, std::fs::read(GOLDEN_V2).unwrap()), (3, golden_v2_engine().snapshot())]
+        [(1, std::fs::read(GOLDEN_V1).unwrap()), (2, std::fs::read(GOLDEN_V2).unwrap()), (3, golden_v4_engine().snapshot())]
     {
         mutate(format, &good[20..]);
     }

@@ -60,6 +60,7 @@ struct Options {
     watch_secs: u64,
     rollback_batch_percent: Option<u32>,
     max_events: u32,
+    error_timeout_secs: Option<u64>,
 }
 
 fn amount(a: &FuzzAmount) -> Amount {
@@ -90,6 +91,7 @@ impl Options {
             watch_secs: self.watch_secs,
             rollback_batch_percent: self.rollback_batch_percent,
             max_events: self.max_events,
+            error_timeout_secs: self.error_timeout_secs,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! engine, and it can still orchestrate every entity it holds.
 //!
 //! The first input byte picks what the rest is: odd, a whole snapshot as
-//! given; even, a body that gets a valid envelope (magic, format 1 or 2,
+//! given; even, a body that gets a valid envelope (magic, format 1 to 4,
 //! length, CRC-32), so mutations reach the decoder past the checksum. The
 //! seeds in `fuzz/seeds/restore` are the golden fixtures in both forms.
 #![no_main]
@@ -30,7 +30,7 @@ fuzz_target!(|input: &[u8]| {
     let bytes = if mode % 2 == 1 {
         rest.to_vec()
     } else {
-        envelope(u16::from(mode / 2 % 2) + 1, rest)
+        envelope(u16::from(mode / 2 % 4) + 1, rest)
     };
     let Ok(mut engine) = Engine::restore(&bytes) else {
         return;

@@ -85,11 +85,12 @@ pub(crate) fn options_from_js(value: Option<JsValue>) -> Result<Option<RolloutOp
         return Ok(None);
     };
     plain_object("options", &value, "an object like { batchPercent: 10 }")?;
-    const KNOWN: [&str; 10] = [
+    const KNOWN: [&str; 11] = [
         "batchPercent",
         "successPercent",
         "successTimeoutSecs",
         "durationTimeoutSecs",
+        "errorTimeoutSecs",
         "steps",
         "maxFailures",
         "maxConsecutiveFailures",
@@ -115,6 +116,7 @@ pub(crate) fn options_from_js(value: Option<JsValue>) -> Result<Option<RolloutOp
         success_percent: percent("successPercent")?.map_or(defaults.success_percent, |p| p as u32),
         success_timeout_secs: timeout("successTimeoutSecs")?.unwrap_or(defaults.success_timeout_secs),
         duration_timeout_secs: timeout("durationTimeoutSecs")?.unwrap_or(defaults.duration_timeout_secs),
+        error_timeout_secs: timeout("errorTimeoutSecs")?,
         steps: steps_from_js(&read("steps"))?,
         max_failures: optional(&read("maxFailures"), |v| amount_from_js("maxFailures", v))?,
         max_consecutive_failures: integer("maxConsecutiveFailures", &read("maxConsecutiveFailures"), MAX_COUNT, &count_reason)?,

@@ -97,10 +97,17 @@ export interface RolloutOptions {
   /** A target not succeeded this long after assignment (unpaused time) has failed (default 120). */
   durationTimeoutSecs?: number;
   /**
-   * A plan: batch sizes in order (not cumulative weights), each a count or a
-   * percentage of the fleet rounded up (at least 1, never more than remain),
-   * optionally with `bakeSecs` and `approval`. The last must be "100%" (the rest).
-   * Empty (default): batches of `batchPercent`.
+   * A target that runs the version and has reported errors for more than this
+   * has failed, without waiting for `durationTimeoutSecs` (default null: only
+   * the deadline fails it).
+   */
+  errorTimeoutSecs?: number | null;
+  /**
+   * A plan: how many targets are on the version once each step is done
+   * (cumulative, as Argo Rollouts' `setWeight`), each a count or a percentage
+   * of the fleet rounded up, never smaller than an earlier step of its kind,
+   * optionally with `bakeSecs` and `approval`. The last must be "100%" (the
+   * whole fleet). Empty (default): batches of `batchPercent`.
    */
   steps?: PlanStepInput[];
   /** Error budget: the version is bad once MORE targets than this failed (count or "N%", rounded down). Default: SPEC's failure threshold. */
