@@ -26,8 +26,11 @@ Rollout options (passed to the engine as they are)
   --success-percent P      P% must succeed for the version to be good (default 95)
   --success-timeout SECS   healthy this long counts as success (default 60)
   --duration-timeout SECS  not successful this long after assignment fails (default 300)
-  --steps LIST             a plan instead of batches: sizes in order, each a count or
-                           a percentage, optionally :BAKESECS and :approve; the last
+  --error-timeout SECS     reporting errors this long on the new version fails
+                           (default: only the duration timeout does)
+  --steps LIST             a plan instead of batches: the total on the new version
+                           once each step is done (cumulative), a count or a
+                           percentage, optionally :BAKESECS and :approve; the last
                            must be 100%, e.g. 1:600,10%,50%:approve,100%
   --max-failures N|P%      error budget: the version is bad once more targets failed
   --max-consecutive-failures N
@@ -83,6 +86,7 @@ const OPTIONS = {
   flap: { type: "string", multiple: true },
   stuck: { type: "string", multiple: true },
   steps: { type: "string" },
+  "error-timeout": { type: "string" },
   "max-failures": { type: "string" },
   "max-consecutive-failures": { type: "string" },
   watch: { type: "string" },
@@ -166,6 +170,8 @@ function scenarioFromArgs(args) {
     successTimeoutSecs: number("success-timeout", values["success-timeout"]) ?? 60,
     durationTimeoutSecs: number("duration-timeout", values["duration-timeout"]) ?? 300,
   };
+  const errorTimeout = number("error-timeout", values["error-timeout"]);
+  if (errorTimeout !== undefined) options.errorTimeoutSecs = errorTimeout;
   if (values.steps !== undefined) options.steps = flagged("steps", () => parseSteps(values.steps));
   if (values["max-failures"] !== undefined) {
     options.maxFailures = flagged("max-failures", () => parseAmount(values["max-failures"], "the budget"));

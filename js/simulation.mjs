@@ -243,7 +243,7 @@ function describe(reason, version, count) {
   switch (reason) {
     case "in_flight": return `${targets} assigned ${version}`;
     case "succeeded": return `${targets} succeeded on ${version}`;
-    case "failed_unhealthy": return `${targets} failed on ${version}: reporting errors past the deadline`;
+    case "failed_unhealthy": return `${targets} failed on ${version}: reporting errors`;
     case "failed_deadline": return `${targets} failed on ${version}: not healthy in time`;
     case "failed_monitor": return `${targets} failed on ${version}: rejected by the monitor`;
     case "rolled_back": return `${targets} sent back to ${version}`;
@@ -513,7 +513,7 @@ export class Simulation {
 
   // The fleet starts settled on the current version: the engine is told
   // so and sees every target healthy on it (assigned batch by batch, as
-  // the engine does for a fleet it meets for the first time) until it is
+  // the engine adopts what a fleet it meets for the first time runs) until it is
   // last known good and nothing is moving.
   #establish(version) {
     // A plan's gates and bakes, and a watch window, are for the rollout
@@ -663,7 +663,7 @@ export class Simulation {
       this.#note("good", `${info.lastKnownGoodVersion} is now last known good: ${plural(ok, "target")} succeeded on it`);
     }
     if (info.lastKnownBadVersion !== was.lastKnownBadVersion && info.lastKnownBadVersion) {
-      const failed = expected.filter((e) => e.isError).length;
+      const failed = expected.filter((e) => e.isError).length + this.#failuresSentBack(expected, info.lastKnownBadVersion);
       const back = info.lastKnownGoodVersion
         ? `rolling back to ${info.lastKnownGoodVersion}`
         : "no version is known good to return to: targets are held";
@@ -673,6 +673,29 @@ export class Simulation {
       this.#note("version", `rolling version is now ${info.rollingVersion}`);
     }
     this.info = info;
+  }
+
+  // The step that judges a version bad already sends its targets back, so
+  // the failures that made it bad may show in the event log only: noted
+  // from there (those the answer still shows as failed were noted above).
+  #failuresSentBack(expected, version) {
+    const shown = new Set(expected.filter((e) => e.isError).map((e) => `${e.group}\0${e.name}`));
+    const groups = new Map();
+    for (const e of this.engine.events(NAMESPACE, ENTITY)) {
+      if (e.kind !== "target_failed" || e.time !== this.nowMs || e.version !== version) continue;
+      if (shown.has(`${e.target.group}\0${e.target.name}`)) continue;
+      let g = groups.get(e.detail);
+      if (!g) groups.set(e.detail, (g = { count: 0, names: [] }));
+      g.count += 1;
+      if (g.names.length < SAMPLE_NAMES) g.names.push(`${e.target.group}/${e.target.name}`);
+    }
+    let count = 0;
+    for (const [detail, g] of groups) {
+      count += g.count;
+      const reason = /reports errors/.test(detail) ? "failed_unhealthy" : /monitor hook/.test(detail) ? "failed_monitor" : "failed_deadline";
+      this.#note("failure", `${describe(reason, version, g.count)}: ${names(g.names, g.count)}`, detail);
+    }
+    return count;
   }
 
   #checkSettled() {

@@ -314,6 +314,10 @@ fn adopt_running_version(entity: &mut Entity, now: Timestamp) {
     entity.lkg = version;
     for (_, _, target) in entity.targets.iter_mut() {
         target.expected = version;
+        // Those that run it are the stable set, not targets that moved.
+        if target.reported == version && !target.is_error {
+            target.state = TargetState::Succeeded;
+        }
     }
     let total = entity.targets.len();
     let others = if counts.len() > 1 {

@@ -544,3 +544,70 @@ fn a_target_joining_mid_rollout_before_the_moved_ones_is_moved_too() {
     sim.run_until(200, |s| s.info().last_known_good_version == "v2");
     assert!(sim.hosts.iter().all(|h| h.running == "v2"));
 }
+
+/// `errorTimeoutSecs`: a crash-looping target fails once it has reported
+/// errors on the version for more than that, not at the deadline; the
+/// edge is exact (at the limit it is still in flight).
+#[test]
+fn an_error_timeout_fails_a_crash_looping_target_without_waiting_for_the_deadline() {
+    for error_timeout_secs in [Some(30), None] {
+        let mut engine = Engine::new();
+        let opts = RolloutOptions {
+            batch_percent: 100,
+            success_timeout_secs: 60,
+            duration_timeout_secs: 600,
+            error_timeout_secs,
+            max_failures: Some(orchestrator_engine::Amount::Count(1)),
+            ..RolloutOptions::default()
+        };
+        engine.set_rollout_options("prod", "app", Some(opts)).unwrap();
+        engine.set_target_version("prod", "app", "v2", T0).unwrap();
+        let on = |version: &str, error: bool| {
+            (1..=3)
+                .map(|i| {
+                    let mut r = TargetReport::new(format!("host-{i}"), version);
+                    r.is_error = error && i == 1;
+                    r
+                })
+                .collect::<Vec<_>>()
+        };
+        // v1 adopted, every host assigned v2; host-1 comes up erroring.
+        engine.orchestrate("prod", "app", &on("v1", false), T0).unwrap();
+        let start = T0 + SEC;
+        engine.orchestrate("prod", "app", &on("v2", true), start).unwrap();
+        let at = |engine: &mut Engine, t: i64| engine.orchestrate("prod", "app", &on("v2", true), t).unwrap()[0].reason;
+        assert_eq!(at(&mut engine, start + 30 * SEC), TargetState::InFlight);
+        let just_past = at(&mut engine, start + 30 * SEC + 1);
+        match error_timeout_secs {
+            Some(_) => assert_eq!(just_past, TargetState::FailedUnhealthy),
+            None => {
+                assert_eq!(just_past, TargetState::InFlight);
+                // Without it, only the deadline (600 s after assignment at T0).
+                assert_eq!(at(&mut engine, T0 + 600 * SEC), TargetState::InFlight);
+                assert_eq!(at(&mut engine, T0 + 600 * SEC + 1), TargetState::FailedUnhealthy);
+            }
+        }
+    }
+}
+
+/// The call that judges a version bad already sends its moved targets
+/// back: no answer from that step on names the bad version for them.
+#[test]
+fn the_answer_that_judges_a_version_bad_already_rolls_back() {
+    let mut sim = Sim::new(10, "v1");
+    sim.establish("v1", options(50));
+    for h in &mut sim.hosts {
+        h.behaviour.insert("v2".into(), Behaviour::Broken);
+    }
+    sim.set_version("v2");
+    loop {
+        let answer = sim.step();
+        if sim.info().last_known_bad_version == "v2" {
+            assert!(answer.iter().all(|e| e.version == "v1"), "{answer:?}");
+            let moved_back = answer.iter().filter(|e| e.reason == TargetState::RolledBack).count();
+            assert_eq!(moved_back, 5);
+            break;
+        }
+        assert!(sim.now < T0 + 3600 * SEC);
+    }
+}

@@ -77,7 +77,8 @@ function fillForm(scenario) {
   for (const key of SCENARIO_NUMBERS) $(key).value = scenario[key];
   $("groups").value = scenario.groups.join(", ");
   for (const key of OPTION_FIELDS) $(key).value = scenario.options[key] ?? "";
-  const { steps, maxFailures, maxConsecutiveFailures, watchSecs, rollbackBatchPercent } = scenario.options;
+  const { steps, maxFailures, maxConsecutiveFailures, watchSecs, rollbackBatchPercent, errorTimeoutSecs } = scenario.options;
+  $("errorTimeoutSecs").value = errorTimeoutSecs ?? "";
   $("steps").value = steps ? formatSteps(steps) : "";
   $("maxFailures").value = maxFailures ?? "";
   $("maxConsecutiveFailures").value = maxConsecutiveFailures ?? "";
@@ -115,6 +116,7 @@ function readOptions() {
   options.maxConsecutiveFailures = readOptional("maxConsecutiveFailures", () => readNumber("maxConsecutiveFailures"));
   options.watchSecs = readOptional("watchSecs", () => readNumber("watchSecs")) ?? 0;
   options.rollbackBatchPercent = readOptional("rollbackBatchPercent", () => readNumber("rollbackBatchPercent"));
+  options.errorTimeoutSecs = readOptional("errorTimeoutSecs", () => readNumber("errorTimeoutSecs"));
   return options;
 }
 

@@ -75,9 +75,12 @@ test("abort with nothing in flight changes nothing; abort mid-rollout rolls back
 });
 
 test("a plan [1, '10%', '50%', '100%'] rounds up on 3, 7 and 101 targets and reaches every one", () => {
-  for (const [n, sizes] of [[3, [1, 1, 1, 0]], [7, [1, 1, 4, 1]], [101, [1, 11, 51, 38]]]) {
+  // Cumulative: each step is the total on v2 once it is done (10% of 3 is
+  // 1, already reached by step 1: step 2 moves nothing).
+  for (const [n, sizes, totals] of [[3, [1, 0, 1, 1], [1, 1, 2, 3]], [7, [1, 0, 3, 3], [1, 1, 4, 7]], [101, [1, 10, 40, 50], [1, 11, 51, 101]]]) {
     const { engine, fleet, clock } = setup(n, { ...base, steps: [1, "10%", "50%", "100%"] });
     assert.deepEqual(engine.plan("prod", "app").steps.map((s) => s.targets), sizes);
+    assert.deepEqual(engine.plan("prod", "app").steps.map((s) => s.cumulative), totals);
     engine.setTargetVersion("prod", "app", "v2");
     drive(engine, fleet, clock, { done: (i) => i.lastKnownGoodVersion === "v2" });
     assert.ok(fleet.runningAll("v2"), `${n} targets`);
@@ -86,6 +89,7 @@ test("a plan [1, '10%', '50%', '100%'] rounds up on 3, 7 and 101 targets and rea
   }
   const engine = new Orchestrator({ now: () => T0 });
   assert.throws(() => engine.setRolloutOptions("p", "e", { steps: [1, "10%"] }), (e) => e.code === "INVALID_OPTIONS" && /cannot reach every target/.test(e.message));
+  assert.throws(() => engine.setRolloutOptions("p", "e", { steps: ["50%", "10%", "100%"] }), (e) => e.code === "INVALID_OPTIONS" && /steps\[1\]/.test(e.message) && /cannot be smaller/.test(e.message));
   assert.throws(() => engine.setRolloutOptions("p", "e", { steps: ["ten", "100%"] }), (e) => e.code === "INVALID_OPTIONS" && /steps\[0\]/.test(e.message));
   assert.throws(() => engine.setRolloutOptions("p", "e", { steps: [{ size: 1, bake: 5 }, "100%"] }), (e) => e.code === "INVALID_OPTIONS" && /steps\[0\]\.bake/.test(e.message));
   assert.throws(() => engine.setRolloutOptions("p", "e", { maxFailures: "12.5%" }), (e) => e.code === "INVALID_OPTIONS");

@@ -133,7 +133,7 @@ test("injected failures make v2 last known bad and bring every target back to v1
   assert.equal(summary.outcome, "rolled_back");
   assert.ok(fleet.every((line) => / v1 - v1 succeeded$/.test(line)), fleet.find((line) => !/ v1 - v1 succeeded$/.test(line)));
   const log = await page.textContent("#log");
-  assert.match(log, /failed on v2: reporting errors past the deadline/);
+  assert.match(log, /failed on v2: reporting errors/);
   assert.match(log, /crash loop/, "the engine's reason is in the log");
   assert.match(log, /v2 is now last known bad after \d+ failures; rolling back to v1/);
   assert.match(log, /sent back to v1/);
