@@ -127,6 +127,16 @@ test("plan, error budget, watch window and timed controls; --events prints the e
   assert.equal(aborted.outcome, "rolled_back");
 });
 
+test("--error-timeout fails crash-looping targets before the deadline", () => {
+  const run = (...flags) => JSON.parse(cli("simulate", "--targets", "100", "--fail", "v2:100%", "--duration-timeout", "900", "--report-delay", "0", ...flags, "--json").stdout);
+  const plain = run();
+  const quick = run("--error-timeout", "30");
+  assert.equal(plain.outcome, "rolled_back");
+  assert.equal(quick.outcome, "rolled_back");
+  assert.ok(quick.virtualSecs + 800 <= plain.virtualSecs, `${quick.virtualSecs} s vs ${plain.virtualSecs} s`);
+  assert.equal(cli("simulate", "--error-timeout", "soon").status, 2);
+});
+
 test("a run that cannot settle in --max-time says so and exits 1", () => {
   const { status, stdout } = cli("simulate", ...SCENARIO, "--json", "--max-time", "60");
   assert.equal(status, 1);

@@ -110,3 +110,20 @@ test("scenario actions drive the engine's controls; the event log and history co
   assert.throws(() => parseSteps("1:soon,100%"), { code: "INVALID_SCENARIO" });
   assert.equal(formatSteps(parseSteps("1:600,10%,50%:approve,100%")), "1:600,10%,50%:approve,100%");
 });
+
+test("errorTimeoutSecs in the simulation: a crash-looping fleet fails after exactly that long, not at the deadline", () => {
+  // No report delay, 10 s steps: the first batch runs v2 (erroring) from
+  // the step after its assignment; with a limit of 30 s it has erred for
+  // 30 s one step later (not yet failed) and 40 s the step after; 29 s
+  // fails it a step sooner; with none, only the 600 s deadline does.
+  const badAt = (errorTimeoutSecs) => {
+    const options = { batchPercent: 10, successPercent: 100, successTimeoutSecs: 60, durationTimeoutSecs: 600, errorTimeoutSecs };
+    const sim = new Simulation(Orchestrator, { targets: 50, reportDelaySecs: 0, options, failures: { v2: { unhealthy: 1 } } });
+    const summary = sim.run();
+    assert.equal(summary.outcome, "rolled_back");
+    return sim.log.find((e) => e.kind === "bad").t;
+  };
+  const at30 = badAt(30);
+  assert.equal(badAt(29), at30 - 10);
+  assert.ok(badAt(null) >= at30 + 500, `${badAt(null)} s vs ${at30} s`);
+});
