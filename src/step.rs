@@ -374,15 +374,21 @@ fn plan_slots(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
         let index = entity.progress.step;
         let last = index.saturating_add(1) >= count;
         let goal = plan::goal(steps, entity.plan_meaning, index, total);
-        if moved < goal {
-            if step.approval && !entity.progress.approved {
-                if !entity.progress.requested {
-                    entity.progress.requested = true;
-                    let detail = format!("step {} of {count} waits for approve()", index.saturating_add(1));
-                    entity.event(now, EventKind::ApprovalRequested, rolling, detail);
-                }
-                return 0;
+        // A step is never through before its targets exist (an empty fleet
+        // would pass every step, gates included), and its gate holds it
+        // even when the steps before already reached its total.
+        if total == 0 {
+            return 0;
+        }
+        if step.approval && !entity.progress.approved {
+            if !entity.progress.requested {
+                entity.progress.requested = true;
+                let detail = format!("step {} of {count} waits for approve()", index.saturating_add(1));
+                entity.event(now, EventKind::ApprovalRequested, rolling, detail);
             }
+            return 0;
+        }
+        if moved < goal {
             if entity.progress.started.is_none() {
                 entity.progress.started = Some(now);
                 let detail = format!(

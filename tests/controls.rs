@@ -644,3 +644,46 @@ fn controls_on_an_unknown_entity_are_not_found_and_create_nothing() {
     assert_eq!(engine.rollback_to("prod", "app", "", now).unwrap_err().code(), ErrorCode::InvalidVersion);
     assert!(engine.namespaces().is_empty());
 }
+
+#[test]
+fn a_step_whose_total_is_already_reached_still_waits_at_its_gate_and_bakes() {
+    // [2, 2 (gated, 300 s bake), "100%"] on 10: step 2 moves nothing, but
+    // nothing moves past it before approve(), nor before its bake passed.
+    let steps = vec![PlanStep::new(Amount::Count(2)), PlanStep::new(Amount::Count(2)).gated().bake(300), PlanStep::new(pct(100))];
+    let mut sim = rolling(10, RolloutOptions { steps, ..options(100) });
+    sim.run_until(100, |s| s.info().awaiting_approval);
+    assert_eq!(sim.info().step, Some(1));
+    for _ in 0..30 {
+        sim.step();
+    }
+    assert_eq!(on(&sim, "v2"), 2, "the gate holds");
+    assert!(sim.engine.approve("prod", "app", sim.now).unwrap());
+    for _ in 0..25 {
+        sim.step();
+    }
+    assert_eq!(on(&sim, "v2"), 2, "the bake holds");
+    sim.run_until(100, |s| s.info().last_known_good_version == "v2");
+    assert_eq!(on(&sim, "v2"), 10);
+}
+
+#[test]
+fn an_approval_gate_is_never_passed_by_an_empty_fleet() {
+    // Ten targets on v1 go quiet and are forgotten; v2 is set and the empty
+    // fleet steps on; when they report again, only the first step moves.
+    let steps = vec![PlanStep::new(Amount::Count(1)).gated(), PlanStep::new(pct(100))];
+    let mut sim = Sim::new(10, "v1");
+    sim.establish("v1", RolloutOptions { steps, ..options(100) });
+    let hosts = std::mem::take(&mut sim.hosts);
+    sim.now += 1000 * SEC;
+    sim.set_version("v2");
+    for _ in 0..20 {
+        sim.step();
+    }
+    assert_eq!(sim.engine.expected_state("prod", "app", None).unwrap().len(), 0);
+    sim.hosts = hosts;
+    for _ in 0..20 {
+        sim.step();
+    }
+    assert_eq!(on(&sim, "v2"), 0, "nobody approved anything");
+    assert!(sim.info().awaiting_approval);
+}

@@ -189,7 +189,7 @@ fn steps_from_js(value: &JsValue) -> Result<Vec<PlanStep>, Error> {
         return Err(Error::InvalidOptions {
             field: "steps".into(),
             value: describe(value),
-            reason: "must be an array of batch sizes like [1, \"10%\", { size: \"50%\", bakeSecs: 600 }, \"100%\"]".into(),
+            reason: "must be an array of cumulative step sizes like [1, \"10%\", { size: \"50%\", bakeSecs: 600 }, \"100%\"]".into(),
         });
     }
     let mut steps = Vec::new();

@@ -79,6 +79,7 @@ export type PlanStepInput = Amount | { size: Amount; bakeSecs?: number; approval
 
 /** One step of a plan, as `rolloutInfo` answers it. */
 export interface PlanStep {
+  /** How many targets are on the version once the step is done (cumulative; "100%" for the last). */
   size: Amount;
   /** Once every target moved so far is judged, they must stay healthy this long before the next step. */
   bakeSecs: number;

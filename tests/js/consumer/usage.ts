@@ -27,7 +27,7 @@ engine.expectedState("production", "app-service", "eu");
 const info: RolloutInfo = engine.rolloutInfo("production", "app-service");
 engine.setRolloutOptions("production", "app-service", {
   steps: [1, "10%", { size: "50%", bakeSecs: 600, approval: true }, "100%"],
-  maxFailures: "2%", maxConsecutiveFailures: 3, watchSecs: 600, rollbackBatchPercent: null, maxEvents: 100,
+  maxFailures: "2%", maxConsecutiveFailures: 3, watchSecs: 600, rollbackBatchPercent: null, maxEvents: 100, errorTimeoutSecs: 120,
 });
 // @ts-expect-error a step size is a count or a "N%" string
 engine.setRolloutOptions("production", "app-service", { steps: ["half"] });
