@@ -73,7 +73,11 @@ impl Entity {
         };
         let paused = now.saturating_sub(since).max(0);
         for (_, _, target) in self.targets.iter_mut() {
-            if target.state == TargetState::InFlight && target.assigned <= since {
+            // A target that runs the version and reports errors kept
+            // failing on time through the pause (safety is never paused):
+            // its deadline does not move.
+            let erroring = target.reported == target.expected && target.is_error;
+            if target.state == TargetState::InFlight && target.assigned <= since && !erroring {
                 target.assigned = target.assigned.saturating_add(paused);
             }
         }

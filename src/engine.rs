@@ -72,6 +72,12 @@ impl Engine {
         // A shorter plan set mid-rollout goes on from its last step.
         let last = options.steps.len().saturating_sub(1);
         entity.progress.step = entity.progress.step.min(last);
+        if options.steps != entity.options.steps {
+            // Another plan: what was approved, requested, baked or done was
+            // so for a step of the old one, not for the step that has its
+            // index in the new one.
+            entity.progress.plan_changed();
+        }
         // A plan restored with the batch-size meaning keeps it while the
         // same steps are set again (a controller that sets its options on
         // every loop); other steps are read as totals.

@@ -433,6 +433,19 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
+    /// The plan was replaced: the step's gate, bake and start are the new
+    /// plan's to pass; where the rollout is and how it went stays.
+    pub(crate) fn plan_changed(&mut self) {
+        *self = Progress {
+            step: self.step,
+            full: self.full,
+            consecutive_failures: self.consecutive_failures,
+            rollback_logged: self.rollback_logged,
+            retry_pending: self.retry_pending,
+            ..Progress::default()
+        };
+    }
+
     /// On to the next plan step, keeping what belongs to the rollout.
     pub(crate) fn next_step(&mut self) {
         *self = Progress {

@@ -293,20 +293,32 @@ impl RolloutOptions {
     }
 
     /// `floor(successPercent * total / 100)` (SPEC step 6); with an error
-    /// budget, the successes that leave room for it are enough.
+    /// budget, the successes that leave room for it are enough. At least
+    /// one success on a fleet with targets, unless `successPercent` is
+    /// explicitly 0 (the Go engine's way to adopt a version at once): no
+    /// rounding and no budget, however large, makes an untested version
+    /// good (as Deviation 4 rules out for an empty fleet).
     pub fn success_threshold(&self, total: usize) -> usize {
         let spec = percent_of(self.success_percent, total);
-        match self.max_failures {
+        let threshold = match self.max_failures {
             Some(budget) => spec.min(total.saturating_sub(budget.floor_of(total))),
             None => spec,
-        }
+        };
+        let least = usize::from(self.success_percent > 0 && total > 0);
+        threshold.max(least)
     }
 
     /// How many failures make the version bad: `max(1, total -
-    /// successThreshold)` (SPEC step 6), or one more than the error budget.
+    /// successThreshold)` (SPEC step 6), or one more than the error budget;
+    /// never more than leave too few targets to reach the success
+    /// threshold (a budget as large as the fleet still lets every target
+    /// failing make it bad).
     pub fn failure_threshold(&self, total: usize) -> usize {
         match self.max_failures {
-            Some(budget) => budget.floor_of(total).saturating_add(1),
+            Some(budget) => {
+                let hopeless = total.saturating_add(1).saturating_sub(self.success_threshold(total));
+                budget.floor_of(total).saturating_add(1).min(hopeless).max(1)
+            }
             None => total.saturating_sub(percent_of(self.success_percent, total)).max(1),
         }
     }

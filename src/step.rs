@@ -4,9 +4,9 @@
 //! the reports, and either applies the whole step or, when it fails,
 //! nothing of it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use crate::entity::{view, Entity, Removed, Target, Targets, Watch};
+use crate::entity::{Entity, Removed, Target, Targets, Watch};
 use crate::error::Error;
 use crate::hooks::{EntityHooks, HookContext, TargetView};
 use crate::interner::Sym;
@@ -516,8 +516,8 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
     let mut tally = Tally::default();
     // Where the targets judged in this step are stored.
     let mut judged_now: Vec<usize> = Vec::new();
-    let versions = &entity.versions;
-    for (position, (group, name, target)) in entity.targets.iter_mut().enumerate() {
+    let rejected = monitor_hook(entity, hooks, ctx, desired);
+    for (position, (_, _, target)) in entity.targets.iter_mut().enumerate() {
         if rolling_back && !target.expected.is_empty() && target.expected != lkg {
             tally.expecting_other = tally.expecting_other.saturating_add(1);
         }
@@ -536,11 +536,9 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
         let runs = target.reported == desired;
         let mut verdict = None;
         if runs {
-            if let Some(controller) = hooks.target.as_mut() {
-                if let Err(err) = controller.monitor(ctx, &view(versions, group, name, target)) {
-                    verdict = Some(TargetState::FailedMonitor);
-                    target.detail = Some(err.message.into_boxed_str());
-                }
+            if let Some(why) = rejected.as_ref().and_then(|r| r.get(&position)) {
+                verdict = Some(TargetState::FailedMonitor);
+                target.detail = Some(why.as_str().into());
             }
             // A target that succeeded and still runs the version without
             // error stays succeeded: a success timeout raised since does
@@ -569,12 +567,15 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
         if verdict.is_none() && (judged || erroring_too_long || clock.saturating_sub(target.assigned) > duration_ms) {
             verdict = Some(if runs && target.is_error { TargetState::FailedUnhealthy } else { TargetState::FailedDeadline });
         }
-        // Undecided while rolling back, a target is on its way back (it
-        // may have been moved back by an earlier rollback).
-        target.state = verdict.unwrap_or(if before == TargetState::RolledBack || rolling_back {
-            TargetState::RolledBack
-        } else {
-            TargetState::InFlight
+        // Undecided while rolling back, a target the rollback sent back is
+        // on its way (it may have been sent back by an earlier rollback);
+        // one that never moved (it joined during the rollback) only waits
+        // to be judged and takes no rollback slot.
+        target.state = verdict.unwrap_or(match before {
+            TargetState::RolledBack => TargetState::RolledBack,
+            _ if rolling_back && !before.is_in_flight() => TargetState::Waiting,
+            _ if rolling_back => TargetState::RolledBack,
+            _ => TargetState::InFlight,
         });
         tally.count(target.state);
         // Only targets that moved (or were judged) on this version make
@@ -591,6 +592,28 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
     entity.targets.sort_by_name(&mut judged_now);
     verdicts_logged(entity, &judged_now, desired, rolling_back, now);
     tally
+}
+
+/// Step 5's per-target monitor hook, called for every target that runs the
+/// desired version in (group, name) order, as every hook sees targets (so
+/// a restored engine, which stores them in another order, asks the same
+/// questions in the same order): where the rejected ones are stored, with
+/// why. `None` without a target controller.
+fn monitor_hook(entity: &Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, desired: Sym) -> Option<HashMap<usize, String>> {
+    let controller = hooks.target.as_mut()?;
+    let mut rejected = HashMap::new();
+    for position in entity.targets.sorted_positions() {
+        let Some((group, name, target)) = entity.targets.at(position) else {
+            continue;
+        };
+        if target.expected != desired || target.reported != desired {
+            continue;
+        }
+        if let Err(err) = controller.monitor(ctx, &entity.view(group, name, target)) {
+            rejected.insert(position, err.message);
+        }
+    }
+    Some(rejected)
 }
 
 /// Logs the verdicts on the targets stored at `positions` (in that order)
@@ -733,6 +756,9 @@ fn remove_replaced(
         }
         if let Some(target) = entity.targets.remove(&id.group, &id.name) {
             tally.uncount(target.state);
+            if target.expected != desired {
+                tally.available = tally.available.saturating_sub(1);
+            }
             if entity.rolling_back() && !target.expected.is_empty() && target.expected != entity.lkg {
                 tally.expecting_other = tally.expecting_other.saturating_sub(1);
             }
@@ -758,6 +784,9 @@ fn select(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, d
     let chosen = {
         let available: Vec<TargetView<'_>> =
             entity.targets.sorted().filter(|(_, _, t)| t.expected != desired).map(|(group, name, t)| entity.view(group, name, t)).collect();
+        if available.is_empty() {
+            return Vec::new(); // the Go engine's `selectTargets`: nothing to select from
+        }
         controller.select(ctx, &available, free)
     };
     // A failing selection hook, or one that names a target without a name,

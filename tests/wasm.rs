@@ -47,7 +47,8 @@ fn answers_and_info_use_camel_case_plain_objects() {
     assert_eq!(Object::get_prototype_of(&first), Object::get_prototype_of(&Object::new()));
     let keys: Vec<String> = Object::keys(first.unchecked_ref::<Object>()).iter().map(|k| k.as_string().unwrap()).collect();
     assert_eq!(keys, ["name", "group", "version", "message", "isError", "reason"]);
-    assert_eq!(get(&first, "reason").as_string().unwrap(), "in_flight");
+    // (The fleet already runs v1: it is adopted as good, README Deviation 5.)
+    assert_eq!(get(&first, "reason").as_string().unwrap(), "succeeded");
     assert_eq!(get(&first, "isError").as_bool(), Some(false));
 
     let info = engine.rollout_info(s("prod"), s("app")).unwrap();
