@@ -8,7 +8,7 @@
 //! | 8..10 | format version, u16 little-endian |
 //! | 10..12 | reserved, zero |
 //! | 12..16 | body length, u32 little-endian |
-//! | 16..20 | CRC-32 (IEEE) of the body, u32 little-endian |
+//! | 16..20 | CRC-32 (IEEE) of the body (from format 4: of bytes 8..12, then the body), u32 little-endian |
 //!
 //! The body is the state in `postcard` encoding. Format 2 is format 1's
 //! body with each entity followed by its progressive-delivery state
@@ -243,9 +243,23 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
     bytes.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
     bytes.extend_from_slice(&0u16.to_le_bytes());
     bytes.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
-    bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    bytes.extend_from_slice(&checksum(SNAPSHOT_FORMAT_VERSION, &body).to_le_bytes());
     bytes.extend_from_slice(&body);
     bytes
+}
+
+/// The envelope's CRC-32 (IEEE): of the body up to format 3; from format 4
+/// of the format version and reserved bytes too, so that a flipped version
+/// is caught as corruption rather than read with another format's decoder.
+fn checksum(format: u16, body: &[u8]) -> u32 {
+    if format < 4 {
+        return crc32fast::hash(body);
+    }
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&format.to_le_bytes());
+    hasher.update(&[0, 0]);
+    hasher.update(body);
+    hasher.finalize()
 }
 
 /// Builds a table of strings in order of first use.
@@ -313,7 +327,7 @@ fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> LogV3 {
         events.push(EventV3 {
             seq: e.seq.wrapping_sub(seq),
             time: e.time.wrapping_sub(time),
-            kind: code_of(&EventKind::ALL, e.kind),
+            kind: kind_code(e.kind),
             version: versions.version(&entity.versions, e.version),
             target,
             detail: details.index(&e.detail).saturating_sub(1),
@@ -374,20 +388,53 @@ fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> ControlV3
                 version: versions.version(v, r.version),
                 started: r.started,
                 ended: r.ended,
-                outcome: code_of(&Outcome::ALL, r.outcome),
+                outcome: outcome_code(r.outcome),
             })
             .collect(),
     }
 }
 
 /// The code of `value` in a format's table: its position.
-fn code_of<T: PartialEq>(table: &[T], value: T) -> u8 {
-    table.iter().position(|t| *t == value).and_then(|i| u8::try_from(i).ok()).unwrap_or(0)
+/// An event kind's code in the format (exhaustive: a new kind does not
+/// compile until it has one; never renumber, only append).
+const fn kind_code(kind: EventKind) -> u8 {
+    match kind {
+        EventKind::VersionSet => 0,
+        EventKind::StepStarted => 1,
+        EventKind::ApprovalRequested => 2,
+        EventKind::TargetAssigned => 3,
+        EventKind::TargetSucceeded => 4,
+        EventKind::TargetFailed => 5,
+        EventKind::TargetRemoved => 6,
+        EventKind::VersionGood => 7,
+        EventKind::VersionBad => 8,
+        EventKind::RollbackStarted => 9,
+        EventKind::RollbackFinished => 10,
+        EventKind::WatchEnded => 11,
+        EventKind::Paused => 12,
+        EventKind::Resumed => 13,
+        EventKind::Aborted => 14,
+        EventKind::Retried => 15,
+        EventKind::Promoted => 16,
+        EventKind::Approved => 17,
+    }
 }
 
-/// The value of `code` in a format's table.
-fn from_code<T: Copy>(table: &[T], code: u8, what: &str) -> Result<T, String> {
-    table.get(usize::from(code)).copied().ok_or_else(|| format!("unknown {what} {code}"))
+/// A rollout outcome's code in the format (exhaustive, as [`kind_code`]).
+const fn outcome_code(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::InProgress => 0,
+        Outcome::Watching => 1,
+        Outcome::Succeeded => 2,
+        Outcome::Failed => 3,
+        Outcome::Aborted => 4,
+        Outcome::Abandoned => 5,
+    }
+}
+
+/// The value whose code (by `code_of`) is `code`.
+fn from_code<T: Copy>(all: &[T], code_of: fn(T) -> u8, code: u8, what: &str) -> Result<T, String> {
+    all.iter().copied().find(|&v| code_of(v) == code).ok_or_else(|| format!("unknown {what} {code}"))
 }
 
 fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> EntityV1 {
@@ -441,28 +488,22 @@ fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> 
     }
 }
 
-/// The state codes of the format: never renumber one.
-const STATES: [(TargetState, u8); 12] = [
-    (TargetState::Waiting, 0),
-    (TargetState::InFlight, 1),
-    (TargetState::Succeeded, 2),
-    (TargetState::FailedUnhealthy, 3),
-    (TargetState::FailedDeadline, 4),
-    (TargetState::FailedMonitor, 5),
-    (TargetState::RolledBack, 6),
-    (TargetState::HeldBack, 7),
-    (TargetState::Halted, 8),
-    (TargetState::HeldPaused, 9),
-    (TargetState::AwaitingApproval, 10),
-    (TargetState::Removed, 11),
-];
-
-fn state_code(state: TargetState) -> u8 {
-    STATES.iter().find(|(s, _)| *s == state).map_or(0, |(_, c)| *c)
-}
-
-fn state_from_code(code: u8) -> Result<TargetState, Error> {
-    STATES.iter().find(|(_, c)| *c == code).map(|(s, _)| *s).ok_or_else(|| Error::snapshot(format!("unknown target state {code}")))
+/// A target state's code in the format (exhaustive, as [`kind_code`]).
+const fn state_code(state: TargetState) -> u8 {
+    match state {
+        TargetState::Waiting => 0,
+        TargetState::InFlight => 1,
+        TargetState::Succeeded => 2,
+        TargetState::FailedUnhealthy => 3,
+        TargetState::FailedDeadline => 4,
+        TargetState::FailedMonitor => 5,
+        TargetState::RolledBack => 6,
+        TargetState::HeldBack => 7,
+        TargetState::Halted => 8,
+        TargetState::HeldPaused => 9,
+        TargetState::AwaitingApproval => 10,
+        TargetState::Removed => 11,
+    }
 }
 
 pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, Error> {
@@ -494,7 +535,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, Error> {
     if usize::try_from(length).ok() != Some(body.len()) {
         return Err(Error::snapshot(format!("the header announces {length} body bytes but {} follow (truncated or padded)", body.len())));
     }
-    if u32::from_le_bytes(field(16)) != crc32fast::hash(body) {
+    if u32::from_le_bytes(field(16)) != checksum(version, body) {
         return Err(Error::snapshot("checksum mismatch: the snapshot is corrupt"));
     }
     // Every format ever written keeps its decoder.
@@ -677,7 +718,7 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: ExtraV4) -> Res
                 expected: sym(t.expected)?,
                 message: Box::from(message.as_str()),
                 is_error: t.is_error,
-                state: state_from_code(t.state).map_err(|err| err.to_string())?,
+                state: from_code(&TargetState::ALL, state_code, t.state, "target state")?,
                 detail: t.detail.map(String::into_boxed_str),
                 last_seen: e.time_base.wrapping_add(t.last_seen),
                 last_message: e.time_base.wrapping_add(t.last_message),
@@ -707,7 +748,29 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: ExtraV4) -> Res
         decode_control(&mut entity, c, &sym)?;
     }
     entity.versions = versions;
+    check_reachable(&entity)?;
     Ok(entity)
+}
+
+/// Rejects states no engine can reach (a snapshot that holds one was not
+/// written by an engine, and stepping it could break what the engine
+/// promises).
+fn check_reachable(entity: &Entity) -> Result<(), String> {
+    if !entity.lkg.is_empty() && entity.lkg == entity.lkb {
+        return Err(format!("{:?} is both last known good and last known bad", entity.version(entity.lkg)));
+    }
+    if let Some(watch) = entity.watch {
+        if watch.version != entity.lkg {
+            return Err(format!("the watched version {:?} is not the last known good one", entity.version(watch.version)));
+        }
+    }
+    if entity.history.rollouts.iter().filter(|r| r.outcome.is_open()).count() > 1 {
+        return Err("more than one rollout in the history is open".into());
+    }
+    if let Some(r) = entity.removed.iter().find(|r| entity.targets.get(&r.id.group, &r.id.name).is_some()) {
+        return Err(format!("{:?} in group {:?} is both removed and a target", r.id.name, r.id.group));
+    }
+    Ok(())
 }
 
 fn decode_amount(amount: &AmountV2) -> Amount {
@@ -754,7 +817,7 @@ fn decode_control(entity: &mut Entity, c: ControlV2, sym: &impl Fn(u32) -> Resul
         log.events.push_back(Stored {
             seq: e.seq,
             time: e.time,
-            kind: from_code(&EventKind::ALL, e.kind, "event kind")?,
+            kind: from_code(&EventKind::ALL, kind_code, e.kind, "event kind")?,
             version: sym(e.version)?,
             target: e.target.map(|(group, name)| TargetId { group, name }),
             detail: e.detail.into_boxed_str(),
@@ -770,7 +833,7 @@ fn decode_control(entity: &mut Entity, c: ControlV2, sym: &impl Fn(u32) -> Resul
             version: sym(r.version)?,
             started: r.started,
             ended: r.ended,
-            outcome: from_code(&Outcome::ALL, r.outcome, "rollout outcome")?,
+            outcome: from_code(&Outcome::ALL, outcome_code, r.outcome, "rollout outcome")?,
         });
     }
     if history.rollouts.len() > crate::log::HISTORY_LIMIT {

@@ -301,9 +301,21 @@ fn with_header(version: u16, body: &[u8]) -> Vec<u8> {
     bytes.extend_from_slice(&version.to_le_bytes());
     bytes.extend_from_slice(&[0, 0]);
     bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    bytes.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+    bytes.extend_from_slice(&checksum(version, body).to_le_bytes());
     bytes.extend_from_slice(body);
     bytes
+}
+
+/// The envelope's CRC-32: of the body, and from format 4 of the version
+/// and reserved bytes before it.
+fn checksum(version: u16, body: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    if version >= 4 {
+        hasher.update(&version.to_le_bytes());
+        hasher.update(&[0, 0]);
+    }
+    hasher.update(body);
+    hasher.finalize()
 }
 
 #[test]
@@ -327,6 +339,32 @@ fn foreign_newer_and_corrupt_snapshots_are_clear_errors() {
     let mut padded = good.clone();
     padded.push(0);
     assert!(restore_err(&padded).contains("truncated or padded"));
+    // The checksum covers the format version: a format 4 snapshot whose
+    // version reads 3 is corrupt, not a format 3 body.
+    let mut relabelled = good.clone();
+    relabelled[8] = 3;
+    assert_eq!(restore_err(&relabelled), "invalid snapshot: checksum mismatch: the snapshot is corrupt");
+}
+
+/// States no engine can reach are rejected, each with what is wrong.
+#[test]
+fn unreachable_states_are_rejected() {
+    // Build one entity, then edit its snapshot's body through the format
+    // the test can write: format 1 (versions, targets) is enough for the
+    // first case; the rest go through the golden v4 engine's own bytes.
+    let mut engine = Engine::new();
+    engine.set_target_version("p", "e", "v1", T0).unwrap();
+    engine.orchestrate("p", "e", &[TargetReport::new("h", "v1")], T0).unwrap();
+    let bytes = engine.snapshot();
+    // In this body the entity's symbols are: versions ["v1"], target 1,
+    // rolling 1, lkg 1, lkb 0. Find "lkb = 0" right after three 1s and set
+    // it to 1: LKG = LKB.
+    let body = &bytes[20..];
+    let at = body.windows(4).position(|w| w == [1, 1, 1, 0]).expect("the version symbols");
+    let mut edited = body.to_vec();
+    edited[at + 3] = 1;
+    let err = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &edited));
+    assert!(err.contains("both last known good and last known bad"), "{err}");
 }
 
 #[test]

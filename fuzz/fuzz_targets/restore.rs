@@ -18,7 +18,14 @@ fn envelope(format: u16, body: &[u8]) -> Vec<u8> {
     bytes.extend_from_slice(&format.to_le_bytes());
     bytes.extend_from_slice(&[0, 0]);
     bytes.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
-    bytes.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+    // From format 4 the checksum covers the version and reserved bytes.
+    let mut hasher = crc32fast::Hasher::new();
+    if format >= 4 {
+        hasher.update(&format.to_le_bytes());
+        hasher.update(&[0, 0]);
+    }
+    hasher.update(body);
+    bytes.extend_from_slice(&hasher.finalize().to_le_bytes());
     bytes.extend_from_slice(body);
     bytes
 }
