@@ -126,6 +126,14 @@ function packReports(reports) {
   for (let i = 0; i < n; i++) {
     const report = reports[i];
     if (typeof report !== "object" || report === null || Array.isArray(report)) return undefined;
+    // A field a report does not have (an answer's `reason` is allowed, so
+    // an answer can be fed back) takes the slow path, which names it.
+    for (const key in report) {
+      switch (key) {
+        case "name": case "group": case "version": case "message": case "isError": case "reason": case "tags": break;
+        default: return undefined;
+      }
+    }
     const { name, group, version, message, isError, tags } = report;
     if (typeof name !== "string" || typeof version !== "string") return undefined;
     if (tags !== undefined && tags !== null) return undefined;
@@ -177,6 +185,11 @@ function unpackAnswer(names, nameFrom, text, lengths, groups, groupOf, versions,
 function packColumns(columns) {
   if (typeof columns !== "object" || columns === null || Array.isArray(columns)) {
     return ["argument", `must be an object like { names, versions }, got ${describe(columns)}`];
+  }
+  for (const key in columns) {
+    if (!["names", "versions", "groups", "messages", "errors"].includes(key)) {
+      return ["argument", `has a column ${JSON.stringify(key)} that a report does not have; the columns are names, versions, groups, messages, errors`];
+    }
   }
   const { names, versions, groups, messages, errors } = columns;
   if (!Array.isArray(names)) return ["argument", `names must be an array of strings, got ${describe(names)}`];

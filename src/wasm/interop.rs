@@ -271,11 +271,24 @@ pub(crate) fn reports_from_js(value: &JsValue) -> Result<Vec<TargetReport>, Erro
     Ok(reports)
 }
 
+/// The fields a report entry may have: a report's, and an answer's
+/// `reason`, so that a controller can feed an answer back as its next
+/// report. Anything else is a mistake (`error: true` for `isError: true`
+/// would otherwise be a healthy target).
+const REPORT_FIELDS: [&str; 7] = ["name", "group", "tags", "version", "message", "isError", "reason"];
+
 fn report_from_js(index: usize, item: &JsValue, keys: &Keys) -> Result<TargetReport, Error> {
     let bad = |reason: String| Error::InvalidTarget { target: format!("#{index} of the report"), reason };
     if !item.is_object() || Array::is_array(item) {
         return Err(bad(format!("a target state must be an object like {{ name, version }}, got {}", describe(item))));
     }
+    only_known_keys(item, &REPORT_FIELDS, |key, v| {
+        bad(format!(
+            "it has a field {key:?} ({}) that a report does not have; the fields are name, group, tags, version, message, \
+             isError (and an answer's reason)",
+            describe(v)
+        ))
+    })?;
     let required = |key: &JsValue, field: &str| -> Result<String, Error> {
         let v = get(item, key);
         v.as_string().ok_or_else(|| bad(format!("{field} must be a string, got {}", describe(&v))))

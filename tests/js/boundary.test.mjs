@@ -79,6 +79,7 @@ test("what the packer does not vouch for goes the plain way, with its errors, an
     [[ok, { name: "b", version: "v1", isError: "yes" }], /isError must be a boolean/],
     [[ok, { name: "b", version: "v1", tags: [1] }], /tags must be an array of strings/],
     [[ok, null], /must be an object/],
+    [[ok, { name: "x", version: "v1", extra: 1 }], /#1 of the report: it has a field "extra"/],
     [[ok, ["b", "v1"]], /must be an object/],
     [[ok, { name: "a", version: "v1" }], /reported twice/],
     [[ok, { name: "", version: "v1" }], /non-empty name/],
@@ -93,8 +94,8 @@ test("what the packer does not vouch for goes the plain way, with its errors, an
   const counted = { version: "v1", get name() { reads += 1; return "c"; } };
   engine.orchestrate("prod", "app", [ok, counted]);
   assert.equal(reads, 1, "the report did not take the packed path");
-  // Proxies, extra fields and nulls for the optional fields are fine.
+  // Proxies, an answer's reason and nulls for the optional fields are fine.
   const proxy = new Proxy({ name: "p", version: "v1" }, {});
-  const answer = engine.orchestrate("prod", "app", [ok, proxy, { name: "n", version: "v1", group: null, message: null, isError: null, extra: 1 }]);
+  const answer = engine.orchestrate("prod", "app", [ok, proxy, { name: "n", version: "v1", group: null, message: null, isError: null, reason: "waiting" }]);
   assert.deepStrictEqual(answer.map((e) => e.name), ["a", "c", "n", "p"]);
 });

@@ -97,3 +97,19 @@ test("a hook that calls back into the engine fails as a hook, not as a crash", (
   engine.setMonitoringController("p", "e", null);
   assert.equal(engine.orchestrate("p", "e", [{ name: "a", version: "v1" }]).length, 1);
 });
+
+test("a report field that is not one is rejected whole, naming it; an answer's own fields are accepted", () => {
+  const clock = { now: T0 };
+  const engine = new Orchestrator({ now: () => clock.now });
+  engine.setTargetVersion("prod", "app", "v1");
+  const answer = engine.orchestrate("prod", "app", [{ name: "h0", version: "v1" }]);
+  const before = engine.snapshot();
+  for (const report of [[{ name: "h1", version: "v1", error: true }], [{ name: "h1", version: "v1" }, { name: "h2", version: "v1", is_error: true }]]) {
+    expectError(() => engine.orchestrate("prod", "app", report), "INVALID_TARGET", /has a field "(error|is_error)" \(true\) that a report does not have/);
+    expectError(() => engine.report("prod", "app", report), "INVALID_TARGET");
+  }
+  assert.deepEqual(engine.snapshot(), before, "nothing applied");
+  // Fed back, an answer (with its reason) is a report.
+  assert.equal(engine.orchestrate("prod", "app", answer).length, 1);
+  expectError(() => engine.orchestrateColumns("prod", "app", { names: ["h0"], versions: ["v1"], isError: [true] }), "INVALID_ARGUMENT", /column "isError"/);
+});
