@@ -801,6 +801,11 @@ fn select(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, d
         if selected.len() >= free {
             break;
         }
+        // A target retired in this very step does not come back through
+        // the selection hook either.
+        if entity.removed.iter().any(|r| r.id == id) {
+            continue;
+        }
         // Blue/green: a machine the entity does not know yet is created
         // (after the others: no stored target moves).
         let (lkg, options) = (entity.lkg, &entity.options);

@@ -1,14 +1,24 @@
 //! Property tests over random fleets: random sizes and groups, random
-//! options, random per-target behaviour, random operator actions. At every
-//! step the engine's invariants hold, and an engine snapshotted and
+//! options, random per-target behaviour, random operator actions, random
+//! hooks (select, approve, remove, monitor and check, failing now and
+//! then), fleets that change (joins, leaves that turn into zombies, partial
+//! reports), entities with no known good version, options switched
+//! mid-rollout. After every step an oracle checks what the engine promises
+//! (never more than a batch or the rollback pace in flight, a version good
+//! only with the successes its options require, a gate never passed
+//! without approve, a known-bad version never assigned, a healthy rollout
+//! finishes, a failing one rolls back), and an engine snapshotted and
 //! restored after every step answers exactly as one that never was.
 
 mod common;
 
 use std::collections::HashMap;
 
-use common::{Behaviour, Sim, SEC};
-use orchestrator_engine::{Amount, Engine, PlanStep, RolloutOptions, TargetState};
+use common::{Behaviour, Host, Sim, SEC};
+use orchestrator_engine::{
+    Amount, Engine, EventKind, HookContext, HookError, MonitoringController, PlanStep, RolloutOptions, TargetController, TargetId,
+    TargetState, TargetView,
+};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +36,99 @@ enum Op {
     RollbackTo(&'static str),
     /// The operator sets the scenario's other options mid-run.
     SwitchOptions,
+    /// New hosts join, running the last known good version.
+    Join(usize),
+    /// The newest hosts stop reporting (and become zombies 900 s later).
+    Leave(usize),
+    /// For the next steps only every other host reports.
+    Partial(usize),
+}
+
+/// Hooks whose every answer is a function of the seed, the step's time and
+/// the targets asked about, so that a twin given another instance answers
+/// the same. Each fails now and then.
+#[derive(Debug, Clone, Copy)]
+struct Hooks {
+    seed: u64,
+    select: bool,
+    approve: bool,
+    remove: bool,
+    monitor: bool,
+    check: bool,
+}
+
+fn mix(seed: u64, now: i64, text: &str) -> u64 {
+    let mut h = seed ^ (now as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for b in text.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
+    }
+    h ^ (h >> 29)
+}
+
+impl TargetController for Hooks {
+    fn select(&mut self, ctx: &HookContext<'_>, available: &[TargetView<'_>], count: usize) -> Result<Vec<TargetId>, HookError> {
+        if !self.select {
+            return Ok(available.iter().take(count).map(TargetView::id).collect());
+        }
+        if mix(self.seed, ctx.now, "select") % 6 == 0 {
+            return Err(HookError::new("selection service down"));
+        }
+        let mut picked: Vec<_> = available.iter().map(|t| (mix(self.seed, 0, t.name), t.id())).collect();
+        picked.sort();
+        let mut ids: Vec<TargetId> = picked.into_iter().map(|(_, id)| id).take(count).collect();
+        // Now and then a new machine (blue/green), and garbage past count.
+        if mix(self.seed, ctx.now, "create") % 9 == 0 {
+            ids.insert(0, TargetId::new("zone-new", format!("green-{}", ctx.now % 1000)));
+        }
+        ids.push(TargetId::new("zone-0", "not-offered"));
+        Ok(ids)
+    }
+
+    fn approve(&mut self, ctx: &HookContext<'_>, selected: &[TargetView<'_>]) -> Result<Vec<TargetId>, HookError> {
+        if !self.approve {
+            return Ok(selected.iter().map(TargetView::id).collect());
+        }
+        if mix(self.seed, ctx.now, "approve") % 7 == 0 {
+            return Err(HookError::new("change freeze"));
+        }
+        Ok(selected.iter().filter(|t| mix(self.seed, ctx.now, t.name) % 4 != 0).map(TargetView::id).collect())
+    }
+
+    fn remove(&mut self, ctx: &HookContext<'_>, candidates: &[TargetView<'_>], count: usize) -> Result<Vec<TargetId>, HookError> {
+        if !self.remove || mix(self.seed, ctx.now, "remove") % 3 == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(candidates.iter().rev().take(count + 1).map(TargetView::id).collect())
+    }
+
+    fn monitor(&mut self, _: &HookContext<'_>, target: &TargetView<'_>) -> Result<(), HookError> {
+        // Never on v1, the safe haven every rollback returns to.
+        if self.monitor && target.version != "v1" && mix(self.seed, 0, &format!("{}@{}", target.name, target.version)) % 11 == 0 {
+            return Err(HookError::new("p99 over budget"));
+        }
+        Ok(())
+    }
+}
+
+impl MonitoringController for Hooks {
+    fn check(&mut self, ctx: &HookContext<'_>, _: &[TargetView<'_>]) -> Result<(), HookError> {
+        if mix(self.seed, ctx.now, "check") % 13 == 0 {
+            return Err(HookError::new("alerting says no"));
+        }
+        Ok(())
+    }
+}
+
+/// Registers `hooks` on the entity of `engine` (hooks are not part of a
+/// snapshot: a restored twin gets them again).
+fn install(engine: &mut Engine, hooks: Option<Hooks>) {
+    let Some(hooks) = hooks else {
+        return;
+    };
+    engine.set_target_controller("prod", "app", Some(Box::new(hooks))).unwrap();
+    if hooks.check {
+        engine.set_monitoring_controller("prod", "app", Some(Box::new(hooks))).unwrap();
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +141,19 @@ struct Scenario {
     behaviours: Vec<(Behaviour, Behaviour)>,
     step_secs: i64,
     ops: Vec<(usize, Op)>,
+    hooks: Option<Hooks>,
+    /// No version is known good when v2 is set: the first rollout adopts
+    /// what the fleet runs.
+    fresh: bool,
+}
+
+fn hooks() -> impl Strategy<Value = Option<Hooks>> {
+    proptest::option::weighted(
+        0.35,
+        (any::<u64>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), proptest::bool::weighted(0.3)).prop_map(
+            |(seed, select, approve, remove, monitor, check)| Hooks { seed, select, approve, remove, monitor, check },
+        ),
+    )
 }
 
 fn behaviour() -> impl Strategy<Value = Behaviour> {
@@ -138,6 +254,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::RollbackTo("v1")),
         1 => Just(Op::RollbackTo("v2")),
         1 => Just(Op::SwitchOptions),
+        1 => (1usize..=5).prop_map(Op::Join),
+        1 => (1usize..=5).prop_map(Op::Leave),
+        1 => (1usize..=30).prop_map(Op::Partial),
     ]
 }
 
@@ -151,15 +270,19 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 proptest::collection::vec((behaviour(), behaviour()), n),
                 1i64..=60,
                 proptest::collection::vec((0usize..200, op()), 0..8),
+                hooks(),
+                proptest::bool::weighted(0.2),
             )
         })
-        .prop_map(|(groups, options, other_options, behaviours, step_secs, ops)| Scenario {
+        .prop_map(|(groups, options, other_options, behaviours, step_secs, ops, hooks, fresh)| Scenario {
             groups,
             options,
             other_options,
             behaviours,
             step_secs,
             ops,
+            hooks,
+            fresh,
         })
 }
 
@@ -180,6 +303,7 @@ fn act(engine: &mut Engine, op: Op, now: i64, other: &RolloutOptions) -> Option<
         Op::Promote { full } => engine.promote(ns, e, full, now),
         Op::Approve => engine.approve(ns, e, now),
         Op::RollbackTo(v) => engine.rollback_to(ns, e, v, now),
+        Op::Join(_) | Op::Leave(_) | Op::Partial(_) => return Some(false),
     };
     match result {
         Ok(changed) => Some(changed),
@@ -190,20 +314,25 @@ fn act(engine: &mut Engine, op: Op, now: i64, other: &RolloutOptions) -> Option<
     }
 }
 
-/// The plan's rounding rule, written again from the README: a step moves a
-/// count or a percentage of the fleet rounded up, at least 1, never more
-/// than remain; the last step moves the rest.
+/// The plan's rounding rule, written again from the README: a step is the
+/// total on the version once it is done, a count or a percentage of the
+/// fleet rounded up, never fewer than the step before, never more than the
+/// fleet; the last step is the whole fleet.
 fn plan_goal(steps: &[PlanStep], index: usize, total: usize) -> usize {
     if index + 1 >= steps.len() {
         return total;
     }
-    steps[..=index].iter().fold(0, |moved, step| {
+    steps[..=index].iter().fold(0, |before, step| {
         let size = match step.size {
             Amount::Count(n) => n as usize,
             Amount::Percent(p) => (p as usize * total).div_ceil(100),
         };
-        moved + size.max(1).min(total - moved)
+        size.min(total).max(before)
     })
+}
+
+fn key(group: &str, name: &str) -> (String, String) {
+    (group.to_owned(), name.to_owned())
 }
 
 fn run(scenario: &Scenario) {
@@ -213,34 +342,67 @@ fn run(scenario: &Scenario) {
     for (i, host) in sim.hosts.iter_mut().enumerate() {
         host.group = format!("zone-{}", scenario.groups[i]);
     }
-    sim.establish("v1", scenario.options.clone());
+    if scenario.fresh {
+        sim.options(scenario.options.clone());
+    } else {
+        sim.establish("v1", scenario.options.clone());
+    }
     for (host, (on_v2, on_v3)) in sim.hosts.iter_mut().zip(&scenario.behaviours) {
         host.behaviour = HashMap::from([("v2".to_owned(), *on_v2), ("v3".to_owned(), *on_v3)]);
     }
     sim.set_version("v2");
+    install(&mut sim.engine, scenario.hooks);
 
     // The twin is restored from a snapshot after every step and action.
-    let mut twin = Engine::restore(&sim.engine.snapshot()).unwrap();
+    let restored = |engine: &Engine| {
+        let mut twin = Engine::restore(&engine.snapshot()).unwrap();
+        install(&mut twin, scenario.hooks);
+        twin
+    };
+    let mut twin = restored(&sim.engine);
     let options = &scenario.options;
-    let batch = options.batch_size(n);
-    let rollback_batch = options.rollback_batch_size(n);
     let success_ms = options.success_timeout_secs as i64 * SEC;
     let cycle = (success_ms / sim.step_ms + 3) as usize;
-    let bound = (n.div_ceil(rollback_batch) + 2) * cycle + 5;
+    // Hooks that fail now and then slow a rollback down.
+    let slack = if scenario.hooks.is_some() { 4 } else { 1 };
 
-    let mut previous: Vec<String> = vec!["v1".into(); n];
+    let mut previous: HashMap<(String, String), String> = HashMap::new();
     let mut last_seq = 0u64;
     // The rolling version a full promotion let go at once.
     let mut full: Option<String> = None;
     let mut switched = false;
     let mut max_events = options.max_events;
-    // (step it started, LKG to return to, hosts yet to get there)
-    let mut rollback: Option<(usize, String, Vec<usize>)> = None;
+    let mut partial_until = 0usize;
+    let mut joined = 0usize;
+    // (step it started, LKG to return to, hosts yet to get there, bound)
+    let mut rollback: Option<(usize, String, Vec<String>, usize)> = None;
     for step in 0..STEPS {
         let mut operator_acted = false;
         for &(at, op) in &scenario.ops {
             if at != step {
                 continue;
+            }
+            match op {
+                Op::Join(k) => {
+                    let lkg = sim.info().last_known_good_version;
+                    let running = if lkg.is_empty() { "v1".to_owned() } else { lkg };
+                    for _ in 0..k {
+                        let name = format!("joined-{joined:03}");
+                        joined += 1;
+                        sim.hosts.push(Host { group: "zone-0".into(), name, running: running.clone(), since: sim.now, behaviour: HashMap::new() });
+                    }
+                    continue;
+                }
+                Op::Leave(k) => {
+                    let keep = sim.hosts.len().saturating_sub(k).max(1);
+                    sim.hosts.truncate(keep);
+                    continue;
+                }
+                Op::Partial(k) => {
+                    partial_until = step + k;
+                    continue;
+                }
+                _ => {}
             }
             let before = sim.engine.snapshot();
             let changed = act(&mut sim.engine, op, sim.now, &scenario.other_options);
@@ -262,19 +424,38 @@ fn run(scenario: &Scenario) {
                     full = Some(sim.info().rolling_version);
                 }
             }
-            twin = Engine::restore(&twin.snapshot()).unwrap();
+            twin = restored(&twin);
         }
         let before = sim.info();
-        let reports = sim.reports();
-        let answer = sim.engine.orchestrate("prod", "app", &reports, sim.now).unwrap();
-        let twin_answer = twin.orchestrate("prod", "app", &reports, sim.now).unwrap();
-        assert_eq!(answer, twin_answer, "step {step}: the restored twin answers differently");
-        twin = Engine::restore(&twin.snapshot()).unwrap();
+        let reports: Vec<_> = sim.reports().into_iter().enumerate().filter(|(i, _)| step >= partial_until || i % 2 == 0).map(|(_, r)| r).collect();
+        let state_before = sim.engine.snapshot();
+        let result = sim.engine.orchestrate("prod", "app", &reports, sim.now);
+        let twin_result = twin.orchestrate("prod", "app", &reports, sim.now);
+        assert_eq!(result, twin_result, "step {step}: the restored twin answers differently");
+        twin = restored(&twin);
+        let answer = match result {
+            Ok(answer) => answer,
+            Err(err) => {
+                // Only the monitoring check fails a step, and then the step
+                // changed nothing.
+                assert_eq!(err.code(), orchestrator_engine::ErrorCode::HookFailed, "step {step}: {err}");
+                assert_eq!(sim.engine.snapshot(), state_before, "step {step}: a failed step changed the state");
+                sim.now += sim.step_ms;
+                continue;
+            }
+        };
         let info = sim.info();
         assert_eq!(info, twin.rollout_info("prod", "app").unwrap());
         let events = sim.engine.events("prod", "app", 0, usize::MAX).unwrap();
         assert_eq!(events, twin.events("prod", "app", 0, usize::MAX).unwrap());
         assert_eq!(sim.engine.history("prod", "app").unwrap(), twin.history("prod", "app").unwrap());
+        // The fleet the step sized its batches on: what it knew and what
+        // reported (a removal hook may then retire some of them).
+        let known: std::collections::HashSet<(String, String)> =
+            previous.keys().cloned().chain(reports.iter().map(|r| key(&r.group, &r.name))).collect();
+        let total = answer.len().max(before.targets).max(known.len());
+        let batch = options.batch_size(total);
+        let rollback_batch = options.rollback_batch_size(total);
 
         // At most one batch (or plan step) moves at once, and a rollback at
         // most its own batch.
@@ -287,8 +468,8 @@ fn run(scenario: &Scenario) {
                 // Targets already on the version count as moved; a step
                 // moves more only up to its goal.
                 let moved = answer.iter().filter(|e| e.version == info.rolling_version).count();
-                let already = previous.iter().filter(|v| **v == info.rolling_version).count();
-                let goal = plan_goal(&options.steps, index, n);
+                let already = answer.iter().filter(|e| previous.get(&key(&e.group, &e.name)) == Some(&info.rolling_version)).count();
+                let goal = plan_goal(&options.steps, index, total);
                 assert!(moved <= goal.max(already), "step {step}: {moved} moved, plan step {index} allows {goal}");
             }
             // The answer is the step's, made for the version rolling
@@ -302,7 +483,8 @@ fn run(scenario: &Scenario) {
         // Paused (or awaiting approval), nothing new moves to the rolling
         // version; rollbacks still move.
         if (before.paused && info.paused || before.awaiting_approval && info.awaiting_approval) && !operator_acted {
-            for (e, was) in answer.iter().zip(&previous) {
+            for e in &answer {
+                let Some(was) = previous.get(&key(&e.group, &e.name)) else { continue };
                 let moved = e.version != *was && e.version != info.last_known_good_version;
                 assert!(!moved, "step {step}: {} moved to {} while held ({info:?})", e.name, e.version);
             }
@@ -313,21 +495,57 @@ fn run(scenario: &Scenario) {
         }
 
         // A known-bad version is never assigned again (the operator setting
-        // or forcing a version may make it good to try again).
-        if !operator_acted && !before.last_known_bad_version.is_empty() {
-            for (e, was) in answer.iter().zip(&previous) {
-                assert!(
-                    !(e.version == before.last_known_bad_version && *was != e.version),
-                    "step {step}: {} assigned the bad version {}",
-                    e.name,
-                    e.version
-                );
+        // or forcing a version may make it good to try again), nor by the
+        // answer of the step that judged it bad to a target it sends back.
+        let lkb = if operator_acted { String::new() } else { info.last_known_bad_version.clone() };
+        if !lkb.is_empty() {
+            for e in &answer {
+                let was = previous.get(&key(&e.group, &e.name));
+                assert!(!(e.version == lkb && was.is_some_and(|w| *w != e.version)), "step {step}: {} assigned the bad version {lkb}", e.name);
+                assert!(!(e.version == lkb && e.reason == TargetState::RolledBack), "step {step}: {e:?}");
             }
         }
-        assert_ne!(info.last_known_good_version, info.last_known_bad_version, "step {step}");
+        assert!(info.last_known_good_version.is_empty() || info.last_known_good_version != info.last_known_bad_version, "step {step}");
         for e in &answer {
             assert_eq!(e.is_error, e.reason.is_failed());
             assert!(!e.message.is_empty());
+            assert_ne!(e.reason, TargetState::Removed, "step {step}: retired targets leave the answer");
+        }
+
+        // A version becomes good only with the successes its options
+        // require (at least one unless successPercent is 0), or adopted.
+        if !switched && info.last_known_good_version != before.last_known_good_version && info.last_known_good_version == info.rolling_version {
+            let adopted = events.iter().rev().take_while(|e| e.time == sim.now).any(|e| e.kind == EventKind::VersionGood && e.detail.starts_with("adopted"));
+            let good = &info.last_known_good_version;
+            let succeeded = answer.iter().filter(|e| e.version == *good && e.reason == TargetState::Succeeded).count();
+            let required = options.success_threshold(answer.len());
+            assert!(adopted || operator_acted || succeeded >= required, "step {step}: {good} good with {succeeded} successes, {required} required");
+            assert!(adopted || operator_acted || options.success_percent == 0 || succeeded >= 1, "step {step}: {good} good untested");
+        }
+
+        // A gate is never passed without approve (or promote): no target
+        // moves to the rolling version between a gate's request and its
+        // approval, and no gated step starts unapproved.
+        if !switched && !options.steps.is_empty() {
+            let mut waiting = false;
+            let mut opened = false;
+            for e in &events {
+                match e.kind {
+                    EventKind::ApprovalRequested => (waiting, opened) = (true, false),
+                    EventKind::Approved | EventKind::Promoted => (waiting, opened) = (false, true),
+                    EventKind::VersionSet | EventKind::Aborted | EventKind::Retried | EventKind::VersionBad => (waiting, opened) = (false, false),
+                    EventKind::TargetAssigned if e.detail.starts_with("moves") => {
+                        assert!(!waiting, "step {step}: {:?} moved while the gate waited", e.target);
+                    }
+                    EventKind::StepStarted => {
+                        let number: usize = e.detail.split_whitespace().nth(1).and_then(|k| k.parse().ok()).unwrap_or(0);
+                        let gated = options.steps.get(number.wrapping_sub(1)).is_some_and(|s| s.approval);
+                        assert!(!gated || opened, "step {step}: gated {} started without approve ({info:?})", e.detail);
+                        opened = false;
+                    }
+                    _ => {}
+                }
+            }
         }
 
         // The event log is bounded, in order, and never in the future.
@@ -355,19 +573,34 @@ fn run(scenario: &Scenario) {
             && !info.last_known_good_version.is_empty();
         if started {
             let lkg = info.last_known_good_version.clone();
-            let moved = (0..n).filter(|&h| sim.hosts[h].running != lkg && sim.hosts[h].behaviour(&lkg) != Behaviour::Stuck).collect();
-            rollback = Some((step, lkg, moved));
+            let moved: Vec<String> =
+                sim.hosts.iter().filter(|h| h.running != lkg && h.behaviour(&lkg) != Behaviour::Stuck).map(|h| h.name.clone()).collect();
+            let bound = ((total.div_ceil(rollback_batch) + 2) * cycle + 5) * slack;
+            rollback = Some((step, lkg, moved, bound));
         }
         sim.apply(&answer);
         sim.now += sim.step_ms;
-        previous = answer.into_iter().map(|e| e.version).collect();
-        if let Some((start, lkg, waiting)) = &mut rollback {
-            waiting.retain(|&h| sim.hosts[h].running != *lkg);
-            if waiting.is_empty() || switched {
+        previous = answer.into_iter().map(|e| (key(&e.group, &e.name), e.version)).collect();
+        if let Some((start, lkg, waiting, bound)) = &mut rollback {
+            waiting.retain(|name| sim.hosts.iter().any(|h| h.name == *name && h.running != *lkg));
+            if waiting.is_empty() || switched || step < partial_until {
                 rollback = None;
             } else {
-                assert!(step - *start <= bound, "rollback from step {start}: hosts {waiting:?} not back on {lkg} after {bound} steps");
+                assert!(step - *start <= *bound, "rollback from step {start}: hosts {waiting:?} not back on {lkg} after {bound} steps");
             }
+        }
+    }
+
+    // A rollout of healthy hosts with nothing in its way finishes, when
+    // its schedule fits the run.
+    let healthy = scenario.behaviours.iter().all(|(v2, _)| *v2 == Behaviour::Healthy);
+    if healthy && scenario.ops.is_empty() && scenario.hooks.is_none() {
+        let batches = if options.steps.is_empty() { n.div_ceil(options.batch_size(n)) } else { options.steps.len() };
+        let bakes: u64 = options.steps.iter().map(|s| s.bake_secs).sum::<u64>() + options.watch_secs;
+        let gated = options.steps.iter().any(|s| s.approval);
+        let needed = batches * (cycle + 1) + (bakes as i64 * SEC / sim.step_ms) as usize + 10;
+        if !gated && needed < STEPS {
+            assert_eq!(sim.info().last_known_good_version, "v2", "a healthy rollout did not finish in {STEPS} steps (needs about {needed})");
         }
     }
 }
@@ -401,6 +634,8 @@ fn a_large_failing_fleet_rolls_back_within_the_bound() {
         behaviours: (0..500).map(|i| (if i % 9 == 0 { Behaviour::Broken } else { Behaviour::Healthy }, Behaviour::Healthy)).collect(),
         step_secs: 10,
         ops: vec![],
+        hooks: None,
+        fresh: false,
     };
     run(&scenario);
 }
