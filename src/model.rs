@@ -528,7 +528,11 @@ impl TargetState {
         matches!(self, TargetState::FailedUnhealthy | TargetState::FailedDeadline | TargetState::FailedMonitor)
     }
 
-    /// Whether the target occupies one of the batch's in-flight slots.
+    /// Whether the target is in flight: the step moved it (to the rolling
+    /// version, or back to the last known good one) and has not judged it
+    /// yet. Exactly these occupy the batch's (or the rollback's) slots; a
+    /// target that never moved but is not judged yet (it joined during a
+    /// rollback) is `Waiting`, not in flight.
     pub const fn is_in_flight(self) -> bool {
         matches!(self, TargetState::InFlight | TargetState::RolledBack)
     }

@@ -89,13 +89,18 @@ impl Tally {
         }
     }
 
+    /// Takes back a [`Tally::count`] (a target removed after it was
+    /// counted): a count that is not there is a broken invariant, which
+    /// debug builds (and the tests) stop at rather than saturate past.
     fn uncount(&mut self, state: TargetState) {
-        match state {
-            TargetState::Succeeded => self.succeeded = self.succeeded.saturating_sub(1),
-            s if s.is_failed() => self.failed = self.failed.saturating_sub(1),
-            s if s.is_in_flight() => self.in_flight = self.in_flight.saturating_sub(1),
-            _ => {}
-        }
+        let counter = match state {
+            TargetState::Succeeded => &mut self.succeeded,
+            s if s.is_failed() => &mut self.failed,
+            s if s.is_in_flight() => &mut self.in_flight,
+            _ => return,
+        };
+        debug_assert!(*counter > 0, "uncounting a {state:?} target that was not counted");
+        *counter = counter.saturating_sub(1);
     }
 }
 
@@ -254,7 +259,7 @@ fn rest_of_step(entity: &mut Entity, hooks: &mut EntityHooks, names: &StepNames<
         }
         let free = match holds {
             Some(_) => 0,
-            None if entity.follows_plan() => plan_slots(entity, &tally, now),
+            None if entity.follows_plan() => advance_plan(entity, &tally, now),
             None => batch.saturating_sub(tally.in_flight),
         };
         // Step 8: nothing new starts without a free slot and an available
@@ -357,11 +362,14 @@ fn holds(entity: &Entity) -> Option<TargetState> {
     (entity.paused_since.is_some() && !entity.rolling_back()).then_some(TargetState::HeldPaused)
 }
 
-/// The plan (`steps`): how many targets move now. A step moves its batch
-/// (once its gate is approved); once every target moved so far has been
-/// judged, its bake starts; once the bake passed (or was promoted), the
-/// next step starts. The last step moves the rest.
-fn plan_slots(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
+/// The plan (`steps`): advances it as far as it may go now and answers how
+/// many targets move now. Side effects: it logs `approval_requested` and
+/// `step_started`, starts a step's bake and moves on to the next step. A
+/// step moves its new targets (once its gate is approved); once every
+/// target moved so far has been judged, its bake starts; once the bake
+/// passed (or was promoted), the next step starts. The last step moves the
+/// rest.
+fn advance_plan(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
     let total = entity.targets.len();
     let moved = tally.succeeded.saturating_add(tally.failed).saturating_add(tally.in_flight);
     let rolling = entity.rolling;
@@ -755,8 +763,11 @@ fn remove_replaced(
             continue;
         }
         if let Some(target) = entity.targets.remove(&id.group, &id.name) {
-            tally.uncount(target.state);
-            if target.expected != desired {
+            // Step 5 counted the targets expected on the desired version by
+            // their state, and the others as available.
+            if target.expected == desired {
+                tally.uncount(target.state);
+            } else {
                 tally.available = tally.available.saturating_sub(1);
             }
             if entity.rolling_back() && !target.expected.is_empty() && target.expected != entity.lkg {
