@@ -8,10 +8,8 @@
 
 use crate::entity::{Entity, Progress};
 use crate::error::Error;
-use crate::interner::Sym;
-use crate::log::{EventKind, Outcome};
+use crate::log::EventKind;
 use crate::model::{TargetState, Timestamp};
-use crate::step::rollback_started;
 
 impl Entity {
     /// SPEC `setTargetVersion`; see [`crate::Engine::set_target_version`].
@@ -47,11 +45,7 @@ impl Entity {
             self.restart(version, now);
         }
         if self.rolling_out() && self.rolling != version {
-            let abandoned = self.rolling;
-            self.lkb = abandoned;
-            self.history.settle(abandoned, Outcome::Abandoned, now);
-            let why = format!("{} is forced", self.version(version));
-            rollback_started(self, now, &why);
+            self.abandon(version, now);
         }
     }
 
@@ -89,24 +83,6 @@ impl Entity {
         true
     }
 
-    /// Makes the version under way (or still watched) last known bad and
-    /// rolls it back now. With nothing in flight it changes nothing.
-    pub(crate) fn abort(&mut self, now: Timestamp) -> bool {
-        let rolling = self.rolling;
-        if self.watched() {
-            let previous = self.watch.map_or(Sym::EMPTY, |w| w.previous);
-            self.watch = None;
-            self.lkg = previous;
-        } else if !self.rolling_out() || !self.targets.iter().any(|(_, _, t)| t.expected == rolling) {
-            return false;
-        }
-        self.lkb = rolling;
-        self.history.settle(rolling, Outcome::Aborted, now);
-        self.event(now, EventKind::Aborted, rolling, "aborted by the operator");
-        rollback_started(self, now, "it was aborted");
-        true
-    }
-
     /// Rolls the last known bad version out afresh, when it is still the
     /// target version.
     pub(crate) fn retry(&mut self, now: Timestamp) -> bool {
@@ -115,33 +91,6 @@ impl Entity {
         }
         self.restart(self.lkb, now);
         true
-    }
-
-    /// `version` is no longer known bad and rolls out afresh, from the
-    /// plan's first step and in batches. While its rollback is still
-    /// moving targets back, the retry waits for it to finish (at its own
-    /// pace), so no more than a batch is ever in flight and nothing skips
-    /// the rollback's pace.
-    fn restart(&mut self, version: Sym, now: Timestamp) {
-        let unfinished = self.rolling == version && !self.lkg.is_empty() && self.targets.iter().any(|(_, _, t)| t.expected == version);
-        if unfinished {
-            self.progress.retry_pending = true;
-            self.event(now, EventKind::Retried, version, "it rolls out afresh once its rollback has finished");
-            return;
-        }
-        self.lkb = Sym::EMPTY;
-        self.event(now, EventKind::Retried, version, "no longer known bad: it rolls out afresh");
-        if self.rolling == version {
-            // Halted (nothing good to go back to): its targets are in
-            // flight again with a new deadline.
-            for (_, _, target) in self.targets.iter_mut() {
-                if target.expected == version {
-                    target.state = TargetState::InFlight;
-                    target.assigned = now;
-                }
-            }
-            self.start_rollout(now);
-        }
     }
 
     /// Skips the bake (or the gate) of the current plan step; `full`
@@ -201,45 +150,12 @@ impl Entity {
             let good = if good.is_empty() { "none has been yet".to_owned() } else { good.join(", ") };
             return Err(Error::NotKnownGood { version: version.to_owned(), good });
         };
-        if version == self.lkb {
-            self.lkb = Sym::EMPTY; // going back to it is as explicit as a retry
-        }
         let everywhere = self.targets.iter().all(|(_, _, t)| t.expected == version || t.expected.is_empty());
-        if version == self.lkg && self.target_version == version && !self.rolling_out() && !self.watched() && everywhere {
+        let settled_on_it = version == self.lkg && self.target_version == version && !self.rolling_out() && !self.watched();
+        if settled_on_it && everywhere && version != self.lkb {
             return Ok(false);
         }
-        if let Some(watch) = self.watch.take() {
-            // Going back to the watched version ends its watch as passed;
-            // going back past it cuts it short.
-            let outcome = if watch.version == version { Outcome::Succeeded } else { Outcome::Aborted };
-            self.history.settle(watch.version, outcome, now);
-        }
-        let leaving = self.rolling;
-        if self.rolling_out() {
-            // A rollout of the very version rolled back to ends as good.
-            let outcome = if leaving == version { Outcome::Succeeded } else { Outcome::Aborted };
-            self.history.settle(leaving, outcome, now);
-        }
-        if !leaving.is_empty() && leaving != version && leaving != self.lkb {
-            self.lkb = leaving;
-        }
-        self.lkg = version;
-        self.target_version = version;
-        self.event(now, EventKind::VersionSet, version, "rollbackTo: every target returns to it");
-        rollback_started(self, now, "rollbackTo");
+        self.return_to(version, now);
         Ok(true)
-    }
-
-    /// Whether the rolling version is good and still watched.
-    pub(crate) fn watched(&self) -> bool {
-        self.watch.is_some_and(|w| w.version == self.rolling && self.lkg == self.rolling)
-    }
-
-    /// Ends the watch as passed: the version's rollout succeeded at `at`.
-    pub(crate) fn pass_watch(&mut self, now: Timestamp, at: Timestamp, why: &str) {
-        if let Some(watch) = self.watch.take() {
-            self.history.settle(watch.version, Outcome::Succeeded, at);
-            self.event(now, EventKind::WatchEnded, watch.version, why);
-        }
     }
 }

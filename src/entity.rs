@@ -483,6 +483,9 @@ pub(crate) struct Entity {
     pub(crate) rolling: Sym,
     pub(crate) lkg: Sym,
     pub(crate) lkb: Sym,
+    /// Where the rollout is; changed with the versions above, only by the
+    /// transitions of [`crate::phase`].
+    pub(crate) phase: crate::phase::Phase,
     pub(crate) options: RolloutOptions,
     /// How `options.steps` is read (see [`crate::plan`]).
     pub(crate) plan_meaning: crate::plan::Meaning,
@@ -513,12 +516,6 @@ impl Entity {
         self.log.push(capacity, now, kind, version, None, detail);
     }
 
-    /// Whether a rollout is under way: a rolling version that is neither
-    /// known good nor known bad.
-    pub(crate) fn rolling_out(&self) -> bool {
-        !self.rolling.is_empty() && self.rolling != self.lkg && self.rolling != self.lkb
-    }
-
     /// Whether the rollout follows a plan's steps right now.
     pub(crate) fn follows_plan(&self) -> bool {
         !self.options.steps.is_empty() && !self.progress.full && self.rolling_out()
@@ -530,20 +527,6 @@ impl Entity {
             && !self.progress.approved
             && self.options.steps.get(self.progress.step).is_some_and(|s| s.approval)
             && !self.progress.done
-    }
-
-    /// Starts a rollout of the rolling version: a history entry and a
-    /// fresh plan.
-    pub(crate) fn start_rollout(&mut self, now: Timestamp) {
-        self.progress = Progress::default();
-        if self.rolling_out() {
-            self.history.start(self.rolling, now);
-        }
-    }
-
-    /// Whether the rolling version is known bad, so the step rolls back.
-    pub(crate) fn rolling_back(&self) -> bool {
-        !self.rolling.is_empty() && self.rolling == self.lkb
     }
 
     /// The version the step keeps and assigns (SPEC step 3): the rolling
@@ -723,6 +706,13 @@ impl Entity {
         let options = &self.options;
         match target.state {
             TargetState::Waiting if target.expected.is_empty() => "waiting: no version has been assigned yet".to_owned(),
+            // It joined expecting the version kept: judged once healthy on it.
+            TargetState::Waiting if target.expected == self.desired() && target.reported != target.expected => {
+                format!("joined: asked to move from {reported} to {expected}")
+            }
+            TargetState::Waiting if target.expected == self.desired() => {
+                format!("joined on {expected}: judged once healthy for more than {}s", options.success_timeout_secs)
+            }
             TargetState::Waiting if self.follows_plan() => format!(
                 "waiting for step {} of {} (or a later one) to move it from {expected} to {}",
                 self.progress.step.saturating_add(1),

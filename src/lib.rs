@@ -32,6 +32,7 @@ mod hooks;
 mod interner;
 mod log;
 mod model;
+mod phase;
 mod plan;
 mod snapshot;
 mod step;

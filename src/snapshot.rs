@@ -748,6 +748,7 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: ExtraV4) -> Res
         decode_control(&mut entity, c, &sym)?;
     }
     entity.versions = versions;
+    entity.phase = crate::phase::Phase::of(entity.rolling, entity.lkg, entity.lkb, entity.watch);
     check_reachable(&entity)?;
     Ok(entity)
 }

@@ -6,11 +6,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::entity::{Entity, Removed, Target, Targets, Watch};
+use crate::entity::{Entity, Removed, Target, Targets};
+use crate::phase::Phase;
 use crate::error::Error;
 use crate::hooks::{EntityHooks, HookContext, TargetView};
 use crate::interner::Sym;
-use crate::log::{EventKind, Outcome};
+use crate::log::EventKind;
 use crate::model::{secs_to_ms, ReportRef, TargetId, TargetState, Timestamp, ZOMBIE_AFTER_SECS};
 use crate::plan;
 
@@ -113,6 +114,7 @@ struct Undo {
     /// Each zombie forgotten, with where it was stored.
     forgotten: Vec<(usize, String, String, Target)>,
     rolling: Sym,
+    phase: Phase,
 }
 
 impl Undo {
@@ -135,7 +137,7 @@ impl Undo {
         }
         // The arrivals were stored last: the zombies' places are as they were.
         entity.targets.restore(self.forgotten);
-        entity.rolling = self.rolling;
+        entity.unroll(self.rolling, self.phase);
     }
 }
 
@@ -176,7 +178,7 @@ fn run_with_hooks(
 ) -> Result<(), Error> {
     // Only a monitoring check can fail the step after it started changing
     // things; without one there is nothing to undo.
-    let mut undo = hooks.monitoring.is_some().then(|| Undo { rolling: entity.rolling, ..Undo::default() });
+    let mut undo = hooks.monitoring.is_some().then(|| Undo { rolling: entity.rolling, phase: entity.phase, ..Undo::default() });
 
     record(entity, reports, positions, now, undo.as_mut()); // step 1
 
@@ -186,7 +188,7 @@ fn run_with_hooks(
     }
     let starts = entity.rolling.is_empty();
     if starts {
-        entity.rolling = entity.target_version; // step 3
+        entity.roll(entity.target_version); // step 3
     }
     let desired = entity.desired();
     let version = entity.version(desired).to_owned();
@@ -316,7 +318,6 @@ fn adopt_running_version(entity: &mut Entity, now: Timestamp) {
     let Some((version, n)) = best else {
         return;
     };
-    entity.lkg = version;
     for (_, _, target) in entity.targets.iter_mut() {
         target.expected = version;
         // Those that run it are the stable set, not targets that moved.
@@ -331,13 +332,7 @@ fn adopt_running_version(entity: &mut Entity, now: Timestamp) {
         String::new()
     };
     let detail = format!("adopted as last known good: {n} of {total} targets run it as the first rollout starts{others}");
-    if entity.rolling == version {
-        // The fleet already runs the target version: nothing to roll out.
-        entity.history.settle(version, Outcome::Succeeded, now);
-    } else {
-        entity.history.adopt(version, now);
-    }
-    entity.event(now, EventKind::VersionGood, version, detail);
+    entity.adopt(version, detail, now);
 }
 
 /// How many targets may be in flight at once: the rollback's pace while
@@ -575,13 +570,14 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
         if verdict.is_none() && (judged || erroring_too_long || clock.saturating_sub(target.assigned) > duration_ms) {
             verdict = Some(if runs && target.is_error { TargetState::FailedUnhealthy } else { TargetState::FailedDeadline });
         }
-        // Undecided while rolling back, a target the rollback sent back is
-        // on its way (it may have been sent back by an earlier rollback);
-        // one that never moved (it joined during the rollback) only waits
-        // to be judged and takes no rollback slot.
+        // Undecided, a target the step moved is in flight (while rolling
+        // back, on its way back; it may have been sent back by an earlier
+        // rollback); one that never moved (it joined expecting the version
+        // kept, or the fleet's adopted version) only waits to be judged and
+        // takes no slot.
         target.state = verdict.unwrap_or(match before {
             TargetState::RolledBack => TargetState::RolledBack,
-            _ if rolling_back && !before.is_in_flight() => TargetState::Waiting,
+            _ if !before.is_in_flight() => TargetState::Waiting,
             _ if rolling_back => TargetState::RolledBack,
             _ => TargetState::InFlight,
         });
@@ -669,60 +665,28 @@ fn judge(entity: &mut Entity, tally: &Tally, now: Timestamp) -> bool {
     }
     let options = &entity.options;
     let (failure_threshold, success_threshold) = (options.failure_threshold(total), options.success_threshold(total));
-    let watch_ms = secs_to_ms(options.watch_secs);
     let plan_done = options.steps.is_empty() || entity.progress.done || entity.progress.full;
     let rolling = entity.rolling;
-    let watched = entity.watch.filter(|_| entity.watched());
+    let watched = entity.watched();
     let too_many = tally.failed >= failure_threshold;
     let in_a_row = options.max_consecutive_failures.filter(|&limit| entity.progress.consecutive_failures > limit);
-    if (too_many || in_a_row.is_some()) && (rolling != entity.lkg || watched.is_some()) {
+    if (too_many || in_a_row.is_some()) && (rolling != entity.lkg || watched) {
         if entity.lkb == rolling {
             return false;
         }
-        let mut detail = match in_a_row {
+        let detail = match in_a_row {
             Some(limit) if !too_many => {
                 format!("{} targets failed in a row, more than maxConsecutiveFailures ({limit})", entity.progress.consecutive_failures)
             }
             _ => format!("{} of {total} targets failed; {failure_threshold} failures make it bad", tally.failed),
         };
-        if let Some(watch) = watched {
-            entity.lkg = watch.previous;
-            entity.watch = None;
-            detail.push_str(" (within its watch window)");
-        }
-        entity.lkb = rolling;
-        entity.history.settle(rolling, Outcome::Failed, now);
-        entity.event(now, EventKind::VersionBad, rolling, detail);
-        rollback_started(entity, now, "it is known bad");
+        entity.judged_bad(detail, now);
         return true;
     }
-    if tally.succeeded >= success_threshold && rolling != entity.lkb && rolling != entity.lkg && plan_done {
-        let previous = entity.lkg;
-        entity.lkg = rolling;
-        let detail = format!("{} of {total} targets succeeded", tally.succeeded);
-        entity.event(now, EventKind::VersionGood, rolling, detail);
-        if watch_ms > 0 {
-            entity.watch = Some(Watch { version: rolling, until: now.saturating_add(watch_ms), previous });
-            entity.history.settle(rolling, Outcome::Watching, now);
-        } else {
-            entity.history.settle(rolling, Outcome::Succeeded, now);
-        }
+    if tally.succeeded >= success_threshold && entity.rolling_out() && plan_done {
+        entity.judged_good(format!("{} of {total} targets succeeded", tally.succeeded), now);
     }
     false
-}
-
-/// Logs the start of a rollback of the last known bad version (or that
-/// its targets are halted, with nothing good to go back to).
-pub(crate) fn rollback_started(entity: &mut Entity, now: Timestamp, why: &str) {
-    entity.progress = crate::entity::Progress::default();
-    let lkb = entity.lkb;
-    if entity.lkg.is_empty() {
-        let detail = format!("{why}, and no version is known good: its targets are halted until a new version is set");
-        entity.event(now, EventKind::RollbackStarted, lkb, detail);
-    } else {
-        let detail = format!("{why}: moving its targets back to {}", entity.version(entity.lkg));
-        entity.event(now, EventKind::RollbackStarted, entity.lkg, detail);
-    }
 }
 
 /// Step 7 (blue/green): as targets on the kept version are decided, the
@@ -913,8 +877,7 @@ fn advance(entity: &mut Entity, tally: &Tally, now: Timestamp) {
             // The retry asked for during the rollback starts now, unless
             // another version was set since.
             if entity.target_version == entity.rolling {
-                entity.lkb = Sym::EMPTY;
-                entity.start_rollout(now);
+                entity.retry_after_rollback(now);
                 return;
             }
         }
@@ -923,7 +886,7 @@ fn advance(entity: &mut Entity, tally: &Tally, now: Timestamp) {
         entity.rolling == entity.lkg && entity.watch.is_none()
     };
     if settled && entity.rolling != entity.target_version {
-        entity.rolling = entity.target_version;
+        entity.roll(entity.target_version);
         entity.start_rollout(now);
     }
 }
