@@ -152,22 +152,25 @@ fn test_rollout_entity_orchestrate() {
     rollout_orchestrate(&mut go, "TestBasicEntityOrchestrate", "NewEntity", targets);
 }
 
-#[test]
-fn test_multiple_namespace_entity_rollout() {
+/// `TestMultipleNamespaceEntity*`: the same test on three entities of two
+/// namespaces, one after the other, in one engine.
+fn on_three_entities(prefix: &str, test: fn(&mut Go, &str, &str, Vec<TargetReport>)) {
     let mut go = Go::new();
-    for (ns, entity) in [("TestMultipleNamespaceEntityRollout", "NewEntity"), ("TestMultipleNamespaceEntityRollout", "NewEntity2"), ("TestMultipleNamespaceEntityRollout2", "NewEntity")] {
+    let second = format!("{prefix}2");
+    for (ns, entity) in [(prefix, "NewEntity"), (prefix, "NewEntity2"), (second.as_str(), "NewEntity")] {
         let targets = setup_namespace(&mut go, ns, entity, 3);
-        rollout_orchestrate(&mut go, ns, entity, targets);
+        test(&mut go, ns, entity, targets);
     }
 }
 
 #[test]
+fn test_multiple_namespace_entity_rollout() {
+    on_three_entities("TestMultipleNamespaceEntityRollout", rollout_orchestrate);
+}
+
+#[test]
 fn test_multiple_namespace_entity_rollback() {
-    let mut go = Go::new();
-    for (ns, entity) in [("TestMultipleNamespaceEntityRollback", "NewEntity"), ("TestMultipleNamespaceEntityRollback", "NewEntity2"), ("TestMultipleNamespaceEntityRollback2", "NewEntity")] {
-        let targets = setup_namespace(&mut go, ns, entity, 3);
-        rollback_orchestrate(&mut go, ns, entity, targets);
-    }
+    on_three_entities("TestMultipleNamespaceEntityRollback", rollback_orchestrate);
 }
 
 #[test]
