@@ -612,7 +612,11 @@ fn run(scenario: &Scenario) {
     // A rollout of healthy hosts with nothing in its way finishes, when
     // its schedule fits the run.
     let healthy = scenario.behaviours.iter().all(|(v2, _)| *v2 == Behaviour::Healthy);
-    if healthy && scenario.ops.is_empty() && scenario.hooks.is_none() {
+    // A target reports the version a step after it is assigned, and
+    // succeeds a step after it was healthy for the success timeout: a
+    // deadline shorter than that fails even healthy targets.
+    let feasible = options.duration_timeout_secs as i64 * SEC > success_ms + 2 * sim.step_ms;
+    if healthy && feasible && scenario.ops.is_empty() && scenario.hooks.is_none() {
         let batches = if options.steps.is_empty() { n.div_ceil(options.batch_size(n)) } else { options.steps.len() };
         let bakes: u64 = options.steps.iter().map(|s| s.bake_secs).sum::<u64>() + options.watch_secs;
         let gated = options.steps.iter().any(|s| s.approval);
