@@ -549,7 +549,9 @@ fn run(scenario: &Scenario) {
                 match e.kind {
                     EventKind::ApprovalRequested => (waiting, opened, known) = (true, false, true),
                     EventKind::Approved | EventKind::Promoted => (waiting, opened, known) = (false, true, true),
-                    EventKind::VersionSet | EventKind::Aborted | EventKind::Retried | EventKind::VersionBad => {
+                    // (Setting a version while one rolls does not touch
+                    // its plan: it waits.)
+                    EventKind::RollbackStarted | EventKind::Aborted | EventKind::Retried | EventKind::VersionBad => {
                         (waiting, opened, known) = (false, false, true)
                     }
                     EventKind::TargetAssigned if e.detail.starts_with("moves") => {
