@@ -523,15 +523,18 @@ fn run(scenario: &Scenario) {
         // require (at least one unless successPercent is 0), or adopted.
         // (A version good again because the one after it went bad, or an
         // operator's rollbackTo, was judged before.)
-        let judged_good = events
+        // The fleet it was judged on is in the verdict ("N of M targets
+        // succeeded"): a selection hook may create targets after it.
+        let judged_on = events
             .iter()
             .rev()
             .take_while(|e| e.seq > newest_before)
-            .any(|e| e.kind == EventKind::VersionGood && !e.detail.starts_with("adopted") && e.version == info.last_known_good_version);
-        if !switched && judged_good {
+            .find(|e| e.kind == EventKind::VersionGood && !e.detail.starts_with("adopted") && e.version == info.last_known_good_version)
+            .and_then(|e| e.detail.split_whitespace().nth(2).and_then(|m| m.parse::<usize>().ok()));
+        if let (false, Some(fleet)) = (switched, judged_on) {
             let good = &info.last_known_good_version;
             let succeeded = answer.iter().filter(|e| e.version == *good && e.reason == TargetState::Succeeded).count();
-            let required = options.success_threshold(answer.len());
+            let required = options.success_threshold(fleet);
             assert!(succeeded >= required, "step {step}: {good} good with {succeeded} successes, {required} required");
             assert!(options.success_percent == 0 || succeeded >= 1, "step {step}: {good} good untested");
         }
