@@ -363,8 +363,15 @@ fn run(scenario: &Scenario) {
     let options = &scenario.options;
     let success_ms = options.success_timeout_secs as i64 * SEC;
     let cycle = (success_ms / sim.step_ms + 3) as usize;
-    // Hooks that fail now and then slow a rollback down.
+    // Hooks that fail now and then slow a rollback down, and a selection
+    // hook that creates machines that never report sends them back too:
+    // each holds its slot until its deadline.
     let slack = if scenario.hooks.is_some() { 4 } else { 1 };
+    let cycle = if scenario.hooks.is_some_and(|h| h.select) {
+        cycle.max((options.duration_timeout_secs as i64 * SEC / sim.step_ms + 3) as usize)
+    } else {
+        cycle
+    };
 
     let mut previous: HashMap<(String, String), String> = HashMap::new();
     let mut last_seq = 0u64;
