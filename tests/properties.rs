@@ -469,7 +469,16 @@ fn run(scenario: &Scenario) {
         // most its own batch.
         let in_flight = answer.iter().filter(|e| e.reason == TargetState::InFlight).count();
         let rolled_back = answer.iter().filter(|e| e.reason == TargetState::RolledBack).count();
-        assert!(switched || rolled_back <= rollback_batch, "step {step}: {rolled_back} rolling back, batch {rollback_batch}");
+        // (A fleet that shrinks, zombies forgotten, may leave more moving
+        // than its new batch: nothing more moves then.)
+        let moved_now = |reason: TargetState| {
+            answer.iter().filter(|e| e.reason == reason && previous.get(&key(&e.group, &e.name)).is_some_and(|was| *was != e.version)).count()
+        };
+        let sent_back_now = moved_now(TargetState::RolledBack);
+        assert!(
+            switched || sent_back_now == 0 || rolled_back <= rollback_batch,
+            "step {step}: {rolled_back} rolling back, batch {rollback_batch}"
+        );
         match info.step {
             _ if switched => {}
             Some(index) => {
@@ -482,14 +491,9 @@ fn run(scenario: &Scenario) {
             }
             // The answer is the step's, made for the version rolling
             // before it advanced.
-            // (A fleet that shrinks, zombies forgotten, may leave more in
-            // flight than its new batch: nothing more moves then.)
             None if options.steps.is_empty() && full.as_ref() != Some(&before.rolling_version) => {
-                let moved_now = answer
-                    .iter()
-                    .filter(|e| e.reason == TargetState::InFlight && previous.get(&key(&e.group, &e.name)).is_some_and(|was| *was != e.version))
-                    .count();
-                assert!(moved_now == 0 || in_flight <= batch, "step {step}: {in_flight} in flight, batch {batch}");
+                let moved = moved_now(TargetState::InFlight);
+                assert!(moved == 0 || in_flight <= batch, "step {step}: {in_flight} in flight, batch {batch}");
             }
             None => {}
         }
