@@ -258,6 +258,18 @@ fn rest_of_step(entity: &mut Entity, hooks: &mut EntityHooks, names: &StepNames<
         let holds = holds(entity);
         if holds.is_none() {
             remove_replaced(entity, hooks, ctx, desired, batch, &mut tally, now); // step 7
+            // Retiring targets shrinks the fleet, and with it a budget in
+            // percent: a version it makes bad is bad before anything new
+            // moves to it (step 10 would judge it only after step 9 had
+            // handed it out). Selection and assignment only add targets
+            // and in-flight ones, which never lower the failure threshold:
+            // step 10 then finds no bad verdict this one did not.
+            if judge_bad(entity, &tally, now) {
+                if at_once {
+                    continue; // bad; the rollback starts now
+                }
+                return;
+            }
         }
         let free = match holds {
             Some(_) => 0,
@@ -659,13 +671,22 @@ fn verdicts_logged(entity: &mut Entity, positions: &[usize], desired: Sym, rolli
 /// deviation from the letter of the spec, which would call any version good
 /// on an empty fleet: see the README).
 fn judge(entity: &mut Entity, tally: &Tally, now: Timestamp) -> bool {
+    if judge_bad(entity, tally, now) {
+        return true;
+    }
+    judge_good(entity, tally, now);
+    false
+}
+
+/// The first half of [`judge`]: enough failures make the rolling version
+/// last known bad. Returns whether they did.
+fn judge_bad(entity: &mut Entity, tally: &Tally, now: Timestamp) -> bool {
     let total = entity.targets.len();
     if total == 0 || entity.rolling.is_empty() {
         return false;
     }
     let options = &entity.options;
-    let (failure_threshold, success_threshold) = (options.failure_threshold(total), options.success_threshold(total));
-    let plan_done = options.steps.is_empty() || entity.progress.done || entity.progress.full;
+    let failure_threshold = options.failure_threshold(total);
     let rolling = entity.rolling;
     let watched = entity.watched();
     let too_many = tally.failed >= failure_threshold;
@@ -683,10 +704,21 @@ fn judge(entity: &mut Entity, tally: &Tally, now: Timestamp) -> bool {
         entity.judged_bad(detail, now);
         return true;
     }
-    if tally.succeeded >= success_threshold && entity.rolling_out() && plan_done {
+    false
+}
+
+/// The second half of [`judge`]: enough successes, once a plan is done,
+/// make the rolling version last known good.
+fn judge_good(entity: &mut Entity, tally: &Tally, now: Timestamp) {
+    let total = entity.targets.len();
+    if total == 0 || !entity.rolling_out() {
+        return;
+    }
+    let options = &entity.options;
+    let plan_done = options.steps.is_empty() || entity.progress.done || entity.progress.full;
+    if tally.succeeded >= options.success_threshold(total) && plan_done {
         entity.judged_good(format!("{} of {total} targets succeeded", tally.succeeded), now);
     }
-    false
 }
 
 /// Step 7 (blue/green): as targets on the kept version are decided, the
