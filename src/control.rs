@@ -152,7 +152,7 @@ impl Entity {
         };
         let everywhere = self.targets.iter().all(|(_, _, t)| t.expected == version || t.expected.is_empty());
         let settled_on_it = version == self.lkg && self.target_version == version && !self.rolling_out() && !self.watched();
-        if settled_on_it && everywhere && version != self.lkb {
+        if settled_on_it && everywhere {
             return Ok(false);
         }
         self.return_to(version, now);

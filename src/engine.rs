@@ -232,7 +232,7 @@ impl Engine {
         let Some(state) = self.namespaces.get_mut(namespace).and_then(|ns| ns.entities.get_mut(entity)) else {
             // A new entity has no target version, so the step would fail:
             // fail it without creating anything.
-            step::validate_reports(reports)?;
+            crate::intake::validate_reports(reports)?;
             return Err(Error::NoTargetVersion { namespace: namespace.to_owned(), entity: entity.to_owned() });
         };
         step::run(state, &names, reports, now)?;

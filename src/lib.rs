@@ -29,6 +29,7 @@ mod engine;
 mod entity;
 mod error;
 mod hooks;
+mod intake;
 mod interner;
 mod log;
 mod model;

@@ -30,7 +30,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::engine::{Engine, Namespace};
 use crate::entity::{Entity, Progress, Removed, Target, Targets, Watch};
@@ -39,190 +39,14 @@ use crate::interner::{Interner, Sym};
 use crate::log::{EventKind, EventLog, History, Outcome, Stored, StoredRollout};
 use crate::model::{Amount, PlanStep, RolloutOptions, TargetId, TargetState};
 
+mod format;
+use format::*;
+
 /// The format version this engine writes.
 pub const SNAPSHOT_FORMAT_VERSION: u16 = 4;
 
 const MAGIC: &[u8; 8] = b"ORCHSNAP";
 const HEADER_LEN: usize = 20;
-
-/// The engine: namespaces of entities of one format's shape.
-#[derive(Serialize, Deserialize)]
-struct Body<E> {
-    namespaces: Vec<NamespaceBody<E>>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct NamespaceBody<E> {
-    name: String,
-    entities: Vec<E>,
-}
-
-/// Format 2's entity: format 1's, then the progressive-delivery state.
-#[derive(Serialize, Deserialize)]
-struct EntityV2 {
-    core: EntityV1,
-    control: ControlV2,
-}
-
-/// Format 3's entity: format 2's with the compact event log.
-#[derive(Serialize, Deserialize)]
-struct EntityV3 {
-    core: EntityV1,
-    control: ControlV3,
-}
-
-/// Format 4's entity: format 3's, then what came after it.
-#[derive(Serialize, Deserialize)]
-struct EntityV4 {
-    core: EntityV1,
-    control: ControlV3,
-    extra: ExtraV4,
-}
-
-#[derive(Serialize, Deserialize)]
-struct ExtraV4 {
-    error_timeout_secs: Option<u64>,
-    /// The plan's steps are batch sizes (a plan restored from format 1 to 3).
-    plan_increments: bool,
-}
-
-#[derive(Serialize, Deserialize)]
-enum AmountV2 {
-    Count(u64),
-    Percent(u32),
-}
-
-#[derive(Serialize, Deserialize)]
-struct StepV2 {
-    size: AmountV2,
-    bake_secs: u64,
-    approval: bool,
-}
-
-/// The progressive-delivery state; `Events` is format 2's list of events or
-/// format 3's compact log. (A nested struct encodes as its fields in a
-/// row, so this is byte for byte format 2's flat layout.)
-#[derive(Serialize, Deserialize)]
-struct Control<Events> {
-    settings: Settings,
-    events: Events,
-    history: Vec<RolloutV2>,
-}
-
-/// Everything of [`Control`] before the event log, the same in formats 2
-/// and 3 (one decoder for both).
-#[derive(Serialize, Deserialize)]
-struct Settings {
-    steps: Vec<StepV2>,
-    max_failures: Option<AmountV2>,
-    max_consecutive_failures: Option<u64>,
-    watch_secs: u64,
-    rollback_batch_percent: Option<u32>,
-    max_events: u32,
-    paused_since: Option<i64>,
-    step: u64,
-    step_started: Option<i64>,
-    bake_from: Option<i64>,
-    /// skip_bake, approved, requested, full, done, rollback_logged,
-    /// retry_pending: bits 0 to 6.
-    flags: u8,
-    consecutive_failures: u64,
-    /// (version, until, previous)
-    watch: Option<(u32, i64, u32)>,
-    /// (group, name, version)
-    removed: Vec<(String, String, u32)>,
-    next_seq: u64,
-}
-
-type ControlV2 = Control<Vec<EventV2>>;
-type ControlV3 = Control<LogV3>;
-
-/// Format 3's event log.
-#[derive(Serialize, Deserialize, Default)]
-struct LogV3 {
-    /// Every distinct detail, in order of first use.
-    details: Vec<String>,
-    /// (group, name) of targets the events name that the entity no longer
-    /// has, in order of first use.
-    gone: Vec<(String, String)>,
-    events: Vec<EventV3>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct EventV3 {
-    /// Sequence number minus the previous event's (or 0).
-    seq: u64,
-    /// Time minus the previous event's (or 0).
-    time: i64,
-    kind: u8,
-    version: u32,
-    /// 0: none; 1..=n: the entity's target n - 1 in snapshot order;
-    /// beyond: `gone[i - n - 1]`.
-    target: u64,
-    detail: u32,
-}
-
-#[derive(Serialize, Deserialize)]
-struct EventV2 {
-    seq: u64,
-    time: i64,
-    kind: u8,
-    version: u32,
-    /// (group, name)
-    target: Option<(String, String)>,
-    detail: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct RolloutV2 {
-    version: u32,
-    started: i64,
-    ended: Option<i64>,
-    outcome: u8,
-}
-
-#[derive(Serialize, Deserialize)]
-struct EntityV1 {
-    name: String,
-    /// Versions in order of first use; symbol `i` is `versions[i - 1]` and
-    /// symbol 0 is "no version".
-    versions: Vec<String>,
-    target_version: u32,
-    rolling: u32,
-    lkg: u32,
-    lkb: u32,
-    batch_percent: u32,
-    success_percent: u32,
-    success_timeout_secs: u64,
-    duration_timeout_secs: u64,
-    /// Target messages in order of first use.
-    messages: Vec<String>,
-    /// Target times are stored relative to this one, so they stay small.
-    time_base: i64,
-    groups: Vec<GroupV1>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct GroupV1 {
-    name: String,
-    targets: Vec<TargetV1>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct TargetV1 {
-    name: String,
-    tags: Vec<String>,
-    reported: u32,
-    expected: u32,
-    message: u32,
-    is_error: bool,
-    state: u8,
-    detail: Option<String>,
-    last_seen: i64,
-    last_message: i64,
-    version_changed: i64,
-    assigned: i64,
-}
 
 pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
     let body = Body {
@@ -395,48 +219,6 @@ fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> ControlV3
 }
 
 /// The code of `value` in a format's table: its position.
-/// An event kind's code in the format (exhaustive: a new kind does not
-/// compile until it has one; never renumber, only append).
-const fn kind_code(kind: EventKind) -> u8 {
-    match kind {
-        EventKind::VersionSet => 0,
-        EventKind::StepStarted => 1,
-        EventKind::ApprovalRequested => 2,
-        EventKind::TargetAssigned => 3,
-        EventKind::TargetSucceeded => 4,
-        EventKind::TargetFailed => 5,
-        EventKind::TargetRemoved => 6,
-        EventKind::VersionGood => 7,
-        EventKind::VersionBad => 8,
-        EventKind::RollbackStarted => 9,
-        EventKind::RollbackFinished => 10,
-        EventKind::WatchEnded => 11,
-        EventKind::Paused => 12,
-        EventKind::Resumed => 13,
-        EventKind::Aborted => 14,
-        EventKind::Retried => 15,
-        EventKind::Promoted => 16,
-        EventKind::Approved => 17,
-    }
-}
-
-/// A rollout outcome's code in the format (exhaustive, as [`kind_code`]).
-const fn outcome_code(outcome: Outcome) -> u8 {
-    match outcome {
-        Outcome::InProgress => 0,
-        Outcome::Watching => 1,
-        Outcome::Succeeded => 2,
-        Outcome::Failed => 3,
-        Outcome::Aborted => 4,
-        Outcome::Abandoned => 5,
-    }
-}
-
-/// The value whose code (by `code_of`) is `code`.
-fn from_code<T: Copy>(all: &[T], code_of: fn(T) -> u8, code: u8, what: &str) -> Result<T, String> {
-    all.iter().copied().find(|&v| code_of(v) == code).ok_or_else(|| format!("unknown {what} {code}"))
-}
-
 fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> EntityV1 {
     let v = &entity.versions;
     let mut messages = Table::default();
@@ -488,24 +270,6 @@ fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> 
     }
 }
 
-/// A target state's code in the format (exhaustive, as [`kind_code`]).
-const fn state_code(state: TargetState) -> u8 {
-    match state {
-        TargetState::Waiting => 0,
-        TargetState::InFlight => 1,
-        TargetState::Succeeded => 2,
-        TargetState::FailedUnhealthy => 3,
-        TargetState::FailedDeadline => 4,
-        TargetState::FailedMonitor => 5,
-        TargetState::RolledBack => 6,
-        TargetState::HeldBack => 7,
-        TargetState::Halted => 8,
-        TargetState::HeldPaused => 9,
-        TargetState::AwaitingApproval => 10,
-        TargetState::Removed => 11,
-    }
-}
-
 pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, Error> {
     let (header, body) = bytes
         .split_first_chunk::<HEADER_LEN>()
@@ -551,11 +315,6 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, Error> {
             decode_entity(e.core, Some(control), e.extra)
         }),
     }
-}
-
-impl ExtraV4 {
-    /// What formats 1 to 3 mean: no error timeout, a plan of batch sizes.
-    const LEGACY: ExtraV4 = ExtraV4 { error_timeout_secs: None, plan_increments: true };
 }
 
 fn parse<'a, E: Deserialize<'a>>(body: &'a [u8]) -> Result<Body<E>, Error> {

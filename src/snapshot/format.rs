@@ -1,0 +1,252 @@
+//! The body of each snapshot format as postcard encodes it (formats 1 to
+//! 4), and the codes the formats give event kinds, outcomes and target
+//! states. Encoding and decoding are `mod.rs`'s.
+
+use serde::{Deserialize, Serialize};
+
+use crate::log::{EventKind, Outcome};
+use crate::model::TargetState;
+
+/// The engine: namespaces of entities of one format's shape.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Body<E> {
+    pub(super) namespaces: Vec<NamespaceBody<E>>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct NamespaceBody<E> {
+    pub(super) name: String,
+    pub(super) entities: Vec<E>,
+}
+
+/// Format 2's entity: format 1's, then the progressive-delivery state.
+#[derive(Serialize, Deserialize)]
+pub(super) struct EntityV2 {
+    pub(super) core: EntityV1,
+    pub(super) control: ControlV2,
+}
+
+/// Format 3's entity: format 2's with the compact event log.
+#[derive(Serialize, Deserialize)]
+pub(super) struct EntityV3 {
+    pub(super) core: EntityV1,
+    pub(super) control: ControlV3,
+}
+
+/// Format 4's entity: format 3's, then what came after it.
+#[derive(Serialize, Deserialize)]
+pub(super) struct EntityV4 {
+    pub(super) core: EntityV1,
+    pub(super) control: ControlV3,
+    pub(super) extra: ExtraV4,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct ExtraV4 {
+    pub(super) error_timeout_secs: Option<u64>,
+    /// The plan's steps are batch sizes (a plan restored from format 1 to 3).
+    pub(super) plan_increments: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) enum AmountV2 {
+    Count(u64),
+    Percent(u32),
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct StepV2 {
+    pub(super) size: AmountV2,
+    pub(super) bake_secs: u64,
+    pub(super) approval: bool,
+}
+
+/// The progressive-delivery state; `Events` is format 2's list of events or
+/// format 3's compact log. (A nested struct encodes as its fields in a
+/// row, so this is byte for byte format 2's flat layout.)
+#[derive(Serialize, Deserialize)]
+pub(super) struct Control<Events> {
+    pub(super) settings: Settings,
+    pub(super) events: Events,
+    pub(super) history: Vec<RolloutV2>,
+}
+
+/// Everything of [`Control`] before the event log, the same in formats 2
+/// and 3 (one decoder for both).
+#[derive(Serialize, Deserialize)]
+pub(super) struct Settings {
+    pub(super) steps: Vec<StepV2>,
+    pub(super) max_failures: Option<AmountV2>,
+    pub(super) max_consecutive_failures: Option<u64>,
+    pub(super) watch_secs: u64,
+    pub(super) rollback_batch_percent: Option<u32>,
+    pub(super) max_events: u32,
+    pub(super) paused_since: Option<i64>,
+    pub(super) step: u64,
+    pub(super) step_started: Option<i64>,
+    pub(super) bake_from: Option<i64>,
+    /// skip_bake, approved, requested, full, done, rollback_logged,
+    /// retry_pending: bits 0 to 6.
+    pub(super) flags: u8,
+    pub(super) consecutive_failures: u64,
+    /// (version, until, previous)
+    pub(super) watch: Option<(u32, i64, u32)>,
+    /// (group, name, version)
+    pub(super) removed: Vec<(String, String, u32)>,
+    pub(super) next_seq: u64,
+}
+
+pub(super) type ControlV2 = Control<Vec<EventV2>>;
+pub(super) type ControlV3 = Control<LogV3>;
+
+/// Format 3's event log.
+#[derive(Serialize, Deserialize, Default)]
+pub(super) struct LogV3 {
+    /// Every distinct detail, in order of first use.
+    pub(super) details: Vec<String>,
+    /// (group, name) of targets the events name that the entity no longer
+    /// has, in order of first use.
+    pub(super) gone: Vec<(String, String)>,
+    pub(super) events: Vec<EventV3>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct EventV3 {
+    /// Sequence number minus the previous event's (or 0).
+    pub(super) seq: u64,
+    /// Time minus the previous event's (or 0).
+    pub(super) time: i64,
+    pub(super) kind: u8,
+    pub(super) version: u32,
+    /// 0: none; 1..=n: the entity's target n - 1 in snapshot order;
+    /// beyond: `gone[i - n - 1]`.
+    pub(super) target: u64,
+    pub(super) detail: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct EventV2 {
+    pub(super) seq: u64,
+    pub(super) time: i64,
+    pub(super) kind: u8,
+    pub(super) version: u32,
+    /// (group, name)
+    pub(super) target: Option<(String, String)>,
+    pub(super) detail: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct RolloutV2 {
+    pub(super) version: u32,
+    pub(super) started: i64,
+    pub(super) ended: Option<i64>,
+    pub(super) outcome: u8,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct EntityV1 {
+    pub(super) name: String,
+    /// Versions in order of first use; symbol `i` is `versions[i - 1]` and
+    /// symbol 0 is "no version".
+    pub(super) versions: Vec<String>,
+    pub(super) target_version: u32,
+    pub(super) rolling: u32,
+    pub(super) lkg: u32,
+    pub(super) lkb: u32,
+    pub(super) batch_percent: u32,
+    pub(super) success_percent: u32,
+    pub(super) success_timeout_secs: u64,
+    pub(super) duration_timeout_secs: u64,
+    /// Target messages in order of first use.
+    pub(super) messages: Vec<String>,
+    /// Target times are stored relative to this one, so they stay small.
+    pub(super) time_base: i64,
+    pub(super) groups: Vec<GroupV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct GroupV1 {
+    pub(super) name: String,
+    pub(super) targets: Vec<TargetV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct TargetV1 {
+    pub(super) name: String,
+    pub(super) tags: Vec<String>,
+    pub(super) reported: u32,
+    pub(super) expected: u32,
+    pub(super) message: u32,
+    pub(super) is_error: bool,
+    pub(super) state: u8,
+    pub(super) detail: Option<String>,
+    pub(super) last_seen: i64,
+    pub(super) last_message: i64,
+    pub(super) version_changed: i64,
+    pub(super) assigned: i64,
+}
+
+/// An event kind's code in the format (exhaustive: a new kind does not
+/// compile until it has one; never renumber, only append).
+pub(super) const fn kind_code(kind: EventKind) -> u8 {
+    match kind {
+        EventKind::VersionSet => 0,
+        EventKind::StepStarted => 1,
+        EventKind::ApprovalRequested => 2,
+        EventKind::TargetAssigned => 3,
+        EventKind::TargetSucceeded => 4,
+        EventKind::TargetFailed => 5,
+        EventKind::TargetRemoved => 6,
+        EventKind::VersionGood => 7,
+        EventKind::VersionBad => 8,
+        EventKind::RollbackStarted => 9,
+        EventKind::RollbackFinished => 10,
+        EventKind::WatchEnded => 11,
+        EventKind::Paused => 12,
+        EventKind::Resumed => 13,
+        EventKind::Aborted => 14,
+        EventKind::Retried => 15,
+        EventKind::Promoted => 16,
+        EventKind::Approved => 17,
+    }
+}
+
+/// A rollout outcome's code in the format (exhaustive, as [`kind_code`]).
+pub(super) const fn outcome_code(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::InProgress => 0,
+        Outcome::Watching => 1,
+        Outcome::Succeeded => 2,
+        Outcome::Failed => 3,
+        Outcome::Aborted => 4,
+        Outcome::Abandoned => 5,
+    }
+}
+
+/// The value whose code (by `code_of`) is `code`.
+pub(super) fn from_code<T: Copy>(all: &[T], code_of: fn(T) -> u8, code: u8, what: &str) -> Result<T, String> {
+    all.iter().copied().find(|&v| code_of(v) == code).ok_or_else(|| format!("unknown {what} {code}"))
+}
+
+/// A target state's code in the format (exhaustive, as [`kind_code`]).
+pub(super) const fn state_code(state: TargetState) -> u8 {
+    match state {
+        TargetState::Waiting => 0,
+        TargetState::InFlight => 1,
+        TargetState::Succeeded => 2,
+        TargetState::FailedUnhealthy => 3,
+        TargetState::FailedDeadline => 4,
+        TargetState::FailedMonitor => 5,
+        TargetState::RolledBack => 6,
+        TargetState::HeldBack => 7,
+        TargetState::Halted => 8,
+        TargetState::HeldPaused => 9,
+        TargetState::AwaitingApproval => 10,
+        TargetState::Removed => 11,
+    }
+}
+
+impl ExtraV4 {
+    /// What formats 1 to 3 mean: no error timeout, a plan of batch sizes.
+    pub(super) const LEGACY: ExtraV4 = ExtraV4 { error_timeout_secs: None, plan_increments: true };
+}
