@@ -8,8 +8,9 @@
 
 use crate::entity::{Entity, Progress};
 use crate::error::Error;
+use crate::judgement::Judgement;
 use crate::log::EventKind;
-use crate::model::{TargetState, Timestamp};
+use crate::model::Timestamp;
 
 impl Entity {
     /// SPEC `setTargetVersion`; see [`crate::Engine::set_target_version`].
@@ -71,7 +72,7 @@ impl Entity {
             // failing on time through the pause (safety is never paused):
             // its deadline does not move.
             let erroring = target.reported == target.expected && target.is_error;
-            if target.state == TargetState::InFlight && target.assigned <= since && !erroring {
+            if target.judgement == Judgement::InFlight && target.assigned <= since && !erroring {
                 target.assigned = target.assigned.saturating_add(paused);
             }
         }

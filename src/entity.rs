@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crate::hooks::{EntityHooks, TargetView};
 use crate::interner::{Interner, Sym};
+use crate::judgement::{self, Hold, Judgement};
 use crate::log::{EventKind, EventLog, History};
 use crate::model::{ExpectedState, ReportRef, RolloutInfo, RolloutOptions, TargetId, TargetState, Timestamp};
 
@@ -17,7 +18,11 @@ pub(crate) struct Target {
     pub(crate) expected: Sym,
     pub(crate) message: Box<str>,
     pub(crate) is_error: bool,
-    pub(crate) state: TargetState,
+    /// What the engine has decided about it on the version it expects.
+    pub(crate) judgement: Judgement,
+    /// Why the last step did not move it, when it waits for that reason
+    /// (only ever on a `Waiting` judgement).
+    pub(crate) hold: Option<Hold>,
     /// Why the monitor hook failed it, when it did.
     pub(crate) detail: Option<Box<str>>,
     pub(crate) last_seen: Timestamp,
@@ -40,13 +45,20 @@ impl Target {
             expected,
             message: Box::default(),
             is_error: false,
-            state: TargetState::Waiting,
+            judgement: Judgement::Waiting,
+            hold: None,
             detail: None,
             last_seen: now,
             last_message: anchor,
             version_changed: anchor,
             assigned: anchor,
         }
+    }
+
+    /// The answer's reason for it: its hold, or else its judgement.
+    pub(crate) fn reason(&self) -> TargetState {
+        debug_assert!(self.hold.is_none() || self.judgement == Judgement::Waiting, "a hold on a {:?} target", self.judgement);
+        judgement::reason(self.judgement, self.hold)
     }
 }
 
@@ -56,7 +68,7 @@ pub(crate) struct Row<'a> {
     pub(crate) name: &'a str,
     /// The version the target should run now.
     pub(crate) version: Sym,
-    pub(crate) state: TargetState,
+    pub(crate) reason: TargetState,
     /// `None`: a target the removal hook retired in the last step.
     target: Option<&'a Target>,
 }
@@ -69,13 +81,13 @@ impl<'a> Row<'a> {
             // A target with no expectation yet (no version was ever good
             // when it arrived) is told to keep what it runs.
             version: if target.expected.is_empty() { target.reported } else { target.expected },
-            state: target.state,
+            reason: target.reason(),
             target: Some(target),
         }
     }
 
     fn removed(removed: &'a Removed) -> Self {
-        Row { group: &removed.id.group, name: &removed.id.name, version: removed.version, state: TargetState::Removed, target: None }
+        Row { group: &removed.id.group, name: &removed.id.name, version: removed.version, reason: TargetState::Removed, target: None }
     }
 }
 
@@ -90,7 +102,7 @@ pub(crate) struct AlignedRows<'a> {
 /// See [`Entity::message_key`].
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct MessageKey<'a> {
-    state: TargetState,
+    reason: TargetState,
     expected: Sym,
     reported: Sym,
     is_error: bool,
@@ -630,7 +642,7 @@ impl Entity {
                         group: "",
                         name: "",
                         version: self.versions.lookup(report.version).unwrap_or(Sym::EMPTY),
-                        state: TargetState::Waiting,
+                        reason: TargetState::Waiting,
                         target: None,
                     },
                 }
@@ -654,14 +666,16 @@ impl Entity {
     /// keys have equal messages, so an answer formats each message once.
     pub(crate) fn message_key<'a>(&self, row: &Row<'a>) -> MessageKey<'a> {
         match row.target {
-            None => MessageKey { state: row.state, expected: row.version, reported: Sym::EMPTY, is_error: false, retired: true, text: "" },
+            None => {
+                MessageKey { reason: row.reason, expected: row.version, reported: Sym::EMPTY, is_error: false, retired: true, text: "" }
+            }
             Some(t) => MessageKey {
-                state: t.state,
+                reason: row.reason,
                 expected: t.expected,
                 reported: t.reported,
                 is_error: t.is_error,
                 retired: false,
-                text: match t.state {
+                text: match row.reason {
                     TargetState::FailedUnhealthy => &t.message,
                     TargetState::FailedMonitor => t.detail.as_deref().unwrap_or(""),
                     _ => "",
@@ -693,8 +707,8 @@ impl Entity {
                 group: row.group.to_owned(),
                 version: self.version(row.version).to_owned(),
                 message: messages.entry(self.message_key(&row)).or_insert_with(|| self.row_message(&row)).clone(),
-                is_error: row.state.is_failed(),
-                reason: row.state,
+                is_error: row.reason.is_failed(),
+                reason: row.reason,
             })
             .collect()
     }
@@ -704,7 +718,7 @@ impl Entity {
         let expected = self.version(target.expected);
         let reported = self.version(target.reported);
         let options = &self.options;
-        match target.state {
+        match target.reason() {
             TargetState::Waiting if target.expected.is_empty() => "waiting: no version has been assigned yet".to_owned(),
             // It joined expecting the version kept: judged once healthy on it.
             TargetState::Waiting if target.expected == self.desired() && target.reported != target.expected => {
@@ -778,6 +792,6 @@ pub(crate) fn view<'a>(versions: &'a Interner, group: &'a str, name: &'a str, ta
         expected_version: versions.resolve(target.expected),
         message: &target.message,
         is_error: target.is_error,
-        reason: target.state,
+        reason: target.reason(),
     }
 }

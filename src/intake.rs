@@ -93,7 +93,13 @@ impl Undo {
 
 /// Step 1: every reported target is created if new, then updated.
 /// `positions` are where [`locate`] found the reported targets.
-pub(crate) fn record(entity: &mut Entity, reports: &[ReportRef<'_>], positions: &[Option<usize>], now: Timestamp, mut undo: Option<&mut Undo>) {
+pub(crate) fn record(
+    entity: &mut Entity,
+    reports: &[ReportRef<'_>],
+    positions: &[Option<usize>],
+    now: Timestamp,
+    mut undo: Option<&mut Undo>,
+) {
     let mut arrived = Vec::new();
     // Most of a fleet reports one or two versions: the last one's symbol
     // saves hashing the same string again.

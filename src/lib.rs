@@ -31,6 +31,7 @@ mod error;
 mod hooks;
 mod intake;
 mod interner;
+mod judgement;
 mod log;
 mod model;
 mod phase;

@@ -11,8 +11,9 @@
 
 use crate::entity::{Entity, Progress, Watch};
 use crate::interner::Sym;
+use crate::judgement::Judgement;
 use crate::log::{EventKind, Outcome};
-use crate::model::{secs_to_ms, TargetState, Timestamp};
+use crate::model::{secs_to_ms, Timestamp};
 
 /// Where an entity's rollout is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -220,7 +221,8 @@ impl Entity {
             // flight again with a new deadline.
             for (_, _, target) in self.targets.iter_mut() {
                 if target.expected == version {
-                    target.state = TargetState::InFlight;
+                    target.judgement = Judgement::InFlight;
+                    target.hold = None;
                     target.assigned = now;
                 }
             }
@@ -278,7 +280,8 @@ impl Entity {
         }
         // rollbackTo may leave the rolling version good (it returned to
         // it) or bad (it left it): the versions say which.
-        let phase = if self.rolling == self.lkb { Phase::back_to(self.lkg) } else { Phase::of(self.rolling, self.lkg, self.lkb, self.watch) };
+        let phase =
+            if self.rolling == self.lkb { Phase::back_to(self.lkg) } else { Phase::of(self.rolling, self.lkg, self.lkb, self.watch) };
         self.enter(phase);
     }
 }

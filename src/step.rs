@@ -11,8 +11,9 @@ use crate::error::Error;
 use crate::hooks::{EntityHooks, HookContext, TargetView};
 use crate::intake::{forget_zombies, locate, record, Undo};
 use crate::interner::Sym;
+use crate::judgement::{Failure, Hold, Judgement};
 use crate::log::EventKind;
-use crate::model::{secs_to_ms, ReportRef, TargetId, TargetState, Timestamp};
+use crate::model::{secs_to_ms, ReportRef, TargetId, Timestamp};
 use crate::plan;
 
 /// Names the step is running for, to tell hooks and errors.
@@ -37,11 +38,11 @@ struct Tally {
 }
 
 impl Tally {
-    fn count(&mut self, state: TargetState) {
-        match state {
-            TargetState::Succeeded => self.succeeded = self.succeeded.saturating_add(1),
-            s if s.is_failed() => self.failed = self.failed.saturating_add(1),
-            s if s.is_in_flight() => self.in_flight = self.in_flight.saturating_add(1),
+    fn count(&mut self, judgement: Judgement) {
+        match judgement {
+            Judgement::Succeeded => self.succeeded = self.succeeded.saturating_add(1),
+            j if j.is_failed() => self.failed = self.failed.saturating_add(1),
+            j if j.is_in_flight() => self.in_flight = self.in_flight.saturating_add(1),
             _ => {}
         }
     }
@@ -49,14 +50,14 @@ impl Tally {
     /// Takes back a [`Tally::count`] (a target removed after it was
     /// counted): a count that is not there is a broken invariant, which
     /// debug builds (and the tests) stop at rather than saturate past.
-    fn uncount(&mut self, state: TargetState) {
-        let counter = match state {
-            TargetState::Succeeded => &mut self.succeeded,
-            s if s.is_failed() => &mut self.failed,
-            s if s.is_in_flight() => &mut self.in_flight,
+    fn uncount(&mut self, judgement: Judgement) {
+        let counter = match judgement {
+            Judgement::Succeeded => &mut self.succeeded,
+            j if j.is_failed() => &mut self.failed,
+            j if j.is_in_flight() => &mut self.in_flight,
             _ => return,
         };
-        debug_assert!(*counter > 0, "uncounting a {state:?} target that was not counted");
+        debug_assert!(*counter > 0, "uncounting a {judgement:?} target that was not counted");
         *counter = counter.saturating_sub(1);
     }
 }
@@ -165,7 +166,8 @@ fn rest_of_step(entity: &mut Entity, hooks: &mut EntityHooks, names: &StepNames<
             return;
         }
         let version = entity.version(desired).to_owned();
-        let ctx = HookContext { namespace: names.namespace, entity: names.entity, version: &version, rolling_back: entity.rolling_back(), now };
+        let ctx =
+            HookContext { namespace: names.namespace, entity: names.entity, version: &version, rolling_back: entity.rolling_back(), now };
         let ctx = &ctx;
         let mut tally = monitor(entity, hooks, ctx, desired, now); // steps 4 and 5
         if judge(entity, &tally, now) {
@@ -178,12 +180,12 @@ fn rest_of_step(entity: &mut Entity, hooks: &mut EntityHooks, names: &StepNames<
         let holds = holds(entity);
         if holds.is_none() {
             remove_replaced(entity, hooks, ctx, desired, batch, &mut tally, now); // step 7
-            // Retiring targets shrinks the fleet, and with it a budget in
-            // percent: a version it makes bad is bad before anything new
-            // moves to it (step 10 would judge it only after step 9 had
-            // handed it out). Selection and assignment only add targets
-            // and in-flight ones, which never lower the failure threshold:
-            // step 10 then finds no bad verdict this one did not.
+                                                                                  // Retiring targets shrinks the fleet, and with it a budget in
+                                                                                  // percent: a version it makes bad is bad before anything new
+                                                                                  // moves to it (step 10 would judge it only after step 9 had
+                                                                                  // handed it out). Selection and assignment only add targets
+                                                                                  // and in-flight ones, which never lower the failure threshold:
+                                                                                  // step 10 then finds no bad verdict this one did not.
             if judge_bad(entity, &tally, now) {
                 if at_once {
                     continue; // bad; the rollback starts now
@@ -205,10 +207,10 @@ fn rest_of_step(entity: &mut Entity, hooks: &mut EntityHooks, names: &StepNames<
             assign(entity, hooks, ctx, desired, &selected, &mut tally, now); // step 9
         }
         // Re-read: a plan step may have just reached its gate.
-        if let Some(reason) = holds.or_else(|| entity.awaiting_approval().then_some(TargetState::AwaitingApproval)) {
+        if let Some(hold) = holds.or_else(|| entity.awaiting_approval().then_some(Hold::AwaitingApproval)) {
             for (_, _, target) in entity.targets.iter_mut() {
-                if target.state == TargetState::Waiting && target.expected != desired {
-                    target.state = reason;
+                if target.judgement == Judgement::Waiting && target.hold.is_none() && target.expected != desired {
+                    target.hold = Some(hold);
                 }
             }
         }
@@ -254,7 +256,8 @@ fn adopt_running_version(entity: &mut Entity, now: Timestamp) {
         target.expected = version;
         // Those that run it are the stable set, not targets that moved.
         if target.reported == version && !target.is_error {
-            target.state = TargetState::Succeeded;
+            target.judgement = Judgement::Succeeded;
+            target.hold = None;
         }
     }
     let total = entity.targets.len();
@@ -285,8 +288,8 @@ fn batch_size(entity: &Entity) -> usize {
 
 /// Why nothing new may move, when nothing may: a pause holds a rollout
 /// (never a rollback: safety is never paused).
-fn holds(entity: &Entity) -> Option<TargetState> {
-    (entity.paused_since.is_some() && !entity.rolling_back()).then_some(TargetState::HeldPaused)
+fn holds(entity: &Entity) -> Option<Hold> {
+    (entity.paused_since.is_some() && !entity.rolling_back()).then_some(Hold::Paused)
 }
 
 /// The plan (`steps`): advances it as far as it may go now and answers how
@@ -383,23 +386,25 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
         if rolling_back && !target.expected.is_empty() && target.expected != lkg {
             tally.expecting_other = tally.expecting_other.saturating_add(1);
         }
+        // Each step decides afresh what holds a target back.
+        target.hold = None;
         if target.expected != desired {
             // A target that failed on the version being rolled back keeps
             // saying so until the rollback moves it.
-            if !(rolling_back && target.state.is_failed() && target.expected == lkb) {
-                target.state = TargetState::Waiting;
+            if !(rolling_back && target.judgement.is_failed() && target.expected == lkb) {
+                target.judgement = Judgement::Waiting;
                 target.detail = None;
             }
             tally.available = tally.available.saturating_add(1);
             continue;
         }
         target.detail = None;
-        let before = target.state;
+        let before = target.judgement;
         let runs = target.reported == desired;
         let mut verdict = None;
         if runs {
             if let Some(why) = rejected.as_ref().and_then(|r| r.get(&position)) {
-                verdict = Some(TargetState::FailedMonitor);
+                verdict = Some(Judgement::Failed(Failure::Monitor));
                 target.detail = Some(why.as_str().into());
             }
             // A target that succeeded and still runs the version without
@@ -408,9 +413,9 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
             // would have been judged on the change).
             if verdict.is_none()
                 && !target.is_error
-                && (now.saturating_sub(target.last_message) > success_ms || before == TargetState::Succeeded)
+                && (now.saturating_sub(target.last_message) > success_ms || before == Judgement::Succeeded)
             {
-                verdict = Some(TargetState::Succeeded);
+                verdict = Some(Judgement::Succeeded);
             }
         }
         // A target already judged on this assignment does not go back in
@@ -420,33 +425,33 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
         // A pause stops the deadline of a target that does not run the
         // version yet; one that runs it and reports errors keeps failing
         // on time (safety is never paused).
-        let judged = before == TargetState::Succeeded || before.is_failed();
+        let judged = before.is_judged();
         let clock = if runs && target.is_error { now } else { deadline_now };
         // `errorTimeoutSecs`: a target that runs the version and has kept
         // reporting errors this long need not hold its slot until the
         // deadline (its last message time is when it turned unhealthy).
         let erroring_too_long = runs && target.is_error && error_ms.is_some_and(|limit| now.saturating_sub(target.last_message) > limit);
         if verdict.is_none() && (judged || erroring_too_long || clock.saturating_sub(target.assigned) > duration_ms) {
-            verdict = Some(if runs && target.is_error { TargetState::FailedUnhealthy } else { TargetState::FailedDeadline });
+            verdict = Some(Judgement::Failed(if runs && target.is_error { Failure::Unhealthy } else { Failure::Deadline }));
         }
         // Undecided, a target the step moved is in flight (while rolling
         // back, on its way back; it may have been sent back by an earlier
         // rollback); one that never moved (it joined expecting the version
         // kept, or the fleet's adopted version) only waits to be judged and
         // takes no slot.
-        target.state = verdict.unwrap_or(match before {
-            TargetState::RolledBack => TargetState::RolledBack,
-            _ if !before.is_in_flight() => TargetState::Waiting,
-            _ if rolling_back => TargetState::RolledBack,
-            _ => TargetState::InFlight,
+        target.judgement = verdict.unwrap_or(match before {
+            Judgement::RolledBack => Judgement::RolledBack,
+            _ if !before.is_in_flight() => Judgement::Waiting,
+            _ if rolling_back => Judgement::RolledBack,
+            _ => Judgement::InFlight,
         });
-        tally.count(target.state);
+        tally.count(target.judgement);
         // Only targets that moved (or were judged) on this version make
         // events: not the ones that were on it all along.
         let moved = before.is_in_flight() || judged;
-        let changed = (target.state == TargetState::Succeeded) != (before == TargetState::Succeeded)
-            || target.state.is_failed() != before.is_failed();
-        if moved && changed && (target.state == TargetState::Succeeded || target.state.is_failed()) {
+        let changed = (target.judgement == Judgement::Succeeded) != (before == Judgement::Succeeded)
+            || target.judgement.is_failed() != before.is_failed();
+        if moved && changed && target.judgement.is_judged() {
             judged_now.push(position);
         }
     }
@@ -488,7 +493,7 @@ fn verdicts_logged(entity: &mut Entity, positions: &[usize], desired: Sym, rolli
         let Some((group, name, target)) = entity.targets.at(position) else {
             continue;
         };
-        let failed = target.state.is_failed();
+        let failed = target.judgement.is_failed();
         // Only the events the log keeps are made.
         let event = (i >= skipped).then(|| {
             let (kind, detail) = if failed {
@@ -609,7 +614,7 @@ fn remove_replaced(
             // Step 5 counted the targets expected on the desired version by
             // their state, and the others as available.
             if target.expected == desired {
-                tally.uncount(target.state);
+                tally.uncount(target.judgement);
             } else {
                 tally.available = tally.available.saturating_sub(1);
             }
@@ -707,8 +712,10 @@ fn assign(
             continue;
         };
         if approved.as_ref().is_some_and(|approved| !approved.contains(&position)) {
-            if target.expected != desired {
-                target.state = TargetState::HeldBack;
+            // (A target that failed on the version being rolled back says
+            // so until the rollback moves it, held back or not.)
+            if target.expected != desired && target.judgement == Judgement::Waiting {
+                target.hold = Some(Hold::NotApproved);
             }
             continue;
         }
@@ -721,8 +728,9 @@ fn assign(
         let from = target.expected;
         target.expected = desired;
         target.assigned = now;
-        target.state = if rolling_back { TargetState::RolledBack } else { TargetState::InFlight };
-        tally.count(target.state);
+        target.judgement = if rolling_back { Judgement::RolledBack } else { Judgement::InFlight };
+        target.hold = None;
+        tally.count(target.judgement);
         moved.push((position, if rolling_back || !from.is_empty() { from } else { target.reported }));
     }
     let capacity = entity.options.max_events;
@@ -775,6 +783,7 @@ fn halt(entity: &mut Entity) {
     let lkb = entity.lkb;
     for (_, _, target) in entity.targets.iter_mut() {
         target.detail = None;
-        target.state = if target.expected == lkb { TargetState::Halted } else { TargetState::Waiting };
+        target.hold = None;
+        target.judgement = if target.expected == lkb { Judgement::Halted } else { Judgement::Waiting };
     }
 }

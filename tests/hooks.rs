@@ -8,8 +8,8 @@ use std::rc::Rc;
 
 use common::{count, options, Behaviour, Host, Sim, SEC, T0};
 use orchestrator_engine::{
-    Engine, ErrorCode, EventKind, HookContext, HookError, MonitoringController, TargetController, TargetId, TargetReport,
-    TargetState, TargetView,
+    Engine, ErrorCode, EventKind, HookContext, HookError, MonitoringController, TargetController, TargetId, TargetReport, TargetState,
+    TargetView,
 };
 
 /// Blue/green: each selection brings up new green machines instead of

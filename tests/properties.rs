@@ -150,9 +150,8 @@ struct Scenario {
 fn hooks() -> impl Strategy<Value = Option<Hooks>> {
     proptest::option::weighted(
         0.35,
-        (any::<u64>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), proptest::bool::weighted(0.3)).prop_map(
-            |(seed, select, approve, remove, monitor, check)| Hooks { seed, select, approve, remove, monitor, check },
-        ),
+        (any::<u64>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), proptest::bool::weighted(0.3))
+            .prop_map(|(seed, select, approve, remove, monitor, check)| Hooks { seed, select, approve, remove, monitor, check }),
     )
 }
 
@@ -396,7 +395,13 @@ fn run(scenario: &Scenario) {
                     for _ in 0..k {
                         let name = format!("joined-{joined:03}");
                         joined += 1;
-                        sim.hosts.push(Host { group: "zone-0".into(), name, running: running.clone(), since: sim.now, behaviour: HashMap::new() });
+                        sim.hosts.push(Host {
+                            group: "zone-0".into(),
+                            name,
+                            running: running.clone(),
+                            since: sim.now,
+                            behaviour: HashMap::new(),
+                        });
                     }
                     continue;
                 }
@@ -435,7 +440,8 @@ fn run(scenario: &Scenario) {
         }
         let before = sim.info();
         let newest_before = sim.engine.events("prod", "app", 0, usize::MAX).unwrap().last().map_or(0, |e| e.seq);
-        let reports: Vec<_> = sim.reports().into_iter().enumerate().filter(|(i, _)| step >= partial_until || i % 2 == 0).map(|(_, r)| r).collect();
+        let reports: Vec<_> =
+            sim.reports().into_iter().enumerate().filter(|(i, _)| step >= partial_until || i % 2 == 0).map(|(_, r)| r).collect();
         let state_before = sim.engine.snapshot();
         let result = sim.engine.orchestrate("prod", "app", &reports, sim.now);
         let twin_result = twin.orchestrate("prod", "app", &reports, sim.now);
@@ -472,7 +478,10 @@ fn run(scenario: &Scenario) {
         // (A fleet that shrinks, zombies forgotten, may leave more moving
         // than its new batch: nothing more moves then.)
         let moved_now = |reason: TargetState| {
-            answer.iter().filter(|e| e.reason == reason && previous.get(&key(&e.group, &e.name)).is_some_and(|was| *was != e.version)).count()
+            answer
+                .iter()
+                .filter(|e| e.reason == reason && previous.get(&key(&e.group, &e.name)).is_some_and(|was| *was != e.version))
+                .count()
         };
         let sent_back_now = moved_now(TargetState::RolledBack);
         assert!(
@@ -519,7 +528,11 @@ fn run(scenario: &Scenario) {
         if !lkb.is_empty() {
             for e in &answer {
                 let was = previous.get(&key(&e.group, &e.name));
-                assert!(!(e.version == lkb && was.is_some_and(|w| *w != e.version)), "step {step}: {} assigned the bad version {lkb}", e.name);
+                assert!(
+                    !(e.version == lkb && was.is_some_and(|w| *w != e.version)),
+                    "step {step}: {} assigned the bad version {lkb}",
+                    e.name
+                );
                 assert!(!(e.version == lkb && e.reason == TargetState::RolledBack), "step {step}: {e:?}");
             }
         }
@@ -558,7 +571,7 @@ fn run(scenario: &Scenario) {
             let mut opened = false;
             // A log trimmed to maxEvents may have lost the approval of the
             // step under way: judge from the next event that says.
-            let mut known = events.first().is_none_or(|e| e.seq == 1);
+            let mut known = events.first().map_or(true, |e| e.seq == 1);
             for e in &events {
                 match e.kind {
                     EventKind::ApprovalRequested => (waiting, opened, known) = (true, false, true),
@@ -638,7 +651,11 @@ fn run(scenario: &Scenario) {
         let gated = options.steps.iter().any(|s| s.approval);
         let needed = batches * (cycle + 1) + (bakes as i64 * SEC / sim.step_ms) as usize + 10;
         if !gated && needed < STEPS {
-            assert_eq!(sim.info().last_known_good_version, "v2", "a healthy rollout did not finish in {STEPS} steps (needs about {needed})");
+            assert_eq!(
+                sim.info().last_known_good_version,
+                "v2",
+                "a healthy rollout did not finish in {STEPS} steps (needs about {needed})"
+            );
         }
     }
 }

@@ -166,3 +166,41 @@ fn a_gate_approved_under_one_plan_does_not_open_another_plans_gate() {
     }
     assert_eq!(on(&sim, "v2"), 1);
 }
+
+/// Approves every move forward and no move back.
+struct NoWayBack;
+
+impl TargetController for NoWayBack {
+    fn approve(&mut self, _: &HookContext<'_>, selected: &[TargetView<'_>]) -> Result<Vec<orchestrator_engine::TargetId>, HookError> {
+        Ok(selected.iter().filter(|t| t.version == "v1").map(TargetView::id).collect())
+    }
+}
+
+#[test]
+fn a_failed_target_the_approval_hook_holds_back_still_answers_failed_and_so_does_its_restored_twin() {
+    // The judgement (failed on v2) is state; "held back" is only why the
+    // step did not move it. A controller must keep seeing the failure, and
+    // a restored engine must keep the judgement.
+    let mut sim = Sim::new(4, "v1");
+    sim.establish("v1", options(100));
+    for h in &mut sim.hosts {
+        h.behaviour.insert("v2".into(), Behaviour::Broken);
+    }
+    sim.engine.set_target_controller("prod", "app", Some(Box::new(NoWayBack))).unwrap();
+    sim.set_version("v2");
+    sim.run_until(60, |s| s.info().last_known_bad_version == "v2");
+    for _ in 0..5 {
+        let answer = sim.step();
+        assert_eq!(answer.len(), 4);
+        for e in &answer {
+            assert_eq!(e.version, "v2", "the hook approves no move back");
+            assert!(e.is_error && e.reason.is_failed(), "{} answers {:?}: {}", e.name, e.reason, e.message);
+        }
+        let twin = Engine::restore(&sim.engine.snapshot()).unwrap();
+        assert_eq!(twin.expected_state("prod", "app", None).unwrap(), answer);
+    }
+    // Once the hook lets them go, they roll back.
+    sim.engine.set_target_controller("prod", "app", None).unwrap();
+    sim.run_until(60, |s| on(s, "v1") == 4);
+    assert_eq!(on(&sim, "v1"), 4);
+}

@@ -365,6 +365,14 @@ fn unreachable_states_are_rejected() {
     edited[at + 3] = 1;
     let err = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &edited));
     assert!(err.contains("both last known good and last known bad"), "{err}");
+    // Target "h": name, no tags, reported 1, expected 1, message 0, no
+    // error, then its state's code (2, succeeded: it was adopted as good);
+    // 11 (`removed`) is no live target's.
+    let at = body.windows(7).position(|w| w == [1, b'h', 0, 1, 1, 0, 0]).expect("the target");
+    let mut edited = body.to_vec();
+    edited[at + 7] = 11;
+    let err = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &edited));
+    assert!(err.contains("\"h\" of group \"\" is stored as removed"), "{err}");
 }
 
 #[test]

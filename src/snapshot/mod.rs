@@ -36,6 +36,7 @@ use crate::engine::{Engine, Namespace};
 use crate::entity::{Entity, Progress, Removed, Target, Targets, Watch};
 use crate::error::Error;
 use crate::interner::{Interner, Sym};
+use crate::judgement;
 use crate::log::{EventKind, EventLog, History, Outcome, Stored, StoredRollout};
 use crate::model::{Amount, PlanStep, RolloutOptions, TargetId, TargetState};
 
@@ -241,7 +242,7 @@ fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> 
             expected: versions.version(v, t.expected),
             message: messages.index(&t.message).saturating_sub(1),
             is_error: t.is_error,
-            state: state_code(t.state),
+            state: state_code(t.reason()),
             detail: t.detail.as_deref().map(str::to_owned),
             last_seen: t.last_seen.wrapping_sub(time_base),
             last_message: t.last_message.wrapping_sub(time_base),
@@ -471,13 +472,17 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: ExtraV4) -> Res
                 .ok()
                 .and_then(|i| e.messages.get(i))
                 .ok_or_else(|| format!("message index {} is outside the table", t.message))?;
+            let reason = from_code(&TargetState::ALL, state_code, t.state, "target state")?;
+            let (judgement, hold) = judgement::of_reason(reason)
+                .ok_or_else(|| format!("target {:?} of group {:?} is stored as removed", t.name, group.name))?;
             let target = Target {
                 tags: t.tags.into_boxed_slice(),
                 reported: sym(t.reported)?,
                 expected: sym(t.expected)?,
                 message: Box::from(message.as_str()),
                 is_error: t.is_error,
-                state: from_code(&TargetState::ALL, state_code, t.state, "target state")?,
+                judgement,
+                hold,
                 detail: t.detail.map(String::into_boxed_str),
                 last_seen: e.time_base.wrapping_add(t.last_seen),
                 last_message: e.time_base.wrapping_add(t.last_message),

@@ -288,7 +288,7 @@ impl<'e> Tables<'e> {
         self.version_of.push(self.versions.index_of(row.version, || entity.version(row.version)));
         self.message_of.push(self.messages.index_of(entity.message_key(row), || entity.row_message(row)));
         // A fieldless enum's discriminant is its index in TargetState::ALL.
-        self.reason_of.push(row.state as u8);
+        self.reason_of.push(row.reason as u8);
     }
 }
 
@@ -365,7 +365,7 @@ pub(crate) fn answer_columns_to_js(entity: &Entity, reports: &[ReportRef<'_>]) -
     let mut is_error = Vec::with_capacity(rows.reported.len());
     for row in &rows.reported {
         tables.push(row);
-        is_error.push(u8::from(row.state.is_failed()));
+        is_error.push(u8::from(row.reason.is_failed()));
     }
     let others = rows_to_js(entity, &rows.others, None);
     let Tables { versions, version_of, messages, message_of, reason_of, .. } = tables;
