@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::answer::Answer;
 use crate::entity::Entity;
 use crate::error::Error;
 use crate::hooks::{MonitoringController, TargetController};
@@ -193,9 +194,22 @@ impl Engine {
         reports: &[TargetReport],
         now: Timestamp,
     ) -> Result<Vec<ExpectedState>, Error> {
-        let reports: Vec<ReportRef<'_>> = reports.iter().map(TargetReport::as_ref).collect();
+        let reports: Vec<ReportRef<'_>> = reports.iter().map(TargetReport::borrowed).collect();
         let entity = self.step(namespace, entity, &reports, now)?;
         Ok(entity.expected_states(None))
+    }
+
+    /// [`orchestrate`](Self::orchestrate) with borrowed reports, answered
+    /// with the [`Answer`] borrowed from the entity: for a caller that
+    /// builds its own answer format without an owned string per target.
+    pub fn orchestrate_borrowed(
+        &mut self,
+        namespace: &str,
+        entity: &str,
+        reports: &[ReportRef<'_>],
+        now: Timestamp,
+    ) -> Result<Answer<'_>, Error> {
+        self.step(namespace, entity, reports, now).map(Answer::new)
     }
 
     /// [`orchestrate`](Self::orchestrate), answered in the report's order:
@@ -210,7 +224,7 @@ impl Engine {
         reports: &[TargetReport],
         now: Timestamp,
     ) -> Result<AlignedAnswer, Error> {
-        let reports: Vec<ReportRef<'_>> = reports.iter().map(TargetReport::as_ref).collect();
+        let reports: Vec<ReportRef<'_>> = reports.iter().map(TargetReport::borrowed).collect();
         let entity = self.step(namespace, entity, &reports, now)?;
         let rows = entity.rows_aligned(&reports);
         let mut states = entity.states(rows.reported.into_iter().chain(rows.others));
@@ -221,11 +235,11 @@ impl Engine {
     /// Records `reports` and runs one step at `now`, like
     /// [`orchestrate`](Self::orchestrate), without building the answer.
     pub fn report(&mut self, namespace: &str, entity: &str, reports: &[TargetReport], now: Timestamp) -> Result<(), Error> {
-        let reports: Vec<ReportRef<'_>> = reports.iter().map(TargetReport::as_ref).collect();
+        let reports: Vec<ReportRef<'_>> = reports.iter().map(TargetReport::borrowed).collect();
         self.step(namespace, entity, &reports, now).map(|_| ())
     }
 
-    pub(crate) fn step(&mut self, namespace: &str, entity: &str, reports: &[ReportRef<'_>], now: Timestamp) -> Result<&Entity, Error> {
+    fn step(&mut self, namespace: &str, entity: &str, reports: &[ReportRef<'_>], now: Timestamp) -> Result<&Entity, Error> {
         check_name("namespace", namespace)?;
         check_name("entity", entity)?;
         let names = StepNames { namespace, entity };
@@ -243,6 +257,11 @@ impl Engine {
     /// when `group` is given (an exact match).
     pub fn expected_state(&self, namespace: &str, entity: &str, group: Option<&str>) -> Result<Vec<ExpectedState>, Error> {
         Ok(self.entity(namespace, entity)?.expected_states(group))
+    }
+
+    /// The entity's current answer, borrowed (see [`Answer`]).
+    pub fn answer(&self, namespace: &str, entity: &str) -> Result<Answer<'_>, Error> {
+        self.entity(namespace, entity).map(Answer::new)
     }
 
     /// The entity's versions and options.

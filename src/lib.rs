@@ -24,6 +24,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
+mod answer;
 mod control;
 mod engine;
 mod entity;
@@ -39,13 +40,14 @@ mod plan;
 mod snapshot;
 mod step;
 
+pub use answer::{AlignedRows, Answer, AnswerRow, MessageKey, VersionKey};
 pub use engine::Engine;
 pub use error::{Error, ErrorCode, HookError};
 pub use hooks::{HookContext, MonitoringController, TargetController, TargetView};
 pub use log::{Event, EventKind, Outcome, Rollout, HISTORY_LIMIT};
 pub use model::{
-    AlignedAnswer, Amount, ExpectedState, PlanStep, RolloutInfo, RolloutOptions, TargetId, TargetReport, TargetState, Timestamp,
-    DEFAULT_MAX_EVENTS, ZOMBIE_AFTER_SECS,
+    AlignedAnswer, Amount, ExpectedState, PlanStep, ReportRef, RolloutInfo, RolloutOptions, TargetId, TargetReport, TargetState, Timestamp,
+    DEFAULT_MAX_EVENTS, MAX_COUNT, MAX_EVENTS_LIMIT, MAX_TIMEOUT_SECS, ZOMBIE_AFTER_SECS,
 };
 pub use plan::{Schedule, ScheduledStep, StepStatus};
 pub use snapshot::SNAPSHOT_FORMAT_VERSION;

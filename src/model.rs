@@ -399,19 +399,21 @@ pub struct TargetReport {
 }
 
 /// A report borrowed from wherever it came from (a [`TargetReport`], or the
-/// packed form the JS binding receives): what a step reads.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ReportRef<'a> {
-    pub(crate) name: &'a str,
-    pub(crate) group: &'a str,
-    pub(crate) tags: &'a [String],
-    pub(crate) version: &'a str,
-    pub(crate) message: &'a str,
-    pub(crate) is_error: bool,
+/// packed form the JS binding receives): what a step reads. Its fields mean
+/// what [`TargetReport`]'s do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReportRef<'a> {
+    pub name: &'a str,
+    pub group: &'a str,
+    pub tags: &'a [String],
+    pub version: &'a str,
+    pub message: &'a str,
+    pub is_error: bool,
 }
 
 impl TargetReport {
-    pub(crate) fn as_ref(&self) -> ReportRef<'_> {
+    /// The report, borrowed.
+    pub fn borrowed(&self) -> ReportRef<'_> {
         ReportRef {
             name: &self.name,
             group: &self.group,

@@ -16,10 +16,7 @@ use js_sys::{Array, Uint32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::interop;
-use crate::entity::{Entity, MessageKey, Row};
-use crate::error::Error;
-use crate::interner::Sym;
-use crate::model::{ReportRef, TargetReport, TargetState};
+use crate::{Answer, AnswerRow, Error, MessageKey, ReportRef, TargetReport, TargetState, VersionKey};
 
 #[wasm_bindgen(module = "/js/boundary.js")]
 extern "C" {
@@ -110,7 +107,7 @@ impl Reports {
     /// no string of its own per target.
     pub(crate) fn refs(&self) -> Vec<ReportRef<'_>> {
         match self {
-            Reports::Plain(reports) => reports.iter().map(TargetReport::as_ref).collect(),
+            Reports::Plain(reports) => reports.iter().map(TargetReport::borrowed).collect(),
             Reports::Packed { names: (text, ends), fields: [groups, versions, messages], errors, .. } => parts(text, ends)
                 .zip(groups.values())
                 .zip(versions.values())
@@ -263,8 +260,8 @@ impl<K: Hash + Eq + Clone> Dictionary<K> {
 /// An answer's versions, messages and reasons as tables, each distinct
 /// value sent to JS once, and every row as indexes into them.
 struct Tables<'e> {
-    entity: &'e Entity,
-    versions: Dictionary<Sym>,
+    answer: Answer<'e>,
+    versions: Dictionary<VersionKey>,
     messages: Dictionary<MessageKey<'e>>,
     version_of: Vec<u32>,
     message_of: Vec<u32>,
@@ -272,9 +269,9 @@ struct Tables<'e> {
 }
 
 impl<'e> Tables<'e> {
-    fn new(entity: &'e Entity, rows: usize) -> Self {
+    fn new(answer: Answer<'e>, rows: usize) -> Self {
         Tables {
-            entity,
+            answer,
             versions: Dictionary::new(),
             messages: Dictionary::new(),
             version_of: Vec::with_capacity(rows),
@@ -283,12 +280,13 @@ impl<'e> Tables<'e> {
         }
     }
 
-    fn push(&mut self, row: &Row<'e>) {
-        let entity = self.entity;
-        self.version_of.push(self.versions.index_of(row.version, || entity.version(row.version)));
-        self.message_of.push(self.messages.index_of(entity.message_key(row), || entity.row_message(row)));
+    fn push(&mut self, row: &AnswerRow<'e>) {
+        let answer = self.answer;
+        let version = row.version();
+        self.version_of.push(self.versions.index_of(version, || answer.version(version)));
+        self.message_of.push(self.messages.index_of(row.message_key(), || answer.message(row)));
         // A fieldless enum's discriminant is its index in TargetState::ALL.
-        self.reason_of.push(row.reason as u8);
+        self.reason_of.push(row.reason() as u8);
     }
 }
 
@@ -301,24 +299,24 @@ fn failed() -> Vec<u8> {
 }
 
 /// The entity's answer (every target, or one group's) as JS objects.
-pub(crate) fn answer_to_js(entity: &Entity, group: Option<&str>) -> JsValue {
-    rows_to_js(entity, &entity.rows(group), None)
+pub(crate) fn answer_to_js(answer: Answer<'_>, group: Option<&str>) -> JsValue {
+    rows_to_js(answer, &answer.rows(group), None)
 }
 
 /// The answer to the report just taken, as JS objects. `names`: the
 /// report's own strings naming its targets ([`Reports::names`]), which the
 /// answer hands back where it can instead of making new ones.
-pub(crate) fn answer_to_report(entity: &Entity, names: Option<(JsValue, usize)>) -> JsValue {
-    let rows = entity.rows(None);
-    match names.and_then(|(strings, count)| Some((strings, entity.report_rows(count)?))) {
-        Some((strings, from)) => rows_to_js(entity, &rows, Some((&strings, from))),
-        None => rows_to_js(entity, &rows, None),
+pub(crate) fn answer_to_report(answer: Answer<'_>, names: Option<(JsValue, usize)>) -> JsValue {
+    let rows = answer.rows(None);
+    match names.and_then(|(strings, count)| Some((strings, answer.report_rows(count)?))) {
+        Some((strings, from)) => rows_to_js(answer, &rows, Some((&strings, from))),
+        None => rows_to_js(answer, &rows, None),
     }
 }
 
 /// `reused`: the report's names, and for each row the report row that
 /// named it (`u32::MAX`: none).
-fn rows_to_js<'e>(entity: &'e Entity, rows: &[Row<'e>], reused: Option<(&JsValue, Vec<u32>)>) -> JsValue {
+fn rows_to_js<'e>(answer: Answer<'e>, rows: &[AnswerRow<'e>], reused: Option<(&JsValue, Vec<u32>)>) -> JsValue {
     let (strings, mut name_from) = match reused {
         Some((strings, from)) if from.len() == rows.len() => (strings.clone(), from),
         _ => (JsValue::UNDEFINED, vec![u32::MAX; rows.len()]),
@@ -327,16 +325,17 @@ fn rows_to_js<'e>(entity: &'e Entity, rows: &[Row<'e>], reused: Option<(&JsValue
     let mut lengths = Vec::new();
     let mut groups = Dictionary::new();
     let mut group_of = Vec::with_capacity(rows.len());
-    let mut tables = Tables::new(entity, rows.len());
+    let mut tables = Tables::new(answer, rows.len());
     for (row, from) in rows.iter().zip(name_from.iter_mut()) {
         // A report's name with a lone surrogate was stored with U+FFFD in
         // its place: such a name is sent as stored.
-        if *from == u32::MAX || row.name.contains('\u{FFFD}') {
+        let (name, group) = (row.name(), row.group());
+        if *from == u32::MAX || name.contains('\u{FFFD}') {
             *from = u32::MAX;
-            text.push_str(row.name);
-            lengths.push(utf16_len(row.name));
+            text.push_str(name);
+            lengths.push(utf16_len(name));
         }
-        group_of.push(groups.index_of(row.group, || row.group));
+        group_of.push(groups.index_of(group, || group));
         tables.push(row);
     }
     let Tables { versions, version_of, messages, message_of, reason_of, .. } = tables;
@@ -359,15 +358,15 @@ fn rows_to_js<'e>(entity: &'e Entity, rows: &[Row<'e>], reused: Option<(&JsValue
 
 /// The answer to a report in columns (`orchestrateColumns`): typed arrays
 /// aligned with the report, and the entity's other targets as objects.
-pub(crate) fn answer_columns_to_js(entity: &Entity, reports: &[ReportRef<'_>]) -> JsValue {
-    let rows = entity.rows_aligned(reports);
-    let mut tables = Tables::new(entity, rows.reported.len());
+pub(crate) fn answer_columns_to_js(answer: Answer<'_>, reports: &[ReportRef<'_>]) -> JsValue {
+    let rows = answer.rows_aligned(reports);
+    let mut tables = Tables::new(answer, rows.reported.len());
     let mut is_error = Vec::with_capacity(rows.reported.len());
     for row in &rows.reported {
         tables.push(row);
-        is_error.push(u8::from(row.reason.is_failed()));
+        is_error.push(u8::from(row.is_error()));
     }
-    let others = rows_to_js(entity, &rows.others, None);
+    let others = rows_to_js(answer, &rows.others, None);
     let Tables { versions, version_of, messages, message_of, reason_of, .. } = tables;
     answer_columns(&versions.values, version_of, &messages.values, message_of, &reasons(), reason_of, is_error, others)
 }

@@ -5,9 +5,7 @@ use js_sys::Function;
 use wasm_bindgen::JsValue;
 
 use super::interop::{method, plain_object, target_ids_from_js, thrown_message, to_js};
-use crate::error::{Error, HookError};
-use crate::hooks::{HookContext, MonitoringController, TargetController, TargetView};
-use crate::model::TargetId;
+use crate::{Error, HookContext, HookError, MonitoringController, TargetController, TargetId, TargetView};
 
 /// A JS `{ select?, approve?, remove?, monitor? }` object.
 pub(crate) struct JsTargetController {

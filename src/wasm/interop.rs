@@ -8,8 +8,9 @@ use js_sys::{Array, Object, Reflect, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::error::{Error, HookError};
-use crate::model::{Amount, PlanStep, RolloutOptions, TargetId, TargetReport, Timestamp, MAX_COUNT, MAX_EVENTS_LIMIT, MAX_TIMEOUT_SECS};
+use crate::{
+    Amount, Error, HookError, PlanStep, RolloutOptions, TargetId, TargetReport, Timestamp, MAX_COUNT, MAX_EVENTS_LIMIT, MAX_TIMEOUT_SECS,
+};
 
 /// The largest integer a JS number holds exactly.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;

@@ -11,9 +11,7 @@ use super::interop::{
     string_arg, thrown_message, time_from_js, to_js,
 };
 use super::{JsEventsOptions, JsOptionalString, JsOrchestratorOptions, JsPromoteOptions, JsRolloutOptions};
-use crate::engine::Engine;
-use crate::error::Error;
-use crate::model::Timestamp;
+use crate::{Engine, Error, Timestamp};
 
 type JsResult<T> = Result<T, JsValue>;
 
@@ -362,13 +360,13 @@ impl Orchestrator {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let reports = reports_from_js(&reports).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
-        let entity = self.engine.step(&ns, &entity, &reports.refs(), now).map_err(error_to_js)?;
+        let answer = self.engine.orchestrate_borrowed(&ns, &entity, &reports.refs(), now).map_err(error_to_js)?;
         // The report's copy is not needed for the answer (its JS strings
         // are): free it first, so that the two never take wasm memory
         // (which never shrinks) at once.
         let names = reports.names();
         drop(reports);
-        Ok(answer_to_report(entity, names))
+        Ok(answer_to_report(answer, names))
     }
 
     /// `orchestrate` for a fleet kept in columns, the fast form for large
@@ -403,8 +401,8 @@ impl Orchestrator {
         let reports = columns_from_js(&columns).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
         let refs = reports.refs();
-        let entity = self.engine.step(&ns, &entity, &refs, now).map_err(error_to_js)?;
-        Ok(answer_columns_to_js(entity, &refs))
+        let answer = self.engine.orchestrate_borrowed(&ns, &entity, &refs, now).map_err(error_to_js)?;
+        Ok(answer_columns_to_js(answer, &refs))
     }
 
     /// Records and orchestrates like `orchestrate`, answering nothing; read
@@ -423,7 +421,7 @@ impl Orchestrator {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let reports = reports_from_js(&reports).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
-        self.engine.step(&ns, &entity, &reports.refs(), now).map(drop).map_err(error_to_js)
+        self.engine.orchestrate_borrowed(&ns, &entity, &reports.refs(), now).map(drop).map_err(error_to_js)
     }
 
     /// The current expected states, of one group when `group` is given (an
@@ -443,8 +441,8 @@ impl Orchestrator {
     ) -> JsResult<JsValue> {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let group = optional_string_arg("group", group.map(JsValue::from)).map_err(error_to_js)?;
-        let entity = self.engine.entity(&ns, &entity).map_err(error_to_js)?;
-        Ok(answer_to_js(entity, group.as_deref()))
+        let answer = self.engine.answer(&ns, &entity).map_err(error_to_js)?;
+        Ok(answer_to_js(answer, group.as_deref()))
     }
 
     /// The entity's target, rolling, last known good and last known bad
