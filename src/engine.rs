@@ -314,6 +314,70 @@ impl Engine {
         snapshot::decode(bytes)
     }
 
+    /// One entity's state as bytes: its options, versions, targets, plan
+    /// progress, controls, event log and history (not its hooks). The
+    /// format is the engine's snapshot format, of an engine that holds only
+    /// this entity: the same envelope, checksum and canonical bytes, and
+    /// [`restore`](Self::restore) reads it too.
+    pub fn snapshot_entity(&self, namespace: &str, entity: &str) -> Result<Vec<u8>, Error> {
+        Ok(snapshot::encode_one(namespace, entity, self.entity(namespace, entity)?))
+    }
+
+    /// Loads an entity's snapshot ([`snapshot_entity`](Self::snapshot_entity))
+    /// into this engine, in place of the entity of that name if it holds one
+    /// (whose hooks it keeps), and answers its namespace and name. Bytes
+    /// that are not one entity's readable snapshot give
+    /// [`Error::InvalidSnapshot`] and change nothing.
+    pub fn restore_entity(&mut self, bytes: &[u8]) -> Result<(String, String), Error> {
+        let (namespace, name, mut entity) = snapshot::decode_one(bytes)?;
+        let slot = self.namespaces.entry(namespace.clone()).or_default().entities.entry(name.clone()).or_default();
+        entity.hooks = std::mem::take(&mut slot.hooks);
+        *slot = entity;
+        Ok((namespace, name))
+    }
+
+    /// Forgets an entity (and its namespace once it has none): an engine
+    /// that keeps entities in a store holds only those it has loaded.
+    /// Answers whether it held the entity.
+    pub fn unload_entity(&mut self, namespace: &str, entity: &str) -> bool {
+        let Some(ns) = self.namespaces.get_mut(namespace) else {
+            return false;
+        };
+        let held = ns.entities.remove(entity).is_some();
+        if ns.entities.is_empty() {
+            self.namespaces.remove(namespace);
+        }
+        held
+    }
+
+    /// A whole-engine snapshot split into its entities' snapshots, as
+    /// `(namespace, entity, bytes)` in name order.
+    pub fn split_snapshot(bytes: &[u8]) -> Result<Vec<(String, String, Vec<u8>)>, Error> {
+        let engine = Engine::restore(bytes)?;
+        let mut parts = Vec::new();
+        for (namespace, ns) in &engine.namespaces {
+            for (name, entity) in &ns.entities {
+                parts.push((namespace.clone(), name.clone(), snapshot::encode_one(namespace, name, entity)));
+            }
+        }
+        Ok(parts)
+    }
+
+    /// Entities' snapshots joined into one whole-engine snapshot (the
+    /// inverse of [`split_snapshot`](Self::split_snapshot)). An entity that
+    /// appears twice is an [`Error::InvalidSnapshot`].
+    pub fn join_snapshots<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<u8>, Error> {
+        let mut engine = Engine::new();
+        for bytes in parts {
+            let (namespace, name, entity) = snapshot::decode_one(bytes)?;
+            let entities = &mut engine.namespaces.entry(namespace.clone()).or_default().entities;
+            if entities.insert(name.clone(), entity).is_some() {
+                return Err(Error::snapshot(format!("entity {namespace}/{name} appears twice")));
+            }
+        }
+        Ok(engine.snapshot())
+    }
+
     fn namespace(&self, namespace: &str) -> Result<&Namespace, Error> {
         self.namespaces.get(namespace).ok_or_else(|| Error::NotFound { kind: "namespace", name: namespace.to_owned() })
     }

@@ -6,6 +6,8 @@
 //! given; even, a body that gets a valid envelope (magic, format 1 to 4,
 //! length, CRC-32), so mutations reach the decoder past the checksum. The
 //! seeds in `fuzz/seeds/restore` are the golden fixtures in both forms.
+//! The same bytes are read as one entity's snapshot too, and a snapshot is
+//! split into its entities and joined back.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -39,9 +41,21 @@ fuzz_target!(|input: &[u8]| {
     } else {
         envelope(u16::from(mode / 2 % 4) + 1, rest)
     };
+    // Read as one entity's snapshot: one entity or an error, and stable.
+    let mut one = Engine::new();
+    if let Ok((ns, entity)) = one.restore_entity(&bytes) {
+        let again = one.snapshot_entity(&ns, &entity).expect("the entity just restored");
+        let mut twin = Engine::new();
+        assert_eq!(twin.restore_entity(&again).expect("an entity snapshot the engine wrote must restore"), (ns.clone(), entity.clone()));
+        assert_eq!(twin.snapshot_entity(&ns, &entity).expect("restored"), again, "entity snapshot -> restore is not stable");
+    }
     let Ok(mut engine) = Engine::restore(&bytes) else {
         return;
     };
+    // Split into entities and joined back, it is the same snapshot.
+    let parts = Engine::split_snapshot(&bytes).expect("a restorable snapshot splits");
+    let joined = Engine::join_snapshots(parts.iter().map(|(_, _, b)| b.as_slice())).expect("its parts join");
+    assert_eq!(joined, engine.snapshot(), "split -> join is not the snapshot");
     let again = engine.snapshot();
     let twin = Engine::restore(&again).expect("a snapshot the engine wrote must restore");
     assert_eq!(

@@ -50,7 +50,7 @@ const MAGIC: &[u8; 8] = b"ORCHSNAP";
 const HEADER_LEN: usize = 20;
 
 pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
-    let body = Body {
+    seal(&Body {
         namespaces: engine
             .namespaces
             .iter()
@@ -59,10 +59,33 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
                 entities: ns.entities.iter().map(|(name, entity)| encode_entity(name, entity)).collect(),
             })
             .collect(),
-    };
+    })
+}
+
+/// One entity's snapshot: the snapshot of an engine that holds only it, so
+/// that it has every guarantee an engine's snapshot has (and restores as
+/// one).
+pub(crate) fn encode_one(namespace: &str, name: &str, entity: &Entity) -> Vec<u8> {
+    seal(&Body { namespaces: vec![NamespaceBody { name: namespace.to_owned(), entities: vec![encode_entity(name, entity)] }] })
+}
+
+/// The entity in an entity's snapshot ([`encode_one`]), with its namespace
+/// and name.
+pub(crate) fn decode_one(bytes: &[u8]) -> Result<(String, String, Entity), Error> {
+    let engine = decode(bytes)?;
+    let mut entities = engine.namespaces.into_iter().flat_map(|(ns, n)| n.entities.into_iter().map(move |(name, e)| (ns.clone(), name, e)));
+    match (entities.next(), entities.next()) {
+        (Some(one), None) => Ok(one),
+        (None, _) => Err(Error::snapshot("the snapshot holds no entity; an entity's snapshot holds exactly one")),
+        (Some(_), Some(_)) => Err(Error::snapshot("the snapshot holds several entities; an entity's snapshot holds exactly one")),
+    }
+}
+
+/// The envelope around a body in the current format.
+fn seal(body: &Body<EntityV4>) -> Vec<u8> {
     // Encoding plain owned data into a Vec cannot fail; should postcard
     // ever report an error, the snapshot is empty, which restore rejects.
-    let body = postcard::to_allocvec(&body).unwrap_or_default();
+    let body = postcard::to_allocvec(body).unwrap_or_default();
     let mut bytes = Vec::with_capacity(HEADER_LEN.saturating_add(body.len()));
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
@@ -416,6 +439,11 @@ fn decode_body<E: Named>(state: Body<E>, decode_entity: impl Fn(E) -> Result<Ent
             }
         }
         let name = ns.name;
+        // No engine holds a namespace without an entity: its split into
+        // entities could not keep it.
+        if entities.is_empty() {
+            return Err(Error::snapshot(format!("namespace {name:?} has no entity")));
+        }
         if namespaces.insert(name.clone(), Namespace { entities }).is_some() {
             return Err(Error::snapshot(format!("namespace {name:?} appears twice")));
         }
