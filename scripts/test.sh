@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --browser
 bash scripts/setup.sh --fuzz
+bash scripts/setup.sh --servers
 
 echo "== clippy (the crate root denies unwrap, expect, panic, indexing, overflow)"
 cargo clippy --quiet --lib -- -D warnings

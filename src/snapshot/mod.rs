@@ -72,16 +72,19 @@ pub(crate) fn encode_one(namespace: &str, name: &str, entity: &Entity) -> Vec<u8
 /// The entity in an entity's snapshot ([`encode_one`]), with its namespace
 /// and name.
 pub(crate) fn decode_one(bytes: &[u8]) -> Result<(String, String, Entity), Error> {
-    let engine = decode(bytes)?;
-    let mut entities = engine.namespaces.into_iter().flat_map(|(ns, n)| n.entities.into_iter().map(move |(name, e)| (ns.clone(), name, e)));
-    match (entities.next(), entities.next()) {
-        (Some(one), None) => Ok(one),
-        (None, _) => Err(Error::snapshot("the snapshot holds no entity; an entity's snapshot holds exactly one")),
-        (Some(_), Some(_)) => Err(Error::snapshot("the snapshot holds several entities; an entity's snapshot holds exactly one")),
+    let mut engine = decode(bytes)?;
+    let count: usize = engine.namespaces.values().map(|ns| ns.entities.len()).sum();
+    if count != 1 {
+        let what = if count == 0 { "no entity" } else { "several entities" };
+        return Err(Error::snapshot(format!("the snapshot holds {what}; an entity's snapshot holds exactly one")));
     }
+    let (namespace, mut ns) = engine.namespaces.pop_first().ok_or_else(|| Error::snapshot("the snapshot holds no entity"))?;
+    let (name, entity) = ns.entities.pop_first().ok_or_else(|| Error::snapshot("the snapshot holds no entity"))?;
+    Ok((namespace, name, entity))
 }
 
 /// The envelope around a body in the current format.
+#[inline(never)]
 fn seal(body: &Body<EntityV4>) -> Vec<u8> {
     // Encoding plain owned data into a Vec cannot fail; should postcard
     // ever report an error, the snapshot is empty, which restore rejects.
@@ -138,6 +141,7 @@ impl<'a> Table<'a> {
     }
 }
 
+#[inline(never)]
 fn encode_entity(name: &str, entity: &Entity) -> EntityV4 {
     let mut versions = Table::default();
     let mut core = encode_core(name, entity, &mut versions);
@@ -294,6 +298,7 @@ fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> 
     }
 }
 
+#[inline(never)]
 pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, Error> {
     let (header, body) = bytes
         .split_first_chunk::<HEADER_LEN>()

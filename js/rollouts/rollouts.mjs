@@ -1,0 +1,264 @@
+// Rollouts: the engine with its state in a store. Each call is one atomic
+// read-modify-write of one entity: load it (kept cached while its revision
+// is the store's), apply the call, save it with the revision read; when
+// another writer saved first, reload and apply again (a bounded number of
+// times, then `CONFLICT`). A call that fails saves nothing; a store that
+// fails or does not answer in time gives `STORE_UNAVAILABLE`, and the
+// entity is read afresh on the next call.
+
+import { Orchestrator } from "orchestrator-engine";
+
+import { entityKey as keyOf } from "../stores/names.mjs";
+import { orchestratorError, storeUnavailable } from "./errors.mjs";
+
+/** Calls that change an entity; a control answering `false` changed nothing. */
+const WRITES = [
+  "setRolloutOptions",
+  "setTargetVersion",
+  "forceTargetVersion",
+  "pause",
+  "resume",
+  "abort",
+  "retry",
+  "promote",
+  "approve",
+  "rollbackTo",
+  "orchestrate",
+  "orchestrateColumns",
+  "report",
+];
+const READS = ["expectedState", "rolloutInfo", "plan", "events", "history"];
+
+/** The engine, durable: see the README's "Rollouts that survive restarts". */
+export class Rollouts {
+  #store;
+  #now;
+  #retries;
+  #timeoutMs;
+  /**
+   * Each loaded entity: an `Orchestrator` that holds only it (so that its
+   * `snapshot()` is the entity's snapshot) and the store's revision of it
+   * (`null`: the store has none yet).
+   */
+  #loaded = new Map();
+  /** Hooks registered per entity, set again whenever it is reloaded. */
+  #hooks = new Map();
+  /** The tail of each entity's queue: one call at a time per entity. */
+  #queues = new Map();
+
+  /**
+   * @param {object} options
+   * @param {import("../stores/stores").Store} options.store where entities live
+   * @param {() => number} [options.now] the clock (ms since the epoch), as `Orchestrator`'s
+   * @param {number} [options.retries] attempts after a conflict (default 16)
+   * @param {number} [options.storeTimeoutMs] how long one store call may take (default 10 s)
+   */
+  constructor({ store, now, retries = 16, storeTimeoutMs = 10_000 } = {}) {
+    for (const method of ["get", "put", "list", "delete"]) {
+      if (typeof store?.[method] !== "function") {
+        throw orchestratorError("INVALID_ARGUMENT", `store must have a ${method} method (see Store in the README)`);
+      }
+    }
+    if (!Number.isInteger(retries) || retries < 0 || retries > 1000) {
+      throw orchestratorError("INVALID_ARGUMENT", "retries must be an integer from 0 to 1000");
+    }
+    if (!(storeTimeoutMs > 0)) throw orchestratorError("INVALID_ARGUMENT", "storeTimeoutMs must be a positive number");
+    new Orchestrator(now === undefined ? undefined : { now }).free(); // checks the clock now, not at the first call
+    this.#store = store;
+    this.#now = now;
+    this.#retries = retries;
+    this.#timeoutMs = storeTimeoutMs;
+  }
+
+  /** Every namespace with an entity in the store, in name order. */
+  async namespaces() {
+    const all = await this.#call("list entities", () => this.#store.list());
+    return [...new Set(all.map(([ns]) => ns))];
+  }
+
+  /** The entities of a namespace in the store, in name order (`NOT_FOUND` if none). */
+  async entities(namespace) {
+    const all = await this.#call("list entities", () => this.#store.list());
+    const names = all.filter(([ns]) => ns === namespace).map(([, entity]) => entity);
+    if (names.length === 0) throw orchestratorError("NOT_FOUND", `namespace not found: ${namespace}`);
+    return names;
+  }
+
+  /** Registers the per-target hooks of an entity in this process (hooks are not stored). */
+  setTargetController(namespace, entity, controller) {
+    validated((engine) => engine.setTargetController(namespace, entity, controller));
+    this.#held(namespace, entity)?.engine.setTargetController(namespace, entity, controller);
+    this.#hook(namespace, entity).target = controller ?? null;
+  }
+
+  /** Registers the whole-system health check of an entity in this process. */
+  setMonitoringController(namespace, entity, controller) {
+    validated((engine) => engine.setMonitoringController(namespace, entity, controller));
+    this.#held(namespace, entity)?.engine.setMonitoringController(namespace, entity, controller);
+    this.#hook(namespace, entity).monitoring = controller ?? null;
+  }
+
+  /** Deletes an entity from the store (and this process): answers whether it was there. */
+  async deleteEntity(namespace, entity) {
+    return this.#serially(namespace, entity, async () => {
+      this.#drop(keyOf(namespace, entity));
+      return this.#call("delete an entity", () => this.#store.delete(namespace, entity));
+    });
+  }
+
+  /** Applies `change` to the entity as one atomic read-modify-write. */
+  async #write(namespace, entity, change) {
+    return this.#serially(namespace, entity, async () => {
+      const key = keyOf(namespace, entity);
+      for (let attempt = 0; attempt <= this.#retries; attempt++) {
+        const held = await this.#load(namespace, entity);
+        const result = change(held.engine); // throws, changing nothing, on bad input
+        if (result === false) return result; // a control that changed nothing
+        const bytes = held.engine.snapshot();
+        let saved;
+        try {
+          saved = await this.#call("save an entity", () => this.#store.put(namespace, entity, bytes, held.revision));
+        } catch (error) {
+          this.#drop(key); // whether it was saved is unknown: read it afresh
+          throw error;
+        }
+        if (saved !== null && saved !== undefined) {
+          held.revision = String(saved);
+          return result;
+        }
+        this.#drop(key); // another writer saved first
+        if (attempt < this.#retries) await jitter(attempt);
+      }
+      throw orchestratorError(
+        "CONFLICT",
+        `${namespace}/${entity} kept changing under this call (${this.#retries + 1} attempts): other writers saved first each time; try again`,
+      );
+    });
+  }
+
+  async #read(namespace, entity, read) {
+    return this.#serially(namespace, entity, async () => read((await this.#load(namespace, entity)).engine));
+  }
+
+  /** The entity in this process, brought up to the store's revision. */
+  async #load(namespace, entity) {
+    const key = keyOf(namespace, entity);
+    const held = this.#loaded.get(key);
+    const stored = await this.#call("read an entity", () => this.#store.get(namespace, entity, held?.revision ?? undefined));
+    if (stored === undefined || stored === null) {
+      // Not in the store (never saved, or deleted by another writer).
+      if (held?.revision === null) return held;
+      this.#drop(key);
+      return this.#hold(key, namespace, entity, this.#engine(namespace, entity), null);
+    }
+    const revision = String(stored.revision);
+    if (held !== undefined && revision === held.revision) return held;
+    this.#drop(key);
+    if (!stored.bytes) {
+      throw storeUnavailable("read an entity", new Error(`it answered no state for ${namespace}/${entity} at revision ${revision}`));
+    }
+    return this.#hold(key, namespace, entity, this.#engine(namespace, entity, stored.bytes), revision);
+  }
+
+  #hold(key, namespace, entity, engine, revision) {
+    const held = { engine, revision };
+    this.#loaded.set(key, held);
+    return held;
+  }
+
+  /** An engine holding only the entity: restored from its stored bytes, or new. */
+  #engine(namespace, entity, bytes) {
+    const options = this.#now === undefined ? undefined : { now: this.#now };
+    let engine;
+    if (bytes === undefined) {
+      engine = new Orchestrator(options);
+    } else {
+      try {
+        engine = Orchestrator.restore(bytes, options);
+      } catch (error) {
+        throw orchestratorError("INVALID_SNAPSHOT", `the stored state of ${namespace}/${entity} is unreadable: ${error.message}`, error);
+      }
+      const held = engine.namespaces().flatMap((ns) => engine.entities(ns).map((e) => [ns, e]));
+      if (held.length !== 1 || held[0][0] !== namespace || held[0][1] !== entity) {
+        engine.free();
+        const holds = held.map(([ns, e]) => `${ns}/${e}`).join(", ") || "no entity";
+        throw orchestratorError("INVALID_SNAPSHOT", `the stored state of ${namespace}/${entity} holds ${holds}`);
+      }
+    }
+    const hooks = this.#hooks.get(keyOf(namespace, entity));
+    if (hooks?.target) engine.setTargetController(namespace, entity, hooks.target);
+    if (hooks?.monitoring) engine.setMonitoringController(namespace, entity, hooks.monitoring);
+    return engine;
+  }
+
+  /** Forgets a loaded entity, freeing its engine. */
+  #drop(key) {
+    this.#loaded.get(key)?.engine.free();
+    this.#loaded.delete(key);
+  }
+
+  #held(namespace, entity) {
+    return this.#loaded.get(keyOf(namespace, entity));
+  }
+
+  #hook(namespace, entity) {
+    const key = keyOf(namespace, entity);
+    if (!this.#hooks.has(key)) this.#hooks.set(key, { target: null, monitoring: null });
+    return this.#hooks.get(key);
+  }
+
+  /** One store call, bounded in time; its failure is `STORE_UNAVAILABLE`. */
+  async #call(what, call) {
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    });
+    try {
+      return await Promise.race([Promise.resolve().then(call), timeout]);
+    } catch (error) {
+      if (error?.corrupt) throw orchestratorError("INVALID_SNAPSHOT", error.message, error);
+      throw storeUnavailable(what, error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Runs calls on one entity one at a time, in order. */
+  #serially(namespace, entity, run) {
+    const key = keyOf(namespace, entity);
+    const previous = this.#queues.get(key) ?? Promise.resolve();
+    const result = previous.then(run, run);
+    const tail = result.catch(() => {});
+    this.#queues.set(key, tail);
+    tail.then(() => {
+      if (this.#queues.get(key) === tail) this.#queues.delete(key);
+    });
+    return result;
+  }
+
+  static {
+    for (const name of WRITES) {
+      this.prototype[name] = function (namespace, entity, ...args) {
+        return this.#write(namespace, entity, (engine) => engine[name](namespace, entity, ...args));
+      };
+    }
+    for (const name of READS) {
+      this.prototype[name] = function (namespace, entity, ...args) {
+        return this.#read(namespace, entity, (engine) => engine[name](namespace, entity, ...args));
+      };
+    }
+  }
+}
+
+/** Runs `use` on a throwaway engine: it throws what the engine would. */
+function validated(use) {
+  const engine = new Orchestrator();
+  try {
+    use(engine);
+  } finally {
+    engine.free();
+  }
+}
+
+/** A short random pause after a conflict, growing with each attempt. */
+const jitter = (attempt) => new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 50)));

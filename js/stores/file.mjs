@@ -1,0 +1,214 @@
+// The directory store, the embedded default for Node: one file per entity
+// (`<dir>/<namespace>/<entity>.entity`, names percent-encoded), replaced
+// atomically (write a temporary file, fsync, rename, fsync the directory),
+// so a reader or a crash sees the old state or the new one, never a torn
+// one. A write holds a lock file beside the entity's file, created
+// exclusively, so the revision check holds between processes on one
+// machine; a lock left by a process that died is broken.
+
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { join } from "node:path";
+
+import { byName } from "./names.mjs";
+
+const MAGIC = Buffer.from("ORCHREV1");
+const SUFFIX = ".entity";
+
+/** A store in a directory (see `Store` in stores.d.ts). */
+export class FileStore {
+  #dir;
+  #lockTimeoutMs;
+
+  /**
+   * @param {string} dir the directory (made on first write)
+   * @param {{ lockTimeoutMs?: number }} [options] how long a write waits for
+   *   another process's lock on the same entity (default 10 s)
+   */
+  constructor(dir, { lockTimeoutMs = 10_000 } = {}) {
+    if (typeof dir !== "string" || dir === "") throw new TypeError("FileStore: dir must be a non-empty path");
+    this.#dir = dir;
+    this.#lockTimeoutMs = lockTimeoutMs;
+  }
+
+  async get(namespace, entity, known) {
+    let file;
+    try {
+      file = await open(this.#file(namespace, entity), "r");
+    } catch (error) {
+      if (error.code === "ENOENT") return undefined;
+      throw error;
+    }
+    try {
+      const { size } = await file.stat();
+      const head = Buffer.alloc(Math.min(size, 64));
+      await file.read(head, 0, head.length, 0);
+      const { revision, start } = header(head, this.#file(namespace, entity));
+      if (revision === known) return { revision };
+      const bytes = Buffer.alloc(size - start);
+      await file.read(bytes, 0, bytes.length, start);
+      return { revision, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+    } finally {
+      await file.close();
+    }
+  }
+
+  async put(namespace, entity, bytes, revision) {
+    const path = this.#file(namespace, entity);
+    await mkdir(join(this.#dir, encode(namespace)), { recursive: true });
+    return this.#locked(path, async () => {
+      const current = await this.#revision(path);
+      if (current !== (revision ?? null)) return null;
+      const next = randomBytes(8).toString("hex");
+      const tag = Buffer.from(next);
+      const temporary = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+      const file = await open(temporary, "wx");
+      try {
+        await file.writev([MAGIC, Buffer.from([tag.length]), tag, bytes]);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(temporary, path);
+      await syncDirectory(join(this.#dir, encode(namespace)));
+      return next;
+    });
+  }
+
+  async list() {
+    const entities = [];
+    let namespaces;
+    try {
+      namespaces = await readdir(this.#dir, { withFileTypes: true });
+    } catch (error) {
+      if (error.code === "ENOENT") return [];
+      throw error;
+    }
+    for (const ns of namespaces.filter((d) => d.isDirectory())) {
+      for (const name of await readdir(join(this.#dir, ns.name))) {
+        if (name.endsWith(SUFFIX)) entities.push([decode(ns.name), decode(name.slice(0, -SUFFIX.length))]);
+      }
+    }
+    return entities.sort(byName);
+  }
+
+  async delete(namespace, entity) {
+    const path = this.#file(namespace, entity);
+    try {
+      return await this.#locked(path, async () => {
+        await unlink(path);
+        return true;
+      });
+    } catch (error) {
+      if (error.code === "ENOENT") return false;
+      throw error;
+    }
+  }
+
+  #file(namespace, entity) {
+    return join(this.#dir, encode(namespace), encode(entity) + SUFFIX);
+  }
+
+  async #revision(path) {
+    const file = await open(path, "r").catch((error) => (error.code === "ENOENT" ? null : Promise.reject(error)));
+    if (file === null) return null;
+    try {
+      const head = Buffer.alloc(64);
+      const { bytesRead } = await file.read(head, 0, 64, 0);
+      return header(head.subarray(0, bytesRead), path).revision;
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** Runs `work` holding the entity's lock file. */
+  async #locked(path, work) {
+    const lock = `${path}.lock`;
+    const deadline = Date.now() + this.#lockTimeoutMs;
+    for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+      try {
+        const file = await open(lock, "wx");
+        await file.writeFile(String(process.pid));
+        await file.close();
+        break;
+      } catch (error) {
+        if (error.code !== "EEXIST") throw error;
+      }
+      await breakIfAbandoned(lock);
+      if (Date.now() > deadline) throw new Error(`the lock ${lock} is still held after ${this.#lockTimeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    try {
+      return await work();
+    } finally {
+      await unlink(lock).catch(() => {});
+    }
+  }
+}
+
+/** The revision in a file's header, and where its state starts. */
+function header(head, path) {
+  const length = head[MAGIC.length];
+  if (head.length < MAGIC.length + 1 || !head.subarray(0, MAGIC.length).equals(MAGIC) || head.length < MAGIC.length + 1 + length) {
+    throw Object.assign(new Error(`${path} is not an entity file of this store`), { corrupt: true });
+  }
+  const start = MAGIC.length + 1 + length;
+  return { revision: head.subarray(MAGIC.length + 1, start).toString(), start };
+}
+
+/**
+ * Removes a lock whose process is gone. Two processes may find the same
+ * abandoned lock: each takes a second lock to break it and checks again
+ * that the first still names the dead process, so that neither removes a
+ * lock the other has just taken.
+ */
+async function breakIfAbandoned(lock) {
+  const owner = await readOwner(lock);
+  if (owner === null || alive(owner)) return;
+  const breaker = `${lock}.break`;
+  let file;
+  try {
+    file = await open(breaker, "wx");
+  } catch (error) {
+    if (error.code !== "EEXIST") throw error;
+    const breakerOwner = await readOwner(breaker);
+    if (breakerOwner !== null && !alive(breakerOwner)) await unlink(breaker).catch(() => {});
+    return;
+  }
+  try {
+    await file.writeFile(String(process.pid));
+    await file.close();
+    if ((await readOwner(lock)) === owner) await unlink(lock).catch(() => {});
+  } finally {
+    await unlink(breaker).catch(() => {});
+  }
+}
+
+async function readOwner(path) {
+  const text = await readFile(path, "utf8").catch(() => null);
+  const pid = Number(text);
+  // A lock being written has no pid yet: it is not abandoned.
+  return text === null || text === "" || !Number.isInteger(pid) ? null : pid;
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === "EPERM";
+  }
+}
+
+async function syncDirectory(dir) {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A name as a file name: percent-encoded, dots too (no "." or ".."). */
+const encode = (name) => encodeURIComponent(name).replace(/\./g, "%2E").replace(/\*/g, "%2A");
+const decode = (name) => decodeURIComponent(name);

@@ -1,0 +1,37 @@
+// The in-memory store: for tests, browsers, and one-process tools. It keeps
+// its own copy of every value, so a caller that changes its bytes later
+// changes nothing stored.
+
+import { byName, entityKey } from "./names.mjs";
+
+let next = 0;
+
+/** A store in this process's memory (see `Store` in stores.d.ts). */
+export class MemoryStore {
+  #entities = new Map();
+
+  async get(namespace, entity, known) {
+    const stored = this.#entities.get(entityKey(namespace, entity));
+    if (stored === undefined) return undefined;
+    if (stored.revision === known) return { revision: stored.revision };
+    return { revision: stored.revision, bytes: stored.bytes.slice() };
+  }
+
+  async put(namespace, entity, bytes, revision) {
+    const k = entityKey(namespace, entity);
+    const current = this.#entities.get(k)?.revision ?? null;
+    if (current !== revision) return null;
+    next += 1;
+    const stored = { namespace, entity, revision: String(next), bytes: Uint8Array.from(bytes) };
+    this.#entities.set(k, stored);
+    return stored.revision;
+  }
+
+  async list() {
+    return [...this.#entities.values()].map((s) => [s.namespace, s.entity]).sort(byName);
+  }
+
+  async delete(namespace, entity) {
+    return this.#entities.delete(entityKey(namespace, entity));
+  }
+}

@@ -1,0 +1,12 @@
+// How stores name an entity, shared by every store.
+
+/** One string for an entity, unambiguous for any namespace and name. */
+export const entityKey = (namespace, entity) => JSON.stringify([namespace, entity]);
+
+/** The `[namespace, entity]` an `entityKey` was made from. */
+export const fromEntityKey = (key) => JSON.parse(key);
+
+/** Orders `[namespace, entity]` pairs by namespace, then entity. */
+export function byName([a, b], [c, d]) {
+  return a < c ? -1 : a > c ? 1 : b < d ? -1 : b > d ? 1 : 0;
+}

@@ -1,0 +1,173 @@
+// The store contract and the durable engine (Rollouts), the same suite for
+// every store the package ships, against real Redis and PostgreSQL servers
+// that this file starts and stops.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+
+import { Orchestrator } from "orchestrator-engine";
+import { Rollouts } from "orchestrator-engine/rollouts";
+import { storeKinds } from "./servers/stores.mjs";
+
+const T0 = 1_700_000_000_000;
+const servers = await storeKinds();
+after(() => servers.stop());
+
+const bytes = (...values) => Uint8Array.from(values);
+
+/** A fleet of `n` hosts that run what they are told and stay healthy. */
+function fleet(n, version) {
+  return Array.from({ length: n }, (_, i) => ({ name: `h${String(i).padStart(3, "0")}`, version }));
+}
+const apply = (hosts, answer) => {
+  const want = new Map(answer.map((a) => [a.name, a.version]));
+  return hosts.map((h) => ({ ...h, version: want.get(h.name) ?? h.version }));
+};
+
+for (const [kind, open] of Object.entries(servers.kinds)) {
+  describe(`${kind} store`, () => {
+    let store;
+    let close;
+    before(async () => ({ store, close } = await open()));
+    after(() => close());
+
+    test("the contract: get, compare-and-swap put, list and delete", async () => {
+      assert.equal(await store.get("ns", "a"), undefined);
+      const first = await store.put("ns", "a", bytes(1, 2, 3), null);
+      assert.equal(typeof first, "string");
+      assert.equal(await store.put("ns", "a", bytes(9), null), null, "a new entity only once");
+      assert.deepEqual(await store.get("ns", "a"), { revision: first, bytes: bytes(1, 2, 3) });
+      assert.deepEqual(await store.get("ns", "a", first), { revision: first }, "no bytes when the revision is known");
+      const second = await store.put("ns", "a", bytes(4, 5), first);
+      assert.notEqual(second, first);
+      assert.equal(await store.put("ns", "a", bytes(6), first), null, "a stale revision is a conflict");
+      assert.deepEqual(await store.get("ns", "a", first), { revision: second, bytes: bytes(4, 5) });
+      await store.put("ns", "b", bytes(0), null);
+      await store.put("alpha", "z", new Uint8Array(0), null);
+      assert.deepEqual(await store.list(), [["alpha", "z"], ["ns", "a"], ["ns", "b"]]);
+      assert.deepEqual((await store.get("alpha", "z")).bytes, new Uint8Array(0));
+      assert.equal(await store.delete("ns", "a"), true);
+      assert.equal(await store.delete("ns", "a"), false);
+      assert.equal(await store.get("ns", "a"), undefined);
+      const again = await store.put("ns", "a", bytes(7), null);
+      assert.ok(![first, second].includes(again), "a revision is never reused, even after a delete");
+      assert.deepEqual(await store.list(), [["alpha", "z"], ["ns", "a"], ["ns", "b"]]);
+    });
+
+    test("any names, and large binary values, come back exactly", async () => {
+      const names = [["a/b", "x.y"], ["..", "."], ["ü ß", "日本"], ["%2F", "a\\b"], ["{tag}", "*"]];
+      const big = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i * 7919) & 255);
+      for (const [ns, e] of names) await store.put(ns, e, big, null);
+      for (const [ns, e] of names) assert.deepEqual((await store.get(ns, e)).bytes, big, `${ns}/${e}`);
+      const listed = await store.list();
+      for (const name of names) assert.ok(listed.some((l) => l[0] === name[0] && l[1] === name[1]), name.join("/"));
+    });
+
+    test("a rollout through two replicas answers exactly as one in-memory engine", async () => {
+      let now = T0;
+      const clock = () => now;
+      const [a, b] = [new Rollouts({ store, now: clock }), new Rollouts({ store, now: clock })];
+      const plain = new Orchestrator({ now: clock });
+      const options = { batchPercent: 25, successTimeoutSecs: 10, durationTimeoutSecs: 60 };
+      for (const engine of [a, plain]) {
+        await engine.setRolloutOptions("prod", "api", options);
+        await engine.setTargetVersion("prod", "api", "v1");
+      }
+      let hosts = fleet(12, "v1");
+      let plainHosts = hosts;
+      await a.orchestrate("prod", "api", hosts);
+      plain.orchestrate("prod", "api", plainHosts);
+      await b.setTargetVersion("prod", "api", "v2");
+      plain.setTargetVersion("prod", "api", "v2");
+      for (let step = 0; step < 40; step++) {
+        now += 15_000;
+        const replica = step % 3 === 0 ? a : b; // replicas take turns
+        const answer = await replica.orchestrate("prod", "api", hosts);
+        const expected = plain.orchestrate("prod", "api", plainHosts);
+        assert.deepEqual(answer, expected, `step ${step}`);
+        hosts = apply(hosts, answer);
+        plainHosts = apply(plainHosts, expected);
+      }
+      const info = await a.rolloutInfo("prod", "api");
+      assert.equal(info.lastKnownGoodVersion, "v2");
+      assert.deepEqual(info, plain.rolloutInfo("prod", "api"));
+      assert.deepEqual(await b.events("prod", "api"), plain.events("prod", "api"));
+      assert.deepEqual(await b.history("prod", "api"), plain.history("prod", "api"));
+      assert.ok((await a.namespaces()).includes("prod"));
+      assert.deepEqual(await b.entities("prod"), ["api"]);
+    });
+
+    test("two replicas stepping at once: both steps land, one after the other", async () => {
+      let now = T0;
+      const replicas = [0, 1, 2].map(() => new Rollouts({ store, now: () => now }));
+      await replicas[0].setRolloutOptions("race", "api", { batchPercent: 10, successTimeoutSecs: 10 });
+      await replicas[0].setTargetVersion("race", "api", "v1");
+      const hosts = fleet(30, "v1");
+      await replicas[1].orchestrate("race", "api", hosts);
+      await replicas[2].setTargetVersion("race", "api", "v2");
+      for (let round = 0; round < 5; round++) {
+        now += 1000;
+        await Promise.all(replicas.map((r) => r.orchestrate("race", "api", hosts)));
+        const inFlight = (await replicas[0].expectedState("race", "api")).filter((t) => t.reason === "in_flight");
+        assert.ok(inFlight.length <= 3, `round ${round}: ${inFlight.length} in flight, the batch is 3`);
+      }
+      const events = await replicas[1].events("race", "api");
+      const seqs = events.map((e) => e.seq);
+      assert.deepEqual(seqs, seqs.map((_, i) => seqs[0] + i), "no event lost or written twice");
+      const assigned = events.filter((e) => e.kind === "target_assigned").map((e) => e.target.name);
+      assert.equal(new Set(assigned).size, assigned.length, "no target assigned twice");
+    });
+
+    test("a call that fails saves nothing; a control that changes nothing writes nothing", async () => {
+      const rollouts = new Rollouts({ store, now: () => T0 });
+      await rollouts.setTargetVersion("fail", "api", "v1");
+      const before = await store.get("fail", "api");
+      await assert.rejects(rollouts.setTargetVersion("fail", "api", ""), { code: "INVALID_VERSION" });
+      await assert.rejects(rollouts.orchestrate("fail", "api", [{ name: "h", version: "v1", error: true }]), { code: "INVALID_TARGET" });
+      assert.equal(await rollouts.resume("fail", "api"), false);
+      assert.deepEqual(await store.get("fail", "api"), before);
+      await assert.rejects(rollouts.rolloutInfo("fail", "nothing"), { code: "NOT_FOUND" });
+      assert.deepEqual(await store.get("fail", "nothing"), undefined, "a read creates nothing");
+    });
+
+    test("a corrupt stored value is INVALID_SNAPSHOT naming the entity; the others keep working", async () => {
+      const rollouts = new Rollouts({ store, now: () => T0 });
+      await rollouts.setTargetVersion("bad", "good", "v1");
+      await rollouts.setTargetVersion("bad", "broken", "v1");
+      const { revision } = await store.get("bad", "broken");
+      await store.put("bad", "broken", bytes(1, 2, 3, 4), revision);
+      const fresh = new Rollouts({ store, now: () => T0 });
+      await assert.rejects(fresh.rolloutInfo("bad", "broken"), (e) => e.code === "INVALID_SNAPSHOT" && e.message.includes("bad/broken"));
+      await assert.rejects(rollouts.setTargetVersion("bad", "broken", "v2"), { code: "INVALID_SNAPSHOT" });
+      assert.equal((await fresh.rolloutInfo("bad", "good")).targetVersion, "v1");
+      // Another entity's state under this name is caught too.
+      const other = new Orchestrator({ now: () => T0 });
+      other.setTargetVersion("bad", "elsewhere", "v9");
+      await store.put("bad", "broken", other.snapshot(), (await store.get("bad", "broken")).revision);
+      await assert.rejects(fresh.rolloutInfo("bad", "broken"), (e) => e.code === "INVALID_SNAPSHOT" && e.message.includes("bad/elsewhere"));
+    });
+
+    test("hooks stay registered across reloads in the process that set them", async () => {
+      let now = T0;
+      const rollouts = new Rollouts({ store, now: () => now });
+      const writer = new Rollouts({ store, now: () => now });
+      const seen = [];
+      rollouts.setTargetController("hooked", "api", { monitor: (target) => void seen.push(target.name) });
+      await writer.setRolloutOptions("hooked", "api", { batchPercent: 100, successTimeoutSecs: 1 });
+      await writer.setTargetVersion("hooked", "api", "v1");
+      await writer.orchestrate("hooked", "api", fleet(2, "v1"));
+      await writer.setTargetVersion("hooked", "api", "v2"); // another writer: the next call reloads
+      now += 1000;
+      await rollouts.orchestrate("hooked", "api", fleet(2, "v1"));
+      now += 5000;
+      await rollouts.orchestrate("hooked", "api", fleet(2, "v2"));
+      assert.ok(seen.includes("h000") && seen.includes("h001"), `monitor saw ${seen}`);
+      assert.throws(() => rollouts.setTargetController("hooked", "api", 42), { code: "INVALID_ARGUMENT" });
+    });
+  });
+}
+
+test("Rollouts rejects what is not a store, with INVALID_ARGUMENT", () => {
+  assert.throws(() => new Rollouts({}), { code: "INVALID_ARGUMENT", message: /get method/ });
+  assert.throws(() => new Rollouts({ store: { get() {}, put() {}, list() {} } }), { code: "INVALID_ARGUMENT", message: /delete/ });
+});
