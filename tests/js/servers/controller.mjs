@@ -1,0 +1,69 @@
+// One controller process for the concurrency and crash tests: it steps one
+// entity through `Rollouts` on a real store, reporting every target as
+// running what the engine expects of it (erroring on a version named in
+// --broken), until the entity settles on --until. It prints one JSON line
+// per acknowledged step: the targets that step assigned, with versions.
+//
+//   node controller.mjs --kind redis|postgres|file --url URL --ns NS --entity E
+//     --targets N --until VERSION [--broken VERSION] [--pause MS]
+
+import { parseArgs } from "node:util";
+
+import { Rollouts } from "orchestrator-engine/rollouts";
+import { PostgresStore, RedisStore } from "orchestrator-engine/stores";
+import { FileStore } from "orchestrator-engine/stores/file";
+
+const { values } = parseArgs({
+  options: {
+    kind: { type: "string" },
+    url: { type: "string" },
+    ns: { type: "string" },
+    entity: { type: "string" },
+    targets: { type: "string" },
+    until: { type: "string" },
+    broken: { type: "string", default: "" },
+    pause: { type: "string", default: "10" },
+    forever: { type: "boolean", default: false },
+  },
+});
+
+async function open(kind, url) {
+  if (kind === "redis") {
+    const { createClient } = await import("redis");
+    const client = await createClient({ url }).connect();
+    return { store: new RedisStore(client, { prefix: "concurrency" }), close: () => client.quit() };
+  }
+  if (kind === "postgres") {
+    const { default: pg } = await import("pg");
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    return { store: new PostgresStore(pool, { table: "concurrency" }), close: () => pool.end() };
+  }
+  return { store: new FileStore(url), close: async () => {} };
+}
+
+const { store, close } = await open(values.kind, values.url);
+const rollouts = new Rollouts({ store, retries: 1000 });
+const { ns, entity, until, broken } = values;
+const names = Array.from({ length: Number(values.targets) }, (_, i) => `t${String(i).padStart(5, "0")}`);
+const pause = Number(values.pause);
+
+for (;;) {
+  const expected = new Map((await rollouts.expectedState(ns, entity)).map((t) => [t.name, t.version]));
+  const reports = names.map((name) => {
+    const version = expected.get(name) ?? "v1";
+    return { name, version, isError: version === broken };
+  });
+  const answer = await rollouts.orchestrate(ns, entity, reports);
+  const assigned = answer.filter((t) => (t.reason === "in_flight" || t.reason === "rolled_back") && t.version !== expected.get(t.name));
+  process.stdout.write(JSON.stringify(assigned.map((t) => [t.name, t.version])) + "\n");
+  const info = await rollouts.rolloutInfo(ns, entity);
+  // Done once every target is on --until and settled there: the rollout of
+  // --until finished, or (with --broken) the broken version was judged bad
+  // and every target is back.
+  const done = broken ? info.lastKnownBadVersion === broken : info.rollingVersion === until;
+  const back = answer.every((t) => t.version === until && t.reason !== "in_flight" && t.reason !== "rolled_back");
+  const settled = done && info.lastKnownGoodVersion === until && back;
+  if (settled && !values.forever) break;
+  await new Promise((resolve) => setTimeout(resolve, pause));
+}
+await close();
