@@ -4,9 +4,13 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 import { Orchestrator } from "orchestrator-engine";
 import { Rollouts } from "orchestrator-engine/rollouts";
+import { FileStore } from "orchestrator-engine/stores/file";
 import { storeKinds } from "./servers/stores.mjs";
 
 const T0 = 1_700_000_000_000;
@@ -170,4 +174,35 @@ for (const [kind, open] of Object.entries(servers.kinds)) {
 test("Rollouts rejects what is not a store, with INVALID_ARGUMENT", () => {
   assert.throws(() => new Rollouts({}), { code: "INVALID_ARGUMENT", message: /get method/ });
   assert.throws(() => new Rollouts({ store: { get() {}, put() {}, list() {} } }), { code: "INVALID_ARGUMENT", message: /delete/ });
+});
+
+describe("file store locks", () => {
+  const deadPid = () => {
+    const child = spawnSync(process.execPath, ["-e", "0"]);
+    return child.pid;
+  };
+
+  test("a lock left by a process that died is broken; a live one is waited for, then STORE_UNAVAILABLE", async (t) => {
+    const { store, dir } = await servers.kinds.file();
+    const rollouts = new Rollouts({ store, now: () => T0 });
+    await rollouts.setTargetVersion("ns", "api", "v1");
+    const file = join(dir, "ns", "api.entity");
+    writeFileSync(`${file}.lock`, String(deadPid()));
+    writeFileSync(`${file}.123.abcd.tmp`, "half a write"); // what a write killed before its rename leaves
+    await rollouts.setTargetVersion("ns", "api", "v2");
+    assert.equal((await rollouts.rolloutInfo("ns", "api")).targetVersion, "v2");
+    assert.ok(!existsSync(`${file}.lock`));
+    assert.deepEqual(await store.list(), [["ns", "api"]], "a temporary file is not an entity");
+
+    const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"]);
+    t.after(() => sleeper.kill("SIGKILL"));
+    writeFileSync(`${file}.lock`, String(sleeper.pid));
+    const impatient = new Rollouts({ store: new FileStore(dir, { lockTimeoutMs: 300 }), now: () => T0 });
+    await assert.rejects(impatient.setTargetVersion("ns", "api", "v3"), (e) => e.code === "STORE_UNAVAILABLE" && /still held/.test(e.message));
+    assert.equal((await impatient.rolloutInfo("ns", "api")).targetVersion, "v2", "nothing changed");
+    sleeper.kill("SIGKILL");
+    await new Promise((resolve) => sleeper.once("exit", resolve));
+    await impatient.setTargetVersion("ns", "api", "v3");
+    assert.equal((await rollouts.rolloutInfo("ns", "api")).targetVersion, "v3");
+  });
 });

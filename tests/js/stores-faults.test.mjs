@@ -1,0 +1,175 @@
+// Faults against real servers: a store killed in the middle of a rollout
+// (calls fail with STORE_UNAVAILABLE while it is down and change nothing;
+// the rollout goes on when it is back, and nothing acknowledged is lost),
+// and controllers killed with SIGKILL in the middle of a step (the store
+// holds the state before or after that step, never a torn one).
+
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient } from "redis";
+import pg from "pg";
+
+import { Orchestrator } from "orchestrator-engine";
+import { Rollouts } from "orchestrator-engine/rollouts";
+import { PostgresStore, RedisStore } from "orchestrator-engine/stores";
+import { FileStore } from "orchestrator-engine/stores/file";
+import { startPostgres, startRedis } from "./servers/servers.mjs";
+
+const CONTROLLER = fileURLToPath(new URL("./servers/controller.mjs", import.meta.url));
+const T0 = 1_700_000_000_000;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const servers = {
+  redis: async () => {
+    const server = await startRedis();
+    // Commands fail at once while the server is down instead of waiting in
+    // the client's queue to run after it is back (README: "Stores").
+    const client = createClient({ url: server.url, disableOfflineQueue: true, socket: { reconnectStrategy: () => 100 } });
+    client.on("error", () => {});
+    await client.connect();
+    return { server, store: new RedisStore(client), url: server.url, close: () => client.close?.() ?? client.quit() };
+  },
+  postgres: async () => {
+    const server = await startPostgres();
+    const pool = new pg.Pool({ connectionString: server.url, max: 2, connectionTimeoutMillis: 1000 });
+    pool.on("error", () => {});
+    return { server, store: new PostgresStore(pool), url: server.url, close: () => pool.end() };
+  },
+};
+
+for (const [kind, open] of Object.entries(servers)) {
+  describe(`${kind} stopped in the middle of a rollout`, () => {
+    let env;
+    after(async () => {
+      await env?.close();
+      await env?.server.stop();
+    });
+
+    test("calls fail with STORE_UNAVAILABLE while it is down; the rollout goes on after, nothing acknowledged lost", { timeout: 120_000 }, async (t) => {
+      env = await open();
+      let now = T0;
+      const clock = () => now;
+      const rollouts = new Rollouts({ store: env.store, now: clock, storeTimeoutMs: 3000 });
+      const plain = new Orchestrator({ now: clock }); // the same calls, acknowledged ones only
+      const both = async (call) => {
+        const answer = await call(rollouts);
+        const expected = call(plain);
+        assert.deepEqual(answer, expected);
+        return answer;
+      };
+      await both((e) => e.setRolloutOptions("prod", "api", { batchPercent: 25, successTimeoutSecs: 10 }));
+      await both((e) => e.setTargetVersion("prod", "api", "v1"));
+      let hosts = Array.from({ length: 20 }, (_, i) => ({ name: `h${i}`, version: "v1" }));
+      await both((e) => e.orchestrate("prod", "api", hosts));
+      await both((e) => e.setTargetVersion("prod", "api", "v2"));
+      const step = async () => {
+        now += 15_000;
+        const answer = await both((e) => e.orchestrate("prod", "api", hosts));
+        hosts = answer.map((a) => ({ name: a.name, version: a.version }));
+      };
+      for (let i = 0; i < 3; i++) await step();
+      const acknowledged = plain.events("prod", "api");
+
+      await env.server.kill();
+      let failures = 0;
+      for (const call of [
+        () => rollouts.orchestrate("prod", "api", hosts),
+        () => rollouts.pause("prod", "api"),
+        () => rollouts.rolloutInfo("prod", "api"),
+      ]) {
+        now += 15_000;
+        await assert.rejects(call(), (e) => e.code === "STORE_UNAVAILABLE" && /retry once it is back/.test(e.message));
+        failures++;
+      }
+
+      await env.server.start();
+      let tries = 0;
+      for (;;) {
+        // The client reconnects on its own; until it has, calls still fail.
+        try {
+          await rollouts.rolloutInfo("prod", "api");
+          break;
+        } catch (error) {
+          assert.equal(error.code, "STORE_UNAVAILABLE");
+          assert.ok(++tries < 100, "the store came back");
+          await sleep(100);
+        }
+      }
+      for (let i = 0; i < 20 && (await rollouts.rolloutInfo("prod", "api")).lastKnownGoodVersion !== "v2"; i++) await step();
+      assert.equal((await rollouts.rolloutInfo("prod", "api")).lastKnownGoodVersion, "v2");
+      const events = await rollouts.events("prod", "api");
+      assert.deepEqual(events.slice(0, acknowledged.length), acknowledged, "what was acknowledged before the outage is all there");
+      assert.deepEqual(events, plain.events("prod", "api"), "and nothing a failed call did");
+      t.diagnostic(`${kind}: ${failures} calls failed while down, the client was back after ${tries} tries; ${events.length} events`);
+    });
+  });
+}
+
+const kills = {
+  file: async () => {
+    const dir = mkdtempSync(join(tmpdir(), "file-store-"));
+    return { store: new FileStore(dir, { lockTimeoutMs: 20_000 }), url: dir, close: async () => rmSync(dir, { recursive: true, force: true }) };
+  },
+  redis: async () => {
+    const server = await startRedis();
+    const client = await createClient({ url: server.url }).connect();
+    return { store: new RedisStore(client, { prefix: "concurrency" }), url: server.url, close: async () => (await client.quit(), await server.stop()) };
+  },
+  postgres: async () => {
+    const server = await startPostgres();
+    const pool = new pg.Pool({ connectionString: server.url, max: 2 });
+    return { store: new PostgresStore(pool, { table: "concurrency" }), url: server.url, close: async () => (await pool.end(), await server.stop()) };
+  },
+};
+
+for (const [kind, open] of Object.entries(kills)) {
+  describe(`controllers killed with SIGKILL in the middle of a step (${kind})`, () => {
+    let env;
+    after(() => env?.close());
+
+    test("the store holds a whole state after every kill, and the next writer goes on", { timeout: 180_000 }, async (t) => {
+      env = await open();
+      const { store, url } = env;
+      const targets = 20_000; // a step and its write take long enough to be hit
+      const admin = new Rollouts({ store, storeTimeoutMs: 30_000 });
+      await admin.setRolloutOptions("fleet", "api", { batchPercent: 5, successTimeoutSecs: 1, maxEvents: 100_000 });
+      await admin.setTargetVersion("fleet", "api", "v1");
+      const names = Array.from({ length: targets }, (_, i) => `t${String(i).padStart(5, "0")}`);
+      await admin.orchestrate("fleet", "api", names.map((name) => ({ name, version: "v1" })));
+      await admin.setTargetVersion("fleet", "api", "v2");
+      const args = [CONTROLLER, "--kind", kind, "--url", url, "--ns", "fleet", "--entity", "api", "--targets", String(targets), "--until", "v2", "--forever", "--pause", "0"];
+      const revisions = new Set();
+      let locksLeft = 0;
+      for (let round = 0; round < 6; round++) {
+        const children = [0, 1].map(() => spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] }));
+        let steps = 0;
+        for (const child of children) child.stdout.on("data", (d) => (steps += String(d).split("\n").length - 1));
+        await sleep(1500 + Math.random() * 1500);
+        const exits = children.map((child) => new Promise((resolve) => child.once("exit", resolve)));
+        for (const child of children) child.kill("SIGKILL");
+        await Promise.all(exits);
+        // A kill inside a write leaves the dead writer's lock (file store).
+        const left = kind === "file" && existsSync(join(url, "fleet")) ? readdirSync(join(url, "fleet")).filter((f) => /\.(lock|tmp)$/.test(f)) : [];
+        locksLeft += left.length > 0 ? 1 : 0;
+        // Whole: it restores, and it holds the entity.
+        const stored = await store.get("fleet", "api");
+        const engine = Orchestrator.restore(stored.bytes);
+        assert.equal(engine.expectedState("fleet", "api").length, targets);
+        engine.free();
+        revisions.add(stored.revision);
+        // The next writer is not blocked by anything the dead left behind.
+        await admin.resume("fleet", "api"); // answers false, writes nothing
+        await admin.setRolloutOptions("fleet", "api", { batchPercent: 5, successTimeoutSecs: 1, maxEvents: 100_000 });
+        t.diagnostic(`${kind} round ${round}: killed 2 controllers after ${steps} acknowledged steps; the stored state restores${kind === "file" ? `; files left by the dead: ${locksLeft} rounds so far` : ""}`);
+      }
+      assert.ok(revisions.size >= 3, `the controllers made progress between kills (${revisions.size} revisions seen)`);
+      const events = await admin.events("fleet", "api", { limit: 100_000 });
+      events.forEach((e, i) => assert.equal(e.seq, i + 1, "a contiguous log"));
+    });
+  });
+}
