@@ -79,3 +79,24 @@ void [acted, simulation.events(0), simulation.history(), simulation.plan()];
 // @ts-expect-error failure kinds are checked
 new Simulation(Orchestrator, { failures: { v2: { broken: 0.1 } } });
 export { outcome, took, saved };
+
+// The durable engine and its stores.
+import { Rollouts } from "orchestrator-engine/rollouts";
+import { MemoryStore, RedisStore, PostgresStore } from "orchestrator-engine/stores";
+import type { Store, StoredEntity } from "orchestrator-engine/stores";
+import { FileStore } from "orchestrator-engine/stores/file";
+
+async function durable(): Promise<void> {
+  const stores: Store[] = [new MemoryStore(), new FileStore("/var/lib/rollouts"), new RedisStore({}), new PostgresStore({}, { table: "rollouts" })];
+  const rollouts = new Rollouts({ store: stores[0], now: () => Date.now(), retries: 8, storeTimeoutMs: 2000 });
+  await rollouts.setTargetVersion("prod", "api", "v2");
+  const answer: ExpectedState[] = await rollouts.orchestrate("prod", "api", [{ name: "h1", version: "v1" }]);
+  const paused: boolean = await rollouts.pause("prod", "api");
+  const info: RolloutInfo = await rollouts.rolloutInfo("prod", "api");
+  const got: StoredEntity | undefined = await stores[0].get("prod", "api");
+  rollouts.setTargetController("prod", "api", { monitor: () => {} });
+  // @ts-expect-error a store needs every method
+  new Rollouts({ store: { get: async () => undefined } });
+  void [answer, paused, info, got, await rollouts.namespaces(), await rollouts.deleteEntity("prod", "api")];
+}
+void durable;

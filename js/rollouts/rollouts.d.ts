@@ -1,0 +1,69 @@
+// Types of `orchestrator-engine/rollouts`: the engine with its state in a
+// store. Every call of `Orchestrator` that takes an entity, asynchronous.
+import type {
+  AnswerColumns,
+  Event,
+  EventsOptions,
+  ExpectedState,
+  MonitoringController,
+  PromoteOptions,
+  ReportColumns,
+  Rollout,
+  RolloutInfo,
+  RolloutOptions,
+  Schedule,
+  TargetController,
+  TargetReport,
+} from "orchestrator-engine";
+import type { Store } from "orchestrator-engine/stores";
+
+export interface RolloutsOptions {
+  /** Where entities live. */
+  store: Store;
+  /** The clock, in ms since the epoch (default `Date.now`). */
+  now?: () => number;
+  /** Attempts after a conflict before `CONFLICT` (default 16). */
+  retries?: number;
+  /** How long one store call may take before `STORE_UNAVAILABLE` (default 10,000 ms). */
+  storeTimeoutMs?: number;
+}
+
+/**
+ * The engine, durable: each call is one atomic read-modify-write of one
+ * entity in the store (load, kept cached while its revision is current;
+ * apply; save with the revision read; on a conflict reload and apply
+ * again). A call that fails saves nothing. Errors are `OrchestratorError`s
+ * with the engine's codes and `CONFLICT`, `STORE_UNAVAILABLE`, and
+ * `INVALID_SNAPSHOT` for a stored value that is not the entity's state.
+ */
+export class Rollouts {
+  constructor(options: RolloutsOptions);
+  setRolloutOptions(namespace: string, entity: string, options?: RolloutOptions | null): Promise<void>;
+  setTargetVersion(namespace: string, entity: string, version: string): Promise<void>;
+  forceTargetVersion(namespace: string, entity: string, version: string): Promise<void>;
+  pause(namespace: string, entity: string): Promise<boolean>;
+  resume(namespace: string, entity: string): Promise<boolean>;
+  abort(namespace: string, entity: string): Promise<boolean>;
+  retry(namespace: string, entity: string): Promise<boolean>;
+  promote(namespace: string, entity: string, options?: PromoteOptions | null): Promise<boolean>;
+  approve(namespace: string, entity: string): Promise<boolean>;
+  rollbackTo(namespace: string, entity: string, version: string): Promise<boolean>;
+  orchestrate(namespace: string, entity: string, reports: TargetReport[]): Promise<ExpectedState[]>;
+  orchestrateColumns(namespace: string, entity: string, columns: ReportColumns): Promise<AnswerColumns>;
+  report(namespace: string, entity: string, reports: TargetReport[]): Promise<void>;
+  expectedState(namespace: string, entity: string, group?: string | null): Promise<ExpectedState[]>;
+  rolloutInfo(namespace: string, entity: string): Promise<RolloutInfo>;
+  plan(namespace: string, entity: string): Promise<Schedule>;
+  events(namespace: string, entity: string, options?: EventsOptions | null): Promise<Event[]>;
+  history(namespace: string, entity: string): Promise<Rollout[]>;
+  /** Every namespace with an entity in the store, in name order. */
+  namespaces(): Promise<string[]>;
+  /** The entities of a namespace in the store (`NOT_FOUND` if it has none). */
+  entities(namespace: string): Promise<string[]>;
+  /** Deletes an entity from the store; resolves whether it was there. */
+  deleteEntity(namespace: string, entity: string): Promise<boolean>;
+  /** Registers per-target hooks in this process (hooks are not stored). */
+  setTargetController(namespace: string, entity: string, controller: TargetController | null): void;
+  /** Registers the whole-system health check in this process. */
+  setMonitoringController(namespace: string, entity: string, controller: MonitoringController | null): void;
+}

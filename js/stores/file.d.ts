@@ -1,0 +1,17 @@
+// Types of `orchestrator-engine/stores/file` (Node only).
+import type { Store, StoredEntity } from "orchestrator-engine/stores";
+
+/**
+ * A store in a directory, the embedded default for Node: one file per
+ * entity, replaced atomically (write, fsync, rename, fsync the directory),
+ * and a lock file per entity so that the revision check holds between
+ * processes on one machine. A lock left by a process that died is broken;
+ * a live one is waited for up to `lockTimeoutMs` (default 10 s).
+ */
+export class FileStore implements Store {
+  constructor(dir: string, options?: { lockTimeoutMs?: number });
+  get(namespace: string, entity: string, known?: string): Promise<StoredEntity | undefined>;
+  put(namespace: string, entity: string, bytes: Uint8Array, revision: string | null): Promise<string | null>;
+  list(): Promise<Array<[string, string]>>;
+  delete(namespace: string, entity: string): Promise<boolean>;
+}

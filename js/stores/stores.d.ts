@@ -1,0 +1,74 @@
+// Types of `orchestrator-engine/stores`: the Store interface every store
+// implements (write your own against it), and the stores that run anywhere.
+
+/** An entity as a store holds it. */
+export interface StoredEntity {
+  /** Opaque; a new one on every write, never reused by the store. */
+  revision: string;
+  /** The entity's snapshot; left out when the caller already holds `revision`. */
+  bytes?: Uint8Array;
+}
+
+/**
+ * Where `Rollouts` keeps entities: one value per (namespace, entity), each
+ * with a revision, written only by compare-and-swap. Every method may
+ * throw (or reject) when the store cannot be reached: `Rollouts` turns
+ * that into `STORE_UNAVAILABLE`. A method that throws an error with
+ * `corrupt: true` reports a value it cannot read (`INVALID_SNAPSHOT`).
+ */
+export interface Store {
+  /**
+   * The entity's revision and bytes, or `undefined` when the store has no
+   * such entity. With `known`, the bytes are left out when the revision is
+   * still `known` (a cached copy is current).
+   */
+  get(namespace: string, entity: string, known?: string): Promise<StoredEntity | undefined>;
+  /**
+   * Writes `bytes` only if the entity's revision is still `revision`
+   * (`null`: only if the store has no such entity yet), atomically.
+   * Resolves the new revision, or `null` when the revision was not the
+   * store's (a conflict: another writer saved first).
+   */
+  put(namespace: string, entity: string, bytes: Uint8Array, revision: string | null): Promise<string | null>;
+  /** Every entity as `[namespace, entity]`, by namespace then entity. */
+  list(): Promise<Array<[string, string]>>;
+  /** Deletes the entity; resolves whether it was there. */
+  delete(namespace: string, entity: string): Promise<boolean>;
+}
+
+/** A store in this process's memory: tests, browsers, one-process tools. */
+export class MemoryStore implements Store {
+  get(namespace: string, entity: string, known?: string): Promise<StoredEntity | undefined>;
+  put(namespace: string, entity: string, bytes: Uint8Array, revision: string | null): Promise<string | null>;
+  list(): Promise<Array<[string, string]>>;
+  delete(namespace: string, entity: string): Promise<boolean>;
+}
+
+/**
+ * A store in Redis: one hash per entity, the compare-and-swap in one
+ * server-side script. Pass a connected node-redis (v4+) or ioredis client;
+ * create it with its offline queue disabled (node-redis
+ * `disableOfflineQueue: true`, ioredis `enableOfflineQueue: false`) so that
+ * a call made while the server is down fails at once instead of running
+ * after it is back.
+ */
+export class RedisStore implements Store {
+  constructor(client: unknown, options?: { prefix?: string });
+  get(namespace: string, entity: string, known?: string): Promise<StoredEntity | undefined>;
+  put(namespace: string, entity: string, bytes: Uint8Array, revision: string | null): Promise<string | null>;
+  list(): Promise<Array<[string, string]>>;
+  delete(namespace: string, entity: string): Promise<boolean>;
+}
+
+/**
+ * A store in PostgreSQL: one row per entity in `table` (created on first
+ * use), the compare-and-swap one `UPDATE ... WHERE revision = $n`. Pass a
+ * `pg` Client or Pool, or a `postgres` (postgres.js) sql function.
+ */
+export class PostgresStore implements Store {
+  constructor(client: unknown, options?: { table?: string });
+  get(namespace: string, entity: string, known?: string): Promise<StoredEntity | undefined>;
+  put(namespace: string, entity: string, bytes: Uint8Array, revision: string | null): Promise<string | null>;
+  list(): Promise<Array<[string, string]>>;
+  delete(namespace: string, entity: string): Promise<boolean>;
+}
