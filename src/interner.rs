@@ -14,6 +14,11 @@ impl Sym {
     pub(crate) fn is_empty(self) -> bool {
         self == Sym::EMPTY
     }
+
+    /// Its position in its interner.
+    pub(crate) fn index(self) -> usize {
+        usize::try_from(self.0).unwrap_or(usize::MAX)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -113,31 +113,57 @@ fn checksum(format: u16, body: &[u8]) -> u32 {
     hasher.finalize()
 }
 
-/// Builds a table of strings in order of first use.
+/// Builds a table of strings in order of first use. Neighbouring targets
+/// mostly share their message, and versions are few: the last string, and
+/// each version's index by symbol, are remembered, so most rows hash
+/// nothing.
 #[derive(Default)]
 struct Table<'a> {
     strings: Vec<String>,
-    index: HashMap<&'a str, u32>,
+    index: HashMap<&'a str, u32, foldhash::fast::RandomState>,
+    last: Option<(&'a str, u32)>,
+    by_sym: Vec<u32>,
 }
 
 impl<'a> Table<'a> {
     /// The 1-based index of `s` (0 stays "none" for versions).
     fn index(&mut self, s: &'a str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
-            return i;
+        if let Some((last, i)) = self.last {
+            if last == s {
+                return i;
+            }
         }
-        self.strings.push(s.to_owned());
-        let i = u32::try_from(self.strings.len()).unwrap_or(u32::MAX);
-        self.index.insert(s, i);
+        let i = match self.index.get(s) {
+            Some(&i) => i,
+            None => {
+                self.strings.push(s.to_owned());
+                let i = u32::try_from(self.strings.len()).unwrap_or(u32::MAX);
+                self.index.insert(s, i);
+                i
+            }
+        };
+        self.last = Some((s, i));
         i
     }
 
     fn version(&mut self, versions: &'a Interner, sym: Sym) -> u32 {
         if sym.is_empty() {
-            0
-        } else {
-            self.index(versions.resolve(sym))
+            return 0;
         }
+        let at = sym.index();
+        if let Some(&i) = self.by_sym.get(at) {
+            if i != 0 {
+                return i;
+            }
+        }
+        let i = self.index(versions.resolve(sym));
+        if self.by_sym.len() <= at {
+            self.by_sym.resize(at.saturating_add(1), 0);
+        }
+        if let Some(slot) = self.by_sym.get_mut(at) {
+            *slot = i;
+        }
+        i
     }
 }
 
