@@ -33,10 +33,11 @@ pub(super) struct EntityV3 {
     pub(super) control: ControlV3,
 }
 
-/// Format 4's entity: format 3's, then what came after it.
+/// Format 4's entity: format 3's, then what came after it. (`T`: the
+/// target as decoded, owned, or as encoded, borrowed from the engine.)
 #[derive(Serialize, Deserialize)]
-pub(super) struct EntityV4 {
-    pub(super) core: EntityV1,
+pub(super) struct EntityV4<T = TargetV1> {
+    pub(super) core: EntityV1<T>,
     pub(super) control: ControlV3,
     pub(super) extra: ExtraV4,
 }
@@ -144,7 +145,7 @@ pub(super) struct RolloutV2 {
 }
 
 #[derive(Serialize, Deserialize)]
-pub(super) struct EntityV1 {
+pub(super) struct EntityV1<T = TargetV1> {
     pub(super) name: String,
     /// Versions in order of first use; symbol `i` is `versions[i - 1]` and
     /// symbol 0 is "no version".
@@ -161,13 +162,13 @@ pub(super) struct EntityV1 {
     pub(super) messages: Vec<String>,
     /// Target times are stored relative to this one, so they stay small.
     pub(super) time_base: i64,
-    pub(super) groups: Vec<GroupV1>,
+    pub(super) groups: Vec<GroupV1<T>>,
 }
 
 #[derive(Serialize, Deserialize)]
-pub(super) struct GroupV1 {
+pub(super) struct GroupV1<T = TargetV1> {
     pub(super) name: String,
-    pub(super) targets: Vec<TargetV1>,
+    pub(super) targets: Vec<T>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -180,6 +181,25 @@ pub(super) struct TargetV1 {
     pub(super) is_error: bool,
     pub(super) state: u8,
     pub(super) detail: Option<String>,
+    pub(super) last_seen: i64,
+    pub(super) last_message: i64,
+    pub(super) version_changed: i64,
+    pub(super) assigned: i64,
+}
+
+/// A [`TargetV1`] as the encoder writes it, borrowed from the engine: the
+/// same fields in the same order, so the same bytes, without a string
+/// allocated per target.
+#[derive(Serialize)]
+pub(super) struct TargetOut<'a> {
+    pub(super) name: &'a str,
+    pub(super) tags: &'a [String],
+    pub(super) reported: u32,
+    pub(super) expected: u32,
+    pub(super) message: u32,
+    pub(super) is_error: bool,
+    pub(super) state: u8,
+    pub(super) detail: Option<&'a str>,
     pub(super) last_seen: i64,
     pub(super) last_message: i64,
     pub(super) version_changed: i64,

@@ -85,7 +85,7 @@ pub(crate) fn decode_one(bytes: &[u8]) -> Result<(String, String, Entity), Error
 
 /// The envelope around a body in the current format.
 #[inline(never)]
-fn seal(body: &Body<EntityV4>) -> Vec<u8> {
+fn seal(body: &Body<EntityV4<TargetOut<'_>>>) -> Vec<u8> {
     // Encoding plain owned data into a Vec cannot fail; should postcard
     // ever report an error, the snapshot is empty, which restore rejects.
     let body = postcard::to_allocvec(body).unwrap_or_default();
@@ -168,7 +168,7 @@ impl<'a> Table<'a> {
 }
 
 #[inline(never)]
-fn encode_entity(name: &str, entity: &Entity) -> EntityV4 {
+fn encode_entity<'a>(name: &str, entity: &'a Entity) -> EntityV4<TargetOut<'a>> {
     let mut versions = Table::default();
     let mut core = encode_core(name, entity, &mut versions);
     let control = encode_control(entity, &mut versions);
@@ -273,7 +273,7 @@ fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> ControlV3
 }
 
 /// The code of `value` in a format's table: its position.
-fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> EntityV1 {
+fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> EntityV1<TargetOut<'a>> {
     let v = &entity.versions;
     let mut messages = Table::default();
     let target_version = versions.version(v, entity.target_version);
@@ -281,22 +281,22 @@ fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> 
     let lkg = versions.version(v, entity.lkg);
     let lkb = versions.version(v, entity.lkb);
     let time_base = entity.targets.iter().map(|(_, _, t)| t.last_seen).max().unwrap_or(0);
-    let mut groups: Vec<GroupV1> = Vec::new();
+    let mut groups: Vec<GroupV1<TargetOut<'a>>> = Vec::new();
     // By group, then name, whatever order they arrived in: the same state
     // gives the same bytes, and each group is written once.
     for (group, target_name, t) in entity.targets.sorted() {
         if groups.last().map_or(true, |g| g.name != group) {
             groups.push(GroupV1 { name: group.to_owned(), targets: Vec::new() });
         }
-        let target = TargetV1 {
-            name: target_name.to_owned(),
-            tags: t.tags.to_vec(),
+        let target = TargetOut {
+            name: target_name,
+            tags: &t.tags,
             reported: versions.version(v, t.reported),
             expected: versions.version(v, t.expected),
             message: messages.index(&t.message).saturating_sub(1),
             is_error: t.is_error,
             state: state_code(t.reason()),
-            detail: t.detail.as_deref().map(str::to_owned),
+            detail: t.detail.as_deref(),
             last_seen: t.last_seen.wrapping_sub(time_base),
             last_message: t.last_message.wrapping_sub(time_base),
             version_changed: t.version_changed.wrapping_sub(time_base),
