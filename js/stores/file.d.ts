@@ -1,5 +1,5 @@
 // Types of `orchestrator-engine/stores/file` (Node only).
-import type { Store, StoredEntity } from "orchestrator-engine/stores";
+import type { Store } from "orchestrator-engine/stores";
 
 /**
  * A store in a directory, the embedded default for Node: one file per
@@ -8,10 +8,8 @@ import type { Store, StoredEntity } from "orchestrator-engine/stores";
  * processes on one machine. A lock left by a process that died is broken;
  * a live one is waited for up to `lockTimeoutMs` (default 10 s).
  */
-export class FileStore implements Store {
+export class FileStore {
   constructor(dir: string, options?: { lockTimeoutMs?: number });
-  get(namespace: string, entity: string, known?: string): Promise<StoredEntity | undefined>;
-  put(namespace: string, entity: string, bytes: Uint8Array, revision: string | null): Promise<string | null>;
-  list(): Promise<Array<[string, string]>>;
-  delete(namespace: string, entity: string): Promise<boolean>;
 }
+/** Its methods are `Store`'s. */
+export interface FileStore extends Store {}

@@ -37,12 +37,9 @@ export interface Store {
 }
 
 /** A store in this process's memory: tests, browsers, one-process tools. */
-export class MemoryStore implements Store {
-  get(namespace: string, entity: string, known?: string): Promise<StoredEntity | undefined>;
-  put(namespace: string, entity: string, bytes: Uint8Array, revision: string | null): Promise<string | null>;
-  list(): Promise<Array<[string, string]>>;
-  delete(namespace: string, entity: string): Promise<boolean>;
-}
+export class MemoryStore {}
+/** Its methods are `Store`'s (declaration merging: one list of methods). */
+export interface MemoryStore extends Store {}
 
 /**
  * A store in Redis: one hash per entity, the compare-and-swap in one
@@ -52,23 +49,17 @@ export class MemoryStore implements Store {
  * a call made while the server is down fails at once instead of running
  * after it is back.
  */
-export class RedisStore implements Store {
+export class RedisStore {
   constructor(client: unknown, options?: { prefix?: string });
-  get(namespace: string, entity: string, known?: string): Promise<StoredEntity | undefined>;
-  put(namespace: string, entity: string, bytes: Uint8Array, revision: string | null): Promise<string | null>;
-  list(): Promise<Array<[string, string]>>;
-  delete(namespace: string, entity: string): Promise<boolean>;
 }
+export interface RedisStore extends Store {}
 
 /**
  * A store in PostgreSQL: one row per entity in `table` (created on first
  * use), the compare-and-swap one `UPDATE ... WHERE revision = $n`. Pass a
  * `pg` Client or Pool, or a `postgres` (postgres.js) sql function.
  */
-export class PostgresStore implements Store {
+export class PostgresStore {
   constructor(client: unknown, options?: { table?: string });
-  get(namespace: string, entity: string, known?: string): Promise<StoredEntity | undefined>;
-  put(namespace: string, entity: string, bytes: Uint8Array, revision: string | null): Promise<string | null>;
-  list(): Promise<Array<[string, string]>>;
-  delete(namespace: string, entity: string): Promise<boolean>;
 }
+export interface PostgresStore extends Store {}
