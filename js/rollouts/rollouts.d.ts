@@ -26,6 +26,8 @@ export interface RolloutsOptions {
   retries?: number;
   /** How long one store call may take before `STORE_UNAVAILABLE` (default 10,000 ms). */
   storeTimeoutMs?: number;
+  /** How many entities this process keeps loaded; the least recently used beyond it is read again when next used (default 1,000). */
+  maxEntities?: number;
 }
 
 /**

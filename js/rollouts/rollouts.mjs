@@ -35,6 +35,7 @@ export class Rollouts {
   #now;
   #retries;
   #timeoutMs;
+  #maxEntities;
   /**
    * Each loaded entity: an `Orchestrator` that holds only it (so that its
    * `snapshot()` is the entity's snapshot) and the store's revision of it
@@ -52,8 +53,9 @@ export class Rollouts {
    * @param {() => number} [options.now] the clock (ms since the epoch), as `Orchestrator`'s
    * @param {number} [options.retries] attempts after a conflict (default 16)
    * @param {number} [options.storeTimeoutMs] how long one store call may take (default 10 s)
+   * @param {number} [options.maxEntities] how many entities this process keeps loaded (default 1,000)
    */
-  constructor({ store, now, retries = 16, storeTimeoutMs = 10_000 } = {}) {
+  constructor({ store, now, retries = 16, storeTimeoutMs = 10_000, maxEntities = 1000 } = {}) {
     for (const method of ["get", "put", "list", "delete"]) {
       if (typeof store?.[method] !== "function") {
         throw orchestratorError("INVALID_ARGUMENT", `store must have a ${method} method (see Store in the README)`);
@@ -63,11 +65,13 @@ export class Rollouts {
       throw orchestratorError("INVALID_ARGUMENT", "retries must be an integer from 0 to 1000");
     }
     if (!(storeTimeoutMs > 0)) throw orchestratorError("INVALID_ARGUMENT", "storeTimeoutMs must be a positive number");
+    if (!Number.isInteger(maxEntities) || maxEntities < 1) throw orchestratorError("INVALID_ARGUMENT", "maxEntities must be a positive integer");
     new Orchestrator(now === undefined ? undefined : { now }).free(); // checks the clock now, not at the first call
     this.#store = store;
     this.#now = now;
     this.#retries = retries;
     this.#timeoutMs = storeTimeoutMs;
+    this.#maxEntities = maxEntities;
   }
 
   /** Every namespace with an entity in the store, in name order. */
@@ -147,12 +151,12 @@ export class Rollouts {
     const stored = await this.#call("read an entity", () => this.#store.get(namespace, entity, held?.revision ?? undefined));
     if (stored === undefined || stored === null) {
       // Not in the store (never saved, or deleted by another writer).
-      if (held?.revision === null) return held;
+      if (held?.revision === null) return this.#touch(key, held);
       this.#drop(key);
       return this.#hold(key, namespace, entity, this.#engine(namespace, entity), null);
     }
     const revision = String(stored.revision);
-    if (held !== undefined && revision === held.revision) return held;
+    if (held !== undefined && revision === held.revision) return this.#touch(key, held);
     this.#drop(key);
     if (!stored.bytes) {
       throw storeUnavailable("read an entity", new Error(`it answered no state for ${namespace}/${entity} at revision ${revision}`));
@@ -162,6 +166,19 @@ export class Rollouts {
 
   #hold(key, namespace, entity, engine, revision) {
     const held = { engine, revision };
+    this.#loaded.set(key, held);
+    // Beyond `maxEntities`, the least recently used entity is let go (it
+    // is read again from the store when next used).
+    for (const oldest of this.#loaded.keys()) {
+      if (this.#loaded.size <= this.#maxEntities) break;
+      this.#drop(oldest);
+    }
+    return held;
+  }
+
+  /** Marks a loaded entity as the most recently used. */
+  #touch(key, held) {
+    this.#loaded.delete(key);
     this.#loaded.set(key, held);
     return held;
   }

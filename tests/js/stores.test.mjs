@@ -171,6 +171,32 @@ for (const [kind, open] of Object.entries(servers.kinds)) {
   });
 }
 
+test("Rollouts keeps at most maxEntities loaded, reading the others again", async () => {
+  let gets = 0;
+  const { MemoryStore } = await import("orchestrator-engine/stores");
+  const inner = new MemoryStore();
+  const counting = { ...Object.fromEntries(["put", "list", "delete"].map((m) => [m, inner[m].bind(inner)])) };
+  counting.get = (...args) => {
+    gets++;
+    return inner.get(...args).then((stored) => {
+      if (stored?.bytes) fullReads++;
+      return stored;
+    });
+  };
+  let fullReads = 0;
+  const rollouts = new Rollouts({ store: counting, now: () => T0, maxEntities: 2 });
+  for (const e of ["a", "b", "c"]) await rollouts.setTargetVersion("ns", e, "v1");
+  fullReads = 0;
+  await rollouts.rolloutInfo("ns", "b"); // held: no state read
+  await rollouts.rolloutInfo("ns", "c");
+  assert.equal(fullReads, 0);
+  await rollouts.rolloutInfo("ns", "a"); // let go when c was loaded: read again
+  assert.equal(fullReads, 1);
+  assert.equal((await rollouts.rolloutInfo("ns", "a")).targetVersion, "v1");
+  assert.ok(gets > 0);
+  assert.throws(() => new Rollouts({ store: inner, maxEntities: 0 }), { code: "INVALID_ARGUMENT" });
+});
+
 test("Rollouts rejects what is not a store, with INVALID_ARGUMENT", () => {
   assert.throws(() => new Rollouts({}), { code: "INVALID_ARGUMENT", message: /get method/ });
   assert.throws(() => new Rollouts({ store: { get() {}, put() {}, list() {} } }), { code: "INVALID_ARGUMENT", message: /delete/ });
