@@ -1,12 +1,16 @@
 // Eight controller processes step one 1,000-target entity at once, through
-// a rollout and then a rollback, on real Redis and PostgreSQL servers: the
-// stored state never has more than a batch in flight, no acknowledged
-// step's assignments are lost, every target ends on the expected version,
-// and the event log has no duplicate or missing sequence number.
+// a rollout and then a rollback, on a directory and on real Redis and
+// PostgreSQL servers: the stored state never has more than a batch in
+// flight, no acknowledged step's assignments are lost, every target ends
+// on the expected version, and the event log has no duplicate or missing
+// sequence number.
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
 import pg from "pg";
@@ -14,6 +18,7 @@ import pg from "pg";
 import { Orchestrator } from "orchestrator-engine";
 import { Rollouts } from "orchestrator-engine/rollouts";
 import { PostgresStore, RedisStore } from "orchestrator-engine/stores";
+import { FileStore } from "orchestrator-engine/stores/file";
 import { startPostgres, startRedis } from "./servers/servers.mjs";
 
 const CONTROLLER = fileURLToPath(new URL("./servers/controller.mjs", import.meta.url));
@@ -80,6 +85,13 @@ function checkLog(events, acknowledged) {
 }
 
 const kinds = {
+  // One machine, eight processes: the lock file per entity holds the
+  // revision check between them.
+  file: async () => {
+    const dir = mkdtempSync(join(tmpdir(), "file-store-"));
+    const stop = async () => rmSync(dir, { recursive: true, force: true });
+    return { server: { stop }, store: new FileStore(dir), url: dir, close: async () => {} };
+  },
   redis: async () => {
     const server = await startRedis();
     const client = await createClient({ url: server.url }).connect();
