@@ -14,6 +14,7 @@ bash scripts/setup.sh --servers
 echo "== clippy (the crate root denies unwrap, expect, panic, indexing, overflow)"
 cargo clippy --quiet --lib -- -D warnings
 cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --quiet --tests -- -D warnings
 
 echo "== tier 1: native Rust tests"
 cargo test --quiet --tests

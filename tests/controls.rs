@@ -626,7 +626,8 @@ fn history_records_every_rollout_and_rollback_to_returns_to_any_good_version() {
 fn controls_on_an_unknown_entity_are_not_found_and_create_nothing() {
     let mut engine = Engine::new();
     let now = common::T0;
-    let calls: [&dyn Fn(&mut Engine) -> Result<bool, orchestrator_engine::Error>; 7] = [
+    type Control<'a> = &'a dyn Fn(&mut Engine) -> Result<bool, orchestrator_engine::Error>;
+    let calls: [Control<'_>; 7] = [
         &|e| e.pause("prod", "app", now),
         &|e| e.resume("prod", "app", now),
         &|e| e.abort("prod", "app", now),

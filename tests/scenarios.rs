@@ -262,9 +262,9 @@ fn force_target_version_rolls_the_current_rollout_back_then_rolls_out_the_forced
             break;
         }
     }
-    for h in 0..10 {
+    for (h, seen) in seen.iter().enumerate().take(10) {
         let want: &[&str] = if moved.contains(&h) { &["v2", "v1", "v3"] } else { &["v1", "v3"] };
-        assert_eq!(seen[h], want, "host {h}");
+        assert_eq!(seen, want, "host {h}");
     }
     let info = sim.info();
     assert_eq!(info.last_known_good_version, "v3");
