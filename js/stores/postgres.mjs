@@ -78,6 +78,14 @@ export class PostgresStore {
         `CREATE TABLE IF NOT EXISTS ${this.#table} (
            namespace text NOT NULL, entity text NOT NULL, revision bigint NOT NULL, state bytea NOT NULL,
            PRIMARY KEY (namespace, entity))`,
+        // Snapshots are compact already: storing them uncompressed saves
+        // PostgreSQL compressing megabytes on every write.
+        // (Altered only when needed: the ALTER takes the table's lock.)
+        `DO $$ BEGIN
+           IF (SELECT attstorage FROM pg_attribute WHERE attrelid = '${this.#table}'::regclass AND attname = 'state') <> 'e' THEN
+             ALTER TABLE ${this.#table} ALTER COLUMN state SET STORAGE EXTERNAL;
+           END IF;
+         END $$`,
       ]) {
         try {
           await this.#query(statement, []);
