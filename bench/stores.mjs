@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createClient } from "redis";
+import IORedis from "ioredis";
 import pg from "pg";
 
 import { Orchestrator } from "../js/node.mjs";
@@ -27,10 +28,12 @@ const [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
 const dir = mkdtempSync(join(tmpdir(), "bench-file-store-"));
 const redisClient = await createClient({ url: redis.url }).connect();
 const pool = new pg.Pool({ connectionString: postgres.url, max: 2 });
+const ioredis = new IORedis(redis.url);
 const stores = {
   memory: new MemoryStore(),
   file: new FileStore(dir),
   "redis (node-redis)": new RedisStore(redisClient),
+  "redis (ioredis)": new RedisStore(ioredis, { prefix: "io" }),
   "postgres (pg)": new PostgresStore(pool),
 };
 
@@ -89,6 +92,7 @@ for (const rolling of [false, true]) {
 console.log();
 
 await redisClient.quit();
+await ioredis.quit();
 await pool.end();
 await Promise.all([redis.stop(), postgres.stop()]);
 rmSync(dir, { recursive: true, force: true });
