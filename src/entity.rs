@@ -53,6 +53,23 @@ impl Target {
         }
     }
 
+    /// Records a judgement. A hold goes with it: only a waiting target is
+    /// held back.
+    pub(crate) fn judge(&mut self, judgement: Judgement) {
+        self.judgement = judgement;
+        self.hold = None;
+    }
+
+    /// Holds the target back in this step, when it waits to be moved and
+    /// nothing holds it yet (the first reason found stands). A judged
+    /// target says so instead: one that failed on a version being rolled
+    /// back answers failed until the rollback moves it.
+    pub(crate) fn hold_back(&mut self, hold: Hold) {
+        if self.judgement == Judgement::Waiting && self.hold.is_none() {
+            self.hold = Some(hold);
+        }
+    }
+
     /// The answer's reason for it: its hold, or else its judgement.
     pub(crate) fn reason(&self) -> TargetState {
         debug_assert!(self.hold.is_none() || self.judgement == Judgement::Waiting, "a hold on a {:?} target", self.judgement);

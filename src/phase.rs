@@ -221,8 +221,7 @@ impl Entity {
             // flight again with a new deadline.
             for (_, _, target) in self.targets.iter_mut() {
                 if target.expected == version {
-                    target.judgement = Judgement::InFlight;
-                    target.hold = None;
+                    target.judge(Judgement::InFlight);
                     target.assigned = now;
                 }
             }

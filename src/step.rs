@@ -179,13 +179,14 @@ fn rest_of_step(entity: &mut Entity, hooks: &mut EntityHooks, names: &StepNames<
         let batch = batch_size(entity);
         let holds = holds(entity);
         if holds.is_none() {
-            remove_replaced(entity, hooks, ctx, desired, batch, &mut tally, now); // step 7
-                                                                                  // Retiring targets shrinks the fleet, and with it a budget in
-                                                                                  // percent: a version it makes bad is bad before anything new
-                                                                                  // moves to it (step 10 would judge it only after step 9 had
-                                                                                  // handed it out). Selection and assignment only add targets
-                                                                                  // and in-flight ones, which never lower the failure threshold:
-                                                                                  // step 10 then finds no bad verdict this one did not.
+            // Step 7.
+            remove_replaced(entity, hooks, ctx, desired, batch, &mut tally, now);
+            // Retiring targets shrinks the fleet, and with it a budget in
+            // percent: a version it makes bad is bad before anything new
+            // moves to it (step 10 would judge it only after step 9 had
+            // handed it out). Selection and assignment only add targets
+            // and in-flight ones, which never lower the failure threshold:
+            // step 10 then finds no bad verdict this one did not.
             if judge_bad(entity, &tally, now) {
                 if at_once {
                     continue; // bad; the rollback starts now
@@ -209,8 +210,8 @@ fn rest_of_step(entity: &mut Entity, hooks: &mut EntityHooks, names: &StepNames<
         // Re-read: a plan step may have just reached its gate.
         if let Some(hold) = holds.or_else(|| entity.awaiting_approval().then_some(Hold::AwaitingApproval)) {
             for (_, _, target) in entity.targets.iter_mut() {
-                if target.judgement == Judgement::Waiting && target.hold.is_none() && target.expected != desired {
-                    target.hold = Some(hold);
+                if target.expected != desired {
+                    target.hold_back(hold);
                 }
             }
         }
@@ -256,8 +257,7 @@ fn adopt_running_version(entity: &mut Entity, now: Timestamp) {
         target.expected = version;
         // Those that run it are the stable set, not targets that moved.
         if target.reported == version && !target.is_error {
-            target.judgement = Judgement::Succeeded;
-            target.hold = None;
+            target.judge(Judgement::Succeeded);
         }
     }
     let total = entity.targets.len();
@@ -392,7 +392,7 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
             // A target that failed on the version being rolled back keeps
             // saying so until the rollback moves it.
             if !(rolling_back && target.judgement.is_failed() && target.expected == lkb) {
-                target.judgement = Judgement::Waiting;
+                target.judge(Judgement::Waiting);
                 target.detail = None;
             }
             tally.available = tally.available.saturating_add(1);
@@ -439,12 +439,12 @@ fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>, 
         // rollback); one that never moved (it joined expecting the version
         // kept, or the fleet's adopted version) only waits to be judged and
         // takes no slot.
-        target.judgement = verdict.unwrap_or(match before {
+        target.judge(verdict.unwrap_or(match before {
             Judgement::RolledBack => Judgement::RolledBack,
             _ if !before.is_in_flight() => Judgement::Waiting,
             _ if rolling_back => Judgement::RolledBack,
             _ => Judgement::InFlight,
-        });
+        }));
         tally.count(target.judgement);
         // Only targets that moved (or were judged) on this version make
         // events: not the ones that were on it all along.
@@ -712,10 +712,8 @@ fn assign(
             continue;
         };
         if approved.as_ref().is_some_and(|approved| !approved.contains(&position)) {
-            // (A target that failed on the version being rolled back says
-            // so until the rollback moves it, held back or not.)
-            if target.expected != desired && target.judgement == Judgement::Waiting {
-                target.hold = Some(Hold::NotApproved);
+            if target.expected != desired {
+                target.hold_back(Hold::NotApproved);
             }
             continue;
         }
@@ -728,8 +726,7 @@ fn assign(
         let from = target.expected;
         target.expected = desired;
         target.assigned = now;
-        target.judgement = if rolling_back { Judgement::RolledBack } else { Judgement::InFlight };
-        target.hold = None;
+        target.judge(if rolling_back { Judgement::RolledBack } else { Judgement::InFlight });
         tally.count(target.judgement);
         moved.push((position, if rolling_back || !from.is_empty() { from } else { target.reported }));
     }
@@ -783,7 +780,6 @@ fn halt(entity: &mut Entity) {
     let lkb = entity.lkb;
     for (_, _, target) in entity.targets.iter_mut() {
         target.detail = None;
-        target.hold = None;
-        target.judgement = if target.expected == lkb { Judgement::Halted } else { Judgement::Waiting };
+        target.judge(if target.expected == lkb { Judgement::Halted } else { Judgement::Waiting });
     }
 }

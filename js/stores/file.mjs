@@ -32,18 +32,11 @@ export class FileStore {
   }
 
   async get(namespace, entity, known) {
-    let file;
+    const path = this.#file(namespace, entity);
+    const file = await openIfThere(path);
+    if (file === null) return undefined;
     try {
-      file = await open(this.#file(namespace, entity), "r");
-    } catch (error) {
-      if (error.code === "ENOENT") return undefined;
-      throw error;
-    }
-    try {
-      const { size } = await file.stat();
-      const head = Buffer.alloc(Math.min(size, 64));
-      await file.read(head, 0, head.length, 0);
-      const { revision, start } = header(head, this.#file(namespace, entity));
+      const { revision, start, size } = await readHeader(file, path);
       if (revision === known) return { revision };
       const bytes = Buffer.alloc(size - start);
       await file.read(bytes, 0, bytes.length, start);
@@ -110,12 +103,10 @@ export class FileStore {
   }
 
   async #revision(path) {
-    const file = await open(path, "r").catch((error) => (error.code === "ENOENT" ? null : Promise.reject(error)));
+    const file = await openIfThere(path);
     if (file === null) return null;
     try {
-      const head = Buffer.alloc(64);
-      const { bytesRead } = await file.read(head, 0, 64, 0);
-      return header(head.subarray(0, bytesRead), path).revision;
+      return (await readHeader(file, path)).revision;
     } finally {
       await file.close();
     }
@@ -146,14 +137,26 @@ export class FileStore {
   }
 }
 
-/** The revision in a file's header, and where its state starts. */
-function header(head, path) {
-  const length = head[MAGIC.length];
-  if (head.length < MAGIC.length + 1 || !head.subarray(0, MAGIC.length).equals(MAGIC) || head.length < MAGIC.length + 1 + length) {
+/** An entity's file open for reading, or `null` when there is none. */
+async function openIfThere(path) {
+  try {
+    return await open(path, "r");
+  } catch (error) {
+    if (error.code === "ENOENT") return null;
+    throw error;
+  }
+}
+
+/** The revision in an open entity file's header, where its state starts, and the file's size. */
+async function readHeader(file, path) {
+  const { size } = await file.stat();
+  const head = Buffer.alloc(Math.min(size, MAGIC.length + 1 + 255));
+  await file.read(head, 0, head.length, 0);
+  const start = MAGIC.length + 1 + (head[MAGIC.length] ?? 0);
+  if (head.length <= MAGIC.length || head.length < start || !head.subarray(0, MAGIC.length).equals(MAGIC)) {
     throw Object.assign(new Error(`${path} is not an entity file of this store`), { corrupt: true });
   }
-  const start = MAGIC.length + 1 + length;
-  return { revision: head.subarray(MAGIC.length + 1, start).toString(), start };
+  return { revision: head.subarray(MAGIC.length + 1, start).toString(), start, size };
 }
 
 /**

@@ -171,16 +171,18 @@ pub(super) struct GroupV1<T = TargetV1> {
     pub(super) targets: Vec<T>,
 }
 
+/// A target; `S` and `L` are its strings and its list of tags, owned when
+/// decoded and borrowed when encoded ([`TargetOut`]).
 #[derive(Serialize, Deserialize)]
-pub(super) struct TargetV1 {
-    pub(super) name: String,
-    pub(super) tags: Vec<String>,
+pub(super) struct TargetV1<S = String, L = Vec<String>> {
+    pub(super) name: S,
+    pub(super) tags: L,
     pub(super) reported: u32,
     pub(super) expected: u32,
     pub(super) message: u32,
     pub(super) is_error: bool,
     pub(super) state: u8,
-    pub(super) detail: Option<String>,
+    pub(super) detail: Option<S>,
     pub(super) last_seen: i64,
     pub(super) last_message: i64,
     pub(super) version_changed: i64,
@@ -188,23 +190,8 @@ pub(super) struct TargetV1 {
 }
 
 /// A [`TargetV1`] as the encoder writes it, borrowed from the engine: the
-/// same fields in the same order, so the same bytes, without a string
-/// allocated per target.
-#[derive(Serialize)]
-pub(super) struct TargetOut<'a> {
-    pub(super) name: &'a str,
-    pub(super) tags: &'a [String],
-    pub(super) reported: u32,
-    pub(super) expected: u32,
-    pub(super) message: u32,
-    pub(super) is_error: bool,
-    pub(super) state: u8,
-    pub(super) detail: Option<&'a str>,
-    pub(super) last_seen: i64,
-    pub(super) last_message: i64,
-    pub(super) version_changed: i64,
-    pub(super) assigned: i64,
-}
+/// same fields, so the same bytes, without a string allocated per target.
+pub(super) type TargetOut<'a> = TargetV1<&'a str, &'a [String]>;
 
 /// An event kind's code in the format (exhaustive: a new kind does not
 /// compile until it has one; never renumber, only append).
