@@ -8,18 +8,11 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient } from "redis";
-import pg from "pg";
 
 import { Orchestrator } from "orchestrator-engine";
 import { Rollouts } from "orchestrator-engine/rollouts";
-import { PostgresStore, RedisStore } from "orchestrator-engine/stores";
-import { FileStore } from "orchestrator-engine/stores/file";
-import { startPostgres, startRedis } from "./servers/servers.mjs";
+import { startStore, targetNames } from "./servers/fleet-store.mjs";
 
 const CONTROLLER = fileURLToPath(new URL("./servers/controller.mjs", import.meta.url));
 const TARGETS = 1000;
@@ -84,45 +77,22 @@ function checkLog(events, acknowledged) {
   return seen;
 }
 
-const kinds = {
-  // One machine, eight processes: the lock file per entity holds the
-  // revision check between them.
-  file: async () => {
-    const dir = mkdtempSync(join(tmpdir(), "file-store-"));
-    const stop = async () => rmSync(dir, { recursive: true, force: true });
-    return { server: { stop }, store: new FileStore(dir), url: dir, close: async () => {} };
-  },
-  redis: async () => {
-    const server = await startRedis();
-    const client = await createClient({ url: server.url }).connect();
-    const store = new RedisStore(client, { prefix: "concurrency" });
-    return { server, store, url: server.url, close: () => client.quit() };
-  },
-  postgres: async () => {
-    const server = await startPostgres();
-    const pool = new pg.Pool({ connectionString: server.url, max: 2 });
-    const store = new PostgresStore(pool, { table: "concurrency" });
-    return { server, store, url: server.url, close: () => pool.end() };
-  },
-};
-
-for (const [kind, open] of Object.entries(kinds)) {
+for (const kind of ["file", "redis", "postgres"]) {
   describe(`8 controllers on one entity through ${kind}`, () => {
     let env;
-    after(async () => {
-      await env?.close();
-      await env?.server.stop();
-    });
+    after(() => env?.close());
 
     test("a rollout and then a rollback, never more than a batch in flight, nothing lost", { timeout: 300_000 }, async (t) => {
-      env = await open();
+      // (The directory store: eight processes on one machine, the lock file
+      // per entity holding the revision check between them.)
+      env = await startStore(kind);
       const { store, url } = env;
       const ns = "fleet";
       const entity = "api";
       const admin = new Rollouts({ store });
       await admin.setRolloutOptions(ns, entity, OPTIONS);
       await admin.setTargetVersion(ns, entity, "v1");
-      const names = Array.from({ length: TARGETS }, (_, i) => `t${String(i).padStart(5, "0")}`);
+      const names = targetNames(TARGETS);
       await admin.orchestrate(ns, entity, names.map((name) => ({ name, version: "v1" })));
       const args = ["--kind", kind, "--url", url, "--ns", ns, "--entity", entity, "--targets", String(TARGETS)];
 

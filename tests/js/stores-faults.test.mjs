@@ -7,8 +7,7 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "redis";
@@ -17,7 +16,7 @@ import pg from "pg";
 import { Orchestrator } from "orchestrator-engine";
 import { Rollouts } from "orchestrator-engine/rollouts";
 import { PostgresStore, RedisStore } from "orchestrator-engine/stores";
-import { FileStore } from "orchestrator-engine/stores/file";
+import { startStore, targetNames } from "./servers/fleet-store.mjs";
 import { startPostgres, startRedis } from "./servers/servers.mjs";
 
 const CONTROLLER = fileURLToPath(new URL("./servers/controller.mjs", import.meta.url));
@@ -110,36 +109,19 @@ for (const [kind, open] of Object.entries(servers)) {
   });
 }
 
-const kills = {
-  file: async () => {
-    const dir = mkdtempSync(join(tmpdir(), "file-store-"));
-    return { store: new FileStore(dir, { lockTimeoutMs: 20_000 }), url: dir, close: async () => rmSync(dir, { recursive: true, force: true }) };
-  },
-  redis: async () => {
-    const server = await startRedis();
-    const client = await createClient({ url: server.url }).connect();
-    return { store: new RedisStore(client, { prefix: "concurrency" }), url: server.url, close: async () => (await client.quit(), await server.stop()) };
-  },
-  postgres: async () => {
-    const server = await startPostgres();
-    const pool = new pg.Pool({ connectionString: server.url, max: 2 });
-    return { store: new PostgresStore(pool, { table: "concurrency" }), url: server.url, close: async () => (await pool.end(), await server.stop()) };
-  },
-};
-
-for (const [kind, open] of Object.entries(kills)) {
+for (const kind of ["file", "redis", "postgres"]) {
   describe(`controllers killed with SIGKILL in the middle of a step (${kind})`, () => {
     let env;
     after(() => env?.close());
 
     test("the store holds a whole state after every kill, and the next writer goes on", { timeout: 180_000 }, async (t) => {
-      env = await open();
+      env = await startStore(kind);
       const { store, url } = env;
       const targets = 20_000; // a step and its write take long enough to be hit
       const admin = new Rollouts({ store, storeTimeoutMs: 30_000 });
       await admin.setRolloutOptions("fleet", "api", { batchPercent: 5, successTimeoutSecs: 1, maxEvents: 100_000 });
       await admin.setTargetVersion("fleet", "api", "v1");
-      const names = Array.from({ length: targets }, (_, i) => `t${String(i).padStart(5, "0")}`);
+      const names = targetNames(targets);
       await admin.orchestrate("fleet", "api", names.map((name) => ({ name, version: "v1" })));
       await admin.setTargetVersion("fleet", "api", "v2");
       const args = [CONTROLLER, "--kind", kind, "--url", url, "--ns", "fleet", "--entity", "api", "--targets", String(targets), "--until", "v2", "--forever", "--pause", "0"];

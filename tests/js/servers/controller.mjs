@@ -10,8 +10,7 @@
 import { parseArgs } from "node:util";
 
 import { Rollouts } from "orchestrator-engine/rollouts";
-import { PostgresStore, RedisStore } from "orchestrator-engine/stores";
-import { FileStore } from "orchestrator-engine/stores/file";
+import { openStore, targetNames } from "./fleet-store.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -27,24 +26,10 @@ const { values } = parseArgs({
   },
 });
 
-async function open(kind, url) {
-  if (kind === "redis") {
-    const { createClient } = await import("redis");
-    const client = await createClient({ url }).connect();
-    return { store: new RedisStore(client, { prefix: "concurrency" }), close: () => client.quit() };
-  }
-  if (kind === "postgres") {
-    const { default: pg } = await import("pg");
-    const pool = new pg.Pool({ connectionString: url, max: 2 });
-    return { store: new PostgresStore(pool, { table: "concurrency" }), close: () => pool.end() };
-  }
-  return { store: new FileStore(url), close: async () => {} };
-}
-
-const { store, close } = await open(values.kind, values.url);
+const { store, close } = await openStore(values.kind, values.url);
 const rollouts = new Rollouts({ store, retries: 1000 });
 const { ns, entity, until, broken } = values;
-const names = Array.from({ length: Number(values.targets) }, (_, i) => `t${String(i).padStart(5, "0")}`);
+const names = targetNames(Number(values.targets));
 const pause = Number(values.pause);
 
 for (;;) {
