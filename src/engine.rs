@@ -336,6 +336,35 @@ impl Engine {
         Ok((namespace, name))
     }
 
+    /// The entity's snapshot ([`snapshot_entity`](Self::snapshot_entity)),
+    /// which also becomes the checkpoint its journal goes on from: the next
+    /// [`entity_delta`](Self::entity_delta) holds what changed after it.
+    /// An entity restored from its own snapshot has that checkpoint too.
+    pub fn checkpoint_entity(&mut self, namespace: &str, entity: &str) -> Result<Vec<u8>, Error> {
+        Ok(snapshot::checkpoint(namespace, entity, self.entity_mut(namespace, entity)?))
+    }
+
+    /// What changed in the entity since its last checkpoint or delta: the
+    /// targets whose state changed, arrived or left, the new events, and
+    /// everything else of the entity, which is small; its size follows what
+    /// changed, not the fleet. Restoring the checkpoint and applying every
+    /// delta after it, in order ([`apply_entity_delta`](Self::apply_entity_delta)),
+    /// gives this entity, snapshot for snapshot. An entity with no
+    /// checkpoint gives [`Error::NotFound`].
+    pub fn entity_delta(&mut self, namespace: &str, entity: &str) -> Result<Vec<u8>, Error> {
+        snapshot::encode_delta(namespace, entity, self.entity_mut(namespace, entity)?)
+    }
+
+    /// Applies a delta ([`entity_delta`](Self::entity_delta)) to the entity
+    /// it is for, and answers its namespace and name. The entity must be in
+    /// the state the delta was made from (its checkpoint restored and every
+    /// delta before this one applied); anything else, like bytes that are
+    /// not a readable delta, gives [`Error::InvalidSnapshot`] and changes
+    /// nothing.
+    pub fn apply_entity_delta(&mut self, bytes: &[u8]) -> Result<(String, String), Error> {
+        snapshot::apply_delta(self, bytes)
+    }
+
     /// Forgets an entity (and its namespace once it has none): an engine
     /// that keeps entities in a store holds only those it has loaded.
     /// Answers whether it held the entity.

@@ -29,6 +29,9 @@ pub(crate) struct Target {
     pub(crate) version_changed: Timestamp,
     /// When it was assigned its expected version.
     pub(crate) assigned: Timestamp,
+    /// Its [`Target::print`] when its entity's journal last wrote it (0:
+    /// never): bookkeeping of the journal, not state.
+    pub(crate) persisted: u64,
 }
 
 impl Target {
@@ -50,7 +53,22 @@ impl Target {
             last_message: anchor,
             version_changed: anchor,
             assigned: anchor,
+            persisted: 0,
         }
+    }
+
+    /// A fingerprint of everything a snapshot keeps of the target except
+    /// its name and `last_seen` (which a step changes on every reported
+    /// target, and a journal records for all of them at once). Equal prints
+    /// mean, up to a 64-bit hash collision, an unchanged target. Versions
+    /// count by symbol: an entity's symbols never change meaning.
+    pub(crate) fn print(&self) -> u64 {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = foldhash::fast::FixedState::with_seed(0x6f72_6368_6a6e_6c31).build_hasher();
+        (&self.tags, self.reported.index(), self.expected.index(), &self.message, self.is_error).hash(&mut h);
+        (self.reason(), &self.detail, self.last_message, self.version_changed, self.assigned).hash(&mut h);
+        // 0 means "never written".
+        h.finish().max(1)
     }
 
     /// Records a judgement. A hold goes with it: only a waiting target is
@@ -116,6 +134,9 @@ pub(crate) struct Targets {
     cursor: Cursor,
     /// Counts the changes that moved entries (targets joined or left).
     layout: u64,
+    /// While the entity keeps a journal: the (group, name) of each target
+    /// the journal has written that left since (some may have come back).
+    left: Option<Vec<(Box<str>, Box<str>)>>,
 }
 
 /// Every target before `from` in `sorted` expects `version`: a search for
@@ -250,7 +271,10 @@ impl Targets {
     /// Removes one target, keeping the order (linear: for a few targets;
     /// [`Targets::retain`] removes many in one pass).
     pub(crate) fn remove(&mut self, group: &str, name: &str) -> Option<Target> {
-        let (position, _, target) = self.map.shift_remove_full(&KeyRef { group, name })?;
+        let (position, key, target) = self.map.shift_remove_full(&KeyRef { group, name })?;
+        if let (Some(left), true) = (&mut self.left, target.persisted != 0) {
+            left.push((key.group, key.name));
+        }
         let position = slot(position);
         self.relaid();
         self.sorted.retain(|&p| p != position);
@@ -267,8 +291,12 @@ impl Targets {
         // Where each entry moves (`u32::MAX`: it leaves).
         let mut moved = Vec::with_capacity(self.map.len());
         let mut kept = 0u32;
+        let left = &mut self.left;
         self.map.retain(|key, target| {
             let stays = keep(&key.group, &key.name, target);
+            if let (false, Some(left), true) = (stays, left.as_mut(), target.persisted != 0) {
+                left.push((key.group.clone(), key.name.clone()));
+            }
             moved.push(if stays { kept } else { u32::MAX });
             kept = kept.saturating_add(u32::from(stays));
             stays
@@ -300,6 +328,22 @@ impl Targets {
         }
         self.cursor = Cursor { version, from: slot(next) };
         taken
+    }
+
+    /// Starts (or restarts) recording which targets leave: the journal
+    /// wrote every target there is.
+    pub(crate) fn track_leaving(&mut self) {
+        self.left = Some(Vec::new());
+    }
+
+    /// The targets that left since [`Targets::track_leaving`] and are not
+    /// back, by group then name, each once; recording starts afresh.
+    pub(crate) fn take_left(&mut self) -> Vec<(Box<str>, Box<str>)> {
+        let mut left = self.left.replace(Vec::new()).unwrap_or_default();
+        left.retain(|(group, name)| self.get(group, name).is_none());
+        left.sort_unstable();
+        left.dedup();
+        left
     }
 
     /// Which layout the entries are in: positions taken under one layout
@@ -343,6 +387,11 @@ impl Targets {
     /// order does not matter.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str, &Target)> {
         self.map.iter().map(|(key, target)| (&*key.group, &*key.name, target))
+    }
+
+    /// Every target, moved out, in the order stored.
+    pub(crate) fn into_entries(self) -> impl Iterator<Item = (Box<str>, Box<str>, Target)> {
+        self.map.into_iter().map(|(key, target)| (key.group, key.name, target))
     }
 
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &str, &mut Target)> {
@@ -485,6 +534,21 @@ pub(crate) struct Entity {
     pub(crate) hints_exact: Option<u64>,
     /// Not part of a snapshot (SPEC section 4).
     pub(crate) hooks: EntityHooks,
+    /// Where the entity's journal stands, once it was checkpointed or
+    /// restored from its own snapshot (see [`crate::snapshot::delta`]).
+    pub(crate) journal: Option<Journal>,
+}
+
+/// The state a journal's next delta starts from: the last checkpoint or
+/// delta written or applied. Targets' `persisted` prints and the targets
+/// recorded as leaving belong with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Journal {
+    /// Names that state: a checkpoint's checksum, chained through every
+    /// delta since, so a delta applies only to the state it was made from.
+    pub(crate) id: u64,
+    /// The first event sequence number that state did not have.
+    pub(crate) next_seq: u64,
 }
 
 impl Entity {

@@ -50,7 +50,7 @@ pub use model::{
     DEFAULT_MAX_EVENTS, MAX_COUNT, MAX_EVENTS_LIMIT, MAX_TIMEOUT_SECS, ZOMBIE_AFTER_SECS,
 };
 pub use plan::{Schedule, ScheduledStep, StepStatus};
-pub use snapshot::SNAPSHOT_FORMAT_VERSION;
+pub use snapshot::{DELTA_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION};
 
 /// The JS binding layer: converts and delegates, nothing more.
 #[cfg(target_arch = "wasm32")]

@@ -7,8 +7,9 @@
 //! (never more than a batch or the rollback pace in flight, a version good
 //! only with the successes its options require, a gate never passed
 //! without approve, a known-bad version never assigned, a healthy rollout
-//! finishes, a failing one rolls back), and an engine snapshotted and
-//! restored after every step answers exactly as one that never was.
+//! finishes, a failing one rolls back), an engine snapshotted and
+//! restored after every step answers exactly as one that never was, and
+//! an engine fed only the entity's journal holds exactly its state.
 
 mod common;
 
@@ -359,6 +360,25 @@ fn run(scenario: &Scenario) {
         twin
     };
     let mut twin = restored(&sim.engine);
+    // The follower only ever sees the entity's journal: its checkpoint,
+    // then a delta after every step and action (and a new checkpoint now
+    // and then), and must hold exactly the state of the entity.
+    let mut follower = Engine::new();
+    follower.restore_entity(&sim.engine.checkpoint_entity("prod", "app").unwrap()).unwrap();
+    let mut follow = |engine: &mut Engine, step: usize| {
+        if step % 37 == 36 {
+            follower = Engine::new();
+            follower.restore_entity(&engine.checkpoint_entity("prod", "app").unwrap()).unwrap();
+        } else {
+            let delta = engine.entity_delta("prod", "app").unwrap();
+            follower.apply_entity_delta(&delta).unwrap();
+        }
+        assert_eq!(
+            follower.snapshot_entity("prod", "app").unwrap(),
+            engine.snapshot_entity("prod", "app").unwrap(),
+            "step {step}: the journal's follower holds another state"
+        );
+    };
     let options = &scenario.options;
     let success_ms = options.success_timeout_secs as i64 * SEC;
     let cycle = (success_ms / sim.step_ms + 3) as usize;
@@ -437,6 +457,7 @@ fn run(scenario: &Scenario) {
                 }
             }
             twin = restored(&twin);
+            follow(&mut sim.engine, step);
         }
         let before = sim.info();
         let newest_before = sim.engine.events("prod", "app", 0, usize::MAX).unwrap().last().map_or(0, |e| e.seq);
@@ -447,6 +468,7 @@ fn run(scenario: &Scenario) {
         let twin_result = twin.orchestrate("prod", "app", &reports, sim.now);
         assert_eq!(result, twin_result, "step {step}: the restored twin answers differently");
         twin = restored(&twin);
+        follow(&mut sim.engine, step);
         let answer = match result {
             Ok(answer) => answer,
             Err(err) => {

@@ -257,3 +257,21 @@ impl ExtraV4 {
     /// What formats 1 to 3 mean: no error timeout, a plan of batch sizes.
     pub(super) const LEGACY: ExtraV4 = ExtraV4 { error_timeout_secs: None, plan_increments: true };
 }
+
+/// A delta of an entity's journal, in its own envelope (magic `ORCHDLTA`,
+/// format 1): what changed since the state named `base`. `part` is the
+/// entity in format 4 with only the targets that changed or arrived and
+/// the events that are new (each naming its target by name); its
+/// `time_base` is when every other target was last seen.
+#[derive(Serialize, Deserialize)]
+pub(super) struct DeltaV1<T = TargetV1> {
+    pub(super) namespace: String,
+    pub(super) base: u64,
+    pub(super) part: EntityV4<T>,
+    /// (group, name) of the targets that left, by group then name.
+    pub(super) left: Vec<(String, String)>,
+    /// The oldest event still in the log: older ones were dropped.
+    pub(super) first_kept: u64,
+    /// How many targets the entity has after it.
+    pub(super) targets: u64,
+}

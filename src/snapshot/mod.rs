@@ -30,7 +30,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, Namespace};
 use crate::entity::{Entity, Progress, Removed, Target, Targets, Watch};
@@ -40,8 +40,12 @@ use crate::judgement;
 use crate::log::{EventKind, EventLog, History, Outcome, Stored, StoredRollout};
 use crate::model::{Amount, PlanStep, RolloutOptions, TargetId, TargetState};
 
+mod delta;
 mod format;
 use format::*;
+
+pub(crate) use delta::{apply_delta, checkpoint, encode_delta};
+pub use delta::DELTA_FORMAT_VERSION;
 
 /// The format version this engine writes.
 pub const SNAPSHOT_FORMAT_VERSION: u16 = 4;
@@ -56,7 +60,7 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
             .iter()
             .map(|(name, ns)| NamespaceBody {
                 name: name.clone(),
-                entities: ns.entities.iter().map(|(name, entity)| encode_entity(name, entity)).collect(),
+                entities: ns.entities.iter().map(|(name, entity)| encode_entity(name, entity, None)).collect(),
             })
             .collect(),
     })
@@ -66,7 +70,7 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
 /// that it has every guarantee an engine's snapshot has (and restores as
 /// one).
 pub(crate) fn encode_one(namespace: &str, name: &str, entity: &Entity) -> Vec<u8> {
-    seal(&Body { namespaces: vec![NamespaceBody { name: namespace.to_owned(), entities: vec![encode_entity(name, entity)] }] })
+    seal(&Body { namespaces: vec![NamespaceBody { name: namespace.to_owned(), entities: vec![encode_entity(name, entity, None)] }] })
 }
 
 /// The entity in an entity's snapshot ([`encode_one`]), with its namespace
@@ -86,17 +90,62 @@ pub(crate) fn decode_one(bytes: &[u8]) -> Result<(String, String, Entity), Error
 /// The envelope around a body in the current format.
 #[inline(never)]
 fn seal(body: &Body<EntityV4<TargetOut<'_>>>) -> Vec<u8> {
+    envelope(MAGIC, SNAPSHOT_FORMAT_VERSION, body)
+}
+
+/// `body` encoded, behind a header: `magic`, the format version, two
+/// reserved bytes, the body's length and its checksum.
+fn envelope(magic: &[u8; 8], format: u16, body: &impl Serialize) -> Vec<u8> {
     // Encoding plain owned data into a Vec cannot fail; should postcard
-    // ever report an error, the snapshot is empty, which restore rejects.
+    // ever report an error, the bytes are an empty body, which no decoder
+    // accepts.
     let body = postcard::to_allocvec(body).unwrap_or_default();
     let mut bytes = Vec::with_capacity(HEADER_LEN.saturating_add(body.len()));
-    bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(magic);
+    bytes.extend_from_slice(&format.to_le_bytes());
     bytes.extend_from_slice(&0u16.to_le_bytes());
     bytes.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
-    bytes.extend_from_slice(&checksum(SNAPSHOT_FORMAT_VERSION, &body).to_le_bytes());
+    bytes.extend_from_slice(&checksum(format, &body).to_le_bytes());
     bytes.extend_from_slice(&body);
     bytes
+}
+
+/// An envelope's format version, body and checksum, once its header is
+/// checked: `what` ("snapshot") names the kind of bytes in errors.
+fn open<'a>(bytes: &'a [u8], magic: &[u8; 8], newest: u16, what: &str) -> Result<(u16, &'a [u8], u32), Error> {
+    let (header, body) = bytes
+        .split_first_chunk::<HEADER_LEN>()
+        .ok_or_else(|| Error::snapshot(format!("{} bytes is too short for a {what} header", bytes.len())))?;
+    let field = |at: usize| -> [u8; 4] {
+        let mut out = [0u8; 4];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = header.get(at.saturating_add(i)).copied().unwrap_or(0);
+        }
+        out
+    };
+    if !header.starts_with(magic) {
+        return Err(Error::snapshot(format!("these bytes are not an orchestrator-engine {what} (bad magic)")));
+    }
+    let [v0, v1, r0, r1] = field(8);
+    let version = u16::from_le_bytes([v0, v1]);
+    if version == 0 || version > newest {
+        return Err(Error::snapshot(format!(
+            "format version {version} is not one this engine reads (1 to {newest}); \
+             restore it with the newer orchestrator-engine that wrote it"
+        )));
+    }
+    if u16::from_le_bytes([r0, r1]) != 0 {
+        return Err(Error::snapshot("reserved header bytes are not zero"));
+    }
+    let length = u32::from_le_bytes(field(12));
+    if usize::try_from(length).ok() != Some(body.len()) {
+        return Err(Error::snapshot(format!("the header announces {length} body bytes but {} follow (truncated or padded)", body.len())));
+    }
+    let crc = u32::from_le_bytes(field(16));
+    if crc != checksum(version, body) {
+        return Err(Error::snapshot(format!("checksum mismatch: the {what} is corrupt")));
+    }
+    Ok((version, body, crc))
 }
 
 /// The envelope's CRC-32 (IEEE): of the body up to format 3; from format 4
@@ -167,11 +216,21 @@ impl<'a> Table<'a> {
     }
 }
 
+/// What of an entity a delta writes: the targets at the positions marked
+/// in `changed`, and the events from sequence number `from` on.
+pub(super) struct Part<'a> {
+    changed: &'a [bool],
+    from: u64,
+}
+
+/// The entity in the format; with `part`, only that part of its targets
+/// and events (a delta's), the rest whole.
 #[inline(never)]
-fn encode_entity<'a>(name: &str, entity: &'a Entity) -> EntityV4<TargetOut<'a>> {
+fn encode_entity<'a>(name: &str, entity: &'a Entity, part: Option<&Part<'_>>) -> EntityV4<TargetOut<'a>> {
     let mut versions = Table::default();
-    let mut core = encode_core(name, entity, &mut versions);
-    let control = encode_control(entity, &mut versions);
+    let mut core = encode_core(name, entity, &mut versions, part.map(|p| p.changed));
+    let written = core.groups.iter().map(|g| g.targets.len()).sum::<usize>();
+    let control = encode_control(entity, &mut versions, part.map(|p| (p.from, written)));
     core.versions = versions.strings;
     let extra = ExtraV4 {
         error_timeout_secs: entity.options.error_timeout_secs,
@@ -180,21 +239,25 @@ fn encode_entity<'a>(name: &str, entity: &'a Entity) -> EntityV4<TargetOut<'a>> 
     EntityV4 { core, control, extra }
 }
 
-/// Format 3's event log of `entity`.
-fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> LogV3 {
-    let known = u64::try_from(entity.targets.len()).unwrap_or(u64::MAX);
-    // Targets are encoded by group, then name: an event names its target
-    // by that rank.
-    let ranks = entity.targets.ranks();
+/// Format 3's event log of `entity`. With `part` (a delta's first
+/// sequence number and how many targets it writes), only the events from
+/// that number on, each naming its target by name (`gone`).
+fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>, part: Option<(u64, usize)>) -> LogV3 {
+    let (from, known, ranks) = match part {
+        Some((from, written)) => (from, u64::try_from(written).unwrap_or(u64::MAX), Vec::new()),
+        // Targets are encoded by group, then name: an event names its
+        // target by that rank.
+        None => (0, u64::try_from(entity.targets.len()).unwrap_or(u64::MAX), entity.targets.ranks()),
+    };
     let mut details = Table::default();
     let mut gone: Vec<(String, String)> = Vec::new();
     let mut gone_index: HashMap<(&str, &str), u64, foldhash::fast::RandomState> = HashMap::default();
     let (mut seq, mut time) = (0u64, 0i64);
     let mut events = Vec::with_capacity(entity.log.events.len());
-    for e in &entity.log.events {
+    for e in entity.log.events.iter().filter(|e| e.seq >= from) {
         let target = match &e.target {
             None => 0,
-            Some(t) => match entity.targets.position(&t.group, &t.name).and_then(|p| ranks.get(p)) {
+            Some(t) => match entity.targets.position(&t.group, &t.name).filter(|_| part.is_none()).and_then(|p| ranks.get(p)) {
                 Some(&i) => u64::from(i).saturating_add(1),
                 None => *gone_index.entry((&t.group, &t.name)).or_insert_with(|| {
                     gone.push((t.group.clone(), t.name.clone()));
@@ -222,7 +285,7 @@ fn encode_amount(amount: Amount) -> AmountV2 {
     }
 }
 
-fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> ControlV3 {
+fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>, part: Option<(u64, usize)>) -> ControlV3 {
     let v = &entity.versions;
     let options = &entity.options;
     let progress = &entity.progress;
@@ -257,7 +320,7 @@ fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> ControlV3
     };
     Control {
         settings,
-        events: encode_log(entity, versions),
+        events: encode_log(entity, versions, part),
         history: entity
             .history
             .rollouts
@@ -272,8 +335,9 @@ fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>) -> ControlV3
     }
 }
 
-/// The code of `value` in a format's table: its position.
-fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> EntityV1<TargetOut<'a>> {
+/// The entity's core; with `changed`, only the targets at the positions it
+/// marks (`time_base` is still every target's latest `last_seen`).
+fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>, changed: Option<&[bool]>) -> EntityV1<TargetOut<'a>> {
     let v = &entity.versions;
     let mut messages = Table::default();
     let target_version = versions.version(v, entity.target_version);
@@ -284,7 +348,8 @@ fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> 
     let mut groups: Vec<GroupV1<TargetOut<'a>>> = Vec::new();
     // By group, then name, whatever order they arrived in: the same state
     // gives the same bytes, and each group is written once.
-    for (group, target_name, t) in entity.targets.sorted() {
+    let written = |p: usize| changed.map_or(true, |c| c.get(p).copied().unwrap_or(true));
+    for (group, target_name, t) in entity.targets.sorted_positions().filter(|&p| written(p)).filter_map(|p| entity.targets.at(p)) {
         if groups.last().map_or(true, |g| g.name != group) {
             groups.push(GroupV1 { name: group.to_owned(), targets: Vec::new() });
         }
@@ -326,37 +391,18 @@ fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> 
 
 #[inline(never)]
 pub(crate) fn decode(bytes: &[u8]) -> Result<Engine, Error> {
-    let (header, body) = bytes
-        .split_first_chunk::<HEADER_LEN>()
-        .ok_or_else(|| Error::snapshot(format!("{} bytes is too short for a snapshot header", bytes.len())))?;
-    let field = |at: usize| -> [u8; 4] {
-        let mut out = [0u8; 4];
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = header.get(at.saturating_add(i)).copied().unwrap_or(0);
-        }
-        out
-    };
-    if !header.starts_with(MAGIC) {
-        return Err(Error::snapshot("these bytes are not an orchestrator-engine snapshot (bad magic)"));
+    let (version, body, crc) = open(bytes, MAGIC, SNAPSHOT_FORMAT_VERSION, "snapshot")?;
+    let mut engine = decode_version(version, body)?;
+    // A snapshot of one entity is that entity's checkpoint: its journal
+    // can go on from here.
+    let mut entities = engine.namespaces.values_mut().flat_map(|ns| ns.entities.values_mut());
+    if let (Some(entity), None) = (entities.next(), entities.next()) {
+        delta::start(entity, crc);
     }
-    let [v0, v1, r0, r1] = field(8);
-    let version = u16::from_le_bytes([v0, v1]);
-    if version == 0 || version > SNAPSHOT_FORMAT_VERSION {
-        return Err(Error::snapshot(format!(
-            "format version {version} is not one this engine reads (1 to {SNAPSHOT_FORMAT_VERSION}); \
-             restore it with the newer orchestrator-engine that wrote it"
-        )));
-    }
-    if u16::from_le_bytes([r0, r1]) != 0 {
-        return Err(Error::snapshot("reserved header bytes are not zero"));
-    }
-    let length = u32::from_le_bytes(field(12));
-    if usize::try_from(length).ok() != Some(body.len()) {
-        return Err(Error::snapshot(format!("the header announces {length} body bytes but {} follow (truncated or padded)", body.len())));
-    }
-    if u32::from_le_bytes(field(16)) != checksum(version, body) {
-        return Err(Error::snapshot("checksum mismatch: the snapshot is corrupt"));
-    }
+    Ok(engine)
+}
+
+fn decode_version(version: u16, body: &[u8]) -> Result<Engine, Error> {
     // Every format ever written keeps its decoder.
     match version {
         1 => decode_body(parse::<EntityV1>(body)?, |e| decode_entity(e, None, ExtraV4::LEGACY)),
@@ -547,6 +593,7 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: ExtraV4) -> Res
                 last_message: e.time_base.wrapping_add(t.last_message),
                 version_changed: e.time_base.wrapping_add(t.version_changed),
                 assigned: e.time_base.wrapping_add(t.assigned),
+                persisted: 0,
             };
             decoded.push((group.name.clone(), t.name, target));
         }

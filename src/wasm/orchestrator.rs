@@ -548,6 +548,58 @@ impl Orchestrator {
         self.engine.snapshot()
     }
 
+    /// The entity's snapshot (the snapshot of an engine that holds only
+    /// it), which also becomes its journal's checkpoint: the next
+    /// `delta(namespace, entity)` holds only what changed after it. An
+    /// entity restored from its own snapshot has that checkpoint too.
+    ///
+    /// @example
+    /// ```js
+    /// await store.put("prod/api", engine.checkpoint("prod", "api"));
+    /// ```
+    pub fn checkpoint(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+    ) -> JsResult<Vec<u8>> {
+        let (ns, entity) = Self::names(&namespace, &entity)?;
+        self.engine.checkpoint_entity(&ns, &entity).map_err(error_to_js)
+    }
+
+    /// What changed in the entity since its last checkpoint or delta (the
+    /// targets that changed, arrived or left, the new events, and the rest
+    /// of the entity, which is small): a journal entry whose size follows
+    /// the change, not the fleet. No checkpoint yet throws `NOT_FOUND`.
+    ///
+    /// @example
+    /// ```js
+    /// await store.append("prod/api", engine.delta("prod", "api"));
+    /// ```
+    pub fn delta(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+    ) -> JsResult<Vec<u8>> {
+        let (ns, entity) = Self::names(&namespace, &entity)?;
+        self.engine.entity_delta(&ns, &entity).map_err(error_to_js)
+    }
+
+    /// Applies a `delta()` to the entity it is for, which must be in the
+    /// state the delta was made from: its checkpoint restored and every
+    /// delta before it applied, in order. Anything else (another state,
+    /// corrupt bytes) throws `INVALID_SNAPSHOT` and changes nothing.
+    ///
+    /// @example
+    /// ```js
+    /// const engine = Orchestrator.restore(checkpoint);
+    /// for (const delta of journal) engine.applyDelta(delta);
+    /// ```
+    #[wasm_bindgen(js_name = applyDelta)]
+    pub fn apply_delta(&mut self, #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue) -> JsResult<()> {
+        let bytes = bytes_from_js(&bytes).map_err(error_to_js)?;
+        self.engine.apply_entity_delta(&bytes).map(drop).map_err(error_to_js)
+    }
+
     /// An engine that behaves exactly as the snapshotted one would have.
     /// Bytes that are not a snapshot (corrupt, truncated, or from a newer
     /// format) throw `INVALID_SNAPSHOT`. Register hooks again after

@@ -1,0 +1,229 @@
+//! An entity's journal: a checkpoint (the entity's snapshot) followed by
+//! deltas, each holding what one or more calls changed. A step of a large
+//! fleet changes a few targets and appends a few events, but reports every
+//! target: a delta writes the targets whose stored fields changed, the new
+//! events, the targets that left, and one time for all the others ("every
+//! other target was last seen then"), so its size follows the change, not
+//! the fleet.
+//!
+//! Which targets changed is found by comparing each target's fingerprint
+//! ([`Target::print`]) with the one the journal last wrote, not by
+//! tracking every place that changes a target: a change made anywhere is
+//! seen. A delta names the state it was made from (a checkpoint's
+//! checksum, chained through every delta since), and applies only to an
+//! entity in that state, so a delta applied out of order, twice, or to
+//! another entity is rejected rather than merged into a wrong state.
+
+use std::collections::HashSet;
+
+use super::{decode_entity, encode_entity, encode_one, envelope, expand_log, open, DeltaV1, Part};
+use crate::engine::Engine;
+use crate::entity::{Entity, Journal, Removed, Watch};
+use crate::error::Error;
+use crate::interner::Sym;
+use crate::log::{History, Stored, StoredRollout};
+
+const MAGIC: &[u8; 8] = b"ORCHDLTA";
+
+/// The delta format this engine writes (and the newest it reads).
+pub const DELTA_FORMAT_VERSION: u16 = 1;
+
+/// The next state's name: the previous one's with a checksum mixed in
+/// (SplitMix64's finaliser, the same in every process).
+fn chain(id: u64, crc: u32) -> u64 {
+    let mut z = id.rotate_left(32) ^ u64::from(crc) ^ 0x9e37_79b9_7f4a_7c15;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The checksum in an envelope's header (bytes 16 to 19).
+fn crc_of(bytes: &[u8]) -> u32 {
+    let mut crc = [0u8; 4];
+    if let Some(field) = bytes.get(16..20) {
+        crc.copy_from_slice(field);
+    }
+    u32::from_le_bytes(crc)
+}
+
+/// Starts the entity's journal at its checkpoint, whose checksum is `crc`:
+/// every target as it is now counts as written.
+pub(super) fn start(entity: &mut Entity, crc: u32) {
+    for (_, _, target) in entity.targets.iter_mut() {
+        target.persisted = target.print();
+    }
+    entity.targets.track_leaving();
+    entity.journal = Some(Journal { id: chain(0, crc), next_seq: entity.log.next_seq });
+}
+
+/// The entity's snapshot, which becomes its journal's checkpoint.
+pub(crate) fn checkpoint(namespace: &str, name: &str, entity: &mut Entity) -> Vec<u8> {
+    let bytes = encode_one(namespace, name, entity);
+    start(entity, crc_of(&bytes));
+    bytes
+}
+
+/// What changed in the entity since its journal's last checkpoint or
+/// delta, as a delta; the journal then stands at the state it describes.
+pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> Result<Vec<u8>, Error> {
+    let Some(journal) = entity.journal else {
+        return Err(Error::NotFound { kind: "checkpoint of entity", name: format!("{namespace}/{name}") });
+    };
+    // Most steps report every target: one time stands for all of those
+    // that changed nothing else.
+    let seen = entity.targets.iter().map(|(_, _, t)| t.last_seen).max().unwrap_or(0);
+    let mut changed = Vec::with_capacity(entity.targets.len());
+    for (_, _, target) in entity.targets.iter_mut() {
+        let print = target.print();
+        changed.push(print != target.persisted || target.last_seen != seen);
+        target.persisted = print;
+    }
+    let left = entity.targets.take_left();
+    let delta = DeltaV1 {
+        namespace: namespace.to_owned(),
+        base: journal.id,
+        part: encode_entity(name, entity, Some(&Part { changed: &changed, from: journal.next_seq })),
+        left: left.into_iter().map(|(group, name)| (group.into_string(), name.into_string())).collect(),
+        first_kept: entity.log.events.front().map_or(entity.log.next_seq, |e| e.seq),
+        targets: u64::try_from(entity.targets.len()).unwrap_or(u64::MAX),
+    };
+    let bytes = envelope(MAGIC, DELTA_FORMAT_VERSION, &delta);
+    entity.journal = Some(Journal { id: chain(journal.id, crc_of(&bytes)), next_seq: entity.log.next_seq });
+    Ok(bytes)
+}
+
+/// Applies a delta to the entity it is for, which must be in the state the
+/// delta was made from; answers its namespace and name. Anything else is
+/// [`Error::InvalidSnapshot`] and changes nothing.
+pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, String), Error> {
+    let (_, body, crc) = open(bytes, MAGIC, DELTA_FORMAT_VERSION, "delta")?;
+    let (delta, rest): (DeltaV1, &[u8]) = postcard::take_from_bytes(body).map_err(|e| Error::snapshot(format!("undecodable delta: {e}")))?;
+    if !rest.is_empty() {
+        return Err(Error::snapshot("trailing bytes after the delta"));
+    }
+    let DeltaV1 { namespace, base, part, left, first_kept, targets: count } = delta;
+    let name = part.core.name.clone();
+    let at = format!("{namespace}/{name}");
+    let entity = engine
+        .namespaces
+        .get_mut(&namespace)
+        .and_then(|ns| ns.entities.get_mut(&name))
+        .ok_or_else(|| Error::snapshot(format!("the delta is for entity {at}, which this engine does not hold: restore its checkpoint first")))?;
+    if entity.journal.map(|j| j.id) != Some(base) {
+        return Err(Error::snapshot(format!(
+            "the delta does not follow the state of {at} here (it was made from another checkpoint or delta): \
+             restore the entity's latest checkpoint, then every delta after it, in order"
+        )));
+    }
+    let seen = part.core.time_base;
+    let invalid = |e: String| Error::snapshot(format!("delta of {at}: {e}"));
+    let control = expand_log(&part.core, part.control).map_err(invalid)?;
+    let changed = decode_entity(part.core, Some(control), part.extra).map_err(invalid)?;
+    check(entity, &changed, &left, count, first_kept).map_err(invalid)?;
+    merge(entity, changed, &left, seen, first_kept);
+    entity.targets.track_leaving();
+    entity.journal = Some(Journal { id: chain(base, crc), next_seq: entity.log.next_seq });
+    Ok((namespace, name))
+}
+
+/// Whether `changed` and `left` merge into `entity` as a state an engine
+/// can be in, before anything changes.
+fn check(entity: &Entity, changed: &Entity, left: &[(String, String)], count: u64, first_kept: u64) -> Result<(), String> {
+    let mut gone = HashSet::with_capacity(left.len());
+    for (group, name) in left {
+        if entity.targets.get(group, name).is_none() || changed.targets.get(group, name).is_some() || !gone.insert((group.as_str(), name.as_str())) {
+            return Err(format!("target {name:?} of group {group:?} cannot leave: it is not there, or it also changed, or it leaves twice"));
+        }
+    }
+    let arrived = changed.targets.iter().filter(|(group, name, _)| entity.targets.get(group, name).is_none()).count();
+    let after = entity.targets.len().saturating_sub(gone.len()).saturating_add(arrived);
+    if u64::try_from(after).ok() != Some(count) {
+        return Err(format!("it leaves {after} targets where it announces {count}"));
+    }
+    let stays = |group: &str, name: &str| changed.targets.get(group, name).is_some() || (entity.targets.get(group, name).is_some() && !gone.contains(&(group, name)));
+    if let Some(r) = changed.removed.iter().find(|r| stays(&r.id.group, &r.id.name)) {
+        return Err(format!("{:?} in group {:?} is both removed and a target", r.id.name, r.id.group));
+    }
+    let next = entity.journal.map_or(0, |j| j.next_seq);
+    if changed.log.events.front().is_some_and(|e| e.seq < next) {
+        return Err("it repeats events the entity has".into());
+    }
+    let kept = entity.log.events.iter().filter(|e| e.seq >= first_kept).count().saturating_add(changed.log.events.len());
+    if kept > usize::try_from(changed.options.max_events).unwrap_or(usize::MAX) {
+        return Err("it leaves more events than maxEvents".into());
+    }
+    Ok(())
+}
+
+/// Merges a checked delta into the entity: `changed` (decoded with its own
+/// version symbols) replaces everything but the targets and the older
+/// events, its targets replace or join the entity's, `left` leave, and
+/// every other target was last seen at `seen`.
+fn merge(entity: &mut Entity, changed: Entity, left: &[(String, String)], seen: i64, first_kept: u64) {
+    // Every field, named: a field added to `Entity` does not compile here
+    // until the merge says what becomes of it.
+    let Entity {
+        versions,
+        target_version,
+        rolling,
+        lkg,
+        lkb,
+        phase: _, // follows from the versions
+        options,
+        plan_meaning,
+        targets,
+        paused_since,
+        progress,
+        watch,
+        removed,
+        log,
+        history,
+        hints: _,       // a cache
+        hints_exact: _, // a cache
+        hooks: _,       // the entity's own stay
+        journal: _,     // set by the caller
+    } = changed;
+    let ours = &mut entity.versions;
+    let mut map = |sym: Sym| ours.intern(versions.resolve(sym));
+    entity.target_version = map(target_version);
+    entity.rolling = map(rolling);
+    entity.lkg = map(lkg);
+    entity.lkb = map(lkb);
+    entity.watch = watch.map(|w| Watch { version: map(w.version), until: w.until, previous: map(w.previous) });
+    entity.removed = removed.into_iter().map(|r| Removed { version: map(r.version), ..r }).collect();
+    entity.history =
+        History { rollouts: history.rollouts.into_iter().map(|r| StoredRollout { version: map(r.version), ..r }).collect() };
+    entity.log.events.retain(|e| e.seq >= first_kept);
+    entity.log.events.extend(log.events.into_iter().map(|e| Stored { version: map(e.version), ..e }));
+    entity.log.next_seq = log.next_seq;
+    let mut arrived = Vec::new();
+    let mut incoming = Vec::with_capacity(targets.len());
+    for (group, name, mut target) in targets.into_entries() {
+        target.reported = map(target.reported);
+        target.expected = map(target.expected);
+        incoming.push((group, name, target));
+    }
+    entity.options = options;
+    entity.plan_meaning = plan_meaning;
+    entity.paused_since = paused_since;
+    entity.progress = progress;
+    entity.phase = crate::phase::Phase::of(entity.rolling, entity.lkg, entity.lkb, entity.watch);
+    if !left.is_empty() {
+        let gone: HashSet<(&str, &str)> = left.iter().map(|(g, n)| (g.as_str(), n.as_str())).collect();
+        entity.targets.retain(|group, name, _| !gone.contains(&(group, name)));
+    }
+    for (_, _, target) in entity.targets.iter_mut() {
+        target.last_seen = seen;
+    }
+    for (group, name, mut target) in incoming {
+        target.persisted = target.print();
+        match entity.targets.get_mut(&group, &name) {
+            Some(slot) => *slot = target,
+            None => arrived.push((group, name, target)),
+        }
+    }
+    entity.targets.extend(arrived);
+    entity.targets.rewind();
+    entity.hints.clear();
+    entity.hints_exact = None;
+}
