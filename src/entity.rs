@@ -63,10 +63,28 @@ impl Target {
     /// mean, up to a 64-bit hash collision, an unchanged target. Versions
     /// count by symbol: an entity's symbols never change meaning.
     pub(crate) fn print(&self) -> u64 {
-        use std::hash::{BuildHasher, Hash, Hasher};
+        use std::hash::{BuildHasher, Hasher};
         let mut h = foldhash::fast::FixedState::with_seed(0x6f72_6368_6a6e_6c31).build_hasher();
-        (&self.tags, self.reported.index(), self.expected.index(), &self.message, self.is_error).hash(&mut h);
-        (self.reason(), &self.detail, self.last_message, self.version_changed, self.assigned).hash(&mut h);
+        // Each string with its length, so that no two field lists run
+        // together into the same bytes.
+        let mut text = |s: &str| {
+            h.write_usize(s.len());
+            h.write(s.as_bytes());
+        };
+        for tag in self.tags.iter() {
+            text(tag);
+        }
+        text(&self.message);
+        text(self.detail.as_deref().unwrap_or_default());
+        h.write_u8(u8::from(self.detail.is_some()));
+        h.write_usize(self.tags.len());
+        h.write_u32(u32::try_from(self.reported.index()).unwrap_or(u32::MAX));
+        h.write_u32(u32::try_from(self.expected.index()).unwrap_or(u32::MAX));
+        h.write_u8(u8::from(self.is_error));
+        h.write_u8(self.reason() as u8);
+        h.write_i64(self.last_message);
+        h.write_i64(self.version_changed);
+        h.write_i64(self.assigned);
         // 0 means "never written".
         h.finish().max(1)
     }
@@ -259,6 +277,9 @@ impl Targets {
             return;
         }
         for (position, group, name, target) in targets {
+            if let Some(left) = &mut self.left {
+                left.retain(|(g, n)| **g != *group || **n != *name);
+            }
             let key = Key { group: group.into(), name: name.into() };
             self.map.shift_insert(position.min(self.map.len()), key, target);
         }
@@ -337,12 +358,11 @@ impl Targets {
     }
 
     /// The targets that left since [`Targets::track_leaving`] and are not
-    /// back, by group then name, each once; recording starts afresh.
+    /// back, each once (a target put back by [`Targets::restore`] is no
+    /// longer listed); recording starts afresh.
     pub(crate) fn take_left(&mut self) -> Vec<(Box<str>, Box<str>)> {
         let mut left = self.left.replace(Vec::new()).unwrap_or_default();
         left.retain(|(group, name)| self.get(group, name).is_none());
-        left.sort_unstable();
-        left.dedup();
         left
     }
 

@@ -14,8 +14,6 @@
 //! entity in that state, so a delta applied out of order, twice, or to
 //! another entity is rejected rather than merged into a wrong state.
 
-use std::collections::HashSet;
-
 use super::{decode_entity, encode_entity, encode_one, envelope, expand_log, open, DeltaV1, Part};
 use crate::engine::Engine;
 use crate::entity::{Entity, Journal, Removed, Watch};
@@ -119,28 +117,34 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     let invalid = |e: String| Error::snapshot(format!("delta of {at}: {e}"));
     let control = expand_log(&part.core, part.control).map_err(invalid)?;
     let changed = decode_entity(part.core, Some(control), part.extra).map_err(invalid)?;
-    check(entity, &changed, &left, count, first_kept).map_err(invalid)?;
-    merge(entity, changed, &left, seen, first_kept);
+    let leaves = check(entity, &changed, &left, count, first_kept).map_err(invalid)?;
+    merge(entity, changed, &leaves, seen, first_kept);
     entity.targets.track_leaving();
     entity.journal = Some(Journal { id: chain(base, crc), next_seq: entity.log.next_seq });
     Ok((namespace, name))
 }
 
 /// Whether `changed` and `left` merge into `entity` as a state an engine
-/// can be in, before anything changes.
-fn check(entity: &Entity, changed: &Entity, left: &[(String, String)], count: u64, first_kept: u64) -> Result<(), String> {
-    let mut gone = HashSet::with_capacity(left.len());
+/// can be in, before anything changes; answers which of the entity's
+/// targets (by position) leave.
+fn check(entity: &Entity, changed: &Entity, left: &[(String, String)], count: u64, first_kept: u64) -> Result<Vec<bool>, String> {
+    let mut leaves = vec![false; entity.targets.len()];
     for (group, name) in left {
-        if entity.targets.get(group, name).is_none() || changed.targets.get(group, name).is_some() || !gone.insert((group.as_str(), name.as_str())) {
-            return Err(format!("target {name:?} of group {group:?} cannot leave: it is not there, or it also changed, or it leaves twice"));
+        let slot = entity.targets.position(group, name).filter(|_| changed.targets.get(group, name).is_none()).and_then(|p| leaves.get_mut(p));
+        match slot {
+            Some(leaving) if !*leaving => *leaving = true,
+            _ => return Err(format!("target {name:?} of group {group:?} cannot leave: it is not there, it also changed, or it leaves twice")),
         }
     }
     let arrived = changed.targets.iter().filter(|(group, name, _)| entity.targets.get(group, name).is_none()).count();
-    let after = entity.targets.len().saturating_sub(gone.len()).saturating_add(arrived);
+    let after = entity.targets.len().saturating_sub(left.len()).saturating_add(arrived);
     if u64::try_from(after).ok() != Some(count) {
         return Err(format!("it leaves {after} targets where it announces {count}"));
     }
-    let stays = |group: &str, name: &str| changed.targets.get(group, name).is_some() || (entity.targets.get(group, name).is_some() && !gone.contains(&(group, name)));
+    let stays = |group: &str, name: &str| {
+        changed.targets.get(group, name).is_some()
+            || entity.targets.position(group, name).is_some_and(|p| !leaves.get(p).copied().unwrap_or(true))
+    };
     if let Some(r) = changed.removed.iter().find(|r| stays(&r.id.group, &r.id.name)) {
         return Err(format!("{:?} in group {:?} is both removed and a target", r.id.name, r.id.group));
     }
@@ -152,14 +156,14 @@ fn check(entity: &Entity, changed: &Entity, left: &[(String, String)], count: u6
     if kept > usize::try_from(changed.options.max_events).unwrap_or(usize::MAX) {
         return Err("it leaves more events than maxEvents".into());
     }
-    Ok(())
+    Ok(leaves)
 }
 
 /// Merges a checked delta into the entity: `changed` (decoded with its own
 /// version symbols) replaces everything but the targets and the older
-/// events, its targets replace or join the entity's, `left` leave, and
-/// every other target was last seen at `seen`.
-fn merge(entity: &mut Entity, changed: Entity, left: &[(String, String)], seen: i64, first_kept: u64) {
+/// events, its targets replace or join the entity's, those marked in
+/// `leaves` leave, and every other target was last seen at `seen`.
+fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first_kept: u64) {
     // Every field, named: a field added to `Entity` does not compile here
     // until the merge says what becomes of it.
     let Entity {
@@ -194,7 +198,9 @@ fn merge(entity: &mut Entity, changed: Entity, left: &[(String, String)], seen: 
     entity.history =
         History { rollouts: history.rollouts.into_iter().map(|r| StoredRollout { version: map(r.version), ..r }).collect() };
     entity.log.events.retain(|e| e.seq >= first_kept);
-    entity.log.events.extend(log.events.into_iter().map(|e| Stored { version: map(e.version), ..e }));
+    for e in log.events {
+        entity.log.events.push_back(Stored { version: map(e.version), ..e });
+    }
     entity.log.next_seq = log.next_seq;
     let mut arrived = Vec::new();
     let mut incoming = Vec::with_capacity(targets.len());
@@ -208,9 +214,13 @@ fn merge(entity: &mut Entity, changed: Entity, left: &[(String, String)], seen: 
     entity.paused_since = paused_since;
     entity.progress = progress;
     entity.phase = crate::phase::Phase::of(entity.rolling, entity.lkg, entity.lkb, entity.watch);
-    if !left.is_empty() {
-        let gone: HashSet<(&str, &str)> = left.iter().map(|(g, n)| (g.as_str(), n.as_str())).collect();
-        entity.targets.retain(|group, name, _| !gone.contains(&(group, name)));
+    if leaves.contains(&true) {
+        let mut position = 0usize;
+        entity.targets.retain(|_, _, _| {
+            let stays = !leaves.get(position).copied().unwrap_or(false);
+            position = position.saturating_add(1);
+            stays
+        });
     }
     for (_, _, target) in entity.targets.iter_mut() {
         target.last_seen = seen;
@@ -219,7 +229,7 @@ fn merge(entity: &mut Entity, changed: Entity, left: &[(String, String)], seen: 
         target.persisted = target.print();
         match entity.targets.get_mut(&group, &name) {
             Some(slot) => *slot = target,
-            None => arrived.push((group, name, target)),
+            None => arrived.push((group.into_string(), name.into_string(), target)),
         }
     }
     entity.targets.extend(arrived);

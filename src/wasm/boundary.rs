@@ -156,7 +156,7 @@ pub(crate) fn columns_from_js(value: &JsValue) -> Result<Reports, Error> {
     match problem.get(0).as_string().as_deref() {
         Some("argument") => Err(bad(problem.get(1).as_string().unwrap_or_default())),
         Some("target") => Err(Error::InvalidTarget {
-            target: format!("#{} of the report", problem.get(1).as_f64().unwrap_or(f64::NAN)),
+            target: format!("#{} of the report", interop::number_text(problem.get(1).as_f64().unwrap_or(f64::NAN))),
             reason: problem.get(2).as_string().unwrap_or_default(),
         }),
         _ => unpack_reports(&packed).ok_or_else(|| bad("could not be read: its strings do not add up".into())),
