@@ -8,15 +8,48 @@
 //! seeds in `fuzz/seeds/restore` are the golden fixtures in both forms.
 //! The same bytes are read as one entity's snapshot too, and a snapshot is
 //! split into its entities and joined back.
+//!
+//! A first byte of 0xF0 or more reads the rest as a delta of the golden
+//! entity's journal (0xF0: a body given a valid delta envelope), applied
+//! to that entity: an error that changes nothing, or an entity that
+//! snapshots, restores and steps.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use orchestrator_engine::{Engine, TargetReport};
 
+/// The golden entity (`tests/fixtures/entity-v4.bin`): its journal's checkpoint.
+const CHECKPOINT: &[u8] = include_bytes!("../../tests/fixtures/entity-v4.bin");
+
+/// `bytes` applied as a delta to the golden entity.
+fn apply_delta(bytes: &[u8]) {
+    let mut engine = Engine::new();
+    let (ns, entity) = engine.restore_entity(CHECKPOINT).expect("the golden entity restores");
+    let before = engine.snapshot();
+    if engine.apply_entity_delta(bytes).is_err() {
+        assert_eq!(engine.snapshot(), before, "a refused delta changed the entity");
+        return;
+    }
+    let after = engine.snapshot_entity(&ns, &entity).expect("the entity is there");
+    let mut twin = Engine::new();
+    twin.restore_entity(&after).expect("an entity a delta made must restore");
+    assert_eq!(twin.snapshot_entity(&ns, &entity).expect("restored"), after, "delta -> snapshot -> restore is not stable");
+    let now = 1_700_000_000_000;
+    let report = [TargetReport::new("fuzz-target", "v1")];
+    let _ = engine.orchestrate(&ns, &entity, &report, now);
+    let _ = engine.entity_delta(&ns, &entity);
+    let _ = engine.abort(&ns, &entity, now);
+    let _ = engine.orchestrate(&ns, &entity, &report, now.saturating_add(60_000));
+}
+
 /// `body` in a valid envelope of format `format`.
 fn envelope(format: u16, body: &[u8]) -> Vec<u8> {
+    sealed(b"ORCHSNAP", format, body)
+}
+
+fn sealed(magic: &[u8; 8], format: u16, body: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(body.len() + 20);
-    bytes.extend_from_slice(b"ORCHSNAP");
+    bytes.extend_from_slice(magic);
     bytes.extend_from_slice(&format.to_le_bytes());
     bytes.extend_from_slice(&[0, 0]);
     bytes.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
@@ -36,6 +69,10 @@ fuzz_target!(|input: &[u8]| {
     let Some((&mode, rest)) = input.split_first() else {
         return;
     };
+    if mode >= 0xF0 {
+        apply_delta(&if mode == 0xF0 { sealed(b"ORCHDLTA", 1, rest) } else { rest.to_vec() });
+        return;
+    }
     let bytes = if mode % 2 == 1 {
         rest.to_vec()
     } else {

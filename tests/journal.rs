@@ -1,0 +1,224 @@
+//! An entity's journal: a checkpoint, then deltas of what each call
+//! changed. A follower that restores the checkpoint and applies every delta
+//! in order holds exactly the entity's state (the property test in
+//! `properties.rs` checks that after every step of random fleets); here:
+//! what a delta holds, every way a delta can be refused, and the golden
+//! delta every later version keeps reading.
+
+mod common;
+
+use common::{Behaviour, Sim, SEC, T0};
+use orchestrator_engine::{Engine, ErrorCode, TargetReport, DELTA_FORMAT_VERSION};
+
+const GOLDEN_ENTITY_V4: &str = "tests/fixtures/entity-v4.bin";
+const GOLDEN_DELTA_V1: &str = "tests/fixtures/delta-v1.bin";
+const GOLDEN_AFTER_DELTA: &str = "tests/fixtures/entity-v4-after-delta-v1.bin";
+
+/// A fleet of `n` on v1, v2 set: a rollout under way.
+fn rolling(n: usize) -> Sim {
+    let mut sim = Sim::new(n, "v1");
+    sim.establish("v1", orchestrator_engine::RolloutOptions { batch_percent: 10, ..Default::default() });
+    sim.set_version("v2");
+    sim.step();
+    sim
+}
+
+/// An engine holding only the entity's checkpoint.
+fn follower_of(sim: &mut Sim) -> Engine {
+    let mut follower = Engine::new();
+    follower.restore_entity(&sim.engine.checkpoint_entity("prod", "app").unwrap()).unwrap();
+    follower
+}
+
+fn state(engine: &Engine) -> Vec<u8> {
+    engine.snapshot_entity("prod", "app").unwrap()
+}
+
+#[test]
+fn a_steady_step_writes_what_changed_not_the_fleet() {
+    let mut sim = rolling(10_000);
+    let mut follower = follower_of(&mut sim);
+    // The rollout's first step judges every target afresh (waiting for
+    // v2): that delta holds them all.
+    sim.step();
+    follower.apply_entity_delta(&sim.engine.entity_delta("prod", "app").unwrap()).unwrap();
+    for _ in 0..20 {
+        sim.step();
+        let delta = sim.engine.entity_delta("prod", "app").unwrap();
+        follower.apply_entity_delta(&delta).unwrap();
+        let whole = state(&sim.engine);
+        assert_eq!(state(&follower), whole);
+        // Every target reported; a batch (1,000) moved and one was judged,
+        // each with its event: the delta is a fraction of the entity.
+        assert!(delta.len() * 3 < whole.len(), "a delta of {} bytes for an entity of {}", delta.len(), whole.len());
+    }
+    // A step that changes nothing but the time writes almost nothing.
+    sim.run_until(400, |s| s.info().last_known_good_version == "v2");
+    sim.step();
+    let _ = sim.engine.entity_delta("prod", "app").unwrap();
+    sim.step();
+    let quiet = sim.engine.entity_delta("prod", "app").unwrap();
+    assert!(quiet.len() < 1_000, "a quiet step of 10,000 targets wrote {} bytes", quiet.len());
+    let mut late = follower_of(&mut sim);
+    sim.step();
+    late.apply_entity_delta(&sim.engine.entity_delta("prod", "app").unwrap()).unwrap();
+    assert_eq!(state(&late), state(&sim.engine));
+}
+
+#[test]
+fn targets_that_arrive_and_leave_follow_through_the_journal() {
+    let mut sim = rolling(50);
+    let mut follower = follower_of(&mut sim);
+    let mut follow = |sim: &mut Sim| {
+        follower.apply_entity_delta(&sim.engine.entity_delta("prod", "app").unwrap()).unwrap();
+        assert_eq!(state(&follower), state(&sim.engine));
+    };
+    // Five hosts stop reporting; past the zombie limit they are dropped.
+    sim.hosts.truncate(45);
+    for _ in 0..5 {
+        sim.step();
+        follow(&mut sim);
+    }
+    sim.now += 901 * SEC;
+    sim.step();
+    assert_eq!(sim.info().targets, 45);
+    follow(&mut sim);
+    // A host that arrives and one named again.
+    let extra = TargetReport::new("late-1", "v1");
+    let mut reports = sim.reports();
+    reports.push(extra);
+    sim.engine.orchestrate("prod", "app", &reports, sim.now).unwrap();
+    follow(&mut sim);
+    assert_eq!(state(&follower), state(&sim.engine));
+}
+
+#[test]
+fn an_entity_without_a_checkpoint_has_no_delta() {
+    let mut sim = rolling(10);
+    let err = sim.engine.entity_delta("prod", "app").unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotFound);
+    assert!(err.to_string().contains("checkpoint"), "{err}");
+    assert_eq!(sim.engine.entity_delta("prod", "nope").unwrap_err().code(), ErrorCode::NotFound);
+    // A whole-engine snapshot of several entities is no entity's checkpoint.
+    sim.engine.set_target_version("prod", "other", "v1", T0).unwrap();
+    let mut whole = Engine::restore(&sim.engine.snapshot()).unwrap();
+    assert_eq!(whole.entity_delta("prod", "app").unwrap_err().code(), ErrorCode::NotFound);
+    // Restored from its own snapshot, it has one.
+    let mut alone = Engine::new();
+    alone.restore_entity(&sim.engine.snapshot_entity("prod", "app").unwrap()).unwrap();
+    assert!(alone.entity_delta("prod", "app").is_ok());
+}
+
+/// Applies `delta` and expects `INVALID_SNAPSHOT` mentioning `says`, with
+/// the follower unchanged.
+fn refused(follower: &mut Engine, delta: &[u8], says: &str) {
+    let before = follower.snapshot();
+    let err = follower.apply_entity_delta(delta).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidSnapshot, "{err}");
+    assert!(err.to_string().contains(says), "{err} (expected {says:?})");
+    assert_eq!(follower.snapshot(), before, "a refused delta changed the state");
+}
+
+#[test]
+fn a_delta_applies_only_to_the_state_it_was_made_from() {
+    let mut sim = rolling(100);
+    let mut follower = follower_of(&mut sim);
+    sim.step();
+    let first = sim.engine.entity_delta("prod", "app").unwrap();
+    sim.step();
+    let second = sim.engine.entity_delta("prod", "app").unwrap();
+    // Out of order, then twice.
+    refused(&mut follower, &second, "does not follow");
+    follower.apply_entity_delta(&first).unwrap();
+    refused(&mut follower, &first, "does not follow");
+    follower.apply_entity_delta(&second).unwrap();
+    assert_eq!(state(&follower), state(&sim.engine));
+    // To an engine without the entity, or with a fresh one of that name.
+    refused(&mut Engine::new(), &first, "does not hold");
+    let mut other = Engine::new();
+    other.set_target_version("prod", "app", "v1", T0).unwrap();
+    refused(&mut other, &first, "does not follow");
+    // After a new checkpoint, the old journal's deltas no longer apply.
+    let mut fresh = follower_of(&mut sim);
+    sim.step();
+    refused(&mut fresh, &second, "does not follow");
+    fresh.apply_entity_delta(&sim.engine.entity_delta("prod", "app").unwrap()).unwrap();
+    assert_eq!(state(&fresh), state(&sim.engine));
+}
+
+#[test]
+fn corrupt_truncated_or_foreign_bytes_are_refused_and_change_nothing() {
+    let mut sim = rolling(20);
+    let mut follower = follower_of(&mut sim);
+    sim.step();
+    let delta = sim.engine.entity_delta("prod", "app").unwrap();
+    assert_eq!(&delta[..8], b"ORCHDLTA");
+    assert_eq!(u16::from_le_bytes([delta[8], delta[9]]), DELTA_FORMAT_VERSION);
+    refused(&mut follower, &delta[..delta.len() - 1], "truncated");
+    refused(&mut follower, &delta[..10], "too short");
+    refused(&mut follower, &state(&sim.engine), "not an orchestrator-engine delta");
+    let mut newer = delta.clone();
+    newer[8] = 2;
+    refused(&mut follower, &newer, "format version 2");
+    // A delta is not a snapshot either.
+    assert_eq!(Engine::restore(&delta).err().unwrap().code(), ErrorCode::InvalidSnapshot);
+    // Every flipped byte is caught (the checksum covers the body and the
+    // header's version).
+    for i in 0..delta.len() {
+        let mut bad = delta.clone();
+        bad[i] ^= 0x20;
+        let before = follower.snapshot();
+        assert!(follower.apply_entity_delta(&bad).is_err(), "byte {i} flipped was accepted");
+        assert_eq!(follower.snapshot(), before);
+    }
+    follower.apply_entity_delta(&delta).unwrap();
+    assert_eq!(state(&follower), state(&sim.engine));
+}
+
+/// The golden journal: the golden entity's checkpoint, then a delta of the
+/// canary resumed, approved and stepped through a rollback; every later
+/// version reads it.
+fn golden_delta() -> Vec<u8> {
+    let mut engine = Engine::new();
+    engine.restore_entity(&std::fs::read(GOLDEN_ENTITY_V4).unwrap()).unwrap();
+    let mut sim = Sim { engine, ..Sim::new(6, "c1") };
+    sim.ns = "edge".into();
+    sim.entity = "canary".into();
+    for h in &mut sim.hosts {
+        h.running = sim.engine.expected_state("edge", "canary", None).unwrap().iter().find(|e| e.name == h.name).unwrap().version.clone();
+        h.behaviour.insert("c2".into(), Behaviour::Broken);
+    }
+    sim.now = T0 + 3600 * SEC;
+    sim.engine.resume("edge", "canary", sim.now).unwrap();
+    sim.engine.approve("edge", "canary", sim.now).unwrap();
+    for _ in 0..6 {
+        sim.step();
+    }
+    sim.engine.entity_delta("edge", "canary").unwrap()
+}
+
+#[test]
+fn the_golden_delta_applies_to_the_golden_entity() {
+    if std::env::var_os("REGENERATE_GOLDEN").is_some() {
+        let delta = golden_delta();
+        let mut follower = Engine::new();
+        follower.restore_entity(&std::fs::read(GOLDEN_ENTITY_V4).unwrap()).unwrap();
+        follower.apply_entity_delta(&delta).unwrap();
+        std::fs::write(GOLDEN_DELTA_V1, &delta).unwrap();
+        std::fs::write(GOLDEN_AFTER_DELTA, follower.snapshot_entity("edge", "canary").unwrap()).unwrap();
+    }
+    let delta = std::fs::read(GOLDEN_DELTA_V1).expect("the golden delta is committed");
+    let after = std::fs::read(GOLDEN_AFTER_DELTA).expect("the state after it is committed");
+    let mut follower = Engine::new();
+    follower.restore_entity(&std::fs::read(GOLDEN_ENTITY_V4).unwrap()).unwrap();
+    assert_eq!(follower.apply_entity_delta(&delta).unwrap(), ("edge".to_owned(), "canary".to_owned()));
+    assert_eq!(follower.snapshot_entity("edge", "canary").unwrap(), after);
+    // The delta holds some of the six targets and the new events, and the
+    // result is a rollout the engine goes on with.
+    let info = follower.rollout_info("edge", "canary").unwrap();
+    assert!(!info.paused);
+    assert!(follower.events("edge", "canary", 0, usize::MAX).unwrap().len() > 5);
+    let mut restored = Engine::new();
+    restored.restore_entity(&after).unwrap();
+    assert_eq!(restored.snapshot_entity("edge", "canary").unwrap(), after);
+}
