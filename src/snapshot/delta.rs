@@ -95,18 +95,17 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
 /// [`Error::InvalidSnapshot`] and changes nothing.
 pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, String), Error> {
     let (_, body, crc) = open(bytes, MAGIC, DELTA_FORMAT_VERSION, "delta")?;
-    let (delta, rest): (DeltaV1, &[u8]) = postcard::take_from_bytes(body).map_err(|e| Error::snapshot(format!("undecodable delta: {e}")))?;
+    let (delta, rest): (DeltaV1, &[u8]) =
+        postcard::take_from_bytes(body).map_err(|e| Error::snapshot(format!("undecodable delta: {e}")))?;
     if !rest.is_empty() {
         return Err(Error::snapshot("trailing bytes after the delta"));
     }
     let DeltaV1 { namespace, base, part, left, first_kept, targets: count } = delta;
     let name = part.core.name.clone();
     let at = format!("{namespace}/{name}");
-    let entity = engine
-        .namespaces
-        .get_mut(&namespace)
-        .and_then(|ns| ns.entities.get_mut(&name))
-        .ok_or_else(|| Error::snapshot(format!("the delta is for entity {at}, which this engine does not hold: restore its checkpoint first")))?;
+    let entity = engine.namespaces.get_mut(&namespace).and_then(|ns| ns.entities.get_mut(&name)).ok_or_else(|| {
+        Error::snapshot(format!("the delta is for entity {at}, which this engine does not hold: restore its checkpoint first"))
+    })?;
     if entity.journal.map(|j| j.id) != Some(base) {
         return Err(Error::snapshot(format!(
             "the delta does not follow the state of {at} here (it was made from another checkpoint or delta): \
@@ -130,10 +129,15 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
 fn check(entity: &Entity, changed: &Entity, left: &[(String, String)], count: u64, first_kept: u64) -> Result<Vec<bool>, String> {
     let mut leaves = vec![false; entity.targets.len()];
     for (group, name) in left {
-        let slot = entity.targets.position(group, name).filter(|_| changed.targets.get(group, name).is_none()).and_then(|p| leaves.get_mut(p));
+        let slot =
+            entity.targets.position(group, name).filter(|_| changed.targets.get(group, name).is_none()).and_then(|p| leaves.get_mut(p));
         match slot {
             Some(leaving) if !*leaving => *leaving = true,
-            _ => return Err(format!("target {name:?} of group {group:?} cannot leave: it is not there, it also changed, or it leaves twice")),
+            _ => {
+                return Err(format!(
+                    "target {name:?} of group {group:?} cannot leave: it is not there, it also changed, or it leaves twice"
+                ))
+            }
         }
     }
     let arrived = changed.targets.iter().filter(|(group, name, _)| entity.targets.get(group, name).is_none()).count();
@@ -195,8 +199,7 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
     entity.lkb = map(lkb);
     entity.watch = watch.map(|w| Watch { version: map(w.version), until: w.until, previous: map(w.previous) });
     entity.removed = removed.into_iter().map(|r| Removed { version: map(r.version), ..r }).collect();
-    entity.history =
-        History { rollouts: history.rollouts.into_iter().map(|r| StoredRollout { version: map(r.version), ..r }).collect() };
+    entity.history = History { rollouts: history.rollouts.into_iter().map(|r| StoredRollout { version: map(r.version), ..r }).collect() };
     entity.log.events.retain(|e| e.seq >= first_kept);
     for e in log.events {
         entity.log.events.push_back(Stored { version: map(e.version), ..e });

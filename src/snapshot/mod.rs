@@ -44,8 +44,8 @@ mod delta;
 mod format;
 use format::*;
 
-pub(crate) use delta::{apply_delta, checkpoint, encode_delta};
 pub use delta::DELTA_FORMAT_VERSION;
+pub(crate) use delta::{apply_delta, checkpoint, encode_delta};
 
 /// The format version this engine writes.
 pub const SNAPSHOT_FORMAT_VERSION: u16 = 4;
