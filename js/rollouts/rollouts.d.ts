@@ -28,6 +28,13 @@ export interface RolloutsOptions {
   storeTimeoutMs?: number;
   /** How many entities this process keeps loaded; the least recently used beyond it is read again when next used (default 1,000). */
   maxEntities?: number;
+  /**
+   * On a store with `append`, each call saves a delta of what it changed
+   * to the entity's journal; a checkpoint replaces the journal once it
+   * holds this many deltas (default 64; 0: a checkpoint on every call) or
+   * once its deltas add up to the checkpoint's size.
+   */
+  compactEvery?: number;
 }
 
 /**

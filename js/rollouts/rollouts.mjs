@@ -5,6 +5,12 @@
 // times, then `CONFLICT`). A call that fails saves nothing; a store that
 // fails or does not answer in time gives `STORE_UNAVAILABLE`, and the
 // entity is read afresh on the next call.
+//
+// What a call saves is the entity's journal: on a store that can append,
+// a delta of what the call changed (its size follows the change, not the
+// fleet), and now and then a checkpoint of the whole entity that replaces
+// the journal (compaction), so that loading never reads much more than
+// one checkpoint's worth.
 
 import { Orchestrator } from "orchestrator-engine";
 
@@ -36,10 +42,12 @@ export class Rollouts {
   #retries;
   #timeoutMs;
   #maxEntities;
+  #compactEvery;
   /**
    * Each loaded entity: an `Orchestrator` that holds only it (so that its
-   * `snapshot()` is the entity's snapshot) and the store's revision of it
-   * (`null`: the store has none yet).
+   * `snapshot()` is the entity's snapshot), the store's revision of it
+   * (`null`: the store has none yet), and the size of its stored
+   * checkpoint and journal (`checkpointBytes`, `journalBytes`, `deltas`).
    */
   #loaded = new Map();
   /** Hooks registered per entity, set again whenever it is reloaded. */
@@ -54,8 +62,11 @@ export class Rollouts {
    * @param {number} [options.retries] attempts after a conflict (default 16)
    * @param {number} [options.storeTimeoutMs] how long one store call may take (default 10 s)
    * @param {number} [options.maxEntities] how many entities this process keeps loaded (default 1,000)
+   * @param {number} [options.compactEvery] the most deltas an entity's journal holds before a
+   *   checkpoint replaces it (default 64; 0: every call writes a checkpoint). A journal is also
+   *   compacted once its deltas add up to the checkpoint's size.
    */
-  constructor({ store, now, retries = 16, storeTimeoutMs = 10_000, maxEntities = 1000 } = {}) {
+  constructor({ store, now, retries = 16, storeTimeoutMs = 10_000, maxEntities = 1000, compactEvery = 64 } = {}) {
     for (const method of ["get", "put", "list", "delete"]) {
       if (typeof store?.[method] !== "function") {
         throw orchestratorError("INVALID_ARGUMENT", `store must have a ${method} method (see Store in the README)`);
@@ -66,12 +77,19 @@ export class Rollouts {
     }
     if (!(storeTimeoutMs > 0)) throw orchestratorError("INVALID_ARGUMENT", "storeTimeoutMs must be a positive number");
     if (!Number.isInteger(maxEntities) || maxEntities < 1) throw orchestratorError("INVALID_ARGUMENT", "maxEntities must be a positive integer");
+    if (!Number.isInteger(compactEvery) || compactEvery < 0 || compactEvery > 1_000_000) {
+      throw orchestratorError("INVALID_ARGUMENT", "compactEvery must be an integer from 0 to 1,000,000");
+    }
+    if (store.append !== undefined && typeof store.append !== "function") {
+      throw orchestratorError("INVALID_ARGUMENT", "store.append must be a method when it is there (see Store in the README)");
+    }
     new Orchestrator(now === undefined ? undefined : { now }).free(); // checks the clock now, not at the first call
     this.#store = store;
     this.#now = now;
     this.#retries = retries;
     this.#timeoutMs = storeTimeoutMs;
     this.#maxEntities = maxEntities;
+    this.#compactEvery = compactEvery;
   }
 
   /** Every namespace with an entity in the store, in name order. */
@@ -118,18 +136,14 @@ export class Rollouts {
         const held = await this.#load(namespace, entity);
         const result = change(held.engine); // throws, changing nothing, on bad input
         if (result === false) return result; // a control that changed nothing
-        const bytes = held.engine.snapshot();
         let saved;
         try {
-          saved = await this.#call("save an entity", () => this.#store.put(namespace, entity, bytes, held.revision));
+          saved = await this.#save(namespace, entity, held);
         } catch (error) {
           this.#drop(key); // whether it was saved is unknown: read it afresh
           throw error;
         }
-        if (saved !== null && saved !== undefined) {
-          held.revision = String(saved);
-          return result;
-        }
+        if (saved) return result;
         this.#drop(key); // another writer saved first
         if (attempt < this.#retries) await jitter(attempt);
       }
@@ -138,6 +152,30 @@ export class Rollouts {
         `${namespace}/${entity} kept changing under this call (${this.#retries + 1} attempts): other writers saved first each time; try again`,
       );
     });
+  }
+
+  /**
+   * Saves what the call changed: a delta appended to the entity's journal,
+   * or a checkpoint in its place. Answers whether it was saved (`false`:
+   * another writer saved first).
+   */
+  async #save(namespace, entity, held) {
+    if (held.revision !== null && this.#store.append && held.deltas < this.#compactEvery) {
+      const delta = held.engine.delta(namespace, entity);
+      // A journal past the checkpoint's size is compacted instead: a
+      // reader never loads much more than two checkpoints' worth.
+      if (held.journalBytes + delta.length <= held.checkpointBytes) {
+        const saved = await this.#call("save an entity", () => this.#store.append(namespace, entity, delta, held.revision));
+        if (saved === null || saved === undefined) return false;
+        Object.assign(held, { revision: String(saved), journalBytes: held.journalBytes + delta.length, deltas: held.deltas + 1 });
+        return true;
+      }
+    }
+    const bytes = held.engine.checkpoint(namespace, entity);
+    const saved = await this.#call("save an entity", () => this.#store.put(namespace, entity, bytes, held.revision));
+    if (saved === null || saved === undefined) return false;
+    Object.assign(held, { revision: String(saved), checkpointBytes: bytes.length, journalBytes: 0, deltas: 0 });
+    return true;
   }
 
   async #read(namespace, entity, read) {
@@ -161,11 +199,17 @@ export class Rollouts {
     if (!stored.bytes) {
       throw storeUnavailable("read an entity", new Error(`it answered no state for ${namespace}/${entity} at revision ${revision}`));
     }
-    return this.#hold(key, namespace, entity, this.#engine(namespace, entity, stored.bytes), revision);
+    const journal = stored.journal ?? [];
+    const loaded = this.#hold(key, namespace, entity, this.#engine(namespace, entity, stored.bytes, journal), revision);
+    return Object.assign(loaded, {
+      checkpointBytes: stored.bytes.length,
+      journalBytes: journal.reduce((sum, delta) => sum + delta.length, 0),
+      deltas: journal.length,
+    });
   }
 
   #hold(key, namespace, entity, engine, revision) {
-    const held = { engine, revision };
+    const held = { engine, revision, checkpointBytes: 0, journalBytes: 0, deltas: 0 };
     this.#loaded.set(key, held);
     // Beyond `maxEntities`, the least recently used entity is let go (it
     // is read again from the store when next used).
@@ -183,8 +227,8 @@ export class Rollouts {
     return held;
   }
 
-  /** An engine holding only the entity: restored from its stored bytes, or new. */
-  #engine(namespace, entity, bytes) {
+  /** An engine holding only the entity: restored from its stored checkpoint and journal, or new. */
+  #engine(namespace, entity, bytes, journal = []) {
     const options = this.#now === undefined ? undefined : { now: this.#now };
     let engine;
     if (bytes === undefined) {
@@ -201,6 +245,15 @@ export class Rollouts {
         const holds = held.map(([ns, e]) => `${ns}/${e}`).join(", ") || "no entity";
         throw orchestratorError("INVALID_SNAPSHOT", `the stored state of ${namespace}/${entity} holds ${holds}`);
       }
+      journal.forEach((delta, i) => {
+        try {
+          engine.applyDelta(delta);
+        } catch (error) {
+          engine.free();
+          const which = `delta ${i + 1} of ${journal.length} in the journal of ${namespace}/${entity}`;
+          throw orchestratorError("INVALID_SNAPSHOT", `the stored state of ${namespace}/${entity} is unreadable: ${which}: ${error.message}`, error);
+        }
+      });
     }
     const hooks = this.#hooks.get(keyOf(namespace, entity));
     if (hooks?.target) engine.setTargetController(namespace, entity, hooks.target);

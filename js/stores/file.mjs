@@ -1,19 +1,26 @@
 // The directory store, the embedded default for Node: one file per entity
-// (`<dir>/<namespace>/<entity>.entity`, names percent-encoded), replaced
-// atomically (write a temporary file, fsync, rename, fsync the directory),
-// so a reader or a crash sees the old state or the new one, never a torn
-// one. A write holds a lock file beside the entity's file, created
-// exclusively, so the revision check holds between processes on one
-// machine; a lock left by a process that died is broken.
+// (`<dir>/<namespace>/<entity>.entity`, names percent-encoded) holding its
+// checkpoint, replaced atomically (write a temporary file, fsync, rename,
+// fsync the directory), so a reader or a crash sees the old state or the
+// new one, never a torn one; and beside it the entity's journal
+// (`.journal`): the checkpoint's revision, then one record per delta
+// (revision, length, bytes), appended and fsynced. A record cut short by a
+// crash was never acknowledged: it is ignored, and cut off by the next
+// append. A journal that names another checkpoint is one a compaction left
+// behind: ignored too. A write holds a lock file beside the entity's file,
+// created exclusively, so the revision check holds between processes on
+// one machine; a lock left by a process that died is broken.
 
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, open, readdir, readFile, rename, truncate, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
 
 import { byName } from "./names.mjs";
 
 const MAGIC = Buffer.from("ORCHREV1");
+const JOURNAL_MAGIC = Buffer.from("ORCHJRN1");
 const SUFFIX = ".entity";
+const JOURNAL = ".journal";
 
 /** A store in a directory (see `Store` in stores.d.ts). */
 export class FileStore {
@@ -36,11 +43,13 @@ export class FileStore {
     const file = await openIfThere(path);
     if (file === null) return undefined;
     try {
-      const { revision, start, size } = await readHeader(file, path);
+      const { revision: base, start, size } = await readHeader(file, path);
+      const journal = await readJournal(path, base);
+      const revision = journal.records.at(-1)?.revision ?? base;
       if (revision === known) return { revision };
       const bytes = Buffer.alloc(size - start);
       await file.read(bytes, 0, bytes.length, start);
-      return { revision, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+      return { revision, bytes: view(bytes), journal: journal.records.map((r) => view(r.bytes)) };
     } finally {
       await file.close();
     }
@@ -50,20 +59,42 @@ export class FileStore {
     const path = this.#file(namespace, entity);
     await mkdir(join(this.#dir, encode(namespace)), { recursive: true });
     return this.#locked(path, async () => {
-      const current = await this.#revision(path);
-      if (current !== (revision ?? null)) return null;
-      const next = randomBytes(8).toString("hex");
+      const current = await this.#current(path);
+      if ((current?.revision ?? null) !== (revision ?? null)) return null;
+      const next = newRevision();
       const tag = Buffer.from(next);
-      const temporary = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-      const file = await open(temporary, "wx");
+      await replace(path, [MAGIC, Buffer.from([tag.length]), tag, bytes]);
+      // The old journal names the old checkpoint: ignored from here on.
+      await unlink(path + JOURNAL).catch(() => {});
+      return next;
+    });
+  }
+
+  async append(namespace, entity, delta, revision) {
+    const path = this.#file(namespace, entity);
+    // No namespace directory: no entity to append to.
+    if ((await this.#current(path)) === null) return null;
+    return this.#locked(path, async () => {
+      const current = await this.#current(path);
+      if (current === null || current.revision !== revision) return null;
+      const next = newRevision();
+      const record = [Buffer.from([next.length]), Buffer.from(next), u32(delta.byteLength), delta];
+      if (current.journal.end === 0) {
+        // The checkpoint's first delta: a new journal, made whole before
+        // it is in place.
+        const base = Buffer.from(current.base);
+        await replace(path + JOURNAL, [JOURNAL_MAGIC, Buffer.from([base.length]), base, ...record]);
+        return next;
+      }
+      // Whatever follows the last whole record was never acknowledged.
+      if (current.journal.end < current.journal.size) await truncate(path + JOURNAL, current.journal.end);
+      const file = await open(path + JOURNAL, "a");
       try {
-        await file.writev([MAGIC, Buffer.from([tag.length]), tag, bytes]);
-        await file.sync();
+        await file.writev(record);
+        await file.datasync();
       } finally {
         await file.close();
       }
-      await rename(temporary, path);
-      await syncDirectory(join(this.#dir, encode(namespace)));
       return next;
     });
   }
@@ -90,6 +121,7 @@ export class FileStore {
     try {
       return await this.#locked(path, async () => {
         await unlink(path);
+        await unlink(path + JOURNAL).catch(() => {});
         return true;
       });
     } catch (error) {
@@ -102,14 +134,18 @@ export class FileStore {
     return join(this.#dir, encode(namespace), encode(entity) + SUFFIX);
   }
 
-  async #revision(path) {
+  /** The entity's checkpoint revision, its journal, and its revision; `null` when there is none. */
+  async #current(path) {
     const file = await openIfThere(path);
     if (file === null) return null;
+    let base;
     try {
-      return (await readHeader(file, path)).revision;
+      base = (await readHeader(file, path)).revision;
     } finally {
       await file.close();
     }
+    const journal = await readJournal(path, base);
+    return { base, journal, revision: journal.records.at(-1)?.revision ?? base };
   }
 
   /** Runs `work` holding the entity's lock file. */
@@ -136,6 +172,64 @@ export class FileStore {
     }
   }
 }
+
+/**
+ * The journal of the checkpoint with revision `base`: its whole records,
+ * where they end and the file's size (0 and 0: none, or one another
+ * checkpoint left behind).
+ */
+async function readJournal(path, base) {
+  const none = { records: [], end: 0, size: 0 };
+  let data;
+  try {
+    data = await readFile(path + JOURNAL);
+  } catch (error) {
+    if (error.code === "ENOENT") return none;
+    throw error;
+  }
+  const baseEnd = JOURNAL_MAGIC.length + 1 + (data[JOURNAL_MAGIC.length] ?? 0);
+  if (data.length < baseEnd || !data.subarray(0, JOURNAL_MAGIC.length).equals(JOURNAL_MAGIC)) {
+    // Written whole and renamed into place: anything else is damage.
+    throw Object.assign(new Error(`${path + JOURNAL} is not a journal of this store`), { corrupt: true });
+  }
+  if (data.subarray(JOURNAL_MAGIC.length + 1, baseEnd).toString() !== base) return none;
+  const records = [];
+  let at = baseEnd;
+  for (;;) {
+    const tagEnd = at + 1 + (data[at] ?? 0);
+    if (tagEnd + 4 > data.length) break;
+    const length = data.readUInt32LE(tagEnd);
+    if (tagEnd + 4 + length > data.length) break;
+    records.push({ revision: data.subarray(at + 1, tagEnd).toString(), bytes: data.subarray(tagEnd + 4, tagEnd + 4 + length) });
+    at = tagEnd + 4 + length;
+  }
+  return { records, end: at, size: data.length };
+}
+
+/** Writes `parts` to `path` atomically: a temporary file, fsync, rename, fsync the directory. */
+async function replace(path, parts) {
+  const temporary = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const file = await open(temporary, "wx");
+  try {
+    await file.writev(parts);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temporary, path);
+  await syncDirectory(dirname(path));
+}
+
+const newRevision = () => randomBytes(8).toString("hex");
+
+const u32 = (n) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+};
+
+/** A Buffer as a Uint8Array, without a copy. */
+const view = (b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 /** An entity's file open for reading, or `null` when there is none. */
 async function openIfThere(path) {

@@ -14,7 +14,7 @@ export class MemoryStore {
     const stored = this.#entities.get(entityKey(namespace, entity));
     if (stored === undefined) return undefined;
     if (stored.revision === known) return { revision: stored.revision };
-    return { revision: stored.revision, bytes: stored.bytes.slice() };
+    return { revision: stored.revision, bytes: stored.bytes.slice(), journal: stored.journal.map((delta) => delta.slice()) };
   }
 
   async put(namespace, entity, bytes, revision) {
@@ -22,8 +22,17 @@ export class MemoryStore {
     const current = this.#entities.get(k)?.revision ?? null;
     if (current !== revision) return null;
     next += 1;
-    const stored = { namespace, entity, revision: String(next), bytes: Uint8Array.from(bytes) };
+    const stored = { namespace, entity, revision: String(next), bytes: Uint8Array.from(bytes), journal: [] };
     this.#entities.set(k, stored);
+    return stored.revision;
+  }
+
+  async append(namespace, entity, delta, revision) {
+    const stored = this.#entities.get(entityKey(namespace, entity));
+    if (stored === undefined || stored.revision !== revision) return null;
+    next += 1;
+    stored.journal.push(Uint8Array.from(delta));
+    stored.revision = String(next);
     return stored.revision;
   }
 

@@ -1,9 +1,13 @@
 // The PostgreSQL store: one row per entity (namespace, entity, revision,
-// state as bytea) in a table it creates on first use, and a sequence that
-// makes revisions unique for the table's life. The compare-and-swap is one
-// `UPDATE ... WHERE revision = $n` (or an `INSERT ... ON CONFLICT DO
-// NOTHING` for a new entity). The client is the caller's: `pg` (a Client
-// or a Pool) or `postgres` (postgres.js); none is bundled.
+// state as bytea: its checkpoint) in a table it creates on first use, one
+// row per delta of its journal in `<table>_journal`, and a sequence that
+// makes revisions unique for the table's life. Every compare-and-swap is
+// one statement around `UPDATE ... WHERE revision = $n` (or an `INSERT ...
+// ON CONFLICT DO NOTHING` for a new entity): a checkpoint replaces the
+// state and deletes the journal, a delta moves the revision and inserts
+// its row; a read is one statement too, so it sees one consistent state.
+// The client is the caller's: `pg` (a Client or a Pool) or `postgres`
+// (postgres.js); none is bundled.
 
 import { byName } from "./names.mjs";
 
@@ -28,20 +32,27 @@ export class PostgresStore {
 
   async get(namespace, entity, known) {
     await this.#create();
+    // The entity's row first, then its journal's, oldest first; no
+    // journal when the caller's revision is current.
     const rows = await this.#query(
-      `SELECT revision::text AS revision, CASE WHEN revision::text = $3 THEN NULL ELSE state END AS state
-         FROM ${this.#table} WHERE namespace = $1 AND entity = $2`,
+      `SELECT 0 AS part, revision AS n, revision::text AS revision, CASE WHEN revision::text = $3 THEN NULL ELSE state END AS data
+         FROM ${this.#table} WHERE namespace = $1 AND entity = $2
+       UNION ALL
+       SELECT 1, j.revision, NULL, j.delta FROM ${this.#table}_journal j
+         WHERE j.namespace = $1 AND j.entity = $2
+           AND NOT EXISTS (SELECT 1 FROM ${this.#table} WHERE namespace = $1 AND entity = $2 AND revision::text = $3)
+       ORDER BY part, n`,
       [namespace, entity, known ?? ""],
     );
-    if (rows.length === 0) return undefined;
-    const { revision, state } = rows[0];
-    if (state === null) return { revision };
-    return { revision, bytes: new Uint8Array(state.buffer, state.byteOffset, state.byteLength) };
+    if (rows.length === 0 || Number(rows[0].part) !== 0) return undefined;
+    const [{ revision, data }, ...journal] = rows;
+    if (data === null) return { revision };
+    return { revision, bytes: view(data), journal: journal.map((row) => view(row.data)) };
   }
 
   async put(namespace, entity, bytes, revision) {
     await this.#create();
-    const state = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const state = buffer(bytes);
     const rows =
       revision === null || revision === undefined
         ? await this.#query(
@@ -51,10 +62,27 @@ export class PostgresStore {
             [namespace, entity, state],
           )
         : await this.#query(
-            `UPDATE ${this.#table} SET state = $3, revision = nextval('${this.#table}_revision')
-               WHERE namespace = $1 AND entity = $2 AND revision::text = $4 RETURNING revision::text AS revision`,
+            `WITH saved AS (
+               UPDATE ${this.#table} SET state = $3, revision = nextval('${this.#table}_revision')
+                 WHERE namespace = $1 AND entity = $2 AND revision::text = $4 RETURNING revision),
+             compacted AS (
+               DELETE FROM ${this.#table}_journal WHERE namespace = $1 AND entity = $2 AND EXISTS (SELECT 1 FROM saved))
+             SELECT revision::text AS revision FROM saved`,
             [namespace, entity, state, revision],
           );
+    return rows.length === 0 ? null : rows[0].revision;
+  }
+
+  async append(namespace, entity, delta, revision) {
+    await this.#create();
+    const rows = await this.#query(
+      `WITH moved AS (
+         UPDATE ${this.#table} SET revision = nextval('${this.#table}_revision')
+           WHERE namespace = $1 AND entity = $2 AND revision::text = $4 RETURNING revision)
+       INSERT INTO ${this.#table}_journal (namespace, entity, revision, delta)
+         SELECT $1, $2, revision, $3 FROM moved RETURNING revision::text AS revision`,
+      [namespace, entity, buffer(delta), revision],
+    );
     return rows.length === 0 ? null : rows[0].revision;
   }
 
@@ -66,7 +94,11 @@ export class PostgresStore {
 
   async delete(namespace, entity) {
     await this.#create();
-    const rows = await this.#query(`DELETE FROM ${this.#table} WHERE namespace = $1 AND entity = $2 RETURNING 1 AS deleted`, [namespace, entity]);
+    const rows = await this.#query(
+      `WITH journal AS (DELETE FROM ${this.#table}_journal WHERE namespace = $1 AND entity = $2)
+       DELETE FROM ${this.#table} WHERE namespace = $1 AND entity = $2 RETURNING 1 AS deleted`,
+      [namespace, entity],
+    );
     return rows.length > 0;
   }
 
@@ -78,6 +110,9 @@ export class PostgresStore {
         `CREATE TABLE IF NOT EXISTS ${this.#table} (
            namespace text NOT NULL, entity text NOT NULL, revision bigint NOT NULL, state bytea NOT NULL,
            PRIMARY KEY (namespace, entity))`,
+        `CREATE TABLE IF NOT EXISTS ${this.#table}_journal (
+           namespace text NOT NULL, entity text NOT NULL, revision bigint NOT NULL, delta bytea NOT NULL,
+           PRIMARY KEY (namespace, entity, revision))`,
         // Snapshots are compact already: storing them uncompressed saves
         // PostgreSQL compressing megabytes on every write.
         // (Altered only when needed: the ALTER takes the table's lock.)
@@ -101,6 +136,12 @@ export class PostgresStore {
     return this.#ready;
   }
 }
+
+/** Bytes as the Buffer a client sends, without a copy. */
+const buffer = (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+/** A Buffer a client answered, as a Uint8Array, without a copy. */
+const view = (data) => new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 
 /** A function that runs one parameterised statement and answers its rows. */
 function querier(client) {

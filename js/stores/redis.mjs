@@ -1,22 +1,26 @@
-// The Redis store: one hash per entity (`rev`, `state`), a set of every
-// entity, and a counter that makes revisions unique for the store's life
-// (an entity deleted and made again never reuses a revision). Each read
-// and each compare-and-swap is one server-side script, so it is atomic
-// without a transaction. Every key of a store shares one hash tag, so the
+// The Redis store: one hash per entity (`rev`, `state`: its checkpoint),
+// one list per entity (its journal: the deltas written since), a set of
+// every entity, and a counter that makes revisions unique for the store's
+// life (an entity deleted and made again never reuses a revision). Each
+// read and each compare-and-swap is one server-side script, so it is
+// atomic without a transaction. Every key of a store shares one hash tag, so the
 // store works on Redis Cluster too. The client is the caller's: node-redis
 // (v4 and later) or ioredis; none is bundled.
 
 import { byName, entityKey, fromEntityKey } from "./names.mjs";
 
-// KEYS: entity. ARGV: the revision the caller holds ("" for none).
+// KEYS: entity, journal. ARGV: the revision the caller holds ("" for none).
+// Answers {rev}, or {rev, state, delta...}.
 const GET = `
 local rev = redis.call('HGET', KEYS[1], 'rev')
 if not rev then return false end
 if rev == ARGV[1] then return {rev} end
-return {rev, redis.call('HGET', KEYS[1], 'state')}`;
+local reply = {rev, redis.call('HGET', KEYS[1], 'state')}
+for _, delta in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do reply[#reply + 1] = delta end
+return reply`;
 
-// KEYS: entity, index, counter. ARGV: expected revision ("" for "must not
-// exist"), state, index member.
+// KEYS: entity, index, counter, journal. ARGV: expected revision ("" for
+// "must not exist"), state, index member.
 const PUT = `
 local current = redis.call('HGET', KEYS[1], 'rev')
 if ARGV[1] == '' then
@@ -26,12 +30,22 @@ elseif current ~= ARGV[1] then
 end
 local rev = tostring(redis.call('INCR', KEYS[3]))
 redis.call('HSET', KEYS[1], 'rev', rev, 'state', ARGV[2])
+redis.call('DEL', KEYS[4])
 redis.call('SADD', KEYS[2], ARGV[3])
 return rev`;
 
-// KEYS: entity, index. ARGV: index member.
+// KEYS: entity, counter, journal. ARGV: expected revision, delta.
+const APPEND = `
+if redis.call('HGET', KEYS[1], 'rev') ~= ARGV[1] then return false end
+local rev = tostring(redis.call('INCR', KEYS[2]))
+redis.call('RPUSH', KEYS[3], ARGV[2])
+redis.call('HSET', KEYS[1], 'rev', rev)
+return rev`;
+
+// KEYS: entity, index, journal. ARGV: index member.
 const DELETE = `
 redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[3])
 return redis.call('DEL', KEYS[1])`;
 
 /** A store in Redis (see `Store` in stores.d.ts). */
@@ -53,17 +67,23 @@ export class RedisStore {
   }
 
   async get(namespace, entity, known) {
-    const reply = await this.#send(["EVAL", GET, "1", this.#entity(namespace, entity), known ?? ""]);
+    const keys = [this.#entity(namespace, entity), this.#journal(namespace, entity)];
+    const reply = await this.#send(["EVAL", GET, "2", ...keys, known ?? ""]);
     if (reply === null || reply === undefined) return undefined;
-    const [revision, state] = reply;
+    const [revision, state, ...journal] = reply;
     if (state === undefined || state === null) return { revision: String(revision) };
-    return { revision: String(revision), bytes: new Uint8Array(state.buffer, state.byteOffset, state.byteLength) };
+    return { revision: String(revision), bytes: view(state), journal: journal.map(view) };
   }
 
   async put(namespace, entity, bytes, revision) {
-    const state = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const keys = [this.#entity(namespace, entity), this.#prefix + "index", this.#prefix + "revision"];
-    const reply = await this.#send(["EVAL", PUT, "3", ...keys, revision ?? "", state, entityKey(namespace, entity)]);
+    const keys = [this.#entity(namespace, entity), this.#prefix + "index", this.#prefix + "revision", this.#journal(namespace, entity)];
+    const reply = await this.#send(["EVAL", PUT, "4", ...keys, revision ?? "", buffer(bytes), entityKey(namespace, entity)]);
+    return reply === null || reply === undefined ? null : String(reply);
+  }
+
+  async append(namespace, entity, delta, revision) {
+    const keys = [this.#entity(namespace, entity), this.#prefix + "revision", this.#journal(namespace, entity)];
+    const reply = await this.#send(["EVAL", APPEND, "3", ...keys, revision, buffer(delta)]);
     return reply === null || reply === undefined ? null : String(reply);
   }
 
@@ -73,15 +93,25 @@ export class RedisStore {
   }
 
   async delete(namespace, entity) {
-    const keys = [this.#entity(namespace, entity), this.#prefix + "index"];
-    const deleted = await this.#send(["EVAL", DELETE, "2", ...keys, entityKey(namespace, entity)]);
+    const keys = [this.#entity(namespace, entity), this.#prefix + "index", this.#journal(namespace, entity)];
+    const deleted = await this.#send(["EVAL", DELETE, "3", ...keys, entityKey(namespace, entity)]);
     return Number(deleted) > 0;
   }
 
   #entity(namespace, entity) {
     return this.#prefix + "entity:" + entityKey(namespace, entity);
   }
+
+  #journal(namespace, entity) {
+    return this.#prefix + "journal:" + entityKey(namespace, entity);
+  }
 }
+
+/** Bytes as the Buffer a client sends, without a copy. */
+const buffer = (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+/** A Buffer a client answered, as a Uint8Array, without a copy. */
+const view = (reply) => new Uint8Array(reply.buffer, reply.byteOffset, reply.byteLength);
 
 /** A function that sends one command and answers bulk strings as Buffers. */
 function sender(client) {

@@ -1,12 +1,17 @@
 // Types of `orchestrator-engine/stores`: the Store interface every store
 // implements (write your own against it), and the stores that run anywhere.
 
-/** An entity as a store holds it. */
+/** An entity as a store holds it: a checkpoint and the journal after it. */
 export interface StoredEntity {
   /** Opaque; a new one on every write, never reused by the store. */
   revision: string;
-  /** The entity's snapshot; left out when the caller already holds `revision`. */
+  /** The entity's checkpoint (its snapshot); left out when the caller already holds `revision`. */
   bytes?: Uint8Array;
+  /**
+   * The deltas appended since the checkpoint, oldest first (with `bytes`;
+   * a store without `append` leaves it out).
+   */
+  journal?: Uint8Array[];
 }
 
 /**
@@ -24,12 +29,20 @@ export interface Store {
    */
   get(namespace: string, entity: string, known?: string): Promise<StoredEntity | undefined>;
   /**
-   * Writes `bytes` only if the entity's revision is still `revision`
-   * (`null`: only if the store has no such entity yet), atomically.
-   * Resolves the new revision, or `null` when the revision was not the
-   * store's (a conflict: another writer saved first).
+   * Writes `bytes` (a checkpoint) in place of the entity's checkpoint and
+   * journal, only if the entity's revision is still `revision` (`null`:
+   * only if the store has no such entity yet), atomically. Resolves the
+   * new revision, or `null` when the revision was not the store's (a
+   * conflict: another writer saved first).
    */
   put(namespace: string, entity: string, bytes: Uint8Array, revision: string | null): Promise<string | null>;
+  /**
+   * Optional. Appends `delta` to the entity's journal, only if its
+   * revision is still `revision`, atomically; resolves the new revision,
+   * or `null` on a conflict or when there is no such entity. A store
+   * without it gets a checkpoint on every write.
+   */
+  append?(namespace: string, entity: string, delta: Uint8Array, revision: string): Promise<string | null>;
   /** Every entity as `[namespace, entity]`, by namespace then entity. */
   list(): Promise<Array<[string, string]>>;
   /** Deletes the entity; resolves whether it was there. */
@@ -42,8 +55,8 @@ export class MemoryStore {}
 export interface MemoryStore extends Store {}
 
 /**
- * A store in Redis: one hash per entity, the compare-and-swap in one
- * server-side script. Pass a connected node-redis (v4+) or ioredis client;
+ * A store in Redis: one hash per entity (its checkpoint) and one list (its
+ * journal), each compare-and-swap one server-side script. Pass a connected node-redis (v4+) or ioredis client;
  * create it with its offline queue disabled (node-redis
  * `disableOfflineQueue: true`, ioredis `enableOfflineQueue: false`) so that
  * a call made while the server is down fails at once instead of running
@@ -55,8 +68,9 @@ export class RedisStore {
 export interface RedisStore extends Store {}
 
 /**
- * A store in PostgreSQL: one row per entity in `table` (created on first
- * use), the compare-and-swap one `UPDATE ... WHERE revision = $n`. Pass a
+ * A store in PostgreSQL: one row per entity in `table` (its checkpoint)
+ * and one per delta in `<table>_journal` (both created on first use), each
+ * compare-and-swap one statement around `UPDATE ... WHERE revision = $n`. Pass a
  * `pg` Client or Pool, or a `postgres` (postgres.js) sql function.
  */
 export class PostgresStore {

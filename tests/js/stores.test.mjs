@@ -5,7 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { Orchestrator } from "orchestrator-engine";
@@ -40,12 +40,12 @@ for (const [kind, open] of Object.entries(servers.kinds)) {
       const first = await store.put("ns", "a", bytes(1, 2, 3), null);
       assert.equal(typeof first, "string");
       assert.equal(await store.put("ns", "a", bytes(9), null), null, "a new entity only once");
-      assert.deepEqual(await store.get("ns", "a"), { revision: first, bytes: bytes(1, 2, 3) });
+      assert.deepEqual(await store.get("ns", "a"), { revision: first, bytes: bytes(1, 2, 3), journal: [] });
       assert.deepEqual(await store.get("ns", "a", first), { revision: first }, "no bytes when the revision is known");
       const second = await store.put("ns", "a", bytes(4, 5), first);
       assert.notEqual(second, first);
       assert.equal(await store.put("ns", "a", bytes(6), first), null, "a stale revision is a conflict");
-      assert.deepEqual(await store.get("ns", "a", first), { revision: second, bytes: bytes(4, 5) });
+      assert.deepEqual(await store.get("ns", "a", first), { revision: second, bytes: bytes(4, 5), journal: [] });
       await store.put("ns", "b", bytes(0), null);
       await store.put("alpha", "z", new Uint8Array(0), null);
       assert.deepEqual(await store.list(), [["alpha", "z"], ["ns", "a"], ["ns", "b"]]);
@@ -56,6 +56,78 @@ for (const [kind, open] of Object.entries(servers.kinds)) {
       const again = await store.put("ns", "a", bytes(7), null);
       assert.ok(![first, second].includes(again), "a revision is never reused, even after a delete");
       assert.deepEqual(await store.list(), [["alpha", "z"], ["ns", "a"], ["ns", "b"]]);
+    });
+
+    test("the journal: append only at the current revision; a checkpoint replaces the journal", async () => {
+      assert.equal(await store.append("j", "a", bytes(1), "no-such-revision"), null, "no entity, no journal");
+      assert.equal(await store.get("j", "a"), undefined, "a refused append creates nothing");
+      const base = await store.put("j", "a", bytes(9, 9), null);
+      const first = await store.append("j", "a", bytes(1), base);
+      assert.equal(typeof first, "string");
+      assert.notEqual(first, base);
+      assert.equal(await store.append("j", "a", bytes(2), base), null, "a stale revision is a conflict");
+      const second = await store.append("j", "a", bytes(2, 2), first);
+      assert.deepEqual(await store.get("j", "a"), { revision: second, bytes: bytes(9, 9), journal: [bytes(1), bytes(2, 2)] });
+      assert.deepEqual(await store.get("j", "a", second), { revision: second }, "nothing to read when current");
+      assert.deepEqual(await store.get("j", "a", first), { revision: second, bytes: bytes(9, 9), journal: [bytes(1), bytes(2, 2)] });
+      assert.equal(await store.put("j", "a", bytes(7), first), null, "a checkpoint checks the revision too");
+      const compacted = await store.put("j", "a", bytes(7), second);
+      assert.deepEqual(await store.get("j", "a"), { revision: compacted, bytes: bytes(7), journal: [] });
+      const third = await store.append("j", "a", bytes(3), compacted);
+      assert.deepEqual((await store.get("j", "a")).journal, [bytes(3)], "the old journal is gone");
+      assert.equal(await store.delete("j", "a"), true);
+      const again = await store.put("j", "a", bytes(5), null);
+      assert.ok(![base, first, second, compacted, third].includes(again));
+      assert.deepEqual(await store.get("j", "a"), { revision: again, bytes: bytes(5), journal: [] }, "a deleted entity leaves no journal");
+    });
+
+    test("Rollouts saves a delta per call, compacts, and a cold reader rebuilds the entity exactly", async () => {
+      let now = T0;
+      const writer = new Rollouts({ store, now: () => now, compactEvery: 4 });
+      const plain = new Orchestrator({ now: () => now });
+      for (const engine of [writer, plain]) {
+        await engine.setRolloutOptions("journal", "api", { batchPercent: 20, successTimeoutSecs: 10 });
+        await engine.setTargetVersion("journal", "api", "v1");
+      }
+      let hosts = fleet(200, "v1");
+      await writer.orchestrate("journal", "api", hosts);
+      plain.orchestrate("journal", "api", hosts);
+      await writer.setTargetVersion("journal", "api", "v2");
+      plain.setTargetVersion("journal", "api", "v2");
+      const lengths = [];
+      for (let step = 0; step < 40; step++) {
+        now += 5000;
+        const answer = await writer.orchestrate("journal", "api", hosts);
+        assert.deepEqual(answer, plain.orchestrate("journal", "api", hosts), `step ${step}`);
+        hosts = apply(hosts, answer);
+        const stored = await store.get("journal", "api");
+        lengths.push(stored.journal.length);
+        const journalBytes = stored.journal.reduce((sum, d) => sum + d.length, 0);
+        assert.ok(stored.journal.length <= 4 && journalBytes <= stored.bytes.length, `step ${step}: ${stored.journal.length} deltas, ${journalBytes} bytes`);
+        // A process that never saw this entity reads the checkpoint and the journal.
+        const cold = new Rollouts({ store, now: () => now });
+        assert.deepEqual(await cold.rolloutInfo("journal", "api"), plain.rolloutInfo("journal", "api"), `step ${step}`);
+        assert.deepEqual(await cold.events("journal", "api"), plain.events("journal", "api"), `step ${step}`);
+      }
+      assert.ok(lengths.some((n) => n > 0), `deltas were appended (${lengths})`);
+      assert.ok(lengths.some((n, i) => i > 0 && n < lengths[i - 1]), `the journal was compacted (${lengths})`);
+      assert.equal((await writer.rolloutInfo("journal", "api")).lastKnownGoodVersion, "v2");
+    });
+
+    test("a corrupt delta in the journal is INVALID_SNAPSHOT naming the entity; the others keep working", async () => {
+      const rollouts = new Rollouts({ store, now: () => T0 });
+      await rollouts.setTargetVersion("badj", "good", "v1");
+      await rollouts.setTargetVersion("badj", "broken", "v1");
+      await rollouts.orchestrate("badj", "broken", fleet(50, "v1")); // a checkpoint: the delta would be larger
+      await rollouts.orchestrate("badj", "broken", fleet(50, "v1"));
+      const { revision, journal } = await store.get("badj", "broken");
+      assert.equal(journal.length, 1, "the third call was a delta");
+      const damaged = journal[0].slice();
+      damaged[damaged.length - 1] ^= 1;
+      await store.append("badj", "broken", damaged, revision);
+      const fresh = new Rollouts({ store, now: () => T0 });
+      await assert.rejects(fresh.rolloutInfo("badj", "broken"), (e) => e.code === "INVALID_SNAPSHOT" && /badj\/broken/.test(e.message) && /delta 2 of 2/.test(e.message));
+      assert.equal((await fresh.rolloutInfo("badj", "good")).targetVersion, "v1");
     });
 
     test("any names, and large binary values, come back exactly", async () => {
@@ -200,6 +272,42 @@ test("Rollouts keeps at most maxEntities loaded, reading the others again", asyn
 test("Rollouts rejects what is not a store, with INVALID_ARGUMENT", () => {
   assert.throws(() => new Rollouts({}), { code: "INVALID_ARGUMENT", message: /get method/ });
   assert.throws(() => new Rollouts({ store: { get() {}, put() {}, list() {} } }), { code: "INVALID_ARGUMENT", message: /delete/ });
+});
+
+describe("file store journal", () => {
+  test("a record cut short by a crash is ignored and cut off by the next append", async () => {
+    const { store, dir } = await servers.kinds.file();
+    const base = await store.put("ns", "api", bytes(9), null);
+    const first = await store.append("ns", "api", bytes(1, 1), base);
+    const journal = join(dir, "ns", "api.entity.journal");
+    const whole = readFileSync(journal);
+    // Half a record: its revision's length, part of the revision.
+    appendFileSync(journal, Buffer.from([16, 0x61, 0x62]));
+    assert.deepEqual(await store.get("ns", "api"), { revision: first, bytes: bytes(9), journal: [bytes(1, 1)] });
+    const second = await store.append("ns", "api", bytes(2), first);
+    assert.deepEqual(await store.get("ns", "api"), { revision: second, bytes: bytes(9), journal: [bytes(1, 1), bytes(2)] });
+    assert.ok(readFileSync(journal).subarray(0, whole.length).equals(whole), "the whole records stay as they were");
+    // A record whose bytes stop short of its length.
+    appendFileSync(journal, Buffer.concat([Buffer.from([16]), Buffer.from("0123456789abcdef"), Buffer.from([100, 0, 0, 0, 7])]));
+    assert.equal((await store.get("ns", "api")).revision, second);
+  });
+
+  test("a journal a compaction left behind is ignored; a damaged one is INVALID_SNAPSHOT", async () => {
+    const { store, dir } = await servers.kinds.file();
+    const base = await store.put("ns", "api", bytes(9), null);
+    const first = await store.append("ns", "api", bytes(1), base);
+    const journal = join(dir, "ns", "api.entity.journal");
+    const old = readFileSync(journal);
+    const compacted = await store.put("ns", "api", bytes(8), first);
+    // A crash between the checkpoint's rename and the journal's removal.
+    writeFileSync(journal, old);
+    assert.deepEqual(await store.get("ns", "api"), { revision: compacted, bytes: bytes(8), journal: [] });
+    const next = await store.append("ns", "api", bytes(3), compacted);
+    assert.deepEqual(await store.get("ns", "api"), { revision: next, bytes: bytes(8), journal: [bytes(3)] });
+    writeFileSync(journal, "not a journal");
+    const rollouts = new Rollouts({ store, now: () => T0 });
+    await assert.rejects(rollouts.rolloutInfo("ns", "api"), (e) => e.code === "INVALID_SNAPSHOT" && /api\.entity\.journal/.test(e.message));
+  });
 });
 
 describe("file store locks", () => {
