@@ -1,8 +1,9 @@
 //! `cargo bench`: one orchestration step of the core at 1k to 1M targets,
 //! in steady state and in the middle of a rollout, with its answer
 //! (`orchestrate`: an owned `ExpectedState` of four strings per target) and
-//! without (`report`: the step alone), and snapshot encode and decode at
-//! the same sizes. Times are per call; compare sizes as ratios
+//! without (`report`: the step alone), snapshot encode and decode at the
+//! same sizes, and a step saved as a journal delta beside one saved as a
+//! whole snapshot. Times are per call; compare sizes as ratios
 //! within one run (docs/PERFORMANCE.md).
 
 use std::hint::black_box;
@@ -63,5 +64,34 @@ fn snapshot(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, orchestrate, report, snapshot);
+/// What saving a step costs: the step and a delta of what it changed (the
+/// journal), beside the step and a whole snapshot of the entity.
+fn journal(c: &mut Criterion) {
+    let mut group = c.benchmark_group("journal");
+    group.sample_size(10).measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1));
+    for n in [100_000, 1_000_000] {
+        group.throughput(Throughput::Elements(n as u64));
+        for (phase, rolling) in [("steady", false), ("mid-rollout", true)] {
+            let (mut engine, fleet, mut now) = engine(n, rolling).unwrap();
+            engine.checkpoint_entity("prod", "app").unwrap();
+            group.bench_with_input(BenchmarkId::new(format!("report+delta/{phase}"), n), &n, |b, _| {
+                b.iter(|| {
+                    now += 10_000;
+                    engine.report("prod", "app", black_box(&fleet), now).unwrap();
+                    black_box(engine.entity_delta("prod", "app").unwrap())
+                })
+            });
+            group.bench_with_input(BenchmarkId::new(format!("report+snapshot/{phase}"), n), &n, |b, _| {
+                b.iter(|| {
+                    now += 10_000;
+                    engine.report("prod", "app", black_box(&fleet), now).unwrap();
+                    black_box(engine.snapshot_entity("prod", "app").unwrap())
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, orchestrate, report, snapshot, journal);
 criterion_main!(benches);
