@@ -222,3 +222,35 @@ fn the_golden_delta_applies_to_the_golden_entity() {
     restored.restore_entity(&after).unwrap();
     assert_eq!(restored.snapshot_entity("edge", "canary").unwrap(), after);
 }
+
+/// A fuzzer's input (`fuzz/seeds/restore`): a first byte of 0xF0, then a
+/// delta's body, sealed here as the fuzz target seals it.
+fn fuzzed_delta(path: &str) -> Vec<u8> {
+    let input = std::fs::read(path).unwrap();
+    let body = &input[1..];
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&DELTA_FORMAT_VERSION.to_le_bytes());
+    hasher.update(&[0, 0]);
+    hasher.update(body);
+    let mut bytes = b"ORCHDLTA".to_vec();
+    bytes.extend_from_slice(&DELTA_FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&[0, 0]);
+    bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&hasher.finalize().to_le_bytes());
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// Found by the fuzzer in a fresh-clone CI run: a delta whose event
+/// sequence went back below the events the entity keeps was applied, and
+/// the entity it made no longer restored ("event 1 is out of order").
+#[test]
+fn a_delta_that_moves_the_event_sequence_back_is_refused() {
+    let mut engine = Engine::new();
+    engine.restore_entity(&std::fs::read(GOLDEN_ENTITY_V4).unwrap()).unwrap();
+    let before = engine.snapshot();
+    let err = engine.apply_entity_delta(&fuzzed_delta("tests/fixtures/fuzz/delta-seq-behind.bin")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidSnapshot);
+    assert!(err.to_string().contains("event sequence back"), "{err}");
+    assert_eq!(engine.snapshot(), before);
+}

@@ -53,9 +53,10 @@ fn sealed(magic: &[u8; 8], format: u16, body: &[u8]) -> Vec<u8> {
     bytes.extend_from_slice(&format.to_le_bytes());
     bytes.extend_from_slice(&[0, 0]);
     bytes.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
-    // From format 4 the checksum covers the version and reserved bytes.
+    // From snapshot format 4, and in deltas, the checksum covers the
+    // version and reserved bytes.
     let mut hasher = crc32fast::Hasher::new();
-    if format >= 4 {
+    if format >= 4 || magic == b"ORCHDLTA" {
         hasher.update(&format.to_le_bytes());
         hasher.update(&[0, 0]);
     }

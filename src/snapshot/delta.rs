@@ -156,6 +156,11 @@ fn check(entity: &Entity, changed: &Entity, left: &[(String, String)], count: u6
     if changed.log.events.front().is_some_and(|e| e.seq < next) {
         return Err("it repeats events the entity has".into());
     }
+    // The events kept are numbered below `next`: the sequence goes on
+    // from there, never back.
+    if changed.log.next_seq < next {
+        return Err(format!("it moves the event sequence back from {next} to {}", changed.log.next_seq));
+    }
     let kept = entity.log.events.iter().filter(|e| e.seq >= first_kept).count().saturating_add(changed.log.events.len());
     if kept > usize::try_from(changed.options.max_events).unwrap_or(usize::MAX) {
         return Err("it leaves more events than maxEvents".into());

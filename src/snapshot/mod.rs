@@ -105,7 +105,7 @@ fn envelope(magic: &[u8; 8], format: u16, body: &impl Serialize) -> Vec<u8> {
     bytes.extend_from_slice(&format.to_le_bytes());
     bytes.extend_from_slice(&0u16.to_le_bytes());
     bytes.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
-    bytes.extend_from_slice(&checksum(format, &body).to_le_bytes());
+    bytes.extend_from_slice(&checksum(magic, format, &body).to_le_bytes());
     bytes.extend_from_slice(&body);
     bytes
 }
@@ -142,17 +142,18 @@ fn open<'a>(bytes: &'a [u8], magic: &[u8; 8], newest: u16, what: &str) -> Result
         return Err(Error::snapshot(format!("the header announces {length} body bytes but {} follow (truncated or padded)", body.len())));
     }
     let crc = u32::from_le_bytes(field(16));
-    if crc != checksum(version, body) {
+    if crc != checksum(magic, version, body) {
         return Err(Error::snapshot(format!("checksum mismatch: the {what} is corrupt")));
     }
     Ok((version, body, crc))
 }
 
-/// The envelope's CRC-32 (IEEE): of the body up to format 3; from format 4
-/// of the format version and reserved bytes too, so that a flipped version
-/// is caught as corruption rather than read with another format's decoder.
-fn checksum(format: u16, body: &[u8]) -> u32 {
-    if format < 4 {
+/// The envelope's CRC-32 (IEEE): of the body in snapshot formats 1 to 3;
+/// from snapshot format 4, and in every delta format, of the format
+/// version and reserved bytes too, so that a flipped version is caught as
+/// corruption rather than read with another format's decoder.
+fn checksum(magic: &[u8; 8], format: u16, body: &[u8]) -> u32 {
+    if magic == MAGIC && format < 4 {
         return crc32fast::hash(body);
     }
     let mut hasher = crc32fast::Hasher::new();
