@@ -1,7 +1,7 @@
 // Browser entry: fetches the wasm file next to the bindings, then exports
 // a ready engine (top-level await; every current browser and bundler).
-import init from "../pkg/web/orchestrator_engine.js";
+import init from "./web-bindings.mjs";
 
 await init();
 
-export { Orchestrator, version, wasmMemoryBytes } from "../pkg/web/orchestrator_engine.js";
+export { Orchestrator, version, wasmMemoryBytes } from "./web-bindings.mjs";

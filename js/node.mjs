@@ -1,7 +1,7 @@
-// Node ESM entry: the CommonJS bindings, re-exported by name.
+// Node ESM entry: the CommonJS entry (js/node.cjs), re-exported by name.
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
-const bindings = require("../pkg/node/orchestrator_engine.js");
+const bindings = require("./node.cjs");
 
 export const { Orchestrator, version, wasmMemoryBytes } = bindings;

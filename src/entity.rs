@@ -63,30 +63,14 @@ impl Target {
     /// mean, up to a 64-bit hash collision, an unchanged target. Versions
     /// count by symbol: an entity's symbols never change meaning.
     pub(crate) fn print(&self) -> u64 {
-        use std::hash::{BuildHasher, Hasher};
-        let mut h = foldhash::fast::FixedState::with_seed(0x6f72_6368_6a6e_6c31).build_hasher();
-        // Each string with its length, so that no two field lists run
-        // together into the same bytes.
-        let mut text = |s: &str| {
-            h.write_usize(s.len());
-            h.write(s.as_bytes());
-        };
-        for tag in self.tags.iter() {
-            text(tag);
-        }
-        text(&self.message);
-        text(self.detail.as_deref().unwrap_or_default());
-        h.write_u8(u8::from(self.detail.is_some()));
-        h.write_usize(self.tags.len());
-        h.write_u32(u32::try_from(self.reported.index()).unwrap_or(u32::MAX));
-        h.write_u32(u32::try_from(self.expected.index()).unwrap_or(u32::MAX));
-        h.write_u8(u8::from(self.is_error));
-        h.write_u8(self.reason() as u8);
-        h.write_i64(self.last_message);
-        h.write_i64(self.version_changed);
-        h.write_i64(self.assigned);
+        use std::hash::BuildHasher;
+        // `Hash` ends every string with 0xFF, a byte UTF-8 never holds: no
+        // two lists of strings run together into the same bytes.
+        let strings = (&self.tags, &self.message, &self.detail);
+        let symbols = (self.reported.index(), self.expected.index(), self.is_error, self.reason());
+        let times = (self.last_message, self.version_changed, self.assigned);
         // 0 means "never written".
-        h.finish().max(1)
+        foldhash::fast::FixedState::with_seed(0x6f72_6368_6a6e_6c31).hash_one((strings, symbols, times)).max(1)
     }
 
     /// Records a judgement. A hold goes with it: only a waiting target is
@@ -351,6 +335,16 @@ impl Targets {
         taken
     }
 
+    /// A copy, entry for entry (positions, order and cursor too).
+    pub(crate) fn copy(&self) -> Targets {
+        let mut map = Map::with_capacity_and_hasher(self.map.len(), foldhash::fast::RandomState::default());
+        for (key, target) in &self.map {
+            map.insert(key.clone(), target.clone());
+        }
+        let left = self.left.as_ref().map(|left| left.iter().map(|(g, n)| (g.clone(), n.clone())).collect());
+        Targets { map, sorted: self.sorted.to_vec(), cursor: self.cursor, layout: self.layout, left }
+    }
+
     /// Starts (or restarts) recording which targets leave: the journal
     /// wrote every target there is.
     pub(crate) fn track_leaving(&mut self) {
@@ -572,6 +566,58 @@ pub(crate) struct Journal {
 }
 
 impl Entity {
+    /// A copy of everything but the hooks (which stay with the entity).
+    pub(crate) fn copy_state(&self) -> Entity {
+        // Every field, named: a field added to `Entity` does not compile
+        // here until the copy says what becomes of it.
+        let Entity {
+            versions,
+            target_version,
+            rolling,
+            lkg,
+            lkb,
+            phase,
+            options,
+            plan_meaning,
+            targets,
+            paused_since,
+            progress,
+            watch,
+            removed,
+            log,
+            history,
+            hints,
+            hints_exact,
+            hooks: _,
+            journal,
+        } = self;
+        // Copied with the code the engine has anyway (each generic clone
+        // would add to the wasm).
+        let copied_log = EventLog { events: log.events.iter().cloned().collect(), next_seq: log.next_seq };
+        let copied_history = History { rollouts: history.rollouts.iter().copied().collect() };
+        Entity {
+            versions: versions.copy(),
+            target_version: *target_version,
+            rolling: *rolling,
+            lkg: *lkg,
+            lkb: *lkb,
+            phase: *phase,
+            options: options.clone(),
+            plan_meaning: *plan_meaning,
+            targets: targets.copy(),
+            paused_since: *paused_since,
+            progress: progress.clone(),
+            watch: *watch,
+            removed: removed.iter().map(|r| Removed { id: r.id.clone(), version: r.version }).collect(),
+            log: copied_log,
+            history: copied_history,
+            hints: hints.to_vec(),
+            hints_exact: *hints_exact,
+            hooks: EntityHooks::default(),
+            journal: *journal,
+        }
+    }
+
     /// Appends to the event log.
     pub(crate) fn event(&mut self, now: Timestamp, kind: EventKind, version: Sym, detail: impl Into<Box<str>>) {
         let capacity = self.options.max_events;

@@ -38,6 +38,11 @@ pub enum Error {
     /// A hook whose failure fails the whole step (the monitoring check).
     #[error("{hook} hook failed, the step was not applied: {message}")]
     HookFailed { hook: &'static str, message: String },
+    /// A hook could not answer yet (an asynchronous hook at work): the step
+    /// was undone; step again once it has answered (in JS,
+    /// `orchestrateAsync` does).
+    #[error("a hook has not answered yet: the step was undone; step again once it has (orchestrateAsync waits)")]
+    HookPending,
     /// Bytes that are not a snapshot this engine can read.
     #[error("invalid snapshot: {reason}")]
     InvalidSnapshot { reason: String },
@@ -62,6 +67,7 @@ pub enum ErrorCode {
     NoTargetVersion,
     NotFound,
     HookFailed,
+    HookPending,
     InvalidSnapshot,
     InvalidTime,
     InvalidArgument,
@@ -78,6 +84,7 @@ impl ErrorCode {
             ErrorCode::NoTargetVersion => "NO_TARGET_VERSION",
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::HookFailed => "HOOK_FAILED",
+            ErrorCode::HookPending => "HOOK_PENDING",
             ErrorCode::InvalidSnapshot => "INVALID_SNAPSHOT",
             ErrorCode::InvalidTime => "INVALID_TIME",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
@@ -102,6 +109,7 @@ impl Error {
             Error::NoTargetVersion { .. } => ErrorCode::NoTargetVersion,
             Error::NotFound { .. } => ErrorCode::NotFound,
             Error::HookFailed { .. } => ErrorCode::HookFailed,
+            Error::HookPending => ErrorCode::HookPending,
             Error::InvalidSnapshot { .. } => ErrorCode::InvalidSnapshot,
             Error::InvalidTime { .. } => ErrorCode::InvalidTime,
             Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,

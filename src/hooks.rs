@@ -82,6 +82,23 @@ pub trait TargetController {
         let _ = (ctx, target);
         Ok(())
     }
+
+    /// Whether this controller may leave calls of a step unanswered (see
+    /// [`TargetController::deferred`]): the engine then keeps a copy of
+    /// the entity for the length of each step, to undo it.
+    fn may_defer(&self) -> bool {
+        false
+    }
+
+    /// Asked once after every step: whether some of the step's calls could
+    /// not be answered yet (an asynchronous hook still at work, which
+    /// answered a stand-in meanwhile). The engine then undoes the step,
+    /// which changes nothing, and answers [`crate::Error::HookPending`]:
+    /// the caller gets the answers and steps again. Only honoured when
+    /// [`TargetController::may_defer`] says so.
+    fn deferred(&mut self) -> bool {
+        false
+    }
 }
 
 /// Whole-system health (SPEC section 4, "Monitoring controller").
@@ -89,6 +106,16 @@ pub trait MonitoringController {
     /// Sees every in-flight target; an error fails the whole step, which
     /// then changes nothing.
     fn check(&mut self, ctx: &HookContext<'_>, in_flight: &[TargetView<'_>]) -> Result<(), HookError>;
+
+    /// As [`TargetController::may_defer`].
+    fn may_defer(&self) -> bool {
+        false
+    }
+
+    /// As [`TargetController::deferred`].
+    fn deferred(&mut self) -> bool {
+        false
+    }
 }
 
 /// The hooks registered on one entity.
@@ -96,4 +123,19 @@ pub trait MonitoringController {
 pub(crate) struct EntityHooks {
     pub(crate) target: Option<Box<dyn TargetController>>,
     pub(crate) monitoring: Option<Box<dyn MonitoringController>>,
+}
+
+impl EntityHooks {
+    /// Whether a step may have to be undone because a hook deferred.
+    pub(crate) fn may_defer(&self) -> bool {
+        self.target.as_ref().is_some_and(|h| h.may_defer()) || self.monitoring.as_ref().is_some_and(|h| h.may_defer())
+    }
+
+    /// Whether a hook deferred some call of the step just run (every
+    /// controller is asked, so that each starts the next step afresh).
+    pub(crate) fn deferred(&mut self) -> bool {
+        let target = self.target.as_mut().is_some_and(|h| h.may_defer() && h.deferred());
+        let monitoring = self.monitoring.as_mut().is_some_and(|h| h.may_defer() && h.deferred());
+        target || monitoring
+    }
 }

@@ -36,6 +36,16 @@ impl Default for Interner {
 }
 
 impl Interner {
+    /// A copy with the same symbols (built by interning again: no code of
+    /// its own for copying a hash table).
+    pub(crate) fn copy(&self) -> Interner {
+        let mut copy = Interner::default();
+        for s in self.strings.iter().skip(1) {
+            copy.intern(s);
+        }
+        copy
+    }
+
     /// The symbol of `s`, adding it if it is new.
     pub(crate) fn intern(&mut self, s: &str) -> Sym {
         if let Some(&sym) = self.index.get(s) {

@@ -71,8 +71,16 @@ pub(crate) fn run(entity: &mut Entity, names: &StepNames<'_>, reports: &[ReportR
     // Hooks live outside the state for the step, so that they can be called
     // while the targets are borrowed.
     let mut hooks = std::mem::take(&mut entity.hooks);
+    // A hook that may defer may void the step once it has run: the state
+    // before it is kept to go back to.
+    let before = hooks.may_defer().then(|| entity.copy_state());
     let layout = entity.targets.layout();
     let result = run_with_hooks(entity, &mut hooks, names, reports, &positions, now);
+    if let (true, Some(before)) = (hooks.deferred(), before) {
+        *entity = before;
+        entity.hooks = hooks;
+        return Err(Error::HookPending);
+    }
     entity.hooks = hooks;
     // The next report (and an answer in the report's order) is likely in
     // the same order: where these targets are is where to look first. When

@@ -343,3 +343,47 @@ fn hooks_can_be_removed_again() {
     let answer = sim.step();
     assert_eq!(count(&answer, TargetState::InFlight), 2);
 }
+
+/// A controller whose approval is not ready the first `waits` times it is
+/// asked: it says so through `deferred`, as the JS binding's asynchronous
+/// hooks do.
+struct LateApproval {
+    waits: usize,
+    out: bool,
+}
+
+impl TargetController for LateApproval {
+    fn approve(&mut self, _: &HookContext<'_>, selected: &[TargetView<'_>]) -> Result<Vec<TargetId>, HookError> {
+        if self.waits > 0 {
+            self.waits -= 1;
+            self.out = true;
+            return Ok(Vec::new()); // a stand-in: the step is undone
+        }
+        Ok(selected.iter().map(TargetView::id).collect())
+    }
+
+    fn may_defer(&self) -> bool {
+        true
+    }
+
+    fn deferred(&mut self) -> bool {
+        std::mem::take(&mut self.out)
+    }
+}
+
+#[test]
+fn a_step_a_hook_deferred_is_undone_whole_and_goes_through_once_answered() {
+    let mut sim = Sim::new(8, "v1");
+    sim.establish("v1", options(25));
+    sim.engine.set_target_controller("prod", "app", Some(Box::new(LateApproval { waits: 2, out: false }))).unwrap();
+    sim.set_version("v2");
+    sim.step(); // closes the v1 rollout: nothing to approve yet
+    let before = sim.engine.snapshot();
+    for _ in 0..2 {
+        let err = sim.engine.orchestrate("prod", "app", &sim.reports(), sim.now).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::HookPending);
+        assert_eq!(sim.engine.snapshot(), before, "a deferred step changed the state");
+    }
+    let answer = sim.engine.orchestrate("prod", "app", &sim.reports(), sim.now).unwrap();
+    assert_eq!(answer.iter().filter(|e| e.version == "v2").count(), 2, "the batch moved once approved");
+}

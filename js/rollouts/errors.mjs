@@ -1,13 +1,8 @@
-// Errors of the durable layer, shaped as the engine's own: an Error named
-// `OrchestratorError` with a stable `code`.
+// Errors of the durable layer.
 
-/** An `OrchestratorError` with `code`, keeping what caused it. */
-export function orchestratorError(code, message, cause) {
-  const error = new Error(message, cause === undefined ? undefined : { cause });
-  error.name = "OrchestratorError";
-  error.code = code;
-  return error;
-}
+import { orchestratorError } from "../errors.mjs";
+
+export { orchestratorError };
 
 /** The store could not be reached or failed: nothing was changed by the call. */
 export function storeUnavailable(what, cause) {

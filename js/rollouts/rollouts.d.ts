@@ -35,6 +35,10 @@ export interface RolloutsOptions {
    * once its deltas add up to the checkpoint's size.
    */
   compactEvery?: number;
+  /** How long one hook call of a step may take, in ms (default 10,000); hooks may answer with Promises. */
+  hookTimeoutMs?: number;
+  /** How many hook calls of a step may be out at once (default 16). */
+  hookConcurrency?: number;
 }
 
 /**

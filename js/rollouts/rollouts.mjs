@@ -34,6 +34,8 @@ const WRITES = [
   "report",
 ];
 const READS = ["expectedState", "rolloutInfo", "plan", "events", "history"];
+/** Writes that step the entity, calling its hooks. */
+const STEPS = ["orchestrate", "orchestrateColumns", "report"];
 
 /** The engine, durable: see the README's "Rollouts that survive restarts". */
 export class Rollouts {
@@ -43,6 +45,8 @@ export class Rollouts {
   #timeoutMs;
   #maxEntities;
   #compactEvery;
+  #hookTimeoutMs;
+  #hookConcurrency;
   /**
    * Each loaded entity: an `Orchestrator` that holds only it (so that its
    * `snapshot()` is the entity's snapshot), the store's revision of it
@@ -65,8 +69,19 @@ export class Rollouts {
    * @param {number} [options.compactEvery] the most deltas an entity's journal holds before a
    *   checkpoint replaces it (default 64; 0: every call writes a checkpoint). A journal is also
    *   compacted once its deltas add up to the checkpoint's size.
+   * @param {number} [options.hookTimeoutMs] how long one hook call may take in a step (default 10 s)
+   * @param {number} [options.hookConcurrency] how many hook calls of a step may be out at once (default 16)
    */
-  constructor({ store, now, retries = 16, storeTimeoutMs = 10_000, maxEntities = 1000, compactEvery = 64 } = {}) {
+  constructor({
+    store,
+    now,
+    retries = 16,
+    storeTimeoutMs = 10_000,
+    maxEntities = 1000,
+    compactEvery = 64,
+    hookTimeoutMs = 10_000,
+    hookConcurrency = 16,
+  } = {}) {
     for (const method of ["get", "put", "list", "delete"]) {
       if (typeof store?.[method] !== "function") {
         throw orchestratorError("INVALID_ARGUMENT", `store must have a ${method} method (see Store in the README)`);
@@ -90,6 +105,10 @@ export class Rollouts {
     this.#timeoutMs = storeTimeoutMs;
     this.#maxEntities = maxEntities;
     this.#compactEvery = compactEvery;
+    if (!(hookTimeoutMs > 0)) throw orchestratorError("INVALID_ARGUMENT", "hookTimeoutMs must be a positive number of milliseconds");
+    if (!Number.isInteger(hookConcurrency) || hookConcurrency < 1) throw orchestratorError("INVALID_ARGUMENT", "hookConcurrency must be a positive integer");
+    this.#hookTimeoutMs = hookTimeoutMs;
+    this.#hookConcurrency = hookConcurrency;
   }
 
   /** Every namespace with an entity in the store, in name order. */
@@ -134,7 +153,7 @@ export class Rollouts {
       const key = keyOf(namespace, entity);
       for (let attempt = 0; attempt <= this.#retries; attempt++) {
         const held = await this.#load(namespace, entity);
-        const result = change(held.engine); // throws, changing nothing, on bad input
+        const result = await change(held.engine); // throws, changing nothing, on bad input
         if (result === false) return result; // a control that changed nothing
         let saved;
         try {
@@ -308,8 +327,12 @@ export class Rollouts {
 
   static {
     for (const name of WRITES) {
+      // A step awaits asynchronous hooks (js/hooks/async.mjs).
+      const call = STEPS.includes(name) ? `${name}Async` : name;
       this.prototype[name] = function (namespace, entity, ...args) {
-        return this.#write(namespace, entity, (engine) => engine[name](namespace, entity, ...args));
+        const hooks = { hookTimeoutMs: this.#hookTimeoutMs, concurrency: this.#hookConcurrency };
+        const input = call === name ? args : [args[0], hooks];
+        return this.#write(namespace, entity, (engine) => engine[call](namespace, entity, ...input));
       };
     }
     for (const name of READS) {

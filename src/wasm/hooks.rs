@@ -14,6 +14,16 @@ pub(crate) struct JsTargetController {
     approve: Option<Function>,
     remove: Option<Function>,
     monitor: Option<Function>,
+    deferred: Option<Function>,
+}
+
+/// The package wraps every JS controller (js/hooks/async.mjs) so that its
+/// hooks may answer later: the wrapper's `__deferred()` says whether some
+/// call of the step just run is still out.
+const DEFERRED: &str = "__deferred";
+
+fn deferred(this: &JsValue, function: Option<&Function>) -> bool {
+    function.is_some_and(|f| f.call0(this).is_ok_and(|answer| answer.is_truthy()))
 }
 
 impl JsTargetController {
@@ -24,6 +34,7 @@ impl JsTargetController {
             approve: method(&value, "approve", "controller")?,
             remove: method(&value, "remove", "controller")?,
             monitor: method(&value, "monitor", "controller")?,
+            deferred: method(&value, DEFERRED, "controller")?,
             this: value,
         })
     }
@@ -33,17 +44,12 @@ fn hook_failure(hook: &str) -> impl Fn(Error) -> HookError + '_ {
     move |err| HookError::new(format!("{hook}: {err}"))
 }
 
-fn call(hook: &str, function: &Function, this: &JsValue, args: &[JsValue]) -> Result<JsValue, HookError> {
+/// Calls a hook. A hook that answers a Promise never reaches here: the
+/// package's wrapper (js/hooks/async.mjs) answers a stand-in for it and
+/// says so through `__deferred`.
+fn call(function: &Function, this: &JsValue, args: &[JsValue]) -> Result<JsValue, HookError> {
     let args: js_sys::Array = args.iter().collect();
-    let result = function.apply(this, &args).map_err(|thrown| HookError::new(thrown_message(&thrown)))?;
-    // A promise cannot be awaited inside a synchronous step.
-    if result.is_object() && js_sys::Reflect::get(&result, &"then".into()).is_ok_and(|then| then.is_function()) {
-        return Err(HookError::new(format!(
-            "{hook} returned a Promise; hooks run synchronously inside a step, so do asynchronous \
-             work before calling orchestrate"
-        )));
-    }
-    Ok(result)
+    function.apply(this, &args).map_err(|thrown| HookError::new(thrown_message(&thrown)))
 }
 
 fn count(n: usize) -> JsValue {
@@ -57,7 +63,7 @@ impl TargetController for JsTargetController {
         };
         let args = [to_js(available), Ok(count(n)), to_js(ctx)];
         let args = args.into_iter().collect::<Result<Vec<_>, _>>().map_err(hook_failure("select"))?;
-        target_ids_from_js("select", &call("select", select, &self.this, &args)?)
+        target_ids_from_js("select", &call(select, &self.this, &args)?)
     }
 
     fn approve(&mut self, ctx: &HookContext<'_>, selected: &[TargetView<'_>]) -> Result<Vec<TargetId>, HookError> {
@@ -66,7 +72,7 @@ impl TargetController for JsTargetController {
         };
         let args = [to_js(selected), to_js(ctx)];
         let args = args.into_iter().collect::<Result<Vec<_>, _>>().map_err(hook_failure("approve"))?;
-        target_ids_from_js("approve", &call("approve", approve, &self.this, &args)?)
+        target_ids_from_js("approve", &call(approve, &self.this, &args)?)
     }
 
     fn remove(&mut self, ctx: &HookContext<'_>, candidates: &[TargetView<'_>], n: usize) -> Result<Vec<TargetId>, HookError> {
@@ -75,7 +81,7 @@ impl TargetController for JsTargetController {
         };
         let args = [to_js(candidates), Ok(count(n)), to_js(ctx)];
         let args = args.into_iter().collect::<Result<Vec<_>, _>>().map_err(hook_failure("remove"))?;
-        target_ids_from_js("remove", &call("remove", remove, &self.this, &args)?)
+        target_ids_from_js("remove", &call(remove, &self.this, &args)?)
     }
 
     fn monitor(&mut self, ctx: &HookContext<'_>, target: &TargetView<'_>) -> Result<(), HookError> {
@@ -84,7 +90,15 @@ impl TargetController for JsTargetController {
         };
         let args = [to_js(target), to_js(ctx)];
         let args = args.into_iter().collect::<Result<Vec<_>, _>>().map_err(hook_failure("monitor"))?;
-        call("monitor", monitor, &self.this, &args).map(|_| ())
+        call(monitor, &self.this, &args).map(|_| ())
+    }
+
+    fn may_defer(&self) -> bool {
+        self.deferred.is_some()
+    }
+
+    fn deferred(&mut self) -> bool {
+        deferred(&self.this, self.deferred.as_ref())
     }
 }
 
@@ -92,6 +106,7 @@ impl TargetController for JsTargetController {
 pub(crate) struct JsMonitoringController {
     this: JsValue,
     check: Function,
+    deferred: Option<Function>,
 }
 
 impl JsMonitoringController {
@@ -101,7 +116,8 @@ impl JsMonitoringController {
             what: "controller.check".into(),
             reason: "a monitoring controller needs a check(targets, context) method".into(),
         })?;
-        Ok(JsMonitoringController { this: value, check })
+        let deferred = method(&value, DEFERRED, "controller")?;
+        Ok(JsMonitoringController { this: value, check, deferred })
     }
 }
 
@@ -109,6 +125,14 @@ impl MonitoringController for JsMonitoringController {
     fn check(&mut self, ctx: &HookContext<'_>, in_flight: &[TargetView<'_>]) -> Result<(), HookError> {
         let args = [to_js(in_flight), to_js(ctx)];
         let args = args.into_iter().collect::<Result<Vec<_>, _>>().map_err(hook_failure("check"))?;
-        call("check", &self.check, &self.this, &args).map(|_| ())
+        call(&self.check, &self.this, &args).map(|_| ())
+    }
+
+    fn may_defer(&self) -> bool {
+        self.deferred.is_some()
+    }
+
+    fn deferred(&mut self) -> bool {
+        deferred(&self.this, self.deferred.as_ref())
     }
 }

@@ -320,21 +320,33 @@ export interface HookContext {
 /** A target named by a hook: an object, or just a name (group ""). */
 export type TargetId = { name: string; group?: string } | string;
 
-/** Per-target hooks; each is optional and fails by throwing. */
+/**
+ * Per-target hooks; each is optional and fails by throwing (or rejecting).
+ * A hook may answer with a Promise: `orchestrateAsync` (and `Rollouts`)
+ * waits for it; a synchronous `orchestrate` then throws `HOOK_PENDING`.
+ */
 export interface TargetController {
   /** Picks at most `count` targets to move now; may name new targets (blue/green). */
-  select?(targets: TargetView[], count: number, context: HookContext): TargetId[];
+  select?(targets: TargetView[], count: number, context: HookContext): TargetId[] | Promise<TargetId[]>;
   /** Keeps the selected targets that may move now. */
-  approve?(targets: TargetView[], context: HookContext): TargetId[];
+  approve?(targets: TargetView[], context: HookContext): TargetId[] | Promise<TargetId[]>;
   /** Picks at most `count` replaced targets to delete (blue/green). */
-  remove?(targets: TargetView[], count: number, context: HookContext): TargetId[];
-  /** Throws to fail a target that runs the version being kept. */
-  monitor?(target: TargetView, context: HookContext): void;
+  remove?(targets: TargetView[], count: number, context: HookContext): TargetId[] | Promise<TargetId[]>;
+  /** Throws (or rejects) to fail a target that runs the version being kept. */
+  monitor?(target: TargetView, context: HookContext): void | Promise<void>;
 }
 
-/** Whole-system health: throwing fails the step, which then changes nothing. */
+/** Whole-system health: throwing (or rejecting) fails the step, which then changes nothing. */
 export interface MonitoringController {
-  check(targets: TargetView[], context: HookContext): void;
+  check(targets: TargetView[], context: HookContext): void | Promise<void>;
+}
+
+/** Options of `orchestrateAsync`, `orchestrateColumnsAsync` and `reportAsync`. */
+export interface AsyncStepOptions {
+  /** How long one hook call may take, in ms (default 10,000); one that takes longer fails as a throwing hook does. */
+  hookTimeoutMs?: number;
+  /** How many hook calls of the step may be out at once (default 16). */
+  concurrency?: number;
 }
 
 /** Options of `new Orchestrator()` and `Orchestrator.restore()`. */

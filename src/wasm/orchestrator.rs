@@ -38,10 +38,15 @@ type JsResult<T> = Result<T, JsValue>;
 pub struct Orchestrator {
     engine: Engine,
     clock: Option<Function>,
+    /// The time the clock is held at (`__holdClock`), if it is.
+    held: Option<Timestamp>,
 }
 
 impl Orchestrator {
     fn now(&self) -> Result<Timestamp, Error> {
+        if let Some(held) = self.held {
+            return Ok(held);
+        }
         let Some(clock) = &self.clock else {
             return time_from_js(&JsValue::from_f64(js_sys::Date::now()));
         };
@@ -93,7 +98,7 @@ impl Orchestrator {
     #[wasm_bindgen(constructor)]
     pub fn new(options: Option<JsOrchestratorOptions>) -> JsResult<Orchestrator> {
         let clock = clock_from_js(options.map(JsValue::from)).map_err(error_to_js)?;
-        Ok(Orchestrator { engine: Engine::new(), clock })
+        Ok(Orchestrator { engine: Engine::new(), clock, held: None })
     }
 
     /// Sets how an entity rolls out; with no options, restores the
@@ -548,6 +553,18 @@ impl Orchestrator {
         self.engine.snapshot()
     }
 
+    /// For the package's asynchronous steps (`orchestrateAsync`): holds the
+    /// clock at its reading now (`true`), so that a step replayed with its
+    /// hooks' answers runs at the time it started, until released
+    /// (`false`). Answers the time held.
+    #[wasm_bindgen(js_name = __holdClock, skip_typescript)]
+    pub fn hold_clock(&mut self, hold: bool) -> JsResult<f64> {
+        self.held = None;
+        let now = self.now().map_err(error_to_js)?;
+        self.held = hold.then_some(now);
+        Ok(now as f64)
+    }
+
     /// The entity's snapshot (the snapshot of an engine that holds only
     /// it), which also becomes its journal's checkpoint: the next
     /// `delta(namespace, entity)` holds only what changed after it. An
@@ -616,6 +633,6 @@ impl Orchestrator {
         let clock = clock_from_js(options.map(JsValue::from)).map_err(error_to_js)?;
         let bytes = bytes_from_js(&bytes).map_err(error_to_js)?;
         let engine = Engine::restore(&bytes).map_err(error_to_js)?;
-        Ok(Orchestrator { engine, clock })
+        Ok(Orchestrator { engine, clock, held: None })
     }
 }

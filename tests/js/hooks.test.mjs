@@ -125,8 +125,8 @@ test("a throwing external check fails the step and changes nothing", () => {
   drive(engine, fleet, clock, { done: (i) => i.lastKnownGoodVersion === "v2" });
 });
 
-test("hooks that return garbage or a Promise select nothing instead of breaking the engine", () => {
-  for (const select of [() => "host-000", () => [42], () => Promise.resolve([]), () => [{ group: "x" }]]) {
+test("hooks that return garbage select nothing instead of breaking the engine", () => {
+  for (const select of [() => "host-000", () => [42], () => [{ group: "x" }]]) {
     const { engine, fleet, clock } = setup(4);
     engine.setTargetController("prod", "app", { select });
     engine.setTargetVersion("prod", "app", "v2");
@@ -134,5 +134,39 @@ test("hooks that return garbage or a Promise select nothing instead of breaking 
       const expected = engine.orchestrate("prod", "app", fleet.reports());
       assert.ok(expected.every((e) => e.version === "v1" && e.reason !== "in_flight"));
     }
+  }
+});
+
+test("a hook that returns a Promise in a synchronous step: HOOK_PENDING naming it, and nothing changed", async () => {
+  let rejections = 0;
+  const onRejection = () => rejections++;
+  process.on("unhandledRejection", onRejection);
+  try {
+    for (const [hook, answer] of [
+      ["select", () => Promise.resolve([])],
+      ["approve", () => Promise.reject(new Error("ticket system down"))],
+      ["monitor", async () => {}],
+    ]) {
+      const { engine, fleet, clock } = setup(4);
+      engine.setRolloutOptions("prod", "app", { batchPercent: 50, successTimeoutSecs: 0 });
+      engine.setTargetVersion("prod", "app", "v2");
+      // Two targets move to v2 and run it: the next step monitors them,
+      // and selects and approves the other two.
+      for (let i = 0; i < 3; i++, clock.now += 10_000) fleet.apply(engine.orchestrate("prod", "app", fleet.reports()));
+      engine.setTargetController("prod", "app", { [hook]: answer });
+      const before = engine.snapshot();
+      assert.throws(
+        () => engine.orchestrate("prod", "app", fleet.reports()),
+        (e) => e.code === "HOOK_PENDING" && e.message.includes(`the ${hook} hook returned a Promise`) && /orchestrateAsync/.test(e.message),
+        hook,
+      );
+      assert.deepEqual(engine.snapshot(), before, `${hook}: the step changed nothing`);
+      engine.setTargetController("prod", "app", null);
+      assert.ok(engine.orchestrate("prod", "app", fleet.reports()).length === 4, "the engine goes on");
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(rejections, 0, "a Promise nobody waits for never rejects unhandled");
+  } finally {
+    process.off("unhandledRejection", onRejection);
   }
 });

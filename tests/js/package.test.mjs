@@ -48,7 +48,7 @@ test("the durable engine (orchestrator-engine/rollouts) on the memory and direct
 });
 
 test("Node CJS require", () => {
-  assert.deepEqual(node("cjs.cjs"), { version: pkg.version, answer: "v1", kind: "cjs" });
+  assert.deepEqual(node("cjs.cjs"), { version: pkg.version, answer: "v1", kind: "cjs", orchestrateAsync: "function" });
 });
 
 test("the web build initialises from wasm bytes and from a compiled WebAssembly.Module", () => {

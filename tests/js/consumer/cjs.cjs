@@ -3,4 +3,4 @@ let t = Date.UTC(2024, 0, 1);
 const e = new Orchestrator({ now: () => t });
 e.setTargetVersion("p", "e", "v1");
 const answer = e.orchestrate("p", "e", [{ name: "a", version: "v0" }]);
-console.log(JSON.stringify({ version: version(), answer: answer[0].version, kind: "cjs" }));
+console.log(JSON.stringify({ version: version(), answer: answer[0].version, kind: "cjs", orchestrateAsync: typeof e.orchestrateAsync }));

@@ -100,3 +100,16 @@ async function durable(): Promise<void> {
   void [answer, paused, info, got, await rollouts.namespaces(), await rollouts.deleteEntity("prod", "api")];
 }
 void durable;
+
+// Asynchronous hooks and steps.
+sim.setTargetController("production", "app-service", {
+  approve: async (targets: TargetView[]) => targets.filter((t) => t.tags.includes("canary")),
+  monitor: async (target: TargetView) => {
+    if (target.isError) throw new Error("unhealthy");
+  },
+});
+sim.setMonitoringController("production", "app-service", { check: async () => {} });
+const later: Promise<ExpectedState[]> = sim.orchestrateAsync("production", "app-service", [{ name: "h", version: "v1" }], { hookTimeoutMs: 5000, concurrency: 8 });
+const laterColumns: Promise<AnswerColumns> = sim.orchestrateColumnsAsync("production", "app-service", fleet);
+const reported: Promise<void> = sim.reportAsync("production", "app-service", [{ name: "h", version: "v1" }]);
+void [later, laterColumns, reported];

@@ -1,0 +1,235 @@
+// Hooks that can wait. The step stays in the Rust core, which never sees a
+// Promise: the package wraps every controller so that a hook call that
+// answers later answers a stand-in now and is remembered as "still out";
+// after the step the core asks the controller whether anything is still
+// out (`__deferred`), and if so undoes the step, which changes nothing,
+// and throws `HOOK_PENDING`. `orchestrateAsync` then waits for the calls
+// still out (each with a timeout, at most `concurrency` at a time) and
+// steps again, at the same time (the clock is held), with every answer
+// known so far: the step is deterministic, so it asks the same questions
+// in the same order, gets the known answers at once, and gets further,
+// until a step completes without asking anything new. A step runs its
+// hooks' phases in order (check, monitor, remove, select, approve), so it
+// takes one extra pass per phase that waits; the calls of one phase (every
+// target's monitor) are asked together.
+//
+// Why replay rather than suspend: a suspended step would have to keep its
+// borrow of the entity across an await, which the core (a plain Rust
+// function over `&mut Entity`, shared with native callers) cannot do
+// without becoming async itself, and a core that yields questions would
+// need every phase rewritten as a resumable state machine. Replaying costs
+// a copy of the entity per pass and the step's own work again; the hooks'
+// waiting (the network) dominates both.
+
+import { orchestratorError } from "../errors.mjs";
+
+const HOOKS = ["select", "approve", "remove", "monitor", "check"];
+/** What a stand-in answers: the step that gets it is undone anyway. */
+const STAND_IN = { select: () => [], approve: () => [], remove: () => [], monitor: () => undefined, check: () => undefined };
+
+/** The per-entity state of the steps of one engine: answers known, calls still out. */
+class Session {
+  constructor() {
+    this.answers = new Map();
+    this.out = new Map();
+    this.mode = "sync";
+    this.promised = null; // the hook that answered a Promise in a synchronous step
+    this.begin();
+  }
+
+  /** A new pass of the step: calls are numbered from 0 again. */
+  begin() {
+    this.index = 0;
+    this.waiting = null; // the hook kind whose calls are out in this pass
+    this.frozen = false; // a later kind was reached: ask nothing more this pass
+  }
+
+  /** Forgets every answer: the next step starts afresh. */
+  reset() {
+    this.answers.clear();
+    this.out.clear();
+    this.promised = null;
+    this.begin();
+  }
+
+  call(hook, fn, thisArg, args) {
+    const key = `${hook}#${this.index++}`;
+    const shape = signature(args);
+    const known = this.answers.get(key);
+    if (known !== undefined && known.shape === shape) {
+      if ("error" in known) throw known.error;
+      return known.value;
+    }
+    if (known !== undefined) {
+      // The entity changed under the step: what was asked before no longer holds.
+      this.answers.clear();
+    }
+    if (this.waiting !== null && hook !== this.waiting) this.frozen = true;
+    if (this.frozen || this.out.has(key) || this.out.size >= this.concurrency) return STAND_IN[hook]();
+    const started = Date.now();
+    let result;
+    try {
+      result = fn.apply(thisArg, args);
+    } catch (error) {
+      this.answers.set(key, { shape, error });
+      throw error;
+    }
+    if (!isThenable(result)) {
+      this.answers.set(key, { shape, value: result });
+      return result;
+    }
+    if (this.mode === "sync") {
+      Promise.resolve(result).catch(() => {}); // nobody waits for it: never an unhandled rejection
+      this.promised ??= hook;
+      this.waiting = hook;
+      return STAND_IN[hook]();
+    }
+    this.waiting = hook;
+    this.out.set(key, this.#settle(hook, key, shape, result, started));
+    return STAND_IN[hook]();
+  }
+
+  /** Waits for `promise` at most `timeoutMs`, and records how it ended as the call's answer. */
+  async #settle(hook, key, shape, promise, started) {
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      const value = await Promise.race([promise, timeout]);
+      this.answers.set(key, { shape, value });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      const waited = Date.now() - started;
+      this.answers.set(key, { shape, error: new Error(`${hook} failed after ${waited} ms: ${reason}`) });
+    } finally {
+      clearTimeout(timer);
+      Promise.resolve(promise).catch(() => {}); // a call that timed out may still reject
+      this.out.delete(key);
+    }
+  }
+
+  /** Whether the pass just run left calls out (asked by the core after each step). */
+  deferred() {
+    return this.out.size > 0 || this.promised !== null;
+  }
+}
+
+const isThenable = (value) => value !== null && (typeof value === "object" || typeof value === "function") && typeof value.then === "function";
+
+/** What identifies a call's arguments: the same state asks with the same ones. */
+function signature(args) {
+  try {
+    return JSON.stringify(args);
+  } catch {
+    return String(Math.random()); // not comparable: never a match
+  }
+}
+
+const sessions = new WeakMap();
+
+function sessionOf(engine, namespace, entity) {
+  if (!sessions.has(engine)) sessions.set(engine, new Map());
+  const byEntity = sessions.get(engine);
+  const key = JSON.stringify([namespace, entity]);
+  if (!byEntity.has(key)) byEntity.set(key, new Session());
+  return byEntity.get(key);
+}
+
+/** `controller` with each hook going through the entity's session. */
+function wrap(engine, namespace, entity, controller) {
+  if (controller === null || controller === undefined || typeof controller !== "object" || Array.isArray(controller)) return controller;
+  const wrapped = { __deferred: () => sessionOf(engine, namespace, entity).deferred() };
+  for (const hook of HOOKS) {
+    const fn = controller[hook];
+    if (typeof fn !== "function") {
+      if (fn !== undefined && fn !== null) wrapped[hook] = fn; // the engine says what is wrong with it
+      continue;
+    }
+    wrapped[hook] = (...args) => sessionOf(engine, namespace, entity).call(hook, fn, controller, args);
+  }
+  return wrapped;
+}
+
+/**
+ * Adds `orchestrateAsync`, `orchestrateColumnsAsync` and `reportAsync` to
+ * `Orchestrator`, and makes its controllers able to wait. Idempotent.
+ */
+export function withAsyncSteps(Orchestrator) {
+  const proto = Orchestrator.prototype;
+  if (Object.prototype.hasOwnProperty.call(proto, "orchestrateAsync")) return Orchestrator;
+  for (const name of ["setTargetController", "setMonitoringController"]) {
+    const set = proto[name];
+    proto[name] = function (namespace, entity, controller) {
+      return set.call(this, namespace, entity, wrap(this, namespace, entity, controller));
+    };
+  }
+  for (const name of ["orchestrate", "orchestrateColumns", "report"]) {
+    const step = proto[name];
+    // Synchronous: a hook that answers a Promise undoes the step.
+    proto[name] = function (namespace, entity, ...args) {
+      const session = sessionOf(this, namespace, entity);
+      if (session.mode === "async") throw busy(namespace, entity, name);
+      session.reset();
+      try {
+        return step.call(this, namespace, entity, ...args);
+      } catch (error) {
+        if (error?.code === "HOOK_PENDING" && session.promised !== null) {
+          error.message = `the ${session.promised} hook returned a Promise, which a synchronous ${name} cannot wait for; the step was undone. Use ${name}Async (or Rollouts), which waits for asynchronous hooks`;
+        }
+        throw error;
+      } finally {
+        session.reset();
+      }
+    };
+    proto[`${name}Async`] = async function (namespace, entity, input, options = {}) {
+      return stepAsync(this, namespace, entity, options, () => step.call(this, namespace, entity, input));
+    };
+  }
+  return Orchestrator;
+}
+
+/** The tail of each entity's queue of asynchronous steps, per engine. */
+const queues = new WeakMap();
+
+function stepAsync(engine, namespace, entity, { hookTimeoutMs = 10_000, concurrency = 16 } = {}, step) {
+  if (!(hookTimeoutMs > 0)) throw invalid("hookTimeoutMs must be a positive number of milliseconds");
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw invalid("concurrency must be a positive integer");
+  if (!queues.has(engine)) queues.set(engine, new Map());
+  const byEntity = queues.get(engine);
+  const key = JSON.stringify([namespace, entity]);
+  const run = async () => {
+    const session = sessionOf(engine, namespace, entity);
+    session.reset();
+    Object.assign(session, { mode: "async", timeoutMs: hookTimeoutMs, concurrency });
+    engine.__holdClock(true);
+    try {
+      for (;;) {
+        session.begin();
+        try {
+          return step();
+        } catch (error) {
+          if (error?.code !== "HOOK_PENDING" || session.out.size === 0) throw error;
+        }
+        await Promise.all(session.out.values());
+      }
+    } finally {
+      engine.__holdClock(false);
+      session.mode = "sync";
+      session.reset();
+    }
+  };
+  const previous = byEntity.get(key) ?? Promise.resolve();
+  const result = previous.then(run, run);
+  const tail = result.catch(() => {});
+  byEntity.set(key, tail);
+  tail.then(() => {
+    if (byEntity.get(key) === tail) byEntity.delete(key);
+  });
+  return result;
+}
+
+const busy = (namespace, entity, name) =>
+  orchestratorError("ENTITY_BUSY", `${namespace}/${entity} has an asynchronous step under way; a synchronous ${name} would change it underneath: await that step first`);
+
+const invalid = (message) => orchestratorError("INVALID_ARGUMENT", message);

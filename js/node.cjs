@@ -1,0 +1,9 @@
+// Node CommonJS entry (`require`): the nodejs bindings, with asynchronous
+// steps added to `Orchestrator` (js/hooks/async.mjs, an ES module:
+// require(esm), Node 20.19 and later).
+const bindings = require("../pkg/node/orchestrator_engine.js");
+const { withAsyncSteps } = require("./hooks/async.mjs");
+
+withAsyncSteps(bindings.Orchestrator);
+
+module.exports = bindings;

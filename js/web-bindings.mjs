@@ -1,0 +1,8 @@
+// The `web` bindings (`orchestrator-engine/web`, and what every entry but
+// Node's starts from), with asynchronous steps added to `Orchestrator`.
+import { Orchestrator } from "../pkg/web/orchestrator_engine.js";
+import { withAsyncSteps } from "./hooks/async.mjs";
+
+withAsyncSteps(Orchestrator);
+
+export { default, initSync, Orchestrator, version, wasmMemoryBytes } from "../pkg/web/orchestrator_engine.js";
