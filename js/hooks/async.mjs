@@ -22,6 +22,7 @@
 // waiting (the network) dominates both.
 
 import { orchestratorError } from "../errors.mjs";
+import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, httpMonitoringHooks, httpTargetHooks, isHttpController } from "./http.mjs";
 
 const HOOKS = ["select", "approve", "remove", "monitor", "check"];
 /** What a stand-in answers: the step that gets it is undone anyway. */
@@ -136,9 +137,16 @@ function sessionOf(engine, namespace, entity) {
   return byEntity.get(key);
 }
 
-/** `controller` with each hook going through the entity's session. */
-function wrap(engine, namespace, entity, controller) {
+/**
+ * `controller` with each hook going through the entity's session; a
+ * controller of the Go engine's endpoint URLs becomes hooks that post to
+ * them (js/hooks/http.mjs).
+ */
+function wrap(engine, namespace, entity, controller, monitoring) {
   if (controller === null || controller === undefined || typeof controller !== "object" || Array.isArray(controller)) return controller;
+  if (isHttpController(controller, monitoring ? MONITORING_ENDPOINTS : TARGET_ENDPOINTS)) {
+    controller = monitoring ? httpMonitoringHooks(controller) : httpTargetHooks(controller);
+  }
   const wrapped = { __deferred: () => sessionOf(engine, namespace, entity).deferred() };
   for (const hook of HOOKS) {
     const fn = controller[hook];
@@ -160,8 +168,9 @@ export function withAsyncSteps(Orchestrator) {
   if (Object.prototype.hasOwnProperty.call(proto, "orchestrateAsync")) return Orchestrator;
   for (const name of ["setTargetController", "setMonitoringController"]) {
     const set = proto[name];
+    const monitoring = name === "setMonitoringController";
     proto[name] = function (namespace, entity, controller) {
-      return set.call(this, namespace, entity, wrap(this, namespace, entity, controller));
+      return set.call(this, namespace, entity, wrap(this, namespace, entity, controller, monitoring));
     };
   }
   for (const name of ["orchestrate", "orchestrateColumns", "report"]) {

@@ -5,6 +5,8 @@ import type {
   Event,
   EventsOptions,
   ExpectedState,
+  HttpMonitoringController,
+  HttpTargetController,
   MonitoringController,
   PromoteOptions,
   ReportColumns,
@@ -76,7 +78,7 @@ export class Rollouts {
   /** Deletes an entity from the store; resolves whether it was there. */
   deleteEntity(namespace: string, entity: string): Promise<boolean>;
   /** Registers per-target hooks in this process (hooks are not stored). */
-  setTargetController(namespace: string, entity: string, controller: TargetController | null): void;
+  setTargetController(namespace: string, entity: string, controller: TargetController | HttpTargetController | null): void;
   /** Registers the whole-system health check in this process. */
-  setMonitoringController(namespace: string, entity: string, controller: MonitoringController | null): void;
+  setMonitoringController(namespace: string, entity: string, controller: MonitoringController | HttpMonitoringController | null): void;
 }

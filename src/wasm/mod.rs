@@ -341,6 +341,28 @@ export interface MonitoringController {
   check(targets: TargetView[], context: HookContext): void | Promise<void>;
 }
 
+/**
+ * The Go engine's HTTP target controller: endpoint URLs in place of hook
+ * functions (POSTs of its JSON; see the README's "Hooks that wait").
+ */
+export interface HttpTargetController {
+  selection?: string;
+  approval?: string;
+  removal?: string;
+  monitoring?: string;
+  /** Sent with every request, e.g. `{ authorization: "Bearer ..." }`. */
+  headers?: Record<string, string>;
+  /** How long a request may take (default 10,000 ms). */
+  timeoutMs?: number;
+}
+
+/** The Go engine's HTTP monitoring controller. */
+export interface HttpMonitoringController {
+  externalmonitoring: string;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
 /** Options of `orchestrateAsync`, `orchestrateColumnsAsync` and `reportAsync`. */
 export interface AsyncStepOptions {
   /** How long one hook call may take, in ms (default 10,000); one that takes longer fails as a throwing hook does. */

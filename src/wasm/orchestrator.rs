@@ -509,7 +509,7 @@ impl Orchestrator {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "TargetController | null")] controller: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "TargetController | HttpTargetController | null")] controller: JsValue,
     ) -> JsResult<()> {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let controller =
@@ -533,7 +533,7 @@ impl Orchestrator {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "MonitoringController | null")] controller: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "MonitoringController | HttpMonitoringController | null")] controller: JsValue,
     ) -> JsResult<()> {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let controller = Self::controller(controller, JsMonitoringController::from_js)?

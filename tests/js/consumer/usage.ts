@@ -113,3 +113,5 @@ const later: Promise<ExpectedState[]> = sim.orchestrateAsync("production", "app-
 const laterColumns: Promise<AnswerColumns> = sim.orchestrateColumnsAsync("production", "app-service", fleet);
 const reported: Promise<void> = sim.reportAsync("production", "app-service", [{ name: "h", version: "v1" }]);
 void [later, laterColumns, reported];
+sim.setTargetController("production", "app-service", { approval: "https://changes.example.com/approve", headers: { authorization: "Bearer t" }, timeoutMs: 2000 });
+sim.setMonitoringController("production", "app-service", { externalmonitoring: "https://alerts.example.com/check" });
