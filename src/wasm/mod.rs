@@ -396,3 +396,12 @@ export interface OrchestratorError extends Error {
   code: ErrorCode;
 }
 "#;
+
+/// The allocator: talc, 1.8 KB smaller in the gzipped module than the
+/// standard library's dlmalloc, as fast and with the same memory at 100k
+/// and 1M targets (docs/PERFORMANCE.md).
+#[global_allocator]
+// SAFETY: `new_global` requires that nothing else manages wasm memory and
+// that there is one thread: the module is built for wasm32-unknown-unknown
+// without threads, and this is its only allocator.
+static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
