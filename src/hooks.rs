@@ -21,6 +21,9 @@ pub struct HookContext<'a> {
     pub version: &'a str,
     /// Whether the step is rolling a bad version back.
     pub rolling_back: bool,
+    /// The plan step the rollout is on (0-based, as `rollout_info().step`),
+    /// when it follows a plan.
+    pub step: Option<usize>,
     /// The step's time.
     pub now: Timestamp,
 }

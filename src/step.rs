@@ -121,7 +121,7 @@ fn run_with_hooks(
     }
     let desired = entity.desired();
     let version = entity.version(desired).to_owned();
-    let ctx = HookContext { namespace: names.namespace, entity: names.entity, version: &version, rolling_back: entity.rolling_back(), now };
+    let ctx = context(entity, names, &version, now);
     let ctx = &ctx;
 
     // Step 5, first half: the external check sees the in-flight targets.
@@ -150,6 +150,18 @@ fn run_with_hooks(
     Ok(())
 }
 
+/// What the hooks are told about the step.
+fn context<'a>(entity: &Entity, names: &StepNames<'a>, version: &'a str, now: Timestamp) -> HookContext<'a> {
+    HookContext {
+        namespace: names.namespace,
+        entity: names.entity,
+        version,
+        rolling_back: entity.rolling_back(),
+        step: entity.follows_plan().then_some(entity.progress.step),
+        now,
+    }
+}
+
 /// Steps 4 to 10, once the step can no longer fail. A version judged bad
 /// (step 6, or step 10) starts rolling back in this very step, so its
 /// answer already sends back the targets the rollback moves (a deviation:
@@ -174,8 +186,7 @@ fn rest_of_step(entity: &mut Entity, hooks: &mut EntityHooks, names: &StepNames<
             return;
         }
         let version = entity.version(desired).to_owned();
-        let ctx =
-            HookContext { namespace: names.namespace, entity: names.entity, version: &version, rolling_back: entity.rolling_back(), now };
+        let ctx = context(entity, names, &version, now);
         let ctx = &ctx;
         let mut tally = monitor(entity, hooks, ctx, desired, now); // steps 4 and 5
         if judge(entity, &tally, now) {

@@ -11,7 +11,7 @@
 //   externalmonitoring { targets }        -> { status, message }   ("ok" passes)
 //
 // Each request also carries `context` (`{ namespace, entity, version,
-// rollingBack, now }`, what a JS hook is given): a field the Go engine does
+// rollingBack, step, now }`, what a JS hook is given): a field the Go engine does
 // not send, which a Go endpoint's JSON decoder ignores.
 //
 // A status other than 200, an answer that is not that JSON, a connection

@@ -313,6 +313,8 @@ export interface HookContext {
   /** The version this step keeps and assigns (the last known good one while rolling back). */
   version: string;
   rollingBack: boolean;
+  /** The plan step the rollout is on (0-based, as `rolloutInfo().step`), or null without a plan. */
+  step: number | null;
   /** The step's time, in milliseconds since the Unix epoch. */
   now: number;
 }

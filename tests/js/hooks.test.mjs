@@ -170,3 +170,26 @@ test("a hook that returns a Promise in a synchronous step: HOOK_PENDING naming i
     process.off("unhandledRejection", onRejection);
   }
 });
+
+test("hooks see the plan step the rollout is on (0-based, as rolloutInfo().step), null without a plan", () => {
+  const { engine, fleet, clock } = setup(4);
+  engine.setRolloutOptions("prod", "app", { steps: [1, "50%", "100%"], successTimeoutSecs: 0 });
+  const seen = [];
+  engine.setTargetController("prod", "app", {
+    approve: (targets, context) => {
+      seen.push(context.step);
+      return targets;
+    },
+  });
+  engine.setTargetVersion("prod", "app", "v2");
+  drive(engine, fleet, clock, { done: (i) => i.lastKnownGoodVersion === "v2" });
+  assert.equal(seen[0], 0);
+  assert.ok(seen.every((s, i) => Number.isInteger(s) && (i === 0 || s >= seen[i - 1])), `steps seen: ${seen}`);
+  assert.ok(seen.includes(1), `steps seen: ${seen}`);
+
+  engine.setRolloutOptions("prod", "app", { batchPercent: 50, successTimeoutSecs: 0 });
+  seen.length = 0;
+  engine.setTargetVersion("prod", "app", "v3");
+  drive(engine, fleet, clock, { done: (i) => i.lastKnownGoodVersion === "v3" });
+  assert.ok(seen.length > 0 && seen.every((s) => s === null), `steps seen: ${seen}`);
+});
