@@ -3,7 +3,7 @@
 //! The rolling, last known good and last known bad versions and the watch
 //! change together, here and nowhere else: each transition below sets them,
 //! logs what happened, settles the history and names the phase it leads
-//! to. The step (`step.rs`) and the operator's controls (`control.rs`) ask
+//! to. The step (`step/`) and the operator's controls (`control.rs`) ask
 //! for transitions; what they read is [`Entity::phase`]. Debug builds (and
 //! so every test) check after each transition that the phase is the one the
 //! versions describe ([`Phase::of`], which is also how a restored entity

@@ -54,6 +54,7 @@ class Session {
   }
 
   call(hook, fn, thisArg, args) {
+    if (this.mode === "sync") return this.#callNow(hook, fn, thisArg, args);
     const key = `${hook}#${this.index++}`;
     const shape = signature(args);
     const known = this.answers.get(key);
@@ -79,14 +80,21 @@ class Session {
       this.answers.set(key, { shape, value: result });
       return result;
     }
-    if (this.mode === "sync") {
-      Promise.resolve(result).catch(() => {}); // nobody waits for it: never an unhandled rejection
-      this.promised ??= hook;
-      this.waiting = hook;
-      return STAND_IN[hook]();
-    }
     this.waiting = hook;
     this.out.set(key, this.#settle(hook, key, shape, result, started));
+    return STAND_IN[hook]();
+  }
+
+  /**
+   * A synchronous step: nothing is replayed, so nothing is remembered (no
+   * work per call but the call); a Promise voids the step.
+   */
+  #callNow(hook, fn, thisArg, args) {
+    if (this.promised !== null) return STAND_IN[hook](); // the step is void already
+    const result = fn.apply(thisArg, args);
+    if (!isThenable(result)) return result;
+    Promise.resolve(result).catch(() => {}); // nobody waits for it: never an unhandled rejection
+    this.promised ??= hook;
     return STAND_IN[hook]();
   }
 

@@ -258,7 +258,7 @@ fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>, part: Option<(u6
     for e in entity.log.events.iter().filter(|e| e.seq >= from) {
         let target = match &e.target {
             None => 0,
-            Some(t) => match entity.targets.position(&t.group, &t.name).filter(|_| part.is_none()).and_then(|p| ranks.get(p)) {
+            Some(t) => match part.is_none().then(|| entity.targets.position(&t.group, &t.name)).flatten().and_then(|p| ranks.get(p)) {
                 Some(&i) => u64::from(i).saturating_add(1),
                 None => *gone_index.entry((&t.group, &t.name)).or_insert_with(|| {
                     gone.push((t.group.clone(), t.name.clone()));
