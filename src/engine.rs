@@ -7,7 +7,7 @@ use std::fmt;
 use crate::answer::Answer;
 use crate::entity::Entity;
 use crate::error::Error;
-use crate::hooks::{MonitoringController, TargetController};
+use crate::hooks::{ControllerKind, ControllerSettings, MonitoringController, TargetController};
 use crate::log::{Event, Rollout};
 use crate::model::{AlignedAnswer, ExpectedState, ReportRef, RolloutInfo, RolloutOptions, TargetReport, Timestamp};
 use crate::plan::Schedule;
@@ -300,6 +300,31 @@ impl Engine {
     ) -> Result<(), Error> {
         self.entity_or_create(namespace, entity)?.hooks.monitoring = controller;
         Ok(())
+    }
+
+    /// Keeps (or with `None` forgets) what a binding needs to build the
+    /// entity's controller of `kind` again after a restore (the JS
+    /// package: the URLs of the Go engine's HTTP controllers). Unlike the
+    /// hooks it is the entity's state: in its snapshots and deltas. At most
+    /// [`MAX_CONTROLLER_SETTINGS`](crate::MAX_CONTROLLER_SETTINGS) bytes.
+    pub fn set_controller_settings(
+        &mut self,
+        namespace: &str,
+        entity: &str,
+        kind: ControllerKind,
+        settings: Option<&str>,
+    ) -> Result<(), Error> {
+        if let Some(reason) = settings.and_then(ControllerSettings::refuse) {
+            return Err(Error::InvalidArgument { what: "controller settings".into(), reason });
+        }
+        *self.entity_or_create(namespace, entity)?.controllers.slot(kind) = settings.map(Box::from);
+        Ok(())
+    }
+
+    /// What [`set_controller_settings`](Self::set_controller_settings)
+    /// keeps for the entity's controller of `kind`.
+    pub fn controller_settings(&self, namespace: &str, entity: &str, kind: ControllerKind) -> Result<Option<&str>, Error> {
+        Ok(self.entity(namespace, entity)?.controllers.get(kind))
     }
 
     /// The whole state as bytes (SPEC section 5); hooks are not included.

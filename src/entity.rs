@@ -1,6 +1,6 @@
 //! An entity's state: its versions, options and targets, in memory.
 
-use crate::hooks::{EntityHooks, TargetView};
+use crate::hooks::{ControllerSettings, EntityHooks, TargetView};
 use crate::interner::{Interner, Sym};
 use crate::judgement::{self, Hold, Judgement};
 use crate::log::{EventKind, EventLog, History};
@@ -548,6 +548,9 @@ pub(crate) struct Entity {
     pub(crate) hints_exact: Option<u64>,
     /// Not part of a snapshot (SPEC section 4).
     pub(crate) hooks: EntityHooks,
+    /// What a binding keeps to build its controllers again (part of a
+    /// snapshot, unlike the hooks).
+    pub(crate) controllers: ControllerSettings,
     /// Where the entity's journal stands, once it was checkpointed or
     /// restored from its own snapshot (see [`crate::snapshot::delta`]).
     pub(crate) journal: Option<Journal>,
@@ -589,6 +592,7 @@ impl Entity {
             hints,
             hints_exact,
             hooks: _,
+            controllers,
             journal,
         } = self;
         // Copied with the code the engine has anyway (each generic clone
@@ -614,6 +618,7 @@ impl Entity {
             hints: hints.to_vec(),
             hints_exact: *hints_exact,
             hooks: EntityHooks::default(),
+            controllers: controllers.clone(),
             journal: *journal,
         }
     }

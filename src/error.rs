@@ -126,17 +126,30 @@ impl Error {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookError {
     pub message: String,
+    /// How long the hook took to fail, when the caller measured it (an
+    /// asynchronous hook that rejected, timed out or answered garbage).
+    pub elapsed_ms: Option<u64>,
 }
 
 impl HookError {
     pub fn new(message: impl Into<String>) -> Self {
-        HookError { message: message.into() }
+        HookError { message: message.into(), elapsed_ms: None }
+    }
+
+    /// The same failure, known to have taken `ms` milliseconds.
+    #[must_use]
+    pub fn after(self, ms: u64) -> Self {
+        HookError { elapsed_ms: Some(ms), ..self }
     }
 }
 
 impl fmt::Display for HookError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.message)?;
+        match self.elapsed_ms {
+            Some(ms) => write!(f, " (after {ms} ms)"),
+            None => Ok(()),
+        }
     }
 }
 

@@ -121,6 +121,54 @@ pub trait MonitoringController {
     }
 }
 
+/// Which of an entity's controllers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControllerKind {
+    /// The per-target hooks ([`TargetController`]).
+    Target,
+    /// The whole-system check ([`MonitoringController`]).
+    Monitoring,
+}
+
+/// The most bytes of settings an entity keeps per controller.
+pub const MAX_CONTROLLER_SETTINGS: usize = 16 * 1024;
+
+/// What a binding keeps of an entity's controllers so that it can build
+/// them again wherever the entity is restored: the JS package keeps the
+/// URLs, headers and timeout of the Go engine's HTTP controllers, as JSON.
+/// Unlike the hooks, this is the entity's state (in snapshots and deltas);
+/// the core keeps it and never reads it, as it never makes a request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ControllerSettings {
+    pub(crate) target: Option<Box<str>>,
+    pub(crate) monitoring: Option<Box<str>>,
+}
+
+impl ControllerSettings {
+    pub(crate) fn get(&self, kind: ControllerKind) -> Option<&str> {
+        match kind {
+            ControllerKind::Target => self.target.as_deref(),
+            ControllerKind::Monitoring => self.monitoring.as_deref(),
+        }
+    }
+
+    pub(crate) fn slot(&mut self, kind: ControllerKind) -> &mut Option<Box<str>> {
+        match kind {
+            ControllerKind::Target => &mut self.target,
+            ControllerKind::Monitoring => &mut self.monitoring,
+        }
+    }
+
+    /// Why `settings` cannot be kept, if it cannot.
+    pub(crate) fn refuse(settings: &str) -> Option<String> {
+        if settings.is_empty() {
+            return Some("are empty (pass none to remove them)".into());
+        }
+        (settings.len() > MAX_CONTROLLER_SETTINGS)
+            .then(|| format!("are {} bytes, more than the {MAX_CONTROLLER_SETTINGS} an entity keeps per controller", settings.len()))
+    }
+}
+
 /// The hooks registered on one entity.
 #[derive(Default)]
 pub(crate) struct EntityHooks {

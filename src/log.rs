@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use serde::Serialize;
 
+use crate::error::HookError;
 use crate::interner::{Interner, Sym};
 use crate::model::{TargetId, Timestamp};
 
@@ -43,12 +44,16 @@ pub enum EventKind {
     Retried,
     Promoted,
     Approved,
+    /// A selection, approval or removal hook failed (threw, rejected,
+    /// timed out or answered garbage), so the step moved or removed
+    /// nothing through it (detail: the hook, why, and how long it took).
+    HookFailed,
 }
 
 impl EventKind {
     /// Every kind, in the order of the snapshot format's codes: never
     /// reorder, only append.
-    pub(crate) const ALL: [EventKind; 18] = [
+    pub(crate) const ALL: [EventKind; 19] = [
         EventKind::VersionSet,
         EventKind::StepStarted,
         EventKind::ApprovalRequested,
@@ -67,6 +72,7 @@ impl EventKind {
         EventKind::Retried,
         EventKind::Promoted,
         EventKind::Approved,
+        EventKind::HookFailed,
     ];
 }
 
@@ -138,6 +144,23 @@ impl EventLog {
             self.events.clear();
         }
         skipped
+    }
+
+    /// Logs that `hook` failed, unless the same hook already said the same
+    /// since the last event of another kind: a hook that keeps failing
+    /// the same way at every step is logged once, not until it has pushed
+    /// every other event out of the log.
+    pub(crate) fn push_hook_failure(&mut self, capacity: u32, time: Timestamp, version: Sym, hook: &str, err: &HookError) {
+        let said = format!("{hook} hook failed: {}", err.message);
+        let repeated = self
+            .events
+            .iter()
+            .rev()
+            .take_while(|e| e.kind == EventKind::HookFailed)
+            .any(|e| e.detail.strip_prefix(said.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with(" (after ")));
+        if !repeated {
+            self.push(capacity, time, EventKind::HookFailed, version, None, format!("{hook} hook failed: {err}"));
+        }
     }
 
     /// Drops the oldest events past `capacity` (after the option shrank).

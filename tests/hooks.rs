@@ -270,11 +270,20 @@ fn with_hook(hook: Failing) -> Sim {
     sim
 }
 
+/// The `hook_failed` events of the entity's log: (version, detail).
+fn hook_failures(sim: &Sim) -> Vec<(String, String)> {
+    let events = sim.engine.events("prod", "app", 0, usize::MAX).unwrap();
+    events.into_iter().filter(|e| e.kind == EventKind::HookFailed).map(|e| (e.version, e.detail)).collect()
+}
+
 #[test]
 fn a_failing_selection_hook_selects_nothing() {
     let mut sim = with_hook(Failing { select: true, approve: false, remove: false });
     let answer = sim.step();
     assert_eq!(count(&answer, TargetState::Waiting), 10);
+    // Logged once, however many steps it keeps failing the same way.
+    sim.step();
+    assert_eq!(hook_failures(&sim), [("v2".to_owned(), "select hook failed: select broke".to_owned())]);
 }
 
 #[test]
@@ -283,6 +292,54 @@ fn a_failing_approval_hook_assigns_nothing() {
     let answer = sim.step();
     assert_eq!(count(&answer, TargetState::HeldBack), 2);
     assert!(answer.iter().all(|e| e.version == "v1"));
+    assert_eq!(hook_failures(&sim), [("v2".to_owned(), "approve hook failed: approve broke".to_owned())]);
+}
+
+/// A hook failure is logged with how long the hook took when its caller
+/// measured it; the same failure again is not logged until something else
+/// happened in between, and a different one is.
+#[test]
+fn hook_failures_are_logged_once_per_episode_with_their_duration() {
+    struct Flaky(Rc<RefCell<Option<HookError>>>);
+    impl TargetController for Flaky {
+        fn select(&mut self, _: &HookContext<'_>, available: &[TargetView<'_>], count: usize) -> Result<Vec<TargetId>, HookError> {
+            match self.0.borrow().clone() {
+                Some(err) => Err(err),
+                None => Ok(available.iter().take(count).map(TargetView::id).collect()),
+            }
+        }
+    }
+    let failure = Rc::new(RefCell::new(Some(HookError::new("selection endpoint answered 500").after(12))));
+    let mut sim = Sim::new(10, "v1");
+    sim.establish("v1", options(20));
+    sim.engine.set_target_controller("prod", "app", Some(Box::new(Flaky(failure.clone())))).unwrap();
+    sim.set_version("v2");
+    sim.step();
+    *failure.borrow_mut() = Some(HookError::new("selection endpoint answered 500").after(40));
+    sim.step();
+    *failure.borrow_mut() = Some(HookError::new("selection endpoint answered 500").after(12));
+    sim.step();
+    let once = "select hook failed: selection endpoint answered 500 (after 40 ms)";
+    assert_eq!(hook_failures(&sim), [("v2".to_owned(), once.to_owned())]);
+    *failure.borrow_mut() = Some(HookError::new("no answer within 10000 ms").after(10_000));
+    sim.step();
+    *failure.borrow_mut() = None;
+    sim.step(); // targets move: events of another kind
+    *failure.borrow_mut() = Some(HookError::new("selection endpoint answered 500").after(7));
+    // Until the moved targets are decided, no slot is free to select for;
+    // then it fails at every step, logged once.
+    for _ in 0..12 {
+        sim.step();
+    }
+    let details: Vec<String> = hook_failures(&sim).into_iter().map(|(_, d)| d).collect();
+    assert_eq!(
+        details,
+        [
+            once,
+            "select hook failed: no answer within 10000 ms (after 10000 ms)",
+            "select hook failed: selection endpoint answered 500 (after 7 ms)"
+        ]
+    );
 }
 
 #[test]
@@ -313,6 +370,9 @@ fn removal_takes_at_most_count_and_a_failing_removal_hook_removes_nothing() {
             .map(|e| e.target.unwrap().name)
             .collect();
         assert_eq!(removed.len(), if broken { 0 } else { 2 }, "broken removal hook: {broken}");
+        let failures = hook_failures(&sim);
+        assert_eq!(!failures.is_empty(), broken);
+        assert!(failures.iter().all(|(_, detail)| detail == "remove hook failed: remove broke"));
         assert_eq!(answer.len(), if broken { 10 } else { 8 });
         assert_eq!(count(&answer, TargetState::Removed), 0);
         assert!(answer.iter().all(|e| !removed.contains(&e.name)));
@@ -334,6 +394,9 @@ fn a_selection_naming_a_target_without_a_name_selects_nothing() {
     let answer = engine.orchestrate("prod", "app", &[TargetReport::new("a", "v0")], T0).unwrap();
     assert_eq!(answer.len(), 1);
     assert_eq!(answer[0].reason, TargetState::Waiting);
+    let events = engine.events("prod", "app", 0, usize::MAX).unwrap();
+    let failed = events.iter().find(|e| e.kind == EventKind::HookFailed).expect("logged");
+    assert_eq!(failed.detail, "select hook failed: it named a target without a name");
 }
 
 #[test]

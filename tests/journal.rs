@@ -8,11 +8,14 @@
 mod common;
 
 use common::{Behaviour, Sim, SEC, T0};
-use orchestrator_engine::{Engine, ErrorCode, TargetReport, DELTA_FORMAT_VERSION};
+use orchestrator_engine::{ControllerKind, Engine, ErrorCode, TargetReport, DELTA_FORMAT_VERSION};
 
 const GOLDEN_ENTITY_V4: &str = "tests/fixtures/entity-v4.bin";
 const GOLDEN_DELTA_V1: &str = "tests/fixtures/delta-v1.bin";
-const GOLDEN_AFTER_DELTA: &str = "tests/fixtures/entity-v4-after-delta-v1.bin";
+const GOLDEN_AFTER_DELTA_V1: &str = "tests/fixtures/entity-v4-after-delta-v1.bin";
+const GOLDEN_ENTITY_V5: &str = "tests/fixtures/entity-v5.bin";
+const GOLDEN_DELTA_V2: &str = "tests/fixtures/delta-v2.bin";
+const GOLDEN_AFTER_DELTA_V2: &str = "tests/fixtures/entity-v5-after-delta-v2.bin";
 
 /// A fleet of `n` on v1, v2 set: a rollout under way.
 fn rolling(n: usize) -> Sim {
@@ -158,8 +161,8 @@ fn corrupt_truncated_or_foreign_bytes_are_refused_and_change_nothing() {
     refused(&mut follower, &delta[..10], "too short");
     refused(&mut follower, &state(&sim.engine), "not an orchestrator-engine delta");
     let mut newer = delta.clone();
-    newer[8] = 2;
-    refused(&mut follower, &newer, "format version 2");
+    newer[8] = (DELTA_FORMAT_VERSION + 1) as u8;
+    refused(&mut follower, &newer, &format!("format version {}", DELTA_FORMAT_VERSION + 1));
     // A delta is not a snapshot either.
     assert_eq!(Engine::restore(&delta).err().unwrap().code(), ErrorCode::InvalidSnapshot);
     // Every flipped byte is caught (the checksum covers the body and the
@@ -175,12 +178,12 @@ fn corrupt_truncated_or_foreign_bytes_are_refused_and_change_nothing() {
     assert_eq!(state(&follower), state(&sim.engine));
 }
 
-/// The golden journal: the golden entity's checkpoint, then a delta of the
-/// canary resumed, approved and stepped through a rollback; every later
-/// version reads it.
-fn golden_delta() -> Vec<u8> {
+/// A golden journal: the golden entity's checkpoint (`checkpoint`), then a
+/// delta of the canary resumed, approved and stepped through a rollback,
+/// with `change` made to it too; every later version reads it.
+fn golden_delta(checkpoint: &str, change: impl FnOnce(&mut Engine)) -> Vec<u8> {
     let mut engine = Engine::new();
-    engine.restore_entity(&std::fs::read(GOLDEN_ENTITY_V4).unwrap()).unwrap();
+    engine.restore_entity(&std::fs::read(checkpoint).unwrap()).unwrap();
     let mut sim = Sim { engine, ..Sim::new(6, "c1") };
     sim.ns = "edge".into();
     sim.entity = "canary".into();
@@ -194,46 +197,76 @@ fn golden_delta() -> Vec<u8> {
     for _ in 0..6 {
         sim.step();
     }
+    change(&mut sim.engine);
     sim.engine.entity_delta("edge", "canary").unwrap()
 }
 
-#[test]
-fn the_golden_delta_applies_to_the_golden_entity() {
-    if std::env::var_os("REGENERATE_GOLDEN").is_some() {
-        let delta = golden_delta();
+/// Checks a golden delta (regenerated with `REGENERATE_GOLDEN{suffix}`):
+/// it applies to its checkpoint and gives the golden state after it.
+fn check_golden_delta(checkpoint: &str, delta_path: &str, after_path: &str, suffix: &str, change: impl FnOnce(&mut Engine)) -> Engine {
+    if std::env::var_os(format!("REGENERATE_GOLDEN{suffix}")).is_some() {
+        let delta = golden_delta(checkpoint, change);
         let mut follower = Engine::new();
-        follower.restore_entity(&std::fs::read(GOLDEN_ENTITY_V4).unwrap()).unwrap();
+        follower.restore_entity(&std::fs::read(checkpoint).unwrap()).unwrap();
         follower.apply_entity_delta(&delta).unwrap();
-        std::fs::write(GOLDEN_DELTA_V1, &delta).unwrap();
-        std::fs::write(GOLDEN_AFTER_DELTA, follower.snapshot_entity("edge", "canary").unwrap()).unwrap();
+        std::fs::write(delta_path, &delta).unwrap();
+        std::fs::write(after_path, follower.snapshot_entity("edge", "canary").unwrap()).unwrap();
     }
-    let delta = std::fs::read(GOLDEN_DELTA_V1).expect("the golden delta is committed");
-    let after = std::fs::read(GOLDEN_AFTER_DELTA).expect("the state after it is committed");
+    let delta = std::fs::read(delta_path).expect("the golden delta is committed");
+    let after = std::fs::read(after_path).expect("the state after it is committed");
     let mut follower = Engine::new();
-    follower.restore_entity(&std::fs::read(GOLDEN_ENTITY_V4).unwrap()).unwrap();
+    follower.restore_entity(&std::fs::read(checkpoint).unwrap()).unwrap();
     assert_eq!(follower.apply_entity_delta(&delta).unwrap(), ("edge".to_owned(), "canary".to_owned()));
-    assert_eq!(follower.snapshot_entity("edge", "canary").unwrap(), after);
+    let mut restored = Engine::new();
+    restored.restore_entity(&after).unwrap();
+    // The same state as the golden one after it, in the format written now.
+    assert_eq!(follower.snapshot_entity("edge", "canary").unwrap(), restored.snapshot_entity("edge", "canary").unwrap());
     // The delta holds some of the six targets and the new events, and the
     // result is a rollout the engine goes on with.
     let info = follower.rollout_info("edge", "canary").unwrap();
     assert!(!info.paused);
     assert!(follower.events("edge", "canary", 0, usize::MAX).unwrap().len() > 5);
-    let mut restored = Engine::new();
-    restored.restore_entity(&after).unwrap();
-    assert_eq!(restored.snapshot_entity("edge", "canary").unwrap(), after);
+    follower
+}
+
+#[test]
+fn the_golden_v1_delta_applies_to_the_golden_v4_entity() {
+    let follower = check_golden_delta(GOLDEN_ENTITY_V4, GOLDEN_DELTA_V1, GOLDEN_AFTER_DELTA_V1, "_V1", |_| {});
+    let delta = std::fs::read(GOLDEN_DELTA_V1).unwrap();
+    assert_eq!(u16::from_le_bytes([delta[8], delta[9]]), 1);
+    assert_eq!(follower.controller_settings("edge", "canary", ControllerKind::Target).unwrap(), None);
+}
+
+/// Format 2 carries the entity's controller settings: here the target
+/// controller's changed and the monitoring one's removed.
+#[test]
+fn the_golden_v2_delta_applies_to_the_golden_v5_entity() {
+    let follower = check_golden_delta(GOLDEN_ENTITY_V5, GOLDEN_DELTA_V2, GOLDEN_AFTER_DELTA_V2, "", |engine| {
+        let settings = r#"{"approval":"https://ci.example/approve/v2"}"#;
+        engine.set_controller_settings("edge", "canary", ControllerKind::Target, Some(settings)).unwrap();
+        engine.set_controller_settings("edge", "canary", ControllerKind::Monitoring, None).unwrap();
+    });
+    let delta = std::fs::read(GOLDEN_DELTA_V2).unwrap();
+    assert_eq!(u16::from_le_bytes([delta[8], delta[9]]), 2);
+    assert_eq!(
+        follower.controller_settings("edge", "canary", ControllerKind::Target).unwrap(),
+        Some(r#"{"approval":"https://ci.example/approve/v2"}"#)
+    );
+    assert_eq!(follower.controller_settings("edge", "canary", ControllerKind::Monitoring).unwrap(), None);
 }
 
 /// A fuzzer's input (`fuzz/seeds/restore`): a first byte of 0xF0, then a
-/// delta's body, sealed here as the fuzz target seals it.
+/// delta's body (of format 1, when it was found), sealed as a delta of
+/// that format.
 fn fuzzed_delta(path: &str) -> Vec<u8> {
     let input = std::fs::read(path).unwrap();
     let body = &input[1..];
     let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&DELTA_FORMAT_VERSION.to_le_bytes());
+    hasher.update(&1u16.to_le_bytes());
     hasher.update(&[0, 0]);
     hasher.update(body);
     let mut bytes = b"ORCHDLTA".to_vec();
-    bytes.extend_from_slice(&DELTA_FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
     bytes.extend_from_slice(&[0, 0]);
     bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
     bytes.extend_from_slice(&hasher.finalize().to_le_bytes());

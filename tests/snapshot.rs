@@ -5,8 +5,8 @@ mod common;
 
 use common::{Behaviour, Sim, SEC, T0};
 use orchestrator_engine::{
-    Amount, Engine, ErrorCode, EventKind, HookContext, HookError, Outcome, PlanStep, RolloutOptions, TargetController, TargetReport,
-    TargetState, TargetView, SNAPSHOT_FORMAT_VERSION,
+    Amount, ControllerKind, Engine, ErrorCode, EventKind, HookContext, HookError, Outcome, PlanStep, RolloutOptions, TargetController,
+    TargetReport, TargetState, TargetView, SNAPSHOT_FORMAT_VERSION,
 };
 use proptest::prelude::*;
 
@@ -14,7 +14,9 @@ const GOLDEN_V1: &str = "tests/fixtures/snapshot-v1.bin";
 const GOLDEN_V2: &str = "tests/fixtures/snapshot-v2.bin";
 const GOLDEN_V3: &str = "tests/fixtures/snapshot-v3.bin";
 const GOLDEN_V4: &str = "tests/fixtures/snapshot-v4.bin";
+const GOLDEN_V5: &str = "tests/fixtures/snapshot-v5.bin";
 const GOLDEN_ENTITY_V4: &str = "tests/fixtures/entity-v4.bin";
+const GOLDEN_ENTITY_V5: &str = "tests/fixtures/entity-v5.bin";
 
 struct RejectHost3;
 impl TargetController for RejectHost3 {
@@ -89,9 +91,62 @@ fn golden_v4_engine() -> Engine {
     watched.engine
 }
 
+/// The golden v4 engine plus format 5's state: the settings of the
+/// canary's two controllers (the JS package's HTTP controllers).
+fn golden_v5_engine() -> Engine {
+    let mut engine = golden_v4_engine();
+    let target = r#"{"approval":"https://ci.example/approve","headers":{"authorization":"Bearer t0ken"},"timeoutMs":5000}"#;
+    engine.set_controller_settings("edge", "canary", ControllerKind::Target, Some(target)).unwrap();
+    engine
+        .set_controller_settings("edge", "canary", ControllerKind::Monitoring, Some(r#"{"externalmonitoring":"http://127.0.0.1:9/check"}"#))
+        .unwrap();
+    engine
+}
+
 #[test]
-fn the_golden_v4_snapshot_restores_and_re_encodes_byte_for_byte() {
+fn the_golden_v5_snapshot_restores_and_re_encodes_byte_for_byte() {
     if std::env::var_os("REGENERATE_GOLDEN").is_some() {
+        std::fs::write(GOLDEN_V5, golden_v5_engine().snapshot()).unwrap();
+    }
+    let bytes = std::fs::read(GOLDEN_V5).expect("the golden snapshot is committed");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 5);
+    let engine = Engine::restore(&bytes).unwrap();
+    let target = engine.controller_settings("edge", "canary", ControllerKind::Target).unwrap().unwrap();
+    assert!(target.contains("https://ci.example/approve"), "{target}");
+    assert_eq!(
+        engine.controller_settings("edge", "canary", ControllerKind::Monitoring).unwrap(),
+        Some(r#"{"externalmonitoring":"http://127.0.0.1:9/check"}"#)
+    );
+    assert_eq!(engine.controller_settings("edge", "watched", ControllerKind::Target).unwrap(), None);
+    // Canonical: the same state gives the same bytes, built or restored.
+    assert_eq!(engine.snapshot(), bytes);
+    assert_eq!(golden_v5_engine().snapshot(), bytes);
+    // The state under the settings is format 4's golden state.
+    let mut without = engine;
+    without.set_controller_settings("edge", "canary", ControllerKind::Target, None).unwrap();
+    without.set_controller_settings("edge", "canary", ControllerKind::Monitoring, None).unwrap();
+    assert_eq!(without.snapshot(), Engine::restore(&std::fs::read(GOLDEN_V4).unwrap()).unwrap().snapshot());
+}
+
+#[test]
+fn controller_settings_are_bounded_and_need_names() {
+    let mut engine = Engine::new();
+    let long = "x".repeat(orchestrator_engine::MAX_CONTROLLER_SETTINGS + 1);
+    for bad in ["", long.as_str()] {
+        let err = engine.set_controller_settings("p", "e", ControllerKind::Target, Some(bad)).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument, "{err}");
+    }
+    assert!(engine.namespaces().is_empty(), "nothing created");
+    let err = engine.set_controller_settings("", "e", ControllerKind::Target, Some("{}")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidName);
+    assert_eq!(engine.controller_settings("p", "e", ControllerKind::Target).unwrap_err().code(), ErrorCode::NotFound);
+}
+
+/// Format 4 (written before controller settings) restores to the same
+/// state, and writes it as the current format.
+#[test]
+fn the_golden_v4_snapshot_restores_to_the_same_state() {
+    if std::env::var_os("REGENERATE_GOLDEN_V4").is_some() {
         std::fs::write(GOLDEN_V4, golden_v4_engine().snapshot()).unwrap();
     }
     let bytes = std::fs::read(GOLDEN_V4).expect("the golden snapshot is committed");
@@ -112,9 +167,11 @@ fn the_golden_v4_snapshot_restores_and_re_encodes_byte_for_byte() {
     let history = engine.history("edge", "watched").unwrap();
     assert_eq!(history.last().unwrap().outcome, Outcome::Watching);
 
-    // Canonical: the same state gives the same bytes, built or restored.
-    assert_eq!(engine.snapshot(), bytes);
-    assert_eq!(golden_v4_engine().snapshot(), bytes);
+    // The same state as the engine that wrote it, now in format 5.
+    let again = engine.snapshot();
+    assert_eq!(u16::from_le_bytes([again[8], again[9]]), SNAPSHOT_FORMAT_VERSION);
+    assert_eq!(again, golden_v4_engine().snapshot());
+    assert_eq!(engine.controller_settings("edge", "canary", ControllerKind::Target).unwrap(), None);
 
     // And it goes on, its plan read as totals: approving and resuming
     // moves step 2 to 3 of 6 targets ("50%"), then finishes the canary.
@@ -125,12 +182,20 @@ fn the_golden_v4_snapshot_restores_and_re_encodes_byte_for_byte() {
 }
 
 #[test]
+fn the_golden_v4_entity_snapshot_restores_to_the_same_entity() {
+    let bytes = std::fs::read(GOLDEN_ENTITY_V4).expect("the golden entity snapshot is committed");
+    let mut engine = Engine::new();
+    assert_eq!(engine.restore_entity(&bytes).unwrap(), ("edge".to_owned(), "canary".to_owned()));
+    assert_eq!(engine.snapshot_entity("edge", "canary").unwrap(), golden_v4_engine().snapshot_entity("edge", "canary").unwrap());
+}
+
+#[test]
 fn the_golden_entity_snapshot_restores_alone_and_re_encodes_byte_for_byte() {
     if std::env::var_os("REGENERATE_GOLDEN").is_some() {
-        std::fs::write(GOLDEN_ENTITY_V4, golden_v4_engine().snapshot_entity("edge", "canary").unwrap()).unwrap();
+        std::fs::write(GOLDEN_ENTITY_V5, golden_v5_engine().snapshot_entity("edge", "canary").unwrap()).unwrap();
     }
-    let bytes = std::fs::read(GOLDEN_ENTITY_V4).expect("the golden entity snapshot is committed");
-    let whole = Engine::restore(&std::fs::read(GOLDEN_V4).unwrap()).unwrap();
+    let bytes = std::fs::read(GOLDEN_ENTITY_V5).expect("the golden entity snapshot is committed");
+    let whole = Engine::restore(&std::fs::read(GOLDEN_V5).unwrap()).unwrap();
     let mut engine = Engine::new();
     assert_eq!(engine.restore_entity(&bytes).unwrap(), ("edge".to_owned(), "canary".to_owned()));
     assert_eq!(engine.namespaces(), ["edge"]);
@@ -151,11 +216,11 @@ fn the_golden_entity_snapshot_restores_alone_and_re_encodes_byte_for_byte() {
 
 #[test]
 fn a_whole_snapshot_splits_into_entities_and_joins_back_to_the_same_bytes() {
-    let golden = std::fs::read(GOLDEN_V4).unwrap();
+    let golden = std::fs::read(GOLDEN_V5).unwrap();
     let parts = Engine::split_snapshot(&golden).unwrap();
     let names: Vec<(&str, &str)> = parts.iter().map(|(ns, e, _)| (ns.as_str(), e.as_str())).collect();
     assert_eq!(names, [("edge", "canary"), ("edge", "watched"), ("prod", "app"), ("staging", "worker")]);
-    assert_eq!(parts[0].2, std::fs::read(GOLDEN_ENTITY_V4).unwrap());
+    assert_eq!(parts[0].2, std::fs::read(GOLDEN_ENTITY_V5).unwrap());
     // In any order.
     assert_eq!(Engine::join_snapshots(parts.iter().rev().map(|(_, _, b)| b.as_slice())).unwrap(), golden);
     let twice = Engine::join_snapshots([parts[1].2.as_slice(), parts[2].2.as_slice(), parts[1].2.as_slice()]).unwrap_err();
@@ -169,7 +234,7 @@ fn a_whole_snapshot_splits_into_entities_and_joins_back_to_the_same_bytes() {
     let none = engine.restore_entity(&Engine::new().snapshot()).unwrap_err();
     assert!(none.to_string().contains("no entity"), "{none}");
     // A namespace with no entity (no engine holds one; found by fuzzing).
-    let empty_namespace = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &[1, 1, b'p', 0]));
+    let empty_namespace = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &[1, 1, b'p', 0, 0]));
     assert!(empty_namespace.contains("namespace \"p\" has no entity"), "{empty_namespace}");
     assert!(engine.namespaces().is_empty(), "nothing restored");
 }
@@ -373,7 +438,8 @@ fn a_restored_engine_goes_on_exactly_as_the_original() {
 #[test]
 fn an_empty_engine_round_trips() {
     let bytes = Engine::new().snapshot();
-    assert_eq!(bytes.len(), 21);
+    // The header, no namespace, no controller settings.
+    assert_eq!(bytes.len(), 22);
     assert!(Engine::restore(&bytes).unwrap().namespaces().is_empty());
 }
 
@@ -464,7 +530,7 @@ fn unreachable_states_are_rejected() {
 
 #[test]
 fn every_truncation_and_every_bit_flip_is_rejected_without_a_panic() {
-    let good = golden_v4_engine().snapshot();
+    let good = golden_v5_engine().snapshot();
     for len in 0..good.len() {
         restore_err(&good[..len]);
     }
@@ -478,9 +544,13 @@ fn every_truncation_and_every_bit_flip_is_rejected_without_a_panic() {
 /// Mutated bodies with a valid checksum reach the decoder itself.
 #[test]
 fn mutated_bodies_with_valid_checksums_never_panic() {
-    for (format, good) in
-        [(1, std::fs::read(GOLDEN_V1).unwrap()), (2, std::fs::read(GOLDEN_V2).unwrap()), (3, golden_v4_engine().snapshot())]
-    {
+    for (format, good) in [
+        (1, std::fs::read(GOLDEN_V1).unwrap()),
+        (2, std::fs::read(GOLDEN_V2).unwrap()),
+        (3, std::fs::read(GOLDEN_V3).unwrap()),
+        (4, std::fs::read(GOLDEN_V4).unwrap()),
+        (5, golden_v5_engine().snapshot()),
+    ] {
         mutate(format, &good[20..]);
     }
 }

@@ -3,28 +3,31 @@
 //! engine, and it can still orchestrate every entity it holds.
 //!
 //! The first input byte picks what the rest is: odd, a whole snapshot as
-//! given; even, a body that gets a valid envelope (magic, format 1 to 4,
+//! given; even, a body that gets a valid envelope (magic, format 1 to 5,
 //! length, CRC-32), so mutations reach the decoder past the checksum. The
 //! seeds in `fuzz/seeds/restore` are the golden fixtures in both forms.
 //! The same bytes are read as one entity's snapshot too, and a snapshot is
 //! split into its entities and joined back.
 //!
-//! A first byte of 0xF0 or more reads the rest as a delta of the golden
-//! entity's journal (0xF0: a body given a valid delta envelope), applied
-//! to that entity: an error that changes nothing, or an entity that
-//! snapshots, restores and steps.
+//! A first byte of 0xF0 or more reads the rest as a delta of a golden
+//! entity's journal, applied to that entity: an error that changes
+//! nothing, or an entity that snapshots, restores and steps. 0xF0: a body
+//! given a valid format 1 delta envelope, for the format 4 golden entity;
+//! 0xF1: a body given a format 2 envelope, beyond: a whole delta, for the
+//! format 5 golden entity (with controller settings).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use orchestrator_engine::{Engine, TargetReport};
 
-/// The golden entity (`tests/fixtures/entity-v4.bin`): its journal's checkpoint.
-const CHECKPOINT: &[u8] = include_bytes!("../../tests/fixtures/entity-v4.bin");
+/// The golden entities: their journals' checkpoints.
+const CHECKPOINT_V4: &[u8] = include_bytes!("../../tests/fixtures/entity-v4.bin");
+const CHECKPOINT_V5: &[u8] = include_bytes!("../../tests/fixtures/entity-v5.bin");
 
-/// `bytes` applied as a delta to the golden entity.
-fn apply_delta(bytes: &[u8]) {
+/// `bytes` applied as a delta to the golden entity `checkpoint`.
+fn apply_delta(checkpoint: &[u8], bytes: &[u8]) {
     let mut engine = Engine::new();
-    let (ns, entity) = engine.restore_entity(CHECKPOINT).expect("the golden entity restores");
+    let (ns, entity) = engine.restore_entity(checkpoint).expect("the golden entity restores");
     let before = engine.snapshot();
     if engine.apply_entity_delta(bytes).is_err() {
         assert_eq!(engine.snapshot(), before, "a refused delta changed the entity");
@@ -71,13 +74,17 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     if mode >= 0xF0 {
-        apply_delta(&if mode == 0xF0 { sealed(b"ORCHDLTA", 1, rest) } else { rest.to_vec() });
+        match mode {
+            0xF0 => apply_delta(CHECKPOINT_V4, &sealed(b"ORCHDLTA", 1, rest)),
+            0xF1 => apply_delta(CHECKPOINT_V5, &sealed(b"ORCHDLTA", 2, rest)),
+            _ => apply_delta(CHECKPOINT_V5, rest),
+        }
         return;
     }
     let bytes = if mode % 2 == 1 {
         rest.to_vec()
     } else {
-        envelope(u16::from(mode / 2 % 4) + 1, rest)
+        envelope(u16::from(mode / 2 % 5) + 1, rest)
     };
     // Read as one entity's snapshot: one entity or an error, and stable.
     let mut one = Engine::new();

@@ -14,7 +14,10 @@
 //! entity in that state, so a delta applied out of order, twice, or to
 //! another entity is rejected rather than merged into a wrong state.
 
-use super::{decode_entity, encode_entity, encode_one, envelope, expand_log, open, DeltaV1, Part};
+use super::{
+    decode_controllers, decode_v4, encode_controllers, encode_entity, encode_one, end, envelope, open, parse_all, take, ControllersV5,
+    DeltaV1, Part,
+};
 use crate::engine::Engine;
 use crate::entity::{Entity, Journal, Removed, Watch};
 use crate::error::Error;
@@ -23,8 +26,9 @@ use crate::log::{History, Stored, StoredRollout};
 
 const MAGIC: &[u8; 8] = b"ORCHDLTA";
 
-/// The delta format this engine writes (and the newest it reads).
-pub const DELTA_FORMAT_VERSION: u16 = 1;
+/// The delta format this engine writes (and the newest it reads). Format 2
+/// is format 1 followed by the entity's controller settings.
+pub const DELTA_FORMAT_VERSION: u16 = 2;
 
 /// The next state's name: the previous one's with a checksum mixed in
 /// (SplitMix64's finaliser, the same in every process).
@@ -85,7 +89,7 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
         first_kept: entity.log.events.front().map_or(entity.log.next_seq, |e| e.seq),
         targets: u64::try_from(entity.targets.len()).unwrap_or(u64::MAX),
     };
-    let bytes = envelope(MAGIC, DELTA_FORMAT_VERSION, &delta);
+    let bytes = envelope(MAGIC, DELTA_FORMAT_VERSION, &(delta, encode_controllers(entity)));
     entity.journal = Some(Journal { id: chain(journal.id, crc_of(&bytes)), next_seq: entity.log.next_seq });
     Ok(bytes)
 }
@@ -94,12 +98,11 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
 /// delta was made from; answers its namespace and name. Anything else is
 /// [`Error::InvalidSnapshot`] and changes nothing.
 pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, String), Error> {
-    let (_, body, crc) = open(bytes, MAGIC, DELTA_FORMAT_VERSION, "delta")?;
-    let (delta, rest): (DeltaV1, &[u8]) =
-        postcard::take_from_bytes(body).map_err(|e| Error::snapshot(format!("undecodable delta: {e}")))?;
-    if !rest.is_empty() {
-        return Err(Error::snapshot("trailing bytes after the delta"));
-    }
+    let (format, body, crc) = open(bytes, MAGIC, DELTA_FORMAT_VERSION, "delta")?;
+    // Every format ever written keeps its decoder: format 2 is format 1
+    // followed by the controller settings.
+    let (delta, rest) = take::<DeltaV1>(body)?;
+    let controllers: ControllersV5 = if format == 1 { end(rest, ControllersV5::default())? } else { parse_all(rest)? };
     let DeltaV1 { namespace, base, part, left, first_kept, targets: count } = delta;
     let name = part.core.name.clone();
     let at = format!("{namespace}/{name}");
@@ -114,8 +117,8 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     }
     let seen = part.core.time_base;
     let invalid = |e: String| Error::snapshot(format!("delta of {at}: {e}"));
-    let control = expand_log(&part.core, part.control).map_err(invalid)?;
-    let changed = decode_entity(part.core, Some(control), part.extra).map_err(invalid)?;
+    let mut changed = decode_v4(part).map_err(invalid)?;
+    changed.controllers = decode_controllers(&controllers).map_err(invalid)?;
     let leaves = check(entity, &changed, &left, count, first_kept).map_err(invalid)?;
     merge(entity, changed, &leaves, seen, first_kept);
     entity.targets.track_leaving();
@@ -194,8 +197,10 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
         hints: _,       // a cache
         hints_exact: _, // a cache
         hooks: _,       // the entity's own stay
-        journal: _,     // set by the caller
+        controllers,
+        journal: _, // set by the caller
     } = changed;
+    entity.controllers = controllers;
     let ours = &mut entity.versions;
     let mut map = |sym: Sym| ours.intern(versions.resolve(sym));
     entity.target_version = map(target_version);

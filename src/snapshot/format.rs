@@ -1,5 +1,5 @@
 //! The body of each snapshot format as postcard encodes it (formats 1 to
-//! 4), and the codes the formats give event kinds, outcomes and target
+//! 5), and the codes the formats give event kinds, outcomes and target
 //! states. Encoding and decoding are `mod.rs`'s.
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,17 @@ pub(super) struct EntityV4<T = TargetV1> {
     pub(super) core: EntityV1<T>,
     pub(super) control: ControlV3,
     pub(super) extra: ExtraV4,
+}
+
+/// What format 5 adds after format 4's body: the settings a binding
+/// builds each entity's controllers from, one per entity in the body's
+/// order; and what a format 2 delta adds after format 1's body. Appended
+/// rather than woven into each entity, so that format 4's decoder reads
+/// the rest of format 5.
+#[derive(Serialize, Deserialize, Default)]
+pub(super) struct ControllersV5 {
+    pub(super) target: Option<String>,
+    pub(super) monitoring: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -215,6 +226,7 @@ pub(super) const fn kind_code(kind: EventKind) -> u8 {
         EventKind::Retried => 15,
         EventKind::Promoted => 16,
         EventKind::Approved => 17,
+        EventKind::HookFailed => 18,
     }
 }
 
@@ -258,11 +270,12 @@ impl ExtraV4 {
     pub(super) const LEGACY: ExtraV4 = ExtraV4 { error_timeout_secs: None, plan_increments: true };
 }
 
-/// A delta of an entity's journal, in its own envelope (magic `ORCHDLTA`,
-/// format 1): what changed since the state named `base`. `part` is the
-/// entity in format 4 with only the targets that changed or arrived and
-/// the events that are new (each naming its target by name); its
-/// `time_base` is when every other target was last seen.
+/// A delta of an entity's journal, in its own envelope (magic `ORCHDLTA`):
+/// what changed since the state named `base`. `part` is the entity in
+/// format 4 with only the targets that changed or arrived and the events
+/// that are new (each naming its target by name); its `time_base` is when
+/// every other target was last seen. Format 2 is format 1 followed by the
+/// entity's [`ControllersV5`].
 #[derive(Serialize, Deserialize)]
 pub(super) struct DeltaV1<T = TargetV1> {
     pub(super) namespace: String,

@@ -26,7 +26,11 @@
 //! Format 4 is format 3 with each entity followed by the options added
 //! since (`errorTimeoutSecs`) and how its plan is read: formats 1 to 3
 //! read a plan as batch sizes, and an entity restored from them keeps that
-//! meaning (see [`crate::plan`]).
+//! meaning (see [`crate::plan`]). Format 5 is format 4 with each entity
+//! followed by the settings a binding builds its controllers from (the
+//! URLs of the Go engine's HTTP controllers: see
+//! [`crate::hooks::ControllerSettings`]), so that a restored engine calls
+//! them again.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -35,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{Engine, Namespace};
 use crate::entity::{Entity, Progress, Removed, Target, Targets, Watch};
 use crate::error::Error;
+use crate::hooks::ControllerSettings;
 use crate::interner::{Interner, Sym};
 use crate::judgement;
 use crate::log::{EventKind, EventLog, History, Outcome, Stored, StoredRollout};
@@ -48,13 +53,13 @@ pub use delta::DELTA_FORMAT_VERSION;
 pub(crate) use delta::{apply_delta, checkpoint, encode_delta};
 
 /// The format version this engine writes.
-pub const SNAPSHOT_FORMAT_VERSION: u16 = 4;
+pub const SNAPSHOT_FORMAT_VERSION: u16 = 5;
 
 const MAGIC: &[u8; 8] = b"ORCHSNAP";
 const HEADER_LEN: usize = 20;
 
 pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
-    seal(&Body {
+    let body = Body {
         namespaces: engine
             .namespaces
             .iter()
@@ -63,14 +68,16 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
                 entities: ns.entities.iter().map(|(name, entity)| encode_entity(name, entity, None)).collect(),
             })
             .collect(),
-    })
+    };
+    seal(&body, engine.namespaces.values().flat_map(|ns| ns.entities.values()))
 }
 
 /// One entity's snapshot: the snapshot of an engine that holds only it, so
 /// that it has every guarantee an engine's snapshot has (and restores as
 /// one).
 pub(crate) fn encode_one(namespace: &str, name: &str, entity: &Entity) -> Vec<u8> {
-    seal(&Body { namespaces: vec![NamespaceBody { name: namespace.to_owned(), entities: vec![encode_entity(name, entity, None)] }] })
+    let body = Body { namespaces: vec![NamespaceBody { name: namespace.to_owned(), entities: vec![encode_entity(name, entity, None)] }] };
+    seal(&body, std::iter::once(entity))
 }
 
 /// The entity in an entity's snapshot ([`encode_one`]), with its namespace
@@ -87,10 +94,17 @@ pub(crate) fn decode_one(bytes: &[u8]) -> Result<(String, String, Entity), Error
     Ok((namespace, name, entity))
 }
 
-/// The envelope around a body in the current format.
+/// The envelope around a body in the current format: format 4's body, then
+/// the controller settings of each of its entities (`all`), in order.
 #[inline(never)]
-fn seal(body: &Body<EntityV4<TargetOut<'_>>>) -> Vec<u8> {
-    envelope(MAGIC, SNAPSHOT_FORMAT_VERSION, body)
+fn seal<'a>(body: &Body<EntityV4<TargetOut<'_>>>, all: impl Iterator<Item = &'a Entity>) -> Vec<u8> {
+    let trailer: Vec<ControllersV5> = all.map(encode_controllers).collect();
+    envelope(MAGIC, SNAPSHOT_FORMAT_VERSION, &(body, trailer))
+}
+
+fn encode_controllers(entity: &Entity) -> ControllersV5 {
+    let c = &entity.controllers;
+    ControllersV5 { target: c.target.as_deref().map(str::to_owned), monitoring: c.monitoring.as_deref().map(str::to_owned) }
 }
 
 /// `body` encoded, behind a header: `magic`, the format version, two
@@ -412,19 +426,60 @@ fn decode_version(version: u16, body: &[u8]) -> Result<Engine, Error> {
             let control = expand_log(&e.core, e.control)?;
             decode_entity(e.core, Some(control), ExtraV4::LEGACY)
         }),
-        _ => decode_body(parse::<EntityV4>(body)?, |e| {
-            let control = expand_log(&e.core, e.control)?;
-            decode_entity(e.core, Some(control), e.extra)
-        }),
+        4 => decode_body(parse::<EntityV4>(body)?, decode_v4),
+        _ => {
+            // Format 4's body, then each entity's controller settings.
+            let (state, trailer) = take::<Body<EntityV4>>(body)?;
+            let mut settings = parse_all::<Vec<ControllersV5>>(trailer)?.into_iter();
+            let engine = decode_body(state, |e| {
+                let mut entity = decode_v4(e)?;
+                entity.controllers = decode_controllers(&settings.next().ok_or("no controller settings")?)?;
+                Ok(entity)
+            })?;
+            if settings.next().is_some() {
+                return Err(Error::snapshot("more controller settings than entities"));
+            }
+            Ok(engine)
+        }
     }
 }
 
-fn parse<'a, E: Deserialize<'a>>(body: &'a [u8]) -> Result<Body<E>, Error> {
-    let (state, rest): (Body<E>, &[u8]) = postcard::take_from_bytes(body).map_err(|e| Error::snapshot(format!("undecodable body: {e}")))?;
+/// An entity of format 4 (or 5, whose entities are format 4's).
+fn decode_v4(e: EntityV4) -> Result<Entity, String> {
+    let control = expand_log(&e.core, e.control)?;
+    decode_entity(e.core, Some(control), e.extra)
+}
+
+/// A value at the start of `bytes`, and the bytes after it.
+fn take<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<(T, &'a [u8]), Error> {
+    postcard::take_from_bytes(bytes).map_err(|e| Error::snapshot(format!("undecodable body: {e}")))
+}
+
+/// A value that is all of `bytes`.
+fn parse_all<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, Error> {
+    let (value, rest) = take(bytes)?;
+    end(rest, value)
+}
+
+/// `value`, if nothing is left after it.
+fn end<T>(rest: &[u8], value: T) -> Result<T, Error> {
     if !rest.is_empty() {
         return Err(Error::snapshot("trailing bytes after the body"));
     }
-    Ok(state)
+    Ok(value)
+}
+
+fn decode_controllers(c: &ControllersV5) -> Result<ControllerSettings, String> {
+    for settings in [&c.target, &c.monitoring].into_iter().flatten() {
+        if let Some(reason) = ControllerSettings::refuse(settings) {
+            return Err(format!("controller settings that {reason}"));
+        }
+    }
+    Ok(ControllerSettings { target: c.target.as_deref().map(Box::from), monitoring: c.monitoring.as_deref().map(Box::from) })
+}
+
+fn parse<'a, E: Deserialize<'a>>(body: &'a [u8]) -> Result<Body<E>, Error> {
+    parse_all(body)
 }
 
 /// The name of an entity of any format.
@@ -499,7 +554,7 @@ fn expand_log(core: &EntityV1, c: ControlV3) -> Result<ControlV2, String> {
     Ok(Control { settings: c.settings, events, history: c.history })
 }
 
-fn decode_body<E: Named>(state: Body<E>, decode_entity: impl Fn(E) -> Result<Entity, String>) -> Result<Engine, Error> {
+fn decode_body<E: Named>(state: Body<E>, mut decode_entity: impl FnMut(E) -> Result<Entity, String>) -> Result<Engine, Error> {
     let mut namespaces = BTreeMap::new();
     for ns in state.namespaces {
         if ns.name.is_empty() {

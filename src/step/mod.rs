@@ -140,7 +140,7 @@ fn run_with_hooks(
         if let Err(err) = monitoring.check(ctx, &in_flight) {
             drop(in_flight);
             undo.apply(entity);
-            return Err(Error::HookFailed { hook: "monitoring check", message: err.message });
+            return Err(Error::HookFailed { hook: "monitoring check", message: err.to_string() });
         }
     }
 

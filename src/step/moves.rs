@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use super::Tally;
 use crate::entity::{Entity, Removed, Target};
+use crate::error::HookError;
 use crate::hooks::{EntityHooks, HookContext, TargetView};
 use crate::interner::Sym;
 use crate::judgement::{Hold, Judgement};
@@ -33,10 +34,11 @@ pub(super) fn remove_replaced(
     let chosen = {
         let candidates: Vec<TargetView<'_>> =
             entity.targets.sorted().filter(|(_, _, t)| t.reported != desired).map(|(group, name, t)| entity.view(group, name, t)).collect();
-        match controller.remove(ctx, &candidates, count) {
-            Ok(chosen) => chosen,
-            Err(_) => return, // a failing removal hook removes nothing
-        }
+        controller.remove(ctx, &candidates, count)
+    };
+    // A failing removal hook removes nothing.
+    let Some(chosen) = logged(entity, "remove", desired, chosen, now) else {
+        return;
     };
     let mut removed = 0usize;
     let mut seen = HashSet::new();
@@ -68,6 +70,18 @@ pub(super) fn remove_replaced(
     }
 }
 
+/// A hook's answer, or `None` when it failed, which the event log then
+/// says (`hook_failed`).
+fn logged<T>(entity: &mut Entity, hook: &str, desired: Sym, answer: Result<T, HookError>, now: Timestamp) -> Option<T> {
+    match answer {
+        Ok(answer) => Some(answer),
+        Err(err) => {
+            entity.log.push_hook_failure(entity.options.max_events, now, desired, hook, &err);
+            None
+        }
+    }
+}
+
 /// Step 8: which available targets move now, at most `free` of them:
 /// where they are stored.
 pub(super) fn select(
@@ -95,9 +109,12 @@ pub(super) fn select(
     };
     // A failing selection hook, or one that names a target without a name,
     // selects nothing.
-    let chosen = match chosen {
-        Ok(chosen) if chosen.iter().all(|id| !id.name.is_empty()) => chosen,
-        _ => return Vec::new(),
+    let chosen = chosen.and_then(|chosen| match chosen.iter().all(|id| !id.name.is_empty()) {
+        true => Ok(chosen),
+        false => Err(HookError::new("it named a target without a name")),
+    });
+    let Some(chosen) = logged(entity, "select", desired, chosen, now) else {
+        return Vec::new();
     };
     let mut selected = Vec::new();
     let mut seen = HashSet::new();
@@ -138,15 +155,18 @@ pub(super) fn assign(
         return;
     }
     let approved: Option<HashSet<usize>> = hooks.target.as_mut().map(|controller| {
-        let views: Vec<TargetView<'_>> =
-            selected.iter().filter_map(|&p| entity.targets.at(p)).map(|(group, name, target)| entity.view(group, name, target)).collect();
+        let answer = {
+            let views: Vec<TargetView<'_>> = selected
+                .iter()
+                .filter_map(|&p| entity.targets.at(p))
+                .map(|(group, name, target)| entity.view(group, name, target))
+                .collect();
+            controller.approve(ctx, &views)
+        };
+        // A failing approval hook assigns nothing.
+        let approved = logged(entity, "approve", desired, answer, now).unwrap_or_default();
         let selected: HashSet<usize> = selected.iter().copied().collect();
-        match controller.approve(ctx, &views) {
-            Ok(approved) => {
-                approved.iter().filter_map(|id| entity.targets.position(&id.group, &id.name)).filter(|p| selected.contains(p)).collect()
-            }
-            Err(_) => HashSet::new(), // a failing approval hook assigns nothing
-        }
+        approved.iter().filter_map(|id| entity.targets.position(&id.group, &id.name)).filter(|p| selected.contains(p)).collect()
     });
     let rolling_back = entity.rolling_back();
     let lkg = entity.lkg;

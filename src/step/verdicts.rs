@@ -124,7 +124,7 @@ fn monitor_hook(entity: &Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>,
             continue;
         }
         if let Err(err) = controller.monitor(ctx, &entity.view(group, name, target)) {
-            rejected.insert(position, err.message);
+            rejected.insert(position, err.to_string());
         }
     }
     Some(rejected)

@@ -47,9 +47,17 @@ fn hook_failure(hook: &str) -> impl Fn(Error) -> HookError + '_ {
 /// Calls a hook. A hook that answers a Promise never reaches here: the
 /// package's wrapper (js/hooks/async.mjs) answers a stand-in for it and
 /// says so through `__deferred`.
+/// A failure the wrapper timed carries how long it took as `elapsedMs`.
 fn call(function: &Function, this: &JsValue, args: &[JsValue]) -> Result<JsValue, HookError> {
     let args: js_sys::Array = args.iter().collect();
-    function.apply(this, &args).map_err(|thrown| HookError::new(thrown_message(&thrown)))
+    function.apply(this, &args).map_err(|thrown| {
+        let err = HookError::new(thrown_message(&thrown));
+        let elapsed = js_sys::Reflect::get(&thrown, &JsValue::from_str("elapsedMs")).ok().and_then(|ms| ms.as_f64());
+        match elapsed {
+            Some(ms) if ms.is_finite() && ms >= 0.0 => err.after(ms as u64),
+            _ => err,
+        }
+    })
 }
 
 fn count(n: usize) -> JsValue {

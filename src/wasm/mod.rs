@@ -237,7 +237,8 @@ export type EventKind =
   | "aborted"
   | "retried"
   | "promoted"
-  | "approved";
+  | "approved"
+  | "hook_failed";
 
 /** One entry of an entity's event log. */
 export interface Event {

@@ -11,7 +11,15 @@ use super::interop::{
     string_arg, thrown_message, time_from_js, to_js,
 };
 use super::{JsEventsOptions, JsOptionalString, JsOrchestratorOptions, JsPromoteOptions, JsRolloutOptions};
-use crate::{Engine, Error, Timestamp};
+use crate::{ControllerKind, Engine, Error, Timestamp};
+
+fn kind(monitoring: bool) -> ControllerKind {
+    if monitoring {
+        ControllerKind::Monitoring
+    } else {
+        ControllerKind::Target
+    }
+}
 
 type JsResult<T> = Result<T, JsValue>;
 
@@ -551,6 +559,29 @@ impl Orchestrator {
     /// ```
     pub fn snapshot(&self) -> Vec<u8> {
         self.engine.snapshot()
+    }
+
+    /// For the package's HTTP controllers (js/hooks/async.mjs): what the
+    /// entity keeps to build its target (or, with `monitoring`, its
+    /// monitoring) controller again wherever it is restored.
+    #[wasm_bindgen(js_name = __controllerSettings, skip_typescript)]
+    pub fn controller_settings(&self, namespace: JsValue, entity: JsValue, monitoring: bool) -> JsResult<Option<String>> {
+        let (ns, entity) = Self::names(&namespace, &entity)?;
+        let settings = self.engine.controller_settings(&ns, &entity, kind(monitoring)).map_err(error_to_js)?;
+        Ok(settings.map(str::to_owned))
+    }
+
+    /// Keeps (or with `null` forgets) what `__controllerSettings` answers.
+    #[wasm_bindgen(js_name = __setControllerSettings, skip_typescript)]
+    pub fn set_controller_settings(
+        &mut self,
+        namespace: JsValue,
+        entity: JsValue,
+        monitoring: bool,
+        settings: Option<String>,
+    ) -> JsResult<()> {
+        let (ns, entity) = Self::names(&namespace, &entity)?;
+        self.engine.set_controller_settings(&ns, &entity, kind(monitoring), settings.as_deref()).map_err(error_to_js)
     }
 
     /// For the package's asynchronous steps (`orchestrateAsync`): holds the
