@@ -11,10 +11,11 @@
 //!
 //! A first byte of 0xF0 or more reads the rest as a delta of a golden
 //! entity's journal, applied to that entity: an error that changes
-//! nothing, or an entity that snapshots, restores and steps. 0xF0: a body
-//! given a valid format 1 delta envelope, for the format 4 golden entity;
-//! 0xF1: a body given a format 2 envelope, beyond: a whole delta, for the
-//! format 5 golden entity (with controller settings).
+//! nothing, or an entity that snapshots, restores and steps. For the
+//! format 4 golden entity, 0xF0: a body given a valid format 1 delta
+//! envelope, 0xF1: a whole delta; for the format 5 golden entity (with
+//! controller settings), 0xF2: a body given a format 2 envelope, beyond: a
+//! whole delta.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -76,7 +77,8 @@ fuzz_target!(|input: &[u8]| {
     if mode >= 0xF0 {
         match mode {
             0xF0 => apply_delta(CHECKPOINT_V4, &sealed(b"ORCHDLTA", 1, rest)),
-            0xF1 => apply_delta(CHECKPOINT_V5, &sealed(b"ORCHDLTA", 2, rest)),
+            0xF1 => apply_delta(CHECKPOINT_V4, rest),
+            0xF2 => apply_delta(CHECKPOINT_V5, &sealed(b"ORCHDLTA", 2, rest)),
             _ => apply_delta(CHECKPOINT_V5, rest),
         }
         return;
