@@ -22,18 +22,18 @@ pub enum Error {
     InvalidName { kind: &'static str },
     /// `orchestrate`/`report` on an entity that has no version to roll out.
     #[error(
-        "entity {entity:?} in namespace {namespace:?} has no target version: \
+        "entity \"{entity}\" in namespace \"{namespace}\" has no target version: \
          call setTargetVersion first"
     )]
     NoTargetVersion { namespace: String, entity: String },
     /// `rollbackTo` a version that never became last known good.
     #[error(
-        "cannot roll back to {version:?}: it was never known good for this entity; \
+        "cannot roll back to \"{version}\": it was never known good for this entity; \
          roll back to one that was ({good})"
     )]
     NotKnownGood { version: String, good: String },
     /// A read of a namespace or entity that does not exist.
-    #[error("{kind} {name:?} does not exist")]
+    #[error("{kind} \"{name}\" does not exist")]
     NotFound { kind: &'static str, name: String },
     /// A hook whose failure fails the whole step (the monitoring check).
     #[error("{hook} hook failed, the step was not applied: {message}")]

@@ -27,10 +27,10 @@ pub(crate) fn locate(targets: &Targets, reports: &[ReportRef<'_>], hints: &[u32]
     let mut seen = vec![false; targets.len()];
     let mut new = HashSet::with_hasher(foldhash::fast::RandomState::default());
     for (i, report) in reports.iter().enumerate() {
-        let target = || format!("{:?} in group {:?}", report.name, report.group);
+        let target = || format!("\"{}\" in group \"{}\"", report.name, report.group);
         if report.name.is_empty() {
             return Err(Error::InvalidTarget {
-                target: format!("in group {:?}", report.group),
+                target: format!("in group \"{}\"", report.group),
                 reason: "a reported target needs a non-empty name".into(),
             });
         }

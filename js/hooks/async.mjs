@@ -22,9 +22,11 @@
 // waiting (the network) dominates both.
 
 import { orchestratorError } from "../errors.mjs";
-import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, httpMonitoringHooks, httpTargetHooks, isHttpController } from "./http.mjs";
+import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, hooksFromSettings, httpController, isHttpController } from "./http.mjs";
 
 const HOOKS = ["select", "approve", "remove", "monitor", "check"];
+/** The hooks that answer a list of targets. */
+const LISTS = ["select", "approve", "remove"];
 /** What a stand-in answers: the step that gets it is undone anyway. */
 const STAND_IN = { select: () => [], approve: () => [], remove: () => [], monitor: () => undefined, check: () => undefined };
 
@@ -106,11 +108,15 @@ class Session {
     });
     try {
       const value = await Promise.race([promise, timeout]);
+      if (LISTS.includes(hook) && !Array.isArray(value)) {
+        throw new Error(`${hook} must return an array of targets ({ name, group } objects or names), got ${describe(value)}`);
+      }
       this.answers.set(key, { shape, value });
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      const waited = Date.now() - started;
-      this.answers.set(key, { shape, error: new Error(`${hook} failed after ${waited} ms: ${reason}`) });
+      // The engine logs the failure with how long the call took.
+      const failure = new Error(error instanceof Error ? error.message : String(error));
+      failure.elapsedMs = Date.now() - started;
+      this.answers.set(key, { shape, error: failure });
     } finally {
       clearTimeout(timer);
       Promise.resolve(promise).catch(() => {}); // a call that timed out may still reject
@@ -123,6 +129,15 @@ class Session {
     return this.out.size > 0 || this.promised !== null;
   }
 }
+
+const describe = (value) => {
+  if (value === undefined) return "undefined";
+  try {
+    return String(JSON.stringify(value)).slice(0, 80);
+  } catch {
+    return typeof value;
+  }
+};
 
 const isThenable = (value) => value !== null && (typeof value === "object" || typeof value === "function") && typeof value.then === "function";
 
@@ -148,14 +163,20 @@ function sessionOf(engine, namespace, entity) {
 /**
  * `controller` with each hook going through the entity's session; a
  * controller of the Go engine's endpoint URLs becomes hooks that post to
- * them (js/hooks/http.mjs).
+ * them (js/hooks/http.mjs), and its settings (`__settings`, which the
+ * engine keeps in the entity's state) go with them.
  */
 function wrap(engine, namespace, entity, controller, monitoring) {
   if (controller === null || controller === undefined || typeof controller !== "object" || Array.isArray(controller)) return controller;
   if (isHttpController(controller, monitoring ? MONITORING_ENDPOINTS : TARGET_ENDPOINTS)) {
-    controller = monitoring ? httpMonitoringHooks(controller) : httpTargetHooks(controller);
+    const { settings, hooks } = httpController(controller, monitoring);
+    return wrapHooks(engine, namespace, entity, hooks, settings);
   }
-  const wrapped = { __deferred: () => sessionOf(engine, namespace, entity).deferred() };
+  return wrapHooks(engine, namespace, entity, controller, undefined);
+}
+
+function wrapHooks(engine, namespace, entity, controller, settings) {
+  const wrapped = { __deferred: () => sessionOf(engine, namespace, entity).deferred(), __settings: settings };
   for (const hook of HOOKS) {
     const fn = controller[hook];
     if (typeof fn !== "function") {
@@ -168,19 +189,95 @@ function wrap(engine, namespace, entity, controller, monitoring) {
 }
 
 /**
+ * Per engine and entity, the settings its HTTP controllers' hooks were
+ * built from (`null`: its hooks are functions, or none), so that hooks are
+ * built again only when the entity's settings changed under them (a
+ * restore, a delta).
+ */
+const built = new WeakMap();
+
+function builtOf(engine, namespace, entity) {
+  if (!built.has(engine)) built.set(engine, new Map());
+  const byEntity = built.get(engine);
+  const key = JSON.stringify([namespace, entity]);
+  if (!byEntity.has(key)) byEntity.set(key, { target: null, monitoring: null });
+  return byEntity.get(key);
+}
+
+/** The engine's own setters, before `withAsyncSteps` wraps them. */
+const setters = new WeakMap();
+
+/**
+ * Builds the entity's HTTP controllers from the settings its state holds,
+ * where they changed since its hooks were built (after a restore or a
+ * delta). Settings that cannot be used (no engine of this package wrote
+ * them) become hooks that fail with the reason, as an endpoint that cannot
+ * be reached does: nothing moves through them, and what they monitor fails.
+ */
+function rebuild(engine, namespace, entity) {
+  const kinds = builtOf(engine, namespace, entity);
+  const set = setters.get(Object.getPrototypeOf(engine));
+  for (const monitoring of [false, true]) {
+    const kind = monitoring ? "monitoring" : "target";
+    const settings = engine.__controllerSettings(namespace, entity, monitoring) ?? null;
+    if (settings === kinds[kind]) continue;
+    let hooks = null;
+    if (settings !== null) {
+      try {
+        hooks = hooksFromSettings(settings, monitoring);
+      } catch (error) {
+        const fail = () => {
+          throw new Error(`the ${kind} controller's settings kept with the entity are unusable: ${error.message}`);
+        };
+        hooks = monitoring ? { check: fail } : { select: fail, approve: fail, remove: fail, monitor: fail };
+      }
+    }
+    set[kind].call(engine, namespace, entity, hooks && wrapHooks(engine, namespace, entity, hooks, settings));
+    kinds[kind] = settings;
+  }
+}
+
+/**
  * Adds `orchestrateAsync`, `orchestrateColumnsAsync` and `reportAsync` to
  * `Orchestrator`, and makes its controllers able to wait. Idempotent.
  */
 export function withAsyncSteps(Orchestrator) {
   const proto = Orchestrator.prototype;
   if (Object.prototype.hasOwnProperty.call(proto, "orchestrateAsync")) return Orchestrator;
-  for (const name of ["setTargetController", "setMonitoringController"]) {
-    const set = proto[name];
-    const monitoring = name === "setMonitoringController";
-    proto[name] = function (namespace, entity, controller) {
-      return set.call(this, namespace, entity, wrap(this, namespace, entity, controller, monitoring));
+  const own = { target: proto.setTargetController, monitoring: proto.setMonitoringController };
+  setters.set(proto, own);
+  for (const kind of ["target", "monitoring"]) {
+    const set = own[kind];
+    const monitoring = kind === "monitoring";
+    proto[monitoring ? "setMonitoringController" : "setTargetController"] = function (namespace, entity, controller) {
+      const wrapped = wrap(this, namespace, entity, controller, monitoring);
+      set.call(this, namespace, entity, wrapped);
+      builtOf(this, namespace, entity)[kind] = wrapped?.__settings ?? null;
     };
   }
+  // Hooks of functions for this process, keeping the HTTP controller the
+  // entity's state holds (for Rollouts: a process's own hooks win in it).
+  proto.__useLocalController = function (namespace, entity, controller, monitoring) {
+    const settings = this.__controllerSettings(namespace, entity, monitoring) ?? undefined;
+    own[monitoring ? "monitoring" : "target"].call(this, namespace, entity, wrapHooks(this, namespace, entity, controller, settings));
+    builtOf(this, namespace, entity)[monitoring ? "monitoring" : "target"] = settings ?? null;
+  };
+  // A restored engine, and an entity a delta changed, call their HTTP
+  // controllers again.
+  const restore = Orchestrator.restore;
+  Orchestrator.restore = function (bytes, options) {
+    const engine = restore.call(this, bytes, options);
+    for (const namespace of engine.namespaces()) {
+      for (const entity of engine.entities(namespace)) rebuild(engine, namespace, entity);
+    }
+    return engine;
+  };
+  const applyDelta = proto.applyDelta;
+  proto.applyDelta = function (bytes) {
+    const [namespace, entity] = applyDelta.call(this, bytes);
+    rebuild(this, namespace, entity);
+    return [namespace, entity];
+  };
   for (const name of ["orchestrate", "orchestrateColumns", "report"]) {
     const step = proto[name];
     // Synchronous: a hook that answers a Promise undoes the step.

@@ -17,6 +17,11 @@
 // A status other than 200, an answer that is not that JSON, a connection
 // that fails or closes, or no answer within `timeoutMs` fails the hook, as
 // a throwing hook does.
+//
+// Unlike hooks of functions, an HTTP controller is part of the entity's
+// state: its settings (the endpoints, headers and timeout, as canonical
+// JSON) are kept in the entity's snapshots and deltas, and the hooks are
+// built again from them wherever the entity is restored.
 
 import { orchestratorError } from "../errors.mjs";
 
@@ -28,45 +33,68 @@ export const MONITORING_ENDPOINTS = ["externalmonitoring"];
 export const isHttpController = (controller, names) => names.some((name) => typeof controller?.[name] === "string");
 
 /**
- * The hooks `{ select?, approve?, remove?, monitor? }` of a Go-style target
- * controller `{ selection?, approval?, removal?, monitoring?, headers?, timeoutMs? }`.
+ * A Go-style controller checked: the settings the entity keeps (canonical
+ * JSON) and its hooks. Target controllers `{ selection?, approval?,
+ * removal?, monitoring?, headers?, timeoutMs? }` give `{ select?, approve?,
+ * remove?, monitor? }`; monitoring controllers `{ externalmonitoring,
+ * headers?, timeoutMs? }` give `{ check }`.
  */
-export function httpTargetHooks(controller) {
-  const { post, endpoints } = checked(controller, TARGET_ENDPOINTS);
+export function httpController(controller, monitoring) {
+  const config = checked(controller, monitoring ? MONITORING_ENDPOINTS : TARGET_ENDPOINTS);
+  return { settings: JSON.stringify(config), hooks: hooksOf(config, monitoring) };
+}
+
+/** The hooks of settings an entity kept (`httpController(...).settings`). */
+export function hooksFromSettings(settings, monitoring) {
+  let controller;
+  try {
+    controller = JSON.parse(settings);
+  } catch {
+    throw invalid("controller settings", "are not JSON");
+  }
+  return httpController(controller, monitoring).hooks;
+}
+
+function hooksOf(config, monitoring) {
+  const post = poster(config);
+  if (monitoring) {
+    return {
+      check: async (inFlight, context) => healthy(await post("externalmonitoring", { targets: inFlight.map(clientState), context }), "externalmonitoring"),
+    };
+  }
   const hooks = {};
-  if (endpoints.selection) {
+  if (config.selection) {
     hooks.select = async (available, count, context) => ids(await post("selection", { targets: available.map(clientState), count, context }), "selection");
   }
-  if (endpoints.approval) {
+  if (config.approval) {
     hooks.approve = async (selected, context) => known(await post("approval", { targets: selected.map(clientState), context }), selected, "approval");
   }
-  if (endpoints.removal) {
+  if (config.removal) {
     hooks.remove = async (candidates, count, context) =>
       known(await post("removal", { targets: candidates.map(clientState), count, context }), candidates, "removal");
   }
-  if (endpoints.monitoring) {
+  if (config.monitoring) {
     hooks.monitor = async (target, context) => healthy(await post("monitoring", { target: clientState(target), context }), "monitoring");
   }
   return hooks;
 }
 
-/** The hook `{ check }` of a Go-style monitoring controller `{ externalmonitoring, headers?, timeoutMs? }`. */
-export function httpMonitoringHooks(controller) {
-  const { post } = checked(controller, MONITORING_ENDPOINTS);
-  return {
-    check: async (inFlight, context) => healthy(await post("externalmonitoring", { targets: inFlight.map(clientState), context }), "externalmonitoring"),
-  };
-}
-
-/** Checks a controller's fields; answers its endpoints and how to post to them. */
+/**
+ * Checks a controller's fields; answers them in canonical form: the
+ * endpoints (as parsed URLs) in the Go engine's order, the headers (by
+ * name, lower case) if any, the timeout.
+ */
 function checked(controller, names) {
+  if (controller === null || typeof controller !== "object" || Array.isArray(controller)) {
+    throw invalid("controller", "must be an object of endpoint URLs");
+  }
   const { headers = {}, timeoutMs = 10_000, ...rest } = controller;
   for (const key of Object.keys(rest)) {
     if (!names.includes(key)) {
       throw invalid(`controller.${key}`, `is not a field of an HTTP controller; its fields are ${names.join(", ")}, headers and timeoutMs`);
     }
   }
-  const endpoints = {};
+  const config = {};
   for (const name of names) {
     const url = rest[name];
     if (url === undefined || url === null || url === "") continue;
@@ -79,16 +107,38 @@ function checked(controller, names) {
     if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
       throw invalid(`controller.${name}`, `must be an http or https URL, got ${JSON.stringify(url)}`);
     }
-    endpoints[name] = parsed.href;
+    config[name] = parsed.href;
   }
-  if (headers === null || typeof headers !== "object" || Object.values(headers).some((v) => typeof v !== "string")) {
+  if (Object.keys(config).length === 0) {
+    throw invalid("controller", `names no endpoint; give at least one of ${names.join(", ")}`);
+  }
+  if (headers === null || typeof headers !== "object" || Array.isArray(headers) || Object.values(headers).some((v) => typeof v !== "string")) {
     throw invalid("controller.headers", "must be an object of header names to strings, like { authorization: \"Bearer ...\" }");
   }
-  if (!(timeoutMs > 0)) throw invalid("controller.timeoutMs", "must be a positive number of milliseconds");
-  const post = async (name, body) => {
+  const headerNames = Object.keys(headers).map((name) => name.toLowerCase()).sort();
+  if (headerNames.length > 0) {
+    try {
+      new Headers(headers); // the runtime's own check of names and values
+    } catch (error) {
+      throw invalid("controller.headers", `are not valid HTTP headers: ${error.message}`);
+    }
+    const lower = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+    config.headers = Object.fromEntries(headerNames.map((name) => [name, lower[name]]));
+  }
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
+    throw invalid("controller.timeoutMs", "must be a whole number of milliseconds from 1 to 600000 (10 minutes)");
+  }
+  config.timeoutMs = timeoutMs;
+  return config;
+}
+
+/** Posts a request body to one of `config`'s endpoints; answers the JSON it answers. */
+function poster(config) {
+  const { headers = {}, timeoutMs } = config;
+  return async (name, body) => {
     let response;
     try {
-      response = await fetch(endpoints[name], {
+      response = await fetch(config[name], {
         method: "POST",
         headers: { "content-type": "application/json", ...headers },
         body: JSON.stringify(body),
@@ -96,19 +146,18 @@ function checked(controller, names) {
       });
     } catch (error) {
       const why = error?.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : (error?.cause?.message ?? error?.message ?? String(error));
-      throw new Error(`${name} endpoint ${endpoints[name]}: ${why}`);
+      throw new Error(`${name} endpoint ${config[name]}: ${why}`);
     }
     const text = await response.text().catch((error) => {
-      throw new Error(`${name} endpoint ${endpoints[name]}: the answer broke off: ${error?.message ?? error}`);
+      throw new Error(`${name} endpoint ${config[name]}: the answer broke off: ${error?.message ?? error}`);
     });
-    if (response.status !== 200) throw new Error(`${name} endpoint ${endpoints[name]} answered ${response.status}`);
+    if (response.status !== 200) throw new Error(`${name} endpoint ${config[name]} answered ${response.status}`);
     try {
       return JSON.parse(text);
     } catch {
-      throw new Error(`${name} endpoint ${endpoints[name]} answered something that is not JSON`);
+      throw new Error(`${name} endpoint ${config[name]} answered something that is not JSON`);
     }
   };
-  return { post, endpoints };
 }
 
 /** A target as the Go engine's `ClientState`. */

@@ -77,8 +77,13 @@ export class Rollouts {
   entities(namespace: string): Promise<string[]>;
   /** Deletes an entity from the store; resolves whether it was there. */
   deleteEntity(namespace: string, entity: string): Promise<boolean>;
-  /** Registers per-target hooks in this process (hooks are not stored). */
-  setTargetController(namespace: string, entity: string, controller: TargetController | HttpTargetController | null): void;
-  /** Registers the whole-system health check in this process. */
-  setMonitoringController(namespace: string, entity: string, controller: MonitoringController | HttpMonitoringController | null): void;
+  /**
+   * Sets per-target hooks. Hooks of functions are this process's (never
+   * stored; here they win over the entity's HTTP controller); an HTTP
+   * controller is stored with the entity and called by every process;
+   * `null` removes both. Resolves once stored.
+   */
+  setTargetController(namespace: string, entity: string, controller: TargetController | HttpTargetController | null): Promise<void>;
+  /** Sets the whole-system health check, as `setTargetController` sets per-target hooks. */
+  setMonitoringController(namespace: string, entity: string, controller: MonitoringController | HttpMonitoringController | null): Promise<void>;
 }

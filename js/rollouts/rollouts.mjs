@@ -14,6 +14,7 @@
 
 import { Orchestrator } from "orchestrator-engine";
 
+import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, isHttpController } from "../hooks/http.mjs";
 import { entityKey as keyOf } from "../stores/names.mjs";
 import { orchestratorError, storeUnavailable } from "./errors.mjs";
 
@@ -125,18 +126,43 @@ export class Rollouts {
     return names;
   }
 
-  /** Registers the per-target hooks of an entity in this process (hooks are not stored). */
+  /**
+   * Sets the per-target hooks of an entity. Hooks of functions are this
+   * process's: registered at once, never stored, and in this process they
+   * win over an HTTP controller the entity has. A Go-style HTTP controller
+   * (endpoint URLs) is the entity's: stored with it, called by every
+   * process. `null` removes this process's hooks and the entity's HTTP
+   * controller. Answers a Promise of the store write this takes (at once
+   * for hooks of functions): await it.
+   */
   setTargetController(namespace, entity, controller) {
-    validated((engine) => engine.setTargetController(namespace, entity, controller));
-    this.#held(namespace, entity)?.engine.setTargetController(namespace, entity, controller);
-    this.#hook(namespace, entity).target = controller ?? null;
+    return this.#setController(namespace, entity, controller, false);
   }
 
-  /** Registers the whole-system health check of an entity in this process. */
+  /** Sets the whole-system health check of an entity, as `setTargetController` sets its per-target hooks. */
   setMonitoringController(namespace, entity, controller) {
-    validated((engine) => engine.setMonitoringController(namespace, entity, controller));
-    this.#held(namespace, entity)?.engine.setMonitoringController(namespace, entity, controller);
-    this.#hook(namespace, entity).monitoring = controller ?? null;
+    return this.#setController(namespace, entity, controller, true);
+  }
+
+  #setController(namespace, entity, controller, monitoring) {
+    const set = monitoring ? "setMonitoringController" : "setTargetController";
+    const kind = monitoring ? "monitoring" : "target";
+    validated((engine) => engine[set](namespace, entity, controller)); // throws now, changing nothing
+    if (isHttpController(controller, monitoring ? MONITORING_ENDPOINTS : TARGET_ENDPOINTS)) {
+      return this.#write(namespace, entity, (engine) => void engine[set](namespace, entity, controller)).then(() => {
+        this.#hook(namespace, entity)[kind] = null; // the entity's controller now, in this process too
+      });
+    }
+    this.#hook(namespace, entity)[kind] = controller ?? null;
+    if (controller !== null && controller !== undefined) {
+      this.#held(namespace, entity)?.engine.__useLocalController(namespace, entity, controller, monitoring);
+      return Promise.resolve();
+    }
+    return this.#write(namespace, entity, (engine) => {
+      const stored = engine.__controllerSettings(namespace, entity, monitoring) !== undefined;
+      engine[set](namespace, entity, null);
+      return stored ? undefined : false; // only an HTTP controller removed is a change to save
+    }).then(() => undefined);
   }
 
   /** Deletes an entity from the store (and this process): answers whether it was there. */
@@ -274,9 +300,11 @@ export class Rollouts {
         }
       });
     }
+    // The entity's HTTP controllers are built from its state; this
+    // process's own hooks win over them here.
     const hooks = this.#hooks.get(keyOf(namespace, entity));
-    if (hooks?.target) engine.setTargetController(namespace, entity, hooks.target);
-    if (hooks?.monitoring) engine.setMonitoringController(namespace, entity, hooks.monitoring);
+    if (hooks?.target) engine.__useLocalController(namespace, entity, hooks.target, false);
+    if (hooks?.monitoring) engine.__useLocalController(namespace, entity, hooks.monitoring, true);
     return engine;
   }
 

@@ -89,7 +89,7 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
         first_kept: entity.log.events.front().map_or(entity.log.next_seq, |e| e.seq),
         targets: u64::try_from(entity.targets.len()).unwrap_or(u64::MAX),
     };
-    let bytes = envelope(MAGIC, DELTA_FORMAT_VERSION, &(delta, encode_controllers(entity)));
+    let bytes = envelope(MAGIC, DELTA_FORMAT_VERSION, &(delta, &encode_controllers(entity)[..]));
     entity.journal = Some(Journal { id: chain(journal.id, crc_of(&bytes)), next_seq: entity.log.next_seq });
     Ok(bytes)
 }
@@ -102,7 +102,9 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     // Every format ever written keeps its decoder: format 2 is format 1
     // followed by the controller settings.
     let (delta, rest) = take::<DeltaV1>(body)?;
-    let controllers: ControllersV5 = if format == 1 { end(rest, ControllersV5::default())? } else { parse_all(rest)? };
+    let controllers: ControllersV5 = if format == 1 { end(rest, vec![None, None])? } else { parse_all(rest)? };
+    let [target, monitoring]: [Option<String>; 2] =
+        controllers.try_into().map_err(|_| Error::snapshot("a delta holds two controller settings"))?;
     let DeltaV1 { namespace, base, part, left, first_kept, targets: count } = delta;
     let name = part.core.name.clone();
     let at = format!("{namespace}/{name}");
@@ -118,7 +120,7 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     let seen = part.core.time_base;
     let invalid = |e: String| Error::snapshot(format!("delta of {at}: {e}"));
     let mut changed = decode_v4(part).map_err(invalid)?;
-    changed.controllers = decode_controllers(&controllers).map_err(invalid)?;
+    changed.controllers = decode_controllers(target, monitoring);
     let leaves = check(entity, &changed, &left, count, first_kept).map_err(invalid)?;
     merge(entity, changed, &leaves, seen, first_kept);
     entity.targets.track_leaving();
@@ -138,7 +140,7 @@ fn check(entity: &Entity, changed: &Entity, left: &[(String, String)], count: u6
             Some(leaving) if !*leaving => *leaving = true,
             _ => {
                 return Err(format!(
-                    "target {name:?} of group {group:?} cannot leave: it is not there, it also changed, or it leaves twice"
+                    "target \"{name}\" of group \"{group}\" cannot leave: it is not there, it also changed, or it leaves twice"
                 ))
             }
         }
@@ -153,7 +155,7 @@ fn check(entity: &Entity, changed: &Entity, left: &[(String, String)], count: u6
             || entity.targets.position(group, name).is_some_and(|p| !leaves.get(p).copied().unwrap_or(true))
     };
     if let Some(r) = changed.removed.iter().find(|r| stays(&r.id.group, &r.id.name)) {
-        return Err(format!("{:?} in group {:?} is both removed and a target", r.id.name, r.id.group));
+        return Err(format!("\"{}\" in group \"{}\" is both removed and a target", r.id.name, r.id.group));
     }
     let next = entity.journal.map_or(0, |j| j.next_seq);
     if changed.log.events.front().is_some_and(|e| e.seq < next) {

@@ -43,15 +43,11 @@ pub(super) struct EntityV4<T = TargetV1> {
 }
 
 /// What format 5 adds after format 4's body: the settings a binding
-/// builds each entity's controllers from, one per entity in the body's
-/// order; and what a format 2 delta adds after format 1's body. Appended
-/// rather than woven into each entity, so that format 4's decoder reads
-/// the rest of format 5.
-#[derive(Serialize, Deserialize, Default)]
-pub(super) struct ControllersV5 {
-    pub(super) target: Option<String>,
-    pub(super) monitoring: Option<String>,
-}
+/// builds each entity's controllers from, two per entity in the body's
+/// order (target, monitoring); and what a format 2 delta adds after format
+/// 1's body (the delta's entity's two). Appended rather than woven into
+/// each entity, so that format 4's decoder reads the rest of format 5.
+pub(super) type ControllersV5 = Vec<Option<String>>;
 
 #[derive(Serialize, Deserialize)]
 pub(super) struct ExtraV4 {
@@ -275,7 +271,7 @@ impl ExtraV4 {
 /// format 4 with only the targets that changed or arrived and the events
 /// that are new (each naming its target by name); its `time_base` is when
 /// every other target was last seen. Format 2 is format 1 followed by the
-/// entity's [`ControllersV5`].
+/// entity's controller settings ([`ControllersV5`]).
 #[derive(Serialize, Deserialize)]
 pub(super) struct DeltaV1<T = TargetV1> {
     pub(super) namespace: String,

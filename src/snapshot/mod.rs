@@ -69,7 +69,9 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
             })
             .collect(),
     };
-    seal(&body, engine.namespaces.values().flat_map(|ns| ns.entities.values()))
+    let controllers: Vec<Option<&str>> =
+        engine.namespaces.values().flat_map(|ns| ns.entities.values()).flat_map(encode_controllers).collect();
+    seal(&body, &controllers)
 }
 
 /// One entity's snapshot: the snapshot of an engine that holds only it, so
@@ -77,7 +79,7 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
 /// one).
 pub(crate) fn encode_one(namespace: &str, name: &str, entity: &Entity) -> Vec<u8> {
     let body = Body { namespaces: vec![NamespaceBody { name: namespace.to_owned(), entities: vec![encode_entity(name, entity, None)] }] };
-    seal(&body, std::iter::once(entity))
+    seal(&body, &encode_controllers(entity))
 }
 
 /// The entity in an entity's snapshot ([`encode_one`]), with its namespace
@@ -95,16 +97,15 @@ pub(crate) fn decode_one(bytes: &[u8]) -> Result<(String, String, Entity), Error
 }
 
 /// The envelope around a body in the current format: format 4's body, then
-/// the controller settings of each of its entities (`all`), in order.
+/// the controller settings of each of its entities, in order.
 #[inline(never)]
-fn seal<'a>(body: &Body<EntityV4<TargetOut<'_>>>, all: impl Iterator<Item = &'a Entity>) -> Vec<u8> {
-    let trailer: Vec<ControllersV5> = all.map(encode_controllers).collect();
-    envelope(MAGIC, SNAPSHOT_FORMAT_VERSION, &(body, trailer))
+fn seal(body: &Body<EntityV4<TargetOut<'_>>>, controllers: &[Option<&str>]) -> Vec<u8> {
+    envelope(MAGIC, SNAPSHOT_FORMAT_VERSION, &(body, controllers))
 }
 
-fn encode_controllers(entity: &Entity) -> ControllersV5 {
-    let c = &entity.controllers;
-    ControllersV5 { target: c.target.as_deref().map(str::to_owned), monitoring: c.monitoring.as_deref().map(str::to_owned) }
+/// The entity's controller settings as the format writes them.
+fn encode_controllers(entity: &Entity) -> [Option<&str>; 2] {
+    [entity.controllers.target.as_deref(), entity.controllers.monitoring.as_deref()]
 }
 
 /// `body` encoded, behind a header: `magic`, the format version, two
@@ -426,20 +427,24 @@ fn decode_version(version: u16, body: &[u8]) -> Result<Engine, Error> {
             let control = expand_log(&e.core, e.control)?;
             decode_entity(e.core, Some(control), ExtraV4::LEGACY)
         }),
-        4 => decode_body(parse::<EntityV4>(body)?, decode_v4),
         _ => {
-            // Format 4's body, then each entity's controller settings.
+            // Format 4's body; from format 5, then each entity's controller
+            // settings.
             let (state, trailer) = take::<Body<EntityV4>>(body)?;
-            let mut settings = parse_all::<Vec<ControllersV5>>(trailer)?.into_iter();
-            let engine = decode_body(state, |e| {
-                let mut entity = decode_v4(e)?;
-                entity.controllers = decode_controllers(&settings.next().ok_or("no controller settings")?)?;
-                Ok(entity)
-            })?;
-            if settings.next().is_some() {
-                return Err(Error::snapshot("more controller settings than entities"));
+            let settings: ControllersV5 = if version == 4 { end(trailer, Vec::new())? } else { parse_all(trailer)? };
+            let expected =
+                if version == 4 { 0 } else { state.namespaces.iter().map(|ns| ns.entities.len()).sum::<usize>().saturating_mul(2) };
+            if settings.len() != expected {
+                return Err(Error::snapshot(format!("{} controller settings for {expected} entities", settings.len())));
             }
-            Ok(engine)
+            let mut settings = settings.into_iter();
+            decode_body(state, |e| {
+                let mut entity = decode_v4(e)?;
+                if let (Some(target), Some(monitoring)) = (settings.next(), settings.next()) {
+                    entity.controllers = decode_controllers(target, monitoring);
+                }
+                Ok(entity)
+            })
         }
     }
 }
@@ -469,13 +474,8 @@ fn end<T>(rest: &[u8], value: T) -> Result<T, Error> {
     Ok(value)
 }
 
-fn decode_controllers(c: &ControllersV5) -> Result<ControllerSettings, String> {
-    for settings in [&c.target, &c.monitoring].into_iter().flatten() {
-        if let Some(reason) = ControllerSettings::refuse(settings) {
-            return Err(format!("controller settings that {reason}"));
-        }
-    }
-    Ok(ControllerSettings { target: c.target.as_deref().map(Box::from), monitoring: c.monitoring.as_deref().map(Box::from) })
+fn decode_controllers(target: Option<String>, monitoring: Option<String>) -> ControllerSettings {
+    ControllerSettings { target: target.map(Box::from), monitoring: monitoring.map(Box::from) }
 }
 
 fn parse<'a, E: Deserialize<'a>>(body: &'a [u8]) -> Result<Body<E>, Error> {
@@ -564,7 +564,7 @@ fn decode_body<E: Named>(state: Body<E>, mut decode_entity: impl FnMut(E) -> Res
         for entity in ns.entities {
             let name = entity.name().to_owned();
             if name.is_empty() {
-                return Err(Error::snapshot(format!("an entity of {:?} has an empty name", ns.name)));
+                return Err(Error::snapshot(format!("an entity of \"{}\" has an empty name", ns.name)));
             }
             let decoded = decode_entity(entity).map_err(|e| Error::snapshot(format!("entity {}/{name}: {e}", ns.name)))?;
             if entities.insert(name.clone(), decoded).is_some() {
@@ -575,10 +575,10 @@ fn decode_body<E: Named>(state: Body<E>, mut decode_entity: impl FnMut(E) -> Res
         // No engine holds a namespace without an entity: its split into
         // entities could not keep it.
         if entities.is_empty() {
-            return Err(Error::snapshot(format!("namespace {name:?} has no entity")));
+            return Err(Error::snapshot(format!("namespace \"{name}\" has no entity")));
         }
         if namespaces.insert(name.clone(), Namespace { entities }).is_some() {
-            return Err(Error::snapshot(format!("namespace {name:?} appears twice")));
+            return Err(Error::snapshot(format!("namespace \"{name}\" appears twice")));
         }
     }
     Ok(Engine { namespaces })
@@ -590,7 +590,7 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: ExtraV4) -> Res
     let mut unique = HashSet::new();
     for v in &e.versions {
         if v.is_empty() || !unique.insert(v.as_str()) {
-            return Err(format!("version table entry {v:?} is empty or repeated"));
+            return Err(format!("version table entry \"{v}\" is empty or repeated"));
         }
         syms.push(versions.intern(v));
     }
@@ -627,7 +627,7 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: ExtraV4) -> Res
     for group in e.groups {
         for t in group.targets {
             if t.name.is_empty() {
-                return Err(format!("a target of group {:?} has an empty name", group.name));
+                return Err(format!("a target of group \"{}\" has an empty name", group.name));
             }
             let message = usize::try_from(t.message)
                 .ok()
@@ -635,7 +635,7 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: ExtraV4) -> Res
                 .ok_or_else(|| format!("message index {} is outside the table", t.message))?;
             let reason = from_code(&TargetState::ALL, state_code, t.state, "target state")?;
             let (judgement, hold) = judgement::of_reason(reason)
-                .ok_or_else(|| format!("target {:?} of group {:?} is stored as removed", t.name, group.name))?;
+                .ok_or_else(|| format!("target \"{}\" of group \"{}\" is stored as removed", t.name, group.name))?;
             let target = Target {
                 tags: t.tags.into_boxed_slice(),
                 reported: sym(t.reported)?,
@@ -684,18 +684,18 @@ fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: ExtraV4) -> Res
 /// promises).
 fn check_reachable(entity: &Entity) -> Result<(), String> {
     if !entity.lkg.is_empty() && entity.lkg == entity.lkb {
-        return Err(format!("{:?} is both last known good and last known bad", entity.version(entity.lkg)));
+        return Err(format!("\"{}\" is both last known good and last known bad", entity.version(entity.lkg)));
     }
     if let Some(watch) = entity.watch {
         if watch.version != entity.lkg {
-            return Err(format!("the watched version {:?} is not the last known good one", entity.version(watch.version)));
+            return Err(format!("the watched version \"{}\" is not the last known good one", entity.version(watch.version)));
         }
     }
     if entity.history.rollouts.iter().filter(|r| r.outcome.is_open()).count() > 1 {
         return Err("more than one rollout in the history is open".into());
     }
     if let Some(r) = entity.removed.iter().find(|r| entity.targets.get(&r.id.group, &r.id.name).is_some()) {
-        return Err(format!("{:?} in group {:?} is both removed and a target", r.id.name, r.id.group));
+        return Err(format!("\"{}\" in group \"{}\" is both removed and a target", r.id.name, r.id.group));
     }
     Ok(())
 }

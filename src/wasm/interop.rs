@@ -34,7 +34,10 @@ pub(crate) fn number_text(n: f64) -> String {
 pub(crate) fn describe(value: &JsValue) -> String {
     if let Some(s) = value.as_string() {
         let short: String = s.chars().take(40).collect();
-        return if short.len() < s.len() { format!("{short:?}…") } else { format!("{s:?}") };
+        // Quoted and escaped by JS's JSON.stringify (no escaping code of
+        // our own in the module).
+        let quoted = js_sys::JSON::stringify(&JsValue::from_str(&short)).map(String::from).unwrap_or_default();
+        return if short.len() < s.len() { format!("{quoted}…") } else { quoted };
     }
     if let Some(n) = value.as_f64() {
         return number_text(n);
@@ -291,7 +294,7 @@ fn report_from_js(index: usize, item: &JsValue, keys: &Keys) -> Result<TargetRep
     }
     only_known_keys(item, &REPORT_FIELDS, |key, v| {
         bad(format!(
-            "it has a field {key:?} ({}) that a report does not have; the fields are name, group, tags, version, message, \
+            "it has a field \"{key}\" ({}) that a report does not have; the fields are name, group, tags, version, message, \
              isError (and an answer's reason)",
             describe(v)
         ))
@@ -446,7 +449,7 @@ pub(crate) fn promote_options_from_js(value: Option<JsValue>) -> Result<bool, Er
     };
     plain_object("options", &value, "an object like { full: true }")?;
     only_known_keys(&value, &["full"], |key, _| {
-        invalid_argument("options", format!("has no field {key:?}; the only option of promote is full"))
+        invalid_argument("options", format!("has no field \"{key}\"; the only option of promote is full"))
     })?;
     let full = get(&value, &JsValue::from_str("full"));
     optional(&full, |v| v.as_bool().ok_or_else(|| invalid_argument("options.full", format!("must be true or false, got {}", describe(v)))))
@@ -460,7 +463,7 @@ pub(crate) fn events_options_from_js(value: Option<JsValue>) -> Result<(u64, usi
     };
     plain_object("options", &value, "an object like { since: 0, limit: 100 }")?;
     only_known_keys(&value, &["since", "limit"], |key, _| {
-        invalid_argument("options", format!("has no field {key:?}; the options of events are since and limit"))
+        invalid_argument("options", format!("has no field \"{key}\"; the options of events are since and limit"))
     })?;
     let read = |name: &str| -> Result<Option<u64>, Error> {
         optional(&get(&value, &JsValue::from_str(name)), |v| {

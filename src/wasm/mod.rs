@@ -346,7 +346,10 @@ export interface MonitoringController {
 
 /**
  * The Go engine's HTTP target controller: endpoint URLs in place of hook
- * functions (POSTs of its JSON; see the README's "Hooks that wait").
+ * functions (POSTs of its JSON; see the README's "Hooks that wait"). Unlike
+ * hooks of functions it is part of the entity's state: kept in its
+ * snapshots and deltas (headers included), and called again wherever the
+ * entity is restored.
  */
 export interface HttpTargetController {
   selection?: string;
@@ -355,7 +358,7 @@ export interface HttpTargetController {
   monitoring?: string;
   /** Sent with every request, e.g. `{ authorization: "Bearer ..." }`. */
   headers?: Record<string, string>;
-  /** How long a request may take (default 10,000 ms). */
+  /** How long a request may take (default 10,000 ms, at most 600,000). */
   timeoutMs?: number;
 }
 

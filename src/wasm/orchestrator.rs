@@ -13,6 +13,15 @@ use super::interop::{
 use super::{JsEventsOptions, JsOptionalString, JsOrchestratorOptions, JsPromoteOptions, JsRolloutOptions};
 use crate::{ControllerKind, Engine, Error, Timestamp};
 
+/// What a controller keeps in the entity's state (`__settings`: the
+/// package's HTTP controllers set it), if anything.
+fn settings_of(controller: &JsValue) -> Option<String> {
+    if !controller.is_object() {
+        return None;
+    }
+    js_sys::Reflect::get(controller, &JsValue::from_str("__settings")).ok().and_then(|s| s.as_string())
+}
+
 fn kind(monitoring: bool) -> ControllerKind {
     if monitoring {
         ControllerKind::Monitoring
@@ -520,8 +529,11 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "TargetController | HttpTargetController | null")] controller: JsValue,
     ) -> JsResult<()> {
         let (ns, entity) = Self::names(&namespace, &entity)?;
+        let settings = settings_of(&controller);
+        // Checked whole before anything changes.
         let controller =
             Self::controller(controller, JsTargetController::from_js)?.map(|hooks| Box::new(hooks) as Box<dyn crate::TargetController>);
+        self.engine.set_controller_settings(&ns, &entity, ControllerKind::Target, settings.as_deref()).map_err(error_to_js)?;
         self.engine.set_target_controller(&ns, &entity, controller).map_err(error_to_js)
     }
 
@@ -544,14 +556,16 @@ impl Orchestrator {
         #[wasm_bindgen(unchecked_param_type = "MonitoringController | HttpMonitoringController | null")] controller: JsValue,
     ) -> JsResult<()> {
         let (ns, entity) = Self::names(&namespace, &entity)?;
+        let settings = settings_of(&controller);
         let controller = Self::controller(controller, JsMonitoringController::from_js)?
             .map(|hooks| Box::new(hooks) as Box<dyn crate::MonitoringController>);
+        self.engine.set_controller_settings(&ns, &entity, ControllerKind::Monitoring, settings.as_deref()).map_err(error_to_js)?;
         self.engine.set_monitoring_controller(&ns, &entity, controller).map_err(error_to_js)
     }
 
-    /// The whole engine state as bytes (hooks are not included): store it
-    /// anywhere and `Orchestrator.restore` it later, in another process or
-    /// runtime.
+    /// The whole engine state as bytes (hooks of functions are not
+    /// included; HTTP controllers are): store it anywhere and
+    /// `Orchestrator.restore` it later, in another process or runtime.
     ///
     /// @example
     /// ```js
@@ -563,25 +577,11 @@ impl Orchestrator {
 
     /// For the package's HTTP controllers (js/hooks/async.mjs): what the
     /// entity keeps to build its target (or, with `monitoring`, its
-    /// monitoring) controller again wherever it is restored.
+    /// monitoring) controller again wherever it is restored (a
+    /// controller's `__settings` when it was set).
     #[wasm_bindgen(js_name = __controllerSettings, skip_typescript)]
-    pub fn controller_settings(&self, namespace: JsValue, entity: JsValue, monitoring: bool) -> JsResult<Option<String>> {
-        let (ns, entity) = Self::names(&namespace, &entity)?;
-        let settings = self.engine.controller_settings(&ns, &entity, kind(monitoring)).map_err(error_to_js)?;
-        Ok(settings.map(str::to_owned))
-    }
-
-    /// Keeps (or with `null` forgets) what `__controllerSettings` answers.
-    #[wasm_bindgen(js_name = __setControllerSettings, skip_typescript)]
-    pub fn set_controller_settings(
-        &mut self,
-        namespace: JsValue,
-        entity: JsValue,
-        monitoring: bool,
-        settings: Option<String>,
-    ) -> JsResult<()> {
-        let (ns, entity) = Self::names(&namespace, &entity)?;
-        self.engine.set_controller_settings(&ns, &entity, kind(monitoring), settings.as_deref()).map_err(error_to_js)
+    pub fn controller_settings(&self, namespace: String, entity: String, monitoring: bool) -> Option<String> {
+        self.engine.controller_settings(&namespace, &entity, kind(monitoring)).ok().flatten().map(str::to_owned)
     }
 
     /// For the package's asynchronous steps (`orchestrateAsync`): holds the
@@ -636,22 +636,24 @@ impl Orchestrator {
     /// state the delta was made from: its checkpoint restored and every
     /// delta before it applied, in order. Anything else (another state,
     /// corrupt bytes) throws `INVALID_SNAPSHOT` and changes nothing.
+    /// Answers the entity's namespace and name.
     ///
     /// @example
     /// ```js
     /// const engine = Orchestrator.restore(checkpoint);
     /// for (const delta of journal) engine.applyDelta(delta);
     /// ```
-    #[wasm_bindgen(js_name = applyDelta)]
-    pub fn apply_delta(&mut self, #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue) -> JsResult<()> {
+    #[wasm_bindgen(js_name = applyDelta, unchecked_return_type = "[namespace: string, entity: string]")]
+    pub fn apply_delta(&mut self, #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue) -> JsResult<Vec<String>> {
         let bytes = bytes_from_js(&bytes).map_err(error_to_js)?;
-        self.engine.apply_entity_delta(&bytes).map(drop).map_err(error_to_js)
+        let (namespace, entity) = self.engine.apply_entity_delta(&bytes).map_err(error_to_js)?;
+        Ok(vec![namespace, entity])
     }
 
     /// An engine that behaves exactly as the snapshotted one would have.
     /// Bytes that are not a snapshot (corrupt, truncated, or from a newer
-    /// format) throw `INVALID_SNAPSHOT`. Register hooks again after
-    /// restoring.
+    /// format) throw `INVALID_SNAPSHOT`. Register hooks of functions again
+    /// after restoring; HTTP controllers are called again by themselves.
     ///
     /// @example
     /// ```js

@@ -4,6 +4,8 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { Orchestrator } from "orchestrator-engine";
+import { Rollouts } from "orchestrator-engine/rollouts";
+import { MemoryStore } from "orchestrator-engine/stores";
 import { Fleet, T0, drive } from "./fleet.mjs";
 
 const servers = [];
@@ -128,11 +130,19 @@ test("an approval endpoint that answers after 2 s holds the step, not the other 
   assert.equal(approval.requests[0].body.context.version, "v2");
 });
 
-test("monitoring endpoints that say unhealthy, answer 500 or garbage, hang, or close the connection fail their targets", async () => {
+/** Six targets on v2, monitored by `controller` (at most 300 ms a call) in one asynchronous step. */
+async function monitoredStep(controller) {
   const { engine, fleet, clock } = setup(6);
   engine.setRolloutOptions("prod", "app", { batchPercent: 100, successTimeoutSecs: 30, durationTimeoutSecs: 120, maxFailures: 6 });
   engine.setTargetVersion("prod", "app", "v2");
   for (let i = 0; i < 3; i++, clock.now += 10_000) fleet.apply(engine.orchestrate("prod", "app", fleet.reports()));
+  engine.setTargetController("prod", "app", controller);
+  const before = engine.events("prod", "app").length;
+  const answer = await engine.orchestrateAsync("prod", "app", fleet.reports(), { hookTimeoutMs: 300 });
+  return { engine, answer, before };
+}
+
+test("monitoring endpoints that say unhealthy, answer 500 or garbage, hang, or close the connection fail their targets, as async JS hooks do", async () => {
   const behaviour = {
     "host-000": () => ({ json: { status: "unhealthy", message: "p99 1.2 s" } }),
     "host-001": () => ({ status: 500, json: { status: "ok" } }),
@@ -142,20 +152,49 @@ test("monitoring endpoints that say unhealthy, answer 500 or garbage, hang, or c
     "host-005": () => ({ json: { status: "OK" } }),
   };
   const monitoring = await endpoint((body) => behaviour[body.target.name]());
-  engine.setTargetController("prod", "app", { monitoring: monitoring.url, timeoutMs: 300 });
-  const before = engine.snapshot();
-  const answer = await engine.orchestrateAsync("prod", "app", fleet.reports());
+  const viaHttp = await monitoredStep({ monitoring: monitoring.url, timeoutMs: 300 });
+  const { engine, answer } = viaHttp;
   const failed = Object.fromEntries(engine.events("prod", "app").filter((e) => e.kind === "target_failed").map((e) => [e.target.name, e.detail]));
   assert.match(failed["host-000"], /monitoring endpoint says unhealthy p99 1\.2 s/);
   assert.match(failed["host-001"], /answered 500/);
   assert.match(failed["host-002"], /not JSON/);
   assert.match(failed["host-003"], /no answer within 300 ms/);
   assert.match(failed["host-004"], /monitoring endpoint http:\/\/127\.0\.0\.1:\d+\/hook: /);
-  for (const name of Object.keys(failed)) assert.match(failed[name], /monitor failed after \d+ ms/);
+  // Each says how long the call took (the hung one: the timeout).
+  for (const name of Object.keys(failed)) assert.match(failed[name], / \(after \d+ ms\)$/);
+  assert.ok(Number(failed["host-003"].match(/after (\d+) ms/)[1]) >= 300);
   assert.equal(failed["host-005"], undefined);
   assert.equal(answer.find((t) => t.name === "host-005").reason, "in_flight");
-  assert.notDeepEqual(engine.snapshot(), before, "the step was applied once, whole");
   assert.equal(new Set(monitoring.requests.map((r) => r.body.target.name)).size, 6, "each target monitored");
+  // The same step with the hooks as async JS functions: the same answer,
+  // the same events (but for the words of each failure), the same state.
+  const js = {
+    "host-000": async () => {
+      throw new Error("unhealthy p99 1.2 s");
+    },
+    "host-001": async () => {
+      throw new Error("500");
+    },
+    "host-002": async () => JSON.parse("<html>"),
+    "host-003": () => new Promise(() => {}),
+    "host-004": async () => {
+      throw new Error("socket hang up");
+    },
+    "host-005": async () => undefined,
+  };
+  const viaJs = await monitoredStep({ monitor: (target) => js[target.name]() });
+  const wordless = (targets) => targets.map(({ message, ...rest }) => ({ ...rest, failed: message.includes("monitor hook rejected") }));
+  assert.deepEqual(wordless(viaHttp.answer), wordless(viaJs.answer));
+  assert.equal(wordless(viaJs.answer).filter((t) => t.failed).length, 5);
+  const shape = ({ engine, before }) => engine.events("prod", "app").slice(before).map(({ seq, kind, version, target }) => ({ seq, kind, version, target }));
+  assert.deepEqual(shape(viaHttp), shape(viaJs));
+  assert.deepEqual(
+    shape(viaHttp).map((e) => e.kind),
+    Array(5).fill("target_failed"),
+    "the step was applied once, whole: a verdict for each failing target, nothing twice",
+  );
+  assert.deepEqual(viaHttp.engine.rolloutInfo("prod", "app"), viaJs.engine.rolloutInfo("prod", "app"));
+  assert.deepEqual(wordless(viaHttp.engine.expectedState("prod", "app")), wordless(viaJs.engine.expectedState("prod", "app")));
 });
 
 test("an external monitoring endpoint that is unhealthy fails the step, which changes nothing", async () => {
@@ -166,7 +205,10 @@ test("an external monitoring endpoint that is unhealthy fails the step, which ch
   const external = await endpoint((body) => ({ json: healthy ? { status: "ok" } : { status: "degraded", message: `${body.targets.length} in flight, error budget spent` } }));
   engine.setMonitoringController("prod", "app", { externalmonitoring: external.url });
   const before = engine.snapshot();
-  await assert.rejects(engine.orchestrateAsync("prod", "app", fleet.reports()), (e) => e.code === "HOOK_FAILED" && /degraded 2 in flight/.test(e.message));
+  await assert.rejects(
+    engine.orchestrateAsync("prod", "app", fleet.reports()),
+    (e) => e.code === "HOOK_FAILED" && /externalmonitoring endpoint says degraded 2 in flight.* \(after \d+ ms\)$/.test(e.message),
+  );
   assert.deepEqual(engine.snapshot(), before);
   healthy = true;
   await engine.orchestrateAsync("prod", "app", fleet.reports());
@@ -181,6 +223,9 @@ test("a controller of URLs is checked: scheme, fields, headers, timeout; a synch
     [{ selection: "http://127.0.0.1:1/x", select: () => [] }, /controller\.select: is not a field/],
     [{ approval: "http://127.0.0.1:1/x", headers: { authorization: 42 } }, /controller\.headers/],
     [{ monitoring: "http://127.0.0.1:1/x", timeoutMs: 0 }, /controller\.timeoutMs/],
+    [{ monitoring: "http://127.0.0.1:1/x", timeoutMs: 600_001 }, /controller\.timeoutMs/],
+    [{ approval: "http://127.0.0.1:1/x", headers: { "bad header": "x" } }, /controller\.headers: are not valid HTTP headers/],
+    [{ approval: "http://127.0.0.1:1/x", headers: { authorization: "x".repeat(17_000) } }, /controller settings/],
   ]) {
     assert.throws(() => engine.setTargetController("prod", "app", controller), (e) => e.code === "INVALID_ARGUMENT" && field.test(e.message));
   }
@@ -189,4 +234,162 @@ test("a controller of URLs is checked: scheme, fields, headers, timeout; a synch
   engine.setTargetVersion("prod", "app", "v2");
   engine.orchestrate("prod", "app", fleet.reports());
   assert.throws(() => engine.orchestrate("prod", "app", fleet.reports()), (e) => e.code === "HOOK_PENDING" && /approve hook returned a Promise/.test(e.message));
+});
+
+test("selection, approval and removal endpoints that fail move nothing and log hook_failed with the hook, why and how long", async () => {
+  const { engine, fleet, clock } = setup(4);
+  engine.setRolloutOptions("prod", "app", { batchPercent: 50, successTimeoutSecs: 20, durationTimeoutSecs: 120 });
+  let mode = "500";
+  const failing = await endpoint(async (body) => {
+    if (mode === "500") return { status: 500 };
+    if (mode === "garbage") return { json: { targets: "all of them" } };
+    if (mode === "slow") return { hang: true };
+    return { json: { targets: body.targets } };
+  });
+  engine.setTargetController("prod", "app", { selection: failing.url, approval: failing.url, timeoutMs: 200 });
+  engine.setTargetVersion("prod", "app", "v2");
+  const step = async () => {
+    const answer = await engine.orchestrateAsync("prod", "app", fleet.reports());
+    fleet.apply(answer);
+    clock.now += 10_000;
+    return answer;
+  };
+  const hookFailures = () => engine.events("prod", "app").filter((e) => e.kind === "hook_failed").map((e) => e.detail);
+  for (let i = 0; i < 3; i++) assert.ok((await step()).every((t) => t.version === "v1"), "a failing selection endpoint moves nothing");
+  // Logged once, not at every step it keeps failing.
+  assert.equal(hookFailures().length, 1);
+  assert.match(hookFailures()[0], /^select hook failed: selection endpoint http:\/\/127\.0\.0\.1:\d+\/hook answered 500 \(after \d+ ms\)$/);
+  mode = "garbage";
+  assert.ok((await step()).every((t) => t.version === "v1"));
+  assert.match(hookFailures()[1], /^select hook failed: selection endpoint answered .*not \{ targets: \[\{ name, group \}\] \} \(after \d+ ms\)$/);
+  mode = "slow";
+  assert.ok((await step()).every((t) => t.version === "v1"));
+  assert.match(hookFailures()[2], /^select hook failed: selection endpoint .*no answer within 200 ms \(after \d+ ms\)$/);
+  mode = "ok";
+  assert.equal((await step()).filter((t) => t.version === "v2").length, 2, "answering again, the batch moves");
+  assert.equal(hookFailures().length, 3);
+  // A removal endpoint that fails removes nothing, and says so.
+  engine.setTargetController("prod", "app", { removal: failing.url, timeoutMs: 200 });
+  mode = "500";
+  for (let i = 0; i < 4; i++) await step();
+  assert.ok(hookFailures().some((d) => /^remove hook failed: removal endpoint .*answered 500/.test(d)));
+  assert.ok(!engine.events("prod", "app").some((e) => e.kind === "target_removed"));
+});
+
+test("async JS hooks that reject, time out or answer garbage fail as throwing hooks do, logged with how long they took", async () => {
+  const { engine, fleet, clock } = setup(4);
+  let select = async () => {
+    throw new Error("inventory service down");
+  };
+  engine.setTargetController("prod", "app", { select: (...a) => select(...a) });
+  engine.setTargetVersion("prod", "app", "v2");
+  const step = async () => {
+    fleet.apply(await engine.orchestrateAsync("prod", "app", fleet.reports(), { hookTimeoutMs: 150 }));
+    clock.now += 10_000;
+  };
+  await step(); // closes the v1 rollout: nothing to select yet
+  await step();
+  select = async () => 42;
+  await step();
+  select = () => new Promise(() => {});
+  await step();
+  const failures = engine.events("prod", "app").filter((e) => e.kind === "hook_failed").map((e) => e.detail);
+  assert.match(failures[0], /^select hook failed: inventory service down \(after \d+ ms\)$/);
+  assert.match(failures[1], /^select hook failed: select must return an array of targets .*got 42 \(after \d+ ms\)$/);
+  assert.match(failures[2], /^select hook failed: no answer within 150 ms \(after \d+ ms\)$/);
+  assert.ok(engine.expectedState("prod", "app").every((t) => t.version === "v1"));
+});
+
+/** An approval endpoint that approves all but host-001, and an external check that passes, each counting its calls. */
+async function controllers() {
+  const approval = await endpoint((body) => ({ json: { targets: body.targets.filter((t) => t.name !== "host-001") } }));
+  const external = await endpoint(() => ({ json: { status: "ok" } }));
+  return { approval, external };
+}
+
+test("a restored engine keeps calling its URL controllers: whole snapshot, entity checkpoint and delta", async () => {
+  const { engine, fleet, clock } = setup(4);
+  const { approval, external } = await controllers();
+  engine.setTargetController("prod", "app", { approval: approval.url, headers: { Authorization: "Bearer t0ken" }, timeoutMs: 3000 });
+  engine.setMonitoringController("prod", "app", { externalmonitoring: external.url });
+  engine.setTargetVersion("prod", "app", "v2");
+  const checkpoint = engine.checkpoint("prod", "app");
+  const whole = Orchestrator.restore(engine.snapshot(), { now: () => clock.now });
+  const follower = Orchestrator.restore(checkpoint, { now: () => clock.now });
+  // The three step alike, and each asks the endpoints (with the token).
+  for (let i = 0; i < 4; i++, clock.now += 10_000) {
+    const asked = [approval.requests.length, external.requests.length];
+    const answers = [];
+    for (const e of [engine, whole, follower]) answers.push(await e.orchestrateAsync("prod", "app", fleet.reports()));
+    assert.deepEqual(answers[1], answers[0]);
+    assert.deepEqual(answers[2], answers[0]);
+    assert.equal(external.requests.length, asked[1] + 3, "each engine asked the external check");
+    assert.equal((approval.requests.length - asked[0]) % 3, 0, "the three asked for approval alike");
+    fleet.apply(answers[0]);
+  }
+  assert.ok(approval.requests.length > 0);
+  assert.ok(approval.requests.every((r) => r.headers.authorization === "Bearer t0ken"));
+  assert.ok(engine.expectedState("prod", "app").some((t) => t.name === "host-001" && t.version === "v1"), "host-001 was never approved");
+  // A delta carries a change of controllers: a follower of the journal
+  // calls the new endpoint, and no longer the removed one.
+  const journal = Orchestrator.restore(engine.checkpoint("prod", "app"), { now: () => clock.now });
+  const monitor = await endpoint(() => ({ json: { status: "ok" } }));
+  engine.setTargetController("prod", "app", { monitoring: monitor.url });
+  engine.setMonitoringController("prod", "app", null);
+  fleet.apply(await engine.orchestrateAsync("prod", "app", fleet.reports()));
+  assert.deepEqual(journal.applyDelta(engine.delta("prod", "app")), ["prod", "app"]);
+  assert.deepEqual(journal.snapshot(), engine.snapshot());
+  clock.now += 10_000;
+  const [externalCalls, approvalCalls, monitorCalls] = [external.requests.length, approval.requests.length, monitor.requests.length];
+  const runningV2 = fleet.reports().filter((r) => r.version === "v2").length;
+  assert.ok(runningV2 > 0);
+  const answer = await journal.orchestrateAsync("prod", "app", fleet.reports());
+  assert.deepEqual(answer, await engine.orchestrateAsync("prod", "app", fleet.reports()));
+  assert.equal(external.requests.length, externalCalls, "the removed check is not called");
+  assert.equal(approval.requests.length, approvalCalls, "nor the replaced approval endpoint");
+  assert.equal(monitor.requests.length - monitorCalls, 2 * runningV2, "both monitor every target that runs v2");
+  // Hooks of functions are not state: a restored engine has none, and a
+  // controller of functions replaces the URLs in the state.
+  engine.setTargetController("prod", "app", { monitor: () => {} });
+  const restored = Orchestrator.restore(engine.snapshot(), { now: () => clock.now });
+  const calls = monitor.requests.length;
+  await restored.orchestrateAsync("prod", "app", fleet.reports());
+  assert.equal(monitor.requests.length, calls);
+  for (const e of [engine, whole, follower, journal, restored]) e.free();
+});
+
+test("Rollouts: an HTTP controller is the entity's, called by every process; hooks of functions stay in theirs", async () => {
+  const store = new MemoryStore();
+  let now = T0;
+  const [a, b] = [0, 1].map(() => new Rollouts({ store, now: () => now, hookTimeoutMs: 2000 }));
+  const fleet = new Fleet(4, "v1", { groups: [""] });
+  await a.setRolloutOptions("prod", "app", { batchPercent: 50, successTimeoutSecs: 20 });
+  await a.setTargetVersion("prod", "app", "v1");
+  for (let i = 0; i < 4; i++, now += 10_000) fleet.apply(await a.orchestrate("prod", "app", fleet.reports()));
+  const monitor = await endpoint(() => ({ json: { status: "ok" } }));
+  await a.setTargetController("prod", "app", { monitoring: monitor.url });
+  await b.setTargetVersion("prod", "app", "v2");
+  const stepB = async () => {
+    fleet.apply(await b.orchestrate("prod", "app", fleet.reports()));
+    now += 10_000;
+  };
+  for (let i = 0; i < 3; i++) await stepB();
+  assert.ok(monitor.requests.length > 0, "process b calls the controller process a set");
+  // In b, its own hooks win; a's HTTP controller stays stored.
+  const local = [];
+  await b.setTargetController("prod", "app", { monitor: (t) => void local.push(t.name) });
+  let calls = monitor.requests.length;
+  await stepB();
+  assert.equal(monitor.requests.length, calls);
+  assert.ok(local.length > 0);
+  const c = new Rollouts({ store, now: () => now });
+  fleet.apply(await c.orchestrate("prod", "app", fleet.reports()));
+  assert.ok(monitor.requests.length > calls, "a third process still calls it");
+  // Removed (null) from the store: no process calls it any more.
+  await a.setTargetController("prod", "app", null);
+  calls = monitor.requests.length;
+  fleet.apply(await c.orchestrate("prod", "app", fleet.reports()));
+  assert.equal(monitor.requests.length, calls);
+  // Bad input throws at once, and stores nothing.
+  assert.throws(() => a.setTargetController("prod", "app", { monitoring: "gopher://x" }), { code: "INVALID_ARGUMENT" });
 });
