@@ -1,9 +1,14 @@
 #!/usr/bin/env node
 // `npx orchestrator-engine simulate ...`: the terminal rollout simulator
-// (js/cli.mjs; `--help` lists the options).
-import { main } from "../js/cli.mjs";
+// (js/cli.mjs); `npx orchestrator-engine serve ...`: the HTTP API
+// (js/server/cli.mjs). `--help` lists each one's options.
+const args = process.argv.slice(2);
+const run =
+  args[0] === "serve"
+    ? import("../js/server/cli.mjs").then(({ serveMain }) => serveMain(args.slice(1)))
+    : import("../js/cli.mjs").then(({ main }) => main(args));
 
-main(process.argv.slice(2)).then(
+run.then(
   (code) => {
     process.exitCode = code;
   },

@@ -153,7 +153,9 @@ function scenarioFromArgs(args) {
   const { values, positionals } = parsed;
   if (values.help || values.version) return { help: values.help, version: values.version };
   if (positionals.length !== 1 || positionals[0] !== "simulate") {
-    throw new UsageError(positionals.length === 0 ? "missing command: simulate" : `unknown command ${JSON.stringify(positionals.join(" "))}`);
+    throw new UsageError(
+      positionals.length === 0 ? "missing command: simulate or serve" : `unknown command ${JSON.stringify(positionals.join(" "))} (the commands are simulate and serve)`,
+    );
   }
   const scenario = {};
   const targets = number("targets", values.targets);

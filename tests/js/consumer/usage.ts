@@ -115,3 +115,21 @@ const reported: Promise<void> = sim.reportAsync("production", "app-service", [{ 
 void [later, laterColumns, reported];
 sim.setTargetController("production", "app-service", { approval: "https://changes.example.com/approve", headers: { authorization: "Bearer t" }, timeoutMs: 2000 });
 sim.setMonitoringController("production", "app-service", { externalmonitoring: "https://alerts.example.com/check" });
+
+// The HTTP API: a fetch handler for any server or worker, and the Node server.
+import { createHandler, PREFIX } from "orchestrator-engine/server";
+import { startServer } from "orchestrator-engine/server/node";
+
+declare const request: Parameters<ReturnType<typeof createHandler>["fetch"]>[0];
+async function serving(): Promise<void> {
+  void PREFIX;
+  const handler = createHandler({ store: new MemoryStore(), token: "t", readToken: "r", maxBodyBytes: 1 << 20 });
+  const response = await handler.fetch(request);
+  const server = await startServer({ store: new MemoryStore(), port: 0, log: () => {} });
+  const url: string = server.url;
+  await server.stop();
+  // @ts-expect-error a handler needs a store
+  createHandler({ token: "t" });
+  void [response, url, handler.rollouts];
+}
+void serving;

@@ -1,0 +1,46 @@
+// Bearer tokens: one that grants everything, one that grants reading
+// (the GET routes and the event stream). Compared in constant time: both
+// sides are hashed with SHA-256 (Web Crypto, in Node and edge runtimes
+// alike) and the digests compared byte by byte without stopping early, so
+// neither the token's length nor its first wrong byte shows in the time.
+
+const encoder = new TextEncoder();
+
+async function digest(text) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+}
+
+/** Whether `given` equals `expected`, in time that does not depend on where they differ. */
+export async function sameToken(given, expected) {
+  const [a, b] = await Promise.all([digest(given), digest(expected)]);
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+/**
+ * The token a request presents: `Authorization: Bearer <token>`, or the
+ * bare token (the Go engine's client sends the header as it is given).
+ */
+export function presented(request) {
+  const header = request.headers.get("authorization");
+  if (header === null) return null;
+  const match = /^Bearer\s+(.+)$/i.exec(header.trim());
+  return match ? match[1] : header.trim();
+}
+
+/**
+ * What a request may do: `"write"` (everything), `"read"`, or `null`.
+ * Without tokens configured, everything (the server then listens on
+ * loopback only).
+ */
+export async function access(request, { token, readToken }) {
+  if (!token && !readToken) return "write";
+  const given = presented(request);
+  if (given === null || given === "") return null;
+  // Both comparisons always run: which one matched does not show either.
+  const [write, read] = await Promise.all([sameToken(given, token ?? ""), sameToken(given, readToken ?? "")]);
+  if (token && write) return "write";
+  if (readToken && read) return "read";
+  return null;
+}

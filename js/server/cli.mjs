@@ -1,0 +1,112 @@
+// `npx orchestrator-engine serve`: the HTTP API in Node (js/server/node.mjs)
+// over a store named by `--store` (js/server/store-url.mjs). Tokens come
+// from the environment, never from flags (a flag shows in `ps`).
+import { parseArgs } from "node:util";
+
+import { openStore } from "./store-url.mjs";
+import { isLoopback, startServer } from "./node.mjs";
+
+export const USAGE = `Usage: orchestrator-engine serve [options]
+
+Serves the Go engine's HTTP API (and this package's additions) under
+/v1/orchestrate, with /healthz for health checks.
+
+Options:
+  --host HOST            address to listen on (default 127.0.0.1)
+  --port PORT            port (default 8080; 0 picks a free one)
+  --store URL            where entities live (default file:./orchestrator-state):
+                         file:DIR, memory:, redis://..., postgres://...
+  --max-body-bytes N     largest request body (default 201326592, a 1M-target report)
+  --insecure             allow a non-loopback --host without a token
+  -h, --help             this help
+
+Environment:
+  ORCHESTRATOR_TOKEN       bearer token for every route
+  ORCHESTRATOR_READ_TOKEN  bearer token for the GET routes only
+
+Without a token the server only listens on loopback. It logs one JSON
+line per request, and on SIGTERM or SIGINT stops taking connections and
+finishes the requests under way.
+`;
+
+const OPTIONS = {
+  host: { type: "string", default: "127.0.0.1" },
+  port: { type: "string", default: "8080" },
+  store: { type: "string", default: "file:./orchestrator-state" },
+  "max-body-bytes": { type: "string" },
+  insecure: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+};
+
+class UsageError extends Error {}
+
+function whole(flag, text, max) {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n > max) throw new UsageError(`--${flag} must be a whole number from 0 to ${max}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+/**
+ * Runs `serve` with `args` (after the command); resolves to the exit code
+ * once the server has stopped (`signals` stop it).
+ */
+export async function serveMain(args, { env = process.env, stdout = process.stdout, stderr = process.stderr, signals = process } = {}) {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (e) {
+    stderr.write(`orchestrator-engine serve: ${e.message}\n(--help lists the options)\n`);
+    return 2;
+  }
+  if (values.help) {
+    stdout.write(USAGE);
+    return 0;
+  }
+  let port, maxBodyBytes;
+  try {
+    port = whole("port", values.port, 65535);
+    maxBodyBytes = values["max-body-bytes"] === undefined ? undefined : whole("max-body-bytes", values["max-body-bytes"], 2 ** 31);
+    if (maxBodyBytes === 0) throw new UsageError("--max-body-bytes must be at least 1");
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    stderr.write(`orchestrator-engine serve: ${e.message}\n`);
+    return 2;
+  }
+  const token = env.ORCHESTRATOR_TOKEN || undefined;
+  const readToken = env.ORCHESTRATOR_READ_TOKEN || undefined;
+  if (!token && !readToken && !isLoopback(values.host) && values.insecure) {
+    stderr.write(`orchestrator-engine serve: WARNING: serving ${values.host} without a token (--insecure): anyone who can reach it can change rollouts\n`);
+  }
+  const { store, close } = await openStore(values.store);
+  let server;
+  try {
+    server = await startServer({
+      host: values.host,
+      port,
+      store,
+      token,
+      readToken,
+      insecure: values.insecure,
+      maxBodyBytes,
+      log: (line) => stdout.write(`${line}\n`),
+    });
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: "info", message: "listening", url: server.url, store: values.store.replace(/\/\/[^@/]*@/, "//***@") })}\n`);
+  await new Promise((resolve) => {
+    const stop = (signal) => {
+      signals.off("SIGTERM", stop);
+      signals.off("SIGINT", stop);
+      stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: "info", message: "stopping", signal })}\n`);
+      resolve();
+    };
+    signals.on("SIGTERM", stop);
+    signals.on("SIGINT", stop);
+  });
+  await server.stop();
+  await close();
+  stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: "info", message: "stopped" })}\n`);
+  return 0;
+}

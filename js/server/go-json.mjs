@@ -1,0 +1,113 @@
+// The Go engine's JSON (nixmade/orchestrator), read as its decoder reads
+// it and written as its encoder writes it:
+//
+// - field names on input match case-insensitively (Go's encoding/json
+//   does), so `batchPercent` and `batchpercent` are one field;
+// - a field the body leaves out is zero (its client's `omitempty` leaves
+//   zero values out: `{"batchpercent":100}` means success percent 0);
+// - targets are its `ClientState`: `{ name, group, tags, version, message,
+//   isError }` with `tags` one comma-joined string.
+
+import { orchestratorError } from "../errors.mjs";
+
+/** The Go engine's names of the rollout options, as this package names them. */
+const OPTIONS = {
+  batchpercent: "batchPercent",
+  successpercent: "successPercent",
+  successtimeoutsecs: "successTimeoutSecs",
+  durationtimeoutsecs: "durationTimeoutSecs",
+};
+
+/** `value`'s fields keyed by their lower-case names; unknown fields are ignored, as Go's decoder ignores them. */
+function fold(value, what) {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw invalid(`${what} must be a JSON object`);
+  }
+  const out = {};
+  for (const [key, field] of Object.entries(value)) out[key.toLowerCase()] = field;
+  return out;
+}
+
+function string(value, what) {
+  if (value === undefined || value === null) return "";
+  if (typeof value !== "string") throw invalid(`${what} must be a string`);
+  return value;
+}
+
+/** A report: the Go engine's `[]ClientState`, as this package's reports. */
+export function reportsFromGo(body) {
+  if (!Array.isArray(body)) throw invalid("the body must be a JSON array of targets ({ name, group, tags, version, message, isError })");
+  return body.map((item, i) => {
+    const t = fold(item, `target ${i}`);
+    const tags = string(t.tags, `target ${i}: tags`);
+    const isError = t.iserror ?? false;
+    if (typeof isError !== "boolean") throw invalid(`target ${i}: isError must be true or false`);
+    return {
+      name: string(t.name, `target ${i}: name`),
+      group: string(t.group, `target ${i}: group`),
+      tags: tags === "" ? [] : tags.split(","),
+      version: string(t.version, `target ${i}: version`),
+      message: string(t.message, `target ${i}: message`),
+      isError,
+    };
+  });
+}
+
+/** A target of this package (report, answer or expected state) as the Go engine's `ClientState`. */
+export function clientState(t) {
+  return {
+    name: t.name,
+    group: t.group ?? "",
+    tags: (t.tags ?? []).join(","),
+    version: t.version ?? "",
+    message: t.message ?? "",
+    isError: t.isError ?? false,
+  };
+}
+
+/** Rollout options as the Go engine reads them: a field left out is zero. */
+export function optionsFromGo(body) {
+  const o = fold(body, "the options");
+  const options = {};
+  for (const [go, ours] of Object.entries(OPTIONS)) {
+    const value = o[go] ?? 0;
+    if (!Number.isInteger(value) || value < 0) throw invalid(`${go} must be a whole number, 0 or more`);
+    options[ours] = value;
+  }
+  return options;
+}
+
+/** Rollout options as the Go engine writes them. */
+export function optionsToGo(options) {
+  return Object.fromEntries(Object.entries(OPTIONS).map(([go, ours]) => [go, options[ours] ?? 0]));
+}
+
+/** `{ "version": "v2" }`, any case. */
+export function versionFromGo(body) {
+  const version = string(fold(body, "the body").version, "version");
+  return version;
+}
+
+/** A Go `EntityWebTargetController` or `EntityWebMonitoringController`: URLs by the Go engine's names, plus this package's `headers` and `timeoutMs`. */
+export function controllerFromGo(body, names) {
+  const c = fold(body, "the controller");
+  const controller = {};
+  for (const name of [...names, "headers", "timeoutms"]) {
+    if (c[name] === undefined || c[name] === null || c[name] === "") continue;
+    controller[name === "timeoutms" ? "timeoutMs" : name] = c[name];
+  }
+  return controller;
+}
+
+/** The Go engine's rollout info. */
+export function rolloutToGo(info) {
+  return {
+    targetversion: info.targetVersion,
+    rollingversion: info.rollingVersion,
+    lastknowngoodversion: info.lastKnownGoodVersion,
+    lastknownbadversion: info.lastKnownBadVersion,
+    options: optionsToGo(info.options),
+  };
+}
+
+const invalid = (message) => orchestratorError("INVALID_ARGUMENT", message);

@@ -1,0 +1,244 @@
+// The HTTP API: the Go engine's routes (nixmade/orchestrator) with its JSON
+// exactly, and under the same prefix what it lacks (force, controls, plan,
+// history, events). One web-standard handler (`Request` -> `Response`,
+// built with Hono), so the same code serves in Node (js/server/node.mjs)
+// and in edge runtimes; the state is `Rollouts` over a store, so any
+// number of servers can share one store.
+
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+
+import { orchestratorError } from "../errors.mjs";
+import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS } from "../hooks/http.mjs";
+import { Rollouts } from "../rollouts/rollouts.mjs";
+import { access } from "./auth.mjs";
+import { clientState, controllerFromGo, optionsFromGo, reportsFromGo, rolloutToGo, versionFromGo } from "./go-json.mjs";
+
+export const PREFIX = "/v1/orchestrate";
+
+/** Large enough for a report of a million targets (about 110 bytes each as JSON). */
+export const DEFAULT_MAX_BODY_BYTES = 192 * 1024 * 1024;
+
+/** The HTTP status of each error code; the Go engine answers 400 for every error of the engine. */
+const STATUS = {
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND_ROUTE: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  ENTITY_BUSY: 409,
+  BODY_TOO_LARGE: 413,
+  STORE_UNAVAILABLE: 503,
+};
+
+const ok = (c) => c.json({ status: "success", message: "ok" });
+
+function failure(c, code, message) {
+  return c.json({ status: "error", message, code }, STATUS[code] ?? 400);
+}
+
+/**
+ * A fetch handler for the API. `store`: where entities live (see the
+ * README's stores). `token` grants everything, `readToken` the GET routes;
+ * without either, every request is allowed (serve it on loopback only).
+ */
+export function createHandler({
+  store,
+  token,
+  readToken,
+  now,
+  maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+  hookTimeoutMs,
+  cors,
+  rollouts = new Rollouts({ store, now, hookTimeoutMs }),
+} = {}) {
+  if (!(Number.isInteger(maxBodyBytes) && maxBodyBytes > 0)) {
+    throw orchestratorError("INVALID_ARGUMENT", "maxBodyBytes must be a positive whole number of bytes");
+  }
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    if (typeof error?.code === "string") return failure(c, error.code, error.message);
+    // Anything else is this server's fault: say so without a stack.
+    console.error(error);
+    return c.json({ status: "error", message: "internal error", code: "INTERNAL" }, 500);
+  });
+  app.notFound((c) => failure(c, "NOT_FOUND_ROUTE", `no route ${c.req.method} ${new URL(c.req.url).pathname}`));
+
+  app.get("/healthz", (c) => c.json({ status: "success", message: "ok" }));
+
+  if (cors) {
+    app.use(`${PREFIX}/*`, async (c, next) => {
+      await next();
+      c.header("access-control-allow-origin", cors);
+      c.header("vary", "origin");
+    });
+  }
+
+  app.use(`${PREFIX}/*`, async (c, next) => {
+    const level = await access(c.req.raw, { token, readToken });
+    if (level === null) {
+      c.header("www-authenticate", 'Bearer realm="orchestrator-engine"');
+      return failure(c, "UNAUTHORIZED", "a valid bearer token is required (Authorization: Bearer <token>)");
+    }
+    if (level === "read" && c.req.method !== "GET" && c.req.method !== "HEAD") {
+      return failure(c, "FORBIDDEN", "this token may only read (GET routes)");
+    }
+    return next();
+  });
+  app.use(
+    `${PREFIX}/*`,
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: (c) => {
+        // The rest of the body is not read: the connection cannot carry another request.
+        c.header("connection", "close");
+        return failure(c, "BODY_TOO_LARGE", `the body is larger than ${maxBodyBytes} bytes`);
+      },
+    }),
+  );
+
+  /** The request's JSON body (bad JSON is `INVALID_JSON`). */
+  const json = async (c) => parse(await c.req.text());
+  const names = (c) => [c.req.param("ns"), c.req.param("entity")];
+  const routes = [
+    // The Go engine's routes.
+    ["GET", "/namespaces", async (c) => c.json(await rollouts.namespaces())],
+    ["GET", "/:ns/entities", async (c) => c.json(await rollouts.entities(c.req.param("ns")))],
+    [
+      "POST",
+      "/:ns/:entity",
+      async (c) => {
+        const reports = reportsFromGo(await json(c));
+        const answer = await rollouts.orchestrate(...names(c), reports);
+        // The Go engine answers its targets as reported, tags included,
+        // with the version each should run.
+        const tags = new Map(reports.map((t) => [JSON.stringify([t.group, t.name]), t.tags]));
+        return c.json(answer.map((t) => clientState({ ...t, tags: tags.get(JSON.stringify([t.group, t.name])) })));
+      },
+    ],
+    [
+      "POST",
+      "/:ns/:entity/status",
+      async (c) => {
+        await rollouts.report(...names(c), reportsFromGo(await json(c)));
+        return ok(c);
+      },
+    ],
+    [
+      "POST",
+      "/:ns/:entity/version",
+      async (c) => {
+        await rollouts.setTargetVersion(...names(c), versionFromGo(await json(c)));
+        return ok(c);
+      },
+    ],
+    [
+      "POST",
+      "/:ns/:entity/options",
+      async (c) => {
+        await rollouts.setRolloutOptions(...names(c), optionsFromGo(await json(c)));
+        return ok(c);
+      },
+    ],
+    ["POST", "/:ns/:entity/target/controller", async (c) => setController(c, false)],
+    ["POST", "/:ns/:entity/monitoring/controller", async (c) => setController(c, true)],
+    ["GET", "/:ns/:entity/rollout", async (c) => c.json(rolloutToGo(await rollouts.rolloutInfo(...names(c))))],
+    ["GET", "/:ns/:entity/targets", async (c) => c.json(await rollouts.expectedState(...names(c)))],
+    ["GET", "/:ns/:entity/status", async (c) => c.json((await rollouts.expectedState(...names(c))).map(clientState))],
+    [
+      "GET",
+      "/:ns/:entity/:group/status",
+      async (c) => {
+        const group = c.req.param("group");
+        return c.json((await rollouts.expectedState(...names(c))).filter((t) => t.group === group).map(clientState));
+      },
+    ],
+    // What the Go engine lacks.
+    ["GET", "/:ns/:entity/info", async (c) => c.json(await rollouts.rolloutInfo(...names(c)))],
+    [
+      "POST",
+      "/:ns/:entity/force",
+      async (c) => {
+        await rollouts.forceTargetVersion(...names(c), versionFromGo(await json(c)));
+        return ok(c);
+      },
+    ],
+    ...["pause", "resume", "abort", "retry", "approve"].map((control) => [
+      "POST",
+      `/:ns/:entity/${control}`,
+      async (c) => c.json({ status: "success", message: "ok", changed: await rollouts[control](...names(c)) }),
+    ]),
+    [
+      "POST",
+      "/:ns/:entity/promote",
+      async (c) => {
+        const text = await c.req.text();
+        const full = text.trim() === "" ? false : promoteFull(parse(text));
+        return c.json({ status: "success", message: "ok", changed: await rollouts.promote(...names(c), { full }) });
+      },
+    ],
+    [
+      "POST",
+      "/:ns/:entity/rollback",
+      async (c) => {
+        await rollouts.rollbackTo(...names(c), versionFromGo(await json(c)));
+        return ok(c);
+      },
+    ],
+    ["GET", "/:ns/:entity/plan", async (c) => c.json(await rollouts.plan(...names(c)))],
+    ["GET", "/:ns/:entity/history", async (c) => c.json(await rollouts.history(...names(c)))],
+    [
+      "GET",
+      "/:ns/:entity/events",
+      async (c) => {
+        const since = wholeNumber(c.req.query("since"), "since", 0);
+        const limit = wholeNumber(c.req.query("limit"), "limit", 1000);
+        return c.json(await rollouts.events(...names(c), { since, limit }));
+      },
+    ],
+  ];
+
+  /** An HTTP controller by the Go engine's names; one with no endpoint removes it. */
+  async function setController(c, monitoring) {
+    const kinds = monitoring ? MONITORING_ENDPOINTS : TARGET_ENDPOINTS;
+    const controller = controllerFromGo(await json(c), kinds);
+    const set = monitoring ? "setMonitoringController" : "setTargetController";
+    await rollouts[set](...names(c), kinds.some((name) => typeof controller[name] === "string") ? controller : null);
+    return ok(c);
+  }
+
+  for (const [method, path, handle] of routes) app.on(method, `${PREFIX}${path}`, handle);
+  // A known path with another method is 405 (with the methods it has); any other path 404.
+  const patterns = routes.map(([method, path]) => [method, new RegExp(`^${PREFIX}${path.replace(/:[a-z]+/g, "[^/]+")}$`)]);
+  app.all(`${PREFIX}/*`, (c) => {
+    const { pathname } = new URL(c.req.url);
+    const allowed = [...new Set(patterns.filter(([, pattern]) => pattern.test(pathname)).map(([method]) => method))];
+    if (allowed.length === 0) return failure(c, "NOT_FOUND_ROUTE", `no route ${c.req.method} ${pathname}`);
+    c.header("allow", allowed.join(", "));
+    return failure(c, "METHOD_NOT_ALLOWED", `${c.req.method} is not a method of ${pathname}; it has ${allowed.join(", ")}`);
+  });
+
+  return { fetch: (request, ...rest) => app.fetch(request, ...rest), rollouts };
+}
+
+function parse(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw orchestratorError("INVALID_JSON", "the body is not JSON");
+  }
+}
+
+function promoteFull(body) {
+  const full = body?.full ?? false;
+  if (typeof full !== "boolean") throw orchestratorError("INVALID_ARGUMENT", "full must be true or false");
+  return full;
+}
+
+function wholeNumber(text, name, fallback) {
+  if (text === undefined || text === "") return fallback;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) throw orchestratorError("INVALID_ARGUMENT", `${name} must be a whole number, 0 or more`);
+  return n;
+}

@@ -1,0 +1,70 @@
+// The API in Node: the fetch handler (js/server/handler.mjs) on node:http
+// through @hono/node-server, one structured log line per request (JSON:
+// time, level, method, path, status, ms), and a stop that lets the steps
+// under way finish.
+
+import { serve } from "@hono/node-server";
+
+import { orchestratorError } from "../errors.mjs";
+import { createHandler } from "./handler.mjs";
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+
+/** Whether `host` is a loopback address (only then may a server run without a token). */
+export const isLoopback = (host) => LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+/**
+ * Starts the API. Resolves `{ url, port, stop }` once listening; `stop()`
+ * stops taking connections and resolves once the requests under way have
+ * been answered.
+ */
+export async function startServer({
+  host = "127.0.0.1",
+  port = 8080,
+  store,
+  token,
+  readToken,
+  insecure = false,
+  log = (line) => process.stdout.write(`${line}\n`),
+  ...options
+}) {
+  if (!token && !readToken && !isLoopback(host) && !insecure) {
+    throw orchestratorError(
+      "INVALID_ARGUMENT",
+      `refusing to listen on ${host} without a token: set ORCHESTRATOR_TOKEN (and ORCHESTRATOR_READ_TOKEN for readers), or pass --insecure to serve anyone who can reach it`,
+    );
+  }
+  const handler = createHandler({ store, token, readToken, ...options });
+  const logged = async (request, ...rest) => {
+    const started = performance.now();
+    const response = await handler.fetch(request, ...rest);
+    const { pathname } = new URL(request.url);
+    log(
+      JSON.stringify({
+        time: new Date().toISOString(),
+        level: response.status >= 500 ? "error" : response.status >= 400 ? "warn" : "info",
+        method: request.method,
+        path: pathname,
+        status: response.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      }),
+    );
+    return response;
+  };
+  const server = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: logged, hostname: host, port }, () => resolve(s));
+    s.once("error", reject);
+  });
+  const address = server.address();
+  const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${shown}:${address.port}`,
+    port: address.port,
+    rollouts: handler.rollouts,
+    stop: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections?.();
+      }),
+  };
+}

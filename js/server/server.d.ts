@@ -1,0 +1,36 @@
+// Types of `orchestrator-engine/server`: the HTTP API as a fetch handler.
+import type { Store } from "orchestrator-engine/stores";
+import type { Rollouts } from "orchestrator-engine/rollouts";
+
+/** The runtime's fetch `Request` and `Response` (DOM, Node or a worker's types). */
+type FetchRequest = typeof globalThis extends { Request: { prototype: infer R } } ? R : unknown;
+type FetchResponse = typeof globalThis extends { Response: { prototype: infer R } } ? R : unknown;
+
+export interface HandlerOptions {
+  /** Where entities live (see the README's stores). */
+  store: Store;
+  /** Bearer token for every route; with neither token, every request is allowed (serve on loopback only). */
+  token?: string;
+  /** Bearer token for the GET routes only. */
+  readToken?: string;
+  /** The clock, in ms since the epoch (default `Date.now`). */
+  now?: () => number;
+  /** The largest request body; larger ones get 413 (default 192 MiB, a 1M-target report). */
+  maxBodyBytes?: number;
+  /** How long one hook call may take in a step (default 10 s). */
+  hookTimeoutMs?: number;
+  /** `Access-Control-Allow-Origin` to send; none unless set. */
+  cors?: string;
+}
+
+export interface Handler {
+  /** Answers a request: mount it in any server or worker that speaks fetch. */
+  fetch(request: FetchRequest): Promise<FetchResponse>;
+  /** The entities behind it. */
+  rollouts: Rollouts;
+}
+
+/** The Go engine's HTTP API and this package's additions, under `/v1/orchestrate`, plus `/healthz`. */
+export function createHandler(options: HandlerOptions): Handler;
+export const PREFIX: "/v1/orchestrate";
+export const DEFAULT_MAX_BODY_BYTES: number;

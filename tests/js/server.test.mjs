@@ -1,0 +1,290 @@
+// The HTTP API (js/server): the Go engine's routes and JSON, driven as its
+// own client drives them, against the Node server over every store on real
+// servers; a restart mid-rollout; tokens; hostile requests; `serve`.
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { FileStore } from "orchestrator-engine/stores/file";
+import { MemoryStore } from "orchestrator-engine/stores";
+import { startServer } from "../../js/server/node.mjs";
+import { storeKinds } from "./servers/stores.mjs";
+
+const T0 = 1_700_000_000_000;
+const servers = await storeKinds();
+const cleanups = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  await servers.stop();
+});
+
+/** The API on a free loopback port over `store`, in virtual time (`clock.now`). */
+async function api(store, { clock = { now: T0 }, ...options } = {}) {
+  const server = await startServer({ port: 0, store, now: () => clock.now, log: () => {}, ...options });
+  cleanups.push(() => server.stop());
+  const call = async (method, path, body, headers = {}) => {
+    const response = await fetch(`${server.url}${path}`, {
+      method,
+      headers: { "content-type": "application/json", ...headers },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    }).catch((error) => {
+      throw new Error(`${method} ${path}: ${error.cause?.message ?? error.message}`);
+    });
+    const text = await response.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text;
+    }
+    return { status: response.status, body: json };
+  };
+  return { server, call, clock };
+}
+
+/** Hosts as the Go engine's `ClientState`; `brokenOn` versions report errors. */
+function hosts(n, version, brokenOn = []) {
+  return Array.from({ length: n }, (_, i) => ({ name: `h${String(i).padStart(2, "0")}`, group: i % 2 ? "us" : "eu", tags: "web,arm64", running: version, brokenOn }));
+}
+const clientStates = (fleet) =>
+  fleet.map((h) => ({ name: h.name, group: h.group, tags: h.tags, version: h.running, message: "", isError: h.brokenOn.includes(h.running) }));
+
+/** The Go engine's controller loop over HTTP until `done(rollout)`; answers the steps taken. */
+async function loop({ call, clock }, fleet, done, path = "/v1/orchestrate/prod/api") {
+  for (let step = 0; step < 200; step++, clock.now += 10_000) {
+    const { status, body } = await call("POST", path, clientStates(fleet));
+    assert.equal(status, 200, JSON.stringify(body));
+    for (const t of body) {
+      assert.equal(t.tags, "web,arm64", "targets come back as reported, tags a string");
+      const host = fleet.find((h) => h.name === t.name);
+      host.running = t.version;
+    }
+    const rollout = (await call("GET", `${path}/rollout`)).body;
+    if (done(rollout)) return step;
+  }
+  throw new Error("the rollout did not finish");
+}
+
+/** A rollout to v2 then a failing v3 rolled back, as the Go engine's client drives it. */
+async function rolloutAndRollback(handle, { viaController } = {}) {
+  const { call } = handle;
+  // Go's decoder: any case; a field left out is zero.
+  assert.deepEqual((await call("POST", "/v1/orchestrate/prod/api/options", { BatchPercent: 50, successpercent: 100, successTimeoutSecs: 20, durationtimeoutsecs: 300 })).body, {
+    status: "success",
+    message: "ok",
+  });
+  const fleet = hosts(6, "v1", viaController ? [] : ["v3"]);
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" });
+  await loop(handle, fleet, (r) => r.lastknowngoodversion === "v1");
+  await call("POST", "/v1/orchestrate/prod/api/version", { Version: "v2" });
+  await loop(handle, fleet, (r) => r.lastknowngoodversion === "v2");
+  assert.ok(fleet.every((h) => h.running === "v2"));
+  if (viaController) {
+    const monitor = await endpoint((body) => ({ status: body.target.version === "v3" ? "unhealthy" : "ok", message: "error rate 9%" }));
+    assert.equal((await call("POST", "/v1/orchestrate/prod/api/target/controller", { Monitoring: monitor.url })).status, 200);
+  }
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v3" });
+  await loop(handle, fleet, (r) => r.lastknownbadversion === "v3" && fleet.every((h) => h.running === "v2"));
+  const rollout = (await call("GET", "/v1/orchestrate/prod/api/rollout")).body;
+  assert.deepEqual(rollout, {
+    targetversion: "v3",
+    rollingversion: "v3",
+    lastknowngoodversion: "v2",
+    lastknownbadversion: "v3",
+    options: { batchpercent: 50, successpercent: 100, successtimeoutsecs: 20, durationtimeoutsecs: 300 },
+  });
+  const events = (await call("GET", "/v1/orchestrate/prod/api/events?since=0&limit=1000")).body;
+  assert.ok(events.some((e) => e.kind === "rollback_finished"));
+  assert.ok(events.filter((e) => e.kind === "target_assigned" && e.version === "v3").length <= 3, "never more than a batch on the bad version");
+  assert.deepEqual((await call("GET", "/v1/orchestrate/namespaces")).body, ["prod"]);
+  assert.deepEqual((await call("GET", "/v1/orchestrate/prod/entities")).body, ["api"]);
+  const eu = (await call("GET", "/v1/orchestrate/prod/api/eu/status")).body;
+  assert.deepEqual(
+    eu.map((t) => t.name),
+    ["h00", "h02", "h04"],
+  );
+  assert.deepEqual(Object.keys(eu[0]).sort(), ["group", "isError", "message", "name", "tags", "version"]);
+}
+
+const endpoints = [];
+after(() => Promise.all(endpoints.map((s) => new Promise((resolve) => s.close(resolve)))));
+/** A Go-style controller endpoint on loopback answering `answer(body)`. */
+async function endpoint(answer) {
+  const server = createServer(async (req, res) => {
+    let text = "";
+    for await (const chunk of req) text += chunk;
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(answer(JSON.parse(text))));
+  });
+  server.keepAliveTimeout = 1;
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  server.unref();
+  endpoints.push(server);
+  return { url: `http://127.0.0.1:${server.address().port}/hook` };
+}
+
+describe("the Go engine's API over every store", () => {
+  for (const [kind, open] of Object.entries(servers.kinds)) {
+    test(`${kind}: a rollout and a rollback${kind === "memory" || kind.startsWith("postgres (pg") ? ", through a monitoring endpoint" : ""}`, async () => {
+      const { store } = await open();
+      await rolloutAndRollback(await api(store), { viaController: kind === "memory" || kind.startsWith("postgres (pg") });
+    });
+  }
+});
+
+test("a server restarted mid-rollout goes on where it stood (file store)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "api-restart-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const clock = { now: T0 };
+  let handle = await api(new FileStore(dir), { clock });
+  await handle.call("POST", "/v1/orchestrate/prod/api/options", { batchpercent: 25, successpercent: 100, successtimeoutsecs: 20, durationtimeoutsecs: 300 });
+  const fleet = hosts(8, "v1");
+  await handle.call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" });
+  await loop(handle, fleet, (r) => r.lastknowngoodversion === "v1");
+  await handle.call("POST", "/v1/orchestrate/prod/api/version", { version: "v2" });
+  await loop(handle, fleet, () => fleet.filter((h) => h.running === "v2").length >= 2);
+  const before = (await handle.call("GET", "/v1/orchestrate/prod/api/events")).body;
+  await handle.server.stop();
+  handle = await api(new FileStore(dir), { clock });
+  assert.deepEqual((await handle.call("GET", "/v1/orchestrate/prod/api/events")).body, before, "the new server reads the state the old one left");
+  const moved = fleet.filter((h) => h.running === "v2").length;
+  clock.now += 10_000;
+  await loop(handle, fleet, (r) => r.lastknowngoodversion === "v2");
+  const after = (await handle.call("GET", "/v1/orchestrate/prod/api/events")).body;
+  assert.ok(moved < 8 && after.length > before.length);
+  assert.ok(fleet.every((h) => h.running === "v2"));
+  assert.ok(!after.some((e) => e.kind === "rollback_started"));
+});
+
+test("tokens: the write token may do everything, the read token only read; compared whole", async () => {
+  const { call } = await api(new MemoryStore(), { token: "w-s3cret-token", readToken: "r-token" });
+  const write = { authorization: "Bearer w-s3cret-token" };
+  const read = { authorization: "Bearer r-token" };
+  assert.equal((await call("POST", "/v1/orchestrate/p/e/version", { version: "v1" })).status, 401);
+  assert.equal((await call("POST", "/v1/orchestrate/p/e/version", { version: "v1" }, { authorization: "Bearer w-s3cret-toke" })).status, 401);
+  assert.equal((await call("POST", "/v1/orchestrate/p/e/version", { version: "v1" }, { authorization: "Bearer w-s3cret-token2" })).status, 401);
+  const forbidden = await call("POST", "/v1/orchestrate/p/e/version", { version: "v1" }, read);
+  assert.equal(forbidden.status, 403);
+  assert.equal(forbidden.body.code, "FORBIDDEN");
+  assert.equal((await call("POST", "/v1/orchestrate/p/e/version", { version: "v1" }, write)).status, 200);
+  // The Go engine's client sends the header as given: a bare token works too.
+  assert.equal((await call("GET", "/v1/orchestrate/p/e/rollout", undefined, { authorization: "r-token" })).status, 200);
+  assert.equal((await call("GET", "/v1/orchestrate/p/e/rollout", undefined, read)).body.targetversion, "v1");
+  assert.equal((await call("GET", "/v1/orchestrate/namespaces")).status, 401);
+  assert.equal((await call("GET", "/healthz")).status, 200, "health needs no token");
+});
+
+test("hostile requests: each answered as documented, the server still serving, the state unchanged", async () => {
+  const { call } = await api(new MemoryStore(), { token: "tok", maxBodyBytes: 64 * 1024 });
+  const auth = { authorization: "Bearer tok" };
+  await call("POST", "/v1/orchestrate/prod/api/options", { batchpercent: 50, successpercent: 100, successtimeoutsecs: 20, durationtimeoutsecs: 300 }, auth);
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" }, auth);
+  await call("POST", "/v1/orchestrate/prod/api", clientStates(hosts(4, "v1")), auth);
+  const state = async () => [(await call("GET", "/v1/orchestrate/prod/api/info", undefined, auth)).body, (await call("GET", "/v1/orchestrate/prod/api/events", undefined, auth)).body];
+  const before = await state();
+  const big = JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ name: `host-${i}`, version: "v2", message: "x".repeat(40) })));
+  const cases = [
+    // [method, path, body, headers, expected status, expected code]
+    ["POST", "/v1/orchestrate/prod/api", "{not json", auth, 400, "INVALID_JSON"],
+    ["POST", "/v1/orchestrate/prod/api", "", auth, 400, "INVALID_JSON"],
+    ["POST", "/v1/orchestrate/prod/api", { name: "h" }, auth, 400, "INVALID_ARGUMENT"],
+    ["POST", "/v1/orchestrate/prod/api", [{ name: 42, version: "v2" }], auth, 400, "INVALID_ARGUMENT"],
+    ["POST", "/v1/orchestrate/prod/api", [{ name: "h", version: "v2", isError: "yes" }], auth, 400, "INVALID_ARGUMENT"],
+    ["POST", "/v1/orchestrate/prod/api", [{ name: "", version: "v2" }], auth, 400, "INVALID_TARGET"],
+    ["POST", "/v1/orchestrate/prod/api", big, auth, 413, "BODY_TOO_LARGE"],
+    ["POST", "/v1/orchestrate/prod/api/options", { batchpercent: "50" }, auth, 400, "INVALID_ARGUMENT"],
+    ["POST", "/v1/orchestrate/prod/api/options", { batchpercent: 500 }, auth, 400, "INVALID_OPTIONS"],
+    ["POST", "/v1/orchestrate/prod/api/options", [], auth, 400, "INVALID_ARGUMENT"],
+    ["POST", "/v1/orchestrate/prod/api/version", { version: 2 }, auth, 400, "INVALID_ARGUMENT"],
+    ["POST", "/v1/orchestrate/prod/other/version", {}, auth, 400, "INVALID_VERSION"],
+    ["POST", "/v1/orchestrate/prod/api/target/controller", { monitoring: "file:///etc/passwd" }, auth, 400, "INVALID_ARGUMENT"],
+    ["POST", "/v1/orchestrate/prod/api/rollback", { version: "v9" }, auth, 400, "INVALID_VERSION"],
+    ["GET", "/v1/orchestrate/prod/api/events?since=-1", undefined, auth, 400, "INVALID_ARGUMENT"],
+    ["GET", "/v1/orchestrate/prod/nothing/rollout", undefined, auth, 400, "NOT_FOUND"],
+    ["GET", "/v1/orchestrate/prod/api/a/b/c/d", undefined, auth, 404, "NOT_FOUND_ROUTE"],
+    ["GET", "/v2/anything", undefined, auth, 404, "NOT_FOUND_ROUTE"],
+    ["DELETE", "/v1/orchestrate/prod/api", undefined, auth, 405, "METHOD_NOT_ALLOWED"],
+    ["PUT", "/v1/orchestrate/prod/api/version", { version: "v2" }, auth, 405, "METHOD_NOT_ALLOWED"],
+    ["POST", "/v1/orchestrate/prod/api/version", { version: "v2" }, {}, 401, "UNAUTHORIZED"],
+    ["POST", "/v1/orchestrate/prod/api/version", { version: "v2" }, { authorization: "Bearer tok " + "x".repeat(500) }, 401, "UNAUTHORIZED"],
+    ["POST", "/v1/orchestrate/prod/api/version", { version: "v2" }, { authorization: "Basic dG9rOg==" }, 401, "UNAUTHORIZED"],
+    ["GET", "/v1/orchestrate/prod/api/rollout", undefined, { authorization: "Bearer" }, 401, "UNAUTHORIZED"],
+  ];
+  let answered = 0;
+  for (let round = 0; round < 100; round++) {
+    const results = await Promise.all(cases.map(([method, path, body, headers]) => call(method, path, body, headers)));
+    results.forEach((result, i) => {
+      const [method, path, , , status, code] = cases[i];
+      assert.equal(result.status, status, `${method} ${path}: ${JSON.stringify(result.body)}`);
+      assert.equal(result.body.status, "error");
+      assert.equal(result.body.code, code, `${method} ${path}`);
+      assert.equal(typeof result.body.message, "string");
+      answered++;
+    });
+  }
+  assert.equal(answered, 100 * cases.length);
+  assert.deepEqual(await state(), before, "nothing changed");
+  assert.equal((await call("GET", "/healthz")).status, 200);
+});
+
+test("serve: refuses a public address without a token, serves on loopback, and stops on SIGTERM after the step under way", async () => {
+  const bin = fileURLToPath(new URL("../../bin/orchestrator-engine.mjs", import.meta.url));
+  const env = { ...process.env, ORCHESTRATOR_TOKEN: "", ORCHESTRATOR_READ_TOKEN: "" };
+  const refused = spawn(process.execPath, [bin, "serve", "--host", "0.0.0.0", "--port", "0", "--store", "memory:"], { env });
+  let stderr = "";
+  refused.stderr.on("data", (chunk) => (stderr += chunk));
+  assert.equal(await new Promise((resolve) => refused.on("exit", resolve)), 1);
+  assert.match(stderr, /refusing to listen on 0\.0\.0\.0 without a token/);
+
+  const badFlag = spawn(process.execPath, [bin, "serve", "--port", "http"], { env });
+  assert.equal(await new Promise((resolve) => badFlag.on("exit", resolve)), 2);
+
+  const slow = await endpoint(() => ({ targets: [] })); // approval answers at once; the delay is the monitor's
+  void slow;
+  const server = spawn(process.execPath, [bin, "serve", "--port", "0", "--store", "memory:"], { env });
+  const lines = [];
+  let buffered = "";
+  server.stdout.on("data", (chunk) => {
+    buffered += chunk;
+    const parts = buffered.split("\n");
+    buffered = parts.pop();
+    lines.push(...parts.map((line) => JSON.parse(line)));
+  });
+  const exited = new Promise((resolve) => server.on("exit", resolve));
+  while (!lines.some((l) => l.message === "listening")) await new Promise((resolve) => setTimeout(resolve, 20));
+  const { url } = lines.find((l) => l.message === "listening");
+  // A monitoring endpoint that takes 1 s: SIGTERM arrives while the step waits for it.
+  let release;
+  const gate = new Promise((resolve) => (release = resolve));
+  const monitor = createServer(async (req, res) => {
+    for await (const chunk of req) void chunk;
+    await gate;
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ status: "ok" }));
+  });
+  await new Promise((resolve) => monitor.listen(0, "127.0.0.1", resolve));
+  endpoints.push(monitor);
+  const post = (path, body) => fetch(`${url}${path}`, { method: "POST", body: JSON.stringify(body) });
+  await post("/v1/orchestrate/p/e/version", { version: "v1" });
+  await post("/v1/orchestrate/p/e", [{ name: "a", version: "v1" }]);
+  await post("/v1/orchestrate/p/e/target/controller", { monitoring: `http://127.0.0.1:${monitor.address().port}/m` });
+  const step = post("/v1/orchestrate/p/e", [{ name: "a", version: "v1" }]);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  server.kill("SIGTERM");
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  release();
+  const answer = await step;
+  assert.equal(answer.status, 200, "the step under way was answered");
+  assert.equal(await exited, 0);
+  const requests = lines.filter((l) => l.method);
+  assert.ok(requests.every((l) => typeof l.time === "string" && typeof l.status === "number" && typeof l.ms === "number" && l.path.startsWith("/")));
+  assert.deepEqual(
+    lines.map((l) => l.message).filter(Boolean),
+    ["listening", "stopping", "stopped"],
+  );
+});
