@@ -75,6 +75,10 @@ export class Rollouts {
   namespaces(): Promise<string[]>;
   /** The entities of a namespace in the store (`NOT_FOUND` if it has none). */
   entities(namespace: string): Promise<string[]>;
+  /** The entity's snapshot (`NOT_FOUND` when the store has none). */
+  exportEntity(namespace: string, entity: string): Promise<Uint8Array>;
+  /** Replaces the entity's stored state with a snapshot of that entity alone (else `INVALID_SNAPSHOT`). */
+  importEntity(namespace: string, entity: string, bytes: Uint8Array): Promise<void>;
   /** Deletes an entity from the store; resolves whether it was there. */
   deleteEntity(namespace: string, entity: string): Promise<boolean>;
   /**

@@ -165,6 +165,55 @@ export class Rollouts {
     }).then(() => undefined);
   }
 
+  /**
+   * The entity's snapshot (restorable with `Orchestrator.restore`, and by
+   * `importEntity` here or in another deployment); `NOT_FOUND` when the
+   * store has no such entity.
+   */
+  async exportEntity(namespace, entity) {
+    return this.#read(namespace, entity, (engine) => {
+      if (!engine.namespaces().includes(namespace) || !engine.entities(namespace).includes(entity)) {
+        throw orchestratorError("NOT_FOUND", `entity not found: ${namespace}/${entity}`);
+      }
+      return engine.snapshot();
+    });
+  }
+
+  /**
+   * Replaces the entity's stored state with `bytes`, an entity snapshot of
+   * that very entity (`exportEntity`, `Orchestrator#checkpoint`); anything
+   * else is `INVALID_SNAPSHOT` and stores nothing. One atomic write, like
+   * every call.
+   */
+  async importEntity(namespace, entity, bytes) {
+    let engine;
+    try {
+      engine = Orchestrator.restore(bytes);
+    } catch (error) {
+      throw orchestratorError("INVALID_SNAPSHOT", `not a snapshot of ${namespace}/${entity}: ${error.message}`, error);
+    }
+    const held = engine.namespaces().flatMap((ns) => engine.entities(ns).map((e) => `${ns}/${e}`));
+    engine.free();
+    if (held.length !== 1 || held[0] !== `${namespace}/${entity}`) {
+      throw orchestratorError("INVALID_SNAPSHOT", `a snapshot of ${namespace}/${entity} must hold that entity alone; this one holds ${held.join(", ") || "no entity"}`);
+    }
+    return this.#serially(namespace, entity, async () => {
+      const key = keyOf(namespace, entity);
+      for (let attempt = 0; attempt <= this.#retries; attempt++) {
+        const { revision } = await this.#load(namespace, entity);
+        let saved;
+        try {
+          saved = await this.#call("save an entity", () => this.#store.put(namespace, entity, bytes, revision));
+        } finally {
+          this.#drop(key); // read afresh next time: the state is the imported one, or unknown
+        }
+        if (saved !== null && saved !== undefined) return;
+        if (attempt < this.#retries) await jitter(attempt);
+      }
+      throw orchestratorError("CONFLICT", `${namespace}/${entity} kept changing under the import (${this.#retries + 1} attempts); try again`);
+    });
+  }
+
   /** Deletes an entity from the store (and this process): answers whether it was there. */
   async deleteEntity(namespace, entity) {
     return this.#serially(namespace, entity, async () => {

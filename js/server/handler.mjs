@@ -7,6 +7,7 @@
 
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { streamSSE } from "hono/streaming";
 
 import { orchestratorError } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS } from "../hooks/http.mjs";
@@ -50,12 +51,15 @@ export function createHandler({
   maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
   hookTimeoutMs,
   cors,
+  pollMs = 1000,
   rollouts = new Rollouts({ store, now, hookTimeoutMs }),
 } = {}) {
   if (!(Number.isInteger(maxBodyBytes) && maxBodyBytes > 0)) {
     throw orchestratorError("INVALID_ARGUMENT", "maxBodyBytes must be a positive whole number of bytes");
   }
   const app = new Hono();
+  /** The open event streams, ended by `close()`. */
+  const streams = new Set();
 
   app.onError((error, c) => {
     if (typeof error?.code === "string") return failure(c, error.code, error.message);
@@ -197,6 +201,52 @@ export function createHandler({
         return c.json(await rollouts.events(...names(c), { since, limit }));
       },
     ],
+    [
+      "GET",
+      "/:ns/:entity/events/stream",
+      async (c) => {
+        // Server-Sent Events: each event as it is logged (`id` its seq, so
+        // a reconnecting client resumes with Last-Event-ID), from `since`.
+        const resume = c.req.header("last-event-id");
+        let since = wholeNumber(resume ?? c.req.query("since"), resume === undefined ? "since" : "Last-Event-ID", 0);
+        const [namespace, entity] = names(c);
+        // The first read answers errors (no such entity) as a plain response.
+        let events = await rollouts.events(namespace, entity, { since, limit: 1000 });
+        return streamSSE(c, async (stream) => {
+          streams.add(stream);
+          stream.onAbort(() => streams.delete(stream));
+          let quiet = 0;
+          for (let first = true; !stream.aborted; first = false) {
+            if (!first) events = await rollouts.events(namespace, entity, { since, limit: 1000 });
+            for (const e of events) {
+              await stream.writeSSE({ id: String(e.seq), event: e.kind, data: JSON.stringify(e) });
+              since = e.seq;
+            }
+            if (events.length === 1000) continue;
+            quiet = events.length > 0 ? 0 : quiet + pollMs;
+            if (quiet >= 15_000) {
+              await stream.write(": keep-alive\n\n");
+              quiet = 0;
+            }
+            await stream.sleep(pollMs);
+          }
+          streams.delete(stream);
+        });
+      },
+    ],
+    [
+      "GET",
+      "/:ns/:entity/snapshot",
+      async (c) => new Response(await rollouts.exportEntity(...names(c)), { headers: { "content-type": "application/octet-stream" } }),
+    ],
+    [
+      "PUT",
+      "/:ns/:entity/snapshot",
+      async (c) => {
+        await rollouts.importEntity(...names(c), new Uint8Array(await c.req.arrayBuffer()));
+        return ok(c);
+      },
+    ],
   ];
 
   /** An HTTP controller by the Go engine's names; one with no endpoint removes it. */
@@ -219,7 +269,15 @@ export function createHandler({
     return failure(c, "METHOD_NOT_ALLOWED", `${c.req.method} is not a method of ${pathname}; it has ${allowed.join(", ")}`);
   });
 
-  return { fetch: (request, ...rest) => app.fetch(request, ...rest), rollouts };
+  return {
+    fetch: (request, ...rest) => app.fetch(request, ...rest),
+    rollouts,
+    /** Ends the open event streams (a server stopping waits for its connections). */
+    close() {
+      for (const stream of streams) stream.abort();
+      streams.clear();
+    },
+  };
 }
 
 function parse(text) {

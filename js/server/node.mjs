@@ -64,6 +64,7 @@ export async function startServer({
     stop: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
+        handler.close();
         server.closeIdleConnections?.();
       }),
   };

@@ -21,6 +21,8 @@ export interface HandlerOptions {
   hookTimeoutMs?: number;
   /** `Access-Control-Allow-Origin` to send; none unless set. */
   cors?: string;
+  /** How often an event stream looks for new events, in ms (default 1000). */
+  pollMs?: number;
 }
 
 export interface Handler {
@@ -28,6 +30,8 @@ export interface Handler {
   fetch(request: FetchRequest): Promise<FetchResponse>;
   /** The entities behind it. */
   rollouts: Rollouts;
+  /** Ends the open event streams. */
+  close(): void;
 }
 
 /** The Go engine's HTTP API and this package's additions, under `/v1/orchestrate`, plus `/healthz`. */

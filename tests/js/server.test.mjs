@@ -288,3 +288,94 @@ test("serve: refuses a public address without a token, serves on loopback, and s
     ["listening", "stopping", "stopped"],
   );
 });
+
+/** Reads Server-Sent Events from `response` until `enough(events)`; answers them. */
+async function readEvents(response, enough) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  const events = [];
+  let text = "";
+  while (!enough(events)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+    const blocks = text.split("\n\n");
+    text = blocks.pop();
+    for (const block of blocks) {
+      const fields = Object.fromEntries(
+        block
+          .split("\n")
+          .filter((line) => line && !line.startsWith(":"))
+          .map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1).trimStart()]),
+      );
+      if (fields.data) events.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) });
+    }
+  }
+  await reader.cancel();
+  return events;
+}
+
+test("the event stream: events as they are logged, resumed after Last-Event-ID; a stopping server ends it", async () => {
+  const { server, call } = await api(new MemoryStore(), { pollMs: 20, readToken: "r", token: "w" });
+  const write = { authorization: "Bearer w" };
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" }, write);
+  await call("POST", "/v1/orchestrate/prod/api", clientStates(hosts(2, "v1")), write);
+  const missing = await call("GET", "/v1/orchestrate/prod/none/events/stream", undefined, { authorization: "Bearer r" });
+  assert.equal(missing.status, 400);
+  assert.equal(missing.body.code, "NOT_FOUND");
+  const open = (headers = {}) => fetch(`${server.url}/v1/orchestrate/prod/api/events/stream?since=0`, { headers: { authorization: "Bearer r", ...headers } });
+  const response = await open();
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type"), /^text\/event-stream/);
+  const reading = readEvents(response, (events) => events.some((e) => e.event === "version_set" && e.data.version === "v2"));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v2" }, write);
+  const events = await reading;
+  assert.deepEqual(
+    events.map((e) => Number(e.id)),
+    events.map((_, i) => i + 1),
+    "every event once, in order",
+  );
+  assert.deepEqual(events[0].data, (await call("GET", "/v1/orchestrate/prod/api/events", undefined, write)).body[0]);
+  const resumed = await readEvents(await open({ "last-event-id": String(events.length - 1) }), (e) => e.length >= 1);
+  assert.equal(Number(resumed[0].id), events.length, "resumed after the last event seen");
+  // A stream left open does not keep a stopping server waiting.
+  const left = await open();
+  const stopped = await Promise.race([server.stop().then(() => "stopped"), new Promise((resolve) => setTimeout(() => resolve("hung"), 5000))]);
+  assert.equal(stopped, "stopped");
+  await left.body.cancel().catch(() => {});
+});
+
+test("an entity's snapshot exported from one server and imported into another (another store) is the same rollout", async () => {
+  const a = await api(new MemoryStore(), { token: "w", readToken: "r" });
+  const dir = mkdtempSync(join(tmpdir(), "api-import-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const b = await api(new FileStore(dir), { clock: a.clock });
+  const write = { authorization: "Bearer w" };
+  await a.call("POST", "/v1/orchestrate/prod/api/options", { batchpercent: 50, successpercent: 100, successtimeoutsecs: 20, durationtimeoutsecs: 300 }, write);
+  await a.call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" }, write);
+  const fleet = hosts(4, "v1");
+  const authed = { ...a, call: (m, p, body, h) => a.call(m, p, body, h ?? write) };
+  await loop(authed, fleet, (r) => r.lastknowngoodversion === "v1");
+  await a.call("POST", "/v1/orchestrate/prod/api/version", { version: "v2" }, write);
+  await loop(authed, fleet, () => fleet.some((h) => h.running === "v2"));
+  const exported = await fetch(`${a.server.url}/v1/orchestrate/prod/api/snapshot`, { headers: { authorization: "Bearer r" } });
+  assert.equal(exported.status, 200);
+  assert.equal(exported.headers.get("content-type"), "application/octet-stream");
+  const bytes = new Uint8Array(await exported.arrayBuffer());
+  const put = (url, path, body, headers = {}) => fetch(`${url}${path}`, { method: "PUT", body, headers }).then(async (r) => ({ status: r.status, body: await r.json() }));
+  assert.equal((await put(a.server.url, "/v1/orchestrate/prod/api/snapshot", bytes, { authorization: "Bearer r" })).status, 403);
+  assert.equal((await put(b.server.url, "/v1/orchestrate/prod/api/snapshot", bytes)).status, 200);
+  for (const path of ["info", "events", "targets", "plan", "history"]) {
+    assert.deepEqual((await b.call("GET", `/v1/orchestrate/prod/api/${path}`)).body, (await a.call("GET", `/v1/orchestrate/prod/api/${path}`, undefined, write)).body, path);
+  }
+  // The imported rollout goes on in the other deployment.
+  await loop(b, fleet, (r) => r.lastknowngoodversion === "v2");
+  // Not a snapshot, or another entity's: refused, nothing stored.
+  const garbage = await put(b.server.url, "/v1/orchestrate/prod/api/snapshot", new Uint8Array([1, 2, 3]));
+  assert.deepEqual([garbage.status, garbage.body.code], [400, "INVALID_SNAPSHOT"]);
+  const other = await put(b.server.url, "/v1/orchestrate/prod/other/snapshot", bytes);
+  assert.deepEqual([other.status, other.body.code], [400, "INVALID_SNAPSHOT"]);
+  assert.deepEqual((await b.call("GET", "/v1/orchestrate/prod/entities")).body, ["api"]);
+  assert.equal((await b.call("GET", "/v1/orchestrate/prod/none/snapshot")).body.code, "NOT_FOUND");
+});
