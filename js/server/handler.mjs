@@ -14,8 +14,9 @@ import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS } from "../hooks/http.mjs";
 import { Rollouts } from "../rollouts/rollouts.mjs";
 import { access } from "./auth.mjs";
 import { clientState, controllerFromGo, optionsFromGo, reportsFromGo, rolloutToGo, versionFromGo } from "./go-json.mjs";
+import { PREFIX, openApiDocument } from "./openapi.mjs";
 
-export const PREFIX = "/v1/orchestrate";
+export { PREFIX };
 
 /** Large enough for a report of a million targets (about 110 bytes each as JSON). */
 export const DEFAULT_MAX_BODY_BYTES = 192 * 1024 * 1024;
@@ -70,6 +71,8 @@ export function createHandler({
   app.notFound((c) => failure(c, "NOT_FOUND_ROUTE", `no route ${c.req.method} ${new URL(c.req.url).pathname}`));
 
   app.get("/healthz", (c) => c.json({ status: "success", message: "ok" }));
+  const document = openApiDocument();
+  app.get("/openapi.json", (c) => c.json(document));
 
   if (cors) {
     app.use(`${PREFIX}/*`, async (c, next) => {
@@ -272,6 +275,8 @@ export function createHandler({
   return {
     fetch: (request, ...rest) => app.fetch(request, ...rest),
     rollouts,
+    /** Every route as `[method, path]` (`:param`s, after the prefix). */
+    routes: routes.map(([method, path]) => [method, path]),
     /** Ends the open event streams (a server stopping waits for its connections). */
     close() {
       for (const stream of streams) stream.abort();

@@ -32,6 +32,8 @@ export interface Handler {
   rollouts: Rollouts;
   /** Ends the open event streams. */
   close(): void;
+  /** Every route as `[method, path]`, with `:param`s, after `PREFIX`. */
+  routes: Array<[string, string]>;
 }
 
 /** The Go engine's HTTP API and this package's additions, under `/v1/orchestrate`, plus `/healthz`. */

@@ -379,3 +379,68 @@ test("an entity's snapshot exported from one server and imported into another (a
   assert.deepEqual((await b.call("GET", "/v1/orchestrate/prod/entities")).body, ["api"]);
   assert.equal((await b.call("GET", "/v1/orchestrate/prod/none/snapshot")).body.code, "NOT_FOUND");
 });
+
+test("the OpenAPI document describes every route, and every route answers as it says", async () => {
+  const { default: Ajv2020 } = await import("ajv/dist/2020.js");
+  const { DOCUMENTED, answerSchema, openApiPath } = await import("../../js/server/openapi.mjs");
+  const { server, call } = await api(new MemoryStore(), { pollMs: 20 });
+  const document = (await call("GET", "/openapi.json")).body;
+  assert.equal(document.openapi, "3.1.0");
+  // Both ways: every route is documented, every documented route is a route.
+  const { createHandler } = await import("orchestrator-engine/server");
+  const routes = createHandler({ store: new MemoryStore() }).routes;
+  const key = ([method, path]) => `${method} ${path}`;
+  assert.deepEqual(routes.map(key).sort(), DOCUMENTED.map(key).sort());
+  for (const [method, path] of routes) assert.ok(document.paths[openApiPath(path)]?.[method.toLowerCase()], `${method} ${path} in the document`);
+  // Real answers against the document's schemas.
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  ajv.addSchema({ $id: "api", components: document.components });
+  const validate = (schema, value, what) => {
+    const check = ajv.compile(JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"api#/components/')));
+    assert.ok(check(value), `${what}: ${JSON.stringify(check.errors)} in ${JSON.stringify(value).slice(0, 300)}`);
+  };
+  const url = (path) => path.replace(":ns", "prod").replace(":entity", "api").replace(":group", "eu");
+  const bodies = {
+    "POST /:ns/:entity": clientStates(hosts(4, "v1")),
+    "POST /:ns/:entity/status": clientStates(hosts(4, "v1")),
+    "POST /:ns/:entity/version": { version: "v1" },
+    "POST /:ns/:entity/options": { batchpercent: 50, successpercent: 100, successtimeoutsecs: 0, durationtimeoutsecs: 300 },
+    "POST /:ns/:entity/target/controller": {},
+    "POST /:ns/:entity/monitoring/controller": {},
+    "POST /:ns/:entity/force": { version: "v1" },
+    "POST /:ns/:entity/promote": { full: false },
+    "POST /:ns/:entity/rollback": { version: "v1" },
+  };
+  const order = ["POST /:ns/:entity/options", "POST /:ns/:entity/version", "POST /:ns/:entity"];
+  const sorted = [...order.map((k) => routes.find((r) => key(r) === k)), ...routes.filter((r) => !order.includes(key(r)))];
+  const covered = new Set();
+  let snapshot; // read by GET .../snapshot, written back by PUT (which the routes list after it)
+  for (const [method, path] of sorted) {
+    const target = `/v1/orchestrate${url(path)}`;
+    if (path.endsWith("/snapshot") || path.endsWith("/stream")) {
+      const response = await fetch(`${server.url}${target}`, method === "PUT" ? { method, body: snapshot } : {});
+      if (path.endsWith("/stream")) {
+        assert.match(response.headers.get("content-type"), /^text\/event-stream/);
+        await response.body.cancel();
+      } else if (method === "GET") {
+        assert.equal(response.headers.get("content-type"), "application/octet-stream");
+        snapshot = new Uint8Array(await response.arrayBuffer());
+      } else {
+        validate(answerSchema(method, path), await response.json(), key([method, path]));
+      }
+      assert.equal(response.status, 200, key([method, path]));
+      covered.add(key([method, path]));
+      continue;
+    }
+    const { status, body } = await call(method, target, bodies[key([method, path])]);
+    assert.equal(status, 200, `${key([method, path])}: ${JSON.stringify(body)}`);
+    validate(answerSchema(method, path), body, key([method, path]));
+    covered.add(key([method, path]));
+  }
+  assert.equal(covered.size, routes.length, "every route was called");
+  // Errors have the documented shape too.
+  const errorSchema = { $ref: "#/components/schemas/Error" };
+  for (const [method, path] of [["GET", "/v1/orchestrate/x/y/rollout"], ["POST", "/v1/orchestrate/x/y/version"], ["GET", "/nowhere"], ["DELETE", "/v1/orchestrate/namespaces"]]) {
+    validate(errorSchema, (await call(method, path, method === "POST" ? "{" : undefined)).body, `${method} ${path}`);
+  }
+});

@@ -1,0 +1,146 @@
+// The OpenAPI 3.1 document of the HTTP API (served at /openapi.json): every
+// route of js/server/handler.mjs, its body, and what it answers.
+// tests/js/server.test.mjs checks it against the routes both ways, and
+// checks real answers against its schemas.
+
+/** Where the API's routes are. */
+export const PREFIX = "/v1/orchestrate";
+
+const ref = (name) => ({ $ref: `#/components/schemas/${name}` });
+const array = (items) => ({ type: "array", items });
+const object = (properties, required = []) => ({ type: "object", properties, required });
+const string = { type: "string" };
+const integer = { type: "integer", minimum: 0 };
+const nullable = (schema) => ({ oneOf: [schema, { type: "null" }] });
+
+const schemas = {
+  ClientState: object(
+    { name: string, group: string, tags: { type: "string", description: "comma-joined" }, version: string, message: string, isError: { type: "boolean" } },
+    ["name", "group", "tags", "version", "message", "isError"],
+  ),
+  Success: object({ status: { const: "success" }, message: string, changed: { type: "boolean" } }, ["status", "message"]),
+  Error: object({ status: { const: "error" }, message: string, code: string }, ["status", "message", "code"]),
+  GoOptions: object(
+    { batchpercent: integer, successpercent: integer, successtimeoutsecs: integer, durationtimeoutsecs: integer },
+    ["batchpercent", "successpercent", "successtimeoutsecs", "durationtimeoutsecs"],
+  ),
+  GoRollout: object(
+    { targetversion: string, rollingversion: string, lastknowngoodversion: string, lastknownbadversion: string, options: ref("GoOptions") },
+    ["targetversion", "rollingversion", "lastknowngoodversion", "lastknownbadversion", "options"],
+  ),
+  Version: object({ version: string }, ["version"]),
+  TargetController: object(
+    { selection: string, approval: string, removal: string, monitoring: string, headers: { type: "object", additionalProperties: string }, timeoutMs: integer },
+    [],
+  ),
+  MonitoringController: object({ externalmonitoring: string, headers: { type: "object", additionalProperties: string }, timeoutMs: integer }, []),
+  ExpectedState: object({ name: string, group: string, version: string, reason: string, message: string, isError: { type: "boolean" } }, ["name", "group", "version", "reason"]),
+  RolloutInfo: object(
+    {
+      targetVersion: string,
+      rollingVersion: string,
+      lastKnownGoodVersion: string,
+      lastKnownBadVersion: string,
+      paused: { type: "boolean" },
+      options: { type: "object" },
+    },
+    ["targetVersion", "rollingVersion", "lastKnownGoodVersion", "lastKnownBadVersion", "paused", "options"],
+  ),
+  Event: object(
+    { seq: integer, time: { type: "number" }, kind: string, version: string, target: nullable(object({ group: string, name: string }, ["group", "name"])), detail: string },
+    ["seq", "time", "kind", "version", "target", "detail"],
+  ),
+  Rollout: object({ version: string, started: { type: "number" }, ended: nullable({ type: "number" }), outcome: string }, ["version", "started", "outcome"]),
+  Schedule: object({ steps: { type: "array" } }, ["steps"]),
+  Promote: object({ full: { type: "boolean" } }),
+};
+
+const json = (schema) => ({ content: { "application/json": { schema } } });
+const errors = (...codes) => Object.fromEntries(codes.map((code) => [String(code), { description: DESCRIPTIONS[code], ...json(ref("Error")) }]));
+const DESCRIPTIONS = {
+  400: "the engine refused the request (its `code` says why), or the body is not the JSON the route reads",
+  401: "no valid bearer token",
+  403: "a read token on a route that writes",
+  405: "the path has other methods (see Allow)",
+  409: "other writers saved first on every attempt (`CONFLICT`)",
+  413: "the body is larger than the limit",
+  503: "the store did not answer (`STORE_UNAVAILABLE`)",
+};
+
+/** [method, path, summary, request body schema or null, answer schema, content type of the answer] */
+const ROUTES = [
+  ["GET", "/namespaces", "every namespace with an entity", null, array(string)],
+  ["GET", "/:ns/entities", "the entities of a namespace", null, array(string)],
+  ["POST", "/:ns/:entity", "report the targets and get the version each should run (the Go engine's loop)", array(ref("ClientState")), array(ref("ClientState"))],
+  ["POST", "/:ns/:entity/status", "report the targets only", array(ref("ClientState")), ref("Success")],
+  ["POST", "/:ns/:entity/version", "set the version to roll out", ref("Version"), ref("Success")],
+  ["POST", "/:ns/:entity/options", "set the rollout options (a field left out is zero)", { type: "object" }, ref("Success")],
+  ["POST", "/:ns/:entity/target/controller", "set (or, with no endpoint, remove) the HTTP target controller", ref("TargetController"), ref("Success")],
+  ["POST", "/:ns/:entity/monitoring/controller", "set (or remove) the HTTP monitoring controller", ref("MonitoringController"), ref("Success")],
+  ["GET", "/:ns/:entity/rollout", "the rollout, as the Go engine answers it", null, ref("GoRollout")],
+  ["GET", "/:ns/:entity/targets", "every target's expected state, with its reason", null, array(ref("ExpectedState"))],
+  ["GET", "/:ns/:entity/status", "every target with the version it should run", null, array(ref("ClientState"))],
+  ["GET", "/:ns/:entity/:group/status", "one group's targets with the version each should run", null, array(ref("ClientState"))],
+  ["GET", "/:ns/:entity/info", "the rollout, as this package answers it", null, ref("RolloutInfo")],
+  ["POST", "/:ns/:entity/force", "force a version (no rollout: every target at once)", ref("Version"), ref("Success")],
+  ["POST", "/:ns/:entity/pause", "pause the rollout", null, ref("Success")],
+  ["POST", "/:ns/:entity/resume", "resume the rollout", null, ref("Success")],
+  ["POST", "/:ns/:entity/abort", "abort the rollout and roll back", null, ref("Success")],
+  ["POST", "/:ns/:entity/retry", "roll a bad version out afresh", null, ref("Success")],
+  ["POST", "/:ns/:entity/approve", "approve the plan step waiting for approval", null, ref("Success")],
+  ["POST", "/:ns/:entity/promote", "skip the current bake (or, with full, the rest of the plan)", ref("Promote"), ref("Success")],
+  ["POST", "/:ns/:entity/rollback", "roll back to a version that was known good", ref("Version"), ref("Success")],
+  ["GET", "/:ns/:entity/plan", "the plan's steps and where the rollout is", null, ref("Schedule")],
+  ["GET", "/:ns/:entity/history", "the entity's rollouts", null, array(ref("Rollout"))],
+  ["GET", "/:ns/:entity/events", "events after `since` (at most `limit`)", null, array(ref("Event"))],
+  ["GET", "/:ns/:entity/events/stream", "events as they are logged (Server-Sent Events; resumes after Last-Event-ID)", null, string, "text/event-stream"],
+  ["GET", "/:ns/:entity/snapshot", "the entity's snapshot", null, { type: "string", contentMediaType: "application/octet-stream" }, "application/octet-stream"],
+  ["PUT", "/:ns/:entity/snapshot", "replace the entity's state with a snapshot of it", "octets", ref("Success")],
+];
+
+/** The routes the document describes, as `[method, path]` with `:param`s. */
+export const DOCUMENTED = ROUTES.map(([method, path]) => [method, path]);
+
+/** A route's path in OpenAPI form. */
+export const openApiPath = (path) => `${PREFIX}${path.replace(/:([a-z]+)/g, "{$1}")}`;
+
+/** The answer schema of a route (for tests), by method and `:param` path. */
+export function answerSchema(method, path) {
+  return ROUTES.find(([m, p]) => m === method && p === path)?.[4];
+}
+
+export function openApiDocument() {
+  const paths = {};
+  for (const [method, path, summary, body, answer, type = "application/json"] of ROUTES) {
+    const parameters = [...path.matchAll(/:([a-z]+)/g)].map(([, name]) => ({ name, in: "path", required: true, schema: string }));
+    if (path.endsWith("/events")) {
+      parameters.push({ name: "since", in: "query", schema: integer }, { name: "limit", in: "query", schema: integer });
+    }
+    if (path.endsWith("/events/stream")) {
+      parameters.push({ name: "since", in: "query", schema: integer }, { name: "Last-Event-ID", in: "header", schema: string });
+    }
+    const operation = {
+      summary,
+      parameters,
+      responses: {
+        200: { description: "done", content: { [type]: { schema: answer } } },
+        ...errors(400, 401, ...(method === "GET" ? [] : [403, 409, 413]), 503),
+      },
+    };
+    if (body === "octets") operation.requestBody = { required: true, content: { "application/octet-stream": { schema: { type: "string", contentMediaType: "application/octet-stream" } } } };
+    else if (body) operation.requestBody = { required: true, ...json(body) };
+    (paths[openApiPath(path)] ??= {})[method.toLowerCase()] = operation;
+  }
+  paths["/healthz"] = { get: { summary: "the server is up", responses: { 200: { description: "up", ...json(ref("Success")) } } } };
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "orchestrator-engine",
+      version: "1",
+      description: "The Go engine's (nixmade/orchestrator) HTTP API, and this package's additions, under /v1/orchestrate. Every route needs a bearer token when the server has one (the read token: GET routes only).",
+    },
+    components: { schemas, securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+    security: [{ bearer: [] }],
+    paths,
+  };
+}
