@@ -14,6 +14,7 @@ import { FileStore } from "orchestrator-engine/stores/file";
 import { MemoryStore } from "orchestrator-engine/stores";
 import { startServer } from "../../js/server/node.mjs";
 import { storeKinds } from "./servers/stores.mjs";
+import { clientStates, hosts, loop, rolloutAndRollback } from "./servers/api-suite.mjs";
 
 const T0 = 1_700_000_000_000;
 const servers = await storeKinds();
@@ -45,87 +46,6 @@ async function api(store, { clock = { now: T0 }, ...options } = {}) {
     return { status: response.status, body: json };
   };
   return { server, call, clock };
-}
-
-/** Hosts as the Go engine's `ClientState`; `brokenOn` versions report errors. */
-function hosts(n, version, brokenOn = []) {
-  return Array.from({ length: n }, (_, i) => ({ name: `h${String(i).padStart(2, "0")}`, group: i % 2 ? "us" : "eu", tags: "web,arm64", running: version, brokenOn }));
-}
-const clientStates = (fleet) =>
-  fleet.map((h) => ({ name: h.name, group: h.group, tags: h.tags, version: h.running, message: "", isError: h.brokenOn.includes(h.running) }));
-
-/** The Go engine's controller loop over HTTP until `done(rollout)`; answers the steps taken. */
-async function loop({ call, clock }, fleet, done, path = "/v1/orchestrate/prod/api") {
-  for (let step = 0; step < 200; step++, clock.now += 10_000) {
-    const { status, body } = await call("POST", path, clientStates(fleet));
-    assert.equal(status, 200, JSON.stringify(body));
-    for (const t of body) {
-      assert.equal(t.tags, "web,arm64", "targets come back as reported, tags a string");
-      const host = fleet.find((h) => h.name === t.name);
-      host.running = t.version;
-    }
-    const rollout = (await call("GET", `${path}/rollout`)).body;
-    if (done(rollout)) return step;
-  }
-  throw new Error("the rollout did not finish");
-}
-
-/** A rollout to v2 then a failing v3 rolled back, as the Go engine's client drives it. */
-async function rolloutAndRollback(handle, { viaController } = {}) {
-  const { call } = handle;
-  // Go's decoder: any case; a field left out is zero.
-  assert.deepEqual((await call("POST", "/v1/orchestrate/prod/api/options", { BatchPercent: 50, successpercent: 100, successTimeoutSecs: 20, durationtimeoutsecs: 300 })).body, {
-    status: "success",
-    message: "ok",
-  });
-  const fleet = hosts(6, "v1", viaController ? [] : ["v3"]);
-  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" });
-  await loop(handle, fleet, (r) => r.lastknowngoodversion === "v1");
-  await call("POST", "/v1/orchestrate/prod/api/version", { Version: "v2" });
-  await loop(handle, fleet, (r) => r.lastknowngoodversion === "v2");
-  assert.ok(fleet.every((h) => h.running === "v2"));
-  if (viaController) {
-    const monitor = await endpoint((body) => ({ status: body.target.version === "v3" ? "unhealthy" : "ok", message: "error rate 9%" }));
-    assert.equal((await call("POST", "/v1/orchestrate/prod/api/target/controller", { Monitoring: monitor.url })).status, 200);
-  }
-  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v3" });
-  await loop(handle, fleet, (r) => r.lastknownbadversion === "v3" && fleet.every((h) => h.running === "v2"));
-  const rollout = (await call("GET", "/v1/orchestrate/prod/api/rollout")).body;
-  assert.deepEqual(rollout, {
-    targetversion: "v3",
-    rollingversion: "v3",
-    lastknowngoodversion: "v2",
-    lastknownbadversion: "v3",
-    options: { batchpercent: 50, successpercent: 100, successtimeoutsecs: 20, durationtimeoutsecs: 300 },
-  });
-  const events = (await call("GET", "/v1/orchestrate/prod/api/events?since=0&limit=1000")).body;
-  assert.ok(events.some((e) => e.kind === "rollback_finished"));
-  assert.ok(events.filter((e) => e.kind === "target_assigned" && e.version === "v3").length <= 3, "never more than a batch on the bad version");
-  assert.deepEqual((await call("GET", "/v1/orchestrate/namespaces")).body, ["prod"]);
-  assert.deepEqual((await call("GET", "/v1/orchestrate/prod/entities")).body, ["api"]);
-  const eu = (await call("GET", "/v1/orchestrate/prod/api/eu/status")).body;
-  assert.deepEqual(
-    eu.map((t) => t.name),
-    ["h00", "h02", "h04"],
-  );
-  assert.deepEqual(Object.keys(eu[0]).sort(), ["group", "isError", "message", "name", "tags", "version"]);
-}
-
-const endpoints = [];
-after(() => Promise.all(endpoints.map((s) => new Promise((resolve) => s.close(resolve)))));
-/** A Go-style controller endpoint on loopback answering `answer(body)`. */
-async function endpoint(answer) {
-  const server = createServer(async (req, res) => {
-    let text = "";
-    for await (const chunk of req) text += chunk;
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify(answer(JSON.parse(text))));
-  });
-  server.keepAliveTimeout = 1;
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  server.unref();
-  endpoints.push(server);
-  return { url: `http://127.0.0.1:${server.address().port}/hook` };
 }
 
 describe("the Go engine's API over every store", () => {
@@ -244,8 +164,6 @@ test("serve: refuses a public address without a token, serves on loopback, and s
   const badFlag = spawn(process.execPath, [bin, "serve", "--port", "http"], { env });
   assert.equal(await new Promise((resolve) => badFlag.on("exit", resolve)), 2);
 
-  const slow = await endpoint(() => ({ targets: [] })); // approval answers at once; the delay is the monitor's
-  void slow;
   const server = spawn(process.execPath, [bin, "serve", "--port", "0", "--store", "memory:"], { env });
   const lines = [];
   let buffered = "";
@@ -268,7 +186,8 @@ test("serve: refuses a public address without a token, serves on loopback, and s
     res.end(JSON.stringify({ status: "ok" }));
   });
   await new Promise((resolve) => monitor.listen(0, "127.0.0.1", resolve));
-  endpoints.push(monitor);
+  monitor.unref();
+  cleanups.push(() => new Promise((resolve) => monitor.close(resolve)));
   const post = (path, body) => fetch(`${url}${path}`, { method: "POST", body: JSON.stringify(body) });
   await post("/v1/orchestrate/p/e/version", { version: "v1" });
   await post("/v1/orchestrate/p/e", [{ name: "a", version: "v1" }]);

@@ -1,0 +1,88 @@
+// The HTTP API as a Cloudflare Worker: each entity is one Durable Object
+// (`EntityObject`), in which its engine lives, with the same handler as the
+// Node server (js/server/handler.mjs) over the object's own storage
+// (js/stores/durable-object.mjs): a request's change is in storage before
+// its response. The namespaces and their entities are listed by one more
+// object (`EntityIndex`), which each entity's object joins on its first
+// write. Bindings (wrangler.toml):
+//
+//   [[durable_objects.bindings]] name = "ENTITIES", class_name = "EntityObject"
+//   [[durable_objects.bindings]] name = "INDEX",    class_name = "EntityIndex"
+//   vars / secrets: ORCHESTRATOR_TOKEN, ORCHESTRATOR_READ_TOKEN
+
+import { DurableObject } from "cloudflare:workers";
+
+import { DurableObjectStore } from "../stores/durable-object.mjs";
+import { access } from "./auth.mjs";
+import { createHandler } from "./handler.mjs";
+import { PREFIX, openApiDocument } from "./openapi.mjs";
+
+const json = (body, status = 200, headers = {}) => Response.json(body, { status, headers });
+const failure = (status, code, message, headers) => json({ status: "error", message, code }, status, headers);
+
+/** One entity: its engine, its state in the object's storage. */
+export class EntityObject extends DurableObject {
+  #handler;
+
+  constructor(ctx, env) {
+    super(ctx, env);
+    // Tokens are checked by the Worker in front; the object serves what reaches it.
+    this.#handler = createHandler({ store: new DurableObjectStore(ctx.storage) });
+  }
+
+  async fetch(request) {
+    return this.#handler.fetch(request);
+  }
+}
+
+/** The namespaces and their entities, for the listing routes. */
+export class EntityIndex extends DurableObject {
+  async join(namespace, entity) {
+    await this.ctx.storage.put(JSON.stringify([namespace, entity]), true);
+  }
+
+  async leave(namespace, entity) {
+    await this.ctx.storage.delete(JSON.stringify([namespace, entity]));
+  }
+
+  async entities() {
+    const listed = await this.ctx.storage.list();
+    return [...listed.keys()].map((key) => JSON.parse(key)).sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
+  }
+}
+
+const document = openApiDocument();
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === "/healthz") return json({ status: "success", message: "ok" });
+    if (url.pathname === "/openapi.json") return json(document);
+    if (!url.pathname.startsWith(`${PREFIX}/`)) return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname}`);
+    const level = await access(request, { token: env.ORCHESTRATOR_TOKEN, readToken: env.ORCHESTRATOR_READ_TOKEN });
+    if (level === null) {
+      return failure(401, "UNAUTHORIZED", "a valid bearer token is required (Authorization: Bearer <token>)", { "www-authenticate": 'Bearer realm="orchestrator-engine"' });
+    }
+    const reading = request.method === "GET" || request.method === "HEAD";
+    if (level === "read" && !reading) return failure(403, "FORBIDDEN", "this token may only read (GET routes)");
+    const segments = url.pathname.slice(PREFIX.length + 1).split("/").map(decodeURIComponent);
+    const index = env.INDEX.get(env.INDEX.idFromName("index"));
+    // The listing routes, from the index.
+    if (segments.length === 1 && segments[0] === "namespaces" && reading) {
+      return json([...new Set((await index.entities()).map(([ns]) => ns))]);
+    }
+    if (segments.length === 2 && segments[1] === "entities" && reading) {
+      const names = (await index.entities()).filter(([ns]) => ns === segments[0]).map(([, entity]) => entity);
+      return names.length > 0 ? json(names) : failure(400, "NOT_FOUND", `namespace not found: ${segments[0]}`);
+    }
+    // Everything else is one entity's: its object answers.
+    if (segments.length < 2 || segments[0] === "" || segments[1] === "") {
+      return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname}`);
+    }
+    const [namespace, entity] = segments;
+    const object = env.ENTITIES.get(env.ENTITIES.idFromName(JSON.stringify([namespace, entity])));
+    const response = await object.fetch(request);
+    if (!reading && response.ok) await index.join(namespace, entity);
+    return response;
+  },
+};

@@ -1,0 +1,85 @@
+// The API suite every deployment of the HTTP API passes (the Node server on
+// each store, the Worker in workerd): the Go engine's controller loop, as its
+// own client drives it, through a rollout and a rollback.
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+
+/** Hosts as the Go engine's `ClientState`; `brokenOn` versions report errors. */
+export function hosts(n, version, brokenOn = []) {
+  return Array.from({ length: n }, (_, i) => ({ name: `h${String(i).padStart(2, "0")}`, group: i % 2 ? "us" : "eu", tags: "web,arm64", running: version, brokenOn }));
+}
+export const clientStates = (fleet) =>
+  fleet.map((h) => ({ name: h.name, group: h.group, tags: h.tags, version: h.running, message: "", isError: h.brokenOn.includes(h.running) }));
+
+/** The Go engine's controller loop over HTTP until `done(rollout)`; answers the steps taken. */
+export async function loop({ call, clock, pauseMs = 0 }, fleet, done, path = "/v1/orchestrate/prod/api") {
+  for (let step = 0; step < 200; step++, clock.now += 10_000) {
+    if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    const { status, body } = await call("POST", path, clientStates(fleet));
+    assert.equal(status, 200, JSON.stringify(body));
+    for (const t of body) {
+      assert.equal(t.tags, "web,arm64", "targets come back as reported, tags a string");
+      const host = fleet.find((h) => h.name === t.name);
+      host.running = t.version;
+    }
+    const rollout = (await call("GET", `${path}/rollout`)).body;
+    if (done(rollout)) return step;
+  }
+  throw new Error("the rollout did not finish");
+}
+
+/** A rollout to v2 then a failing v3 rolled back, as the Go engine's client drives it. */
+export async function rolloutAndRollback(handle, { viaController, successtimeoutsecs = 20, durationtimeoutsecs = 300 } = {}) {
+  const { call } = handle;
+  // Go's decoder: any case; a field left out is zero.
+  assert.deepEqual((await call("POST", "/v1/orchestrate/prod/api/options", { BatchPercent: 50, successpercent: 100, successTimeoutSecs: successtimeoutsecs, durationtimeoutsecs })).body, {
+    status: "success",
+    message: "ok",
+  });
+  const fleet = hosts(6, "v1", viaController ? [] : ["v3"]);
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" });
+  await loop(handle, fleet, (r) => r.lastknowngoodversion === "v1");
+  await call("POST", "/v1/orchestrate/prod/api/version", { Version: "v2" });
+  await loop(handle, fleet, (r) => r.lastknowngoodversion === "v2");
+  assert.ok(fleet.every((h) => h.running === "v2"));
+  if (viaController) {
+    const monitor = await endpoint((body) => ({ status: body.target.version === "v3" ? "unhealthy" : "ok", message: "error rate 9%" }));
+    assert.equal((await call("POST", "/v1/orchestrate/prod/api/target/controller", { Monitoring: monitor.url })).status, 200);
+  }
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v3" });
+  await loop(handle, fleet, (r) => r.lastknownbadversion === "v3" && fleet.every((h) => h.running === "v2"));
+  const rollout = (await call("GET", "/v1/orchestrate/prod/api/rollout")).body;
+  assert.deepEqual(rollout, {
+    targetversion: "v3",
+    rollingversion: "v3",
+    lastknowngoodversion: "v2",
+    lastknownbadversion: "v3",
+    options: { batchpercent: 50, successpercent: 100, successtimeoutsecs, durationtimeoutsecs },
+  });
+  const events = (await call("GET", "/v1/orchestrate/prod/api/events?since=0&limit=1000")).body;
+  assert.ok(events.some((e) => e.kind === "rollback_finished"));
+  assert.ok(events.filter((e) => e.kind === "target_assigned" && e.version === "v3").length <= 3, "never more than a batch on the bad version");
+  assert.deepEqual((await call("GET", "/v1/orchestrate/namespaces")).body, ["prod"]);
+  assert.deepEqual((await call("GET", "/v1/orchestrate/prod/entities")).body, ["api"]);
+  const eu = (await call("GET", "/v1/orchestrate/prod/api/eu/status")).body;
+  assert.deepEqual(
+    eu.map((t) => t.name),
+    ["h00", "h02", "h04"],
+  );
+  assert.deepEqual(Object.keys(eu[0]).sort(), ["group", "isError", "message", "name", "tags", "version"]);
+}
+
+/** A Go-style controller endpoint on loopback answering `answer(body)` (closed when the test process ends). */
+export async function endpoint(answer) {
+  const server = createServer(async (req, res) => {
+    let text = "";
+    for await (const chunk of req) text += chunk;
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(answer(JSON.parse(text))));
+  });
+  server.keepAliveTimeout = 1;
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  server.unref();
+  return { url: `http://127.0.0.1:${server.address().port}/hook` };
+}
+

@@ -1,0 +1,113 @@
+// The HTTP API as a Cloudflare Worker, each entity a Durable Object, in the
+// real workerd runtime (Miniflare starts it): the same API suite as the
+// Node server, an entity larger than a storage value, and state that
+// outlives the runtime.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { Miniflare } from "miniflare";
+
+import { Orchestrator } from "orchestrator-engine";
+import { clientStates, hosts, loop, rolloutAndRollback } from "./servers/api-suite.mjs";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "orchestrator-worker-"));
+const running = [];
+
+/** js/server/worker.mjs bundled as a deployment would be (the wasm beside it, a module of its own). */
+before(async () => {
+  await build({
+    entryPoints: [join(root, "js/server/worker.mjs")],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    outfile: join(dir, "worker.mjs"),
+    external: ["cloudflare:workers"],
+    plugins: [{ name: "wasm", setup: (b) => b.onResolve({ filter: /\.wasm$/ }, () => ({ path: "./orchestrator_engine_bg.wasm", external: true })) }],
+    logLevel: "error",
+  });
+  copyFileSync(join(root, "pkg/web/orchestrator_engine_bg.wasm"), join(dir, "orchestrator_engine_bg.wasm"));
+});
+
+after(async () => {
+  for (const mf of running) await mf.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The Worker in workerd; `persist`: a directory its Durable Objects keep their storage in. */
+async function worker({ persist, token = "w" } = {}) {
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: join(dir, "worker.mjs"),
+    modulesRoot: dir,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: "2025-06-01",
+    durableObjects: { ENTITIES: "EntityObject", INDEX: "EntityIndex" },
+    durableObjectsPersist: persist ?? false,
+    bindings: { ORCHESTRATOR_TOKEN: token, ORCHESTRATOR_READ_TOKEN: "r" },
+  });
+  running.push(mf);
+  const call = async (method, path, body, headers = { authorization: `Bearer ${token}` }) => {
+    const response = await mf.dispatchFetch(`http://localhost${path}`, {
+      method,
+      headers: { "content-type": "application/json", ...headers },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const type = response.headers.get("content-type") ?? "";
+    return { status: response.status, body: type.includes("json") ? await response.json() : new Uint8Array(await response.arrayBuffer()) };
+  };
+  // The Worker's clock is the runtime's: the suite runs with a success
+  // timeout of 0 and a deadline of 3 s (a target reporting errors fails at
+  // its deadline), stepping every 200 ms.
+  return { mf, call, clock: { now: 0 }, pauseMs: 200 };
+}
+
+test("workerd: the API suite, a rollout and a rollback as the Go client drives them (one through a monitoring endpoint)", async () => {
+  await rolloutAndRollback(await worker(), { successtimeoutsecs: 0, durationtimeoutsecs: 3 });
+  await rolloutAndRollback(await worker(), { successtimeoutsecs: 0, durationtimeoutsecs: 3, viaController: true });
+});
+
+test("workerd: tokens, and errors as documented", async () => {
+  const { call } = await worker();
+  assert.equal((await call("POST", "/v1/orchestrate/p/e/version", { version: "v1" }, {})).status, 401);
+  assert.equal((await call("POST", "/v1/orchestrate/p/e/version", { version: "v1" }, { authorization: "Bearer r" })).status, 403);
+  assert.equal((await call("POST", "/v1/orchestrate/p/e/version", { version: "v1" })).status, 200);
+  assert.equal((await call("GET", "/v1/orchestrate/p/e/rollout", undefined, { authorization: "Bearer r" })).body.targetversion, "v1");
+  const bad = await call("POST", "/v1/orchestrate/p/e", "{nope");
+  assert.deepEqual([bad.status, bad.body.code], [400, "INVALID_JSON"]);
+  assert.equal((await call("GET", "/v1/orchestrate/p/e/a/b/c")).body.code, "NOT_FOUND_ROUTE");
+  assert.equal((await call("DELETE", "/v1/orchestrate/p/e")).status, 405);
+  assert.equal((await call("GET", "/v1/orchestrate/nowhere/entities")).body.code, "NOT_FOUND");
+  assert.equal((await call("GET", "/openapi.json", undefined, {})).body.openapi, "3.1.0");
+});
+
+test("workerd: an entity larger than a storage value is split across keys, and outlives the runtime", async () => {
+  const persist = join(dir, "state");
+  let handle = { ...(await worker({ persist })), pauseMs: 0 };
+  await handle.call("POST", "/v1/orchestrate/big/fleet/options", { batchpercent: 10, successpercent: 100, successtimeoutsecs: 0, durationtimeoutsecs: 300 });
+  await handle.call("POST", "/v1/orchestrate/big/fleet/version", { version: "v1" });
+  const fleet = hosts(3000, "v1").map((h) => ({ ...h, name: `${h.name}-${"x".repeat(60)}` }));
+  await loop(handle, fleet, (r) => r.lastknowngoodversion === "v1", "/v1/orchestrate/big/fleet");
+  await handle.call("POST", "/v1/orchestrate/big/fleet/version", { version: "v2" });
+  await handle.call("POST", "/v1/orchestrate/big/fleet", clientStates(fleet));
+  const snapshot = (await handle.call("GET", "/v1/orchestrate/big/fleet/snapshot")).body;
+  assert.ok(snapshot.length > 128 * 1024, `the entity is ${snapshot.length} bytes, more than one storage value`);
+  const engine = Orchestrator.restore(snapshot);
+  assert.equal(engine.expectedState("big", "fleet").length, 3000);
+  engine.free();
+  const before = (await handle.call("GET", "/v1/orchestrate/big/fleet/events")).body;
+  await handle.mf.dispose();
+  running.splice(running.indexOf(handle.mf), 1);
+  // A new runtime on the same storage goes on where the old one stood.
+  handle = { ...(await worker({ persist })), pauseMs: 0 };
+  assert.deepEqual((await handle.call("GET", "/v1/orchestrate/big/fleet/events")).body, before);
+  assert.deepEqual((await handle.call("GET", "/v1/orchestrate/namespaces")).body, ["big"]);
+  await loop(handle, fleet, (r) => r.lastknowngoodversion === "v2", "/v1/orchestrate/big/fleet");
+  assert.ok(fleet.every((h) => h.running === "v2"));
+});
