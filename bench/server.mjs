@@ -1,0 +1,146 @@
+// Load on the HTTP API (the last part of `npm run bench`): 50 controllers,
+// each on its own 1,000-target entity, each stepping as fast as the server
+// answers (the Go engine's loop: report, apply the answer, report again)
+// for 60 s, against `serve` on the embedded file store and on PostgreSQL,
+// beside the same requests to a server that only parses each report and
+// answers it unchanged. Every controller rolls its entity from v1 to v2
+// during the run; afterwards every entity's stored state must answer what
+// its controller was last told (no acknowledged step lost).
+//
+//   node bench/server.mjs [--controllers 50] [--targets 1000] [--seconds 60]
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+
+import { startPostgres } from "../tests/js/servers/servers.mjs";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const { values } = parseArgs({
+  options: { controllers: { type: "string", default: "50" }, targets: { type: "string", default: "1000" }, seconds: { type: "string", default: "60" } },
+});
+const CONTROLLERS = Number(values.controllers);
+const TARGETS = Number(values.targets);
+const SECONDS = Number(values.seconds);
+
+/** Starts `args` with node; resolves `{ url, child, peakRss }` once it says it listens. */
+async function start(args) {
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  let listener;
+  const url = await new Promise((resolve, reject) => {
+    let buffered = "";
+    listener = (chunk) => {
+      buffered += chunk;
+      for (const line of buffered.split("\n").slice(0, -1)) {
+        const parsed = JSON.parse(line);
+        if (parsed.message === "listening") resolve(parsed.url);
+      }
+      buffered = buffered.slice(buffered.lastIndexOf("\n") + 1);
+    };
+    child.stdout.on("data", listener);
+    child.on("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}`)));
+  });
+  // The request log from here on is read and dropped.
+  child.stdout.off("data", listener);
+  child.stdout.on("data", () => {});
+  const peakRss = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
+  const stop = () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once("exit", resolve), child.kill("SIGTERM"))));
+  return { url, peakRss, stop };
+}
+
+const hostsOf = (c) =>
+  Array.from({ length: TARGETS }, (_, i) => ({ name: `clientTarget${i}`, group: `g${i % 4}`, tags: "web", version: "v1", message: "running successfully", isError: false }));
+
+/** One controller's loop for `SECONDS`; answers its latencies, errors and the last answer it was given. */
+async function controller(url, i, { api }) {
+  const base = `${url}/v1/orchestrate/bench/entity${i}`;
+  const post = (path, body) => fetch(`${base}${path}`, { method: "POST", body: JSON.stringify(body) });
+  const fleet = hostsOf(i);
+  if (api) {
+    await post("/options", { batchpercent: 10, successpercent: 100, successtimeoutsecs: 0, durationtimeoutsecs: 600 });
+    await post("/version", { version: "v1" });
+  }
+  const latencies = [];
+  let errors = 0;
+  let last = null;
+  let switched = !api;
+  const until = performance.now() + SECONDS * 1000;
+  while (performance.now() < until) {
+    if (!switched && performance.now() > until - (SECONDS * 1000) / 2) {
+      await post("/version", { version: "v2" }); // half-way: roll v2 out
+      switched = true;
+    }
+    const started = performance.now();
+    const response = await fetch(api ? base : `${url}/`, { method: "POST", body: JSON.stringify(fleet) });
+    const answer = await response.json();
+    latencies.push(performance.now() - started);
+    if (response.status !== 200) {
+      errors++;
+      continue;
+    }
+    last = answer;
+    const want = new Map(answer.map((t) => [t.name, t.version]));
+    for (const h of fleet) h.version = want.get(h.name) ?? h.version;
+  }
+  return { latencies, errors, last, base };
+}
+
+async function run(name, url, options) {
+  const results = await Promise.all(Array.from({ length: CONTROLLERS }, (_, i) => controller(url, i, options)));
+  const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  let lost = 0;
+  let rolledOut = 0;
+  if (options.api) {
+    // Every entity answers what its controller was last told.
+    for (const r of results) {
+      const stored = await (await fetch(`${r.base}/status`)).json();
+      const told = new Map(r.last.map((t) => [t.name, t.version]));
+      if (stored.some((t) => told.get(t.name) !== t.version)) lost++;
+      if ((await (await fetch(`${r.base}/rollout`)).json()).lastknowngoodversion === "v2") rolledOut++;
+    }
+  }
+  return {
+    name,
+    requests: latencies.length,
+    perSecond: latencies.length / SECONDS,
+    p50: at(0.5),
+    p99: at(0.99),
+    errors: results.reduce((n, r) => n + r.errors, 0),
+    lost,
+    rolledOut,
+  };
+}
+
+const rows = [];
+const echo = await start(["bench/json-echo-server.mjs", "0"]);
+rows.push({ ...(await run("JSON only (baseline)", echo.url, { api: false })), rss: echo.peakRss() });
+await echo.stop();
+
+const dir = mkdtempSync(join(tmpdir(), "bench-server-"));
+const file = await start(["bin/orchestrator-engine.mjs", "serve", "--port", "0", "--store", `file:${dir}`]);
+rows.push({ ...(await run("serve, file store", file.url, { api: true })), rss: file.peakRss() });
+await file.stop();
+rmSync(dir, { recursive: true, force: true });
+
+const postgres = await startPostgres();
+const pgServer = await start(["bin/orchestrator-engine.mjs", "serve", "--port", "0", "--store", postgres.url]);
+rows.push({ ...(await run("serve, PostgreSQL", pgServer.url, { api: true })), rss: pgServer.peakRss() });
+await pgServer.stop();
+await postgres.stop();
+
+const baseline = rows[0];
+console.log(`\n## HTTP API under load: ${CONTROLLERS} controllers, ${TARGETS} targets each, ${SECONDS} s (Node ${process.version}, ${new Date().toISOString().slice(0, 10)})\n`);
+console.log("| server | requests/s | vs baseline | p50 ms | p99 ms | peak RSS | errors | entities with a lost step | entities rolled out to v2 |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+for (const r of rows) {
+  const ratio = r === baseline ? "1.00x" : `${(r.perSecond / baseline.perSecond).toFixed(2)}x`;
+  console.log(`| ${r.name} | ${r.perSecond.toFixed(0)} | ${ratio} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${(r.rss / 2 ** 20).toFixed(0)} MiB | ${r.errors} | ${r.name === baseline.name ? "-" : r.lost} | ${r.name === baseline.name ? "-" : `${r.rolledOut} of ${CONTROLLERS}`} |`);
+}
+const failed = rows.some((r) => r.errors > 0 || r.lost > 0);
+if (failed) {
+  console.error("errors or lost steps under load");
+  process.exitCode = 1;
+}
