@@ -8,7 +8,8 @@
 //
 //   [[durable_objects.bindings]] name = "ENTITIES", class_name = "EntityObject"
 //   [[durable_objects.bindings]] name = "INDEX",    class_name = "EntityIndex"
-//   vars / secrets: ORCHESTRATOR_TOKEN, ORCHESTRATOR_READ_TOKEN
+//   vars / secrets: ORCHESTRATOR_TOKEN, ORCHESTRATOR_READ_TOKEN,
+//   ORCHESTRATOR_MAX_BODY_BYTES (the body limit; default 192 MiB)
 
 import { DurableObject } from "cloudflare:workers";
 
@@ -27,7 +28,8 @@ export class EntityObject extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     // Tokens are checked by the Worker in front; the object serves what reaches it.
-    this.#handler = createHandler({ store: new DurableObjectStore(ctx.storage) });
+    const maxBodyBytes = env.ORCHESTRATOR_MAX_BODY_BYTES ? Number(env.ORCHESTRATOR_MAX_BODY_BYTES) : undefined;
+    this.#handler = createHandler({ store: new DurableObjectStore(ctx.storage), maxBodyBytes });
   }
 
   async fetch(request) {

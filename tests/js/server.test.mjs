@@ -14,7 +14,8 @@ import { FileStore } from "orchestrator-engine/stores/file";
 import { MemoryStore } from "orchestrator-engine/stores";
 import { startServer } from "../../js/server/node.mjs";
 import { storeKinds } from "./servers/stores.mjs";
-import { clientStates, hosts, loop, rolloutAndRollback } from "./servers/api-suite.mjs";
+import { clientStates, hostile, hostileCases, hosts, loop, rolloutAndRollback } from "./servers/api-suite.mjs";
+import { openStore } from "../../js/server/store-url.mjs";
 
 const T0 = 1_700_000_000_000;
 const servers = await storeKinds();
@@ -107,47 +108,7 @@ test("hostile requests: each answered as documented, the server still serving, t
   await call("POST", "/v1/orchestrate/prod/api", clientStates(hosts(4, "v1")), auth);
   const state = async () => [(await call("GET", "/v1/orchestrate/prod/api/info", undefined, auth)).body, (await call("GET", "/v1/orchestrate/prod/api/events", undefined, auth)).body];
   const before = await state();
-  const big = JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ name: `host-${i}`, version: "v2", message: "x".repeat(40) })));
-  const cases = [
-    // [method, path, body, headers, expected status, expected code]
-    ["POST", "/v1/orchestrate/prod/api", "{not json", auth, 400, "INVALID_JSON"],
-    ["POST", "/v1/orchestrate/prod/api", "", auth, 400, "INVALID_JSON"],
-    ["POST", "/v1/orchestrate/prod/api", { name: "h" }, auth, 400, "INVALID_ARGUMENT"],
-    ["POST", "/v1/orchestrate/prod/api", [{ name: 42, version: "v2" }], auth, 400, "INVALID_ARGUMENT"],
-    ["POST", "/v1/orchestrate/prod/api", [{ name: "h", version: "v2", isError: "yes" }], auth, 400, "INVALID_ARGUMENT"],
-    ["POST", "/v1/orchestrate/prod/api", [{ name: "", version: "v2" }], auth, 400, "INVALID_TARGET"],
-    ["POST", "/v1/orchestrate/prod/api", big, auth, 413, "BODY_TOO_LARGE"],
-    ["POST", "/v1/orchestrate/prod/api/options", { batchpercent: "50" }, auth, 400, "INVALID_ARGUMENT"],
-    ["POST", "/v1/orchestrate/prod/api/options", { batchpercent: 500 }, auth, 400, "INVALID_OPTIONS"],
-    ["POST", "/v1/orchestrate/prod/api/options", [], auth, 400, "INVALID_ARGUMENT"],
-    ["POST", "/v1/orchestrate/prod/api/version", { version: 2 }, auth, 400, "INVALID_ARGUMENT"],
-    ["POST", "/v1/orchestrate/prod/other/version", {}, auth, 400, "INVALID_VERSION"],
-    ["POST", "/v1/orchestrate/prod/api/target/controller", { monitoring: "file:///etc/passwd" }, auth, 400, "INVALID_ARGUMENT"],
-    ["POST", "/v1/orchestrate/prod/api/rollback", { version: "v9" }, auth, 400, "INVALID_VERSION"],
-    ["GET", "/v1/orchestrate/prod/api/events?since=-1", undefined, auth, 400, "INVALID_ARGUMENT"],
-    ["GET", "/v1/orchestrate/prod/nothing/rollout", undefined, auth, 400, "NOT_FOUND"],
-    ["GET", "/v1/orchestrate/prod/api/a/b/c/d", undefined, auth, 404, "NOT_FOUND_ROUTE"],
-    ["GET", "/v2/anything", undefined, auth, 404, "NOT_FOUND_ROUTE"],
-    ["DELETE", "/v1/orchestrate/prod/api", undefined, auth, 405, "METHOD_NOT_ALLOWED"],
-    ["PUT", "/v1/orchestrate/prod/api/version", { version: "v2" }, auth, 405, "METHOD_NOT_ALLOWED"],
-    ["POST", "/v1/orchestrate/prod/api/version", { version: "v2" }, {}, 401, "UNAUTHORIZED"],
-    ["POST", "/v1/orchestrate/prod/api/version", { version: "v2" }, { authorization: "Bearer tok " + "x".repeat(500) }, 401, "UNAUTHORIZED"],
-    ["POST", "/v1/orchestrate/prod/api/version", { version: "v2" }, { authorization: "Basic dG9rOg==" }, 401, "UNAUTHORIZED"],
-    ["GET", "/v1/orchestrate/prod/api/rollout", undefined, { authorization: "Bearer" }, 401, "UNAUTHORIZED"],
-  ];
-  let answered = 0;
-  for (let round = 0; round < 100; round++) {
-    const results = await Promise.all(cases.map(([method, path, body, headers]) => call(method, path, body, headers)));
-    results.forEach((result, i) => {
-      const [method, path, , , status, code] = cases[i];
-      assert.equal(result.status, status, `${method} ${path}: ${JSON.stringify(result.body)}`);
-      assert.equal(result.body.status, "error");
-      assert.equal(result.body.code, code, `${method} ${path}`);
-      assert.equal(typeof result.body.message, "string");
-      answered++;
-    });
-  }
-  assert.equal(answered, 100 * cases.length);
+  assert.equal(await hostile(call, auth, 100), 100 * hostileCases(auth).length);
   assert.deepEqual(await state(), before, "nothing changed");
   assert.equal((await call("GET", "/healthz")).status, 200);
 });
@@ -362,4 +323,20 @@ test("the OpenAPI document describes every route, and every route answers as it 
   for (const [method, path] of [["GET", "/v1/orchestrate/x/y/rollout"], ["POST", "/v1/orchestrate/x/y/version"], ["GET", "/nowhere"], ["DELETE", "/v1/orchestrate/namespaces"]]) {
     validate(errorSchema, (await call(method, path, method === "POST" ? "{" : undefined)).body, `${method} ${path}`);
   }
+});
+
+test("serve --store: each kind of URL opens its store (on the real Redis and PostgreSQL), and a bad one is refused", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "api-store-url-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  for (const spec of ["memory:", `file:${dir}`, servers.redis.url, servers.postgres.url]) {
+    const { store, close } = await openStore(spec);
+    cleanups.push(close);
+    const handle = await api(store);
+    await handle.call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" });
+    await handle.call("POST", "/v1/orchestrate/prod/api", clientStates(hosts(2, "v1")));
+    assert.equal((await handle.call("GET", "/v1/orchestrate/prod/api/rollout")).body.lastknowngoodversion, "v1", spec);
+    assert.deepEqual(await store.list(), [["prod", "api"]], spec);
+    await store.delete("prod", "api");
+  }
+  for (const spec of ["ftp://x", "file:", "nonsense"]) await assert.rejects(openStore(spec), { code: "INVALID_ARGUMENT" }, spec);
 });

@@ -12,7 +12,7 @@ import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 
 import { Orchestrator } from "orchestrator-engine";
-import { clientStates, hosts, loop, rolloutAndRollback } from "./servers/api-suite.mjs";
+import { clientStates, hostile, hostileCases, hosts, loop, rolloutAndRollback } from "./servers/api-suite.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "orchestrator-worker-"));
@@ -41,7 +41,7 @@ after(async () => {
 });
 
 /** The Worker in workerd; `persist`: a directory its Durable Objects keep their storage in. */
-async function worker({ persist, token = "w" } = {}) {
+async function worker({ persist, token = "w", maxBodyBytes } = {}) {
   const mf = new Miniflare({
     modules: true,
     scriptPath: join(dir, "worker.mjs"),
@@ -50,7 +50,7 @@ async function worker({ persist, token = "w" } = {}) {
     compatibilityDate: "2025-06-01",
     durableObjects: { ENTITIES: "EntityObject", INDEX: "EntityIndex" },
     durableObjectsPersist: persist ?? false,
-    bindings: { ORCHESTRATOR_TOKEN: token, ORCHESTRATOR_READ_TOKEN: "r" },
+    bindings: { ORCHESTRATOR_TOKEN: token, ORCHESTRATOR_READ_TOKEN: "r", ...(maxBodyBytes ? { ORCHESTRATOR_MAX_BODY_BYTES: String(maxBodyBytes) } : {}) },
   });
   running.push(mf);
   const call = async (method, path, body, headers = { authorization: `Bearer ${token}` }) => {
@@ -110,4 +110,16 @@ test("workerd: an entity larger than a storage value is split across keys, and o
   assert.deepEqual((await handle.call("GET", "/v1/orchestrate/namespaces")).body, ["big"]);
   await loop(handle, fleet, (r) => r.lastknowngoodversion === "v2", "/v1/orchestrate/big/fleet");
   assert.ok(fleet.every((h) => h.running === "v2"));
+});
+
+test("workerd: hostile requests, each answered as documented, the state unchanged", async () => {
+  const { call } = await worker({ token: "tok", maxBodyBytes: 64 * 1024 });
+  const auth = { authorization: "Bearer tok" };
+  await call("POST", "/v1/orchestrate/prod/api/options", { batchpercent: 50, successpercent: 100, successtimeoutsecs: 0, durationtimeoutsecs: 300 }, auth);
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" }, auth);
+  await call("POST", "/v1/orchestrate/prod/api", clientStates(hosts(4, "v1")), auth);
+  const state = async () => [(await call("GET", "/v1/orchestrate/prod/api/info", undefined, auth)).body, (await call("GET", "/v1/orchestrate/prod/api/events", undefined, auth)).body];
+  const before = await state();
+  assert.equal(await hostile(call, auth, 20), 20 * hostileCases(auth).length);
+  assert.deepEqual(await state(), before, "nothing changed");
 });

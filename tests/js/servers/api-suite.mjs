@@ -83,3 +83,57 @@ export async function endpoint(answer) {
   return { url: `http://127.0.0.1:${server.address().port}/hook` };
 }
 
+
+/**
+ * Malformed, oversized (for a server whose body limit is 64 KiB), wrongly
+ * authenticated and wrongly routed requests, each with the status and code
+ * it must get: `[method, path, body, headers, status, code]`. `auth` is
+ * the headers of a valid write token (the server's token is "tok").
+ */
+export function hostileCases(auth) {
+  const big = JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ name: `host-${i}`, version: "v2", message: "x".repeat(40) })));
+  return [
+    ["POST", "/v1/orchestrate/prod/api", "{not json", auth, 400, "INVALID_JSON"],
+    ["POST", "/v1/orchestrate/prod/api", "", auth, 400, "INVALID_JSON"],
+    ["POST", "/v1/orchestrate/prod/api", { name: "h" }, auth, 400, "INVALID_ARGUMENT"],
+    ["POST", "/v1/orchestrate/prod/api", [{ name: 42, version: "v2" }], auth, 400, "INVALID_ARGUMENT"],
+    ["POST", "/v1/orchestrate/prod/api", [{ name: "h", version: "v2", isError: "yes" }], auth, 400, "INVALID_ARGUMENT"],
+    ["POST", "/v1/orchestrate/prod/api", [{ name: "", version: "v2" }], auth, 400, "INVALID_TARGET"],
+    ["POST", "/v1/orchestrate/prod/api", big, auth, 413, "BODY_TOO_LARGE"],
+    ["POST", "/v1/orchestrate/prod/api/options", { batchpercent: "50" }, auth, 400, "INVALID_ARGUMENT"],
+    ["POST", "/v1/orchestrate/prod/api/options", { batchpercent: 500 }, auth, 400, "INVALID_OPTIONS"],
+    ["POST", "/v1/orchestrate/prod/api/options", [], auth, 400, "INVALID_ARGUMENT"],
+    ["POST", "/v1/orchestrate/prod/api/version", { version: 2 }, auth, 400, "INVALID_ARGUMENT"],
+    ["POST", "/v1/orchestrate/prod/other/version", {}, auth, 400, "INVALID_VERSION"],
+    ["POST", "/v1/orchestrate/prod/api/target/controller", { monitoring: "file:///etc/passwd" }, auth, 400, "INVALID_ARGUMENT"],
+    ["POST", "/v1/orchestrate/prod/api/rollback", { version: "v9" }, auth, 400, "INVALID_VERSION"],
+    ["GET", "/v1/orchestrate/prod/api/events?since=-1", undefined, auth, 400, "INVALID_ARGUMENT"],
+    ["GET", "/v1/orchestrate/prod/nothing/rollout", undefined, auth, 400, "NOT_FOUND"],
+    ["GET", "/v1/orchestrate/prod/api/a/b/c/d", undefined, auth, 404, "NOT_FOUND_ROUTE"],
+    ["GET", "/v2/anything", undefined, auth, 404, "NOT_FOUND_ROUTE"],
+    ["DELETE", "/v1/orchestrate/prod/api", undefined, auth, 405, "METHOD_NOT_ALLOWED"],
+    ["PUT", "/v1/orchestrate/prod/api/version", { version: "v2" }, auth, 405, "METHOD_NOT_ALLOWED"],
+    ["POST", "/v1/orchestrate/prod/api/version", { version: "v2" }, {}, 401, "UNAUTHORIZED"],
+    ["POST", "/v1/orchestrate/prod/api/version", { version: "v2" }, { authorization: "Bearer tok " + "x".repeat(500) }, 401, "UNAUTHORIZED"],
+    ["POST", "/v1/orchestrate/prod/api/version", { version: "v2" }, { authorization: "Basic dG9rOg==" }, 401, "UNAUTHORIZED"],
+    ["GET", "/v1/orchestrate/prod/api/rollout", undefined, { authorization: "Bearer" }, 401, "UNAUTHORIZED"],
+  ];
+}
+
+/** Sends every hostile case `rounds` times (each round at once), checks each answer; answers how many were answered. */
+export async function hostile(call, auth, rounds) {
+  const cases = hostileCases(auth);
+  let answered = 0;
+  for (let round = 0; round < rounds; round++) {
+    const results = await Promise.all(cases.map(([method, path, body, headers]) => call(method, path, body, headers)));
+    results.forEach((result, i) => {
+      const [method, path, , , status, code] = cases[i];
+      assert.equal(result.status, status, `${method} ${path}: ${JSON.stringify(result.body)}`);
+      assert.equal(result.body.status, "error");
+      assert.equal(result.body.code, code, `${method} ${path}`);
+      assert.equal(typeof result.body.message, "string");
+      answered++;
+    });
+  }
+  return answered;
+}
