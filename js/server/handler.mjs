@@ -151,7 +151,7 @@ export function createHandler({
     ["POST", "/:ns/:entity/target/controller", async (c) => setController(c, false)],
     ["POST", "/:ns/:entity/monitoring/controller", async (c) => setController(c, true)],
     ["GET", "/:ns/:entity/rollout", async (c) => c.json(rolloutToGo(await rollouts.rolloutInfo(...names(c))))],
-    ["GET", "/:ns/:entity/targets", async (c) => c.json(await rollouts.expectedState(...names(c)))],
+    ["GET", "/:ns/:entity/targets", async (c) => c.json((await rollouts.expectedState(...names(c))).map(clientState))],
     ["GET", "/:ns/:entity/status", async (c) => c.json((await rollouts.expectedState(...names(c))).map(clientState))],
     [
       "GET",
@@ -163,6 +163,7 @@ export function createHandler({
     ],
     // What the Go engine lacks.
     ["GET", "/:ns/:entity/info", async (c) => c.json(await rollouts.rolloutInfo(...names(c)))],
+    ["GET", "/:ns/:entity/expected", async (c) => c.json(await rollouts.expectedState(...names(c)))],
     [
       "POST",
       "/:ns/:entity/force",

@@ -246,7 +246,7 @@ test("an entity's snapshot exported from one server and imported into another (a
   const put = (url, path, body, headers = {}) => fetch(`${url}${path}`, { method: "PUT", body, headers }).then(async (r) => ({ status: r.status, body: await r.json() }));
   assert.equal((await put(a.server.url, "/v1/orchestrate/prod/api/snapshot", bytes, { authorization: "Bearer r" })).status, 403);
   assert.equal((await put(b.server.url, "/v1/orchestrate/prod/api/snapshot", bytes)).status, 200);
-  for (const path of ["info", "events", "targets", "plan", "history"]) {
+  for (const path of ["info", "events", "targets", "expected", "plan", "history"]) {
     assert.deepEqual((await b.call("GET", `/v1/orchestrate/prod/api/${path}`)).body, (await a.call("GET", `/v1/orchestrate/prod/api/${path}`, undefined, write)).body, path);
   }
   // The imported rollout goes on in the other deployment.
