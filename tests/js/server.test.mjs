@@ -82,6 +82,21 @@ test("a server restarted mid-rollout goes on where it stood (file store)", async
   assert.ok(!after.some((e) => e.kind === "rollback_started"));
 });
 
+test("Go's decoding: a field the body leaves out is zero, names match in any case, output uses the Go engine's names", async () => {
+  const { call } = await api(new MemoryStore());
+  await call("POST", "/v1/orchestrate/p/e/options", { BATCHPERCENT: 100 });
+  await call("POST", "/v1/orchestrate/p/e/version", { VeRsIoN: "v1" });
+  assert.deepEqual((await call("GET", "/v1/orchestrate/p/e/rollout")).body, {
+    targetversion: "v1",
+    rollingversion: "",
+    lastknowngoodversion: "",
+    lastknownbadversion: "",
+    options: { batchpercent: 100, successpercent: 0, successtimeoutsecs: 0, durationtimeoutsecs: 0 },
+  });
+  const answer = (await call("POST", "/v1/orchestrate/p/e", [{ NAME: "h1", Group: "g", TAGS: "a,b", Version: "v0", IsError: false, unknownField: 1 }])).body;
+  assert.deepEqual(answer, [{ name: "h1", group: "g", tags: "a,b", version: "v1", message: answer[0].message, isError: false }]);
+});
+
 test("tokens: the write token may do everything, the read token only read; compared whole", async () => {
   const { call } = await api(new MemoryStore(), { token: "w-s3cret-token", readToken: "r-token" });
   const write = { authorization: "Bearer w-s3cret-token" };
