@@ -82,6 +82,10 @@ export function createHandler({
     });
   }
 
+  // What the request's token may do, `null` for none (a dashboard asks
+  // first: whether to sign in, whether to show its controls).
+  const open = [["GET", "/access", async (c) => c.json({ access: await access(c.req.raw, { token, readToken }) })]];
+  for (const [method, path, handle] of open) app.on(method, `${PREFIX}${path}`, handle);
   app.use(`${PREFIX}/*`, async (c, next) => {
     const level = await access(c.req.raw, { token, readToken });
     if (level === null) {
@@ -264,7 +268,7 @@ export function createHandler({
 
   for (const [method, path, handle] of routes) app.on(method, `${PREFIX}${path}`, handle);
   // A known path with another method is 405 (with the methods it has); any other path 404.
-  const patterns = routes.map(([method, path]) => [method, new RegExp(`^${PREFIX}${path.replace(/:[a-z]+/g, "[^/]+")}$`)]);
+  const patterns = [...open, ...routes].map(([method, path]) => [method, new RegExp(`^${PREFIX}${path.replace(/:[a-z]+/g, "[^/]+")}$`)]);
   app.all(`${PREFIX}/*`, (c) => {
     const { pathname } = new URL(c.req.url);
     const allowed = [...new Set(patterns.filter(([, pattern]) => pattern.test(pathname)).map(([method]) => method))];
@@ -277,7 +281,7 @@ export function createHandler({
     fetch: (request, ...rest) => app.fetch(request, ...rest),
     rollouts,
     /** Every route as `[method, path]` (`:param`s, after the prefix). */
-    routes: routes.map(([method, path]) => [method, path]),
+    routes: [...open, ...routes].map(([method, path]) => [method, path]),
     /** Ends the open event streams (a server stopping waits for its connections). */
     close() {
       for (const stream of streams) stream.abort();

@@ -3,12 +3,35 @@
 // time, level, method, path, status, ms), and a stop that lets the steps
 // under way finish.
 
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
 import { serve } from "@hono/node-server";
+import { serveStatic } from "@hono/node-server/serve-static";
+import { Hono } from "hono";
 
 import { orchestratorError } from "../errors.mjs";
 import { createHandler } from "./handler.mjs";
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+
+/** The browser pages: the dashboard (www/dashboard/), with the engine and drawing code it shares with the simulator. */
+const WWW = fileURLToPath(new URL("../../www", import.meta.url));
+const PAGES = ["/dashboard/", "/engine/", "/render.mjs", "/style.css"];
+
+/**
+ * The dashboard's files at `/` beside the API (`handler`); without the built
+ * pages (a checkout before `npm run build`), the API alone.
+ */
+function withDashboard(handler) {
+  if (!existsSync(`${WWW}/engine/orchestrator_engine_bg.wasm`)) return handler;
+  const app = new Hono();
+  app.get("/", (c) => c.redirect("/dashboard/"));
+  const files = serveStatic({ root: WWW });
+  app.get("/*", (c, next) => (PAGES.some((p) => c.req.path.startsWith(p)) ? files(c, next) : next()));
+  app.all("*", (c) => handler.fetch(c.req.raw));
+  return { ...handler, fetch: (request) => app.fetch(request) };
+}
 
 /** Whether `host` is a loopback address (only then may a server run without a token). */
 export const isLoopback = (host) => LOOPBACK.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -34,7 +57,7 @@ export async function startServer({
       `refusing to listen on ${host} without a token: set ORCHESTRATOR_TOKEN (and ORCHESTRATOR_READ_TOKEN for readers), or pass --insecure to serve anyone who can reach it`,
     );
   }
-  const handler = createHandler({ store, token, readToken, ...options });
+  const handler = withDashboard(createHandler({ store, token, readToken, ...options }));
   const logged = async (request, ...rest) => {
     const started = performance.now();
     const response = await handler.fetch(request, ...rest);

@@ -70,6 +70,7 @@ const DESCRIPTIONS = {
 /** [method, path, summary, request body schema or null, answer schema, content type of the answer] */
 const ROUTES = [
   ["GET", "/namespaces", "every namespace with an entity", null, array(string)],
+  ["GET", "/access", "what the request's token may do (null: nothing; needs no token)", null, object({ access: { enum: ["read", "write", null] } }, ["access"])],
   ["GET", "/:ns/entities", "the entities of a namespace", null, array(string)],
   ["POST", "/:ns/:entity", "report the targets and get the version each should run (the Go engine's loop)", array(ref("ClientState")), array(ref("ClientState"))],
   ["POST", "/:ns/:entity/status", "report the targets only", array(ref("ClientState")), ref("Success")],

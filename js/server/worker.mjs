@@ -62,6 +62,7 @@ export default {
     if (url.pathname === "/openapi.json") return json(document);
     if (!url.pathname.startsWith(`${PREFIX}/`)) return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname}`);
     const level = await access(request, { token: env.ORCHESTRATOR_TOKEN, readToken: env.ORCHESTRATOR_READ_TOKEN });
+    if (url.pathname === `${PREFIX}/access` && request.method === "GET") return json({ access: level });
     if (level === null) {
       return failure(401, "UNAUTHORIZED", "a valid bearer token is required (Authorization: Bearer <token>)", { "www-authenticate": 'Bearer realm="orchestrator-engine"' });
     }

@@ -1,0 +1,127 @@
+// The dashboard (www/dashboard/) in headless Chromium, served by the API
+// server (embedded file store) while a controller drives a real rollout
+// through it: live state, controls that reach the controller, the forecast
+// computed in the page, tokens.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { Orchestrator } from "orchestrator-engine";
+import { FileStore } from "orchestrator-engine/stores/file";
+import { startServer } from "../../js/server/node.mjs";
+import { OUTPUT, launch, pageWithErrors } from "./chromium.mjs";
+import { clientStates, hosts } from "./servers/api-suite.mjs";
+
+const dir = mkdtempSync(join(tmpdir(), "dashboard-"));
+let server, browser, controller;
+const write = { authorization: "Bearer w" };
+
+/** A controller loop against the API every 250 ms; `answers` keeps what it was told. */
+function drive(url) {
+  const fleet = hosts(40, "v1");
+  const state = { answers: [], stopped: false };
+  state.done = (async () => {
+    while (!state.stopped) {
+      const response = await fetch(`${url}/v1/orchestrate/prod/api`, { method: "POST", headers: write, body: JSON.stringify(clientStates(fleet)) });
+      const answer = await response.json();
+      if (response.ok) {
+        state.answers.push(answer);
+        for (const t of answer) fleet.find((h) => h.name === t.name).running = t.version;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  })();
+  return state;
+}
+
+const post = (path, body) => fetch(`${server.url}/v1/orchestrate/prod/api${path}`, { method: "POST", headers: write, body: JSON.stringify(body) });
+const get = async (path, auth = write) => (await fetch(`${server.url}/v1/orchestrate/prod/api${path}`, { headers: auth })).json();
+
+before(async () => {
+  server = await startServer({ port: 0, store: new FileStore(dir), token: "w", readToken: "r", pollMs: 100, log: () => {} });
+  await post("/options", { batchpercent: 10, successpercent: 100, successtimeoutsecs: 1, durationtimeoutsecs: 120 });
+  await post("/version", { version: "v1" });
+  controller = drive(server.url);
+  while (!(await get("/rollout")).lastknowngoodversion) await new Promise((resolve) => setTimeout(resolve, 100));
+  await post("/version", { version: "v2" });
+  browser = await launch();
+});
+
+after(async () => {
+  if (controller) {
+    controller.stopped = true;
+    await controller.done;
+  }
+  await browser?.close();
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function signIn(page, token) {
+  await page.goto(`${server.url}/`);
+  await page.waitForSelector("#login:not([hidden])");
+  await page.fill("#token", token);
+  await page.click("#login button[type=submit]");
+}
+
+test("the overview lists the rollout live; the entity shows its targets, plan, events; pause and resume reach the controller", async () => {
+  const { page, errors } = await pageWithErrors(browser.context);
+  await signIn(page, "w");
+  await page.waitForSelector("#entities a");
+  assert.equal(await page.textContent("#entities a"), "prod / api");
+  await page.waitForFunction(() => document.querySelector("#entities .badge")?.textContent === "rolling", null, { timeout: 10_000 });
+  assert.equal(await page.textContent("#access"), "can steer");
+  await page.screenshot({ path: join(OUTPUT, "dashboard-overview.png") });
+  await page.click("#entities a");
+  await page.waitForSelector("#entity:not([hidden])");
+  await page.waitForFunction(() => document.querySelectorAll("#events li").length > 3, null, { timeout: 10_000 });
+  assert.match(await page.textContent("#counts"), /^40 targets: \d+ in flight, \d+ succeeded, \d+ failed/);
+  assert.ok((await page.locator("#plan li").count()) >= 1);
+  assert.ok(await page.evaluate(() => document.querySelector("#grid").height > 0));
+  // A new event shows within a few seconds.
+  const before = await page.locator("#events li").count();
+  await page.waitForFunction((n) => document.querySelectorAll("#events li").length > n, before, { timeout: 10_000 });
+  // Pause from the page: the controller is told nothing new.
+  await page.click("[data-control=pause]");
+  await page.waitForFunction(() => document.querySelector("#entity-state").textContent === "paused", null, { timeout: 10_000 });
+  assert.equal((await get("/info")).paused, true);
+  const paused = controller.answers.length;
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const moving = (answer) => answer.filter((t) => t.version === "v2").length;
+  const after = controller.answers.slice(paused);
+  assert.ok(after.length >= 2 && after.every((a) => moving(a) === moving(after[0])), "no target moves while paused");
+  await page.click("[data-control=resume]");
+  await page.waitForFunction(() => document.querySelector("#entity-state").textContent !== "paused", null, { timeout: 10_000 });
+  assert.equal((await get("/info")).paused, false);
+  // The forecast computed in the page is plan() of the same snapshot in Node.
+  await page.waitForFunction(() => window.__forecast, null, { timeout: 10_000 });
+  const [inPage, snapshot] = await Promise.all([page.evaluate(() => window.__forecast), fetch(`${server.url}/v1/orchestrate/prod/api/snapshot`, { headers: write }).then((r) => r.arrayBuffer())]);
+  const engine = Orchestrator.restore(new Uint8Array(snapshot));
+  const inNode = engine.plan("prod", "api");
+  engine.free();
+  const shape = (plan) => ({ version: plan.version, fleet: plan.fleet, steps: plan.steps.map(({ index, size, targets, cumulative }) => ({ index, size, targets, cumulative })) });
+  assert.deepEqual(shape(inPage), shape(inNode));
+  await page.screenshot({ path: join(OUTPUT, "dashboard-entity.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
+test("a read-only token sees no controls; a bad token gets the sign-in form again", async () => {
+  const { page, errors } = await pageWithErrors(browser.context);
+  await signIn(page, "r");
+  await page.waitForSelector("#entities a");
+  assert.equal(await page.textContent("#access"), "read only");
+  await page.click("#entities a");
+  await page.waitForSelector("#entity:not([hidden])");
+  assert.equal(await page.isVisible("#controls"), false);
+  const other = await pageWithErrors(browser.context);
+  await other.page.goto(`${server.url}/`);
+  await other.page.evaluate(() => sessionStorage.setItem("orchestrator-token", "wrong"));
+  await other.page.reload();
+  await other.page.waitForSelector("#login:not([hidden])");
+  assert.match(await other.page.textContent("#login-why"), /not accepted/);
+  assert.deepEqual(errors, []);
+  // The 401 the browser logs for the rejected token is the only console error.
+  assert.ok(other.errors.every((e) => /401/.test(e)), other.errors.join("\n"));
+});
