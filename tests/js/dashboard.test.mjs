@@ -4,6 +4,8 @@
 // computed in the page, tokens.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,27 +14,24 @@ import { Orchestrator } from "orchestrator-engine";
 import { FileStore } from "orchestrator-engine/stores/file";
 import { startServer } from "../../js/server/node.mjs";
 import { OUTPUT, launch, pageWithErrors } from "./chromium.mjs";
-import { clientStates, hosts } from "./servers/api-suite.mjs";
 
 const dir = mkdtempSync(join(tmpdir(), "dashboard-"));
 let server, browser, controller;
 const write = { authorization: "Bearer w" };
 
-/** A controller loop against the API every 250 ms; `answers` keeps what it was told. */
+/** A controller process on the API (tests/js/servers/http-controller.mjs), every 250 ms; `answers` keeps what it was told. */
 function drive(url) {
-  const fleet = hosts(40, "v1");
-  const state = { answers: [], stopped: false };
-  state.done = (async () => {
-    while (!state.stopped) {
-      const response = await fetch(`${url}/v1/orchestrate/prod/api`, { method: "POST", headers: write, body: JSON.stringify(clientStates(fleet)) });
-      const answer = await response.json();
-      if (response.ok) {
-        state.answers.push(answer);
-        for (const t of answer) fleet.find((h) => h.name === t.name).running = t.version;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  })();
+  const script = fileURLToPath(new URL("./servers/http-controller.mjs", import.meta.url));
+  const child = spawn(process.execPath, [script, url, "w", "prod", "api", "40", "v3", "250"], { stdio: ["ignore", "pipe", "inherit"] });
+  const state = { answers: [] };
+  let buffered = "";
+  child.stdout.on("data", (chunk) => {
+    buffered += chunk;
+    const lines = buffered.split("\n");
+    buffered = lines.pop();
+    for (const line of lines) state.answers.push(JSON.parse(line));
+  });
+  state.stop = () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once("exit", resolve), child.kill("SIGTERM"))));
   return state;
 }
 
@@ -41,7 +40,7 @@ const get = async (path, auth = write) => (await fetch(`${server.url}/v1/orchest
 
 before(async () => {
   server = await startServer({ port: 0, store: new FileStore(dir), token: "w", readToken: "r", pollMs: 100, log: () => {} });
-  await post("/options", { batchpercent: 10, successpercent: 100, successtimeoutsecs: 1, durationtimeoutsecs: 120 });
+  await post("/options", { batchpercent: 10, successpercent: 100, successtimeoutsecs: 1, durationtimeoutsecs: 5 });
   await post("/version", { version: "v1" });
   controller = drive(server.url);
   while (!(await get("/rollout")).lastknowngoodversion) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -50,10 +49,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (controller) {
-    controller.stopped = true;
-    await controller.done;
-  }
+  await controller?.stop();
   await browser?.close();
   await server?.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -89,7 +85,7 @@ test("the overview lists the rollout live; the entity shows its targets, plan, e
   assert.equal((await get("/info")).paused, true);
   const paused = controller.answers.length;
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  const moving = (answer) => answer.filter((t) => t.version === "v2").length;
+  const moving = (answer) => answer.filter((v) => v === "v2").length;
   const after = controller.answers.slice(paused);
   assert.ok(after.length >= 2 && after.every((a) => moving(a) === moving(after[0])), "no target moves while paused");
   await page.click("[data-control=resume]");
@@ -104,6 +100,16 @@ test("the overview lists the rollout live; the entity shows its targets, plan, e
   const shape = (plan) => ({ version: plan.version, fleet: plan.fleet, steps: plan.steps.map(({ index, size, targets, cumulative }) => ({ index, size, targets, cumulative })) });
   assert.deepEqual(shape(inPage), shape(inNode));
   await page.screenshot({ path: join(OUTPUT, "dashboard-entity.png"), fullPage: true });
+  // A version that fails, set from the page: the page shows the rollback
+  // as it happens, and its end in the history.
+  await page.waitForFunction(() => document.querySelector("#entity-state").textContent === "rolled out", null, { timeout: 30_000 });
+  await page.fill("#version", "v3");
+  await page.click("[data-control=version]");
+  await page.waitForFunction(() => document.querySelector("#entity-state").textContent === "rolled back", null, { timeout: 30_000 });
+  await page.waitForFunction(() => /v3 failed/.test(document.querySelector("#history").textContent), null, { timeout: 30_000 });
+  assert.ok(await page.locator("#events li[data-kind=rollback_started]").count() >= 1, "the rollback streamed in");
+  assert.equal((await get("/rollout")).lastknownbadversion, "v3");
+  assert.ok(controller.answers.at(-1).every((v) => v === "v2"), "the controller's fleet is back on v2");
   assert.deepEqual(errors, []);
 });
 

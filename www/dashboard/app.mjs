@@ -51,11 +51,17 @@ $("login").addEventListener("submit", (event) => {
   start();
 });
 
-/** What a rollout is doing, in a word or two. */
-function stateOf(info) {
+/**
+ * What a rollout is doing, in a word or two. A bad version is rolling back
+ * while some target is still sent back from it (`targets`: the entity's
+ * expected states), rolled back once none is.
+ */
+function stateOf(info, targets) {
   if (info.paused) return "paused";
   if (info.awaitingApproval) return "awaiting approval";
-  if (info.lastKnownBadVersion && info.rollingVersion === info.lastKnownBadVersion) return "rolling back";
+  if (info.lastKnownBadVersion && info.rollingVersion === info.lastKnownBadVersion) {
+    return targets.some((t) => t.reason === "rolled_back" || t.version === info.lastKnownBadVersion) ? "rolling back" : "rolled back";
+  }
   if (info.rollingVersion && info.rollingVersion !== info.lastKnownGoodVersion) return "rolling";
   return info.lastKnownGoodVersion ? "rolled out" : "new";
 }
@@ -66,21 +72,25 @@ async function overview() {
   const rows = [];
   for (const namespace of await api("GET", "/namespaces")) {
     for (const entity of await api("GET", `/${encodeURIComponent(namespace)}/entities`)) {
-      const info = await api("GET", `/${encodeURIComponent(namespace)}/${encodeURIComponent(entity)}/info`);
-      rows.push({ namespace, entity, info });
+      const path = `/${encodeURIComponent(namespace)}/${encodeURIComponent(entity)}`;
+      const info = await api("GET", `${path}/info`);
+      // Only a rollback needs the targets to say how far it is.
+      const rollingBack = info.lastKnownBadVersion && info.rollingVersion === info.lastKnownBadVersion;
+      const targets = rollingBack ? await api("GET", `${path}/expected`) : [];
+      rows.push({ namespace, entity, info, state: stateOf(info, targets) });
     }
   }
   const body = $("entities");
   body.replaceChildren(
-    ...rows.map(({ namespace, entity, info }) => {
+    ...rows.map(({ namespace, entity, info, state: label }) => {
       const tr = document.createElement("tr");
       const link = document.createElement("a");
       link.href = `#/${encodeURIComponent(namespace)}/${encodeURIComponent(entity)}`;
       link.textContent = `${namespace} / ${entity}`;
       const state = document.createElement("span");
       state.className = "badge";
-      state.dataset.state = stateOf(info);
-      state.textContent = stateOf(info);
+      state.dataset.state = label;
+      state.textContent = label;
       const cells = [link, state, info.targetVersion || "-", info.lastKnownGoodVersion || "-", info.lastKnownBadVersion || "-"];
       tr.append(...cells.map((content) => {
         const td = document.createElement("td");
@@ -110,8 +120,10 @@ async function showEntity(namespace, entity) {
 async function refreshEntity() {
   if (!current) return;
   const { path } = current;
-  const [info, targets, plan] = await Promise.all([api("GET", `${path}/info`), api("GET", `${path}/expected`), api("GET", `${path}/plan`)]);
-  const state = stateOf(info);
+  const [info, targets, plan, history] = await Promise.all(
+    ["info", "expected", "plan", "history"].map((what) => api("GET", `${path}/${what}`)),
+  );
+  const state = stateOf(info, targets);
   $("entity-state").textContent = state;
   $("entity-state").dataset.state = state;
   const count = (reason) => targets.filter((t) => t.reason === reason).length;
@@ -132,6 +144,15 @@ async function refreshEntity() {
       const start = step.earliestStart ? ` · earliest start ${new Date(step.earliestStart).toLocaleTimeString()}` : "";
       li.textContent = `${step.size} (${step.cumulative} targets) ${step.status}${step.approval ? " · needs approval" : ""}${step.bakeSecs ? ` · bake ${step.bakeSecs} s` : ""}${start}`;
       li.dataset.status = step.status;
+      return li;
+    }),
+  );
+  // The entity's rollouts, newest first.
+  $("history").replaceChildren(
+    ...[...history].reverse().map((rollout) => {
+      const li = document.createElement("li");
+      const ended = rollout.ended ? `, ended ${new Date(rollout.ended).toLocaleTimeString()}` : "";
+      li.textContent = `${rollout.version} ${rollout.outcome.replace("_", " ")} (started ${new Date(rollout.started).toLocaleTimeString()}${ended})`;
       return li;
     }),
   );
