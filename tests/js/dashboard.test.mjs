@@ -76,6 +76,12 @@ test("the overview lists the rollout live; the entity shows its targets, plan, e
   assert.match(await page.textContent("#counts"), /^40 targets: \d+ in flight, \d+ succeeded, \d+ failed/);
   assert.ok((await page.locator("#plan li").count()) >= 1);
   assert.ok(await page.evaluate(() => document.querySelector("#grid").height > 0));
+  // Each target's state by keyboard too.
+  await page.focus("#grid");
+  await page.keyboard.press("Home");
+  assert.match(await page.textContent("#target-tip"), /^eu\/h00: /);
+  await page.keyboard.press("ArrowRight");
+  assert.match(await page.textContent("#target-tip"), /^eu\/h02: /);
   // A new event shows within a few seconds.
   const before = await page.locator("#events li").count();
   await page.waitForFunction((n) => document.querySelectorAll("#events li").length > n, before, { timeout: 10_000 });
@@ -108,8 +114,23 @@ test("the overview lists the rollout live; the entity shows its targets, plan, e
   await page.waitForFunction(() => document.querySelector("#entity-state").textContent === "rolled back", null, { timeout: 30_000 });
   await page.waitForFunction(() => /v3 failed/.test(document.querySelector("#history").textContent), null, { timeout: 30_000 });
   assert.ok(await page.locator("#events li[data-kind=rollback_started]").count() >= 1, "the rollback streamed in");
+  await page.waitForFunction(() => /v3 failed and was rolled back/.test(document.querySelector("#forecast").textContent), null, { timeout: 10_000 });
   assert.equal((await get("/rollout")).lastknownbadversion, "v3");
   assert.ok(controller.answers.at(-1).every((v) => v === "v2"), "the controller's fleet is back on v2");
+  assert.deepEqual(errors, []);
+});
+
+test("on a phone-width screen nothing runs off the side", async () => {
+  const { page, errors } = await pageWithErrors(browser.context);
+  await page.setViewportSize({ width: 390, height: 844 });
+  await signIn(page, "w");
+  await page.waitForSelector("#entities a");
+  await page.click("#entities a");
+  await page.waitForFunction(() => document.querySelectorAll("#events li").length > 3, null, { timeout: 10_000 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the page is ${overflow} px wider than the screen`);
+  assert.ok(await page.isVisible("[data-control=pause]"));
+  await page.screenshot({ path: join(OUTPUT, "dashboard-phone.png"), fullPage: true });
   assert.deepEqual(errors, []);
 });
 

@@ -156,11 +156,11 @@ async function refreshEntity() {
       return li;
     }),
   );
-  await forecast();
+  await forecast(info);
 }
 
 /** The entity's plan computed in the page from its snapshot: what the server would answer, without asking it. */
-async function forecast() {
+async function forecast(info) {
   const { namespace, entity, path } = current;
   const bytes = await api("GET", `${path}/snapshot`);
   await engineReady;
@@ -168,19 +168,40 @@ async function forecast() {
   try {
     const plan = engine.plan(namespace, entity);
     window.__forecast = plan;
-    $("forecast").textContent = plan.earliestGood
-      ? `Forecast (in this page): ${plan.version} can be good at ${new Date(plan.earliestGood).toLocaleTimeString()} at the earliest.`
-      : "Forecast (in this page): no rollout under way.";
+    // plan() still lists a version that failed (until retry() rolls it out afresh).
+    const bad = plan.version && plan.version === info.lastKnownBadVersion;
+    $("forecast").textContent = bad
+      ? `Forecast (in this page): ${plan.version} failed and was rolled back; nothing starts until it is retried or another version is set.`
+      : plan.earliestGood
+        ? `Forecast (in this page): ${plan.version} can be good at ${new Date(plan.earliestGood).toLocaleTimeString()} at the earliest.`
+        : "Forecast (in this page): no rollout under way.";
   } finally {
     engine.free();
   }
 }
 
-$("grid").addEventListener("mousemove", (event) => {
-  if (!current?.layout) return;
-  const i = hitTest(current.layout, event.offsetX, event.offsetY);
-  const t = current.targets[i];
+/** Says what target `i` is doing under the grid (pointer and keyboard alike). */
+function tip(i) {
+  const t = current?.targets[i];
   $("target-tip").textContent = t ? `${t.group ? `${t.group}/` : ""}${t.name}: ${t.reason}${t.message ? ` — ${t.message}` : ""}` : "";
+}
+
+$("grid").addEventListener("mousemove", (event) => {
+  if (current?.layout) tip(hitTest(current.layout, event.offsetX, event.offsetY));
+});
+
+// The keyboard walks the grid: arrows move between targets, a row being the grid's width.
+const STEPS = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: "row", ArrowUp: "-row", Home: "first", End: "last" };
+$("grid").addEventListener("keydown", (event) => {
+  const step = STEPS[event.key];
+  if (!current?.layout || step === undefined || current.targets.length === 0) return;
+  event.preventDefault();
+  const last = current.targets.length - 1;
+  const cols = current.layout.cols;
+  const at = current.cursor ?? -1;
+  const next = { row: at + cols, "-row": at - cols, first: 0, last }[step] ?? at + step;
+  current.cursor = Math.max(0, Math.min(last, next));
+  tip(current.cursor);
 });
 
 /** Streams the entity's events in (fetch, so the token goes in a header); each one refreshes the view. */
