@@ -150,15 +150,17 @@ function signature(args) {
   }
 }
 
-const sessions = new WeakMap();
-
-function sessionOf(engine, namespace, entity) {
-  if (!sessions.has(engine)) sessions.set(engine, new Map());
-  const byEntity = sessions.get(engine);
+/** `table`'s value for the engine's entity, made by `make()` the first time. */
+function perEntity(table, engine, namespace, entity, make) {
+  if (!table.has(engine)) table.set(engine, new Map());
+  const byEntity = table.get(engine);
   const key = JSON.stringify([namespace, entity]);
-  if (!byEntity.has(key)) byEntity.set(key, new Session());
+  if (!byEntity.has(key)) byEntity.set(key, make());
   return byEntity.get(key);
 }
+
+const sessions = new WeakMap();
+const sessionOf = (engine, namespace, entity) => perEntity(sessions, engine, namespace, entity, () => new Session());
 
 /**
  * `controller` with each hook going through the entity's session; a
@@ -195,14 +197,7 @@ function wrapHooks(engine, namespace, entity, controller, settings) {
  * restore, a delta).
  */
 const built = new WeakMap();
-
-function builtOf(engine, namespace, entity) {
-  if (!built.has(engine)) built.set(engine, new Map());
-  const byEntity = built.get(engine);
-  const key = JSON.stringify([namespace, entity]);
-  if (!byEntity.has(key)) byEntity.set(key, { target: null, monitoring: null });
-  return byEntity.get(key);
-}
+const builtOf = (engine, namespace, entity) => perEntity(built, engine, namespace, entity, () => ({ target: null, monitoring: null }));
 
 /** The engine's own setters, before `withAsyncSteps` wraps them. */
 const setters = new WeakMap();

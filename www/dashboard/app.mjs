@@ -5,6 +5,7 @@
 // from the entity's snapshot.
 import init, { Orchestrator } from "../engine/orchestrator_engine.js";
 import { Palette, drawGrid, gridLayout, hitTest } from "../render.mjs";
+import { readEvents } from "./sse.mjs";
 
 const API = "/v1/orchestrate";
 const $ = (id) => document.getElementById(id);
@@ -214,28 +215,15 @@ async function followEvents(path) {
       headers: token ? { authorization: `Bearer ${token}` } : {},
       signal: controller.signal,
     });
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    let text = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-      const blocks = text.split("\n\n");
-      text = blocks.pop();
-      for (const block of blocks) {
-        const data = block.split("\n").find((line) => line.startsWith("data:"));
-        if (!data) continue;
-        const event = JSON.parse(data.slice(5));
-        const li = document.createElement("li");
-        li.value = event.seq;
-        li.dataset.kind = event.kind;
-        li.textContent = `${new Date(event.time).toLocaleTimeString()} ${event.kind} ${event.version}${event.target ? ` ${event.target.name}` : ""}: ${event.detail}`;
-        $("events").prepend(li);
-      }
+    await readEvents(response.body, ({ data: event }) => {
+      const li = document.createElement("li");
+      li.value = event.seq;
+      li.dataset.kind = event.kind;
+      li.textContent = `${new Date(event.time).toLocaleTimeString()} ${event.kind} ${event.version}${event.target ? ` ${event.target.name}` : ""}: ${event.detail}`;
+      $("events").prepend(li);
       clearTimeout(refreshTimer);
       refreshTimer = setTimeout(() => refreshEntity().catch(showError), 200);
-    }
+    });
   } catch (error) {
     if (error.name !== "AbortError") showError(error);
   }

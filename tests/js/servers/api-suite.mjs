@@ -90,7 +90,7 @@ export async function endpoint(answer) {
  * it must get: `[method, path, body, headers, status, code]`. `auth` is
  * the headers of a valid write token (the server's token is "tok").
  */
-export function hostileCases(auth) {
+function hostileCases(auth) {
   const big = JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ name: `host-${i}`, version: "v2", message: "x".repeat(40) })));
   return [
     ["POST", "/v1/orchestrate/prod/api", "{not json", auth, 400, "INVALID_JSON"],
@@ -120,8 +120,24 @@ export function hostileCases(auth) {
   ];
 }
 
+/**
+ * Sets up prod/api on a server whose token is "tok" (body limit 64 KiB),
+ * sends every hostile case `rounds` times, and checks the entity's state
+ * (its info and events) is what it was.
+ */
+export async function hostileLeaveStateAlone(call, rounds) {
+  const auth = { authorization: "Bearer tok" };
+  await call("POST", "/v1/orchestrate/prod/api/options", { batchpercent: 50, successpercent: 100, successtimeoutsecs: 0, durationtimeoutsecs: 300 }, auth);
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" }, auth);
+  await call("POST", "/v1/orchestrate/prod/api", clientStates(hosts(4, "v1")), auth);
+  const state = async () => Promise.all(["info", "events"].map(async (what) => (await call("GET", `/v1/orchestrate/prod/api/${what}`, undefined, auth)).body));
+  const before = await state();
+  assert.equal(await hostile(call, auth, rounds), rounds * hostileCases(auth).length);
+  assert.deepEqual(await state(), before, "nothing changed");
+}
+
 /** Sends every hostile case `rounds` times (each round at once), checks each answer; answers how many were answered. */
-export async function hostile(call, auth, rounds) {
+async function hostile(call, auth, rounds) {
   const cases = hostileCases(auth);
   let answered = 0;
   for (let round = 0; round < rounds; round++) {
