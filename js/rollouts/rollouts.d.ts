@@ -71,6 +71,8 @@ export class Rollouts {
   plan(namespace: string, entity: string): Promise<Schedule>;
   events(namespace: string, entity: string, options?: EventsOptions | null): Promise<Event[]>;
   history(namespace: string, entity: string): Promise<Rollout[]>;
+  /** Every entity in the store as `[namespace, entity]`, in name order. */
+  list(): Promise<[string, string][]>;
   /** Every namespace with an entity in the store, in name order. */
   namespaces(): Promise<string[]>;
   /** The entities of a namespace in the store (`NOT_FOUND` if it has none). */

@@ -112,16 +112,19 @@ export class Rollouts {
     this.#hookConcurrency = hookConcurrency;
   }
 
+  /** Every entity in the store as `[namespace, entity]`, in name order. */
+  async list() {
+    return this.#call("list entities", () => this.#store.list());
+  }
+
   /** Every namespace with an entity in the store, in name order. */
   async namespaces() {
-    const all = await this.#call("list entities", () => this.#store.list());
-    return [...new Set(all.map(([ns]) => ns))];
+    return [...new Set((await this.list()).map(([ns]) => ns))];
   }
 
   /** The entities of a namespace in the store, in name order (`NOT_FOUND` if none). */
   async entities(namespace) {
-    const all = await this.#call("list entities", () => this.#store.list());
-    const names = all.filter(([ns]) => ns === namespace).map(([, entity]) => entity);
+    const names = (await this.list()).filter(([ns]) => ns === namespace).map(([, entity]) => entity);
     if (names.length === 0) throw orchestratorError("NOT_FOUND", `namespace not found: ${namespace}`);
     return names;
   }

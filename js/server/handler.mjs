@@ -13,6 +13,7 @@ import { orchestratorError } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS } from "../hooks/http.mjs";
 import { Rollouts } from "../rollouts/rollouts.mjs";
 import { access } from "./auth.mjs";
+import { EventFeed } from "./feed.mjs";
 import { clientState, controllerFromGo, optionsFromGo, reportsFromGo, rolloutToGo, versionFromGo } from "./go-json.mjs";
 import { PREFIX, openApiDocument } from "./openapi.mjs";
 
@@ -32,6 +33,11 @@ const STATUS = {
   BODY_TOO_LARGE: 413,
   STORE_UNAVAILABLE: 503,
 };
+
+/** How far a listener of every entity's events may fall behind before it is let go. */
+const MAX_QUEUED = 100_000;
+/** A quiet event stream gets a comment this often (proxies close idle connections). */
+const KEEP_ALIVE_MS = 15_000;
 
 const ok = (c) => c.json({ status: "success", message: "ok" });
 
@@ -61,6 +67,7 @@ export function createHandler({
   const app = new Hono();
   /** The open event streams, ended by `close()`. */
   const streams = new Set();
+  const feed = new EventFeed(rollouts, pollMs);
 
   app.onError((error, c) => {
     if (typeof error?.code === "string") return failure(c, error.code, error.message);
@@ -116,6 +123,8 @@ export function createHandler({
     // The Go engine's routes.
     ["GET", "/namespaces", async (c) => c.json(await rollouts.namespaces())],
     ["GET", "/:ns/entities", async (c) => c.json(await rollouts.entities(c.req.param("ns")))],
+    // Every entity's events as they are logged (Server-Sent Events; see js/server/feed.mjs).
+    ["GET", "/events/stream", (c) => streamSSE(c, (stream) => followFeed(stream))],
     [
       "POST",
       "/:ns/:entity",
@@ -232,7 +241,7 @@ export function createHandler({
             }
             if (events.length === 1000) continue;
             quiet = events.length > 0 ? 0 : quiet + pollMs;
-            if (quiet >= 15_000) {
+            if (quiet >= KEEP_ALIVE_MS) {
               await stream.write(": keep-alive\n\n");
               quiet = 0;
             }
@@ -256,6 +265,48 @@ export function createHandler({
       },
     ],
   ];
+
+  /**
+   * Writes the feed's messages to one stream as they come (`event:` the
+   * message type, or the event's kind). A listener that falls
+   * `MAX_QUEUED` messages behind is told `overflow` and let go: it
+   * reconnects and reads the state afresh.
+   */
+  async function followFeed(stream) {
+    const queue = [];
+    let wake = null;
+    const unsubscribe = feed.subscribe((message) => {
+      queue.push(message);
+      wake?.();
+    });
+    streams.add(stream);
+    stream.onAbort(() => wake?.());
+    try {
+      while (!stream.aborted) {
+        if (queue.length > MAX_QUEUED) {
+          await stream.writeSSE({ event: "overflow", data: JSON.stringify({ type: "overflow", dropped: queue.length }) });
+          return;
+        }
+        if (queue.length === 0) {
+          let timer;
+          const idle = await new Promise((resolve) => {
+            wake = () => resolve(false);
+            timer = setTimeout(() => resolve(true), KEEP_ALIVE_MS);
+          });
+          clearTimeout(timer);
+          wake = null;
+          if (idle && !stream.aborted) await stream.write(": keep-alive\n\n");
+          continue;
+        }
+        const message = queue.shift();
+        const event = message.type === "event" ? message.event.kind : message.type;
+        await stream.writeSSE({ event, data: JSON.stringify(message) });
+      }
+    } finally {
+      unsubscribe();
+      streams.delete(stream);
+    }
+  }
 
   /** An HTTP controller by the Go engine's names; one with no endpoint removes it. */
   async function setController(c, monitoring) {
@@ -284,6 +335,7 @@ export function createHandler({
     routes: [...open, ...routes].map(([method, path]) => [method, path]),
     /** Ends the open event streams (a server stopping waits for its connections). */
     close() {
+      feed.close();
       for (const stream of streams) stream.abort();
       streams.clear();
     },

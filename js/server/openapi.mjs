@@ -72,6 +72,14 @@ const ROUTES = [
   ["GET", "/namespaces", "every namespace with an entity", null, array(string)],
   ["GET", "/access", "what the request's token may do (null: nothing; needs no token)", null, object({ access: { enum: ["read", "write", null] } }, ["access"])],
   ["GET", "/:ns/entities", "the entities of a namespace", null, array(string)],
+  [
+    "GET",
+    "/events/stream",
+    "every entity's events as they are logged (Server-Sent Events, `data` JSON: `entity` {namespace, entity, seq} for each entity there, then an event per event logged {namespace, entity, event}, `removed`, `unavailable` {code, message} while the store fails, `overflow` when the listener fell behind; not served by the Worker)",
+    null,
+    string,
+    "text/event-stream",
+  ],
   ["POST", "/:ns/:entity", "report the targets and get the version each should run (the Go engine's loop)", array(ref("ClientState")), array(ref("ClientState"))],
   ["POST", "/:ns/:entity/status", "report the targets only", array(ref("ClientState")), ref("Success")],
   ["POST", "/:ns/:entity/version", "set the version to roll out", ref("Version"), ref("Success")],
@@ -118,7 +126,7 @@ export function openApiDocument() {
     if (path.endsWith("/events")) {
       parameters.push({ name: "since", in: "query", schema: integer }, { name: "limit", in: "query", schema: integer });
     }
-    if (path.endsWith("/events/stream")) {
+    if (path === "/:ns/:entity/events/stream") {
       parameters.push({ name: "since", in: "query", schema: integer }, { name: "Last-Event-ID", in: "header", schema: string });
     }
     const operation = {

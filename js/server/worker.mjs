@@ -78,6 +78,10 @@ export default {
       const names = (await index.entities()).filter(([ns]) => ns === segments[0]).map(([, entity]) => entity);
       return names.length > 0 ? json(names) : failure(400, "NOT_FOUND", `namespace not found: ${segments[0]}`);
     }
+    // Every entity's events at once would need a poller across objects: not served here.
+    if (segments.length === 2 && segments[0] === "events" && segments[1] === "stream") {
+      return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname} in the Worker: stream each entity's events (${PREFIX}/{ns}/{entity}/events/stream)`);
+    }
     // Everything else is one entity's: its object answers.
     if (segments.length < 2 || segments[0] === "" || segments[1] === "") {
       return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname}`);

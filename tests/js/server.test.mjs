@@ -216,6 +216,63 @@ test("the event stream: events as they are logged, resumed after Last-Event-ID; 
   await left.body.cancel().catch(() => {});
 });
 
+test("every entity's events in one stream (PostgreSQL): entities announced, events as logged, an outage said once, removals", async () => {
+  const { store } = await servers.kinds["postgres (pg)"]();
+  const { server, call } = await api(store, { pollMs: 20, readToken: "r", token: "w" });
+  const write = { authorization: "Bearer w" };
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" }, write);
+  await call("POST", "/v1/orchestrate/prod/api", clientStates(hosts(2, "v1")), write);
+  const kept = (await call("GET", "/v1/orchestrate/prod/api/events", undefined, write)).body;
+  const response = await fetch(`${server.url}/v1/orchestrate/events/stream`, { headers: { authorization: "Bearer r" } });
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type"), /^text\/event-stream/);
+  // Read in the background; `until` waits for a message.
+  const seen = [];
+  let changed = () => {};
+  const reading = readServerSentEvents(response.body, (message) => {
+    seen.push(message);
+    changed();
+  });
+  const until = async (what, predicate) => {
+    const deadline = Date.now() + 15_000;
+    while (!seen.some(predicate)) {
+      if (Date.now() > deadline) throw new Error(`no ${what} in ${JSON.stringify(seen.map((m) => m.data)).slice(0, 800)}`);
+      await new Promise((resolve) => {
+        changed = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+    return seen.find(predicate);
+  };
+  const announced = await until("announcement", (m) => m.event === "entity");
+  assert.deepEqual(announced.data, { type: "entity", namespace: "prod", entity: "api", seq: kept.at(-1).seq });
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v2" }, write);
+  const v2 = await until("v2 event", (m) => m.event === "version_set" && m.data.event.version === "v2");
+  assert.deepEqual([v2.data.namespace, v2.data.entity, v2.data.event.seq], ["prod", "api", kept.at(-1).seq + 1]);
+  await call("POST", "/v1/orchestrate/staging/web/version", { version: "w1" }, write);
+  await until("the new entity", (m) => m.event === "entity" && m.data.namespace === "staging" && m.data.entity === "web");
+  // The database stops: said once, then the stream goes on where it stood.
+  await servers.postgres.kill();
+  try {
+    const outage = await until("outage", (m) => m.event === "unavailable");
+    assert.equal(outage.data.code, "STORE_UNAVAILABLE");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  } finally {
+    await servers.postgres.start();
+  }
+  assert.equal(seen.filter((m) => m.event === "unavailable").length, 1, "an outage is said once");
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v3" }, write);
+  await until("v3 event", (m) => m.event === "version_set" && m.data.event.version === "v3");
+  await store.delete("staging", "web");
+  await until("removal", (m) => m.event === "removed" && m.data.entity === "web");
+  const seqs = seen.filter((m) => m.data.type === "event" && m.data.entity === "api").map((m) => m.data.event.seq);
+  assert.deepEqual(seqs, seqs.map((_, i) => kept.at(-1).seq + 1 + i), "every event of prod/api once, in order");
+  // The Node server stops with the stream open.
+  const stopped = await Promise.race([server.stop().then(() => "stopped"), new Promise((resolve) => setTimeout(() => resolve("hung"), 5000))]);
+  assert.equal(stopped, "stopped");
+  await reading.catch(() => {});
+});
+
 test("an entity's snapshot exported from one server and imported into another (another store) is the same rollout", async () => {
   const a = await api(new MemoryStore(), { token: "w", readToken: "r" });
   const dir = mkdtempSync(join(tmpdir(), "api-import-"));
