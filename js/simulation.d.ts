@@ -105,6 +105,22 @@ export declare function formatDuration(secs: number): string;
 export declare class Simulation {
   constructor(orchestrator: typeof Orchestrator, scenario?: Partial<Scenario>);
   static load(orchestrator: typeof Orchestrator, saved: SavedSimulation | string): Simulation;
+  /**
+   * "What if": a run from a live entity's snapshot in an engine of its own
+   * (the entity is untouched); each target runs what the engine last told
+   * it; `failures` strike targets not yet succeeded on a version; the
+   * entity's hooks are not called. Such a run cannot be saved.
+   */
+  static fromSnapshot(
+    orchestrator: typeof Orchestrator,
+    snapshot: Uint8Array,
+    options: { namespace: string; entity: string; nowMs: number } & Partial<
+      Pick<Scenario, "failures" | "reportDelaySecs" | "stepSecs" | "flapSecs" | "maxSecs" | "seed" | "actions">
+    >,
+  ): Simulation;
+  /** The simulated entity (the simulation's own, or the live one's names). */
+  readonly namespace: string;
+  readonly entity: string;
   readonly scenario: Scenario;
   readonly engine: Orchestrator;
   /** Targets in the engine's answer order. */

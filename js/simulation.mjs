@@ -264,10 +264,16 @@ export class Simulation {
    * @param scenario see DEFAULT_SCENARIO; missing fields take its values
    */
   constructor(Orchestrator, scenario = {}, restored = undefined) {
-    this.scenario = normalizeScenario(scenario);
     this.Orchestrator = Orchestrator;
-    this.fleet = buildFleet(this.scenario);
     this.behaviours = new Map();
+    this.namespace = NAMESPACE;
+    this.entity = ENTITY;
+    if (restored?.live) {
+      this.#startLive(scenario, restored.live);
+      return;
+    }
+    this.scenario = normalizeScenario(scenario);
+    this.fleet = buildFleet(this.scenario);
     if (restored) {
       this.#restoreState(restored);
       return;
@@ -276,7 +282,7 @@ export class Simulation {
     this.engine = new Orchestrator({ now: () => this.nowMs });
     const { versions, options } = this.scenario;
     for (const t of this.fleet) t.running = versions.current;
-    this.engine.setRolloutOptions(NAMESPACE, ENTITY, options);
+    this.engine.setRolloutOptions(this.namespace, this.entity, options);
     this.#establish(versions.current);
     this.startMs = this.nowMs;
     this.steps = 0;
@@ -286,11 +292,27 @@ export class Simulation {
     this.settledAtMs = null;
     this.log = [];
     this.timeline = [];
-    this.expected = this.engine.expectedState(NAMESPACE, ENTITY);
-    this.info = this.engine.rolloutInfo(NAMESPACE, ENTITY);
+    this.expected = this.engine.expectedState(this.namespace, this.entity);
+    this.info = this.engine.rolloutInfo(this.namespace, this.entity);
     this.#note("good", `${versions.current} is last known good on ${plural(this.fleet.length, "target")}`);
     this.setTargetVersion(versions.target);
     this.#sample();
+  }
+
+  /**
+   * "What if": a run from a live entity's snapshot (`Orchestrator#snapshot`,
+   * or the API's GET .../snapshot) in an engine of its own, so the entity
+   * itself is untouched. Each target is taken to run what the engine last
+   * told it, since `nowMs`; `scenario` takes `failures` (per version, as
+   * any scenario: they strike targets that have not yet succeeded on the
+   * version), `reportDelaySecs`, `stepSecs`, `flapSecs`, `maxSecs`, `seed`
+   * and `actions`. The entity's hooks are not called: its HTTP controllers
+   * are removed from the copy, and the fleet model stands in for them.
+   */
+  static fromSnapshot(Orchestrator, bytes, { namespace, entity, nowMs, ...scenario }) {
+    if (typeof namespace !== "string" || typeof entity !== "string") fail("namespace and entity must be the names of the entity in the snapshot");
+    if (!Number.isFinite(nowMs)) fail("nowMs must be the time the run starts from, in ms since the epoch");
+    return new Simulation(Orchestrator, scenario, { live: { bytes, namespace, entity, nowMs } });
   }
 
   /** A simulation continued from what `save()` returned (object or JSON text). */
@@ -303,6 +325,53 @@ export class Simulation {
       fail(`saved simulation format ${JSON.stringify(data.formatVersion)} is not supported (this is ${FORMAT_VERSION})`);
     }
     return new Simulation(Orchestrator, data.scenario, data);
+  }
+
+  #startLive(input, { bytes, namespace, entity, nowMs }) {
+    const known = ["failures", "reportDelaySecs", "stepSecs", "flapSecs", "maxSecs", "seed", "actions"];
+    for (const key of Object.keys(input ?? {})) if (!known.includes(key)) fail(`a what-if run takes ${known.join(", ")}; not ${JSON.stringify(key)}`);
+    this.namespace = namespace;
+    this.entity = entity;
+    this.nowMs = nowMs;
+    this.engine = this.Orchestrator.restore(bytes, { now: () => this.nowMs });
+    if (!this.engine.namespaces().includes(namespace) || !this.engine.entities(namespace).includes(entity)) {
+      this.engine.free();
+      fail(`the snapshot has no entity ${namespace}/${entity}`);
+    }
+    this.engine.setTargetController(namespace, entity, null);
+    this.engine.setMonitoringController(namespace, entity, null);
+    this.expected = this.engine.expectedState(namespace, entity);
+    this.info = this.engine.rolloutInfo(namespace, entity);
+    const { targetVersion, lastKnownGoodVersion, rollingVersion } = this.info;
+    if (this.expected.length === 0) fail(`${namespace}/${entity} has no targets to simulate`);
+    if (!targetVersion) fail(`${namespace}/${entity} has no target version: nothing would move`);
+    // The scenario's checks for the fields the run takes; the fleet is the entity's.
+    const checked = normalizeScenario({ ...input, versions: { current: lastKnownGoodVersion || targetVersion, target: targetVersion, next: "" } });
+    const groups = [...new Set(this.expected.map((e) => e.group))];
+    this.scenario = { ...checked, targets: this.expected.length, groups, options: this.info.options };
+    this.fleet = this.expected.map((e, index) => ({
+      name: e.name,
+      group: e.group,
+      running: e.version,
+      sinceMs: nowMs,
+      pending: null,
+      pendingAtMs: 0,
+      index,
+      report: { name: e.name, group: e.group, version: "", message: "", isError: false },
+      // What already succeeded on the version being rolled out stays healthy on it.
+      spared: e.reason === "succeeded" && e.version === rollingVersion ? e.version : null,
+    }));
+    this.live = true;
+    this.startMs = nowMs;
+    this.steps = 0;
+    this.nextAction = 0;
+    this.touched = new Uint8Array(this.fleet.length);
+    this.peakInFlight = 0;
+    this.settledAtMs = null;
+    this.log = [];
+    this.timeline = [];
+    this.#note("operator", `what if, from ${namespace}/${entity} as it stands: ${plural(this.fleet.length, "target")}, rolling ${rollingVersion || targetVersion}`);
+    this.#sample();
   }
 
   /** Seconds of virtual time from the first target version set to the last step. */
@@ -323,14 +392,14 @@ export class Simulation {
 
   /** The operator sets a new target version (it waits for the current rollout). */
   setTargetVersion(version) {
-    this.engine.setTargetVersion(NAMESPACE, ENTITY, version);
+    this.engine.setTargetVersion(this.namespace, this.entity, version);
     this.#note("operator", `target version set to ${version}`);
     this.#afterOperator();
   }
 
   /** The operator forces a version: the current rollout is abandoned and rolled back. */
   forceTargetVersion(version) {
-    this.engine.forceTargetVersion(NAMESPACE, ENTITY, version);
+    this.engine.forceTargetVersion(this.namespace, this.entity, version);
     this.#note("operator", `target version forced to ${version}`);
     this.#afterOperator();
   }
@@ -345,14 +414,14 @@ export class Simulation {
     if (kind === "set") return this.setTargetVersion(version), true;
     if (kind === "force") return this.forceTargetVersion(version), true;
     const act = {
-      pause: () => this.engine.pause(NAMESPACE, ENTITY),
-      resume: () => this.engine.resume(NAMESPACE, ENTITY),
-      abort: () => this.engine.abort(NAMESPACE, ENTITY),
-      retry: () => this.engine.retry(NAMESPACE, ENTITY),
-      promote: () => this.engine.promote(NAMESPACE, ENTITY),
-      promoteFull: () => this.engine.promote(NAMESPACE, ENTITY, { full: true }),
-      approve: () => this.engine.approve(NAMESPACE, ENTITY),
-      rollbackTo: () => this.engine.rollbackTo(NAMESPACE, ENTITY, version),
+      pause: () => this.engine.pause(this.namespace, this.entity),
+      resume: () => this.engine.resume(this.namespace, this.entity),
+      abort: () => this.engine.abort(this.namespace, this.entity),
+      retry: () => this.engine.retry(this.namespace, this.entity),
+      promote: () => this.engine.promote(this.namespace, this.entity),
+      promoteFull: () => this.engine.promote(this.namespace, this.entity, { full: true }),
+      approve: () => this.engine.approve(this.namespace, this.entity),
+      rollbackTo: () => this.engine.rollbackTo(this.namespace, this.entity, version),
     }[kind];
     if (!act) fail(`unknown control ${JSON.stringify(kind)}; the controls are ${CONTROLS.join(", ")}`);
     const changed = act();
@@ -364,17 +433,17 @@ export class Simulation {
 
   /** The engine's event log of the simulated entity, after `since` (a seq). */
   events(since = 0) {
-    return this.engine.events(NAMESPACE, ENTITY, { since });
+    return this.engine.events(this.namespace, this.entity, { since });
   }
 
   /** Every rollout of the simulated entity: version, start, end, outcome. */
   history() {
-    return this.engine.history(NAMESPACE, ENTITY);
+    return this.engine.history(this.namespace, this.entity);
   }
 
   /** The schedule the current options give the fleet (a dry run). */
   plan() {
-    return this.engine.plan(NAMESPACE, ENTITY);
+    return this.engine.plan(this.namespace, this.entity);
   }
 
   /**
@@ -383,8 +452,8 @@ export class Simulation {
    * was drawn from them, and the engine (and its snapshot) has the new ones.
    */
   setOptions(options) {
-    this.engine.setRolloutOptions(NAMESPACE, ENTITY, options);
-    this.info = this.engine.rolloutInfo(NAMESPACE, ENTITY);
+    this.engine.setRolloutOptions(this.namespace, this.entity, options);
+    this.info = this.engine.rolloutInfo(this.namespace, this.entity);
     this.#note("operator", `rollout options set to ${JSON.stringify(options)}`);
   }
 
@@ -395,7 +464,7 @@ export class Simulation {
     this.#runActions();
     const now = this.nowMs;
     this.#arrive(now);
-    const expected = this.engine.orchestrate(NAMESPACE, ENTITY, this.#reports(now));
+    const expected = this.engine.orchestrate(this.namespace, this.entity, this.#reports(now));
     this.#apply(expected, now);
     this.#logChanges(expected);
     this.expected = expected;
@@ -449,6 +518,7 @@ export class Simulation {
 
   /** Everything needed to continue later: the scenario, the fleet and the engine snapshot. */
   save() {
+    if (this.live) fail("a what-if run from a live entity cannot be saved (its fleet is the entity's, not the scenario's)");
     const versions = [...new Set(this.fleet.flatMap((t) => (t.pending ? [t.running, t.pending] : [t.running])))];
     const index = new Map(versions.map((v, i) => [v, i]));
     return {
@@ -506,8 +576,8 @@ export class Simulation {
     this.timeline = s.timeline;
     // The engine's own checks reject a corrupt snapshot (INVALID_SNAPSHOT).
     this.engine = this.Orchestrator.restore(fromBase64(String(data.snapshot)), { now: () => this.nowMs });
-    this.expected = this.engine.expectedState(NAMESPACE, ENTITY);
-    this.info = this.engine.rolloutInfo(NAMESPACE, ENTITY);
+    this.expected = this.engine.expectedState(this.namespace, this.entity);
+    this.info = this.engine.rolloutInfo(this.namespace, this.entity);
     if (this.expected.length !== n) bad(`the snapshot has ${this.expected.length} targets, the scenario ${n}`);
   }
 
@@ -519,15 +589,15 @@ export class Simulation {
     // A plan's gates and bakes, and a watch window, are for the rollout
     // the run is about, not for the fleet as it is.
     const { steps, watchSecs, ...plain } = this.scenario.options;
-    this.engine.setRolloutOptions(NAMESPACE, ENTITY, plain);
-    this.engine.setTargetVersion(NAMESPACE, ENTITY, version);
+    this.engine.setRolloutOptions(this.namespace, this.entity, plain);
+    this.engine.setTargetVersion(this.namespace, this.entity, version);
     const reports = this.fleet.map((t) => ({ name: t.name, group: t.group, version, message: "running", isError: false }));
     for (let i = 0; i <= 4 * this.fleet.length + 10; i++) {
-      const expected = this.engine.orchestrate(NAMESPACE, ENTITY, reports);
+      const expected = this.engine.orchestrate(this.namespace, this.entity, reports);
       this.nowMs += this.scenario.stepSecs * 1000;
       const settled = expected.every((e) => e.reason === "succeeded");
-      if (settled && this.engine.rolloutInfo(NAMESPACE, ENTITY).lastKnownGoodVersion === version) {
-        this.engine.setRolloutOptions(NAMESPACE, ENTITY, this.scenario.options);
+      if (settled && this.engine.rolloutInfo(this.namespace, this.entity).lastKnownGoodVersion === version) {
+        this.engine.setRolloutOptions(this.namespace, this.entity, this.scenario.options);
         return;
       }
     }
@@ -535,7 +605,7 @@ export class Simulation {
   }
 
   #afterOperator() {
-    this.info = this.engine.rolloutInfo(NAMESPACE, ENTITY);
+    this.info = this.engine.rolloutInfo(this.namespace, this.entity);
     this.settledAtMs = null;
   }
 
@@ -559,7 +629,7 @@ export class Simulation {
         const key = `${seed}/${t.group}/${t.name}/${version}`;
         let u = uniform(`kind:${key}`);
         let kind = "healthy";
-        for (const k of FAILURE_KINDS) {
+        for (const k of t.spared === version ? [] : FAILURE_KINDS) {
           const share = shares[k] ?? 0;
           if (u < share) {
             kind = k;
@@ -656,7 +726,7 @@ export class Simulation {
       const kind = c.reason.startsWith("failed") || c.reason === "halted" ? "failure" : c.reason === "rolled_back" ? "rollback" : "target";
       this.#note(kind, `${describe(c.reason, c.version, c.count)}: ${names(c.names, c.count)}`, c.why);
     }
-    const info = this.engine.rolloutInfo(NAMESPACE, ENTITY);
+    const info = this.engine.rolloutInfo(this.namespace, this.entity);
     const was = this.info;
     if (info.lastKnownGoodVersion !== was.lastKnownGoodVersion && info.lastKnownGoodVersion) {
       const ok = expected.filter((e) => e.reason === "succeeded" && e.version === info.lastKnownGoodVersion).length;
@@ -681,7 +751,7 @@ export class Simulation {
   #failuresSentBack(expected, version) {
     const shown = new Set(expected.filter((e) => e.isError).map((e) => `${e.group}\0${e.name}`));
     const groups = new Map();
-    for (const e of this.engine.events(NAMESPACE, ENTITY)) {
+    for (const e of this.engine.events(this.namespace, this.entity)) {
       if (e.kind !== "target_failed" || e.time !== this.nowMs || e.version !== version) continue;
       if (shown.has(`${e.target.group}\0${e.target.name}`)) continue;
       let g = groups.get(e.detail);

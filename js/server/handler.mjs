@@ -161,6 +161,19 @@ export function createHandler({
         return ok(c);
       },
     ],
+    [
+      "PUT",
+      "/:ns/:entity/options",
+      async (c) => {
+        // This package's options, by its names; a field left out takes its default.
+        const options = await json(c);
+        if (options === null || typeof options !== "object" || Array.isArray(options)) {
+          throw orchestratorError("INVALID_OPTIONS", "the options must be a JSON object, like the options of rolloutInfo");
+        }
+        await rollouts.setRolloutOptions(...names(c), options);
+        return ok(c);
+      },
+    ],
     ["POST", "/:ns/:entity/target/controller", async (c) => setController(c, false)],
     ["POST", "/:ns/:entity/monitoring/controller", async (c) => setController(c, true)],
     ["GET", "/:ns/:entity/rollout", async (c) => c.json(rolloutToGo(await rollouts.rolloutInfo(...names(c))))],

@@ -84,6 +84,7 @@ const ROUTES = [
   ["POST", "/:ns/:entity/status", "report the targets only", array(ref("ClientState")), ref("Success")],
   ["POST", "/:ns/:entity/version", "set the version to roll out", ref("Version"), ref("Success")],
   ["POST", "/:ns/:entity/options", "set the rollout options (a field left out is zero)", { type: "object" }, ref("Success")],
+  ["PUT", "/:ns/:entity/options", "set every rollout option by this package's names (as rolloutInfo's options; a field left out takes its default)", { type: "object" }, ref("Success")],
   ["POST", "/:ns/:entity/target/controller", "set (or, with no endpoint, remove) the HTTP target controller", ref("TargetController"), ref("Success")],
   ["POST", "/:ns/:entity/monitoring/controller", "set (or remove) the HTTP monitoring controller", ref("MonitoringController"), ref("Success")],
   ["GET", "/:ns/:entity/rollout", "the rollout, as the Go engine answers it", null, ref("GoRollout")],

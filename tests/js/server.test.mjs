@@ -332,6 +332,7 @@ test("the OpenAPI document describes every route, and every route answers as it 
     "POST /:ns/:entity/status": clientStates(hosts(4, "v1")),
     "POST /:ns/:entity/version": { version: "v1" },
     "POST /:ns/:entity/options": { batchpercent: 50, successpercent: 100, successtimeoutsecs: 0, durationtimeoutsecs: 300 },
+    "PUT /:ns/:entity/options": { batchPercent: 50, steps: [1, { size: "100%", bakeSecs: 5 }], maxFailures: "10%" },
     "POST /:ns/:entity/target/controller": {},
     "POST /:ns/:entity/monitoring/controller": {},
     "POST /:ns/:entity/force": { version: "v1" },
@@ -365,6 +366,14 @@ test("the OpenAPI document describes every route, and every route answers as it 
     covered.add(key([method, path]));
   }
   assert.equal(covered.size, routes.length, "every route was called");
+  // This package's options: the engine judges them, and a refused set changes nothing.
+  const before = (await call("GET", "/v1/orchestrate/prod/api/info")).body.options;
+  assert.equal(before.maxFailures, "10%");
+  for (const body of [{ batchPercent: 150 }, { steps: ["50%"] }, [], "{"]) {
+    const { status, body: answer } = await call("PUT", "/v1/orchestrate/prod/api/options", body);
+    assert.deepEqual([status, answer.code], [400, body === "{" ? "INVALID_JSON" : "INVALID_OPTIONS"], JSON.stringify(body));
+  }
+  assert.deepEqual((await call("GET", "/v1/orchestrate/prod/api/info")).body.options, before);
   // Errors have the documented shape too.
   const errorSchema = { $ref: "#/components/schemas/Error" };
   for (const [method, path] of [["GET", "/v1/orchestrate/x/y/rollout"], ["POST", "/v1/orchestrate/x/y/version"], ["GET", "/nowhere"], ["DELETE", "/v1/orchestrate/namespaces"]]) {

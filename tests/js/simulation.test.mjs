@@ -127,3 +127,40 @@ test("errorTimeoutSecs in the simulation: a crash-looping fleet fails after exac
   assert.equal(badAt(29), at30 - 10);
   assert.ok(badAt(null) >= at30 + 500, `${badAt(null)} s vs ${at30} s`);
 });
+
+test("what if, from a live entity's snapshot: the entity untouched, failures strike only what has not succeeded, its HTTP hooks not called", () => {
+  const live = new Simulation(Orchestrator, { targets: 200, groups: ["a", "b"], options: { batchPercent: 10, successPercent: 100, successTimeoutSecs: 30, durationTimeoutSecs: 300 } });
+  live.run({ maxSteps: 12 });
+  const { namespace, entity } = live;
+  const succeeded = live.expected.filter((e) => e.reason === "succeeded" && e.version === "v2");
+  assert.ok(succeeded.length > 0 && succeeded.length < 200, `part of the fleet succeeded on v2 (${succeeded.length})`);
+  // An HTTP controller on an address nothing answers: a step that called it could not finish.
+  live.engine.setTargetController(namespace, entity, { selection: "http://127.0.0.1:9/select" });
+  const bytes = live.engine.snapshot();
+  const nowMs = live.nowMs;
+
+  const healthy = Simulation.fromSnapshot(Orchestrator, bytes, { namespace, entity, nowMs });
+  assert.equal(healthy.fleet.length, 200);
+  assert.equal(healthy.run().outcome, "rolled_out");
+  assert.equal(healthy.info.lastKnownGoodVersion, "v2");
+
+  const failing = Simulation.fromSnapshot(Orchestrator, bytes, { namespace, entity, nowMs, failures: { v2: { unhealthy: 0.5 } } });
+  const summary = failing.run();
+  assert.equal(summary.outcome, "rolled_back");
+  assert.equal(failing.info.lastKnownBadVersion, "v2");
+  const spared = new Set(succeeded.map((e) => `${e.group}/${e.name}`));
+  const failed = failing.events().filter((e) => e.kind === "target_failed").map((e) => `${e.target.group}/${e.target.name}`);
+  assert.ok(failed.length > 0);
+  assert.ok(failed.every((t) => !spared.has(t)), "targets that had succeeded on v2 do not fail in the what-if");
+
+  // The live entity is as it was.
+  assert.deepEqual(live.engine.snapshot(), bytes);
+  assert.equal(live.engine.rolloutInfo(namespace, entity).lastKnownGoodVersion, "v1");
+  // Bad requests name what is wrong.
+  const code = (fn) => assert.throws(fn, (e) => e.code === "INVALID_SCENARIO" && /\S/.test(e.message));
+  code(() => Simulation.fromSnapshot(Orchestrator, bytes, { namespace, entity: "other", nowMs }));
+  code(() => Simulation.fromSnapshot(Orchestrator, bytes, { namespace, entity, nowMs, targets: 5 }));
+  code(() => Simulation.fromSnapshot(Orchestrator, bytes, { namespace, entity, nowMs, failures: { v2: { unhealthy: 2 } } }));
+  code(() => Simulation.fromSnapshot(Orchestrator, bytes, { namespace, entity }));
+  code(() => healthy.save());
+});
