@@ -62,15 +62,34 @@ async function signIn(page, token) {
   await page.click("#login button[type=submit]");
 }
 
+/** Accepts each confirmation the page asks for, keeping its text. */
+function acceptDialogs(page) {
+  const asked = [];
+  page.on("dialog", (dialog) => {
+    asked.push(dialog.message());
+    dialog.accept();
+  });
+  return asked;
+}
+
 test("the overview lists the rollout live; the entity shows its targets, plan, events; pause and resume reach the controller", async () => {
   const { page, errors } = await pageWithErrors(browser.context);
+  const asked = acceptDialogs(page);
+  const requests = [];
+  page.on("request", (request) => requests.push(new URL(request.url()).pathname));
   await signIn(page, "w");
   await page.waitForSelector("#entities a");
   assert.equal(await page.textContent("#entities a"), "prod / api");
   await page.waitForFunction(() => document.querySelector("#entities .badge")?.textContent === "rolling", null, { timeout: 10_000 });
   assert.equal(await page.textContent("#access"), "can steer");
+  // A new entity shows up by itself: the overview follows the server's stream of every entity's events.
+  await fetch(`${server.url}/v1/orchestrate/staging/web/version`, { method: "POST", headers: write, body: JSON.stringify({ version: "w1" }) });
+  await page.waitForFunction(() => [...document.querySelectorAll("#entities a")].some((a) => a.textContent === "staging / web"), null, { timeout: 10_000 });
+  await page.waitForFunction(() => [...document.querySelectorAll("#entities tr")].at(-1)?.querySelector(".badge")?.textContent === "new", null, { timeout: 10_000 });
+  assert.ok(requests.includes("/v1/orchestrate/events/stream"));
+  assert.ok(!requests.includes("/v1/orchestrate/namespaces"), "the overview does not poll the listing");
   await page.screenshot({ path: join(OUTPUT, "dashboard-overview.png") });
-  await page.click("#entities a");
+  await page.click("#entities a >> text=prod / api");
   await page.waitForSelector("#entity:not([hidden])");
   await page.waitForFunction(() => document.querySelectorAll("#events li").length > 3, null, { timeout: 10_000 });
   assert.match(await page.textContent("#counts"), /^40 targets: \d+ in flight, \d+ succeeded, \d+ failed/);
@@ -111,6 +130,7 @@ test("the overview lists the rollout live; the entity shows its targets, plan, e
   await page.waitForFunction(() => document.querySelector("#entity-state").textContent === "rolled out", null, { timeout: 30_000 });
   await page.fill("#version", "v3");
   await page.click("[data-control=version]");
+  assert.equal(asked.at(-1), "prod/api: Roll out v3?");
   await page.waitForFunction(() => document.querySelector("#entity-state").textContent === "rolled back", null, { timeout: 30_000 });
   await page.waitForFunction(() => /v3 failed/.test(document.querySelector("#history").textContent), null, { timeout: 30_000 });
   assert.ok(await page.locator("#events li[data-kind=rollback_started]").count() >= 1, "the rollback streamed in");

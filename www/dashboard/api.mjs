@@ -1,0 +1,64 @@
+// The HTTP API (js/server) as the page calls it: with the user's token
+// (kept for the browser tab), errors thrown with their code and message,
+// and a 401 handed to whoever shows the sign-in form.
+import { readEvents } from "./sse.mjs";
+
+export const API = "/v1/orchestrate";
+
+let token = sessionStorage.getItem("orchestrator-token") ?? "";
+let onUnauthorized = () => {};
+
+/** What happens when the server refuses the token (the page shows its sign-in form). */
+export function whenUnauthorized(handle) {
+  onUnauthorized = handle;
+}
+
+export function hasToken() {
+  return token !== "";
+}
+
+export function setToken(value) {
+  token = value;
+  sessionStorage.setItem("orchestrator-token", token);
+}
+
+const headers = () => (token ? { authorization: `Bearer ${token}` } : {});
+
+/** An error the page shows as it is: not signed in is shown as the sign-in form instead. */
+export const NOT_SIGNED_IN = "NOT_SIGNED_IN";
+
+/** Calls the API: the JSON answer, or the bytes of a binary one. */
+export async function api(method, path, body) {
+  const response = await fetch(`${API}${path}`, { method, headers: headers(), body: body === undefined ? undefined : JSON.stringify(body) });
+  if (response.status === 401) {
+    onUnauthorized(token ? "That token was not accepted." : "This server needs a token.");
+    throw Object.assign(new Error("not signed in"), { code: NOT_SIGNED_IN });
+  }
+  const type = response.headers.get("content-type") ?? "";
+  const answer = type.includes("json") ? await response.json() : new Uint8Array(await response.arrayBuffer());
+  if (!response.ok) throw Object.assign(new Error(answer.message ?? `HTTP ${response.status}`), { code: answer.code ?? `HTTP_${response.status}` });
+  return answer;
+}
+
+/** `/{ns}/{entity}` */
+export const entityPath = (namespace, entity) => `/${encodeURIComponent(namespace)}/${encodeURIComponent(entity)}`;
+
+/**
+ * Follows a Server-Sent Events route until `signal` aborts it, calling
+ * `onMessage({ event, data })`; answers how it ended: "ended" (the server
+ * closed it), "missing" (the server has no such route: 404), or throws.
+ */
+export async function follow(path, signal, onMessage) {
+  const response = await fetch(`${API}${path}`, { headers: headers(), signal });
+  if (response.status === 404) return "missing";
+  if (response.status === 401) {
+    onUnauthorized("That token was not accepted.");
+    throw Object.assign(new Error("not signed in"), { code: NOT_SIGNED_IN });
+  }
+  if (!response.ok) {
+    const answer = await response.json().catch(() => ({}));
+    throw Object.assign(new Error(answer.message ?? `HTTP ${response.status}`), { code: answer.code ?? `HTTP_${response.status}` });
+  }
+  await readEvents(response.body, onMessage);
+  return "ended";
+}

@@ -1,0 +1,190 @@
+// One entity: its state, counts against the error budget, target grid
+// (the simulator's rendering, ../render.mjs), plan with the forecast,
+// history and streamed events. What the page shows is computed by the
+// engine in the page (engine.worker.mjs) from the entity's snapshot, one
+// binary read instead of a JSON read per view; each event logged reads
+// it again, at most as often as the page keeps up with.
+import { Palette, drawGrid, gridLayout, hitTest } from "../render.mjs";
+import { api, entityPath, follow } from "./api.mjs";
+import { entityView } from "./engine.mjs";
+import { badge, stateOf } from "./state.mjs";
+
+const $ = (id) => document.getElementById(id);
+/** The event list keeps the newest this many (the API has them all). */
+const MAX_SHOWN_EVENTS = 500;
+const time = (ms) => new Date(ms).toLocaleTimeString();
+
+/** The entity shown: { namespace, entity, path, bytes, view, layout, palette, cursor }. */
+export let shown = null;
+let stopEvents = null;
+let refreshing = null;
+let again = false;
+let nextAt = 0;
+let timer = null;
+
+/** Shows an entity; answers the function that leaves it. */
+export async function showEntity(namespace, entity, onError) {
+  leave();
+  const path = entityPath(namespace, entity);
+  shown = { namespace, entity, path, palette: new Palette(), onError };
+  $("entity-name").textContent = `${namespace} / ${entity}`;
+  $("where").textContent = `${namespace} / ${entity}`;
+  $("events").replaceChildren();
+  await refresh();
+  const controller = new AbortController();
+  stopEvents = () => controller.abort();
+  followEvents(path, controller.signal, onError);
+  return leave;
+}
+
+function leave() {
+  stopEvents?.();
+  clearTimeout(timer);
+  shown = null;
+}
+
+/**
+ * Reads the entity again soon: at once if the last read was long enough
+ * ago (twice its own duration, at least 300 ms), else when it is; one
+ * read at a time, however many events arrive meanwhile.
+ */
+export function refreshSoon() {
+  if (refreshing) {
+    again = true;
+    return;
+  }
+  clearTimeout(timer);
+  timer = setTimeout(() => refresh().catch((error) => shown?.onError(error)), Math.max(0, nextAt - Date.now()));
+}
+
+/** Reads the entity's snapshot and shows what the engine in the page computes from it. */
+export async function refresh() {
+  if (!shown) return;
+  const started = Date.now();
+  const entity = shown;
+  refreshing = (async () => {
+    const bytes = await api("GET", `${entity.path}/snapshot`);
+    const view = await entityView(bytes, entity.namespace, entity.entity);
+    if (shown !== entity) return;
+    Object.assign(entity, { bytes, view });
+    render(entity);
+  })();
+  try {
+    await refreshing;
+  } finally {
+    refreshing = null;
+    nextAt = Date.now() + Math.max(300, 2 * (Date.now() - started));
+    if (again) {
+      again = false;
+      refreshSoon();
+    }
+  }
+}
+
+/** How many failures make the version bad: more than `maxFailures`, or SPEC's failure threshold. */
+export function failureLimit(info) {
+  const { maxFailures, successPercent } = info.options;
+  if (maxFailures === null || maxFailures === undefined) return Math.max(1, info.targets - Math.floor((successPercent * info.targets) / 100));
+  const allowed = typeof maxFailures === "string" ? Math.floor((Number.parseFloat(maxFailures) * info.targets) / 100) : maxFailures;
+  return allowed + 1;
+}
+
+function render(entity) {
+  const { info, plan, history, counts, targets } = entity.view;
+  const n = targets.names.length;
+  const failed = Object.entries(counts).reduce((sum, [reason, k]) => sum + (reason.startsWith("failed") ? k : 0), 0);
+  const state = stateOf(info, (counts.rolled_back ?? 0) > 0);
+  badge(state, $("entity-state"));
+  const fmt = (k) => k.toLocaleString("en-US");
+  $("counts").textContent =
+    `${fmt(n)} targets: ${fmt(counts.in_flight ?? 0)} in flight, ${fmt(counts.succeeded ?? 0)} succeeded, ` +
+    `${fmt(failed)} failed (the version is bad at ${fmt(failureLimit(info))}); ` +
+    `target ${info.targetVersion || "-"}, good ${info.lastKnownGoodVersion || "-"}, bad ${info.lastKnownBadVersion || "-"}`;
+  // The grid, by group as the engine orders them.
+  entity.layout = gridLayout(targets.groups, $("grid").clientWidth || 600);
+  const cell = (i) => {
+    const version = targets.versions[targets.version[i]];
+    return [targets.reasons[targets.reason[i]], version, version];
+  };
+  drawGrid($("grid"), entity.layout, cell, entity.palette);
+  if (entity.cursor !== undefined) tip(entity.cursor);
+  renderPlan(info, plan);
+  $("history").replaceChildren(
+    ...[...history].reverse().map((rollout) => {
+      const li = document.createElement("li");
+      const ended = rollout.ended ? `, ended ${time(rollout.ended)}` : "";
+      li.textContent = `${rollout.version} ${rollout.outcome.replace("_", " ")} (started ${time(rollout.started)}${ended})`;
+      return li;
+    }),
+  );
+}
+
+/** The plan's steps (1-based, as people count them), the current one's bake and gate, and the forecast. */
+function renderPlan(info, plan) {
+  window.__forecast = plan;
+  const now = Date.now();
+  $("plan").replaceChildren(
+    ...plan.steps.map((step, i) => {
+      const li = document.createElement("li");
+      const parts = [`${step.size}: ${step.cumulative.toLocaleString("en-US")} of ${plan.fleet.toLocaleString("en-US")} targets`, step.status];
+      if (step.approval) parts.push(step.status === "current" && info.awaitingApproval ? "waiting for approval" : "approval gate");
+      if (step.bakeSecs) parts.push(`bake ${step.bakeSecs} s`);
+      const next = plan.steps[i + 1];
+      if (step.status === "current" && next?.earliestStart > now) parts.push(`next step in ${Math.ceil((next.earliestStart - now) / 1000)} s at the earliest`);
+      if (step.status === "pending" && step.earliestStart) parts.push(`earliest start ${time(step.earliestStart)}`);
+      li.textContent = parts.join(" · ");
+      li.dataset.status = step.status;
+      return li;
+    }),
+  );
+  const bad = plan.version && plan.version === info.lastKnownBadVersion;
+  $("forecast").textContent = bad
+    ? `Forecast (in this page): ${plan.version} failed and was rolled back; nothing starts until it is retried or another version is set.`
+    : plan.version && plan.version !== info.lastKnownGoodVersion
+      ? `Forecast (in this page): ${plan.version} can be good at ${time(plan.earliestGood)} at the earliest${plan.paused ? " once resumed" : ""}.`
+      : "Forecast (in this page): no rollout under way.";
+}
+
+/** Says what target `i` is doing under the grid (pointer and keyboard alike). */
+function tip(i) {
+  const t = shown?.view?.targets;
+  if (!t || i < 0 || i >= t.names.length) return;
+  const message = t.messages[t.message[i]];
+  $("target-tip").textContent = `${t.groups[i] ? `${t.groups[i]}/` : ""}${t.names[i]}: ${t.versions[t.version[i]]}, ${t.reasons[t.reason[i]]}${message ? ` — ${message}` : ""}`;
+}
+
+$("grid").addEventListener("mousemove", (event) => {
+  if (shown?.layout) tip(hitTest(shown.layout, event.offsetX, event.offsetY));
+});
+
+// The keyboard walks the grid: arrows move between targets, a row being the grid's width.
+const MOVES = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: "row", ArrowUp: "-row", Home: "first", End: "last" };
+$("grid").addEventListener("keydown", (event) => {
+  const move = MOVES[event.key];
+  const n = shown?.view?.targets.names.length ?? 0;
+  if (!shown?.layout || move === undefined || n === 0) return;
+  event.preventDefault();
+  const cols = shown.layout.cols;
+  const at = shown.cursor ?? -1;
+  const next = { row: at + cols, "-row": at - cols, first: 0, last: n - 1 }[move] ?? at + move;
+  shown.cursor = Math.max(0, Math.min(n - 1, next));
+  tip(shown.cursor);
+});
+
+/** Streams the entity's events in; each batch reads the entity again. */
+async function followEvents(path, signal, onError) {
+  try {
+    await follow(`${path}/events/stream?since=0`, signal, ({ data: event }) => {
+      const li = document.createElement("li");
+      li.value = event.seq;
+      li.dataset.kind = event.kind;
+      li.textContent = `${time(event.time)} ${event.kind} ${event.version}${event.target ? ` ${event.target.name}` : ""}: ${event.detail}`;
+      const list = $("events");
+      list.prepend(li);
+      while (list.childElementCount > MAX_SHOWN_EVENTS) list.lastElementChild.remove();
+      refreshSoon();
+    });
+  } catch (error) {
+    if (!signal.aborted) onError(error);
+  }
+}
