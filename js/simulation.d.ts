@@ -114,7 +114,7 @@ export declare class Simulation {
   static fromSnapshot(
     orchestrator: typeof Orchestrator,
     snapshot: Uint8Array,
-    options: { namespace: string; entity: string; nowMs: number } & Partial<
+    options: { namespace: string; entity: string; nowMs: number; approveGates?: boolean } & Partial<
       Pick<Scenario, "failures" | "reportDelaySecs" | "stepSecs" | "flapSecs" | "maxSecs" | "seed" | "actions">
     >,
   ): Simulation;

@@ -306,7 +306,8 @@ export class Simulation {
    * told it, since `nowMs`; `scenario` takes `failures` (per version, as
    * any scenario: they strike targets that have not yet succeeded on the
    * version), `reportDelaySecs`, `stepSecs`, `flapSecs`, `maxSecs`, `seed`
-   * and `actions`. The entity's hooks are not called: its HTTP controllers
+   * and `actions`, and `approveGates` (approve each plan gate as soon as
+   * it waits; otherwise the run ends at the first gate that waits). The entity's hooks are not called: its HTTP controllers
    * are removed from the copy, and the fleet model stands in for them.
    */
   static fromSnapshot(Orchestrator, bytes, { namespace, entity, nowMs, ...scenario }) {
@@ -328,8 +329,11 @@ export class Simulation {
   }
 
   #startLive(input, { bytes, namespace, entity, nowMs }) {
-    const known = ["failures", "reportDelaySecs", "stepSecs", "flapSecs", "maxSecs", "seed", "actions"];
+    const known = ["failures", "reportDelaySecs", "stepSecs", "flapSecs", "maxSecs", "seed", "actions", "approveGates"];
     for (const key of Object.keys(input ?? {})) if (!known.includes(key)) fail(`a what-if run takes ${known.join(", ")}; not ${JSON.stringify(key)}`);
+    const { approveGates = false, ...rest } = input ?? {};
+    if (typeof approveGates !== "boolean") fail("approveGates must be true or false");
+    this.approveGates = approveGates;
     this.namespace = namespace;
     this.entity = entity;
     this.nowMs = nowMs;
@@ -346,7 +350,7 @@ export class Simulation {
     if (this.expected.length === 0) fail(`${namespace}/${entity} has no targets to simulate`);
     if (!targetVersion) fail(`${namespace}/${entity} has no target version: nothing would move`);
     // The scenario's checks for the fields the run takes; the fleet is the entity's.
-    const checked = normalizeScenario({ ...input, versions: { current: lastKnownGoodVersion || targetVersion, target: targetVersion, next: "" } });
+    const checked = normalizeScenario({ ...rest, versions: { current: lastKnownGoodVersion || targetVersion, target: targetVersion, next: "" } });
     const groups = [...new Set(this.expected.map((e) => e.group))];
     this.scenario = { ...checked, targets: this.expected.length, groups, options: this.info.options };
     this.fleet = this.expected.map((e, index) => ({
@@ -387,7 +391,9 @@ export class Simulation {
   /** Whether the run should stop: settled with nothing scheduled, or out of time. */
   get finished() {
     const pending = this.nextAction < this.scenario.actions.length;
-    return (this.settled && !pending) || this.elapsedSecs >= this.scenario.maxSecs;
+    // A what-if that does not approve gates ends at the first that waits.
+    const gated = this.live && !this.approveGates && this.info.awaitingApproval;
+    return (this.settled && !pending) || gated || this.elapsedSecs >= this.scenario.maxSecs;
   }
 
   /** The operator sets a new target version (it waits for the current rollout). */
@@ -462,6 +468,8 @@ export class Simulation {
     // Step k runs at k * stepSecs of virtual time.
     this.nowMs = this.startMs + this.steps * this.scenario.stepSecs * 1000;
     this.#runActions();
+    // A what-if may approve each gate as soon as it waits.
+    if (this.approveGates && this.info.awaitingApproval) this.control("approve");
     const now = this.nowMs;
     this.#arrive(now);
     const expected = this.engine.orchestrate(this.namespace, this.entity, this.#reports(now));

@@ -172,3 +172,72 @@ test("a read-only token sees no controls; a bad token gets the sign-in form agai
   // The 401 the browser logs for the rejected token is the only console error.
   assert.ok(other.errors.every((e) => /401/.test(e)), other.errors.join("\n"));
 });
+
+test("the options form sets every option by name and shows the engine's refusal; what if runs in the page from the live state", async () => {
+  const at = (path) => `${server.url}/v1/orchestrate/staging${path}`;
+  const send = (method, path, body) => fetch(at(path), { method, headers: write, body: JSON.stringify(body) });
+  const fleet = (version) => Array.from({ length: 20 }, (_, i) => ({ name: `w${i}`, group: i % 2 ? "b" : "a", version, message: "", isError: false }));
+  // The fleet runs w1 (adopted as good); w2 is under way, its first batch assigned.
+  await send("POST", "/web", fleet("w1"));
+  await send("POST", "/web/version", { version: "w2" });
+  await send("POST", "/web", fleet("w1"));
+  const { page, errors } = await pageWithErrors(browser.context);
+  const asked = acceptDialogs(page);
+  await signIn(page, "w");
+  await page.waitForSelector("#entities a");
+  await page.goto(`${server.url}/#/staging/web`);
+  await page.waitForFunction(() => /^20 targets/.test(document.querySelector("#counts").textContent), null, { timeout: 10_000 });
+  await page.click("#options summary");
+  assert.equal(await page.inputValue("#option-batchPercent"), "5", "the form shows the entity's options");
+  await page.fill("#option-maxFailures", "3");
+  await page.fill("#option-steps", "1:30,50%:approve,100%");
+  await page.click("#options-form button[type=submit]");
+  await page.waitForFunction(() => /approval gate/.test(document.querySelector("#plan").textContent), null, { timeout: 10_000 });
+  assert.equal(await page.inputValue("#option-steps"), "1:30,50%:approve,100%");
+  const { options } = await (await fetch(at("/web/info"), { headers: write })).json();
+  assert.equal(options.maxFailures, 3);
+  assert.deepEqual(options.steps, [{ size: 1, bakeSecs: 30, approval: false }, { size: "50%", bakeSecs: 0, approval: true }, { size: "100%", bakeSecs: 0, approval: false }]);
+  assert.match(asked.at(-1), /^staging\/web: set these rollout options\?/);
+  assert.match(await page.textContent("#counts"), /the version is bad at 4\b/);
+  // The engine's refusal, with its code; nothing changes.
+  await page.fill("#option-batchPercent", "150");
+  await page.click("#options-form button[type=submit]");
+  await page.waitForSelector("#error:not([hidden])");
+  assert.match(await page.textContent("#error"), /^INVALID_OPTIONS: .*batchPercent/);
+  assert.equal((await (await fetch(at("/web/info"), { headers: write })).json()).options.batchPercent, 5);
+
+  // What if, from the live state: nothing fails, then every target reports errors.
+  const before = await (await fetch(at("/web/snapshot"), { headers: write })).arrayBuffer();
+  await page.fill("#what-if-percent", "0");
+  await page.click("#what-if button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#what-if-result").dataset.outcome, null, { timeout: 30_000 });
+  assert.equal(await page.getAttribute("#what-if-result", "data-outcome"), "rolled_out");
+  assert.match(await page.textContent("#what-if-result"), /w2 rolls out after/);
+  await page.fill("#what-if-percent", "100");
+  await page.click("#what-if button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#what-if-result").dataset.outcome === "rolled_back", null, { timeout: 30_000 });
+  assert.match(await page.textContent("#what-if-result"), /of the targets not yet succeeded on w2 report errors: w2 is rolled back after/);
+  const afterBytes = await (await fetch(at("/web/snapshot"), { headers: write })).arrayBuffer();
+  assert.deepEqual(new Uint8Array(afterBytes), new Uint8Array(before), "the what-if left the entity alone");
+  // Without approving gates, the run ends at the first that waits.
+  await page.fill("#what-if-percent", "0");
+  await page.uncheck("#what-if-approve");
+  await page.click("#what-if button[type=submit]");
+  await page.waitForFunction(() => /waits for approval at step 2/.test(document.querySelector("#what-if-result").textContent), null, { timeout: 30_000 });
+  // The refused options are the only console error (the browser logs the 400).
+  assert.ok(errors.length === 1 && /status of 400/.test(errors[0]), errors.join("\n"));
+});
+
+test("the state in a word: halted (bad, nothing good to return to), rolling back until no target is sent back, paused, awaiting approval", async () => {
+  const { stateOf } = await import("../../www/dashboard/state.mjs");
+  const info = (fields) => ({ targetVersion: "v2", rollingVersion: "v2", lastKnownGoodVersion: "v1", lastKnownBadVersion: "", paused: false, awaitingApproval: false, ...fields });
+  assert.equal(stateOf(info({ lastKnownBadVersion: "v2", lastKnownGoodVersion: "" }), false), "halted");
+  assert.equal(stateOf(info({ lastKnownBadVersion: "v2" }), true), "rolling back");
+  assert.equal(stateOf(info({ lastKnownBadVersion: "v2", paused: true }), true), "rolling back", "a rollback goes on while paused");
+  assert.equal(stateOf(info({ lastKnownBadVersion: "v2" }), false), "rolled back");
+  assert.equal(stateOf(info({ paused: true }), false), "paused");
+  assert.equal(stateOf(info({ awaitingApproval: true }), false), "awaiting approval");
+  assert.equal(stateOf(info({}), false), "rolling");
+  assert.equal(stateOf(info({ rollingVersion: "v1", targetVersion: "v1" }), false), "rolled out");
+  assert.equal(stateOf(info({ rollingVersion: "", targetVersion: "", lastKnownGoodVersion: "" }), false), "new");
+});

@@ -30,8 +30,9 @@ export function wireControls(onError) {
       }
     });
   }
-  $("options").addEventListener("toggle", () => {
-    if ($("options").open) fillOptions();
+  // The form shows the entity's options as they are, except while open (being edited).
+  document.addEventListener("entity-shown", () => {
+    if (!$("options").open) fillOptions();
   });
   $("options-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -104,12 +105,13 @@ function wireWhatIf(onError) {
     const failures = share > 0 && version ? { [version]: { [kind]: share } } : {};
     $("what-if-result").textContent = "Running in this page…";
     $("what-if-cancel").hidden = false;
-    running = whatIf(bytes, namespace, entity, { failures }, ({ steps, elapsedSecs }) => {
+    const approveGates = $("what-if-approve").checked;
+    running = whatIf(bytes, namespace, entity, { failures, approveGates }, ({ steps, elapsedSecs }) => {
       $("what-if-result").textContent = `Running in this page: ${steps} steps, ${formatDuration(elapsedSecs)} of virtual time…`;
     });
     try {
-      const { summary } = await running.result;
-      const outcome = { rolled_out: "rolls out", rolled_back: "is rolled back", halted: "halts", unsettled: "has not settled" }[summary.outcome];
+      const { summary, awaitingApproval, step } = await running.result;
+      const outcome = awaitingApproval && summary.outcome === "unsettled" ? `waits for approval at step ${step + 1}` : { rolled_out: "rolls out", rolled_back: "is rolled back", halted: "halts", unsettled: "has not settled" }[summary.outcome];
       const failed = Object.entries(summary.reasons).reduce((sum, [reason, k]) => sum + (reason.startsWith("failed") ? k : 0), 0);
       $("what-if-result").textContent =
         `If ${Math.round(share * 100)}% of the targets not yet succeeded on ${version || "it"} ${kind === "unhealthy" ? "report errors" : `are ${kind}`}: ` +

@@ -73,7 +73,8 @@ function whatIf({ id, bytes, namespace, entity, nowMs, scenario }) {
         postMessage({ id, progress: { steps: s.steps, elapsedSecs: s.elapsedSecs } });
       },
     });
-    return { summary, log: simulation.log.slice(-200), events: simulation.events().filter((e) => e.kind !== "target_assigned" && e.kind !== "target_succeeded").slice(-100) };
+    const { awaitingApproval, step } = simulation.info;
+    return { summary, awaitingApproval, step, log: simulation.log.slice(-200), events: simulation.events().filter((e) => e.kind !== "target_assigned" && e.kind !== "target_succeeded").slice(-100) };
   } finally {
     simulation.engine.free();
   }

@@ -21,6 +21,9 @@ let refreshing = null;
 let again = false;
 let nextAt = 0;
 let timer = null;
+/** Reads are numbered; one that ends after a later one is not shown (its state is older). */
+let reads = 0;
+let shownRead = 0;
 
 /** Shows an entity; answers the function that leaves it. */
 export async function showEntity(namespace, entity, onError) {
@@ -62,10 +65,12 @@ export async function refresh() {
   if (!shown) return;
   const started = Date.now();
   const entity = shown;
+  const read = ++reads;
   refreshing = (async () => {
     const bytes = await api("GET", `${entity.path}/snapshot`);
     const view = await entityView(bytes, entity.namespace, entity.entity);
-    if (shown !== entity) return;
+    if (shown !== entity || read < shownRead) return;
+    shownRead = read;
     Object.assign(entity, { bytes, view });
     render(entity);
   })();
@@ -108,6 +113,7 @@ function render(entity) {
   };
   drawGrid($("grid"), entity.layout, cell, entity.palette);
   if (entity.cursor !== undefined) tip(entity.cursor);
+  document.dispatchEvent(new CustomEvent("entity-shown"));
   renderPlan(info, plan);
   $("history").replaceChildren(
     ...[...history].reverse().map((rollout) => {
