@@ -154,21 +154,30 @@ test("on a phone-width screen nothing runs off the side", async () => {
   assert.deepEqual(errors, []);
 });
 
-test("a read-only token sees no controls; a bad token gets the sign-in form again", async () => {
+test("a read-only token sees no controls; a bad token gets the sign-in form again; without the stream of every entity's events, the overview polls", async () => {
   const { page, errors } = await pageWithErrors(browser.context);
+  // A server without that stream (as the Worker): 404.
+  await page.route("**/v1/orchestrate/events/stream", (route) =>
+    route.fulfill({ status: 404, contentType: "application/json", body: JSON.stringify({ status: "error", code: "NOT_FOUND_ROUTE", message: "no route" }) }),
+  );
   await signIn(page, "r");
   await page.waitForSelector("#entities a");
+  await fetch(`${server.url}/v1/orchestrate/staging/polled/version`, { method: "POST", headers: write, body: JSON.stringify({ version: "p1" }) });
+  await page.waitForFunction(() => [...document.querySelectorAll("#entities a")].some((a) => a.textContent === "staging / polled"), null, { timeout: 10_000 });
   assert.equal(await page.textContent("#access"), "read only");
   await page.click("#entities a");
   await page.waitForSelector("#entity:not([hidden])");
   assert.equal(await page.isVisible("#controls"), false);
+  assert.equal(await page.isVisible("#options"), false);
+  assert.equal(await page.locator("[data-control]:visible").count(), 0, "no control is visible to a reader");
   const other = await pageWithErrors(browser.context);
   await other.page.goto(`${server.url}/`);
   await other.page.evaluate(() => sessionStorage.setItem("orchestrator-token", "wrong"));
   await other.page.reload();
   await other.page.waitForSelector("#login:not([hidden])");
   assert.match(await other.page.textContent("#login-why"), /not accepted/);
-  assert.deepEqual(errors, []);
+  // The 404 the browser logs for the stream it tried is the only console error.
+  assert.ok(errors.length === 1 && /404/.test(errors[0]), errors.join("\n"));
   // The 401 the browser logs for the rejected token is the only console error.
   assert.ok(other.errors.every((e) => /401/.test(e)), other.errors.join("\n"));
 });

@@ -85,6 +85,13 @@ test("workerd: tokens, and errors as documented", async () => {
   assert.equal((await call("DELETE", "/v1/orchestrate/p/e")).status, 405);
   assert.equal((await call("GET", "/v1/orchestrate/nowhere/entities")).body.code, "NOT_FOUND");
   assert.equal((await call("GET", "/openapi.json", undefined, {})).body.openapi, "3.1.0");
+  // Every entity's events at once is the Node server's (a dashboard polls the Worker instead).
+  const stream = await call("GET", "/v1/orchestrate/events/stream");
+  assert.deepEqual([stream.status, stream.body.code], [404, "NOT_FOUND_ROUTE"]);
+  assert.match(stream.body.message, /\/\{ns\}\/\{entity\}\/events\/stream/);
+  // This package's options by name, through the entity's object.
+  assert.equal((await call("PUT", "/v1/orchestrate/p/e/options", { maxFailures: "5%" })).status, 200);
+  assert.equal((await call("GET", "/v1/orchestrate/p/e/info")).body.options.maxFailures, "5%");
 });
 
 test("workerd: an entity larger than a storage value is split across keys, and outlives the runtime", async () => {

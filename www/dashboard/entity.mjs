@@ -132,7 +132,7 @@ function renderPlan(info, plan) {
   $("plan").replaceChildren(
     ...plan.steps.map((step, i) => {
       const li = document.createElement("li");
-      const parts = [`${step.size}: ${step.cumulative.toLocaleString("en-US")} of ${plan.fleet.toLocaleString("en-US")} targets`, step.status];
+      const parts = [`${step.cumulative.toLocaleString("en-US")} of ${plan.fleet.toLocaleString("en-US")} targets (${step.size})`, step.status];
       if (step.approval) parts.push(step.status === "current" && info.awaitingApproval ? "waiting for approval" : "approval gate");
       if (step.bakeSecs) parts.push(`bake ${step.bakeSecs} s`);
       const next = plan.steps[i + 1];
