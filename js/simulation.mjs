@@ -284,14 +284,7 @@ export class Simulation {
     for (const t of this.fleet) t.running = versions.current;
     this.engine.setRolloutOptions(this.namespace, this.entity, options);
     this.#establish(versions.current);
-    this.startMs = this.nowMs;
-    this.steps = 0;
-    this.nextAction = 0;
-    this.touched = new Uint8Array(this.fleet.length);
-    this.peakInFlight = 0;
-    this.settledAtMs = null;
-    this.log = [];
-    this.timeline = [];
+    this.#startRun(this.nowMs);
     this.expected = this.engine.expectedState(this.namespace, this.entity);
     this.info = this.engine.rolloutInfo(this.namespace, this.entity);
     this.#note("good", `${versions.current} is last known good on ${plural(this.fleet.length, "target")}`);
@@ -326,6 +319,18 @@ export class Simulation {
       fail(`saved simulation format ${JSON.stringify(data.formatVersion)} is not supported (this is ${FORMAT_VERSION})`);
     }
     return new Simulation(Orchestrator, data.scenario, data);
+  }
+
+  /** The run's counters, from `startMs` on. */
+  #startRun(startMs) {
+    this.startMs = startMs;
+    this.steps = 0;
+    this.nextAction = 0;
+    this.touched = new Uint8Array(this.fleet.length);
+    this.peakInFlight = 0;
+    this.settledAtMs = null;
+    this.log = [];
+    this.timeline = [];
   }
 
   #startLive(input, { bytes, namespace, entity, nowMs }) {
@@ -366,14 +371,7 @@ export class Simulation {
       spared: e.reason === "succeeded" && e.version === rollingVersion ? e.version : null,
     }));
     this.live = true;
-    this.startMs = nowMs;
-    this.steps = 0;
-    this.nextAction = 0;
-    this.touched = new Uint8Array(this.fleet.length);
-    this.peakInFlight = 0;
-    this.settledAtMs = null;
-    this.log = [];
-    this.timeline = [];
+    this.#startRun(nowMs);
     this.#note("operator", `what if, from ${namespace}/${entity} as it stands: ${plural(this.fleet.length, "target")}, rolling ${rollingVersion || targetVersion}`);
     this.#sample();
   }

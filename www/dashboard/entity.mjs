@@ -156,7 +156,9 @@ function tip(i) {
   const t = shown?.view?.targets;
   if (!t || i < 0 || i >= t.names.length) return;
   const message = t.messages[t.message[i]];
-  $("target-tip").textContent = `${t.groups[i] ? `${t.groups[i]}/` : ""}${t.names[i]}: ${t.versions[t.version[i]]}, ${t.reasons[t.reason[i]]}${message ? ` — ${message}` : ""}`;
+  const text = `${t.groups[i] ? `${t.groups[i]}/` : ""}${t.names[i]}: ${t.versions[t.version[i]]}, ${t.reasons[t.reason[i]]}${message ? ` — ${message}` : ""}`;
+  $("target-tip").textContent = text;
+  $("grid").title = text; // the pointer's tooltip too
 }
 
 $("grid").addEventListener("mousemove", (event) => {
