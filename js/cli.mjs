@@ -67,7 +67,8 @@ Exit status: 0 when the run settles (rolled out, rolled back or halted),
 1 when it does not settle in --max-time or the engine fails, 2 for bad flags.
 `;
 
-const SHORT_USAGE = "Usage: orchestrator-engine simulate [--targets N] [--batch-percent P] [--fail VERSION:SHARE] ... (--help lists every option)\n";
+/** Ends the one line a bad invocation gets. */
+const HELP_HINT = "(--help lists every flag)";
 
 const OPTIONS = {
   targets: { type: "string" },
@@ -111,10 +112,64 @@ const OPTIONS = {
 
 class UsageError extends Error {}
 
+/** What each numeric flag accepts: [min, max]. */
+const RANGES = {
+  targets: [1, 1_000_000],
+  "report-delay": [0, 86_400],
+  step: [1, 86_400],
+  seed: [0, 2 ** 32 - 1],
+  "batch-percent": [1, 100],
+  "success-percent": [0, 100],
+  "rollback-batch-percent": [1, 100],
+  "max-time": [1, 365 * 86_400],
+  speed: [1, 1_000_000_000],
+};
+
 function number(flag, text) {
   if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text)) throw new UsageError(`--${flag} must be a whole number, got ${JSON.stringify(text)}`);
-  return Number(text);
+  const [min, max] = RANGES[flag] ?? [0, 2 ** 32 - 1];
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) {
+    throw new UsageError(`--${flag} must be a whole number from ${min.toLocaleString("en-US")} to ${max.toLocaleString("en-US")}, got ${JSON.stringify(text)}`);
+  }
+  return n;
+}
+
+/** The flags that set each rollout option or scenario field, to name them in the engine's and the simulator's complaints. */
+const FLAGS_OF = {
+  batchPercent: "--batch-percent",
+  successPercent: "--success-percent",
+  successTimeoutSecs: "--success-timeout",
+  durationTimeoutSecs: "--duration-timeout",
+  errorTimeoutSecs: "--error-timeout",
+  steps: "--steps",
+  maxFailures: "--max-failures",
+  maxConsecutiveFailures: "--max-consecutive-failures",
+  watchSecs: "--watch",
+  rollbackBatchPercent: "--rollback-batch-percent",
+  groups: "--groups",
+  "failure shares": "--fail, --late, --flap, --stuck",
+  "versions.current": "--from",
+  "versions.target": "--to",
+};
+
+/** A complaint of the engine or the simulator about the scenario, naming the flag behind what it names first. */
+function asFlagError(message) {
+  let first = null;
+  for (const field of Object.keys(FLAGS_OF)) {
+    const at = new RegExp(`(^|[^A-Za-z.])${field.replace(".", "\\.")}\\b`).exec(message)?.index;
+    if (at !== undefined && (first === null || at < first.at)) first = { field, at };
+  }
+  return first ? `${FLAGS_OF[first.field]}: ${message}` : message;
+}
+
+/** Node's parseArgs complaint, in this command's words. */
+function parseError(e) {
+  const flag = /'(-[^' ]+)/.exec(e.message)?.[1] ?? "a flag";
+  if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown flag ${flag}`;
+  if (/does not take an argument/.test(e.message)) return `${flag} takes no value`;
+  if (/argument missing/.test(e.message)) return `${flag} needs a value`;
+  return e.message;
 }
 
 function share(flag, text) {
@@ -148,15 +203,13 @@ function scenarioFromArgs(args) {
   try {
     parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError(e.message);
+    throw new UsageError(parseError(e));
   }
   const { values, positionals } = parsed;
   if (values.help || values.version) return { help: values.help, version: values.version };
-  if (positionals.length !== 1 || positionals[0] !== "simulate") {
-    throw new UsageError(
-      positionals.length === 0 ? "missing command: simulate or serve" : `unknown command ${JSON.stringify(positionals.join(" "))} (the commands are simulate and serve)`,
-    );
-  }
+  if (positionals.length === 0) throw new UsageError("missing command: simulate or serve");
+  if (positionals[0] !== "simulate") throw new UsageError(`unknown command ${JSON.stringify(positionals[0])} (the commands are simulate and serve)`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])} after simulate (every option is a --flag)`);
   const scenario = {};
   const targets = number("targets", values.targets);
   if (targets !== undefined) scenario.targets = targets;
@@ -242,9 +295,9 @@ class Progress {
     const total = sim.fleet.length;
     const counts = sim.counts();
     const info = sim.info;
-    const { inFlight, failed } = tally(sim.summary().reasons);
+    const { inFlight, rollingBack, failed } = tally(sim.summary().reasons);
     const clock = `+${formatDuration(sim.elapsedSecs)}  step ${sim.steps}`;
-    const state = `in flight ${inFlight}  failed ${failed}  ` +
+    const state = `in flight ${inFlight}  ${rollingBack ? `rolling back ${rollingBack}  ` : ""}failed ${failed}  ` +
       `target ${info.targetVersion}  LKG ${info.lastKnownGoodVersion || "-"}  LKB ${info.lastKnownBadVersion || "-"}`;
     const status = `${clock}  ${state}`;
     const versions = Object.keys(counts).sort();
@@ -303,6 +356,7 @@ virtual duration   ${formatDuration(summary.virtualSecs)} (${summary.virtualSecs
 steps              ${summary.steps}
 targets touched    ${summary.targetsTouched} of ${summary.targets}
 peak in flight     ${summary.peakInFlight}
+peak rolling back  ${summary.peakRollingBack}
 last known good    ${summary.lastKnownGoodVersion || "-"}
 last known bad     ${summary.lastKnownBadVersion || "-"}
 running            ${running}
@@ -322,7 +376,7 @@ export async function main(args, { stdout = process.stdout, stderr = process.std
     parsed = scenarioFromArgs(args);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    stderr.write(`orchestrator-engine: ${e.message}\n${SHORT_USAGE}`);
+    stderr.write(`orchestrator-engine: ${e.message} ${HELP_HINT}\n`);
     return 2;
   }
   if (parsed.help) {
@@ -339,7 +393,7 @@ export async function main(args, { stdout = process.stdout, stderr = process.std
   } catch (e) {
     // A scenario or rollout option the simulator or the engine rejects is a bad flag.
     if (e.code === "INVALID_SCENARIO" || e.code === "INVALID_OPTIONS" || e.code === "INVALID_VERSION") {
-      stderr.write(`orchestrator-engine: ${e.message}\n${SHORT_USAGE}`);
+      stderr.write(`orchestrator-engine: ${asFlagError(e.message)} ${HELP_HINT}\n`);
       return 2;
     }
     throw e;

@@ -55,7 +55,10 @@ export interface Summary {
   targets: number;
   /** Targets the engine ever told to change version. */
   targetsTouched: number;
+  /** The most targets in flight at once (moving to the version rolled out; the batch bounds it). */
   peakInFlight: number;
+  /** The most targets being sent back from a bad version at once (the rollback pace bounds it). */
+  peakRollingBack: number;
   /** Targets per reported version. */
   running: Record<string, number>;
   reasons: Partial<Record<Reason, number>>;
@@ -97,8 +100,8 @@ export declare class ScenarioError extends Error {
 
 /** How each outcome reads in a sentence ("v2 rolled back"). */
 export declare const OUTCOME_TEXT: Readonly<Record<Outcome, string>>;
-/** Targets in flight and failed, from reason counts (a summary's `reasons`). */
-export declare function tally(reasons: Partial<Record<Reason, number>>): { inFlight: number; failed: number };
+/** Targets in flight (rolling out), rolling back and failed, from reason counts (a summary's `reasons`). */
+export declare function tally(reasons: Partial<Record<Reason, number>>): { inFlight: number; rollingBack: number; failed: number };
 export declare function normalizeScenario(input?: Partial<Scenario>): Scenario;
 export declare function formatDuration(secs: number): string;
 

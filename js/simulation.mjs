@@ -32,15 +32,15 @@ export const OUTCOME_TEXT = Object.freeze({
   unsettled: "did not settle",
 });
 
-/** Targets in flight and failed, from reason counts (a summary's `reasons`). */
+/**
+ * Targets in flight (moving to the version rolled out: what the batch
+ * bounds), rolling back (sent back from a bad version: what the rollback
+ * pace bounds) and failed, from reason counts (a summary's `reasons`).
+ */
 export function tally(reasons) {
-  let inFlight = 0;
   let failed = 0;
-  for (const [reason, n] of Object.entries(reasons)) {
-    if (MOVING.has(reason)) inFlight += n;
-    else if (reason.startsWith("failed_")) failed += n;
-  }
-  return { inFlight, failed };
+  for (const [reason, n] of Object.entries(reasons)) if (reason.startsWith("failed_")) failed += n;
+  return { inFlight: reasons.in_flight ?? 0, rollingBack: reasons.rolled_back ?? 0, failed };
 }
 
 export const DEFAULT_SCENARIO = Object.freeze({
@@ -328,6 +328,7 @@ export class Simulation {
     this.nextAction = 0;
     this.touched = new Uint8Array(this.fleet.length);
     this.peakInFlight = 0;
+    this.peakRollingBack = 0;
     this.settledAtMs = null;
     this.log = [];
     this.timeline = [];
@@ -517,6 +518,7 @@ export class Simulation {
       targets: this.fleet.length,
       targetsTouched: this.touched.reduce((n, t) => n + t, 0),
       peakInFlight: this.peakInFlight,
+      peakRollingBack: this.peakRollingBack,
       running: this.counts(),
       reasons,
     };
@@ -537,6 +539,7 @@ export class Simulation {
         steps: this.steps,
         nextAction: this.nextAction,
         peakInFlight: this.peakInFlight,
+        peakRollingBack: this.peakRollingBack,
         settledAtMs: this.settledAtMs,
         versions,
         running: this.fleet.map((t) => index.get(t.running)),
@@ -568,6 +571,7 @@ export class Simulation {
     this.steps = s.steps;
     this.nextAction = s.nextAction;
     this.peakInFlight = s.peakInFlight;
+    this.peakRollingBack = Number.isFinite(s.peakRollingBack) ? s.peakRollingBack : 0; // saved before it was kept
     this.settledAtMs = s.settledAtMs ?? null;
     this.fleet.forEach((t, i) => {
       t.running = version(s.running[i]);
@@ -686,11 +690,13 @@ export class Simulation {
 
   #apply(expected, now) {
     let inFlight = 0;
+    let rollingBack = 0;
     expected.forEach((e, i) => {
       const t = this.#target(e, i);
       if (!t) return;
       const index = t.index;
-      if (MOVING.has(e.reason)) inFlight += 1;
+      if (e.reason === "in_flight") inFlight += 1;
+      else if (e.reason === "rolled_back") rollingBack += 1;
       if (e.version === t.running) {
         t.pending = null;
       } else if (t.pending !== e.version) {
@@ -702,6 +708,7 @@ export class Simulation {
       }
     });
     this.peakInFlight = Math.max(this.peakInFlight, inFlight);
+    this.peakRollingBack = Math.max(this.peakRollingBack, rollingBack);
   }
 
   // The fleet is kept in the engine's answer order, so the answer's i-th

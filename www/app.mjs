@@ -203,8 +203,9 @@ function render() {
   $("info-rolling").textContent = info.rollingVersion || "-";
   $("info-lkg").textContent = info.lastKnownGoodVersion || "";
   $("info-lkb").textContent = info.lastKnownBadVersion || "";
-  const { inFlight, failed } = tally(summary.reasons);
+  const { inFlight, rollingBack, failed } = tally(summary.reasons);
   $("info-inflight").textContent = inFlight.toLocaleString("en-US");
+  $("info-rollingback").textContent = rollingBack.toLocaleString("en-US");
   $("info-failed").textContent = failed.toLocaleString("en-US");
   const state = [
     info.paused && "paused",

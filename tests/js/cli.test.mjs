@@ -143,34 +143,50 @@ test("a run that cannot settle in --max-time says so and exits 1", () => {
   assert.equal(JSON.parse(stdout).outcome, "unsettled");
 });
 
-test("bad flags: a usage message on stderr and exit code 2", () => {
+test("bad flags: one line on stderr naming the flag and what it accepts, exit code 2", () => {
   const cases = [
-    [["simulate", "--bogus"], /Unknown option '--bogus'/],
-    [[], /missing command: simulate/],
-    [["deploy"], /unknown command "deploy"/],
-    [["simulate", "--targets", "ten"], /--targets must be a whole number, got "ten"/],
-    [["simulate", "--targets", "0"], /targets must be an integer from 1 to 1000000, got 0/],
-    [["simulate", "--fail", "v2"], /--fail must look like VERSION:0.05 or VERSION:5%/],
-    [["simulate", "--fail", "v2:150%"], /the share must be at most 1/],
-    [["simulate", "--fail", "v2:0.6", "--stuck", "v2:0.6"], /the failure shares of v2 add up to 1.2/],
-    [["simulate", "--set", "v3"], /--set must look like VERSION@SECONDS/],
-    [["simulate", "--success-percent", "150"], /successPercent = 150/],
-    [["simulate", "--success-timeout", "600", "--duration-timeout", "300"], /durationTimeoutSecs/],
-    [["simulate", "--groups", "a,a"], /groups must be distinct/],
-    [["simulate", "--json=yes"], /--json/],
-    [["simulate", "--steps", "1,10%"], /steps\[1\].*cannot reach every target/],
-    [["simulate", "--steps", "1:soon,100%"], /--steps: step "1:soon" must look like SIZE\[:BAKESECS\]\[:approve\]/],
-    [["simulate", "--max-failures", "lots"], /--max-failures: the budget must be a count like 5 or a percentage like 10%/],
-    [["simulate", "--pause", "soon"], /--pause must be a whole number/],
-    [["simulate", "--rollback-to", "v1"], /--rollback-to must look like VERSION@SECONDS/],
+    [["simulate", "--bogus"], /^unknown flag --bogus /],
+    [[], /^missing command: simulate or serve/],
+    [["deploy"], /^unknown command "deploy"/],
+    [["simulate", "extra-positional"], /^unexpected argument "extra-positional" after simulate/],
+    [["simulate", "--targets", "ten"], /^--targets must be a whole number from 1 to 1,000,000, got "ten"/],
+    [["simulate", "--targets", "0"], /^--targets must be a whole number from 1 to 1,000,000, got "0"/],
+    [["simulate", "--targets"], /^--targets needs a value/],
+    [["simulate", "--batch-percent", "0"], /^--batch-percent must be a whole number from 1 to 100, got "0"/],
+    [["simulate", "--rollback-batch-percent", "0"], /^--rollback-batch-percent must be a whole number from 1 to 100/],
+    [["simulate", "--fail", "v2"], /^--fail must look like VERSION:0.05 or VERSION:5%/],
+    [["simulate", "--fail", "v2:150%"], /^--fail v2:150%: the share must be at most 1/],
+    [["simulate", "--fail", "v2:0.6", "--stuck", "v2:0.6"], /^--fail, --late, --flap, --stuck: the failure shares of v2 add up to 1.2/],
+    [["simulate", "--set", "v3"], /^--set must look like VERSION@SECONDS/],
+    [["simulate", "--success-percent", "150"], /^--success-percent must be a whole number from 0 to 100/],
+    [["simulate", "--success-timeout", "600", "--duration-timeout", "300"], /^--duration-timeout: .*durationTimeoutSecs/],
+    [["simulate", "--groups", "a,a"], /^--groups: groups must be distinct/],
+    [["simulate", "--json=yes"], /^--json takes no value/],
+    [["simulate", "--steps", "1,10%"], /^--steps: .*steps\[1\].*cannot reach every target/],
+    [["simulate", "--steps", "1:soon,100%"], /^--steps: step "1:soon" must look like SIZE\[:BAKESECS\]\[:approve\]/],
+    [["simulate", "--max-failures", "lots"], /^--max-failures: the budget must be a count like 5 or a percentage like 10%/],
+    [["simulate", "--pause", "soon"], /^--pause must be a whole number/],
+    [["simulate", "--rollback-to", "v1"], /^--rollback-to must look like VERSION@SECONDS/],
   ];
   for (const [args, message] of cases) {
     const { status, stdout, stderr } = cli(...args);
     assert.equal(status, 2, `${args.join(" ")}: exit ${status}\n${stderr}`);
     assert.equal(stdout, "", args.join(" "));
-    assert.match(stderr, message, args.join(" "));
-    assert.match(stderr, /Usage: orchestrator-engine simulate/, args.join(" "));
+    const lines = stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, `${args.join(" ")}: one line, got\n${stderr}`);
+    assert.match(lines[0].replace(/^orchestrator-engine: /, ""), message, args.join(" "));
+    assert.match(lines[0], /\(--help lists every flag\)$/, args.join(" "));
   }
+});
+
+test("in flight and rolling back are counted apart: a 10% batch never shows more than 10% in flight", () => {
+  const run = JSON.parse(cli("simulate", "--targets", "2000", "--batch-percent", "10", "--fail", "v2:30%", "--json").stdout);
+  assert.equal(run.outcome, "rolled_back");
+  assert.ok(run.peakInFlight <= 200, `peak in flight ${run.peakInFlight}, the batch is 200`);
+  assert.ok(run.peakRollingBack > 200, `a rollback sends every moved target back at once (${run.peakRollingBack})`);
+  const lines = cli("simulate", "--targets", "2000", "--batch-percent", "10", "--fail", "v2:30%").stdout;
+  assert.match(lines, /rolling back \d+/);
+  assert.match(lines, /peak in flight +\d+\npeak rolling back +\d+\n/);
 });
 
 test("--help and --version", () => {

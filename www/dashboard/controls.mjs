@@ -116,7 +116,8 @@ function wireWhatIf(onError) {
       $("what-if-result").textContent =
         `If ${Math.round(share * 100)}% of the targets not yet succeeded on ${version || "it"} ${kind === "unhealthy" ? "report errors" : `are ${kind}`}: ` +
         `${summary.version} ${outcome} after ${formatDuration(summary.virtualSecs)} (${summary.steps} steps of the controller loop); ` +
-        `${summary.targetsTouched.toLocaleString("en-US")} targets moved, at most ${summary.peakInFlight.toLocaleString("en-US")} at once, ${failed} failed at the end. ` +
+        `${summary.targetsTouched.toLocaleString("en-US")} targets moved, at most ${summary.peakInFlight.toLocaleString("en-US")} in flight at once` +
+        `${summary.peakRollingBack ? ` and ${summary.peakRollingBack.toLocaleString("en-US")} rolling back` : ""}, ${failed} failed at the end. ` +
         `The entity itself is untouched.`;
       $("what-if-result").dataset.outcome = summary.outcome;
     } catch (error) {
