@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const bin = fileURLToPath(new URL("../../bin/orchestrator-engine.mjs", import.meta.url));
@@ -212,4 +212,24 @@ test("on a terminal: one bar per version, redrawn in place", async () => {
   const last = out.slice(out.lastIndexOf("\x1b[2K  v1"));
   assert.match(last, /^\x1b\[2K {2}v1 {2}█{30} {2}600\/600\n/);
   assert.match(out, /outcome +v2 rolled back/);
+});
+
+test("the README's terminal example is what the command prints (REGENERATE_README=1 rewrites it)", async () => {
+  const { main } = await import("../../js/cli.mjs");
+  const readmePath = new URL("../../README.md", import.meta.url);
+  const readme = readFileSync(readmePath, "utf8");
+  const section = /### In a terminal: `npx orchestrator-engine simulate`\n\n```sh\n([\s\S]*?)\n```\n\n```\n([\s\S]*?)```\n/.exec(readme);
+  assert.ok(section, "the README has the terminal example: a sh block, then its output");
+  const args = section[1].replace(/\\\n\s*/g, " ").trim().split(/\s+/);
+  assert.deepEqual(args.slice(0, 2), ["npx", "orchestrator-engine"]);
+  let out = "";
+  const stdout = { isTTY: true, write: (text) => { out += text; } };
+  assert.equal(await main(args.slice(2), { stdout, stderr: { write: (text) => assert.fail(text) } }), 0);
+  // The last frame a terminal shows (after the last cursor move), then the summary.
+  const shown = out.slice(out.search(/\x1b\[\d+A(?![\s\S]*\x1b\[\d+A)/)).replace(/\x1b\[\d*[A-Z]/g, "");
+  if (process.env.REGENERATE_README) {
+    writeFileSync(readmePath, readme.replace(section[2], shown));
+    return;
+  }
+  assert.equal(section[2], shown);
 });
