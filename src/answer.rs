@@ -329,6 +329,7 @@ impl Entity {
                 format!("in flight on {expected}: must stay healthy for more than {}s to succeed", options.success_timeout_secs)
             }
             TargetState::Succeeded => format!("succeeded on {expected}"),
+            TargetState::FailedUnhealthy if target.message.is_empty() => format!("failed on {expected}: it reports errors"),
             TargetState::FailedUnhealthy => format!("failed on {expected}: it reports errors: {}", target.message),
             TargetState::FailedDeadline if target.reported != target.expected => {
                 format!("failed on {expected}: it runs {reported}")
@@ -348,5 +349,14 @@ impl Entity {
                 self.version(self.lkb)
             ),
         }
+    }
+}
+
+/// "1 target", "2 targets": a count with its noun (an English plural in s).
+pub(crate) fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }

@@ -167,8 +167,14 @@ impl Engine {
     /// The schedule the current options give the current fleet: the
     /// rollout under way, or one that would start at `now`. Changes
     /// nothing.
+    /// `NO_TARGET_VERSION` when there is nothing to roll out (as a step
+    /// would answer).
     pub fn plan(&self, namespace: &str, entity: &str, now: Timestamp) -> Result<Schedule, Error> {
-        Ok(crate::plan::schedule(self.entity(namespace, entity)?, now))
+        let state = self.entity(namespace, entity)?;
+        if state.rolling.is_empty() && state.target_version.is_empty() {
+            return Err(Error::NoTargetVersion { namespace: namespace.to_owned(), entity: entity.to_owned() });
+        }
+        Ok(crate::plan::schedule(state, now))
     }
 
     /// The entity's events after sequence number `since` (0: from the

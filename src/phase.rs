@@ -269,14 +269,14 @@ impl Entity {
     /// plan.
     fn rollback_started(&mut self, now: Timestamp, why: &str) {
         self.progress = Progress::default();
+        // The event's version is the one rolled back, as rollback_finished's.
         let lkb = self.lkb;
-        if self.lkg.is_empty() {
-            let detail = format!("{why}, and no version is known good: its targets are halted until a new version is set");
-            self.event(now, EventKind::RollbackStarted, lkb, detail);
+        let detail = if self.lkg.is_empty() {
+            format!("{why}, and no version is known good: its targets are halted until a new version is set")
         } else {
-            let detail = format!("{why}: moving its targets back to {}", self.version(self.lkg));
-            self.event(now, EventKind::RollbackStarted, self.lkg, detail);
-        }
+            format!("{why}: moving its targets back to {}", self.version(self.lkg))
+        };
+        self.event(now, EventKind::RollbackStarted, lkb, detail);
         // rollbackTo may leave the rolling version good (it returned to
         // it) or bad (it left it): the versions say which.
         let phase =

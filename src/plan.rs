@@ -107,8 +107,13 @@ pub struct Schedule {
     pub fleet: usize,
     pub paused: bool,
     pub steps: Vec<ScheduledStep>,
-    /// The earliest time the version can be judged good (ms).
-    pub earliest_good: Timestamp,
+    /// The earliest time the version can be judged good (ms); `None` when
+    /// it will not start by itself (`needs_retry`).
+    pub earliest_good: Option<Timestamp>,
+    /// The version is known bad (it failed, and its targets were sent
+    /// back): nothing starts until `retry()` rolls it out afresh or another
+    /// version is set, so no step has a start.
+    pub needs_retry: bool,
 }
 
 /// The schedule for `entity` at `now`; changes nothing.
@@ -117,6 +122,7 @@ pub(crate) fn schedule(entity: &Entity, now: Timestamp) -> Schedule {
     let total = entity.targets.len();
     let in_progress = entity.rolling_out();
     let version = if in_progress { entity.rolling } else { entity.target_version };
+    let needs_retry = !in_progress && version == entity.lkb && !entity.progress.retry_pending;
     let moved = if in_progress { entity.targets.iter().filter(|(_, _, t)| t.expected == entity.rolling).count() } else { 0 };
     let plan_is_batches = options.steps.is_empty() || (in_progress && entity.progress.full);
     let plan: Vec<PlanStep> = if plan_is_batches {
@@ -157,7 +163,9 @@ pub(crate) fn schedule(entity: &Entity, now: Timestamp) -> Schedule {
         } else {
             StepStatus::Pending
         };
+        let status = if needs_retry { StepStatus::Pending } else { status };
         let earliest_start = match status {
+            _ if needs_retry => None,
             StepStatus::Done => None,
             StepStatus::Current => Some(entity.progress.started.filter(|_| in_progress).unwrap_or(now)),
             StepStatus::Pending => Some(at),
@@ -191,6 +199,7 @@ pub(crate) fn schedule(entity: &Entity, now: Timestamp) -> Schedule {
         fleet: total,
         paused: entity.paused_since.is_some(),
         steps,
-        earliest_good: at,
+        earliest_good: (!needs_retry).then_some(at),
+        needs_retry,
     }
 }

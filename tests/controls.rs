@@ -354,7 +354,8 @@ fn plan_is_a_dry_run_with_earliest_times() {
     assert_eq!(plan.version, "v2");
     let starts: Vec<_> = plan.steps.iter().map(|s| s.earliest_start.unwrap() - sim.now).collect();
     assert_eq!(starts, [0, (60 + 300) * SEC, (60 + 300 + 60) * SEC]);
-    assert_eq!(plan.earliest_good - sim.now, (60 + 300 + 60 + 60) * SEC);
+    assert_eq!(plan.earliest_good.unwrap() - sim.now, (60 + 300 + 60 + 60) * SEC);
+    assert!(!plan.needs_retry);
     assert!(plan.steps[1].approval);
 
     sim.step();
@@ -369,6 +370,41 @@ fn plan_is_a_dry_run_with_earliest_times() {
     let sizes: Vec<_> = plan.steps.iter().map(|s| s.targets).collect();
     assert_eq!(sizes, [3, 3, 3, 1]);
     sim.step();
+}
+
+#[test]
+fn plan_of_a_failed_version_starts_nothing_until_retried_and_no_version_is_no_plan() {
+    // With no target version, plan answers as a step would.
+    let mut engine = Engine::new();
+    engine.set_rollout_options("prod", "fresh", None).unwrap();
+    assert_eq!(engine.plan("prod", "fresh", T0).unwrap_err().code(), ErrorCode::NoTargetVersion);
+
+    // Retried during the rollback it waits for: it starts once that is done.
+    let mut sim = rolling(10, RolloutOptions { rollback_batch_percent: Some(10), ..options(20) });
+    sim.run_until(100, |s| on(s, "v2") >= 4);
+    sim.engine.abort("prod", "app", sim.now).unwrap();
+    assert!(sim.engine.plan("prod", "app", sim.now).unwrap().needs_retry);
+    sim.engine.retry("prod", "app", sim.now).unwrap();
+    assert!(!sim.engine.plan("prod", "app", sim.now).unwrap().needs_retry);
+
+    // v2 aborted and sent back: it is known bad, and will not start by itself.
+    let mut sim = rolling(10, options(20));
+    for _ in 0..5 {
+        sim.step();
+    }
+    sim.engine.abort("prod", "app", sim.now).unwrap();
+    sim.run_until(20, |s| on(s, "v1") == 10);
+    let plan = sim.engine.plan("prod", "app", sim.now).unwrap();
+    assert_eq!(plan.version, "v2");
+    assert!(plan.needs_retry && !plan.in_progress);
+    assert_eq!(plan.earliest_good, None);
+    assert!(plan.steps.iter().all(|s| s.status == StepStatus::Pending && s.earliest_start.is_none()), "{plan:?}");
+    // Once retried, it has a schedule again.
+    sim.engine.retry("prod", "app", sim.now).unwrap();
+    let plan = sim.engine.plan("prod", "app", sim.now).unwrap();
+    assert!(!plan.needs_retry);
+    assert!(plan.earliest_good.is_some_and(|t| t >= sim.now));
+    assert!(plan.steps.iter().all(|s| s.earliest_start.is_some()));
 }
 
 // ---- error budget -----------------------------------------------------

@@ -125,7 +125,7 @@ fn the_golden_v5_snapshot_restores_and_re_encodes_byte_for_byte() {
     let mut without = engine;
     without.set_controller_settings("edge", "canary", ControllerKind::Target, None).unwrap();
     without.set_controller_settings("edge", "canary", ControllerKind::Monitoring, None).unwrap();
-    assert_eq!(without.snapshot(), Engine::restore(&std::fs::read(GOLDEN_V4).unwrap()).unwrap().snapshot());
+    assert_same_rollouts(&without, &Engine::restore(&std::fs::read(GOLDEN_V4).unwrap()).unwrap());
 }
 
 #[test]
@@ -140,6 +140,36 @@ fn controller_settings_are_bounded_and_need_names() {
     let err = engine.set_controller_settings("", "e", ControllerKind::Target, Some("{}")).unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidName);
     assert_eq!(engine.controller_settings("p", "e", ControllerKind::Target).unwrap_err().code(), ErrorCode::NotFound);
+}
+
+/// Whether two engines hold the same rollouts, apart from the wording of
+/// event details and messages and the version the rollback_started event
+/// names (both changed since format 4's goldens were written: issue 19).
+fn assert_same_rollouts(a: &Engine, b: &Engine) {
+    assert_eq!(a.namespaces(), b.namespaces());
+    for ns in a.namespaces() {
+        assert_eq!(a.entities(&ns).unwrap(), b.entities(&ns).unwrap());
+        for entity in a.entities(&ns).unwrap() {
+            let at = format!("{ns}/{entity}");
+            assert_eq!(a.rollout_info(&ns, &entity).unwrap(), b.rollout_info(&ns, &entity).unwrap(), "{at}");
+            assert_eq!(a.history(&ns, &entity).unwrap(), b.history(&ns, &entity).unwrap(), "{at}");
+            let targets = |e: &Engine| -> Vec<_> {
+                e.expected_state(&ns, &entity, None).unwrap().into_iter().map(|t| (t.group, t.name, t.version, t.reason, t.is_error)).collect()
+            };
+            assert_eq!(targets(a), targets(b), "{at}");
+            let events = |e: &Engine| -> Vec<_> {
+                e.events(&ns, &entity, 0, usize::MAX)
+                    .unwrap()
+                    .into_iter()
+                    .map(|ev| (ev.seq, ev.time, ev.kind, if ev.kind == EventKind::RollbackStarted { String::new() } else { ev.version }, ev.target, ev.detail.is_empty()))
+                    .collect()
+            };
+            assert_eq!(events(a), events(b), "{at}");
+            for kind in [ControllerKind::Target, ControllerKind::Monitoring] {
+                assert_eq!(a.controller_settings(&ns, &entity, kind).unwrap(), b.controller_settings(&ns, &entity, kind).unwrap(), "{at}");
+            }
+        }
+    }
 }
 
 /// Format 4 (written before controller settings) restores to the same
@@ -170,7 +200,7 @@ fn the_golden_v4_snapshot_restores_to_the_same_state() {
     // The same state as the engine that wrote it, now in format 5.
     let again = engine.snapshot();
     assert_eq!(u16::from_le_bytes([again[8], again[9]]), SNAPSHOT_FORMAT_VERSION);
-    assert_eq!(again, golden_v4_engine().snapshot());
+    assert_same_rollouts(&Engine::restore(&again).unwrap(), &golden_v4_engine());
     assert_eq!(engine.controller_settings("edge", "canary", ControllerKind::Target).unwrap(), None);
 
     // And it goes on, its plan read as totals: approving and resuming
@@ -186,7 +216,9 @@ fn the_golden_v4_entity_snapshot_restores_to_the_same_entity() {
     let bytes = std::fs::read(GOLDEN_ENTITY_V4).expect("the golden entity snapshot is committed");
     let mut engine = Engine::new();
     assert_eq!(engine.restore_entity(&bytes).unwrap(), ("edge".to_owned(), "canary".to_owned()));
-    assert_eq!(engine.snapshot_entity("edge", "canary").unwrap(), golden_v4_engine().snapshot_entity("edge", "canary").unwrap());
+    let mut alone = Engine::new();
+    alone.restore_entity(&golden_v4_engine().snapshot_entity("edge", "canary").unwrap()).unwrap();
+    assert_same_rollouts(&engine, &alone);
 }
 
 #[test]

@@ -354,9 +354,9 @@ fn advance_plan(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
             if entity.progress.started.is_none() {
                 entity.progress.started = Some(now);
                 let detail = format!(
-                    "step {} of {count}: {} more target(s), {goal} of {total} in all",
+                    "step {} of {count}: {} more, {goal} of {total} in all",
                     index.saturating_add(1),
-                    goal.saturating_sub(moved)
+                    crate::answer::count(goal.saturating_sub(moved), "target")
                 );
                 entity.event(now, EventKind::StepStarted, rolling, detail);
             }

@@ -197,7 +197,7 @@ pub(super) fn judge_bad(entity: &mut Entity, tally: &Tally, now: Timestamp) -> b
             Some(limit) if !too_many => {
                 format!("{} targets failed in a row, more than maxConsecutiveFailures ({limit})", entity.progress.consecutive_failures)
             }
-            _ => format!("{} of {total} targets failed; {failure_threshold} failures make it bad", tally.failed),
+            _ => format!("{} of {total} targets failed; {} make it bad", tally.failed, crate::answer::count(failure_threshold, "failure")),
         };
         entity.judged_bad(detail, now);
         return true;

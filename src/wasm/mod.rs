@@ -277,7 +277,7 @@ export interface ScheduledStep {
   bakeSecs: number;
   approval: boolean;
   status: "done" | "current" | "pending";
-  /** Earliest start (ms) if targets reported at once and gates were approved at once; null when done. */
+  /** Earliest start (ms) if targets reported at once and gates were approved at once; null when done, or while the version needs retry(). */
   earliestStart: number | null;
 }
 
@@ -290,7 +290,13 @@ export interface Schedule {
   paused: boolean;
   steps: ScheduledStep[];
   /** The earliest time (ms) the version can be judged good. */
-  earliestGood: number;
+  earliestGood: number | null;
+  /**
+   * The version is known bad (it failed and its targets were sent back):
+   * nothing starts until `retry()` or another version, so no step has a
+   * start and `earliestGood` is null.
+   */
+  needsRetry: boolean;
 }
 
 /** One target as a hook sees it. */

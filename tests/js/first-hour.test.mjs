@@ -77,4 +77,15 @@ test("a plan is cumulative and must not shrink; plan() shows each step's new tar
   const plan = engine.plan("prod", "app");
   assert.deepEqual(plan.steps.map((s) => [s.targets, s.cumulative]), [[2, 2], [3, 5], [5, 10], [10, 20]]);
   assert.throws(() => engine.setRolloutOptions("prod", "app", { steps: [5, 2, "100%"] }), (e) => e.code === "INVALID_OPTIONS" && /steps\[1\]/.test(e.message));
+  // Aborted and sent back, v2 is known bad: the plan says it waits for retry(), with no start.
+  engine.abort("prod", "app");
+  const waiting = engine.plan("prod", "app");
+  assert.equal(waiting.needsRetry, true);
+  assert.equal(waiting.earliestGood, null);
+  assert.ok(waiting.steps.every((s) => s.status === "pending" && s.earliestStart === null));
+  engine.retry("prod", "app");
+  assert.equal(engine.plan("prod", "app").needsRetry, false);
+  // No version set: no plan, as a step would say.
+  engine.setRolloutOptions("prod", "fresh", {});
+  assert.throws(() => engine.plan("prod", "fresh"), (e) => e.code === "NO_TARGET_VERSION");
 });

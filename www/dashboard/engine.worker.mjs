@@ -26,6 +26,16 @@ function table() {
   ];
 }
 
+/** The entity's schedule, or null with no version to roll out (`NO_TARGET_VERSION`). */
+function planOf(engine, namespace, entity) {
+  try {
+    return engine.plan(namespace, entity);
+  } catch (error) {
+    if (error.code === "NO_TARGET_VERSION") return null;
+    throw error;
+  }
+}
+
 /** The entity as the page shows it, computed from its snapshot at `nowMs`. */
 function view({ bytes, namespace, entity, nowMs }) {
   const engine = Orchestrator.restore(bytes, { now: () => nowMs });
@@ -51,7 +61,7 @@ function view({ bytes, namespace, entity, nowMs }) {
     });
     return {
       info: engine.rolloutInfo(namespace, entity),
-      plan: engine.plan(namespace, entity),
+      plan: planOf(engine, namespace, entity),
       history: engine.history(namespace, entity),
       counts,
       targets,

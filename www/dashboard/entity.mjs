@@ -128,6 +128,11 @@ function render(entity) {
 /** The plan's steps (1-based, as people count them), the current one's bake and gate, and the forecast. */
 function renderPlan(info, plan) {
   window.__forecast = plan;
+  if (plan === null) {
+    $("plan").replaceChildren();
+    $("forecast").textContent = "No version set: nothing to roll out.";
+    return;
+  }
   const now = Date.now();
   $("plan").replaceChildren(
     ...plan.steps.map((step, i) => {
@@ -143,8 +148,7 @@ function renderPlan(info, plan) {
       return li;
     }),
   );
-  const bad = plan.version && plan.version === info.lastKnownBadVersion;
-  $("forecast").textContent = bad
+  $("forecast").textContent = plan.needsRetry
     ? `Forecast (in this page): ${plan.version} failed and was rolled back; nothing starts until it is retried or another version is set.`
     : plan.version && plan.version !== info.lastKnownGoodVersion
       ? `Forecast (in this page): ${plan.version} can be good at ${time(plan.earliestGood)} at the earliest${plan.paused ? " once resumed" : ""}.`
