@@ -4,4 +4,4 @@ import init from "./web-bindings.mjs";
 
 await init();
 
-export { Orchestrator, version, wasmMemoryBytes } from "./web-bindings.mjs";
+export { Orchestrator, OrchestratorError, version, wasmMemoryBytes } from "./web-bindings.mjs";

@@ -5,4 +5,4 @@ import { wasmBase64 } from "../pkg/edge/wasm-base64.mjs";
 
 initSync({ module: Uint8Array.from(atob(wasmBase64), (c) => c.charCodeAt(0)) });
 
-export { Orchestrator, version, wasmMemoryBytes } from "./web-bindings.mjs";
+export { Orchestrator, OrchestratorError, version, wasmMemoryBytes } from "./web-bindings.mjs";

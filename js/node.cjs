@@ -3,7 +3,8 @@
 // require(esm), Node 20.19 and later).
 const bindings = require("../pkg/node/orchestrator_engine.js");
 const { withAsyncSteps } = require("./hooks/async.mjs");
+const { OrchestratorError } = require("./errors.mjs");
 
 withAsyncSteps(bindings.Orchestrator);
 
-module.exports = bindings;
+module.exports = { ...bindings, OrchestratorError };

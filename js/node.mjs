@@ -4,4 +4,4 @@ import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 const bindings = require("./node.cjs");
 
-export const { Orchestrator, version, wasmMemoryBytes } = bindings;
+export const { Orchestrator, version, wasmMemoryBytes, OrchestratorError } = bindings;

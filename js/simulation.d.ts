@@ -1,6 +1,6 @@
 // Types of js/simulation.mjs (`orchestrator-engine/simulation`).
 import type {
-  Amount, Event, ExpectedState, Orchestrator, PlanStepInput, Reason, Rollout, RolloutInfo, RolloutOptions, Schedule,
+  Amount, RolloutEvent, ExpectedState, Orchestrator, PlanStepInput, Reason, Rollout, RolloutInfo, RolloutOptions, Schedule,
 } from "orchestrator-engine";
 
 export declare const NAMESPACE: "simulation";
@@ -145,7 +145,7 @@ export declare class Simulation {
   /** An engine control; returns whether it changed anything (and logs it). */
   control(kind: Control, version?: string): boolean;
   /** The engine's event log of the simulated entity, after `since` (a seq). */
-  events(since?: number): Event[];
+  events(since?: number): RolloutEvent[];
   history(): Rollout[];
   plan(): Schedule;
   counts(): Record<string, number>;

@@ -6,3 +6,4 @@ import { withAsyncSteps } from "./hooks/async.mjs";
 withAsyncSteps(Orchestrator);
 
 export { default, initSync, Orchestrator, version, wasmMemoryBytes } from "../pkg/web/orchestrator_engine.js";
+export { OrchestratorError } from "./errors.mjs";

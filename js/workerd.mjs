@@ -5,4 +5,4 @@ import { initSync } from "./web-bindings.mjs";
 
 initSync({ module: wasmModule });
 
-export { Orchestrator, version, wasmMemoryBytes } from "./web-bindings.mjs";
+export { Orchestrator, OrchestratorError, version, wasmMemoryBytes } from "./web-bindings.mjs";

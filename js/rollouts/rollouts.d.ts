@@ -2,7 +2,7 @@
 // store. Every call of `Orchestrator` that takes an entity, asynchronous.
 import type {
   AnswerColumns,
-  Event,
+  RolloutEvent,
   EventsOptions,
   ExpectedState,
   HttpMonitoringController,
@@ -69,7 +69,7 @@ export class Rollouts {
   expectedState(namespace: string, entity: string, group?: string | null): Promise<ExpectedState[]>;
   rolloutInfo(namespace: string, entity: string): Promise<RolloutInfo>;
   plan(namespace: string, entity: string): Promise<Schedule>;
-  events(namespace: string, entity: string, options?: EventsOptions | null): Promise<Event[]>;
+  events(namespace: string, entity: string, options?: EventsOptions | null): Promise<RolloutEvent[]>;
   history(namespace: string, entity: string): Promise<Rollout[]>;
   /** Every entity in the store as `[namespace, entity]`, in name order. */
   list(): Promise<[string, string][]>;

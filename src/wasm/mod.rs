@@ -241,7 +241,7 @@ export type EventKind =
   | "hook_failed";
 
 /** One entry of an entity's event log. */
-export interface Event {
+export interface RolloutEvent {
   /** Increases by one per event of the entity. */
   seq: number;
   /** Milliseconds since the Unix epoch. */
@@ -389,7 +389,7 @@ export interface OrchestratorOptions {
   now?: () => number;
 }
 
-/** The stable codes of `OrchestratorError`. */
+/** The stable codes of `OrchestratorError`: the engine's, then those of the package's JS. */
 export type ErrorCode =
   | "INVALID_OPTIONS"
   | "INVALID_VERSION"
@@ -398,14 +398,24 @@ export type ErrorCode =
   | "NO_TARGET_VERSION"
   | "NOT_FOUND"
   | "HOOK_FAILED"
+  | "HOOK_PENDING"
   | "INVALID_SNAPSHOT"
   | "INVALID_TIME"
-  | "INVALID_ARGUMENT";
+  | "INVALID_ARGUMENT"
+  | "ENTITY_BUSY"
+  | "STORE_UNAVAILABLE"
+  | "CONFLICT"
+  | "INVALID_JSON";
 
-/** Every error the engine throws: an `Error` with a stable `code`. */
-export interface OrchestratorError extends Error {
-  name: "OrchestratorError";
-  code: ErrorCode;
+/**
+ * Every error the package throws on purpose: an `Error` with a stable
+ * `code`. `error instanceof OrchestratorError` holds for the engine's
+ * errors and the package's alike.
+ */
+export declare class OrchestratorError extends Error {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown });
+  readonly name: "OrchestratorError";
+  readonly code: ErrorCode;
 }
 "#;
 

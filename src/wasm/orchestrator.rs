@@ -329,7 +329,7 @@ impl Orchestrator {
     /// let seen = 0;
     /// for (const e of engine.events("prod", "api", { since: seen })) { log(e.kind, e.target?.name, e.detail); seen = e.seq; }
     /// ```
-    #[wasm_bindgen(unchecked_return_type = "Event[]")]
+    #[wasm_bindgen(unchecked_return_type = "RolloutEvent[]")]
     pub fn events(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,

@@ -39,7 +39,7 @@ test("the tarball holds what users need and nothing else", () => {
 });
 
 test("Node ESM import", () => {
-  assert.deepEqual(node("esm.mjs"), { version: pkg.version, answer: "v1", kind: "esm", entry: "js/node.mjs" });
+  assert.deepEqual(node("esm.mjs"), { version: pkg.version, answer: "v1", kind: "esm", errors: ["NOT_FOUND", "INVALID_ARGUMENT", false], entry: "js/node.mjs" });
 });
 
 test("the durable engine (orchestrator-engine/rollouts) on the memory and directory stores", () => {
@@ -48,7 +48,7 @@ test("the durable engine (orchestrator-engine/rollouts) on the memory and direct
 });
 
 test("Node CJS require", () => {
-  assert.deepEqual(node("cjs.cjs"), { version: pkg.version, answer: "v1", kind: "cjs", orchestrateAsync: "function" });
+  assert.deepEqual(node("cjs.cjs"), { version: pkg.version, answer: "v1", kind: "cjs", orchestrateAsync: "function", error: "NOT_FOUND" });
 });
 
 test("the web build initialises from wasm bytes and from a compiled WebAssembly.Module", () => {
@@ -59,12 +59,21 @@ test("the web build initialises from wasm bytes and from a compiled WebAssembly.
 test("the workerd and edge-light entries start from an imported, compiled WebAssembly.Module", () => {
   for (const condition of ["workerd", "edge-light"]) {
     const out = node("--import", "./register-wasm-modules.mjs", `--conditions=${condition}`, "esm.mjs");
-    assert.deepEqual(out, { version: pkg.version, answer: "v1", kind: "esm", entry: `js/${condition}.mjs` });
+    assert.deepEqual(out, { version: pkg.version, answer: "v1", kind: "esm", errors: ["NOT_FOUND", "INVALID_ARGUMENT", false], entry: `js/${condition}.mjs` });
   }
 });
 
-test("TypeScript: the usage file type-checks against the .d.ts (tsc --noEmit)", () => {
-  execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: dir, stdio: "pipe" });
+test("TypeScript: ES module, CommonJS and bundler importers each type-check against their own declarations (tsc --noEmit)", () => {
+  const tsc = (config) => {
+    try {
+      execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", config], { cwd: dir, stdio: "pipe", encoding: "utf8" });
+    } catch (error) {
+      assert.fail(`${config}: ${error.stdout}${error.stderr}`);
+    }
+  };
+  // nodenext: usage.ts and no-default.ts as ES modules (a default import is an error), usage.cts as CommonJS.
+  tsc("tsconfig.json");
+  tsc("tsconfig.bundler.json");
   const dts = readFileSync(join(dir, "node_modules/orchestrator-engine/pkg/node/orchestrator_engine.d.ts"), "utf8");
   const code = dts.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
   assert.doesNotMatch(code, /:\s*any\b|<any>|\bany\[\]/, "the public types use no `any`");

@@ -1,6 +1,6 @@
-import { Orchestrator, version } from "orchestrator-engine";
+import { Orchestrator, OrchestratorError, version } from "orchestrator-engine";
 import type {
-  Event, ExpectedState, Rollout, RolloutInfo, Schedule, TargetController, TargetView, OrchestratorError, Reason,
+  RolloutEvent, ExpectedState, Rollout, RolloutInfo, Schedule, TargetController, TargetView, Reason, ErrorCode,
   AnswerColumns, ReportColumns,
 } from "orchestrator-engine";
 
@@ -37,7 +37,7 @@ const changed: boolean = engine.pause("production", "app-service") && engine.res
   && engine.rollbackTo("production", "app-service", "v1");
 const schedule: Schedule = engine.plan("production", "app-service");
 const firstStep: number | null = schedule.steps[0].earliestStart;
-const events: Event[] = engine.events("production", "app-service", { since: 0, limit: 10 });
+const events: RolloutEvent[] = engine.events("production", "app-service", { since: 0, limit: 10 });
 const kind: "version_good" | string = events[0].kind;
 const rollouts: Rollout[] = engine.history("production", "app-service");
 const paused: boolean = info.paused && info.awaitingApproval && info.step === 0 && info.watchUntil === null;
@@ -56,7 +56,7 @@ const controller: TargetController = {
 engine.setTargetController("production", "app-service", controller);
 engine.setMonitoringController("production", "app-service", { check: (targets) => { void targets.length; } });
 engine.setTargetController("production", "app-service", null);
-try { sim.rolloutInfo("x", "y"); } catch (e) { const code: string = (e as OrchestratorError).code; void code; }
+try { sim.rolloutInfo("x", "y"); } catch (e) { if (e instanceof OrchestratorError) { const code: ErrorCode = e.code; void code; } }
 const v: string = version();
 void [reason, good, batch, names, again, v];
 // @ts-expect-error reports must be an array of target reports

@@ -1,8 +1,7 @@
-// Types of the package's main entry: the engine's bindings, with the
-// asynchronous steps that js/hooks/async.mjs adds to `Orchestrator`.
+// The asynchronous steps js/hooks/async.mjs adds to `Orchestrator`, for
+// both entries' types (index.d.mts for ES modules, index.d.cts for
+// CommonJS).
 import type { AnswerColumns, AsyncStepOptions, ExpectedState, ReportColumns, TargetReport } from "../pkg/node/orchestrator_engine.js";
-
-export * from "../pkg/node/orchestrator_engine.js";
 
 declare module "../pkg/node/orchestrator_engine.js" {
   interface Orchestrator {
