@@ -38,6 +38,24 @@ test("the tarball holds what users need and nothing else", () => {
   assert.ok(!files.some((f) => /^(src|tests|target|scripts)\//.test(f) || f === "Cargo.toml"), files.join(", "));
 });
 
+test("the README in the tarball links only to files in it or to absolute URLs; the licences it names are there", () => {
+  const files = new Set(JSON.parse(readFileSync(join(dir, "files.json"))));
+  const readme = readFileSync(join(dir, "node_modules/orchestrator-engine/README.md"), "utf8");
+  const links = [...readme.matchAll(/!?\[[^\]]*\]\(([^)\s]+)\)/g)].map(([, target]) => target);
+  assert.ok(links.length >= 5, "the README has links");
+  for (const target of links) {
+    if (/^[a-z]+:/.test(target) || target.startsWith("#")) continue;
+    const path = target.split("#")[0];
+    assert.ok(files.has(path), `the README links to ${target}, which is not in the package`);
+  }
+  assert.doesNotMatch(readme, /(^|[\s(`])\.\.\/[A-Za-z]/m, "nothing outside the package is named as a path");
+  for (const license of ["LICENSE-MIT", "LICENSE-APACHE"]) assert.ok(files.has(license), license);
+  assert.equal(pkg.license, "MIT OR Apache-2.0");
+  // The example the README points to runs from the installed package.
+  const example = execFileSync(process.execPath, [join(dir, "node_modules/orchestrator-engine/examples/controller.mjs")], { cwd: dir, encoding: "utf8" });
+  assert.match(example, /v2/);
+});
+
 test("Node ESM import", () => {
   assert.deepEqual(node("esm.mjs"), { version: pkg.version, answer: "v1", kind: "esm", errors: ["NOT_FOUND", "INVALID_ARGUMENT", false], entry: "js/node.mjs" });
 });
