@@ -1,7 +1,8 @@
 // The packed tarball, installed into a fresh project and used the way a
-// user would: ESM, CJS, TypeScript, the web build from bytes, and an
-// edge-style handler driven through a rollout and a rollback.
-import { test, before, after } from "node:test";
+// user would: ESM, CJS, TypeScript, the web build from bytes, an
+// edge-style handler driven through a rollout and a rollback, and the same
+// round trip in Node, Bun, Deno and workerd for real.
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -125,4 +126,57 @@ test("the simulation model is importable as orchestrator-engine/simulation", () 
     console.log(JSON.stringify(new Simulation(Orchestrator, { targets: 30 }).run()));`);
   assert.equal(out.outcome, "rolled_out");
   assert.equal(out.targets, 30);
+});
+
+describe("the same rollout and snapshot round trip in every runtime the package claims", () => {
+  const binaries = { bun: join(root, "node_modules/bun/bin/bun.exe"), deno: join(root, "node_modules/.bin/deno") };
+  let inNode;
+  before(() => {
+    inNode = node("round-trip-run.mjs");
+    assert.equal(inNode.good, "v2");
+    assert.equal(inNode.running, "v2,v2,v2,v2,v2,v2,v2,v2");
+    assert.equal(inNode.sameAfterRestore, true);
+    assert.equal(inNode.error, "NOT_FOUND");
+  });
+  const same = (out, entry) => assert.deepEqual(out, { ...inNode, entry });
+
+  test("Bun (from its npm package)", () => {
+    const out = execFileSync(binaries.bun, ["round-trip-run.mjs"], { cwd: dir, encoding: "utf8" });
+    same(JSON.parse(out.trim().split("\n").pop()), "js/node.mjs");
+  });
+
+  test("Deno (from its npm package), with the node_modules it was installed in", () => {
+    const out = execFileSync(binaries.deno, ["run", "--allow-read", "--allow-env", "round-trip-run.mjs"], { cwd: dir, encoding: "utf8", env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" } });
+    same(JSON.parse(out.trim().split("\n").pop()), "js/node.mjs");
+  });
+
+  test("workerd (Miniflare), bundled as a Worker with the workerd condition", async () => {
+    const { build } = await import("esbuild");
+    const { Miniflare } = await import("miniflare");
+    await build({
+      absWorkingDir: dir,
+      entryPoints: ["round-trip-worker.mjs"],
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      conditions: ["workerd", "worker", "browser"],
+      mainFields: ["module", "main"],
+      outfile: join(dir, "worker-out/worker.mjs"),
+      plugins: [{ name: "wasm", setup: (b) => b.onResolve({ filter: /\.wasm$/ }, () => ({ path: "./orchestrator_engine_bg.wasm", external: true })) }],
+      logLevel: "error",
+    });
+    cpSync(join(dir, "node_modules/orchestrator-engine/pkg/web/orchestrator_engine_bg.wasm"), join(dir, "worker-out/orchestrator_engine_bg.wasm"));
+    const mf = new Miniflare({
+      modules: true,
+      scriptPath: join(dir, "worker-out/worker.mjs"),
+      modulesRoot: join(dir, "worker-out"),
+      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+      compatibilityDate: "2025-06-01",
+    });
+    try {
+      same(await (await mf.dispatchFetch("http://localhost/")).json(), "js/workerd.mjs");
+    } finally {
+      await mf.dispose();
+    }
+  });
 });
