@@ -16,14 +16,14 @@ export function fleet(n, version = "v1") {
 /** The same reports as columns (`orchestrateColumns`). */
 export function columns(reports) {
   const n = reports.length;
-  const out = { names: new Array(n), groups: new Array(n), versions: new Array(n), messages: new Array(n), errors: new Uint8Array(n) };
+  const out = { names: new Array(n), groups: new Array(n), versions: new Array(n), messages: new Array(n), isError: new Uint8Array(n) };
   for (let i = 0; i < n; i++) {
     const r = reports[i];
     out.names[i] = r.name;
     out.groups[i] = r.group;
     out.versions[i] = r.version;
     out.messages[i] = r.message;
-    out.errors[i] = r.isError ? 1 : 0;
+    out.isError[i] = r.isError ? 1 : 0;
   }
   return out;
 }

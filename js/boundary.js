@@ -187,11 +187,12 @@ function packColumns(columns) {
     return ["argument", `must be an object like { names, versions }, got ${describe(columns)}`];
   }
   for (const key in columns) {
-    if (!["names", "versions", "groups", "messages", "errors"].includes(key)) {
-      return ["argument", `has a column ${JSON.stringify(key)} that a report does not have; the columns are names, versions, groups, messages, errors`];
+    if (key === "errors") return ["argument", `has a column "errors": the error flags are the column isError, as in a report's objects`];
+    if (!["names", "versions", "groups", "messages", "isError"].includes(key)) {
+      return ["argument", `has a column ${JSON.stringify(key)} that a report does not have; the columns are names, versions, groups, messages, isError`];
     }
   }
-  const { names, versions, groups, messages, errors } = columns;
+  const { names, versions, groups, messages, isError: errors } = columns;
   if (!Array.isArray(names)) return ["argument", `names must be an array of strings, got ${describe(names)}`];
   const n = names.length;
   const column = (value, field, kind) => {
@@ -202,7 +203,7 @@ function packColumns(columns) {
     return null;
   };
   if (!Array.isArray(versions)) return ["argument", `versions must be an array of strings, got ${describe(versions)}`];
-  for (const [value, field, kind] of [[versions, "versions"], [groups, "groups"], [messages, "messages"], [errors, "errors", "flags"]]) {
+  for (const [value, field, kind] of [[versions, "versions"], [groups, "groups"], [messages, "messages"], [errors, "isError", "flags"]]) {
     const problem = column(value, field, kind);
     if (problem !== null) return ["argument", problem];
   }
@@ -232,7 +233,7 @@ function packColumns(columns) {
     if (e !== null) {
       const flag = e[i];
       if (flag === true || flag === 1) flags[i] = 1;
-      else if (flag !== false && flag !== 0) return ["target", i, `errors[${i}] must be a boolean or 0/1, got ${describe(flag)}`];
+      else if (flag !== false && flag !== 0) return ["target", i, `isError[${i}] must be a boolean or 0/1, got ${describe(flag)}`];
     }
   }
   return packed(names, nameLengths, units, [groupTable, versionTable, messageTable], flags);
@@ -247,8 +248,8 @@ function describe(value) {
 }
 
 /** The answer in columns: see `AnswerColumns` in the package's types. */
-function answerColumns(versions, version, messages, message, reasons, reason, isError, others) {
-  return { version, versions, message, messages, reason, reasons, isError, others };
+function answerColumns(versionTable, version, messageTable, message, reasonTable, reason, isError, others) {
+  return { version, versionTable, message, messageTable, reason, reasonTable, isError, others };
 }
 
 export { packReports, unpackAnswer, packColumns, answerColumns };

@@ -52,7 +52,7 @@ pub enum Error {
     #[error("invalid argument {what}: {reason}")]
     InvalidArgument { what: String, reason: String },
     /// A time that is not a usable number of milliseconds.
-    #[error("invalid time {value}: {reason}")]
+    #[error("invalid time ({value}): {reason}")]
     InvalidTime { value: String, reason: String },
 }
 

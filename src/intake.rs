@@ -29,8 +29,9 @@ pub(crate) fn locate(targets: &Targets, reports: &[ReportRef<'_>], hints: &[u32]
     for (i, report) in reports.iter().enumerate() {
         let target = || format!("\"{}\" in group \"{}\"", report.name, report.group);
         if report.name.is_empty() {
+            // Nameless: named by its place in the report (1-based, as a person counts).
             return Err(Error::InvalidTarget {
-                target: format!("in group \"{}\"", report.group),
+                target: format!("#{} of the report's {} (group \"{}\")", i.saturating_add(1), reports.len(), report.group),
                 reason: "a reported target needs a non-empty name".into(),
             });
         }

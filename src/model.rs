@@ -195,8 +195,13 @@ impl RolloutOptions {
             check_timeout("errorTimeoutSecs", secs)?;
         }
         self.validate_steps(meaning)?;
-        if let Some(Amount::Percent(p)) = self.max_failures {
-            check_percent("maxFailures", p)?;
+        if let Some(Amount::Percent(p @ 101..)) = self.max_failures {
+            // Named as it was written: "150%", not 150.
+            return Err(Error::InvalidOptions {
+                field: "maxFailures".into(),
+                value: Amount::Percent(p).to_string(),
+                reason: "a percentage must be an integer from 0 to 100".into(),
+            });
         }
         if let Some(Amount::Count(n)) = self.max_failures {
             check_count("maxFailures", n)?;
@@ -332,8 +337,9 @@ impl RolloutOptions {
     }
 }
 
-/// The largest count accepted in a plan or an error budget.
-pub const MAX_COUNT: u64 = 1 << 32;
+/// The largest count accepted in a plan or an error budget (the largest
+/// timeout in seconds too: one limit, 4294967295, for every whole number).
+pub const MAX_COUNT: u64 = u32::MAX as u64;
 
 fn check_count(field: &str, value: u64) -> Result<(), Error> {
     at_most(field, value, MAX_COUNT, || format!("a count must be an integer from 0 to {MAX_COUNT}"))

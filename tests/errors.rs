@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Sim, T0};
-use orchestrator_engine::{Engine, Error, ErrorCode, RolloutOptions, TargetReport};
+use orchestrator_engine::{Amount, Engine, Error, ErrorCode, RolloutOptions, TargetReport};
 
 fn engine_with_target() -> Engine {
     let mut engine = Engine::new();
@@ -70,7 +70,7 @@ fn malformed_reports_are_rejected_whole() {
     let good = TargetReport::new("b", "v1");
     let no_name = TargetReport::new("", "v1").in_group("eu");
     let msg = fails_cleanly(&mut engine, ErrorCode::InvalidTarget, |e| e.report("prod", "app", &[good.clone(), no_name], T0 + 1));
-    assert_eq!(msg, "invalid target in group \"eu\": a reported target needs a non-empty name");
+    assert_eq!(msg, "invalid target #2 of the report's 2 (group \"eu\"): a reported target needs a non-empty name");
     let no_version = TargetReport::new("c", "");
     let msg = fails_cleanly(&mut engine, ErrorCode::InvalidTarget, |e| e.report("prod", "app", &[good.clone(), no_version], T0 + 1));
     assert_eq!(msg, "invalid target \"c\" in group \"\": a reported target needs the non-empty version it runs");
@@ -142,4 +142,18 @@ fn extreme_times_do_not_overflow() {
     let bytes = sim.engine.snapshot();
     let again = Engine::restore(&bytes).unwrap();
     assert_eq!(again.snapshot(), bytes);
+}
+
+#[test]
+fn limits_read_the_same_and_are_named_as_written() {
+    let mut engine = engine_with_target();
+    // Counts and timeouts share one limit, 4294967295.
+    assert_eq!(orchestrator_engine::MAX_COUNT, orchestrator_engine::MAX_TIMEOUT_SECS);
+    let over = RolloutOptions { max_failures: Some(Amount::Count(orchestrator_engine::MAX_COUNT + 1)), ..Default::default() };
+    let msg = fails_cleanly(&mut engine, ErrorCode::InvalidOptions, |e| e.set_rollout_options("prod", "app", Some(over.clone())));
+    assert!(msg.contains("4294967295"), "{msg}");
+    // A percentage is named as it was written.
+    let percent = RolloutOptions { max_failures: Some(Amount::Percent(150)), ..Default::default() };
+    let msg = fails_cleanly(&mut engine, ErrorCode::InvalidOptions, |e| e.set_rollout_options("prod", "app", Some(percent.clone())));
+    assert_eq!(msg, "invalid rollout option maxFailures = \"150%\": a percentage must be an integer from 0 to 100");
 }

@@ -53,6 +53,8 @@ pub(crate) fn describe(value: &JsValue) -> String {
         "an array".into()
     } else if value.is_function() {
         "a function".into()
+    } else if value.is_instance_of::<js_sys::Date>() {
+        "a Date".into()
     } else if value.is_bigint() {
         "a bigint".into()
     } else if value.is_symbol() {
@@ -347,7 +349,10 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Error> 
 /// (fractions are dropped).
 pub(crate) fn time_from_js(value: &JsValue) -> Result<Timestamp, Error> {
     let bad = |reason: &str| Error::InvalidTime { value: describe(value), reason: reason.into() };
-    let n = value.as_f64().ok_or_else(|| bad("the clock must return milliseconds since the Unix epoch as a number"))?;
+    if value.is_instance_of::<js_sys::Date>() {
+        return Err(bad("the clock returned a Date; it must return a number of milliseconds since the Unix epoch, as Date.now() and date.getTime() do"));
+    }
+    let n = value.as_f64().ok_or_else(|| bad("the clock must return milliseconds since the Unix epoch as a number, as Date.now() does"))?;
     if !n.is_finite() {
         return Err(bad("the clock must return a finite number of milliseconds"));
     }

@@ -151,35 +151,36 @@ export interface ExpectedState {
 
 /**
  * A report in columns, for `orchestrateColumns`: one entry per target in
- * each array, all of the same length.
+ * each array, all of the same length (column names are a report object's
+ * field names, plural for the string columns).
  */
 export interface ReportColumns {
   names: string[];
-  /** The version each target runs (non-empty). */
+  /** `versions[i]`: the version target `i` runs (non-empty). */
   versions: string[];
   /** Defaults to "" for every target. */
   groups?: string[];
   /** Defaults to "" for every target. */
   messages?: string[];
-  /** Whether each target reports an error: booleans, or 0/1 (a Uint8Array). */
-  errors?: ArrayLike<boolean | number>;
+  /** `isError[i]`: whether target `i` reports an error: booleans, or 0/1 (a Uint8Array). */
+  isError?: ArrayLike<boolean | number>;
 }
 
 /**
  * The answer of `orchestrateColumns`, aligned with the report: entry `i`
  * of each typed array answers target `i` of the report, as an index into
- * its table.
+ * its table (`*Table`: each distinct value once).
  */
 export interface AnswerColumns {
-  /** `versions[version[i]]` is the version target `i` should run now. */
+  /** `versionTable[version[i]]` is the version target `i` should run now. */
   version: Uint32Array;
-  versions: string[];
-  /** `messages[message[i]]`: why, for a person. */
+  versionTable: string[];
+  /** `messageTable[message[i]]`: why, for a person. */
   message: Uint32Array;
-  messages: string[];
-  /** `reasons[reason[i]]`: why, for a program. */
+  messageTable: string[];
+  /** `reasonTable[reason[i]]`: why, for a program. */
   reason: Uint8Array;
-  reasons: Reason[];
+  reasonTable: Reason[];
   /** 1 where the target failed on the version being rolled out. */
   isError: Uint8Array;
   /** The entity's targets the report did not name (and targets the removal hook retired), by group then name. */

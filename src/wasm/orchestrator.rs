@@ -393,8 +393,8 @@ impl Orchestrator {
 
     /// `orchestrate` for a fleet kept in columns, the fast form for large
     /// fleets: the report is one array per field (`names`, `versions`, and
-    /// optionally `groups`, `messages`, `errors`), and the answer is aligned
-    /// with it: `versions[answer.version[i]]` is what `names[i]` should run,
+    /// optionally `groups`, `messages`, `isError`), and the answer is aligned
+    /// with it: `answer.versionTable[answer.version[i]]` is what `names[i]` should run,
     /// with a message and a reason in the same way, and `others` lists the
     /// entity's targets the report did not name, as `orchestrate` would.
     /// No object is made per target on either side. The same validation
@@ -405,10 +405,10 @@ impl Orchestrator {
     /// const answer = engine.orchestrateColumns("prod", "api", {
     ///   names: ["host-1", "host-2"],
     ///   versions: ["v1", "v1"],
-    ///   errors: new Uint8Array([0, 1]),
+    ///   isError: new Uint8Array([0, 1]),
     /// });
     /// for (let i = 0; i < names.length; i++) {
-    ///   const want = answer.versions[answer.version[i]];
+    ///   const want = answer.versionTable[answer.version[i]];
     ///   if (want !== running[i]) deploy(names[i], want);
     /// }
     /// ```

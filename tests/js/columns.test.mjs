@@ -12,7 +12,7 @@ const toColumns = (reports) => ({
   groups: reports.map((r) => r.group ?? ""),
   versions: reports.map((r) => r.version),
   messages: reports.map((r) => r.message ?? ""),
-  errors: Uint8Array.from(reports, (r) => (r.isError ? 1 : 0)),
+  isError: Uint8Array.from(reports, (r) => (r.isError ? 1 : 0)),
 });
 
 /** The aligned answer as the rows `orchestrate` would give, in its order. */
@@ -20,10 +20,10 @@ function rows(answer, reports) {
   const reported = reports.map((r, i) => ({
     name: r.name,
     group: r.group ?? "",
-    version: answer.versions[answer.version[i]],
-    message: answer.messages[answer.message[i]],
+    version: answer.versionTable[answer.version[i]],
+    message: answer.messageTable[answer.message[i]],
     isError: answer.isError[i] === 1,
-    reason: answer.reasons[answer.reason[i]],
+    reason: answer.reasonTable[answer.reason[i]],
   }));
   const key = (e) => [e.group, e.name];
   const byKey = (a, b) => (key(a)[0] < key(b)[0] ? -1 : key(a)[0] > key(b)[0] ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -90,7 +90,7 @@ test("optional columns default like optional fields, errors take booleans or 0/1
   }
   const names = ["ascii", "café", "中文节点", "🚀-rocket", "a\u0000b", "Ω"];
   const versions = names.map(() => "v1-é");
-  const aligned = columns.orchestrateColumns("prod", "app", { names, versions, errors: [false, true, 0, 1, false, false] });
+  const aligned = columns.orchestrateColumns("prod", "app", { names, versions, isError: [false, true, 0, 1, false, false] });
   const reports = names.map((name, i) => ({ name, version: "v1-é", isError: i === 1 || i === 3 }));
   assert.deepStrictEqual(rows(aligned, reports), objects.orchestrate("prod", "app", reports));
   assert.deepStrictEqual(aligned.others, []);
@@ -119,7 +119,7 @@ test("blue/green: the answer names the reported targets the removal hook retires
   for (let step = 0; step < 30 && removed.length < 2; step++, clock.now += 10_000) {
     const names = fleet.map((h) => h.name);
     const answer = engine.orchestrateColumns("prod", "app", report());
-    const reason = (i) => answer.reasons[answer.reason[i]];
+    const reason = (i) => answer.reasonTable[answer.reason[i]];
     names.forEach((name, i) => reason(i) === "removed" && removed.push(name));
     fleet = fleet.filter((_, i) => reason(i) !== "removed");
     for (const e of answer.others) {
@@ -152,12 +152,12 @@ test("bad columns are errors with a code and a message, and change nothing", () 
     [{ names: ["a"], versions: ["v1", "v1"] }, "INVALID_ARGUMENT", /versions has 2 entries; names has 1/],
     [{ names: ["a"], versions: ["v1"], groups: [] }, "INVALID_ARGUMENT", /groups has 0 entries/],
     [{ names: ["a"], versions: ["v1"], messages: "ok" }, "INVALID_ARGUMENT", /messages must be an array of strings/],
-    [{ names: ["a"], versions: ["v1"], errors: 1 }, "INVALID_ARGUMENT", /errors must be an array or typed array of flags/],
+    [{ names: ["a"], versions: ["v1"], isError: 1 }, "INVALID_ARGUMENT", /isError must be an array or typed array of flags/],
     [{ names: ["a", 7], versions: ["v1", "v1"] }, "INVALID_TARGET", /#1 of the report: name must be a string, got 7/],
     [{ names: ["a", "b"], versions: ["v1", null] }, "INVALID_TARGET", /#1 .*version must be a string, got null/],
     [{ names: ["a", "b"], versions: ["v1", "v1"], groups: ["", 3] }, "INVALID_TARGET", /group must be a string, got 3/],
     [{ names: ["a", "b"], versions: ["v1", "v1"], messages: ["", {}] }, "INVALID_TARGET", /message must be a string, got an object/],
-    [{ names: ["a", "b"], versions: ["v1", "v1"], errors: [0, 2] }, "INVALID_TARGET", /errors\[1\] must be a boolean or 0\/1, got 2/],
+    [{ names: ["a", "b"], versions: ["v1", "v1"], isError: [0, 2] }, "INVALID_TARGET", /isError\[1\] must be a boolean or 0\/1, got 2/],
     [{ names: ["a", "a"], versions: ["v1", "v1"] }, "INVALID_TARGET", /reported twice/],
     [{ names: ["a", ""], versions: ["v1", "v1"] }, "INVALID_TARGET", /non-empty name/],
     [{ names: ["a", "b"], versions: ["v1", ""] }, "INVALID_TARGET", /non-empty version/],

@@ -88,6 +88,18 @@ test("a clock that returns NaN, a string or throws gives INVALID_TIME", () => {
   }
 });
 
+test("messages a newcomer can act on: a Date from the clock, a nameless report entry, limits and percentages as written", () => {
+  const dated = new Orchestrator({ now: () => new Date(T0) });
+  expectError(() => dated.setTargetVersion("p", "e", "v1"), "INVALID_TIME", /^invalid time \(a Date\): .*Date\.now\(\)/);
+  const engine = new Orchestrator({ now: () => T0 });
+  engine.setTargetVersion("p", "e", "v1");
+  expectError(() => engine.orchestrate("p", "e", [{ name: "a", version: "v1" }, { name: "", group: "eu", version: "v1" }]), "INVALID_TARGET", /#2 of the report's 2 \(group "eu"\)/);
+  expectError(() => engine.orchestrateColumns("p", "e", { names: ["a", "", "c"], versions: ["v1", "v1", "v1"] }), "INVALID_TARGET", /#2 of the report's 3/);
+  expectError(() => engine.setRolloutOptions("p", "e", { maxFailures: "150%" }), "INVALID_OPTIONS", /maxFailures = "150%"/);
+  expectError(() => engine.setRolloutOptions("p", "e", { maxFailures: 2 ** 32 }), "INVALID_OPTIONS", /from 0 to 4294967295\)/);
+  expectError(() => engine.setRolloutOptions("p", "e", { successTimeoutSecs: 2 ** 32 }), "INVALID_OPTIONS", /from 0 to 4294967295 seconds/);
+});
+
 test("a hook that calls back into the engine fails as a hook, not as a crash", () => {
   const clock = { now: T0 };
   const engine = new Orchestrator({ now: () => clock.now });
@@ -111,5 +123,6 @@ test("a report field that is not one is rejected whole, naming it; an answer's o
   assert.deepEqual(engine.snapshot(), before, "nothing applied");
   // Fed back, an answer (with its reason) is a report.
   assert.equal(engine.orchestrate("prod", "app", answer).length, 1);
-  expectError(() => engine.orchestrateColumns("prod", "app", { names: ["h0"], versions: ["v1"], isError: [true] }), "INVALID_ARGUMENT", /column "isError"/);
+  // The error flags are the column isError, as in a report's objects; the old name says so.
+  expectError(() => engine.orchestrateColumns("prod", "app", { names: ["h0"], versions: ["v1"], errors: [true] }), "INVALID_ARGUMENT", /column "errors": the error flags are the column isError/);
 });

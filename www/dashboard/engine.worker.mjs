@@ -45,10 +45,11 @@ function view({ bytes, namespace, entity, nowMs }) {
     // Targets in columns, grouped as the engine orders them (group, then name).
     const order = Array.from({ length: n }, (_, i) => i);
     order.sort((a, b) => (expected[a].group < expected[b].group ? -1 : expected[a].group > expected[b].group ? 1 : a - b));
-    const [versions, versionCode] = table();
-    const [reasons, reasonCode] = table();
-    const [messages, messageCode] = table();
-    const targets = { names: new Array(n), groups: new Array(n), version: new Uint16Array(n), reason: new Uint8Array(n), message: new Uint32Array(n), versions, reasons, messages };
+    const [versionTable, versionCode] = table();
+    const [reasonTable, reasonCode] = table();
+    const [messageTable, messageCode] = table();
+    // As orchestrateColumns answers: index arrays into tables of distinct values.
+    const targets = { names: new Array(n), groups: new Array(n), version: new Uint16Array(n), reason: new Uint8Array(n), message: new Uint32Array(n), versionTable, reasonTable, messageTable };
     const counts = {};
     order.forEach((from, i) => {
       const e = expected[from];

@@ -108,8 +108,8 @@ function render(entity) {
   // The grid, by group as the engine orders them.
   entity.layout = gridLayout(targets.groups, $("grid").clientWidth || 600);
   const cell = (i) => {
-    const version = targets.versions[targets.version[i]];
-    return [targets.reasons[targets.reason[i]], version, version];
+    const version = targets.versionTable[targets.version[i]];
+    return [targets.reasonTable[targets.reason[i]], version, version];
   };
   drawGrid($("grid"), entity.layout, cell, entity.palette);
   if (entity.cursor !== undefined) tip(entity.cursor);
@@ -159,8 +159,8 @@ function renderPlan(info, plan) {
 function tip(i) {
   const t = shown?.view?.targets;
   if (!t || i < 0 || i >= t.names.length) return;
-  const message = t.messages[t.message[i]];
-  const text = `${t.groups[i] ? `${t.groups[i]}/` : ""}${t.names[i]}: ${t.versions[t.version[i]]}, ${t.reasons[t.reason[i]]}${message ? ` — ${message}` : ""}`;
+  const message = t.messageTable[t.message[i]];
+  const text = `${t.groups[i] ? `${t.groups[i]}/` : ""}${t.names[i]}: ${t.versionTable[t.version[i]]}, ${t.reasonTable[t.reason[i]]}${message ? ` — ${message}` : ""}`;
   $("target-tip").textContent = text;
   $("grid").title = text; // the pointer's tooltip too
 }

@@ -14,12 +14,12 @@ engine.forceTargetVersion("production", "app-service", "v3");
 const expected: ExpectedState[] = engine.orchestrate("production", "app-service", [{ name: "host-1", group: "eu", version: "v1", message: "ok", isError: false }]);
 const reason: Reason = expected[0].reason;
 engine.report("production", "app-service", [{ name: "host-2", version: "v1" }]);
-const fleet: ReportColumns = { names: ["host-1", "host-2"], versions: ["v1", "v1"], errors: new Uint8Array(2) };
+const fleet: ReportColumns = { names: ["host-1", "host-2"], versions: ["v1", "v1"], isError: new Uint8Array(2) };
 const columns: AnswerColumns = engine.orchestrateColumns("production", "app-service", fleet);
-const wanted: string = columns.versions[columns.version[0]];
-const why: Reason = columns.reasons[columns.reason[1]];
+const wanted: string = columns.versionTable[columns.version[0]];
+const why: Reason = columns.reasonTable[columns.reason[1]];
 const rest: ExpectedState[] = columns.others;
-void [wanted, why, rest, columns.messages[columns.message[0]], columns.isError[0]];
+void [wanted, why, rest, columns.messageTable[columns.message[0]], columns.isError[0]];
 // @ts-expect-error versions is required
 engine.orchestrateColumns("production", "app-service", { names: ["host-1"] });
 engine.expectedState("production", "app-service");
