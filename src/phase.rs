@@ -159,6 +159,11 @@ impl Entity {
         }
         self.lkb = rolling;
         self.history.settle(rolling, Outcome::Failed, now);
+        if self.lkg.is_empty() {
+            // Nothing to roll back to (state from before adoption): no
+            // rollback starts, and this event says what happens instead.
+            detail.push_str("; no version is known good: its targets are held where they are until a new version is set");
+        }
         self.event(now, EventKind::VersionBad, rolling, detail);
         self.rollback_started(now, "it is known bad");
     }
@@ -269,14 +274,13 @@ impl Entity {
     /// plan.
     fn rollback_started(&mut self, now: Timestamp, why: &str) {
         self.progress = Progress::default();
-        // The event's version is the one rolled back, as rollback_finished's.
-        let lkb = self.lkb;
-        let detail = if self.lkg.is_empty() {
-            format!("{why}, and no version is known good: its targets are halted until a new version is set")
-        } else {
-            format!("{why}: moving its targets back to {}", self.version(self.lkg))
-        };
-        self.event(now, EventKind::RollbackStarted, lkb, detail);
+        // The event's version is the one rolled back, as rollback_finished's;
+        // with nothing known good to go back to, no rollback starts (its
+        // targets are halted where they are).
+        if !self.lkg.is_empty() {
+            let detail = format!("{why}: moving its targets back to {}", self.version(self.lkg));
+            self.event(now, EventKind::RollbackStarted, self.lkb, detail);
+        }
         // rollbackTo may leave the rolling version good (it returned to
         // it) or bad (it left it): the versions say which.
         let phase =
