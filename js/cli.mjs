@@ -3,6 +3,7 @@
 // wasm) against a fleet simulated in virtual time (js/simulation.mjs, the
 // same model as the browser simulator) and prints a summary.
 import { parseArgs } from "node:util";
+import { UsageError, parseError, usageLine, wholeNumber } from "./cli-args.mjs";
 import { Orchestrator, version as engineVersion } from "./node.mjs";
 import { FAILURE_KINDS, OUTCOME_TEXT, Simulation, formatDuration, parseAmount, parseSteps, tally } from "./simulation.mjs";
 
@@ -67,8 +68,6 @@ Exit status: 0 when the run settles (rolled out, rolled back or halted),
 1 when it does not settle in --max-time or the engine fails, 2 for bad flags.
 `;
 
-/** Ends the one line a bad invocation gets. */
-const HELP_HINT = "(--help lists every flag)";
 
 const OPTIONS = {
   targets: { type: "string" },
@@ -110,8 +109,6 @@ const OPTIONS = {
   version: { type: "boolean", short: "v" },
 };
 
-class UsageError extends Error {}
-
 /** What each numeric flag accepts: [min, max]. */
 const RANGES = {
   targets: [1, 1_000_000],
@@ -128,11 +125,7 @@ const RANGES = {
 function number(flag, text) {
   if (text === undefined) return undefined;
   const [min, max] = RANGES[flag] ?? [0, 2 ** 32 - 1];
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > max) {
-    throw new UsageError(`--${flag} must be a whole number from ${min.toLocaleString("en-US")} to ${max.toLocaleString("en-US")}, got ${JSON.stringify(text)}`);
-  }
-  return n;
+  return wholeNumber(flag, text, min, max);
 }
 
 /** The flags that set each rollout option or scenario field, to name them in the engine's and the simulator's complaints. */
@@ -161,15 +154,6 @@ function asFlagError(message) {
     if (at !== undefined && (first === null || at < first.at)) first = { field, at };
   }
   return first ? `${FLAGS_OF[first.field]}: ${message}` : message;
-}
-
-/** Node's parseArgs complaint, in this command's words. */
-function parseError(e) {
-  const flag = /'(-[^' ]+)/.exec(e.message)?.[1] ?? "a flag";
-  if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown flag ${flag}`;
-  if (/does not take an argument/.test(e.message)) return `${flag} takes no value`;
-  if (/argument missing/.test(e.message)) return `${flag} needs a value`;
-  return e.message;
 }
 
 function share(flag, text) {
@@ -203,7 +187,7 @@ function scenarioFromArgs(args) {
   try {
     parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError(parseError(e));
+    throw parseError(e);
   }
   const { values, positionals } = parsed;
   if (values.help || values.version) return { help: values.help, version: values.version };
@@ -376,7 +360,7 @@ export async function main(args, { stdout = process.stdout, stderr = process.std
     parsed = scenarioFromArgs(args);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    stderr.write(`orchestrator-engine: ${e.message} ${HELP_HINT}\n`);
+    stderr.write(usageLine("", e.message));
     return 2;
   }
   if (parsed.help) {
@@ -393,7 +377,7 @@ export async function main(args, { stdout = process.stdout, stderr = process.std
   } catch (e) {
     // A scenario or rollout option the simulator or the engine rejects is a bad flag.
     if (e.code === "INVALID_SCENARIO" || e.code === "INVALID_OPTIONS" || e.code === "INVALID_VERSION") {
-      stderr.write(`orchestrator-engine: ${asFlagError(e.message)} ${HELP_HINT}\n`);
+      stderr.write(usageLine("", asFlagError(e.message)));
       return 2;
     }
     throw e;

@@ -3,6 +3,7 @@
 // from the environment, never from flags (a flag shows in `ps`).
 import { parseArgs } from "node:util";
 
+import { UsageError, parseError, usageLine, wholeNumber } from "../cli-args.mjs";
 import { openStore } from "./store-url.mjs";
 import { isLoopback, startServer } from "./node.mjs";
 
@@ -38,38 +39,31 @@ const OPTIONS = {
   help: { type: "boolean", short: "h", default: false },
 };
 
-class UsageError extends Error {}
-
-function whole(flag, text, max) {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n > max) throw new UsageError(`--${flag} must be a whole number from 0 to ${max}, got ${JSON.stringify(text)}`);
-  return n;
-}
-
 /**
  * Runs `serve` with `args` (after the command); resolves to the exit code
  * once the server has stopped (`signals` stop it).
  */
 export async function serveMain(args, { env = process.env, stdout = process.stdout, stderr = process.stderr, signals = process } = {}) {
-  let values;
+  let values, port, maxBodyBytes, opened;
   try {
-    ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (e) {
-    stderr.write(`orchestrator-engine serve: ${e.message}\n(--help lists the options)\n`);
-    return 2;
-  }
-  if (values.help) {
-    stdout.write(USAGE);
-    return 0;
-  }
-  let port, maxBodyBytes;
-  try {
-    port = whole("port", values.port, 65535);
-    maxBodyBytes = values["max-body-bytes"] === undefined ? undefined : whole("max-body-bytes", values["max-body-bytes"], 2 ** 31);
-    if (maxBodyBytes === 0) throw new UsageError("--max-body-bytes must be at least 1");
+    try {
+      ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
+    } catch (e) {
+      throw parseError(e);
+    }
+    if (values.help) {
+      stdout.write(USAGE);
+      return 0;
+    }
+    port = wholeNumber("port", values.port, 0, 65535);
+    maxBodyBytes = values["max-body-bytes"] === undefined ? undefined : wholeNumber("max-body-bytes", values["max-body-bytes"], 1, 2 ** 31);
+    opened = await openStore(values.store).catch((e) => {
+      if (e.code !== "INVALID_ARGUMENT") throw e;
+      throw new UsageError(e.message.startsWith("--store") ? e.message : `--store: ${e.message}`);
+    });
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    stderr.write(`orchestrator-engine serve: ${e.message}\n`);
+    stderr.write(usageLine("serve", e.message));
     return 2;
   }
   const token = env.ORCHESTRATOR_TOKEN || undefined;
@@ -77,7 +71,7 @@ export async function serveMain(args, { env = process.env, stdout = process.stdo
   if (!token && !readToken && !isLoopback(values.host) && values.insecure) {
     stderr.write(`orchestrator-engine serve: WARNING: serving ${values.host} without a token (--insecure): anyone who can reach it can change rollouts\n`);
   }
-  const { store, close } = await openStore(values.store);
+  const { store, close } = opened;
   let server;
   try {
     server = await startServer({

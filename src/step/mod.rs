@@ -354,9 +354,10 @@ fn advance_plan(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
             if entity.progress.started.is_none() {
                 entity.progress.started = Some(now);
                 let detail = format!(
-                    "step {} of {count}: {} more, {goal} of {total} in all",
+                    "step {} of {count}: {} more {}, {goal} of {total} in all",
                     index.saturating_add(1),
-                    crate::answer::count(goal.saturating_sub(moved), "target")
+                    goal.saturating_sub(moved),
+                    if goal.saturating_sub(moved) == 1 { "target" } else { "targets" }
                 );
                 entity.event(now, EventKind::StepStarted, rolling, detail);
             }

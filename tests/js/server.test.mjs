@@ -131,8 +131,21 @@ test("serve: refuses a public address without a token, serves on loopback, and s
   assert.equal(await new Promise((resolve) => refused.on("exit", resolve)), 1);
   assert.match(stderr, /refusing to listen on 0\.0\.0\.0 without a token/);
 
-  const badFlag = spawn(process.execPath, [bin, "serve", "--port", "http"], { env });
-  assert.equal(await new Promise((resolve) => badFlag.on("exit", resolve)), 2);
+  // A bad invocation: one line naming the flag and what it accepts, exit 2.
+  for (const [args, message] of [
+    [["--port", "http"], /^orchestrator-engine serve: --port must be a whole number from 0 to 65,535, got "http" \(--help lists every flag\)$/],
+    [["--bogus"], /^orchestrator-engine serve: unknown flag --bogus /],
+    [["extra"], /^orchestrator-engine serve: unexpected argument "extra" /],
+    [["--store", "ftp://x"], /^orchestrator-engine serve: --store "ftp:\/\/x" is not a store/],
+    [["--max-body-bytes", "0"], /^orchestrator-engine serve: --max-body-bytes must be a whole number from 1 /],
+  ]) {
+    const bad = spawn(process.execPath, [bin, "serve", ...args], { env });
+    let said = "";
+    bad.stderr.on("data", (chunk) => (said += chunk));
+    assert.equal(await new Promise((resolve) => bad.on("exit", resolve)), 2, args.join(" "));
+    assert.equal(said.trimEnd().split("\n").length, 1, said);
+    assert.match(said.trimEnd(), message);
+  }
 
   const server = spawn(process.execPath, [bin, "serve", "--port", "0", "--store", "memory:"], { env });
   const lines = [];

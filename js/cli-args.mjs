@@ -1,0 +1,28 @@
+// What both commands (`simulate`, js/cli.mjs; `serve`, js/server/cli.mjs)
+// say about a bad invocation: one line naming the flag and what it
+// accepts, ending with where the flags are listed; the caller exits 2.
+
+/** A bad invocation; its message names the flag. */
+export class UsageError extends Error {}
+
+/** A whole number from `min` to `max` given to `--flag`. */
+export function wholeNumber(flag, text, min, max) {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${flag} must be a whole number from ${min.toLocaleString("en-US")} to ${max.toLocaleString("en-US")}, got ${JSON.stringify(text)}`);
+  }
+  return n;
+}
+
+/** Node's parseArgs complaint, in the commands' words. */
+export function parseError(error) {
+  const flag = /'(-[^' ]+)/.exec(error.message)?.[1] ?? "a flag";
+  if (error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return new UsageError(`unknown flag ${flag}`);
+  if (error.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") return new UsageError(`unexpected argument ${JSON.stringify(/'([^']*)'/.exec(error.message)?.[1] ?? "")} (every option is a --flag)`);
+  if (/does not take an argument/.test(error.message)) return new UsageError(`${flag} takes no value`);
+  if (/argument missing/.test(error.message)) return new UsageError(`${flag} needs a value`);
+  return new UsageError(error.message);
+}
+
+/** The one line a bad invocation of `command` gets. */
+export const usageLine = (command, message) => `orchestrator-engine${command ? ` ${command}` : ""}: ${message} (--help lists every flag)\n`;
