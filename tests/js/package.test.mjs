@@ -151,28 +151,15 @@ describe("the same rollout and snapshot round trip in every runtime the package 
   });
 
   test("workerd (Miniflare), bundled as a Worker with the workerd condition", async () => {
-    const { build } = await import("esbuild");
     const { Miniflare } = await import("miniflare");
-    await build({
-      absWorkingDir: dir,
-      entryPoints: ["round-trip-worker.mjs"],
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      conditions: ["workerd", "worker", "browser"],
-      mainFields: ["module", "main"],
-      outfile: join(dir, "worker-out/worker.mjs"),
-      plugins: [{ name: "wasm", setup: (b) => b.onResolve({ filter: /\.wasm$/ }, () => ({ path: "./orchestrator_engine_bg.wasm", external: true })) }],
-      logLevel: "error",
+    const { bundleWorker } = await import("./servers/worker-bundle.mjs");
+    const script = await bundleWorker({
+      entry: "round-trip-worker.mjs",
+      cwd: dir,
+      outDir: join(dir, "worker-out"),
+      wasm: join(dir, "node_modules/orchestrator-engine/pkg/web/orchestrator_engine_bg.wasm"),
     });
-    cpSync(join(dir, "node_modules/orchestrator-engine/pkg/web/orchestrator_engine_bg.wasm"), join(dir, "worker-out/orchestrator_engine_bg.wasm"));
-    const mf = new Miniflare({
-      modules: true,
-      scriptPath: join(dir, "worker-out/worker.mjs"),
-      modulesRoot: join(dir, "worker-out"),
-      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-      compatibilityDate: "2025-06-01",
-    });
+    const mf = new Miniflare(script);
     try {
       same(await (await mf.dispatchFetch("http://localhost/")).json(), "js/workerd.mjs");
     } finally {

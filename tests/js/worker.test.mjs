@@ -4,35 +4,24 @@
 // outlives the runtime.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 
 import { Orchestrator } from "orchestrator-engine";
 import { clientStates, hostileLeaveStateAlone, hosts, loop, rolloutAndRollback } from "./servers/api-suite.mjs";
+import { bundleWorker } from "./servers/worker-bundle.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "orchestrator-worker-"));
 const running = [];
 
 /** js/server/worker.mjs bundled as a deployment would be (the wasm beside it, a module of its own). */
+let script;
 before(async () => {
-  await build({
-    entryPoints: [join(root, "js/server/worker.mjs")],
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    conditions: ["workerd", "worker", "browser"],
-    mainFields: ["module", "main"],
-    outfile: join(dir, "worker.mjs"),
-    external: ["cloudflare:workers"],
-    plugins: [{ name: "wasm", setup: (b) => b.onResolve({ filter: /\.wasm$/ }, () => ({ path: "./orchestrator_engine_bg.wasm", external: true })) }],
-    logLevel: "error",
-  });
-  copyFileSync(join(root, "pkg/web/orchestrator_engine_bg.wasm"), join(dir, "orchestrator_engine_bg.wasm"));
+  script = await bundleWorker({ entry: join(root, "js/server/worker.mjs"), cwd: root, outDir: dir, wasm: join(root, "pkg/web/orchestrator_engine_bg.wasm"), external: ["cloudflare:workers"] });
 });
 
 after(async () => {
@@ -43,11 +32,7 @@ after(async () => {
 /** The Worker in workerd; `persist`: a directory its Durable Objects keep their storage in. */
 async function worker({ persist, token = "w", maxBodyBytes } = {}) {
   const mf = new Miniflare({
-    modules: true,
-    scriptPath: join(dir, "worker.mjs"),
-    modulesRoot: dir,
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-    compatibilityDate: "2025-06-01",
+    ...script,
     durableObjects: { ENTITIES: "EntityObject", INDEX: "EntityIndex" },
     durableObjectsPersist: persist ?? false,
     bindings: { ORCHESTRATOR_TOKEN: token, ORCHESTRATOR_READ_TOKEN: "r", ...(maxBodyBytes ? { ORCHESTRATOR_MAX_BODY_BYTES: String(maxBodyBytes) } : {}) },
