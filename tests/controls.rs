@@ -7,7 +7,7 @@
 mod common;
 
 use common::{count, options, Behaviour, Sim, SEC, T0};
-use orchestrator_engine::{Amount, Engine, ErrorCode, EventKind, Outcome, PlanStep, RolloutOptions, StepStatus, TargetState};
+use orchestrator_engine::{Amount, Engine, ErrorCode, EventKind, Outcome, PlanStep, RolloutOptions, StepStatus, TargetReport, TargetState};
 
 fn pct(p: u32) -> Amount {
     Amount::Percent(p)
@@ -104,7 +104,46 @@ fn a_pause_during_a_failing_rollout_still_rolls_back() {
     assert!(sim.info().paused, "the rollback ran while paused");
     let answer = sim.step();
     assert!(answer.iter().all(|e| e.version == "v1"));
-    assert!(kinds(&sim).contains(&EventKind::RollbackStarted));
+    // Both rollback events name the version rolled back; the details count in English.
+    let events = sim.engine.events("prod", "app", 0, usize::MAX).unwrap();
+    let started = events.iter().find(|e| e.kind == EventKind::RollbackStarted).unwrap();
+    assert_eq!((started.version.as_str(), started.detail.as_str()), ("v2", "it is known bad: moving its targets back to v1"));
+    let finished = events.iter().find(|e| e.kind == EventKind::RollbackFinished).unwrap();
+    assert_eq!(finished.version, "v2");
+    let bad = events.iter().find(|e| e.kind == EventKind::VersionBad).unwrap();
+    assert!(bad.detail.ends_with("; 1 failure makes it bad"), "{}", bad.detail);
+}
+
+#[test]
+fn a_failure_reported_without_a_message_reads_without_a_dangling_colon() {
+    let mut engine = Engine::new();
+    // One failure is within the budget: the target stays failed, not rolled back.
+    let opts = RolloutOptions { error_timeout_secs: Some(0), max_failures: Some(Amount::Count(1)), ..options(100) };
+    engine.set_rollout_options("prod", "app", Some(opts)).unwrap();
+    engine.set_target_version("prod", "app", "v1", T0).unwrap();
+    let names = ["a", "b", "c"];
+    engine.orchestrate("prod", "app", &names.map(|n| TargetReport::new(n, "v1")), T0).unwrap();
+    engine.set_target_version("prod", "app", "v2", T0).unwrap();
+    let mut now = T0;
+    let mut failed = None;
+    for _ in 0..10 {
+        now += SEC;
+        let expected = engine.expected_state("prod", "app", None).unwrap();
+        let reports: Vec<_> = expected
+            .iter()
+            .map(|e| {
+                let mut report = TargetReport::new(&e.name, &e.version);
+                report.is_error = e.name == "a" && e.version == "v2";
+                report
+            })
+            .collect();
+        let answer = engine.orchestrate("prod", "app", &reports, now).unwrap();
+        if let Some(a) = answer.iter().find(|e| e.name == "a" && e.reason == TargetState::FailedUnhealthy) {
+            failed = Some(a.message.clone());
+            break;
+        }
+    }
+    assert_eq!(failed.as_deref(), Some("failed on v2: it reports errors"));
 }
 
 // ---- abort / retry ----------------------------------------------------

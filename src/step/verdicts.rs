@@ -197,7 +197,10 @@ pub(super) fn judge_bad(entity: &mut Entity, tally: &Tally, now: Timestamp) -> b
             Some(limit) if !too_many => {
                 format!("{} targets failed in a row, more than maxConsecutiveFailures ({limit})", entity.progress.consecutive_failures)
             }
-            _ => format!("{} of {total} targets failed; {} make it bad", tally.failed, crate::answer::count(failure_threshold, "failure")),
+            _ => {
+                let verb = if failure_threshold == 1 { "makes" } else { "make" };
+                format!("{} of {total} targets failed; {} {verb} it bad", tally.failed, crate::answer::count(failure_threshold, "failure"))
+            }
         };
         entity.judged_bad(detail, now);
         return true;
