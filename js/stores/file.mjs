@@ -8,11 +8,12 @@
 // crash was never acknowledged: it is ignored, and cut off by the next
 // append. A journal that names another checkpoint is one a compaction left
 // behind: ignored too. A write holds a lock file beside the entity's file,
-// created exclusively, so the revision check holds between processes on
-// one machine; a lock left by a process that died is broken.
+// linked into place whole with its owner's pid (so it exists only with
+// one), so the revision check holds between processes on one machine; a
+// lock left by a process that died is broken.
 
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, truncate, unlink } from "node:fs/promises";
+import { link, mkdir, open, readdir, readFile, rename, stat, truncate, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 
 import { byName } from "./names.mjs";
@@ -153,14 +154,7 @@ export class FileStore {
     const lock = `${path}.lock`;
     const deadline = Date.now() + this.#lockTimeoutMs;
     for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
-      try {
-        const file = await open(lock, "wx");
-        await file.writeFile(String(process.pid));
-        await file.close();
-        break;
-      } catch (error) {
-        if (error.code !== "EEXIST") throw error;
-      }
+      if (await takeLock(lock)) break;
       await breakIfAbandoned(lock);
       if (Date.now() > deadline) throw new Error(`the lock ${lock} is still held after ${this.#lockTimeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, wait));
@@ -261,31 +255,54 @@ async function readHeader(file, path) {
  */
 async function breakIfAbandoned(lock) {
   const owner = await readOwner(lock);
-  if (owner === null || alive(owner)) return;
+  if (owner === null || (owner !== EMPTY && alive(owner))) return;
   const breaker = `${lock}.break`;
-  let file;
-  try {
-    file = await open(breaker, "wx");
-  } catch (error) {
-    if (error.code !== "EEXIST") throw error;
+  if (!(await takeLock(breaker))) {
     const breakerOwner = await readOwner(breaker);
-    if (breakerOwner !== null && !alive(breakerOwner)) await unlink(breaker).catch(() => {});
+    if (breakerOwner === EMPTY || (breakerOwner !== null && !alive(breakerOwner))) await unlink(breaker).catch(() => {});
     return;
   }
   try {
-    await file.writeFile(String(process.pid));
-    await file.close();
     if ((await readOwner(lock)) === owner) await unlink(lock).catch(() => {});
   } finally {
     await unlink(breaker).catch(() => {});
   }
 }
 
+/**
+ * Takes the lock file `path`: answers whether it was free. The pid is
+ * written to a file of this process's own first, then linked into place
+ * (which fails if the lock exists), so a lock file never exists without
+ * its owner's pid in it, even if the process dies at any point.
+ */
+async function takeLock(path) {
+  const mine = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  await writeFile(mine, String(process.pid));
+  try {
+    await link(mine, path);
+    return true;
+  } catch (error) {
+    if (error.code !== "EEXIST") throw error;
+    return false;
+  } finally {
+    await unlink(mine).catch(() => {});
+  }
+}
+
+/** An empty lock file (left by versions that created it before writing the pid), once old enough. */
+const EMPTY = Symbol("empty lock");
+/** No writer takes this long between creating a lock and writing its pid. */
+const EMPTY_LOCK_ABANDONED_MS = 5000;
+
+/** The pid in a lock file; `EMPTY` for an empty one old enough to be abandoned; `null` for none (or one being written). */
 async function readOwner(path) {
   const text = await readFile(path, "utf8").catch(() => null);
+  if (text === "") {
+    const age = await stat(path).then((s) => Date.now() - s.mtimeMs, () => 0);
+    return age > EMPTY_LOCK_ABANDONED_MS ? EMPTY : null;
+  }
   const pid = Number(text);
-  // A lock being written has no pid yet: it is not abandoned.
-  return text === null || text === "" || !Number.isInteger(pid) ? null : pid;
+  return text === null || !Number.isInteger(pid) ? null : pid;
 }
 
 function alive(pid) {

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { Orchestrator } from "orchestrator-engine";
@@ -338,5 +338,16 @@ describe("file store locks", () => {
     await new Promise((resolve) => sleeper.once("exit", resolve));
     await impatient.setTargetVersion("ns", "api", "v3");
     assert.equal((await rollouts.rolloutInfo("ns", "api")).targetVersion, "v3");
+
+    // An empty lock (an older writer killed between creating it and writing
+    // its pid) is waited for while young, and broken once old.
+    writeFileSync(`${file}.lock`, "");
+    await assert.rejects(impatient.setTargetVersion("ns", "api", "v4"), (e) => e.code === "STORE_UNAVAILABLE");
+    utimesSync(`${file}.lock`, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    await impatient.setTargetVersion("ns", "api", "v4");
+    assert.equal((await rollouts.rolloutInfo("ns", "api")).targetVersion, "v4");
+    assert.ok(!existsSync(`${file}.lock`));
+    const lockFiles = readdirSync(join(dir, "ns")).filter((f) => /\.lock$|\.break$|\.lock\.\d+\.[0-9a-f]+\.tmp$|\.break\.\d+\.[0-9a-f]+\.tmp$/.test(f));
+    assert.deepEqual(lockFiles, [], "no lock, and no file a lock was written in, is left behind");
   });
 });
