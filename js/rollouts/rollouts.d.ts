@@ -71,6 +71,8 @@ export class Rollouts {
   plan(namespace: string, entity: string): Promise<Schedule>;
   events(namespace: string, entity: string, options?: EventsOptions | null): Promise<RolloutEvent[]>;
   history(namespace: string, entity: string): Promise<Rollout[]>;
+  /** The entity's revision in the store (undefined: none), read without loading it (the bytes are skipped while it is still `known`). */
+  revision(namespace: string, entity: string, known?: string): Promise<string | undefined>;
   /** Every entity in the store as `[namespace, entity]`, in name order. */
   list(): Promise<[string, string][]>;
   /** Every namespace with an entity in the store, in name order. */

@@ -117,6 +117,16 @@ export class Rollouts {
     return this.#call("list entities", () => this.#store.list());
   }
 
+  /**
+   * The entity's revision in the store (`undefined`: none), read without
+   * loading the entity or touching this process's cache: a watcher asks
+   * this first and reads the entity only when it changed.
+   */
+  async revision(namespace, entity, known) {
+    const stored = await this.#call("read an entity", () => this.#store.get(namespace, entity, known));
+    return stored === undefined || stored === null ? undefined : String(stored.revision);
+  }
+
   /** Every namespace with an entity in the store, in name order. */
   async namespaces() {
     return [...new Set((await this.list()).map(([ns]) => ns))];

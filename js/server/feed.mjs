@@ -1,7 +1,8 @@
 // Every entity's events, for every listener at once: while anyone listens,
 // one poller reads the store's listing and each entity's new events every
-// `pollMs` (an unchanged entity costs a revision check), and hands each
-// listener what it found. The dashboard's overview follows it
+// `pollMs`, and hands each listener what it found. An unchanged entity
+// costs a revision check and is not loaded (so the entities the
+// controllers use stay in `Rollouts`' cache however many there are). The dashboard's overview follows it
 // (GET /v1/orchestrate/events/stream).
 //
 // What a listener gets, in order:
@@ -104,17 +105,23 @@ export class EventFeed {
     const k = key(namespace, entity);
     let known = this.#known.get(k);
     if (!known) {
+      const revision = await this.#rollouts.revision(namespace, entity);
       const kept = await this.#rollouts.events(namespace, entity);
-      known = { namespace, entity, seq: kept.at(-1)?.seq ?? 0 };
+      known = { namespace, entity, seq: kept.at(-1)?.seq ?? 0, revision };
       this.#known.set(k, known);
-      this.#send({ type: "entity", ...known });
+      this.#send({ type: "entity", namespace, entity, seq: known.seq });
       return;
     }
+    const revision = await this.#rollouts.revision(namespace, entity, known.revision);
+    if (revision === known.revision) return;
     for (;;) {
       const events = await this.#rollouts.events(namespace, entity, { since: known.seq, limit: PAGE });
       for (const event of events) this.#send({ type: "event", namespace, entity, event });
       if (events.length > 0) known.seq = events.at(-1).seq;
-      if (events.length < PAGE) return;
+      if (events.length < PAGE) break;
     }
+    // Events logged after the revision was read are found now, and the
+    // next poll reads again (seqs keep anything from being sent twice).
+    known.revision = revision;
   }
 }

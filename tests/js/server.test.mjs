@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 
 import { FileStore } from "orchestrator-engine/stores/file";
 import { MemoryStore } from "orchestrator-engine/stores";
+import { Rollouts } from "orchestrator-engine/rollouts";
 import { startServer } from "../../js/server/node.mjs";
 import { storeKinds } from "./servers/stores.mjs";
 import { clientStates, hostileLeaveStateAlone, hosts, loop, rolloutAndRollback } from "./servers/api-suite.mjs";
@@ -284,6 +285,51 @@ test("every entity's events in one stream (PostgreSQL): entities announced, even
   const stopped = await Promise.race([server.stop().then(() => "stopped"), new Promise((resolve) => setTimeout(() => resolve("hung"), 5000))]);
   assert.equal(stopped, "stopped");
   await reading.catch(() => {});
+});
+
+test("every entity's events: an entity that does not change is not read, however many there are", async () => {
+  // A store that counts whole reads (a revision check that finds the copy current carries no bytes).
+  const inner = new MemoryStore();
+  let wholeReads = 0;
+  const store = {
+    get: async (...args) => {
+      const stored = await inner.get(...args);
+      if (stored?.bytes) wholeReads += 1;
+      return stored;
+    },
+    put: (...args) => inner.put(...args),
+    list: () => inner.list(),
+    delete: (...args) => inner.delete(...args),
+  };
+  // Fewer entities kept loaded than there are: were the feed to load them, it would read each every poll.
+  const rollouts = new Rollouts({ store, now: () => T0, maxEntities: 2 });
+  const { server, call } = await api(store, { pollMs: 20, rollouts });
+  for (let i = 0; i < 6; i++) await call("POST", `/v1/orchestrate/prod/e${i}/version`, { version: "v1" });
+  const listening = new AbortController();
+  const response = await fetch(`${server.url}/v1/orchestrate/events/stream`, { signal: listening.signal });
+  const seen = [];
+  const reading = readServerSentEvents(response.body, (message) => {
+    seen.push(message);
+  }).catch(() => {});
+  // However the test ends, the stream is closed (a stopping server waits for it otherwise).
+  cleanups.push(async () => {
+    listening.abort();
+    await reading;
+  });
+  const until = async (what, done) => {
+    for (let i = 0; !done(); i++) {
+      assert.ok(i < 250, `${what}: ${JSON.stringify(seen.map((m) => m.data)).slice(0, 1500)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  await until("six entities announced", () => seen.filter((m) => m.event === "entity").length === 6);
+  const afterAnnouncing = wholeReads;
+  await new Promise((resolve) => setTimeout(resolve, 500)); // some 25 polls
+  assert.equal(wholeReads, afterAnnouncing, "no entity was read again while none changed");
+  await call("POST", "/v1/orchestrate/prod/e3/version", { version: "v2" });
+  await until("the change streamed", () => seen.some((m) => m.event === "version_set" && m.data.entity === "e3"));
+  // The write reads e3 (evicted: two entities are kept), and so may the feed's read of its events.
+  assert.ok(wholeReads - afterAnnouncing <= 2, `only the changed entity was read (${wholeReads - afterAnnouncing} whole reads)`);
 });
 
 test("an entity's snapshot exported from one server and imported into another (another store) is the same rollout", async () => {
