@@ -44,3 +44,23 @@ export async function access(request, { token, readToken }) {
   if (readToken && read) return "read";
   return null;
 }
+
+/**
+ * Why a request with `level` (see `access`) may not make a `method` call,
+ * as `{ status, code, message, headers }`; `null` when it may. The Node
+ * server and the Worker both answer with it.
+ */
+export function refusal(level, method) {
+  if (level === null) {
+    return {
+      status: 401,
+      code: "UNAUTHORIZED",
+      message: "a valid bearer token is required (Authorization: Bearer <token>)",
+      headers: { "www-authenticate": 'Bearer realm="orchestrator-engine"' },
+    };
+  }
+  if (level === "read" && method !== "GET" && method !== "HEAD") {
+    return { status: 403, code: "FORBIDDEN", message: "this token may only read (GET routes)", headers: {} };
+  }
+  return null;
+}

@@ -12,7 +12,7 @@ import { streamSSE } from "hono/streaming";
 import { orchestratorError } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS } from "../hooks/http.mjs";
 import { Rollouts } from "../rollouts/rollouts.mjs";
-import { access } from "./auth.mjs";
+import { access, refusal } from "./auth.mjs";
 import { EventFeed } from "./feed.mjs";
 import { clientState, controllerFromGo, optionsFromGo, reportsFromGo, rolloutToGo, versionFromGo } from "./go-json.mjs";
 import { PREFIX, openApiDocument } from "./openapi.mjs";
@@ -94,15 +94,10 @@ export function createHandler({
   const open = [["GET", "/access", async (c) => c.json({ access: await access(c.req.raw, { token, readToken }) })]];
   for (const [method, path, handle] of open) app.on(method, `${PREFIX}${path}`, handle);
   app.use(`${PREFIX}/*`, async (c, next) => {
-    const level = await access(c.req.raw, { token, readToken });
-    if (level === null) {
-      c.header("www-authenticate", 'Bearer realm="orchestrator-engine"');
-      return failure(c, "UNAUTHORIZED", "a valid bearer token is required (Authorization: Bearer <token>)");
-    }
-    if (level === "read" && c.req.method !== "GET" && c.req.method !== "HEAD") {
-      return failure(c, "FORBIDDEN", "this token may only read (GET routes)");
-    }
-    return next();
+    const refused = refusal(await access(c.req.raw, { token, readToken }), c.req.method);
+    if (refused === null) return next();
+    for (const [name, value] of Object.entries(refused.headers)) c.header(name, value);
+    return failure(c, refused.code, refused.message);
   });
   app.use(
     `${PREFIX}/*`,

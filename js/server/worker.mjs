@@ -14,7 +14,7 @@
 import { DurableObject } from "cloudflare:workers";
 
 import { DurableObjectStore } from "../stores/durable-object.mjs";
-import { access } from "./auth.mjs";
+import { access, refusal } from "./auth.mjs";
 import { createHandler } from "./handler.mjs";
 import { PREFIX, openApiDocument } from "./openapi.mjs";
 
@@ -63,11 +63,9 @@ export default {
     if (!url.pathname.startsWith(`${PREFIX}/`)) return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname}`);
     const level = await access(request, { token: env.ORCHESTRATOR_TOKEN, readToken: env.ORCHESTRATOR_READ_TOKEN });
     if (url.pathname === `${PREFIX}/access` && request.method === "GET") return json({ access: level });
-    if (level === null) {
-      return failure(401, "UNAUTHORIZED", "a valid bearer token is required (Authorization: Bearer <token>)", { "www-authenticate": 'Bearer realm="orchestrator-engine"' });
-    }
+    const refused = refusal(level, request.method);
+    if (refused !== null) return failure(refused.status, refused.code, refused.message, refused.headers);
     const reading = request.method === "GET" || request.method === "HEAD";
-    if (level === "read" && !reading) return failure(403, "FORBIDDEN", "this token may only read (GET routes)");
     const segments = url.pathname.slice(PREFIX.length + 1).split("/").map(decodeURIComponent);
     const index = env.INDEX.get(env.INDEX.idFromName("index"));
     // The listing routes, from the index.
