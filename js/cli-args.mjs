@@ -1,6 +1,9 @@
-// What both commands (`simulate`, js/cli.mjs; `serve`, js/server/cli.mjs)
-// say about a bad invocation: one line naming the flag and what it
-// accepts, ending with where the flags are listed; the caller exits 2.
+// How both commands (`simulate`, js/cli.mjs; `serve`, js/server/cli.mjs)
+// read their flags, and what they say about a bad invocation: one line
+// naming the flag and what it accepts, ending with where the flags are
+// listed; the caller exits 2.
+
+import { parseArgs } from "node:util";
 
 /** A bad invocation; its message names the flag. */
 export class UsageError extends Error {}
@@ -14,8 +17,16 @@ export function wholeNumber(flag, text, min, max) {
   return n;
 }
 
-/** Node's parseArgs complaint, in the commands' words. */
-export function parseError(error) {
+/** `parseArgs(config)` (strict), its complaints as `UsageError`s in the commands' words. */
+export function parseFlags(config) {
+  try {
+    return parseArgs({ strict: true, ...config });
+  } catch (error) {
+    throw parseError(error);
+  }
+}
+
+function parseError(error) {
   const flag = /'(-[^' ]+)/.exec(error.message)?.[1] ?? "a flag";
   if (error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return new UsageError(`unknown flag ${flag}`);
   if (error.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") return new UsageError(`unexpected argument ${JSON.stringify(/'([^']*)'/.exec(error.message)?.[1] ?? "")} (every option is a --flag)`);

@@ -2,8 +2,7 @@
 // (bin/orchestrator-engine.mjs). It runs the real engine (this package's
 // wasm) against a fleet simulated in virtual time (js/simulation.mjs, the
 // same model as the browser simulator) and prints a summary.
-import { parseArgs } from "node:util";
-import { UsageError, parseError, usageLine, wholeNumber } from "./cli-args.mjs";
+import { UsageError, parseFlags, usageLine, wholeNumber } from "./cli-args.mjs";
 import { Orchestrator, version as engineVersion } from "./node.mjs";
 import { FAILURE_KINDS, OUTCOME_TEXT, Simulation, formatDuration, parseAmount, parseSteps, tally } from "./simulation.mjs";
 
@@ -183,13 +182,7 @@ const TIMED_CONTROLS = { pause: "pause", resume: "resume", abort: "abort", retry
 
 /** The scenario (and output settings) the flags describe. */
 function scenarioFromArgs(args) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw parseError(e);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags({ args, options: OPTIONS, allowPositionals: true });
   if (values.help || values.version) return { help: values.help, version: values.version };
   if (positionals.length === 0) throw new UsageError("missing command: simulate or serve");
   if (positionals[0] !== "simulate") throw new UsageError(`unknown command ${JSON.stringify(positionals[0])} (the commands are simulate and serve)`);

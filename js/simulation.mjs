@@ -1,13 +1,22 @@
 // A fleet simulated in virtual time around the real engine: the browser
-// simulator (www/) and the terminal simulator (bin/) both run this. The
-// engine is whatever `Orchestrator` class the caller passes (the wasm
-// package); only the fleet (targets that obey the engine, some of them
-// badly) is modelled here.
+// simulator (www/), the terminal simulator (bin/) and the dashboard's
+// what-if run this. The engine is whatever `Orchestrator` class the caller
+// passes (the wasm package); only the fleet (targets that obey the engine,
+// some of them badly) is modelled: its scenario in simulation/scenario.mjs,
+// its targets and their behaviour in simulation/fleet.mjs, its sentences in
+// simulation/words.mjs; the run itself here.
 //
 // Determinism: a target's behaviour on a version is a hash of the seed, the
 // target and the version, so the same scenario always gives the same run,
 // and a run saved with `save()` and continued with `Simulation.load()`
 // reaches exactly the end state the uninterrupted run reaches.
+
+import { buildFleet, drawBehaviours, liveFleet } from "./simulation/fleet.mjs";
+import { CONTROLS, fail, normalizeScenario } from "./simulation/scenario.mjs";
+import { OUTCOME_TEXT, SAMPLE_NAMES, describe, formatDuration, names, plural } from "./simulation/words.mjs";
+
+export { CONTROLS, DEFAULT_SCENARIO, FAILURE_KINDS, ScenarioError, formatSteps, normalizeScenario, parseAmount, parseSteps } from "./simulation/scenario.mjs";
+export { OUTCOME_TEXT, formatDuration, tally } from "./simulation/words.mjs";
 
 export const NAMESPACE = "simulation";
 export const ENTITY = "service";
@@ -16,195 +25,9 @@ const FORMAT_VERSION = 1;
 const T0 = Date.UTC(2026, 0, 1);
 const LOG_LIMIT = 2000;
 const TIMELINE_LIMIT = 4000;
-const SAMPLE_NAMES = 4;
-
-/** The failure kinds a share of targets can be given per version. */
-export const FAILURE_KINDS = Object.freeze(["unhealthy", "late", "flap", "stuck"]);
 
 /** Reasons that mean a target is moving (occupies a batch slot). */
 const MOVING = new Set(["in_flight", "rolled_back"]);
-
-/** How each outcome reads in a sentence ("v2 rolled back"). */
-export const OUTCOME_TEXT = Object.freeze({
-  rolled_out: "rolled out",
-  rolled_back: "rolled back",
-  halted: "halted",
-  unsettled: "did not settle",
-});
-
-/**
- * Targets in flight (moving to the version rolled out: what the batch
- * bounds), rolling back (sent back from a bad version: what the rollback
- * pace bounds) and failed, from reason counts (a summary's `reasons`).
- */
-export function tally(reasons) {
-  let failed = 0;
-  for (const [reason, n] of Object.entries(reasons)) if (reason.startsWith("failed_")) failed += n;
-  return { inFlight: reasons.in_flight ?? 0, rollingBack: reasons.rolled_back ?? 0, failed };
-}
-
-export const DEFAULT_SCENARIO = Object.freeze({
-  targets: 2000,
-  groups: ["eu-west", "eu-north", "us-east", "ap-south"],
-  options: { batchPercent: 10, successPercent: 95, successTimeoutSecs: 60, durationTimeoutSecs: 300 },
-  versions: { current: "v1", target: "v2", next: "v3" },
-  // Per version: shares (0..1) of targets that never become healthy, that
-  // fail after looking healthy, that flap, and that never report it.
-  failures: {},
-  reportDelaySecs: 20,
-  stepSecs: 10,
-  flapSecs: 30,
-  maxSecs: 2 * 86_400,
-  seed: 1,
-  // Scheduled operator actions: [{ atSecs, kind, version? }], kind one of
-  // CONTROLS (set, force and rollbackTo take a version).
-  actions: [],
-});
-
-/**
- * A plan written as text, as both simulators take it:
- * "1:600,10%,50%:approve,100%" is a step of 1 target baking 600 s, one of
- * 10%, one of 50% behind an approval gate, then the rest. The engine
- * validates the plan itself (INVALID_OPTIONS).
- */
-export function parseSteps(text) {
-  return String(text).split(",").map((item) => {
-    const [size, ...rest] = item.trim().split(":");
-    const step = { size: parseAmount(size, "a step's size") };
-    for (const part of rest) {
-      if (part === "approve") step.approval = true;
-      else if (/^\d+$/.test(part)) step.bakeSecs = Number(part);
-      else fail(`step ${JSON.stringify(item.trim())} must look like SIZE[:BAKESECS][:approve]`);
-    }
-    return step;
-  });
-}
-
-/** The text `parseSteps` reads, for a plan as the engine answers it. */
-export function formatSteps(steps) {
-  return steps
-    .map((s) => (typeof s === "object" ? `${s.size}${s.bakeSecs ? `:${s.bakeSecs}` : ""}${s.approval ? ":approve" : ""}` : `${s}`))
-    .join(",");
-}
-
-/** A count ("12") or a percentage ("10%"), as the engine takes it. */
-export function parseAmount(text, what = "an amount") {
-  const t = String(text).trim();
-  if (/^\d+$/.test(t)) return Number(t);
-  if (/^\d+%$/.test(t)) return t;
-  return fail(`${what} must be a count like 5 or a percentage like 10%, got ${JSON.stringify(t)}`);
-}
-
-/** The operator's actions a scenario can schedule (and a viewer can take). */
-export const CONTROLS = Object.freeze(["set", "force", "pause", "resume", "abort", "retry", "promote", "promoteFull", "approve", "rollbackTo"]);
-const WITH_VERSION = new Set(["set", "force", "rollbackTo"]);
-
-/** A scenario that cannot be simulated. `code` is always INVALID_SCENARIO. */
-export class ScenarioError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = "ScenarioError";
-    this.code = "INVALID_SCENARIO";
-  }
-}
-
-const fail = (message) => {
-  throw new ScenarioError(message);
-};
-
-function integer(value, field, min, max) {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    fail(`${field} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function versionName(value, field) {
-  if (typeof value !== "string" || value.trim() === "" || value !== value.trim()) {
-    fail(`${field} must be a non-empty version name without surrounding spaces, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-/**
- * The scenario with defaults filled in, validated. Rollout options are
- * passed to the engine as they are, so the engine's own validation
- * (INVALID_OPTIONS) judges them.
- */
-export function normalizeScenario(input = {}) {
-  if (input === null || typeof input !== "object" || Array.isArray(input)) fail("a scenario must be an object");
-  const known = new Set(Object.keys(DEFAULT_SCENARIO));
-  for (const key of Object.keys(input)) if (!known.has(key)) fail(`unknown scenario field ${JSON.stringify(key)}`);
-  const s = { ...DEFAULT_SCENARIO, ...input };
-  integer(s.targets, "targets", 1, 1_000_000);
-  if (!Array.isArray(s.groups) || s.groups.length === 0 || s.groups.length > 1000) {
-    fail("groups must be a list of 1 to 1000 names");
-  }
-  const groups = s.groups.map((g, i) => {
-    if (typeof g !== "string") fail(`groups[${i}] must be a string, got ${JSON.stringify(g)}`);
-    return g.trim();
-  });
-  if (new Set(groups).size !== groups.length) fail(`groups must be distinct, got ${groups.join(", ")}`);
-  const options = { ...s.options };
-  const versions = { ...DEFAULT_SCENARIO.versions, ...s.versions };
-  versionName(versions.current, "versions.current");
-  versionName(versions.target, "versions.target");
-  if (versions.next !== undefined && versions.next !== "") versionName(versions.next, "versions.next");
-  const failures = {};
-  if (s.failures === null || typeof s.failures !== "object" || Array.isArray(s.failures)) {
-    fail("failures must be an object keyed by version");
-  }
-  for (const [version, shares] of Object.entries(s.failures)) {
-    versionName(version, "a failures key");
-    if (shares === null || typeof shares !== "object") fail(`failures.${version} must be an object`);
-    let total = 0;
-    const clean = {};
-    for (const [kind, share] of Object.entries(shares)) {
-      if (!FAILURE_KINDS.includes(kind)) {
-        fail(`failures.${version}.${kind} is not a failure kind (${FAILURE_KINDS.join(", ")})`);
-      }
-      if (typeof share !== "number" || !(share >= 0 && share <= 1)) {
-        fail(`failures.${version}.${kind} must be a share from 0 to 1, got ${JSON.stringify(share)}`);
-      }
-      clean[kind] = share;
-      total += share;
-    }
-    if (total > 1 + 1e-9) fail(`the failure shares of ${version} add up to ${total}, more than 1`);
-    failures[version] = clean;
-  }
-  integer(s.reportDelaySecs, "reportDelaySecs", 0, 86_400);
-  integer(s.stepSecs, "stepSecs", 1, 86_400);
-  integer(s.flapSecs, "flapSecs", 1, 86_400);
-  integer(s.maxSecs, "maxSecs", 1, 365 * 86_400);
-  integer(s.seed, "seed", 0, 2 ** 32 - 1);
-  if (!Array.isArray(s.actions)) fail("actions must be a list");
-  const actions = s.actions
-    .map((a, i) => {
-      if (a === null || typeof a !== "object") fail(`actions[${i}] must be an object`);
-      if (!CONTROLS.includes(a.kind)) fail(`actions[${i}].kind must be one of ${CONTROLS.join(", ")}, got ${JSON.stringify(a.kind)}`);
-      integer(a.atSecs, `actions[${i}].atSecs`, 0, s.maxSecs);
-      if (!WITH_VERSION.has(a.kind)) return { atSecs: a.atSecs, kind: a.kind };
-      return { atSecs: a.atSecs, kind: a.kind, version: versionName(a.version, `actions[${i}].version`) };
-    })
-    .sort((a, b) => a.atSecs - b.atSecs);
-  return { ...s, groups, options, versions, failures, actions };
-}
-
-// FNV-1a, then murmur3's finaliser: a well-mixed 32-bit hash of a string.
-function hash(text) {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-const uniform = (text) => hash(text) / 2 ** 32;
 
 function toBase64(bytes) {
   let binary = "";
@@ -216,41 +39,6 @@ function fromBase64(text) {
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
-}
-
-/** "1h 02m 05s" for a number of seconds. */
-export function formatDuration(secs) {
-  const s = Math.round(secs);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const r = s % 60;
-  const pad = (n) => String(n).padStart(2, "0");
-  if (h > 0) return `${h}h ${pad(m)}m ${pad(r)}s`;
-  if (m > 0) return `${m}m ${pad(r)}s`;
-  return `${r}s`;
-}
-
-function names(list, total) {
-  const shown = list.slice(0, SAMPLE_NAMES).join(", ");
-  return total > SAMPLE_NAMES ? `${shown} and ${total - SAMPLE_NAMES} more` : shown;
-}
-
-const plural = (n, word) => `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
-
-// How one group of same-kind changes in the engine's answer reads in the log.
-function describe(reason, version, count) {
-  const targets = plural(count, "target");
-  switch (reason) {
-    case "in_flight": return `${targets} assigned ${version}`;
-    case "succeeded": return `${targets} succeeded on ${version}`;
-    case "failed_unhealthy": return `${targets} failed on ${version}: reporting errors`;
-    case "failed_deadline": return `${targets} failed on ${version}: not healthy in time`;
-    case "failed_monitor": return `${targets} failed on ${version}: rejected by the monitor`;
-    case "rolled_back": return `${targets} sent back to ${version}`;
-    case "waiting": return `${targets} waiting for a slot (on ${version})`;
-    case "halted": return `${targets} halted on ${version}`;
-    default: return `${targets} now ${reason.replaceAll("_", " ")} on ${version}`;
-  }
 }
 
 /**
@@ -359,18 +147,7 @@ export class Simulation {
     const checked = normalizeScenario({ ...rest, versions: { current: lastKnownGoodVersion || targetVersion, target: targetVersion, next: "" } });
     const groups = [...new Set(this.expected.map((e) => e.group))];
     this.scenario = { ...checked, targets: this.expected.length, groups, options: this.info.options };
-    this.fleet = this.expected.map((e, index) => ({
-      name: e.name,
-      group: e.group,
-      running: e.version,
-      sinceMs: nowMs,
-      pending: null,
-      pendingAtMs: 0,
-      index,
-      report: { name: e.name, group: e.group, version: "", message: "", isError: false },
-      // What already succeeded on the version being rolled out stays healthy on it.
-      spared: e.reason === "succeeded" && e.version === rollingVersion ? e.version : null,
-    }));
+    this.fleet = liveFleet(this.expected, nowMs, rollingVersion);
     this.live = true;
     this.#startRun(nowMs);
     this.#note("operator", `what if, from ${namespace}/${entity} as it stands: ${plural(this.fleet.length, "target")}, rolling ${rollingVersion || targetVersion}`);
@@ -628,34 +405,11 @@ export class Simulation {
     }
   }
 
-  // How a target behaves on a version, decided once per (target, version).
+  // How a target behaves on a version, drawn once per (target, version).
   #behaviour(index, version) {
     let table = this.behaviours.get(version);
     if (!table) {
-      const shares = this.scenario.failures[version] ?? {};
-      const { seed, reportDelaySecs, options } = this.scenario;
-      const success = options.successTimeoutSecs ?? 60;
-      table = this.fleet.map((t) => {
-        const key = `${seed}/${t.group}/${t.name}/${version}`;
-        let u = uniform(`kind:${key}`);
-        let kind = "healthy";
-        for (const k of t.spared === version ? [] : FAILURE_KINDS) {
-          const share = shares[k] ?? 0;
-          if (u < share) {
-            kind = k;
-            break;
-          }
-          u -= share;
-        }
-        const v = uniform(`time:${key}`);
-        return {
-          kind,
-          // Late failures start between one and three success timeouts in.
-          lateMs: Math.max(1, (1 + 2 * v) * success) * 1000,
-          // Deploys take the report delay, give or take half of it.
-          delayMs: Math.round(reportDelaySecs * (0.5 + uniform(`delay:${key}`)) * 1000),
-        };
-      });
+      table = drawBehaviours(this.scenario, this.fleet, version);
       this.behaviours.set(version, table);
     }
     return table[index];
@@ -811,21 +565,4 @@ export class Simulation {
     this.log.push(entry);
     if (this.log.length > LOG_LIMIT) this.log.splice(0, this.log.length - LOG_LIMIT);
   }
-}
-
-// Targets in the engine's answer order (group, then name), named so that
-// every name has the same width.
-function buildFleet({ targets, groups }) {
-  const width = String(targets).length;
-  const fleet = Array.from({ length: targets }, (_, i) => {
-    const name = `host-${String(i + 1).padStart(width, "0")}`;
-    const group = groups[i % groups.length];
-    return { name, group, running: "", sinceMs: 0, pending: null, pendingAtMs: 0 };
-  });
-  fleet.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  fleet.forEach((t, i) => {
-    t.index = i;
-    t.report = { name: t.name, group: t.group, version: "", message: "", isError: false };
-  });
-  return fleet;
 }

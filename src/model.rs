@@ -195,16 +195,8 @@ impl RolloutOptions {
             check_timeout("errorTimeoutSecs", secs)?;
         }
         self.validate_steps(meaning)?;
-        if let Some(Amount::Percent(p @ 101..)) = self.max_failures {
-            // Named as it was written: "150%", not 150.
-            return Err(Error::InvalidOptions {
-                field: "maxFailures".into(),
-                value: Amount::Percent(p).to_string(),
-                reason: "a percentage must be an integer from 0 to 100".into(),
-            });
-        }
-        if let Some(Amount::Count(n)) = self.max_failures {
-            check_count("maxFailures", n)?;
+        if let Some(amount) = self.max_failures {
+            check_amount("maxFailures", amount)?;
         }
         if let Some(n) = self.max_consecutive_failures {
             check_count("maxConsecutiveFailures", n)?;
@@ -345,8 +337,19 @@ fn check_count(field: &str, value: u64) -> Result<(), Error> {
     at_most(field, value, MAX_COUNT, || format!("a count must be an integer from 0 to {MAX_COUNT}"))
 }
 
+const PERCENT_RANGE: &str = "a percentage must be an integer from 0 to 100";
+
 fn check_percent(field: &str, value: u32) -> Result<(), Error> {
-    at_most(field, u64::from(value), 100, || "a percentage must be an integer from 0 to 100".into())
+    at_most(field, u64::from(value), 100, || PERCENT_RANGE.into())
+}
+
+/// A count or a percentage, named as it was written ("150%", not 150).
+fn check_amount(field: &str, amount: Amount) -> Result<(), Error> {
+    match amount {
+        Amount::Count(n) => check_count(field, n),
+        Amount::Percent(p) if p > 100 => Err(Error::InvalidOptions { field: field.into(), value: amount.to_string(), reason: PERCENT_RANGE.into() }),
+        Amount::Percent(_) => Ok(()),
+    }
 }
 
 fn check_timeout(field: &str, value: u64) -> Result<(), Error> {

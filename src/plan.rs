@@ -156,14 +156,14 @@ pub(crate) fn schedule(entity: &Entity, now: Timestamp) -> Schedule {
     let mut at = now;
     let mut before = 0usize;
     for ((index, step), &through) in plan.iter().enumerate().zip(&cumulative) {
-        let status = if index < current {
-            StepStatus::Done
+        // A version waiting for retry() has nothing under way and no start.
+        let status = if needs_retry || index > current {
+            StepStatus::Pending
         } else if index == current {
             StepStatus::Current
         } else {
-            StepStatus::Pending
+            StepStatus::Done
         };
-        let status = if needs_retry { StepStatus::Pending } else { status };
         let earliest_start = match status {
             _ if needs_retry => None,
             StepStatus::Done => None,

@@ -4,6 +4,7 @@
 // of version and reason indexes) to draw.
 import init, { Orchestrator, version } from "./engine/orchestrator_engine.js";
 import { Simulation } from "./engine/simulation.mjs";
+import { table } from "./columns.mjs";
 
 const ready = init();
 // A busy worker still answers commands and sends a view this often.
@@ -17,22 +18,6 @@ let lastTick = 0;
 let timer;
 let sentSeq = -1;
 let sentEvent = 0;
-
-/** A list of distinct strings, and a function giving a string's index in it. */
-function table() {
-  const list = [];
-  const index = new Map();
-  const code = (text) => {
-    let i = index.get(text);
-    if (i === undefined) {
-      i = list.length;
-      list.push(text);
-      index.set(text, i);
-    }
-    return i;
-  };
-  return [list, code];
-}
 
 /** What the page draws: everything about the run, targets as index arrays. */
 function view(full) {

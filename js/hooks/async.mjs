@@ -23,6 +23,7 @@
 
 import { orchestratorError } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, hooksFromSettings, httpController, isHttpController } from "./http.mjs";
+import { entityKey } from "../stores/names.mjs";
 
 const HOOKS = ["select", "approve", "remove", "monitor", "check"];
 /** The hooks that answer a list of targets. */
@@ -154,7 +155,7 @@ function signature(args) {
 function perEntity(table, engine, namespace, entity, make) {
   if (!table.has(engine)) table.set(engine, new Map());
   const byEntity = table.get(engine);
-  const key = JSON.stringify([namespace, entity]);
+  const key = entityKey(namespace, entity);
   if (!byEntity.has(key)) byEntity.set(key, make());
   return byEntity.get(key);
 }
@@ -306,7 +307,7 @@ function stepAsync(engine, namespace, entity, { hookTimeoutMs = 10_000, concurre
   if (!Number.isInteger(concurrency) || concurrency < 1) throw invalid("concurrency must be a positive integer");
   if (!queues.has(engine)) queues.set(engine, new Map());
   const byEntity = queues.get(engine);
-  const key = JSON.stringify([namespace, entity]);
+  const key = entityKey(namespace, entity);
   const run = async () => {
     const session = sessionOf(engine, namespace, entity);
     session.reset();

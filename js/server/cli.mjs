@@ -1,9 +1,7 @@
 // `npx orchestrator-engine serve`: the HTTP API in Node (js/server/node.mjs)
 // over a store named by `--store` (js/server/store-url.mjs). Tokens come
 // from the environment, never from flags (a flag shows in `ps`).
-import { parseArgs } from "node:util";
-
-import { UsageError, parseError, usageLine, wholeNumber } from "../cli-args.mjs";
+import { UsageError, parseFlags, usageLine, wholeNumber } from "../cli-args.mjs";
 import { openStore } from "./store-url.mjs";
 import { isLoopback, startServer } from "./node.mjs";
 
@@ -46,11 +44,7 @@ const OPTIONS = {
 export async function serveMain(args, { env = process.env, stdout = process.stdout, stderr = process.stderr, signals = process } = {}) {
   let values, port, maxBodyBytes, opened;
   try {
-    try {
-      ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
-    } catch (e) {
-      throw parseError(e);
-    }
+    ({ values } = parseFlags({ args, options: OPTIONS, allowPositionals: false }));
     if (values.help) {
       stdout.write(USAGE);
       return 0;

@@ -13,7 +13,8 @@
 //   { type: "unavailable", code, message }        the store failed a poll (once
 //                                                per outage; polling goes on)
 
-const key = (namespace, entity) => JSON.stringify([namespace, entity]);
+import { entityKey as key } from "../stores/names.mjs";
+
 const PAGE = 1000;
 
 export class EventFeed {

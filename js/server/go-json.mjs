@@ -45,7 +45,8 @@ export function reportsFromGo(body) {
     return {
       name: string(t.name, `target ${i}: name`),
       group: string(t.group, `target ${i}: group`),
-      tags: tags === "" ? [] : tags.split(","),
+      // No tags is null, not []: such a report takes the engine's fast path.
+      tags: tags === "" ? null : tags.split(","),
       version: string(t.version, `target ${i}: version`),
       message: string(t.message, `target ${i}: message`),
       isError,

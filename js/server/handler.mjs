@@ -114,6 +114,11 @@ export function createHandler({
   /** The request's JSON body (bad JSON is `INVALID_JSON`). */
   const json = async (c) => parse(await c.req.text());
   const names = (c) => [c.req.param("ns"), c.req.param("entity")];
+  /** A route that calls `rollouts[method]` with the entity and its body, read by `read`. */
+  const write = (method, read) => async (c) => {
+    await rollouts[method](...names(c), read(await json(c)));
+    return ok(c);
+  };
   const routes = [
     // The Go engine's routes.
     ["GET", "/namespaces", async (c) => c.json(await rollouts.namespaces())],
@@ -128,47 +133,16 @@ export function createHandler({
         const answer = await rollouts.orchestrate(...names(c), reports);
         // The Go engine answers its targets as reported, tags included,
         // with the version each should run.
-        const tags = new Map(reports.map((t) => [JSON.stringify([t.group, t.name]), t.tags]));
-        return c.json(answer.map((t) => clientState({ ...t, tags: tags.get(JSON.stringify([t.group, t.name])) })));
+        const tags = new Map();
+        for (const t of reports) if (t.tags) tags.set(`${t.group}\0${t.name}`, t.tags);
+        return c.json(answer.map((t) => clientState(tags.size === 0 ? t : { ...t, tags: tags.get(`${t.group}\0${t.name}`) })));
       },
     ],
-    [
-      "POST",
-      "/:ns/:entity/status",
-      async (c) => {
-        await rollouts.report(...names(c), reportsFromGo(await json(c)));
-        return ok(c);
-      },
-    ],
-    [
-      "POST",
-      "/:ns/:entity/version",
-      async (c) => {
-        await rollouts.setTargetVersion(...names(c), versionFromGo(await json(c)));
-        return ok(c);
-      },
-    ],
-    [
-      "POST",
-      "/:ns/:entity/options",
-      async (c) => {
-        await rollouts.setRolloutOptions(...names(c), optionsFromGo(await json(c)));
-        return ok(c);
-      },
-    ],
-    [
-      "PUT",
-      "/:ns/:entity/options",
-      async (c) => {
-        // This package's options, by its names; a field left out takes its default.
-        const options = await json(c);
-        if (options === null || typeof options !== "object" || Array.isArray(options)) {
-          throw orchestratorError("INVALID_OPTIONS", "the options must be a JSON object, like the options of rolloutInfo");
-        }
-        await rollouts.setRolloutOptions(...names(c), options);
-        return ok(c);
-      },
-    ],
+    ["POST", "/:ns/:entity/status", write("report", reportsFromGo)],
+    ["POST", "/:ns/:entity/version", write("setTargetVersion", versionFromGo)],
+    ["POST", "/:ns/:entity/options", write("setRolloutOptions", optionsFromGo)],
+    // This package's options, by its names; a field left out takes its default.
+    ["PUT", "/:ns/:entity/options", write("setRolloutOptions", optionsByName)],
     ["POST", "/:ns/:entity/target/controller", async (c) => setController(c, false)],
     ["POST", "/:ns/:entity/monitoring/controller", async (c) => setController(c, true)],
     ["GET", "/:ns/:entity/rollout", async (c) => c.json(rolloutToGo(await rollouts.rolloutInfo(...names(c))))],
@@ -185,14 +159,7 @@ export function createHandler({
     // What the Go engine lacks.
     ["GET", "/:ns/:entity/info", async (c) => c.json(await rollouts.rolloutInfo(...names(c)))],
     ["GET", "/:ns/:entity/expected", async (c) => c.json(await rollouts.expectedState(...names(c)))],
-    [
-      "POST",
-      "/:ns/:entity/force",
-      async (c) => {
-        await rollouts.forceTargetVersion(...names(c), versionFromGo(await json(c)));
-        return ok(c);
-      },
-    ],
+    ["POST", "/:ns/:entity/force", write("forceTargetVersion", versionFromGo)],
     ...["pause", "resume", "abort", "retry", "approve"].map((control) => [
       "POST",
       `/:ns/:entity/${control}`,
@@ -207,14 +174,7 @@ export function createHandler({
         return c.json({ status: "success", message: "ok", changed: await rollouts.promote(...names(c), { full }) });
       },
     ],
-    [
-      "POST",
-      "/:ns/:entity/rollback",
-      async (c) => {
-        await rollouts.rollbackTo(...names(c), versionFromGo(await json(c)));
-        return ok(c);
-      },
-    ],
+    ["POST", "/:ns/:entity/rollback", write("rollbackTo", versionFromGo)],
     ["GET", "/:ns/:entity/plan", async (c) => c.json(await rollouts.plan(...names(c)))],
     ["GET", "/:ns/:entity/history", async (c) => c.json(await rollouts.history(...names(c)))],
     [
@@ -356,6 +316,14 @@ function parse(text) {
   } catch {
     throw orchestratorError("INVALID_JSON", "the body is not JSON");
   }
+}
+
+/** This package's rollout options (a JSON `null` would restore the defaults: not what a body means). */
+function optionsByName(body) {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw orchestratorError("INVALID_OPTIONS", "the options must be a JSON object, like the options of rolloutInfo");
+  }
+  return body;
 }
 
 function promoteFull(body) {

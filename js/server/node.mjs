@@ -17,7 +17,7 @@ const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
 /** The browser pages: the dashboard (www/dashboard/), with the engine and drawing code it shares with the simulator. */
 const WWW = fileURLToPath(new URL("../../www", import.meta.url));
-const PAGES = ["/dashboard/", "/engine/", "/render.mjs", "/style.css"];
+const PAGES = ["/dashboard/", "/engine/", "/render.mjs", "/columns.mjs", "/style.css"];
 
 /**
  * The dashboard's files at `/` beside the API (`handler`); without the built

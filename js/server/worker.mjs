@@ -14,6 +14,7 @@
 import { DurableObject } from "cloudflare:workers";
 
 import { DurableObjectStore } from "../stores/durable-object.mjs";
+import { byName, entityKey, fromEntityKey } from "../stores/names.mjs";
 import { access, refusal } from "./auth.mjs";
 import { createHandler } from "./handler.mjs";
 import { PREFIX, openApiDocument } from "./openapi.mjs";
@@ -40,16 +41,16 @@ export class EntityObject extends DurableObject {
 /** The namespaces and their entities, for the listing routes. */
 export class EntityIndex extends DurableObject {
   async join(namespace, entity) {
-    await this.ctx.storage.put(JSON.stringify([namespace, entity]), true);
+    await this.ctx.storage.put(entityKey(namespace, entity), true);
   }
 
   async leave(namespace, entity) {
-    await this.ctx.storage.delete(JSON.stringify([namespace, entity]));
+    await this.ctx.storage.delete(entityKey(namespace, entity));
   }
 
   async entities() {
     const listed = await this.ctx.storage.list();
-    return [...listed.keys()].map((key) => JSON.parse(key)).sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
+    return [...listed.keys()].map(fromEntityKey).sort(byName);
   }
 }
 
@@ -85,7 +86,7 @@ export default {
       return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname}`);
     }
     const [namespace, entity] = segments;
-    const object = env.ENTITIES.get(env.ENTITIES.idFromName(JSON.stringify([namespace, entity])));
+    const object = env.ENTITIES.get(env.ENTITIES.idFromName(entityKey(namespace, entity)));
     const response = await object.fetch(request);
     if (!reading && response.ok) await index.join(namespace, entity);
     return response;

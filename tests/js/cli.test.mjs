@@ -203,7 +203,9 @@ test("on a terminal: one bar per version, redrawn in place", async () => {
   let out = "";
   const stdout = { isTTY: true, write: (text) => { out += text; } };
   const stderr = { write: (text) => assert.fail(text) };
-  assert.equal(await main(["simulate", ...SCENARIO, "--fail", "v2:10%"], { stdout, stderr }), 0);
+  // Paced (10,000 virtual seconds a second, some 0.2 s in all), so that redraws (at most every 50 ms)
+  // happen while v2 is on the fleet however fast the machine is.
+  assert.equal(await main(["simulate", ...SCENARIO, "--fail", "v2:10%", "--speed", "10000"], { stdout, stderr }), 0);
   // Redraws move the cursor up over the previous bars and clear each line.
   assert.match(out, /\x1b\[\d+A/);
   assert.match(out, /\x1b\[2K {2}v1 {2}[█░]{30} {2}\d+\/600/);

@@ -30,7 +30,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test("the tarball holds what users need and nothing else", () => {
   const files = JSON.parse(readFileSync(join(dir, "files.json")));
-  for (const f of ["package.json", "README.md", "bin/orchestrator-engine.mjs", "js/cli.mjs", "js/simulation.mjs", "js/node.mjs", "js/browser.mjs", "js/edge.mjs", "js/workerd.mjs",
+  for (const f of ["package.json", "README.md", "bin/orchestrator-engine.mjs", "js/cli.mjs", "js/simulation.mjs", "js/simulation/scenario.mjs", "js/simulation/fleet.mjs", "js/simulation/words.mjs", "js/node.mjs", "js/browser.mjs", "js/edge.mjs", "js/workerd.mjs",
     "js/rollouts/rollouts.mjs", "js/rollouts/rollouts.d.ts", "js/stores/index.mjs", "js/stores/stores.d.ts", "js/stores/file.mjs", "js/stores/file.d.ts", "js/server/handler.mjs", "js/server/server.d.ts", "js/server/node.mjs", "js/server/cli.mjs", "js/server/worker.mjs", "js/stores/durable-object.mjs",
     "pkg/node/orchestrator_engine.js", "pkg/node/orchestrator_engine.d.ts", "pkg/node/orchestrator_engine_bg.wasm",
     "pkg/web/orchestrator_engine.js", "pkg/web/orchestrator_engine_bg.wasm", "pkg/edge/wasm-base64.mjs"]) {

@@ -27,17 +27,30 @@ const headers = () => (token ? { authorization: `Bearer ${token}` } : {});
 /** An error the page shows as it is: not signed in is shown as the sign-in form instead. */
 export const NOT_SIGNED_IN = "NOT_SIGNED_IN";
 
-/** Calls the API: the JSON answer, or the bytes of a binary one. */
-export async function api(method, path, body) {
-  const response = await fetch(`${API}${path}`, { method, headers: headers(), body: body === undefined ? undefined : JSON.stringify(body) });
+/**
+ * The response to a request with the user's token. A 401 shows the
+ * sign-in form and throws `NOT_SIGNED_IN`; any other failure but the
+ * statuses in `pass` throws with the API's code and message.
+ */
+async function request(path, init = {}, pass = []) {
+  const response = await fetch(`${API}${path}`, { ...init, headers: headers() });
+  if (pass.includes(response.status)) return response;
   if (response.status === 401) {
     onUnauthorized(token ? "That token was not accepted." : "This server needs a token.");
     throw Object.assign(new Error("not signed in"), { code: NOT_SIGNED_IN });
   }
+  if (!response.ok) {
+    const answer = await response.json().catch(() => ({}));
+    throw Object.assign(new Error(answer.message ?? `HTTP ${response.status}`), { code: answer.code ?? `HTTP_${response.status}` });
+  }
+  return response;
+}
+
+/** Calls the API: the JSON answer, or the bytes of a binary one. */
+export async function api(method, path, body) {
+  const response = await request(path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
   const type = response.headers.get("content-type") ?? "";
-  const answer = type.includes("json") ? await response.json() : new Uint8Array(await response.arrayBuffer());
-  if (!response.ok) throw Object.assign(new Error(answer.message ?? `HTTP ${response.status}`), { code: answer.code ?? `HTTP_${response.status}` });
-  return answer;
+  return type.includes("json") ? response.json() : new Uint8Array(await response.arrayBuffer());
 }
 
 /** `/{ns}/{entity}` */
@@ -49,16 +62,8 @@ export const entityPath = (namespace, entity) => `/${encodeURIComponent(namespac
  * closed it), "missing" (the server has no such route: 404), or throws.
  */
 export async function follow(path, signal, onMessage) {
-  const response = await fetch(`${API}${path}`, { headers: headers(), signal });
+  const response = await request(path, { signal }, [404]);
   if (response.status === 404) return "missing";
-  if (response.status === 401) {
-    onUnauthorized("That token was not accepted.");
-    throw Object.assign(new Error("not signed in"), { code: NOT_SIGNED_IN });
-  }
-  if (!response.ok) {
-    const answer = await response.json().catch(() => ({}));
-    throw Object.assign(new Error(answer.message ?? `HTTP ${response.status}`), { code: answer.code ?? `HTTP_${response.status}` });
-  }
   await readEvents(response.body, onMessage);
   return "ended";
 }

@@ -6,25 +6,9 @@
 // page would stall drawing and input.
 import init, { Orchestrator } from "../engine/orchestrator_engine.js";
 import { Simulation } from "../engine/simulation.mjs";
+import { table } from "../columns.mjs";
 
 const ready = init();
-
-/** A list of distinct strings, and a function giving a string's index in it. */
-function table() {
-  const list = [];
-  const index = new Map();
-  return [
-    list,
-    (text) => {
-      let i = index.get(text);
-      if (i === undefined) {
-        i = list.push(text) - 1;
-        index.set(text, i);
-      }
-      return i;
-    },
-  ];
-}
 
 /** The entity's schedule, or null with no version to roll out (`NO_TARGET_VERSION`). */
 function planOf(engine, namespace, entity) {
@@ -40,19 +24,16 @@ function planOf(engine, namespace, entity) {
 function view({ bytes, namespace, entity, nowMs }) {
   const engine = Orchestrator.restore(bytes, { now: () => nowMs });
   try {
+    // In the engine's order (group, then name): each group's targets together, as the grid draws them.
     const expected = engine.expectedState(namespace, entity);
     const n = expected.length;
-    // Targets in columns, grouped as the engine orders them (group, then name).
-    const order = Array.from({ length: n }, (_, i) => i);
-    order.sort((a, b) => (expected[a].group < expected[b].group ? -1 : expected[a].group > expected[b].group ? 1 : a - b));
     const [versionTable, versionCode] = table();
     const [reasonTable, reasonCode] = table();
     const [messageTable, messageCode] = table();
     // As orchestrateColumns answers: index arrays into tables of distinct values.
     const targets = { names: new Array(n), groups: new Array(n), version: new Uint16Array(n), reason: new Uint8Array(n), message: new Uint32Array(n), versionTable, reasonTable, messageTable };
     const counts = {};
-    order.forEach((from, i) => {
-      const e = expected[from];
+    expected.forEach((e, i) => {
       targets.names[i] = e.name;
       targets.groups[i] = e.group;
       targets.version[i] = versionCode(e.version);

@@ -17,7 +17,7 @@ const time = (ms) => new Date(ms).toLocaleTimeString();
 /** The entity shown: { namespace, entity, path, bytes, view, layout, palette, cursor }. */
 export let shown = null;
 let stopEvents = null;
-let refreshing = null;
+let refreshing = false;
 let again = false;
 let nextAt = 0;
 let timer = null;
@@ -66,18 +66,17 @@ export async function refresh() {
   const started = Date.now();
   const entity = shown;
   const read = ++reads;
-  refreshing = (async () => {
+  refreshing = true;
+  try {
     const bytes = await api("GET", `${entity.path}/snapshot`);
     const view = await entityView(bytes, entity.namespace, entity.entity);
-    if (shown !== entity || read < shownRead) return;
-    shownRead = read;
-    Object.assign(entity, { bytes, view });
-    render(entity);
-  })();
-  try {
-    await refreshing;
+    if (shown === entity && read > shownRead) {
+      shownRead = read;
+      Object.assign(entity, { bytes, view });
+      render(entity);
+    }
   } finally {
-    refreshing = null;
+    refreshing = false;
     nextAt = Date.now() + Math.max(300, 2 * (Date.now() - started));
     if (again) {
       again = false;

@@ -1,0 +1,61 @@
+// How a simulation reads to a person: outcomes, durations, counts and the
+// log's sentences about groups of targets.
+
+/** How many targets a log sentence names before "and N more". */
+export const SAMPLE_NAMES = 4;
+
+/** How each outcome reads in a sentence ("v2 rolled back"). */
+export const OUTCOME_TEXT = Object.freeze({
+  rolled_out: "rolled out",
+  rolled_back: "rolled back",
+  halted: "halted",
+  unsettled: "did not settle",
+});
+
+/**
+ * Targets in flight (moving to the version rolled out: what the batch
+ * bounds), rolling back (sent back from a bad version: what the rollback
+ * pace bounds) and failed, from reason counts (a summary's `reasons`).
+ */
+export function tally(reasons) {
+  let failed = 0;
+  for (const [reason, n] of Object.entries(reasons)) if (reason.startsWith("failed_")) failed += n;
+  return { inFlight: reasons.in_flight ?? 0, rollingBack: reasons.rolled_back ?? 0, failed };
+}
+
+/** "1h 02m 05s" for a number of seconds. */
+export function formatDuration(secs) {
+  const s = Math.round(secs);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  const pad = (n) => String(n).padStart(2, "0");
+  if (h > 0) return `${h}h ${pad(m)}m ${pad(r)}s`;
+  if (m > 0) return `${m}m ${pad(r)}s`;
+  return `${r}s`;
+}
+
+/** Up to SAMPLE_NAMES of `list` (of `total`), then how many more. */
+export function names(list, total) {
+  const shown = list.slice(0, SAMPLE_NAMES).join(", ");
+  return total > SAMPLE_NAMES ? `${shown} and ${total - SAMPLE_NAMES} more` : shown;
+}
+
+/** "1 target", "2,000 targets". */
+export const plural = (n, word) => `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
+
+// How one group of same-kind changes in the engine's answer reads in the log.
+export function describe(reason, version, count) {
+  const targets = plural(count, "target");
+  switch (reason) {
+    case "in_flight": return `${targets} assigned ${version}`;
+    case "succeeded": return `${targets} succeeded on ${version}`;
+    case "failed_unhealthy": return `${targets} failed on ${version}: reporting errors`;
+    case "failed_deadline": return `${targets} failed on ${version}: not healthy in time`;
+    case "failed_monitor": return `${targets} failed on ${version}: rejected by the monitor`;
+    case "rolled_back": return `${targets} sent back to ${version}`;
+    case "waiting": return `${targets} waiting for a slot (on ${version})`;
+    case "halted": return `${targets} halted on ${version}`;
+    default: return `${targets} now ${reason.replaceAll("_", " ")} on ${version}`;
+  }
+}
