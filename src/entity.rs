@@ -664,6 +664,7 @@ impl Entity {
             last_known_bad_version: self.version(self.lkb).to_owned(),
             options: self.options.clone(),
             targets: self.targets.len(),
+            failure_threshold: self.options.failure_threshold(self.targets.len()),
             paused: self.paused_since.is_some(),
             step: self.follows_plan().then_some(self.progress.step),
             awaiting_approval: self.awaiting_approval(),

@@ -589,6 +589,9 @@ pub struct RolloutInfo {
     pub options: RolloutOptions,
     /// How many targets the entity has.
     pub targets: usize,
+    /// How many failed targets make the rolling version bad on this fleet
+    /// (SPEC's failure threshold, or one more than `maxFailures` allows).
+    pub failure_threshold: usize,
     /// Whether `pause` holds the rollout (rollbacks go on).
     pub paused: bool,
     /// The plan step the rollout is on (0-based), when it follows a plan.

@@ -471,6 +471,13 @@ fn the_error_budget_is_exceeded_not_reached_at_both_edges() {
     }
     let zero = RolloutOptions { max_failures: Some(Amount::Count(0)), ..options(25) };
     assert_eq!(budget_run(1, zero), ("v1".into(), "v2".into()));
+    // rolloutInfo says where the edge is: 3 failures of 20 with a budget of 2.
+    for budget in [Amount::Count(2), pct(10)] {
+        assert_eq!(rolling(20, RolloutOptions { max_failures: Some(budget), ..options(25) }).info().failure_threshold, 3);
+    }
+    // Without a budget, SPEC's threshold: max(1, total - floor(successPercent * total / 100)).
+    assert_eq!(rolling(20, options(25)).info().failure_threshold, 1);
+    assert_eq!(rolling(20, RolloutOptions { success_percent: 80, ..options(25) }).info().failure_threshold, 4);
 }
 
 #[test]

@@ -52,7 +52,7 @@ fn answers_and_info_use_camel_case_plain_objects() {
     assert_eq!(get(&first, "isError").as_bool(), Some(false));
 
     let info = engine.rollout_info(s("prod"), s("app")).unwrap();
-    for key in ["targetVersion", "rollingVersion", "lastKnownGoodVersion", "lastKnownBadVersion", "options", "targets"] {
+    for key in ["targetVersion", "rollingVersion", "lastKnownGoodVersion", "lastKnownBadVersion", "options", "targets", "failureThreshold"] {
         assert!(!get(&info, key).is_undefined(), "{key}");
     }
     assert_eq!(get(&get(&info, "options"), "batchPercent").as_f64(), Some(5.0));

@@ -43,8 +43,10 @@ const schemas = {
       lastKnownBadVersion: string,
       paused: { type: "boolean" },
       options: { type: "object" },
+      targets: integer,
+      failureThreshold: integer,
     },
-    ["targetVersion", "rollingVersion", "lastKnownGoodVersion", "lastKnownBadVersion", "paused", "options"],
+    ["targetVersion", "rollingVersion", "lastKnownGoodVersion", "lastKnownBadVersion", "paused", "options", "targets", "failureThreshold"],
   ),
   Event: object(
     { seq: integer, time: { type: "number" }, kind: string, version: string, target: nullable(object({ group: string, name: string }, ["group", "name"])), detail: string },

@@ -196,6 +196,8 @@ export interface RolloutInfo {
   options: Required<Omit<RolloutOptions, "steps">> & { steps: PlanStep[] };
   /** How many targets the entity has. */
   targets: number;
+  /** How many failed targets make the rolling version bad on this fleet (SPEC's failure threshold, or one more than `maxFailures` allows). */
+  failureThreshold: number;
   /** Whether `pause` holds the rollout (rollbacks go on). */
   paused: boolean;
   /** The plan step the rollout is on (0-based), when it follows a plan. */

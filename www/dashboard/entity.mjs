@@ -85,14 +85,6 @@ export async function refresh() {
   }
 }
 
-/** How many failures make the version bad: more than `maxFailures`, or SPEC's failure threshold. */
-export function failureLimit(info) {
-  const { maxFailures, successPercent } = info.options;
-  if (maxFailures === null || maxFailures === undefined) return Math.max(1, info.targets - Math.floor((successPercent * info.targets) / 100));
-  const allowed = typeof maxFailures === "string" ? Math.floor((Number.parseFloat(maxFailures) * info.targets) / 100) : maxFailures;
-  return allowed + 1;
-}
-
 function render(entity) {
   const { info, plan, history, counts, targets } = entity.view;
   const n = targets.names.length;
@@ -102,7 +94,7 @@ function render(entity) {
   const fmt = (k) => k.toLocaleString("en-US");
   $("counts").textContent =
     `${fmt(n)} targets: ${fmt(counts.in_flight ?? 0)} in flight, ${fmt(counts.succeeded ?? 0)} succeeded, ` +
-    `${fmt(failed)} failed (the version is bad at ${fmt(failureLimit(info))}); ` +
+    `${fmt(failed)} failed (the version is bad at ${fmt(info.failureThreshold)}); ` +
     `target ${info.targetVersion || "-"}, good ${info.lastKnownGoodVersion || "-"}, bad ${info.lastKnownBadVersion || "-"}`;
   // The grid, by group as the engine orders them.
   entity.layout = gridLayout(targets.groups, $("grid").clientWidth || 600);
