@@ -145,7 +145,8 @@ test("on a phone-width screen nothing runs off the side", async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await signIn(page, "w");
   await page.waitForSelector("#entities a");
-  await page.click("#entities a");
+  // Rows fill in as each entity is read: name the one wanted, not whichever came first.
+  await page.click("#entities a >> text=prod / api");
   await page.waitForFunction(() => document.querySelectorAll("#events li").length > 3, null, { timeout: 10_000 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `the page is ${overflow} px wider than the screen`);
@@ -165,7 +166,7 @@ test("a read-only token sees no controls; a bad token gets the sign-in form agai
   await fetch(`${server.url}/v1/orchestrate/staging/polled/version`, { method: "POST", headers: write, body: JSON.stringify({ version: "p1" }) });
   await page.waitForFunction(() => [...document.querySelectorAll("#entities a")].some((a) => a.textContent === "staging / polled"), null, { timeout: 10_000 });
   assert.equal(await page.textContent("#access"), "read only");
-  await page.click("#entities a");
+  await page.click("#entities a >> text=prod / api");
   await page.waitForSelector("#entity:not([hidden])");
   assert.equal(await page.isVisible("#controls"), false);
   assert.equal(await page.isVisible("#options"), false);
