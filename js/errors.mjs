@@ -26,3 +26,26 @@ export class OrchestratorError extends Error {
 export function orchestratorError(code, message, cause) {
   return new OrchestratorError(code, message, cause === undefined ? undefined : { cause });
 }
+
+/** A value as an error message quotes it: JSON, at most 80 characters. */
+export function describe(value) {
+  if (value === undefined) return "undefined";
+  if (typeof value === "function") return "a function";
+  try {
+    return String(JSON.stringify(value)).slice(0, 80);
+  } catch {
+    return typeof value;
+  }
+}
+
+/** The longest delay a timer keeps (a longer one fires at once). */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * Checks a duration in milliseconds a timer will wait: a number from `min`
+ * to `MAX_TIMER_MS` (about 24.8 days), else `INVALID_ARGUMENT` naming it.
+ */
+export function checkMs(name, value, min = 1) {
+  if (typeof value === "number" && value >= min && value <= MAX_TIMER_MS) return value;
+  throw orchestratorError("INVALID_ARGUMENT", `${name} must be a number of milliseconds from ${min} to ${MAX_TIMER_MS} (about 24.8 days, the longest a timer waits), got ${describe(value)}`);
+}

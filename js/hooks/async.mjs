@@ -21,7 +21,7 @@
 // a copy of the entity per pass and the step's own work again; the hooks'
 // waiting (the network) dominates both.
 
-import { orchestratorError } from "../errors.mjs";
+import { checkMs, describe, orchestratorError } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, hooksFromSettings, httpController, isHttpController } from "./http.mjs";
 import { entityKey } from "../stores/names.mjs";
 
@@ -130,15 +130,6 @@ class Session {
     return this.out.size > 0 || this.promised !== null;
   }
 }
-
-const describe = (value) => {
-  if (value === undefined) return "undefined";
-  try {
-    return String(JSON.stringify(value)).slice(0, 80);
-  } catch {
-    return typeof value;
-  }
-};
 
 const isThenable = (value) => value !== null && (typeof value === "object" || typeof value === "function") && typeof value.then === "function";
 
@@ -303,7 +294,7 @@ export function withAsyncSteps(Orchestrator) {
 const queues = new WeakMap();
 
 function stepAsync(engine, namespace, entity, { hookTimeoutMs = 10_000, concurrency = 16 } = {}, step) {
-  if (!(hookTimeoutMs > 0)) throw invalid("hookTimeoutMs must be a positive number of milliseconds");
+  checkMs("hookTimeoutMs", hookTimeoutMs);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw invalid("concurrency must be a positive integer");
   if (!queues.has(engine)) queues.set(engine, new Map());
   const byEntity = queues.get(engine);

@@ -14,6 +14,7 @@
 
 import { Orchestrator } from "orchestrator-engine";
 
+import { checkMs } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, isHttpController } from "../hooks/http.mjs";
 import { entityKey as keyOf } from "../stores/names.mjs";
 import { orchestratorError, storeUnavailable } from "./errors.mjs";
@@ -91,7 +92,6 @@ export class Rollouts {
     if (!Number.isInteger(retries) || retries < 0 || retries > 1000) {
       throw orchestratorError("INVALID_ARGUMENT", "retries must be an integer from 0 to 1000");
     }
-    if (!(storeTimeoutMs > 0)) throw orchestratorError("INVALID_ARGUMENT", "storeTimeoutMs must be a positive number");
     if (!Number.isInteger(maxEntities) || maxEntities < 1) throw orchestratorError("INVALID_ARGUMENT", "maxEntities must be a positive integer");
     if (!Number.isInteger(compactEvery) || compactEvery < 0 || compactEvery > 1_000_000) {
       throw orchestratorError("INVALID_ARGUMENT", "compactEvery must be an integer from 0 to 1,000,000");
@@ -103,12 +103,11 @@ export class Rollouts {
     this.#store = store;
     this.#now = now;
     this.#retries = retries;
-    this.#timeoutMs = storeTimeoutMs;
+    this.#timeoutMs = checkMs("storeTimeoutMs", storeTimeoutMs);
     this.#maxEntities = maxEntities;
     this.#compactEvery = compactEvery;
-    if (!(hookTimeoutMs > 0)) throw orchestratorError("INVALID_ARGUMENT", "hookTimeoutMs must be a positive number of milliseconds");
     if (!Number.isInteger(hookConcurrency) || hookConcurrency < 1) throw orchestratorError("INVALID_ARGUMENT", "hookConcurrency must be a positive integer");
-    this.#hookTimeoutMs = hookTimeoutMs;
+    this.#hookTimeoutMs = checkMs("hookTimeoutMs", hookTimeoutMs);
     this.#hookConcurrency = hookConcurrency;
   }
 

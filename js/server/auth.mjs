@@ -4,6 +4,8 @@
 // alike) and the digests compared byte by byte without stopping early, so
 // neither the token's length nor its first wrong byte shows in the time.
 
+import { orchestratorError } from "../errors.mjs";
+
 const encoder = new TextEncoder();
 
 async function digest(text) {
@@ -16,6 +18,28 @@ export async function sameToken(given, expected) {
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
   return diff === 0;
+}
+
+/**
+ * Checks the tokens a handler is given: each absent, or a non-empty string
+ * without whitespace at either end (a request's header is trimmed, so such
+ * a token could never match). Without either, every request is allowed, so
+ * that takes `insecure: true`: a forgotten `token: process.env.X` must not
+ * open every route to anyone.
+ */
+export function checkTokens({ token, readToken, insecure }) {
+  for (const [name, value] of [["token", token], ["readToken", readToken]]) {
+    if (value === undefined || value === null) continue;
+    if (typeof value !== "string" || value === "" || value.trim() !== value) {
+      throw orchestratorError("INVALID_ARGUMENT", `${name} must be a non-empty string without whitespace at either end, got ${typeof value === "string" ? `a string of ${value.length} characters` : `a ${typeof value}`} (its value is not shown)`);
+    }
+  }
+  if (!token && !readToken && insecure !== true) {
+    throw orchestratorError(
+      "INVALID_ARGUMENT",
+      "no token and no readToken: every request would be allowed to anyone who reaches this handler; pass token (and readToken), or insecure: true where only trusted callers reach it (loopback, or behind your own authentication)",
+    );
+  }
 }
 
 /**

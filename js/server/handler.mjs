@@ -9,10 +9,10 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { streamSSE } from "hono/streaming";
 
-import { orchestratorError } from "../errors.mjs";
+import { checkMs, describe, orchestratorError } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS } from "../hooks/http.mjs";
 import { Rollouts } from "../rollouts/rollouts.mjs";
-import { access, refusal } from "./auth.mjs";
+import { access, checkTokens, refusal } from "./auth.mjs";
 import { EventFeed } from "./feed.mjs";
 import { clientState, controllerFromGo, optionsFromGo, reportsFromGo, rolloutToGo, versionFromGo } from "./go-json.mjs";
 import { PREFIX, openApiDocument } from "./openapi.mjs";
@@ -48,12 +48,14 @@ function failure(c, code, message) {
 /**
  * A fetch handler for the API. `store`: where entities live (see the
  * README's stores). `token` grants everything, `readToken` the GET routes;
- * without either, every request is allowed (serve it on loopback only).
+ * without either, every request is allowed, which takes `insecure: true`
+ * (serve it on loopback only, or behind your own authentication).
  */
 export function createHandler({
   store,
   token,
   readToken,
+  insecure = false,
   now,
   maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
   hookTimeoutMs,
@@ -61,8 +63,13 @@ export function createHandler({
   pollMs = 1000,
   rollouts = new Rollouts({ store, now, hookTimeoutMs }),
 } = {}) {
+  checkTokens({ token, readToken, insecure });
   if (!(Number.isInteger(maxBodyBytes) && maxBodyBytes > 0)) {
-    throw orchestratorError("INVALID_ARGUMENT", "maxBodyBytes must be a positive whole number of bytes");
+    throw orchestratorError("INVALID_ARGUMENT", `maxBodyBytes must be a positive whole number of bytes, got ${describe(maxBodyBytes)}`);
+  }
+  checkMs("pollMs", pollMs);
+  if (cors !== undefined && (typeof cors !== "string" || cors === "")) {
+    throw orchestratorError("INVALID_ARGUMENT", `cors must be the origin to allow (or "*"), got ${describe(cors)}`);
   }
   const app = new Hono();
   /** The open event streams, ended by `close()`. */

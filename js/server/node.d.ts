@@ -7,7 +7,7 @@ export interface ServerOptions extends HandlerOptions {
   host?: string;
   /** Port (default 8080; 0 picks a free one). */
   port?: number;
-  /** Allow a non-loopback host without a token. */
+  /** Allow a non-loopback host without a token (on loopback, none is needed). */
   insecure?: boolean;
   /** Where each request's JSON log line goes (default stdout). */
   log?: (line: string) => void;

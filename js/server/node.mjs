@@ -10,7 +10,7 @@ import { serve } from "@hono/node-server";
 import { serveStatic } from "@hono/node-server/serve-static";
 import { Hono } from "hono";
 
-import { orchestratorError } from "../errors.mjs";
+import { describe, orchestratorError } from "../errors.mjs";
 import { createHandler } from "./handler.mjs";
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
@@ -51,13 +51,19 @@ export async function startServer({
   log = (line) => process.stdout.write(`${line}\n`),
   ...options
 }) {
+  if (typeof host !== "string" || host === "") {
+    throw orchestratorError("INVALID_ARGUMENT", `host must be an address or host name to listen on, got ${describe(host)}`);
+  }
+  if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+    throw orchestratorError("INVALID_ARGUMENT", `port must be a whole number from 0 to 65535 (0 picks a free one), got ${describe(port)}`);
+  }
   if (!token && !readToken && !isLoopback(host) && !insecure) {
     throw orchestratorError(
       "INVALID_ARGUMENT",
       `refusing to listen on ${host} without a token: set ORCHESTRATOR_TOKEN (and ORCHESTRATOR_READ_TOKEN for readers), or pass --insecure to serve anyone who can reach it`,
     );
   }
-  const handler = withDashboard(createHandler({ store, token, readToken, ...options }));
+  const handler = withDashboard(createHandler({ store, token, readToken, insecure: insecure || isLoopback(host), ...options }));
   const logged = async (request, ...rest) => {
     const started = performance.now();
     const response = await handler.fetch(request, ...rest);

@@ -9,10 +9,16 @@ type FetchResponse = typeof globalThis extends { Response: { prototype: infer R 
 export interface HandlerOptions {
   /** Where entities live (see the README's stores). */
   store: Store;
-  /** Bearer token for every route; with neither token, every request is allowed (serve on loopback only). */
+  /** Bearer token for every route (a non-empty string). */
   token?: string;
   /** Bearer token for the GET routes only. */
   readToken?: string;
+  /**
+   * With neither token, every request is allowed, and `createHandler` throws
+   * `INVALID_ARGUMENT` unless this is `true` (where only trusted callers
+   * reach the handler: loopback, or behind your own authentication).
+   */
+  insecure?: boolean;
   /** The clock, in ms since the epoch (default `Date.now`). */
   now?: () => number;
   /** The largest request body; larger ones get 413 (default 192 MiB, a 1M-target report). */

@@ -9,7 +9,11 @@
 //   [[durable_objects.bindings]] name = "ENTITIES", class_name = "EntityObject"
 //   [[durable_objects.bindings]] name = "INDEX",    class_name = "EntityIndex"
 //   vars / secrets: ORCHESTRATOR_TOKEN, ORCHESTRATOR_READ_TOKEN,
-//   ORCHESTRATOR_MAX_BODY_BYTES (the body limit; default 192 MiB)
+//   ORCHESTRATOR_MAX_BODY_BYTES (the body limit; default 192 MiB),
+//   ORCHESTRATOR_INSECURE ("true": serve without a token)
+//
+// A deployed Worker is on the internet: without a token it answers every
+// API route 503 NOT_CONFIGURED, unless ORCHESTRATOR_INSECURE says "true".
 
 import { DurableObject } from "cloudflare:workers";
 
@@ -30,7 +34,7 @@ export class EntityObject extends DurableObject {
     super(ctx, env);
     // Tokens are checked by the Worker in front; the object serves what reaches it.
     const maxBodyBytes = env.ORCHESTRATOR_MAX_BODY_BYTES ? Number(env.ORCHESTRATOR_MAX_BODY_BYTES) : undefined;
-    this.#handler = createHandler({ store: new DurableObjectStore(ctx.storage), maxBodyBytes });
+    this.#handler = createHandler({ store: new DurableObjectStore(ctx.storage), maxBodyBytes, insecure: true });
   }
 
   async fetch(request) {
@@ -56,12 +60,28 @@ export class EntityIndex extends DurableObject {
 
 const document = openApiDocument();
 
+/** Why this Worker's tokens leave it unable to serve safely, or `null`. */
+function misconfigured(env) {
+  for (const name of ["ORCHESTRATOR_TOKEN", "ORCHESTRATOR_READ_TOKEN"]) {
+    const value = env[name];
+    if (typeof value === "string" && value !== "" && value.trim() !== value) {
+      return `${name} has whitespace at an end, so no request could present it: set it again without (wrangler secret put ${name})`;
+    }
+  }
+  if (!env.ORCHESTRATOR_TOKEN && !env.ORCHESTRATOR_READ_TOKEN && env.ORCHESTRATOR_INSECURE !== "true") {
+    return 'this Worker has no ORCHESTRATOR_TOKEN, so it would let anyone change rollouts: set one (wrangler secret put ORCHESTRATOR_TOKEN, and ORCHESTRATOR_READ_TOKEN for readers), or set the var ORCHESTRATOR_INSECURE to "true" to serve anyone who can reach it';
+  }
+  return null;
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     if (url.pathname === "/healthz") return json({ status: "success", message: "ok" });
     if (url.pathname === "/openapi.json") return json(document);
     if (!url.pathname.startsWith(`${PREFIX}/`)) return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname}`);
+    const unsafe = misconfigured(env);
+    if (unsafe !== null) return failure(503, "NOT_CONFIGURED", unsafe);
     const level = await access(request, { token: env.ORCHESTRATOR_TOKEN, readToken: env.ORCHESTRATOR_READ_TOKEN });
     if (url.pathname === `${PREFIX}/access` && request.method === "GET") return json({ access: level });
     const refused = refusal(level, request.method);

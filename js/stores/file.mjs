@@ -16,6 +16,7 @@ import { randomBytes } from "node:crypto";
 import { link, mkdir, open, readdir, readFile, rename, stat, truncate, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 
+import { checkMs, describe, orchestratorError } from "../errors.mjs";
 import { byName } from "./names.mjs";
 
 const MAGIC = Buffer.from("ORCHREV1");
@@ -34,9 +35,11 @@ export class FileStore {
    *   another process's lock on the same entity (default 10 s)
    */
   constructor(dir, { lockTimeoutMs = 10_000 } = {}) {
-    if (typeof dir !== "string" || dir === "") throw new TypeError("FileStore: dir must be a non-empty path");
+    if (typeof dir !== "string" || dir === "") {
+      throw orchestratorError("INVALID_ARGUMENT", `FileStore: dir must be a non-empty path, got ${describe(dir)}`);
+    }
     this.#dir = dir;
-    this.#lockTimeoutMs = lockTimeoutMs;
+    this.#lockTimeoutMs = checkMs("FileStore: lockTimeoutMs", lockTimeoutMs, 0);
   }
 
   async get(namespace, entity, known) {

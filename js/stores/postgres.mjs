@@ -9,6 +9,7 @@
 // The client is the caller's: `pg` (a Client or a Pool) or `postgres`
 // (postgres.js); none is bundled.
 
+import { describe, orchestratorError } from "../errors.mjs";
 import { byName } from "./names.mjs";
 
 /** A store in PostgreSQL (see `Store` in stores.d.ts). */
@@ -25,7 +26,7 @@ export class PostgresStore {
   constructor(client, { table = "orchestrator_entities" } = {}) {
     this.#query = querier(client);
     if (typeof table !== "string" || !/^[a-z_][a-z0-9_]{0,50}$/.test(table)) {
-      throw new TypeError("PostgresStore: table must be a lower-case SQL identifier of at most 51 characters");
+      throw orchestratorError("INVALID_ARGUMENT", `PostgresStore: table must be a lower-case SQL identifier (a-z, 0-9, _) of at most 51 characters, got ${describe(table)}`);
     }
     this.#table = table;
   }
@@ -153,5 +154,5 @@ function querier(client) {
   if (typeof client?.query === "function") {
     return async (text, values) => (await client.query(text, values)).rows;
   }
-  throw new TypeError("PostgresStore: pass a pg Client or Pool, or a postgres (postgres.js) sql function");
+  throw orchestratorError("INVALID_ARGUMENT", `PostgresStore: pass a pg Client or Pool, or a postgres (postgres.js) sql function, got ${describe(client)}`);
 }

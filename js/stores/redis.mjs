@@ -7,6 +7,7 @@
 // store works on Redis Cluster too. The client is the caller's: node-redis
 // (v4 and later) or ioredis; none is bundled.
 
+import { describe, orchestratorError } from "../errors.mjs";
 import { byName, entityKey, fromEntityKey } from "./names.mjs";
 
 // KEYS: entity, journal. ARGV: the revision the caller holds ("" for none).
@@ -61,7 +62,7 @@ export class RedisStore {
   constructor(client, { prefix = "orchestrator" } = {}) {
     this.#send = sender(client);
     if (typeof prefix !== "string" || prefix === "" || /[{}]/.test(prefix)) {
-      throw new TypeError("RedisStore: prefix must be a non-empty string without braces");
+      throw orchestratorError("INVALID_ARGUMENT", `RedisStore: prefix must be a non-empty string without braces, got ${describe(prefix)}`);
     }
     this.#prefix = `{${prefix}}:`;
   }
@@ -125,5 +126,5 @@ function sender(client) {
     const options = { typeMapping: { 36: Buffer }, returnBuffers: true };
     return (args) => client.sendCommand(args, options);
   }
-  throw new TypeError("RedisStore: pass a connected node-redis or ioredis client");
+  throw orchestratorError("INVALID_ARGUMENT", `RedisStore: pass a connected node-redis or ioredis client, got ${describe(client)}`);
 }

@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { FileStore } from "orchestrator-engine/stores/file";
 import { MemoryStore } from "orchestrator-engine/stores";
 import { Rollouts } from "orchestrator-engine/rollouts";
+import { createHandler } from "orchestrator-engine/server";
 import { startServer } from "../../js/server/node.mjs";
 import { storeKinds } from "./servers/stores.mjs";
 import { clientStates, hostileLeaveStateAlone, hosts, loop, rolloutAndRollback } from "./servers/api-suite.mjs";
@@ -115,6 +116,41 @@ test("tokens: the write token may do everything, the read token only read; compa
   assert.equal((await call("GET", "/v1/orchestrate/p/e/rollout", undefined, read)).body.targetversion, "v1");
   assert.equal((await call("GET", "/v1/orchestrate/namespaces")).status, 401);
   assert.equal((await call("GET", "/healthz")).status, 200, "health needs no token");
+});
+
+test("a handler is not made open by mistake: no token needs insecure, and tokens, ports and limits are checked", async () => {
+  const store = new MemoryStore();
+  const refused = (options, message) =>
+    assert.throws(() => createHandler({ store, ...options }), (e) => e.name === "OrchestratorError" && e.code === "INVALID_ARGUMENT" && message.test(e.message));
+  // `token: process.env.ORCHESTRATOR_TOKEN` with the variable unset.
+  refused({ token: undefined }, /^no token and no readToken: every request would be allowed .* insecure: true/);
+  refused({ token: "" }, /^token must be a non-empty string/);
+  refused({ token: " secret\n" }, /^token must be a non-empty string without whitespace at either end, got a string of 8 characters \(its value is not shown\)$/);
+  refused({ readToken: 12345 }, /^readToken must be .*got a number \(its value is not shown\)$/);
+  assert.throws(() => createHandler({ store, token: "x", readToken: 12345 }), (e) => !e.message.includes("12345"), "a secret is never echoed");
+  refused({ token: "t", pollMs: 0 }, /^pollMs must be a number of milliseconds from 1/);
+  refused({ token: "t", maxBodyBytes: 1.5 }, /^maxBodyBytes must be a positive whole number of bytes, got 1.5$/);
+  refused({ token: "t", cors: true }, /^cors must be the origin to allow/);
+  // Open on purpose: every request is allowed.
+  const open = createHandler({ store, insecure: true });
+  assert.equal((await open.fetch(new Request("http://x/v1/orchestrate/p/e/version", { method: "POST", body: JSON.stringify({ version: "v1" }) }))).status, 200);
+  const readOnly = createHandler({ store, readToken: "r" });
+  assert.equal((await readOnly.fetch(new Request("http://x/v1/orchestrate/p/e/rollout", { headers: { authorization: "Bearer r" } }))).status, 200);
+  assert.equal((await readOnly.fetch(new Request("http://x/v1/orchestrate/p/e/version", { method: "POST", headers: { authorization: "Bearer r" }, body: "{}" }))).status, 403);
+
+  for (const [options, message] of [
+    [{ port: 99999 }, /^port must be a whole number from 0 to 65535 \(0 picks a free one\), got 99999$/],
+    [{ port: "8080" }, /^port must be .*got "8080"$/],
+    [{ host: "" }, /^host must be an address or host name to listen on, got ""$/],
+    [{ host: "0.0.0.0", port: 0 }, /^refusing to listen on 0\.0\.0\.0 without a token/],
+    [{ port: 0, token: "a b " }, /^token must be a non-empty string without whitespace/],
+  ]) {
+    await assert.rejects(startServer({ store, log: () => {}, ...options }), { code: "INVALID_ARGUMENT", message });
+  }
+  // On loopback no token is needed.
+  const server = await startServer({ store, port: 0, log: () => {} });
+  assert.equal((await fetch(`${server.url}/v1/orchestrate/p/e/rollout`)).status, 200);
+  await server.stop();
 });
 
 test("hostile requests: each answered as documented, the server still serving, the state unchanged", async () => {
@@ -373,8 +409,7 @@ test("the OpenAPI document describes every route, and every route answers as it 
   const document = (await call("GET", "/openapi.json")).body;
   assert.equal(document.openapi, "3.1.0");
   // Both ways: every route is documented, every documented route is a route.
-  const { createHandler } = await import("orchestrator-engine/server");
-  const routes = createHandler({ store: new MemoryStore() }).routes;
+  const routes = createHandler({ store: new MemoryStore(), insecure: true }).routes;
   const key = ([method, path]) => `${method} ${path}`;
   assert.deepEqual(routes.map(key).sort(), DOCUMENTED.map(key).sort());
   for (const [method, path] of routes) assert.ok(document.paths[openApiPath(path)]?.[method.toLowerCase()], `${method} ${path} in the document`);

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Orchestrator } from "orchestrator-engine";
 import { Rollouts } from "orchestrator-engine/rollouts";
 import { FileStore } from "orchestrator-engine/stores/file";
+import { MemoryStore, PostgresStore, RedisStore } from "orchestrator-engine/stores";
 import { storeKinds } from "./servers/stores.mjs";
 
 const T0 = 1_700_000_000_000;
@@ -272,6 +273,50 @@ test("Rollouts keeps at most maxEntities loaded, reading the others again", asyn
 test("Rollouts rejects what is not a store, with INVALID_ARGUMENT", () => {
   assert.throws(() => new Rollouts({}), { code: "INVALID_ARGUMENT", message: /get method/ });
   assert.throws(() => new Rollouts({ store: { get() {}, put() {}, list() {} } }), { code: "INVALID_ARGUMENT", message: /delete/ });
+});
+
+test("every store refuses bad settings with INVALID_ARGUMENT, naming the setting and what it got", () => {
+  const refused = (make, message) => assert.throws(make, (e) => e.name === "OrchestratorError" && e.code === "INVALID_ARGUMENT" && message.test(e.message));
+  refused(() => new FileStore(), /^FileStore: dir must be a non-empty path, got undefined$/);
+  refused(() => new FileStore(""), /dir must be a non-empty path, got ""/);
+  refused(() => new FileStore("/tmp/x", { lockTimeoutMs: -1 }), /^FileStore: lockTimeoutMs must be a number of milliseconds from 0 to 2147483647 .*, got -1$/);
+  refused(() => new FileStore("/tmp/x", { lockTimeoutMs: "10s" }), /lockTimeoutMs .*got "10s"$/);
+  refused(() => new RedisStore("redis://localhost"), /^RedisStore: pass a connected node-redis or ioredis client, got "redis:\/\/localhost"$/);
+  const redisLike = { sendCommand: async () => null };
+  refused(() => new RedisStore(redisLike, { prefix: "{a}" }), /prefix must be a non-empty string without braces, got "\{a\}"/);
+  refused(() => new RedisStore(redisLike, { prefix: "" }), /prefix/);
+  refused(() => new PostgresStore("postgres://localhost"), /^PostgresStore: pass a pg Client or Pool, or a postgres \(postgres.js\) sql function, got "postgres:/);
+  const pgLike = { query: async () => ({ rows: [] }) };
+  refused(() => new PostgresStore(pgLike, { table: "rollouts; drop table x" }), /table must be a lower-case SQL identifier .*got "rollouts; drop table x"/);
+  refused(() => new PostgresStore(pgLike, { table: "Rollouts" }), /lower-case/);
+  // What is accepted is accepted.
+  new FileStore("/tmp/x", { lockTimeoutMs: 0 });
+  new RedisStore(redisLike, { prefix: "staging" });
+  new PostgresStore(pgLike, { table: "rollouts_2" });
+});
+
+test("a timeout longer than a timer can wait is refused, not turned into an instant timeout", async () => {
+  // Node fires a timer of more than 2^31 - 1 ms at once (with only a
+  // warning): a store timeout of Infinity timed every store call out.
+  const inner = new MemoryStore();
+  const slow = {
+    get: async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return inner.get(...args);
+    },
+    put: (...args) => inner.put(...args),
+    list: (...args) => inner.list(...args),
+    delete: (...args) => inner.delete(...args),
+  };
+  for (const options of [{ storeTimeoutMs: Infinity }, { storeTimeoutMs: 2 ** 31 }, { storeTimeoutMs: 0 }, { hookTimeoutMs: 3e9 }, { hookTimeoutMs: NaN }]) {
+    assert.throws(() => new Rollouts({ store: slow, ...options }), { code: "INVALID_ARGUMENT", message: /must be a number of milliseconds from 1 to 2147483647/ });
+  }
+  const longest = new Rollouts({ store: slow, storeTimeoutMs: 2 ** 31 - 1, hookTimeoutMs: 2 ** 31 - 1, now: () => T0 });
+  await longest.setTargetVersion("ns", "api", "v1");
+  assert.equal((await longest.rolloutInfo("ns", "api")).targetVersion, "v1");
+  const engine = new Orchestrator({ now: () => T0 });
+  engine.setTargetVersion("ns", "api", "v1");
+  await assert.rejects(engine.orchestrateAsync("ns", "api", [], { hookTimeoutMs: Infinity }), { code: "INVALID_ARGUMENT", message: /hookTimeoutMs/ });
 });
 
 describe("file store journal", () => {

@@ -30,12 +30,12 @@ after(async () => {
 });
 
 /** The Worker in workerd; `persist`: a directory its Durable Objects keep their storage in. */
-async function worker({ persist, token = "w", maxBodyBytes } = {}) {
+async function worker({ persist, token = "w", maxBodyBytes, bindings } = {}) {
   const mf = new Miniflare({
     ...script,
     durableObjects: { ENTITIES: "EntityObject", INDEX: "EntityIndex" },
     durableObjectsPersist: persist ?? false,
-    bindings: { ORCHESTRATOR_TOKEN: token, ORCHESTRATOR_READ_TOKEN: "r", ...(maxBodyBytes ? { ORCHESTRATOR_MAX_BODY_BYTES: String(maxBodyBytes) } : {}) },
+    bindings: bindings ?? { ORCHESTRATOR_TOKEN: token, ORCHESTRATOR_READ_TOKEN: "r", ...(maxBodyBytes ? { ORCHESTRATOR_MAX_BODY_BYTES: String(maxBodyBytes) } : {}) },
   });
   running.push(mf);
   const call = async (method, path, body, headers = { authorization: `Bearer ${token}` }) => {
@@ -77,6 +77,31 @@ test("workerd: tokens, and errors as documented", async () => {
   // This package's options by name, through the entity's object.
   assert.equal((await call("PUT", "/v1/orchestrate/p/e/options", { maxFailures: "5%" })).status, 200);
   assert.equal((await call("GET", "/v1/orchestrate/p/e/info")).body.options.maxFailures, "5%");
+});
+
+test("workerd: a Worker deployed without a token serves no one (503 NOT_CONFIGURED) until one is set or insecure is said", async () => {
+  for (const bindings of [{}, { ORCHESTRATOR_TOKEN: "" }, { ORCHESTRATOR_INSECURE: "yes" }]) {
+    const { call } = await worker({ bindings });
+    const refused = await call("POST", "/v1/orchestrate/p/e/version", { version: "v1" }, {});
+    assert.deepEqual([refused.status, refused.body.code], [503, "NOT_CONFIGURED"]);
+    assert.match(refused.body.message, /no ORCHESTRATOR_TOKEN, so it would let anyone change rollouts: set one \(wrangler secret put ORCHESTRATOR_TOKEN/);
+    assert.equal((await call("GET", "/v1/orchestrate/p/e/rollout", undefined, {})).body.code, "NOT_CONFIGURED");
+    assert.equal((await call("GET", "/healthz", undefined, {})).status, 200, "health and the document need no token");
+    assert.equal((await call("GET", "/openapi.json", undefined, {})).status, 200);
+  }
+  // A secret pasted with its newline could never be presented: said, not silently unusable.
+  const pasted = await worker({ bindings: { ORCHESTRATOR_TOKEN: "w\n" } });
+  const refused = await pasted.call("GET", "/v1/orchestrate/namespaces", undefined, { authorization: "Bearer w" });
+  assert.deepEqual([refused.status, refused.body.code], [503, "NOT_CONFIGURED"]);
+  assert.match(refused.body.message, /^ORCHESTRATOR_TOKEN has whitespace at an end/);
+  // Open on purpose.
+  const { call } = await worker({ bindings: { ORCHESTRATOR_INSECURE: "true" } });
+  assert.equal((await call("POST", "/v1/orchestrate/p/e/version", { version: "v1" }, {})).status, 200);
+  assert.equal((await call("GET", "/v1/orchestrate/p/e/rollout", undefined, {})).body.targetversion, "v1");
+  // A read token alone: reading, and no writer at all.
+  const reader = await worker({ bindings: { ORCHESTRATOR_READ_TOKEN: "r" } });
+  assert.equal((await reader.call("GET", "/v1/orchestrate/p/e/rollout", undefined, { authorization: "Bearer r" })).body.code, "NOT_FOUND");
+  assert.equal((await reader.call("POST", "/v1/orchestrate/p/e/version", { version: "v1" }, { authorization: "Bearer r" })).status, 403);
 });
 
 test("workerd: an entity larger than a storage value is split across keys, and outlives the runtime", async () => {
