@@ -169,14 +169,15 @@ test("serve: refuses a public address without a token, serves on loopback, and s
   assert.match(stderr, /refusing to listen on 0\.0\.0\.0 without a token/);
 
   // A bad invocation: one line naming the flag and what it accepts, exit 2.
-  for (const [args, message] of [
+  for (const [args, message, more] of [
     [["--port", "http"], /^orchestrator-engine serve: --port must be a whole number from 0 to 65,535, got "http" \(--help lists every flag\)$/],
     [["--bogus"], /^orchestrator-engine serve: unknown flag --bogus /],
     [["extra"], /^orchestrator-engine serve: unexpected argument "extra" /],
     [["--store", "ftp://x"], /^orchestrator-engine serve: --store "ftp:\/\/x" is not a store/],
     [["--max-body-bytes", "0"], /^orchestrator-engine serve: --max-body-bytes must be a whole number from 1 /],
+    [["--port", "0", "--store", "memory:"], /^orchestrator-engine serve: ORCHESTRATOR_TOKEN has whitespace at an end \(a newline from the file it came from\?\)/, { ORCHESTRATOR_TOKEN: "secret\n" }],
   ]) {
-    const bad = spawn(process.execPath, [bin, "serve", ...args], { env });
+    const bad = spawn(process.execPath, [bin, "serve", ...args], { env: { ...env, ...more } });
     let said = "";
     bad.stderr.on("data", (chunk) => (said += chunk));
     assert.equal(await new Promise((resolve) => bad.on("exit", resolve)), 2, args.join(" "));
