@@ -180,7 +180,8 @@ function unpackAnswer(names, nameFrom, text, lengths, groups, groupOf, versions,
  * A report in columns (`{ names, versions, groups?, messages?, errors? }`)
  * packed like `packReports` does. A column that is not what it should be
  * comes back as `["argument", reason]`, a value that is not a string as
- * `["target", index, reason]`: the engine words the error.
+ * `["target", index, reason, count]`: the engine words the error (`count`:
+ * the report's length).
  */
 function packColumns(columns) {
   if (typeof columns !== "object" || columns === null || Array.isArray(columns)) {
@@ -216,16 +217,16 @@ function packColumns(columns) {
   let units = 0;
   for (let i = 0; i < n; i++) {
     const name = names[i];
-    if (typeof name !== "string") return ["target", i, `name must be a string, got ${describe(name)}`];
+    if (typeof name !== "string") return ["target", i, `name must be a string, got ${describe(name)}`, names.length];
     const version = versions[i];
-    if (typeof version !== "string") return ["target", i, `version must be a string, got ${describe(version)}`];
+    if (typeof version !== "string") return ["target", i, `version must be a string, got ${describe(version)}`, names.length];
     versionTable.add(i, version);
     if (g !== null) {
-      if (typeof g[i] !== "string") return ["target", i, `group must be a string, got ${describe(g[i])}`];
+      if (typeof g[i] !== "string") return ["target", i, `group must be a string, got ${describe(g[i])}`, names.length];
       groupTable.add(i, g[i]);
     }
     if (m !== null) {
-      if (typeof m[i] !== "string") return ["target", i, `message must be a string, got ${describe(m[i])}`];
+      if (typeof m[i] !== "string") return ["target", i, `message must be a string, got ${describe(m[i])}`, names.length];
       messageTable.add(i, m[i]);
     }
     nameLengths[i] = name.length;
@@ -233,7 +234,7 @@ function packColumns(columns) {
     if (e !== null) {
       const flag = e[i];
       if (flag === true || flag === 1) flags[i] = 1;
-      else if (flag !== false && flag !== 0) return ["target", i, `isError[${i}] must be a boolean or 0/1, got ${describe(flag)}`];
+      else if (flag !== false && flag !== 0) return ["target", i, `isError must be a boolean or 0/1, got ${describe(flag)}`, names.length];
     }
   }
   return packed(names, nameLengths, units, [groupTable, versionTable, messageTable], flags);

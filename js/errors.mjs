@@ -16,11 +16,22 @@ export class OrchestratorError extends Error {
     this.code = code;
   }
 
-  /** Errors the engine made (plain Errors with the name and a code) are OrchestratorErrors too. */
+  /**
+   * Errors the engine made (plain Errors with the name and a code) are
+   * OrchestratorErrors too, and so are errors marked with `ERROR_MARK` (the
+   * simulator's `ScenarioError`, which keeps a name of its own).
+   */
   static [Symbol.hasInstance](value) {
-    return value instanceof Error && value.name === "OrchestratorError" && typeof value.code === "string";
+    return value instanceof Error && typeof value.code === "string" && (value.name === "OrchestratorError" || value[ERROR_MARK] === true);
   }
 }
+
+/**
+ * Marks an error class of the package's whose instances are
+ * OrchestratorErrors without extending it (a module that must not import
+ * this one, such as the simulator copied into the browser page, sets it).
+ */
+export const ERROR_MARK = Symbol.for("orchestrator-engine.error");
 
 /** An `OrchestratorError` with `code`, keeping what caused it. */
 export function orchestratorError(code, message, cause) {

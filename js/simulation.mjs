@@ -52,6 +52,9 @@ export class Simulation {
    * @param scenario see DEFAULT_SCENARIO; missing fields take its values
    */
   constructor(Orchestrator, scenario = {}, restored = undefined) {
+    if (typeof Orchestrator !== "function") {
+      fail('pass the engine class first: new Simulation(Orchestrator, scenario), with Orchestrator from "orchestrator-engine"');
+    }
     this.Orchestrator = Orchestrator;
     this.behaviours = new Map();
     this.namespace = NAMESPACE;
@@ -99,7 +102,14 @@ export class Simulation {
 
   /** A simulation continued from what `save()` returned (object or JSON text). */
   static load(Orchestrator, saved) {
-    const data = typeof saved === "string" ? JSON.parse(saved) : saved;
+    let data = saved;
+    if (typeof saved === "string") {
+      try {
+        data = JSON.parse(saved);
+      } catch (error) {
+        fail(`not a saved orchestrator-engine simulation: not JSON (${error.message})`);
+      }
+    }
     if (data === null || typeof data !== "object" || data.format !== FORMAT) {
       fail("not a saved orchestrator-engine simulation (the format field is missing or different)");
     }
@@ -259,6 +269,8 @@ export class Simulation {
 
   /** Steps until finished (or `maxSteps` more steps); returns the summary. */
   run({ maxSteps = Infinity, onStep } = {}) {
+    if (maxSteps !== Infinity && !(Number.isInteger(maxSteps) && maxSteps >= 0)) fail(`maxSteps must be a whole number of steps (or Infinity), got ${typeof maxSteps === "number" ? maxSteps : JSON.stringify(maxSteps)}`);
+    if (onStep !== undefined && typeof onStep !== "function") fail("onStep must be a function, called after each step");
     for (let i = 0; i < maxSteps && !this.finished; i++) {
       this.step();
       onStep?.(this);

@@ -62,12 +62,20 @@ export function parseAmount(text, what = "an amount") {
 export const CONTROLS = Object.freeze(["set", "force", "pause", "resume", "abort", "retry", "promote", "promoteFull", "approve", "rollbackTo"]);
 const WITH_VERSION = new Set(["set", "force", "rollbackTo"]);
 
-/** A scenario that cannot be simulated. `code` is always INVALID_SCENARIO. */
+/**
+ * A scenario that cannot be simulated. `code` is always INVALID_SCENARIO;
+ * `instanceof OrchestratorError` holds for it (the mark is the package's,
+ * `Symbol.for` so that this file imports nothing: it also runs in the page).
+ */
 export class ScenarioError extends Error {
   constructor(message) {
     super(message);
     this.name = "ScenarioError";
     this.code = "INVALID_SCENARIO";
+  }
+
+  get [Symbol.for("orchestrator-engine.error")]() {
+    return true;
   }
 }
 

@@ -148,6 +148,11 @@ pub(crate) fn reports_from_js(value: &JsValue) -> Result<Reports, Error> {
     }
 }
 
+/// A whole number `packColumns` put at `at` in its answer.
+fn index_at(problem: &Array, at: u32) -> usize {
+    problem.get(at).as_f64().map_or(0, |n| n as usize)
+}
+
 /// A report in columns (`orchestrateColumns`): always packed.
 pub(crate) fn columns_from_js(value: &JsValue) -> Result<Reports, Error> {
     let bad = |reason: String| Error::InvalidArgument { what: "columns".into(), reason };
@@ -156,7 +161,7 @@ pub(crate) fn columns_from_js(value: &JsValue) -> Result<Reports, Error> {
     match problem.get(0).as_string().as_deref() {
         Some("argument") => Err(bad(problem.get(1).as_string().unwrap_or_default())),
         Some("target") => Err(Error::InvalidTarget {
-            target: format!("#{} of the report", interop::number_text(problem.get(1).as_f64().unwrap_or(f64::NAN))),
+            target: crate::intake::report_entry(index_at(problem, 1), index_at(problem, 3)),
             reason: problem.get(2).as_string().unwrap_or_default(),
         }),
         _ => unpack_reports(&packed).ok_or_else(|| bad("could not be read: its strings do not add up".into())),

@@ -278,7 +278,7 @@ pub(crate) fn reports_from_js(value: &JsValue) -> Result<Vec<TargetReport>, Erro
     let array: &Array = value.unchecked_ref();
     let mut reports = Vec::with_capacity(array.length() as usize);
     for (i, item) in array.iter().enumerate() {
-        reports.push(report_from_js(i, &item, &keys)?);
+        reports.push(report_from_js(i, array.length() as usize, &item, &keys)?);
     }
     Ok(reports)
 }
@@ -289,8 +289,8 @@ pub(crate) fn reports_from_js(value: &JsValue) -> Result<Vec<TargetReport>, Erro
 /// would otherwise be a healthy target).
 const REPORT_FIELDS: [&str; 7] = ["name", "group", "tags", "version", "message", "isError", "reason"];
 
-fn report_from_js(index: usize, item: &JsValue, keys: &Keys) -> Result<TargetReport, Error> {
-    let bad = |reason: String| Error::InvalidTarget { target: format!("#{index} of the report"), reason };
+fn report_from_js(index: usize, count: usize, item: &JsValue, keys: &Keys) -> Result<TargetReport, Error> {
+    let bad = |reason: String| Error::InvalidTarget { target: crate::intake::report_entry(index, count), reason };
     if !item.is_object() || Array::is_array(item) {
         return Err(bad(format!("a target state must be an object like {{ name, version }}, got {}", describe(item))));
     }

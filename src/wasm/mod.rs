@@ -408,7 +408,8 @@ export type ErrorCode =
   | "ENTITY_BUSY"
   | "STORE_UNAVAILABLE"
   | "CONFLICT"
-  | "INVALID_JSON";
+  | "INVALID_JSON"
+  | "INVALID_SCENARIO";
 
 /**
  * Every error the package throws on purpose: an `Error` with a stable

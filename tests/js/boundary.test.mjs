@@ -79,7 +79,7 @@ test("what the packer does not vouch for goes the plain way, with its errors, an
     [[ok, { name: "b", version: "v1", isError: "yes" }], /isError must be a boolean/],
     [[ok, { name: "b", version: "v1", tags: [1] }], /tags must be an array of strings/],
     [[ok, null], /must be an object/],
-    [[ok, { name: "x", version: "v1", extra: 1 }], /#1 of the report: it has a field "extra"/],
+    [[ok, { name: "x", version: "v1", extra: 1 }], /#2 of the report's 2: it has a field "extra"/],
     [[ok, ["b", "v1"]], /must be an object/],
     [[ok, { name: "a", version: "v1" }], /reported twice/],
     [[ok, { name: "", version: "v1" }], /non-empty name/],

@@ -2,8 +2,8 @@
 // the built engine.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Orchestrator } from "../../js/node.mjs";
-import { DEFAULT_SCENARIO, Simulation, formatSteps, parseSteps } from "../../js/simulation.mjs";
+import { Orchestrator, OrchestratorError } from "../../js/node.mjs";
+import { DEFAULT_SCENARIO, ScenarioError, Simulation, formatSteps, parseSteps } from "../../js/simulation.mjs";
 
 test("a simulation saved after its options changed continues exactly as the original", () => {
   const scenario = { targets: 300, failures: { v2: { late: 0.05, flap: 0.02, unhealthy: 0.02 } } };
@@ -45,6 +45,25 @@ test("a bad scenario is an INVALID_SCENARIO error naming the field", () => {
   assert.throws(() => Simulation.load(Orchestrator, { ...saved, formatVersion: 2 }), /format 2 is not supported/);
   assert.throws(() => Simulation.load(Orchestrator, { ...saved, state: { ...saved.state, running: [] } }), /running does not list 20 targets/);
   assert.throws(() => Simulation.load(Orchestrator, { ...saved, snapshot: "AAAA" }), { code: "INVALID_SNAPSHOT" });
+  // The calls around a scenario, as a newcomer gets them wrong.
+  assert.throws(() => new Simulation({ targets: 5 }), { code: "INVALID_SCENARIO", message: /^pass the engine class first: new Simulation\(Orchestrator, scenario\)/ });
+  assert.throws(() => Simulation.load(Orchestrator, "{ not json"), { code: "INVALID_SCENARIO", message: /^not a saved orchestrator-engine simulation: not JSON/ });
+  const small = new Simulation(Orchestrator, { targets: 5 });
+  assert.throws(() => small.run({ maxSteps: -1 }), { code: "INVALID_SCENARIO", message: "maxSteps must be a whole number of steps (or Infinity), got -1" });
+  assert.throws(() => small.run({ maxSteps: "10" }), { message: /got "10"$/ });
+  assert.throws(() => small.run({ onStep: "draw" }), { code: "INVALID_SCENARIO", message: /onStep must be a function/ });
+  assert.equal(small.steps, 0, "a refused run took no step");
+  assert.equal(small.run({ maxSteps: 0 }).outcome, "unsettled");
+  // Its errors are the package's errors.
+  let caught;
+  try {
+    new Simulation(Orchestrator, { targets: 0 });
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof OrchestratorError && caught instanceof ScenarioError && caught.name === "ScenarioError");
+  assert.ok(!(new Error("x") instanceof ScenarioError));
+  assert.ok(!(Object.assign(new Error("x"), { name: "OrchestratorError", code: "NOT_FOUND" }) instanceof ScenarioError), "an engine error is not a ScenarioError");
 });
 
 test("stuck targets never report the version, fail on the deadline, and a fleet of them rolls back", () => {
