@@ -133,3 +133,4 @@ async function serving(): Promise<void> {
   void [response, url, handler.rollouts];
 }
 void serving;
+
