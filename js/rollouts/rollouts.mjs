@@ -17,7 +17,7 @@ import { Orchestrator } from "orchestrator-engine";
 import { checkMs } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, isHttpController } from "../hooks/http.mjs";
 import { entityKey as keyOf } from "../stores/names.mjs";
-import { orchestratorError, storeUnavailable } from "./errors.mjs";
+import { notFound, orchestratorError, storeUnavailable } from "./errors.mjs";
 
 /** Calls that change an entity; a control answering `false` changed nothing. */
 const WRITES = [
@@ -134,7 +134,7 @@ export class Rollouts {
   /** The entities of a namespace in the store, in name order (`NOT_FOUND` if none). */
   async entities(namespace) {
     const names = (await this.list()).filter(([ns]) => ns === namespace).map(([, entity]) => entity);
-    if (names.length === 0) throw orchestratorError("NOT_FOUND", `namespace not found: ${namespace}`);
+    if (names.length === 0) throw notFound("namespace", namespace);
     return names;
   }
 
@@ -185,7 +185,7 @@ export class Rollouts {
   async exportEntity(namespace, entity) {
     return this.#read(namespace, entity, (engine) => {
       if (!engine.namespaces().includes(namespace) || !engine.entities(namespace).includes(entity)) {
-        throw orchestratorError("NOT_FOUND", `entity not found: ${namespace}/${entity}`);
+        throw notFound("entity", `${namespace}/${entity}`);
       }
       return engine.snapshot();
     });
@@ -282,6 +282,18 @@ export class Rollouts {
     if (saved === null || saved === undefined) return false;
     Object.assign(held, { revision: String(saved), checkpointBytes: bytes.length, journalBytes: 0, deltas: 0 });
     return true;
+  }
+
+  /**
+   * Throws `error`, worded as one engine holding every stored entity would:
+   * the entity's own engine says its namespace does not exist where the
+   * store holds other entities of that namespace.
+   */
+  async #asOneEngine(error, namespace, entity) {
+    if (error?.code === "NOT_FOUND" && error.message === notFound("namespace", namespace).message) {
+      if ((await this.list()).some(([ns]) => ns === namespace)) throw notFound("entity", `${namespace}/${entity}`);
+    }
+    throw error;
   }
 
   async #read(namespace, entity, read) {
@@ -421,12 +433,16 @@ export class Rollouts {
       this.prototype[name] = function (namespace, entity, ...args) {
         const hooks = { hookTimeoutMs: this.#hookTimeoutMs, concurrency: this.#hookConcurrency };
         const input = call === name ? args : [args[0], hooks];
-        return this.#write(namespace, entity, (engine) => engine[call](namespace, entity, ...input));
+        return this.#write(namespace, entity, (engine) => engine[call](namespace, entity, ...input)).catch((error) =>
+          this.#asOneEngine(error, namespace, entity),
+        );
       };
     }
     for (const name of READS) {
       this.prototype[name] = function (namespace, entity, ...args) {
-        return this.#read(namespace, entity, (engine) => engine[name](namespace, entity, ...args));
+        return this.#read(namespace, entity, (engine) => engine[name](namespace, entity, ...args)).catch((error) =>
+          this.#asOneEngine(error, namespace, entity),
+        );
       };
     }
   }

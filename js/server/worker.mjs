@@ -17,6 +17,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 
+import { notFound } from "../rollouts/errors.mjs";
 import { DurableObjectStore } from "../stores/durable-object.mjs";
 import { byName, entityKey, fromEntityKey } from "../stores/names.mjs";
 import { access, refusal } from "./auth.mjs";
@@ -95,7 +96,7 @@ export default {
     }
     if (segments.length === 2 && segments[1] === "entities" && reading) {
       const names = (await index.entities()).filter(([ns]) => ns === segments[0]).map(([, entity]) => entity);
-      return names.length > 0 ? json(names) : failure(400, "NOT_FOUND", `namespace not found: ${segments[0]}`);
+      return names.length > 0 ? json(names) : failure(400, "NOT_FOUND", notFound("namespace", segments[0]).message);
     }
     // Every entity's events at once would need a poller across objects: not served here.
     if (segments.length === 2 && segments[0] === "events" && segments[1] === "stream") {

@@ -270,6 +270,30 @@ test("Rollouts keeps at most maxEntities loaded, reading the others again", asyn
   assert.throws(() => new Rollouts({ store: inner, maxEntities: 0 }), { code: "INVALID_ARGUMENT" });
 });
 
+test("Rollouts answers a missing namespace or entity in the engine's words", async () => {
+  const engine = new Orchestrator({ now: () => T0 });
+  const rollouts = new Rollouts({ store: new MemoryStore(), now: () => T0 });
+  const thrown = async (call) => {
+    try {
+      await call();
+    } catch (error) {
+      return [error.code, error.message];
+    }
+    return "no error";
+  };
+  for (const [ns, e] of [["nowhere", "api"], ["prod", "nothing"]]) {
+    if (ns === "prod") {
+      engine.setTargetVersion("prod", "api", "v1");
+      await rollouts.setTargetVersion("prod", "api", "v1");
+    }
+    for (const read of ["rolloutInfo", "plan", "events", "history", "expectedState"]) {
+      assert.deepEqual(await thrown(() => rollouts[read](ns, e)), await thrown(() => engine[read](ns, e)), `${read}(${ns}, ${e})`);
+    }
+  }
+  assert.deepEqual(await thrown(() => rollouts.entities("nowhere")), await thrown(() => engine.entities("nowhere")));
+  assert.deepEqual(await thrown(() => rollouts.exportEntity("prod", "nothing")), ["NOT_FOUND", 'entity "prod/nothing" does not exist']);
+});
+
 test("Rollouts rejects what is not a store, with INVALID_ARGUMENT", () => {
   assert.throws(() => new Rollouts({}), { code: "INVALID_ARGUMENT", message: /get method/ });
   assert.throws(() => new Rollouts({ store: { get() {}, put() {}, list() {} } }), { code: "INVALID_ARGUMENT", message: /delete/ });
