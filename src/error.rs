@@ -154,3 +154,10 @@ impl fmt::Display for HookError {
 }
 
 impl std::error::Error for HookError {}
+
+/// A report entry named by its place, as a person counts (from 1), for
+/// [`Error::InvalidTarget`] where the entry has no usable name: "#2 of the
+/// report's 5".
+pub fn report_entry(index: usize, count: usize) -> String {
+    format!("#{} of the report's {count}", index.saturating_add(1))
+}

@@ -22,11 +22,6 @@ pub(crate) fn validate_reports(reports: &[ReportRef<'_>]) -> Result<(), Error> {
 /// per target: a known target named twice is caught by a flag per
 /// position, a new one by a set of the new ones only. `hints[i]` is where
 /// report `i` is expected (see [`Targets::position_hinted`]).
-/// A report entry named by its place, as a person counts (from 1): "#2 of the report's 5".
-pub(crate) fn report_entry(index: usize, count: usize) -> String {
-    format!("#{} of the report's {count}", index.saturating_add(1))
-}
-
 pub(crate) fn locate(targets: &Targets, reports: &[ReportRef<'_>], hints: &[u32]) -> Result<Vec<Option<usize>>, Error> {
     let mut positions = Vec::with_capacity(reports.len());
     let mut seen = vec![false; targets.len()];
@@ -36,7 +31,7 @@ pub(crate) fn locate(targets: &Targets, reports: &[ReportRef<'_>], hints: &[u32]
         if report.name.is_empty() {
             // Nameless: named by its place in the report (1-based, as a person counts).
             return Err(Error::InvalidTarget {
-                target: format!("{} (group \"{}\")", report_entry(i, reports.len()), report.group),
+                target: format!("{} (group \"{}\")", crate::error::report_entry(i, reports.len()), report.group),
                 reason: "a reported target needs a non-empty name".into(),
             });
         }

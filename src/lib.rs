@@ -42,7 +42,7 @@ mod step;
 
 pub use answer::{AlignedRows, Answer, AnswerRow, MessageKey, VersionKey};
 pub use engine::Engine;
-pub use error::{Error, ErrorCode, HookError};
+pub use error::{report_entry, Error, ErrorCode, HookError};
 pub use hooks::{ControllerKind, HookContext, MonitoringController, TargetController, TargetView, MAX_CONTROLLER_SETTINGS};
 pub use log::{Event, EventKind, Outcome, Rollout, HISTORY_LIMIT};
 pub use model::{

@@ -26,7 +26,7 @@ export interface RolloutsOptions {
   now?: () => number;
   /** Attempts after a conflict before `CONFLICT` (default 16). */
   retries?: number;
-  /** How long one store call may take before `STORE_UNAVAILABLE` (default 10,000 ms). */
+  /** How long one store call may take before `STORE_UNAVAILABLE` (default 10,000 ms; at most 2,147,483,647, the longest a timer waits). */
   storeTimeoutMs?: number;
   /** How many entities this process keeps loaded; the least recently used beyond it is read again when next used (default 1,000). */
   maxEntities?: number;
@@ -37,7 +37,7 @@ export interface RolloutsOptions {
    * once its deltas add up to the checkpoint's size.
    */
   compactEvery?: number;
-  /** How long one hook call of a step may take, in ms (default 10,000); hooks may answer with Promises. */
+  /** How long one hook call of a step may take, in ms (default 10,000; at most 2,147,483,647); hooks may answer with Promises. */
   hookTimeoutMs?: number;
   /** How many hook calls of a step may be out at once (default 16). */
   hookConcurrency?: number;

@@ -161,7 +161,7 @@ pub(crate) fn columns_from_js(value: &JsValue) -> Result<Reports, Error> {
     match problem.get(0).as_string().as_deref() {
         Some("argument") => Err(bad(problem.get(1).as_string().unwrap_or_default())),
         Some("target") => Err(Error::InvalidTarget {
-            target: crate::intake::report_entry(index_at(problem, 1), index_at(problem, 3)),
+            target: crate::report_entry(index_at(problem, 1), index_at(problem, 3)),
             reason: problem.get(2).as_string().unwrap_or_default(),
         }),
         _ => unpack_reports(&packed).ok_or_else(|| bad("could not be read: its strings do not add up".into())),

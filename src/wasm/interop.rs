@@ -290,7 +290,7 @@ pub(crate) fn reports_from_js(value: &JsValue) -> Result<Vec<TargetReport>, Erro
 const REPORT_FIELDS: [&str; 7] = ["name", "group", "tags", "version", "message", "isError", "reason"];
 
 fn report_from_js(index: usize, count: usize, item: &JsValue, keys: &Keys) -> Result<TargetReport, Error> {
-    let bad = |reason: String| Error::InvalidTarget { target: crate::intake::report_entry(index, count), reason };
+    let bad = |reason: String| Error::InvalidTarget { target: crate::report_entry(index, count), reason };
     if !item.is_object() || Array::is_array(item) {
         return Err(bad(format!("a target state must be an object like {{ name, version }}, got {}", describe(item))));
     }
