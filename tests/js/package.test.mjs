@@ -82,7 +82,7 @@ test("the workerd and edge-light entries start from an imported, compiled WebAss
   }
 });
 
-test("TypeScript: ES module, CommonJS and bundler importers each type-check against their own declarations (tsc --noEmit)", () => {
+test("TypeScript: ES module, CommonJS and bundler importers each type-check against their own declarations, and so does every example in the README (tsc --noEmit)", () => {
   const tsc = (config) => {
     try {
       execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", config], { cwd: dir, stdio: "pipe", encoding: "utf8" });
@@ -93,6 +93,20 @@ test("TypeScript: ES module, CommonJS and bundler importers each type-check agai
   // nodenext: usage.ts and no-default.ts as ES modules (a default import is an error), usage.cts as CommonJS.
   tsc("tsconfig.json");
   tsc("tsconfig.bundler.json");
+  // Every JavaScript example in the README, as a user would paste it: an
+  // example without an import continues the first one (`engine`).
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const examples = [...readme.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+  assert.ok(examples.length >= 10, `only ${examples.length} examples found`);
+  const files = examples.map((code, i) => {
+    const file = `readme-${i + 1}.ts`;
+    const start = /^(import|export) /m.test(code) ? "" : 'import { Orchestrator } from "orchestrator-engine";\nconst engine = new Orchestrator();\n';
+    writeFileSync(join(dir, file), `${start}${code}\nexport {};\n`);
+    return file;
+  });
+  const options = { strict: true, noImplicitAny: false, noEmit: true, module: "esnext", moduleResolution: "bundler", target: "es2022", lib: ["es2022", "esnext.disposable", "dom"], types: [] };
+  writeFileSync(join(dir, "tsconfig.readme.json"), JSON.stringify({ compilerOptions: options, files: ["readme-globals.d.ts", ...files] }));
+  tsc("tsconfig.readme.json");
   const dts = readFileSync(join(dir, "node_modules/orchestrator-engine/pkg/node/orchestrator_engine.d.ts"), "utf8");
   const code = dts.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
   assert.doesNotMatch(code, /:\s*any\b|<any>|\bany\[\]/, "the public types use no `any`");
