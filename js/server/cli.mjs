@@ -89,7 +89,7 @@ export async function serveMain(args, { env = process.env, stdout = process.stdo
     await close();
     throw e;
   }
-  stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: "info", message: "listening", url: server.url, store: values.store.replace(/\/\/[^@/]*@/, "//***@") })}\n`);
+  stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: "info", message: "listening", url: server.url, dashboard: server.dashboard, store: values.store.replace(/\/\/[^@/]*@/, "//***@") })}\n`);
   await new Promise((resolve) => {
     const stop = (signal) => {
       signals.off("SIGTERM", stop);

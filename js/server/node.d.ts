@@ -15,6 +15,8 @@ export interface ServerOptions extends HandlerOptions {
 
 export interface RunningServer {
   url: string;
+  /** Where the dashboard is served (`null` in a checkout before the pages are built). */
+  dashboard: string | null;
   port: number;
   rollouts: Rollouts;
   /** Stops taking connections; resolves once the requests under way are answered. */

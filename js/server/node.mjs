@@ -27,10 +27,11 @@ function withDashboard(handler) {
   if (!existsSync(`${WWW}/engine/orchestrator_engine_bg.wasm`)) return handler;
   const app = new Hono();
   app.get("/", (c) => c.redirect("/dashboard/"));
+  app.get("/dashboard", (c) => c.redirect("/dashboard/"));
   const files = serveStatic({ root: WWW });
   app.get("/*", (c, next) => (PAGES.some((p) => c.req.path.startsWith(p)) ? files(c, next) : next()));
   app.all("*", (c) => handler.fetch(c.req.raw));
-  return { ...handler, fetch: (request) => app.fetch(request) };
+  return { ...handler, fetch: (request) => app.fetch(request), dashboard: true };
 }
 
 /** Whether `host` is a loopback address (only then may a server run without a token). */
@@ -88,6 +89,7 @@ export async function startServer({
   const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
   return {
     url: `http://${shown}:${address.port}`,
+    dashboard: handler.dashboard ? `http://${shown}:${address.port}/dashboard/` : null,
     port: address.port,
     rollouts: handler.rollouts,
     stop: () =>

@@ -196,7 +196,14 @@ test("serve: refuses a public address without a token, serves on loopback, and s
   });
   const exited = new Promise((resolve) => server.on("exit", resolve));
   while (!lines.some((l) => l.message === "listening")) await new Promise((resolve) => setTimeout(resolve, 20));
-  const { url } = lines.find((l) => l.message === "listening");
+  const { url, dashboard } = lines.find((l) => l.message === "listening");
+  // The dashboard is where the log says, with or without the slash.
+  assert.equal(dashboard, `${url}/dashboard/`);
+  assert.equal((await fetch(dashboard)).headers.get("content-type"), "text/html; charset=utf-8");
+  for (const path of ["/", "/dashboard"]) {
+    const moved = await fetch(`${url}${path}`, { redirect: "manual" });
+    assert.deepEqual([moved.status, moved.headers.get("location")], [302, "/dashboard/"], path);
+  }
   // A monitoring endpoint that takes 1 s: SIGTERM arrives while the step waits for it.
   let release;
   const gate = new Promise((resolve) => (release = resolve));
