@@ -16,6 +16,7 @@ Options:
   --store URL            where entities live (default file:./orchestrator-state):
                          file:DIR, memory:, redis://..., postgres://...
   --max-body-bytes N     largest request body (default 201326592, a 1M-target report)
+  --max-streams N        event streams held open at once (default 1000)
   --insecure             allow a non-loopback --host without a token
   -h, --help             this help
 
@@ -33,6 +34,7 @@ const OPTIONS = {
   port: { type: "string", default: "8080" },
   store: { type: "string", default: "file:./orchestrator-state" },
   "max-body-bytes": { type: "string" },
+  "max-streams": { type: "string" },
   insecure: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 };
@@ -42,7 +44,7 @@ const OPTIONS = {
  * once the server has stopped (`signals` stop it).
  */
 export async function serveMain(args, { env = process.env, stdout = process.stdout, stderr = process.stderr, signals = process } = {}) {
-  let values, port, maxBodyBytes, opened;
+  let values, port, maxBodyBytes, maxStreams, opened;
   try {
     ({ values } = parseFlags({ args, options: OPTIONS, allowPositionals: false }));
     if (values.help) {
@@ -51,6 +53,7 @@ export async function serveMain(args, { env = process.env, stdout = process.stdo
     }
     port = wholeNumber("port", values.port, 0, 65535);
     maxBodyBytes = values["max-body-bytes"] === undefined ? undefined : wholeNumber("max-body-bytes", values["max-body-bytes"], 1, 2 ** 31);
+    maxStreams = values["max-streams"] === undefined ? undefined : wholeNumber("max-streams", values["max-streams"], 0, 1_000_000);
     opened = await openStore(values.store).catch((e) => {
       if (e.code !== "INVALID_ARGUMENT") throw e;
       throw new UsageError(e.message.startsWith("--store") ? e.message : `--store: ${e.message}`);
@@ -83,6 +86,7 @@ export async function serveMain(args, { env = process.env, stdout = process.stdo
       readToken,
       insecure: values.insecure,
       maxBodyBytes,
+      maxStreams,
       log: (line) => stdout.write(`${line}\n`),
     });
   } catch (e) {

@@ -22,6 +22,9 @@ export { PREFIX };
 /** Large enough for a report of a million targets (about 110 bytes each as JSON). */
 export const DEFAULT_MAX_BODY_BYTES = 192 * 1024 * 1024;
 
+/** Event streams one handler holds open at once (a dashboard holds one or two). */
+export const DEFAULT_MAX_STREAMS = 1000;
+
 /** The HTTP status of each error code; the Go engine answers 400 for every error of the engine. */
 const STATUS = {
   UNAUTHORIZED: 401,
@@ -32,6 +35,7 @@ const STATUS = {
   ENTITY_BUSY: 409,
   BODY_TOO_LARGE: 413,
   STORE_UNAVAILABLE: 503,
+  TOO_MANY_STREAMS: 503,
 };
 
 /** How far a listener of every entity's events may fall behind before it is let go. */
@@ -61,6 +65,7 @@ export function createHandler({
   hookTimeoutMs,
   cors,
   pollMs = 1000,
+  maxStreams = DEFAULT_MAX_STREAMS,
   rollouts = new Rollouts({ store, now, hookTimeoutMs }),
 } = {}) {
   checkTokens({ token, readToken, insecure });
@@ -68,12 +73,29 @@ export function createHandler({
     throw orchestratorError("INVALID_ARGUMENT", `maxBodyBytes must be a positive whole number of bytes, got ${describe(maxBodyBytes)}`);
   }
   checkMs("pollMs", pollMs);
+  if (!(Number.isInteger(maxStreams) && maxStreams >= 0 && maxStreams <= 1_000_000)) {
+    throw orchestratorError("INVALID_ARGUMENT", `maxStreams must be a whole number from 0 to 1000000, got ${describe(maxStreams)}`);
+  }
   if (cors !== undefined && (typeof cors !== "string" || cors === "")) {
     throw orchestratorError("INVALID_ARGUMENT", `cors must be the origin to allow (or "*"), got ${describe(cors)}`);
   }
   const app = new Hono();
   /** The open event streams, ended by `close()`. */
   const streams = new Set();
+  /** Event streams open or opening: each holds a connection and reads the store, so there are at most `maxStreams`. */
+  let streamSlots = 0;
+  /** A slot for one more event stream (answering how to give it back), or `TOO_MANY_STREAMS`. */
+  function takeStreamSlot() {
+    if (streamSlots >= maxStreams) {
+      throw orchestratorError("TOO_MANY_STREAMS", `this server already holds ${streamSlots} event streams, its limit (maxStreams); close one, or try again later`);
+    }
+    streamSlots++;
+    let given = false;
+    return () => {
+      if (!given) streamSlots--;
+      given = true;
+    };
+  }
   const feed = new EventFeed(rollouts, pollMs);
 
   app.onError((error, c) => {
@@ -131,7 +153,14 @@ export function createHandler({
     ["GET", "/namespaces", async (c) => c.json(await rollouts.namespaces())],
     ["GET", "/:ns/entities", async (c) => c.json(await rollouts.entities(c.req.param("ns")))],
     // Every entity's events as they are logged (Server-Sent Events; see js/server/feed.mjs).
-    ["GET", "/events/stream", (c) => streamSSE(c, (stream) => followFeed(stream))],
+    [
+      "GET",
+      "/events/stream",
+      (c) => {
+        const release = takeStreamSlot();
+        return streamSSE(c, (stream) => followFeed(stream).finally(release));
+      },
+    ],
     [
       "POST",
       "/:ns/:entity",
@@ -202,27 +231,37 @@ export function createHandler({
         const resume = c.req.header("last-event-id");
         let since = wholeNumber(resume ?? c.req.query("since"), resume === undefined ? "since" : "Last-Event-ID", 0);
         const [namespace, entity] = names(c);
-        // The first read answers errors (no such entity) as a plain response.
-        let events = await rollouts.events(namespace, entity, { since, limit: 1000 });
+        const release = takeStreamSlot();
+        let events;
+        try {
+          // The first read answers errors (no such entity) as a plain response.
+          events = await rollouts.events(namespace, entity, { since, limit: 1000 });
+        } catch (error) {
+          release();
+          throw error;
+        }
         return streamSSE(c, async (stream) => {
           streams.add(stream);
-          stream.onAbort(() => streams.delete(stream));
-          let quiet = 0;
-          for (let first = true; !stream.aborted; first = false) {
-            if (!first) events = await rollouts.events(namespace, entity, { since, limit: 1000 });
-            for (const e of events) {
-              await stream.writeSSE({ id: String(e.seq), event: e.kind, data: JSON.stringify(e) });
-              since = e.seq;
+          try {
+            let quiet = 0;
+            for (let first = true; !stream.aborted; first = false) {
+              if (!first) events = await rollouts.events(namespace, entity, { since, limit: 1000 });
+              for (const e of events) {
+                await stream.writeSSE({ id: String(e.seq), event: e.kind, data: JSON.stringify(e) });
+                since = e.seq;
+              }
+              if (events.length === 1000) continue;
+              quiet = events.length > 0 ? 0 : quiet + pollMs;
+              if (quiet >= KEEP_ALIVE_MS) {
+                await stream.write(": keep-alive\n\n");
+                quiet = 0;
+              }
+              await stream.sleep(pollMs);
             }
-            if (events.length === 1000) continue;
-            quiet = events.length > 0 ? 0 : quiet + pollMs;
-            if (quiet >= KEEP_ALIVE_MS) {
-              await stream.write(": keep-alive\n\n");
-              quiet = 0;
-            }
-            await stream.sleep(pollMs);
+          } finally {
+            streams.delete(stream);
+            release();
           }
-          streams.delete(stream);
         });
       },
     ],

@@ -66,7 +66,7 @@ const DESCRIPTIONS = {
   405: "the path has other methods (see Allow)",
   409: "other writers saved first on every attempt (`CONFLICT`)",
   413: "the body is larger than the limit",
-  503: "the store did not answer (`STORE_UNAVAILABLE`), or a Worker was deployed without a token (`NOT_CONFIGURED`)",
+  503: "the store did not answer (`STORE_UNAVAILABLE`), a Worker was deployed without a token (`NOT_CONFIGURED`), or the server holds as many event streams as it may (`TOO_MANY_STREAMS`)",
 };
 
 /** [method, path, summary, request body schema or null, answer schema, content type of the answer] */

@@ -29,6 +29,8 @@ export interface HandlerOptions {
   cors?: string;
   /** How often an event stream looks for new events, in ms (default 1000). */
   pollMs?: number;
+  /** Event streams held open at once; one more gets 503 `TOO_MANY_STREAMS` (default 1000). */
+  maxStreams?: number;
 }
 
 export interface Handler {
@@ -46,3 +48,4 @@ export interface Handler {
 export function createHandler(options: HandlerOptions): Handler;
 export const PREFIX: "/v1/orchestrate";
 export const DEFAULT_MAX_BODY_BYTES: number;
+export const DEFAULT_MAX_STREAMS: number;

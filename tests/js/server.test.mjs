@@ -243,6 +243,46 @@ async function readEvents(response, enough) {
   return events;
 }
 
+test("event streams are limited: one past maxStreams gets 503 TOO_MANY_STREAMS, and a closed one frees its slot", async () => {
+  const { server, call } = await api(new MemoryStore(), { pollMs: 20, maxStreams: 2 });
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" });
+  const opened = [];
+  const open = async (path) => {
+    const aborter = new AbortController();
+    const response = await fetch(`${server.url}/v1/orchestrate${path}`, { signal: aborter.signal });
+    if (response.status === 200) opened.push(aborter);
+    return response;
+  };
+  // A refused first read (no such entity) takes no slot.
+  for (let i = 0; i < 3; i++) {
+    const missing = await open("/prod/none/events/stream");
+    assert.deepEqual([missing.status, (await missing.json()).code], [400, "NOT_FOUND"]);
+  }
+  assert.equal((await open("/prod/api/events/stream?since=0")).status, 200);
+  assert.equal((await open("/events/stream")).status, 200);
+  for (const path of ["/prod/api/events/stream", "/events/stream"]) {
+    const refused = await open(path);
+    assert.equal(refused.status, 503, path);
+    const body = await refused.json();
+    assert.equal(body.code, "TOO_MANY_STREAMS");
+    assert.match(body.message, /already holds 2 event streams, its limit \(maxStreams\)/);
+  }
+  // Every other route still answers.
+  assert.equal((await call("GET", "/v1/orchestrate/prod/api/info")).status, 200);
+  // A client that goes away gives its slot back (once the server sees it gone).
+  opened.shift().abort();
+  let again;
+  for (let tries = 0; tries < 100; tries++) {
+    again = await open("/events/stream");
+    if (again.status === 200) break;
+    await again.body.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal(again.status, 200);
+  for (const aborter of opened) aborter.abort();
+  assert.throws(() => createHandler({ store: new MemoryStore(), insecure: true, maxStreams: -1 }), { code: "INVALID_ARGUMENT", message: /maxStreams must be a whole number/ });
+});
+
 test("the event stream: events as they are logged, resumed after Last-Event-ID; a stopping server ends it", async () => {
   const { server, call } = await api(new MemoryStore(), { pollMs: 20, readToken: "r", token: "w" });
   const write = { authorization: "Bearer w" };
