@@ -285,13 +285,14 @@ export class Rollouts {
   }
 
   /**
-   * Throws `error`, worded as one engine holding every stored entity would:
-   * the entity's own engine says its namespace does not exist where the
-   * store holds other entities of that namespace.
+   * Throws `error`, worded as one engine holding every stored entity would.
+   * The entity's own engine holds it alone, so its `NOT_FOUND` always names
+   * the namespace; where the store holds other entities of that namespace,
+   * it is the entity that does not exist.
    */
   async #asOneEngine(error, namespace, entity) {
-    if (error?.code === "NOT_FOUND" && error.message === notFound("namespace", namespace).message) {
-      if ((await this.list()).some(([ns]) => ns === namespace)) throw notFound("entity", `${namespace}/${entity}`);
+    if (error?.code === "NOT_FOUND" && (await this.list()).some(([ns]) => ns === namespace)) {
+      throw notFound("entity", `${namespace}/${entity}`);
     }
     throw error;
   }

@@ -30,7 +30,7 @@ export async function sameToken(given, expected) {
 export function checkTokens({ token, readToken, insecure }) {
   for (const [name, value] of [["token", token], ["readToken", readToken]]) {
     if (value === undefined || value === null) continue;
-    if (typeof value !== "string" || value === "" || value.trim() !== value) {
+    if (typeof value !== "string" || value === "" || padded(value)) {
       throw orchestratorError("INVALID_ARGUMENT", `${name} must be a non-empty string without whitespace at either end, got ${typeof value === "string" ? `a string of ${value.length} characters` : `a ${typeof value}`} (its value is not shown)`);
     }
   }
@@ -41,6 +41,15 @@ export function checkTokens({ token, readToken, insecure }) {
     );
   }
 }
+
+/** Whether a token has whitespace at an end: a request's header is trimmed, so no request could present it. */
+const padded = (token) => token.trim() !== token;
+
+/** The environment variables that hold the tokens (`serve`, the Worker). */
+const TOKEN_VARIABLES = ["ORCHESTRATOR_TOKEN", "ORCHESTRATOR_READ_TOKEN"];
+
+/** The first of `TOKEN_VARIABLES` set in `env` to a token no request could present (see `padded`), or undefined. */
+export const paddedTokenVariable = (env) => TOKEN_VARIABLES.find((name) => typeof env[name] === "string" && env[name] !== "" && padded(env[name]));
 
 /**
  * The token a request presents: `Authorization: Bearer <token>`, or the

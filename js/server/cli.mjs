@@ -3,6 +3,7 @@
 // from the environment, never from flags (a flag shows in `ps`).
 import { UsageError, parseFlags, usageLine, wholeNumber } from "../cli-args.mjs";
 import { openStore } from "./store-url.mjs";
+import { paddedTokenVariable } from "./auth.mjs";
 import { isLoopback, startServer } from "./node.mjs";
 
 export const USAGE = `Usage: orchestrator-engine serve [options]
@@ -65,12 +66,11 @@ export async function serveMain(args, { env = process.env, stdout = process.stdo
   }
   const token = env.ORCHESTRATOR_TOKEN || undefined;
   const readToken = env.ORCHESTRATOR_READ_TOKEN || undefined;
-  for (const name of ["ORCHESTRATOR_TOKEN", "ORCHESTRATOR_READ_TOKEN"]) {
-    if (env[name] && env[name].trim() !== env[name]) {
-      await opened.close();
-      stderr.write(usageLine("serve", `${name} has whitespace at an end (a newline from the file it came from?), so no request could present it: set it without`));
-      return 2;
-    }
+  const padded = paddedTokenVariable(env);
+  if (padded !== undefined) {
+    await opened.close();
+    stderr.write(usageLine("serve", `${padded} has whitespace at an end (a newline from the file it came from?), so no request could present it: set it without`));
+    return 2;
   }
   if (!token && !readToken && !isLoopback(values.host) && values.insecure) {
     stderr.write(`orchestrator-engine serve: WARNING: serving ${values.host} without a token (--insecure): anyone who can reach it can change rollouts\n`);

@@ -80,21 +80,20 @@ export function createHandler({
     throw orchestratorError("INVALID_ARGUMENT", `cors must be the origin to allow (or "*"), got ${describe(cors)}`);
   }
   const app = new Hono();
-  /** The open event streams, ended by `close()`. */
+  /**
+   * The event streams open or opening, each `{ stream }` once it has one:
+   * each holds a connection and reads the store, so there are at most
+   * `maxStreams`; `close()` ends them.
+   */
   const streams = new Set();
-  /** Event streams open or opening: each holds a connection and reads the store, so there are at most `maxStreams`. */
-  let streamSlots = 0;
-  /** A slot for one more event stream (answering how to give it back), or `TOO_MANY_STREAMS`. */
-  function takeStreamSlot() {
-    if (streamSlots >= maxStreams) {
-      throw orchestratorError("TOO_MANY_STREAMS", `this server already holds ${streamSlots} event streams, its limit (maxStreams); close one, or try again later`);
+  /** A place among the streams (given back with `streams.delete`), or `TOO_MANY_STREAMS`. */
+  function streamSlot() {
+    if (streams.size >= maxStreams) {
+      throw orchestratorError("TOO_MANY_STREAMS", `this server already holds ${streams.size} event streams, its limit (maxStreams); close one, or try again later`);
     }
-    streamSlots++;
-    let given = false;
-    return () => {
-      if (!given) streamSlots--;
-      given = true;
-    };
+    const slot = { stream: null };
+    streams.add(slot);
+    return slot;
   }
   const feed = new EventFeed(rollouts, pollMs);
 
@@ -157,8 +156,8 @@ export function createHandler({
       "GET",
       "/events/stream",
       (c) => {
-        const release = takeStreamSlot();
-        return streamSSE(c, (stream) => followFeed(stream).finally(release));
+        const slot = streamSlot();
+        return streamSSE(c, (stream) => followFeed(Object.assign(slot, { stream })));
       },
     ],
     [
@@ -231,17 +230,17 @@ export function createHandler({
         const resume = c.req.header("last-event-id");
         let since = wholeNumber(resume ?? c.req.query("since"), resume === undefined ? "since" : "Last-Event-ID", 0);
         const [namespace, entity] = names(c);
-        const release = takeStreamSlot();
+        const slot = streamSlot();
         let events;
         try {
           // The first read answers errors (no such entity) as a plain response.
           events = await rollouts.events(namespace, entity, { since, limit: 1000 });
         } catch (error) {
-          release();
+          streams.delete(slot);
           throw error;
         }
         return streamSSE(c, async (stream) => {
-          streams.add(stream);
+          slot.stream = stream;
           try {
             let quiet = 0;
             for (let first = true; !stream.aborted; first = false) {
@@ -259,8 +258,7 @@ export function createHandler({
               await stream.sleep(pollMs);
             }
           } finally {
-            streams.delete(stream);
-            release();
+            streams.delete(slot);
           }
         });
       },
@@ -284,16 +282,17 @@ export function createHandler({
    * Writes the feed's messages to one stream as they come (`event:` the
    * message type, or the event's kind). A listener that falls
    * `MAX_QUEUED` messages behind is told `overflow` and let go: it
-   * reconnects and reads the state afresh.
+   * reconnects and reads the state afresh. `slot`: the stream's place
+   * among `streams`, given back when it ends.
    */
-  async function followFeed(stream) {
+  async function followFeed(slot) {
+    const { stream } = slot;
     const queue = [];
     let wake = null;
     const unsubscribe = feed.subscribe((message) => {
       queue.push(message);
       wake?.();
     });
-    streams.add(stream);
     stream.onAbort(() => wake?.());
     try {
       while (!stream.aborted) {
@@ -318,7 +317,7 @@ export function createHandler({
       }
     } finally {
       unsubscribe();
-      streams.delete(stream);
+      streams.delete(slot);
     }
   }
 
@@ -350,7 +349,7 @@ export function createHandler({
     /** Ends the open event streams (a server stopping waits for its connections). */
     close() {
       feed.close();
-      for (const stream of streams) stream.abort();
+      for (const { stream } of streams) stream?.abort();
       streams.clear();
     },
   };

@@ -87,9 +87,10 @@ export async function startServer({
   });
   const address = server.address();
   const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${shown}:${address.port}`;
   return {
-    url: `http://${shown}:${address.port}`,
-    dashboard: handler.dashboard ? `http://${shown}:${address.port}/dashboard/` : null,
+    url,
+    dashboard: handler.dashboard ? `${url}/dashboard/` : null,
     port: address.port,
     rollouts: handler.rollouts,
     stop: () =>

@@ -20,7 +20,7 @@ import { DurableObject } from "cloudflare:workers";
 import { notFound } from "../rollouts/errors.mjs";
 import { DurableObjectStore } from "../stores/durable-object.mjs";
 import { byName, entityKey, fromEntityKey } from "../stores/names.mjs";
-import { access, refusal } from "./auth.mjs";
+import { access, paddedTokenVariable, refusal } from "./auth.mjs";
 import { createHandler } from "./handler.mjs";
 import { PREFIX, openApiDocument } from "./openapi.mjs";
 
@@ -63,11 +63,9 @@ const document = openApiDocument();
 
 /** Why this Worker's tokens leave it unable to serve safely, or `null`. */
 function misconfigured(env) {
-  for (const name of ["ORCHESTRATOR_TOKEN", "ORCHESTRATOR_READ_TOKEN"]) {
-    const value = env[name];
-    if (typeof value === "string" && value !== "" && value.trim() !== value) {
-      return `${name} has whitespace at an end, so no request could present it: set it again without (wrangler secret put ${name})`;
-    }
+  const padded = paddedTokenVariable(env);
+  if (padded !== undefined) {
+    return `${padded} has whitespace at an end, so no request could present it: set it again without (wrangler secret put ${padded})`;
   }
   if (!env.ORCHESTRATOR_TOKEN && !env.ORCHESTRATOR_READ_TOKEN && env.ORCHESTRATOR_INSECURE !== "true") {
     return 'this Worker has no ORCHESTRATOR_TOKEN, so it would let anyone change rollouts: set one (wrangler secret put ORCHESTRATOR_TOKEN, and ORCHESTRATOR_READ_TOKEN for readers), or set the var ORCHESTRATOR_INSECURE to "true" to serve anyone who can reach it';

@@ -351,17 +351,14 @@ fn advance_plan(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
             return 0;
         }
         if moved < goal {
+            let more = goal.saturating_sub(moved);
             if entity.progress.started.is_none() {
                 entity.progress.started = Some(now);
-                let detail = format!(
-                    "step {} of {count}: {} more {}, {goal} of {total} in all",
-                    index.saturating_add(1),
-                    goal.saturating_sub(moved),
-                    if goal.saturating_sub(moved) == 1 { "target" } else { "targets" }
-                );
+                let noun = if more == 1 { "target" } else { "targets" };
+                let detail = format!("step {} of {count}: {more} more {noun}, {goal} of {total} in all", index.saturating_add(1));
                 entity.event(now, EventKind::StepStarted, rolling, detail);
             }
-            return goal.saturating_sub(moved);
+            return more;
         }
         entity.progress.started.get_or_insert(now);
         if tally.in_flight > 0 || entity.progress.done {

@@ -276,9 +276,10 @@ pub(crate) fn reports_from_js(value: &JsValue) -> Result<Vec<TargetReport>, Erro
     }
     let keys = Keys::new();
     let array: &Array = value.unchecked_ref();
-    let mut reports = Vec::with_capacity(array.length() as usize);
+    let count = array.length() as usize;
+    let mut reports = Vec::with_capacity(count);
     for (i, item) in array.iter().enumerate() {
-        reports.push(report_from_js(i, array.length() as usize, &item, &keys)?);
+        reports.push(report_from_js(i, count, &item, &keys)?);
     }
     Ok(reports)
 }
