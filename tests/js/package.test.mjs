@@ -22,7 +22,15 @@ before(() => {
   const files = packed[0].files.map((f) => f.path);
   writeFileSync(join(dir, "files.json"), JSON.stringify(files));
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--offline", join(dir, packed[0].filename)], { cwd: dir, stdio: "pipe" });
+  // Installed as a user on a fresh machine would: from the registry, with an
+  // npm cache of its own that starts empty, so a warm cache on this machine
+  // cannot hide a dependency the tarball fails to bring.
+  const cache = mkdtempSync(join(tmpdir(), "orchestrator-npm-cache-"));
+  try {
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", join(dir, packed[0].filename)], { cwd: dir, stdio: "pipe", env: { ...process.env, npm_config_cache: cache, npm_config_offline: "false", npm_config_prefer_offline: "false" } });
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
   for (const f of readdirSync(join(root, "tests/js/consumer"))) cpSync(join(root, "tests/js/consumer", f), join(dir, f));
 });
 
