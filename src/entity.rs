@@ -248,10 +248,13 @@ impl Targets {
     }
 
     /// Adds the target made by `make` unless there is one by that name.
-    pub(crate) fn insert_if_absent(&mut self, group: &str, name: &str, make: impl FnOnce() -> Target) {
-        if self.get(group, name).is_none() {
+    /// Answers whether it inserted.
+    pub(crate) fn insert_if_absent(&mut self, group: &str, name: &str, make: impl FnOnce() -> Target) -> bool {
+        let absent = self.get(group, name).is_none();
+        if absent {
             self.extend(std::iter::once((group, name, make())));
         }
+        absent
     }
 
     /// Puts targets back where they were stored (`position`, ascending),
@@ -536,6 +539,11 @@ pub(crate) struct Entity {
     pub(crate) progress: Progress,
     pub(crate) watch: Option<Watch>,
     pub(crate) removed: Vec<Removed>,
+    /// Machines a selection hook created (blue/green) that no retirement
+    /// has balanced yet: the fleet beyond its own size. Batches are sized
+    /// on the fleet without them, and no more are created than targets
+    /// remain to be replaced by them.
+    pub(crate) surge: usize,
     pub(crate) log: EventLog,
     pub(crate) history: History,
     /// Where the last report's targets were found, in its order: the hints
@@ -587,6 +595,7 @@ impl Entity {
             progress,
             watch,
             removed,
+            surge,
             log,
             history,
             hints,
@@ -613,6 +622,7 @@ impl Entity {
             progress: progress.clone(),
             watch: *watch,
             removed: removed.iter().map(|r| Removed { id: r.id.clone(), version: r.version }).collect(),
+            surge: *surge,
             log: copied_log,
             history: copied_history,
             hints: hints.to_vec(),

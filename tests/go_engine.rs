@@ -2,9 +2,10 @@
 //! core/rollout_test.go), replayed through this crate's API in virtual
 //! time: the same options, the same calls, the same clock steps (each
 //! `time.Sleep` advances the clock), each answer fed back as the next
-//! report, and the same assertions. The Go engine rolls back at its batch
-//! pace, so its options map to `rollback_batch_percent = batch_percent`
-//! (this crate's default sends every moved target back at once).
+//! report, and the same assertions, with the Go options as written: this
+//! crate's default rollback pace (every moved target at once) replaces a
+//! blue/green fleet's machines one for one, as the Go engine's batch pace
+//! does.
 
 mod common;
 
@@ -16,14 +17,13 @@ use orchestrator_engine::{
     Engine, ExpectedState, HookContext, HookError, RolloutOptions, TargetController, TargetId, TargetReport, TargetView,
 };
 
-/// The Go engine's `RolloutOptions` (its four fields), at its rollback pace.
+/// The Go engine's `RolloutOptions` (its four fields); the rest default.
 fn go_options(batch_percent: u32, success_percent: u32, success_timeout_secs: u64, duration_timeout_secs: u64) -> RolloutOptions {
     RolloutOptions {
         batch_percent,
         success_percent,
         success_timeout_secs,
         duration_timeout_secs,
-        rollback_batch_percent: Some(batch_percent),
         ..RolloutOptions::default()
     }
 }
@@ -368,3 +368,4 @@ fn test_force_rolling_version() {
     assert_eq!(go.engine.rollout_info("ns", "e").unwrap().rolling_version, "v2");
     assert_eq!(version_count(&answer, "v1"), 0, "v2 starts once v1's targets are back");
 }
+

@@ -106,7 +106,8 @@ fn blue_green_rollback_keeps_the_old_targets() {
     let answer = sim.engine.expected_state("prod", "app", None).unwrap();
     let names: Vec<_> = answer.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["blue-000", "blue-001", "blue-002", "blue-003"]);
-    // The rollback retired every green machine at once; the event log
+    // The two green machines of the first batch failed before any more
+    // were created; the rollback retired both at once, and the event log
     // names each, on the version it ran.
     let removed: Vec<_> = sim
         .engine
@@ -117,7 +118,7 @@ fn blue_green_rollback_keeps_the_old_targets() {
         .map(|e| (e.target.unwrap().name, e.version))
         .collect();
     let removed: Vec<_> = removed.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    assert_eq!(removed, [("green-0", "v2"), ("green-1", "v2"), ("green-2", "v2")]);
+    assert_eq!(removed, [("green-0", "v2"), ("green-1", "v2")]);
     assert!(answer.iter().all(|e| e.version == "v1"));
     let info = sim.info();
     assert_eq!((info.last_known_good_version.as_str(), info.last_known_bad_version.as_str()), ("v1", "v2"));
@@ -234,6 +235,8 @@ struct Failing {
     select: bool,
     approve: bool,
     remove: bool,
+    /// Selects new machines (blue/green) instead of available targets.
+    create: bool,
 }
 
 impl TargetController for Failing {
@@ -241,9 +244,11 @@ impl TargetController for Failing {
         if self.select {
             return Err(HookError::new("select broke"));
         }
-        let _ = (ctx, count);
-        // Asks for every available target, more than it may: the engine
-        // takes `count`.
+        // Asks for more than it may (every available target, or more new
+        // machines than `count`): the engine takes `count`.
+        if self.create {
+            return Ok((0..count + 3).map(|i| TargetId::new("", format!("green-{}-{i}", ctx.now))).collect());
+        }
         Ok(available.iter().map(TargetView::id).collect())
     }
     fn approve(&mut self, _: &HookContext<'_>, selected: &[TargetView<'_>]) -> Result<Vec<TargetId>, HookError> {
@@ -278,7 +283,7 @@ fn hook_failures(sim: &Sim) -> Vec<(String, String)> {
 
 #[test]
 fn a_failing_selection_hook_selects_nothing() {
-    let mut sim = with_hook(Failing { select: true, approve: false, remove: false });
+    let mut sim = with_hook(Failing { select: true, approve: false, remove: false, create: false });
     let answer = sim.step();
     assert_eq!(count(&answer, TargetState::Waiting), 10);
     // Logged once, however many steps it keeps failing the same way.
@@ -288,7 +293,7 @@ fn a_failing_selection_hook_selects_nothing() {
 
 #[test]
 fn a_failing_approval_hook_assigns_nothing() {
-    let mut sim = with_hook(Failing { select: false, approve: true, remove: false });
+    let mut sim = with_hook(Failing { select: false, approve: true, remove: false, create: false });
     let answer = sim.step();
     assert_eq!(count(&answer, TargetState::HeldBack), 2);
     assert!(answer.iter().all(|e| e.version == "v1"));
@@ -344,7 +349,7 @@ fn hook_failures_are_logged_once_per_episode_with_their_duration() {
 
 #[test]
 fn a_selection_larger_than_the_free_slots_is_cut_to_them() {
-    let mut sim = with_hook(Failing { select: false, approve: false, remove: false });
+    let mut sim = with_hook(Failing { select: false, approve: false, remove: false, create: false });
     let answer = sim.step();
     assert_eq!(count(&answer, TargetState::InFlight), 2);
 }
@@ -352,13 +357,19 @@ fn a_selection_larger_than_the_free_slots_is_cut_to_them() {
 #[test]
 fn removal_takes_at_most_count_and_a_failing_removal_hook_removes_nothing() {
     for broken in [false, true] {
-        let mut sim = with_hook(Failing { select: false, approve: false, remove: broken });
-        // Batch 0 succeeds at step 9: count = min(batch 2, 2 decided - 0).
-        for _ in 0..8 {
-            sim.step();
+        let mut sim = Sim::new(10, "v1");
+        sim.establish("v1", options(20));
+        let hook = Failing { select: false, approve: false, remove: broken, create: true };
+        sim.engine.set_target_controller("prod", "app", Some(Box::new(hook))).unwrap();
+        sim.set_version("v2");
+        // Two new machines (the batch) boot on v2 and succeed at step 9:
+        // count = min(batch 2, 2 decided - 0, 2 created).
+        let healthy = HashMap::new();
+        for _ in 0..9 {
+            elastic_step(&mut sim, &healthy);
         }
         let seq = sim.engine.events("prod", "app", 0, usize::MAX).unwrap().last().map_or(0, |e| e.seq);
-        let answer = sim.step();
+        let answer = elastic_step(&mut sim, &healthy);
         // Retired targets leave the answer (a controller that echoes it
         // cannot bring them back); the event log names them.
         let removed: Vec<_> = sim
@@ -373,7 +384,10 @@ fn removal_takes_at_most_count_and_a_failing_removal_hook_removes_nothing() {
         let failures = hook_failures(&sim);
         assert_eq!(!failures.is_empty(), broken);
         assert!(failures.iter().all(|(_, detail)| detail == "remove hook failed: remove broke"));
-        assert_eq!(answer.len(), if broken { 10 } else { 8 });
+        // Two more machines replace the next two once two were retired;
+        // none while the first two are not.
+        assert_eq!(answer.len(), 12);
+        assert_eq!(answer.iter().filter(|e| e.name.starts_with("green")).count(), if broken { 2 } else { 4 });
         assert_eq!(count(&answer, TargetState::Removed), 0);
         assert!(answer.iter().all(|e| !removed.contains(&e.name)));
         assert_eq!(sim.engine.expected_state("prod", "app", None).unwrap().len(), answer.len());
@@ -401,7 +415,7 @@ fn a_selection_naming_a_target_without_a_name_selects_nothing() {
 
 #[test]
 fn hooks_can_be_removed_again() {
-    let mut sim = with_hook(Failing { select: true, approve: false, remove: false });
+    let mut sim = with_hook(Failing { select: true, approve: false, remove: false, create: false });
     sim.engine.set_target_controller("prod", "app", None).unwrap();
     let answer = sim.step();
     assert_eq!(count(&answer, TargetState::InFlight), 2);

@@ -6,7 +6,7 @@ mod common;
 use common::{Behaviour, Sim, SEC, T0};
 use orchestrator_engine::{
     Amount, ControllerKind, Engine, ErrorCode, EventKind, HookContext, HookError, Outcome, PlanStep, RolloutOptions, TargetController,
-    TargetReport, TargetState, TargetView, SNAPSHOT_FORMAT_VERSION,
+    TargetId, TargetReport, TargetState, TargetView, SNAPSHOT_FORMAT_VERSION,
 };
 use proptest::prelude::*;
 
@@ -15,8 +15,10 @@ const GOLDEN_V2: &str = "tests/fixtures/snapshot-v2.bin";
 const GOLDEN_V3: &str = "tests/fixtures/snapshot-v3.bin";
 const GOLDEN_V4: &str = "tests/fixtures/snapshot-v4.bin";
 const GOLDEN_V5: &str = "tests/fixtures/snapshot-v5.bin";
+const GOLDEN_V6: &str = "tests/fixtures/snapshot-v6.bin";
 const GOLDEN_ENTITY_V4: &str = "tests/fixtures/entity-v4.bin";
 const GOLDEN_ENTITY_V5: &str = "tests/fixtures/entity-v5.bin";
+const GOLDEN_ENTITY_V6: &str = "tests/fixtures/entity-v6.bin";
 
 struct RejectHost3;
 impl TargetController for RejectHost3 {
@@ -103,9 +105,71 @@ fn golden_v5_engine() -> Engine {
     engine
 }
 
+/// Blue/green: a selection hook that creates a machine for each one it is
+/// asked for, and counts them.
+struct Creates(std::rc::Rc<std::cell::Cell<usize>>);
+impl TargetController for Creates {
+    fn select(&mut self, _: &HookContext<'_>, _: &[TargetView<'_>], count: usize) -> Result<Vec<TargetId>, HookError> {
+        let from = self.0.get();
+        self.0.set(from + count);
+        Ok((from..from + count).map(|i| TargetId::new("green", format!("machine-{i}"))).collect())
+    }
+}
+
+/// A blue/green rollout of 4 machines at 50% whose first 2 new machines
+/// were created and none retired yet: a surge of 2.
+fn surging() -> Sim {
+    let mut sim = Sim::new(4, "b1");
+    sim.ns = "fleet".into();
+    sim.entity = "bluegreen".into();
+    sim.establish("b1", RolloutOptions { batch_percent: 50, ..Default::default() });
+    let created = std::rc::Rc::new(std::cell::Cell::new(0));
+    sim.engine.set_target_controller("fleet", "bluegreen", Some(Box::new(Creates(created.clone())))).unwrap();
+    sim.set_version("b2");
+    // The first step makes b2 the rolling version, the second creates.
+    sim.step();
+    sim.step();
+    assert_eq!(created.get(), 2);
+    sim
+}
+
+/// The golden v5 engine plus format 6's state: an entity whose blue/green
+/// rollout created machines that no retirement balanced yet.
+fn golden_v6_engine() -> Engine {
+    let mut engine = golden_v5_engine();
+    engine.restore_entity(&surging().engine.snapshot_entity("fleet", "bluegreen").unwrap()).unwrap();
+    engine
+}
+
 #[test]
-fn the_golden_v5_snapshot_restores_and_re_encodes_byte_for_byte() {
+fn the_golden_v6_snapshot_restores_and_re_encodes_byte_for_byte() {
     if std::env::var_os("REGENERATE_GOLDEN").is_some() {
+        std::fs::write(GOLDEN_V6, golden_v6_engine().snapshot()).unwrap();
+    }
+    let bytes = std::fs::read(GOLDEN_V6).expect("the golden snapshot is committed");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 6);
+    let engine = Engine::restore(&bytes).unwrap();
+    // Canonical: the same state gives the same bytes, built or restored.
+    assert_eq!(engine.snapshot(), bytes);
+    assert_eq!(golden_v6_engine().snapshot(), bytes);
+    // The surge came back with it: the restored rollout, given its hook
+    // again, creates no machine until two are retired (its batch is 2),
+    // as the original does.
+    let mut original = surging();
+    let created = std::rc::Rc::new(std::cell::Cell::new(0));
+    let mut restored = Sim { engine, ..surging() };
+    restored.engine.set_target_controller("fleet", "bluegreen", Some(Box::new(Creates(created.clone())))).unwrap();
+    for _ in 0..3 {
+        assert_eq!(restored.step(), original.step());
+    }
+    assert_eq!(created.get(), 0, "the restored rollout created machines beyond its surge");
+}
+
+/// Format 5 (written before the surge) restores to the same state, and
+/// writes it as the current format.
+#[test]
+fn the_golden_v5_snapshot_restores_to_the_same_state() {
+    if std::env::var_os("REGENERATE_GOLDEN_V5").is_some() {
         std::fs::write(GOLDEN_V5, golden_v5_engine().snapshot()).unwrap();
     }
     let bytes = std::fs::read(GOLDEN_V5).expect("the golden snapshot is committed");
@@ -118,9 +182,10 @@ fn the_golden_v5_snapshot_restores_and_re_encodes_byte_for_byte() {
         Some(r#"{"externalmonitoring":"http://127.0.0.1:9/check"}"#)
     );
     assert_eq!(engine.controller_settings("edge", "watched", ControllerKind::Target).unwrap(), None);
-    // Canonical: the same state gives the same bytes, built or restored.
-    assert_eq!(engine.snapshot(), bytes);
-    assert_eq!(golden_v5_engine().snapshot(), bytes);
+    // The same state as the engine that wrote it, now in format 6.
+    let again = engine.snapshot();
+    assert_eq!(u16::from_le_bytes([again[8], again[9]]), SNAPSHOT_FORMAT_VERSION);
+    assert_eq!(again, golden_v5_engine().snapshot());
     // The state under the settings is format 4's golden state.
     let mut without = engine;
     without.set_controller_settings("edge", "canary", ControllerKind::Target, None).unwrap();
@@ -222,12 +287,20 @@ fn the_golden_v4_entity_snapshot_restores_to_the_same_entity() {
 }
 
 #[test]
+fn the_golden_v5_entity_snapshot_restores_to_the_same_entity() {
+    let bytes = std::fs::read(GOLDEN_ENTITY_V5).expect("the golden entity snapshot is committed");
+    let mut engine = Engine::new();
+    engine.restore_entity(&bytes).unwrap();
+    assert_eq!(engine.snapshot_entity("edge", "canary").unwrap(), golden_v5_engine().snapshot_entity("edge", "canary").unwrap());
+}
+
+#[test]
 fn the_golden_entity_snapshot_restores_alone_and_re_encodes_byte_for_byte() {
     if std::env::var_os("REGENERATE_GOLDEN").is_some() {
-        std::fs::write(GOLDEN_ENTITY_V5, golden_v5_engine().snapshot_entity("edge", "canary").unwrap()).unwrap();
+        std::fs::write(GOLDEN_ENTITY_V6, golden_v6_engine().snapshot_entity("edge", "canary").unwrap()).unwrap();
     }
-    let bytes = std::fs::read(GOLDEN_ENTITY_V5).expect("the golden entity snapshot is committed");
-    let whole = Engine::restore(&std::fs::read(GOLDEN_V5).unwrap()).unwrap();
+    let bytes = std::fs::read(GOLDEN_ENTITY_V6).expect("the golden entity snapshot is committed");
+    let whole = Engine::restore(&std::fs::read(GOLDEN_V6).unwrap()).unwrap();
     let mut engine = Engine::new();
     assert_eq!(engine.restore_entity(&bytes).unwrap(), ("edge".to_owned(), "canary".to_owned()));
     assert_eq!(engine.namespaces(), ["edge"]);
@@ -248,11 +321,11 @@ fn the_golden_entity_snapshot_restores_alone_and_re_encodes_byte_for_byte() {
 
 #[test]
 fn a_whole_snapshot_splits_into_entities_and_joins_back_to_the_same_bytes() {
-    let golden = std::fs::read(GOLDEN_V5).unwrap();
+    let golden = std::fs::read(GOLDEN_V6).unwrap();
     let parts = Engine::split_snapshot(&golden).unwrap();
     let names: Vec<(&str, &str)> = parts.iter().map(|(ns, e, _)| (ns.as_str(), e.as_str())).collect();
-    assert_eq!(names, [("edge", "canary"), ("edge", "watched"), ("prod", "app"), ("staging", "worker")]);
-    assert_eq!(parts[0].2, std::fs::read(GOLDEN_ENTITY_V5).unwrap());
+    assert_eq!(names, [("edge", "canary"), ("edge", "watched"), ("fleet", "bluegreen"), ("prod", "app"), ("staging", "worker")]);
+    assert_eq!(parts[0].2, std::fs::read(GOLDEN_ENTITY_V6).unwrap());
     // In any order.
     assert_eq!(Engine::join_snapshots(parts.iter().rev().map(|(_, _, b)| b.as_slice())).unwrap(), golden);
     let twice = Engine::join_snapshots([parts[1].2.as_slice(), parts[2].2.as_slice(), parts[1].2.as_slice()]).unwrap_err();
@@ -266,7 +339,7 @@ fn a_whole_snapshot_splits_into_entities_and_joins_back_to_the_same_bytes() {
     let none = engine.restore_entity(&Engine::new().snapshot()).unwrap_err();
     assert!(none.to_string().contains("no entity"), "{none}");
     // A namespace with no entity (no engine holds one; found by fuzzing).
-    let empty_namespace = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &[1, 1, b'p', 0, 0]));
+    let empty_namespace = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &[1, 1, b'p', 0, 0, 0]));
     assert!(empty_namespace.contains("namespace \"p\" has no entity"), "{empty_namespace}");
     assert!(engine.namespaces().is_empty(), "nothing restored");
 }
@@ -470,8 +543,8 @@ fn a_restored_engine_goes_on_exactly_as_the_original() {
 #[test]
 fn an_empty_engine_round_trips() {
     let bytes = Engine::new().snapshot();
-    // The header, no namespace, no controller settings.
-    assert_eq!(bytes.len(), 22);
+    // The header, no namespace, no controller settings, no surge.
+    assert_eq!(bytes.len(), 23);
     assert!(Engine::restore(&bytes).unwrap().namespaces().is_empty());
 }
 
@@ -562,7 +635,7 @@ fn unreachable_states_are_rejected() {
 
 #[test]
 fn every_truncation_and_every_bit_flip_is_rejected_without_a_panic() {
-    let good = golden_v5_engine().snapshot();
+    let good = golden_v6_engine().snapshot();
     for len in 0..good.len() {
         restore_err(&good[..len]);
     }
@@ -581,7 +654,8 @@ fn mutated_bodies_with_valid_checksums_never_panic() {
         (2, std::fs::read(GOLDEN_V2).unwrap()),
         (3, std::fs::read(GOLDEN_V3).unwrap()),
         (4, std::fs::read(GOLDEN_V4).unwrap()),
-        (5, golden_v5_engine().snapshot()),
+        (5, std::fs::read(GOLDEN_V5).unwrap()),
+        (6, golden_v6_engine().snapshot()),
     ] {
         mutate(format, &good[20..]);
     }

@@ -15,7 +15,8 @@
 //! another entity is rejected rather than merged into a wrong state.
 
 use super::{
-    decode_controllers, decode_v4, encode_controllers, encode_entity, encode_one, end, envelope, open, parse_all, take, ControllersV5,
+    decode_controllers, decode_surge, decode_v4, encode_controllers, encode_entity, encode_one, encode_surge, end, envelope, open,
+    parse_all, take, ControllersV5,
     DeltaV1, Part,
 };
 use crate::engine::Engine;
@@ -27,8 +28,9 @@ use crate::log::{History, Stored, StoredRollout};
 const MAGIC: &[u8; 8] = b"ORCHDLTA";
 
 /// The delta format this engine writes (and the newest it reads). Format 2
-/// is format 1 followed by the entity's controller settings.
-pub const DELTA_FORMAT_VERSION: u16 = 2;
+/// is format 1 followed by the entity's controller settings; format 3 is
+/// format 2 followed by the entity's surge.
+pub const DELTA_FORMAT_VERSION: u16 = 3;
 
 /// The next state's name: the previous one's with a checksum mixed in
 /// (SplitMix64's finaliser, the same in every process).
@@ -89,7 +91,7 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
         first_kept: entity.log.events.front().map_or(entity.log.next_seq, |e| e.seq),
         targets: u64::try_from(entity.targets.len()).unwrap_or(u64::MAX),
     };
-    let bytes = envelope(MAGIC, DELTA_FORMAT_VERSION, &(delta, &encode_controllers(entity)[..]));
+    let bytes = envelope(MAGIC, DELTA_FORMAT_VERSION, &(delta, &encode_controllers(entity)[..], encode_surge(entity)));
     entity.journal = Some(Journal { id: chain(journal.id, crc_of(&bytes)), next_seq: entity.log.next_seq });
     Ok(bytes)
 }
@@ -100,9 +102,14 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
 pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, String), Error> {
     let (format, body, crc) = open(bytes, MAGIC, DELTA_FORMAT_VERSION, "delta")?;
     // Every format ever written keeps its decoder: format 2 is format 1
-    // followed by the controller settings.
+    // followed by the controller settings, format 3 format 2 followed by
+    // the surge.
     let (delta, rest) = take::<DeltaV1>(body)?;
-    let controllers: ControllersV5 = if format == 1 { end(rest, vec![None, None])? } else { parse_all(rest)? };
+    let (controllers, surge): (ControllersV5, u64) = match format {
+        1 => end(rest, (vec![None, None], 0))?,
+        2 => (parse_all(rest)?, 0),
+        _ => parse_all(rest)?,
+    };
     let [target, monitoring]: [Option<String>; 2] =
         controllers.try_into().map_err(|_| Error::snapshot("a delta holds two controller settings"))?;
     let DeltaV1 { namespace, base, part, left, first_kept, targets: count } = delta;
@@ -122,7 +129,10 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     let mut changed = decode_v4(part).map_err(invalid)?;
     changed.controllers = decode_controllers(target, monitoring);
     let leaves = check(entity, &changed, &left, count, first_kept).map_err(invalid)?;
+    // The targets after the merge are `count`, which `check` confirmed.
+    let surge = decode_surge(surge, usize::try_from(count).unwrap_or(usize::MAX)).map_err(invalid)?;
     merge(entity, changed, &leaves, seen, first_kept);
+    entity.surge = surge;
     entity.targets.track_leaving();
     entity.journal = Some(Journal { id: chain(base, crc), next_seq: entity.log.next_seq });
     Ok((namespace, name))
@@ -194,6 +204,7 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
         progress,
         watch,
         removed,
+        surge: _, // the delta's own, after the merge
         log,
         history,
         hints: _,       // a cache

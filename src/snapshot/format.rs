@@ -49,6 +49,12 @@ pub(super) struct EntityV4<T = TargetV1> {
 /// each entity, so that format 4's decoder reads the rest of format 5.
 pub(super) type ControllersV5 = Vec<Option<String>>;
 
+/// What format 6 adds after format 5's controllers: each entity's surge
+/// (machines a selection hook created that no retirement balanced yet), in
+/// the body's order; and what a format 3 delta adds after format 2's (the
+/// delta's entity's).
+pub(super) type SurgesV6 = Vec<u64>;
+
 #[derive(Serialize, Deserialize)]
 pub(super) struct ExtraV4 {
     pub(super) error_timeout_secs: Option<u64>,

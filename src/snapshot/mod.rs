@@ -30,7 +30,10 @@
 //! followed by the settings a binding builds its controllers from (the
 //! URLs of the Go engine's HTTP controllers: see
 //! [`crate::hooks::ControllerSettings`]), so that a restored engine calls
-//! them again.
+//! them again. Format 6 is format 5 followed by each entity's surge: the
+//! machines a selection hook created that no retirement balanced yet (see
+//! [`crate::entity::Entity::surge`]), so that a restored blue/green
+//! rollout creates no more machines than the original would have.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -53,7 +56,7 @@ pub use delta::DELTA_FORMAT_VERSION;
 pub(crate) use delta::{apply_delta, checkpoint, encode_delta};
 
 /// The format version this engine writes.
-pub const SNAPSHOT_FORMAT_VERSION: u16 = 5;
+pub const SNAPSHOT_FORMAT_VERSION: u16 = 6;
 
 const MAGIC: &[u8; 8] = b"ORCHSNAP";
 const HEADER_LEN: usize = 20;
@@ -69,9 +72,10 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
             })
             .collect(),
     };
-    let controllers: Vec<Option<&str>> =
-        engine.namespaces.values().flat_map(|ns| ns.entities.values()).flat_map(encode_controllers).collect();
-    seal(&body, &controllers)
+    let entities = || engine.namespaces.values().flat_map(|ns| ns.entities.values());
+    let controllers: Vec<Option<&str>> = entities().flat_map(encode_controllers).collect();
+    let surges: SurgesV6 = entities().map(encode_surge).collect();
+    seal(&body, &controllers, &surges)
 }
 
 /// One entity's snapshot: the snapshot of an engine that holds only it, so
@@ -79,7 +83,7 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
 /// one).
 pub(crate) fn encode_one(namespace: &str, name: &str, entity: &Entity) -> Vec<u8> {
     let body = Body { namespaces: vec![NamespaceBody { name: namespace.to_owned(), entities: vec![encode_entity(name, entity, None)] }] };
-    seal(&body, &encode_controllers(entity))
+    seal(&body, &encode_controllers(entity), &[encode_surge(entity)])
 }
 
 /// The entity in an entity's snapshot ([`encode_one`]), with its namespace
@@ -97,10 +101,16 @@ pub(crate) fn decode_one(bytes: &[u8]) -> Result<(String, String, Entity), Error
 }
 
 /// The envelope around a body in the current format: format 4's body, then
-/// the controller settings of each of its entities, in order.
+/// the controller settings of each of its entities, then each one's surge,
+/// in order.
 #[inline(never)]
-fn seal(body: &Body<EntityV4<TargetOut<'_>>>, controllers: &[Option<&str>]) -> Vec<u8> {
-    envelope(MAGIC, SNAPSHOT_FORMAT_VERSION, &(body, controllers))
+fn seal(body: &Body<EntityV4<TargetOut<'_>>>, controllers: &[Option<&str>], surges: &[u64]) -> Vec<u8> {
+    envelope(MAGIC, SNAPSHOT_FORMAT_VERSION, &(body, controllers, surges))
+}
+
+/// The entity's surge as the format writes it.
+fn encode_surge(entity: &Entity) -> u64 {
+    u64::try_from(entity.surge).unwrap_or(u64::MAX)
 }
 
 /// The entity's controller settings as the format writes them.
@@ -429,20 +439,29 @@ fn decode_version(version: u16, body: &[u8]) -> Result<Engine, Error> {
         }),
         _ => {
             // Format 4's body; from format 5, then each entity's controller
-            // settings.
+            // settings; from format 6, then each entity's surge.
             let (state, trailer) = take::<Body<EntityV4>>(body)?;
-            let settings: ControllersV5 = if version == 4 { end(trailer, Vec::new())? } else { parse_all(trailer)? };
-            let expected =
-                if version == 4 { 0 } else { state.namespaces.iter().map(|ns| ns.entities.len()).sum::<usize>().saturating_mul(2) };
+            let entities = state.namespaces.iter().map(|ns| ns.entities.len()).sum::<usize>();
+            let (settings, surges): (ControllersV5, SurgesV6) = match version {
+                4 => end(trailer, (Vec::new(), Vec::new()))?,
+                5 => (parse_all(trailer)?, Vec::new()),
+                _ => parse_all(trailer)?,
+            };
+            let expected = if version == 4 { 0 } else { entities.saturating_mul(2) };
             if settings.len() != expected {
-                return Err(Error::snapshot(format!("{} controller settings for {expected} entities", settings.len())));
+                return Err(Error::snapshot(format!("{} controller settings for {entities} entities", settings.len())));
+            }
+            if version >= 6 && surges.len() != entities {
+                return Err(Error::snapshot(format!("{} surges for {entities} entities", surges.len())));
             }
             let mut settings = settings.into_iter();
+            let mut surges = surges.into_iter();
             decode_body(state, |e| {
                 let mut entity = decode_v4(e)?;
                 if let (Some(target), Some(monitoring)) = (settings.next(), settings.next()) {
                     entity.controllers = decode_controllers(target, monitoring);
                 }
+                entity.surge = decode_surge(surges.next().unwrap_or(0), entity.targets.len())?;
                 Ok(entity)
             })
         }
@@ -472,6 +491,14 @@ fn end<T>(rest: &[u8], value: T) -> Result<T, Error> {
         return Err(Error::snapshot("trailing bytes after the body"));
     }
     Ok(value)
+}
+
+/// A surge, which never exceeds the targets there are.
+fn decode_surge(surge: u64, targets: usize) -> Result<usize, String> {
+    match usize::try_from(surge) {
+        Ok(surge) if surge <= targets => Ok(surge),
+        _ => Err(format!("a surge of {surge} created machines in a fleet of {targets}")),
+    }
 }
 
 fn decode_controllers(target: Option<String>, monitoring: Option<String>) -> ControllerSettings {

@@ -146,6 +146,9 @@ fn run_with_hooks(
 
     // The step can no longer fail: what follows is kept.
     entity.removed.clear();
+    // Created machines that stopped reporting and were forgotten leave no
+    // surge beyond the fleet.
+    entity.surge = entity.surge.min(entity.targets.len());
     if starts {
         entity.start_rollout(now);
     }
@@ -221,8 +224,16 @@ fn rest_of_step(entity: &mut Entity, hooks: &mut EntityHooks, names: &StepNames<
         let free = match holds {
             Some(_) => 0,
             None if entity.follows_plan() => advance_plan(entity, &tally, now),
-            None => batch.saturating_sub(tally.in_flight),
+            // Created machines not yet balanced by retirements hold their
+            // slots until they are, in flight or not.
+            None => batch.saturating_sub(tally.in_flight.max(entity.surge)),
         };
+        // A selection hook that creates machines (blue/green) creates at
+        // most one for each target still on another version that no
+        // machine created earlier replaces yet, and (above) never more
+        // than a batch or the rollback's pace beyond what was retired: a
+        // rollout or a rollback replaces what it retires, and no more.
+        let free = free.min(tally.available.saturating_sub(entity.surge));
         // Step 8: nothing new starts without a free slot and an available
         // target; a selection hook is not called either (the Go engine's
         // `selectTargets`), so a hook that creates machines creates none in
@@ -297,7 +308,8 @@ fn adopt_running_version(entity: &mut Entity, now: Timestamp) {
 /// How many targets may be in flight at once: the rollback's pace while
 /// rolling back, the current plan step's size, or SPEC's batch.
 fn batch_size(entity: &Entity) -> usize {
-    let total = entity.targets.len();
+    // Machines created to replace others are not more fleet to pace by.
+    let total = entity.targets.len().saturating_sub(entity.surge);
     let options = &entity.options;
     if entity.rolling_back() {
         options.rollback_batch_size(total)

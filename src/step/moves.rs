@@ -13,7 +13,9 @@ use crate::log::EventKind;
 use crate::model::{TargetId, Timestamp};
 
 /// Step 7 (blue/green): as targets on the kept version are decided, the
-/// removal hook may retire as many targets that do not run it.
+/// removal hook may retire as many targets that do not run it, one for
+/// each machine the selection hook created that no retirement balanced
+/// yet (the surge): a fleet is replaced, never shrunk.
 pub(super) fn remove_replaced(
     entity: &mut Entity,
     hooks: &mut EntityHooks,
@@ -27,7 +29,7 @@ pub(super) fn remove_replaced(
         return;
     };
     let decided = tally.succeeded.saturating_add(tally.failed);
-    let count = batch.min(decided.saturating_sub(tally.in_flight));
+    let count = batch.min(decided.saturating_sub(tally.in_flight)).min(entity.surge);
     if count == 0 {
         return;
     }
@@ -62,6 +64,7 @@ pub(super) fn remove_replaced(
                 tally.expecting_other = tally.expecting_other.saturating_sub(1);
             }
             removed = removed.saturating_add(1);
+            entity.surge = entity.surge.saturating_sub(1);
             let detail = format!("it ran {}, replaced by {}", entity.version(target.reported), entity.version(desired));
             let capacity = entity.options.max_events;
             entity.log.push(capacity, now, EventKind::TargetRemoved, target.reported, Some(id.clone()), detail);
@@ -130,7 +133,9 @@ pub(super) fn select(
         // Blue/green: a machine the entity does not know yet is created
         // (after the others: no stored target moves).
         let (lkg, options) = (entity.lkg, &entity.options);
-        entity.targets.insert_if_absent(&id.group, &id.name, || Target::arriving(Sym::EMPTY, lkg, now, options));
+        if entity.targets.insert_if_absent(&id.group, &id.name, || Target::arriving(Sym::EMPTY, lkg, now, options)) {
+            entity.surge = entity.surge.saturating_add(1);
+        }
         if let Some(position) = entity.targets.position(&id.group, &id.name) {
             if seen.insert(position) {
                 selected.push(position);

@@ -1,17 +1,16 @@
 // The Go engine's own tests (nixmade/orchestrator core/engine_test.go),
 // replayed through this package's JS API in virtual time: the same options,
 // the same calls, the same clock steps (each time.Sleep advances the
-// clock), each answer fed back as the next report, the same assertions.
-// The Go engine rolls back at its batch pace: its options map to
-// rollbackBatchPercent = batchPercent (README, "Moving from the Go engine").
+// clock), each answer fed back as the next report, the same assertions,
+// with the Go options as written.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Orchestrator } from "orchestrator-engine";
 import { T0 } from "./fleet.mjs";
 
-/** The Go engine's RolloutOptions (its four fields), at its rollback pace. */
+/** The Go engine's RolloutOptions (its four fields); the rest default. */
 const goOptions = (batchPercent, successPercent, successTimeoutSecs, durationTimeoutSecs) => ({
-  batchPercent, successPercent, successTimeoutSecs, durationTimeoutSecs, rollbackBatchPercent: batchPercent,
+  batchPercent, successPercent, successTimeoutSecs, durationTimeoutSecs,
 });
 /** DefaultRolloutOptions() with the timeouts a test sets. */
 const goDefaults = (successTimeoutSecs, durationTimeoutSecs) => goOptions(5, 100, successTimeoutSecs, durationTimeoutSecs);
