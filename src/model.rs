@@ -181,12 +181,20 @@ impl RolloutOptions {
         check_timeout("successTimeoutSecs", self.success_timeout_secs)?;
         check_timeout("durationTimeoutSecs", self.duration_timeout_secs)?;
         if self.duration_timeout_secs < self.success_timeout_secs {
+            // Options are often set one field at a time: the deadline the
+            // caller did not set is the default, which they may not know.
+            let default = RolloutOptions::default().duration_timeout_secs;
+            let value = match self.duration_timeout_secs {
+                d if d == default => format!("{d} (the default, unless you set it)"),
+                d => d.to_string(),
+            };
             return Err(Error::InvalidOptions {
                 field: "durationTimeoutSecs".into(),
-                value: self.duration_timeout_secs.to_string(),
+                value,
                 reason: format!(
-                    "it must be at least successTimeoutSecs ({}), or no target that \
-                     changes version could ever succeed before its deadline",
+                    "it must be at least successTimeoutSecs ({0}), or no target that \
+                     changes version could ever succeed before its deadline: set \
+                     durationTimeoutSecs to {0} or more with it",
                     self.success_timeout_secs
                 ),
             });

@@ -30,7 +30,8 @@ fn out_of_range_options_are_rejected_naming_the_field_and_value() {
         (RolloutOptions { success_percent: 250, ..Default::default() }, "invalid rollout option successPercent = 250: a percentage must be an integer from 0 to 100"),
         (RolloutOptions { success_timeout_secs: u64::MAX, duration_timeout_secs: u64::MAX, ..Default::default() }, "invalid rollout option successTimeoutSecs = 18446744073709551615: a timeout must be an integer from 0 to 4294967295 seconds"),
         (RolloutOptions { duration_timeout_secs: 1 << 40, ..Default::default() }, "invalid rollout option durationTimeoutSecs = 1099511627776: a timeout must be an integer from 0 to 4294967295 seconds"),
-        (RolloutOptions { success_timeout_secs: 900, duration_timeout_secs: 120, ..Default::default() }, "invalid rollout option durationTimeoutSecs = 120: it must be at least successTimeoutSecs (900), or no target that changes version could ever succeed before its deadline"),
+        (RolloutOptions { success_timeout_secs: 900, duration_timeout_secs: 120, ..Default::default() }, "invalid rollout option durationTimeoutSecs = 120 (the default, unless you set it): it must be at least successTimeoutSecs (900), or no target that changes version could ever succeed before its deadline: set durationTimeoutSecs to 900 or more with it"),
+        (RolloutOptions { success_timeout_secs: 900, duration_timeout_secs: 300, ..Default::default() }, "invalid rollout option durationTimeoutSecs = 300: it must be at least successTimeoutSecs (900), or no target that changes version could ever succeed before its deadline: set durationTimeoutSecs to 900 or more with it"),
     ];
     for (options, message) in cases {
         let got = fails_cleanly(&mut engine, ErrorCode::InvalidOptions, |e| e.set_rollout_options("prod", "app", Some(options)));

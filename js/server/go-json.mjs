@@ -66,9 +66,24 @@ export function clientState(t) {
   };
 }
 
-/** Rollout options as the Go engine reads them: a field left out is zero. */
+/** This package's options that the Go engine lacks, by their lower-case names: no Go client sends them. */
+const OURS_ONLY = ["errorTimeoutSecs", "steps", "maxFailures", "maxConsecutiveFailures", "watchSecs", "rollbackBatchPercent", "maxEvents"];
+
+/**
+ * Rollout options as the Go engine reads them: a field left out is zero.
+ * A body that names this package's own options was meant for `PUT
+ * .../options` (by name, defaults for what it leaves out): read as Go's, it
+ * would drop them and zero the timeouts, making every version good at once.
+ */
 export function optionsFromGo(body) {
   const o = fold(body, "the options");
+  const ours = OURS_ONLY.filter((name) => name.toLowerCase() in o);
+  if (ours.length > 0) {
+    throw orchestratorError(
+      "INVALID_OPTIONS",
+      `${ours.join(", ")} ${ours.length === 1 ? "is an option" : "are options"} of this package, not of the Go engine, whose POST .../options reads a field left out as 0 (successTimeoutSecs 0 makes every version good at once): send these options with PUT .../options, which takes this package's names and defaults for what the body leaves out`,
+    );
+  }
   const options = {};
   for (const [go, ours] of Object.entries(OPTIONS)) {
     const value = o[go] ?? 0;

@@ -85,6 +85,23 @@ test("a server restarted mid-rollout goes on where it stood (file store)", async
   assert.ok(!after.some((e) => e.kind === "rollback_started"));
 });
 
+test("the Go options route refuses this package's own options (a Go client never sends them) and changes nothing", async () => {
+  const { call } = await api(new MemoryStore());
+  await call("PUT", "/v1/orchestrate/p/e/options", { batchPercent: 10, successTimeoutSecs: 30 });
+  const before = (await call("GET", "/v1/orchestrate/p/e/info")).body.options;
+  for (const body of [{ batchPercent: 20, steps: [1, "50%", "100%"] }, { batchpercent: 20, MAXFAILURES: "10%", watchSecs: 60 }, { rollbackBatchPercent: 50 }]) {
+    const { status, body: answer } = await call("POST", "/v1/orchestrate/p/e/options", body);
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(answer.code, "INVALID_OPTIONS");
+    assert.match(answer.message, /PUT \.\.\.\/options/);
+    assert.match(answer.message, body.steps ? /^steps is an option/ : /are options|is an option/);
+  }
+  assert.deepEqual((await call("GET", "/v1/orchestrate/p/e/info")).body.options, before);
+  // The Go engine's own four fields still decode as Go does.
+  assert.equal((await call("POST", "/v1/orchestrate/p/e/options", { batchPercent: 20 })).status, 200);
+  assert.equal((await call("GET", "/v1/orchestrate/p/e/info")).body.options.successTimeoutSecs, 0);
+});
+
 test("Go's decoding: a field the body leaves out is zero, names match in any case, output uses the Go engine's names", async () => {
   const { call } = await api(new MemoryStore());
   await call("POST", "/v1/orchestrate/p/e/options", { BATCHPERCENT: 100 });
