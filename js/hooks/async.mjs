@@ -38,6 +38,8 @@ class Session {
     this.out = new Map();
     this.mode = "sync";
     this.promised = null; // the hook that answered a Promise in a synchronous step
+    this.remote = false; // whether that hook is an HTTP endpoint (then it was not called)
+    this.queued = 0; // asynchronous steps queued or under way: the entity is busy from the first
     this.begin();
   }
 
@@ -53,11 +55,13 @@ class Session {
     this.answers.clear();
     this.out.clear();
     this.promised = null;
+    this.remote = false;
     this.begin();
   }
 
-  call(hook, fn, thisArg, args) {
-    if (this.mode === "sync") return this.#callNow(hook, fn, thisArg, args);
+  /** `remote`: the hook is an HTTP endpoint, which always answers later. */
+  call(hook, fn, thisArg, args, remote) {
+    if (this.mode === "sync") return this.#callNow(hook, fn, thisArg, args, remote);
     const key = `${hook}#${this.index++}`;
     const shape = signature(args);
     const known = this.answers.get(key);
@@ -92,8 +96,15 @@ class Session {
    * A synchronous step: nothing is replayed, so nothing is remembered (no
    * work per call but the call); a Promise voids the step.
    */
-  #callNow(hook, fn, thisArg, args) {
+  #callNow(hook, fn, thisArg, args, remote) {
     if (this.promised !== null) return STAND_IN[hook](); // the step is void already
+    if (remote) {
+      // An endpoint always answers later: the step is void, and nothing
+      // need leave the process to learn that.
+      this.promised = hook;
+      this.remote = true;
+      return STAND_IN[hook]();
+    }
     const result = fn.apply(thisArg, args);
     if (!isThenable(result)) return result;
     Promise.resolve(result).catch(() => {}); // nobody waits for it: never an unhandled rejection
@@ -164,12 +175,13 @@ function wrap(engine, namespace, entity, controller, monitoring) {
   if (controller === null || controller === undefined || typeof controller !== "object" || Array.isArray(controller)) return controller;
   if (isHttpController(controller, monitoring ? MONITORING_ENDPOINTS : TARGET_ENDPOINTS)) {
     const { settings, hooks } = httpController(controller, monitoring);
-    return wrapHooks(engine, namespace, entity, hooks, settings);
+    return wrapHooks(engine, namespace, entity, hooks, settings, true);
   }
   return wrapHooks(engine, namespace, entity, controller, undefined);
 }
 
-function wrapHooks(engine, namespace, entity, controller, settings) {
+/** `remote`: the hooks post to HTTP endpoints (a synchronous step never calls them). */
+function wrapHooks(engine, namespace, entity, controller, settings, remote = false) {
   const wrapped = { __deferred: () => sessionOf(engine, namespace, entity).deferred(), __settings: settings };
   for (const hook of HOOKS) {
     const fn = controller[hook];
@@ -177,7 +189,7 @@ function wrapHooks(engine, namespace, entity, controller, settings) {
       if (fn !== undefined && fn !== null) wrapped[hook] = fn; // the engine says what is wrong with it
       continue;
     }
-    wrapped[hook] = (...args) => sessionOf(engine, namespace, entity).call(hook, fn, controller, args);
+    wrapped[hook] = (...args) => sessionOf(engine, namespace, entity).call(hook, fn, controller, args, remote);
   }
   return wrapped;
 }
@@ -209,9 +221,11 @@ function rebuild(engine, namespace, entity) {
     const settings = engine.__controllerSettings(namespace, entity, monitoring) ?? null;
     if (settings === kinds[kind]) continue;
     let hooks = null;
+    let remote = false;
     if (settings !== null) {
       try {
         hooks = hooksFromSettings(settings, monitoring);
+        remote = true;
       } catch (error) {
         const fail = () => {
           throw new Error(`the ${kind} controller's settings kept with the entity are unusable: ${error.message}`);
@@ -219,7 +233,7 @@ function rebuild(engine, namespace, entity) {
         hooks = monitoring ? { check: fail } : { select: fail, approve: fail, remove: fail, monitor: fail };
       }
     }
-    set[kind].call(engine, namespace, entity, hooks && wrapHooks(engine, namespace, entity, hooks, settings));
+    set[kind].call(engine, namespace, entity, hooks && wrapHooks(engine, namespace, entity, hooks, settings, remote));
     kinds[kind] = settings;
   }
 }
@@ -270,12 +284,14 @@ export function withAsyncSteps(Orchestrator) {
     // Synchronous: a hook that answers a Promise undoes the step.
     proto[name] = function (namespace, entity, ...args) {
       const session = sessionOf(this, namespace, entity);
-      if (session.mode === "async") throw busy(namespace, entity, name);
+      if (session.mode === "async" || session.queued > 0) throw busy(namespace, entity, name);
       session.reset();
       try {
         return step.call(this, namespace, entity, ...args);
       } catch (error) {
-        if (error?.code === "HOOK_PENDING" && session.promised !== null) {
+        if (error?.code === "HOOK_PENDING" && session.remote) {
+          error.message = `the ${session.promised} hook is an HTTP endpoint, which a synchronous ${name} cannot wait for; nothing was sent and the step was undone. Use ${name}Async (or Rollouts), which waits for asynchronous hooks`;
+        } else if (error?.code === "HOOK_PENDING" && session.promised !== null) {
           error.message = `the ${session.promised} hook returned a Promise, which a synchronous ${name} cannot wait for; the step was undone. Use ${name}Async (or Rollouts), which waits for asynchronous hooks`;
         }
         throw error;
@@ -299,6 +315,10 @@ function stepAsync(engine, namespace, entity, { hookTimeoutMs = 10_000, concurre
   if (!queues.has(engine)) queues.set(engine, new Map());
   const byEntity = queues.get(engine);
   const key = entityKey(namespace, entity);
+  // Busy from this moment: a synchronous step in the same tick, before the
+  // queued one starts, would change the entity underneath it.
+  const queuedIn = sessionOf(engine, namespace, entity);
+  queuedIn.queued += 1;
   const run = async () => {
     const session = sessionOf(engine, namespace, entity);
     session.reset();
@@ -318,6 +338,7 @@ function stepAsync(engine, namespace, entity, { hookTimeoutMs = 10_000, concurre
       engine.__holdClock(false);
       session.mode = "sync";
       session.reset();
+      queuedIn.queued -= 1;
     }
   };
   const previous = byEntity.get(key) ?? Promise.resolve();

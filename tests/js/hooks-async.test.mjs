@@ -171,6 +171,10 @@ test("asynchronous steps of one entity queue; a synchronous call meanwhile is EN
   const order = [];
   const first = engine.orchestrateAsync("prod", "app", fleet.reports()).then(() => order.push("first"));
   const second = engine.orchestrateAsync("prod", "app", fleet.reports()).then(() => order.push("second"));
+  // Busy from the first moment: in the same tick, before the queued step
+  // has started, and while it waits for its hook.
+  assert.throws(() => engine.orchestrate("prod", "app", fleet.reports()), { code: "ENTITY_BUSY" });
+  assert.throws(() => engine.report("prod", "app", fleet.reports()), { code: "ENTITY_BUSY" });
   await sleep(10);
   assert.throws(() => engine.orchestrate("prod", "app", fleet.reports()), { code: "ENTITY_BUSY" });
   await Promise.all([first, second]);

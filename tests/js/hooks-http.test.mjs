@@ -233,7 +233,18 @@ test("a controller of URLs is checked: scheme, fields, headers, timeout; a synch
   engine.setTargetController("prod", "app", { approval: approval.url });
   engine.setTargetVersion("prod", "app", "v2");
   engine.orchestrate("prod", "app", fleet.reports());
-  assert.throws(() => engine.orchestrate("prod", "app", fleet.reports()), (e) => e.code === "HOOK_PENDING" && /approve hook returned a Promise/.test(e.message));
+  const before = engine.snapshot();
+  assert.throws(
+    () => engine.orchestrate("prod", "app", fleet.reports()),
+    (e) => e.code === "HOOK_PENDING" && /the approve hook is an HTTP endpoint/.test(e.message) && /nothing was sent/.test(e.message) && /orchestrateAsync/.test(e.message),
+  );
+  assert.deepEqual(engine.snapshot(), before, "the step was undone");
+  // Nothing left the process, then or later.
+  await sleep(50);
+  assert.equal(approval.requests.length, 0);
+  // The same step, asynchronously, asks the endpoint.
+  await engine.orchestrateAsync("prod", "app", fleet.reports());
+  assert.equal(approval.requests.length, 1);
 });
 
 test("selection, approval and removal endpoints that fail move nothing and log hook_failed with the hook, why and how long", async () => {
@@ -268,11 +279,21 @@ test("selection, approval and removal endpoints that fail move nothing and log h
   mode = "ok";
   assert.equal((await step()).filter((t) => t.version === "v2").length, 2, "answering again, the batch moves");
   assert.equal(hookFailures().length, 3);
-  // A removal endpoint that fails removes nothing, and says so.
-  engine.setTargetController("prod", "app", { removal: failing.url, timeoutMs: 200 });
+  // A removal endpoint that fails removes nothing, and says so (removal
+  // retires old machines as new ones replace them: here a selection
+  // endpoint creates them).
+  let created = 0;
+  const creating = await endpoint((body) => ({ json: { targets: Array.from({ length: body.count }, () => ({ name: `green-${created++}` })) } }));
+  engine.setTargetVersion("prod", "app", "v3");
+  engine.setTargetController("prod", "app", { selection: creating.url, removal: failing.url, timeoutMs: 200 });
   mode = "500";
-  for (let i = 0; i < 4; i++) await step();
-  assert.ok(hookFailures().some((d) => /^remove hook failed: removal endpoint .*answered 500/.test(d)));
+  const removalFailed = () => hookFailures().some((d) => /^remove hook failed: removal endpoint .*answered 500/.test(d));
+  for (let i = 0; i < 40 && !removalFailed(); i++) {
+    const answer = await step();
+    for (const t of answer) if (!fleet.hosts.some((h) => h.name === t.name)) fleet.hosts.push({ ...fleet.hosts[0], name: t.name, running: t.version });
+  }
+  assert.ok(created > 0, "new machines were created");
+  assert.ok(removalFailed(), JSON.stringify(engine.rolloutInfo("prod", "app")));
   assert.ok(!engine.events("prod", "app").some((e) => e.kind === "target_removed"));
 });
 
