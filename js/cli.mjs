@@ -4,7 +4,7 @@
 // same model as the browser simulator) and prints a summary.
 import { UsageError, parseFlags, usageLine, wholeNumber } from "./cli-args.mjs";
 import { Orchestrator, version as engineVersion } from "./node.mjs";
-import { FAILURE_KINDS, OUTCOME_TEXT, Simulation, formatDuration, parseAmount, parseSteps, tally } from "./simulation.mjs";
+import { DEFAULT_SCENARIO, FAILURE_KINDS, OUTCOME_TEXT, Simulation, formatDuration, parseAmount, parseSteps, tally } from "./simulation.mjs";
 
 const USAGE = `Usage: orchestrator-engine simulate [options]
 
@@ -38,6 +38,8 @@ Rollout options (passed to the engine as they are)
   --watch SECS             keep judging a good version this long (default 0)
   --rollback-batch-percent P
                            roll back at most P% at once (default: all at once)
+  --max-events N           events the engine's log keeps (default: 10 per target,
+                           at least 1,000: every version-level event of a run)
 
 Failure injection, per version; SHARE is a fraction (0.05) or a percentage (5%)
   --fail VERSION:SHARE     share of targets never healthy on VERSION (repeatable)
@@ -90,6 +92,7 @@ const OPTIONS = {
   "max-consecutive-failures": { type: "string" },
   watch: { type: "string" },
   "rollback-batch-percent": { type: "string" },
+  "max-events": { type: "string" },
   set: { type: "string", multiple: true },
   force: { type: "string", multiple: true },
   "rollback-to": { type: "string", multiple: true },
@@ -117,6 +120,7 @@ const RANGES = {
   "batch-percent": [1, 100],
   "success-percent": [0, 100],
   "rollback-batch-percent": [1, 100],
+  "max-events": [1, 1_000_000],
   "max-time": [1, 365 * 86_400],
   speed: [1, 1_000_000_000],
 };
@@ -139,6 +143,7 @@ const FLAGS_OF = {
   maxConsecutiveFailures: "--max-consecutive-failures",
   watchSecs: "--watch",
   rollbackBatchPercent: "--rollback-batch-percent",
+  maxEvents: "--max-events",
   groups: "--groups",
   "failure shares": "--fail, --late, --flap, --stuck",
   "versions.current": "--from",
@@ -214,6 +219,9 @@ function scenarioFromArgs(args) {
   if (watch !== undefined) options.watchSecs = watch;
   const rollbackBatch = number("rollback-batch-percent", values["rollback-batch-percent"]);
   if (rollbackBatch !== undefined) options.rollbackBatchPercent = rollbackBatch;
+  // The engine's default log (1,000 events) holds less than one step of a
+  // large fleet: a simulation keeps enough for the whole run.
+  options.maxEvents = number("max-events", values["max-events"]) ?? Math.min(1_000_000, Math.max(1000, 10 * (targets ?? DEFAULT_SCENARIO.targets)));
   scenario.options = options;
   scenario.versions = { current: values.from ?? "v1", target: values.to ?? "v2" };
   const failures = {};

@@ -512,11 +512,18 @@ export class Simulation {
       this.#note("good", `${info.lastKnownGoodVersion} is now last known good: ${plural(ok, "target")} succeeded on it`);
     }
     if (info.lastKnownBadVersion !== was.lastKnownBadVersion && info.lastKnownBadVersion) {
-      const failed = expected.filter((e) => e.isError).length + this.#failuresSentBack(expected, info.lastKnownBadVersion);
+      this.#failuresSentBack(expected, info.lastKnownBadVersion);
       const back = info.lastKnownGoodVersion
         ? `rolling back to ${info.lastKnownGoodVersion}`
         : "no version is known good to return to: targets are held";
-      this.#note("bad", `${info.lastKnownBadVersion} is now last known bad after ${plural(failed, "failure")}; ${back}`);
+      // The engine's own count, from its verdict ("10 of 200 targets
+      // failed; 10 failures make it bad"); a log too small to hold it
+      // still has the threshold the verdict reached.
+      const verdict = this.engine
+        .events(this.namespace, this.entity)
+        .findLast((e) => e.kind === "version_bad" && e.version === info.lastKnownBadVersion && e.time === this.nowMs);
+      const why = verdict?.detail.replace(/\.$/, "") ?? `${plural(info.failureThreshold, "failure")} or more made it bad`;
+      this.#note("bad", `${info.lastKnownBadVersion} is now last known bad: ${why}; ${back}`);
     }
     if (info.rollingVersion !== was.rollingVersion && info.rollingVersion) {
       this.#note("version", `rolling version is now ${info.rollingVersion}`);

@@ -10,7 +10,7 @@ const bin = fileURLToPath(new URL("../../bin/orchestrator-engine.mjs", import.me
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url)));
 
 function cli(...args) {
-  const { status, stdout, stderr } = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
+  const { status, stdout, stderr } = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   return { status, stdout, stderr };
 }
 
@@ -35,10 +35,36 @@ test("a clean rollout: progress lines, then a summary that says rolled out", () 
   assert.match(stdout, /running +v2: 600\n/);
 });
 
+test("the verdict's count is the engine's, even where the event log no longer holds the failures", () => {
+  // 2,000 targets: the log's newest 1,000 events are mostly successes, so
+  // counting failures from the log said "after 0 failures".
+  const { status, stdout, stderr } = cli("simulate", "--targets", "2000", "--batch-percent", "10", "--success-percent", "95", "--fail", "v2:0.06");
+  assert.equal(status, 0, stderr);
+  const [, failed, total, threshold] = stdout.match(/v2 is now last known bad: (\d+) of (\d+) targets? failed; (\d+) failures? makes? it bad/) ?? [];
+  assert.ok(failed !== undefined, stdout.split("\n").filter((l) => /known bad/.test(l)).join("\n"));
+  assert.equal(Number(total), 2000);
+  assert.ok(Number(failed) >= Number(threshold) && Number(threshold) >= 1, `${failed} failed, ${threshold} make it bad`);
+  assert.doesNotMatch(stdout, /after 0 failures/);
+});
+
+test("--events at the default 2,000 targets keeps every version-level event; --max-events sizes the log", () => {
+  const events = (...flags) => {
+    const { status, stdout, stderr } = cli("simulate", "--fail", "v2:0.06", "--json", "--events", ...flags);
+    assert.equal(status, 0, stderr);
+    return JSON.parse(stdout).events;
+  };
+  const kinds = new Set(events().map((e) => e.kind));
+  for (const kind of ["version_set", "target_assigned", "target_failed", "version_bad", "rollback_started", "rollback_finished"]) assert.ok(kinds.has(kind), `${kind} kept`);
+  assert.equal(events("--max-events", "50").length, 50);
+  const bad = cli("simulate", "--max-events", "0");
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--max-events/);
+});
+
 test("a failing rollout: the summary says rolled back and every target is on v1 again", () => {
   const { status, stdout, stderr } = cli("simulate", ...SCENARIO, "--fail", "v2:10%");
   assert.equal(status, 0, stderr);
-  assert.match(stdout, /v2 is now last known bad after \d+ failures; rolling back to v1/);
+  assert.match(stdout, /v2 is now last known bad: \d+ of 600 targets failed; \d+ failures? makes? it bad; rolling back to v1/);
   assert.match(stdout, /outcome +v2 rolled back/);
   assert.match(stdout, /last known good +v1\n/);
   assert.match(stdout, /last known bad +v2\n/);
