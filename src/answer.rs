@@ -341,6 +341,9 @@ impl Entity {
             TargetState::FailedMonitor => {
                 format!("failed on {expected}: the monitor hook rejected it: {}", target.detail.as_deref().unwrap_or(""))
             }
+            TargetState::RolledBack if !self.rolled_back_from.is_empty() => {
+                format!("rolling back to {expected}: an operator's rollbackTo left {}", self.version(self.rolled_back_from))
+            }
             TargetState::RolledBack => format!("rolling back to {expected}: {} is known bad", self.version(self.lkb)),
             TargetState::HeldBack => format!("held back: the approval hook did not approve moving to {}", self.version(self.desired())),
             TargetState::Halted => format!(

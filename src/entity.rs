@@ -544,6 +544,11 @@ pub(crate) struct Entity {
     /// on the fleet without them, and no more are created than targets
     /// remain to be replaced by them.
     pub(crate) surge: usize,
+    /// The version an operator's `rollbackTo` left, until a rollout or
+    /// another rollback starts (empty otherwise): the rollback's events and
+    /// its targets' messages name it, and the operator's request, not a bad
+    /// verdict.
+    pub(crate) rolled_back_from: Sym,
     pub(crate) log: EventLog,
     pub(crate) history: History,
     /// Where the last report's targets were found, in its order: the hints
@@ -596,6 +601,7 @@ impl Entity {
             watch,
             removed,
             surge,
+            rolled_back_from,
             log,
             history,
             hints,
@@ -623,6 +629,7 @@ impl Entity {
             watch: *watch,
             removed: removed.iter().map(|r| Removed { id: r.id.clone(), version: r.version }).collect(),
             surge: *surge,
+            rolled_back_from: *rolled_back_from,
             log: copied_log,
             history: copied_history,
             hints: hints.to_vec(),

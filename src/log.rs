@@ -205,12 +205,22 @@ pub enum Outcome {
     Aborted,
     /// An operator forced another version while it rolled out.
     Abandoned,
+    /// An operator returned every target to this version, known good
+    /// (`rollbackTo`): an entry of its own, opened and closed at once.
+    RolledBackTo,
 }
 
 impl Outcome {
     /// Every outcome, in the order of the snapshot format's codes.
-    pub(crate) const ALL: [Outcome; 6] =
-        [Outcome::InProgress, Outcome::Watching, Outcome::Succeeded, Outcome::Failed, Outcome::Aborted, Outcome::Abandoned];
+    pub(crate) const ALL: [Outcome; 7] = [
+        Outcome::InProgress,
+        Outcome::Watching,
+        Outcome::Succeeded,
+        Outcome::Failed,
+        Outcome::Aborted,
+        Outcome::Abandoned,
+        Outcome::RolledBackTo,
+    ];
 
     pub(crate) const fn is_open(self) -> bool {
         matches!(self, Outcome::InProgress | Outcome::Watching)
@@ -257,8 +267,18 @@ impl History {
     /// Records `version` as good without a rollout (adopted as the first
     /// rollout's stable version), before the rollout under way.
     pub(crate) fn adopt(&mut self, version: Sym, now: Timestamp) {
+        self.closed(version, Outcome::Succeeded, now);
+    }
+
+    /// Records an operator's return of every target to `version`.
+    pub(crate) fn rolled_back_to(&mut self, version: Sym, now: Timestamp) {
+        self.closed(version, Outcome::RolledBackTo, now);
+    }
+
+    /// An entry opened and closed at `now`, before the rollout under way.
+    fn closed(&mut self, version: Sym, outcome: Outcome, now: Timestamp) {
         let at = self.rollouts.iter().position(|r| r.outcome.is_open()).unwrap_or(self.rollouts.len());
-        self.rollouts.insert(at, StoredRollout { version, started: now, ended: Some(now), outcome: Outcome::Succeeded });
+        self.rollouts.insert(at, StoredRollout { version, started: now, ended: Some(now), outcome });
         while self.rollouts.len() > HISTORY_LIMIT {
             self.rollouts.pop_front();
         }
@@ -278,7 +298,7 @@ impl History {
 
     /// Whether `version` ever became last known good.
     pub(crate) fn was_good(&self, version: Sym) -> bool {
-        self.rollouts.iter().any(|r| r.version == version && matches!(r.outcome, Outcome::Succeeded | Outcome::Watching))
+        self.rollouts.iter().any(|r| r.version == version && matches!(r.outcome, Outcome::Succeeded | Outcome::Watching | Outcome::RolledBackTo))
     }
 
     pub(crate) fn list(&self, versions: &Interner) -> Vec<Rollout> {

@@ -110,6 +110,7 @@ impl Entity {
     pub(crate) fn start_rollout(&mut self, now: Timestamp) {
         self.progress = Progress::default();
         if self.rolling_out() {
+            self.rolled_back_from = Sym::EMPTY;
             self.history.start(self.rolling, now);
         }
     }
@@ -165,7 +166,7 @@ impl Entity {
             detail.push_str("; no version is known good: its targets are held where they are until a new version is set");
         }
         self.event(now, EventKind::VersionBad, rolling, detail);
-        self.rollback_started(now, "it is known bad");
+        self.rollback_started(now, rolling, "it is known bad");
     }
 
     /// A watched version whose window passed (or was cut short) is simply
@@ -185,7 +186,7 @@ impl Entity {
         self.lkb = abandoned;
         self.history.settle(abandoned, Outcome::Abandoned, now);
         let why = format!("{} is forced", self.version(version));
-        self.rollback_started(now, &why);
+        self.rollback_started(now, abandoned, &why);
     }
 
     /// `abort`: the version under way (or still watched) is bad now and
@@ -202,7 +203,7 @@ impl Entity {
         self.lkb = rolling;
         self.history.settle(rolling, Outcome::Aborted, now);
         self.event(now, EventKind::Aborted, rolling, "aborted by the operator");
-        self.rollback_started(now, "it was aborted");
+        self.rollback_started(now, rolling, "it was aborted");
         true
     }
 
@@ -255,6 +256,9 @@ impl Entity {
             self.history.settle(watch.version, outcome, now);
         }
         let leaving = self.rolling;
+        // What the targets leave: the rollout under way, or the version
+        // they settled on (which a bad verdict may already have left).
+        let left = if self.rolling_out() || self.lkg.is_empty() || self.lkg == version { leaving } else { self.lkg };
         if self.rolling_out() {
             // A rollout of the very version rolled back to ends as good.
             let outcome = if leaving == version { Outcome::Succeeded } else { Outcome::Aborted };
@@ -265,21 +269,27 @@ impl Entity {
         }
         self.lkg = version;
         self.target_version = version;
+        self.history.rolled_back_to(version, now);
         self.event(now, EventKind::VersionSet, version, "rollbackTo: every target returns to it");
-        self.rollback_started(now, "rollbackTo");
+        let why = format!("rollbackTo, an operator's request, leaving {}", self.version(left));
+        self.rollback_started(now, left, &why);
+        if left != version {
+            self.rolled_back_from = left;
+        }
     }
 
     /// Logs the start of a rollback of the last known bad version (or that
     /// its targets are halted, with nothing good to go back to), on a fresh
     /// plan.
-    fn rollback_started(&mut self, now: Timestamp, why: &str) {
+    fn rollback_started(&mut self, now: Timestamp, left: Sym, why: &str) {
         self.progress = Progress::default();
-        // The event's version is the one rolled back, as rollback_finished's;
-        // with nothing known good to go back to, no rollback starts (its
-        // targets are halted where they are).
+        self.rolled_back_from = Sym::EMPTY;
+        // The event's version is the one rolled back (`left`), as
+        // rollback_finished's; with nothing known good to go back to, no
+        // rollback starts (its targets are halted where they are).
         if !self.lkg.is_empty() {
             let detail = format!("{why}: moving its targets back to {}", self.version(self.lkg));
-            self.event(now, EventKind::RollbackStarted, self.lkb, detail);
+            self.event(now, EventKind::RollbackStarted, left, detail);
         }
         // rollbackTo may leave the rolling version good (it returned to
         // it) or bad (it left it): the versions say which.

@@ -704,6 +704,84 @@ fn history_records_every_rollout_and_rollback_to_returns_to_any_good_version() {
     sim.run_until(50, |s| on(s, "v2") == 6);
 }
 
+/// The rollback events since `seq`: (kind, version, detail).
+fn rollback_events(sim: &Sim, seq: u64) -> Vec<(EventKind, String, String)> {
+    let events = sim.engine.events("prod", "app", seq, usize::MAX).unwrap();
+    events
+        .into_iter()
+        .filter(|e| matches!(e.kind, EventKind::RollbackStarted | EventKind::RollbackFinished))
+        .map(|e| (e.kind, e.version, e.detail))
+        .collect()
+}
+
+fn newest_seq(sim: &Sim) -> u64 {
+    sim.engine.events("prod", "app", 0, usize::MAX).unwrap().last().map_or(0, |e| e.seq)
+}
+
+#[test]
+fn a_rollback_to_is_a_history_entry_of_its_own_and_names_the_version_it_leaves_and_why() {
+    // v2 good, v3 good, then back to v2: the targets leave v3 because an
+    // operator asked, not because v3 went bad.
+    let mut sim = rolling(6, options(50));
+    sim.run_until(100, |s| s.info().last_known_good_version == "v2");
+    sim.set_version("v3");
+    sim.run_until(100, |s| s.info().last_known_good_version == "v3" && on(s, "v3") == 6);
+    let seq = newest_seq(&sim);
+    assert!(sim.engine.rollback_to("prod", "app", "v2", sim.now).unwrap());
+    let last = sim.engine.history("prod", "app").unwrap().pop().unwrap();
+    assert_eq!((last.version.as_str(), last.outcome, last.ended), ("v2", Outcome::RolledBackTo, Some(sim.now)));
+    let answer = sim.step();
+    for e in &answer {
+        assert_eq!((e.version.as_str(), e.reason), ("v2", TargetState::RolledBack));
+        assert_eq!(e.message, "rolling back to v2: an operator's rollbackTo left v3");
+    }
+    sim.run_until(50, |s| on(s, "v2") == 6);
+    sim.step();
+    let events = rollback_events(&sim, seq);
+    assert_eq!(
+        events,
+        [
+            (EventKind::RollbackStarted, "v3".to_owned(), "rollbackTo, an operator's request, leaving v3: moving its targets back to v2".to_owned()),
+            (EventKind::RollbackFinished, "v3".to_owned(), "every moved target is expected back on v2".to_owned()),
+        ]
+    );
+
+    // v2 good, v3 bad and rolled back, then back to v1: the targets leave
+    // v2, which was good; v3's verdict is not why.
+    let mut sim = rolling(6, options(50));
+    sim.run_until(100, |s| s.info().last_known_good_version == "v2");
+    sim.hosts.iter_mut().for_each(|h| {
+        h.behaviour.insert("v3".into(), Behaviour::Broken);
+    });
+    sim.set_version("v3");
+    sim.run_until(100, |s| s.info().last_known_bad_version == "v3");
+    sim.run_until(100, |s| on(s, "v2") == 6);
+    sim.step();
+    let seq = newest_seq(&sim);
+    assert!(sim.engine.rollback_to("prod", "app", "v1", sim.now).unwrap());
+    let answer = sim.step();
+    for e in &answer {
+        assert_eq!(e.message, "rolling back to v1: an operator's rollbackTo left v2", "{e:?}");
+        assert!(!e.message.contains("known bad"));
+    }
+    sim.run_until(50, |s| on(s, "v1") == 6);
+    sim.step();
+    let events = rollback_events(&sim, seq);
+    assert_eq!(events.iter().map(|(k, v, _)| (*k, v.as_str())).collect::<Vec<_>>(), [(EventKind::RollbackStarted, "v2"), (EventKind::RollbackFinished, "v2")]);
+    let history: Vec<_> = sim.engine.history("prod", "app").unwrap().into_iter().map(|r| (r.version, r.outcome)).collect();
+    assert_eq!(history.last(), Some(&("v1".to_owned(), Outcome::RolledBackTo)));
+    // A version returned to is good to return to again.
+    assert!(!sim.engine.rollback_to("prod", "app", "v1", sim.now).unwrap(), "already there");
+    // The next bad verdict is told as one again.
+    assert!(sim.engine.rollback_to("prod", "app", "v2", sim.now).unwrap());
+    sim.run_until(50, |s| on(s, "v2") == 6);
+    sim.set_version("v3");
+    sim.run_until(100, |s| s.info().last_known_bad_version == "v3");
+    sim.run_until(100, |s| s.engine.expected_state("prod", "app", None).unwrap().iter().any(|e| e.reason == TargetState::RolledBack));
+    let answer = sim.engine.expected_state("prod", "app", None).unwrap();
+    assert!(answer.iter().filter(|e| e.reason == TargetState::RolledBack).all(|e| e.message == "rolling back to v2: v3 is known bad"), "{answer:?}");
+}
+
 #[test]
 fn controls_on_an_unknown_entity_are_not_found_and_create_nothing() {
     let mut engine = Engine::new();

@@ -384,10 +384,11 @@ fn removal_takes_at_most_count_and_a_failing_removal_hook_removes_nothing() {
         let failures = hook_failures(&sim);
         assert_eq!(!failures.is_empty(), broken);
         assert!(failures.iter().all(|(_, detail)| detail == "remove hook failed: remove broke"));
-        // Two more machines replace the next two once two were retired;
-        // none while the first two are not.
-        assert_eq!(answer.len(), 12);
-        assert_eq!(answer.iter().filter(|e| e.name.starts_with("green")).count(), if broken { 2 } else { 4 });
+        // Two more machines replace the next two once two were retired; a
+        // failing hook keeps the old two (the fleet grew by its failure,
+        // logged), and the rollout goes on.
+        assert_eq!(answer.len(), if broken { 14 } else { 12 });
+        assert_eq!(answer.iter().filter(|e| e.name.starts_with("green")).count(), 4);
         assert_eq!(count(&answer, TargetState::Removed), 0);
         assert!(answer.iter().all(|e| !removed.contains(&e.name)));
         assert_eq!(sim.engine.expected_state("prod", "app", None).unwrap().len(), answer.len());

@@ -16,6 +16,9 @@ const GOLDEN_AFTER_DELTA_V1: &str = "tests/fixtures/entity-v4-after-delta-v1.bin
 const GOLDEN_ENTITY_V5: &str = "tests/fixtures/entity-v5.bin";
 const GOLDEN_DELTA_V2: &str = "tests/fixtures/delta-v2.bin";
 const GOLDEN_AFTER_DELTA_V2: &str = "tests/fixtures/entity-v5-after-delta-v2.bin";
+const GOLDEN_ENTITY_V6: &str = "tests/fixtures/entity-v6.bin";
+const GOLDEN_DELTA_V3: &str = "tests/fixtures/delta-v3.bin";
+const GOLDEN_AFTER_DELTA_V3: &str = "tests/fixtures/entity-v6-after-delta-v3.bin";
 
 /// A fleet of `n` on v1, v2 set: a rollout under way.
 fn rolling(n: usize) -> Sim {
@@ -241,7 +244,7 @@ fn the_golden_v1_delta_applies_to_the_golden_v4_entity() {
 /// controller's changed and the monitoring one's removed.
 #[test]
 fn the_golden_v2_delta_applies_to_the_golden_v5_entity() {
-    let follower = check_golden_delta(GOLDEN_ENTITY_V5, GOLDEN_DELTA_V2, GOLDEN_AFTER_DELTA_V2, "", |engine| {
+    let follower = check_golden_delta(GOLDEN_ENTITY_V5, GOLDEN_DELTA_V2, GOLDEN_AFTER_DELTA_V2, "_V2", |engine| {
         let settings = r#"{"approval":"https://ci.example/approve/v2"}"#;
         engine.set_controller_settings("edge", "canary", ControllerKind::Target, Some(settings)).unwrap();
         engine.set_controller_settings("edge", "canary", ControllerKind::Monitoring, None).unwrap();
@@ -253,6 +256,25 @@ fn the_golden_v2_delta_applies_to_the_golden_v5_entity() {
         Some(r#"{"approval":"https://ci.example/approve/v2"}"#)
     );
     assert_eq!(follower.controller_settings("edge", "canary", ControllerKind::Monitoring).unwrap(), None);
+}
+
+/// Format 3 carries the entity's format 6 state (its surge, and the
+/// version an operator's rollbackTo left): here a rollbackTo to the
+/// version the canary rolled back to.
+#[test]
+fn the_golden_v3_delta_applies_to_the_golden_v6_entity() {
+    let follower = check_golden_delta(GOLDEN_ENTITY_V6, GOLDEN_DELTA_V3, GOLDEN_AFTER_DELTA_V3, "", |engine| {
+        let now = T0 + 3700 * SEC;
+        engine.set_target_version("edge", "canary", "c3", now).unwrap();
+        engine.orchestrate("edge", "canary", &[], now).unwrap();
+        assert!(engine.rollback_to("edge", "canary", "c1", now).unwrap());
+    });
+    let delta = std::fs::read(GOLDEN_DELTA_V3).unwrap();
+    assert_eq!(u16::from_le_bytes([delta[8], delta[9]]), 3);
+    let answer = follower.expected_state("edge", "canary", None).unwrap();
+    let history = follower.history("edge", "canary").unwrap();
+    assert_eq!(history.last().map(|r| (r.version.as_str(), r.outcome)), Some(("c1", orchestrator_engine::Outcome::RolledBackTo)));
+    assert!(!answer.is_empty());
 }
 
 /// A fuzzer's input (`fuzz/seeds/restore`): a first byte of 0xF0, then a

@@ -133,11 +133,26 @@ fn surging() -> Sim {
     sim
 }
 
+/// An entity whose v2 was good and that an operator returned to v1
+/// (`rollbackTo`), before the step that sends its targets back.
+fn returned() -> Sim {
+    let mut sim = Sim::new(3, "r1");
+    sim.ns = "fleet".into();
+    sim.entity = "returned".into();
+    sim.establish("r1", RolloutOptions { batch_percent: 100, success_timeout_secs: 10, ..Default::default() });
+    sim.set_version("r2");
+    sim.run_until(50, |s| s.info().last_known_good_version == "r2" && s.hosts.iter().all(|h| h.running == "r2"));
+    assert!(sim.engine.rollback_to("fleet", "returned", "r1", sim.now).unwrap());
+    sim
+}
+
 /// The golden v5 engine plus format 6's state: an entity whose blue/green
-/// rollout created machines that no retirement balanced yet.
+/// rollout created machines that no retirement balanced yet, and one an
+/// operator's rollbackTo is sending back.
 fn golden_v6_engine() -> Engine {
     let mut engine = golden_v5_engine();
     engine.restore_entity(&surging().engine.snapshot_entity("fleet", "bluegreen").unwrap()).unwrap();
+    engine.restore_entity(&returned().engine.snapshot_entity("fleet", "returned").unwrap()).unwrap();
     engine
 }
 
@@ -163,6 +178,12 @@ fn the_golden_v6_snapshot_restores_and_re_encodes_byte_for_byte() {
         assert_eq!(restored.step(), original.step());
     }
     assert_eq!(created.get(), 0, "the restored rollout created machines beyond its surge");
+    // The rollbackTo under way is told as one, restored or not.
+    let mut original = returned();
+    let mut restored = Sim { engine: Engine::restore(&bytes).unwrap(), ..returned() };
+    let answer = restored.step();
+    assert_eq!(answer, original.step());
+    assert!(answer.iter().all(|e| e.message == "rolling back to r1: an operator's rollbackTo left r2"), "{answer:?}");
 }
 
 /// Format 5 (written before the surge) restores to the same state, and
@@ -324,7 +345,7 @@ fn a_whole_snapshot_splits_into_entities_and_joins_back_to_the_same_bytes() {
     let golden = std::fs::read(GOLDEN_V6).unwrap();
     let parts = Engine::split_snapshot(&golden).unwrap();
     let names: Vec<(&str, &str)> = parts.iter().map(|(ns, e, _)| (ns.as_str(), e.as_str())).collect();
-    assert_eq!(names, [("edge", "canary"), ("edge", "watched"), ("fleet", "bluegreen"), ("prod", "app"), ("staging", "worker")]);
+    assert_eq!(names, [("edge", "canary"), ("edge", "watched"), ("fleet", "bluegreen"), ("fleet", "returned"), ("prod", "app"), ("staging", "worker")]);
     assert_eq!(parts[0].2, std::fs::read(GOLDEN_ENTITY_V6).unwrap());
     // In any order.
     assert_eq!(Engine::join_snapshots(parts.iter().rev().map(|(_, _, b)| b.as_slice())).unwrap(), golden);

@@ -15,8 +15,8 @@
 //! another entity is rejected rather than merged into a wrong state.
 
 use super::{
-    decode_controllers, decode_surge, decode_v4, encode_controllers, encode_entity, encode_one, encode_surge, end, envelope, open,
-    parse_all, take, ControllersV5,
+    decode_controllers, decode_extra, decode_v4, encode_controllers, encode_entity, encode_extra, encode_one, end, envelope, open,
+    parse_all, take, ControllersV5, ExtraV6,
     DeltaV1, Part,
 };
 use crate::engine::Engine;
@@ -91,7 +91,7 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
         first_kept: entity.log.events.front().map_or(entity.log.next_seq, |e| e.seq),
         targets: u64::try_from(entity.targets.len()).unwrap_or(u64::MAX),
     };
-    let bytes = envelope(MAGIC, DELTA_FORMAT_VERSION, &(delta, &encode_controllers(entity)[..], encode_surge(entity)));
+    let bytes = envelope(MAGIC, DELTA_FORMAT_VERSION, &(delta, &encode_controllers(entity)[..], encode_extra(entity)));
     entity.journal = Some(Journal { id: chain(journal.id, crc_of(&bytes)), next_seq: entity.log.next_seq });
     Ok(bytes)
 }
@@ -105,9 +105,9 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     // followed by the controller settings, format 3 format 2 followed by
     // the surge.
     let (delta, rest) = take::<DeltaV1>(body)?;
-    let (controllers, surge): (ControllersV5, u64) = match format {
-        1 => end(rest, (vec![None, None], 0))?,
-        2 => (parse_all(rest)?, 0),
+    let (controllers, extra): (ControllersV5, ExtraV6) = match format {
+        1 => end(rest, (vec![None, None], ExtraV6::default()))?,
+        2 => (parse_all(rest)?, ExtraV6::default()),
         _ => parse_all(rest)?,
     };
     let [target, monitoring]: [Option<String>; 2] =
@@ -130,9 +130,8 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     changed.controllers = decode_controllers(target, monitoring);
     let leaves = check(entity, &changed, &left, count, first_kept).map_err(invalid)?;
     // The targets after the merge are `count`, which `check` confirmed.
-    let surge = decode_surge(surge, usize::try_from(count).unwrap_or(usize::MAX)).map_err(invalid)?;
+    decode_extra(&mut changed, extra, usize::try_from(count).unwrap_or(usize::MAX)).map_err(invalid)?;
     merge(entity, changed, &leaves, seen, first_kept);
-    entity.surge = surge;
     entity.targets.track_leaving();
     entity.journal = Some(Journal { id: chain(base, crc), next_seq: entity.log.next_seq });
     Ok((namespace, name))
@@ -204,7 +203,8 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
         progress,
         watch,
         removed,
-        surge: _, // the delta's own, after the merge
+        surge,
+        rolled_back_from,
         log,
         history,
         hints: _,       // a cache
@@ -214,12 +214,14 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
         journal: _, // set by the caller
     } = changed;
     entity.controllers = controllers;
+    entity.surge = surge;
     let ours = &mut entity.versions;
     let mut map = |sym: Sym| ours.intern(versions.resolve(sym));
     entity.target_version = map(target_version);
     entity.rolling = map(rolling);
     entity.lkg = map(lkg);
     entity.lkb = map(lkb);
+    entity.rolled_back_from = map(rolled_back_from);
     entity.watch = watch.map(|w| Watch { version: map(w.version), until: w.until, previous: map(w.previous) });
     entity.removed = removed.into_iter().map(|r| Removed { version: map(r.version), ..r }).collect();
     entity.history = History { rollouts: history.rollouts.into_iter().map(|r| StoredRollout { version: map(r.version), ..r }).collect() };

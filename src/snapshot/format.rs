@@ -49,11 +49,17 @@ pub(super) struct EntityV4<T = TargetV1> {
 /// each entity, so that format 4's decoder reads the rest of format 5.
 pub(super) type ControllersV5 = Vec<Option<String>>;
 
-/// What format 6 adds after format 5's controllers: each entity's surge
-/// (machines a selection hook created that no retirement balanced yet), in
-/// the body's order; and what a format 3 delta adds after format 2's (the
-/// delta's entity's).
-pub(super) type SurgesV6 = Vec<u64>;
+/// What format 6 adds after format 5's controllers, for each entity in the
+/// body's order; and what a format 3 delta adds after format 2's (for the
+/// delta's entity). `S`: a string as decoded, owned, or as encoded.
+#[derive(Serialize, Deserialize, Default)]
+pub(super) struct ExtraV6<S = String> {
+    /// Machines a selection hook created that no retirement balanced yet.
+    pub(super) surge: u64,
+    /// The version an operator's rollbackTo left, while its rollback is
+    /// under way.
+    pub(super) rolled_back_from: Option<S>,
+}
 
 #[derive(Serialize, Deserialize)]
 pub(super) struct ExtraV4 {
@@ -241,6 +247,7 @@ pub(super) const fn outcome_code(outcome: Outcome) -> u8 {
         Outcome::Failed => 3,
         Outcome::Aborted => 4,
         Outcome::Abandoned => 5,
+        Outcome::RolledBackTo => 6,
     }
 }
 

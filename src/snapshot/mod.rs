@@ -74,8 +74,8 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
     };
     let entities = || engine.namespaces.values().flat_map(|ns| ns.entities.values());
     let controllers: Vec<Option<&str>> = entities().flat_map(encode_controllers).collect();
-    let surges: SurgesV6 = entities().map(encode_surge).collect();
-    seal(&body, &controllers, &surges)
+    let extras: Vec<ExtraV6<&str>> = entities().map(encode_extra).collect();
+    seal(&body, &controllers, &extras)
 }
 
 /// One entity's snapshot: the snapshot of an engine that holds only it, so
@@ -83,7 +83,7 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
 /// one).
 pub(crate) fn encode_one(namespace: &str, name: &str, entity: &Entity) -> Vec<u8> {
     let body = Body { namespaces: vec![NamespaceBody { name: namespace.to_owned(), entities: vec![encode_entity(name, entity, None)] }] };
-    seal(&body, &encode_controllers(entity), &[encode_surge(entity)])
+    seal(&body, &encode_controllers(entity), &[encode_extra(entity)])
 }
 
 /// The entity in an entity's snapshot ([`encode_one`]), with its namespace
@@ -101,16 +101,19 @@ pub(crate) fn decode_one(bytes: &[u8]) -> Result<(String, String, Entity), Error
 }
 
 /// The envelope around a body in the current format: format 4's body, then
-/// the controller settings of each of its entities, then each one's surge,
-/// in order.
+/// the controller settings of each of its entities, then each one's format
+/// 6 state, in order.
 #[inline(never)]
-fn seal(body: &Body<EntityV4<TargetOut<'_>>>, controllers: &[Option<&str>], surges: &[u64]) -> Vec<u8> {
-    envelope(MAGIC, SNAPSHOT_FORMAT_VERSION, &(body, controllers, surges))
+fn seal(body: &Body<EntityV4<TargetOut<'_>>>, controllers: &[Option<&str>], extras: &[ExtraV6<&str>]) -> Vec<u8> {
+    envelope(MAGIC, SNAPSHOT_FORMAT_VERSION, &(body, controllers, extras))
 }
 
-/// The entity's surge as the format writes it.
-fn encode_surge(entity: &Entity) -> u64 {
-    u64::try_from(entity.surge).unwrap_or(u64::MAX)
+/// The entity's format 6 state as the format writes it.
+fn encode_extra(entity: &Entity) -> ExtraV6<&str> {
+    ExtraV6 {
+        surge: u64::try_from(entity.surge).unwrap_or(u64::MAX),
+        rolled_back_from: (!entity.rolled_back_from.is_empty()).then(|| entity.version(entity.rolled_back_from)),
+    }
 }
 
 /// The entity's controller settings as the format writes them.
@@ -442,7 +445,7 @@ fn decode_version(version: u16, body: &[u8]) -> Result<Engine, Error> {
             // settings; from format 6, then each entity's surge.
             let (state, trailer) = take::<Body<EntityV4>>(body)?;
             let entities = state.namespaces.iter().map(|ns| ns.entities.len()).sum::<usize>();
-            let (settings, surges): (ControllersV5, SurgesV6) = match version {
+            let (settings, extras): (ControllersV5, Vec<ExtraV6>) = match version {
                 4 => end(trailer, (Vec::new(), Vec::new()))?,
                 5 => (parse_all(trailer)?, Vec::new()),
                 _ => parse_all(trailer)?,
@@ -451,17 +454,18 @@ fn decode_version(version: u16, body: &[u8]) -> Result<Engine, Error> {
             if settings.len() != expected {
                 return Err(Error::snapshot(format!("{} controller settings for {entities} entities", settings.len())));
             }
-            if version >= 6 && surges.len() != entities {
-                return Err(Error::snapshot(format!("{} surges for {entities} entities", surges.len())));
+            if version >= 6 && extras.len() != entities {
+                return Err(Error::snapshot(format!("format 6 state of {} entities for {entities}", extras.len())));
             }
             let mut settings = settings.into_iter();
-            let mut surges = surges.into_iter();
+            let mut extras = extras.into_iter();
             decode_body(state, |e| {
                 let mut entity = decode_v4(e)?;
                 if let (Some(target), Some(monitoring)) = (settings.next(), settings.next()) {
                     entity.controllers = decode_controllers(target, monitoring);
                 }
-                entity.surge = decode_surge(surges.next().unwrap_or(0), entity.targets.len())?;
+                let targets = entity.targets.len();
+                decode_extra(&mut entity, extras.next().unwrap_or_default(), targets)?;
                 Ok(entity)
             })
         }
@@ -493,12 +497,19 @@ fn end<T>(rest: &[u8], value: T) -> Result<T, Error> {
     Ok(value)
 }
 
-/// A surge, which never exceeds the targets there are.
-fn decode_surge(surge: u64, targets: usize) -> Result<usize, String> {
-    match usize::try_from(surge) {
-        Ok(surge) if surge <= targets => Ok(surge),
-        _ => Err(format!("a surge of {surge} created machines in a fleet of {targets}")),
-    }
+/// Format 6's state into `entity`, which will have `targets` targets: a
+/// surge never exceeds them, and a version left is a version.
+fn decode_extra(entity: &mut Entity, extra: ExtraV6, targets: usize) -> Result<(), String> {
+    entity.surge = match usize::try_from(extra.surge) {
+        Ok(surge) if surge <= targets => surge,
+        _ => return Err(format!("a surge of {} created machines in a fleet of {targets}", extra.surge)),
+    };
+    entity.rolled_back_from = match extra.rolled_back_from {
+        None => Sym::EMPTY,
+        Some(version) if !version.is_empty() => entity.versions.intern(&version),
+        Some(_) => return Err("an empty version is named as left by a rollbackTo".to_owned()),
+    };
+    Ok(())
 }
 
 fn decode_controllers(target: Option<String>, monitoring: Option<String>) -> ControllerSettings {

@@ -410,8 +410,11 @@ fn advance(entity: &mut Entity, tally: &Tally, now: Timestamp) {
         if finished && !entity.progress.rollback_logged {
             entity.progress.rollback_logged = true;
             let detail = format!("every moved target is expected back on {}", entity.version(entity.lkg));
-            entity.event(now, EventKind::RollbackFinished, entity.lkb, detail);
+            // The version the rollback left, as rollback_started named it.
+            let left = if entity.rolled_back_from.is_empty() { entity.lkb } else { entity.rolled_back_from };
+            entity.event(now, EventKind::RollbackFinished, left, detail);
         }
+
         if finished && entity.progress.retry_pending {
             entity.progress.retry_pending = false;
             // The retry asked for during the rollback starts now, unless

@@ -15,7 +15,10 @@ use crate::model::{TargetId, Timestamp};
 /// Step 7 (blue/green): as targets on the kept version are decided, the
 /// removal hook may retire as many targets that do not run it, one for
 /// each machine the selection hook created that no retirement balanced
-/// yet (the surge): a fleet is replaced, never shrunk.
+/// yet (the surge): a fleet is replaced, never shrunk. A hook that retires
+/// none of them (or cannot: it failed) keeps them: the fleet grew by its
+/// choice, and that surge no longer holds the rollout; one that retires
+/// some is asked again for the rest.
 pub(super) fn remove_replaced(
     entity: &mut Entity,
     hooks: &mut EntityHooks,
@@ -38,8 +41,9 @@ pub(super) fn remove_replaced(
             entity.targets.sorted().filter(|(_, _, t)| t.reported != desired).map(|(group, name, t)| entity.view(group, name, t)).collect();
         controller.remove(ctx, &candidates, count)
     };
-    // A failing removal hook removes nothing.
+    // A failing removal hook removes nothing, and keeps what it was offered.
     let Some(chosen) = logged(entity, "remove", desired, chosen, now) else {
+        entity.surge = entity.surge.saturating_sub(count);
         return;
     };
     let mut removed = 0usize;
@@ -64,13 +68,13 @@ pub(super) fn remove_replaced(
                 tally.expecting_other = tally.expecting_other.saturating_sub(1);
             }
             removed = removed.saturating_add(1);
-            entity.surge = entity.surge.saturating_sub(1);
             let detail = format!("it ran {}, replaced by {}", entity.version(target.reported), entity.version(desired));
             let capacity = entity.options.max_events;
             entity.log.push(capacity, now, EventKind::TargetRemoved, target.reported, Some(id.clone()), detail);
             entity.removed.push(Removed { id, version: target.reported });
         }
     }
+    entity.surge = entity.surge.saturating_sub(if removed == 0 { count } else { removed });
 }
 
 /// A hook's answer, or `None` when it failed, which the event log then

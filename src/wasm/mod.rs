@@ -258,7 +258,7 @@ export interface RolloutEvent {
   detail: string;
 }
 
-export type Outcome = "in_progress" | "watching" | "succeeded" | "failed" | "aborted" | "abandoned";
+export type Outcome = "in_progress" | "watching" | "succeeded" | "failed" | "aborted" | "abandoned" | "rolled_back_to";
 
 /** One rollout of an entity. */
 export interface Rollout {

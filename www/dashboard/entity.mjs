@@ -110,7 +110,7 @@ function render(entity) {
     ...[...history].reverse().map((rollout) => {
       const li = document.createElement("li");
       const ended = rollout.ended ? `, ended ${time(rollout.ended)}` : "";
-      li.textContent = `${rollout.version} ${rollout.outcome.replace("_", " ")} (started ${time(rollout.started)}${ended})`;
+      li.textContent = `${rollout.version} ${rollout.outcome.replaceAll("_", " ")} (started ${time(rollout.started)}${ended})`;
       return li;
     }),
   );
