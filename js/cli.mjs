@@ -343,7 +343,7 @@ targets touched    ${summary.targetsTouched} of ${summary.targets}
 peak in flight     ${summary.peakInFlight}
 peak rolling back  ${summary.peakRollingBack}
 last known good    ${summary.lastKnownGoodVersion || "-"}
-last known bad     ${summary.lastKnownBadVersion || "-"}
+last known bad     ${summary.lastKnownBadVersion || "-"}${summary.lastKnownBadWhy && summary.lastKnownBadWhy !== "judged bad" ? ` (${summary.lastKnownBadWhy}, not judged bad)` : ""}
 running            ${running}
 final states       ${reasons}
 `);

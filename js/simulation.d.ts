@@ -43,13 +43,16 @@ export interface Scenario {
 
 export declare const DEFAULT_SCENARIO: Readonly<Scenario>;
 
-export type Outcome = "rolled_out" | "rolled_back" | "halted" | "unsettled";
+/** `returned`: an operator's rollbackTo returned every target to the version. */
+export type Outcome = "rolled_out" | "rolled_back" | "returned" | "halted" | "unsettled";
 
 export interface Summary {
   outcome: Outcome;
   version: string;
   lastKnownGoodVersion: string;
   lastKnownBadVersion: string;
+  /** Why the last known bad version is: "judged bad", "aborted", "forced away" or "left by rollbackTo VERSION"; null with none. */
+  lastKnownBadWhy: string | null;
   virtualSecs: number;
   steps: number;
   targets: number;

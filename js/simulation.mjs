@@ -289,11 +289,19 @@ export class Simulation {
   summary() {
     const info = this.info;
     const version = info.targetVersion;
+    const history = this.engine.history(this.namespace, this.entity);
+    const last = history.at(-1);
+    // An operator's rollbackTo returned every target to the version: not
+    // a rollout of it, and what it left was not judged bad.
+    const returned = last?.outcome === "rolled_back_to" && last.version === version;
     let outcome = "unsettled";
     if (this.settled) {
-      if (info.lastKnownGoodVersion === version) outcome = "rolled_out";
+      if (info.lastKnownGoodVersion === version) outcome = returned ? "returned" : "rolled_out";
       else if (info.lastKnownBadVersion === version) outcome = info.lastKnownGoodVersion ? "rolled_back" : "halted";
     }
+    const bad = info.lastKnownBadVersion;
+    const verdict = { failed: "judged bad", aborted: "aborted", abandoned: "forced away" }[history.findLast((r) => r.version === bad)?.outcome];
+    const lastKnownBadWhy = !bad ? null : verdict ?? (last?.outcome === "rolled_back_to" ? `left by rollbackTo ${last.version}` : "judged bad");
     const reasons = {};
     for (const e of this.expected) reasons[e.reason] = (reasons[e.reason] ?? 0) + 1;
     const end = this.settledAtMs ?? this.nowMs;
@@ -302,6 +310,7 @@ export class Simulation {
       version,
       lastKnownGoodVersion: info.lastKnownGoodVersion,
       lastKnownBadVersion: info.lastKnownBadVersion,
+      lastKnownBadWhy,
       virtualSecs: (end - this.startMs) / 1000,
       steps: this.steps,
       targets: this.fleet.length,

@@ -8,6 +8,7 @@ export const SAMPLE_NAMES = 4;
 export const OUTCOME_TEXT = Object.freeze({
   rolled_out: "rolled out",
   rolled_back: "rolled back",
+  returned: "returned to by rollbackTo",
   halted: "halted",
   unsettled: "did not settle",
 });

@@ -61,6 +61,17 @@ test("--events at the default 2,000 targets keeps every version-level event; --m
   assert.match(bad.stderr, /--max-events/);
 });
 
+test("--rollback-to: the summary says returned to by rollbackTo, and the version it left was not judged bad", () => {
+  const { status, stdout, stderr } = cli("simulate", "--targets", "200", "--set", "v3@1200", "--rollback-to", "v1@2400", "--events");
+  assert.equal(status, 0, stderr);
+  assert.match(stdout, /outcome +v1 returned to by rollbackTo\n/);
+  assert.doesNotMatch(stdout, /rolled out\n/);
+  assert.match(stdout, /last known bad +v3 \(left by rollbackTo v1, not judged bad\)\n/);
+  assert.doesNotMatch(stdout, /version_bad/);
+  assert.match(stdout, /rollback_started +v3 +rollbackTo, an operator's request, leaving v3: moving its targets back to v1/);
+  assert.match(stdout, /running +v1: 200\n/);
+});
+
 test("a failing rollout: the summary says rolled back and every target is on v1 again", () => {
   const { status, stdout, stderr } = cli("simulate", ...SCENARIO, "--fail", "v2:10%");
   assert.equal(status, 0, stderr);
