@@ -105,6 +105,11 @@ impl<'a> AnswerRow<'a> {
         self.reason.is_failed()
     }
 
+    /// The tags the target last reported (none for a retired target).
+    pub fn tags(&self) -> &'a [String] {
+        self.target.map_or(&[], |t| &t.tags)
+    }
+
     /// What the row's message depends on besides the entity: rows with
     /// equal keys have equal messages.
     pub fn message_key(&self) -> MessageKey<'a> {

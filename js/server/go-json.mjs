@@ -6,7 +6,8 @@
 // - a field the body leaves out is zero (its client's `omitempty` leaves
 //   zero values out: `{"batchpercent":100}` means success percent 0);
 // - targets are its `ClientState`: `{ name, group, tags, version, message,
-//   isError }` with `tags` one comma-joined string.
+//   isError }` with `tags` one comma-joined string (a report may also send
+//   this package's array of strings).
 
 import { orchestratorError } from "../errors.mjs";
 
@@ -39,19 +40,28 @@ export function reportsFromGo(body) {
   if (!Array.isArray(body)) throw invalid("the body must be a JSON array of targets ({ name, group, tags, version, message, isError })");
   return body.map((item, i) => {
     const t = fold(item, `target ${i}`);
-    const tags = string(t.tags, `target ${i}: tags`);
+    const tags = Array.isArray(t.tags) ? tagList(t.tags, i) : string(t.tags, `target ${i}: tags`);
     const isError = t.iserror ?? false;
     if (typeof isError !== "boolean") throw invalid(`target ${i}: isError must be true or false`);
     return {
       name: string(t.name, `target ${i}: name`),
       group: string(t.group, `target ${i}: group`),
       // No tags is null, not []: such a report takes the engine's fast path.
-      tags: tags === "" ? null : tags.split(","),
+      tags: Array.isArray(tags) ? (tags.length === 0 ? null : tags) : tags === "" ? null : tags.split(","),
       version: string(t.version, `target ${i}: version`),
       message: string(t.message, `target ${i}: message`),
       isError,
     };
   });
+}
+
+/** Tags sent as this package's array (each a string without a comma, which the Go form could not carry). */
+function tagList(tags, i) {
+  for (const tag of tags) {
+    if (typeof tag !== "string") throw invalid(`target ${i}: tags must be a comma-joined string or an array of strings`);
+    if (tag.includes(",")) throw invalid(`target ${i}: tag ${JSON.stringify(tag)} holds a comma, which the Go engine's comma-joined tags cannot carry`);
+  }
+  return tags;
 }
 
 /** A target of this package (report, answer or expected state) as the Go engine's `ClientState`. */

@@ -305,7 +305,22 @@ fn failed() -> Vec<u8> {
 
 /// The entity's answer (every target, or one group's) as JS objects.
 pub(crate) fn answer_to_js(answer: Answer<'_>, group: Option<&str>) -> JsValue {
-    rows_to_js(answer, &answer.rows(group), None)
+    let rows = answer.rows(group);
+    let states = rows_to_js(answer, &rows, None);
+    // The targets that reported tags carry them (few, usually: a property
+    // set on those alone, not a field on every row).
+    if let Some(states) = states.dyn_ref::<Array>() {
+        for (i, row) in rows.iter().enumerate() {
+            let tags = row.tags();
+            if tags.is_empty() {
+                continue;
+            }
+            let list: Array = tags.iter().map(|t| JsValue::from_str(t)).collect();
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            let _ = js_sys::Reflect::set(&states.get(index), &JsValue::from_str("tags"), &list);
+        }
+    }
+    states
 }
 
 /// The answer to the report just taken, as JS objects. `names`: the

@@ -147,6 +147,13 @@ export interface ExpectedState {
   isError: boolean;
   /** Why, for a program. */
   reason: Reason;
+  /**
+   * The tags the target last reported, in `expectedState()` on targets
+   * that reported any (absent otherwise; an answer to a report leaves them
+   * out: the report holds them). Over the Go engine's HTTP routes they are
+   * one comma-joined string.
+   */
+  tags?: string[];
 }
 
 /**

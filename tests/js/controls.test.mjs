@@ -153,7 +153,8 @@ test("events page with since/limit, history lists rollouts, rollbackTo returns t
   drive(engine, fleet, clock, { done: () => fleet.runningAll("v1") });
   const info = engine.rolloutInfo("prod", "app");
   assert.deepEqual([info.targetVersion, info.lastKnownGoodVersion, info.lastKnownBadVersion], ["v1", "v1", "v2"]);
-  assert.deepEqual(engine.history("prod", "app").map((r) => r.version), ["v1", "v2"]);
+  // The return to v1 is an entry of its own.
+  assert.deepEqual(engine.history("prod", "app").map((r) => [r.version, r.outcome]), [["v1", "succeeded"], ["v2", "succeeded"], ["v1", "rolled_back_to"]]);
 
   for (const bad of [() => engine.events("prod", "app", { since: -1 }), () => engine.events("prod", "app", { from: 1 }), () => engine.promote("prod", "app", { full: "yes" })]) {
     assert.throws(bad, (e) => e.code === "INVALID_ARGUMENT");

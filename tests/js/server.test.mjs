@@ -115,6 +115,18 @@ test("Go's decoding: a field the body leaves out is zero, names match in any cas
   });
   const answer = (await call("POST", "/v1/orchestrate/p/e", [{ NAME: "h1", Group: "g", TAGS: "a,b", Version: "v0", IsError: false, unknownField: 1 }])).body;
   assert.deepEqual(answer, [{ name: "h1", group: "g", tags: "a,b", version: "v1", message: answer[0].message, isError: false }]);
+  // The engine keeps the tags: every read answers them, as the Go engine
+  // does; a report may send this package's array too.
+  await call("POST", "/v1/orchestrate/p/e/status", [{ name: "h2", group: "g", tags: ["x", "y"], version: "v1" }]);
+  for (const route of ["targets", "status", "g/status"]) {
+    const targets = (await call("GET", `/v1/orchestrate/p/e/${route}`)).body;
+    assert.deepEqual(targets.map((t) => [t.name, t.tags]), [["h1", "a,b"], ["h2", "x,y"]], route);
+  }
+  const expected = (await call("GET", "/v1/orchestrate/p/e/expected")).body;
+  assert.deepEqual(expected.map((t) => t.tags), [["a", "b"], ["x", "y"]]);
+  const comma = await call("POST", "/v1/orchestrate/p/e/status", [{ name: "h3", tags: ["a,b"], version: "v1" }]);
+  assert.deepEqual([comma.status, comma.body.code], [400, "INVALID_ARGUMENT"]);
+  assert.match(comma.body.message, /holds a comma/);
 });
 
 test("tokens: the write token may do everything, the read token only read; compared whole", async () => {

@@ -68,7 +68,7 @@ engine.setRolloutOptions("production", "app-service", { batchPercent: "10" });
 import { OUTCOME_TEXT, Simulation, formatDuration, parseSteps, tally, type Summary } from "orchestrator-engine/simulation";
 const simulation = new Simulation(Orchestrator, { targets: 10, failures: { v2: { unhealthy: 0.1 } } });
 const summary: Summary = simulation.run({ maxSteps: 5 });
-const outcome: "rolled_out" | "rolled_back" | "halted" | "unsettled" = summary.outcome;
+const outcome: "rolled_out" | "rolled_back" | "returned" | "halted" | "unsettled" = summary.outcome;
 const took: string = `${OUTCOME_TEXT[summary.outcome]} in ${formatDuration(summary.virtualSecs)}, ${tally(summary.reasons).failed} failed`;
 const saved = Simulation.load(Orchestrator, simulation.save());
 const acted: boolean = simulation.control("rollbackTo", "v1") || simulation.control("pause");
