@@ -5,6 +5,20 @@
 
 import { parseArgs } from "node:util";
 
+/** What `orchestrator-engine --help` (no command) says: the commands. */
+export const OVERVIEW = `Usage: orchestrator-engine <command> [options]
+
+Commands:
+  simulate   roll a simulated fleet from one version to another with the
+             real engine, in virtual time, and print what happened
+  serve      serve the HTTP API (the Go engine's, under /v1/orchestrate),
+             the live dashboard at /dashboard/ and the rollout simulator
+             at /simulator/
+
+orchestrator-engine <command> --help lists a command's options;
+orchestrator-engine --version prints the engine's version.
+`;
+
 /** A bad invocation; its message names the flag. */
 export class UsageError extends Error {}
 

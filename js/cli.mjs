@@ -2,7 +2,7 @@
 // (bin/orchestrator-engine.mjs). It runs the real engine (this package's
 // wasm) against a fleet simulated in virtual time (js/simulation.mjs, the
 // same model as the browser simulator) and prints a summary.
-import { UsageError, parseFlags, usageLine, wholeNumber } from "./cli-args.mjs";
+import { OVERVIEW, UsageError, parseFlags, usageLine, wholeNumber } from "./cli-args.mjs";
 import { Orchestrator, version as engineVersion } from "./node.mjs";
 import { DEFAULT_SCENARIO, FAILURE_KINDS, OUTCOME_TEXT, Simulation, formatDuration, parseAmount, parseSteps, tally } from "./simulation.mjs";
 
@@ -188,7 +188,8 @@ const TIMED_CONTROLS = { pause: "pause", resume: "resume", abort: "abort", retry
 /** The scenario (and output settings) the flags describe. */
 function scenarioFromArgs(args) {
   const { values, positionals } = parseFlags({ args, options: OPTIONS, allowPositionals: true });
-  if (values.help || values.version) return { help: values.help, version: values.version };
+  // `--help` alone asks what the commands are; after `simulate`, its options.
+  if (values.help || values.version) return { help: values.help && (positionals[0] === "simulate" ? USAGE : OVERVIEW), version: values.version };
   if (positionals.length === 0) throw new UsageError("missing command: simulate or serve");
   if (positionals[0] !== "simulate") throw new UsageError(`unknown command ${JSON.stringify(positionals[0])} (the commands are simulate and serve)`);
   if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])} after simulate (every option is a --flag)`);
@@ -365,7 +366,7 @@ export async function main(args, { stdout = process.stdout, stderr = process.std
     return 2;
   }
   if (parsed.help) {
-    stdout.write(USAGE);
+    stdout.write(parsed.help);
     return 0;
   }
   if (parsed.version) {

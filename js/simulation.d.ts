@@ -2,6 +2,7 @@
 import type {
   Amount, RolloutEvent, ExpectedState, Orchestrator, PlanStepInput, Reason, Rollout, RolloutInfo, RolloutOptions, Schedule,
 } from "orchestrator-engine";
+import { OrchestratorError } from "orchestrator-engine";
 
 export declare const NAMESPACE: "simulation";
 export declare const ENTITY: "service";
@@ -96,8 +97,8 @@ export interface SavedSimulation {
   snapshot: string;
 }
 
-/** A scenario the simulator cannot run; `code` is INVALID_SCENARIO. */
-export declare class ScenarioError extends Error {
+/** A scenario the simulator cannot run: an OrchestratorError whose `code` is INVALID_SCENARIO. */
+export declare class ScenarioError extends OrchestratorError {
   readonly code: "INVALID_SCENARIO";
 }
 

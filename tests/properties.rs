@@ -685,7 +685,8 @@ fn run(scenario: &Scenario) {
 proptest! {
     // PROPTEST_CASES=5000 for a long campaign; 48 keeps `npm test` quick.
     #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48),
+        // PROPTEST_CASES may raise the count for a campaign, never lower it.
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).map_or(48, |n: u32| n.max(48)),
         ..ProptestConfig::default()
     })]
 

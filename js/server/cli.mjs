@@ -9,7 +9,10 @@ import { isLoopback, startServer } from "./node.mjs";
 export const USAGE = `Usage: orchestrator-engine serve [options]
 
 Serves the Go engine's HTTP API (and this package's additions) under
-/v1/orchestrate, with /healthz for health checks.
+/v1/orchestrate, with /healthz for health checks, and two browser pages
+beside it: the live dashboard at /dashboard/ (every entity's rollout,
+its targets and events as they happen, and its controls) and the rollout
+simulator at /simulator/. The "listening" line gives both addresses.
 
 Options:
   --host HOST            address to listen on (default 127.0.0.1)
@@ -26,8 +29,11 @@ Environment:
   ORCHESTRATOR_READ_TOKEN  bearer token for the GET routes only
 
 Without a token the server only listens on loopback. It logs one JSON
-line per request, and on SIGTERM or SIGINT stops taking connections and
-finishes the requests under way.
+line per request, and on SIGTERM or SIGINT stops taking connections,
+finishes the requests under way and exits. Run it with node (or the
+installed bin) rather than through npx or npm, which may not pass a
+signal on: in a container, CMD ["node",
+"node_modules/orchestrator-engine/bin/orchestrator-engine.mjs", "serve"].
 `;
 
 const OPTIONS = {
@@ -93,7 +99,7 @@ export async function serveMain(args, { env = process.env, stdout = process.stdo
     await close();
     throw e;
   }
-  stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: "info", message: "listening", url: server.url, dashboard: server.dashboard, store: values.store.replace(/\/\/[^@/]*@/, "//***@") })}\n`);
+  stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: "info", message: "listening", url: server.url, dashboard: server.dashboard, simulator: server.simulator, store: values.store.replace(/\/\/[^@/]*@/, "//***@") })}\n`);
   await new Promise((resolve) => {
     const stop = (signal) => {
       signals.off("SIGTERM", stop);

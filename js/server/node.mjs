@@ -18,20 +18,26 @@ const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 /** The browser pages: the dashboard (www/dashboard/), with the engine and drawing code it shares with the simulator. */
 const WWW = fileURLToPath(new URL("../../www", import.meta.url));
 const PAGES = ["/dashboard/", "/engine/", "/render.mjs", "/columns.mjs", "/style.css"];
+/** The rollout simulator (www/ itself: index.html, app.mjs, worker.mjs and what they share), under this path. */
+const SIMULATOR = "/simulator";
 
 /**
- * The dashboard's files at `/` beside the API (`handler`); without the built
- * pages (a checkout before `npm run build`), the API alone.
+ * The dashboard's files at `/` and the simulator's at `/simulator/`, beside
+ * the API (`handler`); without the built pages (a checkout before `npm run
+ * build`), the API alone.
  */
-function withDashboard(handler) {
+function withPages(handler) {
   if (!existsSync(`${WWW}/engine/orchestrator_engine_bg.wasm`)) return handler;
   const app = new Hono();
   app.get("/", (c) => c.redirect("/dashboard/"));
   app.get("/dashboard", (c) => c.redirect("/dashboard/"));
+  app.get(SIMULATOR, (c) => c.redirect(`${SIMULATOR}/`));
   const files = serveStatic({ root: WWW });
+  const simulator = serveStatic({ root: WWW, rewriteRequestPath: (path) => path.slice(SIMULATOR.length) });
+  app.get(`${SIMULATOR}/*`, (c, next) => simulator(c, next));
   app.get("/*", (c, next) => (PAGES.some((p) => c.req.path.startsWith(p)) ? files(c, next) : next()));
   app.all("*", (c) => handler.fetch(c.req.raw));
-  return { ...handler, fetch: (request) => app.fetch(request), dashboard: true };
+  return { ...handler, fetch: (request) => app.fetch(request), pages: true };
 }
 
 /** Whether `host` is a loopback address (only then may a server run without a token). */
@@ -64,7 +70,7 @@ export async function startServer({
       `refusing to listen on ${host} without a token: set ORCHESTRATOR_TOKEN (and ORCHESTRATOR_READ_TOKEN for readers), or pass --insecure to serve anyone who can reach it`,
     );
   }
-  const handler = withDashboard(createHandler({ store, token, readToken, insecure: insecure || isLoopback(host), ...options }));
+  const handler = withPages(createHandler({ store, token, readToken, insecure: insecure || isLoopback(host), ...options }));
   const logged = async (request, ...rest) => {
     const started = performance.now();
     const response = await handler.fetch(request, ...rest);
@@ -90,7 +96,8 @@ export async function startServer({
   const url = `http://${shown}:${address.port}`;
   return {
     url,
-    dashboard: handler.dashboard ? `${url}/dashboard/` : null,
+    dashboard: handler.pages ? `${url}/dashboard/` : null,
+    simulator: handler.pages ? `${url}${SIMULATOR}/` : null,
     port: address.port,
     rollouts: handler.rollouts,
     stop: () =>

@@ -62,8 +62,17 @@ export interface MemoryStore extends Store {}
  * a call made while the server is down fails at once instead of running
  * after it is back.
  */
+/**
+ * What RedisStore needs of a client: ioredis's `callBuffer` or node-redis's
+ * `sendCommand` (v4 and later). Both clients' own types fit this, without
+ * this package depending on either.
+ */
+export type RedisClientLike =
+  | { callBuffer(command: string, ...args: never[]): Promise<unknown> }
+  | { sendCommand(args: never[], options?: never): Promise<unknown> };
+
 export class RedisStore {
-  constructor(client: unknown, options?: { prefix?: string });
+  constructor(client: RedisClientLike, options?: { prefix?: string });
 }
 export interface RedisStore extends Store {}
 
@@ -73,7 +82,16 @@ export interface RedisStore extends Store {}
  * compare-and-swap one statement around `UPDATE ... WHERE revision = $n`. Pass a
  * `pg` Client or Pool, or a `postgres` (postgres.js) sql function.
  */
+/**
+ * What PostgresStore needs of a client: postgres.js's `unsafe`, or the
+ * `query` of a `pg` Client or Pool. Both clients' own types fit this,
+ * without this package depending on either.
+ */
+export type PostgresClientLike =
+  | { unsafe(query: string, parameters?: never[]): PromiseLike<unknown> }
+  | { query(text: string, values?: never[]): Promise<{ rows: unknown[] }> };
+
 export class PostgresStore {
-  constructor(client: unknown, options?: { table?: string });
+  constructor(client: PostgresClientLike, options?: { table?: string });
 }
 export interface PostgresStore extends Store {}

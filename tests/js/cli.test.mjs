@@ -227,10 +227,20 @@ test("in flight and rolling back are counted apart: a 10% batch never shows more
 });
 
 test("--help and --version", () => {
-  const help = cli("--help");
+  // Alone: the commands, and where each one's options are.
+  const overview = cli("--help");
+  assert.equal(overview.status, 0);
+  assert.match(overview.stdout, /^ {2}simulate /m);
+  assert.match(overview.stdout, /^ {2}serve /m);
+  assert.match(overview.stdout, /\/dashboard\/ and the rollout simulator/);
+  const help = cli("simulate", "--help");
   assert.equal(help.status, 0);
   assert.match(help.stdout, /--batch-percent P/);
   assert.match(help.stdout, /--fail VERSION:SHARE/);
+  const serve = cli("serve", "--help");
+  assert.equal(serve.status, 0);
+  assert.match(serve.stdout, /live dashboard at \/dashboard\//);
+  assert.match(serve.stdout, /simulator at \/simulator\//);
   const version = cli("--version");
   assert.equal(version.stdout.trim(), pkg.version);
 });

@@ -101,6 +101,12 @@ test("TypeScript: ES module, CommonJS and bundler importers each type-check agai
   // nodenext: usage.ts and no-default.ts as ES modules (a default import is an error), usage.cts as CommonJS.
   tsc("tsconfig.json");
   tsc("tsconfig.bundler.json");
+  // The stores' client parameters against the clients' own types (this
+  // checkout's dev dependencies: the consumer installed only the package).
+  const clients = Object.fromEntries(["redis", "ioredis", "postgres"].map((name) => [name, [join(root, "node_modules", name)]]));
+  const clientOptions = { strict: true, noEmit: true, module: "esnext", moduleResolution: "bundler", target: "es2022", lib: ["es2022", "esnext.disposable"], types: [], baseUrl: ".", paths: { ...clients, pg: [join(root, "node_modules/@types/pg")] }, typeRoots: [join(root, "node_modules/@types")] };
+  writeFileSync(join(dir, "tsconfig.clients.json"), JSON.stringify({ compilerOptions: clientOptions, files: ["clients.ts"] }));
+  tsc("tsconfig.clients.json");
   // Every JavaScript example in the README, as a user would paste it: an
   // example without an import continues the first one (`engine`).
   const readme = readFileSync(join(root, "README.md"), "utf8");
@@ -188,4 +194,104 @@ describe("the same rollout and snapshot round trip in every runtime the package 
       await mf.dispose();
     }
   });
+});
+
+/**
+ * The installed bin, `serve`d as its help says to run it (node, no npm in
+ * between); answers the child and its "listening" line, or fails within
+ * `ms` (with what it printed) if it exits or says nothing.
+ */
+async function served(args, ms = 20_000) {
+  const { spawn } = await import("node:child_process");
+  const bin = join(dir, "node_modules/orchestrator-engine/bin/orchestrator-engine.mjs");
+  const child = spawn(process.execPath, [bin, "serve", "--port", "0", "--store", "memory:", ...args], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stderr.on("data", (chunk) => (out += chunk));
+  const listening = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve said nothing within ${ms} ms: ${out}`)), ms);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited (${code}) before listening: ${out}`));
+    });
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      const line = out.split("\n").find((l) => l.includes('"listening"'));
+      if (line) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line));
+      }
+    });
+  });
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal, out })));
+  return { child, listening, exited };
+}
+
+test("serve from the installed package: the rollout simulator runs in Chromium at /simulator/, and SIGTERM stops the server", async () => {
+  const { launch, pageWithErrors } = await import("./chromium.mjs");
+  const { child, listening, exited } = await served([]);
+  const browser = await launch({ viewport: { width: 1400, height: 1000 } });
+  try {
+    assert.equal(listening.simulator, `${listening.url}/simulator/`);
+    assert.equal(listening.dashboard, `${listening.url}/dashboard/`);
+    const { page, errors } = await pageWithErrors(browser.context);
+    await page.goto(listening.simulator);
+    await page.waitForSelector("body[data-ready=true]", { timeout: 20_000 });
+    // It runs: a small fleet to the end, with the engine's own wasm.
+    await page.fill("#targets", "50");
+    await page.click("#reset");
+    await page.$eval("#speed", (el) => {
+      el.value = el.max;
+      el.dispatchEvent(new Event("input"));
+    });
+    await page.click("#play");
+    await page.waitForSelector('#outcome:is([data-outcome="rolled_out"], [data-outcome="rolled_back"], [data-outcome="halted"])', { timeout: 60_000 });
+    assert.deepEqual(errors, []);
+    // Without the trailing slash, it leads there.
+    const bare = await fetch(`${listening.url}/simulator`, { redirect: "manual" });
+    assert.deepEqual([bare.status, bare.headers.get("location")], [302, "/simulator/"]);
+  } finally {
+    await browser.close();
+    child.kill("SIGTERM");
+  }
+  const { code, signal, out } = await Promise.race([exited, new Promise((_, reject) => setTimeout(() => reject(new Error("serve did not exit within 10 s of SIGTERM")), 10_000))]);
+  assert.deepEqual([code, signal], [0, null], out);
+  assert.match(out, /"message":"stopped"/);
+  // Nothing listens there any more.
+  await assert.rejects(fetch(`${listening.url}/healthz`));
+});
+
+test("serve as a container's PID 1 (its own PID namespace): SIGTERM stops it cleanly", async (t) => {
+  if (process.getuid?.() !== 0) return t.skip("a PID namespace needs root (CI runs as root)");
+  const { spawn } = await import("node:child_process");
+  const bin = join(dir, "node_modules/orchestrator-engine/bin/orchestrator-engine.mjs");
+  // As `CMD ["node", ".../bin/orchestrator-engine.mjs", "serve"]` runs it:
+  // node itself is PID 1, which gets no default signal handling.
+  const child = spawn("unshare", ["--pid", "--fork", "--mount-proc", process.execPath, bin, "serve", "--port", "0", "--store", "memory:"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stderr.on("data", (chunk) => (out += chunk));
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  try {
+    const listening = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`serve said nothing within 20 s: ${out}`)), 20_000);
+      child.stdout.on("data", (chunk) => {
+        out += chunk;
+        const line = out.split("\n").find((l) => l.includes('"listening"'));
+        if (line) {
+          clearTimeout(timer);
+          resolve(JSON.parse(line));
+        }
+      });
+    });
+    assert.equal((await fetch(`${listening.url}/healthz`)).status, 200);
+    // The runtime signals PID 1 of the container: here, node under unshare.
+    const pid1 = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(/\s+/)[0]);
+    assert.match(readFileSync(`/proc/${pid1}/status`, "utf8"), /^NSpid:\s+\d+\s+1$/m, "node is PID 1 in its namespace");
+    process.kill(pid1, "SIGTERM");
+    const { code } = await Promise.race([exited, new Promise((_, reject) => setTimeout(() => reject(new Error(`PID 1 did not exit within 10 s of SIGTERM: ${out}`)), 10_000))]);
+    assert.equal(code, 0, out);
+    assert.match(out, /"message":"stopped"/);
+    await assert.rejects(fetch(`${listening.url}/healthz`));
+  } finally {
+    child.kill("SIGKILL");
+  }
 });
