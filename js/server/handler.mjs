@@ -13,6 +13,7 @@ import { checkMs, describe, orchestratorError } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS } from "../hooks/http.mjs";
 import { Rollouts } from "../rollouts/rollouts.mjs";
 import { access, checkTokens, refusal } from "./auth.mjs";
+import { corsFor } from "./cors.mjs";
 import { EventFeed } from "./feed.mjs";
 import { clientState, controllerFromGo, optionsFromGo, reportsFromGo, rolloutToGo, versionFromGo } from "./go-json.mjs";
 import { PREFIX, openApiDocument } from "./openapi.mjs";
@@ -110,11 +111,8 @@ export function createHandler({
   app.get("/openapi.json", (c) => c.json(document));
 
   if (cors) {
-    app.use(`${PREFIX}/*`, async (c, next) => {
-      await next();
-      c.header("access-control-allow-origin", cors);
-      c.header("vary", "origin");
-    });
+    // Before the tokens are asked for: a preflight carries none.
+    app.use(`${PREFIX}/*`, corsFor(cors));
   }
 
   // What the request's token may do, `null` for none (a dashboard asks

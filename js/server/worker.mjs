@@ -10,17 +10,21 @@
 //   [[durable_objects.bindings]] name = "INDEX",    class_name = "EntityIndex"
 //   vars / secrets: ORCHESTRATOR_TOKEN, ORCHESTRATOR_READ_TOKEN,
 //   ORCHESTRATOR_MAX_BODY_BYTES (the body limit; default 192 MiB),
-//   ORCHESTRATOR_INSECURE ("true": serve without a token)
+//   ORCHESTRATOR_INSECURE ("true": serve without a token),
+//   ORCHESTRATOR_CORS (the origin of pages that call it, or "*": a
+//   dashboard served elsewhere)
 //
 // A deployed Worker is on the internet: without a token it answers every
 // API route 503 NOT_CONFIGURED, unless ORCHESTRATOR_INSECURE says "true".
 
 import { DurableObject } from "cloudflare:workers";
+import { Hono } from "hono";
 
 import { notFound } from "../rollouts/errors.mjs";
 import { DurableObjectStore } from "../stores/durable-object.mjs";
 import { byName, entityKey, fromEntityKey } from "../stores/names.mjs";
 import { access, paddedTokenVariable, refusal } from "./auth.mjs";
+import { corsFor } from "./cors.mjs";
 import { createHandler } from "./handler.mjs";
 import { PREFIX, openApiDocument } from "./openapi.mjs";
 
@@ -73,41 +77,59 @@ function misconfigured(env) {
   return null;
 }
 
+/** Per allowed origin, the API behind CORS (js/server/cors.mjs). */
+const withCors = new Map();
+
 export default {
   async fetch(request, env) {
-    const url = new URL(request.url);
-    if (url.pathname === "/healthz") return json({ status: "success", message: "ok" });
-    if (url.pathname === "/openapi.json") return json(document);
-    if (!url.pathname.startsWith(`${PREFIX}/`)) return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname}`);
-    const unsafe = misconfigured(env);
-    if (unsafe !== null) return failure(503, "NOT_CONFIGURED", unsafe);
-    const level = await access(request, { token: env.ORCHESTRATOR_TOKEN, readToken: env.ORCHESTRATOR_READ_TOKEN });
-    if (url.pathname === `${PREFIX}/access` && request.method === "GET") return json({ access: level });
-    const refused = refusal(level, request.method);
-    if (refused !== null) return failure(refused.status, refused.code, refused.message, refused.headers);
-    const reading = request.method === "GET" || request.method === "HEAD";
-    const segments = url.pathname.slice(PREFIX.length + 1).split("/").map(decodeURIComponent);
-    const index = env.INDEX.get(env.INDEX.idFromName("index"));
-    // The listing routes, from the index.
-    if (segments.length === 1 && segments[0] === "namespaces" && reading) {
-      return json([...new Set((await index.entities()).map(([ns]) => ns))]);
+    const origin = env.ORCHESTRATOR_CORS;
+    if (!origin) return route(request, env);
+    if (!withCors.has(origin)) {
+      const app = new Hono();
+      app.use(`${PREFIX}/*`, corsFor(origin));
+      app.all("*", (c) => route(c.req.raw, c.env));
+      withCors.set(origin, app);
     }
-    if (segments.length === 2 && segments[1] === "entities" && reading) {
-      const names = (await index.entities()).filter(([ns]) => ns === segments[0]).map(([, entity]) => entity);
-      return names.length > 0 ? json(names) : failure(400, "NOT_FOUND", notFound("namespace", segments[0]).message);
-    }
-    // Every entity's events at once would need a poller across objects: not served here.
-    if (segments.length === 2 && segments[0] === "events" && segments[1] === "stream") {
-      return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname} in the Worker: stream each entity's events (${PREFIX}/{ns}/{entity}/events/stream)`);
-    }
-    // Everything else is one entity's: its object answers.
-    if (segments.length < 2 || segments[0] === "" || segments[1] === "") {
-      return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname}`);
-    }
-    const [namespace, entity] = segments;
-    const object = env.ENTITIES.get(env.ENTITIES.idFromName(entityKey(namespace, entity)));
-    const response = await object.fetch(request);
-    if (!reading && response.ok) await index.join(namespace, entity);
-    return response;
+    return withCors.get(origin).fetch(request, env);
   },
 };
+
+/** The API's answer to `request`, without CORS. */
+async function route(request, env) {
+  const url = new URL(request.url);
+  if (url.pathname === "/healthz") return json({ status: "success", message: "ok" });
+  if (url.pathname === "/openapi.json") return json(document);
+  if (!url.pathname.startsWith(`${PREFIX}/`)) return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname}`);
+  const unsafe = misconfigured(env);
+  if (unsafe !== null) return failure(503, "NOT_CONFIGURED", unsafe);
+  const level = await access(request, { token: env.ORCHESTRATOR_TOKEN, readToken: env.ORCHESTRATOR_READ_TOKEN });
+  if (url.pathname === `${PREFIX}/access` && request.method === "GET") return json({ access: level });
+  const refused = refusal(level, request.method);
+  if (refused !== null) return failure(refused.status, refused.code, refused.message, refused.headers);
+  const reading = request.method === "GET" || request.method === "HEAD";
+  const segments = url.pathname.slice(PREFIX.length + 1).split("/").map(decodeURIComponent);
+  const index = env.INDEX.get(env.INDEX.idFromName("index"));
+  // The listing routes, from the index.
+  if (segments.length === 1 && segments[0] === "namespaces" && reading) {
+    return json([...new Set((await index.entities()).map(([ns]) => ns))]);
+  }
+  if (segments.length === 2 && segments[1] === "entities" && reading) {
+    const names = (await index.entities()).filter(([ns]) => ns === segments[0]).map(([, entity]) => entity);
+    return names.length > 0 ? json(names) : failure(400, "NOT_FOUND", notFound("namespace", segments[0]).message);
+  }
+  // Every entity's events at once would need a poller across objects: not served here.
+  if (segments.length === 2 && segments[0] === "events" && segments[1] === "stream") {
+    return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname} in the Worker: stream each entity's events (${PREFIX}/{ns}/{entity}/events/stream)`);
+  }
+  // Everything else is one entity's: its object answers.
+  if (segments.length < 2 || segments[0] === "" || segments[1] === "") {
+    return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname}`);
+  }
+  const [namespace, entity] = segments;
+  const object = env.ENTITIES.get(env.ENTITIES.idFromName(entityKey(namespace, entity)));
+  const response = await object.fetch(request);
+  if (!reading && response.ok) await index.join(namespace, entity);
+  // Headers of its own (an object's answer has immutable ones), which
+  // CORS may add to.
+  return new Response(response.body, response);
+}

@@ -294,3 +294,31 @@ test("the state in a word: halted (bad, nothing good to return to), rolling back
   assert.equal(stateOf(info({ rollingVersion: "v1", targetVersion: "v1" }), false), "rolled out");
   assert.equal(stateOf(info({ rollingVersion: "", targetVersion: "", lastKnownGoodVersion: "" }), false), "new");
 });
+
+test("the dashboard pointed at an API of another origin (?api=, which allows the page's origin by CORS) signs in, lists and steers its entities", async () => {
+  // The pages from one server; the API from another, which allows them.
+  const { MemoryStore } = await import("orchestrator-engine/stores");
+  const pages = await startServer({ port: 0, store: new MemoryStore(), log: () => {} });
+  const api = await startServer({ port: 0, store: new MemoryStore(), token: "w", cors: pages.url, log: () => {} });
+  try {
+    const headers = { authorization: "Bearer w", "content-type": "application/json" };
+    await fetch(`${api.url}/v1/orchestrate/remote/app/version`, { method: "POST", headers, body: JSON.stringify({ version: "r1" }) });
+    const { page, errors } = await pageWithErrors(browser.context);
+    await page.goto(`${pages.url}/dashboard/?api=${encodeURIComponent(api.url)}`);
+    await page.waitForSelector("#login:not([hidden])");
+    await page.fill("#token", "w");
+    await page.click("#login button[type=submit]");
+    await page.waitForFunction(() => [...document.querySelectorAll("#entities a")].some((a) => a.textContent === "remote / app"), null, { timeout: 10_000 });
+    await page.click("#entities a >> text=remote / app");
+    await page.waitForSelector("#entity:not([hidden])");
+    await page.click("[data-control=pause]");
+    await page.waitForFunction(() => document.querySelector("#entity-state").textContent === "paused", null, { timeout: 10_000 });
+    const info = await (await fetch(`${api.url}/v1/orchestrate/remote/app/info`, { headers })).json();
+    assert.equal(info.paused, true, "the pause reached the other origin's API");
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    await pages.stop();
+    await api.stop();
+  }
+});

@@ -104,6 +104,34 @@ test("workerd: a Worker deployed without a token serves no one (503 NOT_CONFIGUR
   assert.equal((await reader.call("POST", "/v1/orchestrate/p/e/version", { version: "v1" }, { authorization: "Bearer r" })).status, 403);
 });
 
+test("workerd: ORCHESTRATOR_CORS lets pages of that origin call with a token (a dashboard served elsewhere); without it, no CORS", async () => {
+  const page = "http://127.0.0.1:8080";
+  const { mf } = await worker({ bindings: { ORCHESTRATOR_TOKEN: "w", ORCHESTRATOR_CORS: page } });
+  // The preflight a token needs carries none, and is answered.
+  const preflight = await mf.dispatchFetch("http://localhost/v1/orchestrate/prod/api/version", {
+    method: "OPTIONS",
+    headers: { origin: page, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
+  });
+  assert.equal(preflight.status, 204);
+  assert.equal(preflight.headers.get("access-control-allow-origin"), page);
+  assert.match(preflight.headers.get("access-control-allow-headers"), /authorization/);
+  assert.match(preflight.headers.get("access-control-allow-methods"), /POST/);
+  // Then the call itself, and the entity's own answers, carry the origin.
+  const set = await mf.dispatchFetch("http://localhost/v1/orchestrate/prod/api/version", {
+    method: "POST",
+    headers: { origin: page, authorization: "Bearer w", "content-type": "application/json" },
+    body: JSON.stringify({ version: "v1" }),
+  });
+  assert.equal(set.status, 200);
+  assert.equal(set.headers.get("access-control-allow-origin"), page);
+  const refused = await mf.dispatchFetch("http://localhost/v1/orchestrate/namespaces", { headers: { origin: page } });
+  assert.deepEqual([refused.status, refused.headers.get("access-control-allow-origin")], [401, page]);
+  // Without the variable, no page of another origin may read an answer.
+  const plain = await worker({ bindings: { ORCHESTRATOR_TOKEN: "w" } });
+  const answer = await plain.mf.dispatchFetch("http://localhost/v1/orchestrate/namespaces", { headers: { origin: page, authorization: "Bearer w" } });
+  assert.equal(answer.headers.get("access-control-allow-origin"), null);
+});
+
 test("workerd: an entity larger than a storage value is split across keys, and outlives the runtime", async () => {
   const persist = join(dir, "state");
   let handle = { ...(await worker({ persist })), pauseMs: 0 };

@@ -3,7 +3,27 @@
 // and a 401 handed to whoever shows the sign-in form.
 import { readEvents } from "./sse.mjs";
 
-export const API = "/v1/orchestrate";
+/**
+ * Where the API is: this page's server, or the origin named by `?api=`
+ * (a Worker, whose ORCHESTRATOR_CORS allows this page's origin), kept for
+ * the browser tab.
+ */
+function apiOrigin() {
+  const asked = new URLSearchParams(location.search).get("api");
+  if (asked !== null) {
+    let origin = "";
+    try {
+      const url = new URL(asked);
+      if (url.protocol === "https:" || url.protocol === "http:") origin = url.origin;
+    } catch {
+      // Not a URL: this page's server.
+    }
+    sessionStorage.setItem("orchestrator-api", origin);
+  }
+  return sessionStorage.getItem("orchestrator-api") ?? "";
+}
+
+export const API = `${apiOrigin()}/v1/orchestrate`;
 
 let token = sessionStorage.getItem("orchestrator-token") ?? "";
 let onUnauthorized = () => {};
