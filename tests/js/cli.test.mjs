@@ -263,12 +263,12 @@ test("on a terminal: one bar per version, redrawn in place", async () => {
   assert.match(out, /outcome +v2 rolled back/);
 });
 
-test("the README's terminal example is what the command prints (REGENERATE_README=1 rewrites it)", async () => {
+test("the simulators page's terminal example is what the command prints (REGENERATE_README=1 rewrites it)", async () => {
   const { main } = await import("../../js/cli.mjs");
-  const readmePath = new URL("../../README.md", import.meta.url);
+  const readmePath = new URL("../../docs/SIMULATORS.md", import.meta.url);
   const readme = readFileSync(readmePath, "utf8");
-  const section = /### In a terminal: `npx orchestrator-engine simulate`\n\n```sh\n([\s\S]*?)\n```\n\n```\n([\s\S]*?)```\n/.exec(readme);
-  assert.ok(section, "the README has the terminal example: a sh block, then its output");
+  const section = /## In a terminal: `npx orchestrator-engine simulate`\n\n```sh\n([\s\S]*?)\n```\n\n```\n([\s\S]*?)```\n/.exec(readme);
+  assert.ok(section, "docs/SIMULATORS.md has the terminal example: a sh block, then its output");
   const args = section[1].replace(/\\\n\s*/g, " ").trim().split(/\s+/);
   assert.deepEqual(args.slice(0, 2), ["npx", "orchestrator-engine"]);
   let out = "";

@@ -47,17 +47,34 @@ test("the tarball holds what users need and nothing else", () => {
   assert.ok(!files.some((f) => /^(src|tests|target|scripts)\//.test(f) || f === "Cargo.toml"), files.join(", "));
 });
 
-test("the README in the tarball links only to files in it or to absolute URLs; the licences it names are there", () => {
+test("the README and the reference pages in the tarball link only to files in it or to absolute URLs; the licences they name are there", () => {
   const files = new Set(JSON.parse(readFileSync(join(dir, "files.json"))));
-  const readme = readFileSync(join(dir, "node_modules/orchestrator-engine/README.md"), "utf8");
-  const links = [...readme.matchAll(/!?\[[^\]]*\]\(([^)\s]+)\)/g)].map(([, target]) => target);
-  assert.ok(links.length >= 5, "the README has links");
-  for (const target of links) {
-    if (/^[a-z]+:/.test(target) || target.startsWith("#")) continue;
-    const path = target.split("#")[0];
-    assert.ok(files.has(path), `the README links to ${target}, which is not in the package`);
+  const pages = ["README.md", ...[...files].filter((f) => /^docs\/[^/]+\.md$/.test(f))];
+  for (const page of ["JS-API", "HTTP-API", "STORES", "ROLLOUTS", "ERRORS", "DEVIATIONS", "GO-ENGINE", "SIMULATORS", "PERFORMANCE"]) {
+    assert.ok(files.has(`docs/${page}.md`), `docs/${page}.md ships in the package`);
   }
-  assert.doesNotMatch(readme, /(^|[\s(`])\.\.\/[A-Za-z]/m, "nothing outside the package is named as a path");
+  const readme = readFileSync(join(dir, "node_modules/orchestrator-engine/README.md"), "utf8");
+  for (const page of pages) {
+    const text = readFileSync(join(dir, "node_modules/orchestrator-engine", page), "utf8");
+    const links = [...text.matchAll(/!?\[[^\]]*\]\(([^)\s]+)\)/g)].map(([, target]) => target);
+    const base = page.includes("/") ? page.slice(0, page.lastIndexOf("/") + 1) : "";
+    for (const target of links) {
+      if (/^[a-z]+:/.test(target) || target.startsWith("#")) continue;
+      const path = new URL(target.split("#")[0], `file:///${base}`).pathname.slice(1);
+      assert.ok(files.has(path), `${page} links to ${target}, which is not in the package`);
+    }
+    assert.doesNotMatch(text, /(^|[\s(`])\.\.\/[A-Za-z]/m, `${page}: nothing outside the package is named as a path`);
+    // Written for the package's users: no issue numbers, no test files
+    // (but in the pages on working on the package and on how it is
+    // measured, which name what to run).
+    assert.doesNotMatch(text, /\bissue \d+/i, `${page} cites an issue`);
+    if (!["docs/DEVELOPING.md", "docs/PERFORMANCE.md"].includes(page)) assert.doesNotMatch(text, /tests\/[a-z]/i, `${page} cites a test file`);
+  }
+  const links = [...readme.matchAll(/!?\[[^\]]*\]\(([^)\s]+)\)/g)].map(([, target]) => target);
+  assert.ok(links.length >= 10, "the README links to its reference pages");
+  for (const page of ["JS-API", "HTTP-API", "STORES", "ROLLOUTS", "ERRORS", "DEVIATIONS", "GO-ENGINE", "SIMULATORS", "PERFORMANCE"]) {
+    assert.ok(links.includes(`docs/${page}.md`), `the README links to docs/${page}.md`);
+  }
   for (const license of ["LICENSE-MIT", "LICENSE-APACHE"]) assert.ok(files.has(license), license);
   assert.equal(pkg.license, "MIT OR Apache-2.0");
   // The example the README points to runs from the installed package.
@@ -107,11 +124,12 @@ test("TypeScript: ES module, CommonJS and bundler importers each type-check agai
   const clientOptions = { strict: true, noEmit: true, module: "esnext", moduleResolution: "bundler", target: "es2022", lib: ["es2022", "esnext.disposable"], types: [], baseUrl: ".", paths: { ...clients, pg: [join(root, "node_modules/@types/pg")] }, typeRoots: [join(root, "node_modules/@types")] };
   writeFileSync(join(dir, "tsconfig.clients.json"), JSON.stringify({ compilerOptions: clientOptions, files: ["clients.ts"] }));
   tsc("tsconfig.clients.json");
-  // Every JavaScript example in the README, as a user would paste it: an
-  // example without an import continues the first one (`engine`).
-  const readme = readFileSync(join(root, "README.md"), "utf8");
-  const examples = [...readme.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
-  assert.ok(examples.length >= 10, `only ${examples.length} examples found`);
+  // Every JavaScript and TypeScript example in the README and the
+  // reference pages, as a user would paste it: an example without an
+  // import continues the first one (`engine`).
+  const pages = ["README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+  const examples = pages.flatMap((page) => [...readFileSync(join(root, page), "utf8").matchAll(/^```(?:js|ts)\n([\s\S]*?)^```$/gm)].map((m) => m[1]));
+  assert.ok(examples.length >= 15, `only ${examples.length} examples found`);
   const files = examples.map((code, i) => {
     const file = `readme-${i + 1}.ts`;
     const start = /^(import|export) /m.test(code) ? "" : 'import { Orchestrator } from "orchestrator-engine";\nconst engine = new Orchestrator();\n';
