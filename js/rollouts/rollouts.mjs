@@ -204,10 +204,13 @@ export class Rollouts {
     } catch (error) {
       throw orchestratorError("INVALID_SNAPSHOT", `not a snapshot of ${namespace}/${entity}: ${error.message}`, error);
     }
-    const held = engine.namespaces().flatMap((ns) => engine.entities(ns).map((e) => `${ns}/${e}`));
+    // Compared as pairs: joined, entity "b/c" of namespace "x" and entity
+    // "c" of namespace "x/b" would be one name.
+    const held = engine.namespaces().flatMap((ns) => engine.entities(ns).map((e) => [ns, e]));
     engine.free();
-    if (held.length !== 1 || held[0] !== `${namespace}/${entity}`) {
-      throw orchestratorError("INVALID_SNAPSHOT", `a snapshot of ${namespace}/${entity} must hold that entity alone; this one holds ${held.join(", ") || "no entity"}`);
+    if (held.length !== 1 || held[0][0] !== namespace || held[0][1] !== entity) {
+      const names = held.map(([ns, e]) => `${JSON.stringify(ns)}/${JSON.stringify(e)}`).join(", ");
+      throw orchestratorError("INVALID_SNAPSHOT", `a snapshot of ${namespace}/${entity} must hold that entity alone; this one holds ${names || "no entity"}`);
     }
     return this.#serially(namespace, entity, async () => {
       const key = keyOf(namespace, entity);
@@ -285,15 +288,14 @@ export class Rollouts {
   }
 
   /**
-   * Throws `error`, worded as one engine holding every stored entity would.
-   * The entity's own engine holds it alone, so its `NOT_FOUND` always names
-   * the namespace; where the store holds other entities of that namespace,
-   * it is the entity that does not exist.
+   * Throws `error`, naming the entity when it is missing. The entity's own
+   * engine holds it alone, so its `NOT_FOUND` names the namespace; whether
+   * the store holds other entities of that namespace only a listing of the
+   * store could say, and a read never scans the store (a stream of reads of
+   * missing entities would each list them all): `entities(ns)` says it.
    */
   async #asOneEngine(error, namespace, entity) {
-    if (error?.code === "NOT_FOUND" && (await this.list()).some(([ns]) => ns === namespace)) {
-      throw notFound("entity", `${namespace}/${entity}`);
-    }
+    if (error?.code === "NOT_FOUND") throw notFound("entity", `${namespace}/${entity}`);
     throw error;
   }
 

@@ -19,13 +19,20 @@ const OPTIONS = {
   durationtimeoutsecs: "durationTimeoutSecs",
 };
 
-/** `value`'s fields keyed by their lower-case names; unknown fields are ignored, as Go's decoder ignores them. */
+/**
+ * `value`'s fields keyed by their lower-case names; unknown fields are
+ * ignored, as Go's decoder ignores them (`__proto__` included: in a plain
+ * object it would become the prototype, and its fields would read as the
+ * body's).
+ */
 function fold(value, what) {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw invalid(`${what} must be a JSON object`);
   }
-  const out = {};
-  for (const [key, field] of Object.entries(value)) out[key.toLowerCase()] = field;
+  const out = Object.create(null);
+  for (const [key, field] of Object.entries(value)) {
+    if (key.toLowerCase() !== "__proto__") out[key.toLowerCase()] = field;
+  }
   return out;
 }
 

@@ -125,6 +125,13 @@ export function createHandler({
     for (const [name, value] of Object.entries(refused.headers)) c.header(name, value);
     return failure(c, refused.code, refused.message);
   });
+  // A path whose escapes do not decode names nothing: taken as written, it
+  // would be a second spelling of another entity's name ("%FF" and
+  // "%25FF").
+  app.use(`${PREFIX}/*`, async (c, next) => {
+    if (!decodable(new URL(c.req.url).pathname)) return failure(c, "INVALID_NAME", "the path is not valid percent-encoding (escape a % in a name as %25)");
+    return next();
+  });
   app.use(
     `${PREFIX}/*`,
     bodyLimit({
@@ -145,6 +152,16 @@ export function createHandler({
     await rollouts[method](...names(c), read(await json(c)));
     return ok(c);
   };
+  // HEAD of an event stream: the headers its GET would answer, never the
+  // stream itself, which would hold a slot (and poll the store) for good.
+  // (Hono routes a HEAD as its GET: the request itself says HEAD.)
+  for (const path of ["/events/stream", "/:ns/:entity/events/stream"]) {
+    app.use(`${PREFIX}${path}`, async (c, next) => {
+      if (c.req.raw.method !== "HEAD") return next();
+      if (c.req.param("ns") !== undefined) await rollouts.events(...names(c), { since: 0, limit: 1 });
+      return c.body(null, 200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    });
+  }
   const routes = [
     // The Go engine's routes.
     ["GET", "/namespaces", async (c) => c.json(await rollouts.namespaces())],
@@ -165,10 +182,11 @@ export function createHandler({
         const reports = reportsFromGo(await json(c));
         const answer = await rollouts.orchestrate(...names(c), reports);
         // The Go engine answers its targets as reported, tags included,
-        // with the version each should run.
+        // with the version each should run. (Keyed by group, then name: a
+        // name may hold any character, NUL included.)
         const tags = new Map();
-        for (const t of reports) if (t.tags) tags.set(`${t.group}\0${t.name}`, t.tags);
-        return c.json(answer.map((t) => clientState(tags.size === 0 ? t : { ...t, tags: tags.get(`${t.group}\0${t.name}`) })));
+        for (const t of reports) if (t.tags) (tags.get(t.group) ?? tags.set(t.group, new Map()).get(t.group)).set(t.name, t.tags);
+        return c.json(answer.map((t) => clientState(tags.size === 0 ? t : { ...t, tags: tags.get(t.group)?.get(t.name) })));
       },
     ],
     ["POST", "/:ns/:entity/status", write("report", reportsFromGo)],
@@ -351,6 +369,16 @@ export function createHandler({
       streams.clear();
     },
   };
+}
+
+/** Whether every segment of `path` decodes as percent-encoded UTF-8. */
+export function decodable(path) {
+  try {
+    for (const segment of path.split("/")) decodeURIComponent(segment);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function parse(text) {

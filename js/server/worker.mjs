@@ -25,7 +25,7 @@ import { DurableObjectStore } from "../stores/durable-object.mjs";
 import { byName, entityKey, fromEntityKey } from "../stores/names.mjs";
 import { access, paddedTokenVariable, refusal } from "./auth.mjs";
 import { corsFor } from "./cors.mjs";
-import { createHandler } from "./handler.mjs";
+import { createHandler, decodable } from "./handler.mjs";
 import { PREFIX, openApiDocument } from "./openapi.mjs";
 
 const json = (body, status = 200, headers = {}) => Response.json(body, { status, headers });
@@ -107,6 +107,7 @@ async function route(request, env) {
   const refused = refusal(level, request.method);
   if (refused !== null) return failure(refused.status, refused.code, refused.message, refused.headers);
   const reading = request.method === "GET" || request.method === "HEAD";
+  if (!decodable(url.pathname)) return failure(400, "INVALID_NAME", "the path is not valid percent-encoding (escape a % in a name as %25)");
   const segments = url.pathname.slice(PREFIX.length + 1).split("/").map(decodeURIComponent);
   const index = env.INDEX.get(env.INDEX.idFromName("index"));
   // The listing routes, from the index.

@@ -9,7 +9,8 @@ import type { Store } from "orchestrator-engine/stores";
  * a live one is waited for up to `lockTimeoutMs` (default 10 s).
  */
 export class FileStore {
-  constructor(dir: string, options?: { lockTimeoutMs?: number });
+  /** `warn`: told of files in `dir` it did not write, which listings skip (default `console.warn`). */
+  constructor(dir: string, options?: { lockTimeoutMs?: number; warn?: (message: string) => void });
 }
 /** Its methods are `Store`'s. */
 export interface FileStore extends Store {}

@@ -28,17 +28,20 @@ const JOURNAL = ".journal";
 export class FileStore {
   #dir;
   #lockTimeoutMs;
+  #warn;
 
   /**
    * @param {string} dir the directory (made on first write)
    * @param {{ lockTimeoutMs?: number }} [options] how long a write waits for
    *   another process's lock on the same entity (default 10 s)
    */
-  constructor(dir, { lockTimeoutMs = 10_000 } = {}) {
+  constructor(dir, { lockTimeoutMs = 10_000, warn = (message) => console.warn(message) } = {}) {
     if (typeof dir !== "string" || dir === "") {
       throw orchestratorError("INVALID_ARGUMENT", `FileStore: dir must be a non-empty path, got ${describe(dir)}`);
     }
+    if (typeof warn !== "function") throw orchestratorError("INVALID_ARGUMENT", `FileStore: warn must be a function, got ${describe(warn)}`);
     this.#dir = dir;
+    this.#warn = warn;
     this.#lockTimeoutMs = checkMs("FileStore: lockTimeoutMs", lockTimeoutMs, 0);
   }
 
@@ -112,9 +115,21 @@ export class FileStore {
       if (error.code === "ENOENT") return [];
       throw error;
     }
+    // A file this store did not write (a name that does not decode, or
+    // decodes to a name that would be another file) is skipped, and said,
+    // rather than failing every listing.
+    const stray = (path) => this.#warn(`FileStore: skipped ${path} in ${this.#dir}: not a file name this store writes`);
     for (const ns of namespaces.filter((d) => d.isDirectory())) {
+      const namespace = decode(ns.name);
+      if (namespace === null) {
+        stray(`${ns.name}/`);
+        continue;
+      }
       for (const name of await readdir(join(this.#dir, ns.name))) {
-        if (name.endsWith(SUFFIX)) entities.push([decode(ns.name), decode(name.slice(0, -SUFFIX.length))]);
+        if (!name.endsWith(SUFFIX)) continue;
+        const entity = decode(name.slice(0, -SUFFIX.length));
+        if (entity === null) stray(`${ns.name}/${name}`);
+        else entities.push([namespace, entity]);
       }
     }
     return entities.sort(byName);
@@ -328,4 +343,12 @@ async function syncDirectory(dir) {
 
 /** A name as a file name: percent-encoded, dots too (no "." or ".."). */
 const encode = (name) => encodeURIComponent(name).replace(/\./g, "%2E").replace(/\*/g, "%2A");
-const decode = (name) => decodeURIComponent(name);
+/** The name `file` was encoded from; `null` if no name is (`stray%zz`, or `a%41`, which `aA` is not written as). */
+function decode(file) {
+  try {
+    const name = decodeURIComponent(file);
+    return encode(name) === file ? name : null;
+  } catch {
+    return null;
+  }
+}

@@ -102,6 +102,20 @@ test("the Go options route refuses this package's own options (a Go client never
   assert.equal((await call("GET", "/v1/orchestrate/p/e/info")).body.options.successTimeoutSecs, 0);
 });
 
+test("__proto__ in a Go-style body is an unknown field, as the Go engine reads it: it sets no version and makes no target", async () => {
+  const { call } = await api(new MemoryStore());
+  await call("POST", "/v1/orchestrate/p/e/version", { version: "v1" });
+  const hostile = await call("POST", "/v1/orchestrate/p/e/version", '{"__proto__":{"version":"v-proto"}}');
+  assert.deepEqual([hostile.status, hostile.body.code], [400, "INVALID_VERSION"]);
+  assert.equal((await call("GET", "/v1/orchestrate/p/e/rollout")).body.targetversion, "v1");
+  const report = await call("POST", "/v1/orchestrate/p/e", '[{"name":"h1","version":"v1"},{"__proto__":{"name":"ghost","version":"v1"}}]');
+  assert.deepEqual([report.status, report.body.code], [400, "INVALID_TARGET"]);
+  assert.equal((await call("GET", "/v1/orchestrate/p/e/targets")).body.length, 0, "no target was made");
+  const options = await call("POST", "/v1/orchestrate/p/e/options", '{"__proto__":{"batchpercent":100},"successpercent":50}');
+  assert.equal(options.status, 200);
+  assert.equal((await call("GET", "/v1/orchestrate/p/e/info")).body.options.batchPercent, 0);
+});
+
 test("Go's decoding: a field the body leaves out is zero, names match in any case, output uses the Go engine's names", async () => {
   const { call } = await api(new MemoryStore());
   await call("POST", "/v1/orchestrate/p/e/options", { BATCHPERCENT: 100 });
@@ -282,6 +296,15 @@ test("event streams are limited: one past maxStreams gets 503 TOO_MANY_STREAMS, 
     if (response.status === 200) opened.push(aborter);
     return response;
   };
+  // HEAD answers a stream's headers without opening it: no slot taken.
+  for (let i = 0; i < 5; i++) {
+    for (const path of ["/prod/api/events/stream", "/events/stream"]) {
+      const head = await fetch(`${server.url}/v1/orchestrate${path}`, { method: "HEAD" });
+      assert.deepEqual([head.status, head.headers.get("content-type")], [200, "text/event-stream"], path);
+    }
+  }
+  const headMissing = await fetch(`${server.url}/v1/orchestrate/prod/none/events/stream`, { method: "HEAD" });
+  assert.equal(headMissing.status, 400);
   // A refused first read (no such entity) takes no slot.
   for (let i = 0; i < 3; i++) {
     const missing = await open("/prod/none/events/stream");

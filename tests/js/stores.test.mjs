@@ -270,9 +270,16 @@ test("Rollouts keeps at most maxEntities loaded, reading the others again", asyn
   assert.throws(() => new Rollouts({ store: inner, maxEntities: 0 }), { code: "INVALID_ARGUMENT" });
 });
 
-test("Rollouts answers a missing namespace or entity in the engine's words", async () => {
+test("Rollouts answers a missing entity as NOT_FOUND naming it, without listing the store; a missing namespace in the engine's words", async () => {
   const engine = new Orchestrator({ now: () => T0 });
-  const rollouts = new Rollouts({ store: new MemoryStore(), now: () => T0 });
+  const store = new MemoryStore();
+  let listed = 0;
+  const list = store.list.bind(store);
+  store.list = () => {
+    listed += 1;
+    return list();
+  };
+  const rollouts = new Rollouts({ store, now: () => T0 });
   const thrown = async (call) => {
     try {
       await call();
@@ -286,10 +293,12 @@ test("Rollouts answers a missing namespace or entity in the engine's words", asy
       engine.setTargetVersion("prod", "api", "v1");
       await rollouts.setTargetVersion("prod", "api", "v1");
     }
-    for (const read of ["rolloutInfo", "plan", "events", "history", "expectedState"]) {
-      assert.deepEqual(await thrown(() => rollouts[read](ns, e)), await thrown(() => engine[read](ns, e)), `${read}(${ns}, ${e})`);
+    for (const read of ["rolloutInfo", "plan", "events", "history", "expectedState", "pause", "approve"]) {
+      assert.deepEqual(await thrown(() => rollouts[read](ns, e)), ["NOT_FOUND", `entity "${ns}/${e}" does not exist`], `${read}(${ns}, ${e})`);
+      assert.equal((await thrown(() => engine[read](ns, e)))[0], "NOT_FOUND");
     }
   }
+  assert.equal(listed, 0, "no read or control of a missing entity lists the store");
   assert.deepEqual(await thrown(() => rollouts.entities("nowhere")), await thrown(() => engine.entities("nowhere")));
   assert.deepEqual(await thrown(() => rollouts.exportEntity("prod", "nothing")), ["NOT_FOUND", 'entity "prod/nothing" does not exist']);
 });
@@ -419,4 +428,39 @@ describe("file store locks", () => {
     const lockFiles = readdirSync(join(dir, "ns")).filter((f) => /\.lock$|\.break$|\.lock\.\d+\.[0-9a-f]+\.tmp$|\.break\.\d+\.[0-9a-f]+\.tmp$/.test(f));
     assert.deepEqual(lockFiles, [], "no lock, and no file a lock was written in, is left behind");
   });
+});
+
+test("importEntity compares names as pairs: entity b/c of namespace x is not entity c of namespace x/b", async () => {
+  const rollouts = new Rollouts({ store: new MemoryStore() });
+  await rollouts.setTargetVersion("x", "b/c", "v1");
+  await rollouts.setTargetVersion("x/b", "c", "v7");
+  const other = await rollouts.exportEntity("x", "b/c");
+  await assert.rejects(rollouts.importEntity("x/b", "c", other), (e) => e.code === "INVALID_SNAPSHOT" && /holds "x"\/"b\/c"/.test(e.message));
+  assert.equal((await rollouts.rolloutInfo("x/b", "c")).targetVersion, "v7", "the entity is untouched");
+  // Its own snapshot goes back in.
+  await rollouts.importEntity("x/b", "c", await rollouts.exportEntity("x/b", "c"));
+  assert.equal((await rollouts.rolloutInfo("x/b", "c")).targetVersion, "v7");
+});
+
+test("a file the file store did not write is skipped by every listing, and said; the store goes on", async () => {
+  const { mkdtempSync, mkdirSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "stray-"));
+  try {
+    const warnings = [];
+    const rollouts = new Rollouts({ store: new FileStore(dir, { warn: (message) => warnings.push(message) }) });
+    await rollouts.setTargetVersion("prod", "api", "v1");
+    writeFileSync(join(dir, "prod", "stray%zz.entity"), "not an entity");
+    writeFileSync(join(dir, "prod", "a%41.entity"), "aA is written as aA, not a%41");
+    mkdirSync(join(dir, "bad%zz"));
+    writeFileSync(join(dir, "bad%zz", "x.entity"), "");
+    assert.deepEqual(await rollouts.namespaces(), ["prod"]);
+    assert.deepEqual(await rollouts.entities("prod"), ["api"]);
+    await assert.rejects(rollouts.rolloutInfo("prod", "missing"), { code: "NOT_FOUND" });
+    assert.ok(warnings.some((w) => w.includes("prod/stray%zz.entity")), warnings.join("\n"));
+    assert.ok(warnings.some((w) => w.includes("prod/a%41.entity")));
+    assert.ok(warnings.some((w) => w.includes("bad%zz/")));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -117,6 +117,11 @@ function hostileCases(auth) {
     ["POST", "/v1/orchestrate/prod/api/version", { version: "v2" }, { authorization: "Bearer tok " + "x".repeat(500) }, 401, "UNAUTHORIZED"],
     ["POST", "/v1/orchestrate/prod/api/version", { version: "v2" }, { authorization: "Basic dG9rOg==" }, 401, "UNAUTHORIZED"],
     ["GET", "/v1/orchestrate/prod/api/rollout", undefined, { authorization: "Bearer" }, 401, "UNAUTHORIZED"],
+    // Escapes that decode to nothing name nothing (taken as written, %FF
+    // would be a second spelling of the name %25FF spells).
+    ["GET", "/v1/orchestrate/p/%ZZ/rollout", undefined, auth, 400, "INVALID_NAME"],
+    ["POST", "/v1/orchestrate/%FF/e/version", { version: "v1" }, auth, 400, "INVALID_NAME"],
+    ["POST", "/v1/orchestrate/prod/%E0%A4%A/version", { version: "v1" }, auth, 400, "INVALID_NAME"],
   ];
 }
 
@@ -134,6 +139,17 @@ export async function hostileLeaveStateAlone(call, rounds) {
   const before = await state();
   assert.equal(await hostile(call, auth, rounds), rounds * hostileCases(auth).length);
   assert.deepEqual(await state(), before, "nothing changed");
+  // %25FF is the name %FF, written one way only.
+  assert.equal((await call("POST", "/v1/orchestrate/%25FF/e/version", { version: "v1" }, auth)).status, 200);
+  assert.equal((await call("GET", "/v1/orchestrate/%25FF/e/rollout", undefined, auth)).body.targetversion, "v1");
+  // Names may hold any character, NUL included: each target keeps its own tags.
+  const odd = [{ name: "a\u0000b", group: "g", tags: "one", version: "v0" }, { name: "a", group: "g\u0000b", tags: "two", version: "v0" }];
+  const answer = (await call("POST", "/v1/orchestrate/prod/odd", odd, auth)).body;
+  assert.equal((await call("POST", "/v1/orchestrate/prod/odd/version", { version: "v1" }, auth)).status, 200);
+  const again = (await call("POST", "/v1/orchestrate/prod/odd", odd, auth)).body;
+  for (const targets of [answer, again].filter(Array.isArray)) {
+    assert.deepEqual(targets.map((t) => [t.name, t.group, t.tags]).sort(), [["a\u0000b", "g", "one"], ["a", "g\u0000b", "two"]]);
+  }
 }
 
 /** Sends every hostile case `rounds` times (each round at once), checks each answer; answers how many were answered. */
