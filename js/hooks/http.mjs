@@ -14,9 +14,13 @@
 // rollingBack, step, now }`, what a JS hook is given): a field the Go engine does
 // not send, which a Go endpoint's JSON decoder ignores.
 //
-// A status other than 200, an answer that is not that JSON, a connection
-// that fails or closes, or no answer within `timeoutMs` fails the hook, as
-// a throwing hook does.
+// A status other than 200 (a redirect is not followed: it could carry the
+// headers to another origin), an answer that is not that JSON or is larger
+// than 1 MiB, a connection that fails or closes, or no answer within
+// `timeoutMs` fails the hook, as a throwing hook does. What a failure says
+// (in `hook_failed` events, which the read token sees) names the endpoint
+// without its query string, and quotes at most a short, printable excerpt
+// of an answer.
 //
 // Unlike hooks of functions, an HTTP controller is part of the entity's
 // state: its settings (the endpoints, headers and timeout, as canonical
@@ -24,6 +28,24 @@
 // built again from them wherever the entity is restored.
 
 import { orchestratorError } from "../errors.mjs";
+
+/** The largest answer an endpoint may give. */
+export const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/** Ports `fetch` refuses to connect to (the Fetch standard's bad ports). */
+const BAD_PORTS = new Set([1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080]);
+
+/** An endpoint as messages name it: its origin and path, never its query string. */
+export const endpointName = (url) => {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`;
+};
+
+/** At most `n` printable characters of `text`, for a message. */
+const excerpt = (text, n = 120) => {
+  const printable = String(text).replace(/[\u0000-\u001f\u007f-\u009f]/g, " ");
+  return printable.length > n ? `${printable.slice(0, n)}...` : printable;
+};
 
 /** The Go engine's field names of each kind of controller. */
 export const TARGET_ENDPOINTS = ["selection", "approval", "removal", "monitoring"];
@@ -42,6 +64,49 @@ export const isHttpController = (controller, names) => names.some((name) => type
 export function httpController(controller, monitoring) {
   const config = checked(controller, monitoring ? MONITORING_ENDPOINTS : TARGET_ENDPOINTS);
   return { settings: JSON.stringify(config), hooks: hooksOf(config, monitoring) };
+}
+
+/**
+ * A check that every endpoint of a controller (given, or kept as settings)
+ * is on one of `hosts`: exact host names, or `*.example.com` for any name
+ * under it. Servers that take controllers from other teams give one, so
+ * that no caller can point the server's requests (and its headers) at an
+ * address of their choosing. `undefined`: any host.
+ */
+export function hostCheck(hosts) {
+  if (hosts === undefined) return () => {};
+  if (!Array.isArray(hosts) || hosts.some((h) => typeof h !== "string" || h === "")) {
+    throw invalid("allowHookHosts", "must be an array of host names (or *.domain)");
+  }
+  const allowed = hosts.map((h) => h.toLowerCase());
+  const ok = (host) => allowed.some((a) => (a.startsWith("*.") ? host.endsWith(a.slice(1)) : host === a));
+  return (controller) => {
+    const fields = typeof controller === "string" ? JSON.parse(controller) : controller;
+    for (const name of [...TARGET_ENDPOINTS, ...MONITORING_ENDPOINTS]) {
+      if (typeof fields?.[name] !== "string") continue;
+      let host;
+      try {
+        host = new URL(fields[name]).hostname.toLowerCase();
+      } catch {
+        continue; // not a URL: the controller's own check says so
+      }
+      if (!ok(host)) throw invalid(`controller.${name}`, `points at ${host}, which is not among the hosts this server calls (${hosts.join(", ")})`);
+    }
+  };
+}
+
+/**
+ * The controller of kept settings with its secrets taken out, for readers:
+ * endpoints without credentials or query strings, header values replaced.
+ * Still a valid controller (its hooks would fail where a secret was needed).
+ */
+export function redactedController(settings) {
+  const controller = JSON.parse(settings);
+  for (const name of [...TARGET_ENDPOINTS, ...MONITORING_ENDPOINTS]) {
+    if (typeof controller[name] === "string") controller[name] = endpointName(controller[name]);
+  }
+  if (controller.headers) controller.headers = Object.fromEntries(Object.keys(controller.headers).map((name) => [name, "[redacted]"]));
+  return controller;
 }
 
 /** The hooks of settings an entity kept (`httpController(...).settings`). */
@@ -107,6 +172,12 @@ function checked(controller, names) {
     if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
       throw invalid(`controller.${name}`, `must be an http or https URL, got ${JSON.stringify(url)}`);
     }
+    if (parsed.username !== "" || parsed.password !== "") {
+      throw invalid(`controller.${name}`, "holds credentials (user:password@), which fetch never sends: give them as a header instead (headers: { authorization: \"Basic ...\" })");
+    }
+    if (parsed.port !== "" && BAD_PORTS.has(Number(parsed.port))) {
+      throw invalid(`controller.${name}`, `uses port ${parsed.port}, which fetch refuses to connect to: use another port`);
+    }
     config[name] = parsed.href;
   }
   if (Object.keys(config).length === 0) {
@@ -136,28 +207,69 @@ function checked(controller, names) {
 function poster(config) {
   const { headers = {}, timeoutMs } = config;
   return async (name, body) => {
+    const shown = `${name} endpoint ${endpointName(config[name])}`;
+    const signal = AbortSignal.timeout(timeoutMs);
+    const why = (error) => (error?.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : excerpt(error?.cause?.message ?? error?.message ?? String(error)));
     let response;
     try {
       response = await fetch(config[name], {
         method: "POST",
         headers: { "content-type": "application/json", ...headers },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal,
+        redirect: "manual",
       });
     } catch (error) {
-      const why = error?.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : (error?.cause?.message ?? error?.message ?? String(error));
-      throw new Error(`${name} endpoint ${config[name]}: ${why}`);
+      throw new Error(`${shown}: ${why(error)}`);
     }
-    const text = await response.text().catch((error) => {
-      throw new Error(`${name} endpoint ${config[name]}: the answer broke off: ${error?.message ?? error}`);
-    });
-    if (response.status !== 200) throw new Error(`${name} endpoint ${config[name]} answered ${response.status}`);
+    if (response.status !== 200) {
+      await response.body?.cancel().catch(() => {});
+      const redirect = response.status >= 300 && response.status < 400 ? " (redirects are not followed)" : "";
+      throw new Error(`${shown} answered ${response.status}${redirect}`);
+    }
+    let text;
+    try {
+      text = await boundedText(response, MAX_ANSWER_BYTES);
+    } catch (error) {
+      throw new Error(`${shown}: ${error.tooLarge ? error.message : `the answer broke off: ${why(error)}`}`);
+    }
     try {
       return JSON.parse(text);
     } catch {
-      throw new Error(`${name} endpoint ${config[name]} answered something that is not JSON`);
+      throw new Error(`${shown} answered something that is not JSON`);
     }
   };
+}
+
+/** The answer's text, read no further than `max` bytes (more fails). */
+async function boundedText(response, max) {
+  const declared = Number(response.headers.get("content-length"));
+  const tooLarge = () => Object.assign(new Error(`the answer is larger than ${max} bytes`), { tooLarge: true });
+  if (declared > max) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (response.body === null) return "";
+  const chunks = [];
+  let size = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 /** A target as the Go engine's `ClientState`. */
@@ -169,7 +281,7 @@ function clientState(t) {
 function ids(answer, name) {
   const targets = answer?.targets ?? [];
   if (!Array.isArray(targets) || targets.some((t) => typeof t?.name !== "string")) {
-    throw new Error(`${name} endpoint answered ${JSON.stringify(answer).slice(0, 80)}, not { targets: [{ name, group }] }`);
+    throw new Error(`${name} endpoint answered ${excerpt(JSON.stringify(answer), 80)}, not { targets: [{ name, group }] }`);
   }
   return targets.map((t) => ({ name: t.name, group: typeof t.group === "string" ? t.group : "" }));
 }
@@ -185,7 +297,7 @@ function healthy(answer, name) {
   const status = typeof answer?.status === "string" ? answer.status : "";
   if (status.toLowerCase() === "ok") return;
   const message = typeof answer?.message === "string" ? answer.message : "";
-  throw new Error(`${name} endpoint says ${[status || "(no status)", message].filter(Boolean).join(" ")}`);
+  throw new Error(`${name} endpoint says ${excerpt([status || "(no status)", message].filter(Boolean).join(" "), 200)}`);
 }
 
 const invalid = (what, reason) => orchestratorError("INVALID_ARGUMENT", `invalid argument ${what}: ${reason}`);

@@ -41,6 +41,8 @@ export interface RolloutsOptions {
   hookTimeoutMs?: number;
   /** How many hook calls of a step may be out at once (default 16). */
   hookConcurrency?: number;
+  /** The only hosts an HTTP controller may name (`*.example.com` for any name under it), set or imported; default any. */
+  allowHookHosts?: string[];
 }
 
 /**
@@ -79,8 +81,12 @@ export class Rollouts {
   namespaces(): Promise<string[]>;
   /** The entities of a namespace in the store (`NOT_FOUND` if it has none). */
   entities(namespace: string): Promise<string[]>;
-  /** The entity's snapshot (`NOT_FOUND` when the store has none). */
-  exportEntity(namespace: string, entity: string): Promise<Uint8Array>;
+  /**
+   * The entity's snapshot (`NOT_FOUND` when the store has none); `redact`:
+   * without its HTTP controllers' secrets (header values, credentials and
+   * query strings of endpoints), for a reader.
+   */
+  exportEntity(namespace: string, entity: string, options?: { redact?: boolean }): Promise<Uint8Array>;
   /** Replaces the entity's stored state with a snapshot of that entity alone (else `INVALID_SNAPSHOT`). */
   importEntity(namespace: string, entity: string, bytes: Uint8Array): Promise<void>;
   /** Deletes an entity from the store; resolves whether it was there. */

@@ -15,7 +15,7 @@
 import { Orchestrator } from "orchestrator-engine";
 
 import { checkMs } from "../errors.mjs";
-import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, isHttpController } from "../hooks/http.mjs";
+import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, hostCheck, isHttpController, redactedController } from "../hooks/http.mjs";
 import { entityKey as keyOf } from "../stores/names.mjs";
 import { notFound, orchestratorError, storeUnavailable } from "./errors.mjs";
 
@@ -58,6 +58,8 @@ export class Rollouts {
   #loaded = new Map();
   /** Hooks registered per entity, set again whenever it is reloaded. */
   #hooks = new Map();
+  /** Throws for an HTTP controller naming a host it may not call. */
+  #checkHosts;
   /** The tail of each entity's queue: one call at a time per entity. */
   #queues = new Map();
 
@@ -73,6 +75,8 @@ export class Rollouts {
    *   compacted once its deltas add up to the checkpoint's size.
    * @param {number} [options.hookTimeoutMs] how long one hook call may take in a step (default 10 s)
    * @param {number} [options.hookConcurrency] how many hook calls of a step may be out at once (default 16)
+   * @param {string[]} [options.allowHookHosts] the only hosts an HTTP controller may name (`*.domain`
+   *   for any name under it); default any
    */
   constructor({
     store,
@@ -83,6 +87,7 @@ export class Rollouts {
     compactEvery = 64,
     hookTimeoutMs = 10_000,
     hookConcurrency = 16,
+    allowHookHosts,
   } = {}) {
     for (const method of ["get", "put", "list", "delete"]) {
       if (typeof store?.[method] !== "function") {
@@ -108,6 +113,7 @@ export class Rollouts {
     this.#compactEvery = compactEvery;
     if (!Number.isInteger(hookConcurrency) || hookConcurrency < 1) throw orchestratorError("INVALID_ARGUMENT", "hookConcurrency must be a positive integer");
     this.#hookTimeoutMs = checkMs("hookTimeoutMs", hookTimeoutMs);
+    this.#checkHosts = hostCheck(allowHookHosts);
     this.#hookConcurrency = hookConcurrency;
   }
 
@@ -161,6 +167,7 @@ export class Rollouts {
     const kind = monitoring ? "monitoring" : "target";
     validated((engine) => engine[set](namespace, entity, controller)); // throws now, changing nothing
     if (isHttpController(controller, monitoring ? MONITORING_ENDPOINTS : TARGET_ENDPOINTS)) {
+      this.#checkHosts(controller);
       return this.#write(namespace, entity, (engine) => void engine[set](namespace, entity, controller)).then(() => {
         this.#hook(namespace, entity)[kind] = null; // the entity's controller now, in this process too
       });
@@ -182,12 +189,12 @@ export class Rollouts {
    * `importEntity` here or in another deployment); `NOT_FOUND` when the
    * store has no such entity.
    */
-  async exportEntity(namespace, entity) {
+  async exportEntity(namespace, entity, { redact = false } = {}) {
     return this.#read(namespace, entity, (engine) => {
       if (!engine.namespaces().includes(namespace) || !engine.entities(namespace).includes(entity)) {
         throw notFound("entity", `${namespace}/${entity}`);
       }
-      return engine.snapshot();
+      return redact ? redacted(engine, namespace, entity) : engine.snapshot();
     });
   }
 
@@ -207,7 +214,17 @@ export class Rollouts {
     // Compared as pairs: joined, entity "b/c" of namespace "x" and entity
     // "c" of namespace "x/b" would be one name.
     const held = engine.namespaces().flatMap((ns) => engine.entities(ns).map((e) => [ns, e]));
-    engine.free();
+    try {
+      // An imported entity's HTTP controllers are calls this server will make.
+      for (const [ns, e] of held) {
+        for (const monitoring of [false, true]) {
+          const settings = engine.__controllerSettings(ns, e, monitoring);
+          if (settings !== undefined) this.#checkHosts(settings);
+        }
+      }
+    } finally {
+      engine.free();
+    }
     if (held.length !== 1 || held[0][0] !== namespace || held[0][1] !== entity) {
       const names = held.map(([ns, e]) => `${JSON.stringify(ns)}/${JSON.stringify(e)}`).join(", ");
       throw orchestratorError("INVALID_SNAPSHOT", `a snapshot of ${namespace}/${entity} must hold that entity alone; this one holds ${names || "no entity"}`);
@@ -448,6 +465,26 @@ export class Rollouts {
         );
       };
     }
+  }
+}
+
+/**
+ * The entity's snapshot with its HTTP controllers' secrets taken out (for
+ * a reader: header values, credentials and query strings of endpoints).
+ */
+function redacted(engine, namespace, entity) {
+  const copy = Orchestrator.restore(engine.snapshot());
+  try {
+    for (const monitoring of [false, true]) {
+      const settings = copy.__controllerSettings(namespace, entity, monitoring);
+      if (settings === undefined) continue;
+      const controller = redactedController(settings);
+      if (monitoring) copy.setMonitoringController(namespace, entity, controller);
+      else copy.setTargetController(namespace, entity, controller);
+    }
+    return copy.snapshot();
+  } finally {
+    copy.free();
   }
 }
 

@@ -21,6 +21,9 @@ Options:
                          file:DIR, memory:, redis://..., postgres://...
   --max-body-bytes N     largest request body (default 201326592, a 1M-target report)
   --max-streams N        event streams held open at once (default 1000)
+  --allow-hook-hosts H   the only hosts an HTTP controller may name, comma-
+                         separated (*.example.com for any name under it);
+                         default any: give it on a server other teams reach
   --insecure             allow a non-loopback --host without a token
   -h, --help             this help
 
@@ -42,6 +45,7 @@ const OPTIONS = {
   store: { type: "string", default: "file:./orchestrator-state" },
   "max-body-bytes": { type: "string" },
   "max-streams": { type: "string" },
+  "allow-hook-hosts": { type: "string" },
   insecure: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 };
@@ -93,6 +97,7 @@ export async function serveMain(args, { env = process.env, stdout = process.stdo
       insecure: values.insecure,
       maxBodyBytes,
       maxStreams,
+      allowHookHosts: values["allow-hook-hosts"]?.split(",").map((h) => h.trim()).filter(Boolean),
       log: (line) => stdout.write(`${line}\n`),
     });
   } catch (e) {

@@ -67,7 +67,11 @@ export function createHandler({
   cors,
   pollMs = 1000,
   maxStreams = DEFAULT_MAX_STREAMS,
-  rollouts = new Rollouts({ store, now, hookTimeoutMs }),
+  allowHookHosts,
+  // The Worker's objects: the Worker in front checked the token and says
+  // what it grants in a header of its own (it overwrites any sent).
+  trustForwardedAccess = false,
+  rollouts = new Rollouts({ store, now, hookTimeoutMs, allowHookHosts }),
 } = {}) {
   checkTokens({ token, readToken, insecure });
   if (!(Number.isInteger(maxBodyBytes) && maxBodyBytes > 0)) {
@@ -282,7 +286,12 @@ export function createHandler({
     [
       "GET",
       "/:ns/:entity/snapshot",
-      async (c) => new Response(await rollouts.exportEntity(...names(c)), { headers: { "content-type": "application/octet-stream" } }),
+      async (c) => {
+        // A reader gets the state without its controllers' secrets.
+        const level = trustForwardedAccess ? c.req.header("x-orchestrator-access") : await access(c.req.raw, { token, readToken });
+        const bytes = await rollouts.exportEntity(...names(c), { redact: level !== "write" });
+        return new Response(bytes, { headers: { "content-type": "application/octet-stream" } });
+      },
     ],
     [
       "PUT",

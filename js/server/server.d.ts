@@ -25,12 +25,14 @@ export interface HandlerOptions {
   maxBodyBytes?: number;
   /** How long one hook call may take in a step (default 10 s). */
   hookTimeoutMs?: number;
-  /** `Access-Control-Allow-Origin` to send; none unless set. */
+  /** The origin of pages allowed to call the API (or "*"), preflights answered; no CORS unless set. */
   cors?: string;
   /** How often an event stream looks for new events, in ms (default 1000). */
   pollMs?: number;
   /** Event streams held open at once; one more gets 503 `TOO_MANY_STREAMS` (default 1000). */
   maxStreams?: number;
+  /** The only hosts an HTTP controller may name (`*.example.com` for any name under it); default any. */
+  allowHookHosts?: string[];
 }
 
 export interface Handler {

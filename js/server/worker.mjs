@@ -12,7 +12,9 @@
 //   ORCHESTRATOR_MAX_BODY_BYTES (the body limit; default 192 MiB),
 //   ORCHESTRATOR_INSECURE ("true": serve without a token),
 //   ORCHESTRATOR_CORS (the origin of pages that call it, or "*": a
-//   dashboard served elsewhere)
+//   dashboard served elsewhere), ORCHESTRATOR_ALLOW_HOOK_HOSTS (the only
+//   hosts an HTTP controller may name, comma-separated; *.domain for any
+//   name under it)
 //
 // A deployed Worker is on the internet: without a token it answers every
 // API route 503 NOT_CONFIGURED, unless ORCHESTRATOR_INSECURE says "true".
@@ -39,7 +41,8 @@ export class EntityObject extends DurableObject {
     super(ctx, env);
     // Tokens are checked by the Worker in front; the object serves what reaches it.
     const maxBodyBytes = env.ORCHESTRATOR_MAX_BODY_BYTES ? Number(env.ORCHESTRATOR_MAX_BODY_BYTES) : undefined;
-    this.#handler = createHandler({ store: new DurableObjectStore(ctx.storage), maxBodyBytes, insecure: true });
+    const allowHookHosts = env.ORCHESTRATOR_ALLOW_HOOK_HOSTS ? env.ORCHESTRATOR_ALLOW_HOOK_HOSTS.split(",").map((h) => h.trim()).filter(Boolean) : undefined;
+    this.#handler = createHandler({ store: new DurableObjectStore(ctx.storage), maxBodyBytes, allowHookHosts, insecure: true, trustForwardedAccess: true });
   }
 
   async fetch(request) {
@@ -128,7 +131,11 @@ async function route(request, env) {
   }
   const [namespace, entity] = segments;
   const object = env.ENTITIES.get(env.ENTITIES.idFromName(entityKey(namespace, entity)));
-  const response = await object.fetch(request);
+  // What the token grants, for the object (which answers a reader a
+  // snapshot without secrets); whatever the client sent in it is replaced.
+  const forwarded = new Request(request);
+  forwarded.headers.set("x-orchestrator-access", level);
+  const response = await object.fetch(forwarded);
   if (!reading && response.ok) await index.join(namespace, entity);
   // Headers of its own (an object's answer has immutable ones), which
   // CORS may add to.

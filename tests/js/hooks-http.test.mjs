@@ -220,12 +220,15 @@ test("a controller of URLs is checked: scheme, fields, headers, timeout; a synch
   for (const [controller, field] of [
     [{ selection: "ftp://example.com/x" }, /controller\.selection/],
     [{ selection: "not a url" }, /controller\.selection/],
-    [{ selection: "http://127.0.0.1:1/x", select: () => [] }, /controller\.select: is not a field/],
-    [{ approval: "http://127.0.0.1:1/x", headers: { authorization: 42 } }, /controller\.headers/],
-    [{ monitoring: "http://127.0.0.1:1/x", timeoutMs: 0 }, /controller\.timeoutMs/],
-    [{ monitoring: "http://127.0.0.1:1/x", timeoutMs: 600_001 }, /controller\.timeoutMs/],
-    [{ approval: "http://127.0.0.1:1/x", headers: { "bad header": "x" } }, /controller\.headers: are not valid HTTP headers/],
-    [{ approval: "http://127.0.0.1:1/x", headers: { authorization: "x".repeat(17_000) } }, /controller settings/],
+    [{ selection: "http://127.0.0.1:2/x", select: () => [] }, /controller\.select: is not a field/],
+    [{ approval: "http://127.0.0.1:2/x", headers: { authorization: 42 } }, /controller\.headers/],
+    [{ monitoring: "http://127.0.0.1:2/x", timeoutMs: 0 }, /controller\.timeoutMs/],
+    [{ monitoring: "http://127.0.0.1:2/x", timeoutMs: 600_001 }, /controller\.timeoutMs/],
+    [{ approval: "http://127.0.0.1:2/x", headers: { "bad header": "x" } }, /controller\.headers: are not valid HTTP headers/],
+    [{ approval: "http://127.0.0.1:2/x", headers: { authorization: "x".repeat(17_000) } }, /controller settings/],
+    // What fetch would never send or reach is refused when set, not at the first step.
+    [{ approval: "http://user:pw@127.0.0.1:2/x" }, /controller\.approval: holds credentials .*headers/],
+    [{ selection: "http://127.0.0.1:25/x" }, /controller\.selection: uses port 25, which fetch refuses/],
   ]) {
     assert.throws(() => engine.setTargetController("prod", "app", controller), (e) => e.code === "INVALID_ARGUMENT" && field.test(e.message));
   }
@@ -413,4 +416,39 @@ test("Rollouts: an HTTP controller is the entity's, called by every process; hoo
   assert.equal(monitor.requests.length, calls);
   // Bad input throws at once, and stores nothing.
   assert.throws(() => a.setTargetController("prod", "app", { monitoring: "gopher://x" }), { code: "INVALID_ARGUMENT" });
+});
+
+test("an endpoint cannot lead the hooks astray: a redirect is not followed, an answer over 1 MiB fails the hook, and what a failure says names no query string and echoes little", async () => {
+  const { engine, fleet, clock } = setup(4);
+  engine.setRolloutOptions("prod", "app", { batchPercent: 50, successTimeoutSecs: 20, durationTimeoutSecs: 120 });
+  // Another origin, which must never be asked (it would get the headers).
+  const elsewhere = await endpoint(() => ({ json: { targets: [] } }));
+  const redirecting = createServer((req, res) => {
+    res.writeHead(307, { location: elsewhere.url });
+    res.end();
+  });
+  await new Promise((resolve) => redirecting.listen(0, "127.0.0.1", resolve));
+  servers.push(redirecting);
+  const huge = await endpoint(() => ({ raw: JSON.stringify({ targets: [], pad: "x".repeat(2 * 1024 * 1024) }) }));
+  const chatty = await endpoint(() => ({ json: { status: "degraded", message: `token=hunter2 ${"\u0007".repeat(3)}${"y".repeat(5000)}` } }));
+  const failures = () => engine.events("prod", "app").filter((e) => e.kind === "hook_failed").map((e) => e.detail);
+  engine.setTargetVersion("prod", "app", "v2");
+  const step = async () => {
+    fleet.apply(await engine.orchestrateAsync("prod", "app", fleet.reports()));
+    clock.now += 10_000;
+  };
+  await step(); // v2 becomes the rolling version
+  engine.setTargetController("prod", "app", { selection: `http://127.0.0.1:${redirecting.address().port}/select?api_key=s3cr3t`, headers: { authorization: "Bearer t0ken" } });
+  await step();
+  assert.equal(elsewhere.requests.length, 0, "the redirect was not followed");
+  assert.match(failures().at(-1), /^select hook failed: selection endpoint http:\/\/127\.0\.0\.1:\d+\/select answered 307 \(redirects are not followed\)/);
+  engine.setTargetController("prod", "app", { selection: `${huge.url}?api_key=s3cr3t` });
+  const memory = process.memoryUsage().rss;
+  await step();
+  assert.match(failures().at(-1), /selection endpoint http:\/\/127\.0\.0\.1:\d+\/hook: the answer is larger than 1048576 bytes/);
+  assert.ok(process.memoryUsage().rss - memory < 64 * 1024 * 1024, "the answer was not read whole");
+  engine.setTargetController("prod", "app", null);
+  engine.setMonitoringController("prod", "app", { externalmonitoring: `${chatty.url}?api_key=s3cr3t` });
+  await assert.rejects(engine.orchestrateAsync("prod", "app", fleet.reports()), (e) => e.code === "HOOK_FAILED" && e.message.length < 400 && !/\u0007/.test(e.message));
+  for (const detail of failures()) assert.doesNotMatch(detail, /s3cr3t|t0ken/, detail);
 });

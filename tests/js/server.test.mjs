@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { Orchestrator } from "orchestrator-engine";
 import { FileStore } from "orchestrator-engine/stores/file";
 import { MemoryStore } from "orchestrator-engine/stores";
 import { Rollouts } from "orchestrator-engine/rollouts";
@@ -589,4 +590,38 @@ test("serve --store: each kind of URL opens its store (on the real Redis and Pos
     await store.delete("prod", "api");
   }
   for (const spec of ["ftp://x", "file:", "nonsense"]) await assert.rejects(openStore(spec), { code: "INVALID_ARGUMENT" }, spec);
+});
+
+test("a reader reads and nothing more: the read token's snapshot holds no controller secret; allowHookHosts keeps controllers (set or imported) to the hosts it names", async () => {
+  const store = new MemoryStore();
+  const { call, server } = await api(store, { token: "w-token", readToken: "r-token", allowHookHosts: ["127.0.0.1", "*.hooks.example"] });
+  const write = { authorization: "Bearer w-token" };
+  const read = { authorization: "Bearer r-token" };
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" }, write);
+  const secretive = { approval: "http://127.0.0.1:2/approve?api_key=s3cr3t", headers: { authorization: "Bearer t0ken", "x-api-key": "k3y" } };
+  assert.equal((await call("POST", "/v1/orchestrate/prod/api/target/controller", secretive, write)).status, 200);
+  assert.equal((await call("POST", "/v1/orchestrate/prod/api/monitoring/controller", { externalmonitoring: "https://alerts.hooks.example/check?token=m0n" }, write)).status, 200);
+  const snapshot = async (headers) => new Uint8Array(await (await fetch(`${server.url}/v1/orchestrate/prod/api/snapshot`, { headers })).arrayBuffer());
+  const text = (bytes) => new TextDecoder("latin1").decode(bytes);
+  const forReader = await snapshot(read);
+  for (const secret of ["s3cr3t", "t0ken", "k3y", "m0n"]) assert.ok(!text(forReader).includes(secret), `the reader's snapshot holds ${secret}`);
+  // Still a snapshot of the entity, with its endpoints (without their queries).
+  const restored = Orchestrator.restore(forReader);
+  assert.equal(restored.rolloutInfo("prod", "api").targetVersion, "v1");
+  assert.match(restored.__controllerSettings("prod", "api", false), /"approval":"http:\/\/127\.0\.0\.1:2\/approve".*"authorization":"\[redacted\]"/);
+  restored.free();
+  // The writer's snapshot is the whole state, secrets included (a backup).
+  assert.ok(text(await snapshot(write)).includes("t0ken"));
+  // Hosts not named are refused, set or imported.
+  for (const url of ["http://10.0.0.8/approve", "https://hooks.example.evil.test/x", "http://localhost:2/x"]) {
+    const refused = await call("POST", "/v1/orchestrate/prod/api/target/controller", { approval: url }, write);
+    assert.deepEqual([refused.status, refused.body.code], [400, "INVALID_ARGUMENT"], url);
+    assert.match(refused.body.message, /not among the hosts this server calls/);
+  }
+  const elsewhere = new Orchestrator();
+  elsewhere.setTargetVersion("prod", "api", "v9");
+  elsewhere.setTargetController("prod", "api", { approval: "http://10.0.0.8/approve" });
+  const imported = await fetch(`${server.url}/v1/orchestrate/prod/api/snapshot`, { method: "PUT", headers: write, body: elsewhere.checkpoint("prod", "api") });
+  assert.equal(imported.status, 400);
+  assert.equal((await call("GET", "/v1/orchestrate/prod/api/info", undefined, read)).body.targetVersion, "v1", "nothing imported");
 });

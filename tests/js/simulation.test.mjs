@@ -154,7 +154,7 @@ test("what if, from a live entity's snapshot: the entity untouched, failures str
   const succeeded = live.expected.filter((e) => e.reason === "succeeded" && e.version === "v2");
   assert.ok(succeeded.length > 0 && succeeded.length < 200, `part of the fleet succeeded on v2 (${succeeded.length})`);
   // An HTTP controller on an address nothing answers: a step that called it could not finish.
-  live.engine.setTargetController(namespace, entity, { selection: "http://127.0.0.1:9/select" });
+  live.engine.setTargetController(namespace, entity, { selection: "http://127.0.0.1:2/select" });
   const bytes = live.engine.snapshot();
   const nowMs = live.nowMs;
 

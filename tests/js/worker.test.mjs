@@ -132,6 +132,22 @@ test("workerd: ORCHESTRATOR_CORS lets pages of that origin call with a token (a 
   assert.equal(answer.headers.get("access-control-allow-origin"), null);
 });
 
+test("workerd: the read token's snapshot holds no controller secret, whatever access header the client sends; ORCHESTRATOR_ALLOW_HOOK_HOSTS limits controllers", async () => {
+  const { mf, call } = await worker({ bindings: { ORCHESTRATOR_TOKEN: "w", ORCHESTRATOR_READ_TOKEN: "r", ORCHESTRATOR_ALLOW_HOOK_HOSTS: "127.0.0.1" } });
+  const write = { authorization: "Bearer w" };
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" }, write);
+  const set = await call("POST", "/v1/orchestrate/prod/api/target/controller", { approval: "http://127.0.0.1:2/a?api_key=s3cr3t", headers: { authorization: "Bearer t0ken" } }, write);
+  assert.equal(set.status, 200);
+  const elsewhere = await call("POST", "/v1/orchestrate/prod/api/target/controller", { approval: "http://10.0.0.8/a" }, write);
+  assert.deepEqual([elsewhere.status, elsewhere.body.code], [400, "INVALID_ARGUMENT"]);
+  const text = async (headers) => new TextDecoder("latin1").decode(await (await mf.dispatchFetch("http://localhost/v1/orchestrate/prod/api/snapshot", { headers })).arrayBuffer());
+  for (const headers of [{ authorization: "Bearer r" }, { authorization: "Bearer r", "x-orchestrator-access": "write" }]) {
+    const got = await text(headers);
+    assert.ok(got.includes("127.0.0.1:2/a") && !got.includes("s3cr3t") && !got.includes("t0ken"), JSON.stringify(headers));
+  }
+  assert.ok((await text(write)).includes("t0ken"));
+});
+
 test("workerd: an entity larger than a storage value is split across keys, and outlives the runtime", async () => {
   const persist = join(dir, "state");
   let handle = { ...(await worker({ persist })), pauseMs: 0 };
