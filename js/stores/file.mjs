@@ -7,16 +7,18 @@
 // (revision, length, bytes), appended and fsynced. A record cut short by a
 // crash was never acknowledged: it is ignored, and cut off by the next
 // append. A journal that names another checkpoint is one a compaction left
-// behind: ignored too. A write holds a lock file beside the entity's file,
-// linked into place whole with its owner's pid (so it exists only with
-// one), so the revision check holds between processes on one machine; a
-// lock left by a process that died is broken.
+// behind: ignored too. A write holds a lock file beside the entity's file
+// (js/stores/lock.mjs), so the revision check holds between processes on
+// one machine; a lock left by a process that died is broken. A write the
+// disk could not take whole (a full disk, a short write) fails, leaving the
+// state it found and no temporary file.
 
 import { randomBytes } from "node:crypto";
-import { link, mkdir, open, readdir, readFile, rename, stat, truncate, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, truncate, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 
 import { checkMs, describe, orchestratorError } from "../errors.mjs";
+import { breakIfAbandoned, takeLock } from "./lock.mjs";
 import { byName } from "./names.mjs";
 
 const MAGIC = Buffer.from("ORCHREV1");
@@ -97,8 +99,13 @@ export class FileStore {
       if (current.journal.end < current.journal.size) await truncate(path + JOURNAL, current.journal.end);
       const file = await open(path + JOURNAL, "a");
       try {
-        await file.writev(record);
+        await writeAll(file, record);
         await file.datasync();
+      } catch (error) {
+        // A record the disk could not take is cut off now, not left for
+        // the next append to find.
+        await truncate(path + JOURNAL, current.journal.end).catch(() => {});
+        throw error;
       } finally {
         await file.close();
       }
@@ -218,18 +225,49 @@ async function readJournal(path, base) {
   return { records, end: at, size: data.length };
 }
 
-/** Writes `parts` to `path` atomically: a temporary file, fsync, rename, fsync the directory. */
+/**
+ * Writes `parts` to `path` atomically: a temporary file, fsync, rename,
+ * fsync the directory. If any of it fails (a full disk), `path` is as it
+ * was and the temporary file is gone.
+ */
 async function replace(path, parts) {
   const temporary = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  const file = await open(temporary, "wx");
   try {
-    await file.writev(parts);
-    await file.sync();
-  } finally {
-    await file.close();
+    const file = await open(temporary, "wx");
+    try {
+      await writeAll(file, parts);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(temporary, path);
+  } catch (error) {
+    await unlink(temporary).catch(() => {});
+    throw error;
   }
-  await rename(temporary, path);
   await syncDirectory(dirname(path));
+}
+
+/**
+ * Writes every byte of `parts` at the file's position: `writev` may write
+ * fewer than asked (a nearly full disk) and say so only in its count.
+ */
+async function writeAll(file, parts) {
+  let rest = parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)).filter((b) => b.length > 0);
+  while (rest.length > 0) {
+    const { bytesWritten } = await file.writev(rest);
+    if (bytesWritten === 0) throw Object.assign(new Error("the disk took none of the bytes written (no space left?)"), { code: "ENOSPC" });
+    let written = bytesWritten;
+    while (written > 0 && rest.length > 0) {
+      if (rest[0].length <= written) {
+        written -= rest[0].length;
+        rest.shift();
+      } else {
+        rest[0] = rest[0].subarray(written);
+        written = 0;
+      }
+    }
+  }
 }
 
 const newRevision = () => randomBytes(8).toString("hex");
@@ -263,73 +301,6 @@ async function readHeader(file, path) {
     throw Object.assign(new Error(`${path} is not an entity file of this store`), { corrupt: true });
   }
   return { revision: head.subarray(MAGIC.length + 1, start).toString(), start, size };
-}
-
-/**
- * Removes a lock whose process is gone. Two processes may find the same
- * abandoned lock: each takes a second lock to break it and checks again
- * that the first still names the dead process, so that neither removes a
- * lock the other has just taken.
- */
-async function breakIfAbandoned(lock) {
-  const owner = await readOwner(lock);
-  if (owner === null || (owner !== EMPTY && alive(owner))) return;
-  const breaker = `${lock}.break`;
-  if (!(await takeLock(breaker))) {
-    const breakerOwner = await readOwner(breaker);
-    if (breakerOwner === EMPTY || (breakerOwner !== null && !alive(breakerOwner))) await unlink(breaker).catch(() => {});
-    return;
-  }
-  try {
-    if ((await readOwner(lock)) === owner) await unlink(lock).catch(() => {});
-  } finally {
-    await unlink(breaker).catch(() => {});
-  }
-}
-
-/**
- * Takes the lock file `path`: answers whether it was free. The pid is
- * written to a file of this process's own first, then linked into place
- * (which fails if the lock exists), so a lock file never exists without
- * its owner's pid in it, even if the process dies at any point.
- */
-async function takeLock(path) {
-  const mine = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  await writeFile(mine, String(process.pid));
-  try {
-    await link(mine, path);
-    return true;
-  } catch (error) {
-    if (error.code !== "EEXIST") throw error;
-    return false;
-  } finally {
-    await unlink(mine).catch(() => {});
-  }
-}
-
-/** An empty lock file (left by versions that created it before writing the pid), once old enough. */
-const EMPTY = Symbol("empty lock");
-/** No writer takes this long between creating a lock and writing its pid. */
-const EMPTY_LOCK_ABANDONED_MS = 5000;
-
-/** The pid in a lock file; `EMPTY` for an empty one old enough to be abandoned; `null` for none (or one being written). */
-async function readOwner(path) {
-  const text = await readFile(path, "utf8").catch(() => null);
-  if (text === "") {
-    const age = await stat(path).then((s) => Date.now() - s.mtimeMs, () => 0);
-    return age > EMPTY_LOCK_ABANDONED_MS ? EMPTY : null;
-  }
-  const pid = Number(text);
-  return text === null || !Number.isInteger(pid) ? null : pid;
-}
-
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return error.code === "EPERM";
-  }
 }
 
 async function syncDirectory(dir) {
