@@ -17,7 +17,7 @@ import { Orchestrator } from "orchestrator-engine";
 import { checkMs } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, hostCheck, isHttpController, redactedController } from "../hooks/http.mjs";
 import { entityKey as keyOf } from "../stores/names.mjs";
-import { notFound, orchestratorError, storeUnavailable } from "./errors.mjs";
+import { notFound, orchestratorError, outcomeUnknown, storeUnavailable } from "./errors.mjs";
 
 /** Calls that change an entity; a control answering `false` changed nothing. */
 const WRITES = [
@@ -235,7 +235,7 @@ export class Rollouts {
         const { revision } = await this.#load(namespace, entity);
         let saved;
         try {
-          saved = await this.#call("save an entity", () => this.#store.put(namespace, entity, bytes, revision));
+          saved = await this.#call("save an entity", (limit) => this.#store.put(namespace, entity, bytes, revision, limit), { write: true });
         } finally {
           this.#drop(key); // read afresh next time: the state is the imported one, or unknown
         }
@@ -250,7 +250,7 @@ export class Rollouts {
   async deleteEntity(namespace, entity) {
     return this.#serially(namespace, entity, async () => {
       this.#drop(keyOf(namespace, entity));
-      return this.#call("delete an entity", () => this.#store.delete(namespace, entity));
+      return this.#call("delete an entity", (limit) => this.#store.delete(namespace, entity, limit), { write: true });
     });
   }
 
@@ -291,14 +291,14 @@ export class Rollouts {
       // A journal past the checkpoint's size is compacted instead: a
       // reader never loads much more than two checkpoints' worth.
       if (held.journalBytes + delta.length <= held.checkpointBytes) {
-        const saved = await this.#call("save an entity", () => this.#store.append(namespace, entity, delta, held.revision));
+        const saved = await this.#call("save an entity", (limit) => this.#store.append(namespace, entity, delta, held.revision, limit), { write: true });
         if (saved === null || saved === undefined) return false;
         Object.assign(held, { revision: String(saved), journalBytes: held.journalBytes + delta.length, deltas: held.deltas + 1 });
         return true;
       }
     }
     const bytes = held.engine.checkpoint(namespace, entity);
-    const saved = await this.#call("save an entity", () => this.#store.put(namespace, entity, bytes, held.revision));
+    const saved = await this.#call("save an entity", (limit) => this.#store.put(namespace, entity, bytes, held.revision, limit), { write: true });
     if (saved === null || saved === undefined) return false;
     Object.assign(held, { revision: String(saved), checkpointBytes: bytes.length, journalBytes: 0, deltas: 0 });
     return true;
@@ -418,19 +418,32 @@ export class Rollouts {
   }
 
   /** One store call, bounded in time; its failure is `STORE_UNAVAILABLE`. */
-  async #call(what, call) {
+  /**
+   * `call(deadline)` within the store timeout. A store that takes the
+   * deadline (the file store) gives up by itself before it, having written
+   * nothing: a definite failure. One that answers nothing in time may still
+   * write later: a write then fails with its outcome unknown.
+   */
+  async #call(what, call, { write = false } = {}) {
     let timer;
-    const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    const late = Symbol("late");
+    const timeout = new Promise((resolve) => {
+      timer = setTimeout(() => resolve(late), this.#timeoutMs);
     });
+    // The store's own deadline comes first, so that a wait it can bound
+    // (a lock) ends in a definite answer before the timeout.
+    const deadline = Date.now() + this.#timeoutMs - Math.min(1000, Math.floor(this.#timeoutMs / 10));
     try {
-      return await Promise.race([Promise.resolve().then(call), timeout]);
+      const result = await Promise.race([Promise.resolve().then(() => call({ deadline })), timeout]);
+      if (result !== late) return result;
     } catch (error) {
       if (error?.corrupt) throw orchestratorError("INVALID_SNAPSHOT", error.message, error);
       throw storeUnavailable(what, error);
     } finally {
       clearTimeout(timer);
     }
+    if (write) throw outcomeUnknown(what, this.#timeoutMs);
+    throw storeUnavailable(what, new Error(`no answer within ${this.#timeoutMs} ms`));
   }
 
   /** Runs calls on one entity one at a time, in order. */

@@ -64,26 +64,27 @@ export class FileStore {
     }
   }
 
-  async put(namespace, entity, bytes, revision) {
+  /** `deadline` (ms since the epoch): past it, the write gives up before it lands, having written nothing. */
+  async put(namespace, entity, bytes, revision, { deadline = Infinity } = {}) {
     const path = this.#file(namespace, entity);
     await mkdir(join(this.#dir, encode(namespace)), { recursive: true });
-    return this.#locked(path, async () => {
+    return this.#locked(path, deadline, async () => {
       const current = await this.#current(path);
       if ((current?.revision ?? null) !== (revision ?? null)) return null;
       const next = newRevision();
       const tag = Buffer.from(next);
-      await replace(path, [MAGIC, Buffer.from([tag.length]), tag, bytes]);
+      await replace(path, [MAGIC, Buffer.from([tag.length]), tag, bytes], deadline);
       // The old journal names the old checkpoint: ignored from here on.
       await unlink(path + JOURNAL).catch(() => {});
       return next;
     });
   }
 
-  async append(namespace, entity, delta, revision) {
+  async append(namespace, entity, delta, revision, { deadline = Infinity } = {}) {
     const path = this.#file(namespace, entity);
     // No namespace directory: no entity to append to.
     if ((await this.#current(path)) === null) return null;
-    return this.#locked(path, async () => {
+    return this.#locked(path, deadline, async () => {
       const current = await this.#current(path);
       if (current === null || current.revision !== revision) return null;
       const next = newRevision();
@@ -92,9 +93,10 @@ export class FileStore {
         // The checkpoint's first delta: a new journal, made whole before
         // it is in place.
         const base = Buffer.from(current.base);
-        await replace(path + JOURNAL, [JOURNAL_MAGIC, Buffer.from([base.length]), base, ...record]);
+        await replace(path + JOURNAL, [JOURNAL_MAGIC, Buffer.from([base.length]), base, ...record], deadline);
         return next;
       }
+      beforeDeadline(deadline);
       // Whatever follows the last whole record was never acknowledged.
       if (current.journal.end < current.journal.size) await truncate(path + JOURNAL, current.journal.end);
       const file = await open(path + JOURNAL, "a");
@@ -142,10 +144,11 @@ export class FileStore {
     return entities.sort(byName);
   }
 
-  async delete(namespace, entity) {
+  async delete(namespace, entity, { deadline = Infinity } = {}) {
     const path = this.#file(namespace, entity);
     try {
-      return await this.#locked(path, async () => {
+      return await this.#locked(path, deadline, async () => {
+        beforeDeadline(deadline);
         await unlink(path);
         await unlink(path + JOURNAL).catch(() => {});
         return true;
@@ -174,15 +177,18 @@ export class FileStore {
     return { base, journal, revision: journal.records.at(-1)?.revision ?? base };
   }
 
-  /** Runs `work` holding the entity's lock file. */
-  async #locked(path, work) {
+  /** Runs `work` holding the entity's lock file, waited for until `lockTimeoutMs` or `deadline`, whichever is first. */
+  async #locked(path, deadline, work) {
     const lock = `${path}.lock`;
-    const deadline = Date.now() + this.#lockTimeoutMs;
+    const giveUp = Math.min(Date.now() + this.#lockTimeoutMs, deadline);
     for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
       if (await takeLock(lock)) break;
       await breakIfAbandoned(lock);
-      if (Date.now() > deadline) throw new Error(`the lock ${lock} is still held after ${this.#lockTimeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      if (Date.now() > giveUp) {
+        const why = giveUp === deadline ? "by the call's deadline" : `after ${this.#lockTimeoutMs} ms`;
+        throw new Error(`the lock ${lock} is still held ${why}; nothing was written`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(wait, giveUp - Date.now()))));
     }
     try {
       return await work();
@@ -230,7 +236,7 @@ async function readJournal(path, base) {
  * fsync the directory. If any of it fails (a full disk), `path` is as it
  * was and the temporary file is gone.
  */
-async function replace(path, parts) {
+async function replace(path, parts, deadline = Infinity) {
   const temporary = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
     const file = await open(temporary, "wx");
@@ -240,12 +246,18 @@ async function replace(path, parts) {
     } finally {
       await file.close();
     }
+    beforeDeadline(deadline); // the rename is where the write lands
     await rename(temporary, path);
   } catch (error) {
     await unlink(temporary).catch(() => {});
     throw error;
   }
   await syncDirectory(dirname(path));
+}
+
+/** Throws, before a write lands, once `deadline` has passed: the caller has given up on it. */
+function beforeDeadline(deadline) {
+  if (Date.now() > deadline) throw new Error("the call's deadline passed before the write landed; nothing was written");
 }
 
 /**

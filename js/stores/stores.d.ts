@@ -35,18 +35,28 @@ export interface Store {
    * new revision, or `null` when the revision was not the store's (a
    * conflict: another writer saved first).
    */
-  put(namespace: string, entity: string, bytes: Uint8Array, revision: string | null): Promise<string | null>;
+  put(namespace: string, entity: string, bytes: Uint8Array, revision: string | null, options?: WriteOptions): Promise<string | null>;
   /**
    * Optional. Appends `delta` to the entity's journal, only if its
    * revision is still `revision`, atomically; resolves the new revision,
    * or `null` on a conflict or when there is no such entity. A store
    * without it gets a checkpoint on every write.
    */
-  append?(namespace: string, entity: string, delta: Uint8Array, revision: string): Promise<string | null>;
+  append?(namespace: string, entity: string, delta: Uint8Array, revision: string, options?: WriteOptions): Promise<string | null>;
   /** Every entity as `[namespace, entity]`, by namespace then entity. */
   list(): Promise<Array<[string, string]>>;
   /** Deletes the entity; resolves whether it was there. */
-  delete(namespace: string, entity: string): Promise<boolean>;
+  delete(namespace: string, entity: string, options?: WriteOptions): Promise<boolean>;
+}
+
+/**
+ * What `Rollouts` tells a write. `deadline` (ms since the epoch): a store
+ * that can bound its waits (a lock) gives up before it, having written
+ * nothing, and says so by rejecting; a write still unanswered when the
+ * call's time is up is reported with its outcome unknown.
+ */
+export interface WriteOptions {
+  deadline?: number;
 }
 
 /** A store in this process's memory: tests, browsers, one-process tools. */

@@ -155,3 +155,75 @@ for (const kind of ["file", "redis", "postgres"]) {
     });
   });
 }
+
+// A write the server holds past the store timeout may still land: a row
+// lock released later, a paused Redis that runs the script when it
+// resumes. Such a write is not answered "nothing was changed": its
+// outcome is said to be unknown, so a client reads before it retries.
+describe("a write the server holds past the store timeout", () => {
+  const opened = [];
+  after(async () => {
+    for (const env of opened) {
+      await env.close();
+      await env.server.stop();
+    }
+  });
+
+  test("PostgreSQL, a row locked by another session: answered with its outcome unknown", { timeout: 60_000 }, async () => {
+    const env = await servers.postgres();
+    opened.push(env);
+    const rollouts = new Rollouts({ store: env.store, now: () => T0, storeTimeoutMs: 1000, compactEvery: 0 });
+    await rollouts.setTargetVersion("prod", "api", "v1");
+    const locker = new pg.Client({ connectionString: env.url });
+    await locker.connect();
+    try {
+      await locker.query("BEGIN");
+      await locker.query("SELECT * FROM orchestrator_entities WHERE namespace = 'prod' AND entity = 'api' FOR UPDATE");
+      await assert.rejects(rollouts.setTargetVersion("prod", "api", "v2"), (e) => e.code === "STORE_UNAVAILABLE" && e.outcome === "unknown" && /outcome is unknown/.test(e.message) && !/nothing was changed/.test(e.message));
+      await locker.query("COMMIT");
+    } finally {
+      await locker.end();
+    }
+    // The honest answer: the write did land once the lock was released.
+    await sleep(500);
+    assert.equal((await new Rollouts({ store: env.store }).rolloutInfo("prod", "api")).targetVersion, "v2");
+  });
+
+  test("Redis paused (CLIENT PAUSE): answered with its outcome unknown", { timeout: 60_000 }, async () => {
+    const env = await servers.redis();
+    opened.push(env);
+    const admin = createClient({ url: env.url });
+    await admin.connect();
+    // The server pauses just as the write is sent (the read before it
+    // answered): the write waits in the server for the pause to end.
+    let pauseNext = false;
+    const real = env.store;
+    const store = {
+      get: (...args) => real.get(...args),
+      list: (...args) => real.list(...args),
+      delete: (...args) => real.delete(...args),
+    };
+    for (const write of ["put", "append"]) {
+      store[write] = async (...args) => {
+        if (pauseNext) await admin.sendCommand(["CLIENT", "PAUSE", "2500", "WRITE"]);
+        return real[write](...args);
+      };
+    }
+    const rollouts = new Rollouts({ store, now: () => T0, storeTimeoutMs: 1000 });
+    try {
+      await rollouts.setTargetVersion("prod", "api", "v1");
+      pauseNext = true;
+      await assert.rejects(rollouts.setTargetVersion("prod", "api", "v2"), (e) => e.code === "STORE_UNAVAILABLE" && e.outcome === "unknown" && /outcome is unknown/.test(e.message));
+    } finally {
+      await admin.quit();
+    }
+  });
+
+  test("a store error without a message still says what failed", async () => {
+    const store = { get: async () => undefined, put: async () => { throw Object.assign(new Error(""), { code: "ECONNREFUSED" }); }, list: async () => [], delete: async () => false };
+    const rollouts = new Rollouts({ store, now: () => T0 });
+    await assert.rejects(rollouts.setTargetVersion("prod", "api", "v1"), (e) => e.code === "STORE_UNAVAILABLE" && /save an entity: ECONNREFUSED;/.test(e.message));
+    const aggregate = { ...store, put: async () => { throw new AggregateError([new Error("connect ECONNREFUSED 127.0.0.1:1")], ""); } };
+    await assert.rejects(new Rollouts({ store: aggregate, now: () => T0 }).setTargetVersion("prod", "api", "v1"), /save an entity: connect ECONNREFUSED 127\.0\.0\.1:1;/);
+  });
+});

@@ -464,3 +464,31 @@ test("a file the file store did not write is skipped by every listing, and said;
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a file-store write that waits past its deadline on a lock gives up having written nothing: it never lands later", async () => {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "deadline-"));
+  const holder = spawn(process.execPath, ["--input-type=module", "-e", `
+    import { takeLock } from ${JSON.stringify(new URL("../../js/stores/lock.mjs", import.meta.url).href)};
+    if (!(await takeLock(process.argv[1]))) process.exit(3);
+    console.log("held");
+    setTimeout(async () => { (await import("node:fs")).unlinkSync(process.argv[1]); console.log("released"); }, 2500);
+    setTimeout(() => {}, 4000);
+  `, join(dir, "prod", "api.entity.lock")], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const rollouts = new Rollouts({ store: new FileStore(dir), storeTimeoutMs: 1000 });
+    await rollouts.setTargetVersion("prod", "api", "v1");
+    await new Promise((resolve) => holder.stdout.once("data", resolve));
+    const started = Date.now();
+    await assert.rejects(rollouts.setTargetVersion("prod", "api", "v2"), (e) => e.code === "STORE_UNAVAILABLE" && /nothing was changed/.test(e.message) && !/unknown/.test(e.message));
+    assert.ok(Date.now() - started < 1000, "answered within the store timeout");
+    // The lock is released later: the refused write does not land then.
+    await new Promise((resolve) => holder.once("exit", resolve));
+    const fresh = new Rollouts({ store: new FileStore(dir) });
+    assert.equal((await fresh.rolloutInfo("prod", "api")).targetVersion, "v1");
+  } finally {
+    holder.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
