@@ -53,4 +53,6 @@ cargo test --target wasm32-unknown-unknown --test wasm
 
 echo "== tier 3: the built package from JS"
 bash scripts/build.sh
-node --test tests/js/
+# Every test has a deadline (a few set longer ones of their own): a wait
+# that never ends fails instead of hanging CI.
+node --test --test-timeout=600000 tests/js/

@@ -12,9 +12,26 @@ import { OUTPUT, launch, pageWithErrors } from "./chromium.mjs";
 const root = fileURLToPath(new URL("../..", import.meta.url));
 let server, browser, base;
 
+/** What package.json's exports resolve "orchestrator-engine" to under the "browser" condition, as a bundler would. */
+function browserEntry() {
+  const { exports } = JSON.parse(readFileSync(join(root, "package.json")));
+  const target = exports["."].browser;
+  return (typeof target === "string" ? target : target.default).replace(/^\./, "");
+}
+
 before(async () => {
   const serve = sirv(root, { dev: true });
-  server = createServer((req, res) => serve(req, res, () => { res.statusCode = 404; res.end(); }));
+  const page = readFileSync(join(root, "tests/browser/index.html"), "utf8").replace("__BROWSER_ENTRY__", browserEntry());
+  server = createServer((req, res) => {
+    if (req.url === "/tests/browser/index.html") {
+      res.setHeader("content-type", "text/html");
+      return res.end(page);
+    }
+    serve(req, res, () => {
+      res.statusCode = 404;
+      res.end();
+    });
+  });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${server.address().port}`;
   browser = await launch();

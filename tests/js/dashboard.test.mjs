@@ -43,7 +43,10 @@ before(async () => {
   await post("/options", { batchpercent: 10, successpercent: 100, successtimeoutsecs: 1, durationtimeoutsecs: 5 });
   await post("/version", { version: "v1" });
   controller = drive(server.url);
-  while (!(await get("/rollout")).lastknowngoodversion) await new Promise((resolve) => setTimeout(resolve, 100));
+  for (const deadline = Date.now() + 30_000; !(await get("/rollout")).lastknowngoodversion; ) {
+    if (Date.now() > deadline) throw new Error("the controller did not make v1 good within 30 s");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   await post("/version", { version: "v2" });
   browser = await launch();
 });
@@ -108,8 +111,12 @@ test("the overview lists the rollout live; the entity shows its targets, plan, e
   await page.click("[data-control=pause]");
   await page.waitForFunction(() => document.querySelector("#entity-state").textContent === "paused", null, { timeout: 10_000 });
   assert.equal((await get("/info")).paused, true);
+  // Watched over the controller's next steps, not a length of time.
   const paused = controller.answers.length;
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  for (const deadline = Date.now() + 15_000; controller.answers.length < paused + 3; ) {
+    if (Date.now() > deadline) throw new Error("the controller took no 3 steps within 15 s");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   const moving = (answer) => answer.filter((v) => v === "v2").length;
   const after = controller.answers.slice(paused);
   assert.ok(after.length >= 2 && after.every((a) => moving(a) === moving(after[0])), "no target moves while paused");

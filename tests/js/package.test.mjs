@@ -78,8 +78,14 @@ test("the README and the reference pages in the tarball link only to files in it
   for (const license of ["LICENSE-MIT", "LICENSE-APACHE"]) assert.ok(files.has(license), license);
   assert.equal(pkg.license, "MIT OR Apache-2.0");
   // The example the README points to runs from the installed package.
-  const example = execFileSync(process.execPath, [join(dir, "node_modules/orchestrator-engine/examples/controller.mjs")], { cwd: dir, encoding: "utf8" });
-  assert.match(example, /v2/);
+  // It runs from the installed package and does what its header says: a
+  // healthy v2 rolls out to all 24 hosts; a broken one is rolled back.
+  const example = (...args) => execFileSync(process.execPath, [join(dir, "node_modules/orchestrator-engine/examples/controller.mjs"), ...args], { cwd: dir, encoding: "utf8" });
+  const healthy = example();
+  assert.match(healthy, /on v2: 24\/24 .* good: v2 /);
+  assert.match(healthy, /\nv2 rolled out in [\d.]+ virtual minutes, \d+ steps\n$/);
+  const failing = example("--fail");
+  assert.match(failing, /on v2: {2}0\/24 .* good: v1 {2}bad: v2\n\nv2 rolled back in [\d.]+ virtual minutes, \d+ steps\n$/);
 });
 
 test("Node ESM import", () => {
@@ -205,9 +211,14 @@ describe("the same rollout and snapshot round trip in every runtime the package 
       outDir: join(dir, "worker-out"),
       wasm: join(dir, "node_modules/orchestrator-engine/pkg/web/orchestrator_engine_bg.wasm"),
     });
-    const mf = new Miniflare(script);
+    // Which entry the workerd condition resolved, from the bundle itself.
+    const { inputs, ...options } = script;
+    const entries = inputs.map((f) => f.replace(/.*node_modules\/orchestrator-engine\//, "")).filter((f) => /^js\/[a-z-]+\.mjs$/.test(f));
+    assert.ok(entries.includes("js/workerd.mjs"), entries.join(", "));
+    assert.ok(!entries.some((f) => ["js/node.mjs", "js/edge.mjs", "js/browser.mjs"].includes(f)), entries.join(", "));
+    const mf = new Miniflare(options);
     try {
-      same(await (await mf.dispatchFetch("http://localhost/")).json(), "js/workerd.mjs");
+      same({ entry: "js/workerd.mjs", ...(await (await mf.dispatchFetch("http://localhost/")).json()) }, "js/workerd.mjs");
     } finally {
       await mf.dispose();
     }

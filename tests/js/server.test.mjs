@@ -129,7 +129,13 @@ test("Go's decoding: a field the body leaves out is zero, names match in any cas
     options: { batchpercent: 100, successpercent: 0, successtimeoutsecs: 0, durationtimeoutsecs: 0 },
   });
   const answer = (await call("POST", "/v1/orchestrate/p/e", [{ NAME: "h1", Group: "g", TAGS: "a,b", Version: "v0", IsError: false, unknownField: 1 }])).body;
-  assert.deepEqual(answer, [{ name: "h1", group: "g", tags: "a,b", version: "v1", message: answer[0].message, isError: false }]);
+  // The message is the engine's own, for the same calls made in memory.
+  const engine = new Orchestrator({ now: () => T0 });
+  engine.setRolloutOptions("p", "e", { batchPercent: 100, successPercent: 0, successTimeoutSecs: 0, durationTimeoutSecs: 0 });
+  engine.setTargetVersion("p", "e", "v1");
+  const [inMemory] = engine.orchestrate("p", "e", [{ name: "h1", group: "g", tags: ["a", "b"], version: "v0" }]);
+  assert.match(inMemory.message, /v1/);
+  assert.deepEqual(answer, [{ name: "h1", group: "g", tags: "a,b", version: "v1", message: inMemory.message, isError: false }]);
   // The engine keeps the tags: every read answers them, as the Go engine
   // does; a report may send this package's array too.
   await call("POST", "/v1/orchestrate/p/e/status", [{ name: "h2", group: "g", tags: ["x", "y"], version: "v1" }]);
@@ -238,8 +244,14 @@ test("serve: refuses a public address without a token, serves on loopback, and s
     buffered = parts.pop();
     lines.push(...parts.map((line) => JSON.parse(line)));
   });
+  let gone = null;
   const exited = new Promise((resolve) => server.on("exit", resolve));
-  while (!lines.some((l) => l.message === "listening")) await new Promise((resolve) => setTimeout(resolve, 20));
+  exited.then((code) => (gone = code));
+  for (const deadline = Date.now() + 20_000; !lines.some((l) => l.message === "listening"); ) {
+    if (gone !== null) throw new Error(`serve exited (${gone}) before listening`);
+    if (Date.now() > deadline) throw new Error("serve did not say it was listening within 20 s");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   const { url, dashboard } = lines.find((l) => l.message === "listening");
   // The dashboard is where the log says, with or without the slash.
   assert.equal(dashboard, `${url}/dashboard/`);
@@ -250,9 +262,12 @@ test("serve: refuses a public address without a token, serves on loopback, and s
   }
   // A monitoring endpoint that takes 1 s: SIGTERM arrives while the step waits for it.
   let release;
+  let asked;
   const gate = new Promise((resolve) => (release = resolve));
+  const reached = new Promise((resolve) => (asked = resolve));
   const monitor = createServer(async (req, res) => {
     for await (const chunk of req) void chunk;
+    asked();
     await gate;
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ status: "ok" }));
@@ -265,9 +280,13 @@ test("serve: refuses a public address without a token, serves on loopback, and s
   await post("/v1/orchestrate/p/e", [{ name: "a", version: "v1" }]);
   await post("/v1/orchestrate/p/e/target/controller", { monitoring: `http://127.0.0.1:${monitor.address().port}/m` });
   const step = post("/v1/orchestrate/p/e", [{ name: "a", version: "v1" }]);
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await reached; // the step waits for the monitor
   server.kill("SIGTERM");
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // The server says it is stopping; the step under way is still answered.
+  for (const deadline = Date.now() + 10_000; !lines.some((l) => l.message === "stopping"); ) {
+    if (Date.now() > deadline) throw new Error("serve did not say it was stopping within 10 s of SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   release();
   const answer = await step;
   assert.equal(answer.status, 200, "the step under way was answered");
@@ -348,8 +367,8 @@ test("the event stream: events as they are logged, resumed after Last-Event-ID; 
   const response = await open();
   assert.equal(response.status, 200);
   assert.match(response.headers.get("content-type"), /^text\/event-stream/);
+  // (From since=0: the stream cannot miss what is logged after it opened.)
   const reading = readEvents(response, (events) => events.some((e) => e.event === "version_set" && e.data.version === "v2"));
-  await new Promise((resolve) => setTimeout(resolve, 100));
   await call("POST", "/v1/orchestrate/prod/api/version", { version: "v2" }, write);
   const events = await reading;
   assert.deepEqual(

@@ -124,17 +124,38 @@ for (const kind of ["file", "redis", "postgres"]) {
       const names = targetNames(targets);
       await admin.orchestrate("fleet", "api", names.map((name) => ({ name, version: "v1" })));
       await admin.setTargetVersion("fleet", "api", "v2");
-      const args = [CONTROLLER, "--kind", kind, "--url", url, "--ns", "fleet", "--entity", "api", "--targets", String(targets), "--until", "v2", "--forever", "--pause", "0"];
-      const revisions = new Set();
+      const args = [CONTROLLER, "--kind", kind, "--url", url, "--ns", "fleet", "--entity", "api", "--targets", String(targets), "--until", "v2", "--forever", "--pause", "0", "--announce-writes"];
       let locksLeft = 0;
+      let interrupted = 0;
+      let acknowledged = 0;
+      let progressed = 0;
       for (let round = 0; round < 6; round++) {
+        const before = (await store.get("fleet", "api")).revision;
         const children = [0, 1].map(() => spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] }));
-        let steps = 0;
-        for (const child of children) child.stdout.on("data", (d) => (steps += String(d).split("\n").length - 1));
-        await sleep(1500 + Math.random() * 1500);
+        // Each controller's lines: its acknowledged steps, and its writes as they start and return.
+        const lines = children.map(() => []);
+        children.forEach((child, i) => {
+          let rest = "";
+          child.stdout.on("data", (d) => {
+            const text = rest + d;
+            const parts = text.split("\n");
+            rest = parts.pop();
+            lines[i].push(...parts);
+          });
+        });
         const exits = children.map((child) => new Promise((resolve) => child.once("exit", resolve)));
+        // Once they have acknowledged a step of their own, kill both as a
+        // write starts: inside a write (or, at worst, just after it).
+        const deadline = Date.now() + 60_000;
+        const stepsOf = (i) => lines[i].filter((l) => l.startsWith("[")).length;
+        const steps = () => stepsOf(0) + stepsOf(1);
+        while (Date.now() < deadline && !(steps() > 0 && lines.some((l) => l.at(-1) === '"writing"'))) await sleep(1);
         for (const child of children) child.kill("SIGKILL");
         await Promise.all(exits);
+        assert.ok(steps() > 0, `round ${round}: the controllers acknowledged no step of their own within 60 s`);
+        acknowledged += steps();
+        // A write was under way when the kill came: "writing" without its "written".
+        if (lines.some((l) => l.at(-1) === '"writing"')) interrupted++;
         // A kill inside a write leaves the dead writer's lock (file store).
         const left = kind === "file" && existsSync(join(url, "fleet")) ? readdirSync(join(url, "fleet")).filter((f) => /\.(lock|tmp)$/.test(f)) : [];
         locksLeft += left.length > 0 ? 1 : 0;
@@ -143,13 +164,16 @@ for (const kind of ["file", "redis", "postgres"]) {
         const engine = Orchestrator.restore(stored.bytes);
         assert.equal(engine.expectedState("fleet", "api").length, targets);
         engine.free();
-        revisions.add(stored.revision);
+        // The controllers' own writes, not this test's: the revision moved while they ran.
+        if (stored.revision !== before) progressed++;
         // The next writer is not blocked by anything the dead left behind.
         await admin.resume("fleet", "api"); // answers false, writes nothing
         await admin.setRolloutOptions("fleet", "api", { batchPercent: 5, successTimeoutSecs: 1, maxEvents: 100_000 });
-        t.diagnostic(`${kind} round ${round}: killed 2 controllers after ${steps} acknowledged steps; the stored state restores${kind === "file" ? `; files left by the dead: ${locksLeft} rounds so far` : ""}`);
+        t.diagnostic(`${kind} round ${round}: killed 2 controllers after ${steps()} acknowledged steps; the stored state restores${kind === "file" ? `; files left by the dead: ${locksLeft} rounds so far` : ""}`);
       }
-      assert.ok(revisions.size >= 3, `the controllers made progress between kills (${revisions.size} revisions seen)`);
+      assert.equal(progressed, 6, "the controllers' own steps moved the stored state in every round");
+      assert.ok(interrupted >= 5, `a kill landed inside a write in ${interrupted} of 6 rounds`);
+      t.diagnostic(`${kind}: ${acknowledged} steps acknowledged by the controllers, ${interrupted} of 6 kills inside a write`);
       const events = await admin.events("fleet", "api", { limit: 100_000 });
       events.forEach((e, i) => assert.equal(e.seq, i + 1, "a contiguous log"));
     });

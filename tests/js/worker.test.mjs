@@ -21,7 +21,9 @@ const running = [];
 /** js/server/worker.mjs bundled as a deployment would be (the wasm beside it, a module of its own). */
 let script;
 before(async () => {
-  script = await bundleWorker({ entry: join(root, "js/server/worker.mjs"), cwd: root, outDir: dir, wasm: join(root, "pkg/web/orchestrator_engine_bg.wasm"), external: ["cloudflare:workers"] });
+  const { inputs, ...options } = await bundleWorker({ entry: join(root, "js/server/worker.mjs"), cwd: root, outDir: dir, wasm: join(root, "pkg/web/orchestrator_engine_bg.wasm"), external: ["cloudflare:workers"] });
+  assert.ok(inputs.includes("js/server/worker.mjs"), "the Worker's own module is in the bundle");
+  script = options;
 });
 
 after(async () => {

@@ -3,5 +3,5 @@ import { Orchestrator, OrchestratorError } from "orchestrator-engine";
 import { roundTrip } from "./round-trip.mjs";
 
 export default {
-  fetch: () => Response.json({ entry: "js/workerd.mjs", ...roundTrip(Orchestrator, OrchestratorError) }),
+  fetch: () => Response.json(roundTrip(Orchestrator, OrchestratorError)),
 };

@@ -2,10 +2,13 @@
 // entity through `Rollouts` on a real store, reporting every target as
 // running what the engine expects of it (erroring on a version named in
 // --broken), until the entity settles on --until. It prints one JSON line
-// per acknowledged step: the targets that step assigned, with versions.
+// per acknowledged step: the targets that step assigned, with versions;
+// with --announce-writes, also the line "writing" as each store write
+// starts and "written" as it returns, so that a test can kill it inside
+// one.
 //
 //   node controller.mjs --kind redis|postgres|file --url URL --ns NS --entity E
-//     --targets N --until VERSION [--broken VERSION] [--pause MS]
+//     --targets N --until VERSION [--broken VERSION] [--pause MS] [--announce-writes]
 
 import { parseArgs } from "node:util";
 
@@ -23,10 +26,28 @@ const { values } = parseArgs({
     broken: { type: "string", default: "" },
     pause: { type: "string", default: "10" },
     forever: { type: "boolean", default: false },
+    "announce-writes": { type: "boolean", default: false },
   },
 });
 
-const { store, close } = await openStore(values.kind, values.url);
+const { store: real, close } = await openStore(values.kind, values.url);
+const store = values["announce-writes"] ? announcing(real) : real;
+
+/** `store`, saying when each write starts and returns. */
+function announcing(store) {
+  const wrapped = Object.create(null);
+  for (const method of ["get", "list", "delete", "put", "append"]) {
+    if (typeof store[method] !== "function") continue;
+    const write = method === "put" || method === "append";
+    wrapped[method] = async (...args) => {
+      if (write) process.stdout.write('"writing"\n');
+      const result = await store[method](...args);
+      if (write) process.stdout.write('"written"\n');
+      return result;
+    };
+  }
+  return wrapped;
+}
 const rollouts = new Rollouts({ store, retries: 1000 });
 const { ns, entity, until, broken } = values;
 const names = targetNames(Number(values.targets));

@@ -6,10 +6,16 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
 
-/** Bundles `entry` (resolved from `cwd`) into `outDir`/worker.mjs, with `wasm` copied beside it; answers Miniflare's module options. */
+/**
+ * Bundles `entry` (resolved from `cwd`) into `outDir`/worker.mjs, with
+ * `wasm` copied beside it; answers Miniflare's module options, and in
+ * `inputs` the files the bundle holds (relative to `cwd`): what the
+ * conditions resolved, as esbuild saw it.
+ */
 export async function bundleWorker({ entry, cwd, outDir, wasm, external = [] }) {
   mkdirSync(outDir, { recursive: true });
-  await build({
+  const { metafile } = await build({
+    metafile: true,
     absWorkingDir: cwd,
     entryPoints: [entry],
     bundle: true,
@@ -23,7 +29,9 @@ export async function bundleWorker({ entry, cwd, outDir, wasm, external = [] }) 
     logLevel: "error",
   });
   copyFileSync(wasm, join(outDir, "orchestrator_engine_bg.wasm"));
+  const inputs = Object.keys(metafile.inputs);
   return {
+    inputs,
     modules: true,
     scriptPath: join(outDir, "worker.mjs"),
     modulesRoot: outDir,
