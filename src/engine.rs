@@ -42,11 +42,24 @@ impl fmt::Debug for Engine {
     }
 }
 
+/// The longest namespace or entity name, in bytes of UTF-8: one limit that
+/// every store can hold (a file name, a PostgreSQL key, a Redis key).
+/// Checked where a name is made (a setter, a step); a read of a name that
+/// breaks it finds nothing (`NOT_FOUND`), and a snapshot from before the
+/// limit restores with its names as they were.
+pub const MAX_NAME_BYTES: usize = 200;
+
 fn check_name(kind: &'static str, name: &str) -> Result<(), Error> {
-    if name.is_empty() {
-        return Err(Error::InvalidName { kind });
-    }
-    Ok(())
+    let reason = if name.is_empty() {
+        "it must be a non-empty string"
+    } else if name.len() > MAX_NAME_BYTES {
+        "it must be at most 200 bytes of UTF-8"
+    } else if name.chars().any(char::is_control) {
+        "it must not contain control characters (such as NUL, tab or newline)"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidName { kind, reason })
 }
 
 fn check_version(what: &str, version: &str) -> Result<(), Error> {

@@ -17,9 +17,10 @@ pub enum Error {
     /// A reported target is malformed, or named twice in one report.
     #[error("invalid target {target}: {reason}")]
     InvalidTarget { target: String, reason: String },
-    /// A namespace or entity name is empty.
-    #[error("invalid {kind} name: it must be a non-empty string")]
-    InvalidName { kind: &'static str },
+    /// A namespace or entity name is empty, too long, or holds a control
+    /// character.
+    #[error("invalid {kind} name: {reason}")]
+    InvalidName { kind: &'static str, reason: &'static str },
     /// `orchestrate`/`report` on an entity that has no version to roll out.
     #[error(
         "entity \"{entity}\" in namespace \"{namespace}\" has no target version: \

@@ -66,6 +66,29 @@ fn empty_names_are_rejected() {
 }
 
 #[test]
+fn names_every_store_can_hold_and_no_other() {
+    // At most 200 bytes of UTF-8, no control character: the limit every
+    // store holds (file names, PostgreSQL keys), checked where a name is
+    // made; a read of such a name finds nothing.
+    let mut engine = engine_with_target();
+    let longest = "é".repeat(100); // 200 bytes
+    engine.set_target_version("prod", &longest, "v1", T0).unwrap();
+    engine.rollout_info("prod", &longest).unwrap();
+    let too_long = format!("{longest}x");
+    for name in [too_long.as_str(), "a\0b", "line\nbreak", "tab\there"] {
+        let msg = fails_cleanly(&mut engine, ErrorCode::InvalidName, |e| e.set_target_version("prod", name, "v1", T0));
+        assert!(msg.starts_with("invalid entity name: it must"), "{msg}");
+        fails_cleanly(&mut engine, ErrorCode::InvalidName, |e| e.set_target_version(name, "app", "v1", T0));
+        fails_cleanly(&mut engine, ErrorCode::InvalidName, |e| e.orchestrate("prod", name, &[], T0).map(|_| ()));
+        fails_cleanly(&mut engine, ErrorCode::InvalidName, |e| e.set_rollout_options("prod", name, None));
+        assert_eq!(engine.rollout_info("prod", name).unwrap_err().code(), ErrorCode::NotFound);
+        assert_eq!(engine.entities(name).unwrap_err().code(), ErrorCode::NotFound);
+    }
+    let msg = engine.set_target_version("prod", &too_long, "v1", T0).unwrap_err().to_string();
+    assert_eq!(msg, "invalid entity name: it must be at most 200 bytes of UTF-8");
+}
+
+#[test]
 fn malformed_reports_are_rejected_whole() {
     let mut engine = engine_with_target();
     let good = TargetReport::new("b", "v1");

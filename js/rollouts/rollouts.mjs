@@ -128,6 +128,7 @@ export class Rollouts {
    * this first and reads the entity only when it changed.
    */
   async revision(namespace, entity, known) {
+    checkNames(namespace, entity);
     const stored = await this.#call("read an entity", () => this.#store.get(namespace, entity, known));
     return stored === undefined || stored === null ? undefined : String(stored.revision);
   }
@@ -139,6 +140,7 @@ export class Rollouts {
 
   /** The entities of a namespace in the store, in name order (`NOT_FOUND` if none). */
   async entities(namespace) {
+    checkNames(namespace, "entity");
     const names = (await this.list()).filter(([ns]) => ns === namespace).map(([, entity]) => entity);
     if (names.length === 0) throw notFound("namespace", namespace);
     return names;
@@ -448,6 +450,13 @@ export class Rollouts {
 
   /** Runs calls on one entity one at a time, in order. */
   #serially(namespace, entity, run) {
+    // A name no store could hold is refused before any store is asked
+    // (a file name too long would fail every call, and for good).
+    try {
+      checkNames(namespace, entity);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const key = keyOf(namespace, entity);
     const previous = this.#queues.get(key) ?? Promise.resolve();
     const result = previous.then(run, run);
@@ -502,6 +511,11 @@ function redacted(engine, namespace, entity) {
 }
 
 /** Runs `use` on a throwaway engine: it throws what the engine would. */
+/** Throws the engine's INVALID_NAME for names it would not make (empty, over 200 bytes, control characters). */
+function checkNames(namespace, entity) {
+  validated((engine) => engine.setRolloutOptions(namespace, entity));
+}
+
 function validated(use) {
   const engine = new Orchestrator();
   try {

@@ -13,8 +13,8 @@
 // disk could not take whole (a full disk, a short write) fails, leaving the
 // state it found and no temporary file.
 
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, truncate, unlink } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, open, readdir, readFile, rename, truncate, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 
 import { checkMs, describe, orchestratorError } from "../errors.mjs";
@@ -67,7 +67,11 @@ export class FileStore {
   /** `deadline` (ms since the epoch): past it, the write gives up before it lands, having written nothing. */
   async put(namespace, entity, bytes, revision, { deadline = Infinity } = {}) {
     const path = this.#file(namespace, entity);
-    await mkdir(join(this.#dir, encode(namespace)), { recursive: true });
+    await this.#makeNamespace(namespace);
+    // A long name's file name is a hash: the name itself beside it, for
+    // listings (written before the entity, so a listing never finds one
+    // without the other).
+    if (fileName(entity) !== encode(entity)) await writeName(`${join(dirname(path), fileName(entity))}${NAME}`, entity);
     return this.#locked(path, deadline, async () => {
       const current = await this.#current(path);
       if ((current?.revision ?? null) !== (revision ?? null)) return null;
@@ -129,14 +133,15 @@ export class FileStore {
     // rather than failing every listing.
     const stray = (path) => this.#warn(`FileStore: skipped ${path} in ${this.#dir}: not a file name this store writes`);
     for (const ns of namespaces.filter((d) => d.isDirectory())) {
-      const namespace = decode(ns.name);
+      const namespace = await nameOf(ns.name, join(this.#dir, ns.name, NAME));
       if (namespace === null) {
         stray(`${ns.name}/`);
         continue;
       }
       for (const name of await readdir(join(this.#dir, ns.name))) {
         if (!name.endsWith(SUFFIX)) continue;
-        const entity = decode(name.slice(0, -SUFFIX.length));
+        const file = name.slice(0, -SUFFIX.length);
+        const entity = await nameOf(file, join(this.#dir, ns.name, file + NAME));
         if (entity === null) stray(`${ns.name}/${name}`);
         else entities.push([namespace, entity]);
       }
@@ -151,6 +156,7 @@ export class FileStore {
         beforeDeadline(deadline);
         await unlink(path);
         await unlink(path + JOURNAL).catch(() => {});
+        await unlink(`${join(dirname(path), fileName(entity))}${NAME}`).catch(() => {});
         return true;
       });
     } catch (error) {
@@ -159,8 +165,15 @@ export class FileStore {
     }
   }
 
+  /** The namespace's directory, made if it is not there (with its name inside when its directory name is a hash). */
+  async #makeNamespace(namespace) {
+    const dir = join(this.#dir, fileName(namespace));
+    await mkdir(dir, { recursive: true });
+    if (fileName(namespace) !== encode(namespace)) await writeName(join(dir, NAME), namespace);
+  }
+
   #file(namespace, entity) {
-    return join(this.#dir, encode(namespace), encode(entity) + SUFFIX);
+    return join(this.#dir, fileName(namespace), fileName(entity) + SUFFIX);
   }
 
   /** The entity's checkpoint revision, its journal, and its revision; `null` when there is none. */
@@ -326,6 +339,37 @@ async function syncDirectory(dir) {
 
 /** A name as a file name: percent-encoded, dots too (no "." or ".."). */
 const encode = (name) => encodeURIComponent(name).replace(/\./g, "%2E").replace(/\*/g, "%2A");
+
+/** The longest encoded name kept as a file name; a longer one is hashed (every name the engine makes fits either way). */
+const MAX_ENCODED = 120;
+/** Beside a hashed file name, the name itself. */
+const NAME = ".name";
+/** A hashed file name starts with "%%", which no encoded name holds. */
+const HASHED = "%%";
+
+/**
+ * A name's file name: encoded, or for a name whose encoding is too long
+ * for a file name with the suffixes this store adds (a 200-byte name of
+ * non-ASCII characters encodes to 600), "%%" and a hash of it.
+ */
+function fileName(name) {
+  const encoded = encode(name);
+  return encoded.length <= MAX_ENCODED ? encoded : HASHED + createHash("sha256").update(name).digest("hex").slice(0, 40);
+}
+
+/** Writes the name kept beside a hashed file name, once. */
+async function writeName(path, name) {
+  await writeFile(path, name, { flag: "wx" }).catch((error) => {
+    if (error.code !== "EEXIST") throw error;
+  });
+}
+
+/** The name a file name stands for: decoded, or for a hashed one, read from `namePath`; `null` if neither. */
+async function nameOf(file, namePath) {
+  if (!file.startsWith(HASHED)) return decode(file);
+  const name = await readFile(namePath, "utf8").catch(() => null);
+  return name !== null && fileName(name) === file ? name : null;
+}
 /** The name `file` was encoded from; `null` if no name is (`stray%zz`, or `a%41`, which `aA` is not written as). */
 function decode(file) {
   try {

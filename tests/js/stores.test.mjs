@@ -492,3 +492,34 @@ test("a file-store write that waits past its deadline on a lock gives up having 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("names every store can hold and no other: INVALID_NAME before any store is asked, on every store", async () => {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "names-"));
+  try {
+    for (const store of [new MemoryStore(), new FileStore(dir)]) {
+      const rollouts = new Rollouts({ store });
+      // The longest name there is, in every store: 200 bytes, here of 2-byte characters.
+      const longest = "é".repeat(100);
+      await rollouts.setTargetVersion(longest, longest, "v1");
+      assert.equal((await rollouts.rolloutInfo(longest, longest)).targetVersion, "v1");
+      await rollouts.setTargetVersion(longest, longest, "v2"); // and written again (its journal)
+      assert.deepEqual(await rollouts.entities(longest), [longest]);
+      for (const name of ["x".repeat(201), "é".repeat(101), "a\u0000b", "new\nline", ""]) {
+        for (const call of [
+          () => rollouts.setTargetVersion("prod", name, "v1"),
+          () => rollouts.setTargetVersion(name, "api", "v1"),
+          () => rollouts.rolloutInfo("prod", name),
+          () => rollouts.events(name, "api"),
+          () => rollouts.revision("prod", name),
+          () => rollouts.entities(name),
+        ]) {
+          await assert.rejects(call(), { code: "INVALID_NAME" }, JSON.stringify(name));
+        }
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
