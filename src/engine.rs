@@ -42,6 +42,11 @@ impl fmt::Debug for Engine {
     }
 }
 
+/// How many idempotency keys an entity keeps (the latest).
+pub const IDEMPOTENCY_KEYS: usize = 32;
+/// The largest answer kept with an idempotency key, in bytes.
+pub const MAX_KEPT_ANSWER: usize = 1024;
+
 /// The longest namespace or entity name, in bytes of UTF-8: one limit that
 /// every store can hold (a file name, a PostgreSQL key, a Redis key).
 /// Checked where a name is made (a setter, a step); a read of a name that
@@ -337,6 +342,37 @@ impl Engine {
             return Err(Error::InvalidArgument { what: "controller settings".into(), reason });
         }
         *self.entity_or_create(namespace, entity)?.controllers.slot(kind) = settings.map(Box::from);
+        Ok(())
+    }
+
+    /// The answer kept for a request applied to the entity with idempotency
+    /// `key` (see [`remember`](Self::remember)): `Some("")` when it was too
+    /// large to keep, `None` when no request with that key is remembered.
+    pub fn applied_answer(&self, namespace: &str, entity: &str, key: &str) -> Result<Option<&str>, Error> {
+        Ok(self.entity(namespace, entity)?.applied.iter().find(|(k, _)| &**k == key).map(|(_, answer)| &**answer))
+    }
+
+    /// Remembers, in the entity's state (its snapshots and deltas), that the
+    /// request with idempotency `key` was applied and answered `answer`: a
+    /// retry with the key is then answered again instead of applied twice,
+    /// by whichever process holds the entity. The latest
+    /// [`IDEMPOTENCY_KEYS`] keys are kept; an answer over
+    /// [`MAX_KEPT_ANSWER`] bytes is kept as "" (applied, answer not kept).
+    /// A key is 1 to 200 bytes without control characters.
+    pub fn remember(&mut self, namespace: &str, entity: &str, key: &str, answer: &str) -> Result<(), Error> {
+        if key.is_empty() || key.len() > MAX_NAME_BYTES || key.chars().any(char::is_control) {
+            return Err(Error::InvalidArgument {
+                what: "idempotency key".into(),
+                reason: format!("it must be 1 to {MAX_NAME_BYTES} bytes without control characters, got {} bytes", key.len()),
+            });
+        }
+        let state = self.entity_mut(namespace, entity)?;
+        state.applied.retain(|(k, _)| &**k != key);
+        let kept = if answer.len() <= MAX_KEPT_ANSWER { answer } else { "" };
+        state.applied.push_back((key.into(), kept.into()));
+        while state.applied.len() > IDEMPOTENCY_KEYS {
+            state.applied.pop_front();
+        }
         Ok(())
     }
 

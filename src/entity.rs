@@ -549,6 +549,11 @@ pub(crate) struct Entity {
     /// its targets' messages name it, and the operator's request, not a bad
     /// verdict.
     pub(crate) rolled_back_from: Sym,
+    /// The idempotency keys of the latest requests applied to the entity,
+    /// oldest first, each with the answer it was given (empty: too large
+    /// to keep), so that a request retried with its key is answered again
+    /// rather than applied twice (see [`crate::Engine::remember`]).
+    pub(crate) applied: std::collections::VecDeque<(Box<str>, Box<str>)>,
     pub(crate) log: EventLog,
     pub(crate) history: History,
     /// Where the last report's targets were found, in its order: the hints
@@ -602,6 +607,7 @@ impl Entity {
             removed,
             surge,
             rolled_back_from,
+            applied,
             log,
             history,
             hints,
@@ -630,6 +636,7 @@ impl Entity {
             removed: removed.iter().map(|r| Removed { id: r.id.clone(), version: r.version }).collect(),
             surge: *surge,
             rolled_back_from: *rolled_back_from,
+            applied: applied.clone(),
             log: copied_log,
             history: copied_history,
             hints: hints.to_vec(),

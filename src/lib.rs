@@ -41,7 +41,7 @@ mod snapshot;
 mod step;
 
 pub use answer::{AlignedRows, Answer, AnswerRow, MessageKey, VersionKey};
-pub use engine::Engine;
+pub use engine::{Engine, IDEMPOTENCY_KEYS, MAX_KEPT_ANSWER, MAX_NAME_BYTES};
 pub use error::{report_entry, Error, ErrorCode, HookError};
 pub use hooks::{ControllerKind, HookContext, MonitoringController, TargetController, TargetView, MAX_CONTROLLER_SETTINGS};
 pub use log::{Event, EventKind, Outcome, Rollout, HISTORY_LIMIT};

@@ -309,3 +309,28 @@ fn a_delta_that_moves_the_event_sequence_back_is_refused() {
     assert!(err.to_string().contains("event sequence back"), "{err}");
     assert_eq!(engine.snapshot(), before);
 }
+
+/// An idempotency key is part of the entity's state: it travels in its
+/// snapshots and deltas, so whichever process holds the entity next knows
+/// the request was applied; the latest keys are kept, with answers that
+/// are small enough.
+#[test]
+fn idempotency_keys_are_kept_with_the_entity() {
+    use orchestrator_engine::{IDEMPOTENCY_KEYS, MAX_KEPT_ANSWER};
+    let mut sim = rolling(4);
+    let mut follower = follower_of(&mut sim);
+    sim.engine.remember("prod", "app", "req-1", r#"{"changed":true}"#).unwrap();
+    sim.engine.remember("prod", "app", "req-big", &"x".repeat(MAX_KEPT_ANSWER + 1)).unwrap();
+    follower.apply_entity_delta(&sim.engine.entity_delta("prod", "app").unwrap()).unwrap();
+    for engine in [&sim.engine, &follower, &Engine::restore(&sim.engine.snapshot()).unwrap()] {
+        assert_eq!(engine.applied_answer("prod", "app", "req-1").unwrap(), Some(r#"{"changed":true}"#));
+        assert_eq!(engine.applied_answer("prod", "app", "req-big").unwrap(), Some(""), "applied, answer not kept");
+        assert_eq!(engine.applied_answer("prod", "app", "req-2").unwrap(), None);
+    }
+    for i in 0..IDEMPOTENCY_KEYS {
+        sim.engine.remember("prod", "app", &format!("later-{i}"), "{}").unwrap();
+    }
+    assert_eq!(sim.engine.applied_answer("prod", "app", "req-1").unwrap(), None, "only the latest keys are kept");
+    assert_eq!(sim.engine.remember("prod", "app", "", "{}").unwrap_err().code(), ErrorCode::InvalidArgument);
+    assert_eq!(sim.engine.remember("prod", "app", "a\nb", "{}").unwrap_err().code(), ErrorCode::InvalidArgument);
+}

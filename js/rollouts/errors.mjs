@@ -25,7 +25,7 @@ export function outcomeUnknown(what, timeoutMs) {
   return Object.assign(
     orchestratorError(
       "STORE_UNAVAILABLE",
-      `the store did not answer within ${timeoutMs} ms to ${what}: the write may still land, so its outcome is unknown; read the entity before you retry`,
+      `the store did not answer within ${timeoutMs} ms to ${what}: the write may still land, so its outcome is unknown; read the entity before you retry, or retry with the same idempotency key (Rollouts.applyOnce, the Idempotency-Key header)`,
     ),
     { outcome: "unknown" },
   );

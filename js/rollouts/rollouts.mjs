@@ -263,7 +263,7 @@ export class Rollouts {
       for (let attempt = 0; attempt <= this.#retries; attempt++) {
         const held = await this.#load(namespace, entity);
         const result = await change(held.engine); // throws, changing nothing, on bad input
-        if (result === false) return result; // a control that changed nothing
+        if (result === false || result instanceof Replay) return result; // nothing changed: nothing to save
         let saved;
         try {
           saved = await this.#save(namespace, entity, held);
@@ -468,14 +468,54 @@ export class Rollouts {
     return result;
   }
 
+  /**
+   * Calls the write `method` (`orchestrate`, `promote`, `abort`...) at most
+   * once for idempotency `key`, whichever process holds the entity: the
+   * key is saved with the entity in the very write the call makes, so a
+   * call retried with it (after a timeout whose outcome is unknown) is not
+   * applied again. Resolves `{ replayed, result }`: `replayed` when the key
+   * was already applied, with its first result (`undefined` when it was too
+   * large to keep: read the entity). A call that changed nothing keeps no
+   * key (doing it again changes nothing either).
+   */
+  applyOnce(key, method, namespace, entity, ...args) {
+    if (!WRITES.includes(method)) {
+      return Promise.reject(orchestratorError("INVALID_ARGUMENT", `applyOnce takes a write (${WRITES.join(", ")}), got ${JSON.stringify(method)}`));
+    }
+    try {
+      if (typeof key !== "string") throw orchestratorError("INVALID_ARGUMENT", "an idempotency key must be a string");
+      // Checked before anything is applied: the engine refuses a key it would not keep.
+      validated((engine) => {
+        engine.setRolloutOptions("key", "check");
+        engine.__remember("key", "check", key, "");
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#write(namespace, entity, async (engine) => {
+      const known = engine.__appliedAnswer(namespace, entity, key);
+      if (known !== undefined) return new Replay(known === "" ? undefined : JSON.parse(known));
+      const result = await this.#apply(engine, method, namespace, entity, args);
+      if (result === false) return result;
+      engine.__remember(namespace, entity, key, JSON.stringify(result ?? null));
+      return result;
+    }).then(
+      (result) => (result instanceof Replay ? { replayed: true, result: result.answer } : { replayed: false, result }),
+      (error) => this.#asOneEngine(error, namespace, entity),
+    );
+  }
+
+  /** Applies the write `method` to `engine`: a step awaits asynchronous hooks (js/hooks/async.mjs). */
+  #apply(engine, method, namespace, entity, args) {
+    if (!STEPS.includes(method)) return engine[method](namespace, entity, ...args);
+    const hooks = { hookTimeoutMs: this.#hookTimeoutMs, concurrency: this.#hookConcurrency };
+    return engine[`${method}Async`](namespace, entity, args[0], hooks);
+  }
+
   static {
     for (const name of WRITES) {
-      // A step awaits asynchronous hooks (js/hooks/async.mjs).
-      const call = STEPS.includes(name) ? `${name}Async` : name;
       this.prototype[name] = function (namespace, entity, ...args) {
-        const hooks = { hookTimeoutMs: this.#hookTimeoutMs, concurrency: this.#hookConcurrency };
-        const input = call === name ? args : [args[0], hooks];
-        return this.#write(namespace, entity, (engine) => engine[call](namespace, entity, ...input)).catch((error) =>
+        return this.#write(namespace, entity, (engine) => this.#apply(engine, name, namespace, entity, args)).catch((error) =>
           this.#asOneEngine(error, namespace, entity),
         );
       };
@@ -487,6 +527,13 @@ export class Rollouts {
         );
       };
     }
+  }
+}
+
+/** A call already applied under its idempotency key, and what it answered then. */
+class Replay {
+  constructor(answer) {
+    this.answer = answer;
   }
 }
 

@@ -10,6 +10,6 @@ export const corsFor = (origin) =>
   cors({
     origin,
     allowMethods: ["GET", "POST", "PUT", "OPTIONS"],
-    allowHeaders: ["authorization", "content-type", "last-event-id"],
+    allowHeaders: ["authorization", "content-type", "last-event-id", "idempotency-key"],
     maxAge: 600,
   });

@@ -151,9 +151,21 @@ export function createHandler({
   /** The request's JSON body (bad JSON is `INVALID_JSON`). */
   const json = async (c) => parse(await c.req.text());
   const names = (c) => [c.req.param("ns"), c.req.param("entity")];
+  /**
+   * Calls the write `method` on the route's entity: at most once for the
+   * request's `Idempotency-Key`, if it has one (a retry is answered as the
+   * first was, with `Idempotent-Replayed: true`). Answers the result.
+   */
+  const apply = async (c, method, ...args) => {
+    const key = c.req.header("idempotency-key");
+    if (key === undefined) return rollouts[method](...names(c), ...args);
+    const { replayed, result } = await rollouts.applyOnce(key, method, ...names(c), ...args);
+    if (replayed) c.header("idempotent-replayed", "true");
+    return result;
+  };
   /** A route that calls `rollouts[method]` with the entity and its body, read by `read`. */
   const write = (method, read) => async (c) => {
-    await rollouts[method](...names(c), read(await json(c)));
+    await apply(c, method, read(await json(c)));
     return ok(c);
   };
   // HEAD of an event stream: the headers its GET would answer, never the
@@ -184,7 +196,8 @@ export function createHandler({
       "/:ns/:entity",
       async (c) => {
         const reports = reportsFromGo(await json(c));
-        const answer = await rollouts.orchestrate(...names(c), reports);
+        // A replayed step whose answer was too large to keep answers the entity as it is now.
+        const answer = (await apply(c, "orchestrate", reports)) ?? (await rollouts.expectedState(...names(c)));
         // The Go engine answers its targets as reported, tags included,
         // with the version each should run. (Keyed by group, then name: a
         // name may hold any character, NUL included.)
@@ -218,7 +231,7 @@ export function createHandler({
     ...["pause", "resume", "abort", "retry", "approve"].map((control) => [
       "POST",
       `/:ns/:entity/${control}`,
-      async (c) => c.json({ status: "success", message: "ok", changed: await rollouts[control](...names(c)) }),
+      async (c) => c.json({ status: "success", message: "ok", changed: (await apply(c, control)) ?? false }),
     ]),
     [
       "POST",
@@ -226,7 +239,7 @@ export function createHandler({
       async (c) => {
         const text = await c.req.text();
         const full = text.trim() === "" ? false : promoteFull(parse(text));
-        return c.json({ status: "success", message: "ok", changed: await rollouts.promote(...names(c), { full }) });
+        return c.json({ status: "success", message: "ok", changed: (await apply(c, "promote", { full })) ?? false });
       },
     ],
     ["POST", "/:ns/:entity/rollback", write("rollbackTo", versionFromGo)],

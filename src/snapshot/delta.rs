@@ -205,6 +205,7 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
         removed,
         surge,
         rolled_back_from,
+        applied,
         log,
         history,
         hints: _,       // a cache
@@ -215,6 +216,7 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
     } = changed;
     entity.controllers = controllers;
     entity.surge = surge;
+    entity.applied = applied;
     let ours = &mut entity.versions;
     let mut map = |sym: Sym| ours.intern(versions.resolve(sym));
     entity.target_version = map(target_version);

@@ -59,6 +59,9 @@ pub(super) struct ExtraV6<S = String> {
     /// The version an operator's rollbackTo left, while its rollback is
     /// under way.
     pub(super) rolled_back_from: Option<S>,
+    /// The latest idempotency keys applied, oldest first, with their
+    /// answers.
+    pub(super) applied: Vec<(S, S)>,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -113,6 +113,7 @@ fn encode_extra(entity: &Entity) -> ExtraV6<&str> {
     ExtraV6 {
         surge: u64::try_from(entity.surge).unwrap_or(u64::MAX),
         rolled_back_from: (!entity.rolled_back_from.is_empty()).then(|| entity.version(entity.rolled_back_from)),
+        applied: entity.applied.iter().map(|(key, answer)| (&**key, &**answer)).collect(),
     }
 }
 
@@ -509,6 +510,12 @@ fn decode_extra(entity: &mut Entity, extra: ExtraV6, targets: usize) -> Result<(
         Some(version) if !version.is_empty() => entity.versions.intern(&version),
         Some(_) => return Err("an empty version is named as left by a rollbackTo".to_owned()),
     };
+    if extra.applied.len() > crate::IDEMPOTENCY_KEYS
+        || extra.applied.iter().any(|(key, answer)| key.is_empty() || key.len() > crate::MAX_NAME_BYTES || answer.len() > crate::MAX_KEPT_ANSWER)
+    {
+        return Err("idempotency keys beyond what an engine keeps".to_owned());
+    }
+    entity.applied = extra.applied.into_iter().map(|(key, answer)| (key.into_boxed_str(), answer.into_boxed_str())).collect();
     Ok(())
 }
 

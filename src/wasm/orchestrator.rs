@@ -584,6 +584,21 @@ impl Orchestrator {
         self.engine.controller_settings(&namespace, &entity, kind(monitoring)).ok().flatten().map(str::to_owned)
     }
 
+    /// For `Rollouts` (js/rollouts/rollouts.mjs): the answer kept for the
+    /// request applied to the entity with idempotency `key` ("" when it was
+    /// too large to keep), or `undefined`.
+    #[wasm_bindgen(js_name = __appliedAnswer, skip_typescript)]
+    pub fn applied_answer(&self, namespace: String, entity: String, key: String) -> Option<String> {
+        self.engine.applied_answer(&namespace, &entity, &key).ok().flatten().map(str::to_owned)
+    }
+
+    /// For `Rollouts`: remembers in the entity's state that the request with
+    /// idempotency `key` was applied and answered `answer`.
+    #[wasm_bindgen(js_name = __remember, skip_typescript)]
+    pub fn remember(&mut self, namespace: String, entity: String, key: String, answer: String) -> JsResult<()> {
+        self.engine.remember(&namespace, &entity, &key, &answer).map_err(error_to_js)
+    }
+
     /// For the package's asynchronous steps (`orchestrateAsync`): holds the
     /// clock at its reading now (`true`), so that a step replayed with its
     /// hooks' answers runs at the time it started, until released

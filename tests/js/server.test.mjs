@@ -644,3 +644,41 @@ test("a reader reads and nothing more: the read token's snapshot holds no contro
   assert.equal(imported.status, 400);
   assert.equal((await call("GET", "/v1/orchestrate/prod/api/info", undefined, read)).body.targetVersion, "v1", "nothing imported");
 });
+
+test("Idempotency-Key: a write retried with its key, on any server sharing the store, is answered as the first and never applied twice", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "idempotent-"));
+  try {
+    // Two servers on one store: the retry may reach the other one.
+    const clock = { now: T0 };
+    const a = await api(new FileStore(dir), { clock });
+    const b = await api(new FileStore(dir), { clock });
+    const keyed = (key) => ({ "idempotency-key": key });
+    await a.call("PUT", "/v1/orchestrate/prod/api/options", { batchPercent: 50, successTimeoutSecs: 10, durationTimeoutSecs: 60, steps: [{ size: "50%", approval: true }, "100%"] });
+    await a.call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" });
+    const fleet = clientStates(hosts(4, "v1"));
+    await a.call("POST", "/v1/orchestrate/prod/api", fleet);
+    await a.call("POST", "/v1/orchestrate/prod/api/version", { version: "v2" });
+    const events = async () => (await a.call("GET", "/v1/orchestrate/prod/api/events?limit=1000")).body.length;
+    // A step, then its retry elsewhere: answered the same, stepped once.
+    clock.now += 1000;
+    const first = await a.call("POST", "/v1/orchestrate/prod/api", fleet, keyed("step-1"));
+    const after = await events();
+    const retry = await fetch(`${b.server.url}/v1/orchestrate/prod/api`, { method: "POST", headers: keyed("step-1"), body: JSON.stringify(fleet) });
+    assert.equal(retry.headers.get("idempotent-replayed"), "true");
+    assert.deepEqual(await retry.json(), first.body);
+    assert.equal(await events(), after, "the retried step was not applied again");
+    // A control: approve once, retried: one approval, the same answer.
+    const approve = await a.call("POST", "/v1/orchestrate/prod/api/approve", undefined, keyed("approve-1"));
+    const again = await b.call("POST", "/v1/orchestrate/prod/api/approve", undefined, keyed("approve-1"));
+    assert.deepEqual(again.body, approve.body);
+    assert.equal(approve.body.changed, true);
+    const approvals = (await a.call("GET", "/v1/orchestrate/prod/api/events?limit=1000")).body.filter((e) => e.kind === "approved").length;
+    assert.equal(approvals, 1);
+    // Another key is another request; a key no store would keep is refused before anything is applied.
+    const bad = await a.call("POST", "/v1/orchestrate/prod/api/pause", undefined, { "idempotency-key": "x".repeat(300) });
+    assert.deepEqual([bad.status, bad.body.code], [400, "INVALID_ARGUMENT"]);
+    assert.equal((await a.call("GET", "/v1/orchestrate/prod/api/info")).body.paused, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
