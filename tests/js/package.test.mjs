@@ -230,12 +230,14 @@ describe("the same rollout and snapshot round trip in every runtime the package 
  * between); answers the child and its "listening" line, or fails within
  * `ms` (with what it printed) if it exits or says nothing.
  */
-async function served(args, ms = 20_000) {
+async function served(args, { via = [], ms = 20_000 } = {}) {
   const { spawn } = await import("node:child_process");
   const bin = join(dir, "node_modules/orchestrator-engine/bin/orchestrator-engine.mjs");
-  const child = spawn(process.execPath, [bin, "serve", "--port", "0", "--store", "memory:", ...args], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  const command = [...via, process.execPath, bin, "serve", "--port", "0", "--store", "memory:", ...args];
+  const child = spawn(command[0], command.slice(1), { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stderr.on("data", (chunk) => (out += chunk));
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal, out })));
   const listening = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve said nothing within ${ms} ms: ${out}`)), ms);
     child.once("exit", (code) => {
@@ -251,7 +253,6 @@ async function served(args, ms = 20_000) {
       }
     });
   });
-  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal, out })));
   return { child, listening, exited };
 }
 
@@ -291,32 +292,16 @@ test("serve from the installed package: the rollout simulator runs in Chromium a
 
 test("serve as a container's PID 1 (its own PID namespace): SIGTERM stops it cleanly", async (t) => {
   if (process.getuid?.() !== 0) return t.skip("a PID namespace needs root (CI runs as root)");
-  const { spawn } = await import("node:child_process");
-  const bin = join(dir, "node_modules/orchestrator-engine/bin/orchestrator-engine.mjs");
   // As `CMD ["node", ".../bin/orchestrator-engine.mjs", "serve"]` runs it:
   // node itself is PID 1, which gets no default signal handling.
-  const child = spawn("unshare", ["--pid", "--fork", "--mount-proc", process.execPath, bin, "serve", "--port", "0", "--store", "memory:"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stderr.on("data", (chunk) => (out += chunk));
-  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const { child, listening, exited } = await served([], { via: ["unshare", "--pid", "--fork", "--mount-proc"] });
   try {
-    const listening = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`serve said nothing within 20 s: ${out}`)), 20_000);
-      child.stdout.on("data", (chunk) => {
-        out += chunk;
-        const line = out.split("\n").find((l) => l.includes('"listening"'));
-        if (line) {
-          clearTimeout(timer);
-          resolve(JSON.parse(line));
-        }
-      });
-    });
     assert.equal((await fetch(`${listening.url}/healthz`)).status, 200);
     // The runtime signals PID 1 of the container: here, node under unshare.
     const pid1 = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(/\s+/)[0]);
     assert.match(readFileSync(`/proc/${pid1}/status`, "utf8"), /^NSpid:\s+\d+\s+1$/m, "node is PID 1 in its namespace");
     process.kill(pid1, "SIGTERM");
-    const { code } = await Promise.race([exited, new Promise((_, reject) => setTimeout(() => reject(new Error(`PID 1 did not exit within 10 s of SIGTERM: ${out}`)), 10_000))]);
+    const { code, out } = await Promise.race([exited, new Promise((_, reject) => setTimeout(() => reject(new Error("PID 1 did not exit within 10 s of SIGTERM")), 10_000))]);
     assert.equal(code, 0, out);
     assert.match(out, /"message":"stopped"/);
     await assert.rejects(fetch(`${listening.url}/healthz`));
