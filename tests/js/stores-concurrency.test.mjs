@@ -1,9 +1,11 @@
 // Eight controller processes step one 1,000-target entity at once, through
 // a rollout and then a rollback, on a directory and on real Redis and
 // PostgreSQL servers: the stored state never has more than a batch in
-// flight, no acknowledged step's assignments are lost, every target ends
-// on the expected version, and the event log has no duplicate or missing
-// sequence number.
+// flight, no acknowledged step's write is lost (every acknowledged write,
+// each writer's own, is one link of a single chain of revisions: two made
+// from the same revision would be a lost update, however the targets'
+// versions agree later), every target ends on the expected version, and
+// the event log has no duplicate or missing sequence number.
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Orchestrator } from "orchestrator-engine";
 import { Rollouts } from "orchestrator-engine/rollouts";
 import { startStore, targetNames } from "./servers/fleet-store.mjs";
+import { loggingWrites } from "./servers/logging-store.mjs";
 
 const CONTROLLER = fileURLToPath(new URL("./servers/controller.mjs", import.meta.url));
 const TARGETS = 1000;
@@ -33,7 +36,10 @@ async function controllers(count, args) {
     return new Promise((resolve, reject) =>
       child.on("exit", (code) => {
         clearTimeout(timer);
-        if (code === 0) resolve(out.trim().split("\n").filter(Boolean).map((line) => JSON.parse(line)));
+        if (code === 0) {
+          const lines = out.trim().split("\n").filter(Boolean).map((line) => JSON.parse(line));
+          resolve({ steps: lines.filter(Array.isArray), writes: lines.filter((l) => l.write).map((l) => l.write) });
+        }
         else reject(new Error(`a controller exited with ${code}: ${err.slice(-2000)}`));
       }),
     );
@@ -60,6 +66,27 @@ async function watchInFlight(store, ns, entity, done) {
   }
   await done;
   return { most, polls };
+}
+
+/**
+ * Every acknowledged write as one chain of revisions from `first` to
+ * `last`: no revision written from twice (a lost update), none left off.
+ */
+function checkChain(writes, first, last) {
+  const next = new Map();
+  for (const [from, to] of writes) {
+    assert.ok(!next.has(from), `two acknowledged writes were made from revision ${from}: one of them was lost`);
+    next.set(from, to);
+  }
+  let at = first;
+  let links = 0;
+  while (next.has(at)) {
+    at = next.get(at);
+    links++;
+  }
+  assert.equal(at, last, "the chain of acknowledged writes ends at the stored revision");
+  assert.equal(links, writes.length, "every acknowledged write is a link of the one chain");
+  return links;
 }
 
 function checkLog(events, acknowledged) {
@@ -91,12 +118,14 @@ for (const kind of ["file", "redis", "postgres"]) {
       const { store, url } = env;
       const ns = "fleet";
       const entity = "api";
-      const admin = new Rollouts({ store });
+      // This test's own writes are links of the chain too.
+      const adminWrites = [];
+      const admin = new Rollouts({ store: loggingWrites(store, (line) => adminWrites.push(JSON.parse(line).write)) });
       await admin.setRolloutOptions(ns, entity, OPTIONS);
       await admin.setTargetVersion(ns, entity, "v1");
       const names = targetNames(TARGETS);
       await admin.orchestrate(ns, entity, names.map((name) => ({ name, version: "v1" })));
-      const args = ["--kind", kind, "--url", url, "--ns", ns, "--entity", entity, "--targets", String(TARGETS)];
+      const args = ["--kind", kind, "--url", url, "--ns", ns, "--entity", entity, "--targets", String(TARGETS), "--log-writes"];
 
       await admin.setTargetVersion(ns, entity, "v2");
       const rollout = controllers(8, [...args, "--until", "v2"]);
@@ -121,11 +150,17 @@ for (const kind of ["file", "redis", "postgres"]) {
       assert.ok(final.every((t) => t.version === "v2"), "every target is back on v2");
 
       const events = await admin.events(ns, entity, { limit: 100_000 });
-      const seen = checkLog(events, [...rolledOut, ...rolledBack]);
+      const controllerRuns = [...rolledOut, ...rolledBack];
+      const seen = checkLog(events, controllerRuns.map((c) => c.steps));
       assert.ok(seen >= TARGETS, `${seen} acknowledged assignments checked`);
-      const steps = [...rolledOut, ...rolledBack].reduce((n, c) => n + c.length, 0);
+      const steps = controllerRuns.reduce((n, c) => n + c.steps.length, 0);
+      // Every acknowledged write, the controllers' and this test's, is one
+      // link of a single chain from the first revision to the stored one.
+      const writes = [...adminWrites, ...controllerRuns.flatMap((c) => c.writes)];
+      const links = checkChain(writes, null, (await store.get(ns, entity)).revision);
+      assert.ok(links > steps / 2, `${links} writes for ${steps} acknowledged steps`);
       t.diagnostic(
-        `${kind}: ${steps} acknowledged steps by 8 controllers; ${events.length} events, contiguous; ` +
+        `${kind}: ${steps} acknowledged steps by 8 controllers, ${links} acknowledged writes in one chain of revisions; ${events.length} events, contiguous; ` +
           `at most ${out.most} in flight rolling out (${out.polls} checks), ${back.most} rolling back (${back.polls} checks)`,
       );
       const kinds = new Set(events.map((e) => e.kind));

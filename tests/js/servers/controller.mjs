@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 
 import { Rollouts } from "orchestrator-engine/rollouts";
 import { openStore, targetNames } from "./fleet-store.mjs";
+import { loggingWrites } from "./logging-store.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -27,11 +28,13 @@ const { values } = parseArgs({
     pause: { type: "string", default: "10" },
     forever: { type: "boolean", default: false },
     "announce-writes": { type: "boolean", default: false },
+    "log-writes": { type: "boolean", default: false },
   },
 });
 
 const { store: real, close } = await openStore(values.kind, values.url);
-const store = values["announce-writes"] ? announcing(real) : real;
+const store = values["announce-writes"] ? announcing(real) : values["log-writes"] ? loggingWrites(real) : real;
+
 
 /** `store`, saying when each write starts and returns. */
 function announcing(store) {
