@@ -163,3 +163,26 @@ pub fn options(batch_percent: u32) -> RolloutOptions {
         ..RolloutOptions::default()
     }
 }
+
+/// A percentage of the fleet, as a plan step's size or an error budget.
+pub fn pct(p: u32) -> orchestrator_engine::Amount {
+    orchestrator_engine::Amount::Percent(p)
+}
+
+/// `n` hosts established on v1 with `opts`, then v2 set.
+pub fn rolling(n: usize, opts: RolloutOptions) -> Sim {
+    let mut sim = Sim::new(n, "v1");
+    sim.establish("v1", opts);
+    sim.set_version("v2");
+    sim
+}
+
+/// The kinds of the entity's events, in order.
+pub fn kinds(sim: &Sim) -> Vec<orchestrator_engine::EventKind> {
+    sim.engine.events(&sim.ns, &sim.entity, 0, usize::MAX).unwrap().into_iter().map(|e| e.kind).collect()
+}
+
+/// How many hosts run `version`.
+pub fn on(sim: &Sim, version: &str) -> usize {
+    sim.hosts.iter().filter(|h| h.running == version).count()
+}

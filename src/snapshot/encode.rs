@@ -1,0 +1,246 @@
+//! Encoding an engine's entities in the current format: canonical string
+//! tables, times relative to a base, and, for a delta, only the part of an
+//! entity that changed.
+
+use super::*;
+
+/// The entity's format 6 state as the format writes it.
+pub(super) fn encode_extra(entity: &Entity) -> ExtraV6<&str> {
+    ExtraV6 {
+        surge: u64::try_from(entity.surge).unwrap_or(u64::MAX),
+        rolled_back_from: (!entity.rolled_back_from.is_empty()).then(|| entity.version(entity.rolled_back_from)),
+        applied: entity.applied.iter().map(|(key, answer)| (&**key, &**answer)).collect(),
+    }
+}
+
+/// The entity's controller settings as the format writes them.
+pub(super) fn encode_controllers(entity: &Entity) -> [Option<&str>; 2] {
+    [entity.controllers.target.as_deref(), entity.controllers.monitoring.as_deref()]
+}
+
+/// Builds a table of strings in order of first use. Neighbouring targets
+/// mostly share their message, and versions are few: the last string, and
+/// each version's index by symbol, are remembered, so most rows hash
+/// nothing.
+#[derive(Default)]
+pub(super) struct Table<'a> {
+    strings: Vec<String>,
+    index: HashMap<&'a str, u32, foldhash::fast::RandomState>,
+    last: Option<(&'a str, u32)>,
+    by_sym: Vec<u32>,
+}
+
+impl<'a> Table<'a> {
+    /// The 1-based index of `s` (0 stays "none" for versions).
+    fn index(&mut self, s: &'a str) -> u32 {
+        if let Some((last, i)) = self.last {
+            if last == s {
+                return i;
+            }
+        }
+        let i = match self.index.get(s) {
+            Some(&i) => i,
+            None => {
+                self.strings.push(s.to_owned());
+                let i = u32::try_from(self.strings.len()).unwrap_or(u32::MAX);
+                self.index.insert(s, i);
+                i
+            }
+        };
+        self.last = Some((s, i));
+        i
+    }
+
+    fn version(&mut self, versions: &'a Interner, sym: Sym) -> u32 {
+        if sym.is_empty() {
+            return 0;
+        }
+        let at = sym.index();
+        if let Some(&i) = self.by_sym.get(at) {
+            if i != 0 {
+                return i;
+            }
+        }
+        let i = self.index(versions.resolve(sym));
+        if self.by_sym.len() <= at {
+            self.by_sym.resize(at.saturating_add(1), 0);
+        }
+        if let Some(slot) = self.by_sym.get_mut(at) {
+            *slot = i;
+        }
+        i
+    }
+}
+
+/// What of an entity a delta writes: the targets at the positions marked
+/// in `changed`, and the events from sequence number `from` on.
+pub(super) struct Part<'a> {
+    pub(super) changed: &'a [bool],
+    pub(super) from: u64,
+}
+
+/// The entity in the format; with `part`, only that part of its targets
+/// and events (a delta's), the rest whole.
+#[inline(never)]
+pub(super) fn encode_entity<'a>(name: &str, entity: &'a Entity, part: Option<&Part<'_>>) -> EntityV4<TargetOut<'a>> {
+    let mut versions = Table::default();
+    let mut core = encode_core(name, entity, &mut versions, part.map(|p| p.changed));
+    let written = core.groups.iter().map(|g| g.targets.len()).sum::<usize>();
+    let control = encode_control(entity, &mut versions, part.map(|p| (p.from, written)));
+    core.versions = versions.strings;
+    let extra = ExtraV4 {
+        error_timeout_secs: entity.options.error_timeout_secs,
+        plan_increments: entity.plan_meaning == crate::plan::Meaning::Increments,
+    };
+    EntityV4 { core, control, extra }
+}
+
+/// Format 3's event log of `entity`. With `part` (a delta's first
+/// sequence number and how many targets it writes), only the events from
+/// that number on, each naming its target by name (`gone`).
+pub(super) fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>, part: Option<(u64, usize)>) -> LogV3 {
+    let (from, known, ranks) = match part {
+        Some((from, written)) => (from, u64::try_from(written).unwrap_or(u64::MAX), Vec::new()),
+        // Targets are encoded by group, then name: an event names its
+        // target by that rank.
+        None => (0, u64::try_from(entity.targets.len()).unwrap_or(u64::MAX), entity.targets.ranks()),
+    };
+    let mut details = Table::default();
+    let mut gone: Vec<(String, String)> = Vec::new();
+    let mut gone_index: HashMap<(&str, &str), u64, foldhash::fast::RandomState> = HashMap::default();
+    let (mut seq, mut time) = (0u64, 0i64);
+    let mut events = Vec::with_capacity(entity.log.events.len());
+    for e in entity.log.events.iter().filter(|e| e.seq >= from) {
+        let target = match &e.target {
+            None => 0,
+            Some(t) => match part.is_none().then(|| entity.targets.position(&t.group, &t.name)).flatten().and_then(|p| ranks.get(p)) {
+                Some(&i) => u64::from(i).saturating_add(1),
+                None => *gone_index.entry((&t.group, &t.name)).or_insert_with(|| {
+                    gone.push((t.group.clone(), t.name.clone()));
+                    known.saturating_add(u64::try_from(gone.len()).unwrap_or(u64::MAX))
+                }),
+            },
+        };
+        events.push(EventV3 {
+            seq: e.seq.wrapping_sub(seq),
+            time: e.time.wrapping_sub(time),
+            kind: kind_code(e.kind),
+            version: versions.version(&entity.versions, e.version),
+            target,
+            detail: details.index(&e.detail).saturating_sub(1),
+        });
+        (seq, time) = (e.seq, e.time);
+    }
+    LogV3 { details: details.strings, gone, events }
+}
+
+pub(super) fn encode_amount(amount: Amount) -> AmountV2 {
+    match amount {
+        Amount::Count(n) => AmountV2::Count(n),
+        Amount::Percent(p) => AmountV2::Percent(p),
+    }
+}
+
+pub(super) fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>, part: Option<(u64, usize)>) -> ControlV3 {
+    let v = &entity.versions;
+    let options = &entity.options;
+    let progress = &entity.progress;
+    let flags = [
+        progress.skip_bake,
+        progress.approved,
+        progress.requested,
+        progress.full,
+        progress.done,
+        progress.rollback_logged,
+        progress.retry_pending,
+    ]
+    .iter()
+    .enumerate()
+    .fold(0u8, |bits, (i, &set)| if set { bits | (1u8 << i) } else { bits });
+    let settings = Settings {
+        steps: options.steps.iter().map(|s| StepV2 { size: encode_amount(s.size), bake_secs: s.bake_secs, approval: s.approval }).collect(),
+        max_failures: options.max_failures.map(encode_amount),
+        max_consecutive_failures: options.max_consecutive_failures,
+        watch_secs: options.watch_secs,
+        rollback_batch_percent: options.rollback_batch_percent,
+        max_events: options.max_events,
+        paused_since: entity.paused_since,
+        step: u64::try_from(progress.step).unwrap_or(u64::MAX),
+        step_started: progress.started,
+        bake_from: progress.bake_from,
+        flags,
+        consecutive_failures: progress.consecutive_failures,
+        watch: entity.watch.map(|w| (versions.version(v, w.version), w.until, versions.version(v, w.previous))),
+        removed: entity.removed.iter().map(|r| (r.id.group.clone(), r.id.name.clone(), versions.version(v, r.version))).collect(),
+        next_seq: entity.log.next_seq,
+    };
+    Control {
+        settings,
+        events: encode_log(entity, versions, part),
+        history: entity
+            .history
+            .rollouts
+            .iter()
+            .map(|r| RolloutV2 {
+                version: versions.version(v, r.version),
+                started: r.started,
+                ended: r.ended,
+                outcome: outcome_code(r.outcome),
+            })
+            .collect(),
+    }
+}
+
+/// The entity's core; with `changed`, only the targets at the positions it
+/// marks (`time_base` is still every target's latest `last_seen`).
+pub(super) fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>, changed: Option<&[bool]>) -> EntityV1<TargetOut<'a>> {
+    let v = &entity.versions;
+    let mut messages = Table::default();
+    let target_version = versions.version(v, entity.target_version);
+    let rolling = versions.version(v, entity.rolling);
+    let lkg = versions.version(v, entity.lkg);
+    let lkb = versions.version(v, entity.lkb);
+    let time_base = entity.targets.iter().map(|(_, _, t)| t.last_seen).max().unwrap_or(0);
+    let mut groups: Vec<GroupV1<TargetOut<'a>>> = Vec::new();
+    // By group, then name, whatever order they arrived in: the same state
+    // gives the same bytes, and each group is written once.
+    let written = |p: usize| changed.map_or(true, |c| c.get(p).copied().unwrap_or(true));
+    for (group, target_name, t) in entity.targets.sorted_positions().filter(|&p| written(p)).filter_map(|p| entity.targets.at(p)) {
+        if groups.last().map_or(true, |g| g.name != group) {
+            groups.push(GroupV1 { name: group.to_owned(), targets: Vec::new() });
+        }
+        let target = TargetOut {
+            name: target_name,
+            tags: &t.tags,
+            reported: versions.version(v, t.reported),
+            expected: versions.version(v, t.expected),
+            message: messages.index(&t.message).saturating_sub(1),
+            is_error: t.is_error,
+            state: state_code(t.reason()),
+            detail: t.detail.as_deref(),
+            last_seen: t.last_seen.wrapping_sub(time_base),
+            last_message: t.last_message.wrapping_sub(time_base),
+            version_changed: t.version_changed.wrapping_sub(time_base),
+            assigned: t.assigned.wrapping_sub(time_base),
+        };
+        if let Some(g) = groups.last_mut() {
+            g.targets.push(target);
+        }
+    }
+    EntityV1 {
+        name: name.to_owned(),
+        versions: Vec::new(), // the caller fills it once every version is in
+
+        target_version,
+        rolling,
+        lkg,
+        lkb,
+        batch_percent: entity.options.batch_percent,
+        success_percent: entity.options.success_percent,
+        success_timeout_secs: entity.options.success_timeout_secs,
+        duration_timeout_secs: entity.options.duration_timeout_secs,
+        messages: messages.strings,
+        time_base,
+        groups,
+    }
+}
