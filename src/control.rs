@@ -60,12 +60,21 @@ impl Entity {
         true
     }
 
+    /// An analysis holds the rollout (`reason`: `analysis_inconclusive` or
+    /// `analysis_failed`) until `promote` or `resume` go on, or `abort`.
+    pub(crate) fn pause_for_analysis(&mut self, reason: &str, why: &str, now: Timestamp) {
+        self.paused_since.get_or_insert(now);
+        let detail = format!("{reason}: {why}; promote() or resume() goes on, abort() rolls back");
+        self.event(now, EventKind::Paused, self.rolling, detail);
+    }
+
     /// Lifts a pause. The paused time does not count toward deadlines or
     /// bake times: they move later by as much.
     pub(crate) fn resume(&mut self, now: Timestamp) -> bool {
         let Some(since) = self.paused_since.take() else {
             return false;
         };
+        crate::analysis::run::release(self, "resume");
         let paused = now.saturating_sub(since).max(0);
         for (_, _, target) in self.targets.iter_mut() {
             // A target that runs the version and reports errors kept
@@ -97,6 +106,15 @@ impl Entity {
     /// Skips the bake (or the gate) of the current plan step; `full`
     /// moves every remaining target at once and skips every step left.
     pub(crate) fn promote(&mut self, full: bool, now: Timestamp) -> bool {
+        if crate::analysis::run::pause_reason(self).is_some() && self.paused_since.is_some() {
+            // An analysis that held the rollout counts as passed.
+            crate::analysis::run::release(self, "promote");
+            self.resume(now);
+            if !full {
+                self.event(now, EventKind::Promoted, self.rolling, "the analysis that held the rollout is passed over");
+                return true;
+            }
+        }
         if !self.rolling_out() {
             return false;
         }
@@ -107,7 +125,7 @@ impl Entity {
             self.progress.full = true;
             "full promotion: every remaining target moves now".to_owned()
         } else {
-            let Some(step) = self.options.steps.get(self.progress.step).copied() else {
+            let Some(step) = self.options.steps.get(self.progress.step) else {
                 return false;
             };
             let step_no = self.progress.step.saturating_add(1);

@@ -12,6 +12,7 @@ use crate::log::{Event, Rollout};
 use crate::model::{AlignedAnswer, ExpectedState, ReportRef, RolloutInfo, RolloutOptions, TargetReport, Timestamp};
 use crate::plan::Schedule;
 use crate::snapshot;
+use crate::analysis::{AnalysisRun, MetricProvider};
 use crate::step::{self, StepNames};
 
 /// Holds namespaces of entities and rolls their targets out.
@@ -22,6 +23,9 @@ use crate::step::{self, StepNames};
 #[derive(Default)]
 pub struct Engine {
     pub(crate) namespaces: BTreeMap<String, Namespace>,
+    /// Takes the measurements of every entity's analysis (not part of a
+    /// snapshot, as hooks are not).
+    pub(crate) metrics: Option<Box<dyn MetricProvider>>,
 }
 
 /// One isolated environment (test, dev, prod): its entities by name.
@@ -86,6 +90,7 @@ impl Engine {
     pub fn set_rollout_options(&mut self, namespace: &str, entity: &str, options: Option<RolloutOptions>) -> Result<(), Error> {
         let options = options.unwrap_or_default();
         options.validate()?;
+        let options = options.bind_analyses()?;
         let entity = self.entity_or_create(namespace, entity)?;
         entity.log.trim(options.max_events);
         // A shorter plan set mid-rollout goes on from its last step.
@@ -273,7 +278,7 @@ impl Engine {
             crate::intake::validate_reports(reports)?;
             return Err(Error::NoTargetVersion { namespace: namespace.to_owned(), entity: entity.to_owned() });
         };
-        step::run(state, &names, reports, now)?;
+        step::run(state, &names, reports, now, self.metrics.as_deref_mut())?;
         Ok(state)
     }
 
@@ -286,6 +291,18 @@ impl Engine {
     /// The entity's current answer, borrowed (see [`Answer`]).
     pub fn answer(&self, namespace: &str, entity: &str) -> Result<Answer<'_>, Error> {
         self.entity(namespace, entity).map(Answer::new)
+    }
+
+    /// Sets (or with `None` removes) what takes the measurements of every
+    /// entity's analysis. Without one, a measurement due is an Error.
+    pub fn set_metric_provider(&mut self, provider: Option<Box<dyn MetricProvider>>) {
+        self.metrics = provider;
+    }
+
+    /// The entity's analysis runs: those under way and the latest ended,
+    /// oldest first, each with its metrics' measurements.
+    pub fn analysis(&self, namespace: &str, entity: &str) -> Result<&[AnalysisRun], Error> {
+        Ok(&self.entity(namespace, entity)?.analysis)
     }
 
     /// The entity's versions and options.

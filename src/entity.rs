@@ -554,6 +554,8 @@ pub(crate) struct Entity {
     /// to keep), so that a request retried with its key is answered again
     /// rather than applied twice (see [`crate::Engine::remember`]).
     pub(crate) applied: std::collections::VecDeque<(Box<str>, Box<str>)>,
+    /// Analysis runs: those under way and the latest ended, oldest first.
+    pub(crate) analysis: Vec<crate::analysis::AnalysisRun>,
     pub(crate) log: EventLog,
     pub(crate) history: History,
     /// Where the last report's targets were found, in its order: the hints
@@ -608,6 +610,7 @@ impl Entity {
             surge,
             rolled_back_from,
             applied,
+            analysis,
             log,
             history,
             hints,
@@ -637,6 +640,7 @@ impl Entity {
             surge: *surge,
             rolled_back_from: *rolled_back_from,
             applied: applied.clone(),
+            analysis: analysis.clone(),
             log: copied_log,
             history: copied_history,
             hints: hints.to_vec(),
@@ -690,6 +694,7 @@ impl Entity {
             targets: self.targets.len(),
             failure_threshold: self.options.failure_threshold(self.targets.len()),
             paused: self.paused_since.is_some(),
+            pause_reason: self.paused_since.map(|_| crate::analysis::run::pause_reason(self).unwrap_or("operator")),
             step: self.follows_plan().then_some(self.progress.step),
             awaiting_approval: self.awaiting_approval(),
             watch_until: self.watch.map(|w| w.until),

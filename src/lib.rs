@@ -24,6 +24,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
+mod analysis;
 mod answer;
 mod control;
 mod engine;
@@ -40,6 +41,10 @@ mod plan;
 mod snapshot;
 mod step;
 
+pub use analysis::{
+    Analysis, AnalysisRun, Arg, MeasureRequest, Measured, Measurement, Metric, MetricProvider, MetricRun, OnFailure, Phase as AnalysisPhase, RunKind, Value as MetricValue,
+    MAX_METRICS, MAX_PROVIDER, MAX_RETENTION,
+};
 pub use answer::{AlignedRows, Answer, AnswerRow, MessageKey, VersionKey};
 pub use engine::{Engine, IDEMPOTENCY_KEYS, MAX_KEPT_ANSWER, MAX_NAME_BYTES};
 pub use error::{report_entry, Error, ErrorCode, HookError};

@@ -48,12 +48,18 @@ pub enum EventKind {
     /// timed out or answered garbage), so the step moved or removed
     /// nothing through it (detail: the hook, why, and how long it took).
     HookFailed,
+    /// An analysis run started (detail: which, and its metrics).
+    AnalysisStarted,
+    /// A metric was measured (detail: its outcome and why).
+    AnalysisMeasured,
+    /// An analysis run ended (detail: its phase and why).
+    AnalysisFinished,
 }
 
 impl EventKind {
     /// Every kind, in the order of the snapshot format's codes: never
     /// reorder, only append.
-    pub(crate) const ALL: [EventKind; 19] = [
+    pub(crate) const ALL: [EventKind; 22] = [
         EventKind::VersionSet,
         EventKind::StepStarted,
         EventKind::ApprovalRequested,
@@ -73,6 +79,9 @@ impl EventKind {
         EventKind::Promoted,
         EventKind::Approved,
         EventKind::HookFailed,
+        EventKind::AnalysisStarted,
+        EventKind::AnalysisMeasured,
+        EventKind::AnalysisFinished,
     ];
 }
 

@@ -59,6 +59,9 @@ pub struct RolloutOptions {
     pub rollback_batch_percent: Option<u32>,
     /// How many events the entity's log keeps; older ones are dropped.
     pub max_events: u32,
+    /// Background analysis: judged while the version rolls out and through
+    /// its watch window (see [`crate::Analysis`]).
+    pub analysis: Option<Box<crate::Analysis>>,
 }
 
 /// The default size of an entity's event log.
@@ -81,6 +84,7 @@ impl Default for RolloutOptions {
             watch_secs: 0,
             rollback_batch_percent: None,
             max_events: DEFAULT_MAX_EVENTS,
+            analysis: None,
         }
     }
 }
@@ -133,7 +137,7 @@ impl Serialize for Amount {
 }
 
 /// One step of a plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanStep {
     /// How many targets are on the version once the step is done: a count,
@@ -146,12 +150,15 @@ pub struct PlanStep {
     pub bake_secs: u64,
     /// Whether the step waits for `approve` before it moves anything.
     pub approval: bool,
+    /// Inline analysis: it starts once the step's targets are judged, and
+    /// the step passes only once it succeeded.
+    pub analysis: Option<Box<crate::Analysis>>,
 }
 
 impl PlanStep {
     /// A step moving `size` targets with no bake and no gate.
     pub fn new(size: Amount) -> Self {
-        PlanStep { size, bake_secs: 0, approval: false }
+        PlanStep { size, bake_secs: 0, approval: false, analysis: None }
     }
 
     /// The same step with a bake time.
@@ -220,7 +227,29 @@ impl RolloutOptions {
                 reason: format!("the event log keeps from 1 to {MAX_EVENTS_LIMIT} events"),
             });
         }
-        Ok(())
+        self.clone().bind_analyses().map(drop)
+    }
+
+    /// The options with every analysis template checked and its args
+    /// substituted: what an entity keeps.
+    pub(crate) fn bind_analyses(mut self) -> Result<Self, Error> {
+        if let Some(analysis) = self.analysis.as_mut() {
+            **analysis = analysis.bind("analysis")?;
+            let last = self.steps.len();
+            if analysis.starting_step.is_some_and(|s| s as usize >= last.max(1)) {
+                return Err(Error::InvalidOptions {
+                    field: "analysis.startingStep".into(),
+                    value: analysis.starting_step.unwrap_or(0).to_string(),
+                    reason: format!("the plan has {last} steps, numbered from 0"),
+                });
+            }
+        }
+        for (i, step) in self.steps.iter_mut().enumerate() {
+            if let Some(analysis) = step.analysis.as_mut() {
+                **analysis = analysis.bind(&format!("steps[{i}].analysis"))?;
+            }
+        }
+        Ok(self)
     }
 
     /// A plan's sizes are totals: they must not decrease (a count after a
@@ -602,6 +631,10 @@ pub struct RolloutInfo {
     pub failure_threshold: usize,
     /// Whether `pause` holds the rollout (rollbacks go on).
     pub paused: bool,
+    /// Why it is paused: `"operator"`, or `"analysis_inconclusive"` /
+    /// `"analysis_failed"` for an analysis that holds it until `promote`
+    /// (go on) or `abort`.
+    pub pause_reason: Option<&'static str>,
     /// The plan step the rollout is on (0-based), when it follows a plan.
     pub step: Option<usize>,
     /// Whether the current step waits for `approve`.

@@ -173,7 +173,7 @@ fn amount() -> impl Strategy<Value = Amount> {
 /// A plan of 0 (the simple form) to 4 steps, the last one "100%".
 fn step() -> impl Strategy<Value = PlanStep> {
     (amount(), prop_oneof![2 => Just(0u64), 1 => 1u64..=120], proptest::bool::weighted(0.2))
-        .prop_map(|(size, bake_secs, approval)| PlanStep { size, bake_secs, approval })
+        .prop_map(|(size, bake_secs, approval)| PlanStep { size, bake_secs, approval, analysis: None })
 }
 
 fn steps() -> impl Strategy<Value = Vec<PlanStep>> {
@@ -233,6 +233,7 @@ fn options() -> impl Strategy<Value = RolloutOptions> {
                 watch_secs,
                 rollback_batch_percent,
                 max_events,
+                analysis: None,
             },
         )
 }

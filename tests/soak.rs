@@ -48,9 +48,9 @@ fn random_options(rng: &mut TestRng) -> RolloutOptions {
     match rng.random_range(0..5) {
         0 => {
             options.steps = vec![
-                PlanStep { size: Amount::Count(1), bake_secs: 200, approval: false },
-                PlanStep { size: Amount::Percent(30), bake_secs: 0, approval: rng.random_bool(0.5) },
-                PlanStep { size: Amount::Percent(100), bake_secs: 0, approval: false },
+                PlanStep { size: Amount::Count(1), bake_secs: 200, approval: false, analysis: None },
+                PlanStep { size: Amount::Percent(30), bake_secs: 0, approval: rng.random_bool(0.5), analysis: None },
+                PlanStep { size: Amount::Percent(100), bake_secs: 0, approval: false, analysis: None },
             ];
         }
         1 => options.max_failures = Some(Amount::Percent(10)),

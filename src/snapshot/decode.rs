@@ -30,6 +30,30 @@ pub(super) fn decode_extra(entity: &mut Entity, extra: ExtraV6, targets: usize) 
     Ok(())
 }
 
+/// Format 7's analysis into `entity`, whose options are decoded: the
+/// templates check as when they were set, one per plan step or none, and
+/// the runs stay within what an engine keeps.
+pub(super) fn decode_analysis(entity: &mut Entity, extra: ExtraV7) -> Result<(), String> {
+    let options = &mut entity.options;
+    if !extra.steps.is_empty() && extra.steps.len() != options.steps.len() {
+        return Err(format!("{} step analyses for a plan of {} steps", extra.steps.len(), options.steps.len()));
+    }
+    options.analysis = extra.analysis.map(Box::new);
+    for (step, analysis) in options.steps.iter_mut().zip(extra.steps) {
+        step.analysis = analysis.map(Box::new);
+    }
+    *options = options.clone().bind_analyses().map_err(|e| e.to_string())?;
+    let too_many = extra.runs.len() > 8
+        || extra.runs.iter().any(|r| {
+            r.metrics.len() > crate::MAX_METRICS || r.metrics.iter().any(|m| m.measurements.len() > crate::MAX_RETENTION as usize)
+        });
+    if too_many {
+        return Err("more analysis runs or measurements than an engine keeps".to_owned());
+    }
+    entity.analysis = extra.runs;
+    Ok(())
+}
+
 pub(super) fn decode_controllers(target: Option<String>, monitoring: Option<String>) -> ControllerSettings {
     ControllerSettings { target: target.map(Box::from), monitoring: monitoring.map(Box::from) }
 }
@@ -137,7 +161,7 @@ pub(super) fn decode_body<E: Named>(state: Body<E>, mut decode_entity: impl FnMu
             return Err(Error::snapshot(format!("namespace \"{name}\" appears twice")));
         }
     }
-    Ok(Engine { namespaces })
+    Ok(Engine { namespaces, metrics: None })
 }
 
 pub(super) fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: ExtraV4) -> Result<Entity, String> {
@@ -165,7 +189,7 @@ pub(super) fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: Extr
             .settings
             .steps
             .iter()
-            .map(|s| PlanStep { size: decode_amount(&s.size), bake_secs: s.bake_secs, approval: s.approval })
+            .map(|s| PlanStep { size: decode_amount(&s.size), bake_secs: s.bake_secs, approval: s.approval, analysis: None })
             .collect();
         options.max_failures = c.settings.max_failures.as_ref().map(decode_amount);
         options.max_consecutive_failures = c.settings.max_consecutive_failures;

@@ -15,8 +15,8 @@
 //! another entity is rejected rather than merged into a wrong state.
 
 use super::{
-    decode_controllers, decode_extra, decode_v4, encode_controllers, encode_entity, encode_extra, encode_one, end, envelope, open,
-    parse_all, take, ControllersV5, ExtraV6,
+    decode_analysis, decode_controllers, decode_extra, decode_v4, encode_analysis, encode_controllers, encode_entity, encode_extra, encode_one, end, envelope, open,
+    parse_all, take, ControllersV5, ExtraV6, ExtraV7,
     DeltaV1, Part,
 };
 use crate::engine::Engine;
@@ -30,7 +30,7 @@ const MAGIC: &[u8; 8] = b"ORCHDLTA";
 /// The delta format this engine writes (and the newest it reads). Format 2
 /// is format 1 followed by the entity's controller settings; format 3 is
 /// format 2 followed by the entity's surge.
-pub const DELTA_FORMAT_VERSION: u16 = 3;
+pub const DELTA_FORMAT_VERSION: u16 = 4;
 
 /// The next state's name: the previous one's with a checksum mixed in
 /// (SplitMix64's finaliser, the same in every process).
@@ -91,7 +91,7 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
         first_kept: entity.log.events.front().map_or(entity.log.next_seq, |e| e.seq),
         targets: u64::try_from(entity.targets.len()).unwrap_or(u64::MAX),
     };
-    let bytes = envelope(MAGIC, DELTA_FORMAT_VERSION, &(delta, &encode_controllers(entity)[..], encode_extra(entity)));
+    let bytes = envelope(MAGIC, DELTA_FORMAT_VERSION, &(delta, &encode_controllers(entity)[..], encode_extra(entity), encode_analysis(entity)));
     entity.journal = Some(Journal { id: chain(journal.id, crc_of(&bytes)), next_seq: entity.log.next_seq });
     Ok(bytes)
 }
@@ -105,9 +105,13 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     // followed by the controller settings, format 3 format 2 followed by
     // the surge.
     let (delta, rest) = take::<DeltaV1>(body)?;
-    let (controllers, extra): (ControllersV5, ExtraV6) = match format {
-        1 => end(rest, (vec![None, None], ExtraV6::default()))?,
-        2 => (parse_all(rest)?, ExtraV6::default()),
+    let (controllers, extra, analysis): (ControllersV5, ExtraV6, ExtraV7) = match format {
+        1 => end(rest, (vec![None, None], ExtraV6::default(), ExtraV7::default()))?,
+        2 => (parse_all(rest)?, ExtraV6::default(), ExtraV7::default()),
+        3 => {
+            let (controllers, extra) = parse_all(rest)?;
+            (controllers, extra, ExtraV7::default())
+        }
         _ => parse_all(rest)?,
     };
     let [target, monitoring]: [Option<String>; 2] =
@@ -131,6 +135,7 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     let leaves = check(entity, &changed, &left, count, first_kept).map_err(invalid)?;
     // The targets after the merge are `count`, which `check` confirmed.
     decode_extra(&mut changed, extra, usize::try_from(count).unwrap_or(usize::MAX)).map_err(invalid)?;
+    decode_analysis(&mut changed, analysis).map_err(invalid)?;
     merge(entity, changed, &leaves, seen, first_kept);
     entity.targets.track_leaving();
     entity.journal = Some(Journal { id: chain(base, crc), next_seq: entity.log.next_seq });
@@ -206,6 +211,7 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
         surge,
         rolled_back_from,
         applied,
+        analysis,
         log,
         history,
         hints: _,       // a cache
@@ -217,6 +223,7 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
     entity.controllers = controllers;
     entity.surge = surge;
     entity.applied = applied;
+    entity.analysis = analysis;
     let ours = &mut entity.versions;
     let mut map = |sym: Sym| ours.intern(versions.resolve(sym));
     entity.target_version = map(target_version);

@@ -13,6 +13,17 @@ pub(super) fn encode_extra(entity: &Entity) -> ExtraV6<&str> {
     }
 }
 
+/// The entity's format 7 state (its analysis) as the format writes it.
+pub(super) fn encode_analysis(entity: &Entity) -> ExtraV7Out<'_> {
+    let options = &entity.options;
+    let steps = if options.steps.iter().any(|s| s.analysis.is_some()) {
+        options.steps.iter().map(|s| s.analysis.as_deref()).collect()
+    } else {
+        Vec::new()
+    };
+    ExtraV7Out { analysis: options.analysis.as_deref(), steps, runs: &entity.analysis }
+}
+
 /// The entity's controller settings as the format writes them.
 pub(super) fn encode_controllers(entity: &Entity) -> [Option<&str>; 2] {
     [entity.controllers.target.as_deref(), entity.controllers.monitoring.as_deref()]

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::{Analysis, AnalysisRun};
 use crate::log::{EventKind, Outcome};
 use crate::model::TargetState;
 
@@ -62,6 +63,24 @@ pub(super) struct ExtraV6<S = String> {
     /// The latest idempotency keys applied, oldest first, with their
     /// answers.
     pub(super) applied: Vec<(S, S)>,
+}
+
+/// What format 7 adds after format 6's state, for each entity in the
+/// body's order; and what a format 4 delta adds after format 3's: the
+/// analysis templates (background, then one per plan step) and runs.
+#[derive(Deserialize, Default)]
+pub(super) struct ExtraV7 {
+    pub(super) analysis: Option<Analysis>,
+    pub(super) steps: Vec<Option<Analysis>>,
+    pub(super) runs: Vec<AnalysisRun>,
+}
+
+/// [`ExtraV7`] as the encoder writes it, borrowed from the entity.
+#[derive(Serialize)]
+pub(super) struct ExtraV7Out<'a> {
+    pub(super) analysis: Option<&'a Analysis>,
+    pub(super) steps: Vec<Option<&'a Analysis>>,
+    pub(super) runs: &'a [AnalysisRun],
 }
 
 #[derive(Serialize, Deserialize)]
@@ -238,6 +257,9 @@ pub(super) const fn kind_code(kind: EventKind) -> u8 {
         EventKind::Promoted => 16,
         EventKind::Approved => 17,
         EventKind::HookFailed => 18,
+        EventKind::AnalysisStarted => 19,
+        EventKind::AnalysisMeasured => 20,
+        EventKind::AnalysisFinished => 21,
     }
 }
 

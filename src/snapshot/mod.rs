@@ -62,7 +62,7 @@ pub use delta::DELTA_FORMAT_VERSION;
 pub(crate) use delta::{apply_delta, checkpoint, encode_delta};
 
 /// The format version this engine writes.
-pub const SNAPSHOT_FORMAT_VERSION: u16 = 6;
+pub const SNAPSHOT_FORMAT_VERSION: u16 = 7;
 
 const MAGIC: &[u8; 8] = b"ORCHSNAP";
 const HEADER_LEN: usize = 20;
@@ -81,7 +81,8 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
     let entities = || engine.namespaces.values().flat_map(|ns| ns.entities.values());
     let controllers: Vec<Option<&str>> = entities().flat_map(encode_controllers).collect();
     let extras: Vec<ExtraV6<&str>> = entities().map(encode_extra).collect();
-    seal(&body, &controllers, &extras)
+    let analyses: Vec<ExtraV7Out<'_>> = entities().map(encode_analysis).collect();
+    seal(&body, &controllers, &extras, &analyses)
 }
 
 /// One entity's snapshot: the snapshot of an engine that holds only it, so
@@ -89,7 +90,7 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
 /// one).
 pub(crate) fn encode_one(namespace: &str, name: &str, entity: &Entity) -> Vec<u8> {
     let body = Body { namespaces: vec![NamespaceBody { name: namespace.to_owned(), entities: vec![encode_entity(name, entity, None)] }] };
-    seal(&body, &encode_controllers(entity), &[encode_extra(entity)])
+    seal(&body, &encode_controllers(entity), &[encode_extra(entity)], &[encode_analysis(entity)])
 }
 
 /// The entity in an entity's snapshot ([`encode_one`]), with its namespace
@@ -110,8 +111,8 @@ pub(crate) fn decode_one(bytes: &[u8]) -> Result<(String, String, Entity), Error
 /// the controller settings of each of its entities, then each one's format
 /// 6 state, in order.
 #[inline(never)]
-fn seal(body: &Body<EntityV4<TargetOut<'_>>>, controllers: &[Option<&str>], extras: &[ExtraV6<&str>]) -> Vec<u8> {
-    envelope(MAGIC, SNAPSHOT_FORMAT_VERSION, &(body, controllers, extras))
+fn seal(body: &Body<EntityV4<TargetOut<'_>>>, controllers: &[Option<&str>], extras: &[ExtraV6<&str>], analyses: &[ExtraV7Out<'_>]) -> Vec<u8> {
+    envelope(MAGIC, SNAPSHOT_FORMAT_VERSION, &(body, controllers, extras, analyses))
 }
 
 #[inline(never)]
@@ -141,9 +142,13 @@ fn decode_version(version: u16, body: &[u8]) -> Result<Engine, Error> {
             // settings; from format 6, then each entity's surge.
             let (state, trailer) = take::<Body<EntityV4>>(body)?;
             let entities = state.namespaces.iter().map(|ns| ns.entities.len()).sum::<usize>();
-            let (settings, extras): (ControllersV5, Vec<ExtraV6>) = match version {
-                4 => end(trailer, (Vec::new(), Vec::new()))?,
-                5 => (parse_all(trailer)?, Vec::new()),
+            let (settings, extras, analyses): (ControllersV5, Vec<ExtraV6>, Vec<ExtraV7>) = match version {
+                4 => end(trailer, (Vec::new(), Vec::new(), Vec::new()))?,
+                5 => (parse_all(trailer)?, Vec::new(), Vec::new()),
+                6 => {
+                    let (settings, extras) = parse_all(trailer)?;
+                    (settings, extras, Vec::new())
+                }
                 _ => parse_all(trailer)?,
             };
             let expected = if version == 4 { 0 } else { entities.saturating_mul(2) };
@@ -153,8 +158,12 @@ fn decode_version(version: u16, body: &[u8]) -> Result<Engine, Error> {
             if version >= 6 && extras.len() != entities {
                 return Err(Error::snapshot(format!("format 6 state of {} entities for {entities}", extras.len())));
             }
+            if version >= 7 && analyses.len() != entities {
+                return Err(Error::snapshot(format!("format 7 state of {} entities for {entities}", analyses.len())));
+            }
             let mut settings = settings.into_iter();
             let mut extras = extras.into_iter();
+            let mut analyses = analyses.into_iter();
             decode_body(state, |e| {
                 let mut entity = decode_v4(e)?;
                 if let (Some(target), Some(monitoring)) = (settings.next(), settings.next()) {
@@ -162,6 +171,7 @@ fn decode_version(version: u16, body: &[u8]) -> Result<Engine, Error> {
                 }
                 let targets = entity.targets.len();
                 decode_extra(&mut entity, extras.next().unwrap_or_default(), targets)?;
+                decode_analysis(&mut entity, analyses.next().unwrap_or_default())?;
                 Ok(entity)
             })
         }

@@ -6,6 +6,7 @@
 //! of targets and versions (steps 4 to 6) is `verdicts.rs`; who leaves,
 //! moves and is assigned (steps 7 to 9) is `moves.rs`.
 
+use crate::analysis::{run as analysis, MetricProvider};
 use crate::entity::Entity;
 use crate::error::Error;
 use crate::hooks::{EntityHooks, HookContext, TargetView};
@@ -68,7 +69,13 @@ impl Tally {
 }
 
 /// Runs one step on `entity` at `now`. On error nothing has changed.
-pub(crate) fn run(entity: &mut Entity, names: &StepNames<'_>, reports: &[ReportRef<'_>], now: Timestamp) -> Result<(), Error> {
+pub(crate) fn run(
+    entity: &mut Entity,
+    names: &StepNames<'_>,
+    reports: &[ReportRef<'_>],
+    now: Timestamp,
+    mut metrics: Option<&mut (dyn MetricProvider + '_)>,
+) -> Result<(), Error> {
     let positions = locate(&entity.targets, reports, &entity.hints)?;
     if entity.rolling.is_empty() && entity.target_version.is_empty() {
         return Err(Error::NoTargetVersion { namespace: names.namespace.to_owned(), entity: names.entity.to_owned() });
@@ -78,10 +85,16 @@ pub(crate) fn run(entity: &mut Entity, names: &StepNames<'_>, reports: &[ReportR
     let mut hooks = std::mem::take(&mut entity.hooks);
     // A hook that may defer may void the step once it has run: the state
     // before it is kept to go back to.
-    let before = hooks.may_defer().then(|| entity.copy_state());
+    // A measurement is asked for only when one is due: a step with none
+    // costs what a step without analysis does.
+    let measuring = analysis::due(entity, now);
+    let metrics_defer = measuring && metrics.as_ref().is_some_and(|m| m.may_defer());
+    let before = (hooks.may_defer() || metrics_defer).then(|| entity.copy_state());
     let layout = entity.targets.layout();
-    let result = run_with_hooks(entity, &mut hooks, names, reports, &positions, now);
-    if let (true, Some(before)) = (hooks.deferred(), before) {
+    let provider = if measuring { metrics.as_deref_mut() } else { None };
+    let result = run_with_hooks(entity, &mut hooks, names, reports, &positions, now, provider, measuring);
+    let metrics_deferred = metrics_defer && metrics.as_mut().is_some_and(|m| m.deferred());
+    if let (true, Some(before)) = (hooks.deferred() | metrics_deferred, before) {
         *entity = before;
         entity.hooks = hooks;
         return Err(Error::HookPending);
@@ -109,6 +122,8 @@ fn run_with_hooks(
     reports: &[ReportRef<'_>],
     positions: &[Option<usize>],
     now: Timestamp,
+    metrics: Option<&mut (dyn MetricProvider + '_)>,
+    measuring: bool,
 ) -> Result<(), Error> {
     // Only a monitoring check can fail the step after it started changing
     // things; without one there is nothing to undo.
@@ -154,7 +169,13 @@ fn run_with_hooks(
     }
     adopt_running_version(entity, now); // the first rollout's stable version
     end_watch(entity, now);
+    if measuring {
+        // Due measurements; a failed run makes the version bad here, so
+        // that this step already rolls back.
+        analysis::measure(entity, metrics, ctx, now);
+    }
     rest_of_step(entity, hooks, names, now);
+    analysis::schedule(entity, now);
     Ok(())
 }
 
@@ -342,9 +363,10 @@ fn advance_plan(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
     loop {
         let steps = &entity.options.steps;
         let count = steps.len();
-        let Some(step) = steps.get(entity.progress.step).copied() else {
+        let Some(step) = steps.get(entity.progress.step) else {
             return 0;
         };
+        let (approval, bake_secs) = (step.approval, step.bake_secs);
         let index = entity.progress.step;
         let last = index.saturating_add(1) >= count;
         let goal = plan::goal(steps, entity.plan_meaning, index, total);
@@ -354,7 +376,7 @@ fn advance_plan(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
         if total == 0 {
             return 0;
         }
-        if step.approval && !entity.progress.approved {
+        if approval && !entity.progress.approved {
             if !entity.progress.requested {
                 entity.progress.requested = true;
                 let detail = format!("step {} of {count} waits for approve()", index.saturating_add(1));
@@ -377,7 +399,12 @@ fn advance_plan(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
             return 0;
         }
         let bake_from = *entity.progress.bake_from.get_or_insert(now);
-        if !entity.progress.skip_bake && now.saturating_sub(bake_from) < secs_to_ms(step.bake_secs) {
+        // A step's analysis starts once its targets are judged, beside its
+        // bake, and holds the step until it passed.
+        if analysis::step_passed(entity, index, bake_from) == Some(false) {
+            return 0;
+        }
+        if !entity.progress.skip_bake && now.saturating_sub(bake_from) < secs_to_ms(bake_secs) {
             return 0;
         }
         if last {
