@@ -19,6 +19,9 @@ const GOLDEN_AFTER_DELTA_V2: &str = "tests/fixtures/entity-v5-after-delta-v2.bin
 const GOLDEN_ENTITY_V6: &str = "tests/fixtures/entity-v6.bin";
 const GOLDEN_DELTA_V3: &str = "tests/fixtures/delta-v3.bin";
 const GOLDEN_AFTER_DELTA_V3: &str = "tests/fixtures/entity-v6-after-delta-v3.bin";
+const GOLDEN_ENTITY_V7: &str = "tests/fixtures/entity-v7.bin";
+const GOLDEN_DELTA_V4: &str = "tests/fixtures/delta-v4.bin";
+const GOLDEN_AFTER_DELTA_V4: &str = "tests/fixtures/entity-v7-after-delta-v4.bin";
 
 /// A fleet of `n` on v1, v2 set: a rollout under way.
 fn rolling(n: usize) -> Sim {
@@ -263,7 +266,7 @@ fn the_golden_v2_delta_applies_to_the_golden_v5_entity() {
 /// version the canary rolled back to.
 #[test]
 fn the_golden_v3_delta_applies_to_the_golden_v6_entity() {
-    let follower = check_golden_delta(GOLDEN_ENTITY_V6, GOLDEN_DELTA_V3, GOLDEN_AFTER_DELTA_V3, "", |engine| {
+    let follower = check_golden_delta(GOLDEN_ENTITY_V6, GOLDEN_DELTA_V3, GOLDEN_AFTER_DELTA_V3, "_V3", |engine| {
         let now = T0 + 3700 * SEC;
         engine.set_target_version("edge", "canary", "c3", now).unwrap();
         engine.orchestrate("edge", "canary", &[], now).unwrap();
@@ -275,6 +278,41 @@ fn the_golden_v3_delta_applies_to_the_golden_v6_entity() {
     let history = follower.history("edge", "canary").unwrap();
     assert_eq!(history.last().map(|r| (r.version.as_str(), r.outcome)), Some(("c1", orchestrator_engine::Outcome::RolledBackTo)));
     assert!(!answer.is_empty());
+}
+
+/// Format 4 carries the entity's analysis: here a background analysis set
+/// on the canary and its first run, measured.
+#[test]
+fn the_golden_v4_delta_applies_to_the_golden_v7_entity() {
+    struct Fixed;
+    impl orchestrator_engine::MetricProvider for Fixed {
+        fn measure(
+            &mut self,
+            _: &orchestrator_engine::HookContext<'_>,
+            _: &orchestrator_engine::MeasureRequest<'_>,
+        ) -> Result<orchestrator_engine::Measured, orchestrator_engine::HookError> {
+            Ok(orchestrator_engine::Measured { value: orchestrator_engine::MetricValue::Number(0.5), ..Default::default() })
+        }
+    }
+    let follower = check_golden_delta(GOLDEN_ENTITY_V7, GOLDEN_DELTA_V4, GOLDEN_AFTER_DELTA_V4, "", |engine| {
+        let now = T0 + 3700 * SEC;
+        let mut options = engine.rollout_info("edge", "canary").unwrap().options;
+        let metric = orchestrator_engine::Metric {
+            success_condition: Some("result < 1".into()),
+            ..orchestrator_engine::Metric::new("latency", r#"{"web":{"url":"http://127.0.0.1:9/"}}"#)
+        };
+        options.analysis = Some(Box::new(orchestrator_engine::Analysis { metrics: vec![metric], args: Vec::new(), starting_step: None }));
+        engine.set_rollout_options("edge", "canary", Some(options)).unwrap();
+        engine.set_metric_provider(Some(Box::new(Fixed)));
+        engine.set_target_version("edge", "canary", "c3", now).unwrap();
+        engine.orchestrate("edge", "canary", &[], now).unwrap();
+        engine.orchestrate("edge", "canary", &[], now + 1000).unwrap();
+    });
+    let delta = std::fs::read(GOLDEN_DELTA_V4).unwrap();
+    assert_eq!(u16::from_le_bytes([delta[8], delta[9]]), 4);
+    let runs = follower.analysis("edge", "canary").unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].metrics[0].measurements[0].value, "0.5");
 }
 
 /// A fuzzer's input (`fuzz/seeds/restore`): a first byte of 0xF0, then a

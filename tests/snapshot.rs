@@ -5,8 +5,9 @@ mod common;
 
 use common::{Behaviour, Sim, SEC, T0};
 use orchestrator_engine::{
-    Amount, ControllerKind, Engine, ErrorCode, EventKind, HookContext, HookError, Outcome, PlanStep, RolloutOptions, TargetController,
-    TargetId, TargetReport, TargetState, TargetView, SNAPSHOT_FORMAT_VERSION,
+    Amount, Analysis, AnalysisPhase, Arg, ControllerKind, Engine, ErrorCode, EventKind, HookContext, HookError, MeasureRequest, Measured,
+    Metric, MetricProvider, MetricValue, Outcome, PlanStep, RolloutOptions, TargetController, TargetId, TargetReport, TargetState, TargetView,
+    SNAPSHOT_FORMAT_VERSION,
 };
 use proptest::prelude::*;
 
@@ -19,6 +20,8 @@ const GOLDEN_V6: &str = "tests/fixtures/snapshot-v6.bin";
 const GOLDEN_ENTITY_V4: &str = "tests/fixtures/entity-v4.bin";
 const GOLDEN_ENTITY_V5: &str = "tests/fixtures/entity-v5.bin";
 const GOLDEN_ENTITY_V6: &str = "tests/fixtures/entity-v6.bin";
+const GOLDEN_V7: &str = "tests/fixtures/snapshot-v7.bin";
+const GOLDEN_ENTITY_V7: &str = "tests/fixtures/entity-v7.bin";
 
 struct RejectHost3;
 impl TargetController for RejectHost3 {
@@ -156,17 +159,83 @@ fn golden_v6_engine() -> Engine {
     engine
 }
 
+/// A provider that measures the same ratio for every request.
+struct Fixed(f64);
+
+impl MetricProvider for Fixed {
+    fn measure(&mut self, _: &HookContext<'_>, request: &MeasureRequest<'_>) -> Result<Measured, HookError> {
+        let value = MetricValue::List(vec![MetricValue::Number(self.0)]);
+        Ok(Measured { value, query: format!("rate{{metric=\"{}\"}}", request.metric), warnings: vec!["partial data".into()] })
+    }
+}
+
+/// An entity whose background analysis measured its rollout, with an
+/// inline analysis on its first plan step still to come.
+fn analysed() -> Sim {
+    let metric = Metric {
+        interval_secs: Some(30),
+        success_condition: Some("result[0] < {{args.limit}}".into()),
+        no_data: AnalysisPhase::Failed,
+        ..Metric::new("errors", r#"{"prometheus":{"address":"http://127.0.0.1:9090","query":"rate[{{args.window}}]"}}"#)
+    };
+    let args = vec![Arg { name: "limit".into(), value: Some("0.05".into()) }, Arg { name: "window".into(), value: Some("5m".into()) }];
+    let background = Analysis { metrics: vec![metric.clone()], args: args.clone(), starting_step: None };
+    let gate = Analysis { metrics: vec![Metric { name: "gate".into(), dry_run: true, retention: 3, ..metric }], args, starting_step: None };
+    let steps = vec![PlanStep { analysis: Some(Box::new(gate)), ..PlanStep::new(Amount::Count(2)) }, PlanStep::new(Amount::Percent(100))];
+    let mut sim = Sim::new(4, "a1");
+    sim.ns = "fleet".into();
+    sim.entity = "analysed".into();
+    sim.establish("a1", RolloutOptions { steps, analysis: Some(Box::new(background)), ..Default::default() });
+    sim.engine.set_metric_provider(Some(Box::new(Fixed(0.01))));
+    sim.set_version("a2");
+    for _ in 0..12 {
+        sim.step();
+    }
+    sim
+}
+
+/// The golden v6 engine plus format 7's state: an entity under analysis.
+fn golden_v7_engine() -> Engine {
+    let mut engine = golden_v6_engine();
+    engine.restore_entity(&analysed().engine.snapshot_entity("fleet", "analysed").unwrap()).unwrap();
+    engine
+}
+
 #[test]
-fn the_golden_v6_snapshot_restores_and_re_encodes_byte_for_byte() {
+fn the_golden_v7_snapshot_restores_and_re_encodes_byte_for_byte() {
     if std::env::var_os("REGENERATE_GOLDEN").is_some() {
+        std::fs::write(GOLDEN_V7, golden_v7_engine().snapshot()).unwrap();
+    }
+    let bytes = std::fs::read(GOLDEN_V7).expect("the golden snapshot is committed");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 7);
+    let engine = Engine::restore(&bytes).unwrap();
+    // Canonical: the same state gives the same bytes, built or restored.
+    assert_eq!(engine.snapshot(), bytes);
+    assert_eq!(golden_v7_engine().snapshot(), bytes);
+    // The runs came back with their measurements, and the restored
+    // rollout measures on as the original does.
+    let runs = engine.analysis("fleet", "analysed").unwrap();
+    assert!(runs.iter().any(|r| r.metrics[0].measurements.len() >= 2), "{runs:?}");
+    let mut original = analysed();
+    let mut restored = Sim { engine, ..analysed() };
+    restored.engine.set_metric_provider(Some(Box::new(Fixed(0.01))));
+    for _ in 0..20 {
+        assert_eq!(restored.step(), original.step());
+    }
+    assert_eq!(restored.engine.analysis("fleet", "analysed").unwrap(), original.engine.analysis("fleet", "analysed").unwrap());
+}
+
+/// Format 6 (written before analysis) restores to the same state, and
+/// writes it as the current format.
+#[test]
+fn the_golden_v6_snapshot_restores_to_the_same_state() {
+    if std::env::var_os("REGENERATE_GOLDEN_V6").is_some() {
         std::fs::write(GOLDEN_V6, golden_v6_engine().snapshot()).unwrap();
     }
     let bytes = std::fs::read(GOLDEN_V6).expect("the golden snapshot is committed");
     assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 6);
     let engine = Engine::restore(&bytes).unwrap();
-    // Canonical: the same state gives the same bytes, built or restored.
-    assert_eq!(engine.snapshot(), bytes);
-    assert_eq!(golden_v6_engine().snapshot(), bytes);
+    assert_eq!(engine.snapshot(), golden_v6_engine().snapshot());
     // The surge came back with it: the restored rollout, given its hook
     // again, creates no machine until two are retired (its batch is 2),
     // as the original does.
@@ -318,10 +387,10 @@ fn the_golden_v5_entity_snapshot_restores_to_the_same_entity() {
 #[test]
 fn the_golden_entity_snapshot_restores_alone_and_re_encodes_byte_for_byte() {
     if std::env::var_os("REGENERATE_GOLDEN").is_some() {
-        std::fs::write(GOLDEN_ENTITY_V6, golden_v6_engine().snapshot_entity("edge", "canary").unwrap()).unwrap();
+        std::fs::write(GOLDEN_ENTITY_V7, golden_v7_engine().snapshot_entity("edge", "canary").unwrap()).unwrap();
     }
-    let bytes = std::fs::read(GOLDEN_ENTITY_V6).expect("the golden entity snapshot is committed");
-    let whole = Engine::restore(&std::fs::read(GOLDEN_V6).unwrap()).unwrap();
+    let bytes = std::fs::read(GOLDEN_ENTITY_V7).expect("the golden entity snapshot is committed");
+    let whole = Engine::restore(&std::fs::read(GOLDEN_V7).unwrap()).unwrap();
     let mut engine = Engine::new();
     assert_eq!(engine.restore_entity(&bytes).unwrap(), ("edge".to_owned(), "canary".to_owned()));
     assert_eq!(engine.namespaces(), ["edge"]);
@@ -342,11 +411,13 @@ fn the_golden_entity_snapshot_restores_alone_and_re_encodes_byte_for_byte() {
 
 #[test]
 fn a_whole_snapshot_splits_into_entities_and_joins_back_to_the_same_bytes() {
-    let golden = std::fs::read(GOLDEN_V6).unwrap();
+    let golden = std::fs::read(GOLDEN_V7).unwrap();
     let parts = Engine::split_snapshot(&golden).unwrap();
     let names: Vec<(&str, &str)> = parts.iter().map(|(ns, e, _)| (ns.as_str(), e.as_str())).collect();
-    assert_eq!(names, [("edge", "canary"), ("edge", "watched"), ("fleet", "bluegreen"), ("fleet", "returned"), ("prod", "app"), ("staging", "worker")]);
-    assert_eq!(parts[0].2, std::fs::read(GOLDEN_ENTITY_V6).unwrap());
+    let expected =
+        [("edge", "canary"), ("edge", "watched"), ("fleet", "analysed"), ("fleet", "bluegreen"), ("fleet", "returned"), ("prod", "app"), ("staging", "worker")];
+    assert_eq!(names, expected);
+    assert_eq!(parts[0].2, std::fs::read(GOLDEN_ENTITY_V7).unwrap());
     // In any order.
     assert_eq!(Engine::join_snapshots(parts.iter().rev().map(|(_, _, b)| b.as_slice())).unwrap(), golden);
     let twice = Engine::join_snapshots([parts[1].2.as_slice(), parts[2].2.as_slice(), parts[1].2.as_slice()]).unwrap_err();
@@ -360,7 +431,7 @@ fn a_whole_snapshot_splits_into_entities_and_joins_back_to_the_same_bytes() {
     let none = engine.restore_entity(&Engine::new().snapshot()).unwrap_err();
     assert!(none.to_string().contains("no entity"), "{none}");
     // A namespace with no entity (no engine holds one; found by fuzzing).
-    let empty_namespace = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &[1, 1, b'p', 0, 0, 0]));
+    let empty_namespace = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &[1, 1, b'p', 0, 0, 0, 0]));
     assert!(empty_namespace.contains("namespace \"p\" has no entity"), "{empty_namespace}");
     assert!(engine.namespaces().is_empty(), "nothing restored");
 }
@@ -565,7 +636,7 @@ fn a_restored_engine_goes_on_exactly_as_the_original() {
 fn an_empty_engine_round_trips() {
     let bytes = Engine::new().snapshot();
     // The header, no namespace, no controller settings, no surge.
-    assert_eq!(bytes.len(), 23);
+    assert_eq!(bytes.len(), 24);
     assert!(Engine::restore(&bytes).unwrap().namespaces().is_empty());
 }
 
@@ -656,7 +727,7 @@ fn unreachable_states_are_rejected() {
 
 #[test]
 fn every_truncation_and_every_bit_flip_is_rejected_without_a_panic() {
-    let good = golden_v6_engine().snapshot();
+    let good = golden_v7_engine().snapshot();
     for len in 0..good.len() {
         restore_err(&good[..len]);
     }
@@ -676,7 +747,8 @@ fn mutated_bodies_with_valid_checksums_never_panic() {
         (3, std::fs::read(GOLDEN_V3).unwrap()),
         (4, std::fs::read(GOLDEN_V4).unwrap()),
         (5, std::fs::read(GOLDEN_V5).unwrap()),
-        (6, golden_v6_engine().snapshot()),
+        (6, std::fs::read(GOLDEN_V6).unwrap()),
+        (7, golden_v7_engine().snapshot()),
     ] {
         mutate(format, &good[20..]);
     }
