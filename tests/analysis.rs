@@ -16,9 +16,11 @@ use orchestrator_engine::{
 
 /// A provider that answers, per version, a value or an error; it records
 /// every request it was asked.
+type Answers = Vec<(String, Result<MetricValue, String>)>;
+
 #[derive(Clone, Default)]
 struct Script {
-    answers: Rc<RefCell<Vec<(String, Result<MetricValue, String>)>>>,
+    answers: Rc<RefCell<Answers>>,
     asked: Rc<RefCell<Vec<(String, String, i64)>>>,
 }
 
@@ -35,7 +37,7 @@ impl MetricProvider for Script {
         let answers = self.answers.borrow();
         let answer = answers.iter().find(|(v, _)| v == ctx.version).map(|(_, a)| a.clone());
         match answer.unwrap_or(Ok(MetricValue::List(vec![MetricValue::Number(0.0)]))) {
-            Ok(value) => Ok(Measured { value, query: format!("errors{{version=\"{}\"}}", ctx.version), warnings: Vec::new() }),
+            Ok(value) => Ok(Measured::of(value, &format!("errors{{version=\"{}\"}}", ctx.version))),
             Err(e) => Err(HookError::new(e)),
         }
     }

@@ -291,7 +291,7 @@ fn the_golden_v4_delta_applies_to_the_golden_v7_entity() {
             _: &orchestrator_engine::HookContext<'_>,
             _: &orchestrator_engine::MeasureRequest<'_>,
         ) -> Result<orchestrator_engine::Measured, orchestrator_engine::HookError> {
-            Ok(orchestrator_engine::Measured { value: orchestrator_engine::MetricValue::Number(0.5), ..Default::default() })
+            Ok(orchestrator_engine::Measured::of(orchestrator_engine::MetricValue::Number(0.5), ""))
         }
     }
     let follower = check_golden_delta(GOLDEN_ENTITY_V7, GOLDEN_DELTA_V4, GOLDEN_AFTER_DELTA_V4, "", |engine| {

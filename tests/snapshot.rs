@@ -165,7 +165,7 @@ struct Fixed(f64);
 impl MetricProvider for Fixed {
     fn measure(&mut self, _: &HookContext<'_>, request: &MeasureRequest<'_>) -> Result<Measured, HookError> {
         let value = MetricValue::List(vec![MetricValue::Number(self.0)]);
-        Ok(Measured { value, query: format!("rate{{metric=\"{}\"}}", request.metric), warnings: vec!["partial data".into()] })
+        Ok(Measured { warnings: vec!["partial data".into()], ..Measured::of(value, &format!("rate{{metric=\"{}\"}}", request.metric)) })
     }
 }
 
@@ -382,6 +382,14 @@ fn the_golden_v5_entity_snapshot_restores_to_the_same_entity() {
     let mut engine = Engine::new();
     engine.restore_entity(&bytes).unwrap();
     assert_eq!(engine.snapshot_entity("edge", "canary").unwrap(), golden_v5_engine().snapshot_entity("edge", "canary").unwrap());
+}
+
+#[test]
+fn the_golden_v6_entity_snapshot_restores_to_the_same_entity() {
+    let bytes = std::fs::read(GOLDEN_ENTITY_V6).expect("the golden entity snapshot is committed");
+    let mut engine = Engine::new();
+    engine.restore_entity(&bytes).unwrap();
+    assert_eq!(engine.snapshot_entity("edge", "canary").unwrap(), golden_v6_engine().snapshot_entity("edge", "canary").unwrap());
 }
 
 #[test]

@@ -109,8 +109,8 @@ enum Token {
 impl Token {
     fn describe(&self) -> String {
         match self {
-            Token::Number(n) => format!("number {n}"),
-            Token::Text(s) => format!("string {s:?}"),
+            Token::Number(_) => "a number".to_owned(),
+            Token::Text(s) => format!("string \"{s}\""),
             Token::Name(s) => format!("\"{s}\""),
             Token::Punct(p) => format!("\"{p}\""),
         }
@@ -127,13 +127,13 @@ fn tokenize(source: &str) -> Result<Vec<(usize, Token)>, ParseError> {
     let mut i = 0;
     while let Some(&c) = chars.get(i) {
         let start = i;
-        if c.is_whitespace() {
-            i += 1;
+        if c.is_ascii_whitespace() {
+            i = i.saturating_add(1);
             continue;
         }
         let token = if c.is_ascii_digit() {
             while chars.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_') {
-                i += 1;
+                i = i.saturating_add(1);
             }
             let text: String = chars.get(start..i).unwrap_or_default().iter().filter(|c| **c != '_').collect();
             let number = text.parse::<f64>().ok().or_else(|| {
@@ -141,14 +141,14 @@ fn tokenize(source: &str) -> Result<Vec<(usize, Token)>, ParseError> {
             });
             Token::Number(number.ok_or_else(|| ParseError { at: start, reason: format!("\"{text}\" is not a number") })?)
         } else if c == '"' || c == '\'' {
-            i += 1;
+            i = i.saturating_add(1);
             let mut text = String::new();
             loop {
                 match chars.get(i) {
                     None => return Err(ParseError { at: start, reason: "the string is not closed".into() }),
                     Some(&q) if q == c => break,
                     Some('\\') => {
-                        i += 1;
+                        i = i.saturating_add(1);
                         text.push(match chars.get(i) {
                             Some('n') => '\n',
                             Some('t') => '\t',
@@ -158,13 +158,13 @@ fn tokenize(source: &str) -> Result<Vec<(usize, Token)>, ParseError> {
                     }
                     Some(&other) => text.push(other),
                 }
-                i += 1;
+                i = i.saturating_add(1);
             }
-            i += 1;
+            i = i.saturating_add(1);
             Token::Text(text)
-        } else if c.is_alphabetic() || c == '_' || c == '$' {
-            while chars.get(i).is_some_and(|c| c.is_alphanumeric() || *c == '_' || *c == '$') {
-                i += 1;
+        } else if c.is_ascii_alphabetic() || c == '_' || c == '$' {
+            while chars.get(i).is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '$') {
+                i = i.saturating_add(1);
             }
             Token::Name(chars.get(start..i).unwrap_or_default().iter().collect())
         } else {
@@ -172,8 +172,8 @@ fn tokenize(source: &str) -> Result<Vec<(usize, Token)>, ParseError> {
             let punct = PUNCTUATION
                 .into_iter()
                 .find(|p| rest.starts_with(p))
-                .ok_or_else(|| ParseError { at: start, reason: format!("unexpected character {c:?}") })?;
-            i += punct.len();
+                .ok_or_else(|| ParseError { at: start, reason: format!("unexpected character '{c}'") })?;
+            i = i.saturating_add(punct.len());
             Token::Punct(punct)
         };
         tokens.push((start, token));
@@ -200,7 +200,7 @@ impl Parser {
     fn eat(&mut self, punct: &str) -> bool {
         let found = matches!(self.peek(), Some((_, Token::Punct(p))) if *p == punct);
         if found {
-            self.next += 1;
+            self.next = self.next.saturating_add(1);
         }
         found
     }
@@ -208,7 +208,7 @@ impl Parser {
     fn eat_word(&mut self, word: &str) -> bool {
         let found = matches!(self.peek(), Some((_, Token::Name(n))) if n == word);
         if found {
-            self.next += 1;
+            self.next = self.next.saturating_add(1);
         }
         found
     }
@@ -222,7 +222,7 @@ impl Parser {
     }
 
     fn choice(&mut self) -> Result<Expr, ParseError> {
-        self.depth += 1;
+        self.depth = self.depth.saturating_add(1);
         if self.depth > MAX_DEPTH {
             return Err(ParseError { at: self.at(), reason: format!("nested more than {MAX_DEPTH} deep") });
         }
@@ -235,7 +235,7 @@ impl Parser {
         } else {
             condition
         };
-        self.depth -= 1;
+        self.depth = self.depth.saturating_sub(1);
         Ok(expr)
     }
 
@@ -251,11 +251,11 @@ impl Parser {
         let Some(ops) = LEVELS.get(level) else {
             return self.unary();
         };
-        let mut left = self.binary(level + 1)?;
+        let mut left = self.binary(level.saturating_add(1))?;
         'more: loop {
             for &(text, op) in ops.iter() {
-                if self.eat(text) || (text.starts_with(char::is_alphabetic) && self.eat_word(text)) {
-                    let right = self.binary(level + 1)?;
+                if self.eat(text) || (text.starts_with(|c: char| c.is_ascii_alphabetic()) && self.eat_word(text)) {
+                    let right = self.binary(level.saturating_add(1))?;
                     left = Expr::Binary(op, Box::new(left), Box::new(right));
                     continue 'more;
                 }
@@ -278,7 +278,7 @@ impl Parser {
                 match self.tokens.get(self.next) {
                     Some((_, Token::Name(name))) => {
                         let key = Expr::Literal(Value::Text(name.clone()));
-                        self.next += 1;
+                        self.next = self.next.saturating_add(1);
                         expr = Expr::Index(Box::new(expr), Box::new(key));
                     }
                     _ => return Err(ParseError { at: self.at(), reason: "expected a field name after \".\"".into() }),
@@ -294,12 +294,12 @@ impl Parser {
     }
 
     fn nested(&mut self, parse: fn(&mut Self) -> Result<Expr, ParseError>) -> Result<Expr, ParseError> {
-        self.depth += 1;
+        self.depth = self.depth.saturating_add(1);
         if self.depth > MAX_DEPTH {
             return Err(ParseError { at: self.at(), reason: format!("nested more than {MAX_DEPTH} deep") });
         }
         let expr = parse(self);
-        self.depth -= 1;
+        self.depth = self.depth.saturating_sub(1);
         expr
     }
 
@@ -308,7 +308,7 @@ impl Parser {
         let Some((_, token)) = self.tokens.get(self.next).cloned() else {
             return Err(ParseError { at, reason: "the condition ends where a value belongs".into() });
         };
-        self.next += 1;
+        self.next = self.next.saturating_add(1);
         Ok(match token {
             Token::Number(n) => Expr::Literal(Value::Number(n)),
             Token::Text(s) => Expr::Literal(Value::Text(s)),
@@ -406,7 +406,7 @@ fn index(of: Value, key: &Value) -> Result<Value, String> {
             let len = items.len();
             let at = if *n < 0.0 { len as f64 + n } else { *n };
             if at.fract() != 0.0 || at < 0.0 || at >= len as f64 {
-                return Err(format!("index {n} out of range (the list has {len} item{})", if len == 1 { "" } else { "s" }));
+                return Err(format!("index {} out of range (the list has {len} item{})", *n as i64, if len == 1 { "" } else { "s" }));
             }
             Ok(items.into_iter().nth(at as usize).unwrap_or(Value::Nil))
         }
@@ -436,12 +436,12 @@ fn call(function: Function, args: Vec<Value>) -> Result<Value, String> {
         Function::AsInt | Function::AsFloat => {
             let n = match &first {
                 Value::Number(n) => *n,
-                Value::Text(s) => s.trim().parse::<f64>().map_err(|_| format!("cannot read {s:?} as a number"))?,
+                Value::Text(s) => s.trim().parse::<f64>().map_err(|_| format!("cannot read \"{s}\" as a number"))?,
                 other => return Err(format!("cannot read {} as a number", other.kind())),
             };
             if function == Function::AsInt {
                 if !n.is_finite() {
-                    return Err(format!("asInt of {n}"));
+                    return Err("asInt of a number that is not finite".into());
                 }
                 Value::Number(n.trunc())
             } else {

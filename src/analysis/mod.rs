@@ -281,7 +281,7 @@ impl Analysis {
         for (i, metric) in self.metrics.iter().enumerate() {
             let at = |what: &str| format!("metrics[{i}].{what}");
             if metric.name.is_empty() || metric.name.len() > 200 || metrics.iter().any(|m| m.name == metric.name) {
-                return Err(invalid(at("name"), format!("{:?}", metric.name), "a metric needs a name of 1 to 200 bytes, unique in its template".into()));
+                return Err(invalid(at("name"), format!("\"{}\"", metric.name), "a metric needs a name of 1 to 200 bytes, unique in its template".into()));
             }
             let named = |what: &str| format!("metric \"{}\": {what}", metric.name);
             let mut bound = metric.clone();
@@ -291,9 +291,9 @@ impl Analysis {
             }
             for (what, condition) in [("successCondition", &mut bound.success_condition), ("failureCondition", &mut bound.failure_condition)] {
                 if let Some(text) = condition.as_mut() {
-                    *text = self.substitute(text, false).map_err(|e| invalid(at(what), format!("{text:?}"), named(&e)))?;
+                    *text = self.substitute(text, false).map_err(|e| invalid(at(what), format!("\"{text}\""), named(&e)))?;
                     expr::parse(text).map_err(|e| {
-                        invalid(at(what), format!("{text:?}"), named(&format!("{} at character {}", e.reason, e.at.saturating_add(1))))
+                        invalid(at(what), format!("\"{text}\""), named(&format!("{} at character {}", e.reason, e.at.saturating_add(1))))
                     })?;
                 }
             }
@@ -308,7 +308,7 @@ impl Analysis {
                 ));
             }
             if metric.interval_secs.is_none() && metric.count.is_some_and(|n| n > 1) {
-                return Err(invalid(at("count"), format!("{:?}", metric.count), named("a count above 1 needs an interval between measurements")));
+                return Err(invalid(at("count"), metric.count.unwrap_or(0).to_string(), named("a count above 1 needs an interval between measurements")));
             }
             if metric.interval_secs == Some(0) || metric.count == Some(0) {
                 return Err(invalid(at("interval"), "0".into(), named("interval and count must be above 0 when set")));
@@ -388,10 +388,22 @@ pub struct Measured {
     /// The value a condition reads as `result`: nil or an empty list is no
     /// data.
     pub value: Value,
+    /// The value as JSON text, as the measurement shows it (see
+    /// [`Measured::of`], which writes it).
+    pub text: String,
     /// The query as sent, secrets redacted, to show with the measurement.
     pub query: String,
     /// Anything the provider warned of (Prometheus' warnings).
     pub warnings: Vec<String>,
+}
+
+impl Measured {
+    /// A measurement of `value`, asked with `query`; its text is
+    /// [`Value::to_json`]'s. (The package's JS writes the text itself, so
+    /// that the wasm module carries no float formatting.)
+    pub fn of(value: Value, query: &str) -> Self {
+        Measured { text: value.to_json(1024), value, query: query.to_owned(), warnings: Vec::new() }
+    }
 }
 
 /// Makes the measurements of an entity's analysis (a binding's Prometheus,

@@ -215,7 +215,7 @@ fn take(metric: &Metric, provider: Option<&mut (dyn MetricProvider + '_)>, ctx: 
     match measured {
         Err(error) => out.message = cut(error),
         Ok(measured) => {
-            out.value = measured.value.to_json(MAX_KEPT);
+            out.value = cut(measured.text);
             out.query = cut(measured.query);
             let (phase, mut message) = if measured.value.is_empty() {
                 (metric.no_data, format!("no data: counted {} (noData)", metric.no_data.word()))

@@ -91,8 +91,8 @@ pub(crate) fn run(
     let metrics_defer = measuring && metrics.as_ref().is_some_and(|m| m.may_defer());
     let before = (hooks.may_defer() || metrics_defer).then(|| entity.copy_state());
     let layout = entity.targets.layout();
-    let provider = if measuring { metrics.as_deref_mut() } else { None };
-    let result = run_with_hooks(entity, &mut hooks, names, reports, &positions, now, provider, measuring);
+    let provider = measuring.then_some(metrics.as_deref_mut());
+    let result = run_with_hooks(entity, &mut hooks, names, reports, &positions, now, provider);
     let metrics_deferred = metrics_defer && metrics.as_mut().is_some_and(|m| m.deferred());
     if let (true, Some(before)) = (hooks.deferred() | metrics_deferred, before) {
         *entity = before;
@@ -122,8 +122,8 @@ fn run_with_hooks(
     reports: &[ReportRef<'_>],
     positions: &[Option<usize>],
     now: Timestamp,
-    metrics: Option<&mut (dyn MetricProvider + '_)>,
-    measuring: bool,
+    // `Some` when a measurement is due: with the provider, if one is set.
+    measuring: Option<Option<&mut (dyn MetricProvider + '_)>>,
 ) -> Result<(), Error> {
     // Only a monitoring check can fail the step after it started changing
     // things; without one there is nothing to undo.
@@ -169,10 +169,10 @@ fn run_with_hooks(
     }
     adopt_running_version(entity, now); // the first rollout's stable version
     end_watch(entity, now);
-    if measuring {
+    if let Some(provider) = measuring {
         // Due measurements; a failed run makes the version bad here, so
         // that this step already rolls back.
-        analysis::measure(entity, metrics, ctx, now);
+        analysis::measure(entity, provider, ctx, now);
     }
     rest_of_step(entity, hooks, names, now);
     analysis::schedule(entity, now);

@@ -4,8 +4,10 @@
 use js_sys::Function;
 use wasm_bindgen::JsValue;
 
-use super::interop::{method, plain_object, target_ids_from_js, thrown_message, to_js};
-use crate::{Error, HookContext, HookError, MonitoringController, TargetController, TargetId, TargetView};
+use super::interop::{method, plain_object, target_ids_from_js, thrown_message, to_js, value_from_js};
+use crate::{
+    Error, HookContext, HookError, MeasureRequest, Measured, MetricProvider, MonitoringController, TargetController, TargetId, TargetView,
+};
 
 /// A JS `{ select?, approve?, remove?, monitor? }` object.
 pub(crate) struct JsTargetController {
@@ -142,5 +144,56 @@ impl MonitoringController for JsMonitoringController {
 
     fn deferred(&mut self) -> bool {
         deferred(&self.this, self.deferred.as_ref())
+    }
+}
+
+/// The package's measuring function (js/analysis/providers.mjs):
+/// `measure(request, context)` answers `{ value, query?, warnings? }` or
+/// throws; `deferred(namespace, entity)` says whether a measurement of the
+/// step just run is still out.
+pub(crate) struct JsMetricProvider {
+    measure: Function,
+    deferred: Option<Function>,
+    entity: (String, String),
+}
+
+impl JsMetricProvider {
+    pub(crate) fn new(measure: Function, deferred: Option<Function>) -> Self {
+        JsMetricProvider { measure, deferred, entity: (String::new(), String::new()) }
+    }
+}
+
+impl MetricProvider for JsMetricProvider {
+    fn measure(&mut self, ctx: &HookContext<'_>, request: &MeasureRequest<'_>) -> Result<Measured, HookError> {
+        self.entity = (ctx.namespace.to_owned(), ctx.entity.to_owned());
+        let args = [to_js(request), to_js(ctx)];
+        let args = args.into_iter().collect::<Result<Vec<_>, _>>().map_err(hook_failure("measure"))?;
+        let answer = call(&self.measure, &JsValue::NULL, &args)?;
+        let field = |name: &str| js_sys::Reflect::get(&answer, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+        let warnings = field("warnings");
+        let warnings = if js_sys::Array::is_array(&warnings) {
+            js_sys::Array::from(&warnings).iter().filter_map(|w| w.as_string()).collect()
+        } else {
+            Vec::new()
+        };
+        let value = field("value");
+        // The package's JS writes the text (NaN as "NaN"); JSON.stringify
+        // is the fallback for a caller's own function.
+        let text = field("text").as_string().or_else(|| js_sys::JSON::stringify(&value).ok().and_then(|t| t.as_string())).unwrap_or_default();
+        Ok(Measured { value: value_from_js(&value, 0), text, query: field("query").as_string().unwrap_or_default(), warnings })
+    }
+
+    fn may_defer(&self) -> bool {
+        self.deferred.is_some()
+    }
+
+    fn deferred(&mut self) -> bool {
+        // The entity measured in the step just run (none: nothing is out).
+        let (ns, entity) = std::mem::take(&mut self.entity);
+        if ns.is_empty() {
+            return false;
+        }
+        let (ns, entity) = (JsValue::from_str(&ns), JsValue::from_str(&entity));
+        self.deferred.as_ref().is_some_and(|f| f.call2(&JsValue::NULL, &ns, &entity).is_ok_and(|answer| answer.is_truthy()))
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::{
-    Amount, Error, HookError, PlanStep, RolloutOptions, TargetId, TargetReport, Timestamp, MAX_COUNT, MAX_EVENTS_LIMIT, MAX_TIMEOUT_SECS,
+    Amount, Analysis, Error, HookError, MetricValue, PlanStep, RolloutOptions, TargetId, TargetReport, Timestamp, MAX_COUNT, MAX_EVENTS_LIMIT, MAX_TIMEOUT_SECS,
 };
 
 /// The largest integer a JS number holds exactly.
@@ -97,7 +97,7 @@ pub(crate) fn options_from_js(value: Option<JsValue>) -> Result<Option<RolloutOp
         return Ok(None);
     };
     plain_object("options", &value, "an object like { batchPercent: 10 }")?;
-    const KNOWN: [&str; 11] = [
+    const KNOWN: [&str; 12] = [
         "batchPercent",
         "successPercent",
         "successTimeoutSecs",
@@ -109,6 +109,7 @@ pub(crate) fn options_from_js(value: Option<JsValue>) -> Result<Option<RolloutOp
         "watchSecs",
         "rollbackBatchPercent",
         "maxEvents",
+        "analysis",
     ];
     only_known_keys(&value, &KNOWN, |key, v| Error::InvalidOptions {
         value: describe(v),
@@ -141,9 +142,50 @@ pub(crate) fn options_from_js(value: Option<JsValue>) -> Result<Option<RolloutOp
             &format!("the event log keeps from 1 to {MAX_EVENTS_LIMIT} events"),
         )?
         .map_or(defaults.max_events, |n| n as u32),
+        analysis: analysis_from_js("analysis", &read("analysis"))?,
     };
     options.validate()?;
     Ok(Some(options))
+}
+
+/// An analysis template as the package's JS has normalized it (Argo's
+/// durations in seconds, the provider as JSON: js/analysis/template.mjs).
+fn analysis_from_js(field: &str, value: &JsValue) -> Result<Option<Box<Analysis>>, Error> {
+    optional(value, |v| super::analysis::analysis_from_js(field, v).map(Box::new))
+}
+
+/// A measured value as a condition reads it: numbers, strings, booleans,
+/// null/undefined (nil), arrays and plain objects; anything else is a
+/// string of what it is. Nested at most 32 deep.
+pub(crate) fn value_from_js(value: &JsValue, depth: usize) -> MetricValue {
+    if value.is_null() || value.is_undefined() || depth > 32 {
+        return MetricValue::Nil;
+    }
+    if let Some(n) = value.as_f64() {
+        return MetricValue::Number(n);
+    }
+    if let Some(b) = value.as_bool() {
+        return MetricValue::Bool(b);
+    }
+    if let Some(s) = value.as_string() {
+        return MetricValue::Text(s);
+    }
+    if Array::is_array(value) {
+        return MetricValue::List(value.unchecked_ref::<Array>().iter().map(|v| value_from_js(&v, depth.saturating_add(1))).collect());
+    }
+    if value.is_object() {
+        let entries = Object::entries(value.unchecked_ref::<Object>());
+        return MetricValue::Map(
+            entries
+                .iter()
+                .filter_map(|pair| {
+                    let pair = pair.unchecked_into::<Array>();
+                    Some((pair.get(0).as_string()?, value_from_js(&pair.get(1), depth.saturating_add(1))))
+                })
+                .collect(),
+        );
+    }
+    MetricValue::Text(describe(value))
 }
 
 /// Fails on the first key of `object` that is not one of `known`.
@@ -218,10 +260,10 @@ fn steps_from_js(value: &JsValue) -> Result<Vec<PlanStep>, Error> {
                 reason: "a step is a size or an object like { size: \"10%\", bakeSecs: 600, approval: true }".into(),
             });
         }
-        only_known_keys(&item, &["size", "bakeSecs", "approval"], |key, v| Error::InvalidOptions {
+        only_known_keys(&item, &["size", "bakeSecs", "approval", "analysis"], |key, v| Error::InvalidOptions {
             field: format!("{field}.{key}"),
             value: describe(v),
-            reason: "a step has only size, bakeSecs and approval".into(),
+            reason: "a step has only size, bakeSecs, approval and analysis".into(),
         })?;
         let size = get(&item, &JsValue::from_str("size"));
         let bake_reason = format!("a bake time must be an integer from 0 to {MAX_TIMEOUT_SECS} seconds");
@@ -237,6 +279,7 @@ fn steps_from_js(value: &JsValue) -> Result<Vec<PlanStep>, Error> {
             size: amount_from_js(&format!("{field}.size"), &size)?,
             bake_secs: bake_secs.unwrap_or(0),
             approval: approval.unwrap_or(false),
+            analysis: analysis_from_js(&format!("{field}.analysis"), &get(&item, &JsValue::from_str("analysis")))?,
         });
     }
     Ok(steps)

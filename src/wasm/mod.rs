@@ -1,6 +1,7 @@
 //! The JS binding layer: converts, delegates, and nothing more. Every
 //! `#[wasm_bindgen]` item of the crate lives under this module.
 
+mod analysis;
 mod boundary;
 mod hooks;
 mod interop;

@@ -5,7 +5,7 @@ use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
 use super::boundary::{answer_columns_to_js, answer_to_js, answer_to_report, columns_from_js, reports_from_js};
-use super::hooks::{JsMonitoringController, JsTargetController};
+use super::hooks::{JsMetricProvider, JsMonitoringController, JsTargetController};
 use super::interop::{
     bytes_from_js, clock_from_js, error_to_js, events_options_from_js, optional_string_arg, options_from_js, promote_options_from_js,
     string_arg, thrown_message, time_from_js, to_js,
@@ -483,6 +483,31 @@ impl Orchestrator {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let info = self.engine.rollout_info(&ns, &entity).map_err(error_to_js)?;
         to_js(&info).map_err(error_to_js)
+    }
+
+    /// The entity's analysis runs, oldest first: those under way and the
+    /// latest ended, each metric with its counts and its latest
+    /// measurements (value, query as sent, outcome, why, and time).
+    ///
+    /// @example
+    /// ```js
+    /// for (const run of engine.analysis("prod", "api")) console.log(run.kind, run.phase, run.message);
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "AnalysisRun[]")]
+    pub fn analysis(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+    ) -> JsResult<JsValue> {
+        let (ns, entity) = Self::names(&namespace, &entity)?;
+        let runs = self.engine.analysis(&ns, &entity).map_err(error_to_js)?;
+        to_js(runs).map_err(error_to_js)
+    }
+
+    /// The package's measuring function (js/analysis/providers.mjs).
+    #[wasm_bindgen(js_name = __setMetricProvider, skip_typescript)]
+    pub fn set_metric_provider(&mut self, measure: Function, deferred: Option<Function>) {
+        self.engine.set_metric_provider(Some(Box::new(JsMetricProvider::new(measure, deferred))));
     }
 
     /// Every namespace, in name order.

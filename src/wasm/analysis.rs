@@ -1,0 +1,110 @@
+//! Analysis templates from JS, as the package's JS has normalized them
+//! (js/analysis/template.mjs: Argo's durations in seconds, the provider as
+//! JSON). Read field by field rather than through serde, whose error
+//! messages would bring float formatting into the module.
+
+use js_sys::Array;
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::interop::describe;
+use crate::{Analysis, AnalysisPhase, Arg, Error, Metric, OnFailure};
+
+struct Reader<'a> {
+    object: &'a JsValue,
+    field: String,
+}
+
+impl Reader<'_> {
+    fn get(&self, key: &str) -> JsValue {
+        js_sys::Reflect::get(self.object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    }
+
+    fn bad(&self, key: &str, value: &JsValue, reason: &str) -> Error {
+        Error::InvalidOptions { field: format!("{}.{key}", self.field), value: describe(value), reason: reason.to_owned() }
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, Error> {
+        let v = self.get(key);
+        if v.is_undefined() || v.is_null() {
+            return Ok(None);
+        }
+        v.as_string().map(Some).ok_or_else(|| self.bad(key, &v, "must be a string"))
+    }
+
+    fn int(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>, Error> {
+        let v = self.get(key);
+        if v.is_undefined() || v.is_null() {
+            return Ok(None);
+        }
+        v.as_f64()
+            .filter(|n| n.fract() == 0.0 && *n >= min as f64 && *n <= max as f64)
+            .map(|n| Some(n as i64))
+            .ok_or_else(|| self.bad(key, &v, &format!("must be an integer from {min} to {max}")))
+    }
+
+    fn list(&self, key: &str) -> Result<Vec<JsValue>, Error> {
+        let v = self.get(key);
+        if v.is_undefined() || v.is_null() {
+            return Ok(Vec::new());
+        }
+        if !Array::is_array(&v) {
+            return Err(self.bad(key, &v, "must be an array"));
+        }
+        Ok(v.unchecked_into::<Array>().iter().collect())
+    }
+}
+
+fn object<'a>(field: String, value: &'a JsValue) -> Result<Reader<'a>, Error> {
+    if !value.is_object() || Array::is_array(value) {
+        return Err(Error::InvalidOptions { field, value: describe(value), reason: "must be an object".into() });
+    }
+    Ok(Reader { object: value, field })
+}
+
+const SECS: i64 = u32::MAX as i64;
+
+pub(crate) fn analysis_from_js(field: &str, value: &JsValue) -> Result<Analysis, Error> {
+    let template = object(field.to_owned(), value)?;
+    let mut metrics = Vec::new();
+    for (i, item) in template.list("metrics")?.iter().enumerate() {
+        let m = object(format!("{field}.metrics[{i}]"), item)?;
+        let phase = |key: &str, default| match m.string(key)?.as_deref() {
+            None => Ok(default),
+            Some("inconclusive") => Ok(AnalysisPhase::Inconclusive),
+            Some("failed") => Ok(AnalysisPhase::Failed),
+            Some("successful") => Ok(AnalysisPhase::Successful),
+            Some(_) => Err(m.bad(key, &m.get(key), "is inconclusive, failed or successful")),
+        };
+        let on_failure = match m.string("onFailure")?.as_deref() {
+            None | Some("rollback") => OnFailure::Rollback,
+            Some("pause") => OnFailure::Pause,
+            Some(_) => return Err(m.bad("onFailure", &m.get("onFailure"), "is rollback or pause")),
+        };
+        let dry_run = m.get("dryRun");
+        let defaults = Metric::new("", "");
+        metrics.push(Metric {
+            name: m.string("name")?.unwrap_or_default(),
+            provider: m.string("provider")?.unwrap_or_default(),
+            interval_secs: m.int("intervalSecs", 0, SECS)?.map(|n| n as u64),
+            initial_delay_secs: m.int("initialDelaySecs", 0, SECS)?.unwrap_or(0) as u64,
+            count: m.int("count", 0, SECS)?.map(|n| n as u32),
+            success_condition: m.string("successCondition")?,
+            failure_condition: m.string("failureCondition")?,
+            failure_limit: m.int("failureLimit", -1, i64::from(i32::MAX))?.map_or(defaults.failure_limit, |n| n as i32),
+            inconclusive_limit: m.int("inconclusiveLimit", 0, i64::from(i32::MAX))?.map_or(defaults.inconclusive_limit, |n| n as i32),
+            consecutive_error_limit: m.int("consecutiveErrorLimit", 0, i64::from(i32::MAX))?.map_or(defaults.consecutive_error_limit, |n| n as i32),
+            consecutive_success_limit: m.int("consecutiveSuccessLimit", 0, i64::from(i32::MAX))?.map_or(0, |n| n as i32),
+            no_data: phase("noData", AnalysisPhase::Inconclusive)?,
+            on_failure,
+            dry_run: dry_run.as_bool().unwrap_or(false),
+            retention: m.int("retention", 1, i64::from(crate::MAX_RETENTION))?.map_or(defaults.retention, |n| n as u32),
+        });
+    }
+    let mut args = Vec::new();
+    for (i, item) in template.list("args")?.iter().enumerate() {
+        let a = object(format!("{field}.args[{i}]"), item)?;
+        args.push(Arg { name: a.string("name")?.unwrap_or_default(), value: a.string("value")? });
+    }
+    let starting_step = template.int("startingStep", 0, SECS)?.map(|n| n as u32);
+    Ok(Analysis { metrics, args, starting_step })
+}
