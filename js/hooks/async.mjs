@@ -24,12 +24,21 @@
 import { checkMs, describe, orchestratorError } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, hooksFromSettings, httpController, isHttpController } from "./http.mjs";
 import { entityKey } from "../stores/names.mjs";
+import { isRemote, metricProvider } from "../analysis/providers.mjs";
+import { normalizeOptions } from "../analysis/template.mjs";
 
 const HOOKS = ["select", "approve", "remove", "monitor", "check"];
 /** The hooks that answer a list of targets. */
 const LISTS = ["select", "approve", "remove"];
 /** What a stand-in answers: the step that gets it is undone anyway. */
-const STAND_IN = { select: () => [], approve: () => [], remove: () => [], monitor: () => undefined, check: () => undefined };
+const STAND_IN = {
+  select: () => [],
+  approve: () => [],
+  remove: () => [],
+  monitor: () => undefined,
+  check: () => undefined,
+  measure: () => ({ value: null, text: "null", query: "" }),
+};
 
 /** The per-entity state of the steps of one engine: answers known, calls still out. */
 class Session {
@@ -279,17 +288,28 @@ export function withAsyncSteps(Orchestrator) {
     rebuild(this, namespace, entity);
     return [namespace, entity];
   };
+  // Analysis: the engine's measurements, and templates as users write them.
+  proto.useMetrics = function (options) {
+    metrics.set(this, metricProvider(options));
+  };
+  const setOptions = proto.setRolloutOptions;
+  proto.setRolloutOptions = function (namespace, entity, options) {
+    return setOptions.call(this, namespace, entity, normalizeOptions(options));
+  };
   for (const name of ["orchestrate", "orchestrateColumns", "report"]) {
     const step = proto[name];
     // Synchronous: a hook that answers a Promise undoes the step.
     proto[name] = function (namespace, entity, ...args) {
+      installMetrics(this);
       const session = sessionOf(this, namespace, entity);
       if (session.mode === "async" || session.queued > 0) throw busy(namespace, entity, name);
       session.reset();
       try {
         return step.call(this, namespace, entity, ...args);
       } catch (error) {
-        if (error?.code === "HOOK_PENDING" && session.remote) {
+        if (error?.code === "HOOK_PENDING" && session.promised === "measure") {
+          error.message = `an analysis measurement is due, which a synchronous ${name} cannot wait for (${session.remote ? "its provider is reached over HTTP; nothing was sent" : "its function returned a Promise"}); the step was undone. Use ${name}Async (or Rollouts), which waits for measurements`;
+        } else if (error?.code === "HOOK_PENDING" && session.remote) {
           error.message = `the ${session.promised} hook is an HTTP endpoint, which a synchronous ${name} cannot wait for; nothing was sent and the step was undone. Use ${name}Async (or Rollouts), which waits for asynchronous hooks`;
         } else if (error?.code === "HOOK_PENDING" && session.promised !== null) {
           error.message = `the ${session.promised} hook returned a Promise, which a synchronous ${name} cannot wait for; the step was undone. Use ${name}Async (or Rollouts), which waits for asynchronous hooks`;
@@ -300,11 +320,34 @@ export function withAsyncSteps(Orchestrator) {
       }
     };
     proto[`${name}Async`] = async function (namespace, entity, input, options = {}) {
+      installMetrics(this);
       return stepAsync(this, namespace, entity, options, () => step.call(this, namespace, entity, input));
     };
   }
   return Orchestrator;
 }
+
+/** Per engine, its measuring function (`useMetrics`), and whether the engine has it. */
+const metrics = new WeakMap();
+const measuring = new WeakSet();
+
+/**
+ * Gives the engine its measuring function, once: each measurement goes
+ * through the entity's session, as a hook call does (a Prometheus or web
+ * provider is remote: a synchronous step never sends it).
+ */
+function installMetrics(engine) {
+  if (measuring.has(engine)) return;
+  measuring.add(engine);
+  const measure = (request, context) => {
+    const provider = metrics.get(engine) ?? defaultProvider();
+    return sessionOf(engine, context.namespace, context.entity).call("measure", provider, null, [request, context], isRemote(request));
+  };
+  engine.__setMetricProvider(measure, (namespace, entity) => sessionOf(engine, namespace, entity).deferred());
+}
+
+let fallback;
+const defaultProvider = () => (fallback ??= metricProvider());
 
 /** The tail of each entity's queue of asynchronous steps, per engine. */
 const queues = new WeakMap();

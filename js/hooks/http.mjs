@@ -42,7 +42,7 @@ export const endpointName = (url) => {
 };
 
 /** At most `n` printable characters of `text`, for a message. */
-const excerpt = (text, n = 120) => {
+export const excerpt = (text, n = 120) => {
   const printable = String(text).replace(/[\u0000-\u001f\u007f-\u009f]/g, " ");
   return printable.length > n ? `${printable.slice(0, n)}...` : printable;
 };
@@ -75,11 +75,7 @@ export function httpController(controller, monitoring) {
  */
 export function hostCheck(hosts) {
   if (hosts === undefined) return () => {};
-  if (!Array.isArray(hosts) || hosts.some((h) => typeof h !== "string" || h === "")) {
-    throw invalid("allowHookHosts", "must be an array of host names (or *.domain)");
-  }
-  const allowed = hosts.map((h) => h.toLowerCase());
-  const ok = (host) => allowed.some((a) => (a.startsWith("*.") ? host.endsWith(a.slice(1)) : host === a));
+  const ok = hostMatcher(hosts);
   return (controller) => {
     const fields = typeof controller === "string" ? JSON.parse(controller) : controller;
     for (const name of [...TARGET_ENDPOINTS, ...MONITORING_ENDPOINTS]) {
@@ -93,6 +89,19 @@ export function hostCheck(hosts) {
       if (!ok(host)) throw invalid(`controller.${name}`, `points at ${host}, which is not among the hosts this server calls (${hosts.join(", ")})`);
     }
   };
+}
+
+/**
+ * Whether a host name is one of `hosts` (exact names, or `*.example.com`
+ * for any name under it); `undefined`: any host.
+ */
+export function hostMatcher(hosts) {
+  if (hosts === undefined) return () => true;
+  if (!Array.isArray(hosts) || hosts.some((h) => typeof h !== "string" || h === "")) {
+    throw invalid("allowHookHosts", "must be an array of host names (or *.domain)");
+  }
+  const allowed = hosts.map((h) => h.toLowerCase());
+  return (host) => allowed.some((a) => (a.startsWith("*.") ? host.toLowerCase().endsWith(a.slice(1)) : host.toLowerCase() === a));
 }
 
 /**
@@ -242,7 +251,7 @@ function poster(config) {
 }
 
 /** The answer's text, read no further than `max` bytes (more fails). */
-async function boundedText(response, max) {
+export async function boundedText(response, max) {
   const declared = Number(response.headers.get("content-length"));
   const tooLarge = () => Object.assign(new Error(`the answer is larger than ${max} bytes`), { tooLarge: true });
   if (declared > max) {

@@ -35,7 +35,7 @@ const WRITES = [
   "orchestrateColumns",
   "report",
 ];
-const READS = ["expectedState", "rolloutInfo", "plan", "events", "history"];
+const READS = ["expectedState", "rolloutInfo", "plan", "events", "history", "analysis"];
 /** Writes that step the entity, calling its hooks. */
 const STEPS = ["orchestrate", "orchestrateColumns", "report"];
 
@@ -60,6 +60,7 @@ export class Rollouts {
   #hooks = new Map();
   /** Throws for an HTTP controller naming a host it may not call. */
   #checkHosts;
+  #metrics;
   /** The tail of each entity's queue: one call at a time per entity. */
   #queues = new Map();
 
@@ -76,7 +77,8 @@ export class Rollouts {
    * @param {number} [options.hookTimeoutMs] how long one hook call may take in a step (default 10 s)
    * @param {number} [options.hookConcurrency] how many hook calls of a step may be out at once (default 16)
    * @param {string[]} [options.allowHookHosts] the only hosts an HTTP controller may name (`*.domain`
-   *   for any name under it); default any
+   *   for any name under it); default any. Analysis measures only from these hosts too.
+   * @param {object} [options.metrics] analysis: `{ functions, secrets }` (see `useMetrics`)
    */
   constructor({
     store,
@@ -88,6 +90,7 @@ export class Rollouts {
     hookTimeoutMs = 10_000,
     hookConcurrency = 16,
     allowHookHosts,
+    metrics = {},
   } = {}) {
     for (const method of ["get", "put", "list", "delete"]) {
       if (typeof store?.[method] !== "function") {
@@ -114,6 +117,8 @@ export class Rollouts {
     if (!Number.isInteger(hookConcurrency) || hookConcurrency < 1) throw orchestratorError("INVALID_ARGUMENT", "hookConcurrency must be a positive integer");
     this.#hookTimeoutMs = checkMs("hookTimeoutMs", hookTimeoutMs);
     this.#checkHosts = hostCheck(allowHookHosts);
+    this.#metrics = { ...metrics, allowHosts: allowHookHosts };
+    new Orchestrator().useMetrics(this.#metrics); // checks them now, not at the first step
     this.#hookConcurrency = hookConcurrency;
   }
 
@@ -395,6 +400,7 @@ export class Rollouts {
         }
       });
     }
+    engine.useMetrics(this.#metrics);
     // The entity's HTTP controllers are built from its state; this
     // process's own hooks win over them here.
     const hooks = this.#hooks.get(keyOf(namespace, entity));

@@ -68,10 +68,12 @@ export function createHandler({
   pollMs = 1000,
   maxStreams = DEFAULT_MAX_STREAMS,
   allowHookHosts,
+  // Analysis: `{ functions, secrets }` for the measurements (see useMetrics).
+  metrics,
   // The Worker's objects: the Worker in front checked the token and says
   // what it grants in a header of its own (it overwrites any sent).
   trustForwardedAccess = false,
-  rollouts = new Rollouts({ store, now, hookTimeoutMs, allowHookHosts }),
+  rollouts = new Rollouts({ store, now, hookTimeoutMs, allowHookHosts, metrics }),
 } = {}) {
   checkTokens({ token, readToken, insecure });
   if (!(Number.isInteger(maxBodyBytes) && maxBodyBytes > 0)) {
@@ -245,6 +247,7 @@ export function createHandler({
     ["POST", "/:ns/:entity/rollback", write("rollbackTo", versionFromGo)],
     ["GET", "/:ns/:entity/plan", async (c) => c.json(await rollouts.plan(...names(c)))],
     ["GET", "/:ns/:entity/history", async (c) => c.json(await rollouts.history(...names(c)))],
+    ["GET", "/:ns/:entity/analysis", async (c) => c.json(await rollouts.analysis(...names(c)))],
     [
       "GET",
       "/:ns/:entity/events",

@@ -54,6 +54,40 @@ const schemas = {
   ),
   Rollout: object({ version: string, started: { type: "number" }, ended: nullable({ type: "number" }), outcome: string }, ["version", "started", "outcome"]),
   Schedule: object({ steps: { type: "array" } }, ["steps"]),
+  Measurement: object(
+    { phase: string, at: { type: "number" }, value: string, query: string, message: string },
+    ["phase", "at", "value", "query", "message"],
+  ),
+  MetricRun: object(
+    {
+      name: string,
+      phase: string,
+      message: string,
+      dryRun: { type: "boolean" },
+      count: integer,
+      successful: integer,
+      failed: integer,
+      inconclusive: integer,
+      error: integer,
+      consecutiveError: integer,
+      consecutiveSuccess: integer,
+      measurements: array(ref("Measurement")),
+    },
+    ["name", "phase", "measurements"],
+  ),
+  AnalysisRun: object(
+    {
+      kind: { oneOf: [string, object({ step: integer }, ["step"])] },
+      version: string,
+      started: { type: "number" },
+      ended: nullable({ type: "number" }),
+      phase: string,
+      message: string,
+      holding: { type: "boolean" },
+      metrics: array(ref("MetricRun")),
+    },
+    ["kind", "version", "started", "phase", "message", "metrics"],
+  ),
   Promote: object({ full: { type: "boolean" } }),
 };
 
@@ -105,6 +139,7 @@ const ROUTES = [
   ["POST", "/:ns/:entity/rollback", "roll back to a version that was known good", ref("Version"), ref("Success")],
   ["GET", "/:ns/:entity/plan", "the plan's steps and where the rollout is", null, ref("Schedule")],
   ["GET", "/:ns/:entity/history", "the entity's rollouts", null, array(ref("Rollout"))],
+  ["GET", "/:ns/:entity/analysis", "the entity's analysis runs, with each metric's measurements", null, array(ref("AnalysisRun"))],
   ["GET", "/:ns/:entity/events", "events after `since` (at most `limit`)", null, array(ref("Event"))],
   ["GET", "/:ns/:entity/events/stream", "events as they are logged (Server-Sent Events; resumes after Last-Event-ID)", null, string, "text/event-stream"],
   ["GET", "/:ns/:entity/snapshot", "the entity's snapshot", null, { type: "string", contentMediaType: "application/octet-stream" }, "application/octet-stream"],
