@@ -15,6 +15,22 @@ export interface AsyncSteps {
   orchestrateColumnsAsync(namespace: string, entity: string, columns: ReportColumns, options?: AsyncStepOptions): Promise<AnswerColumns>;
   /** `report`, waiting for asynchronous hooks as `orchestrateAsync` does. */
   reportAsync(namespace: string, entity: string, reports: TargetReport[], options?: AsyncStepOptions): Promise<void>;
+  /**
+   * How this engine takes analysis measurements: `functions` answer the
+   * `function` provider's metrics (Datadog, CloudWatch, a test double),
+   * `secrets` fill template arguments that have no value (Argo's
+   * `valueFrom`), `allowHosts` limits the hosts Prometheus and web
+   * providers may reach. Without a call, Prometheus and web providers work
+   * and functions and secrets are none.
+   */
+  useMetrics(options: MetricsOptions): void;
+}
+
+/** See `useMetrics`. */
+export interface MetricsOptions {
+  functions?: Record<string, (request: { metric: string; config: Record<string, unknown>; at: number; namespace: string; entity: string; version: string }) => unknown>;
+  secrets?: Record<string, string>;
+  allowHosts?: string[];
 }
 
 declare module "../pkg/node/orchestrator_engine.js" {

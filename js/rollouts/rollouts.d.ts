@@ -1,6 +1,8 @@
 // Types of `orchestrator-engine/rollouts`: the engine with its state in a
 // store. Every call of `Orchestrator` that takes an entity, asynchronous.
+import type { MetricsOptions } from "../async-steps.js";
 import type {
+  AnalysisRun,
   AnswerColumns,
   RolloutEvent,
   EventsOptions,
@@ -41,8 +43,10 @@ export interface RolloutsOptions {
   hookTimeoutMs?: number;
   /** How many hook calls of a step may be out at once (default 16). */
   hookConcurrency?: number;
-  /** The only hosts an HTTP controller may name (`*.example.com` for any name under it), set or imported; default any. */
+  /** The only hosts an HTTP controller may name (`*.example.com` for any name under it), set or imported; default any. Analysis measures only from these too. */
   allowHookHosts?: string[];
+  /** Analysis measurements: functions and secrets (see `Orchestrator.useMetrics`). */
+  metrics?: Omit<MetricsOptions, "allowHosts">;
 }
 
 /**
@@ -73,6 +77,8 @@ export class Rollouts {
   plan(namespace: string, entity: string): Promise<Schedule>;
   events(namespace: string, entity: string, options?: EventsOptions | null): Promise<RolloutEvent[]>;
   history(namespace: string, entity: string): Promise<Rollout[]>;
+  /** The entity's analysis runs, with each metric's measurements. */
+  analysis(namespace: string, entity: string): Promise<AnalysisRun[]>;
   /** The entity's revision in the store (undefined: none), read without loading it (the bytes are skipped while it is still `known`). */
   revision(namespace: string, entity: string, known?: string): Promise<string | undefined>;
   /** Every entity in the store as `[namespace, entity]`, in name order. */

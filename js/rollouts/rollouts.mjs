@@ -118,7 +118,12 @@ export class Rollouts {
     this.#hookTimeoutMs = checkMs("hookTimeoutMs", hookTimeoutMs);
     this.#checkHosts = hostCheck(allowHookHosts);
     this.#metrics = { ...metrics, allowHosts: allowHookHosts };
-    new Orchestrator().useMetrics(this.#metrics); // checks them now, not at the first step
+    const check = new Orchestrator();
+    try {
+      check.useMetrics(this.#metrics); // checks them now, not at the first step
+    } finally {
+      check.free();
+    }
     this.#hookConcurrency = hookConcurrency;
   }
 

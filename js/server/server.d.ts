@@ -33,6 +33,8 @@ export interface HandlerOptions {
   maxStreams?: number;
   /** The only hosts an HTTP controller may name (`*.example.com` for any name under it); default any. */
   allowHookHosts?: string[];
+  /** Analysis measurements: functions and secrets (see `Orchestrator.useMetrics`). */
+  metrics?: { functions?: Record<string, (request: { metric: string; config: Record<string, unknown>; at: number; namespace: string; entity: string; version: string }) => unknown>; secrets?: Record<string, string> };
 }
 
 export interface Handler {

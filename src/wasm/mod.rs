@@ -76,7 +76,63 @@ export type Reason =
 export type Amount = number | `${number}%`;
 
 /** One step of a plan: a size, or a size with a bake time and an approval gate. */
-export type PlanStepInput = Amount | { size: Amount; bakeSecs?: number; approval?: boolean };
+export type PlanStepInput = Amount | { size: Amount; bakeSecs?: number; approval?: boolean; analysis?: AnalysisTemplateInput };
+
+/**
+ * An analysis template as Argo Rollouts writes it (its AnalysisTemplate's
+ * `spec`, or the whole template): metrics with a provider (`prometheus`,
+ * `web` or `function`), conditions, limits, `args`, `dryRun` and
+ * `measurementRetention`; plus, per metric, `noData` and `onFailure`.
+ * See docs/ANALYSIS.md.
+ */
+export type AnalysisTemplateInput = Record<string, unknown>;
+
+/** One measurement of a metric. */
+export interface Measurement {
+  phase: "successful" | "failed" | "inconclusive" | "error";
+  /** When it was taken (the step's time, ms). */
+  at: number;
+  /** The value as JSON (NaN as "NaN"). */
+  value: string;
+  /** The query as sent, secrets redacted. */
+  query: string;
+  /** Why it was judged so. */
+  message: string;
+}
+
+/** One metric of an analysis run. */
+export interface MetricRun {
+  name: string;
+  phase: "pending" | "running" | "successful" | "failed" | "inconclusive" | "error";
+  message: string;
+  dryRun: boolean;
+  count: number;
+  successful: number;
+  failed: number;
+  inconclusive: number;
+  error: number;
+  consecutiveError: number;
+  consecutiveSuccess: number;
+  lastAt: number | null;
+  /** The latest measurements, oldest first. */
+  measurements: Measurement[];
+}
+
+/** One run of a template against a rollout: background, or a plan step's. */
+export interface AnalysisRun {
+  kind: "background" | { step: number };
+  version: string;
+  /** When the rollout it judges started (ms). */
+  rollout: number;
+  started: number;
+  ended: number | null;
+  phase: MetricRun["phase"];
+  /** In words, why it passed, failed or holds. */
+  message: string;
+  /** It paused the rollout, until promote/resume (go on) or abort. */
+  holding: boolean;
+  metrics: MetricRun[];
+}
 
 /** One step of a plan, as `rolloutInfo` answers it. */
 export interface PlanStep {
@@ -122,6 +178,13 @@ export interface RolloutOptions {
   rollbackBatchPercent?: number | null;
   /** How many events the entity's log keeps (default 1000). */
   maxEvents?: number;
+  /**
+   * Background analysis: measured while the version rolls out and through
+   * its watch window; failed rolls back, inconclusive pauses. `startingStep`
+   * (0-based) starts it with a plan step. `rolloutInfo` answers the engine's
+   * form of it (durations in seconds, the provider as JSON).
+   */
+  analysis?: AnalysisTemplateInput | null;
 }
 
 /** What a controller reports about one target. */
@@ -208,6 +271,8 @@ export interface RolloutInfo {
   failureThreshold: number;
   /** Whether `pause` holds the rollout (rollbacks go on). */
   paused: boolean;
+  /** Why: "operator", or an analysis that holds it ("analysis_inconclusive", "analysis_failed"); null when not paused. */
+  pauseReason: "operator" | "analysis_inconclusive" | "analysis_failed" | null;
   /** The plan step the rollout is on (0-based), when it follows a plan. */
   step: number | null;
   /** Whether the current plan step waits for `approve()`. */

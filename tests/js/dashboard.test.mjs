@@ -329,3 +329,43 @@ test("the dashboard pointed at an API of another origin (?api=, which allows the
     await api.stop();
   }
 });
+
+test("an entity under analysis shows a panel per metric: its measurements charted, the query, the criteria, and why the run failed", async () => {
+  const { MemoryStore } = await import("orchestrator-engine/stores");
+  const clock = { now: 1_767_225_600_000 };
+  const functions = { errors: ({ version }) => ({ value: [version === "a2" ? 0.3 : 0.01], query: `errors{version="${version}"}` }) };
+  const api = await startServer({ port: 0, store: new MemoryStore(), token: "w", now: () => clock.now, metrics: { functions }, log: () => {} });
+  try {
+    const headers = { authorization: "Bearer w", "content-type": "application/json" };
+    const call = async (method, path, body) => (await fetch(`${api.url}/v1/orchestrate/lab/analysed${path}`, { method, headers, body: body && JSON.stringify(body) })).json();
+    let hosts = Array.from({ length: 5 }, (_, i) => ({ name: `h${i}`, group: "", version: "a1", message: "", isError: false }));
+    const step = async () => {
+      const answer = await call("POST", "", hosts);
+      const want = new Map(answer.map((a) => [a.name, a.version]));
+      hosts = hosts.map((h) => ({ ...h, version: want.get(h.name) ?? h.version }));
+      clock.now += 10_000;
+    };
+    await call("POST", "/version", { version: "a1" });
+    await step();
+    const metric = { name: "error-rate", interval: "30s", successCondition: "result[0] < 0.05", provider: { function: "errors" } };
+    await call("PUT", "/options", { batchPercent: 20, successTimeoutSecs: 30, durationTimeoutSecs: 120, analysis: { metrics: [metric] } });
+    await call("POST", "/version", { version: "a2" });
+    for (let i = 0; i < 10 && (await call("GET", "/info")).lastKnownBadVersion !== "a2"; i++) await step();
+    const { page, errors } = await pageWithErrors(browser.context);
+    await page.goto(`${api.url}/dashboard/#/lab/analysed`);
+    await page.waitForSelector("#login:not([hidden])");
+    await page.fill("#token", "w");
+    await page.click("#login button[type=submit]");
+    await page.waitForSelector("#analysis-panel:not([hidden])", { timeout: 10_000 });
+    const text = await page.textContent("#analysis");
+    assert.match(text, /Background analysis of a2: failed/);
+    assert.match(text, /metric "error-rate" assessed failed due to failed \(1\) > failureLimit \(0\)/);
+    assert.match(text, /error-rate: failed; 0 successful, 1 failed.*success: result\[0\] < 0\.05/);
+    assert.match(text, /query: errors\{version="a2"\}/);
+    assert.equal(await page.locator("#analysis svg.analysis-chart circle.failed").count(), 1);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    await api.stop();
+  }
+});

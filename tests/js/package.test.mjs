@@ -50,7 +50,7 @@ test("the tarball holds what users need and nothing else", () => {
 test("the README and the reference pages in the tarball link only to files in it or to absolute URLs; the licences they name are there", () => {
   const files = new Set(JSON.parse(readFileSync(join(dir, "files.json"))));
   const pages = ["README.md", ...[...files].filter((f) => /^docs\/[^/]+\.md$/.test(f))];
-  for (const page of ["JS-API", "HTTP-API", "STORES", "ROLLOUTS", "ERRORS", "DEVIATIONS", "GO-ENGINE", "SIMULATORS", "PERFORMANCE"]) {
+  for (const page of ["JS-API", "HTTP-API", "STORES", "ROLLOUTS", "ANALYSIS", "ERRORS", "DEVIATIONS", "GO-ENGINE", "SIMULATORS", "PERFORMANCE"]) {
     assert.ok(files.has(`docs/${page}.md`), `docs/${page}.md ships in the package`);
   }
   const readme = readFileSync(join(dir, "node_modules/orchestrator-engine/README.md"), "utf8");
@@ -72,7 +72,7 @@ test("the README and the reference pages in the tarball link only to files in it
   }
   const links = [...readme.matchAll(/!?\[[^\]]*\]\(([^)\s]+)\)/g)].map(([, target]) => target);
   assert.ok(links.length >= 10, "the README links to its reference pages");
-  for (const page of ["JS-API", "HTTP-API", "STORES", "ROLLOUTS", "ERRORS", "DEVIATIONS", "GO-ENGINE", "SIMULATORS", "PERFORMANCE"]) {
+  for (const page of ["JS-API", "HTTP-API", "STORES", "ROLLOUTS", "ANALYSIS", "ERRORS", "DEVIATIONS", "GO-ENGINE", "SIMULATORS", "PERFORMANCE"]) {
     assert.ok(links.includes(`docs/${page}.md`), `the README links to docs/${page}.md`);
   }
   for (const license of ["LICENSE-MIT", "LICENSE-APACHE"]) assert.ok(files.has(license), license);

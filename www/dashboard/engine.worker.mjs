@@ -45,6 +45,7 @@ function view({ bytes, namespace, entity, nowMs }) {
       info: engine.rolloutInfo(namespace, entity),
       plan: planOf(engine, namespace, entity),
       history: engine.history(namespace, entity),
+      analysis: engine.analysis(namespace, entity),
       counts,
       targets,
     };

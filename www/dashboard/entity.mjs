@@ -86,7 +86,7 @@ export async function refresh() {
 }
 
 function render(entity) {
-  const { info, plan, history, counts, targets } = entity.view;
+  const { info, plan, history, counts, targets, analysis } = entity.view;
   const n = targets.names.length;
   const failed = Object.entries(counts).reduce((sum, [reason, k]) => sum + (reason.startsWith("failed") ? k : 0), 0);
   const state = stateOf(info, (counts.rolled_back ?? 0) > 0);
@@ -106,6 +106,7 @@ function render(entity) {
   if (entity.cursor !== undefined) tip(entity.cursor);
   document.dispatchEvent(new CustomEvent("entity-shown"));
   renderPlan(info, plan);
+  renderAnalysis(info, analysis ?? []);
   $("history").replaceChildren(
     ...[...history].reverse().map((rollout) => {
       const li = document.createElement("li");
@@ -114,6 +115,84 @@ function render(entity) {
       return li;
     }),
   );
+}
+
+/**
+ * Each analysis run of the rollout (the latest of each kind): per metric,
+ * a chart of its measurements, the query, the criteria, and in words why
+ * the run passed, failed or holds.
+ */
+function renderAnalysis(info, runs) {
+  const latest = new Map();
+  for (const run of runs) latest.set(JSON.stringify(run.kind), run);
+  $("analysis-panel").hidden = latest.size === 0;
+  const templates = new Map();
+  const background = info.options.analysis;
+  if (background) templates.set('"background"', background);
+  info.options.steps.forEach((step, i) => step.analysis && templates.set(JSON.stringify({ step: i }), step.analysis));
+  $("analysis").replaceChildren(
+    ...[...latest.entries()].map(([key, run]) => {
+      const box = document.createElement("article");
+      box.className = "analysis-run";
+      const title = document.createElement("h4");
+      const which = run.kind === "background" ? "Background analysis" : `Analysis of step ${run.kind.step + 1}`;
+      title.textContent = `${which} of ${run.version}: ${run.phase}${run.holding ? " (holding the rollout: promote or abort)" : ""}`;
+      const why = document.createElement("p");
+      why.textContent = run.message || `running since ${time(run.started)}`;
+      box.append(title, why);
+      const metrics = templates.get(key)?.metrics ?? [];
+      for (const m of run.metrics) {
+        const spec = metrics.find((t) => t.name === m.name) ?? {};
+        const row = document.createElement("div");
+        row.className = `analysis-metric ${m.phase}`;
+        const head = document.createElement("p");
+        const criteria = [spec.successCondition && `success: ${spec.successCondition}`, spec.failureCondition && `failure: ${spec.failureCondition}`]
+          .filter(Boolean)
+          .join("; ");
+        head.textContent = `${m.name}${m.dryRun ? " (dry run)" : ""}: ${m.phase}; ${m.successful} successful, ${m.failed} failed, ${m.inconclusive} inconclusive, ${m.error} errors${criteria ? `; ${criteria}` : ""}`;
+        const last = m.measurements.at(-1);
+        const detail = document.createElement("p");
+        detail.className = "analysis-detail";
+        detail.textContent = last ? `last: ${last.value} at ${time(last.at)} (${last.message}); query: ${last.query}` : "not measured yet";
+        row.append(head, chart(m.measurements), detail);
+        box.append(row);
+      }
+      return box;
+    }),
+  );
+}
+
+/** A small chart of a metric's measurements: the first number of each value, coloured by outcome. */
+function chart(measurements) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "analysis-chart");
+  svg.setAttribute("viewBox", "0 0 200 40");
+  svg.setAttribute("role", "img");
+  const number = (text) => {
+    try {
+      let v = JSON.parse(text);
+      while (Array.isArray(v)) v = v[0];
+      return typeof v === "number" ? v : typeof v === "boolean" ? Number(v) : NaN;
+    } catch {
+      return NaN;
+    }
+  };
+  const points = measurements.map((m) => ({ v: number(m.value), phase: m.phase }));
+  const values = points.map((p) => p.v).filter(Number.isFinite);
+  const [lo, hi] = [Math.min(...values, 0), Math.max(...values, 0)];
+  svg.setAttribute("aria-label", `measurements: ${measurements.map((m) => m.value).join(", ") || "none"}`);
+  points.forEach((p, i) => {
+    const dot = document.createElementNS(ns, "circle");
+    const x = points.length === 1 ? 100 : 8 + (184 * i) / (points.length - 1);
+    const y = Number.isFinite(p.v) && hi > lo ? 34 - (28 * (p.v - lo)) / (hi - lo) : 20;
+    dot.setAttribute("cx", String(x));
+    dot.setAttribute("cy", String(y));
+    dot.setAttribute("r", "3");
+    dot.setAttribute("class", p.phase);
+    svg.append(dot);
+  });
+  return svg;
 }
 
 /** The plan's steps (1-based, as people count them), the current one's bake and gate, and the forecast. */
