@@ -2,6 +2,7 @@
 // (bin/orchestrator-engine.mjs). It runs the real engine (this package's
 // wasm) against a fleet simulated in virtual time (js/simulation.mjs, the
 // same model as the browser simulator) and prints a summary.
+import { readFileSync } from "node:fs";
 import { OVERVIEW, UsageError, parseFlags, usageLine, wholeNumber } from "./cli-args.mjs";
 import { Orchestrator, version as engineVersion } from "./node.mjs";
 import { DEFAULT_SCENARIO, FAILURE_KINDS, OUTCOME_TEXT, Simulation, formatDuration, parseAmount, parseSteps, tally } from "./simulation.mjs";
@@ -40,6 +41,16 @@ Rollout options (passed to the engine as they are)
                            roll back at most P% at once (default: all at once)
   --max-events N           events the engine's log keeps (default: 10 per target,
                            at least 1,000: every version-level event of a run)
+  --analysis FILE          an analysis template (JSON: Argo's AnalysisTemplate or its
+                           spec) judged during the run; whatever provider its
+                           metrics name, they are measured from the fleet model
+
+Metrics of the fleet model, per version (what --analysis measures)
+  --error-rate VERSION:SHARE
+                           share of requests failing on healthy targets (default 1%;
+                           a target reporting errors fails all of its requests)
+  --latency VERSION:MS     median latency (default 100 ms; metrics that mention
+                           latency or duration read a quantile, 0.99 by default)
 
 Failure injection, per version; SHARE is a fraction (0.05) or a percentage (5%)
   --fail VERSION:SHARE     share of targets never healthy on VERSION (repeatable)
@@ -93,6 +104,9 @@ const OPTIONS = {
   watch: { type: "string" },
   "rollback-batch-percent": { type: "string" },
   "max-events": { type: "string" },
+  analysis: { type: "string" },
+  "error-rate": { type: "string", multiple: true },
+  latency: { type: "string", multiple: true },
   set: { type: "string", multiple: true },
   force: { type: "string", multiple: true },
   "rollback-to": { type: "string", multiple: true },
@@ -234,6 +248,33 @@ function scenarioFromArgs(args) {
     }
   }
   scenario.failures = failures;
+  if (values.analysis !== undefined) {
+    options.analysis = flagged("analysis", () => {
+      let text;
+      try {
+        text = readFileSync(values.analysis, "utf8");
+      } catch (error) {
+        throw new Error(`cannot read ${values.analysis}: ${error.code ?? error.message}`);
+      }
+      try {
+        return JSON.parse(text);
+      } catch (error) {
+        throw new Error(`${values.analysis} is not JSON: ${error.message}`);
+      }
+    });
+  }
+  const metrics = {};
+  for (const text of values["error-rate"] ?? []) {
+    const [version, value] = share("error-rate", text);
+    metrics[version] = { ...metrics[version], errorRate: value };
+  }
+  for (const text of values.latency ?? []) {
+    const at = text.lastIndexOf(":");
+    const ms = Number(text.slice(at + 1));
+    if (at < 1 || !(ms > 0)) throw new UsageError(`--latency must look like VERSION:MS, e.g. v2:180, got ${JSON.stringify(text)}`);
+    metrics[text.slice(0, at)] = { ...metrics[text.slice(0, at)], latencyMs: ms };
+  }
+  scenario.metrics = metrics;
   const delay = number("report-delay", values["report-delay"]);
   if (delay !== undefined) scenario.reportDelaySecs = delay;
   const step = number("step", values.step);
@@ -350,6 +391,18 @@ final states       ${reasons}
 `);
 }
 
+/** How each analysis run judged, in words, with each metric's measurements. */
+function printAnalysis(runs, stream) {
+  for (const run of runs) {
+    const which = run.kind === "background" ? "background analysis" : `analysis of step ${run.kind.step + 1}`;
+    stream.write(`${which} of ${run.version}: ${run.phase}${run.message ? `: ${run.message}` : ""}\n`);
+    for (const m of run.metrics) {
+      const values = m.measurements.map((x) => `${x.value}${x.phase === "successful" ? "" : ` (${x.phase})`}`).join(", ");
+      stream.write(`  ${m.name}${m.dryRun ? " (dry run)" : ""}: ${m.phase}; measured ${values || "nothing"}\n`);
+    }
+  }
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -401,10 +454,13 @@ export async function main(args, { stdout = process.stdout, stderr = process.std
   progress?.update(sim, true);
   const summary = sim.summary();
   if (parsed.json) {
-    const out = parsed.events ? { ...summary, events: sim.events(), history: sim.history() } : summary;
+    const runs = sim.analysis();
+    const withRuns = runs.length > 0 ? { ...summary, analysis: runs } : summary;
+    const out = parsed.events ? { ...withRuns, events: sim.events(), history: sim.history() } : withRuns;
     stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } else {
     printSummary(summary, stdout);
+    printAnalysis(sim.analysis(), stdout);
     if (parsed.events) printEvents(sim, stdout);
   }
   return summary.outcome === "unsettled" ? 1 : 0;

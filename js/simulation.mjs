@@ -15,6 +15,8 @@ import { buildFleet, drawBehaviours, liveFleet } from "./simulation/fleet.mjs";
 import { CONTROLS, fail, normalizeScenario } from "./simulation/scenario.mjs";
 import { OUTCOME_TEXT, SAMPLE_NAMES, describe, formatDuration, names, plural } from "./simulation/words.mjs";
 
+import { fleetMetrics } from "./simulation/metrics.mjs";
+
 export { CONTROLS, DEFAULT_SCENARIO, FAILURE_KINDS, ScenarioError, formatSteps, normalizeScenario, parseAmount, parseSteps } from "./simulation/scenario.mjs";
 export { OUTCOME_TEXT, formatDuration, tally } from "./simulation/words.mjs";
 
@@ -71,6 +73,7 @@ export class Simulation {
     }
     this.nowMs = T0;
     this.engine = new Orchestrator({ now: () => this.nowMs });
+    this.#measureFromFleet();
     const { versions, options } = this.scenario;
     for (const t of this.fleet) t.running = versions.current;
     this.engine.setRolloutOptions(this.namespace, this.entity, options);
@@ -142,6 +145,7 @@ export class Simulation {
     this.entity = entity;
     this.nowMs = nowMs;
     this.engine = this.Orchestrator.restore(bytes, { now: () => this.nowMs });
+    this.#measureFromFleet();
     if (!this.engine.namespaces().includes(namespace) || !this.engine.entities(namespace).includes(entity)) {
       this.engine.free();
       fail(`the snapshot has no entity ${namespace}/${entity}`);
@@ -278,6 +282,11 @@ export class Simulation {
     return this.summary();
   }
 
+  /** The entity's analysis runs (see `Orchestrator#analysis`): how its templates judged the run. */
+  analysis() {
+    return this.engine.analysis(this.namespace, this.entity);
+  }
+
   /** How many targets report each version right now. */
   counts() {
     const counts = {};
@@ -384,6 +393,7 @@ export class Simulation {
     this.timeline = s.timeline;
     // The engine's own checks reject a corrupt snapshot (INVALID_SNAPSHOT).
     this.engine = this.Orchestrator.restore(fromBase64(String(data.snapshot)), { now: () => this.nowMs });
+    this.#measureFromFleet();
     this.expected = this.engine.expectedState(this.namespace, this.entity);
     this.info = this.engine.rolloutInfo(this.namespace, this.entity);
     if (this.expected.length !== n) bad(`the snapshot has ${this.expected.length} targets, the scenario ${n}`);
@@ -444,6 +454,12 @@ export class Simulation {
         t.pending = null;
       }
     }
+  }
+
+  /** Analysis measures the fleet model, whatever provider a metric names. */
+  #measureFromFleet() {
+    // Read at each measurement: the fleet and scenario of the moment.
+    this.engine.useMetrics({ model: (request) => fleetMetrics(this.fleet, this.scenario?.metrics)(request) });
   }
 
   #reports(now) {

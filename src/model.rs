@@ -61,6 +61,7 @@ pub struct RolloutOptions {
     pub max_events: u32,
     /// Background analysis: judged while the version rolls out and through
     /// its watch window (see [`crate::Analysis`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub analysis: Option<Box<crate::Analysis>>,
 }
 
@@ -152,6 +153,7 @@ pub struct PlanStep {
     pub approval: bool,
     /// Inline analysis: it starts once the step's targets are judged, and
     /// the step passes only once it succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub analysis: Option<Box<crate::Analysis>>,
 }
 

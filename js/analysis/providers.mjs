@@ -39,7 +39,20 @@ export const isRemote = (request) => {
  * A measuring function for the engine: `measure(request, context)`
  * answers `{ value, text, query, warnings }` (or a Promise of it).
  */
-export function metricProvider({ functions = {}, secrets = {}, allowHosts } = {}) {
+export function metricProvider({ functions = {}, secrets = {}, allowHosts, model } = {}) {
+  if (model !== undefined) {
+    // A stand-in for every provider (the simulators' fleet model): asked
+    // for each metric whatever its provider names, and never remote.
+    if (typeof model !== "function") throw orchestratorError("INVALID_ARGUMENT", "invalid argument metrics.model: must be a function");
+    const measure = (request, context) => {
+      const provider = JSON.parse(request.provider);
+      const [kind, config] = Object.entries(provider)[0] ?? [];
+      const value = model({ metric: request.metric, kind, config, at: request.at, namespace: context.namespace, entity: context.entity, version: context.version });
+      return measured(value ?? null, `${request.metric} (fleet model)`);
+    };
+    measure.local = true;
+    return measure;
+  }
   if (functions === null || typeof functions !== "object" || Object.values(functions).some((f) => typeof f !== "function")) {
     throw orchestratorError("INVALID_ARGUMENT", "invalid argument metrics.functions: must be an object of names to functions");
   }

@@ -341,7 +341,7 @@ function installMetrics(engine) {
   measuring.add(engine);
   const measure = (request, context) => {
     const provider = metrics.get(engine) ?? defaultProvider();
-    return sessionOf(engine, context.namespace, context.entity).call("measure", provider, null, [request, context], isRemote(request));
+    return sessionOf(engine, context.namespace, context.entity).call("measure", provider, null, [request, context], !provider.local && isRemote(request));
   };
   engine.__setMetricProvider(measure, (namespace, entity) => sessionOf(engine, namespace, entity).deferred());
 }

@@ -14,6 +14,10 @@ export const DEFAULT_SCENARIO = Object.freeze({
   // Per version: shares (0..1) of targets that never become healthy, that
   // fail after looking healthy, that flap, and that never report it.
   failures: {},
+  // Per version: what its metrics look like to analysis (the fleet model,
+  // js/simulation/metrics.mjs): { errorRate (0..1, default 0.01),
+  // latencyMs (median, default 100) }.
+  metrics: {},
   reportDelaySecs: 20,
   stepSecs: 10,
   flapSecs: 30,
@@ -159,5 +163,16 @@ export function normalizeScenario(input = {}) {
       return { atSecs: a.atSecs, kind: a.kind, version: versionName(a.version, `actions[${i}].version`) };
     })
     .sort((a, b) => a.atSecs - b.atSecs);
-  return { ...s, groups, options, versions, failures, actions };
+  if (s.metrics === null || typeof s.metrics !== "object" || Array.isArray(s.metrics)) fail("metrics must map versions to { errorRate, latencyMs }");
+  const metrics = {};
+  for (const [version, shape] of Object.entries(s.metrics)) {
+    versionName(version, "a metrics version");
+    if (shape === null || typeof shape !== "object" || Array.isArray(shape)) fail(`metrics.${version} must be an object like { errorRate: 0.02, latencyMs: 180 }`);
+    for (const key of Object.keys(shape)) if (!["errorRate", "latencyMs"].includes(key)) fail(`metrics.${version}.${key} is not errorRate or latencyMs`);
+    const { errorRate, latencyMs } = shape;
+    if (errorRate !== undefined && !(typeof errorRate === "number" && errorRate >= 0 && errorRate <= 1)) fail(`metrics.${version}.errorRate must be a share from 0 to 1, got ${JSON.stringify(errorRate)}`);
+    if (latencyMs !== undefined && !(typeof latencyMs === "number" && latencyMs > 0 && latencyMs < 1e9)) fail(`metrics.${version}.latencyMs must be a positive number of ms, got ${JSON.stringify(latencyMs)}`);
+    metrics[version] = { ...shape };
+  }
+  return { ...s, groups, options, versions, failures, metrics, actions };
 }

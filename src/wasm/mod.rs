@@ -142,6 +142,8 @@ export interface PlanStep {
   bakeSecs: number;
   /** The step waits for `approve()` before it moves anything. */
   approval: boolean;
+  /** Inline analysis (the engine's form), when the step has one: the step passes once it succeeded. */
+  analysis?: Record<string, unknown>;
 }
 
 /** How an entity rolls out; a missing field takes its default. */
@@ -264,7 +266,8 @@ export interface RolloutInfo {
   rollingVersion: string;
   lastKnownGoodVersion: string;
   lastKnownBadVersion: string;
-  options: Required<Omit<RolloutOptions, "steps">> & { steps: PlanStep[] };
+  /** The options; `analysis` (when set) in the engine's form: durations in seconds, the provider as JSON. */
+  options: Required<Omit<RolloutOptions, "steps" | "analysis">> & { steps: PlanStep[]; analysis?: Record<string, unknown> };
   /** How many targets the entity has. */
   targets: number;
   /** How many failed targets make the rolling version bad on this fleet (SPEC's failure threshold, or one more than `maxFailures` allows). */

@@ -3,7 +3,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const bin = fileURLToPath(new URL("../../bin/orchestrator-engine.mjs", import.meta.url));
@@ -304,3 +306,33 @@ function terminalScreen(out) {
   }
   return lines;
 }
+
+test("simulate --analysis judges a template from the fleet model, and says how each metric measured", () => {
+  const dir = mkdtempSync(join(tmpdir(), "analysis-"));
+  try {
+    const template = join(dir, "template.json");
+    const metric = (name, query, threshold) => ({
+      name,
+      interval: "1m",
+      initialDelay: "2m",
+      successCondition: `result[0] < ${threshold}`,
+      provider: { prometheus: { address: "http://prometheus:9090", query } },
+    });
+    writeFileSync(template, JSON.stringify({ spec: { metrics: [metric("error-rate", "errors", 0.05), metric("p99", "request_duration_p99_ms", 500)] } }));
+    const slow = cli("simulate", "--targets", "200", "--analysis", template, "--latency", "v2:250");
+    assert.equal(slow.status, 0, slow.stderr);
+    assert.match(slow.stdout, /outcome {12}v2 rolled back/);
+    assert.match(slow.stdout, /background analysis of v2: failed: metric "p99" assessed failed due to failed \(1\) > failureLimit \(0\)/);
+    assert.match(slow.stdout, /^ {2}error-rate: successful; measured \[0\.01\]/m);
+    const fine = cli("simulate", "--targets", "200", "--analysis", template, "--latency", "v2:120", "--json");
+    assert.equal(JSON.parse(fine.stdout).outcome, "rolled_out");
+    assert.equal(JSON.parse(fine.stdout).analysis[0].phase, "successful");
+    const bad = cli("simulate", "--analysis", join(dir, "missing.json"));
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--analysis: cannot read .*missing\.json: ENOENT/);
+    const invalid = cli("simulate", "--latency", "v2");
+    assert.match(invalid.stderr, /--latency must look like VERSION:MS/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -183,3 +183,52 @@ test("what if, from a live entity's snapshot: the entity untouched, failures str
   code(() => Simulation.fromSnapshot(Orchestrator, bytes, { namespace, entity }));
   code(() => healthy.save());
 });
+
+test("the fleet model produces metrics per version, so a template shows how it would have judged before it is used", () => {
+  // Argo-style latency and error-rate metrics, written for Prometheus: the
+  // simulation measures them from the fleet model instead.
+  const prometheus = (query) => ({ prometheus: { address: "http://prometheus.invalid:9090", query } });
+  const analysis = {
+    metrics: [
+      { name: "error-rate", interval: "1m", initialDelay: "2m", successCondition: "result[0] < 0.05", provider: prometheus("sum(rate(errors[5m])) / sum(rate(requests[5m]))") },
+      { name: "p99", interval: "1m", initialDelay: "2m", successCondition: "result[0] < 500", provider: prometheus("histogram_quantile(0.99, rate(http_request_duration_seconds_bucket[5m])) * 1000") },
+    ],
+  };
+  const run = (metrics, failures = {}) => {
+    const sim = new Simulation(Orchestrator, { targets: 200, options: { ...DEFAULT_SCENARIO.options, analysis }, metrics, failures });
+    return { summary: sim.run(), runs: sim.analysis() };
+  };
+  // A slower version is rolled back by its p99; an unchanged one rolls out.
+  const slow = run({ v2: { latencyMs: 250 } });
+  assert.equal(slow.summary.outcome, "rolled_back");
+  const [judged] = slow.runs;
+  assert.equal(judged.phase, "failed");
+  assert.match(judged.message, /metric "p99" assessed failed/);
+  assert.ok(JSON.parse(judged.metrics[1].measurements[0].value)[0] > 500);
+  const same = run({});
+  assert.equal(same.summary.outcome, "rolled_out");
+  assert.equal(same.runs[0].phase, "successful");
+  // Targets that report errors raise the version's error ratio: a version
+  // that the health checks alone would let through (2% failing, within
+  // the 95% success bar) fails its error-rate metric.
+  const erroring = run({ v2: { errorRate: 0.04 } }, { v2: { unhealthy: 0.02 } });
+  assert.equal(erroring.summary.outcome, "rolled_back");
+  assert.match(erroring.runs[0].message, /metric "error-rate" assessed failed/);
+});
+
+test("a what-if from a live entity whose analysis names Prometheus measures the fleet model, and a synchronous run never waits", () => {
+  let now = 1_767_225_600_000;
+  const engine = new Orchestrator({ now: () => now });
+  const metric = { name: "error-rate", interval: "1m", initialDelay: "1m", successCondition: "result[0] < 0.05", provider: { prometheus: { address: "http://prometheus.invalid:9090", query: "errors" } } };
+  engine.setRolloutOptions("prod", "api", { batchPercent: 20, analysis: { metrics: [metric] } });
+  engine.setTargetVersion("prod", "api", "v1");
+  const hosts = Array.from({ length: 20 }, (_, i) => ({ name: `h${i}`, version: "v1" }));
+  engine.orchestrate("prod", "api", hosts);
+  engine.setTargetVersion("prod", "api", "v2");
+  now += 10_000;
+  engine.orchestrate("prod", "api", hosts); // the background run starts
+  const sim = Simulation.fromSnapshot(Orchestrator, engine.snapshot(), { namespace: "prod", entity: "api", nowMs: now + 10_000, failures: { v2: { unhealthy: 0.5 } } });
+  const summary = sim.run();
+  assert.equal(summary.outcome, "rolled_back");
+  assert.ok(sim.analysis().some((r) => r.metrics[0].measurements.length > 0));
+});
