@@ -11,7 +11,7 @@ import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 
 import { Orchestrator } from "../js/node.mjs";
-import { middle, settled, timings } from "./common.mjs";
+import { apply, middle, settled, timings } from "./common.mjs";
 
 const { values } = parseArgs({ options: { targets: { type: "string", default: "100000" } } });
 const n = Number(values.targets);
@@ -63,20 +63,25 @@ const due = [];
 const trip = [];
 {
   const { engine, reports, clock } = settled(Orchestrator, 100, { rolling: true });
-  engine.setRolloutOptions("prod", "app", { batchPercent: 5, analysis: { metrics: [metric("1s")] } });
+  // Watched for a day once good: the run measures in every step of the loop.
+  engine.setRolloutOptions("prod", "app", { batchPercent: 5, watchSecs: 86_400, analysis: { metrics: [metric("1s")] } });
+  clock.now += 10_000;
+  apply(reports, await engine.orchestrateAsync("prod", "app", reports)); // the run starts; its first measurement is due at the next step
   const plain = [];
   for (let i = 0; i < 40; i++) {
     clock.now += 10_000;
     let start = process.hrtime.bigint();
-    await engine.orchestrateAsync("prod", "app", reports);
+    apply(reports, await engine.orchestrateAsync("prod", "app", reports));
     due.push(Number(process.hrtime.bigint() - start) / 1e6);
     start = process.hrtime.bigint();
     await (await fetch(url)).json();
     trip.push(Number(process.hrtime.bigint() - start) / 1e6);
     start = process.hrtime.bigint();
-    engine.orchestrate("prod", "app", reports.slice(0, 0).concat(reports)); // a step with nothing due (same time: measured already)
+    engine.orchestrate("prod", "app", reports); // a step at the same time: measured already, nothing due
     plain.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
+  const measured = engine.analysis("prod", "app")[0].metrics[0];
+  if (measured.count + measured.error < 40) throw new Error(`only ${measured.count + measured.error} of the 40 steps measured`);
   engine.free();
   console.log("## A step with a measurement due (100 targets, web provider on loopback, median ms)\n");
   table(
