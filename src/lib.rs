@@ -41,6 +41,7 @@ mod plan;
 mod snapshot;
 mod step;
 
+pub use analysis::judge::{self as canary, CanaryJudge, CanaryMetric, Classification, Scorecard};
 pub use analysis::{
     Analysis, AnalysisRun, Arg, MeasureRequest, Measured, Measurement, Metric, MetricProvider, MetricRun, OnFailure, Phase as AnalysisPhase, RunKind, Value as MetricValue,
     MAX_METRICS, MAX_PROVIDER, MAX_RETENTION,

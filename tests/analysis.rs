@@ -297,3 +297,62 @@ fn bad_templates_are_refused_naming_the_metric_and_position() {
     let kept = engine.rollout_info("p", "e").unwrap().options.analysis.unwrap();
     assert!(kept.metrics[0].provider.contains("{{args.token}}"));
 }
+
+/// Answers a comparative metric's samples: the canary's latencies are the
+/// baseline's times `slowdown`, each side 50 values spread by a fixed
+/// pattern (so every run sees the same samples).
+struct Latencies {
+    slowdown: f64,
+    roles: Rc<RefCell<Vec<String>>>,
+}
+
+impl MetricProvider for Latencies {
+    fn measure(&mut self, _: &HookContext<'_>, request: &MeasureRequest<'_>) -> Result<Measured, HookError> {
+        self.roles.borrow_mut().push(format!("{}:{}", request.metric, request.role));
+        let factor = if request.role == "canary" { self.slowdown } else { 1.0 };
+        let samples = (0..50).map(|i| MetricValue::Number(factor * (90.0 + ((i * 37) % 23) as f64))).collect();
+        Ok(Measured::of(MetricValue::List(samples), &format!("latency{{role=\"{}\"}}", request.role)))
+    }
+}
+
+fn canary_step(slowdown: f64) -> (Sim, Rc<RefCell<Vec<String>>>) {
+    use orchestrator_engine::canary::{Direction, NanStrategy};
+    let p99 = orchestrator_engine::CanaryMetric {
+        name: "p99".into(),
+        group: "latency".into(),
+        baseline: r#"{"prometheus":{"query":"latency{role=\"baseline\"}"}}"#.into(),
+        canary: r#"{"prometheus":{"query":"latency{role=\"canary\"}"}}"#.into(),
+        direction: Direction::Increase,
+        nan_strategy: NanStrategy::Remove,
+        remove_outliers: false,
+        critical: false,
+        must_have_data: true,
+        allowed_increase: 110,
+        allowed_decrease: 100,
+    };
+    let judge = orchestrator_engine::CanaryJudge { metrics: vec![p99], groups: Vec::new(), pass: 95, marginal: 75, confidence: 98, tolerance: 25 };
+    let metric = Metric { canary: Some(Box::new(judge)), ..Metric::new("canary-score", "") };
+    let mut sim = rolling(5, gated_plan(metric));
+    let roles = Rc::new(RefCell::new(Vec::new()));
+    sim.engine.set_metric_provider(Some(Box::new(Latencies { slowdown, roles: roles.clone() })));
+    (sim, roles)
+}
+
+#[test]
+fn a_canary_judged_slower_than_its_baseline_fails_its_step_and_an_unchanged_one_passes() {
+    let (mut slow, roles) = canary_step(1.3);
+    slow.run_until(40, |s| s.info().last_known_bad_version == "v2");
+    assert_eq!(roles.borrow()[..2], ["p99:baseline".to_owned(), "p99:canary".to_owned()]);
+    let runs = slow.engine.analysis(&slow.ns, &slow.entity).unwrap();
+    let m = &runs.iter().find(|r| r.kind == RunKind::Step(0)).unwrap().metrics[0].measurements[0];
+    assert_eq!((m.phase, m.value.as_str()), (AnalysisPhase::Failed, "0"));
+    assert!(m.message.starts_with("Fail: score 0 below 75; failing: p99; p99 High (shift"), "{}", m.message);
+    assert!(m.query.contains("p99 baseline: latency{role=\"baseline\"}; p99 canary: latency{role=\"canary\"}"), "{}", m.query);
+
+    let (mut same, _) = canary_step(1.0);
+    same.run_until(40, |s| s.info().last_known_good_version == "v2");
+    let runs = same.engine.analysis(&same.ns, &same.entity).unwrap();
+    let m = &runs.iter().find(|r| r.kind == RunKind::Step(0)).unwrap().metrics[0].measurements[0];
+    assert_eq!((m.phase, m.value.as_str()), (AnalysisPhase::Successful, "100"));
+    assert!(m.message.contains("p99 Pass (the canary's and the baseline's samples are identical)"), "{}", m.message);
+}

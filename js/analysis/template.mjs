@@ -25,7 +25,10 @@ const METRIC_FIELDS = [
   "provider",
   "noData",
   "onFailure",
+  "canary",
 ];
+const CANARY_FIELDS = ["metrics", "groups", "scoreThresholds", "pass", "marginal", "confidence", "tolerance"];
+const CANARY_METRIC_FIELDS = ["name", "group", "baseline", "canary", "direction", "nanStrategy", "outliers", "critical", "mustHaveData", "effectSize"];
 const TEMPLATE_FIELDS = ["metrics", "args", "dryRun", "measurementRetention", "startingStep"];
 const UNITS = { ns: 1e-9, us: 1e-6, "µs": 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
 
@@ -100,18 +103,17 @@ export function normalizeAnalysis(template, field = "analysis") {
     // The engine's own form (as rolloutInfo answers it) goes back as it is.
     if (typeof m.provider === "string") return m;
     onlyKnown(m, METRIC_FIELDS, at);
-    const provider = object(m.provider, `${at}.provider`, '{ prometheus: { address, query } }');
-    const kinds = Object.keys(provider);
-    if (kinds.length !== 1 || !PROVIDERS.includes(kinds[0])) {
-      throw invalid(`${at}.provider`, provider, `names one provider of ${PROVIDERS.join(", ")} (others, like Datadog, through a function provider)`);
-    }
+    const canary = m.canary === undefined || m.canary === null ? undefined : normalizeCanary(m.canary, `${at}.canary`);
+    if (canary !== undefined && m.provider !== undefined) throw invalid(`${at}.provider`, m.provider, "a canary metric names its providers per metric (baseline and canary), not here");
+    const provider = canary === undefined ? providerOf(m.provider, `${at}.provider`) : "";
     const name = typeof m.name === "string" ? m.name : "";
     const kept = retention.filter((r) => r.match.test(name)).map((r) => r.limit);
     const out = {
       name,
-      provider: JSON.stringify(provider),
+      provider,
       dryRun: dryRun.some((p) => p.test(name)),
     };
+    if (canary !== undefined) out.canary = canary;
     if (kept.length > 0) out.retention = Math.max(...kept);
     if (m.interval !== undefined) out.intervalSecs = seconds(m.interval, `${at}.interval`);
     if (m.initialDelay !== undefined) out.initialDelaySecs = seconds(m.initialDelay, `${at}.initialDelay`);
@@ -131,6 +133,65 @@ export function normalizeAnalysis(template, field = "analysis") {
   });
   const out = { metrics, args };
   if (template.startingStep !== undefined) out.startingStep = integer(template.startingStep, `${field}.startingStep`);
+  return out;
+}
+
+/** One provider (`{ prometheus: {...} }`, `{ web: {...} }`, `{ function: ... }`) as JSON text. */
+function providerOf(value, field) {
+  const provider = object(value, field, "{ prometheus: { address, query } }");
+  const kinds = Object.keys(provider);
+  if (kinds.length !== 1 || !PROVIDERS.includes(kinds[0])) {
+    throw invalid(field, provider, `names one provider of ${PROVIDERS.join(", ")} (others, like Datadog, through a function provider)`);
+  }
+  return JSON.stringify(provider);
+}
+
+/** A share as Kayenta writes it (0.98, 1.1) as the engine's whole percent (98, 110). */
+function percent(value, field, min, max) {
+  if (typeof value !== "number" || !Number.isFinite(value)) throw invalid(field, value, "must be a number");
+  const p = Math.round(value * 100);
+  if (p < min || p > max) throw invalid(field, value, `must be from ${min / 100} to ${max / 100}`);
+  return p;
+}
+
+/**
+ * A comparative metric's judge, as Kayenta's canary config writes it:
+ * `{ metrics: [{ name, group?, baseline, canary, direction?, nanStrategy?,
+ * outliers?, critical?, mustHaveData?, effectSize?: { allowedIncrease,
+ * allowedDecrease } }], groups?: { name: weight }, scoreThresholds?:
+ * { pass, marginal }, confidence?: 0.98, tolerance?: 0.25 }`.
+ */
+function normalizeCanary(canary, field) {
+  object(canary, field, "{ metrics: [{ name, baseline, canary }], scoreThresholds: { pass: 95, marginal: 75 } }");
+  // The engine's own form (as rolloutInfo answers it) goes back as it is.
+  if (Array.isArray(canary.metrics) && typeof canary.metrics[0]?.baseline === "string") return canary;
+  onlyKnown(canary, CANARY_FIELDS, field);
+  const thresholds = canary.scoreThresholds ?? {};
+  const out = {
+    metrics: list(canary.metrics, `${field}.metrics`).map((m, i) => {
+      const at = `${field}.metrics[${i}]`;
+      object(m, at, '{ name: "p99", baseline: { prometheus: {...} }, canary: { prometheus: {...} } }');
+      onlyKnown(m, CANARY_METRIC_FIELDS, at);
+      const metric = { name: m.name, baseline: providerOf(m.baseline, `${at}.baseline`), canary: providerOf(m.canary, `${at}.canary`) };
+      for (const key of ["group", "direction", "nanStrategy"]) if (m[key] !== undefined) metric[key] = m[key];
+      for (const key of ["critical", "mustHaveData"]) if (m[key] !== undefined) metric[key] = m[key] === true;
+      if (m.outliers !== undefined) {
+        if (m.outliers !== "remove" && m.outliers !== "keep") throw invalid(`${at}.outliers`, m.outliers, 'is "remove" or "keep"');
+        metric.removeOutliers = m.outliers === "remove";
+      }
+      const effect = m.effectSize ?? {};
+      if (effect.allowedIncrease !== undefined) metric.allowedIncrease = percent(effect.allowedIncrease, `${at}.effectSize.allowedIncrease`, 100, 100_000);
+      if (effect.allowedDecrease !== undefined) metric.allowedDecrease = percent(effect.allowedDecrease, `${at}.effectSize.allowedDecrease`, 1, 100);
+      return metric;
+    }),
+    groups: Object.entries(canary.groups ?? {}).map(([name, weight]) => ({ name, weight: integer(weight, `${field}.groups.${name}`) })),
+  };
+  const pass = thresholds.pass ?? canary.pass;
+  const marginal = thresholds.marginal ?? canary.marginal;
+  if (pass !== undefined) out.pass = integer(pass, `${field}.scoreThresholds.pass`);
+  if (marginal !== undefined) out.marginal = integer(marginal, `${field}.scoreThresholds.marginal`);
+  if (canary.confidence !== undefined) out.confidence = percent(canary.confidence, `${field}.confidence`, 50, 99);
+  if (canary.tolerance !== undefined) out.tolerance = percent(canary.tolerance, `${field}.tolerance`, 0, 100);
   return out;
 }
 

@@ -18,6 +18,7 @@ use crate::error::{Error, HookError};
 use crate::hooks::HookContext;
 
 pub(crate) mod expr;
+pub mod judge;
 pub(crate) mod run;
 
 pub use run::{AnalysisRun, Measurement, MetricRun, RunKind};
@@ -208,6 +209,10 @@ pub struct Metric {
     pub dry_run: bool,
     /// How many measurements are kept (at least 1).
     pub retention: u32,
+    /// A comparative metric: instead of one provider, each measurement asks
+    /// every one of these metrics' baseline and canary providers, and the
+    /// canary judge scores them (`result` is the score, 0 to 100).
+    pub canary: Option<Box<judge::CanaryJudge>>,
 }
 
 impl Metric {
@@ -229,6 +234,7 @@ impl Metric {
             on_failure: OnFailure::Rollback,
             dry_run: false,
             retention: 10,
+            canary: None,
         }
     }
 
@@ -286,6 +292,9 @@ impl Analysis {
             let named = |what: &str| format!("metric \"{}\": {what}", metric.name);
             let mut bound = metric.clone();
             bound.provider = self.substitute(&metric.provider, true).map_err(|e| invalid(at("provider"), String::new(), named(&e)))?;
+            if let Some(judge) = bound.canary.as_mut() {
+                self.bind_canary(judge).map_err(|(what, reason)| invalid(at(&format!("canary.{what}")), String::new(), named(&reason)))?;
+            }
             if bound.provider.len() > MAX_PROVIDER {
                 return Err(invalid(at("provider"), format!("{} bytes", bound.provider.len()), named(&format!("a provider is at most {MAX_PROVIDER} bytes"))));
             }
@@ -327,6 +336,38 @@ impl Analysis {
             metrics.push(bound);
         }
         Ok(Analysis { metrics, args: self.args.clone(), starting_step: self.starting_step })
+    }
+
+    /// Checks a comparative metric's judge and substitutes its providers'
+    /// args; the error names the field.
+    fn bind_canary(&self, judge: &mut judge::CanaryJudge) -> Result<(), (String, String)> {
+        if judge.metrics.is_empty() || judge.metrics.len() > MAX_METRICS {
+            return Err(("metrics".into(), format!("a canary has 1 to {MAX_METRICS} metrics")));
+        }
+        if judge.pass > 100 || judge.marginal > judge.pass {
+            return Err(("scoreThresholds".into(), "0 <= marginal <= pass <= 100".into()));
+        }
+        if !(50..=99).contains(&judge.confidence) || judge.tolerance > 100 {
+            return Err(("confidence".into(), "the confidence is 50% to 99%, the tolerance 0% to 100%".into()));
+        }
+        for i in 0..judge.metrics.len() {
+            let Some(m) = judge.metrics.get(i) else { break };
+            let name = m.name.clone();
+            if name.is_empty() || name.len() > 200 || judge.metrics.iter().filter(|o| o.name == name).count() > 1 {
+                return Err((format!("metrics[{i}].name"), "a canary metric needs a name of 1 to 200 bytes, unique".into()));
+            }
+            let (baseline, canary) = (m.baseline.clone(), m.canary.clone());
+            let baseline = self.substitute(&baseline, true).map_err(|e| (format!("metrics[{i}].baseline"), e))?;
+            let canary = self.substitute(&canary, true).map_err(|e| (format!("metrics[{i}].canary"), e))?;
+            if baseline.is_empty() || canary.is_empty() || baseline.len().max(canary.len()) > MAX_PROVIDER {
+                return Err((format!("metrics[{i}]"), format!("needs a baseline and a canary provider of at most {MAX_PROVIDER} bytes")));
+            }
+            if let Some(m) = judge.metrics.get_mut(i) {
+                m.baseline = baseline;
+                m.canary = canary;
+            }
+        }
+        Ok(())
     }
 
     /// `text` with every `{{args.name}}` replaced; an argument without a

@@ -206,6 +206,9 @@ fn settle(spec: &Analysis, results: &mut [MetricRun], terminating: bool) -> Phas
 
 /// Asks the provider for one measurement and judges it.
 fn take(metric: &Metric, provider: Option<&mut (dyn MetricProvider + '_)>, ctx: &HookContext<'_>, now: Timestamp) -> Measurement {
+    if let Some(judge) = metric.canary.as_deref() {
+        return take_canary(metric, judge, provider, ctx, now);
+    }
     let request = MeasureRequest { metric: &metric.name, provider: &metric.provider, role: "", at: now };
     let measured = match provider {
         Some(provider) => provider.measure(ctx, &request).map_err(|e| e.to_string()),
@@ -230,6 +233,77 @@ fn take(metric: &Metric, provider: Option<&mut (dyn MetricProvider + '_)>, ctx: 
             out.message = cut(message);
         }
     }
+    out
+}
+
+/// The numbers of a measured value (a number, or a list of them, nested
+/// lists flattened; anything else is not a sample).
+fn samples(value: &Value, out: &mut Vec<f64>) {
+    match value {
+        Value::Number(n) => out.push(*n),
+        Value::List(items) => items.iter().for_each(|v| samples(v, out)),
+        _ => {}
+    }
+}
+
+/// A comparative metric's measurement: every canary metric's baseline and
+/// canary asked, classified, and scored by the canary judge. The score is
+/// the value; the verdict decides unless the metric has conditions of its
+/// own (which read the score as `result`).
+fn take_canary(
+    metric: &Metric,
+    judge: &super::judge::CanaryJudge,
+    mut provider: Option<&mut (dyn MetricProvider + '_)>,
+    ctx: &HookContext<'_>,
+    now: Timestamp,
+) -> Measurement {
+    let mut out = Measurement { phase: Phase::Error, at: now, value: String::new(), query: String::new(), message: String::new() };
+    let mut verdicts = Vec::with_capacity(judge.metrics.len());
+    let mut queries = Vec::new();
+    for m in &judge.metrics {
+        let mut sides: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        for (side, (role, json)) in sides.iter_mut().zip([("baseline", &m.baseline), ("canary", &m.canary)]) {
+            let request = MeasureRequest { metric: &m.name, provider: json, role, at: now };
+            let measured = match provider.as_deref_mut() {
+                Some(p) => p.measure(ctx, &request).map_err(|e| e.to_string()),
+                None => Err("no metric provider is set on this engine".to_owned()),
+            };
+            match measured {
+                Ok(measured) => {
+                    samples(&measured.value, side);
+                    queries.push(format!("{} {role}: {}", m.name, measured.query));
+                }
+                Err(error) => {
+                    out.message = cut(format!("{} {role}: {error}", m.name));
+                    return out;
+                }
+            }
+        }
+        let [baseline, canary] = sides;
+        verdicts.push(super::judge::classify(m, &baseline, &canary, judge));
+    }
+    let card = super::judge::score(judge, verdicts);
+    let said: Vec<String> = card.metrics.iter().map(|v| format!("{} {:?} ({})", v.name, v.classification, v.reason)).collect();
+    out.query = cut(queries.join("; "));
+    let Some(score) = card.score else {
+        out.value = "null".into();
+        out.phase = metric.no_data;
+        out.message = cut(format!("no data: {}, counted {} (noData); {}", card.reason, metric.no_data.word(), said.join("; ")));
+        return out;
+    };
+    out.value = (score.round() as i64).to_string();
+    let (phase, why) = if metric.success_condition.is_some() || metric.failure_condition.is_some() {
+        evaluate(metric, &Value::Number(score))
+    } else {
+        let phase = match card.verdict {
+            "Pass" => Phase::Successful,
+            "Marginal" => Phase::Inconclusive,
+            _ => Phase::Failed,
+        };
+        (phase, format!("{}: {}", card.verdict, card.reason))
+    };
+    out.phase = phase;
+    out.message = cut(format!("{why}; {}", said.join("; ")));
     out
 }
 

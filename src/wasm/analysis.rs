@@ -7,7 +7,8 @@ use js_sys::Array;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::interop::describe;
-use crate::{Analysis, AnalysisPhase, Arg, Error, Metric, OnFailure};
+use crate::canary::{Direction, Group, NanStrategy};
+use crate::{Analysis, AnalysisPhase, Arg, CanaryJudge, CanaryMetric, Error, Metric, OnFailure};
 
 struct Reader<'a> {
     object: &'a JsValue,
@@ -98,6 +99,7 @@ pub(crate) fn analysis_from_js(field: &str, value: &JsValue) -> Result<Analysis,
             on_failure,
             dry_run: dry_run.as_bool().unwrap_or(false),
             retention: m.int("retention", 1, i64::from(crate::MAX_RETENTION))?.map_or(defaults.retention, |n| n as u32),
+            canary: canary_from_js(&m)?,
         });
     }
     let mut args = Vec::new();
@@ -107,4 +109,58 @@ pub(crate) fn analysis_from_js(field: &str, value: &JsValue) -> Result<Analysis,
     }
     let starting_step = template.int("startingStep", 0, SECS)?.map(|n| n as u32);
     Ok(Analysis { metrics, args, starting_step })
+}
+
+/// A comparative metric's judge: `{ metrics: [{ name, group, baseline,
+/// canary, direction, nanStrategy, removeOutliers, critical, mustHaveData,
+/// allowedIncrease, allowedDecrease }], groups: [{ name, weight }], pass,
+/// marginal, confidence, tolerance }` (percentages as integers).
+fn canary_from_js(metric: &Reader<'_>) -> Result<Option<Box<CanaryJudge>>, Error> {
+    let value = metric.get("canary");
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    let judge = object(format!("{}.canary", metric.field), &value)?;
+    let mut metrics = Vec::new();
+    for (i, item) in judge.list("metrics")?.iter().enumerate() {
+        let m = object(format!("{}.metrics[{i}]", judge.field), item)?;
+        let flag = |key: &str| m.get(key).as_bool().unwrap_or(false);
+        let direction = match m.string("direction")?.as_deref() {
+            None | Some("either") => Direction::Either,
+            Some("increase") => Direction::Increase,
+            Some("decrease") => Direction::Decrease,
+            Some(_) => return Err(m.bad("direction", &m.get("direction"), "is increase, decrease or either")),
+        };
+        let nan_strategy = match m.string("nanStrategy")?.as_deref() {
+            None | Some("remove") => NanStrategy::Remove,
+            Some("replace") => NanStrategy::Replace,
+            Some(_) => return Err(m.bad("nanStrategy", &m.get("nanStrategy"), "is remove or replace")),
+        };
+        metrics.push(CanaryMetric {
+            name: m.string("name")?.unwrap_or_default(),
+            group: m.string("group")?.unwrap_or_default(),
+            baseline: m.string("baseline")?.unwrap_or_default(),
+            canary: m.string("canary")?.unwrap_or_default(),
+            direction,
+            nan_strategy,
+            remove_outliers: flag("removeOutliers"),
+            critical: flag("critical"),
+            must_have_data: flag("mustHaveData"),
+            allowed_increase: m.int("allowedIncrease", 100, 100_000)?.unwrap_or(100) as u32,
+            allowed_decrease: m.int("allowedDecrease", 1, 100)?.unwrap_or(100) as u32,
+        });
+    }
+    let mut groups = Vec::new();
+    for (i, pair) in judge.list("groups")?.iter().enumerate() {
+        let pair = object(format!("{}.groups[{i}]", judge.field), pair)?;
+        groups.push(Group { name: pair.string("name")?.unwrap_or_default(), weight: pair.int("weight", 0, 1_000_000)?.unwrap_or(1) as u32 });
+    }
+    Ok(Some(Box::new(CanaryJudge {
+        metrics,
+        groups,
+        pass: judge.int("pass", 0, 100)?.unwrap_or(95) as u32,
+        marginal: judge.int("marginal", 0, 100)?.unwrap_or(75) as u32,
+        confidence: judge.int("confidence", 50, 99)?.unwrap_or(98) as u32,
+        tolerance: judge.int("tolerance", 0, 100)?.unwrap_or(25) as u32,
+    })))
 }

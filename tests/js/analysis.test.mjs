@@ -32,6 +32,11 @@ const series = {
   'http_requests_total{service="api",code="500"}': (t) => (t - FROM) * 3,
   'latency_seconds{version="v3"}': (t) => (t >= T0 / 1000 + 1800 ? 0.2 : undefined),
   nan_gauge: () => NaN,
+  // Latencies of a baseline and two canaries, every 15 s: the same spread
+  // of values in another order, one of them 30% slower.
+  'request_latency_ms{role="baseline"}': (t) => 90 + ((t * 37) % 23),
+  'request_latency_ms{role="canary-same"}': (t) => 90 + ((t * 41) % 23),
+  'request_latency_ms{role="canary-slow"}': (t) => 1.3 * (90 + ((t * 41) % 23)),
 };
 
 let prometheus;
@@ -204,6 +209,44 @@ describe("inline analysis, no data and inconclusive runs", () => {
     assert.equal(r.on("v3"), 2, "held while paused");
     assert.equal(r.engine.promote("prod", "api"), true);
     await r.until(() => r.info().lastKnownGoodVersion === "v3");
+  });
+});
+
+describe("the canary judge against Prometheus", () => {
+  const range = { start: "now() - 10m", end: "now()", step: "15s" };
+  const side = (role) => ({ prometheus: { address: prometheus.url, query: `request_latency_ms{role="${role}"}`, rangeQuery: range } });
+  const judged = (canaryRole) => ({
+    steps: [
+      {
+        size: 2,
+        analysis: {
+          metrics: [
+            {
+              name: "canary-score",
+              canary: {
+                scoreThresholds: { pass: 95, marginal: 75 },
+                metrics: [{ name: "latency", direction: "increase", baseline: side("baseline"), canary: side(canaryRole), effectSize: { allowedIncrease: 1.1 } }],
+              },
+            },
+          ],
+        },
+      },
+      "100%",
+    ],
+  });
+
+  test("a canary 30% slower than its baseline scores 0 and rolls back; an unchanged one scores 100 and goes on", async () => {
+    const slow = await rollout(judged("canary-slow"), "v3");
+    await slow.until(() => slow.info().lastKnownBadVersion === "v3");
+    const step = (r) => r.engine.analysis("prod", "api").find((run) => run.kind?.step === 0).metrics[0].measurements[0];
+    const failed = step(slow);
+    assert.deepEqual([failed.phase, failed.value], ["failed", "0"]);
+    assert.match(failed.message, /^Fail: score 0 below 75; failing: latency; latency High \(shift 3\d(\.\d+)? \(interval [\d.]+ to [\d.]+\), p < 0\.0001\)/);
+    assert.match(failed.query, /latency baseline: request_latency_ms\{role="baseline"\} \[\d+, \d+\] step 15s/);
+    const same = await rollout(judged("canary-same"), "v3");
+    await same.until(() => same.info().lastKnownGoodVersion === "v3");
+    const passed = step(same);
+    assert.deepEqual([passed.phase, passed.value], ["successful", "100"], passed.message);
   });
 });
 
