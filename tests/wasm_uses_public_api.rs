@@ -17,7 +17,10 @@ fn public_names() -> BTreeSet<String> {
             Some(open) => &item[open + 1..item.rfind('}').unwrap()],
             None => item.rsplit("::").next().unwrap(),
         };
-        names.extend(list.split(',').map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()));
+        // `Phase as AnalysisPhase` exports the alias; `judge::{self as
+        // canary, ...}` the module as `canary`.
+        let alias = |n: &str| n.rsplit(" as ").next().unwrap_or(n).trim().to_owned();
+        names.extend(list.split(',').map(alias).filter(|n| !n.is_empty() && n != "self"));
     }
     names
 }
