@@ -84,6 +84,7 @@ impl Options {
                     size: amount(size),
                     bake_secs: *bake_secs,
                     approval: *approval,
+                    analysis: None,
                 })
                 .collect(),
             max_failures: self.max_failures.as_ref().map(amount),
@@ -92,6 +93,7 @@ impl Options {
             rollback_batch_percent: self.rollback_batch_percent,
             max_events: self.max_events,
             error_timeout_secs: self.error_timeout_secs,
+            analysis: None,
         }
     }
 }
