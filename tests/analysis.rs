@@ -356,3 +356,46 @@ fn a_canary_judged_slower_than_its_baseline_fails_its_step_and_an_unchanged_one_
     assert_eq!((m.phase, m.value.as_str()), (AnalysisPhase::Successful, "100"));
     assert!(m.message.contains("p99 Pass (the canary's and the baseline's samples are identical)"), "{}", m.message);
 }
+
+/// Answers a fixed sequence of values, one per measurement.
+struct Sequence(Rc<RefCell<Vec<f64>>>);
+
+impl MetricProvider for Sequence {
+    fn measure(&mut self, _: &HookContext<'_>, _: &MeasureRequest<'_>) -> Result<Measured, HookError> {
+        let next = self.0.borrow_mut().remove(0);
+        Ok(Measured::of(MetricValue::Number(next), "seq"))
+    }
+}
+
+/// Argo's roll-up of a metric whose measurements come out as `values`
+/// (below 1 succeeds, 1 or more fails): the step's run as it ended.
+fn rolled_up(metric: Metric, values: &[f64]) -> orchestrator_engine::AnalysisRun {
+    let metric = Metric { interval_secs: Some(10), success_condition: Some("result < 1".into()), ..metric };
+    let mut sim = rolling(5, gated_plan(metric));
+    sim.engine.set_metric_provider(Some(Box::new(Sequence(Rc::new(RefCell::new(values.to_vec()))))));
+    sim.run_until(60, |s| s.engine.analysis(&s.ns, &s.entity).unwrap().iter().any(|r| r.kind == RunKind::Step(0) && r.ended.is_some()));
+    sim.engine.analysis(&sim.ns, &sim.entity).unwrap().iter().find(|r| r.kind == RunKind::Step(0)).unwrap().clone()
+}
+
+#[test]
+fn limits_roll_up_as_argo_rolls_them_up() {
+    let base = |f: fn(Metric) -> Metric| f(Metric::new("m", "{}"));
+    // failureLimit: failures beyond it fail the metric.
+    let run = rolled_up(base(|m| Metric { count: Some(4), failure_limit: 1, ..m }), &[0.0, 5.0, 0.0, 5.0]);
+    assert_eq!((run.phase, run.metrics[0].failed), (AnalysisPhase::Failed, 2));
+    let run = rolled_up(base(|m| Metric { count: Some(4), failure_limit: 1, ..m }), &[0.0, 5.0, 0.0, 0.0]);
+    assert_eq!((run.phase, run.metrics[0].count), (AnalysisPhase::Successful, 4));
+    // consecutiveSuccessLimit with failureLimit -1: three in a row pass it...
+    let run = rolled_up(base(|m| Metric { count: Some(6), failure_limit: -1, consecutive_success_limit: 3, ..m }), &[5.0, 0.0, 0.0, 0.0, 9.0, 9.0]);
+    assert_eq!((run.phase, run.metrics[0].count), (AnalysisPhase::Successful, 4));
+    // ...the count reached without them fails it; with failureLimit applicable too, inconclusive.
+    let run = rolled_up(base(|m| Metric { count: Some(4), failure_limit: -1, consecutive_success_limit: 3, ..m }), &[0.0, 5.0, 0.0, 5.0]);
+    assert_eq!(run.phase, AnalysisPhase::Failed);
+    assert!(run.metrics[0].message.contains("without consecutiveSuccessLimit (3)"), "{}", run.metrics[0].message);
+    let run = rolled_up(base(|m| Metric { count: Some(3), failure_limit: 2, consecutive_success_limit: 3, ..m }), &[0.0, 5.0, 0.0]);
+    assert_eq!(run.phase, AnalysisPhase::Inconclusive);
+    // inconclusiveLimit: both conditions false is inconclusive.
+    let neither = |m: Metric| Metric { count: Some(3), inconclusive_limit: 1, failure_condition: Some("result > 5".into()), ..m };
+    let run = rolled_up(base(neither), &[2.0, 0.5, 3.0]);
+    assert_eq!((run.phase, run.metrics[0].inconclusive), (AnalysisPhase::Inconclusive, 2));
+}

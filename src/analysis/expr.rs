@@ -581,6 +581,27 @@ mod tests {
         assert!(parse_number("4.9e-324").is_some());
     }
 
+    proptest::proptest! {
+        /// No input panics the parser or the evaluator: any text parses
+        /// or is refused, and whatever parses evaluates or errs.
+        #[test]
+        fn any_condition_parses_or_is_refused(text in "[ -~]{0,120}", n in proptest::num::f64::ANY) {
+            if let Ok(expr) = parse(&text) {
+                let _ = eval(&expr, &Value::List(vec![Value::Number(n), Value::Text("x".into())]));
+                let _ = eval(&expr, &Value::Nil);
+            }
+        }
+
+        #[test]
+        fn conditions_of_argo_shape_never_panic(ops in proptest::collection::vec(0usize..12, 1..30)) {
+            const PARTS: [&str; 12] = ["result[0]", " < ", "0.95", " && ", "isNaN(result)", " || ", "!", "(", ")", "len(result)", " * -1e308", "default(result, 1)"];
+            let text: String = ops.iter().map(|&i| PARTS[i]).collect();
+            if let Ok(expr) = parse(&text) {
+                let _ = eval(&expr, &Value::List(vec![Value::Number(f64::MAX)]));
+            }
+        }
+    }
+
     #[test]
     fn errors_name_the_position() {
         assert_eq!(parse("result[0] >= ").map_err(|e| e.at), Err(13));
