@@ -15,7 +15,8 @@ import { buildFleet, drawBehaviours, liveFleet } from "./simulation/fleet.mjs";
 import { CONTROLS, fail, normalizeScenario } from "./simulation/scenario.mjs";
 import { OUTCOME_TEXT, SAMPLE_NAMES, describe, formatDuration, names, plural } from "./simulation/words.mjs";
 
-import { fleetMetrics } from "./simulation/metrics.mjs";
+import { fleetMetrics, measureFromModel } from "./simulation/metrics.mjs";
+import { normalizeOptions } from "./analysis/template.mjs";
 
 export { CONTROLS, DEFAULT_SCENARIO, FAILURE_KINDS, ScenarioError, formatSteps, normalizeScenario, parseAmount, parseSteps } from "./simulation/scenario.mjs";
 export { OUTCOME_TEXT, formatDuration, tally } from "./simulation/words.mjs";
@@ -76,7 +77,7 @@ export class Simulation {
     this.#measureFromFleet();
     const { versions, options } = this.scenario;
     for (const t of this.fleet) t.running = versions.current;
-    this.engine.setRolloutOptions(this.namespace, this.entity, options);
+    this.engine.setRolloutOptions(this.namespace, this.entity, normalizeOptions(options));
     this.#establish(versions.current);
     this.#startRun(this.nowMs);
     this.expected = this.engine.expectedState(this.namespace, this.entity);
@@ -248,7 +249,7 @@ export class Simulation {
    * was drawn from them, and the engine (and its snapshot) has the new ones.
    */
   setOptions(options) {
-    this.engine.setRolloutOptions(this.namespace, this.entity, options);
+    this.engine.setRolloutOptions(this.namespace, this.entity, normalizeOptions(options));
     this.info = this.engine.rolloutInfo(this.namespace, this.entity);
     this.#note("operator", `rollout options set to ${JSON.stringify(options)}`);
   }
@@ -406,8 +407,8 @@ export class Simulation {
   #establish(version) {
     // A plan's gates and bakes, and a watch window, are for the rollout
     // the run is about, not for the fleet as it is.
-    const { steps, watchSecs, ...plain } = this.scenario.options;
-    this.engine.setRolloutOptions(this.namespace, this.entity, plain);
+    const { steps, watchSecs, analysis, ...plain } = this.scenario.options;
+    this.engine.setRolloutOptions(this.namespace, this.entity, normalizeOptions(plain));
     this.engine.setTargetVersion(this.namespace, this.entity, version);
     const reports = this.fleet.map((t) => ({ name: t.name, group: t.group, version, message: "running", isError: false }));
     for (let i = 0; i <= 4 * this.fleet.length + 10; i++) {
@@ -415,7 +416,7 @@ export class Simulation {
       this.nowMs += this.scenario.stepSecs * 1000;
       const settled = expected.every((e) => e.reason === "succeeded");
       if (settled && this.engine.rolloutInfo(this.namespace, this.entity).lastKnownGoodVersion === version) {
-        this.engine.setRolloutOptions(this.namespace, this.entity, this.scenario.options);
+        this.engine.setRolloutOptions(this.namespace, this.entity, normalizeOptions(this.scenario.options));
         return;
       }
     }
@@ -459,7 +460,7 @@ export class Simulation {
   /** Analysis measures the fleet model, whatever provider a metric names. */
   #measureFromFleet() {
     // Read at each measurement: the fleet and scenario of the moment.
-    this.engine.useMetrics({ model: (request) => fleetMetrics(this.fleet, this.scenario?.metrics)(request) });
+    measureFromModel(this.engine, (request) => fleetMetrics(this.fleet, this.scenario?.metrics)(request));
   }
 
   #reports(now) {

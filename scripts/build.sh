@@ -49,4 +49,7 @@ echo "build: pkg/ ready ($(wc -c < pkg/web/orchestrator_engine_bg.wasm) bytes of
 # www/engine/ (generated), so www/ alone is a complete static site.
 rm -rf www/engine
 mkdir -p www/engine
-cp -r pkg/web/orchestrator_engine.js pkg/web/orchestrator_engine_bg.wasm pkg/web/snippets js/simulation.mjs js/simulation www/engine/
+cp -r pkg/web/orchestrator_engine.js pkg/web/orchestrator_engine_bg.wasm pkg/web/snippets js/simulation.mjs js/simulation js/errors.mjs www/engine/
+# The simulation reads analysis templates as users write them.
+mkdir -p www/engine/analysis
+cp js/analysis/template.mjs www/engine/analysis/

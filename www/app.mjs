@@ -93,6 +93,12 @@ function fillForm(scenario) {
     }
   }
   $("action-version").value = scenario.versions.next || scenario.versions.target;
+  // A saved run's template in the engine's form, which is read back as it is.
+  const analysis = scenario.options.analysis;
+  $("analysis").value = analysis ? JSON.stringify(analysis, null, 1) : "";
+  const shape = scenario.metrics?.[scenario.versions.target] ?? {};
+  $("target-latency").value = shape.latencyMs ?? "";
+  $("target-error-rate").value = shape.errorRate === undefined ? "" : +(shape.errorRate * 100).toFixed(3);
 }
 
 function readNumber(id) {
@@ -138,6 +144,23 @@ function readScenario() {
       const percent = readNumber(`${row}-${kind}`);
       if (percent > 0) scenario.failures[version] = { ...scenario.failures[version], [kind]: percent / 100 };
     }
+  }
+  const template = $("analysis").value.trim();
+  if (template !== "") {
+    try {
+      scenario.options.analysis = JSON.parse(template);
+    } catch (error) {
+      throw Object.assign(new Error(`the analysis template is not JSON: ${error.message}`), { code: "INVALID_SCENARIO" });
+    }
+  }
+  scenario.metrics = {};
+  const target = scenario.versions.target;
+  const latency = $("target-latency").value.trim();
+  const errors = $("target-error-rate").value.trim();
+  if (target && (latency !== "" || errors !== "")) {
+    scenario.metrics[target] = {};
+    if (latency !== "") scenario.metrics[target].latencyMs = readNumber("target-latency");
+    if (errors !== "") scenario.metrics[target].errorRate = readNumber("target-error-rate") / 100;
   }
   return scenario;
 }
@@ -227,8 +250,30 @@ function render() {
   const { versions, reasons: names } = run;
   drawGrid(grid, layout, (i) => [names[run.reason[i]], versions[run.running[i]], versions[run.expected[i]]], palette);
   drawTimeline($("timeline"), run.timeline, run.log, run.groups.length, palette);
+  renderAnalysis(run.analysis ?? []);
   renderLog();
   renderEvents();
+}
+
+/** Each analysis run's verdict in words, with each metric's measurements. */
+function renderAnalysis(runs) {
+  $("analysis-panel").hidden = runs.length === 0;
+  $("analysis-runs").replaceChildren(
+    ...runs.map((run) => {
+      const li = document.createElement("li");
+      const which = run.kind === "background" ? "background analysis" : `analysis of step ${run.kind.step + 1}`;
+      li.textContent = `${which} of ${run.version}: ${run.phase}${run.message ? `: ${run.message}` : ""}`;
+      const metrics = document.createElement("ul");
+      for (const m of run.metrics) {
+        const item = document.createElement("li");
+        const values = m.measurements.map((x) => `${x.value}${x.phase === "successful" ? "" : ` (${x.phase})`}`).join(", ");
+        item.textContent = `${m.name}${m.dryRun ? " (dry run)" : ""}: ${m.phase}; measured ${values || "nothing yet"}`;
+        metrics.append(item);
+      }
+      li.append(metrics);
+      return li;
+    }),
+  );
 }
 
 /** The engine's events as they arrive, newest first. */

@@ -50,6 +50,7 @@ function view(full) {
     finished: sim.finished,
     info: sim.info,
     summary: sim.summary(),
+    analysis: sim.analysis(),
     versions,
     reasons,
     running,

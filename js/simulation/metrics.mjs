@@ -58,3 +58,21 @@ export function fleetMetrics(fleet, metrics = {}) {
     return [base + (1 - base) * bad];
   };
 }
+
+/**
+ * Makes `model` the engine's measurements. The package's engine class
+ * (Node, `orchestrator-engine/web`) takes it through `useMetrics`; the
+ * pages load the bare wasm bindings, whose measuring hook is set directly
+ * (a simulation steps synchronously, so nothing ever waits).
+ */
+export function measureFromModel(engine, model) {
+  if (typeof engine.useMetrics === "function") {
+    engine.useMetrics({ model });
+    return;
+  }
+  engine.__setMetricProvider((request, context) => {
+    const [kind, config] = Object.entries(JSON.parse(request.provider))[0] ?? [];
+    const value = model({ metric: request.metric, kind, config, at: request.at, namespace: context.namespace, entity: context.entity, version: context.version });
+    return { value: value ?? null, query: `${request.metric} (fleet model)` };
+  });
+}

@@ -290,3 +290,31 @@ test("bad input is shown with its code and changes nothing", async () => {
   assert.equal(await page.isHidden("#error"), true, "a good action clears the error");
   assert.deepEqual(errors, []);
 });
+
+test("an analysis template in the form is judged from the fleet model: a slower target version is rolled back by its latency", async () => {
+  const { page, errors } = await open();
+  const template = {
+    spec: {
+      metrics: [
+        { name: "p99", interval: "1m", initialDelay: "2m", successCondition: "result[0] < 500",
+          provider: { prometheus: { address: "http://prometheus:9090", query: "request_duration_p99_ms" } } },
+      ],
+    },
+  };
+  await page.fill("#analysis", JSON.stringify(template));
+  await page.fill("#target-latency", "250");
+  await configure(page, { targets: 300 });
+  await topSpeed(page);
+  assert.equal(await runToEnd(page), "rolled_back");
+  await page.waitForSelector("#analysis-panel:not([hidden])");
+  const text = await page.textContent("#analysis-runs");
+  assert.match(text, /background analysis of v2: failed: metric "p99" assessed failed due to failed \(1\) > failureLimit \(0\)/);
+  assert.match(text, /p99: failed; measured \[\d+(\.\d+)?\] \(failed\)/);
+  // A template that is not JSON is refused where it is typed.
+  await page.fill("#analysis", "{ not json");
+  await page.click("#reset");
+  await page.waitForFunction(() => /INVALID_SCENARIO: the analysis template is not JSON/.test(document.getElementById("error").textContent));
+  await page.fill("#analysis", "");
+  await page.fill("#target-latency", "");
+  assert.deepEqual(errors, []);
+});

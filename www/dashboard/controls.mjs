@@ -110,7 +110,7 @@ function wireWhatIf(onError) {
       $("what-if-result").textContent = `Running in this page: ${steps} steps, ${formatDuration(elapsedSecs)} of virtual time…`;
     });
     try {
-      const { summary, awaitingApproval, step } = await running.result;
+      const { summary, awaitingApproval, step, analysis = [] } = await running.result;
       const outcome = awaitingApproval && summary.outcome === "unsettled" ? `waits for approval at step ${step + 1}` : { rolled_out: "rolls out", rolled_back: "is rolled back", halted: "halts", unsettled: "has not settled" }[summary.outcome];
       const failed = Object.entries(summary.reasons).reduce((sum, [reason, k]) => sum + (reason.startsWith("failed") ? k : 0), 0);
       $("what-if-result").textContent =
@@ -118,6 +118,7 @@ function wireWhatIf(onError) {
         `${summary.version} ${outcome} after ${formatDuration(summary.virtualSecs)} (${summary.steps} steps of the controller loop); ` +
         `${summary.targetsTouched.toLocaleString("en-US")} targets moved, at most ${summary.peakInFlight.toLocaleString("en-US")} in flight at once` +
         `${summary.peakRollingBack ? ` and ${summary.peakRollingBack.toLocaleString("en-US")} rolling back` : ""}, ${failed} failed at the end. ` +
+        analysis.map((run) => `${run.kind === "background" ? "Its background analysis" : `The analysis of step ${run.kind.step + 1}`} (measured from the fleet model) ${run.phase === "running" ? "is still running" : `ends ${run.phase}`}${run.message ? `: ${run.message}` : ""}. `).join("") +
         `The entity itself is untouched.`;
       $("what-if-result").dataset.outcome = summary.outcome;
     } catch (error) {

@@ -67,7 +67,8 @@ function whatIf({ id, bytes, namespace, entity, nowMs, scenario }) {
       },
     });
     const { awaitingApproval, step } = simulation.info;
-    return { summary, awaitingApproval, step, log: simulation.log.slice(-200), events: simulation.events().filter((e) => e.kind !== "target_assigned" && e.kind !== "target_succeeded").slice(-100) };
+    const analysis = simulation.analysis().filter((run) => run.ended === null || run.ended >= nowMs);
+    return { summary, awaitingApproval, step, analysis, log: simulation.log.slice(-200), events: simulation.events().filter((e) => e.kind !== "target_assigned" && e.kind !== "target_succeeded").slice(-100) };
   } finally {
     simulation.engine.free();
   }
