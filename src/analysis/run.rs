@@ -520,6 +520,13 @@ fn conclude(entity: &mut Entity, index: usize, now: Timestamp) {
 /// targets are judged, which `advance_plan` asks for) and ends the runs of
 /// rollouts that ended.
 pub(crate) fn schedule(entity: &mut Entity, now: Timestamp) {
+    // Every step ends here: an entity that has no live run and no
+    // background template (every entity without analysis) has nothing to
+    // start or end, and pays no history scan or string copy for it.
+    // (A plan step's run is started by `step_passed`, not here.)
+    if entity.options.analysis.is_none() && !entity.analysis.iter().any(AnalysisRun::live) {
+        return;
+    }
     let live_rollout = (entity.rolling_out() || entity.watched()).then(|| rollout_start(entity)).flatten();
     let rolling = entity.version(entity.rolling).to_owned();
     for index in 0..entity.analysis.len() {
