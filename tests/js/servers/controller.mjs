@@ -51,10 +51,25 @@ function announcing(store) {
   }
   return wrapped;
 }
-const rollouts = new Rollouts({ store, retries: 1000 });
+// No retries inside the call: a retry would send the same reports again,
+// built from a state that other controllers have since moved on from, and
+// on a loaded machine that staleness lasts seconds: a target that
+// succeeded on its new version meanwhile is then reported back on its old
+// one, which the engine rightly judges a failure (the flap guard). Real
+// targets do not go back; so after a conflict this controller reads
+// again and reports afresh, as a controller that polls its fleet would.
+const rollouts = new Rollouts({ store, retries: 0 });
 const { ns, entity, until, broken } = values;
 const names = targetNames(Number(values.targets));
 const pause = Number(values.pause);
+
+// Stopped from outside (a test past its deadline): where this controller
+// was, so that the failure says why it never settled.
+let last = { steps: 0, info: null };
+process.on("SIGTERM", () => {
+  process.stderr.write(`stopped after ${last.steps} steps, the entity last read as ${JSON.stringify(last.info)}\n`);
+  process.exit(143);
+});
 
 for (;;) {
   const expected = new Map((await rollouts.expectedState(ns, entity)).map((t) => [t.name, t.version]));
@@ -62,10 +77,18 @@ for (;;) {
     const version = expected.get(name) ?? "v1";
     return { name, version, isError: version === broken };
   });
-  const answer = await rollouts.orchestrate(ns, entity, reports);
+  let answer;
+  try {
+    answer = await rollouts.orchestrate(ns, entity, reports);
+  } catch (error) {
+    if (error.code !== "CONFLICT") throw error;
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 20));
+    continue;
+  }
   const assigned = answer.filter((t) => (t.reason === "in_flight" || t.reason === "rolled_back") && t.version !== expected.get(t.name));
   process.stdout.write(JSON.stringify(assigned.map((t) => [t.name, t.version])) + "\n");
   const info = await rollouts.rolloutInfo(ns, entity);
+  last = { steps: last.steps + 1, info };
   // Done once every target is on --until and settled there: the rollout of
   // --until finished, or (with --broken) the broken version was judged bad
   // and every target is back.
