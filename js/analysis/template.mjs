@@ -209,3 +209,34 @@ export function normalizeOptions(options) {
   }
   return out;
 }
+
+/**
+ * Every address a template in `options` (the engine's form, as
+ * `normalizeOptions` makes it) has the engine call: `[field, url]` pairs,
+ * for a server that limits the hosts it calls.
+ */
+export function providerUrls(options) {
+  const urls = [];
+  const templates = [["analysis", options?.analysis], ...(Array.isArray(options?.steps) ? options.steps.map((s, i) => [`steps[${i}].analysis`, s?.analysis]) : [])];
+  for (const [field, template] of templates) {
+    if (template === null || typeof template !== "object" || !Array.isArray(template.metrics)) continue;
+    template.metrics.forEach((metric, i) => {
+      const providers = [[`${field}.metrics[${i}].provider`, metric?.provider]];
+      for (const [j, m] of (Array.isArray(metric?.canary?.metrics) ? metric.canary.metrics : []).entries()) {
+        providers.push([`${field}.metrics[${i}].canary.metrics[${j}].baseline`, m?.baseline], [`${field}.metrics[${i}].canary.metrics[${j}].canary`, m?.canary]);
+      }
+      for (const [at, text] of providers) {
+        if (typeof text !== "string" || text === "") continue;
+        let provider;
+        try {
+          provider = JSON.parse(text);
+        } catch {
+          continue; // the engine's own check says so
+        }
+        if (typeof provider?.prometheus?.address === "string") urls.push([`${at}.prometheus.address`, provider.prometheus.address]);
+        if (typeof provider?.web?.url === "string") urls.push([`${at}.web.url`, provider.web.url]);
+      }
+    });
+  }
+  return urls;
+}

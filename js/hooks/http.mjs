@@ -74,20 +74,31 @@ export function httpController(controller, monitoring) {
  * address of their choosing. `undefined`: any host.
  */
 export function hostCheck(hosts) {
-  if (hosts === undefined) return () => {};
-  const ok = hostMatcher(hosts);
+  const checkUrl = urlCheck(hosts);
   return (controller) => {
     const fields = typeof controller === "string" ? JSON.parse(controller) : controller;
     for (const name of [...TARGET_ENDPOINTS, ...MONITORING_ENDPOINTS]) {
-      if (typeof fields?.[name] !== "string") continue;
-      let host;
-      try {
-        host = new URL(fields[name]).hostname.toLowerCase();
-      } catch {
-        continue; // not a URL: the controller's own check says so
-      }
-      if (!ok(host)) throw invalid(`controller.${name}`, `points at ${host}, which is not among the hosts this server calls (${hosts.join(", ")})`);
+      if (typeof fields?.[name] === "string") checkUrl(`controller.${name}`, fields[name]);
     }
+  };
+}
+
+/**
+ * A check that one URL the server will call (`field` names where it was
+ * given) is on one of `hosts`, as `hostCheck` for controllers. Text that
+ * is not a URL passes: its own check says so.
+ */
+export function urlCheck(hosts) {
+  if (hosts === undefined) return () => {};
+  const ok = hostMatcher(hosts);
+  return (field, url) => {
+    let host;
+    try {
+      host = new URL(url).hostname.toLowerCase();
+    } catch {
+      return;
+    }
+    if (!ok(host)) throw invalid(field, `points at ${host}, which is not among the hosts this server calls (${hosts.join(", ")})`);
   };
 }
 

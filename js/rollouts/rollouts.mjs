@@ -15,7 +15,8 @@
 import { Orchestrator } from "orchestrator-engine";
 
 import { checkMs } from "../errors.mjs";
-import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, hostCheck, isHttpController, redactedController } from "../hooks/http.mjs";
+import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, hostCheck, isHttpController, redactedController, urlCheck } from "../hooks/http.mjs";
+import { normalizeOptions, providerUrls } from "../analysis/template.mjs";
 import { entityKey as keyOf } from "../stores/names.mjs";
 import { notFound, orchestratorError, outcomeUnknown, storeUnavailable } from "./errors.mjs";
 
@@ -60,6 +61,7 @@ export class Rollouts {
   #hooks = new Map();
   /** Throws for an HTTP controller naming a host it may not call. */
   #checkHosts;
+  #checkUrl;
   #metrics;
   /** The tail of each entity's queue: one call at a time per entity. */
   #queues = new Map();
@@ -117,6 +119,7 @@ export class Rollouts {
     if (!Number.isInteger(hookConcurrency) || hookConcurrency < 1) throw orchestratorError("INVALID_ARGUMENT", "hookConcurrency must be a positive integer");
     this.#hookTimeoutMs = checkMs("hookTimeoutMs", hookTimeoutMs);
     this.#checkHosts = hostCheck(allowHookHosts);
+    this.#checkUrl = urlCheck(allowHookHosts);
     this.#metrics = { ...metrics, allowHosts: allowHookHosts };
     const check = new Orchestrator();
     try {
@@ -233,6 +236,8 @@ export class Rollouts {
           const settings = engine.__controllerSettings(ns, e, monitoring);
           if (settings !== undefined) this.#checkHosts(settings);
         }
+        // So are the addresses its analysis templates measure from.
+        for (const [field, url] of providerUrls(engine.rolloutInfo(ns, e).options)) this.#checkUrl(field, url);
       }
     } finally {
       engine.free();
@@ -518,6 +523,8 @@ export class Rollouts {
 
   /** Applies the write `method` to `engine`: a step awaits asynchronous hooks (js/hooks/async.mjs). */
   #apply(engine, method, namespace, entity, args) {
+    // Where a template measures is checked as a controller's endpoints are.
+    if (method === "setRolloutOptions") for (const [field, url] of providerUrls(normalizeOptions(args[0]))) this.#checkUrl(field, url);
     if (!STEPS.includes(method)) return engine[method](namespace, entity, ...args);
     const hooks = { hookTimeoutMs: this.#hookTimeoutMs, concurrency: this.#hookConcurrency };
     return engine[`${method}Async`](namespace, entity, args[0], hooks);

@@ -235,6 +235,26 @@ describe("the canary judge against Prometheus", () => {
     ],
   });
 
+  test("a server's allowHookHosts refuses a template measuring elsewhere, set or imported, naming the field", async () => {
+    const { MemoryStore } = await import("orchestrator-engine/stores");
+    const rollouts = new Rollouts({ store: new MemoryStore(), allowHookHosts: ["127.0.0.1"] });
+    await rollouts.setRolloutOptions("prod", "api", judged("canary-same"));
+    const elsewhere = structuredClone(judged("canary-same"));
+    elsewhere.steps[0].analysis.metrics[0].canary.metrics[0].canary.prometheus.address = "http://10.0.0.8:9090";
+    await assert.rejects(rollouts.setRolloutOptions("prod", "api", elsewhere), {
+      code: "INVALID_ARGUMENT",
+      message: /steps\[0\]\.analysis\.metrics\[0\]\.canary\.metrics\[0\]\.canary\.prometheus\.address: points at 10\.0\.0\.8/,
+    });
+    const web = { analysis: { metrics: [{ name: "w", successCondition: "result == true", provider: { web: { url: "https://status.example.com/ok", jsonPath: "$.ok" } } }] } };
+    await assert.rejects(rollouts.setRolloutOptions("prod", "api", web), { code: "INVALID_ARGUMENT", message: /analysis\.metrics\[0\]\.provider\.web\.url: points at status\.example\.com/ });
+    // Nothing was applied: the options are the first ones.
+    assert.equal((await rollouts.rolloutInfo("prod", "api")).options.steps[0].analysis.metrics[0].canary.metrics[0].canary.includes("10.0.0.8"), false);
+    const outside = new Orchestrator();
+    outside.setRolloutOptions("prod", "api", web);
+    await assert.rejects(rollouts.importEntity("prod", "api", outside.snapshot()), { code: "INVALID_ARGUMENT", message: /web\.url: points at status\.example\.com/ });
+    outside.free();
+  });
+
   test("a canary 30% slower than its baseline scores 0 and rolls back; an unchanged one scores 100 and goes on", async () => {
     const slow = await rollout(judged("canary-slow"), "v3");
     await slow.until(() => slow.info().lastKnownBadVersion === "v3");

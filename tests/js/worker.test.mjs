@@ -12,6 +12,7 @@ import { Miniflare } from "miniflare";
 
 import { Orchestrator } from "orchestrator-engine";
 import { clientStates, hostileLeaveStateAlone, hosts, loop, rolloutAndRollback } from "./servers/api-suite.mjs";
+import { startPrometheus } from "./servers/prometheus.mjs";
 import { bundleWorker } from "./servers/worker-bundle.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -178,4 +179,52 @@ test("workerd: an entity larger than a storage value is split across keys, and o
 test("workerd: hostile requests, each answered as documented, the state unchanged", async () => {
   const { call } = await worker({ token: "tok", maxBodyBytes: 64 * 1024 });
   await hostileLeaveStateAlone(call, 20);
+});
+
+test("workerd: analysis measures a real Prometheus from the isolate: a canary whose error rate is high is rolled back, a healthy one rolls out, both kept with their measurements", async (t) => {
+  // The isolate's clock is the runtime's: the series cover the hours around now.
+  const now = Math.floor(Date.now() / 1000);
+  const prometheus = await startPrometheus({
+    series: { 'http_errors_ratio{version="v1"}': () => 0.01, 'http_errors_ratio{version="v2"}': () => 0.3, 'http_errors_ratio{version="v3"}': () => 0.01 },
+    fromSecs: now - 3600,
+    toSecs: now + 3600,
+  });
+  t.after(() => prometheus.stop());
+  const handle = await worker({ bindings: { ORCHESTRATOR_TOKEN: "w", ORCHESTRATOR_ALLOW_HOOK_HOSTS: "127.0.0.1" } });
+  const { call } = handle;
+  const analysis = (version) => ({
+    args: [{ name: "version", value: version }],
+    metrics: [{ name: "error-rate", interval: "1s", successCondition: "result[0] < 0.05", provider: { prometheus: { address: prometheus.url, query: 'http_errors_ratio{version="{{args.version}}"}' } } }],
+  });
+  const options = (version) => ({ batchPercent: 50, successTimeoutSecs: 1, durationTimeoutSecs: 30, watchSecs: 2, analysis: analysis(version) });
+  const fleet = hosts(6, "v1");
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" });
+  await loop(handle, fleet, (r) => r.lastknowngoodversion === "v1");
+
+  assert.equal((await call("PUT", "/v1/orchestrate/prod/api/options", options("v2"))).status, 200);
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v2" });
+  await loop(handle, fleet, (r) => r.lastknownbadversion === "v2" && fleet.every((h) => h.running === "v1"));
+  let runs = (await call("GET", "/v1/orchestrate/prod/api/analysis")).body;
+  assert.equal(runs.length, 1, JSON.stringify(runs));
+  const [bad] = runs[0].metrics[0].measurements;
+  assert.deepEqual([runs[0].kind, runs[0].phase, bad.phase, bad.value], ["background", "failed", "failed", "[0.3]"]);
+  assert.equal(bad.query, `http_errors_ratio{version="v2"} @ ${bad.at / 1000}`, "asked at the engine's clock, the args substituted");
+  const events = (await call("GET", "/v1/orchestrate/prod/api/events?since=0&limit=1000")).body;
+  assert.match(events.find((e) => e.kind === "version_bad").detail, /metric "error-rate" assessed failed.*\[0\.3\]/);
+
+  // A measurement from the isolate lands in the entity's state: it outlives the request.
+  assert.equal((await call("PUT", "/v1/orchestrate/prod/api/options", options("v3"))).status, 200);
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v3" });
+  await loop(handle, fleet, (r) => r.lastknowngoodversion === "v3");
+  await loop(handle, fleet, () => true); // one more step, past the watch window's start
+  runs = (await call("GET", "/v1/orchestrate/prod/api/analysis")).body;
+  const good = runs.at(-1);
+  assert.equal(good.metrics[0].measurements[0].value, "[0.01]");
+  assert.ok(good.metrics[0].measurements.every((m) => m.phase === "successful"), JSON.stringify(good));
+  assert.ok(fleet.every((h) => h.running === "v3"));
+
+  // A Prometheus outside ORCHESTRATOR_ALLOW_HOOK_HOSTS is refused when the template is set.
+  const elsewhere = { ...options("v4"), analysis: { ...analysis("v4"), metrics: [{ ...analysis("v4").metrics[0], provider: { prometheus: { address: "http://10.0.0.8:9090", query: "up" } } }] } };
+  const refused = await call("PUT", "/v1/orchestrate/prod/api/options", elsewhere);
+  assert.equal(refused.status, 400, JSON.stringify(refused.body));
 });

@@ -1,0 +1,231 @@
+//! The states the golden snapshot fixtures hold, built the same way each
+//! time: one per format, each the one before plus what its format added
+//! (tests/snapshot.rs restores the fixtures to them; the robustness tests
+//! mutate them).
+#![allow(dead_code)]
+
+use crate::common::{Behaviour, Sim, T0};
+use orchestrator_engine::{
+    Amount, Analysis, AnalysisPhase, Arg, ControllerKind, Engine, ErrorCode, HookContext, HookError, MeasureRequest, Measured, Metric,
+    MetricProvider, MetricValue, PlanStep, RolloutOptions, TargetController, TargetId, TargetReport, TargetView,
+};
+
+pub const GOLDEN_V1: &str = "tests/fixtures/snapshot-v1.bin";
+pub const GOLDEN_V2: &str = "tests/fixtures/snapshot-v2.bin";
+pub const GOLDEN_V3: &str = "tests/fixtures/snapshot-v3.bin";
+pub const GOLDEN_V4: &str = "tests/fixtures/snapshot-v4.bin";
+pub const GOLDEN_V5: &str = "tests/fixtures/snapshot-v5.bin";
+pub const GOLDEN_V6: &str = "tests/fixtures/snapshot-v6.bin";
+pub const GOLDEN_ENTITY_V4: &str = "tests/fixtures/entity-v4.bin";
+pub const GOLDEN_ENTITY_V5: &str = "tests/fixtures/entity-v5.bin";
+pub const GOLDEN_ENTITY_V6: &str = "tests/fixtures/entity-v6.bin";
+pub const GOLDEN_V7: &str = "tests/fixtures/snapshot-v7.bin";
+pub const GOLDEN_ENTITY_V7: &str = "tests/fixtures/entity-v7.bin";
+
+struct RejectHost3;
+impl TargetController for RejectHost3 {
+    fn monitor(&mut self, _: &HookContext<'_>, t: &TargetView<'_>) -> Result<(), HookError> {
+        if t.name == "host-003" {
+            return Err(HookError::new("disk full"));
+        }
+        Ok(())
+    }
+}
+
+/// A state that exercises every part of the format: two namespaces, groups,
+/// tags, messages, errors, a monitor failure, a rollback in progress.
+pub fn golden_engine() -> Engine {
+    let mut sim = Sim::new(8, "v1");
+    for (i, h) in sim.hosts.iter_mut().enumerate() {
+        h.group = if i % 2 == 0 { "eu".into() } else { "us".into() };
+    }
+    let options = RolloutOptions {
+        batch_percent: 25,
+        success_percent: 75,
+        success_timeout_secs: 30,
+        duration_timeout_secs: 90,
+        ..Default::default()
+    };
+    sim.establish("v1", options);
+    sim.engine.set_target_controller("prod", "app", Some(Box::new(RejectHost3))).unwrap();
+    sim.hosts[4].behaviour.insert("v2".into(), Behaviour::Broken);
+    sim.set_version("v2");
+    sim.run_until(100, |s| s.info().last_known_bad_version == "v2");
+    sim.step();
+    sim.engine.set_target_version("staging", "worker", "w7", sim.now).unwrap();
+    let tagged = TargetReport { tags: vec!["canary".into(), "arm64".into()], ..TargetReport::new("w-1", "w6").with_message("booting") };
+    sim.engine.orchestrate("staging", "worker", &[tagged], T0).unwrap();
+    sim.engine
+}
+
+/// The golden engine plus format 2's state: a plan with a bake and a gate
+/// under way, a paused entity, a version in its watch window, event logs
+/// (one of them trimmed) and histories; and format 4's: an error timeout,
+/// a plan read as totals.
+pub fn golden_v4_engine() -> Engine {
+    let mut sim = Sim::new(6, "c1");
+    sim.engine = golden_engine();
+    sim.ns = "edge".into();
+    sim.entity = "canary".into();
+    let steps =
+        vec![PlanStep::new(Amount::Count(1)).bake(300), PlanStep::new(Amount::Percent(50)).gated(), PlanStep::new(Amount::Percent(100))];
+    sim.establish("c1", RolloutOptions { max_events: 40, ..Default::default() });
+    sim.options(RolloutOptions {
+        steps,
+        max_failures: Some(Amount::Percent(10)),
+        max_consecutive_failures: Some(2),
+        watch_secs: 900,
+        rollback_batch_percent: Some(50),
+        max_events: 40,
+        error_timeout_secs: Some(45),
+        ..Default::default()
+    });
+    sim.set_version("c2");
+    sim.run_until(100, |s| s.info().step == Some(1));
+    sim.engine.pause("edge", "canary", sim.now).unwrap();
+    sim.step();
+    let mut watched = Sim::new(3, "w1");
+    watched.ns = "edge".into();
+    watched.entity = "watched".into();
+    watched.engine = sim.engine;
+    watched.establish("w1", RolloutOptions { batch_percent: 100, ..Default::default() });
+    watched.options(RolloutOptions { batch_percent: 100, watch_secs: 3600, ..Default::default() });
+    watched.set_version("w2");
+    watched.run_until(50, |s| s.info().watch_until.is_some());
+    watched.engine
+}
+
+/// The golden v4 engine plus format 5's state: the settings of the
+/// canary's two controllers (the JS package's HTTP controllers).
+pub fn golden_v5_engine() -> Engine {
+    let mut engine = golden_v4_engine();
+    let target = r#"{"approval":"https://ci.example/approve","headers":{"authorization":"Bearer t0ken"},"timeoutMs":5000}"#;
+    engine.set_controller_settings("edge", "canary", ControllerKind::Target, Some(target)).unwrap();
+    engine
+        .set_controller_settings("edge", "canary", ControllerKind::Monitoring, Some(r#"{"externalmonitoring":"http://127.0.0.1:9/check"}"#))
+        .unwrap();
+    engine
+}
+
+/// Blue/green: a selection hook that creates a machine for each one it is
+/// asked for, and counts them.
+pub struct Creates(pub std::rc::Rc<std::cell::Cell<usize>>);
+impl TargetController for Creates {
+    fn select(&mut self, _: &HookContext<'_>, _: &[TargetView<'_>], count: usize) -> Result<Vec<TargetId>, HookError> {
+        let from = self.0.get();
+        self.0.set(from + count);
+        Ok((from..from + count).map(|i| TargetId::new("green", format!("machine-{i}"))).collect())
+    }
+}
+
+/// A blue/green rollout of 4 machines at 50% whose first 2 new machines
+/// were created and none retired yet: a surge of 2.
+pub fn surging() -> Sim {
+    let mut sim = Sim::new(4, "b1");
+    sim.ns = "fleet".into();
+    sim.entity = "bluegreen".into();
+    sim.establish("b1", RolloutOptions { batch_percent: 50, ..Default::default() });
+    let created = std::rc::Rc::new(std::cell::Cell::new(0));
+    sim.engine.set_target_controller("fleet", "bluegreen", Some(Box::new(Creates(created.clone())))).unwrap();
+    sim.set_version("b2");
+    // The first step makes b2 the rolling version, the second creates.
+    sim.step();
+    sim.step();
+    assert_eq!(created.get(), 2);
+    sim
+}
+
+/// An entity whose v2 was good and that an operator returned to v1
+/// (`rollbackTo`), before the step that sends its targets back.
+pub fn returned() -> Sim {
+    let mut sim = Sim::new(3, "r1");
+    sim.ns = "fleet".into();
+    sim.entity = "returned".into();
+    sim.establish("r1", RolloutOptions { batch_percent: 100, success_timeout_secs: 10, ..Default::default() });
+    sim.set_version("r2");
+    sim.run_until(50, |s| s.info().last_known_good_version == "r2" && s.hosts.iter().all(|h| h.running == "r2"));
+    assert!(sim.engine.rollback_to("fleet", "returned", "r1", sim.now).unwrap());
+    sim
+}
+
+/// The golden v5 engine plus format 6's state: an entity whose blue/green
+/// rollout created machines that no retirement balanced yet, and one an
+/// operator's rollbackTo is sending back.
+pub fn golden_v6_engine() -> Engine {
+    let mut engine = golden_v5_engine();
+    engine.restore_entity(&surging().engine.snapshot_entity("fleet", "bluegreen").unwrap()).unwrap();
+    engine.restore_entity(&returned().engine.snapshot_entity("fleet", "returned").unwrap()).unwrap();
+    engine
+}
+
+/// A provider that measures the same ratio for every request.
+pub struct Fixed(pub f64);
+
+impl MetricProvider for Fixed {
+    fn measure(&mut self, _: &HookContext<'_>, request: &MeasureRequest<'_>) -> Result<Measured, HookError> {
+        let value = MetricValue::List(vec![MetricValue::Number(self.0)]);
+        Ok(Measured { warnings: vec!["partial data".into()], ..Measured::of(value, &format!("rate{{metric=\"{}\"}}", request.metric)) })
+    }
+}
+
+/// An entity whose background analysis measured its rollout, with an
+/// inline analysis on its first plan step still to come.
+pub fn analysed() -> Sim {
+    let metric = Metric {
+        interval_secs: Some(30),
+        success_condition: Some("result[0] < {{args.limit}}".into()),
+        no_data: AnalysisPhase::Failed,
+        ..Metric::new("errors", r#"{"prometheus":{"address":"http://127.0.0.1:9090","query":"rate[{{args.window}}]"}}"#)
+    };
+    let args = vec![Arg { name: "limit".into(), value: Some("0.05".into()) }, Arg { name: "window".into(), value: Some("5m".into()) }];
+    let background = Analysis { metrics: vec![metric.clone()], args: args.clone(), starting_step: None };
+    let gate = Analysis { metrics: vec![Metric { name: "gate".into(), dry_run: true, retention: 3, ..metric }], args, starting_step: None };
+    let steps = vec![PlanStep { analysis: Some(Box::new(gate)), ..PlanStep::new(Amount::Count(2)) }, PlanStep::new(Amount::Percent(100))];
+    let mut sim = Sim::new(4, "a1");
+    sim.ns = "fleet".into();
+    sim.entity = "analysed".into();
+    sim.establish("a1", RolloutOptions { steps, analysis: Some(Box::new(background)), ..Default::default() });
+    sim.engine.set_metric_provider(Some(Box::new(Fixed(0.01))));
+    sim.set_version("a2");
+    for _ in 0..12 {
+        sim.step();
+    }
+    sim
+}
+
+/// The golden v6 engine plus format 7's state: an entity under analysis.
+pub fn golden_v7_engine() -> Engine {
+    let mut engine = golden_v6_engine();
+    engine.restore_entity(&analysed().engine.snapshot_entity("fleet", "analysed").unwrap()).unwrap();
+    engine
+}
+
+/// The error restoring `bytes` gives (it must be `INVALID_SNAPSHOT`).
+pub fn restore_err(bytes: &[u8]) -> String {
+    let err = Engine::restore(bytes).expect_err("not a valid snapshot");
+    assert_eq!(err.code(), ErrorCode::InvalidSnapshot);
+    err.to_string()
+}
+
+/// `body` in a snapshot envelope of format `version`, checksum and all.
+pub fn with_header(version: u16, body: &[u8]) -> Vec<u8> {
+    let mut bytes = b"ORCHSNAP".to_vec();
+    bytes.extend_from_slice(&version.to_le_bytes());
+    bytes.extend_from_slice(&[0, 0]);
+    bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&checksum(version, body).to_le_bytes());
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// The envelope's CRC-32: of the body, and from format 4 of the version
+/// and reserved bytes before it.
+pub fn checksum(version: u16, body: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    if version >= 4 {
+        hasher.update(&version.to_le_bytes());
+        hasher.update(&[0, 0]);
+    }
+    hasher.update(body);
+    hasher.finalize()
+}
