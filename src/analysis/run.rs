@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{expr, Analysis, MeasureRequest, Metric, MetricProvider, OnFailure, Phase, Value};
+use super::{expr, Analysis, MeasureRequest, Measured, Metric, MetricProvider, OnFailure, Phase, Value};
 use crate::entity::Entity;
 use crate::hooks::HookContext;
 use crate::log::EventKind;
@@ -42,6 +42,14 @@ pub struct Measurement {
     /// Why it was judged so: the condition and its outcome, no data, or
     /// the provider's error.
     pub message: String,
+}
+
+impl Measurement {
+    /// An Error measurement at `at`, nothing measured yet: what a
+    /// measurement is until its provider answers.
+    const fn error_at(at: Timestamp) -> Self {
+        Self { phase: Phase::Error, at, value: String::new(), query: String::new(), message: String::new() }
+    }
 }
 
 /// A metric's measurements and counts within a run (Argo's
@@ -210,11 +218,8 @@ fn take(metric: &Metric, provider: Option<&mut (dyn MetricProvider + '_)>, ctx: 
         return take_canary(metric, judge, provider, ctx, now);
     }
     let request = MeasureRequest { metric: &metric.name, provider: &metric.provider, role: "", at: now };
-    let measured = match provider {
-        Some(provider) => provider.measure(ctx, &request).map_err(|e| e.to_string()),
-        None => Err("no metric provider is set on this engine".to_owned()),
-    };
-    let mut out = Measurement { phase: Phase::Error, at: now, value: String::new(), query: String::new(), message: String::new() };
+    let measured = ask(provider, ctx, &request);
+    let mut out = Measurement::error_at(now);
     match measured {
         Err(error) => out.message = cut(error),
         Ok(measured) => {
@@ -234,6 +239,14 @@ fn take(metric: &Metric, provider: Option<&mut (dyn MetricProvider + '_)>, ctx: 
         }
     }
     out
+}
+
+/// What the engine's provider measured for `request`, or why nothing was.
+fn ask(provider: Option<&mut (dyn MetricProvider + '_)>, ctx: &HookContext<'_>, request: &MeasureRequest<'_>) -> Result<Measured, String> {
+    match provider {
+        Some(provider) => provider.measure(ctx, request).map_err(|e| e.to_string()),
+        None => Err("no metric provider is set on this engine".to_owned()),
+    }
 }
 
 /// The numbers of a measured value (a number, or a list of them, nested
@@ -257,18 +270,14 @@ fn take_canary(
     ctx: &HookContext<'_>,
     now: Timestamp,
 ) -> Measurement {
-    let mut out = Measurement { phase: Phase::Error, at: now, value: String::new(), query: String::new(), message: String::new() };
+    let mut out = Measurement::error_at(now);
     let mut verdicts = Vec::with_capacity(judge.metrics.len());
     let mut queries = Vec::new();
     for m in &judge.metrics {
         let mut sides: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
         for (side, (role, json)) in sides.iter_mut().zip([("baseline", &m.baseline), ("canary", &m.canary)]) {
             let request = MeasureRequest { metric: &m.name, provider: json, role, at: now };
-            let measured = match provider.as_deref_mut() {
-                Some(p) => p.measure(ctx, &request).map_err(|e| e.to_string()),
-                None => Err("no metric provider is set on this engine".to_owned()),
-            };
-            match measured {
+            match ask(provider.as_deref_mut(), ctx, &request) {
                 Ok(measured) => {
                     samples(&measured.value, side);
                     queries.push(format!("{} {role}: {}", m.name, measured.query));

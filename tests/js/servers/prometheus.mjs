@@ -6,15 +6,10 @@
 // directory removed) by `stop()`, killed at exit should a test fail first.
 
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./servers.mjs";
-
-const running = new Set();
-process.on("exit", () => {
-  for (const server of running) server.killNow();
-});
+import { childServer, freePort } from "./servers.mjs";
 
 /**
  * `series`: `{ "name{labels}": (t) => value }` sampled every `stepSecs`
@@ -47,40 +42,25 @@ export async function startPrometheus({ series, fromSecs, toSecs, stepSecs = 15 
   writeFileSync(join(dir, "data.om"), `${text.join("\n")}\n# EOF\n`);
   execFileSync("promtool", ["tsdb", "create-blocks-from", "openmetrics", join(dir, "data.om"), join(dir, "data")], { stdio: "ignore" });
   const port = await freePort();
-  let child;
-  const server = {
-    url: `http://127.0.0.1:${port}`,
-    async start() {
-      child = spawn(
+  const url = `http://127.0.0.1:${port}`;
+  const server = childServer({ url }, {
+    dir,
+    spawnIt: () =>
+      spawn(
         "prometheus",
         ["--config.file=/dev/null", `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--storage.tsdb.retention.time=100y"],
         { stdio: "ignore" },
-      );
-      running.add(server);
+      ),
+    async ready() {
       const deadline = Date.now() + 30_000;
       for (;;) {
-        const ready = await fetch(`${server.url}/-/ready`).then((r) => r.ok, () => false);
+        const ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
         if (ready) return;
         if (Date.now() > deadline) throw new Error("prometheus was not ready within 30 s");
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     },
-    /** Stops it (SIGKILL): its queries fail from now on, until `start()`. */
-    async kill() {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGKILL");
-      await exited;
-      running.delete(server);
-    },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) await server.kill();
-      rmSync(dir, { recursive: true, force: true });
-    },
-    killNow() {
-      child?.kill("SIGKILL");
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  });
   await server.start();
   return server;
 }

@@ -45,18 +45,33 @@ export async function startRedis() {
   if (!existsSync(binary)) throw new Error("redis-server is missing: run `npm test`, which installs it");
   const dir = mkdtempSync(join(tmpdir(), "redis-"));
   const port = await freePort();
+  const server = childServer({ url: `redis://127.0.0.1:${port}`, port, dir }, {
+    dir,
+    spawnIt: () =>
+      spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes",
+        "--appendfsync", "always", "--save", "", "--protected-mode", "no"], { stdio: "ignore" }),
+    ready: () => listening(port),
+  });
+  await server.start();
+  return server;
+}
+
+/**
+ * A server that is one child process of this one, working in `dir`:
+ * `spawnIt()` starts the process, `ready()` resolves once it serves.
+ * `kill()` stops it the hard way (SIGKILL: what it acknowledged is on
+ * disk), `start()` again on the same data; `stop()` also removes `dir`.
+ * Killed at exit should a test fail before it stops it.
+ */
+export function childServer(fields, { dir, spawnIt, ready }) {
   let child;
   const server = {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    dir,
+    ...fields,
     async start() {
-      child = spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes",
-        "--appendfsync", "always", "--save", "", "--protected-mode", "no"], { stdio: "ignore" });
+      child = spawnIt();
       running.add(server);
-      await listening(port);
+      await ready();
     },
-    /** Stops it the hard way (SIGKILL): what it acknowledged is on disk. */
     async kill() {
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGKILL");
@@ -72,7 +87,6 @@ export async function startRedis() {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  await server.start();
   return server;
 }
 
