@@ -132,7 +132,7 @@ export function normalizeAnalysis(template, field = "analysis") {
     return a.value === undefined || a.value === null ? { name: a.name } : { name: a.name, value: String(a.value) };
   });
   const out = { metrics, args };
-  if (template.startingStep !== undefined) out.startingStep = integer(template.startingStep, `${field}.startingStep`);
+  if (template.startingStep !== undefined && template.startingStep !== null) out.startingStep = integer(template.startingStep, `${field}.startingStep`);
   return out;
 }
 

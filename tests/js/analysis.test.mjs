@@ -324,6 +324,22 @@ describe("providers", () => {
     assert.equal(run.metrics[0].measurements[0].query, "avg:errors{version:v2} 5m");
   });
 
+  test("the options rolloutInfo answers, templates and all, set again change nothing (as a form that edits one field sends them)", () => {
+    const engine = new Orchestrator();
+    const side = (role) => ({ prometheus: { address: "http://127.0.0.1:9", query: `x{role="${role}"}`, rangeQuery: { start: "now() - 10m", end: "now()", step: "15s" } } });
+    const canary = { metrics: [{ name: "lat", group: "g", baseline: side("b"), canary: side("c"), direction: "increase", outliers: "remove", critical: true, effectSize: { allowedIncrease: 1.1 } }], groups: { g: 100 }, scoreThresholds: { pass: 90, marginal: 70 } };
+    for (const analysis of [
+      { args: args("v2"), metrics: [errorRate()] },
+      { startingStep: 1, args: [...args("v2"), { name: "token" }], dryRun: [{ metricName: "dry.*" }], measurementRetention: [{ metricName: ".*", limit: 3 }], metrics: [errorRate({ count: 3, failureLimit: 2, noData: "failed", onFailure: "pause" }), { name: "c", canary }] },
+    ]) {
+      engine.setRolloutOptions("prod", "api", { ...BASE, analysis, steps: [{ size: 1, analysis }, "100%"] });
+      const first = engine.rolloutInfo("prod", "api").options;
+      engine.setRolloutOptions("prod", "api", first);
+      assert.deepEqual(engine.rolloutInfo("prod", "api").options, first);
+    }
+    engine.free();
+  });
+
   test("Argo's template fields are checked, naming the metric and the position", () => {
     const engine = new Orchestrator();
     const bad = (metric) => () => engine.setRolloutOptions("p", "e", { analysis: { metrics: [{ name: "m", provider: { function: "f" }, ...metric }] } });

@@ -380,3 +380,70 @@ test("an entity under analysis shows a panel per metric: its measurements charte
     await api.stop();
   }
 });
+
+test("the options form refuses what is not a value, shows each change (old → new), keeps what it does not show; a control that changes nothing says so; a missing entity shows only its error", async () => {
+  const at = (path) => `${server.url}/v1/orchestrate/staging${path}`;
+  const send = (method, path, body) => fetch(at(path), { method, headers: write, body: JSON.stringify(body) });
+  const info = async () => (await fetch(at("/guarded/info"), { headers: write })).json();
+  // An analysis template: the form has no field for it (never measured here: nothing rolls out).
+  const analysis = { metrics: [{ name: "error-rate", successCondition: "result[0] < 0.05", provider: { prometheus: { address: "http://127.0.0.1:9", query: "up" } } }] };
+  assert.equal((await send("PUT", "/guarded/options", { batchPercent: 10, analysis })).status, 200);
+  await send("POST", "/guarded/version", { version: "g1" });
+  await send("POST", "/guarded", Array.from({ length: 5 }, (_, i) => ({ name: `g${i}`, group: "", version: "g1", message: "", isError: false })));
+  // The pages earlier tests left open hold event streams: a browser opens
+  // six connections to one server, and queues the rest.
+  for (const open of browser.context.pages()) await open.close();
+  const { page, errors } = await pageWithErrors(browser.context);
+  const asked = acceptDialogs(page);
+  await signIn(page, "w");
+  await page.waitForSelector("#entities a");
+  await page.goto(`${server.url}/#/staging/guarded`);
+  await page.waitForFunction(() => /^5 targets/.test(document.querySelector("#counts").textContent), null, { timeout: 10_000 });
+  await page.click("#options summary");
+
+  // Not a number: refused on the field, nothing asked or sent (it was sent as null: the default).
+  await page.fill("#option-batchPercent", "abc");
+  await page.click("#options-form button[type=submit]");
+  assert.match(await page.$eval("#option-batchPercent", (el) => el.validationMessage), /a whole number/);
+  assert.equal(asked.length, 0);
+  assert.equal((await info()).options.batchPercent, 10);
+  await page.fill("#option-maxFailures", "lots");
+  await page.fill("#option-batchPercent", "20");
+  await page.click("#options-form button[type=submit]");
+  assert.match(await page.$eval("#option-maxFailures", (el) => el.validationMessage), /a count like 3 or a share like 2%/);
+  assert.equal(asked.length, 0);
+
+  // A change: the confirmation names it, old → new; the template is kept.
+  await page.fill("#option-maxFailures", "");
+  await page.click("#options-form button[type=submit]");
+  await page.waitForFunction(() => /^Options set/.test(document.querySelector("#control-result").textContent), null, { timeout: 10_000 });
+  assert.equal(asked.length, 1);
+  assert.match(asked[0], /^staging\/guarded: set these rollout options\? Batch % 10 → 20\. They apply from the next step\.$/);
+  const { options } = await info();
+  assert.equal(options.batchPercent, 20);
+  assert.equal(options.analysis?.metrics?.[0]?.name, "error-rate", "the analysis template the form does not show is kept");
+  // Nothing changed: said, and nothing asked.
+  await page.click("#options-form button[type=submit]");
+  await page.waitForFunction(() => /nothing to change/.test(document.querySelector("#control-result").textContent));
+  assert.equal(asked.length, 1);
+
+  // A control that changes nothing says so.
+  await page.click("[data-control=pause]");
+  await page.waitForFunction(() => document.querySelector("#control-result").textContent === "Pause: done.");
+  await page.click("[data-control=pause]");
+  await page.waitForFunction(() => /^Pause: nothing changed; the rollout was already paused\.$/.test(document.querySelector("#control-result").textContent));
+  await page.click("[data-control=resume]");
+  await page.waitForFunction(() => document.querySelector("#control-result").textContent === "Resume: done.");
+  await page.click("[data-control=resume]");
+  await page.waitForFunction(() => /^Resume: nothing changed; the rollout was not paused\.$/.test(document.querySelector("#control-result").textContent));
+
+  // A missing entity: its error alone, nothing of the entity shown before.
+  await page.goto(`${server.url}/#/staging/nope`);
+  await page.waitForSelector("#error:not([hidden])");
+  assert.match(await page.textContent("#error"), /^NOT_FOUND: /);
+  assert.equal(await page.isHidden("#entity"), true, "no badge, counts, grid or plan of another entity");
+  assert.equal(await page.textContent("#where"), "staging / nope");
+  // The only console error: the browser logging that answer (400, as the Go engine's API answers errors).
+  assert.ok(errors.length === 1 && /status of 400/.test(errors[0]), errors.join("\n"));
+  await page.close();
+});

@@ -41,7 +41,7 @@ async function route() {
   $("error").hidden = true;
   const match = /^#\/([^/]+)\/([^/]+)$/.exec(location.hash);
   $("overview").hidden = Boolean(match);
-  $("entity").hidden = !match;
+  $("entity").hidden = true; // shown with the entity's first read (entity.mjs)
   if (match) leave = await showEntity(decodeURIComponent(match[1]), decodeURIComponent(match[2]), showError);
   else leave = showOverview(showError);
 }

@@ -21,9 +21,12 @@ export function wireControls(onError) {
       const what = button.dataset.confirm?.replace("{version}", version);
       if (what && !confirm(`${shown.namespace}/${shown.entity}: ${what}`)) return;
       $("error").hidden = true;
+      say("");
+      const paused = shown.view?.info.paused;
       try {
         const body = needsVersion ? { version } : control === "promote" ? { full: button.dataset.full === "true" } : undefined;
-        await api("POST", `${shown.path}/${control}`, body);
+        const answer = await api("POST", `${shown.path}/${control}`, body);
+        say(answered(button, answer, paused));
         await refresh();
       } catch (error) {
         onError(error);
@@ -34,13 +37,21 @@ export function wireControls(onError) {
   document.addEventListener("entity-shown", () => {
     if (!$("options").open) fillOptions();
   });
+  for (const name of Object.keys(OPTIONS)) $(`option-${name}`).addEventListener("input", (event) => event.target.setCustomValidity(""));
   $("options-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     $("error").hidden = true;
+    say("");
     try {
-      const options = readOptions();
-      if (!confirm(`${shown.namespace}/${shown.entity}: set these rollout options? They apply from the next step.`)) return;
+      const current = shown?.view?.info.options;
+      if (!current) return;
+      const options = readOptions(current);
+      if (options === null) return; // a field is not a value: it says why
+      const changes = changesOf(current, options);
+      if (changes.length === 0) return say("These are the options already set: nothing to change.");
+      if (!confirm(`${shown.namespace}/${shown.entity}: set these rollout options? ${changes.join("; ")}. They apply from the next step.`)) return;
       await api("PUT", `${shown.path}/options`, options);
+      say(`Options set: ${changes.join("; ")}.`);
       await refresh();
       fillOptions();
     } catch (error) {
@@ -52,42 +63,109 @@ export function wireControls(onError) {
 
 // ---- options ---------------------------------------------------------------
 
-/** Each option field: its input's id, how it reads from text ("" is the default), how it is written. */
-const number = (text) => (text === "" ? undefined : Number(text));
-const orNull = (text) => (text === "" ? null : Number(text));
-const amount = (text) => (text === "" ? null : /%$/.test(text) ? text : Number(text));
+/** What a control's answer means, in words: `changed: false` says nothing happened, and why it could not. */
+const UNCHANGED = {
+  pause: "the rollout was already paused",
+  resume: "the rollout was not paused",
+  approve: "no step is waiting for approval",
+  promote: "no step is baking, holding or waiting to be promoted past",
+  retry: "the version is not one judged bad",
+  abort: "there is no rollout under way to abort",
+};
+function answered(button, answer, paused) {
+  const control = button.dataset.control;
+  const label = button.textContent.trim();
+  if (answer?.changed === false) return `${label}: nothing changed; ${UNCHANGED[control] ?? "the entity was already so"}.`;
+  if (control === "promote" && paused) return `${label}: done; the rollout is paused, so the promotion applies when it is resumed.`;
+  return `${label}: done.`;
+}
+
+/** Shows what the last control or option change did (empty: nothing). */
+function say(text) {
+  $("control-result").textContent = text;
+}
+
+/**
+ * Each option field: how its text reads ("" is the default, `undefined`;
+ * or none, `null`), refusing text that is not a value with what it should be.
+ */
+const whole = (text) => {
+  if (text === "") return undefined;
+  if (!/^\d+$/.test(text)) throw new Error("a whole number, or empty for the default");
+  return Number(text);
+};
+const wholeOrNone = (text) => {
+  if (text === "") return null;
+  if (!/^\d+$/.test(text)) throw new Error("a whole number, or empty for none");
+  return Number(text);
+};
+const amount = (text) => {
+  if (text === "") return null;
+  if (/^\d+%$/.test(text)) return text;
+  if (/^\d+$/.test(text)) return Number(text);
+  throw new Error("a count like 3 or a share like 2%, or empty for none");
+};
 const OPTIONS = {
-  batchPercent: number,
-  successPercent: number,
-  successTimeoutSecs: number,
-  durationTimeoutSecs: number,
-  errorTimeoutSecs: orNull,
+  batchPercent: whole,
+  successPercent: whole,
+  successTimeoutSecs: whole,
+  durationTimeoutSecs: whole,
+  errorTimeoutSecs: wholeOrNone,
   steps: (text) => (text === "" ? [] : parseSteps(text)),
   maxFailures: amount,
-  maxConsecutiveFailures: orNull,
-  watchSecs: number,
-  rollbackBatchPercent: orNull,
-  maxEvents: number,
+  maxConsecutiveFailures: wholeOrNone,
+  watchSecs: whole,
+  rollbackBatchPercent: wholeOrNone,
+  maxEvents: whole,
+};
+const fieldText = (name, options) => {
+  const value = options[name];
+  return name === "steps" ? formatSteps(value ?? []) : value === null || value === undefined ? "" : String(value);
 };
 
 function fillOptions() {
   const options = shown?.view?.info.options;
   if (!options) return;
-  for (const name of Object.keys(OPTIONS)) {
-    const value = options[name];
-    $(`option-${name}`).value = name === "steps" ? formatSteps(value) : value === null || value === undefined ? "" : String(value);
-  }
+  for (const name of Object.keys(OPTIONS)) $(`option-${name}`).value = fieldText(name, options);
 }
 
-/** The form's options; a field left empty takes its default (the engine judges the rest: INVALID_OPTIONS). */
-function readOptions() {
-  const options = {};
+/**
+ * The entity's options `current` with the form's fields in place (a field
+ * left empty: its default), or `null` when a field's text is not a value
+ * (the field says why). What the form does not show (an analysis template,
+ * a plan step's analysis while the plan's text is unchanged) is kept.
+ */
+function readOptions(current) {
+  const options = { ...current };
   for (const [name, read] of Object.entries(OPTIONS)) {
-    const value = read($(`option-${name}`).value.trim());
-    if (value !== undefined) options[name] = value;
+    const input = $(`option-${name}`);
+    const text = input.value.trim();
+    if (name === "steps" && text === fieldText(name, current)) continue;
+    let value;
+    try {
+      value = read(text);
+    } catch (error) {
+      input.setCustomValidity(`${error.message.replace(/^invalid argument [^:]*: /, "")}`);
+      input.reportValidity();
+      return null;
+    }
+    if (value === undefined) delete options[name];
+    else options[name] = value;
   }
   return options;
 }
+
+/** The options that `next` changes from `current`, as "Batch % 10 → 20". */
+function changesOf(current, next) {
+  const changes = [];
+  for (const name of Object.keys(OPTIONS)) {
+    const [was, now] = [fieldText(name, current), name in next ? fieldText(name, next) : "default"];
+    if (was !== now) changes.push(`${labelOf(name)} ${was || "none"} → ${now || "none"}`);
+  }
+  return changes;
+}
+
+const labelOf = (name) => $(`option-${name}`).closest("label").firstChild.textContent.trim();
 
 // ---- what if -----------------------------------------------------------------
 

@@ -33,6 +33,10 @@ export async function showEntity(namespace, entity, onError) {
   $("entity-name").textContent = `${namespace} / ${entity}`;
   $("where").textContent = `${namespace} / ${entity}`;
   $("events").replaceChildren();
+  // Nothing of the entity shown before stays under this one's name: the
+  // view appears with this entity's first read (never, if it is missing).
+  $("entity").hidden = true;
+  for (const id of ["what-if-result", "target-tip", "forecast", "control-result"]) $(id).textContent = "";
   await refresh();
   const controller = new AbortController();
   stopEvents = () => controller.abort();
@@ -86,6 +90,7 @@ export async function refresh() {
 }
 
 function render(entity) {
+  $("entity").hidden = false;
   const { info, plan, history, counts, targets, analysis } = entity.view;
   const n = targets.names.length;
   const failed = Object.entries(counts).reduce((sum, [reason, k]) => sum + (reason.startsWith("failed") ? k : 0), 0);
