@@ -4,7 +4,7 @@ use crate::hooks::{ControllerSettings, EntityHooks, TargetView};
 use crate::interner::{Interner, Sym};
 use crate::judgement::{self, Hold, Judgement};
 use crate::log::{EventKind, EventLog, History};
-use crate::model::{RolloutInfo, RolloutOptions, TargetId, TargetState, Timestamp};
+use crate::model::{RolloutInfo, RolloutOptions, RolloutPhase, TargetId, TargetState, Timestamp};
 
 /// One target of an entity. Versions are symbols of the entity's interner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -690,6 +690,7 @@ impl Entity {
             rolling_version: self.version(self.rolling).to_owned(),
             last_known_good_version: self.version(self.lkg).to_owned(),
             last_known_bad_version: self.version(self.lkb).to_owned(),
+            phase: self.rollout_phase(),
             options: self.options.clone(),
             targets: self.targets.len(),
             failure_threshold: self.options.failure_threshold(self.targets.len()),
@@ -698,6 +699,28 @@ impl Entity {
             step: self.follows_plan().then_some(self.progress.step),
             awaiting_approval: self.awaiting_approval(),
             watch_until: self.watch.map(|w| w.until),
+        }
+    }
+
+    /// The phase in one word; a rollback is over once the step logged
+    /// `rollback_finished` (no target expected elsewhere) and no target is
+    /// still on its way back (judged `rolled_back`, not yet healthy there).
+    fn rollout_phase(&self) -> RolloutPhase {
+        use crate::phase::Phase;
+        match self.phase {
+            Phase::Idle => RolloutPhase::New,
+            Phase::RollingOut => RolloutPhase::RollingOut,
+            Phase::Watching => RolloutPhase::Watching,
+            Phase::Settled => RolloutPhase::RolledOut,
+            Phase::Halted => RolloutPhase::Halted,
+            Phase::RollingBack => {
+                let returning = self.targets.iter().any(|(_, _, t)| t.judgement == Judgement::RolledBack);
+                if self.progress.rollback_logged && !returning {
+                    RolloutPhase::RolledBack
+                } else {
+                    RolloutPhase::RollingBack
+                }
+            }
         }
     }
 

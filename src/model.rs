@@ -617,6 +617,30 @@ pub struct AlignedAnswer {
     pub others: Vec<ExpectedState>,
 }
 
+/// Where an entity's rollout is, as the engine itself knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RolloutPhase {
+    /// No version has been set rolling yet.
+    New,
+    /// The rolling version moves out to the fleet.
+    RollingOut,
+    /// The rolling version is good and still judged (`watchSecs`).
+    Watching,
+    /// The rolling version is good and settled.
+    RolledOut,
+    /// The rolling version is bad: a target is still expected on it, or
+    /// on its way back to the last known good version and not yet judged
+    /// healthy there.
+    RollingBack,
+    /// The rolling version is bad and every target it moved is back on
+    /// the last known good version, judged there.
+    RolledBack,
+    /// The rolling version is bad and none is known good: its targets are
+    /// held where they are until a new version is set.
+    Halted,
+}
+
 /// The rollout state of an entity (SPEC section 1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -625,6 +649,9 @@ pub struct RolloutInfo {
     pub rolling_version: String,
     pub last_known_good_version: String,
     pub last_known_bad_version: String,
+    /// Where the rollout is, in one word (see [`RolloutPhase`]): the
+    /// dashboard, `get` and any status page say the same from it.
+    pub phase: RolloutPhase,
     pub options: RolloutOptions,
     /// How many targets the entity has.
     pub targets: usize,

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{count, options, Behaviour, Sim, SEC, T0};
+use common::{count, kinds, options, Behaviour, Sim, SEC, T0};
 use orchestrator_engine::{Engine, RolloutOptions, TargetReport, TargetState};
 
 #[test]
@@ -610,4 +610,54 @@ fn the_answer_that_judges_a_version_bad_already_rolls_back() {
         }
         assert!(sim.now < T0 + 3600 * SEC);
     }
+}
+
+/// The phase in one word follows the rollout: new, rolling out, watching,
+/// rolled out; then a bad version is rolling back until every target it
+/// moved is back on the good one and judged healthy there (not merely
+/// expected back), and only then rolled back.
+#[test]
+fn the_phase_says_where_the_rollout_is_and_a_rollback_ends_when_every_target_is_back_and_healthy() {
+    use orchestrator_engine::RolloutPhase;
+    let mut sim = Sim::new(10, "v1");
+    assert!(sim.engine.rollout_info(&sim.ns, &sim.entity).is_err(), "no entity yet");
+    sim.options(RolloutOptions { watch_secs: 60, ..options(50) });
+    assert_eq!(sim.info().phase, RolloutPhase::New);
+    sim.set_version("v1");
+    sim.run_until(10, |s| s.info().last_known_good_version == "v1");
+    sim.set_version("v2");
+    sim.step();
+    assert_eq!(sim.info().phase, RolloutPhase::RollingOut);
+    sim.run_until(100, |s| s.info().last_known_good_version == "v2");
+    assert_eq!(sim.info().phase, RolloutPhase::Watching);
+    sim.run_until(100, |s| s.info().watch_until.is_none());
+    assert_eq!(sim.info().phase, RolloutPhase::RolledOut);
+
+    for h in &mut sim.hosts {
+        h.behaviour.insert("v3".into(), Behaviour::Broken);
+    }
+    sim.set_version("v3");
+    sim.run_until(100, |s| s.info().last_known_bad_version == "v3");
+    let mut phases = Vec::new();
+    let mut finished_while_returning = false;
+    for _ in 0..100 {
+        let info = sim.info();
+        let expected = sim.engine.expected_state(&sim.ns, &sim.entity, None).unwrap();
+        let returning = expected.iter().any(|t| t.reason == TargetState::RolledBack || t.version != "v2");
+        if kinds(&sim).contains(&orchestrator_engine::EventKind::RollbackFinished) && returning {
+            finished_while_returning = true;
+            assert_eq!(info.phase, RolloutPhase::RollingBack, "targets still on their way back");
+        }
+        assert_eq!(info.phase == RolloutPhase::RolledBack, !returning && kinds(&sim).contains(&orchestrator_engine::EventKind::RollbackFinished));
+        phases.push(info.phase);
+        if info.phase == RolloutPhase::RolledBack {
+            break;
+        }
+        sim.step();
+    }
+    assert_eq!(phases.first(), Some(&RolloutPhase::RollingBack));
+    assert_eq!(phases.last(), Some(&RolloutPhase::RolledBack));
+    assert!(finished_while_returning, "the rollback_finished event comes while targets are still on their way back");
+    assert!(sim.hosts.iter().all(|h| h.running == "v2"));
+
 }

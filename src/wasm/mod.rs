@@ -266,6 +266,15 @@ export interface RolloutInfo {
   rollingVersion: string;
   lastKnownGoodVersion: string;
   lastKnownBadVersion: string;
+  /**
+   * Where the rollout is: "new" (no version yet), "rolling_out",
+   * "watching" (good, still judged), "rolled_out", "rolling_back" (a
+   * target still expected on the bad version or on its way back),
+   * "rolled_back" (every moved target back and judged healthy), "halted"
+   * (bad, nothing good to return to). `paused` and `awaitingApproval` say
+   * what holds a rollout.
+   */
+  phase: "new" | "rolling_out" | "watching" | "rolled_out" | "rolling_back" | "rolled_back" | "halted";
   /** The options; `analysis` (when set) in the engine's form: durations in seconds, the provider as JSON. */
   options: Required<Omit<RolloutOptions, "steps" | "analysis">> & { steps: PlanStep[]; analysis?: Record<string, unknown> };
   /** How many targets the entity has. */

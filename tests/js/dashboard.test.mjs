@@ -288,18 +288,20 @@ test("a 100,000-target entity: shown whole, walked by keyboard, its events cappe
   assert.deepEqual(errors, []);
 });
 
-test("the state in a word: halted (bad, nothing good to return to), rolling back until no target is sent back, paused, awaiting approval", async () => {
+test("the state in a word, from the engine's phase: a rollback goes on while paused, a rollout says what holds it", async () => {
   const { stateOf } = await import("../../www/dashboard/state.mjs");
-  const info = (fields) => ({ targetVersion: "v2", rollingVersion: "v2", lastKnownGoodVersion: "v1", lastKnownBadVersion: "", paused: false, awaitingApproval: false, ...fields });
-  assert.equal(stateOf(info({ lastKnownBadVersion: "v2", lastKnownGoodVersion: "" }), false), "halted");
-  assert.equal(stateOf(info({ lastKnownBadVersion: "v2" }), true), "rolling back");
-  assert.equal(stateOf(info({ lastKnownBadVersion: "v2", paused: true }), true), "rolling back", "a rollback goes on while paused");
-  assert.equal(stateOf(info({ lastKnownBadVersion: "v2" }), false), "rolled back");
-  assert.equal(stateOf(info({ paused: true }), false), "paused");
-  assert.equal(stateOf(info({ awaitingApproval: true }), false), "awaiting approval");
-  assert.equal(stateOf(info({}), false), "rolling");
-  assert.equal(stateOf(info({ rollingVersion: "v1", targetVersion: "v1" }), false), "rolled out");
-  assert.equal(stateOf(info({ rollingVersion: "", targetVersion: "", lastKnownGoodVersion: "" }), false), "new");
+  const info = (fields) => ({ phase: "rolling_out", paused: false, awaitingApproval: false, ...fields });
+  assert.equal(stateOf(info({ phase: "halted" })), "halted");
+  assert.equal(stateOf(info({ phase: "rolling_back" })), "rolling back");
+  assert.equal(stateOf(info({ phase: "rolling_back", paused: true })), "rolling back", "a rollback goes on while paused");
+  assert.equal(stateOf(info({ phase: "rolled_back" })), "rolled back");
+  assert.equal(stateOf(info({ paused: true })), "paused");
+  assert.equal(stateOf(info({ awaitingApproval: true })), "awaiting approval");
+  assert.equal(stateOf(info({})), "rolling");
+  assert.equal(stateOf(info({ phase: "watching" })), "watching");
+  assert.equal(stateOf(info({ phase: "rolled_out" })), "rolled out");
+  assert.equal(stateOf(info({ phase: "new" })), "new");
+  assert.equal(stateOf(info({ phase: "new", paused: true })), "paused", "paused before its first step");
 });
 
 test("the dashboard pointed at an API of another origin (?api=, which allows the page's origin by CORS) signs in, lists and steers its entities", async () => {
@@ -445,5 +447,54 @@ test("the options form refuses what is not a value, shows each change (old → n
   assert.equal(await page.textContent("#where"), "staging / nope");
   // The only console error: the browser logging that answer (400, as the Go engine's API answers errors).
   assert.ok(errors.length === 1 && /status of 400/.test(errors[0]), errors.join("\n"));
+  await page.close();
+});
+
+test("after abort, the overview and the entity page say the same from the engine's phase: rolling back while a target is on its way back, rolled back once every one is back", async () => {
+  const at = (path) => `${server.url}/v1/orchestrate/staging${path}`;
+  const send = async (method, path, body) => (await fetch(at(path), { method, headers: write, body: JSON.stringify(body) })).json();
+  let hosts = Array.from({ length: 10 }, (_, i) => ({ name: `a${i}`, group: "", version: "v1", message: "", isError: false }));
+  /** One controller step; `follow`: the hosts install what they are told. */
+  const step = async (follow = true) => {
+    const answer = await send("POST", "/aborted", hosts);
+    if (follow) hosts = hosts.map((h) => ({ ...h, version: answer.find((a) => a.name === h.name)?.version ?? h.version }));
+    return answer;
+  };
+  await send("PUT", "/aborted/options", { batchPercent: 50, successTimeoutSecs: 0, durationTimeoutSecs: 600 });
+  await send("POST", "/aborted/version", { version: "v1" });
+  await step();
+  await step();
+  await send("POST", "/aborted/version", { version: "v2" });
+  await step();
+  await step();
+  assert.equal(hosts.filter((h) => h.version === "v2").length, 5);
+  await send("POST", "/aborted/abort");
+  // Sent back, but not there yet: the hosts keep running v2.
+  await step(false);
+  await step(false);
+  const events = await send("GET", "/aborted/events?since=0");
+  assert.ok(events.some((e) => e.kind === "rollback_finished"), "the engine has sent every target back");
+  assert.equal((await send("GET", "/aborted/info")).phase, "rolling_back");
+
+  for (const open of browser.context.pages()) await open.close();
+  const { page, errors } = await pageWithErrors(browser.context);
+  await signIn(page, "w");
+  const row = page.locator("#entities tr", { hasText: "staging / aborted" });
+  await row.locator(".badge").waitFor();
+  await page.waitForFunction(() => [...document.querySelectorAll("#entities tr")].some((tr) => /staging \/ aborted/.test(tr.textContent) && tr.querySelector(".badge")?.textContent));
+  assert.equal(await row.locator(".badge").textContent(), "rolling back", "the overview");
+  await page.goto(`${server.url}/#/staging/aborted`);
+  await page.waitForFunction(() => /^10 targets/.test(document.querySelector("#counts").textContent), null, { timeout: 10_000 });
+  assert.equal(await page.textContent("#entity-state"), "rolling back", "the entity page");
+
+  // Back on v1 and judged there: rolled back, in both.
+  hosts = hosts.map((h) => ({ ...h, version: "v1" }));
+  await step();
+  await step();
+  assert.equal((await send("GET", "/aborted/info")).phase, "rolled_back");
+  await page.waitForFunction(() => document.querySelector("#entity-state").textContent === "rolled back", null, { timeout: 10_000 });
+  await page.goto(`${server.url}/#`);
+  await page.waitForFunction(() => [...document.querySelectorAll("#entities tr")].some((tr) => /staging \/ aborted/.test(tr.textContent) && tr.querySelector(".badge")?.textContent === "rolled back"), null, { timeout: 10_000 });
+  assert.deepEqual(errors, []);
   await page.close();
 });

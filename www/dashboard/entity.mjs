@@ -94,7 +94,7 @@ function render(entity) {
   const { info, plan, history, counts, targets, analysis } = entity.view;
   const n = targets.names.length;
   const failed = Object.entries(counts).reduce((sum, [reason, k]) => sum + (reason.startsWith("failed") ? k : 0), 0);
-  const state = stateOf(info, (counts.rolled_back ?? 0) > 0);
+  const state = stateOf(info);
   badge(state, $("entity-state"));
   const fmt = (k) => k.toLocaleString("en-US");
   $("counts").textContent =

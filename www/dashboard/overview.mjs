@@ -4,7 +4,7 @@
 // appears, dropped when it goes. A server without that stream (the
 // Worker) is polled instead.
 import { api, entityPath, follow } from "./api.mjs";
-import { badge, onBadVersion, stateOf } from "./state.mjs";
+import { badge, stateOf } from "./state.mjs";
 
 const $ = (id) => document.getElementById(id);
 /** How soon after an entity's event its row is read again (events come in bursts). */
@@ -80,7 +80,7 @@ async function poll(signal, onError) {
 async function refresh(row) {
   const path = entityPath(row.namespace, row.entity);
   const info = await api("GET", `${path}/info`);
-  const state = stateOf(info, onBadVersion(info) && (await rollingBack(path, row.seq)));
+  const state = stateOf(info);
   const link = document.createElement("a");
   link.href = `#${path}`;
   link.textContent = `${row.namespace} / ${row.entity}`;
@@ -93,19 +93,6 @@ async function refresh(row) {
       return td;
     }),
   );
-}
-
-/**
- * Whether a rollback is under way: the entity's latest rollback event
- * says so (read from its newest events; with none among them, from its
- * targets).
- */
-async function rollingBack(path, seq) {
-  const events = await api("GET", `${path}/events?since=${Math.max(0, seq - 200)}`);
-  const last = events.findLast((e) => e.kind === "rollback_started" || e.kind === "rollback_finished");
-  if (last) return last.kind === "rollback_started";
-  const targets = await api("GET", `${path}/expected`);
-  return targets.some((t) => t.reason === "rolled_back");
 }
 
 /** Puts a new row in name order. */

@@ -1,24 +1,24 @@
 // What a rollout is doing, in a word or two, as the overview and the
-// entity view both say it.
+// entity view both say it: from the engine's own phase (rolloutInfo's
+// `phase`), so that the two never disagree.
 
 /**
- * `info`: the entity's rolloutInfo; `rollingBack`: whether a target is
- * still being sent back from the bad version. A bad version with nothing
- * known good to return to has halted its targets.
+ * `info`: the entity's rolloutInfo. A rollback goes on while paused (it is
+ * never held); a rollout says what holds it.
  */
-export function stateOf(info, rollingBack) {
-  if (info.lastKnownBadVersion && info.rollingVersion === info.lastKnownBadVersion) {
-    if (!info.lastKnownGoodVersion) return "halted";
-    return rollingBack ? "rolling back" : "rolled back";
+export function stateOf(info) {
+  switch (info.phase) {
+    case "halted":
+      return "halted";
+    case "rolling_back":
+      return "rolling back";
+    case "rolled_back":
+      return "rolled back";
   }
   if (info.paused) return "paused";
   if (info.awaitingApproval) return "awaiting approval";
-  if (info.rollingVersion && info.rollingVersion !== info.lastKnownGoodVersion) return "rolling";
-  return info.lastKnownGoodVersion ? "rolled out" : "new";
+  return { new: "new", rolling_out: "rolling", watching: "watching" }[info.phase] ?? "rolled out";
 }
-
-/** Whether the entity's info says it is on a bad version (a rollback may be under way). */
-export const onBadVersion = (info) => Boolean(info.lastKnownBadVersion) && info.rollingVersion === info.lastKnownBadVersion;
 
 /** A badge (`<span class="badge">`) saying `state`. */
 export function badge(state, element = document.createElement("span")) {
