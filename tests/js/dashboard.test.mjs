@@ -157,6 +157,13 @@ test("on a phone-width screen nothing runs off the side", async () => {
   await page.waitForFunction(() => document.querySelectorAll("#events li").length > 3, null, { timeout: 10_000 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 1, `the page is ${overflow} px wider than the screen`);
+  // The overview keeps the bad version in sight on a phone.
+  await page.goto(`${server.url}/#`);
+  await page.waitForSelector("#entities a");
+  assert.ok(await page.isVisible("#overview th:nth-child(6)"), "the Bad column");
+  assert.equal(await page.textContent("#overview th:nth-child(6)"), "Bad");
+  await page.goto(`${server.url}/#/prod/api`);
+  await page.waitForFunction(() => document.querySelectorAll("#events li").length > 3, null, { timeout: 10_000 });
   assert.ok(await page.isVisible("[data-control=pause]"));
   await page.screenshot({ path: join(OUTPUT, "dashboard-phone.png"), fullPage: true });
   assert.deepEqual(errors, []);
@@ -483,9 +490,12 @@ test("after abort, the overview and the entity page say the same from the engine
   await row.locator(".badge").waitFor();
   await page.waitForFunction(() => [...document.querySelectorAll("#entities tr")].some((tr) => /staging \/ aborted/.test(tr.textContent) && tr.querySelector(".badge")?.textContent));
   assert.equal(await row.locator(".badge").textContent(), "rolling back", "the overview");
+  assert.equal(await row.locator("td").nth(3).textContent(), "batches of 100%", "a rollout without a plan says how it moves");
   await page.goto(`${server.url}/#/staging/aborted`);
   await page.waitForFunction(() => /^10 targets/.test(document.querySelector("#counts").textContent), null, { timeout: 10_000 });
   assert.equal(await page.textContent("#entity-state"), "rolling back", "the entity page");
+  // Every target counted: the five sent back as well as the five that never moved.
+  assert.match(await page.textContent("#counts"), /^10 targets: .*\), 5 on their way back; target v2/);
 
   // Back on v1 and judged there: rolled back, in both.
   hosts = hosts.map((h) => ({ ...h, version: "v1" }));
@@ -496,5 +506,71 @@ test("after abort, the overview and the entity page say the same from the engine
   await page.goto(`${server.url}/#`);
   await page.waitForFunction(() => [...document.querySelectorAll("#entities tr")].some((tr) => /staging \/ aborted/.test(tr.textContent) && tr.querySelector(".badge")?.textContent === "rolled back"), null, { timeout: 10_000 });
   assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("countdowns tick between events; a paused rollout says what holds it instead of a countdown", async () => {
+  const at = (path) => `${server.url}/v1/orchestrate/staging${path}`;
+  const send = async (method, path, body) => (await fetch(at(path), { method, headers: write, body: JSON.stringify(body) })).json();
+  let hosts = Array.from({ length: 10 }, (_, i) => ({ name: `b${i}`, group: "", version: "v1", message: "", isError: false }));
+  const step = async () => {
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the server's clock moves on between reports
+    const answer = await send("POST", "/baking", hosts);
+    hosts = hosts.map((h) => ({ ...h, version: answer.find((a) => a.name === h.name)?.version ?? h.version }));
+  };
+  await send("PUT", "/baking/options", { successTimeoutSecs: 0, durationTimeoutSecs: 600, steps: [{ size: 2, bakeSecs: 120 }, "100%"] });
+  await send("POST", "/baking/version", { version: "v1" });
+  await step();
+  await step();
+  await send("POST", "/baking/version", { version: "v2" });
+  // The first step's two targets move and are judged: its bake of 2 minutes runs.
+  for (let i = 0; i < 3; i++) await step();
+  assert.equal(hosts.filter((h) => h.version === "v2").length, 2);
+
+  for (const open of browser.context.pages()) await open.close();
+  const { page, errors } = await pageWithErrors(browser.context);
+  await signIn(page, "w");
+  await page.waitForSelector("#entities a");
+  await page.goto(`${server.url}/#/staging/baking`);
+  const countdown = async () => {
+    const text = await page.textContent("#plan li[data-status=current]");
+    const match = /next step in (?:(\d+)m )?(\d+)s at the earliest/.exec(text);
+    assert.ok(match, text);
+    return Number(match[1] ?? 0) * 60 + Number(match[2]);
+  };
+  await page.waitForSelector("#plan li[data-status=current]", { timeout: 10_000 });
+  const first = await countdown();
+  // No event arrives meanwhile (nothing steps the entity): the page counts down by itself.
+  await page.waitForTimeout(2500);
+  const later = await countdown();
+  assert.ok(later < first && later >= first - 4, `${first} s, then ${later} s`);
+  assert.match(await page.textContent("#plan li[data-status=pending]"), /earliest start .*\(in (\d+m )?\d+s\)/);
+
+  await send("POST", "/baking/pause");
+  await page.waitForFunction(() => /paused: resume to go on; no step starts until then/.test(document.querySelector("#plan li[data-status=current]").textContent), null, { timeout: 10_000 });
+  assert.doesNotMatch(await page.textContent("#plan"), /next step in|earliest start/);
+  assert.match(await page.textContent("#forecast"), /v2 is paused: resume to go on/);
+  // Times say their date and zone.
+  assert.match(await page.textContent("#history"), /started [A-Z][a-z]{2} \d+, \d{4}, .*(UTC|GMT)/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("the sign-in box sits beside its label, on a wide screen and a phone", async () => {
+  const { page } = await pageWithErrors(browser.context);
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: 600 });
+    await page.goto(`${server.url}/dashboard/`);
+    await page.evaluate(() => sessionStorage.clear());
+    await page.reload();
+    await page.waitForSelector("#login:not([hidden])");
+    const gap = await page.evaluate(() => {
+      const label = document.querySelector("#login label");
+      const text = document.createRange();
+      text.selectNodeContents(label.firstChild);
+      return document.querySelector("#token").getBoundingClientRect().left - text.getBoundingClientRect().right;
+    });
+    assert.ok(gap >= 0 && gap <= 24, `at ${width} px the box is ${gap} px from its label`);
+  }
   await page.close();
 });

@@ -4,6 +4,7 @@
 // engine in the page (engine.worker.mjs) from the entity's snapshot, one
 // binary read instead of a JSON read per view; each event logged reads
 // it again, at most as often as the page keeps up with.
+import { formatDuration } from "../engine/simulation.mjs";
 import { Palette, drawGrid, gridLayout, hitTest } from "../render.mjs";
 import { api, entityPath, follow } from "./api.mjs";
 import { entityView } from "./engine.mjs";
@@ -12,7 +13,11 @@ import { badge, stateOf } from "./state.mjs";
 const $ = (id) => document.getElementById(id);
 /** The event list keeps the newest this many (the API has them all). */
 const MAX_SHOWN_EVENTS = 500;
-const time = (ms) => new Date(ms).toLocaleTimeString();
+/** A time with its date and zone: the page may be read in another zone than the fleet's, or days later. */
+const time = (ms) =>
+  new Date(ms).toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short" });
+/** How often the plan's countdowns are written again between reads. */
+const TICK_MS = 1000;
 
 /** The entity shown: { namespace, entity, path, bytes, view, layout, palette, cursor }. */
 export let shown = null;
@@ -21,6 +26,7 @@ let refreshing = false;
 let again = false;
 let nextAt = 0;
 let timer = null;
+let ticker = null;
 /** Reads are numbered; one that ends after a later one is not shown (its state is older). */
 let reads = 0;
 let shownRead = 0;
@@ -40,6 +46,8 @@ export async function showEntity(namespace, entity, onError) {
   await refresh();
   const controller = new AbortController();
   stopEvents = () => controller.abort();
+  // Countdowns move between events too.
+  ticker = setInterval(() => shown?.view && renderPlan(shown.view.info, shown.view.plan, shown.view.analysis ?? []), TICK_MS);
   followEvents(path, controller.signal, onError);
   return leave;
 }
@@ -47,6 +55,7 @@ export async function showEntity(namespace, entity, onError) {
 function leave() {
   stopEvents?.();
   clearTimeout(timer);
+  clearInterval(ticker);
   shown = null;
 }
 
@@ -97,9 +106,22 @@ function render(entity) {
   const state = stateOf(info);
   badge(state, $("entity-state"));
   const fmt = (k) => k.toLocaleString("en-US");
+  // Every target is counted once: the ones moving and judged, then the
+  // others by what keeps them where they are.
+  const others = [
+    ["rolled_back", "on their way back"],
+    ["waiting", "waiting"],
+    ["awaiting_approval", "awaiting approval"],
+    ["held_paused", "held by the pause"],
+    ["held_back", "held back"],
+    ["halted", "halted"],
+  ]
+    .filter(([reason]) => counts[reason])
+    .map(([reason, words]) => `, ${fmt(counts[reason])} ${words}`)
+    .join("");
   $("counts").textContent =
     `${fmt(n)} targets: ${fmt(counts.in_flight ?? 0)} in flight, ${fmt(counts.succeeded ?? 0)} succeeded, ` +
-    `${fmt(failed)} failed (the version is bad at ${fmt(info.failureThreshold)}); ` +
+    `${fmt(failed)} failed (the version is bad at ${fmt(info.failureThreshold)})${others}; ` +
     `target ${info.targetVersion || "-"}, good ${info.lastKnownGoodVersion || "-"}, bad ${info.lastKnownBadVersion || "-"}`;
   // The grid, by group as the engine orders them.
   entity.layout = gridLayout(targets.groups, $("grid").clientWidth || 600);
@@ -110,7 +132,7 @@ function render(entity) {
   drawGrid($("grid"), entity.layout, cell, entity.palette);
   if (entity.cursor !== undefined) tip(entity.cursor);
   document.dispatchEvent(new CustomEvent("entity-shown"));
-  renderPlan(info, plan);
+  renderPlan(info, plan, analysis ?? []);
   renderAnalysis(info, analysis ?? []);
   $("history").replaceChildren(
     ...[...history].reverse().map((rollout) => {
@@ -200,15 +222,33 @@ function chart(measurements) {
   return svg;
 }
 
-/** The plan's steps (1-based, as people count them), the current one's bake and gate, and the forecast. */
-function renderPlan(info, plan) {
+/**
+ * What holds the rollout, in words, or `null`: a pause (by whom), a gate
+ * waiting for approval, an analysis run holding its step. A held rollout
+ * gets no countdown: nothing starts until it is released.
+ */
+function blockedBy(info, runs) {
+  if (info.phase === "rolling_back" || info.phase === "rolled_back" || info.phase === "halted") return null;
+  if (info.paused) {
+    const by = info.pauseReason && info.pauseReason !== "operator" ? ` by its analysis (${info.pauseReason.replaceAll("_", " ")}): promote to go on or abort` : ": resume to go on";
+    return `paused${by}; no step starts until then`;
+  }
+  if (info.awaitingApproval) return "waiting for approval: the next step starts once it is approved";
+  const holding = runs.find((run) => run.holding);
+  if (holding) return `held by the analysis of ${holding.kind === "background" ? "the rollout" : `step ${holding.kind.step + 1}`} until it ends (${holding.phase})`;
+  return null;
+}
+
+/** The plan's steps (1-based, as people count them), the current one's bake and gate, and the forecast, as of `now`. */
+function renderPlan(info, plan, runs, now = Date.now()) {
   window.__forecast = plan;
   if (plan === null) {
     $("plan").replaceChildren();
     $("forecast").textContent = "No version set: nothing to roll out.";
     return;
   }
-  const now = Date.now();
+  const blocked = blockedBy(info, runs);
+  const inTime = (at) => formatDuration(Math.ceil((at - now) / 1000));
   $("plan").replaceChildren(
     ...plan.steps.map((step, i) => {
       const li = document.createElement("li");
@@ -216,8 +256,14 @@ function renderPlan(info, plan) {
       if (step.approval) parts.push(step.status === "current" && info.awaitingApproval ? "waiting for approval" : "approval gate");
       if (step.bakeSecs) parts.push(`bake ${step.bakeSecs} s`);
       const next = plan.steps[i + 1];
-      if (step.status === "current" && next?.earliestStart > now) parts.push(`next step in ${Math.ceil((next.earliestStart - now) / 1000)} s at the earliest`);
-      if (step.status === "pending" && step.earliestStart) parts.push(`earliest start ${time(step.earliestStart)}`);
+      if (step.status === "current" && next) {
+        if (blocked) parts.push(blocked);
+        else if (next.earliestStart > now) parts.push(`next step in ${inTime(next.earliestStart)} at the earliest`);
+        else parts.push("next step once this one's targets are judged");
+      }
+      if (step.status === "pending" && step.earliestStart) {
+        parts.push(step.earliestStart > now && !blocked ? `earliest start ${time(step.earliestStart)} (in ${inTime(step.earliestStart)})` : "starts after the steps before it");
+      }
       li.textContent = parts.join(" · ");
       li.dataset.status = step.status;
       return li;
@@ -226,7 +272,9 @@ function renderPlan(info, plan) {
   $("forecast").textContent = plan.needsRetry
     ? `Forecast (in this page): ${plan.version} failed and was rolled back; nothing starts until it is retried or another version is set.`
     : plan.version && plan.version !== info.lastKnownGoodVersion
-      ? `Forecast (in this page): ${plan.version} can be good at ${time(plan.earliestGood)} at the earliest${plan.paused ? " once resumed" : ""}.`
+      ? blocked
+        ? `Forecast (in this page): ${plan.version} is ${blocked}.`
+        : `Forecast (in this page): ${plan.version} can be good at ${time(plan.earliestGood)} at the earliest${plan.earliestGood > now ? ` (in ${inTime(plan.earliestGood)})` : ""}.`
       : "Forecast (in this page): no rollout under way.";
 }
 

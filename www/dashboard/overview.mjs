@@ -84,7 +84,10 @@ async function refresh(row) {
   const link = document.createElement("a");
   link.href = `#${path}`;
   link.textContent = `${row.namespace} / ${row.entity}`;
-  const step = info.step === null ? "-" : `${info.step + 1} of ${info.options.steps.length}`;
+  // Without a plan, the rollout moves in batches: say so rather than nothing.
+  const moving = info.phase === "rolling_out" || info.phase === "rolling_back";
+  const batches = info.phase === "rolling_back" ? info.options.rollbackBatchPercent ?? 100 : info.options.batchPercent;
+  const step = info.step !== null ? `${info.step + 1} of ${info.options.steps.length}` : moving ? `batches of ${batches}%` : "-";
   const cells = [link, badge(state), info.targetVersion || "-", step, info.lastKnownGoodVersion || "-", info.lastKnownBadVersion || "-"];
   row.tr.replaceChildren(
     ...cells.map((content) => {
