@@ -237,6 +237,24 @@ test("the options form sets every option by name and shows the engine's refusal;
   await page.waitForFunction(() => document.querySelector("#what-if-result").dataset.outcome, null, { timeout: 30_000 });
   assert.equal(await page.getAttribute("#what-if-result", "data-outcome"), "rolled_out");
   assert.match(await page.textContent("#what-if-result"), /w2 rolls out after/);
+  // It says the cadence it assumed, which the user sets: faster, sooner.
+  const took = async () => {
+    const text = await page.textContent("#what-if-result");
+    const [, m = 0, sec] = /rolls out after (?:(\d+)m )?(\d+)s/.exec(text);
+    return Number(m) * 60 + Number(sec);
+  };
+  assert.match(await page.textContent("#what-if-result"), /with the controller stepping every 10s and targets reporting a new version about 20s after being told \(set here; the forecast above assumes they report at once\)/);
+  const usual = await took();
+  await page.fill("#what-if-step", "2");
+  await page.fill("#what-if-delay", "0");
+  await page.click("#what-if button[type=submit]");
+  await page.waitForFunction(() => /stepping every 2s/.test(document.querySelector("#what-if-result").textContent), null, { timeout: 30_000 });
+  assert.ok((await took()) < usual, `${await took()} s against ${usual} s`);
+  await page.fill("#what-if-step", "0");
+  await page.click("#what-if button[type=submit]");
+  assert.match(await page.$eval("#what-if-step", (el) => el.validationMessage), /./, "a loop of 0 s is refused on its field");
+  await page.fill("#what-if-step", "10");
+  await page.fill("#what-if-delay", "20");
   await page.fill("#what-if-percent", "100");
   await page.click("#what-if button[type=submit]");
   await page.waitForFunction(() => document.querySelector("#what-if-result").dataset.outcome === "rolled_back", null, { timeout: 30_000 });

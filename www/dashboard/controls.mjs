@@ -181,10 +181,16 @@ function wireWhatIf(onError) {
     const share = Number($("what-if-percent").value) / 100;
     const kind = $("what-if-kind").value;
     const failures = share > 0 && version ? { [version]: { [kind]: share } } : {};
+    // The cadence is the user's to say (the engine does not know its
+    // controller's loop): the answer repeats it.
+    if (!["what-if-step", "what-if-delay"].every((id) => $(id).reportValidity())) return;
+    const stepSecs = Number($("what-if-step").value);
+    const reportDelaySecs = Number($("what-if-delay").value);
     $("what-if-result").textContent = "Running in this page…";
     $("what-if-cancel").hidden = false;
     const approveGates = $("what-if-approve").checked;
-    running = whatIf(bytes, namespace, entity, { failures, approveGates }, ({ steps, elapsedSecs }) => {
+    const cadence = `with the controller stepping every ${formatDuration(stepSecs)} and targets reporting a new version about ${formatDuration(reportDelaySecs)} after being told (set here; the forecast above assumes they report at once)`;
+    running = whatIf(bytes, namespace, entity, { failures, approveGates, stepSecs, reportDelaySecs }, ({ steps, elapsedSecs }) => {
       $("what-if-result").textContent = `Running in this page: ${steps} steps, ${formatDuration(elapsedSecs)} of virtual time…`;
     });
     try {
@@ -193,7 +199,7 @@ function wireWhatIf(onError) {
       const failed = Object.entries(summary.reasons).reduce((sum, [reason, k]) => sum + (reason.startsWith("failed") ? k : 0), 0);
       $("what-if-result").textContent =
         `If ${Math.round(share * 100)}% of the targets not yet succeeded on ${version || "it"} ${kind === "unhealthy" ? "report errors" : `are ${kind}`}: ` +
-        `${summary.version} ${outcome} after ${formatDuration(summary.virtualSecs)} (${summary.steps} steps of the controller loop); ` +
+        `${summary.version} ${outcome} after ${formatDuration(summary.virtualSecs)} (${summary.steps} steps of the controller loop), ${cadence}; ` +
         `${summary.targetsTouched.toLocaleString("en-US")} targets moved, at most ${summary.peakInFlight.toLocaleString("en-US")} in flight at once` +
         `${summary.peakRollingBack ? ` and ${summary.peakRollingBack.toLocaleString("en-US")} rolling back` : ""}, ${failed} failed at the end. ` +
         analysis.map((run) => `${run.kind === "background" ? "Its background analysis" : `The analysis of step ${run.kind.step + 1}`} (measured from the fleet model) ${run.phase === "running" ? "is still running" : `ends ${run.phase}`}${run.message ? `: ${run.message}` : ""}. `).join("") +
