@@ -14,6 +14,11 @@ Commands:
   serve      serve the HTTP API (the Go engine's, under /v1/orchestrate),
              the live dashboard at /dashboard/ and the rollout simulator
              at /simulator/
+  get        one entity of a running server: state, versions, targets,
+             plan, analysis, last events (--watch: live; --wait-for)
+  list       every entity of a running server, with its state
+  pause, resume, approve, promote, abort, retry, set, rollback-to
+             the engine's controls, on an entity of a running server
 
 orchestrator-engine <command> --help lists a command's options;
 orchestrator-engine --version prints the engine's version.

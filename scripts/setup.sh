@@ -11,8 +11,9 @@
 #   - with --servers: Debian's redis-server and postgresql, which the store
 #     tests start on loopback and free ports (never as services), and
 #     Debian's prometheus (with promtool), which the analysis tests start
-#     on data written for them, and python3-scipy, the reference the canary
-#     judge's statistics are checked against.
+#     on data written for them, python3-scipy, the reference the canary
+#     judge's statistics are checked against, and tmux, the terminal that
+#     `get --watch` is read back from.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,13 +51,13 @@ if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   sudo_if_needed apt-get update -qq
   sudo_if_needed apt-get install -y -qq chromium >/dev/null
 fi
-if [ "${1:-}" = "--servers" ] && { ! command -v redis-server >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v promtool >/dev/null || ! /usr/bin/python3 -c "import scipy" 2>/dev/null; }; then
-  say "installing Debian's redis-server, postgresql and prometheus for the store and analysis tests"
+if [ "${1:-}" = "--servers" ] && { ! command -v redis-server >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v promtool >/dev/null || ! /usr/bin/python3 -c "import scipy" 2>/dev/null || ! command -v tmux >/dev/null; }; then
+  say "installing Debian's redis-server, postgresql, prometheus and tmux for the store, analysis and terminal tests"
   export DEBIAN_FRONTEND=noninteractive
   sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
   sudo_if_needed apt-get update -qq
   # No service is started: the tests start their own, on loopback.
-  sudo_if_needed apt-get install -y -qq redis-server postgresql prometheus python3-scipy >/dev/null
+  sudo_if_needed apt-get install -y -qq redis-server postgresql prometheus python3-scipy tmux >/dev/null
 fi
 if [ "${1:-}" = "--bench" ] && ! rustup target list --installed | grep -qx wasm32-wasip1; then
   say "adding the wasm32-wasip1 target (the wasm half of the wasm/native benchmark)"

@@ -8,7 +8,7 @@ import { formatDuration } from "../engine/simulation.mjs";
 import { Palette, drawGrid, gridLayout, hitTest } from "../render.mjs";
 import { api, entityPath, follow } from "./api.mjs";
 import { entityView } from "./engine.mjs";
-import { badge, stateOf } from "./state.mjs";
+import { badge, countsText, stateOf } from "./state.mjs";
 
 const $ = (id) => document.getElementById(id);
 /** The event list keeps the newest this many (the API has them all). */
@@ -102,26 +102,9 @@ function render(entity) {
   $("entity").hidden = false;
   const { info, plan, history, counts, targets, analysis } = entity.view;
   const n = targets.names.length;
-  const failed = Object.entries(counts).reduce((sum, [reason, k]) => sum + (reason.startsWith("failed") ? k : 0), 0);
-  const state = stateOf(info);
-  badge(state, $("entity-state"));
-  const fmt = (k) => k.toLocaleString("en-US");
-  // Every target is counted once: the ones moving and judged, then the
-  // others by what keeps them where they are.
-  const others = [
-    ["rolled_back", "on their way back"],
-    ["waiting", "waiting"],
-    ["awaiting_approval", "awaiting approval"],
-    ["held_paused", "held by the pause"],
-    ["held_back", "held back"],
-    ["halted", "halted"],
-  ]
-    .filter(([reason]) => counts[reason])
-    .map(([reason, words]) => `, ${fmt(counts[reason])} ${words}`)
-    .join("");
+  badge(stateOf(info), $("entity-state"));
   $("counts").textContent =
-    `${fmt(n)} targets: ${fmt(counts.in_flight ?? 0)} in flight, ${fmt(counts.succeeded ?? 0)} succeeded, ` +
-    `${fmt(failed)} failed (the version is bad at ${fmt(info.failureThreshold)})${others}; ` +
+    `${countsText(n, counts, info.failureThreshold)}; ` +
     `target ${info.targetVersion || "-"}, good ${info.lastKnownGoodVersion || "-"}, bad ${info.lastKnownBadVersion || "-"}`;
   // The grid, by group as the engine orders them.
   entity.layout = gridLayout(targets.groups, $("grid").clientWidth || 600);

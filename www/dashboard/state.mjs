@@ -20,6 +20,28 @@ export function stateOf(info) {
   return { new: "new", rolling_out: "rolling", watching: "watching" }[info.phase] ?? "rolled out";
 }
 
+/**
+ * The targets in words, every one counted once: `n` targets, `counts` by
+ * reason (as expectedState answers), `threshold` failures making the
+ * version bad. The entity page and the terminal's `get` say it alike.
+ */
+export function countsText(n, counts, threshold) {
+  const fmt = (k) => k.toLocaleString("en-US");
+  const failed = Object.entries(counts).reduce((sum, [reason, k]) => sum + (reason.startsWith("failed") ? k : 0), 0);
+  const others = [
+    ["rolled_back", "on their way back"],
+    ["waiting", "waiting"],
+    ["awaiting_approval", "awaiting approval"],
+    ["held_paused", "held by the pause"],
+    ["held_back", "held back"],
+    ["halted", "halted"],
+  ]
+    .filter(([reason]) => counts[reason])
+    .map(([reason, words]) => `, ${fmt(counts[reason])} ${words}`)
+    .join("");
+  return `${fmt(n)} targets: ${fmt(counts.in_flight ?? 0)} in flight, ${fmt(counts.succeeded ?? 0)} succeeded, ${fmt(failed)} failed (the version is bad at ${fmt(threshold)})${others}`;
+}
+
 /** A badge (`<span class="badge">`) saying `state`. */
 export function badge(state, element = document.createElement("span")) {
   element.className = "badge";
