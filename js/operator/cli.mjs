@@ -3,7 +3,7 @@
 // its events with --watch, or waited on with --wait-for), `list` every
 // entity with its state, and the engine's controls.
 import { UsageError, parseFlags, usageLine, wholeNumber } from "../cli-args.mjs";
-import { stateOf } from "../../www/dashboard/state.mjs";
+import { UNCHANGED, stateOf } from "../../www/dashboard/state.mjs";
 import { apiClient, entityOf } from "./client.mjs";
 import { entityView, renderView, summaryLine } from "./view.mjs";
 
@@ -17,17 +17,6 @@ const CONTROLS = {
   retry: { route: "retry" },
   "rollback-to": { route: "rollback", version: true },
   set: { route: "version", version: true },
-};
-export const OPERATOR_COMMANDS = ["get", "list", ...Object.keys(CONTROLS)];
-
-/** Why a control changed nothing (the API answered `changed: false`). */
-const UNCHANGED = {
-  pause: "the rollout was already paused",
-  resume: "the rollout was not paused",
-  approve: "no step is waiting for approval",
-  promote: "no step is baking, holding or waiting to be promoted past",
-  retry: "the version is not one judged bad",
-  abort: "there is no rollout under way to abort",
 };
 
 const USAGE = `Usage: orchestrator-engine <command> [NAMESPACE/ENTITY] [options]

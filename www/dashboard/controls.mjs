@@ -6,6 +6,7 @@ import { formatDuration, formatSteps, parseSteps } from "../engine/simulation.mj
 import { api } from "./api.mjs";
 import { whatIf } from "./engine.mjs";
 import { refresh, shown } from "./entity.mjs";
+import { UNCHANGED } from "./state.mjs";
 
 const $ = (id) => document.getElementById(id);
 
@@ -63,15 +64,7 @@ export function wireControls(onError) {
 
 // ---- options ---------------------------------------------------------------
 
-/** What a control's answer means, in words: `changed: false` says nothing happened, and why it could not. */
-const UNCHANGED = {
-  pause: "the rollout was already paused",
-  resume: "the rollout was not paused",
-  approve: "no step is waiting for approval",
-  promote: "no step is baking, holding or waiting to be promoted past",
-  retry: "the version is not one judged bad",
-  abort: "there is no rollout under way to abort",
-};
+/** What a control's answer means, in words: `changed: false` says nothing happened, and why. */
 function answered(button, answer, paused) {
   const control = button.dataset.control;
   const label = button.textContent.trim();

@@ -42,6 +42,16 @@ export function countsText(n, counts, threshold) {
   return `${fmt(n)} targets: ${fmt(counts.in_flight ?? 0)} in flight, ${fmt(counts.succeeded ?? 0)} succeeded, ${fmt(failed)} failed (the version is bad at ${fmt(threshold)})${others}`;
 }
 
+/** Why a control changed nothing (the API answered `changed: false`), by control: the page and the terminal say it alike. */
+export const UNCHANGED = Object.freeze({
+  pause: "the rollout was already paused",
+  resume: "the rollout was not paused",
+  approve: "no step is waiting for approval",
+  promote: "no step is baking, holding or waiting to be promoted past",
+  retry: "the version is not one judged bad",
+  abort: "there is no rollout under way to abort",
+});
+
 /** A badge (`<span class="badge">`) saying `state`. */
 export function badge(state, element = document.createElement("span")) {
   element.className = "badge";
