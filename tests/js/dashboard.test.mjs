@@ -592,3 +592,52 @@ test("the sign-in box sits beside its label, on a wide screen and a phone", asyn
   }
   await page.close();
 });
+
+test("a dark theme follows the system's colour scheme: dark ground, light ink, the badges' meanings unchanged", async () => {
+  for (const open of browser.context.pages()) await open.close();
+  const { page, errors } = await pageWithErrors(browser.context);
+  const colours = () =>
+    page.evaluate(() => {
+      const rgb = (text) => text.match(/\d+/g).slice(0, 3).map(Number);
+      const lum = ([r, g, b]) => (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+      const body = getComputedStyle(document.body);
+      const panel = document.querySelector("main:not([hidden]) table, main:not([hidden]) .panel");
+      return { ground: lum(rgb(getComputedStyle(document.documentElement).backgroundColor)), ink: lum(rgb(body.color)), panel: panel && lum(rgb(getComputedStyle(panel).backgroundColor)) };
+    });
+  await page.emulateMedia({ colorScheme: "light" });
+  await signIn(page, "w");
+  await page.waitForSelector("#entities a");
+  const light = await colours();
+  assert.ok(light.ground > 0.8 && light.ink < 0.3, JSON.stringify(light));
+  await page.emulateMedia({ colorScheme: "dark" });
+  const dark = await colours();
+  assert.ok(dark.ground < 0.15 && dark.ink > 0.8 && dark.panel < 0.2, JSON.stringify(dark));
+  await page.waitForFunction(() => [...document.querySelectorAll("#entities .badge")].some((b) => b.textContent), null, { timeout: 10_000 });
+  await page.screenshot({ path: join(OUTPUT, "dashboard-overview-dark.png") });
+  // A state keeps its colour's meaning: rolled out is still the good colour, rolled back the bad one.
+  const badgeColour = (state) => page.evaluate((s) => {
+    const b = document.createElement("span");
+    b.className = "badge";
+    b.dataset.state = s;
+    document.body.append(b);
+    const colour = getComputedStyle(b).backgroundColor;
+    b.remove();
+    return colour;
+  }, state);
+  const good = await page.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue("--good").trim());
+  assert.notEqual(await badgeColour("rolled out"), await badgeColour("rolled back"));
+  assert.match(good, /^#/);
+  await page.goto(`${server.url}/#/prod/api`);
+  await page.waitForFunction(() => /^\d+ targets/.test(document.querySelector("#counts").textContent), null, { timeout: 10_000 });
+  // The controls stay readable: light text on a dark button.
+  const button = await page.evaluate(() => {
+    const rgb = (text) => text.match(/\d+/g).slice(0, 3).map(Number);
+    const lum = ([r, g, b]) => (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+    const style = getComputedStyle(document.querySelector("[data-control=pause]"));
+    return { text: lum(rgb(style.color)), face: lum(rgb(style.backgroundColor)) };
+  });
+  assert.ok(button.text - button.face > 0.5, JSON.stringify(button));
+  await page.screenshot({ path: join(OUTPUT, "dashboard-entity-dark.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
