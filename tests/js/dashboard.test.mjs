@@ -454,15 +454,22 @@ test("the options form refuses what is not a value, shows each change (old → n
   await page.waitForFunction(() => /nothing to change/.test(document.querySelector("#control-result").textContent));
   assert.equal(asked.length, 1);
 
-  // A control that changes nothing says so.
+  // Controls are enabled by state, each disabled one saying why.
+  const enabled = () => page.$$eval("[data-control]", (buttons) => buttons.filter((b) => !b.disabled).map((b) => b.textContent.trim()));
+  await page.waitForFunction(() => document.querySelector("[data-control=resume]").disabled);
+  assert.deepEqual(await enabled(), ["Pause", "Set", "Force", "Roll back to"], "settled: nothing to resume, approve, promote, retry or abort");
+  assert.equal(await page.getAttribute("[data-control=approve]", "title"), "Nothing to do: no step is waiting for approval");
   await page.click("[data-control=pause]");
   await page.waitForFunction(() => document.querySelector("#control-result").textContent === "Pause: done.");
-  await page.click("[data-control=pause]");
-  await page.waitForFunction(() => /^Pause: nothing changed; the rollout was already paused\.$/.test(document.querySelector("#control-result").textContent));
-  await page.click("[data-control=resume]");
-  await page.waitForFunction(() => document.querySelector("#control-result").textContent === "Resume: done.");
+  await page.waitForFunction(() => document.querySelector("[data-control=pause]").disabled);
+  assert.deepEqual(await enabled(), ["Resume", "Set", "Force", "Roll back to"]);
+  // The state moved on before a click landed: the answer's changed: false says so.
+  await page.route("**/v1/orchestrate/staging/guarded/resume", (route) => route.fulfill({ json: { status: "success", message: "ok", changed: false } }));
   await page.click("[data-control=resume]");
   await page.waitForFunction(() => /^Resume: nothing changed; the rollout was not paused\.$/.test(document.querySelector("#control-result").textContent));
+  await page.unroute("**/v1/orchestrate/staging/guarded/resume");
+  await page.click("[data-control=resume]");
+  await page.waitForFunction(() => document.querySelector("#control-result").textContent === "Resume: done.");
 
   // A missing entity: its error alone, nothing of the entity shown before.
   await page.goto(`${server.url}/#/staging/nope`);

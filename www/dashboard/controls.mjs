@@ -37,6 +37,7 @@ export function wireControls(onError) {
   // The form shows the entity's options as they are, except while open (being edited).
   document.addEventListener("entity-shown", () => {
     if (!$("options").open) fillOptions();
+    enableByState();
   });
   for (const name of Object.keys(OPTIONS)) $(`option-${name}`).addEventListener("input", (event) => event.target.setCustomValidity(""));
   $("options-form").addEventListener("submit", async (event) => {
@@ -63,6 +64,41 @@ export function wireControls(onError) {
 }
 
 // ---- options ---------------------------------------------------------------
+
+/**
+ * Why each control could do nothing now, or `null` when it can: a control
+ * that could not is disabled, its reason its tooltip. (The state may move
+ * on before a click lands: the answer's `changed: false` says so then.)
+ */
+function couldNot(control, full, info) {
+  const rolling = info.phase === "rolling_out";
+  switch (control) {
+    case "pause":
+      return info.paused ? UNCHANGED.pause : null;
+    case "resume":
+      return info.paused ? null : UNCHANGED.resume;
+    case "approve":
+      return info.awaitingApproval ? null : UNCHANGED.approve;
+    case "promote":
+      return rolling ? null : full ? "no rollout is under way to promote" : UNCHANGED.promote;
+    case "retry":
+      return info.lastKnownBadVersion && info.lastKnownBadVersion === info.targetVersion ? null : UNCHANGED.retry;
+    case "abort":
+      return rolling || info.phase === "watching" ? null : UNCHANGED.abort;
+    default:
+      return null; // set, force and roll back to take a version: always possible to ask
+  }
+}
+
+function enableByState() {
+  const info = shown?.view?.info;
+  if (!info) return;
+  for (const button of document.querySelectorAll("[data-control]")) {
+    const why = couldNot(button.dataset.control, button.dataset.full === "true", info);
+    button.disabled = why !== null;
+    button.title = why === null ? "" : `Nothing to do: ${why}`;
+  }
+}
 
 /** What a control's answer means, in words: `changed: false` says nothing happened, and why. */
 function answered(button, answer, paused) {
