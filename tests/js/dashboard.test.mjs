@@ -648,3 +648,36 @@ test("a dark theme follows the system's colour scheme: dark ground, light ink, t
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test("why, at the top: the error budget while a version rolls out; once it is bad, the engine's reason and the failed targets with their messages, kept after the rollback", async () => {
+  const at = (path) => `${server.url}/v1/orchestrate/staging${path}`;
+  const send = async (method, path, body) => (await fetch(at(path), { method, headers: write, body: JSON.stringify(body) })).json();
+  let hosts = Array.from({ length: 10 }, (_, i) => ({ name: `f${i}`, group: "", version: "v1", message: "", isError: false }));
+  const step = async () => {
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const answer = await send("POST", "/failing", hosts.map((h) => ({ ...h, isError: h.version === "v2" && ["f0", "f1"].includes(h.name), message: h.version === "v2" && ["f0", "f1"].includes(h.name) ? "error rate 9%" : "" })));
+    hosts = hosts.map((h) => ({ ...h, version: answer.find((a) => a.name === h.name)?.version ?? h.version }));
+  };
+  await send("PUT", "/failing/options", { batchPercent: 20, successTimeoutSecs: 0, durationTimeoutSecs: 600, errorTimeoutSecs: 0, maxFailures: 1 });
+  await send("POST", "/failing/version", { version: "v1" });
+  await step();
+  await step();
+  for (const open of browser.context.pages()) await open.close();
+  const { page, errors } = await pageWithErrors(browser.context);
+  await signIn(page, "w");
+  await page.waitForSelector("#entities a");
+  await page.goto(`${server.url}/#/staging/failing`);
+  await page.waitForFunction(() => /^10 targets/.test(document.querySelector("#counts").textContent), null, { timeout: 10_000 });
+  await send("POST", "/failing/version", { version: "v2" });
+  await step();
+  await page.waitForFunction(() => /^Error budget: 0 failed of 1 allowed \(the version is bad at 2\)\.$/.test(document.querySelector("#why").textContent), null, { timeout: 10_000 });
+  for (let i = 0; i < 20 && hosts.some((h) => h.version !== "v1" || i < 3); i++) await step();
+  assert.equal((await send("GET", "/failing/info")).lastKnownBadVersion, "v2");
+  assert.ok(hosts.every((h) => h.version === "v1"), "rolled back");
+  await page.waitForFunction(() => /^Why: v2 was judged bad: /.test(document.querySelector("#why").textContent), null, { timeout: 10_000 });
+  const why = await page.textContent("#why");
+  assert.match(why, /Failed: f0 \([^)]*error rate 9%[^)]*\), f1 \([^)]*error rate 9%[^)]*\)\.$/, why);
+  assert.equal(await page.getAttribute("#why", "data-verdict"), "bad");
+  assert.deepEqual(errors, []);
+  await page.close();
+});

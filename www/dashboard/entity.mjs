@@ -35,14 +35,16 @@ let shownRead = 0;
 export async function showEntity(namespace, entity, onError) {
   leave();
   const path = entityPath(namespace, entity);
-  shown = { namespace, entity, path, palette: new Palette(), onError };
+  // Verdicts and failures as the event stream brings them (the snapshot's
+  // targets forget a failure once the target is sent back).
+  shown = { namespace, entity, path, palette: new Palette(), onError, verdicts: new Map(), failures: new Map() };
   $("entity-name").textContent = `${namespace} / ${entity}`;
   $("where").textContent = `${namespace} / ${entity}`;
   $("events").replaceChildren();
   // Nothing of the entity shown before stays under this one's name: the
   // view appears with this entity's first read (never, if it is missing).
   $("entity").hidden = true;
-  for (const id of ["what-if-result", "target-tip", "forecast", "control-result"]) $(id).textContent = "";
+  for (const id of ["what-if-result", "target-tip", "forecast", "control-result", "why"]) $(id).textContent = "";
   await refresh();
   const controller = new AbortController();
   stopEvents = () => controller.abort();
@@ -106,6 +108,7 @@ function render(entity) {
   $("counts").textContent =
     `${countsText(n, counts, info.failureThreshold)}; ` +
     `target ${info.targetVersion || "-"}, good ${info.lastKnownGoodVersion || "-"}, bad ${info.lastKnownBadVersion || "-"}`;
+  renderWhy(entity, info, counts);
   // The grid, by group as the engine orders them.
   entity.layout = gridLayout(targets.groups, $("grid").clientWidth || 600);
   const cell = (i) => {
@@ -205,6 +208,36 @@ function chart(measurements) {
   return svg;
 }
 
+/** How many failed targets the "why" names; the rest are counted. */
+const FAILURES_NAMED = 5;
+
+/**
+ * The verdict and its reason in words, at the top: while a version rolls
+ * out, the error budget used; once it is judged bad, why (the engine's
+ * own words) and the targets that failed with their messages, kept after
+ * the rollback sent them back.
+ */
+function renderWhy(entity, info, counts) {
+  const version = info.rollingVersion;
+  const failed = Object.entries(counts).reduce((sum, [reason, k]) => sum + (reason.startsWith("failed") ? k : 0), 0);
+  const allowed = Math.max(0, info.failureThreshold - 1);
+  const failures = entity.failures.get(version);
+  const named = failures?.events.map((e) => `${e.target.name}${e.detail ? ` (${e.detail})` : ""}`).join(", ");
+  const more = failures && failures.count > failures.events.length ? ` and ${(failures.count - failures.events.length).toLocaleString("en-US")} more` : "";
+  const failedText = failures ? ` Failed: ${named}${more}.` : "";
+  const verdict = entity.verdicts.get(version);
+  let text = "";
+  if (info.lastKnownBadVersion && version === info.lastKnownBadVersion) {
+    text = `Why: ${version} was judged bad${verdict ? `: ${verdict.detail}` : ""}.${failedText}`;
+  } else if (info.phase === "rolling_out") {
+    text = `Error budget: ${failed.toLocaleString("en-US")} failed of ${allowed.toLocaleString("en-US")} allowed (the version is bad at ${info.failureThreshold.toLocaleString("en-US")}).${failedText}`;
+  } else if (verdict && verdict.kind === "version_good") {
+    text = `Why: ${version} was judged good: ${verdict.detail}.`;
+  }
+  $("why").textContent = text;
+  $("why").dataset.verdict = info.lastKnownBadVersion && version === info.lastKnownBadVersion ? "bad" : "";
+}
+
 /**
  * What holds the rollout, in words, or `null`: a pause (by whom), a gate
  * waiting for approval, an analysis run holding its step. A held rollout
@@ -297,6 +330,13 @@ async function followEvents(path, signal, onError) {
       li.value = event.seq;
       li.dataset.kind = event.kind;
       li.textContent = `${time(event.time)} ${event.kind} ${event.version}${event.target ? ` ${event.target.name}` : ""}: ${event.detail}`;
+      if (event.kind === "version_bad" || event.kind === "version_good") shown?.verdicts.set(event.version, event);
+      if (event.kind === "target_failed" && shown) {
+        const failures = shown.failures.get(event.version) ?? { count: 0, events: [] };
+        failures.count++;
+        if (failures.events.length < FAILURES_NAMED) failures.events.push(event);
+        shown.failures.set(event.version, failures);
+      }
       const list = $("events");
       list.prepend(li);
       while (list.childElementCount > MAX_SHOWN_EVENTS) list.lastElementChild.remove();
