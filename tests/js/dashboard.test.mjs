@@ -304,8 +304,19 @@ test("a 100,000-target entity: shown whole, walked by keyboard, its events cappe
   assert.match(await page.textContent("#target-tip"), /^zone-7\/node-099999: v1, waiting/);
   await page.keyboard.press("Home");
   assert.match(await page.textContent("#target-tip"), /^zone-0\/node-000000: v2, in_flight/);
-  // The 1,000 events kept (5,000 assignments logged) are streamed in; the page shows the newest 500.
-  await page.waitForFunction(() => document.querySelectorAll("#events li").length === 500, null, { timeout: 30_000 });
+  // The 1,000 events kept (5,000 assignments logged) are streamed in; the
+  // page keeps the newest 500 of its targets', folded away until asked for
+  // (and, apart, the newest 500 of the entity's own).
+  await page.waitForFunction(() => document.querySelectorAll("#events li[data-target]").length === 500, null, { timeout: 30_000 });
+  assert.equal(await page.locator("#events li[data-target]:visible").count(), 0, "per-target events folded");
+  assert.match(await page.textContent("#events-folded"), /^[\d,]+ per-target events folded$/);
+  await page.check("#events-targets");
+  assert.equal(await page.locator("#events li[data-target]:visible").count(), 500);
+  await page.selectOption("#events-kind", "target_assigned");
+  assert.ok((await page.locator("#events li:visible").count()) >= 1);
+  assert.equal(await page.locator("#events li:visible:not([data-kind=target_assigned])").count(), 0, "one kind at a time");
+  await page.selectOption("#events-kind", "");
+  await page.uncheck("#events-targets");
   // Controls answer while it is shown: pause, and the page says so.
   await page.click("[data-control=pause]");
   await page.waitForFunction(() => document.querySelector("#entity-state").textContent === "paused", null, { timeout: 30_000 });

@@ -11,7 +11,7 @@ import { entityView } from "./engine.mjs";
 import { badge, countsText, stateOf } from "./state.mjs";
 
 const $ = (id) => document.getElementById(id);
-/** The event list keeps the newest this many (the API has them all). */
+/** The event list keeps the newest this many of each sort, the entity's and its targets' (the API has them all). */
 const MAX_SHOWN_EVENTS = 500;
 /** A time with its date and zone: the page may be read in another zone than the fleet's, or days later. */
 const time = (ms) =>
@@ -41,6 +41,7 @@ export async function showEntity(namespace, entity, onError) {
   $("entity-name").textContent = `${namespace} / ${entity}`;
   $("where").textContent = `${namespace} / ${entity}`;
   $("events").replaceChildren();
+  eventFilter.reset();
   // Nothing of the entity shown before stays under this one's name: the
   // view appears with this entity's first read (never, if it is missing).
   $("entity").hidden = true;
@@ -337,12 +338,64 @@ async function followEvents(path, signal, onError) {
         if (failures.events.length < FAILURES_NAMED) failures.events.push(event);
         shown.failures.set(event.version, failures);
       }
-      const list = $("events");
-      list.prepend(li);
-      while (list.childElementCount > MAX_SHOWN_EVENTS) list.lastElementChild.remove();
+      eventFilter.add(li, event);
       refreshSoon();
     });
   } catch (error) {
     if (!signal.aborted) onError(error);
   }
 }
+
+/**
+ * The event list's filter: per-target events folded away unless asked
+ * for (a 1,000-target rollout logs thousands), and one kind at a time if
+ * chosen. Each sort keeps its newest MAX_SHOWN_EVENTS, so the entity's own
+ * events are never pushed out by its targets'.
+ */
+const eventFilter = {
+  kinds: new Set(),
+  shown: { entity: 0, target: 0 },
+  folded: 0,
+  reset() {
+    this.kinds.clear();
+    this.shown = { entity: 0, target: 0 };
+    this.folded = 0;
+    $("events-kind").replaceChildren(new Option("every kind", ""));
+    $("events-folded").textContent = "";
+  },
+  hides(li) {
+    const kind = $("events-kind").value;
+    return (li.dataset.target !== undefined && !$("events-targets").checked) || (kind !== "" && li.dataset.kind !== kind);
+  },
+  add(li, event) {
+    const sort = event.target ? "target" : "entity";
+    if (event.target) li.dataset.target = event.target.name;
+    if (!this.kinds.has(event.kind)) {
+      this.kinds.add(event.kind);
+      $("events-kind").append(new Option(event.kind.replaceAll("_", " "), event.kind));
+    }
+    li.hidden = this.hides(li);
+    const list = $("events");
+    list.prepend(li);
+    if (++this.shown[sort] > MAX_SHOWN_EVENTS) {
+      for (let item = list.lastElementChild; item; item = item.previousElementSibling) {
+        if ((item.dataset.target !== undefined) === (sort === "target")) {
+          item.remove();
+          this.shown[sort]--;
+          break;
+        }
+      }
+    }
+    if (event.target) this.folded++;
+    this.say();
+  },
+  apply() {
+    for (const li of $("events").children) li.hidden = this.hides(li);
+    this.say();
+  },
+  say() {
+    $("events-folded").textContent = !$("events-targets").checked && this.folded > 0 ? `${this.folded.toLocaleString("en-US")} per-target events folded` : "";
+  },
+};
+$("events-targets").addEventListener("change", () => eventFilter.apply());
+$("events-kind").addEventListener("change", () => eventFilter.apply());
