@@ -19,7 +19,7 @@ import { fleetMetrics, measureFromModel } from "./simulation/metrics.mjs";
 import { normalizeOptions } from "./analysis/template.mjs";
 
 export { CONTROLS, DEFAULT_SCENARIO, FAILURE_KINDS, ScenarioError, formatSteps, normalizeScenario, parseAmount, parseSteps } from "./simulation/scenario.mjs";
-export { OUTCOME_TEXT, formatDuration, tally } from "./simulation/words.mjs";
+export { OUTCOME_TEXT, UNCHANGED, countsText, formatDuration, stateOf, tally } from "./simulation/words.mjs";
 
 export const NAMESPACE = "simulation";
 export const ENTITY = "service";
@@ -77,7 +77,7 @@ export class Simulation {
     this.#measureFromFleet();
     const { versions, options } = this.scenario;
     for (const t of this.fleet) t.running = versions.current;
-    this.engine.setRolloutOptions(this.namespace, this.entity, normalizeOptions(options));
+    this.#applyOptions(options);
     this.#establish(versions.current);
     this.#startRun(this.nowMs);
     this.expected = this.engine.expectedState(this.namespace, this.entity);
@@ -249,7 +249,7 @@ export class Simulation {
    * was drawn from them, and the engine (and its snapshot) has the new ones.
    */
   setOptions(options) {
-    this.engine.setRolloutOptions(this.namespace, this.entity, normalizeOptions(options));
+    this.#applyOptions(options);
     this.info = this.engine.rolloutInfo(this.namespace, this.entity);
     this.#note("operator", `rollout options set to ${JSON.stringify(options)}`);
   }
@@ -408,7 +408,7 @@ export class Simulation {
     // A plan's gates and bakes, and a watch window, are for the rollout
     // the run is about, not for the fleet as it is.
     const { steps, watchSecs, analysis, ...plain } = this.scenario.options;
-    this.engine.setRolloutOptions(this.namespace, this.entity, normalizeOptions(plain));
+    this.#applyOptions(plain);
     this.engine.setTargetVersion(this.namespace, this.entity, version);
     const reports = this.fleet.map((t) => ({ name: t.name, group: t.group, version, message: "running", isError: false }));
     for (let i = 0; i <= 4 * this.fleet.length + 10; i++) {
@@ -416,7 +416,7 @@ export class Simulation {
       this.nowMs += this.scenario.stepSecs * 1000;
       const settled = expected.every((e) => e.reason === "succeeded");
       if (settled && this.engine.rolloutInfo(this.namespace, this.entity).lastKnownGoodVersion === version) {
-        this.engine.setRolloutOptions(this.namespace, this.entity, normalizeOptions(this.scenario.options));
+        this.#applyOptions(this.scenario.options);
         return;
       }
     }
@@ -455,6 +455,14 @@ export class Simulation {
         t.pending = null;
       }
     }
+  }
+
+  /**
+   * Gives the engine `options`, analysis templates read as users write
+   * them (the pages' bare bindings do not read them themselves).
+   */
+  #applyOptions(options) {
+    this.engine.setRolloutOptions(this.namespace, this.entity, normalizeOptions(options));
   }
 
   /** Analysis measures the fleet model, whatever provider a metric names. */

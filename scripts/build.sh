@@ -52,4 +52,4 @@ mkdir -p www/engine
 cp -r pkg/web/orchestrator_engine.js pkg/web/orchestrator_engine_bg.wasm pkg/web/snippets js/simulation.mjs js/simulation js/errors.mjs www/engine/
 # The simulation reads analysis templates as users write them.
 mkdir -p www/engine/analysis
-cp js/analysis/template.mjs www/engine/analysis/
+cp js/analysis/template.mjs js/analysis/model.mjs www/engine/analysis/

@@ -23,7 +23,10 @@
 
 import { boundedText, endpointName, excerpt, hostMatcher, MAX_ANSWER_BYTES } from "../hooks/http.mjs";
 import { orchestratorError } from "../errors.mjs";
+import { measured, modelProvider } from "./model.mjs";
 import { seconds } from "./template.mjs";
+
+export { valueText } from "./model.mjs";
 
 /** Whether the provider is reached over HTTP (a synchronous step never waits for it). */
 export const isRemote = (request) => {
@@ -41,17 +44,9 @@ export const isRemote = (request) => {
  */
 export function metricProvider({ functions = {}, secrets = {}, allowHosts, model } = {}) {
   if (model !== undefined) {
-    // A stand-in for every provider (the simulators' fleet model): asked
-    // for each metric whatever its provider names, and never remote.
+    // A stand-in for every provider (the simulators' fleet model).
     if (typeof model !== "function") throw orchestratorError("INVALID_ARGUMENT", "invalid argument metrics.model: must be a function");
-    const measure = (request, context) => {
-      const provider = JSON.parse(request.provider);
-      const [kind, config] = Object.entries(provider)[0] ?? [];
-      const value = model({ metric: request.metric, kind, config, at: request.at, namespace: context.namespace, entity: context.entity, version: context.version });
-      return measured(value ?? null, `${request.metric} (fleet model)`);
-    };
-    measure.local = true;
-    return measure;
+    return modelProvider(model);
   }
   if (functions === null || typeof functions !== "object" || Object.values(functions).some((f) => typeof f !== "function")) {
     throw orchestratorError("INVALID_ARGUMENT", "invalid argument metrics.functions: must be an object of names to functions");
@@ -79,12 +74,6 @@ function fillSecrets(text, secrets, shown) {
   });
 }
 
-/** The value as JSON text, with NaN and the infinities as Prometheus writes them. */
-export function valueText(value) {
-  return JSON.stringify(value, (_, v) => (typeof v === "number" && !Number.isFinite(v) ? (Number.isNaN(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf") : v)) ?? "null";
-}
-
-const measured = (value, query, warnings = []) => ({ value, text: valueText(value), query, warnings });
 
 function measureFunction(functions, config, request, context) {
   const { name, ...rest } = typeof config === "string" ? { name: config } : config ?? {};

@@ -3,7 +3,7 @@
 // its events with --watch, or waited on with --wait-for), `list` every
 // entity with its state, and the engine's controls.
 import { UsageError, parseFlags, usageLine, wholeNumber } from "../cli-args.mjs";
-import { UNCHANGED, stateOf } from "../../www/dashboard/state.mjs";
+import { UNCHANGED, stateOf } from "../simulation/words.mjs";
 import { apiClient, entityOf } from "./client.mjs";
 import { entityView, renderView, summaryLine } from "./view.mjs";
 
@@ -79,7 +79,7 @@ export async function operatorMain(args, { stdout = process.stdout, stderr = pro
     if (waitFor !== undefined && !["rolled-out", "rolled-back"].includes(waitFor)) throw new UsageError(`--wait-for is rolled-out or rolled-back, got ${JSON.stringify(waitFor)}`);
     if (flags.values.timeout !== undefined && waitFor === undefined) throw new UsageError("--timeout goes with --wait-for");
     if ((flags.values.watch || waitFor) && command !== "get") throw new UsageError(`--watch and --wait-for go with get, not ${command}`);
-    const wanted = { get: 1, list: 0, set: 2, "rollback-to": 2 }[command] ?? 1;
+    const wanted = command === "list" ? 0 : CONTROLS[command]?.version ? 2 : 1;
     if (flags.positionals.length !== wanted) {
       throw new UsageError(`${command} takes ${wanted === 0 ? "no argument" : wanted === 1 ? "NAMESPACE/ENTITY" : "NAMESPACE/ENTITY VERSION"}, got ${flags.positionals.length ? flags.positionals.map((p) => JSON.stringify(p)).join(" ") : "none"}`);
     }

@@ -4,8 +4,7 @@
 // counted, the plan with its current step, the analysis runs, the last
 // events.
 import { Orchestrator } from "../node.mjs";
-import { formatDuration } from "../simulation/words.mjs";
-import { countsText, stateOf } from "../../www/dashboard/state.mjs";
+import { countsText, formatDuration, stateOf } from "../simulation/words.mjs";
 
 /** How many of the newest events the view lists. */
 const EVENTS_SHOWN = 8;

@@ -18,6 +18,9 @@
 // them as they are; a version no target runs has no data.
 
 /** The standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9). */
+
+import { modelProvider } from "../analysis/model.mjs";
+
 export function normalQuantile(p) {
   const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
   const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
@@ -70,9 +73,5 @@ export function measureFromModel(engine, model) {
     engine.useMetrics({ model });
     return;
   }
-  engine.__setMetricProvider((request, context) => {
-    const [kind, config] = Object.entries(JSON.parse(request.provider))[0] ?? [];
-    const value = model({ metric: request.metric, kind, config, at: request.at, namespace: context.namespace, entity: context.entity, version: context.version });
-    return { value: value ?? null, query: `${request.metric} (fleet model)` };
-  });
+  engine.__setMetricProvider(modelProvider(model));
 }

@@ -2,7 +2,7 @@
 // controls, the rollout options, and a "what if" run in the page. Each
 // control that moves targets asks first; each calls the API with the
 // user's token; an error is shown with its code and message.
-import { formatDuration, formatSteps, parseSteps } from "../engine/simulation.mjs";
+import { formatDuration, formatSteps, parseSteps, tally } from "../engine/simulation.mjs";
 import { api } from "./api.mjs";
 import { whatIf } from "./engine.mjs";
 import { refresh, shown } from "./entity.mjs";
@@ -118,16 +118,14 @@ function say(text) {
  * Each option field: how its text reads ("" is the default, `undefined`;
  * or none, `null`), refusing text that is not a value with what it should be.
  */
-const whole = (text) => {
-  if (text === "") return undefined;
-  if (!/^\d+$/.test(text)) throw new Error("a whole number, or empty for the default");
+/** A whole number; empty: `empty` (`undefined`, the default; or `null`, none). */
+const wholeNumber = (empty) => (text) => {
+  if (text === "") return empty;
+  if (!/^\d+$/.test(text)) throw new Error(`a whole number, or empty for ${empty === null ? "none" : "the default"}`);
   return Number(text);
 };
-const wholeOrNone = (text) => {
-  if (text === "") return null;
-  if (!/^\d+$/.test(text)) throw new Error("a whole number, or empty for none");
-  return Number(text);
-};
+const whole = wholeNumber(undefined);
+const wholeOrNone = wholeNumber(null);
 const amount = (text) => {
   if (text === "") return null;
   if (/^\d+%$/.test(text)) return text;
@@ -225,7 +223,7 @@ function wireWhatIf(onError) {
     try {
       const { summary, awaitingApproval, step, analysis = [] } = await running.result;
       const outcome = awaitingApproval && summary.outcome === "unsettled" ? `waits for approval at step ${step + 1}` : { rolled_out: "rolls out", rolled_back: "is rolled back", halted: "halts", unsettled: "has not settled" }[summary.outcome];
-      const failed = Object.entries(summary.reasons).reduce((sum, [reason, k]) => sum + (reason.startsWith("failed") ? k : 0), 0);
+      const { failed } = tally(summary.reasons);
       $("what-if-result").textContent =
         `If ${Math.round(share * 100)}% of the targets not yet succeeded on ${version || "it"} ${kind === "unhealthy" ? "report errors" : `are ${kind}`}: ` +
         `${summary.version} ${outcome} after ${formatDuration(summary.virtualSecs)} (${summary.steps} steps of the controller loop), ${cadence}; ` +

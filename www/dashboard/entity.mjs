@@ -4,7 +4,7 @@
 // engine in the page (engine.worker.mjs) from the entity's snapshot, one
 // binary read instead of a JSON read per view; each event logged reads
 // it again, at most as often as the page keeps up with.
-import { formatDuration } from "../engine/simulation.mjs";
+import { formatDuration, tally } from "../engine/simulation.mjs";
 import { Palette, drawGrid, gridLayout, hitTest } from "../render.mjs";
 import { api, entityPath, follow } from "./api.mjs";
 import { entityView } from "./engine.mjs";
@@ -220,7 +220,7 @@ const FAILURES_NAMED = 5;
  */
 function renderWhy(entity, info, counts) {
   const version = info.rollingVersion;
-  const failed = Object.entries(counts).reduce((sum, [reason, k]) => sum + (reason.startsWith("failed") ? k : 0), 0);
+  const { failed } = tally(counts);
   const allowed = Math.max(0, info.failureThreshold - 1);
   const failures = entity.failures.get(version);
   const named = failures?.events.map((e) => `${e.target.name}${e.detail ? ` (${e.detail})` : ""}`).join(", ");
