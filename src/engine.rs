@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::analysis::{AnalysisRun, MetricProvider};
 use crate::answer::Answer;
 use crate::entity::Entity;
 use crate::error::Error;
@@ -12,7 +13,6 @@ use crate::log::{Event, Rollout};
 use crate::model::{AlignedAnswer, ExpectedState, ReportRef, RolloutInfo, RolloutOptions, TargetReport, Timestamp};
 use crate::plan::Schedule;
 use crate::snapshot;
-use crate::analysis::{AnalysisRun, MetricProvider};
 use crate::step::{self, StepNames};
 
 /// Holds namespaces of entities and rolls their targets out.
@@ -26,6 +26,8 @@ pub struct Engine {
     /// Takes the measurements of every entity's analysis (not part of a
     /// snapshot, as hooks are not).
     pub(crate) metrics: Option<Box<dyn MetricProvider>>,
+    /// Who the controls are by (see [`Engine::set_actor`]).
+    pub(crate) actor: Option<Box<str>>,
 }
 
 /// One isolated environment (test, dev, prod): its entities by name.
@@ -122,8 +124,7 @@ impl Engine {
     /// [`retry`](Self::retry)).
     pub fn set_target_version(&mut self, namespace: &str, entity: &str, version: &str, now: Timestamp) -> Result<(), Error> {
         check_version("setTargetVersion", version)?;
-        self.entity_or_create(namespace, entity)?.set_target(version, now);
-        Ok(())
+        self.acting(namespace, entity, true, |e| e.set_target(version, now)).map(drop)
     }
 
     /// Sets `version` as the target and abandons the current rollout: if
@@ -133,8 +134,33 @@ impl Engine {
     /// a watch window ends the watch.
     pub fn force_target_version(&mut self, namespace: &str, entity: &str, version: &str, now: Timestamp) -> Result<(), Error> {
         check_version("forceTargetVersion", version)?;
-        self.entity_or_create(namespace, entity)?.force_target(version, now);
+        self.acting(namespace, entity, true, |e| e.force_target(version, now))
+    }
+
+    /// Names who the controls that follow are by (`None`: no one named),
+    /// until set again: a person, a token's name, a pipeline. Each event
+    /// those controls log carries it (`actor`), and so does the rollout
+    /// they concern (its `actions`, in [`history`](Self::history)). Steps
+    /// never carry it: what the engine does by itself is the engine's.
+    /// `INVALID_ARGUMENT` unless 1 to 200 bytes without control
+    /// characters.
+    pub fn set_actor(&mut self, actor: Option<&str>) -> Result<(), Error> {
+        if let Some(name) = actor {
+            check_name("actor", name)?;
+        }
+        self.actor = actor.map(Box::from);
         Ok(())
+    }
+
+    /// Applies a control to the entity as the actor set (creating the
+    /// entity for a setter, `create`).
+    fn acting<R>(&mut self, namespace: &str, entity: &str, create: bool, control: impl FnOnce(&mut Entity) -> R) -> Result<R, Error> {
+        let actor = self.actor.clone();
+        let entity = if create { self.entity_or_create(namespace, entity)? } else { self.entity_mut(namespace, entity)? };
+        entity.actor = actor;
+        let answer = control(entity);
+        entity.actor = None;
+        Ok(answer)
     }
 
     /// Pauses the entity's rollout: nothing new is assigned, while
@@ -142,12 +168,12 @@ impl Engine {
     /// Deadlines and bake times count only unpaused time. Returns whether
     /// it was not paused already.
     pub fn pause(&mut self, namespace: &str, entity: &str, now: Timestamp) -> Result<bool, Error> {
-        Ok(self.entity_mut(namespace, entity)?.pause(now))
+        self.acting(namespace, entity, false, |e| e.pause(now))
     }
 
     /// Lifts a pause; returns whether there was one.
     pub fn resume(&mut self, namespace: &str, entity: &str, now: Timestamp) -> Result<bool, Error> {
-        Ok(self.entity_mut(namespace, entity)?.resume(now))
+        self.acting(namespace, entity, false, |e| e.resume(now))
     }
 
     /// Makes the version under way last known bad and rolls its targets
@@ -156,26 +182,26 @@ impl Engine {
     /// The version stays the target: a controller that sets it on every
     /// loop does not undo the abort; [`retry`](Self::retry) does.
     pub fn abort(&mut self, namespace: &str, entity: &str, now: Timestamp) -> Result<bool, Error> {
-        Ok(self.entity_mut(namespace, entity)?.abort(now))
+        self.acting(namespace, entity, false, |e| e.abort(now))
     }
 
     /// Rolls the last known bad version out afresh when it is still the
     /// target (after an abort or a bad verdict); returns whether it did.
     pub fn retry(&mut self, namespace: &str, entity: &str, now: Timestamp) -> Result<bool, Error> {
-        Ok(self.entity_mut(namespace, entity)?.retry(now))
+        self.acting(namespace, entity, false, |e| e.retry(now))
     }
 
     /// Skips the rest of the current plan step's bake (or its approval
     /// gate); with `full`, every remaining target moves at once and no
     /// further step runs. Returns whether there was anything to skip.
     pub fn promote(&mut self, namespace: &str, entity: &str, full: bool, now: Timestamp) -> Result<bool, Error> {
-        Ok(self.entity_mut(namespace, entity)?.promote(full, now))
+        self.acting(namespace, entity, false, |e| e.promote(full, now))
     }
 
     /// Opens the approval gate the current plan step waits at; returns
     /// whether one was waiting.
     pub fn approve(&mut self, namespace: &str, entity: &str, now: Timestamp) -> Result<bool, Error> {
-        Ok(self.entity_mut(namespace, entity)?.approve(now))
+        self.acting(namespace, entity, false, |e| e.approve(now))
     }
 
     /// Rolls every target back to `version`, which must have been last
@@ -184,7 +210,7 @@ impl Engine {
     /// every target is already there.
     pub fn rollback_to(&mut self, namespace: &str, entity: &str, version: &str, now: Timestamp) -> Result<bool, Error> {
         check_version("rollbackTo", version)?;
-        self.entity_mut(namespace, entity)?.rollback_to(version, now)
+        self.acting(namespace, entity, false, |e| e.rollback_to(version, now))?
     }
 
     /// The schedule the current options give the current fleet: the

@@ -558,6 +558,10 @@ pub(crate) struct Entity {
     pub(crate) analysis: Vec<crate::analysis::AnalysisRun>,
     pub(crate) log: EventLog,
     pub(crate) history: History,
+    /// Who the control being applied is by, while it is applied (see
+    /// [`crate::Engine::set_actor`]): its events and its rollout record
+    /// them. Never set during a step, so not part of a snapshot.
+    pub(crate) actor: Option<Box<str>>,
     /// Where the last report's targets were found, in its order: the hints
     /// of [`Targets::position_hinted`]. Only a cache (a stale hint costs a
     /// lookup), so not part of a snapshot.
@@ -618,11 +622,12 @@ impl Entity {
             hooks: _,
             controllers,
             journal,
+            actor: _,
         } = self;
         // Copied with the code the engine has anyway (each generic clone
         // would add to the wasm).
-        let copied_log = EventLog { events: log.events.iter().cloned().collect(), next_seq: log.next_seq };
-        let copied_history = History { rollouts: history.rollouts.iter().copied().collect() };
+        let copied_log = EventLog { events: log.events.iter().cloned().collect(), next_seq: log.next_seq, actors: log.actors.clone() };
+        let copied_history = history.clone();
         Entity {
             versions: versions.copy(),
             target_version: *target_version,
@@ -648,13 +653,18 @@ impl Entity {
             hooks: EntityHooks::default(),
             controllers: controllers.clone(),
             journal: *journal,
+            actor: None,
         }
     }
 
     /// Appends to the event log.
     pub(crate) fn event(&mut self, now: Timestamp, kind: EventKind, version: Sym, detail: impl Into<Box<str>>) {
         let capacity = self.options.max_events;
-        self.log.push(capacity, now, kind, version, None, detail);
+        let seq = self.log.push(capacity, now, kind, version, None, detail);
+        if let Some(by) = &self.actor {
+            self.log.actors.push_back((seq, by.clone()));
+            self.history.act(version, kind, by, now);
+        }
     }
 
     /// Whether the rollout follows a plan's steps right now.

@@ -111,7 +111,7 @@ impl Entity {
         self.progress = Progress::default();
         if self.rolling_out() {
             self.rolled_back_from = Sym::EMPTY;
-            self.history.start(self.rolling, now);
+            self.history.start(self.rolling, now, self.log.next_seq.max(1));
         }
     }
 
@@ -125,7 +125,7 @@ impl Entity {
             self.history.settle(version, Outcome::Succeeded, now);
             self.enter(Phase::Settled);
         } else {
-            self.history.adopt(version, now);
+            self.history.adopt(version, now, self.log.next_seq.max(1));
             self.enter(Phase::RollingOut);
         }
         self.event(now, EventKind::VersionGood, version, detail);
@@ -269,7 +269,7 @@ impl Entity {
         }
         self.lkg = version;
         self.target_version = version;
-        self.history.rolled_back_to(version, now);
+        self.history.rolled_back_to(version, now, self.log.next_seq.max(1));
         self.event(now, EventKind::VersionSet, version, "rollbackTo: every target returns to it");
         let why = format!("rollbackTo, an operator's request, leaving {}", self.version(left));
         self.rollback_started(now, left, &why);

@@ -177,3 +177,60 @@ fn a_rollback_to_is_a_history_entry_of_its_own_and_names_the_version_it_leaves_a
     let answer = sim.engine.expected_state("prod", "app", None).unwrap();
     assert!(answer.iter().filter(|e| e.reason == TargetState::RolledBack).all(|e| e.message == "rolling back to v2: v3 is known bad"), "{answer:?}");
 }
+
+// ---- revisions: what each rollout did, and who ------------------------
+
+/// Each rollout counts the steps it reached, the targets it moved and the
+/// failures on its version (even past what the event log keeps), and the
+/// actions of named operators; a rollbackTo is a revision of its own, by
+/// whoever asked; steps are never anyone's.
+#[test]
+fn revisions_count_what_each_rollout_did_and_name_who_acted() {
+    let mut opts = options(25);
+    opts.max_events = 5;
+    let mut sim = Sim::new(8, "v1");
+    sim.establish("v1", opts);
+    sim.engine.set_actor(Some("alice")).unwrap();
+    sim.set_version("v2");
+    sim.engine.set_actor(None).unwrap();
+    sim.run_until(100, |s| s.info().last_known_good_version == "v2");
+    // v3 fails on every host: judged bad after the error budget.
+    for h in sim.hosts.iter_mut() {
+        h.behaviour.insert("v3".into(), Behaviour::Broken);
+    }
+    sim.engine.set_actor(Some("bob")).unwrap();
+    sim.set_version("v3");
+    sim.engine.set_actor(None).unwrap();
+    sim.run_until(100, |s| s.info().last_known_bad_version == "v3");
+    sim.engine.set_actor(Some("carol")).unwrap();
+    assert!(sim.engine.rollback_to("prod", "app", "v1", sim.now).unwrap());
+    assert_eq!(sim.engine.set_actor(Some("")).unwrap_err().code(), ErrorCode::InvalidName);
+    assert_eq!(sim.engine.set_actor(Some("a\nb")).unwrap_err().code(), ErrorCode::InvalidName);
+    sim.engine.set_actor(None).unwrap();
+    sim.run_until(100, |s| s.info().phase == orchestrator_engine::RolloutPhase::RolledOut);
+
+    let history = sim.engine.history("prod", "app").unwrap();
+    let summary: Vec<_> = history
+        .iter()
+        .map(|r| (r.version.as_str(), r.outcome, r.targets_moved, r.failures, r.actions.iter().map(|a| (a.kind, a.by.as_str())).collect::<Vec<_>>()))
+        .collect();
+    use EventKind::*;
+    assert_eq!(summary[1], ("v2", Outcome::Succeeded, Some(8), Some(0), vec![(VersionSet, "alice")]));
+    let (version, outcome, moved, failures, actions) = &summary[2];
+    assert_eq!((*version, *outcome, actions.as_slice()), ("v3", Outcome::Failed, &[(VersionSet, "bob")][..]));
+    // Its first batch (2 of 8) failed, which the error budget allows no more of.
+    assert!(moved.unwrap() >= 2 && failures.unwrap() >= 1 && failures.unwrap() <= moved.unwrap(), "{summary:?}");
+    assert_eq!(summary[3].0, "v1");
+    assert_eq!(summary[3].1, Outcome::RolledBackTo);
+    assert_eq!(summary[3].4, [(VersionSet, "carol")]);
+    // Its events are those from its first on (the log keeps 5: carol's
+    // own has gone, her action stays on the revision); only the controls
+    // name anyone.
+    let first = history[3].first_event.unwrap();
+    let events = sim.engine.events("prod", "app", first - 1, usize::MAX).unwrap();
+    assert!(events.iter().all(|e| e.seq >= first) && events.len() == 5);
+    assert!(first > history[2].first_event.unwrap());
+    let all = sim.engine.events("prod", "app", 0, usize::MAX).unwrap();
+    assert!(all.iter().filter(|e| e.actor.is_some()).all(|e| e.kind == VersionSet || e.kind == RollbackStarted), "{all:?}");
+    assert!(all.iter().all(|e| !matches!(e.kind, TargetAssigned | TargetFailed | VersionBad) || e.actor.is_none()));
+}

@@ -22,6 +22,9 @@ const GOLDEN_AFTER_DELTA_V3: &str = "tests/fixtures/entity-v6-after-delta-v3.bin
 const GOLDEN_ENTITY_V7: &str = "tests/fixtures/entity-v7.bin";
 const GOLDEN_DELTA_V4: &str = "tests/fixtures/delta-v4.bin";
 const GOLDEN_AFTER_DELTA_V4: &str = "tests/fixtures/entity-v7-after-delta-v4.bin";
+const GOLDEN_ENTITY_V8: &str = "tests/fixtures/entity-v8.bin";
+const GOLDEN_DELTA_V5: &str = "tests/fixtures/delta-v5.bin";
+const GOLDEN_AFTER_DELTA_V5: &str = "tests/fixtures/entity-v8-after-delta-v5.bin";
 
 /// A fleet of `n` on v1, v2 set: a rollout under way.
 fn rolling(n: usize) -> Sim {
@@ -313,6 +316,32 @@ fn the_golden_v4_delta_applies_to_the_golden_v7_entity() {
     let runs = follower.analysis("edge", "canary").unwrap();
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0].metrics[0].measurements[0].value, "0.5");
+}
+
+/// Format 5 carries who asked for the new events and what each rollout
+/// did: here dave paused the canary and erin resumed it and set c3.
+#[test]
+fn the_golden_v5_delta_applies_to_the_golden_v8_entity() {
+    let follower = check_golden_delta(GOLDEN_ENTITY_V8, GOLDEN_DELTA_V5, GOLDEN_AFTER_DELTA_V5, "", |engine| {
+        let now = T0 + 3700 * SEC;
+        engine.set_actor(Some("dave")).unwrap();
+        assert!(engine.pause("edge", "canary", now).unwrap());
+        engine.set_actor(Some("erin")).unwrap();
+        assert!(engine.resume("edge", "canary", now + 1000).unwrap());
+        engine.set_target_version("edge", "canary", "c3", now + 1000).unwrap();
+        engine.set_actor(None).unwrap();
+        engine.orchestrate("edge", "canary", &[], now + 2000).unwrap();
+    });
+    let delta = std::fs::read(GOLDEN_DELTA_V5).unwrap();
+    assert_eq!(u16::from_le_bytes([delta[8], delta[9]]), 5);
+    let events = follower.events("edge", "canary", 0, usize::MAX).unwrap();
+    let by: Vec<(&str, &str)> = events.iter().filter_map(|e| Some((e.version.as_str(), e.actor.as_deref()?))).collect();
+    assert_eq!(by, [("c2", "dave"), ("c2", "erin"), ("c3", "erin")]);
+    let history = follower.history("edge", "canary").unwrap();
+    // c2 had failed before: its rollout was over. Erin's c3 began with her.
+    let c3 = history.last().unwrap();
+    assert_eq!((c3.version.as_str(), c3.actions.len(), c3.actions[0].by.as_str()), ("c3", 1, "erin"));
+    assert!(history.iter().all(|r| r.actions.iter().all(|a| a.by != "dave")));
 }
 
 /// A fuzzer's input (`fuzz/seeds/restore`): a first byte of 0xF0, then a

@@ -69,7 +69,7 @@ fn unreachable_states_are_rejected() {
 
 #[test]
 fn every_truncation_and_every_bit_flip_is_rejected_without_a_panic() {
-    let good = golden_v7_engine().snapshot();
+    let good = golden_v8_engine().snapshot();
     for len in 0..good.len() {
         restore_err(&good[..len]);
     }
@@ -90,7 +90,8 @@ fn mutated_bodies_with_valid_checksums_never_panic() {
         (4, std::fs::read(GOLDEN_V4).unwrap()),
         (5, std::fs::read(GOLDEN_V5).unwrap()),
         (6, std::fs::read(GOLDEN_V6).unwrap()),
-        (7, golden_v7_engine().snapshot()),
+        (7, std::fs::read(GOLDEN_V7).unwrap()),
+        (8, golden_v8_engine().snapshot()),
     ] {
         mutate(format, &good[20..]);
     }

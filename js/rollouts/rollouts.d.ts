@@ -57,6 +57,25 @@ export interface RolloutsOptions {
  * with the engine's codes and `CONFLICT`, `STORE_UNAVAILABLE`, and
  * `INVALID_SNAPSHOT` for a stored value that is not the entity's state.
  */
+/** The writes of `Rollouts`. */
+export type RolloutsWrite =
+  | "setRolloutOptions"
+  | "setTargetVersion"
+  | "forceTargetVersion"
+  | "pause"
+  | "resume"
+  | "abort"
+  | "retry"
+  | "promote"
+  | "approve"
+  | "rollbackTo"
+  | "orchestrate"
+  | "orchestrateColumns"
+  | "report";
+
+/** `Rollouts`' writes made as one actor (see `Rollouts.as`). */
+export type ActingRollouts = Readonly<Pick<Rollouts, RolloutsWrite | "applyOnce"> & { actor: string }>;
+
 export class Rollouts {
   constructor(options: RolloutsOptions);
   setRolloutOptions(namespace: string, entity: string, options?: RolloutOptions | null): Promise<void>;
@@ -69,6 +88,19 @@ export class Rollouts {
   promote(namespace: string, entity: string, options?: PromoteOptions | null): Promise<boolean>;
   approve(namespace: string, entity: string): Promise<boolean>;
   rollbackTo(namespace: string, entity: string, version: string): Promise<boolean>;
+  /**
+   * The writes made as `actor` (a person, a token's name): each event an
+   * operator's control logs names it (`actor`), and so does the rollout it
+   * concerns (`history()`'s `actions`). `INVALID_NAME` unless 1 to 200
+   * bytes without control characters.
+   */
+  as(actor: string): ActingRollouts;
+  /**
+   * Calls the write `method` at most once for idempotency `key`, whichever
+   * process holds the entity; `replayed` when the key was already applied,
+   * with its first result.
+   */
+  applyOnce(key: string, method: RolloutsWrite, namespace: string, entity: string, ...args: unknown[]): Promise<{ replayed: boolean; result: unknown }>;
   orchestrate(namespace: string, entity: string, reports: TargetReport[]): Promise<ExpectedState[]>;
   orchestrateColumns(namespace: string, entity: string, columns: ReportColumns): Promise<AnswerColumns>;
   report(namespace: string, entity: string, reports: TargetReport[]): Promise<void>;

@@ -495,6 +495,31 @@ export class Rollouts {
    * key (doing it again changes nothing either).
    */
   applyOnce(key, method, namespace, entity, ...args) {
+    return this.#applyOnce(key, method, namespace, entity, args, null);
+  }
+
+  /**
+   * The writes made as `actor` (a person, a token's name): each event an
+   * operator's control logs names it (`actor`), and so does the rollout it
+   * concerns (`history()`'s `actions`). Steps are never anyone's. Throws
+   * `INVALID_NAME` unless 1 to 200 bytes without control characters.
+   *
+   *     await rollouts.as("alice").approve("prod", "api");
+   */
+  as(actor) {
+    validated((engine) => engine.setActor(actor));
+    const acting = { actor };
+    for (const name of WRITES) {
+      acting[name] = (namespace, entity, ...args) =>
+        this.#write(namespace, entity, (engine) => this.#apply(engine, name, namespace, entity, args, actor)).catch((error) =>
+          this.#asOneEngine(error, namespace, entity),
+        );
+    }
+    acting.applyOnce = (key, method, namespace, entity, ...args) => this.#applyOnce(key, method, namespace, entity, args, actor);
+    return Object.freeze(acting);
+  }
+
+  #applyOnce(key, method, namespace, entity, args, actor) {
     if (!WRITES.includes(method)) {
       return Promise.reject(orchestratorError("INVALID_ARGUMENT", `applyOnce takes a write (${WRITES.join(", ")}), got ${JSON.stringify(method)}`));
     }
@@ -511,7 +536,7 @@ export class Rollouts {
     return this.#write(namespace, entity, async (engine) => {
       const known = engine.__appliedAnswer(namespace, entity, key);
       if (known !== undefined) return new Replay(known === "" ? undefined : JSON.parse(known));
-      const result = await this.#apply(engine, method, namespace, entity, args);
+      const result = await this.#apply(engine, method, namespace, entity, args, actor);
       if (result === false) return result;
       engine.__remember(namespace, entity, key, JSON.stringify(result ?? null));
       return result;
@@ -521,11 +546,21 @@ export class Rollouts {
     );
   }
 
-  /** Applies the write `method` to `engine`: a step awaits asynchronous hooks (js/hooks/async.mjs). */
-  #apply(engine, method, namespace, entity, args) {
+  /**
+   * Applies the write `method` to `engine`, a control as `actor` (or no
+   * one): a step awaits asynchronous hooks (js/hooks/async.mjs).
+   */
+  #apply(engine, method, namespace, entity, args, actor = null) {
     // Where a template measures is checked as a controller's endpoints are.
     if (method === "setRolloutOptions") for (const [field, url] of providerUrls(normalizeOptions(args[0]))) this.#checkUrl(field, url);
-    if (!STEPS.includes(method)) return engine[method](namespace, entity, ...args);
+    if (!STEPS.includes(method)) {
+      engine.setActor(actor);
+      try {
+        return engine[method](namespace, entity, ...args);
+      } finally {
+        engine.setActor(null);
+      }
+    }
     const hooks = { hookTimeoutMs: this.#hookTimeoutMs, concurrency: this.#hookConcurrency };
     return engine[`${method}Async`](namespace, entity, args[0], hooks);
   }

@@ -3,7 +3,9 @@
 // from the environment, never from flags (a flag shows in `ps`).
 import { UsageError, parseFlags, usageLine, wholeNumber } from "../cli-args.mjs";
 import { openStore } from "./store-url.mjs";
-import { paddedTokenVariable } from "./auth.mjs";
+import { readFile } from "node:fs/promises";
+
+import { paddedTokenVariable, parseNamedTokens } from "./auth.mjs";
 import { isLoopback, startServer } from "./node.mjs";
 
 export const USAGE = `Usage: orchestrator-engine serve [options]
@@ -24,12 +26,16 @@ Options:
   --allow-hook-hosts H   the only hosts an HTTP controller may name, comma-
                          separated (*.example.com for any name under it);
                          default any: give it on a server other teams reach
+  --tokens-file FILE     named tokens, JSON: [{"name": "alice", "role":
+                         "write", "token": "..."}, ...] (role write or read);
+                         the events of each control name its token's name
   --insecure             allow a non-loopback --host without a token
   -h, --help             this help
 
 Environment:
   ORCHESTRATOR_TOKEN       bearer token for every route
   ORCHESTRATOR_READ_TOKEN  bearer token for the GET routes only
+  ORCHESTRATOR_TOKENS      named tokens, as --tokens-file holds them
 
 Without a token the server only listens on loopback. It logs one JSON
 line per request, and on SIGTERM or SIGINT stops taking connections,
@@ -46,6 +52,7 @@ const OPTIONS = {
   "max-body-bytes": { type: "string" },
   "max-streams": { type: "string" },
   "allow-hook-hosts": { type: "string" },
+  "tokens-file": { type: "string" },
   insecure: { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 };
@@ -55,7 +62,7 @@ const OPTIONS = {
  * once the server has stopped (`signals` stop it).
  */
 export async function serveMain(args, { env = process.env, stdout = process.stdout, stderr = process.stderr, signals = process } = {}) {
-  let values, port, maxBodyBytes, maxStreams, opened;
+  let values, port, maxBodyBytes, maxStreams, tokens, opened;
   try {
     ({ values } = parseFlags({ args, options: OPTIONS, allowPositionals: false }));
     if (values.help) {
@@ -65,6 +72,7 @@ export async function serveMain(args, { env = process.env, stdout = process.stdo
     port = wholeNumber("port", values.port, 0, 65535);
     maxBodyBytes = values["max-body-bytes"] === undefined ? undefined : wholeNumber("max-body-bytes", values["max-body-bytes"], 1, 2 ** 31);
     maxStreams = values["max-streams"] === undefined ? undefined : wholeNumber("max-streams", values["max-streams"], 0, 1_000_000);
+    tokens = await namedTokens(values["tokens-file"], env);
     opened = await openStore(values.store).catch((e) => {
       if (e.code !== "INVALID_ARGUMENT") throw e;
       throw new UsageError(e.message.startsWith("--store") ? e.message : `--store: ${e.message}`);
@@ -82,7 +90,7 @@ export async function serveMain(args, { env = process.env, stdout = process.stdo
     stderr.write(usageLine("serve", `${padded} has whitespace at an end (a newline from the file it came from?), so no request could present it: set it without`));
     return 2;
   }
-  if (!token && !readToken && !isLoopback(values.host) && values.insecure) {
+  if (!token && !readToken && !tokens && !isLoopback(values.host) && values.insecure) {
     stderr.write(`orchestrator-engine serve: WARNING: serving ${values.host} without a token (--insecure): anyone who can reach it can change rollouts\n`);
   }
   const { store, close } = opened;
@@ -94,6 +102,7 @@ export async function serveMain(args, { env = process.env, stdout = process.stdo
       store,
       token,
       readToken,
+      tokens,
       insecure: values.insecure,
       maxBodyBytes,
       maxStreams,
@@ -119,4 +128,24 @@ export async function serveMain(args, { env = process.env, stdout = process.stdo
   await close();
   stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: "info", message: "stopped" })}\n`);
   return 0;
+}
+
+/** The named tokens of `--tokens-file` or ORCHESTRATOR_TOKENS (not both), or undefined. */
+async function namedTokens(file, env) {
+  if (file !== undefined && env.ORCHESTRATOR_TOKENS) throw new UsageError("give named tokens in --tokens-file or ORCHESTRATOR_TOKENS, not both");
+  const [text, source] = file === undefined ? [env.ORCHESTRATOR_TOKENS, "ORCHESTRATOR_TOKENS"] : [await readTokensFile(file), `--tokens-file ${file}`];
+  if (!text) return undefined;
+  try {
+    return parseNamedTokens(text, source);
+  } catch (e) {
+    throw new UsageError(e.message);
+  }
+}
+
+async function readTokensFile(file) {
+  try {
+    return await readFile(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`--tokens-file ${file}: ${e.code === "ENOENT" ? "no such file" : e.message}`);
+  }
 }

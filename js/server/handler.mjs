@@ -12,7 +12,7 @@ import { streamSSE } from "hono/streaming";
 import { checkMs, describe, orchestratorError } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS } from "../hooks/http.mjs";
 import { Rollouts } from "../rollouts/rollouts.mjs";
-import { access, checkTokens, refusal } from "./auth.mjs";
+import { checkTokens, identify, refusal } from "./auth.mjs";
 import { corsFor } from "./cors.mjs";
 import { EventFeed } from "./feed.mjs";
 import { clientState, controllerFromGo, optionsFromGo, reportsFromGo, rolloutToGo, versionFromGo } from "./go-json.mjs";
@@ -60,6 +60,8 @@ export function createHandler({
   store,
   token,
   readToken,
+  // Named tokens: `[{ name, role, token }]`; a request's actor is its token's name.
+  tokens,
   insecure = false,
   now,
   maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
@@ -75,7 +77,8 @@ export function createHandler({
   trustForwardedAccess = false,
   rollouts = new Rollouts({ store, now, hookTimeoutMs, allowHookHosts, metrics }),
 } = {}) {
-  checkTokens({ token, readToken, insecure });
+  checkTokens({ token, readToken, tokens, insecure });
+  const credentials = { token, readToken, tokens: tokens ?? [] };
   if (!(Number.isInteger(maxBodyBytes) && maxBodyBytes > 0)) {
     throw orchestratorError("INVALID_ARGUMENT", `maxBodyBytes must be a positive whole number of bytes, got ${describe(maxBodyBytes)}`);
   }
@@ -123,11 +126,15 @@ export function createHandler({
 
   // What the request's token may do, `null` for none (a dashboard asks
   // first: whether to sign in, whether to show its controls).
-  const open = [["GET", "/access", async (c) => c.json({ access: await access(c.req.raw, { token, readToken }) })]];
+  const open = [["GET", "/access", async (c) => c.json(await whoIs(c))]];
   for (const [method, path, handle] of open) app.on(method, `${PREFIX}${path}`, handle);
   app.use(`${PREFIX}/*`, async (c, next) => {
-    const refused = refusal(await access(c.req.raw, { token, readToken }), c.req.method);
-    if (refused === null) return next();
+    const who = await whoIs(c);
+    const refused = refusal(who.access, c.req.method);
+    if (refused === null) {
+      c.set("who", who);
+      return next();
+    }
     for (const [name, value] of Object.entries(refused.headers)) c.header(name, value);
     return failure(c, refused.code, refused.message);
   });
@@ -150,6 +157,27 @@ export function createHandler({
     }),
   );
 
+  /**
+   * What the request's token may do (`access`) and whose it is (`actor`,
+   * a named token's name, else null). Behind the Worker, as the Worker in
+   * front found them (it overwrites both headers).
+   */
+  async function whoIs(c) {
+    if (trustForwardedAccess) {
+      const actor = c.req.header("x-orchestrator-actor");
+      return { access: c.req.header("x-orchestrator-access") ?? null, actor: actor ? decodeURIComponent(actor) : null };
+    }
+    const { level, actor } = await identify(c.req.raw, credentials);
+    return { access: level, actor };
+  }
+  /** The writes as each actor (`Rollouts.as`), made once. */
+  const acting = new Map();
+  const writer = (c) => {
+    const actor = c.get("who")?.actor;
+    if (!actor) return rollouts;
+    if (!acting.has(actor)) acting.set(actor, rollouts.as(actor));
+    return acting.get(actor);
+  };
   /** The request's JSON body (bad JSON is `INVALID_JSON`). */
   const json = async (c) => parse(await c.req.text());
   const names = (c) => [c.req.param("ns"), c.req.param("entity")];
@@ -160,8 +188,8 @@ export function createHandler({
    */
   const apply = async (c, method, ...args) => {
     const key = c.req.header("idempotency-key");
-    if (key === undefined) return rollouts[method](...names(c), ...args);
-    const { replayed, result } = await rollouts.applyOnce(key, method, ...names(c), ...args);
+    if (key === undefined) return writer(c)[method](...names(c), ...args);
+    const { replayed, result } = await writer(c).applyOnce(key, method, ...names(c), ...args);
     if (replayed) c.header("idempotent-replayed", "true");
     return result;
   };
@@ -304,8 +332,7 @@ export function createHandler({
       "/:ns/:entity/snapshot",
       async (c) => {
         // A reader gets the state without its controllers' secrets.
-        const level = trustForwardedAccess ? c.req.header("x-orchestrator-access") : await access(c.req.raw, { token, readToken });
-        const bytes = await rollouts.exportEntity(...names(c), { redact: level !== "write" });
+        const bytes = await rollouts.exportEntity(...names(c), { redact: c.get("who")?.access !== "write" });
         return new Response(bytes, { headers: { "content-type": "application/octet-stream" } });
       },
     ],

@@ -54,6 +54,7 @@ export async function startServer({
   store,
   token,
   readToken,
+  tokens,
   insecure = false,
   log = (line) => process.stdout.write(`${line}\n`),
   ...options
@@ -64,13 +65,13 @@ export async function startServer({
   if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
     throw orchestratorError("INVALID_ARGUMENT", `port must be a whole number from 0 to 65535 (0 picks a free one), got ${describe(port)}`);
   }
-  if (!token && !readToken && !isLoopback(host) && !insecure) {
+  if (!token && !readToken && !(tokens?.length > 0) && !isLoopback(host) && !insecure) {
     throw orchestratorError(
       "INVALID_ARGUMENT",
       `refusing to listen on ${host} without a token: set ORCHESTRATOR_TOKEN (and ORCHESTRATOR_READ_TOKEN for readers), or pass --insecure to serve anyone who can reach it`,
     );
   }
-  const handler = withPages(createHandler({ store, token, readToken, insecure: insecure || isLoopback(host), ...options }));
+  const handler = withPages(createHandler({ store, token, readToken, tokens, insecure: insecure || isLoopback(host), ...options }));
   const logged = async (request, ...rest) => {
     const started = performance.now();
     const response = await handler.fetch(request, ...rest);

@@ -6,6 +6,14 @@ import type { Rollouts } from "orchestrator-engine/rollouts";
 type FetchRequest = typeof globalThis extends { Request: { prototype: infer R } } ? R : unknown;
 type FetchResponse = typeof globalThis extends { Response: { prototype: infer R } } ? R : unknown;
 
+/** A bearer token with a name (who its controls are by) and a role. */
+export interface NamedToken {
+  /** 1 to 200 bytes, no control characters: the actor of its controls. */
+  name: string;
+  role: "write" | "read";
+  token: string;
+}
+
 export interface HandlerOptions {
   /** Where entities live (see the README's stores). */
   store: Store;
@@ -13,6 +21,11 @@ export interface HandlerOptions {
   token?: string;
   /** Bearer token for the GET routes only. */
   readToken?: string;
+  /**
+   * Named tokens: each grants its role, and each control made with it is
+   * that name's (its events carry `actor`; `history()` lists its actions).
+   */
+  tokens?: NamedToken[];
   /**
    * With neither token, every request is allowed, and `createHandler` throws
    * `INVALID_ARGUMENT` unless this is `true` (where only trusted callers

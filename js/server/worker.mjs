@@ -9,6 +9,8 @@
 //   [[durable_objects.bindings]] name = "ENTITIES", class_name = "EntityObject"
 //   [[durable_objects.bindings]] name = "INDEX",    class_name = "EntityIndex"
 //   vars / secrets: ORCHESTRATOR_TOKEN, ORCHESTRATOR_READ_TOKEN,
+//   ORCHESTRATOR_TOKENS (named tokens, JSON: [{"name","role","token"}];
+//   a control's events name its token's name),
 //   ORCHESTRATOR_MAX_BODY_BYTES (the body limit; default 192 MiB),
 //   ORCHESTRATOR_INSECURE ("true": serve without a token),
 //   ORCHESTRATOR_CORS (the origin of pages that call it, or "*": a
@@ -25,7 +27,7 @@ import { Hono } from "hono";
 import { notFound } from "../rollouts/errors.mjs";
 import { DurableObjectStore } from "../stores/durable-object.mjs";
 import { byName, entityKey, fromEntityKey } from "../stores/names.mjs";
-import { access, paddedTokenVariable, refusal } from "./auth.mjs";
+import { identify, paddedTokenVariable, parseNamedTokens, refusal } from "./auth.mjs";
 import { corsFor } from "./cors.mjs";
 import { createHandler, decodable } from "./handler.mjs";
 import { PREFIX, openApiDocument } from "./openapi.mjs";
@@ -68,13 +70,30 @@ export class EntityIndex extends DurableObject {
 
 const document = openApiDocument();
 
+/** The named tokens of ORCHESTRATOR_TOKENS, parsed once per text. */
+const namedTokens = new Map();
+function tokensOf(env) {
+  const text = env.ORCHESTRATOR_TOKENS;
+  if (!text) return [];
+  if (!namedTokens.has(text)) {
+    try {
+      namedTokens.set(text, parseNamedTokens(text, "ORCHESTRATOR_TOKENS"));
+    } catch (error) {
+      namedTokens.set(text, error);
+    }
+  }
+  return namedTokens.get(text);
+}
+
 /** Why this Worker's tokens leave it unable to serve safely, or `null`. */
 function misconfigured(env) {
   const padded = paddedTokenVariable(env);
   if (padded !== undefined) {
     return `${padded} has whitespace at an end, so no request could present it: set it again without (wrangler secret put ${padded})`;
   }
-  if (!env.ORCHESTRATOR_TOKEN && !env.ORCHESTRATOR_READ_TOKEN && env.ORCHESTRATOR_INSECURE !== "true") {
+  const named = tokensOf(env);
+  if (named instanceof Error) return `${named.message} (wrangler secret put ORCHESTRATOR_TOKENS)`;
+  if (!env.ORCHESTRATOR_TOKEN && !env.ORCHESTRATOR_READ_TOKEN && named.length === 0 && env.ORCHESTRATOR_INSECURE !== "true") {
     return 'this Worker has no ORCHESTRATOR_TOKEN, so it would let anyone change rollouts: set one (wrangler secret put ORCHESTRATOR_TOKEN, and ORCHESTRATOR_READ_TOKEN for readers), or set the var ORCHESTRATOR_INSECURE to "true" to serve anyone who can reach it';
   }
   return null;
@@ -105,8 +124,8 @@ async function route(request, env) {
   if (!url.pathname.startsWith(`${PREFIX}/`)) return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname}`);
   const unsafe = misconfigured(env);
   if (unsafe !== null) return failure(503, "NOT_CONFIGURED", unsafe);
-  const level = await access(request, { token: env.ORCHESTRATOR_TOKEN, readToken: env.ORCHESTRATOR_READ_TOKEN });
-  if (url.pathname === `${PREFIX}/access` && request.method === "GET") return json({ access: level });
+  const { level, actor } = await identify(request, { token: env.ORCHESTRATOR_TOKEN, readToken: env.ORCHESTRATOR_READ_TOKEN, tokens: tokensOf(env) });
+  if (url.pathname === `${PREFIX}/access` && request.method === "GET") return json({ access: level, actor });
   const refused = refusal(level, request.method);
   if (refused !== null) return failure(refused.status, refused.code, refused.message, refused.headers);
   const reading = request.method === "GET" || request.method === "HEAD";
@@ -135,6 +154,9 @@ async function route(request, env) {
   // snapshot without secrets); whatever the client sent in it is replaced.
   const forwarded = new Request(request);
   forwarded.headers.set("x-orchestrator-access", level);
+  // And whose token it is (a named token's name, else none).
+  if (actor) forwarded.headers.set("x-orchestrator-actor", encodeURIComponent(actor));
+  else forwarded.headers.delete("x-orchestrator-actor");
   const response = await object.fetch(forwarded);
   if (!reading && response.ok) await index.join(namespace, entity);
   // Headers of its own (an object's answer has immutable ones), which

@@ -22,7 +22,10 @@ pub(super) fn decode_extra(entity: &mut Entity, extra: ExtraV6, targets: usize) 
         Some(_) => return Err("an empty version is named as left by a rollbackTo".to_owned()),
     };
     if extra.applied.len() > crate::IDEMPOTENCY_KEYS
-        || extra.applied.iter().any(|(key, answer)| key.is_empty() || key.len() > crate::MAX_NAME_BYTES || answer.len() > crate::MAX_KEPT_ANSWER)
+        || extra
+            .applied
+            .iter()
+            .any(|(key, answer)| key.is_empty() || key.len() > crate::MAX_NAME_BYTES || answer.len() > crate::MAX_KEPT_ANSWER)
     {
         return Err("idempotency keys beyond what an engine keeps".to_owned());
     }
@@ -51,6 +54,58 @@ pub(super) fn decode_analysis(entity: &mut Entity, extra: ExtraV7) -> Result<(),
         return Err("more analysis runs or measurements than an engine keeps".to_owned());
     }
     entity.analysis = extra.runs;
+    Ok(())
+}
+
+/// Format 8's state into `entity`, whose log and history are decoded:
+/// each actor names a kept event, in order, and each rollout of the
+/// history has its tally.
+pub(super) fn decode_revisions(entity: &mut Entity, extra: ExtraV8, version: u16) -> Result<(), String> {
+    if version < 8 {
+        // From before actors and tallies: none known.
+        return Ok(());
+    }
+    if extra.rollouts.len() != entity.history.rollouts.len() {
+        return Err(format!("{} rollout tallies for a history of {}", extra.rollouts.len(), entity.history.rollouts.len()));
+    }
+    let mut last = 0u64;
+    for (seq, by) in &extra.actors {
+        if *seq <= last || !entity.log.events.iter().any(|e| e.seq == *seq) {
+            return Err(format!("the actor of event {seq} names no kept event, or is out of order"));
+        }
+        check_actor(by)?;
+        last = *seq;
+    }
+    let action = |a: ActionV8| -> Result<crate::log::StoredAction, String> {
+        check_actor(&a.by)?;
+        Ok(crate::log::StoredAction { kind: from_code(&EventKind::ALL, kind_code, a.kind, "action kind")?, by: a.by.into(), time: a.time })
+    };
+    for (rollout, tally) in entity.history.rollouts.iter_mut().zip(extra.rollouts) {
+        if tally.actions.len() > crate::log::ACTIONS_LIMIT {
+            return Err("more actions on a rollout than an engine keeps".to_owned());
+        }
+        rollout.tally = crate::log::Tally {
+            steps: tally.steps,
+            moved: tally.moved,
+            failed: tally.failed,
+            first_seq: tally.first_seq,
+            actions: tally.actions.into_iter().map(action).collect::<Result<_, _>>()?,
+        };
+    }
+    entity.log.actors = extra.actors.into_iter().map(|(seq, by)| (seq, by.into_boxed_str())).collect();
+    entity.history.pending = match extra.pending {
+        None => None,
+        Some((version, _)) if version.is_empty() => return Err("an action sets an empty version".to_owned()),
+        Some((version, a)) => Some((entity.versions.intern(&version), action(a)?)),
+    };
+    Ok(())
+}
+
+/// An actor as [`crate::Engine::set_actor`] takes it.
+fn check_actor(by: &str) -> Result<(), String> {
+    if by.is_empty() || by.len() > crate::MAX_NAME_BYTES || by.chars().any(char::is_control) {
+        return Err("an actor is empty, too long or holds control characters".to_owned());
+    }
     Ok(())
 }
 
@@ -161,7 +216,7 @@ pub(super) fn decode_body<E: Named>(state: Body<E>, mut decode_entity: impl FnMu
             return Err(Error::snapshot(format!("namespace \"{name}\" appears twice")));
         }
     }
-    Ok(Engine { namespaces, metrics: None })
+    Ok(Engine { namespaces, metrics: None, actor: None })
 }
 
 pub(super) fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: ExtraV4) -> Result<Entity, String> {
@@ -341,6 +396,7 @@ pub(super) fn decode_control(entity: &mut Entity, c: ControlV2, sym: &impl Fn(u3
             started: r.started,
             ended: r.ended,
             outcome: from_code(&Outcome::ALL, outcome_code, r.outcome, "rollout outcome")?,
+            tally: crate::log::Tally::default(),
         });
     }
     if history.rollouts.len() > crate::log::HISTORY_LIMIT {

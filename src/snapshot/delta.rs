@@ -15,9 +15,9 @@
 //! another entity is rejected rather than merged into a wrong state.
 
 use super::{
-    decode_analysis, decode_controllers, decode_extra, decode_v4, encode_analysis, encode_controllers, encode_entity, encode_extra, encode_one, end, envelope, open,
-    parse_all, take, ControllersV5, ExtraV6, ExtraV7,
-    DeltaV1, Part,
+    decode_analysis, decode_controllers, decode_extra, decode_revisions, decode_v4, encode_analysis, encode_controllers, encode_entity,
+    encode_extra, encode_one, encode_revisions, end, envelope, open, parse_all, take, ControllersV5, DeltaV1, ExtraV6, ExtraV7, ExtraV8,
+    Part,
 };
 use crate::engine::Engine;
 use crate::entity::{Entity, Journal, Removed, Watch};
@@ -29,8 +29,10 @@ const MAGIC: &[u8; 8] = b"ORCHDLTA";
 
 /// The delta format this engine writes (and the newest it reads). Format 2
 /// is format 1 followed by the entity's controller settings; format 3 is
-/// format 2 followed by the entity's surge.
-pub const DELTA_FORMAT_VERSION: u16 = 4;
+/// format 2 followed by the entity's surge; format 4 format 3 followed by
+/// its analysis; format 5 format 4 followed by its actors and rollout
+/// tallies.
+pub const DELTA_FORMAT_VERSION: u16 = 5;
 
 /// The next state's name: the previous one's with a checksum mixed in
 /// (SplitMix64's finaliser, the same in every process).
@@ -91,7 +93,12 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
         first_kept: entity.log.events.front().map_or(entity.log.next_seq, |e| e.seq),
         targets: u64::try_from(entity.targets.len()).unwrap_or(u64::MAX),
     };
-    let bytes = envelope(MAGIC, DELTA_FORMAT_VERSION, &(delta, &encode_controllers(entity)[..], encode_extra(entity), encode_analysis(entity)));
+    let revisions = encode_revisions(entity, journal.next_seq);
+    let bytes = envelope(
+        MAGIC,
+        DELTA_FORMAT_VERSION,
+        &(delta, &encode_controllers(entity)[..], encode_extra(entity), encode_analysis(entity), revisions),
+    );
     entity.journal = Some(Journal { id: chain(journal.id, crc_of(&bytes)), next_seq: entity.log.next_seq });
     Ok(bytes)
 }
@@ -105,12 +112,16 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     // followed by the controller settings, format 3 format 2 followed by
     // the surge.
     let (delta, rest) = take::<DeltaV1>(body)?;
-    let (controllers, extra, analysis): (ControllersV5, ExtraV6, ExtraV7) = match format {
-        1 => end(rest, (vec![None, None], ExtraV6::default(), ExtraV7::default()))?,
-        2 => (parse_all(rest)?, ExtraV6::default(), ExtraV7::default()),
+    let (controllers, extra, analysis, revisions): (ControllersV5, ExtraV6, ExtraV7, ExtraV8) = match format {
+        1 => end(rest, (vec![None, None], ExtraV6::default(), ExtraV7::default(), ExtraV8::default()))?,
+        2 => (parse_all(rest)?, ExtraV6::default(), ExtraV7::default(), ExtraV8::default()),
         3 => {
             let (controllers, extra) = parse_all(rest)?;
-            (controllers, extra, ExtraV7::default())
+            (controllers, extra, ExtraV7::default(), ExtraV8::default())
+        }
+        4 => {
+            let (controllers, extra, analysis) = parse_all(rest)?;
+            (controllers, extra, analysis, ExtraV8::default())
         }
         _ => parse_all(rest)?,
     };
@@ -136,6 +147,8 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     // The targets after the merge are `count`, which `check` confirmed.
     decode_extra(&mut changed, extra, usize::try_from(count).unwrap_or(usize::MAX)).map_err(invalid)?;
     decode_analysis(&mut changed, analysis).map_err(invalid)?;
+    // A delta from before format 5 (an engine from before tallies) carries none.
+    decode_revisions(&mut changed, revisions, if format >= 5 { 8 } else { 7 }).map_err(invalid)?;
     merge(entity, changed, &leaves, seen, first_kept);
     entity.targets.track_leaving();
     entity.journal = Some(Journal { id: chain(base, crc), next_seq: entity.log.next_seq });
@@ -219,6 +232,7 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
         hooks: _,       // the entity's own stay
         controllers,
         journal: _, // set by the caller
+        actor: _,   // only while a control is applied
     } = changed;
     entity.controllers = controllers;
     entity.surge = surge;
@@ -233,8 +247,13 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
     entity.rolled_back_from = map(rolled_back_from);
     entity.watch = watch.map(|w| Watch { version: map(w.version), until: w.until, previous: map(w.previous) });
     entity.removed = removed.into_iter().map(|r| Removed { version: map(r.version), ..r }).collect();
-    entity.history = History { rollouts: history.rollouts.into_iter().map(|r| StoredRollout { version: map(r.version), ..r }).collect() };
+    entity.history = History {
+        rollouts: history.rollouts.into_iter().map(|r| StoredRollout { version: map(r.version), ..r }).collect(),
+        pending: history.pending.map(|(version, action)| (map(version), action)),
+    };
     entity.log.events.retain(|e| e.seq >= first_kept);
+    entity.log.actors.retain(|&(seq, _)| seq >= first_kept);
+    entity.log.actors.extend(log.actors);
     for e in log.events {
         entity.log.events.push_back(Stored { version: map(e.version), ..e });
     }

@@ -24,6 +24,35 @@ pub(super) fn encode_analysis(entity: &Entity) -> ExtraV7Out<'_> {
     ExtraV7Out { analysis: options.analysis.as_deref(), steps, runs: &entity.analysis }
 }
 
+/// The entity's format 8 state (actors and what each rollout did); with
+/// `from` (a delta's first sequence number), only the actors of the
+/// events from there on.
+pub(super) fn encode_revisions(entity: &Entity, from: u64) -> ExtraV8<&str> {
+    fn action(a: &crate::log::StoredAction) -> ActionV8<&str> {
+        ActionV8 { kind: kind_code(a.kind), by: &a.by, time: a.time }
+    }
+    let actors = entity.log.actors.iter().filter(|&&(seq, _)| seq >= from);
+    ExtraV8 {
+        actors: actors.map(|(seq, by)| (*seq, &**by)).collect(),
+        rollouts: entity
+            .history
+            .rollouts
+            .iter()
+            .map(|r| {
+                let t = &r.tally;
+                TallyV8 {
+                    steps: t.steps,
+                    moved: t.moved,
+                    failed: t.failed,
+                    first_seq: t.first_seq,
+                    actions: t.actions.iter().map(action).collect(),
+                }
+            })
+            .collect(),
+        pending: entity.history.pending.as_ref().map(|(version, a)| (entity.version(*version), action(a))),
+    }
+}
+
 /// The entity's controller settings as the format writes them.
 pub(super) fn encode_controllers(entity: &Entity) -> [Option<&str>; 2] {
     [entity.controllers.target.as_deref(), entity.controllers.monitoring.as_deref()]
@@ -204,7 +233,12 @@ pub(super) fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>, p
 
 /// The entity's core; with `changed`, only the targets at the positions it
 /// marks (`time_base` is still every target's latest `last_seen`).
-pub(super) fn encode_core<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>, changed: Option<&[bool]>) -> EntityV1<TargetOut<'a>> {
+pub(super) fn encode_core<'a>(
+    name: &str,
+    entity: &'a Entity,
+    versions: &mut Table<'a>,
+    changed: Option<&[bool]>,
+) -> EntityV1<TargetOut<'a>> {
     let v = &entity.versions;
     let mut messages = Table::default();
     let target_version = versions.version(v, entity.target_version);

@@ -83,6 +83,38 @@ pub(super) struct ExtraV7Out<'a> {
     pub(super) runs: &'a [AnalysisRun],
 }
 
+/// What format 8 adds after format 7's state, for each entity in the
+/// body's order; and what a format 5 delta adds after format 4's: who
+/// asked for the events kept (a delta's: from its first event on), and
+/// what each rollout of the history did, in the history's order. `S`: a
+/// string as decoded, owned, or as encoded.
+#[derive(Serialize, Deserialize, Default)]
+pub(super) struct ExtraV8<S = String> {
+    /// (sequence number, actor) of the events an operator's control logged
+    /// with an actor, oldest first.
+    pub(super) actors: Vec<(u64, S)>,
+    pub(super) rollouts: Vec<TallyV8<S>>,
+    /// The version an action set that has not rolled out yet, and the action.
+    pub(super) pending: Option<(S, ActionV8<S>)>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct TallyV8<S = String> {
+    pub(super) steps: u32,
+    pub(super) moved: u64,
+    pub(super) failed: u64,
+    pub(super) first_seq: u64,
+    pub(super) actions: Vec<ActionV8<S>>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct ActionV8<S = String> {
+    /// The event kind's code.
+    pub(super) kind: u8,
+    pub(super) by: S,
+    pub(super) time: i64,
+}
+
 #[derive(Serialize, Deserialize)]
 pub(super) struct ExtraV4 {
     pub(super) error_timeout_secs: Option<u64>,

@@ -34,6 +34,10 @@
 //! machines a selection hook created that no retirement balanced yet (see
 //! [`crate::entity::Entity::surge`]), so that a restored blue/green
 //! rollout creates no more machines than the original would have.
+//! Format 7 adds each entity's analysis (templates and runs); format 8
+//! who asked for each operator's event, and what each rollout of the
+//! history did (steps reached, targets moved, failures, its first event,
+//! the operators' actions).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -62,7 +66,7 @@ pub use delta::DELTA_FORMAT_VERSION;
 pub(crate) use delta::{apply_delta, checkpoint, encode_delta};
 
 /// The format version this engine writes.
-pub const SNAPSHOT_FORMAT_VERSION: u16 = 7;
+pub const SNAPSHOT_FORMAT_VERSION: u16 = 8;
 
 const MAGIC: &[u8; 8] = b"ORCHSNAP";
 const HEADER_LEN: usize = 20;
@@ -82,7 +86,8 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
     let controllers: Vec<Option<&str>> = entities().flat_map(encode_controllers).collect();
     let extras: Vec<ExtraV6<&str>> = entities().map(encode_extra).collect();
     let analyses: Vec<ExtraV7Out<'_>> = entities().map(encode_analysis).collect();
-    seal(&body, &controllers, &extras, &analyses)
+    let revisions: Vec<ExtraV8<&str>> = entities().map(|e| encode_revisions(e, 0)).collect();
+    seal(&body, &controllers, &extras, &analyses, &revisions)
 }
 
 /// One entity's snapshot: the snapshot of an engine that holds only it, so
@@ -90,7 +95,7 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
 /// one).
 pub(crate) fn encode_one(namespace: &str, name: &str, entity: &Entity) -> Vec<u8> {
     let body = Body { namespaces: vec![NamespaceBody { name: namespace.to_owned(), entities: vec![encode_entity(name, entity, None)] }] };
-    seal(&body, &encode_controllers(entity), &[encode_extra(entity)], &[encode_analysis(entity)])
+    seal(&body, &encode_controllers(entity), &[encode_extra(entity)], &[encode_analysis(entity)], &[encode_revisions(entity, 0)])
 }
 
 /// The entity in an entity's snapshot ([`encode_one`]), with its namespace
@@ -109,10 +114,16 @@ pub(crate) fn decode_one(bytes: &[u8]) -> Result<(String, String, Entity), Error
 
 /// The envelope around a body in the current format: format 4's body, then
 /// the controller settings of each of its entities, then each one's format
-/// 6 state, in order.
+/// 6, 7 and 8 state, in order.
 #[inline(never)]
-fn seal(body: &Body<EntityV4<TargetOut<'_>>>, controllers: &[Option<&str>], extras: &[ExtraV6<&str>], analyses: &[ExtraV7Out<'_>]) -> Vec<u8> {
-    envelope(MAGIC, SNAPSHOT_FORMAT_VERSION, &(body, controllers, extras, analyses))
+fn seal(
+    body: &Body<EntityV4<TargetOut<'_>>>,
+    controllers: &[Option<&str>],
+    extras: &[ExtraV6<&str>],
+    analyses: &[ExtraV7Out<'_>],
+    revisions: &[ExtraV8<&str>],
+) -> Vec<u8> {
+    envelope(MAGIC, SNAPSHOT_FORMAT_VERSION, &(body, controllers, extras, analyses, revisions))
 }
 
 #[inline(never)]
@@ -142,12 +153,16 @@ fn decode_version(version: u16, body: &[u8]) -> Result<Engine, Error> {
             // settings; from format 6, then each entity's surge.
             let (state, trailer) = take::<Body<EntityV4>>(body)?;
             let entities = state.namespaces.iter().map(|ns| ns.entities.len()).sum::<usize>();
-            let (settings, extras, analyses): (ControllersV5, Vec<ExtraV6>, Vec<ExtraV7>) = match version {
-                4 => end(trailer, (Vec::new(), Vec::new(), Vec::new()))?,
-                5 => (parse_all(trailer)?, Vec::new(), Vec::new()),
+            let (settings, extras, analyses, revisions): (ControllersV5, Vec<ExtraV6>, Vec<ExtraV7>, Vec<ExtraV8>) = match version {
+                4 => end(trailer, (Vec::new(), Vec::new(), Vec::new(), Vec::new()))?,
+                5 => (parse_all(trailer)?, Vec::new(), Vec::new(), Vec::new()),
                 6 => {
                     let (settings, extras) = parse_all(trailer)?;
-                    (settings, extras, Vec::new())
+                    (settings, extras, Vec::new(), Vec::new())
+                }
+                7 => {
+                    let (settings, extras, analyses) = parse_all(trailer)?;
+                    (settings, extras, analyses, Vec::new())
                 }
                 _ => parse_all(trailer)?,
             };
@@ -161,9 +176,13 @@ fn decode_version(version: u16, body: &[u8]) -> Result<Engine, Error> {
             if version >= 7 && analyses.len() != entities {
                 return Err(Error::snapshot(format!("format 7 state of {} entities for {entities}", analyses.len())));
             }
+            if version >= 8 && revisions.len() != entities {
+                return Err(Error::snapshot(format!("format 8 state of {} entities for {entities}", revisions.len())));
+            }
             let mut settings = settings.into_iter();
             let mut extras = extras.into_iter();
             let mut analyses = analyses.into_iter();
+            let mut revisions = revisions.into_iter();
             decode_body(state, |e| {
                 let mut entity = decode_v4(e)?;
                 if let (Some(target), Some(monitoring)) = (settings.next(), settings.next()) {
@@ -172,6 +191,7 @@ fn decode_version(version: u16, body: &[u8]) -> Result<Engine, Error> {
                 let targets = entity.targets.len();
                 decode_extra(&mut entity, extras.next().unwrap_or_default(), targets)?;
                 decode_analysis(&mut entity, analyses.next().unwrap_or_default())?;
+                decode_revisions(&mut entity, revisions.next().unwrap_or_default(), version)?;
                 Ok(entity)
             })
         }

@@ -376,6 +376,7 @@ fn advance_plan(entity: &mut Entity, tally: &Tally, now: Timestamp) -> usize {
         if total == 0 {
             return 0;
         }
+        entity.history.reached(rolling, index.saturating_add(1), now);
         if approval && !entity.progress.approved {
             if !entity.progress.requested {
                 entity.progress.requested = true;

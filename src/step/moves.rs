@@ -204,6 +204,9 @@ pub(super) fn assign(
         tally.count(target.judgement);
         moved.push((position, if rolling_back || !from.is_empty() { from } else { target.reported }));
     }
+    if !rolling_back {
+        entity.history.count(desired, moved.len(), 0, now);
+    }
     let capacity = entity.options.max_events;
     let skipped = entity.log.skip_overflow(capacity, moved.len());
     for &(position, from) in moved.get(skipped..).unwrap_or_default() {

@@ -135,6 +135,7 @@ fn monitor_hook(entity: &Entity, hooks: &mut EntityHooks, ctx: &HookContext<'_>,
 fn verdicts_logged(entity: &mut Entity, positions: &[usize], desired: Sym, rolling_back: bool, now: Timestamp) {
     let capacity = entity.options.max_events;
     let skipped = entity.log.skip_overflow(capacity, positions.len());
+    let mut failures = 0usize;
     for (i, &position) in positions.iter().enumerate() {
         let Some((group, name, target)) = entity.targets.at(position) else {
             continue;
@@ -150,13 +151,15 @@ fn verdicts_logged(entity: &mut Entity, positions: &[usize], desired: Sym, rolli
             (kind, TargetId::new(group, name), detail)
         });
         if !rolling_back {
-            let failures = &mut entity.progress.consecutive_failures;
-            *failures = if failed { failures.saturating_add(1) } else { 0 };
+            let in_a_row = &mut entity.progress.consecutive_failures;
+            *in_a_row = if failed { in_a_row.saturating_add(1) } else { 0 };
+            failures = failures.saturating_add(usize::from(failed));
         }
         if let Some((kind, id, detail)) = event {
             entity.log.push(capacity, now, kind, desired, Some(id), detail);
         }
     }
+    entity.history.count(desired, 0, failures, now);
 }
 
 /// Steps 6 and 10: enough failures make the rolling version last known

@@ -326,7 +326,10 @@ export type EventKind =
   | "retried"
   | "promoted"
   | "approved"
-  | "hook_failed";
+  | "hook_failed"
+  | "analysis_started"
+  | "analysis_measured"
+  | "analysis_finished";
 
 /** One entry of an entity's event log. */
 export interface RolloutEvent {
@@ -341,16 +344,36 @@ export interface RolloutEvent {
   target: { group: string; name: string } | null;
   /** Why, for a person. */
   detail: string;
+  /** Who asked, for an operator's control made with an actor set (`setActor`); absent for what the engine did. */
+  actor?: string;
 }
 
 export type Outcome = "in_progress" | "watching" | "succeeded" | "failed" | "aborted" | "abandoned" | "rolled_back_to";
 
-/** One rollout of an entity. */
+/** What an operator did to a rollout, and who (see `setActor`). */
+export interface RolloutAction {
+  /** The kind of the event the control logged. */
+  kind: EventKind;
+  by: string;
+  time: number;
+}
+
+/** One rollout of an entity (a revision). */
 export interface Rollout {
   version: string;
   started: number;
   ended: number | null;
   outcome: Outcome;
+  /** The furthest plan step it started (1 for the first; 0 without a plan). This and the counts below are null for a rollout restored from a snapshot written before they were counted. */
+  stepsReached: number | null;
+  /** How many times a target was told to move to its version. */
+  targetsMoved: number | null;
+  /** How many targets failed on its version. */
+  failures: number | null;
+  /** The sequence number of the first event logged once it started (its events: `events({ since: firstEvent - 1 })`). */
+  firstEvent: number | null;
+  /** What operators did to it, oldest first (the latest 32). */
+  actions: RolloutAction[];
 }
 
 /** One step (or batch) of a schedule. */

@@ -179,6 +179,23 @@ impl Orchestrator {
         self.control(&namespace, &entity, |e, ns, entity, now| e.force_target_version(ns, entity, &version, now).map(|()| true)).map(drop)
     }
 
+    /// Names who the controls that follow are by (a person, a token's
+    /// name), until set again; `null` names no one. The events those
+    /// controls log carry it as `actor`, and the rollout they concern
+    /// lists it in its `actions` (see `history`). Steps never carry it.
+    ///
+    /// @example
+    /// ```js
+    /// engine.setActor("alice");
+    /// engine.approve("prod", "api"); // its approved event has actor "alice"
+    /// engine.setActor(null);
+    /// ```
+    #[wasm_bindgen(js_name = setActor)]
+    pub fn set_actor(&mut self, #[wasm_bindgen(unchecked_param_type = "string | null")] actor: JsValue) -> JsResult<()> {
+        let actor = optional_string_arg("actor", Some(actor)).map_err(error_to_js)?;
+        self.engine.set_actor(actor.as_deref()).map_err(error_to_js)
+    }
+
     /// Pauses the entity's rollout: nothing new moves, while monitoring,
     /// judging and rollbacks go on (safety is never paused). Deadlines and
     /// bake times count only unpaused time. Returns `false` when it was

@@ -21,6 +21,8 @@ pub const GOLDEN_ENTITY_V5: &str = "tests/fixtures/entity-v5.bin";
 pub const GOLDEN_ENTITY_V6: &str = "tests/fixtures/entity-v6.bin";
 pub const GOLDEN_V7: &str = "tests/fixtures/snapshot-v7.bin";
 pub const GOLDEN_ENTITY_V7: &str = "tests/fixtures/entity-v7.bin";
+pub const GOLDEN_V8: &str = "tests/fixtures/snapshot-v8.bin";
+pub const GOLDEN_ENTITY_V8: &str = "tests/fixtures/entity-v8.bin";
 
 struct RejectHost3;
 impl TargetController for RejectHost3 {
@@ -198,6 +200,68 @@ pub fn golden_v7_engine() -> Engine {
     let mut engine = golden_v6_engine();
     engine.restore_entity(&analysed().engine.snapshot_entity("fleet", "analysed").unwrap()).unwrap();
     engine
+}
+
+/// An entity whose operators are named: alice set r2, bob approved its
+/// gate and paused it, carol resumed it and set r3 (which waits for r2).
+pub fn audited() -> Sim {
+    let steps = vec![PlanStep { approval: true, ..PlanStep::new(Amount::Count(2)) }, PlanStep::new(Amount::Percent(100))];
+    let mut sim = Sim::new(6, "r1");
+    sim.ns = "fleet".into();
+    sim.entity = "audited".into();
+    sim.establish("r1", RolloutOptions { steps, ..Default::default() });
+    sim.engine.set_actor(Some("alice")).unwrap();
+    sim.set_version("r2");
+    sim.engine.set_actor(None).unwrap();
+    sim.run_until(20, |s| s.info().awaiting_approval);
+    sim.engine.set_actor(Some("bob")).unwrap();
+    assert!(sim.engine.approve("fleet", "audited", sim.now).unwrap());
+    sim.step();
+    assert!(sim.engine.pause("fleet", "audited", sim.now).unwrap());
+    sim.engine.set_actor(Some("carol")).unwrap();
+    assert!(sim.engine.resume("fleet", "audited", sim.now + 1000).unwrap());
+    sim.engine.set_target_version("fleet", "audited", "r3", sim.now + 1000).unwrap();
+    sim.engine.set_actor(None).unwrap();
+    for _ in 0..3 {
+        sim.step();
+    }
+    sim
+}
+
+/// The golden v7 engine plus format 8's state: an entity whose controls
+/// were made by named actors.
+pub fn golden_v8_engine() -> Engine {
+    let mut engine = golden_v7_engine();
+    engine.restore_entity(&audited().engine.snapshot_entity("fleet", "audited").unwrap()).unwrap();
+    engine
+}
+
+/// The body of `bytes`, a snapshot of `engine` restored from a format
+/// before 8, without its format 8 state (empty for such an engine: no
+/// actor, and every rollout uncounted): what formats up to 7 hold, to
+/// compare with the same state built anew, which counts its rollouts.
+pub fn before_format_8<'a>(bytes: &'a [u8], engine: &Engine) -> &'a [u8] {
+    let varint = |mut n: usize| {
+        let mut len = 1;
+        while n >= 0x80 {
+            n >>= 7;
+            len += 1;
+        }
+        len
+    };
+    let mut entities = 0;
+    let mut trailer = 0;
+    for ns in engine.namespaces() {
+        for entity in engine.entities(&ns).unwrap() {
+            let rollouts = engine.history(&ns, &entity).unwrap();
+            assert!(rollouts.iter().all(|r| r.first_event.is_none() && r.actions.is_empty()), "{ns}/{entity} is counted");
+            // No actor, one uncounted tally (five zeros) per rollout, nothing pending.
+            trailer += 1 + varint(rollouts.len()) + 5 * rollouts.len() + 1;
+            entities += 1;
+        }
+    }
+    trailer += varint(entities);
+    &bytes[20..bytes.len() - trailer]
 }
 
 /// The error restoring `bytes` gives (it must be `INVALID_SNAPSHOT`).
