@@ -10,7 +10,7 @@ use crate::entity::Entity;
 use crate::error::Error;
 use crate::hooks::{ControllerKind, ControllerSettings, MonitoringController, TargetController};
 use crate::log::{Event, Rollout};
-use crate::model::{AlignedAnswer, ExpectedState, ReportRef, RolloutInfo, RolloutOptions, TargetReport, Timestamp};
+use crate::model::{AlignedAnswer, ExpectedState, ReportRef, RolloutInfo, RolloutOptions, TargetReport, TargetState, Timestamp};
 use crate::plan::Schedule;
 use crate::snapshot;
 use crate::step::{self, StepNames};
@@ -334,6 +334,21 @@ impl Engine {
     /// The entity's versions and options.
     pub fn rollout_info(&self, namespace: &str, entity: &str) -> Result<RolloutInfo, Error> {
         Ok(self.entity(namespace, entity)?.info())
+    }
+
+    /// How many of the entity's targets are in each state (their reason,
+    /// as [`expected_state`](Self::expected_state) answers it), the states
+    /// with none left out, in [`TargetState::ALL`]'s order: a fleet's
+    /// progress without its targets.
+    pub fn target_counts(&self, namespace: &str, entity: &str) -> Result<Vec<(TargetState, u64)>, Error> {
+        let mut counts = [0u64; TargetState::ALL.len()];
+        for row in self.entity(namespace, entity)?.rows(None) {
+            let state = row.reason();
+            if let Some(n) = TargetState::ALL.iter().position(|&s| s == state).and_then(|i| counts.get_mut(i)) {
+                *n = n.saturating_add(1);
+            }
+        }
+        Ok(TargetState::ALL.iter().zip(counts).filter(|&(_, n)| n > 0).map(|(&s, n)| (s, n)).collect())
     }
 
     /// Every namespace, in name order.

@@ -234,3 +234,23 @@ fn revisions_count_what_each_rollout_did_and_name_who_acted() {
     assert!(all.iter().filter(|e| e.actor.is_some()).all(|e| e.kind == VersionSet || e.kind == RollbackStarted), "{all:?}");
     assert!(all.iter().all(|e| !matches!(e.kind, TargetAssigned | TargetFailed | VersionBad) || e.actor.is_none()));
 }
+
+/// `target_counts` counts the states `expected_state` answers, without the targets.
+#[test]
+fn target_counts_tally_the_expected_states() {
+    let mut opts = options(25);
+    opts.steps = vec![
+        orchestrator_engine::PlanStep { approval: true, ..orchestrator_engine::PlanStep::new(orchestrator_engine::Amount::Count(1)) },
+        orchestrator_engine::PlanStep::new(orchestrator_engine::Amount::Percent(100)),
+    ];
+    let mut sim = rolling(8, opts);
+    sim.run_until(50, |s| s.info().awaiting_approval);
+    let mut tally = std::collections::BTreeMap::new();
+    for e in sim.engine.expected_state("prod", "app", None).unwrap() {
+        *tally.entry(format!("{:?}", e.reason)).or_insert(0u64) += 1;
+    }
+    let counts: std::collections::BTreeMap<String, u64> =
+        sim.engine.target_counts("prod", "app").unwrap().into_iter().map(|(s, n)| (format!("{s:?}"), n)).collect();
+    assert_eq!(counts, tally);
+    assert_eq!(counts.values().sum::<u64>(), 8, "{counts:?}");
+}

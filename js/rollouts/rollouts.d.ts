@@ -106,6 +106,8 @@ export class Rollouts {
   report(namespace: string, entity: string, reports: TargetReport[]): Promise<void>;
   expectedState(namespace: string, entity: string, group?: string | null): Promise<ExpectedState[]>;
   rolloutInfo(namespace: string, entity: string): Promise<RolloutInfo>;
+  /** How many of the entity's targets are in each state (states with none left out). */
+  targetCounts(namespace: string, entity: string): Promise<Partial<Record<Reason, number>>>;
   plan(namespace: string, entity: string): Promise<Schedule>;
   events(namespace: string, entity: string, options?: EventsOptions | null): Promise<RolloutEvent[]>;
   history(namespace: string, entity: string): Promise<Rollout[]>;

@@ -36,7 +36,7 @@ const WRITES = [
   "orchestrateColumns",
   "report",
 ];
-const READS = ["expectedState", "rolloutInfo", "plan", "events", "history", "analysis"];
+const READS = ["expectedState", "rolloutInfo", "targetCounts", "plan", "events", "history", "analysis"];
 /** Writes that step the entity, calling its hooks. */
 const STEPS = ["orchestrate", "orchestrateColumns", "report"];
 

@@ -256,6 +256,7 @@ export function createHandler({
     ],
     // What the Go engine lacks.
     ["GET", "/:ns/:entity/info", async (c) => c.json(await rollouts.rolloutInfo(...names(c)))],
+    ["GET", "/:ns/:entity/counts", async (c) => c.json(await rollouts.targetCounts(...names(c)))],
     ["GET", "/:ns/:entity/expected", async (c) => c.json(await rollouts.expectedState(...names(c)))],
     ["POST", "/:ns/:entity/force", write("forceTargetVersion", versionFromGo)],
     ...["pause", "resume", "abort", "retry", "approve"].map((control) => [

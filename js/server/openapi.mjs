@@ -50,10 +50,31 @@ const schemas = {
     ["targetVersion", "rollingVersion", "lastKnownGoodVersion", "lastKnownBadVersion", "phase", "paused", "options", "targets", "failureThreshold"],
   ),
   Event: object(
-    { seq: integer, time: { type: "number" }, kind: string, version: string, target: nullable(object({ group: string, name: string }, ["group", "name"])), detail: string },
+    {
+      seq: integer,
+      time: { type: "number" },
+      kind: string,
+      version: string,
+      target: nullable(object({ group: string, name: string }, ["group", "name"])),
+      detail: string,
+      actor: string,
+    },
     ["seq", "time", "kind", "version", "target", "detail"],
   ),
-  Rollout: object({ version: string, started: { type: "number" }, ended: nullable({ type: "number" }), outcome: string }, ["version", "started", "outcome"]),
+  Rollout: object(
+    {
+      version: string,
+      started: { type: "number" },
+      ended: nullable({ type: "number" }),
+      outcome: string,
+      stepsReached: nullable(integer),
+      targetsMoved: nullable(integer),
+      failures: nullable(integer),
+      firstEvent: nullable(integer),
+      actions: { type: "array", items: object({ kind: string, by: string, time: { type: "number" } }, ["kind", "by", "time"]) },
+    },
+    ["version", "started", "outcome", "stepsReached", "targetsMoved", "failures", "firstEvent", "actions"],
+  ),
   Schedule: object({ steps: { type: "array" } }, ["steps"]),
   Measurement: object(
     { phase: string, at: { type: "number" }, value: string, query: string, message: string },
@@ -107,7 +128,7 @@ const DESCRIPTIONS = {
 /** [method, path, summary, request body schema or null, answer schema, content type of the answer] */
 const ROUTES = [
   ["GET", "/namespaces", "every namespace with an entity", null, array(string)],
-  ["GET", "/access", "what the request's token may do (null: nothing; needs no token)", null, object({ access: { enum: ["read", "write", null] } }, ["access"])],
+  ["GET", "/access", "what the request's token may do (null: nothing; needs no token)", null, object({ access: { enum: ["read", "write", null] }, actor: nullable(string) }, ["access"])],
   ["GET", "/:ns/entities", "the entities of a namespace", null, array(string)],
   [
     "GET",
@@ -129,6 +150,7 @@ const ROUTES = [
   ["GET", "/:ns/:entity/status", "every target with the version it should run", null, array(ref("ClientState"))],
   ["GET", "/:ns/:entity/:group/status", "one group's targets with the version each should run", null, array(ref("ClientState"))],
   ["GET", "/:ns/:entity/info", "the rollout, as this package answers it", null, ref("RolloutInfo")],
+  ["GET", "/:ns/:entity/counts", "how many targets are in each state (their reason; states with none left out)", null, { type: "object", additionalProperties: integer }],
   ["GET", "/:ns/:entity/expected", "every target's expected state, with its reason", null, array(ref("ExpectedState"))],
   ["POST", "/:ns/:entity/force", "force a version (no rollout: every target at once)", ref("Version"), ref("Success")],
   ["POST", "/:ns/:entity/pause", "pause the rollout", null, ref("Success")],

@@ -502,6 +502,32 @@ impl Orchestrator {
         to_js(&info).map_err(error_to_js)
     }
 
+    /// How many of the entity's targets are in each state (each target's
+    /// `reason`), the states with none left out: its progress without its
+    /// targets.
+    ///
+    /// @example
+    /// ```js
+    /// const { succeeded = 0, failed_unhealthy = 0 } = engine.targetCounts("prod", "api");
+    /// ```
+    #[wasm_bindgen(js_name = targetCounts, unchecked_return_type = "Partial<Record<Reason, number>>")]
+    pub fn target_counts(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+    ) -> JsResult<JsValue> {
+        let (ns, entity) = Self::names(&namespace, &entity)?;
+        let counts = self.engine.target_counts(&ns, &entity).map_err(error_to_js)?;
+        let object = js_sys::Object::new();
+        for (state, n) in counts {
+            // A count is at most the targets an engine holds: exact as an f64.
+            #[allow(clippy::cast_precision_loss)]
+            let n = n as f64;
+            js_sys::Reflect::set(&object, &to_js(&state).map_err(error_to_js)?, &JsValue::from_f64(n))?;
+        }
+        Ok(object.into())
+    }
+
     /// The entity's analysis runs, oldest first: those under way and the
     /// latest ended, each metric with its counts and its latest
     /// measurements (value, query as sent, outcome, why, and time).

@@ -139,7 +139,7 @@ test("the overview lists the rollout live; the entity shows its targets, plan, e
   await page.click("[data-control=version]");
   assert.equal(asked.at(-1), "prod/api: Roll out v3?");
   await page.waitForFunction(() => document.querySelector("#entity-state").textContent === "rolled back", null, { timeout: 30_000 });
-  await page.waitForFunction(() => /v3 failed/.test(document.querySelector("#history").textContent), null, { timeout: 30_000 });
+  await page.waitForFunction(() => document.querySelector('#history tr[data-version="v3"]')?.dataset.outcome === "failed", null, { timeout: 30_000 });
   assert.ok(await page.locator("#events li[data-kind=rollback_started]").count() >= 1, "the rollback streamed in");
   await page.waitForFunction(() => /v3 failed and was rolled back/.test(document.querySelector("#forecast").textContent), null, { timeout: 10_000 });
   assert.equal((await get("/rollout")).lastknownbadversion, "v3");
@@ -160,8 +160,9 @@ test("on a phone-width screen nothing runs off the side", async () => {
   // The overview keeps the bad version in sight on a phone.
   await page.goto(`${server.url}/#`);
   await page.waitForSelector("#entities a");
-  assert.ok(await page.isVisible("#overview th:nth-child(6)"), "the Bad column");
-  assert.equal(await page.textContent("#overview th:nth-child(6)"), "Bad");
+  assert.ok(await page.isVisible("#overview th:nth-child(7)"), "the Bad column");
+  assert.equal(await page.textContent("#overview th:nth-child(7)"), "Bad");
+  assert.ok(await page.isVisible("#overview th:nth-child(3)"), "the Progress column");
   await page.goto(`${server.url}/#/prod/api`);
   await page.waitForFunction(() => document.querySelectorAll("#events li").length > 3, null, { timeout: 10_000 });
   assert.ok(await page.isVisible("[data-control=pause]"));
@@ -526,7 +527,7 @@ test("after abort, the overview and the entity page say the same from the engine
   await row.locator(".badge").waitFor();
   await page.waitForFunction(() => [...document.querySelectorAll("#entities tr")].some((tr) => /staging \/ aborted/.test(tr.textContent) && tr.querySelector(".badge")?.textContent));
   assert.equal(await row.locator(".badge").textContent(), "rolling back", "the overview");
-  assert.equal(await row.locator("td").nth(3).textContent(), "batches of 100%", "a rollout without a plan says how it moves");
+  assert.equal(await row.locator("td").nth(4).textContent(), "batches of 100%", "a rollout without a plan says how it moves");
   await page.goto(`${server.url}/#/staging/aborted`);
   await page.waitForFunction(() => /^10 targets/.test(document.querySelector("#counts").textContent), null, { timeout: 10_000 });
   assert.equal(await page.textContent("#entity-state"), "rolling back", "the entity page");
@@ -587,7 +588,7 @@ test("countdowns tick between events; a paused rollout says what holds it instea
   assert.doesNotMatch(await page.textContent("#plan"), /next step in|earliest start/);
   assert.match(await page.textContent("#forecast"), /v2 is paused: resume to go on/);
   // Times say their date and zone.
-  assert.match(await page.textContent("#history"), /started [A-Z][a-z]{2} \d+, \d{4}, .*(UTC|GMT)/);
+  assert.match(await page.textContent("#history tr td:nth-child(3)"), /^[A-Z][a-z]{2} \d+, \d{4}, .*(UTC|GMT)/);
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -689,6 +690,172 @@ test("why, at the top: the error budget while a version rolls out; once it is ba
   const why = await page.textContent("#why");
   assert.match(why, /Failed: f0 \([^)]*error rate 9%[^)]*\), f1 \([^)]*error rate 9%[^)]*\)\.$/, why);
   assert.equal(await page.getAttribute("#why", "data-verdict"), "bad");
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("revisions and who did it, finding things, the legend, shortcuts and remembering the sign-in: named tokens on a server of four entities", async () => {
+  const clock = { now: Date.UTC(2026, 11, 2, 9) };
+  const named = await startServer({
+    port: 0,
+    store: new FileStore(mkdtempSync(join(dir, "named-"))),
+    tokens: [
+      { name: "alice", role: "write", token: "alice-token" },
+      { name: "viewer", role: "read", token: "viewer-token" },
+    ],
+    now: () => clock.now,
+    pollMs: 100,
+    log: () => {},
+  });
+  let page, errors;
+  try {
+    const call = async (method, path, body, token = "alice-token") => {
+      const response = await fetch(`${named.url}/v1/orchestrate/${path}`, { method, headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return response.json();
+    };
+    const fleets = new Map();
+    /** One controller loop of `ns/entity` (four hosts that do as told), 2 s of the server's clock later. */
+    const step = async (entity) => {
+      const hosts = fleets.get(entity);
+      const answer = await call("POST", entity, hosts.map((h) => ({ name: h.name, group: "", version: h.version, message: "", isError: false })));
+      for (const t of answer) hosts.find((h) => h.name === t.name).version = t.version;
+      clock.now += 2000;
+    };
+    const settle = async (entity, done) => {
+      for (let i = 0; i < 40; i++) {
+        if (done(await call("GET", `${entity}/info`))) return;
+        await step(entity);
+      }
+      assert.fail(`${entity} did not settle`);
+    };
+    const plan = { successTimeoutSecs: 1, durationTimeoutSecs: 30, steps: [{ size: 1, approval: true }, { size: "100%" }] };
+    for (const entity of ["prod/api", "prod/web", "staging/api", "staging/db"]) {
+      fleets.set(entity, ["h0", "h1", "h2", "h3"].map((name) => ({ name, version: "v1" })));
+      await call("PUT", `${entity}/options`, { ...plan, steps: [] });
+      await call("POST", `${entity}/version`, { version: "v1" });
+      await settle(entity, (info) => info.lastKnownGoodVersion === "v1");
+      await call("PUT", `${entity}/options`, plan);
+    }
+    await call("POST", "prod/api/version", { version: "v2" });
+    await settle("prod/api", (info) => info.awaitingApproval);
+
+    ({ page, errors } = await pageWithErrors(browser.context));
+    page.setDefaultTimeout(10_000);
+    const asked = acceptDialogs(page);
+    await page.goto(`${named.url}/`);
+    await page.waitForSelector("#login:not([hidden])");
+    await page.fill("#token", "alice-token");
+    await page.check("#remember");
+    await page.click("#login button[type=submit]");
+    await page.waitForFunction(() => document.querySelector("#access").textContent === "can steer as alice");
+
+    // Finding things: every row with its bar of targets by state; search, namespace, sort.
+    await page.waitForFunction(() => document.querySelectorAll("#entities tr .bar").length === 4, null, { timeout: 10_000 });
+    const apiBar = page.locator("#entities tr", { hasText: "prod / api" }).locator(".bar");
+    assert.match(await apiBar.getAttribute("title"), /^4 targets: 0 in flight, 4 succeeded/);
+    assert.deepEqual(await apiBar.locator("i").evaluateAll((parts) => parts.map((p) => [p.dataset.reason, p.style.width])), [["succeeded", "100%"]]);
+    const visible = () => page.evaluate(() => [...document.querySelectorAll("#entities tr")].filter((tr) => !tr.hidden).map((tr) => tr.cells[0].textContent));
+    await page.fill("#search", "API");
+    assert.deepEqual(await visible(), ["prod / api", "staging / api"]);
+    assert.equal(await page.textContent("#shown-count"), "2 of 4 shown");
+    await page.fill("#search", "");
+    await page.selectOption("#namespace-filter", "staging");
+    assert.deepEqual(await visible(), ["staging / api", "staging / db"]);
+    await page.selectOption("#namespace-filter", "");
+    await page.selectOption("#sort", "state");
+    assert.equal((await visible())[0], "prod / api", "awaiting approval comes before rolled out");
+    // `/` searches.
+    await page.keyboard.press("/");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "search");
+    await page.keyboard.press("Escape");
+    await page.evaluate(() => document.activeElement.blur());
+
+    // Another tab of this site is signed in too: remembered on this device.
+    const other = await browser.context.newPage();
+    await other.goto(`${named.url}/#/prod/api`);
+    await other.waitForFunction(() => !document.querySelector("#entity").hidden, null, { timeout: 10_000 });
+    assert.equal(await other.isHidden("#login"), true);
+    await other.close();
+
+    // The entity: the grid's legend, then approve by its shortcut.
+    await page.goto(`${named.url}/#/prod/api`);
+    await page.waitForFunction(() => document.querySelector("#entity-state").textContent === "awaiting approval", null, { timeout: 10_000 });
+    const legend = await page.locator("#legend span").allTextContents();
+    assert.ok(legend.includes("on v1") && legend.includes("failed") && legend.some((l) => /^held/.test(l)), legend.join(", "));
+    await page.keyboard.press("?");
+    assert.equal(await page.isVisible("#shortcuts"), true);
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("a");
+    await page.waitForFunction(() => document.querySelector('#events li[data-kind="approved"]')?.dataset.actor === "alice", null, { timeout: 10_000 });
+    assert.match(asked.at(-1), /Approve the step/);
+    assert.match(await page.textContent('#events li[data-kind="approved"]'), /\(by alice\)$/);
+    await settle("prod/api", (info) => info.lastKnownGoodVersion === "v2");
+    // The revision: its steps, targets moved, failures and who did what.
+    await page.waitForFunction(() => document.querySelector('#history tr[data-version="v2"]')?.dataset.outcome === "succeeded", null, { timeout: 10_000 });
+    const v2 = await page.locator('#history tr[data-version="v2"] td').allTextContents();
+    assert.deepEqual(v2.slice(4, 8), ["2", "4", "0", "set by alice · approved by alice"]);
+    // Its events: only those from its first on.
+    await page.click('#history tr[data-version="v2"] button:text("events")');
+    assert.match(await page.textContent("#events-since-text"), /from v2's rollout/);
+    const hiddenOlder = await page.evaluate(() => [...document.querySelectorAll("#events li")].filter((li) => !li.hidden).every((li) => !/ v1/.test(li.textContent.split(":")[2] ?? "")));
+    assert.ok(hiddenOlder);
+    await page.click("#events-all");
+
+    // Roll back to a good version from its revision: a revision of its own, alice's.
+    await page.click('#history tr[data-version="v1"] button[data-rollback-to="v1"]');
+    assert.match(asked.at(-1), /Roll back to v1\?/);
+    await page.waitForFunction(() => document.querySelector("#history tr")?.dataset.outcome === "rolled_back_to", null, { timeout: 10_000 });
+    assert.match(await page.textContent("#history tr:first-child"), /v1.*rolled back to.*set by alice/);
+    assert.equal(await page.locator('#history tr[data-version="v2"] button[data-rollback-to]').count(), 1, "v2 was good: it can be returned to");
+
+    // A reader sees who did it, and no button to roll back.
+    const reader = await (await fetch(`${named.url}/v1/orchestrate/access`, { headers: { authorization: "Bearer viewer-token" } })).json();
+    assert.deepEqual(reader, { access: "read", actor: "viewer" });
+
+    // Signing out forgets the token on this device.
+    await page.click("#sign-out");
+    await page.waitForSelector("#login:not([hidden])");
+    await page.reload();
+    await page.waitForSelector("#login:not([hidden])");
+    assert.equal(await page.evaluate(() => localStorage.getItem("orchestrator-token")), null);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    // The server stops once the page's event streams are closed.
+    await page?.close();
+    await named.stop();
+  }
+});
+
+test("no layout shift as events stream in: the entity page's top holds still while a rollout runs", async () => {
+  const { page, errors } = await pageWithErrors(browser.context);
+  await signIn(page, "w");
+  await page.waitForSelector("#entities a");
+  await post("/version", { version: `v${Date.now()}` });
+  await page.goto(`${server.url}/#/prod/api`);
+  await page.waitForFunction(() => document.querySelectorAll("#events li").length > 3, null, { timeout: 10_000 });
+  const shifts = await page.evaluate(async () => {
+    const seen = [];
+    const observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) if (!entry.hadRecentInput) seen.push({ value: entry.value, nodes: entry.sources.map((s) => s.node?.id || s.node?.nodeName || "?") });
+    });
+    observer.observe({ type: "layout-shift" });
+    const before = document.querySelectorAll("#events li").length;
+    // Until twenty more events have streamed in (and the page re-read the entity for them).
+    await new Promise((resolve) => {
+      const check = setInterval(() => {
+        if (document.querySelectorAll("#events li").length >= before + 20) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 100);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    observer.disconnect();
+    return seen;
+  });
+  const total = shifts.reduce((sum, s) => sum + s.value, 0);
+  assert.ok(total < 0.01, `layout shifted by ${total.toFixed(4)}: ${JSON.stringify(shifts)}`);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -25,7 +25,13 @@ function apiOrigin() {
 
 export const API = `${apiOrigin()}/v1/orchestrate`;
 
-let token = sessionStorage.getItem("orchestrator-token") ?? "";
+/**
+ * The token: kept for the tab (sessionStorage), or, when the user asks to
+ * be remembered on this device, for every tab of this origin
+ * (localStorage) until they sign out. Either way it never leaves this
+ * origin: links carry no token.
+ */
+let token = sessionStorage.getItem("orchestrator-token") ?? localStorage.getItem("orchestrator-token") ?? "";
 let onUnauthorized = () => {};
 
 /** What happens when the server refuses the token (the page shows its sign-in form). */
@@ -37,9 +43,21 @@ export function hasToken() {
   return token !== "";
 }
 
-export function setToken(value) {
+export function setToken(value, { remember = false } = {}) {
   token = value;
   sessionStorage.setItem("orchestrator-token", token);
+  if (remember) localStorage.setItem("orchestrator-token", token);
+  else localStorage.removeItem("orchestrator-token");
+}
+
+/** Whether the token is remembered on this device. */
+export const remembered = () => localStorage.getItem("orchestrator-token") !== null;
+
+/** Forgets the token, in this tab and on this device. */
+export function signOut() {
+  token = "";
+  sessionStorage.removeItem("orchestrator-token");
+  localStorage.removeItem("orchestrator-token");
 }
 
 const headers = () => (token ? { authorization: `Bearer ${token}` } : {});

@@ -3,10 +3,11 @@
 // (overview.mjs); an entity is shown from its snapshot by the engine in the
 // page (entity.mjs, engine.worker.mjs), and steered with the controls
 // (controls.mjs). This file signs in and navigates.
-import { NOT_SIGNED_IN, api, hasToken, setToken, whenUnauthorized } from "./api.mjs";
+import { NOT_SIGNED_IN, api, hasToken, remembered, setToken, signOut, whenUnauthorized } from "./api.mjs";
 import { wireControls } from "./controls.mjs";
 import { showEntity } from "./entity.mjs";
 import { showOverview } from "./overview.mjs";
+import { wireShortcuts } from "./shortcuts.mjs";
 
 const $ = (id) => document.getElementById(id);
 let leave = null;
@@ -22,6 +23,7 @@ function showLogin(why) {
   leave = null;
   $("login-why").textContent = why;
   $("login").hidden = false;
+  $("remember").checked = remembered();
   $("overview").hidden = true;
   $("entity").hidden = true;
   $("token").focus();
@@ -30,9 +32,16 @@ whenUnauthorized(showLogin);
 
 $("login").addEventListener("submit", (event) => {
   event.preventDefault();
-  setToken($("token").value);
+  setToken($("token").value, { remember: $("remember").checked });
   $("login").hidden = true;
   start();
+});
+
+$("sign-out").addEventListener("click", () => {
+  signOut();
+  $("sign-out").hidden = true;
+  $("access").textContent = "signed out";
+  showLogin("Signed out: this server needs a token.");
 });
 
 async function route() {
@@ -48,9 +57,12 @@ async function route() {
 
 async function start() {
   try {
-    const { access } = await api("GET", "/access");
+    const { access, actor } = await api("GET", "/access");
     if (access === null) return showLogin(hasToken() ? "That token was not accepted." : "This server needs a token.");
     $("access").textContent = access === "write" ? "can steer" : "read only";
+    $("access").title = actor ? `signed in as ${actor}` : "";
+    $("sign-out").hidden = !hasToken();
+    if (actor) $("access").textContent += ` as ${actor}`;
     for (const id of ["controls", "options"]) $(id).hidden = access !== "write";
     await route();
   } catch (error) {
@@ -59,5 +71,6 @@ async function start() {
 }
 
 wireControls(showError);
+wireShortcuts();
 window.addEventListener("hashchange", () => route().catch(showError));
 start();

@@ -5,10 +5,10 @@
 // binary read instead of a JSON read per view; each event logged reads
 // it again, at most as often as the page keeps up with.
 import { formatDuration, tally } from "../engine/simulation.mjs";
-import { Palette, drawGrid, gridLayout, hitTest } from "../render.mjs";
+import { Palette, drawGrid, gridLayout, hitTest, legend } from "../render.mjs";
 import { api, entityPath, follow } from "./api.mjs";
 import { entityView } from "./engine.mjs";
-import { badge, countsText, stateOf } from "./state.mjs";
+import { badge, countsText, paletteVersions, stateOf, versionPalette } from "./state.mjs";
 
 const $ = (id) => document.getElementById(id);
 /** The event list keeps the newest this many of each sort, the entity's and its targets' (the API has them all). */
@@ -37,7 +37,7 @@ export async function showEntity(namespace, entity, onError) {
   const path = entityPath(namespace, entity);
   // Verdicts and failures as the event stream brings them (the snapshot's
   // targets forget a failure once the target is sent back).
-  shown = { namespace, entity, path, palette: new Palette(), onError, verdicts: new Map(), failures: new Map() };
+  shown = { namespace, entity, path, palette: null, onError, verdicts: new Map(), failures: new Map() };
   $("entity-name").textContent = `${namespace} / ${entity}`;
   $("where").textContent = `${namespace} / ${entity}`;
   $("events").replaceChildren();
@@ -110,6 +110,8 @@ function render(entity) {
     `${countsText(n, counts, info.failureThreshold)}; ` +
     `target ${info.targetVersion || "-"}, good ${info.lastKnownGoodVersion || "-"}, bad ${info.lastKnownBadVersion || "-"}`;
   renderWhy(entity, info, counts);
+  // Colours in the order the overview's bar gives them: the good version's first.
+  entity.palette ??= versionPalette(info);
   // The grid, by group as the engine orders them.
   entity.layout = gridLayout(targets.groups, $("grid").clientWidth || 600);
   const cell = (i) => {
@@ -121,12 +123,86 @@ function render(entity) {
   document.dispatchEvent(new CustomEvent("entity-shown"));
   renderPlan(info, plan, analysis ?? []);
   renderAnalysis(info, analysis ?? []);
+  renderLegend(entity, info);
+  renderRevisions(info, history);
+}
+
+/** What each colour of the grid means, for the versions it shows: the colours keep these meanings in the overview's bars too. */
+function renderLegend(entity, info) {
+  const [current, target] = paletteVersions(info);
+  $("legend").replaceChildren(
+    ...legend(entity.palette, current, target).map(([colour, label]) => {
+      const item = document.createElement("span");
+      const swatch = document.createElement("i");
+      swatch.style.background = colour;
+      item.append(swatch, label);
+      return item;
+    }),
+  );
+}
+
+/** What each actor did to a rollout, in words: "set by alice · approved by bob". */
+const DID = { version_set: "set", paused: "paused", resumed: "resumed", aborted: "aborted", retried: "retried", promoted: "promoted", approved: "approved", rollback_started: "rolled back" };
+const actionsText = (actions) => actions.map((a) => `${DID[a.kind] ?? a.kind.replaceAll("_", " ")} by ${a.by}`).join(" · ");
+
+/**
+ * Each rollout, newest first: its version and outcome, when it started and
+ * how long it took, the steps it reached, the targets it moved and the
+ * failures on it, who did what, a link to its events, and "roll back to
+ * this" on a good version the fleet is not settled on.
+ */
+function renderRevisions(info, history) {
+  const count = (n) => (n === null || n === undefined ? "-" : n.toLocaleString("en-US"));
+  const settledOn = (version) => version === info.lastKnownGoodVersion && info.phase === "rolled_out" && info.targetVersion === version;
   $("history").replaceChildren(
     ...[...history].reverse().map((rollout) => {
-      const li = document.createElement("li");
-      const ended = rollout.ended ? `, ended ${time(rollout.ended)}` : "";
-      li.textContent = `${rollout.version} ${rollout.outcome.replaceAll("_", " ")} (started ${time(rollout.started)}${ended})`;
-      return li;
+      const tr = document.createElement("tr");
+      const took = rollout.ended !== null ? formatDuration(Math.round((rollout.ended - rollout.started) / 1000)) : `${formatDuration(Math.round((Date.now() - rollout.started) / 1000))} so far`;
+      const steps = info.options.steps.length > 0 && rollout.stepsReached !== null ? `${rollout.stepsReached}` : count(rollout.stepsReached);
+      const actions = document.createElement("td");
+      actions.textContent = actionsText(rollout.actions) || "-";
+      const links = document.createElement("td");
+      if (rollout.firstEvent) {
+        const events = document.createElement("button");
+        events.type = "button";
+        events.className = "link";
+        events.textContent = "events";
+        events.title = `show the events from this rollout's first (#${rollout.firstEvent}) on`;
+        events.addEventListener("click", () => {
+          eventFilter.from(rollout.firstEvent, rollout.version);
+          $("events").scrollIntoView({ block: "start" });
+        });
+        links.append(events);
+      }
+      const good = ["succeeded", "watching", "rolled_back_to"].includes(rollout.outcome);
+      if (good && !settledOn(rollout.version) && !$("controls").hidden) {
+        const back = document.createElement("button");
+        back.type = "button";
+        back.dataset.rollbackTo = rollout.version;
+        back.textContent = "roll back to this";
+        back.addEventListener("click", () => {
+          $("version").value = rollout.version;
+          document.querySelector('[data-control="rollback"]').click();
+        });
+        links.append(" ", back);
+      }
+      const outcome = document.createElement("span");
+      outcome.className = "badge";
+      outcome.dataset.state = rollout.outcome.replaceAll("_", " ");
+      outcome.textContent = rollout.outcome.replaceAll("_", " ");
+      const cells = [rollout.version, outcome, time(rollout.started), took, steps, count(rollout.targetsMoved), count(rollout.failures)];
+      tr.append(
+        ...cells.map((content) => {
+          const td = document.createElement("td");
+          td.append(content);
+          return td;
+        }),
+        actions,
+        links,
+      );
+      tr.dataset.version = rollout.version;
+      tr.dataset.outcome = rollout.outcome;
+      return tr;
     }),
   );
 }
@@ -330,7 +406,8 @@ async function followEvents(path, signal, onError) {
       const li = document.createElement("li");
       li.value = event.seq;
       li.dataset.kind = event.kind;
-      li.textContent = `${time(event.time)} ${event.kind} ${event.version}${event.target ? ` ${event.target.name}` : ""}: ${event.detail}`;
+      li.textContent = `${time(event.time)} ${event.kind} ${event.version}${event.target ? ` ${event.target.name}` : ""}: ${event.detail}${event.actor ? ` (by ${event.actor})` : ""}`;
+      if (event.actor) li.dataset.actor = event.actor;
       if (event.kind === "version_bad" || event.kind === "version_good") shown?.verdicts.set(event.version, event);
       if (event.kind === "target_failed" && shown) {
         const failures = shown.failures.get(event.version) ?? { count: 0, events: [] };
@@ -356,8 +433,12 @@ const eventFilter = {
   kinds: new Set(),
   shown: { entity: 0, target: 0 },
   folded: 0,
+  /** Only events from this sequence number on (a revision's), or 0. */
+  since: 0,
   reset() {
     this.kinds.clear();
+    this.since = 0;
+    $("events-since").hidden = true;
     this.shown = { entity: 0, target: 0 };
     this.folded = 0;
     $("events-kind").replaceChildren(new Option("every kind", ""));
@@ -365,7 +446,7 @@ const eventFilter = {
   },
   hides(li) {
     const kind = $("events-kind").value;
-    return (li.dataset.target !== undefined && !$("events-targets").checked) || (kind !== "" && li.dataset.kind !== kind);
+    return (li.dataset.target !== undefined && !$("events-targets").checked) || (kind !== "" && li.dataset.kind !== kind) || li.value < this.since;
   },
   add(li, event) {
     const sort = event.target ? "target" : "entity";
@@ -393,9 +474,21 @@ const eventFilter = {
     for (const li of $("events").children) li.hidden = this.hides(li);
     this.say();
   },
+  /** Shows only the events from `seq` on (the rollout of `version`'s), until "every event" is asked for. */
+  from(seq, version) {
+    this.since = seq;
+    $("events-since").hidden = false;
+    $("events-since-text").textContent = `from ${version}'s rollout (event #${seq}) on`;
+    this.apply();
+  },
   say() {
     $("events-folded").textContent = !$("events-targets").checked && this.folded > 0 ? `${this.folded.toLocaleString("en-US")} per-target events folded` : "";
   },
 };
 $("events-targets").addEventListener("change", () => eventFilter.apply());
+$("events-all").addEventListener("click", () => {
+  eventFilter.since = 0;
+  $("events-since").hidden = true;
+  eventFilter.apply();
+});
 $("events-kind").addEventListener("change", () => eventFilter.apply());

@@ -1,7 +1,33 @@
 // What a rollout is doing, in a word or two, as the overview and the
 // entity view both say it (the words are the package's: js/simulation/words.mjs,
 // copied into www/engine by the build), and its badge.
+import { Palette, cellColour } from "../render.mjs";
+
 export { UNCHANGED, countsText, stateOf } from "../engine/simulation.mjs";
+
+/** The versions an entity's colours are given to, in order: the one it runs (last known good), then the one it moves to. */
+export function paletteVersions(info) {
+  const current = info.lastKnownGoodVersion || info.rollingVersion || info.targetVersion || "-";
+  return [current, info.rollingVersion || info.targetVersion || current];
+}
+
+/** An entity's palette: the same colours for its versions on the overview's bar and its page's grid and legend. */
+export const versionPalette = (info) => new Palette(paletteVersions(info));
+
+/** The order of the states in a progress bar, settled first. */
+const BAR = ["succeeded", "in_flight", "waiting", "awaiting_approval", "held_paused", "held_back", "rolled_back", "halted", "failed_unhealthy", "failed_deadline", "failed_monitor"];
+
+/**
+ * A bar of the targets by state (`counts` by reason), in the grid's
+ * colours (`cellColour`): `[colour, reason, count]` per part, settled first.
+ */
+export function barParts(info, counts, palette = versionPalette(info)) {
+  const [current, moving] = paletteVersions(info);
+  return BAR.filter((reason) => counts[reason] > 0).map((reason) => {
+    const running = reason === "waiting" || reason.startsWith("held") || reason === "awaiting_approval" ? current : moving;
+    return [cellColour(palette, reason, running, moving), reason, counts[reason]];
+  });
+}
 
 /** A badge (`<span class="badge">`) saying `state`. */
 export function badge(state, element = document.createElement("span")) {
