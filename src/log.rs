@@ -281,8 +281,8 @@ pub struct Rollout {
     /// When it ended; `None` while in progress or watched.
     pub ended: Option<Timestamp>,
     pub outcome: Outcome,
-    /// The furthest plan step it started (1 for the first; 0 without a
-    /// plan). This and the counts below are `None` for a rollout restored
+    /// The furthest plan step it started (1 for the first); without a
+    /// plan, the batches it moved. This and the counts below are `None` for a rollout restored
     /// from a snapshot older than format 8, which did not count them.
     pub steps_reached: Option<u32>,
     /// How many times a target was told to move to its version.
@@ -378,6 +378,16 @@ impl History {
         if let Some(tally) = self.concerning(version, now) {
             tally.moved = tally.moved.saturating_add(u64::try_from(moved).unwrap_or(u64::MAX));
             tally.failed = tally.failed.saturating_add(u64::try_from(failed).unwrap_or(u64::MAX));
+        }
+    }
+
+    /// Without a plan: the rollout of `version` reached as many batches of
+    /// `batch` targets as it moved.
+    pub(crate) fn batches(&mut self, version: Sym, batch: usize, now: Timestamp) {
+        if let Some(tally) = self.concerning(version, now) {
+            let batch = u64::try_from(batch.max(1)).unwrap_or(u64::MAX);
+            let reached = tally.moved.div_ceil(batch);
+            tally.steps = tally.steps.max(u32::try_from(reached).unwrap_or(u32::MAX));
         }
     }
 

@@ -216,6 +216,8 @@ fn revisions_count_what_each_rollout_did_and_name_who_acted() {
         .collect();
     use EventKind::*;
     assert_eq!(summary[1], ("v2", Outcome::Succeeded, Some(8), Some(0), vec![(VersionSet, "alice")]));
+    // Without a plan, its steps are its batches: 8 targets, 2 at a time.
+    assert_eq!(history[1].steps_reached, Some(4));
     let (version, outcome, moved, failures, actions) = &summary[2];
     assert_eq!((*version, *outcome, actions.as_slice()), ("v3", Outcome::Failed, &[(VersionSet, "bob")][..]));
     // Its first batch (2 of 8) failed, which the error budget allows no more of.

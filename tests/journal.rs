@@ -297,7 +297,7 @@ fn the_golden_v4_delta_applies_to_the_golden_v7_entity() {
             Ok(orchestrator_engine::Measured::of(orchestrator_engine::MetricValue::Number(0.5), ""))
         }
     }
-    let follower = check_golden_delta(GOLDEN_ENTITY_V7, GOLDEN_DELTA_V4, GOLDEN_AFTER_DELTA_V4, "", |engine| {
+    let follower = check_golden_delta(GOLDEN_ENTITY_V7, GOLDEN_DELTA_V4, GOLDEN_AFTER_DELTA_V4, "_V4", |engine| {
         let now = T0 + 3700 * SEC;
         let mut options = engine.rollout_info("edge", "canary").unwrap().options;
         let metric = orchestrator_engine::Metric {

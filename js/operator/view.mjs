@@ -2,12 +2,14 @@
 // in this process from the entity's snapshot (one read, as the dashboard
 // does), and written as text: the state and why, the versions, the targets
 // counted, the plan with its current step, the analysis runs, the last
-// events.
+// rollouts with who did what, the last events.
 import { Orchestrator } from "../node.mjs";
 import { countsText, formatDuration, stateOf } from "../simulation/words.mjs";
 
 /** How many of the newest events the view lists. */
 const EVENTS_SHOWN = 8;
+/** How many of the newest rollouts (revisions) it lists. */
+const REVISIONS_SHOWN = 5;
 
 /** The entity `namespace/entity` of `bytes` (its snapshot) as of `nowMs`: `{ info, counts, n, plan, analysis, events }`. */
 export function entityView(bytes, namespace, entity, nowMs) {
@@ -29,6 +31,7 @@ export function entityView(bytes, namespace, entity, nowMs) {
       plan,
       analysis: engine.analysis(namespace, entity),
       events: engine.events(namespace, entity).slice(-EVENTS_SHOWN),
+      history: engine.history(namespace, entity).slice(-REVISIONS_SHOWN),
     };
   } finally {
     engine.free();
@@ -79,8 +82,17 @@ export function renderView(name, view, nowMs) {
       }
     }
   }
+  if (view.history?.length > 0) {
+    lines.push("Revisions:");
+    for (const r of [...view.history].reverse()) {
+      const count = (n, noun) => (n === null ? "" : `, ${n.toLocaleString("en-US")} ${noun}`);
+      const took = r.ended === null ? `running ${formatDuration(Math.max(0, Math.round((nowMs - r.started) / 1000)))}` : `took ${formatDuration(Math.round((r.ended - r.started) / 1000))}`;
+      const who = r.actions.map((a) => `${a.kind.replaceAll("_", " ")} by ${a.by}`).join(", ");
+      lines.push(`  ${r.version.padEnd(12)} ${r.outcome.replaceAll("_", " ").padEnd(15)} ${clock(r.started)}, ${took}${count(r.targetsMoved, "moved")}${count(r.failures, "failed")}${who ? `; ${who}` : ""}`);
+    }
+  }
   lines.push("Events:");
-  for (const e of events) lines.push(`  ${clock(e.time)}  ${e.kind} ${e.version}${e.target ? ` ${e.target.name}` : ""}${e.detail ? `: ${e.detail}` : ""}`);
+  for (const e of events) lines.push(`  ${clock(e.time)}  ${e.kind} ${e.version}${e.target ? ` ${e.target.name}` : ""}${e.detail ? `: ${e.detail}` : ""}${e.actor ? ` (by ${e.actor})` : ""}`);
   if (events.length === 0) lines.push("  none");
   return lines;
 }

@@ -11,6 +11,7 @@ import type {
   HttpTargetController,
   MonitoringController,
   PromoteOptions,
+  Reason,
   ReportColumns,
   Rollout,
   RolloutInfo,

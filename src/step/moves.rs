@@ -206,6 +206,11 @@ pub(super) fn assign(
     }
     if !rolling_back {
         entity.history.count(desired, moved.len(), 0, now);
+        if entity.options.steps.is_empty() {
+            // Without a plan, its steps are its batches.
+            let batch = entity.options.batch_size(entity.targets.len());
+            entity.history.batches(desired, batch, now);
+        }
     }
     let capacity = entity.options.max_events;
     let skipped = entity.log.skip_overflow(capacity, moved.len());

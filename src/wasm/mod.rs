@@ -364,7 +364,7 @@ export interface Rollout {
   started: number;
   ended: number | null;
   outcome: Outcome;
-  /** The furthest plan step it started (1 for the first; 0 without a plan). This and the counts below are null for a rollout restored from a snapshot written before they were counted. */
+  /** The furthest plan step it started (1 for the first); without a plan, the batches it moved. This and the counts below are null for a rollout restored from a snapshot written before they were counted. */
   stepsReached: number | null;
   /** How many times a target was told to move to its version. */
   targetsMoved: number | null;

@@ -59,7 +59,7 @@ after(async () => {
 test("get shows the entity; list every entity; the controls say what they did, and when nothing changed, why", async () => {
   const got = await cli(["get", "prod/api"]);
   assert.equal(got.code, 0, got.stderr);
-  assert.match(got.stdout, /^Entity: {4}prod\/api\nState: {5}rolled out\nVersions: {2}target v1 · rolling v1 · good v1 · bad -\nTargets: {3}10 targets: 0 in flight, 10 succeeded, 0 failed \(the version is bad at 1\)\nPlan: {6}no plan: batches of 50%\nEvents:\n/);
+  assert.match(got.stdout, /^Entity: {4}prod\/api\nState: {5}rolled out\nVersions: {2}target v1 · rolling v1 · good v1 · bad -\nTargets: {3}10 targets: 0 in flight, 10 succeeded, 0 failed \(the version is bad at 1\)\nPlan: {6}no plan: batches of 50%\nRevisions:\n {2}v1 +succeeded +\d{4}-\d\d-\d\d [\d:]+ UTC, took 0s, 0 moved, 0 failed\nEvents:\n/);
   assert.match(got.stdout, /version_good v1/);
   const listed = await cli(["list"]);
   assert.deepEqual(listed.stdout.trim().split("\n"), ["ENTITY    STATE       TARGET  GOOD  BAD", "prod/api  rolled out  v1      v1    -"]);

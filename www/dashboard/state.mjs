@@ -23,8 +23,11 @@ const BAR = ["succeeded", "in_flight", "waiting", "awaiting_approval", "held_pau
  */
 export function barParts(info, counts, palette = versionPalette(info)) {
   const [current, moving] = paletteVersions(info);
+  // Back (or held) on the good version after a bad one: its targets run the good one.
+  const back = ["rolling_back", "rolled_back", "halted"].includes(info.phase);
   return BAR.filter((reason) => counts[reason] > 0).map((reason) => {
-    const running = reason === "waiting" || reason.startsWith("held") || reason === "awaiting_approval" ? current : moving;
+    const stays = reason === "waiting" || reason.startsWith("held") || reason === "awaiting_approval" || (reason === "succeeded" && back);
+    const running = stays ? current : moving;
     return [cellColour(palette, reason, running, moving), reason, counts[reason]];
   });
 }
