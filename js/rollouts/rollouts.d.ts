@@ -116,6 +116,12 @@ export class Rollouts {
   analysis(namespace: string, entity: string): Promise<AnalysisRun[]>;
   /** The entity's revision in the store (undefined: none), read without loading it (the bytes are skipped while it is still `known`). */
   revision(namespace: string, entity: string, known?: string): Promise<string | undefined>;
+  /**
+   * Calls `listener(namespace, entity)` when an entity changes in the store,
+   * by any process (`(null, null)`: changes may have been missed), until
+   * the answered function is called; `null` for a store that cannot tell.
+   */
+  watch(listener: (namespace: string | null, entity: string | null) => void): (() => void) | null;
   /** Every entity in the store as `[namespace, entity]`, in name order. */
   list(): Promise<[string, string][]>;
   /** Every namespace with an entity in the store, in name order. */

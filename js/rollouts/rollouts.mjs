@@ -146,6 +146,16 @@ export class Rollouts {
     return stored === undefined || stored === null ? undefined : String(stored.revision);
   }
 
+  /**
+   * Calls `listener(namespace, entity)` when an entity changes in the
+   * store, by any process (`listener(null, null)`: changes may have been
+   * missed), until the answered function is called; `null` for a store
+   * that cannot tell (then poll `revision`).
+   */
+  watch(listener) {
+    return typeof this.#store.watch === "function" ? this.#store.watch(listener) : null;
+  }
+
   /** Every namespace with an entity in the store, in name order. */
   async namespaces() {
     return [...new Set((await this.list()).map(([ns]) => ns))];

@@ -1,9 +1,15 @@
-// Every entity's events, for every listener at once: while anyone listens,
-// one poller reads the store's listing and each entity's new events every
-// `pollMs`, and hands each listener what it found. An unchanged entity
-// costs a revision check and is not loaded (so the entities the
-// controllers use stay in `Rollouts`' cache however many there are). The dashboard's overview follows it
-// (GET /v1/orchestrate/events/stream).
+// Every entity's events, for every listener at once. Where the store tells
+// of its changes (`watch`: Redis pub/sub, PostgreSQL LISTEN/NOTIFY, a file
+// or memory store within its process, a Durable Object's own writes), one
+// subscription serves every listener: an entity is read when it changed,
+// and everything again only when the store says changes may have been
+// missed, or every SAFETY_MS in case a notice was lost; an idle store costs
+// nothing. Where it cannot tell, one poller reads the listing and each
+// entity's new events every `pollMs`. Either way an unchanged entity costs
+// at most a revision check and is not loaded (so the entities the
+// controllers use stay in `Rollouts`' cache however many there are). The
+// dashboard's overview follows it (GET /v1/orchestrate/events/stream), and
+// each entity's stream waits on it (`changed`) instead of polling alone.
 //
 // What a listener gets, in order:
 //   { type: "entity", namespace, entity, seq }   an entity is there (at once
@@ -16,6 +22,8 @@
 import { entityKey as key } from "../stores/names.mjs";
 
 const PAGE = 1000;
+/** Where the store pushes changes, how often everything is read anyway (a notice lost in a reconnect). */
+export const SAFETY_MS = 30_000;
 
 export class EventFeed {
   #rollouts;
@@ -27,6 +35,13 @@ export class EventFeed {
   #outage = false;
   #wake = null;
   #timer = null;
+  /** The store's subscription while anyone follows (`null`: none; `false`: the store cannot push). */
+  #unwatch = null;
+  /** Entities that changed since they were last read (keys); `#all`: read everything. */
+  #dirty = new Set();
+  #all = true;
+  /** Each entity's streams waiting for it to change: key -> Set of wake functions. */
+  #waiting = new Map();
 
   /** @param rollouts a `Rollouts`; @param pollMs how often to look for new events */
   constructor(rollouts, pollMs) {
@@ -38,15 +53,81 @@ export class EventFeed {
   subscribe(listen) {
     const listener = { listen };
     this.#listeners.add(listener);
+    this.#watch();
     for (const { namespace, entity, seq } of this.#known.values()) listen({ type: "entity", namespace, entity, seq });
     this.#run();
-    return () => this.#listeners.delete(listener);
+    return () => {
+      this.#listeners.delete(listener);
+      this.#unwatchIfIdle();
+    };
+  }
+
+  /** Whether the store pushes its changes (then `changed` waits for them rather than polling). */
+  get pushed() {
+    this.#watch();
+    return typeof this.#unwatch === "function";
+  }
+
+  /**
+   * Resolves `true` once `namespace/entity` may have changed (as the store
+   * tells it: every stream of the entity shares the one subscription),
+   * `false` after `ms` without a change (where the store cannot tell, after
+   * `ms` regardless), or at once when `signal` aborts.
+   */
+  changed(namespace, entity, ms, signal) {
+    this.#watch();
+    if (this.#unwatch === false) return new Promise((resolve) => setTimeout(() => resolve(false), ms));
+    const k = key(namespace, entity);
+    return new Promise((resolve) => {
+      const waiting = this.#waiting.get(k) ?? this.#waiting.set(k, new Set()).get(k);
+      let timer;
+      const done = (result) => {
+        clearTimeout(timer);
+        signal?.removeEventListener?.("abort", aborted);
+        waiting.delete(done);
+        if (waiting.size === 0) this.#waiting.delete(k);
+        this.#unwatchIfIdle();
+        resolve(result);
+      };
+      const aborted = () => done(false);
+      waiting.add(done);
+      timer = setTimeout(() => done(false), ms);
+      signal?.addEventListener?.("abort", aborted);
+    });
   }
 
   /** Stops polling and drops every listener. */
   close() {
     this.#listeners.clear();
     clearTimeout(this.#timer);
+    this.#wake?.();
+    for (const waiting of [...this.#waiting.values()]) for (const done of [...waiting]) done(false);
+    this.#unwatchIfIdle();
+  }
+
+  /** Subscribes to the store's changes, once, if it can tell of them. */
+  #watch() {
+    if (this.#unwatch !== null) return;
+    this.#unwatch = this.#rollouts.watch((namespace, entity) => this.#changedIn(namespace, entity)) ?? false;
+  }
+
+  #unwatchIfIdle() {
+    if (this.#listeners.size > 0 || this.#waiting.size > 0 || typeof this.#unwatch !== "function") return;
+    this.#unwatch();
+    this.#unwatch = null;
+    this.#all = true;
+  }
+
+  /** The store says `namespace/entity` changed (`null`: anything may have). */
+  #changedIn(namespace, entity) {
+    if (namespace === null) {
+      this.#all = true;
+      for (const waiting of [...this.#waiting.values()]) for (const done of [...waiting]) done(true);
+    } else {
+      const k = key(namespace, entity);
+      this.#dirty.add(k);
+      for (const done of [...(this.#waiting.get(k) ?? [])]) done(true);
+    }
     this.#wake?.();
   }
 
@@ -59,12 +140,25 @@ export class EventFeed {
     this.#running = true;
     try {
       while (this.#listeners.size > 0) {
-        await this.#poll();
+        const pushed = typeof this.#unwatch === "function";
+        const dirty = this.#dirty;
+        this.#dirty = new Set();
+        if (!pushed || this.#all) {
+          this.#all = false;
+          await this.#poll();
+        } else {
+          for (const k of dirty) await this.#followKey(k);
+        }
         if (this.#listeners.size === 0) break;
-        await new Promise((resolve) => {
-          this.#wake = resolve;
-          this.#timer = setTimeout(resolve, this.#pollMs);
+        if (this.#dirty.size > 0 || (pushed && this.#all)) continue;
+        const safety = await new Promise((resolve) => {
+          this.#wake = () => resolve(false);
+          // While the store fails, try again as often as a poller would.
+          this.#timer = setTimeout(() => resolve(true), pushed && !this.#outage ? SAFETY_MS : this.#pollMs);
         });
+        clearTimeout(this.#timer);
+        this.#wake = null;
+        if (safety && pushed) this.#all = true;
       }
     } finally {
       // Nobody listens: the next listener starts from what is there then.
@@ -98,6 +192,20 @@ export class EventFeed {
       if (present.has(k)) continue;
       this.#known.delete(k);
       this.#send({ type: "removed", namespace, entity });
+    }
+  }
+
+  /** Reads one entity the store said changed (it may be new, or gone). */
+  async #followKey(k) {
+    const [namespace, entity] = JSON.parse(k);
+    try {
+      if ((await this.#rollouts.revision(namespace, entity)) === undefined) {
+        if (this.#known.delete(k)) this.#send({ type: "removed", namespace, entity });
+        return;
+      }
+      await this.#follow(namespace, entity);
+    } catch (error) {
+      if (error?.code === "STORE_UNAVAILABLE" || error?.code === "OUTCOME_UNKNOWN") this.#all = true;
     }
   }
 

@@ -306,23 +306,35 @@ export function createHandler({
         }
         return streamSSE(c, async (stream) => {
           slot.stream = stream;
+          // Woken by the store's notice of a change where it gives one
+          // (every stream of the entity shares the feed's one
+          // subscription), else every pollMs.
+          const pushed = feed.pushed;
+          const aborted = new AbortController();
+          stream.onAbort(() => aborted.abort());
           try {
             let quiet = 0;
             for (let first = true; !stream.aborted; first = false) {
-              if (!first) events = await rollouts.events(namespace, entity, { since, limit: 1000 });
+              // Waiting from before the read: a change during it is not missed.
+              const change = feed.changed(namespace, entity, pushed ? Math.max(1, KEEP_ALIVE_MS - quiet) : pollMs, aborted.signal);
+              // (The first read, before the stream, was before the wait too: read again.)
+              if (!first || pushed) events = await rollouts.events(namespace, entity, { since, limit: 1000 });
               for (const e of events) {
                 await stream.writeSSE({ id: String(e.seq), event: e.kind, data: JSON.stringify(e) });
                 since = e.seq;
               }
               if (events.length === 1000) continue;
-              quiet = events.length > 0 ? 0 : quiet + pollMs;
-              if (quiet >= KEEP_ALIVE_MS) {
+              if (events.length > 0) quiet = 0;
+              const waited = Date.now();
+              await change;
+              quiet += Date.now() - waited;
+              if (quiet >= KEEP_ALIVE_MS && !stream.aborted) {
                 await stream.write(": keep-alive\n\n");
                 quiet = 0;
               }
-              await stream.sleep(pollMs);
             }
           } finally {
+            aborted.abort();
             streams.delete(slot);
           }
         });

@@ -11,12 +11,27 @@
 //   c<rev>:<i>    the checkpoint written at revision <rev>, chunk i
 //   j<rev>:<i>    the delta appended at revision <rev>, chunk i
 
+import { Watchers } from "./watchers.mjs";
+
 /** Under the storage's 128 KiB per value, with room for the key and framing. */
 export const CHUNK_BYTES = 120 * 1024;
 
 /** A `Store` (see stores.d.ts) over a Durable Object's `state.storage`, for the one entity it holds. */
 export class DurableObjectStore {
   #storage;
+  /** The object is the only writer of its entity: its own writes are every change. */
+  #watchers = new Watchers();
+
+  /** Calls `listener(namespace, entity)` after each write until the answered function is called. */
+  watch(listener) {
+    return this.#watchers.watch(listener);
+  }
+
+  /** `written` (a write's answer), after telling the watchers when it changed anything. */
+  #told(written, namespace, entity) {
+    if (written !== null && written !== false) this.#watchers.changed(namespace, entity);
+    return written;
+  }
 
   /** @param {DurableObjectStorage} storage the object's `state.storage` */
   constructor(storage) {
@@ -34,6 +49,14 @@ export class DurableObjectStore {
   }
 
   async put(namespace, entity, bytes, revision) {
+    return this.#told(await this.#put(namespace, entity, bytes, revision), namespace, entity);
+  }
+
+  async append(namespace, entity, delta, revision) {
+    return this.#told(await this.#append(namespace, entity, delta, revision), namespace, entity);
+  }
+
+  #put(namespace, entity, bytes, revision) {
     return this.#storage.transaction(async (txn) => {
       const meta = await txn.get("meta");
       if ((meta?.revision ?? null) !== revision) return null;
@@ -49,7 +72,7 @@ export class DurableObjectStore {
     });
   }
 
-  async append(namespace, entity, delta, revision) {
+  #append(namespace, entity, delta, revision) {
     return this.#storage.transaction(async (txn) => {
       const meta = await txn.get("meta");
       if (meta === undefined || meta.revision !== revision) return null;
@@ -70,7 +93,7 @@ export class DurableObjectStore {
     const meta = await this.#meta(namespace, entity);
     if (meta === undefined) return false;
     await this.#storage.deleteAll();
-    return true;
+    return this.#told(true, namespace, entity);
   }
 
   /** The record of `namespace/entity`, if this object holds it. */

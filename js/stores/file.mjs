@@ -14,23 +14,83 @@
 // state it found and no temporary file.
 
 import { createHash, randomBytes } from "node:crypto";
+import { watch as watchDir } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, truncate, unlink, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 
 import { checkMs, describe, orchestratorError } from "../errors.mjs";
 import { breakIfAbandoned, takeLock } from "./lock.mjs";
 import { byName } from "./names.mjs";
+import { Watchers } from "./watchers.mjs";
 
 const MAGIC = Buffer.from("ORCHREV1");
 const JOURNAL_MAGIC = Buffer.from("ORCHJRN1");
 const SUFFIX = ".entity";
 const JOURNAL = ".journal";
 
+/**
+ * Each directory's watchers in this process (every `FileStore` on it
+ * shares them), with the paths this process wrote lately: the directory's
+ * own watch (for other processes' writes) passes over those.
+ */
+const directories = new Map();
+
+function watchersOf(dir) {
+  const key = resolve(dir);
+  let entry = directories.get(key);
+  if (!entry) {
+    const ours = new Map();
+    // Another process's writes: the directory's watch says a file changed
+    // (not which entity: names may be hashed), so listeners read
+    // everything again, once per burst.
+    const open = (changed, broken) => {
+      let timer = null;
+      const watcher = watchDir(key, { recursive: true, persistent: false }, (_, file) => {
+        const path = file ? String(file).replace(/\.(tmp|lock)[^/]*$/, "") : "";
+        if (ours.has(path) && Date.now() - ours.get(path) < OWN_WRITE_MS) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => changed(null, null), 50);
+      });
+      watcher.on("error", broken);
+      return () => {
+        clearTimeout(timer);
+        watcher.close();
+      };
+    };
+    entry = { watchers: new Watchers(open), ours, dir: key };
+    directories.set(key, entry);
+  }
+  return entry;
+}
+
+/** How long after this process wrote a file the directory's watch passes over it. */
+const OWN_WRITE_MS = 2000;
+
 /** A store in a directory (see `Store` in stores.d.ts). */
 export class FileStore {
   #dir;
   #lockTimeoutMs;
   #warn;
+
+  /**
+   * Calls `listener(namespace, entity)` after each write to this directory
+   * in this process, and `listener(null, null)` when another process wrote
+   * to it (read everything again), until the answered function is called.
+   * The directory must exist.
+   */
+  watch(listener) {
+    return watchersOf(this.#dir).watchers.watch(listener);
+  }
+
+  /** Tells the directory's watchers that this process wrote `namespace/entity`. */
+  #changed(namespace, entity) {
+    const { watchers, ours, dir } = watchersOf(this.#dir);
+    const path = relative(dir, this.#file(namespace, entity));
+    const now = Date.now();
+    for (const suffix of ["", JOURNAL]) ours.set(path + suffix, now);
+    for (const [p, at] of ours) if (now - at > OWN_WRITE_MS) ours.delete(p);
+    watchers.changed(namespace, entity);
+  }
 
   /**
    * @param {string} dir the directory (made on first write)
@@ -72,7 +132,7 @@ export class FileStore {
     // listings (written before the entity, so a listing never finds one
     // without the other).
     if (fileName(entity) !== encode(entity)) await writeName(`${join(dirname(path), fileName(entity))}${NAME}`, entity);
-    return this.#locked(path, deadline, async () => {
+    const written = await this.#locked(path, deadline, async () => {
       const current = await this.#current(path);
       if ((current?.revision ?? null) !== (revision ?? null)) return null;
       const next = newRevision();
@@ -82,13 +142,15 @@ export class FileStore {
       await unlink(path + JOURNAL).catch(() => {});
       return next;
     });
+    if (written !== null) this.#changed(namespace, entity);
+    return written;
   }
 
   async append(namespace, entity, delta, revision, { deadline = Infinity } = {}) {
     const path = this.#file(namespace, entity);
     // No namespace directory: no entity to append to.
     if ((await this.#current(path)) === null) return null;
-    return this.#locked(path, deadline, async () => {
+    const written = await this.#locked(path, deadline, async () => {
       const current = await this.#current(path);
       if (current === null || current.revision !== revision) return null;
       const next = newRevision();
@@ -117,6 +179,8 @@ export class FileStore {
       }
       return next;
     });
+    if (written !== null) this.#changed(namespace, entity);
+    return written;
   }
 
   async list() {
@@ -157,6 +221,7 @@ export class FileStore {
         await unlink(path);
         await unlink(path + JOURNAL).catch(() => {});
         await unlink(`${join(dirname(path), fileName(entity))}${NAME}`).catch(() => {});
+        this.#changed(namespace, entity);
         return true;
       });
     } catch (error) {

@@ -3,12 +3,19 @@
 // changes nothing stored.
 
 import { byName, entityKey } from "./names.mjs";
+import { Watchers } from "./watchers.mjs";
 
 let next = 0;
 
 /** A store in this process's memory (see `Store` in stores.d.ts). */
 export class MemoryStore {
   #entities = new Map();
+  #watchers = new Watchers();
+
+  /** Calls `listener(namespace, entity)` after each write until the answered function is called. */
+  watch(listener) {
+    return this.#watchers.watch(listener);
+  }
 
   async get(namespace, entity, known) {
     const stored = this.#entities.get(entityKey(namespace, entity));
@@ -24,6 +31,7 @@ export class MemoryStore {
     next += 1;
     const stored = { namespace, entity, revision: String(next), bytes: Uint8Array.from(bytes), journal: [] };
     this.#entities.set(k, stored);
+    this.#watchers.changed(namespace, entity);
     return stored.revision;
   }
 
@@ -33,6 +41,7 @@ export class MemoryStore {
     next += 1;
     stored.journal.push(Uint8Array.from(delta));
     stored.revision = String(next);
+    this.#watchers.changed(namespace, entity);
     return stored.revision;
   }
 
@@ -41,6 +50,8 @@ export class MemoryStore {
   }
 
   async delete(namespace, entity) {
-    return this.#entities.delete(entityKey(namespace, entity));
+    const deleted = this.#entities.delete(entityKey(namespace, entity));
+    if (deleted) this.#watchers.changed(namespace, entity);
+    return deleted;
   }
 }

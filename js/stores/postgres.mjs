@@ -10,13 +10,15 @@
 // (postgres.js); none is bundled.
 
 import { describe, orchestratorError } from "../errors.mjs";
-import { byName } from "./names.mjs";
+import { byName, fromEntityKey } from "./names.mjs";
+import { Watchers } from "./watchers.mjs";
 
 /** A store in PostgreSQL (see `Store` in stores.d.ts). */
 export class PostgresStore {
   #query;
   #table;
   #ready;
+  #watchers;
 
   /**
    * @param {object} client a `pg` Client or Pool, or a `postgres` sql function
@@ -29,6 +31,25 @@ export class PostgresStore {
       throw orchestratorError("INVALID_ARGUMENT", `PostgresStore: table must be a lower-case SQL identifier (a-z, 0-9, _) of at most 51 characters, got ${describe(table)}`);
     }
     this.#table = table;
+    this.#watchers = new Watchers((changed, broken) =>
+      listen(client, `${table}_changes`, { message: (payload) => changed(...fromEntityKey(payload)), missed: () => changed(null, null), broken }),
+    );
+  }
+
+  /**
+   * Calls `listener(namespace, entity)` after each write by any process on
+   * this table (each write's `pg_notify`, delivered when it commits, and
+   * `LISTEN` on a connection of its own: a pool's, or the client given),
+   * and `listener(null, null)` when changes may have been missed (that
+   * connection failed); until the answered function is called.
+   */
+  watch(listener) {
+    return this.#watchers.watch(listener);
+  }
+
+  /** The statement's `pg_notify` of the entity ($1, $2) on the table's channel. */
+  #notify() {
+    return `pg_notify('${this.#table}_changes', json_build_array($1::text, $2::text)::text)`;
   }
 
   async get(namespace, entity, known) {
@@ -57,9 +78,11 @@ export class PostgresStore {
     const rows =
       revision === null || revision === undefined
         ? await this.#query(
-            `INSERT INTO ${this.#table} (namespace, entity, revision, state)
-               VALUES ($1, $2, nextval('${this.#table}_revision'), $3)
-               ON CONFLICT (namespace, entity) DO NOTHING RETURNING revision::text AS revision`,
+            `WITH saved AS (
+               INSERT INTO ${this.#table} (namespace, entity, revision, state)
+                 VALUES ($1, $2, nextval('${this.#table}_revision'), $3)
+                 ON CONFLICT (namespace, entity) DO NOTHING RETURNING revision)
+             SELECT revision::text AS revision, ${this.#notify()} FROM saved`,
             [namespace, entity, state],
           )
         : await this.#query(
@@ -68,7 +91,7 @@ export class PostgresStore {
                  WHERE namespace = $1 AND entity = $2 AND revision::text = $4 RETURNING revision),
              compacted AS (
                DELETE FROM ${this.#table}_journal WHERE namespace = $1 AND entity = $2 AND EXISTS (SELECT 1 FROM saved))
-             SELECT revision::text AS revision FROM saved`,
+             SELECT revision::text AS revision, ${this.#notify()} FROM saved`,
             [namespace, entity, state, revision],
           );
     return rows.length === 0 ? null : rows[0].revision;
@@ -80,8 +103,10 @@ export class PostgresStore {
       `WITH moved AS (
          UPDATE ${this.#table} SET revision = nextval('${this.#table}_revision')
            WHERE namespace = $1 AND entity = $2 AND revision::text = $4 RETURNING revision)
-       INSERT INTO ${this.#table}_journal (namespace, entity, revision, delta)
-         SELECT $1, $2, revision, $3 FROM moved RETURNING revision::text AS revision`,
+       , journal AS (
+         INSERT INTO ${this.#table}_journal (namespace, entity, revision, delta)
+           SELECT $1, $2, revision, $3 FROM moved RETURNING revision)
+       SELECT revision::text AS revision, ${this.#notify()} FROM journal`,
       [namespace, entity, buffer(delta), revision],
     );
     return rows.length === 0 ? null : rows[0].revision;
@@ -96,8 +121,9 @@ export class PostgresStore {
   async delete(namespace, entity) {
     await this.#create();
     const rows = await this.#query(
-      `WITH journal AS (DELETE FROM ${this.#table}_journal WHERE namespace = $1 AND entity = $2)
-       DELETE FROM ${this.#table} WHERE namespace = $1 AND entity = $2 RETURNING 1 AS deleted`,
+      `WITH journal AS (DELETE FROM ${this.#table}_journal WHERE namespace = $1 AND entity = $2),
+       deleted AS (DELETE FROM ${this.#table} WHERE namespace = $1 AND entity = $2 RETURNING 1)
+       SELECT 1 AS deleted, ${this.#notify()} FROM deleted`,
       [namespace, entity],
     );
     return rows.length > 0;
@@ -155,4 +181,44 @@ function querier(client) {
     return async (text, values) => (await client.query(text, values)).rows;
   }
   throw orchestratorError("INVALID_ARGUMENT", `PostgresStore: pass a pg Client or Pool, or a postgres (postgres.js) sql function, got ${describe(client)}`);
+}
+
+/**
+ * Listens on `channel` (postgres.js: `sql.listen`; pg: `LISTEN` on a
+ * pool's connection of its own, or on the client given), calling
+ * `message(payload)` for each notification, `missed()` when it listens
+ * again after a reconnect of its own (postgres.js), and `broken()` when it
+ * stops listening; answers the function that ends it.
+ */
+async function listen(client, channel, { message, missed, broken }) {
+  if (typeof client.unsafe === "function" && typeof client.listen === "function") {
+    let listened = false;
+    const { unlisten } = await client.listen(channel, message, () => {
+      if (listened) missed();
+      listened = true;
+    });
+    return unlisten;
+  }
+  // A pg Pool hands out a connection to hold; a pg Client is one.
+  const pooled = typeof client.connect === "function" && typeof client.totalCount === "number";
+  const connection = pooled ? await client.connect() : client;
+  const notified = (notice) => {
+    if (notice.channel === channel) message(notice.payload);
+  };
+  connection.on("notification", notified);
+  connection.on("error", broken);
+  try {
+    await connection.query(`LISTEN "${channel}"`);
+  } catch (error) {
+    connection.off("notification", notified);
+    connection.off("error", broken);
+    if (pooled) connection.release(error);
+    throw error;
+  }
+  return async () => {
+    connection.off("notification", notified);
+    await connection.query(`UNLISTEN "${channel}"`).catch(() => {});
+    connection.off("error", broken);
+    if (pooled) connection.release();
+  };
 }

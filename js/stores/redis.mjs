@@ -9,6 +9,7 @@
 
 import { describe, orchestratorError } from "../errors.mjs";
 import { byName, entityKey, fromEntityKey } from "./names.mjs";
+import { Watchers } from "./watchers.mjs";
 
 // KEYS: entity, journal. ARGV: the revision the caller holds ("" for none).
 // Answers {rev}, or {rev, state, delta...}.
@@ -21,7 +22,9 @@ for _, delta in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do reply[#reply + 1
 return reply`;
 
 // KEYS: entity, index, counter, journal. ARGV: expected revision ("" for
-// "must not exist"), state, index member.
+// "must not exist"), state, index member, the changes channel (told the
+// member once written: in the script, so only a write that happened is
+// told, and in its order).
 const PUT = `
 local current = redis.call('HGET', KEYS[1], 'rev')
 if ARGV[1] == '' then
@@ -33,26 +36,32 @@ local rev = tostring(redis.call('INCR', KEYS[3]))
 redis.call('HSET', KEYS[1], 'rev', rev, 'state', ARGV[2])
 redis.call('DEL', KEYS[4])
 redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[3])
 return rev`;
 
-// KEYS: entity, counter, journal. ARGV: expected revision, delta.
+// KEYS: entity, counter, journal. ARGV: expected revision, delta, index
+// member, the changes channel.
 const APPEND = `
 if redis.call('HGET', KEYS[1], 'rev') ~= ARGV[1] then return false end
 local rev = tostring(redis.call('INCR', KEYS[2]))
 redis.call('RPUSH', KEYS[3], ARGV[2])
 redis.call('HSET', KEYS[1], 'rev', rev)
+redis.call('PUBLISH', ARGV[4], ARGV[3])
 return rev`;
 
-// KEYS: entity, index, journal. ARGV: index member.
+// KEYS: entity, index, journal. ARGV: index member, the changes channel.
 const DELETE = `
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('DEL', KEYS[3])
-return redis.call('DEL', KEYS[1])`;
+local deleted = redis.call('DEL', KEYS[1])
+if deleted > 0 then redis.call('PUBLISH', ARGV[2], ARGV[1]) end
+return deleted`;
 
 /** A store in Redis (see `Store` in stores.d.ts). */
 export class RedisStore {
   #send;
   #prefix;
+  #watchers;
 
   /**
    * @param {object} client a connected node-redis or ioredis client
@@ -65,6 +74,22 @@ export class RedisStore {
       throw orchestratorError("INVALID_ARGUMENT", `RedisStore: prefix must be a non-empty string without braces, got ${describe(prefix)}`);
     }
     this.#prefix = `{${prefix}}:`;
+    this.#watchers = new Watchers((changed, broken) => subscribe(client, this.#channel(), (member) => changed(...fromEntityKey(member)), broken));
+  }
+
+  /**
+   * Calls `listener(namespace, entity)` after each write by any process on
+   * this store (Redis pub/sub, on a connection of its own made with the
+   * client's `duplicate()`), and `listener(null, null)` when changes may
+   * have been missed (the subscription broke); until the answered function
+   * is called.
+   */
+  watch(listener) {
+    return this.#watchers.watch(listener);
+  }
+
+  #channel() {
+    return `${this.#prefix}changes`;
   }
 
   async get(namespace, entity, known) {
@@ -78,13 +103,13 @@ export class RedisStore {
 
   async put(namespace, entity, bytes, revision) {
     const keys = [this.#entity(namespace, entity), this.#prefix + "index", this.#prefix + "revision", this.#journal(namespace, entity)];
-    const reply = await this.#send(["EVAL", PUT, "4", ...keys, revision ?? "", buffer(bytes), entityKey(namespace, entity)]);
+    const reply = await this.#send(["EVAL", PUT, "4", ...keys, revision ?? "", buffer(bytes), entityKey(namespace, entity), this.#channel()]);
     return reply === null || reply === undefined ? null : String(reply);
   }
 
   async append(namespace, entity, delta, revision) {
     const keys = [this.#entity(namespace, entity), this.#prefix + "revision", this.#journal(namespace, entity)];
-    const reply = await this.#send(["EVAL", APPEND, "3", ...keys, revision, buffer(delta)]);
+    const reply = await this.#send(["EVAL", APPEND, "3", ...keys, revision, buffer(delta), entityKey(namespace, entity), this.#channel()]);
     return reply === null || reply === undefined ? null : String(reply);
   }
 
@@ -95,7 +120,7 @@ export class RedisStore {
 
   async delete(namespace, entity) {
     const keys = [this.#entity(namespace, entity), this.#prefix + "index", this.#journal(namespace, entity)];
-    const deleted = await this.#send(["EVAL", DELETE, "3", ...keys, entityKey(namespace, entity)]);
+    const deleted = await this.#send(["EVAL", DELETE, "3", ...keys, entityKey(namespace, entity), this.#channel()]);
     return Number(deleted) > 0;
   }
 
@@ -127,4 +152,27 @@ function sender(client) {
     return (args) => client.sendCommand(args, options);
   }
   throw orchestratorError("INVALID_ARGUMENT", `RedisStore: pass a connected node-redis or ioredis client, got ${describe(client)}`);
+}
+
+/**
+ * Subscribes to `channel` on a connection of its own (a subscribed
+ * connection takes no other command), calling `message(text)` for each
+ * message and `broken()` when messages may have been lost; answers the
+ * function that ends it.
+ */
+async function subscribe(client, channel, message, broken) {
+  const subscriber = client.duplicate();
+  subscriber.on("error", broken);
+  if (typeof client.callBuffer === "function") {
+    // ioredis: connects by itself; messages come as events.
+    subscriber.on("message", (_, text) => message(String(text)));
+    subscriber.on("reconnecting", broken);
+    await subscriber.subscribe(channel);
+    return () => subscriber.disconnect();
+  }
+  // node-redis v4+.
+  subscriber.on("reconnecting", broken);
+  await subscriber.connect();
+  await subscriber.subscribe(channel, (text) => message(String(text)));
+  return () => (typeof subscriber.close === "function" ? subscriber.close() : subscriber.quit()).catch?.(() => {});
 }

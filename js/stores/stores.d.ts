@@ -47,6 +47,15 @@ export interface Store {
   list(): Promise<Array<[string, string]>>;
   /** Deletes the entity; resolves whether it was there. */
   delete(namespace: string, entity: string, options?: WriteOptions): Promise<boolean>;
+  /**
+   * Optional. Calls `listener(namespace, entity)` after each write that
+   * changed an entity, by any process where the store can tell (Redis
+   * pub/sub, PostgreSQL `LISTEN`/`NOTIFY`; the file store within a process,
+   * and `(null, null)` for another process's write), and `(null, null)`
+   * when changes may have been missed; until the answered function is
+   * called. Without it, a server polls.
+   */
+  watch?(listener: (namespace: string | null, entity: string | null) => void): () => void;
 }
 
 /**

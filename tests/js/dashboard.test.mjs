@@ -827,35 +827,54 @@ test("revisions and who did it, finding things, the legend, shortcuts and rememb
   }
 });
 
-test("no layout shift as events stream in: the entity page's top holds still while a rollout runs", async () => {
+test("no layout shift as events stream in: the entity page holds still while a rollout starts and runs", async () => {
   const { page, errors } = await pageWithErrors(browser.context);
   await signIn(page, "w");
   await page.waitForSelector("#entities a");
-  await post("/version", { version: `v${Date.now()}` });
+  await post("/resume");
   await page.goto(`${server.url}/#/prod/api`);
-  await page.waitForFunction(() => document.querySelectorAll("#events li").length > 3, null, { timeout: 10_000 });
-  const shifts = await page.evaluate(async () => {
-    const seen = [];
-    const observer = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) if (!entry.hadRecentInput) seen.push({ value: entry.value, nodes: entry.sources.map((s) => s.node?.id || s.node?.nodeName || "?") });
-    });
-    observer.observe({ type: "layout-shift" });
-    const before = document.querySelectorAll("#events li").length;
-    // Until twenty more events have streamed in (and the page re-read the entity for them).
-    await new Promise((resolve) => {
-      const check = setInterval(() => {
-        if (document.querySelectorAll("#events li").length >= before + 20) {
-          clearInterval(check);
-          resolve();
-        }
-      }, 100);
-    });
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    observer.disconnect();
-    return seen;
+  // Settled first: then a rollout starts under the reader's eyes.
+  await page.waitForFunction(() => ["rolled out", "rolled back"].includes(document.querySelector("#entity-state").textContent), null, { timeout: 60_000 });
+  await page.evaluate(() => {
+    window.__shifts = [];
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        if (!entry.hadRecentInput) window.__shifts.push({ value: entry.value, nodes: entry.sources.map((s) => s.node?.id || s.node?.nodeName || "?") });
+      }
+    }).observe({ type: "layout-shift" });
+    window.__events = document.querySelectorAll("#events li").length;
   });
+  await post("/version", { version: `v${Date.now()}` });
+  // Until twenty more events have streamed in, and the page has read the entity for them.
+  await page.waitForFunction(() => document.querySelectorAll("#events li").length >= window.__events + 20, null, { timeout: 30_000 });
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const shifts = await page.evaluate(() => window.__shifts);
   const total = shifts.reduce((sum, s) => sum + s.value, 0);
-  assert.ok(total < 0.01, `layout shifted by ${total.toFixed(4)}: ${JSON.stringify(shifts)}`);
+  assert.ok(total < 0.01, `layout shifted by ${total.toFixed(4)}: ${JSON.stringify(shifts).slice(0, 600)}`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("no layout shift on the overview as its rows change state while a rollout starts and runs", async () => {
+  const { page, errors } = await pageWithErrors(browser.context);
+  await post("/resume");
+  await signIn(page, "w");
+  await page.waitForFunction(() => [...document.querySelectorAll("#entities tr")].some((tr) => /prod \/ api/.test(tr.textContent) && ["rolled out", "rolled back"].includes(tr.querySelector(".badge")?.textContent)), null, { timeout: 60_000 });
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await page.evaluate(() => {
+    window.__shifts = [];
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        if (!entry.hadRecentInput) window.__shifts.push({ value: entry.value, nodes: entry.sources.map((s) => s.node?.textContent?.slice(0, 30) || s.node?.nodeName || "?") });
+      }
+    }).observe({ type: "layout-shift" });
+  });
+  await post("/version", { version: `v${Date.now()}` });
+  await page.waitForFunction(() => [...document.querySelectorAll("#entities tr")].some((tr) => /prod \/ api/.test(tr.textContent) && tr.querySelector(".badge")?.textContent === "rolling"), null, { timeout: 30_000 });
+  await page.waitForFunction(() => [...document.querySelectorAll("#entities tr")].some((tr) => /prod \/ api/.test(tr.textContent) && tr.querySelector(".badge")?.textContent === "rolled out"), null, { timeout: 60_000 });
+  const shifts = await page.evaluate(() => window.__shifts);
+  const total = shifts.reduce((sum, s) => sum + s.value, 0);
+  assert.ok(total < 0.01, `layout shifted by ${total.toFixed(4)}: ${JSON.stringify(shifts).slice(0, 600)}`);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -140,7 +140,7 @@ test("get --watch redraws in place in a terminal (tmux) on each event, and print
   child.stdout.on("data", (d) => (piped += d));
   await new Promise((resolve) => setTimeout(resolve, 1000));
   await call("POST", "/version", { version: "v6" });
-  for (let i = 0; i < 200 && !/rolled out target=v6/.test(piped); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  for (let i = 0; i < 200 && !/rolled out target=v6 good=v6/.test(piped); i++) await new Promise((resolve) => setTimeout(resolve, 100));
   child.kill();
   const lines = piped.trim().split("\n");
   assert.match(lines[0], /^\d{4}-\d\d-\d\dT[\d:.]+Z prod\/api rolled out target=v5 /);
