@@ -19,7 +19,7 @@ import { fleetMetrics, measureFromModel } from "./simulation/metrics.mjs";
 import { normalizeOptions } from "./analysis/template.mjs";
 
 export { CONTROLS, DEFAULT_SCENARIO, FAILURE_KINDS, ScenarioError, formatSteps, normalizeScenario, parseAmount, parseSteps } from "./simulation/scenario.mjs";
-export { OUTCOME_TEXT, UNCHANGED, countsText, formatDuration, stateOf, tally } from "./simulation/words.mjs";
+export { OUTCOME_TEXT, UNCHANGED, actionsText, countsText, formatDuration, stateOf, tally } from "./simulation/words.mjs";
 
 export const NAMESPACE = "simulation";
 export const ENTITY = "service";

@@ -4,7 +4,7 @@
 // counted, the plan with its current step, the analysis runs, the last
 // rollouts with who did what, the last events.
 import { Orchestrator } from "../node.mjs";
-import { countsText, formatDuration, stateOf } from "../simulation/words.mjs";
+import { actionsText, countsText, formatDuration, stateOf } from "../simulation/words.mjs";
 
 /** How many of the newest events the view lists. */
 const EVENTS_SHOWN = 8;
@@ -87,7 +87,7 @@ export function renderView(name, view, nowMs) {
     for (const r of [...view.history].reverse()) {
       const count = (n, noun) => (n === null ? "" : `, ${n.toLocaleString("en-US")} ${noun}`);
       const took = r.ended === null ? `running ${formatDuration(Math.max(0, Math.round((nowMs - r.started) / 1000)))}` : `took ${formatDuration(Math.round((r.ended - r.started) / 1000))}`;
-      const who = r.actions.map((a) => `${a.kind.replaceAll("_", " ")} by ${a.by}`).join(", ");
+      const who = actionsText(r.actions, ", ");
       lines.push(`  ${r.version.padEnd(12)} ${r.outcome.replaceAll("_", " ").padEnd(15)} ${clock(r.started)}, ${took}${count(r.targetsMoved, "moved")}${count(r.failures, "failed")}${who ? `; ${who}` : ""}`);
     }
   }

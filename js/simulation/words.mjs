@@ -62,6 +62,12 @@ export function describe(reason, version, count) {
   }
 }
 
+/** What each operator did to a rollout (its `actions`), in words: "set by alice · approved by bob". The page and the terminal say it alike. */
+export function actionsText(actions, separator = " · ") {
+  const did = { version_set: "set", rollback_started: "rolled back" };
+  return actions.map((a) => `${did[a.kind] ?? a.kind.replaceAll("_", " ")} by ${a.by}`).join(separator);
+}
+
 /**
  * A rollout's state in a word, from the engine's own phase (rolloutInfo's
  * `phase`), so that every view says the same. `info`: the entity's

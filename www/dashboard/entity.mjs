@@ -8,7 +8,7 @@ import { formatDuration, tally } from "../engine/simulation.mjs";
 import { Palette, drawGrid, gridLayout, hitTest, legend } from "../render.mjs";
 import { api, entityPath, follow } from "./api.mjs";
 import { entityView } from "./engine.mjs";
-import { badge, countsText, paletteVersions, stateOf, versionPalette } from "./state.mjs";
+import { actionsText, badge, countsText, paletteVersions, stateOf, versionPalette } from "./state.mjs";
 
 const $ = (id) => document.getElementById(id);
 /** The event list keeps the newest this many of each sort, the entity's and its targets' (the API has them all). */
@@ -140,10 +140,6 @@ function renderLegend(entity, info) {
     }),
   );
 }
-
-/** What each actor did to a rollout, in words: "set by alice · approved by bob". */
-const DID = { version_set: "set", paused: "paused", resumed: "resumed", aborted: "aborted", retried: "retried", promoted: "promoted", approved: "approved", rollback_started: "rolled back" };
-const actionsText = (actions) => actions.map((a) => `${DID[a.kind] ?? a.kind.replaceAll("_", " ")} by ${a.by}`).join(" · ");
 
 /**
  * Each rollout, newest first: its version and outcome, when it started and

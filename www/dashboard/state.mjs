@@ -3,7 +3,7 @@
 // copied into www/engine by the build), and its badge.
 import { Palette, cellColour } from "../render.mjs";
 
-export { UNCHANGED, countsText, stateOf } from "../engine/simulation.mjs";
+export { UNCHANGED, actionsText, countsText, stateOf } from "../engine/simulation.mjs";
 
 /** The versions an entity's colours are given to, in order: the one it runs (last known good), then the one it moves to. */
 export function paletteVersions(info) {
