@@ -1,13 +1,16 @@
 // Load on the HTTP API (the last part of `npm run bench`): 50 controllers,
 // each on its own 1,000-target entity, each stepping as fast as the server
 // answers (the Go engine's loop: report, apply the answer, report again)
-// for 60 s, against `serve` on the embedded file store and on PostgreSQL,
-// beside the same requests to a server that only parses each report and
-// answers it unchanged. Every controller rolls its entity from v1 to v2
-// during the run; afterwards every entity's stored state must answer what
-// its controller was last told (no acknowledged step lost).
+// for 60 s, against `serve` on the embedded file store, on Redis and on
+// PostgreSQL (there also 2 and 4 `serve` processes on one database, the
+// controllers spread over them), beside the same requests to a server that
+// only parses each report and answers it unchanged. Every controller rolls
+// its entity from v1 to v2 during the run; afterwards every entity's stored
+// state must answer what its controller was last told (no acknowledged
+// step lost).
 //
 //   node bench/server.mjs [--controllers 50] [--targets 1000] [--seconds 60]
+//                         [--stores file,redis,postgres] [--processes 1,2,4]
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,12 +18,21 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 
-import { startPostgres } from "../tests/js/servers/servers.mjs";
+import { startPostgres, startRedis } from "../tests/js/servers/servers.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({
-  options: { controllers: { type: "string", default: "50" }, targets: { type: "string", default: "1000" }, seconds: { type: "string", default: "60" } },
+  options: {
+    controllers: { type: "string", default: "50" },
+    targets: { type: "string", default: "1000" },
+    seconds: { type: "string", default: "60" },
+    stores: { type: "string", default: "file,redis,postgres" },
+    // PostgreSQL is also measured with several `serve` processes on one database.
+    processes: { type: "string", default: "1,2,4" },
+  },
 });
+const STORES = values.stores.split(",");
+const PROCESSES = values.processes.split(",").map(Number);
 const CONTROLLERS = Number(values.controllers);
 const TARGETS = Number(values.targets);
 const SECONDS = Number(values.seconds);
@@ -54,7 +66,8 @@ const hostsOf = (c) =>
   Array.from({ length: TARGETS }, (_, i) => ({ name: `clientTarget${i}`, group: `g${i % 4}`, tags: "web", version: "v1", message: "running successfully", isError: false }));
 
 /** One controller's loop for `SECONDS`; answers its latencies, errors and the last answer it was given. */
-async function controller(url, i, { api }) {
+async function controller(urls, i, { api }) {
+  const url = urls[i % urls.length];
   const base = `${url}/v1/orchestrate/bench/entity${i}`;
   const post = (path, body) => fetch(`${base}${path}`, { method: "POST", body: JSON.stringify(body) });
   const fleet = hostsOf(i);
@@ -87,8 +100,8 @@ async function controller(url, i, { api }) {
   return { latencies, errors, last, base };
 }
 
-async function run(name, url, options) {
-  const results = await Promise.all(Array.from({ length: CONTROLLERS }, (_, i) => controller(url, i, options)));
+async function run(name, urls, options) {
+  const results = await Promise.all(Array.from({ length: CONTROLLERS }, (_, i) => controller(urls, i, options)));
   const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
   let lost = 0;
@@ -116,20 +129,38 @@ async function run(name, url, options) {
 
 const rows = [];
 const echo = await start(["bench/json-echo-server.mjs", "0"]);
-rows.push({ ...(await run("JSON only (baseline)", echo.url, { api: false })), rss: echo.peakRss() });
+rows.push({ ...(await run("JSON only (baseline)", [echo.url], { api: false })), rss: echo.peakRss() });
 await echo.stop();
 
-const dir = mkdtempSync(join(tmpdir(), "bench-server-"));
-const file = await start(["bin/orchestrator-engine.mjs", "serve", "--port", "0", "--store", `file:${dir}`]);
-rows.push({ ...(await run("serve, file store", file.url, { api: true })), rss: file.peakRss() });
-await file.stop();
-rmSync(dir, { recursive: true, force: true });
+/** `serve` in `count` processes on the store at `url`, the controllers spread over them (as a load balancer would). */
+async function serveRow(name, url, count) {
+  const servers = await Promise.all(Array.from({ length: count }, () => start(["bin/orchestrator-engine.mjs", "serve", "--port", "0", "--store", url])));
+  const row = await run(count === 1 ? name : `${name}, ${count} processes`, servers.map((s) => s.url), { api: true });
+  row.rss = servers.reduce((sum, s) => sum + s.peakRss(), 0);
+  await Promise.all(servers.map((s) => s.stop()));
+  rows.push(row);
+}
 
-const postgres = await startPostgres();
-const pgServer = await start(["bin/orchestrator-engine.mjs", "serve", "--port", "0", "--store", postgres.url]);
-rows.push({ ...(await run("serve, PostgreSQL", pgServer.url, { api: true })), rss: pgServer.peakRss() });
-await pgServer.stop();
-await postgres.stop();
+for (const kind of STORES) {
+  if (kind === "file") {
+    const dir = mkdtempSync(join(tmpdir(), "bench-server-"));
+    await serveRow("serve, file store", `file:${dir}`, 1);
+    rmSync(dir, { recursive: true, force: true });
+  } else if (kind === "redis") {
+    const redis = await startRedis();
+    await serveRow("serve, Redis", redis.url, 1);
+    await redis.stop();
+  } else if (kind === "postgres") {
+    for (const count of PROCESSES) {
+      // A database of its own for each row: every row starts from nothing.
+      const postgres = await startPostgres();
+      await serveRow("serve, PostgreSQL", postgres.url, count);
+      await postgres.stop();
+    }
+  } else {
+    throw new Error(`--stores: no store ${JSON.stringify(kind)} (file, redis, postgres)`);
+  }
+}
 
 const baseline = rows[0];
 console.log(`\n## HTTP API under load: ${CONTROLLERS} controllers, ${TARGETS} targets each, ${SECONDS} s (Node ${process.version}, ${new Date().toISOString().slice(0, 10)})\n`);

@@ -15,7 +15,10 @@ const encoder = new TextEncoder();
 // 40 MB of garbage per call, and the collections it brings (each marking
 // the caller's whole heap) grow faster than the fleet. They keep the size
 // of the largest report packed so far.
-const scratch = { bytes: new Uint8Array(0), lengths: new Uint32Array(0), flags: new Uint8Array(0), index: [0, 1, 2].map(() => new Uint32Array(0)) };
+const scratch = { bytes: new Uint8Array(0), lengths: new Uint32Array(0), flags: new Uint8Array(0), index: [0, 1, 2, 3].map(() => new Uint32Array(0)) };
+
+/** Joins a target's tags in a packed table: a character no tag may hold there. */
+const TAG_SEPARATOR = "\u001f";
 
 /** `array` if it holds `n`, else a larger one of its kind. */
 function fit(array, n) {
@@ -60,16 +63,19 @@ function encodeNames(names, units) {
 }
 
 /**
- * A report as `[names, groups, versions, messages, errors]`. Names are
+ * A report as `[names, groups, versions, messages, errors, tags?]`. Names are
  * `[utf8, lengths, strings]`: every name encoded as UTF-8, one after the
  * other, their lengths in UTF-16 code units, and the names themselves (an
  * answer hands them back rather than making new strings). The other fields repeat across a
  * fleet, so each is a table of its distinct values (`[utf8, lengths]` as
  * for names) and `index`, a Uint32Array giving each target's entry.
- * `errors` is a Uint8Array of flags.
+ * `errors` is a Uint8Array of flags. `tags`, when a target has any, is a
+ * table too, each entry a target's tags joined by TAG_SEPARATOR.
  */
-function packed(names, nameLengths, units, tables, errors) {
-  return [[encodeNames(names, units), nameLengths, names], ...tables.map((t) => t.packed()), errors];
+function packed(names, nameLengths, units, tables, errors, tags) {
+  const fields = [[encodeNames(names, units), nameLengths, names], ...tables.map((t) => t.packed()), errors];
+  if (tags !== null) fields.push(tags.packed());
+  return fields;
 }
 
 /** One field's table of distinct values, filled target by target. */
@@ -104,6 +110,40 @@ class Table {
   }
 }
 
+/**
+ * The targets' tags as a table of their distinct lists. Reports of one
+ * fleet share a few lists, often the very same arrays (the Go API's reader
+ * makes one per distinct comma-joined string): an array seen before is
+ * found by identity, without joining it again.
+ */
+class Tags {
+  constructor(n) {
+    this.table = emptyTable(3, n);
+    this.joined = new Map();
+  }
+
+  /**
+   * Target `i` has the array `tags`; `false` when the table cannot carry it
+   * (not strings, a tag holding the separator, or the one empty tag, which
+   * would read as no tags).
+   */
+  add(i, tags) {
+    let key = this.joined.get(tags);
+    if (key === undefined) {
+      for (const tag of tags) if (typeof tag !== "string" || tag.includes(TAG_SEPARATOR)) return false;
+      if (tags.length === 1 && tags[0] === "") return false;
+      key = tags.join(TAG_SEPARATOR);
+      this.joined.set(tags, key);
+    }
+    this.table.add(i, key);
+    return true;
+  }
+
+  packed() {
+    return this.table.packed();
+  }
+}
+
 /** A table of `n` targets that all have "" (a column left out). */
 function emptyTable(slot, n) {
   const table = new Table(slot, n);
@@ -113,8 +153,8 @@ function emptyTable(slot, n) {
 
 /**
  * A report of objects packed (see `packed`). `undefined` when any target is
- * not plainly well-formed (or has tags): the engine then converts the
- * report field by field, which also finds the exact error to throw.
+ * not plainly well-formed: the engine then converts the report field by
+ * field, which also finds the exact error to throw.
  */
 function packReports(reports) {
   if (!Array.isArray(reports)) return undefined;
@@ -122,6 +162,7 @@ function packReports(reports) {
   const names = new Array(n);
   const [nameLengths, errors] = lengthsAndFlags(n);
   const [groups, versions, messages] = [0, 1, 2].map((slot) => new Table(slot, n));
+  let tagged = null;
   let units = 0;
   for (let i = 0; i < n; i++) {
     const report = reports[i];
@@ -136,7 +177,13 @@ function packReports(reports) {
     }
     const { name, group, version, message, isError, tags } = report;
     if (typeof name !== "string" || typeof version !== "string") return undefined;
-    if (tags !== undefined && tags !== null) return undefined;
+    if (tags !== undefined && tags !== null) {
+      if (!Array.isArray(tags)) return undefined;
+      if (tags.length > 0) {
+        tagged ??= new Tags(n);
+        if (!tagged.add(i, tags)) return undefined;
+      }
+    }
     const g = group === undefined || group === null ? "" : group;
     const m = message === undefined || message === null ? "" : message;
     if (typeof g !== "string" || typeof m !== "string") return undefined;
@@ -149,7 +196,7 @@ function packReports(reports) {
     versions.add(i, version);
     messages.add(i, m);
   }
-  return packed(names, nameLengths, units, [groups, versions, messages], errors);
+  return packed(names, nameLengths, units, [groups, versions, messages], errors, tagged);
 }
 
 /**
@@ -177,7 +224,7 @@ function unpackAnswer(names, nameFrom, text, lengths, groups, groupOf, versions,
 }
 
 /**
- * A report in columns (`{ names, versions, groups?, messages?, errors? }`)
+ * A report in columns (`{ names, versions, groups?, messages?, isError?, tags? }`)
  * packed like `packReports` does. A column that is not what it should be
  * comes back as `["argument", reason]`, a value that is not a string as
  * `["target", index, reason, count]`: the engine words the error (`count`:
@@ -189,11 +236,11 @@ function packColumns(columns) {
   }
   for (const key in columns) {
     if (key === "errors") return ["argument", `has a column "errors": the error flags are the column isError, as in a report's objects`];
-    if (!["names", "versions", "groups", "messages", "isError"].includes(key)) {
-      return ["argument", `has a column ${JSON.stringify(key)} that a report does not have; the columns are names, versions, groups, messages, isError`];
+    if (!["names", "versions", "groups", "messages", "isError", "tags"].includes(key)) {
+      return ["argument", `has a column ${JSON.stringify(key)} that a report does not have; the columns are names, versions, groups, messages, isError, tags`];
     }
   }
-  const { names, versions, groups, messages, isError: errors } = columns;
+  const { names, versions, groups, messages, isError: errors, tags } = columns;
   if (!Array.isArray(names)) return ["argument", `names must be an array of strings, got ${describe(names)}`];
   const n = names.length;
   const column = (value, field, kind) => {
@@ -204,12 +251,13 @@ function packColumns(columns) {
     return null;
   };
   if (!Array.isArray(versions)) return ["argument", `versions must be an array of strings, got ${describe(versions)}`];
-  for (const [value, field, kind] of [[versions, "versions"], [groups, "groups"], [messages, "messages"], [errors, "isError", "flags"]]) {
+  for (const [value, field, kind] of [[versions, "versions"], [groups, "groups"], [messages, "messages"], [errors, "isError", "flags"], [tags, "tags"]]) {
     const problem = column(value, field, kind);
     if (problem !== null) return ["argument", problem];
   }
   const none = (column) => (column === undefined || column === null ? null : column);
-  const [g, m, e] = [none(groups), none(messages), none(errors)];
+  const [g, m, e, t] = [none(groups), none(messages), none(errors), none(tags)];
+  const tagTable = t === null ? null : new Tags(n);
   const [nameLengths, flags] = lengthsAndFlags(n);
   const groupTable = g === null ? emptyTable(0, n) : new Table(0, n);
   const versionTable = new Table(1, n);
@@ -231,13 +279,19 @@ function packColumns(columns) {
     }
     nameLengths[i] = name.length;
     units += name.length;
+    if (t !== null && t[i] !== null && t[i] !== undefined) {
+      if (!Array.isArray(t[i])) return ["target", i, `tags must be an array of strings or null, got ${describe(t[i])}`, names.length];
+      if (t[i].length > 0 && !tagTable.add(i, t[i])) {
+        return ["target", i, "tags must be strings, none holding U+001F, and not one empty tag alone (orchestrate takes those)", names.length];
+      }
+    }
     if (e !== null) {
       const flag = e[i];
       if (flag === true || flag === 1) flags[i] = 1;
       else if (flag !== false && flag !== 0) return ["target", i, `isError must be a boolean or 0/1, got ${describe(flag)}`, names.length];
     }
   }
-  return packed(names, nameLengths, units, [groupTable, versionTable, messageTable], flags);
+  return packed(names, nameLengths, units, [groupTable, versionTable, messageTable], flags, tagTable);
 }
 
 function describe(value) {

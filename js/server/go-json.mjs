@@ -42,24 +42,77 @@ function string(value, what) {
   return value;
 }
 
-/** A report: the Go engine's `[]ClientState`, as this package's reports. */
-export function reportsFromGo(body) {
+/** A `ClientState`'s fields as Go's encoder writes them (its decoder takes any case). */
+const CLIENT_STATE = new Set(["name", "group", "tags", "version", "message", "isError"]);
+
+/** Whether `item` is an object with no field but a `ClientState`'s, spelled as Go writes them. */
+function plain(item) {
+  if (item === null || typeof item !== "object" || Array.isArray(item)) return false;
+  for (const key in item) if (!CLIENT_STATE.has(key)) return false;
+  return true;
+}
+
+/**
+ * A report: the Go engine's `[]ClientState`, in columns (`ReportColumns`,
+ * for `orchestrateColumns`), plus `tagsText`: each target's tags as it sent
+ * them, for the answer. Targets with equal tags share one (frozen) array
+ * of them, which the engine's packer reads once.
+ */
+export function columnsFromGo(body) {
   if (!Array.isArray(body)) throw invalid("the body must be a JSON array of targets ({ name, group, tags, version, message, isError })");
-  return body.map((item, i) => {
-    const t = fold(item, `target ${i}`);
-    const tags = Array.isArray(t.tags) ? tagList(t.tags, i) : string(t.tags, `target ${i}: tags`);
-    const isError = t.iserror ?? false;
+  const split = new Map();
+  const tagsOf = (text) => {
+    let tags = split.get(text);
+    if (tags === undefined) split.set(text, (tags = Object.freeze(text.split(","))));
+    return tags;
+  };
+  const n = body.length;
+  const columns = { names: new Array(n), groups: new Array(n), versions: new Array(n), messages: new Array(n), isError: new Uint8Array(n), tags: new Array(n) };
+  const tagsText = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const item = body[i];
+    // Fields as Go writes them are read as they are; any other spelling is folded to lower case first.
+    const t = plain(item) ? item : fold(item, `target ${i}`);
+    const folded = t !== item;
+    const rawTags = folded ? t.tags : item.tags;
+    const tags = Array.isArray(rawTags) ? tagList(rawTags, i) : string(rawTags, `target ${i}: tags`);
+    const isError = (folded ? t.iserror : item.isError) ?? false;
     if (typeof isError !== "boolean") throw invalid(`target ${i}: isError must be true or false`);
-    return {
-      name: string(t.name, `target ${i}: name`),
-      group: string(t.group, `target ${i}: group`),
-      // No tags is null, not []: such a report takes the engine's fast path.
-      tags: Array.isArray(tags) ? (tags.length === 0 ? null : tags) : tags === "" ? null : tags.split(","),
-      version: string(t.version, `target ${i}: version`),
-      message: string(t.message, `target ${i}: message`),
-      isError,
-    };
-  });
+    columns.names[i] = string(t.name, `target ${i}: name`);
+    columns.groups[i] = string(t.group, `target ${i}: group`);
+    columns.versions[i] = string(t.version, `target ${i}: version`);
+    columns.messages[i] = string(t.message, `target ${i}: message`);
+    columns.isError[i] = isError ? 1 : 0;
+    // No tags is null, not []: such a report takes the engine's fast path.
+    columns.tags[i] = Array.isArray(tags) ? (tags.length === 0 ? null : tags) : tags === "" ? null : tagsOf(tags);
+    tagsText[i] = Array.isArray(tags) ? tags.join(",") : tags;
+  }
+  return { columns, tagsText };
+}
+
+/** A report: the Go engine's `[]ClientState`, as this package's report objects. */
+export function reportsFromGo(body) {
+  return reportRows(columnsFromGo(body).columns);
+}
+
+/** A report in columns as this package's report objects. */
+export function reportRows(columns) {
+  return columns.names.map((name, i) => ({
+    name,
+    group: columns.groups[i],
+    tags: columns.tags[i],
+    version: columns.versions[i],
+    message: columns.messages[i],
+    isError: columns.isError[i] === 1,
+  }));
+}
+
+/**
+ * Whether the engine's columns can carry every target's tags (a tag
+ * holding U+001F, or one empty tag alone, takes the report's objects).
+ */
+export function columnsCarryTags({ columns }) {
+  return columns.tags.every((tags) => tags === null || ((tags.length !== 1 || tags[0] !== "") && !tags.some((tag) => tag.includes("\u001f"))));
 }
 
 /** Tags sent as this package's array (each a string without a comma, which the Go form could not carry). */
@@ -81,6 +134,46 @@ export function clientState(t) {
     message: t.message ?? "",
     isError: t.isError ?? false,
   };
+}
+
+/**
+ * The answer to a report in columns (`AnswerColumns`) as the Go engine
+ * writes it: its targets as reported, tags included, with the version each
+ * should run, then the entity's targets the report did not name (without
+ * tags).
+ */
+export function answerToGo(answer, { columns, tagsText }) {
+  const { version, versionTable, message, messageTable, isError, others } = answer;
+  const n = columns.names.length;
+  const out = new Array(n + others.length);
+  for (let i = 0; i < n; i++) {
+    out[i] = {
+      name: columns.names[i],
+      group: columns.groups[i],
+      tags: tagsText[i],
+      version: versionTable[version[i]],
+      message: messageTable[message[i]],
+      isError: isError[i] === 1,
+    };
+  }
+  for (let i = 0; i < others.length; i++) out[n + i] = clientState(others[i]);
+  return out;
+}
+
+/**
+ * The answer to a report as this package's objects (every target of the
+ * entity), as the Go engine writes it (see `answerToGo`). A row is matched
+ * to its report by name, then group: a name may hold any character, and
+ * two groups may each have it.
+ */
+export function rowsToGo(answer, { columns, tagsText }) {
+  const reported = new Map();
+  columns.names.forEach((name, i) => {
+    if (tagsText[i] === "") return;
+    const byGroup = reported.get(name) ?? reported.set(name, new Map()).get(name);
+    byGroup.set(columns.groups[i], tagsText[i]);
+  });
+  return answer.map((t) => ({ ...clientState(t), tags: reported.get(t.name)?.get(t.group) ?? "" }));
 }
 
 /** This package's options that the Go engine lacks, by their lower-case names: no Go client sends them. */

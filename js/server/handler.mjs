@@ -15,7 +15,7 @@ import { Rollouts } from "../rollouts/rollouts.mjs";
 import { checkTokens, identify, refusal } from "./auth.mjs";
 import { corsFor } from "./cors.mjs";
 import { EventFeed } from "./feed.mjs";
-import { clientState, controllerFromGo, optionsFromGo, reportsFromGo, rolloutToGo, versionFromGo } from "./go-json.mjs";
+import { answerToGo, clientState, columnsCarryTags, columnsFromGo, controllerFromGo, optionsFromGo, reportRows, reportsFromGo, rolloutToGo, rowsToGo, versionFromGo } from "./go-json.mjs";
 import { PREFIX, openApiDocument } from "./openapi.mjs";
 
 export { PREFIX };
@@ -225,15 +225,16 @@ export function createHandler({
       "POST",
       "/:ns/:entity",
       async (c) => {
-        const reports = reportsFromGo(await json(c));
+        const report = columnsFromGo(await json(c));
+        // In columns: no object per target on the way in or out. A step
+        // that may be replayed (its answer kept as JSON with the entity),
+        // and tags the columns cannot carry, take the report's objects.
+        if (c.req.header("idempotency-key") === undefined && columnsCarryTags(report)) {
+          return c.json(answerToGo(await apply(c, "orchestrateColumns", report.columns), report));
+        }
         // A replayed step whose answer was too large to keep answers the entity as it is now.
-        const answer = (await apply(c, "orchestrate", reports)) ?? (await rollouts.expectedState(...names(c)));
-        // The Go engine answers its targets as reported, tags included,
-        // with the version each should run. (Keyed by group, then name: a
-        // name may hold any character, NUL included.)
-        const tags = new Map();
-        for (const t of reports) if (t.tags) (tags.get(t.group) ?? tags.set(t.group, new Map()).get(t.group)).set(t.name, t.tags);
-        return c.json(answer.map((t) => clientState(tags.size === 0 ? t : { ...t, tags: tags.get(t.group)?.get(t.name) })));
+        const answer = (await apply(c, "orchestrate", reportRows(report.columns))) ?? (await rollouts.expectedState(...names(c)));
+        return c.json(rowsToGo(answer, report));
       },
     ],
     ["POST", "/:ns/:entity/status", write("report", reportsFromGo)],

@@ -11,6 +11,7 @@
 //   c<rev>:<i>    the checkpoint written at revision <rev>, chunk i
 //   j<rev>:<i>    the delta appended at revision <rev>, chunk i
 
+import { missedFrom } from "./journal.mjs";
 import { Watchers } from "./watchers.mjs";
 
 /** Under the storage's 128 KiB per value, with room for the key and framing. */
@@ -42,10 +43,13 @@ export class DurableObjectStore {
     const meta = await this.#meta(namespace, entity);
     if (meta === undefined) return undefined;
     if (meta.revision === known) return { revision: meta.revision };
-    const bytes = await this.#read(meta.checkpoint);
+    // A chunk's key names the revision it was written at.
+    const revisionOf = (keys) => /^[cj](\d+):/.exec(keys[0] ?? "")?.[1];
+    const missed = missedFrom(known, revisionOf(meta.checkpoint), meta.journal.map(revisionOf));
     const journal = [];
-    for (const delta of meta.journal) journal.push(await this.#read(delta));
-    return { revision: meta.revision, bytes, journal };
+    for (const delta of meta.journal.slice(Math.max(0, missed))) journal.push(await this.#read(delta));
+    if (missed >= 0) return { revision: meta.revision, journal };
+    return { revision: meta.revision, bytes: await this.#read(meta.checkpoint), journal };
   }
 
   async put(namespace, entity, bytes, revision) {

@@ -20,6 +20,7 @@ import { dirname, join, relative, resolve } from "node:path";
 
 import { checkMs, describe, orchestratorError } from "../errors.mjs";
 import { breakIfAbandoned, takeLock } from "./lock.mjs";
+import { missedFrom } from "./journal.mjs";
 import { byName } from "./names.mjs";
 import { Watchers } from "./watchers.mjs";
 
@@ -116,6 +117,8 @@ export class FileStore {
       const journal = await readJournal(path, base);
       const revision = journal.records.at(-1)?.revision ?? base;
       if (revision === known) return { revision };
+      const missed = missedFrom(known, base, journal.records.map((r) => r.revision));
+      if (missed >= 0) return { revision, journal: journal.records.slice(missed).map((r) => view(r.bytes)) };
       const bytes = Buffer.alloc(size - start);
       await file.read(bytes, 0, bytes.length, start);
       return { revision, bytes: view(bytes), journal: journal.records.map((r) => view(r.bytes)) };
@@ -148,8 +151,6 @@ export class FileStore {
 
   async append(namespace, entity, delta, revision, { deadline = Infinity } = {}) {
     const path = this.#file(namespace, entity);
-    // No namespace directory: no entity to append to.
-    if ((await this.#current(path)) === null) return null;
     const written = await this.#locked(path, deadline, async () => {
       const current = await this.#current(path);
       if (current === null || current.revision !== revision) return null;
@@ -216,7 +217,7 @@ export class FileStore {
   async delete(namespace, entity, { deadline = Infinity } = {}) {
     const path = this.#file(namespace, entity);
     try {
-      return await this.#locked(path, deadline, async () => {
+      const deleted = await this.#locked(path, deadline, async () => {
         beforeDeadline(deadline);
         await unlink(path);
         await unlink(path + JOURNAL).catch(() => {});
@@ -224,6 +225,7 @@ export class FileStore {
         this.#changed(namespace, entity);
         return true;
       });
+      return deleted ?? false; // no namespace directory: nothing to delete
     } catch (error) {
       if (error.code === "ENOENT") return false;
       throw error;
@@ -255,12 +257,24 @@ export class FileStore {
     return { base, journal, revision: journal.records.at(-1)?.revision ?? base };
   }
 
-  /** Runs `work` holding the entity's lock file, waited for until `lockTimeoutMs` or `deadline`, whichever is first. */
+  /**
+   * Runs `work` holding the entity's lock file, waited for until
+   * `lockTimeoutMs` or `deadline`, whichever is first; answers `null`
+   * without running it when the entity's namespace has no directory (no
+   * entity to change).
+   */
   async #locked(path, deadline, work) {
     const lock = `${path}.lock`;
     const giveUp = Math.min(Date.now() + this.#lockTimeoutMs, deadline);
     for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
-      if (await takeLock(lock)) break;
+      let taken;
+      try {
+        taken = await takeLock(lock);
+      } catch (error) {
+        if (error.code === "ENOENT") return null;
+        throw error;
+      }
+      if (taken) break;
       await breakIfAbandoned(lock);
       if (Date.now() > giveUp) {
         const why = giveUp === deadline ? "by the call's deadline" : `after ${this.#lockTimeoutMs} ms`;

@@ -34,8 +34,12 @@ const boot = (() => {
   }
 })();
 
-/** This process as a lock's owner: `pid start boot` (the last two where known). */
-export const me = () => [process.pid, startOf(process.pid) ?? "-", boot ?? "-"].join(" ");
+/** This process as a lock's owner: `pid start boot` (the last two where known), read once per process (a fork is another pid). */
+let owner = null;
+export const me = () => {
+  if (owner === null || !owner.startsWith(`${process.pid} `)) owner = [process.pid, startOf(process.pid) ?? "-", boot ?? "-"].join(" ");
+  return owner;
+};
 
 /** Whether the owner written in a lock is a running process: the same pid, started at the same time, in this boot. */
 function running(owner) {

@@ -2,6 +2,7 @@
 // its own copy of every value, so a caller that changes its bytes later
 // changes nothing stored.
 
+import { missedFrom } from "./journal.mjs";
 import { byName, entityKey } from "./names.mjs";
 import { Watchers } from "./watchers.mjs";
 
@@ -21,6 +22,8 @@ export class MemoryStore {
     const stored = this.#entities.get(entityKey(namespace, entity));
     if (stored === undefined) return undefined;
     if (stored.revision === known) return { revision: stored.revision };
+    const missed = missedFrom(known, stored.base, stored.revisions);
+    if (missed >= 0) return { revision: stored.revision, journal: stored.journal.slice(missed).map((delta) => delta.slice()) };
     return { revision: stored.revision, bytes: stored.bytes.slice(), journal: stored.journal.map((delta) => delta.slice()) };
   }
 
@@ -29,7 +32,7 @@ export class MemoryStore {
     const current = this.#entities.get(k)?.revision ?? null;
     if (current !== revision) return null;
     next += 1;
-    const stored = { namespace, entity, revision: String(next), bytes: Uint8Array.from(bytes), journal: [] };
+    const stored = { namespace, entity, revision: String(next), base: String(next), bytes: Uint8Array.from(bytes), journal: [], revisions: [] };
     this.#entities.set(k, stored);
     this.#watchers.changed(namespace, entity);
     return stored.revision;
@@ -41,6 +44,7 @@ export class MemoryStore {
     next += 1;
     stored.journal.push(Uint8Array.from(delta));
     stored.revision = String(next);
+    stored.revisions.push(stored.revision);
     this.#watchers.changed(namespace, entity);
     return stored.revision;
   }

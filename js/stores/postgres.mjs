@@ -1,6 +1,7 @@
 // The PostgreSQL store: one row per entity (namespace, entity, revision,
-// state as bytea: its checkpoint) in a table it creates on first use, one
-// row per delta of its journal in `<table>_journal`, and a sequence that
+// state as bytea: its checkpoint, base: the revision it was written at) in
+// a table it creates on first use, one row per delta of its journal in
+// `<table>_journal`, and a sequence that
 // makes revisions unique for the table's life. Every compare-and-swap is
 // one statement around `UPDATE ... WHERE revision = $n` (or an `INSERT ...
 // ON CONFLICT DO NOTHING` for a new entity): a checkpoint replaces the
@@ -54,21 +55,32 @@ export class PostgresStore {
 
   async get(namespace, entity, known) {
     await this.#create();
-    // The entity's row first, then its journal's, oldest first; no
-    // journal when the caller's revision is current.
+    // The entity's row first, then its journal's, oldest first. No journal
+    // when the caller's revision is current; only the deltas after it, and
+    // no state, when it is an earlier revision of this checkpoint (the one
+    // it was written at, or a delta's: the journal holds this
+    // checkpoint's deltas alone).
     const rows = await this.#query(
-      `SELECT 0 AS part, revision AS n, revision::text AS revision, CASE WHEN revision::text = $3 THEN NULL ELSE state END AS data
-         FROM ${this.#table} WHERE namespace = $1 AND entity = $2
+      `WITH e AS (SELECT revision, base, state FROM ${this.#table} WHERE namespace = $1 AND entity = $2),
+       held AS (
+         SELECT base AS n FROM e WHERE base::text = $3
+         UNION ALL
+         SELECT j.revision FROM ${this.#table}_journal j WHERE j.namespace = $1 AND j.entity = $2 AND j.revision::text = $3),
+       mode AS (
+         SELECT CASE WHEN EXISTS (SELECT 1 FROM e WHERE revision::text = $3) THEN 'current'
+                     WHEN EXISTS (SELECT 1 FROM held) THEN 'since' ELSE 'whole' END AS m)
+       SELECT 0 AS part, e.revision AS n, e.revision::text AS revision, mode.m, CASE WHEN mode.m = 'whole' THEN e.state END AS data FROM e, mode
        UNION ALL
-       SELECT 1, j.revision, NULL, j.delta FROM ${this.#table}_journal j
+       SELECT 1, j.revision, NULL, NULL, j.delta FROM ${this.#table}_journal j, mode
          WHERE j.namespace = $1 AND j.entity = $2
-           AND NOT EXISTS (SELECT 1 FROM ${this.#table} WHERE namespace = $1 AND entity = $2 AND revision::text = $3)
+           AND (mode.m = 'whole' OR (mode.m = 'since' AND j.revision > (SELECT min(n) FROM held)))
        ORDER BY part, n`,
       [namespace, entity, known ?? ""],
     );
     if (rows.length === 0 || Number(rows[0].part) !== 0) return undefined;
-    const [{ revision, data }, ...journal] = rows;
-    if (data === null) return { revision };
+    const [{ revision, m: mode, data }, ...journal] = rows;
+    if (mode === "current") return { revision };
+    if (mode === "since") return { revision, journal: journal.map((row) => view(row.data)) };
     return { revision, bytes: view(data), journal: journal.map((row) => view(row.data)) };
   }
 
@@ -78,16 +90,18 @@ export class PostgresStore {
     const rows =
       revision === null || revision === undefined
         ? await this.#query(
-            `WITH saved AS (
-               INSERT INTO ${this.#table} (namespace, entity, revision, state)
-                 VALUES ($1, $2, nextval('${this.#table}_revision'), $3)
+            `WITH next AS (SELECT nextval('${this.#table}_revision') AS n),
+             saved AS (
+               INSERT INTO ${this.#table} (namespace, entity, revision, base, state)
+                 SELECT $1, $2, n, n, $3 FROM next
                  ON CONFLICT (namespace, entity) DO NOTHING RETURNING revision)
              SELECT revision::text AS revision, ${this.#notify()} FROM saved`,
             [namespace, entity, state],
           )
         : await this.#query(
-            `WITH saved AS (
-               UPDATE ${this.#table} SET state = $3, revision = nextval('${this.#table}_revision')
+            `WITH next AS (SELECT nextval('${this.#table}_revision') AS n),
+             saved AS (
+               UPDATE ${this.#table} SET state = $3, revision = next.n, base = next.n FROM next
                  WHERE namespace = $1 AND entity = $2 AND revision::text = $4 RETURNING revision),
              compacted AS (
                DELETE FROM ${this.#table}_journal WHERE namespace = $1 AND entity = $2 AND EXISTS (SELECT 1 FROM saved))
@@ -137,6 +151,14 @@ export class PostgresStore {
         `CREATE TABLE IF NOT EXISTS ${this.#table} (
            namespace text NOT NULL, entity text NOT NULL, revision bigint NOT NULL, state bytea NOT NULL,
            PRIMARY KEY (namespace, entity))`,
+        // The revision the checkpoint was written at (a table made before
+        // it was kept gets the column, empty until each entity's next
+        // checkpoint; altered only when needed, as below).
+        `DO $$ BEGIN
+           IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = '${this.#table}'::regclass AND attname = 'base' AND NOT attisdropped) THEN
+             ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS base bigint;
+           END IF;
+         END $$`,
         `CREATE TABLE IF NOT EXISTS ${this.#table}_journal (
            namespace text NOT NULL, entity text NOT NULL, revision bigint NOT NULL, delta bytea NOT NULL,
            PRIMARY KEY (namespace, entity, revision))`,

@@ -1,5 +1,7 @@
-// The Redis store: one hash per entity (`rev`, `state`: its checkpoint),
-// one list per entity (its journal: the deltas written since), a set of
+// The Redis store: one hash per entity (`rev`, `state`: its checkpoint,
+// `base`: the revision it was written at), one list per entity (its
+// journal: the deltas written since) with a list of the revision each was
+// appended at (so a reader a few deltas behind reads only those), a set of
 // every entity, and a counter that makes revisions unique for the store's
 // life (an entity deleted and made again never reuses a revision). Each
 // read and each compare-and-swap is one server-side script, so it is
@@ -11,20 +13,38 @@ import { describe, orchestratorError } from "../errors.mjs";
 import { byName, entityKey, fromEntityKey } from "./names.mjs";
 import { Watchers } from "./watchers.mjs";
 
-// KEYS: entity, journal. ARGV: the revision the caller holds ("" for none).
-// Answers {rev}, or {rev, state, delta...}.
+// KEYS: entity, journal, the journal's revisions. ARGV: the revision the
+// caller holds ("" for none). Answers {rev} when it is current; {rev,
+// false, delta...} with the deltas after it when it is an earlier revision
+// of the same checkpoint (its `base`, or one of the journal's); else {rev,
+// state, delta...}. (The revisions list is trusted only while it is as
+// long as the journal: an entity written before it was kept has none.)
 const GET = `
 local rev = redis.call('HGET', KEYS[1], 'rev')
 if not rev then return false end
 if rev == ARGV[1] then return {rev} end
-local reply = {rev, redis.call('HGET', KEYS[1], 'state')}
-for _, delta in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do reply[#reply + 1] = delta end
+local journal = redis.call('LRANGE', KEYS[2], 0, -1)
+local from = nil
+if ARGV[1] ~= '' and redis.call('LLEN', KEYS[3]) == #journal then
+  if redis.call('HGET', KEYS[1], 'base') == ARGV[1] then from = 1 end
+  for i, r in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
+    if r == ARGV[1] then from = i + 1 end
+  end
+end
+local reply = {rev}
+if from then
+  reply[2] = false
+else
+  from = 1
+  reply[2] = redis.call('HGET', KEYS[1], 'state')
+end
+for i = from, #journal do reply[#reply + 1] = journal[i] end
 return reply`;
 
-// KEYS: entity, index, counter, journal. ARGV: expected revision ("" for
-// "must not exist"), state, index member, the changes channel (told the
-// member once written: in the script, so only a write that happened is
-// told, and in its order).
+// KEYS: entity, index, counter, journal, the journal's revisions. ARGV:
+// expected revision ("" for "must not exist"), state, index member, the
+// changes channel (told the member once written: in the script, so only a
+// write that happened is told, and in its order).
 const PUT = `
 local current = redis.call('HGET', KEYS[1], 'rev')
 if ARGV[1] == '' then
@@ -33,26 +53,28 @@ elseif current ~= ARGV[1] then
   return false
 end
 local rev = tostring(redis.call('INCR', KEYS[3]))
-redis.call('HSET', KEYS[1], 'rev', rev, 'state', ARGV[2])
-redis.call('DEL', KEYS[4])
+redis.call('HSET', KEYS[1], 'rev', rev, 'base', rev, 'state', ARGV[2])
+redis.call('DEL', KEYS[4], KEYS[5])
 redis.call('SADD', KEYS[2], ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[3])
 return rev`;
 
-// KEYS: entity, counter, journal. ARGV: expected revision, delta, index
-// member, the changes channel.
+// KEYS: entity, counter, journal, the journal's revisions. ARGV: expected
+// revision, delta, index member, the changes channel.
 const APPEND = `
 if redis.call('HGET', KEYS[1], 'rev') ~= ARGV[1] then return false end
 local rev = tostring(redis.call('INCR', KEYS[2]))
 redis.call('RPUSH', KEYS[3], ARGV[2])
+redis.call('RPUSH', KEYS[4], rev)
 redis.call('HSET', KEYS[1], 'rev', rev)
 redis.call('PUBLISH', ARGV[4], ARGV[3])
 return rev`;
 
-// KEYS: entity, index, journal. ARGV: index member, the changes channel.
+// KEYS: entity, index, journal, the journal's revisions. ARGV: index
+// member, the changes channel.
 const DELETE = `
 redis.call('SREM', KEYS[2], ARGV[1])
-redis.call('DEL', KEYS[3])
+redis.call('DEL', KEYS[3], KEYS[4])
 local deleted = redis.call('DEL', KEYS[1])
 if deleted > 0 then redis.call('PUBLISH', ARGV[2], ARGV[1]) end
 return deleted`;
@@ -93,23 +115,25 @@ export class RedisStore {
   }
 
   async get(namespace, entity, known) {
-    const keys = [this.#entity(namespace, entity), this.#journal(namespace, entity)];
-    const reply = await this.#send(["EVAL", GET, "2", ...keys, known ?? ""]);
+    const keys = [this.#entity(namespace, entity), this.#journal(namespace, entity), this.#revisions(namespace, entity)];
+    const reply = await this.#send(["EVAL", GET, "3", ...keys, known ?? ""]);
     if (reply === null || reply === undefined) return undefined;
     const [revision, state, ...journal] = reply;
-    if (state === undefined || state === null) return { revision: String(revision) };
+    if (reply.length === 1) return { revision: String(revision) };
+    // No state: the deltas after `known` alone.
+    if (state === null || state === undefined || state === false) return { revision: String(revision), journal: journal.map(view) };
     return { revision: String(revision), bytes: view(state), journal: journal.map(view) };
   }
 
   async put(namespace, entity, bytes, revision) {
-    const keys = [this.#entity(namespace, entity), this.#prefix + "index", this.#prefix + "revision", this.#journal(namespace, entity)];
-    const reply = await this.#send(["EVAL", PUT, "4", ...keys, revision ?? "", buffer(bytes), entityKey(namespace, entity), this.#channel()]);
+    const keys = [this.#entity(namespace, entity), this.#prefix + "index", this.#prefix + "revision", this.#journal(namespace, entity), this.#revisions(namespace, entity)];
+    const reply = await this.#send(["EVAL", PUT, "5", ...keys, revision ?? "", buffer(bytes), entityKey(namespace, entity), this.#channel()]);
     return reply === null || reply === undefined ? null : String(reply);
   }
 
   async append(namespace, entity, delta, revision) {
-    const keys = [this.#entity(namespace, entity), this.#prefix + "revision", this.#journal(namespace, entity)];
-    const reply = await this.#send(["EVAL", APPEND, "3", ...keys, revision, buffer(delta), entityKey(namespace, entity), this.#channel()]);
+    const keys = [this.#entity(namespace, entity), this.#prefix + "revision", this.#journal(namespace, entity), this.#revisions(namespace, entity)];
+    const reply = await this.#send(["EVAL", APPEND, "4", ...keys, revision, buffer(delta), entityKey(namespace, entity), this.#channel()]);
     return reply === null || reply === undefined ? null : String(reply);
   }
 
@@ -119,8 +143,8 @@ export class RedisStore {
   }
 
   async delete(namespace, entity) {
-    const keys = [this.#entity(namespace, entity), this.#prefix + "index", this.#journal(namespace, entity)];
-    const deleted = await this.#send(["EVAL", DELETE, "3", ...keys, entityKey(namespace, entity), this.#channel()]);
+    const keys = [this.#entity(namespace, entity), this.#prefix + "index", this.#journal(namespace, entity), this.#revisions(namespace, entity)];
+    const deleted = await this.#send(["EVAL", DELETE, "4", ...keys, entityKey(namespace, entity), this.#channel()]);
     return Number(deleted) > 0;
   }
 
@@ -130,6 +154,11 @@ export class RedisStore {
 
   #journal(namespace, entity) {
     return this.#prefix + "journal:" + entityKey(namespace, entity);
+  }
+
+  /** The revision each delta of the journal was appended at, in its order. */
+  #revisions(namespace, entity) {
+    return this.#prefix + "revisions:" + entityKey(namespace, entity);
   }
 }
 

@@ -71,6 +71,9 @@ pub(crate) enum Reports {
         names: (String, Vec<usize>),
         fields: [Field; 3],
         errors: Vec<u8>,
+        /// Each target's tags, when any target has some: the distinct
+        /// lists, and each target's entry.
+        tags: Option<TagLists>,
         /// The report's own names (a JS array of strings), which an answer
         /// may hand back instead of making new strings.
         strings: JsValue,
@@ -84,6 +87,29 @@ pub(crate) struct Field {
     text: String,
     ends: Vec<usize>,
     index: Vec<u32>,
+}
+
+/// The distinct tag lists of a packed report, and each target's entry.
+pub(crate) struct TagLists {
+    lists: Vec<Vec<String>>,
+    index: Vec<u32>,
+}
+
+/// Joins a target's tags in a packed table (`TAG_SEPARATOR` in js/boundary.js).
+const TAG_SEPARATOR: char = '\u{1f}';
+
+impl TagLists {
+    fn from_field(field: Field) -> TagLists {
+        let lists = parts(&field.text, &field.ends)
+            .map(|joined| if joined.is_empty() { Vec::new() } else { joined.split(TAG_SEPARATOR).map(str::to_owned).collect() })
+            .collect();
+        TagLists { lists, index: field.index }
+    }
+
+    fn get(&self, target: usize) -> &[String] {
+        // Every index was checked against the table when it crossed.
+        self.index.get(target).and_then(|&i| self.lists.get(i as usize)).map_or(&[], Vec::as_slice)
+    }
 }
 
 impl Field {
@@ -108,15 +134,16 @@ impl Reports {
     pub(crate) fn refs(&self) -> Vec<ReportRef<'_>> {
         match self {
             Reports::Plain(reports) => reports.iter().map(TargetReport::borrowed).collect(),
-            Reports::Packed { names: (text, ends), fields: [groups, versions, messages], errors, .. } => parts(text, ends)
+            Reports::Packed { names: (text, ends), fields: [groups, versions, messages], errors, tags, .. } => parts(text, ends)
                 .zip(groups.values())
                 .zip(versions.values())
                 .zip(messages.values())
                 .zip(errors)
-                .map(|((((name, group), version), message), &is_error)| ReportRef {
+                .enumerate()
+                .map(|(i, ((((name, group), version), message), &is_error))| ReportRef {
                     name,
                     group,
-                    tags: &[],
+                    tags: tags.as_ref().map_or(&[], |tags| tags.get(i)),
                     version,
                     message,
                     is_error: is_error == 1,
@@ -188,6 +215,8 @@ fn unpack_reports(packed: &JsValue) -> Option<Reports> {
         (fits && index.len() == errors.len()).then_some(Field { text, ends, index })
     };
     let fields = [field(1)?, field(2)?, field(3)?];
+    // Tags only when some target has them.
+    let tags = if packed.length() > 5 { Some(TagLists::from_field(field(5)?)) } else { None };
     // `names[i]`, the string report `i` named its target by (when the
     // packer made that array: the objects path).
     let strings = names_column.get(2);
@@ -195,7 +224,7 @@ fn unpack_reports(packed: &JsValue) -> Option<Reports> {
         Some(array) if array.length() as usize == errors.len() => strings,
         _ => JsValue::UNDEFINED,
     };
-    (names.1.len() == errors.len()).then_some(Reports::Packed { names, fields, errors, strings })
+    (names.1.len() == errors.len()).then_some(Reports::Packed { names, fields, errors, tags, strings })
 }
 
 /// Where each part of `text` ends, in bytes, given the parts' lengths in

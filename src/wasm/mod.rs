@@ -237,6 +237,12 @@ export interface ReportColumns {
   messages?: string[];
   /** `isError[i]`: whether target `i` reports an error: booleans, or 0/1 (a Uint8Array). */
   isError?: ArrayLike<boolean | number>;
+  /**
+   * `tags[i]`: target `i`'s tags, or null for none. Targets with equal tags
+   * may share one array (it is read once). A tag holding U+001F, or one
+   * empty tag alone, is refused here: `orchestrate` takes those.
+   */
+  tags?: (string[] | null)[];
 }
 
 /**

@@ -70,16 +70,25 @@ for (const [kind, open] of Object.entries(servers.kinds)) {
       const second = await store.append("j", "a", bytes(2, 2), first);
       assert.deepEqual(await store.get("j", "a"), { revision: second, bytes: bytes(9, 9), journal: [bytes(1), bytes(2, 2)] });
       assert.deepEqual(await store.get("j", "a", second), { revision: second }, "nothing to read when current");
-      assert.deepEqual(await store.get("j", "a", first), { revision: second, bytes: bytes(9, 9), journal: [bytes(1), bytes(2, 2)] });
+      // A reader a few deltas behind reads only the deltas it missed.
+      assert.deepEqual(await store.get("j", "a", first), { revision: second, journal: [bytes(2, 2)] }, "behind by one delta");
+      assert.deepEqual(await store.get("j", "a", base), { revision: second, journal: [bytes(1), bytes(2, 2)] }, "at the checkpoint");
+      assert.deepEqual(await store.get("j", "a", "no-such-revision"), { revision: second, bytes: bytes(9, 9), journal: [bytes(1), bytes(2, 2)] });
       assert.equal(await store.put("j", "a", bytes(7), first), null, "a checkpoint checks the revision too");
       const compacted = await store.put("j", "a", bytes(7), second);
       assert.deepEqual(await store.get("j", "a"), { revision: compacted, bytes: bytes(7), journal: [] });
+      for (const old of [base, first, second]) {
+        assert.deepEqual(await store.get("j", "a", old), { revision: compacted, bytes: bytes(7), journal: [] }, "a revision of the checkpoint replaced reads it whole");
+      }
       const third = await store.append("j", "a", bytes(3), compacted);
       assert.deepEqual((await store.get("j", "a")).journal, [bytes(3)], "the old journal is gone");
+      assert.deepEqual(await store.get("j", "a", compacted), { revision: third, journal: [bytes(3)] });
+      assert.deepEqual(await store.get("j", "a", second), { revision: third, bytes: bytes(7), journal: [bytes(3)] });
       assert.equal(await store.delete("j", "a"), true);
       const again = await store.put("j", "a", bytes(5), null);
       assert.ok(![base, first, second, compacted, third].includes(again));
       assert.deepEqual(await store.get("j", "a"), { revision: again, bytes: bytes(5), journal: [] }, "a deleted entity leaves no journal");
+      assert.deepEqual(await store.get("j", "a", compacted), { revision: again, bytes: bytes(5), journal: [] }, "nor a revision to read from");
     });
 
     test("Rollouts saves a delta per call, compacts, and a cold reader rebuilds the entity exactly", async () => {
