@@ -7,8 +7,10 @@ import assert from "node:assert/strict";
 import { Orchestrator } from "orchestrator-engine";
 import { Fleet, T0 } from "./fleet.mjs";
 
-// `tags` (even empty) sends a report the plain way.
-const plain = (reports) => reports.map((r) => ({ ...r, tags: [] }));
+// An enumerable field inherited from a prototype is one the packer does
+// not vouch for (it reads every enumerable key): such a report goes the
+// plain way, which reads own fields alone, so its content is unchanged.
+const plain = (reports) => reports.map((r) => Object.assign(Object.create({ inherited: true }), r));
 
 test("packed and plain reports get identical answers through a rollout and a rollback", () => {
   const clock = { now: T0 };
@@ -98,4 +100,38 @@ test("what the packer does not vouch for goes the plain way, with its errors, an
   const proxy = new Proxy({ name: "p", version: "v1" }, {});
   const answer = engine.orchestrate("prod", "app", [ok, proxy, { name: "n", version: "v1", group: null, message: null, isError: null, reason: "waiting" }]);
   assert.deepStrictEqual(answer.map((e) => e.name), ["a", "c", "n", "p"]);
+});
+
+test("tags travel packed: the same answers, state and tags as the plain way, shared arrays read once; what the table cannot carry goes the plain way", () => {
+  const clock = { now: T0 };
+  const packed = new Orchestrator({ now: () => clock.now });
+  const slow = new Orchestrator({ now: () => clock.now });
+  const web = Object.freeze(["web", "eu"]);
+  const tagsOf = (i) => [web, ["db"], null, [], ["a,b", "ü 🚀"], ["x", "", "y"]][i % 6];
+  for (const e of [packed, slow]) {
+    e.setRolloutOptions("prod", "app", { batchPercent: 50, successTimeoutSecs: 0 });
+    e.setTargetVersion("prod", "app", "v1");
+  }
+  let versions = Array.from({ length: 30 }, () => "v0");
+  for (let step = 0; step < 6; step++) {
+    const reports = versions.map((version, i) => ({ name: `h${i}`, group: `g${i % 3}`, tags: tagsOf(i + step), version }));
+    const a = packed.orchestrate("prod", "app", reports);
+    assert.deepStrictEqual(a, slow.orchestrate("prod", "app", plain(reports)), `step ${step}`);
+    const want = new Map(a.map((t) => [t.name, t.version]));
+    versions = versions.map((v, i) => want.get(`h${i}`) ?? v);
+    clock.now += 10_000;
+  }
+  assert.deepStrictEqual(packed.snapshot(), slow.snapshot());
+  const expected = packed.expectedState("prod", "app");
+  assert.deepStrictEqual(expected.find((t) => t.name === "h0").tags, ["x", "", "y"]);
+  assert.deepStrictEqual(expected.find((t) => t.name === "h1").tags, ["web", "eu"]);
+  assert.deepStrictEqual(expected.find((t) => t.name === "h2").tags, ["db"]);
+  assert.equal(expected.find((t) => t.name === "h3").tags, undefined, "null: no tags kept");
+  assert.equal(expected.find((t) => t.name === "h4").tags, undefined, "[]: no tags kept");
+
+  // A tag holding the table's separator, and one empty tag alone, are kept as sent (the plain way).
+  for (const tags of [["a\u001fb"], [""]]) {
+    packed.orchestrate("prod", "app", [{ name: "odd", version: "v1", tags }]);
+    assert.deepStrictEqual(packed.expectedState("prod", "app").find((t) => t.name === "odd").tags, tags);
+  }
 });

@@ -162,6 +162,12 @@ test("bad columns are errors with a code and a message, and change nothing", () 
     [{ names: ["a", ""], versions: ["v1", "v1"] }, "INVALID_TARGET", /non-empty name/],
     [{ names: ["a", "b"], versions: ["v1", ""] }, "INVALID_TARGET", /non-empty version/],
     [{ get names() { throw new Error("boom"); }, versions: [] }, "INVALID_ARGUMENT", /could not be read/],
+    [{ names: ["a"], versions: ["v1"], tags: "web" }, "INVALID_ARGUMENT", /tags must be an array of strings, got "web"/],
+    [{ names: ["a"], versions: ["v1"], tags: [] }, "INVALID_ARGUMENT", /tags has 0 entries; names has 1/],
+    [{ names: ["a", "b"], versions: ["v1", "v1"], tags: [null, "web"] }, "INVALID_TARGET", /#2 of the report's 2: tags must be an array of strings or null, got "web"/],
+    [{ names: ["a", "b"], versions: ["v1", "v1"], tags: [null, [3]] }, "INVALID_TARGET", /#2 of the report's 2: tags must be strings/],
+    [{ names: ["a", "b"], versions: ["v1", "v1"], tags: [null, ["a\u001fb"]] }, "INVALID_TARGET", /none holding U\+001F.*orchestrate takes those/],
+    [{ names: ["a", "b"], versions: ["v1", "v1"], tags: [[""], null] }, "INVALID_TARGET", /#1 of the report's 2: .*one empty tag alone/],
   ];
   for (const [i, [columns, code, message]] of cases.entries()) {
     assert.throws(
@@ -204,11 +210,32 @@ test("reports of any size back to back are packed afresh (the packer reuses its 
   }
   for (const [entity, reports] of sequence) {
     clock.now += 10_000;
-    const expected = plain.orchestrate("prod", entity, reports.map((r) => ({ ...r, tags: [] })));
+    // (An inherited enumerable field sends a report the plain way: see boundary.test.mjs.)
+    const expected = plain.orchestrate("prod", entity, reports.map((r) => Object.assign(Object.create({ inherited: true }), r)));
     assert.deepStrictEqual(objects.orchestrate("prod", entity, reports), expected, entity);
     const cols = reports === small ? { names: small.map((r) => r.name), versions: small.map((r) => r.version) } : toColumns(reports);
     assert.deepStrictEqual(rows(columns.orchestrateColumns("prod", entity, cols), reports), expected, entity);
   }
   assert.deepStrictEqual(objects.snapshot(), plain.snapshot());
   assert.deepStrictEqual(columns.snapshot(), plain.snapshot());
+});
+
+test("a tags column keeps each target's tags as objects' tags do; null and [] are none", () => {
+  const clock = { now: T0 };
+  const [objects, columns] = [0, 1].map(() => new Orchestrator({ now: () => clock.now }));
+  for (const e of [objects, columns]) {
+    e.setRolloutOptions("prod", "app", { batchPercent: 100, successTimeoutSecs: 0 });
+    e.setTargetVersion("prod", "app", "v1");
+  }
+  const shared = ["web", "eu"];
+  const tags = [shared, shared, null, [], ["db", "", "x"]];
+  const names = tags.map((_, i) => `h${i}`);
+  objects.orchestrate("prod", "app", names.map((name, i) => ({ name, version: "v0", tags: tags[i] })));
+  const answer = columns.orchestrateColumns("prod", "app", { names, versions: names.map(() => "v0"), tags });
+  assert.deepStrictEqual([...answer.version].map((i) => answer.versionTable[i]), names.map(() => "v1"));
+  assert.deepStrictEqual(columns.snapshot(), objects.snapshot());
+  assert.deepStrictEqual(
+    columns.expectedState("prod", "app").map((t) => t.tags),
+    [["web", "eu"], ["web", "eu"], undefined, undefined, ["db", "", "x"]],
+  );
 });
