@@ -8,7 +8,7 @@
 // such an owner left.
 
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { link, readdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
@@ -67,21 +67,67 @@ async function ownerOf(path) {
 }
 
 /**
- * Takes the lock file `path`: answers whether it was free. The owner is
- * written to a file of this process's own first, then linked into place
- * (which fails if the lock exists).
+ * This process's owner file in each directory, written once and linked
+ * into place as each lock there: one call per lock taken instead of
+ * writing the owner anew. Removed when the process exits; a dead
+ * process's is removed by the next process to make its own there.
+ */
+const owners = new Map();
+const made = [];
+const OWNER_FILE = /^\.owner\.\d+\.[0-9a-f]+$/;
+
+function ownerFile(dir) {
+  let file = owners.get(dir);
+  if (file === undefined) {
+    // The promise is kept, so locks taken at once in a new directory share one file.
+    file = makeOwnerFile(dir);
+    owners.set(dir, file);
+    file.catch(() => owners.delete(dir));
+  }
+  return file;
+}
+
+async function makeOwnerFile(dir) {
+  await removeDeadOwners(dir);
+  const path = join(dir, `.owner.${process.pid}.${randomBytes(4).toString("hex")}`);
+  try {
+    await writeFile(path, me());
+  } catch (error) {
+    await unlink(path).catch(() => {}); // a full disk: nothing half-written left behind
+    throw error;
+  }
+  if (made.length === 0) process.once("exit", () => made.forEach((file) => rmSync(file, { force: true })));
+  made.push(path);
+  return path;
+}
+
+/** Removes the owner files of processes that are not running from `dir`. */
+async function removeDeadOwners(dir) {
+  const names = await readdir(dir).catch(() => []);
+  for (const name of names.filter((n) => OWNER_FILE.test(n))) {
+    const owner = await readFile(join(dir, name), "utf8").catch(() => null);
+    if (owner !== null && owner !== "" && !running(owner)) await unlink(join(dir, name)).catch(() => {});
+  }
+}
+
+/**
+ * Takes the lock file `path`: answers whether it was free. The lock is this
+ * process's owner file linked into place (which fails if the lock exists),
+ * so it never exists without its owner in it.
  */
 export async function takeLock(path) {
-  const mine = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    await writeFile(mine, me());
-    await link(mine, path);
-    return true;
-  } catch (error) {
-    if (error.code !== "EEXIST") throw error;
-    return false;
-  } finally {
-    await unlink(mine).catch(() => {});
+  const dir = dirname(path);
+  for (let attempt = 0; ; attempt++) {
+    const mine = await ownerFile(dir);
+    try {
+      await link(mine, path);
+      return true;
+    } catch (error) {
+      if (error.code === "EEXIST") return false;
+      // The owner file was removed (or the directory): made again, once.
+      if (error.code !== "ENOENT" || attempt > 0) throw error;
+      owners.delete(dir);
+    }
   }
 }
 

@@ -529,6 +529,39 @@ describe("file store locks", () => {
   });
 });
 
+test("file store locks are one owner file per process and directory, linked: removed at exit, a dead process's swept by the next", async () => {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "owners-"));
+  try {
+    const owners = () => readdirSync(join(dir, "ns")).filter((f) => f.startsWith(".owner."));
+    // A process that takes locks and exits cleanly leaves nothing.
+    const writer = `
+      import { FileStore } from ${JSON.stringify(new URL("../../js/stores/file.mjs", import.meta.url).href)};
+      const store = new FileStore(process.argv[1]);
+      let revision = await store.put("ns", "a", new Uint8Array([1]), null);
+      for (let i = 0; i < 5; i++) revision = await store.append("ns", "a", new Uint8Array([i]), revision);
+      if (process.argv[2] === "crash") process.kill(process.pid, "SIGKILL");`;
+    const run = (how) => spawnSync(process.execPath, ["--input-type=module", "-e", writer, dir, how], { stdio: "inherit" });
+    assert.equal(run("exit").status, 0);
+    assert.deepEqual(owners(), [], "removed at exit");
+    assert.equal(run("crash").signal, "SIGKILL");
+    const [dead] = owners();
+    assert.match(dead ?? "", /^\.owner\.\d+\.[0-9a-f]+$/, "a killed process leaves its owner file");
+    // The next process to lock in that directory sweeps it, and keeps its own while it runs.
+    const store = new FileStore(dir);
+    const { revision } = await store.get("ns", "a");
+    assert.ok(await store.append("ns", "a", new Uint8Array([9]), revision));
+    const mine = owners();
+    assert.equal(mine.length, 1);
+    assert.notEqual(mine[0], dead, "the dead process's owner file is gone");
+    assert.equal(readFileSync(join(dir, "ns", mine[0]), "utf8").split(" ")[0], String(process.pid));
+    assert.ok(!existsSync(join(dir, "ns", "a.entity.lock")), "the lock itself is let go");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("importEntity compares names as pairs: entity b/c of namespace x is not entity c of namespace x/b", async () => {
   const rollouts = new Rollouts({ store: new MemoryStore() });
   await rollouts.setTargetVersion("x", "b/c", "v1");
