@@ -9,7 +9,9 @@ export interface StoredEntity {
   bytes?: Uint8Array;
   /**
    * The deltas appended since the checkpoint, oldest first (with `bytes`;
-   * a store without `append` leaves it out).
+   * a store without `append` leaves it out). Without `bytes`: only the
+   * deltas appended after the caller's `known` revision (a replica a few
+   * deltas behind catches up without reading the checkpoint).
    */
   journal?: Uint8Array[];
 }
@@ -25,7 +27,10 @@ export interface Store {
   /**
    * The entity's revision and bytes, or `undefined` when the store has no
    * such entity. With `known`, the bytes are left out when the revision is
-   * still `known` (a cached copy is current).
+   * still `known` (a cached copy is current), and may be left out when
+   * `known` is the checkpoint's revision or a delta's after it: then
+   * `journal` holds only the deltas appended after `known` (optional; a
+   * store that always answers the whole entity is correct, only slower).
    */
   get(namespace: string, entity: string, known?: string): Promise<StoredEntity | undefined>;
   /**
