@@ -16,7 +16,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { watch as watchDir } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, truncate, unlink, writeFile } from "node:fs/promises";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 
 import { checkMs, describe, orchestratorError } from "../errors.mjs";
 import { breakIfAbandoned, takeLock } from "./lock.mjs";
@@ -40,17 +40,45 @@ function watchersOf(dir) {
   const key = resolve(dir);
   let entry = directories.get(key);
   if (!entry) {
+    // The revision this process last wrote to each entity's file ("" when
+    // it deleted it): the directory's watch passes over a change that
+    // left the entity as this process's own write did.
     const ours = new Map();
-    // Another process's writes: the directory's watch says a file changed
-    // (not which entity: names may be hashed), so listeners read
-    // everything again, once per burst.
+    // Another process's writes: the directory's watch says which file
+    // changed; the entity is known from its file name (a hashed one from
+    // the name kept beside it). Changes are told at most WATCH_BATCH_MS
+    // after the file changed, each entity once per batch; a file that
+    // names no entity this store can read makes listeners read everything.
     const open = (changed, broken) => {
       let timer = null;
+      let pending = new Set();
+      const flush = async () => {
+        timer = null;
+        const paths = pending;
+        pending = new Set();
+        const told = new Set();
+        let everything = false;
+        for (const path of paths) {
+          const named = path === "" ? null : await entityOf(key, path);
+          if (named === undefined || told.has(named?.key)) continue; // not an entity's file (a name kept beside one, an owner file), or told
+          if (named === null) {
+            everything = true;
+            continue;
+          }
+          told.add(named.key);
+          if (ours.has(named.key)) {
+            const now = await currentOf(join(key, named.key + SUFFIX)).then((c) => c?.revision ?? "", () => undefined);
+            if (now === ours.get(named.key)) continue; // as this process left it
+          }
+          changed(named.namespace, named.entity);
+        }
+        if (everything) changed(null, null);
+      };
       const watcher = watchDir(key, { recursive: true, persistent: false }, (_, file) => {
-        const path = file ? String(file).replace(/\.(tmp|lock)[^/]*$/, "") : "";
-        if (ours.has(path) && Date.now() - ours.get(path) < OWN_WRITE_MS) return;
-        clearTimeout(timer);
-        timer = setTimeout(() => changed(null, null), 50);
+        const path = file ? String(file) : "";
+        if (/\.(tmp|lock)$/.test(path)) return; // the rename or append after it is the change
+        pending.add(path);
+        timer ??= setTimeout(() => flush().catch(broken), WATCH_BATCH_MS);
       });
       watcher.on("error", broken);
       return () => {
@@ -64,8 +92,25 @@ function watchersOf(dir) {
   return entry;
 }
 
-/** How long after this process wrote a file the directory's watch passes over it. */
-const OWN_WRITE_MS = 2000;
+/** How long another process's changes are gathered before they are told. */
+const WATCH_BATCH_MS = 20;
+
+/**
+ * The entity whose checkpoint or journal is `path` (relative to `dir`):
+ * `{ namespace, entity, key }`; `undefined` for a file that is not an
+ * entity's; `null` for one whose name cannot be read.
+ */
+async function entityOf(dir, path) {
+  const parts = path.split(sep);
+  if (parts.length !== 2) return parts.length === 1 && !parts[0].startsWith(".") && !parts[0].endsWith(NAME) ? null : undefined;
+  const [ns, name] = parts;
+  const file = name.endsWith(SUFFIX) ? name.slice(0, -SUFFIX.length) : name.endsWith(SUFFIX + JOURNAL) ? name.slice(0, -(SUFFIX + JOURNAL).length) : undefined;
+  if (file === undefined) return undefined;
+  const namespace = await nameOf(ns, join(dir, ns, NAME));
+  const entity = namespace === null ? null : await nameOf(file, join(dir, ns, file + NAME));
+  return entity === null ? null : { namespace, entity, key: path.slice(0, ns.length + 1 + file.length) };
+}
+
 
 /** A store in a directory (see `Store` in stores.d.ts). */
 export class FileStore {
@@ -75,21 +120,22 @@ export class FileStore {
 
   /**
    * Calls `listener(namespace, entity)` after each write to this directory
-   * in this process, and `listener(null, null)` when another process wrote
-   * to it (read everything again), until the answered function is called.
+   * in this process, and after another process's (told by the directory's
+   * watch, within about 20 ms; `listener(null, null)`, read everything
+   * again, for a change it cannot name), until the answered function is called.
    * The directory must exist.
    */
   watch(listener) {
     return watchersOf(this.#dir).watchers.watch(listener);
   }
 
-  /** Tells the directory's watchers that this process wrote `namespace/entity`. */
-  #changed(namespace, entity) {
+  /** Tells the directory's watchers that this process wrote `namespace/entity` (`revision`; `""`: deleted it). */
+  #changed(namespace, entity, revision) {
     const { watchers, ours, dir } = watchersOf(this.#dir);
-    const path = relative(dir, this.#file(namespace, entity));
-    const now = Date.now();
-    for (const suffix of ["", JOURNAL]) ours.set(path + suffix, now);
-    for (const [p, at] of ours) if (now - at > OWN_WRITE_MS) ours.delete(p);
+    const key = relative(dir, this.#file(namespace, entity)).slice(0, -SUFFIX.length);
+    // Kept only while someone listens.
+    if (watchers.listening) ours.set(key, revision);
+    else ours.delete(key);
     watchers.changed(namespace, entity);
   }
 
@@ -136,7 +182,7 @@ export class FileStore {
     // without the other).
     if (fileName(entity) !== encode(entity)) await writeName(`${join(dirname(path), fileName(entity))}${NAME}`, entity);
     const written = await this.#locked(path, deadline, async () => {
-      const current = await this.#current(path);
+      const current = await currentOf(path);
       if ((current?.revision ?? null) !== (revision ?? null)) return null;
       const next = newRevision();
       const tag = Buffer.from(next);
@@ -145,14 +191,14 @@ export class FileStore {
       await unlink(path + JOURNAL).catch(() => {});
       return next;
     });
-    if (written !== null) this.#changed(namespace, entity);
+    if (written !== null) this.#changed(namespace, entity, written);
     return written;
   }
 
   async append(namespace, entity, delta, revision, { deadline = Infinity } = {}) {
     const path = this.#file(namespace, entity);
     const written = await this.#locked(path, deadline, async () => {
-      const current = await this.#current(path);
+      const current = await currentOf(path);
       if (current === null || current.revision !== revision) return null;
       const next = newRevision();
       const record = [Buffer.from([next.length]), Buffer.from(next), u32(delta.byteLength), delta];
@@ -180,7 +226,7 @@ export class FileStore {
       }
       return next;
     });
-    if (written !== null) this.#changed(namespace, entity);
+    if (written !== null) this.#changed(namespace, entity, written);
     return written;
   }
 
@@ -222,7 +268,7 @@ export class FileStore {
         await unlink(path);
         await unlink(path + JOURNAL).catch(() => {});
         await unlink(`${join(dirname(path), fileName(entity))}${NAME}`).catch(() => {});
-        this.#changed(namespace, entity);
+        this.#changed(namespace, entity, "");
         return true;
       });
       return deleted ?? false; // no namespace directory: nothing to delete
@@ -241,20 +287,6 @@ export class FileStore {
 
   #file(namespace, entity) {
     return join(this.#dir, fileName(namespace), fileName(entity) + SUFFIX);
-  }
-
-  /** The entity's checkpoint revision, its journal, and its revision; `null` when there is none. */
-  async #current(path) {
-    const file = await openIfThere(path);
-    if (file === null) return null;
-    let base;
-    try {
-      base = (await readHeader(file, path)).revision;
-    } finally {
-      await file.close();
-    }
-    const journal = await readJournal(path, base);
-    return { base, journal, revision: journal.records.at(-1)?.revision ?? base };
   }
 
   /**
@@ -288,6 +320,20 @@ export class FileStore {
       await unlink(lock).catch(() => {});
     }
   }
+}
+
+/** The entity's checkpoint revision, its journal, and its revision; `null` when there is none. */
+async function currentOf(path) {
+  const file = await openIfThere(path);
+  if (file === null) return null;
+  let base;
+  try {
+    base = (await readHeader(file, path)).revision;
+  } finally {
+    await file.close();
+  }
+  const journal = await readJournal(path, base);
+  return { base, journal, revision: journal.records.at(-1)?.revision ?? base };
 }
 
 /**

@@ -40,6 +40,11 @@ export class Watchers {
     };
   }
 
+  /** Whether anyone listens. */
+  get listening() {
+    return this.#listeners.size > 0;
+  }
+
   /** Tells every listener that `namespace/entity` changed (after the write that changed it). */
   changed(namespace, entity) {
     for (const { listener } of this.#listeners) {

@@ -111,3 +111,36 @@ test("file: another process's write reaches the streams through the directory's 
     await close();
   }
 });
+
+test("file: another process's writes are told by entity, a hashed long name too, each once per batch", async () => {
+  const { store, close, dir } = await servers.kinds.file();
+  const long = "é".repeat(100); // 200 bytes, longer encoded than a file name may be: kept hashed, its name beside it
+  const told = [];
+  let wake = () => {};
+  const stop = store.watch((namespace, entity) => {
+    told.push([namespace, entity]);
+    wake();
+  });
+  try {
+    const script = `
+      import { Rollouts } from "orchestrator-engine/rollouts";
+      import { FileStore } from "orchestrator-engine/stores/file";
+      const rollouts = new Rollouts({ store: new FileStore(${JSON.stringify(dir)}) });
+      await rollouts.setTargetVersion("prod", "api", "v1");
+      await rollouts.setTargetVersion("prod", "api", "v2");
+      await rollouts.setTargetVersion("prod", ${JSON.stringify(long)}, "v1");`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: fileURLToPath(new URL("../..", import.meta.url)), stdio: "inherit" });
+    assert.equal(await new Promise((resolve) => child.on("exit", resolve)), 0);
+    const deadline = Date.now() + 20_000;
+    const has = (entity) => told.some(([n, e]) => n === "prod" && e === entity);
+    while (!(has("api") && has(long)) && Date.now() < deadline) await new Promise((resolve) => ((wake = resolve), setTimeout(resolve, 200)));
+    assert.ok(has("api"), `api told: ${JSON.stringify(told).slice(0, 300)}`);
+    assert.ok(has(long), "the hashed name told by its name");
+    // The first write made the namespace's directory: that may say "read
+    // everything"; every later change is named.
+    assert.ok(told.filter(([n]) => n === null).length <= 1, JSON.stringify(told).slice(0, 300));
+  } finally {
+    stop();
+    await close();
+  }
+});
