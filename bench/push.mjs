@@ -11,13 +11,14 @@
 //
 //   node bench/push.mjs [--entities 5000] [--writes 200] [--idle-seconds 10]
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 
 import { Rollouts } from "../js/rollouts/rollouts.mjs";
+import { cpuMs } from "./cpu.mjs";
 import { openStore } from "../js/server/store-url.mjs";
 import { readEvents } from "../www/dashboard/sse.mjs";
 import { startPostgres, startRedis } from "../tests/js/servers/servers.mjs";
@@ -40,13 +41,8 @@ async function start(storeUrl, mode) {
     });
     child.on("exit", (code) => reject(new Error(`push-server exited with ${code}`)));
   });
-  const ticks = Number(process.env.CLK_TCK ?? 100);
-  const cpuMs = () => {
-    const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticks;
-  };
   const stop = () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once("exit", resolve), child.kill("SIGTERM"))));
-  return { url, cpuMs, stop };
+  return { url, cpuMs: () => cpuMs(child.pid), stop };
 }
 
 /** The overview's stream, read in the background: `waitFor(ns, entity, version)` resolves when its version_set arrives. */

@@ -19,6 +19,7 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 
 import { startPostgres, startRedis } from "../tests/js/servers/servers.mjs";
+import { cpuMs } from "./cpu.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({
@@ -59,7 +60,7 @@ async function start(args) {
   child.stdout.on("data", () => {});
   const peakRss = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
   const stop = () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once("exit", resolve), child.kill("SIGTERM"))));
-  return { url, peakRss, stop };
+  return { url, pid: child.pid, peakRss, stop };
 }
 
 const hostsOf = (c) =>
@@ -127,15 +128,31 @@ async function run(name, urls, options) {
   };
 }
 
+/**
+ * `run`, with the CPU time the servers (`pids`) and the store's server
+ * (`storePid`) used per request.
+ */
+async function measured(name, urls, options, pids, storePid) {
+  const cpu = () => [pids.reduce((sum, pid) => sum + cpuMs(pid), 0), storePid ? cpuMs(storePid) : 0];
+  const [serverBefore, storeBefore] = cpu();
+  const row = await run(name, urls, options);
+  const [serverAfter, storeAfter] = cpu();
+  return { ...row, serverCpu: (serverAfter - serverBefore) / row.requests, storeCpu: storePid ? (storeAfter - storeBefore) / row.requests : null };
+}
+
 const rows = [];
 const echo = await start(["bench/json-echo-server.mjs", "0"]);
-rows.push({ ...(await run("JSON only (baseline)", [echo.url], { api: false })), rss: echo.peakRss() });
+rows.push({ ...(await measured("JSON only (baseline)", [echo.url], { api: false }, [echo.pid])), rss: echo.peakRss() });
 await echo.stop();
 
-/** `serve` in `count` processes on the store at `url`, the controllers spread over them (as a load balancer would). */
-async function serveRow(name, url, count) {
+/**
+ * `serve` in `count` processes on the store at `url` (its server's process
+ * `storePid`), the controllers spread over them (as a load balancer would).
+ */
+async function serveRow(name, url, count, storePid) {
   const servers = await Promise.all(Array.from({ length: count }, () => start(["bin/orchestrator-engine.mjs", "serve", "--port", "0", "--store", url])));
-  const row = await run(count === 1 ? name : `${name}, ${count} processes`, servers.map((s) => s.url), { api: true });
+  const label = count === 1 ? name : `${name}, ${count} processes`;
+  const row = await measured(label, servers.map((s) => s.url), { api: true }, servers.map((s) => s.pid), storePid);
   row.rss = servers.reduce((sum, s) => sum + s.peakRss(), 0);
   await Promise.all(servers.map((s) => s.stop()));
   rows.push(row);
@@ -148,13 +165,13 @@ for (const kind of STORES) {
     rmSync(dir, { recursive: true, force: true });
   } else if (kind === "redis") {
     const redis = await startRedis();
-    await serveRow("serve, Redis", redis.url, 1);
+    await serveRow("serve, Redis", redis.url, 1, redis.pid);
     await redis.stop();
   } else if (kind === "postgres") {
     for (const count of PROCESSES) {
       // A database of its own for each row: every row starts from nothing.
       const postgres = await startPostgres();
-      await serveRow("serve, PostgreSQL", postgres.url, count);
+      await serveRow("serve, PostgreSQL", postgres.url, count, postgres.pid);
       await postgres.stop();
     }
   } else {
@@ -164,11 +181,11 @@ for (const kind of STORES) {
 
 const baseline = rows[0];
 console.log(`\n## HTTP API under load: ${CONTROLLERS} controllers, ${TARGETS} targets each, ${SECONDS} s (Node ${process.version}, ${new Date().toISOString().slice(0, 10)})\n`);
-console.log("| server | requests/s | vs baseline | p50 ms | p99 ms | peak RSS | errors | entities with a lost step | entities rolled out to v2 |");
-console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+console.log("| server | requests/s | vs baseline | p50 ms | p99 ms | server CPU ms per request | store server CPU ms per request | peak RSS | errors | entities with a lost step | entities rolled out to v2 |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const r of rows) {
   const ratio = r === baseline ? "1.00x" : `${(r.perSecond / baseline.perSecond).toFixed(2)}x`;
-  console.log(`| ${r.name} | ${r.perSecond.toFixed(0)} | ${ratio} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${(r.rss / 2 ** 20).toFixed(0)} MiB | ${r.errors} | ${r.name === baseline.name ? "-" : r.lost} | ${r.name === baseline.name ? "-" : `${r.rolledOut} of ${CONTROLLERS}`} |`);
+  console.log(`| ${r.name} | ${r.perSecond.toFixed(0)} | ${ratio} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.serverCpu.toFixed(2)} | ${r.storeCpu === null ? "-" : r.storeCpu.toFixed(2)} | ${(r.rss / 2 ** 20).toFixed(0)} MiB | ${r.errors} | ${r.name === baseline.name ? "-" : r.lost} | ${r.name === baseline.name ? "-" : `${r.rolledOut} of ${CONTROLLERS}`} |`);
 }
 const failed = rows.some((r) => r.errors > 0 || r.lost > 0);
 if (failed) {

@@ -23,6 +23,9 @@ Options:
                          file:DIR, memory:, redis://..., postgres://...
   --max-body-bytes N     largest request body (default 201326592, a 1M-target report)
   --max-streams N        event streams held open at once (default 1000)
+  --max-entities N       entities kept loaded, the least recently used let
+                         go beyond it (default 1000): at least as many as
+                         the controllers this process serves poll
   --allow-hook-hosts H   the only hosts an HTTP controller may name, comma-
                          separated (*.example.com for any name under it);
                          default any: give it on a server other teams reach
@@ -51,6 +54,7 @@ const OPTIONS = {
   store: { type: "string", default: "file:./orchestrator-state" },
   "max-body-bytes": { type: "string" },
   "max-streams": { type: "string" },
+  "max-entities": { type: "string" },
   "allow-hook-hosts": { type: "string" },
   "tokens-file": { type: "string" },
   insecure: { type: "boolean", default: false },
@@ -62,7 +66,7 @@ const OPTIONS = {
  * once the server has stopped (`signals` stop it).
  */
 export async function serveMain(args, { env = process.env, stdout = process.stdout, stderr = process.stderr, signals = process } = {}) {
-  let values, port, maxBodyBytes, maxStreams, tokens, opened;
+  let values, port, maxBodyBytes, maxStreams, maxEntities, tokens, opened;
   try {
     ({ values } = parseFlags({ args, options: OPTIONS, allowPositionals: false }));
     if (values.help) {
@@ -72,6 +76,7 @@ export async function serveMain(args, { env = process.env, stdout = process.stdo
     port = wholeNumber("port", values.port, 0, 65535);
     maxBodyBytes = values["max-body-bytes"] === undefined ? undefined : wholeNumber("max-body-bytes", values["max-body-bytes"], 1, 2 ** 31);
     maxStreams = values["max-streams"] === undefined ? undefined : wholeNumber("max-streams", values["max-streams"], 0, 1_000_000);
+    maxEntities = values["max-entities"] === undefined ? undefined : wholeNumber("max-entities", values["max-entities"], 1, 100_000_000);
     tokens = await namedTokens(values["tokens-file"], env);
     opened = await openStore(values.store).catch((e) => {
       if (e.code !== "INVALID_ARGUMENT") throw e;
@@ -106,6 +111,7 @@ export async function serveMain(args, { env = process.env, stdout = process.stdo
       insecure: values.insecure,
       maxBodyBytes,
       maxStreams,
+      maxEntities,
       allowHookHosts: values["allow-hook-hosts"]?.split(",").map((h) => h.trim()).filter(Boolean),
       log: (line) => stdout.write(`${line}\n`),
     });

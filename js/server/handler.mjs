@@ -72,10 +72,12 @@ export function createHandler({
   allowHookHosts,
   // Analysis: `{ functions, secrets }` for the measurements (see useMetrics).
   metrics,
+  // How many entities this process keeps loaded (Rollouts' maxEntities).
+  maxEntities,
   // The Worker's objects: the Worker in front checked the token and says
   // what it grants in a header of its own (it overwrites any sent).
   trustForwardedAccess = false,
-  rollouts = new Rollouts({ store, now, hookTimeoutMs, allowHookHosts, metrics }),
+  rollouts = new Rollouts({ store, now, hookTimeoutMs, allowHookHosts, metrics, maxEntities }),
 } = {}) {
   checkTokens({ token, readToken, tokens, insecure });
   const credentials = { token, readToken, tokens: tokens ?? [] };

@@ -46,6 +46,12 @@ export interface HandlerOptions {
   maxStreams?: number;
   /** The only hosts an HTTP controller may name (`*.example.com` for any name under it); default any. */
   allowHookHosts?: string[];
+  /**
+   * How many entities this process keeps loaded, the least recently used
+   * let go beyond it (default 1,000): at least the entities its controllers
+   * poll, or each request reads its entity's checkpoint again.
+   */
+  maxEntities?: number;
   /** Analysis measurements: functions and secrets (see `Orchestrator.useMetrics`). */
   metrics?: { functions?: Record<string, (request: { metric: string; config: Record<string, unknown>; at: number; namespace: string; entity: string; version: string }) => unknown>; secrets?: Record<string, string> };
 }

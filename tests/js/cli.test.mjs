@@ -206,6 +206,8 @@ test("bad flags: one line on stderr naming the flag and what it accepts, exit co
     [["simulate", "--max-failures", "lots"], /^--max-failures: the budget must be a count like 5 or a percentage like 10%/],
     [["simulate", "--pause", "soon"], /^--pause must be a whole number/],
     [["simulate", "--rollback-to", "v1"], /^--rollback-to must look like VERSION@SECONDS/],
+    [["serve", "--max-entities", "0"], /^--max-entities must be a whole number from 1 to 100,000,000, got "0"/],
+    [["serve", "--max-streams", "many"], /^--max-streams must be a whole number/],
   ];
   for (const [args, message] of cases) {
     const { status, stdout, stderr } = cli(...args);
@@ -213,7 +215,7 @@ test("bad flags: one line on stderr naming the flag and what it accepts, exit co
     assert.equal(stdout, "", args.join(" "));
     const lines = stderr.trimEnd().split("\n");
     assert.equal(lines.length, 1, `${args.join(" ")}: one line, got\n${stderr}`);
-    assert.match(lines[0].replace(/^orchestrator-engine: /, ""), message, args.join(" "));
+    assert.match(lines[0].replace(/^orchestrator-engine( serve)?: /, ""), message, args.join(" "));
     assert.match(lines[0], /\(--help lists every flag\)$/, args.join(" "));
   }
 });

@@ -353,6 +353,7 @@ test("event streams are limited: one past maxStreams gets 503 TOO_MANY_STREAMS, 
   assert.equal(again.status, 200);
   for (const aborter of opened) aborter.abort();
   assert.throws(() => createHandler({ store: new MemoryStore(), insecure: true, maxStreams: -1 }), { code: "INVALID_ARGUMENT", message: /maxStreams must be a whole number/ });
+  assert.throws(() => createHandler({ store: new MemoryStore(), insecure: true, maxEntities: 0 }), { code: "INVALID_ARGUMENT", message: /maxEntities must be a positive integer/ });
 });
 
 test("the event stream: events as they are logged, resumed after Last-Event-ID; a stopping server ends it", async () => {

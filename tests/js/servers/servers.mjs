@@ -5,7 +5,7 @@
 // started again on the same port and data, for the fault tests.
 
 import { execFileSync, spawn } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,6 +67,10 @@ export function childServer(fields, { dir, spawnIt, ready }) {
   let child;
   const server = {
     ...fields,
+    /** The running process's id (for benchmarks that count its CPU time). */
+    get pid() {
+      return child?.pid;
+    },
     async start() {
       child = spawnIt();
       running.add(server);
@@ -110,6 +114,10 @@ export async function startPostgres() {
   const server = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
+    /** The postmaster's process id, while it runs (its connections are its children). */
+    get pid() {
+      return Number(readFileSync(join(dir, "data", "postmaster.pid"), "utf8").split("\n")[0]);
+    },
     async start() {
       ctl("-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on`, "-l", join(dir, "log"), "-w", "start");
       running.add(server);
