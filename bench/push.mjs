@@ -132,7 +132,7 @@ try {
 }
 
 console.log(`\n## Events pushed, not polled: ${ENTITIES} entities, one overview open (Node ${process.version}, ${new Date().toISOString().slice(0, 10)})\n`);
-console.log("| store | server | idle CPU over ${IDLE_SECONDS} s (% of a core) | event on the overview after a write: p50 ms | p99 ms | writes never told |");
+console.log(`| store | server | idle CPU over ${IDLE_SECONDS} s (% of a core) | event on the overview after a write: p50 ms | p99 ms | writes never told |`);
 console.log("| --- | --- | --- | --- | --- | --- |");
 for (const r of rows) {
   const ms = (v) => (v === Infinity ? "never" : v.toFixed(1));
