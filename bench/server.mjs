@@ -9,8 +9,15 @@
 // state must answer what its controller was last told (no acknowledged
 // step lost).
 //
+// This machine's two cores cannot show several processes adding
+// throughput (the load generator and PostgreSQL share them), so the
+// PostgreSQL rows are measured again with each `serve` process capped at
+// `--cap` of a core (a cgroup of its own, as root): as if each process had
+// a slower core to itself, which the others' cores do not take from.
+//
 //   node bench/server.mjs [--controllers 50] [--targets 1000] [--seconds 60]
 //                         [--stores file,redis,postgres] [--processes 1,2,4]
+//                         [--cap 0.25] (0: no capped rows)
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,6 +27,7 @@ import { fileURLToPath } from "node:url";
 
 import { startPostgres, startRedis } from "../tests/js/servers/servers.mjs";
 import { cpuMs } from "./cpu.mjs";
+import { capCpu } from "./cpu-cap.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({
@@ -30,6 +38,7 @@ const { values } = parseArgs({
     stores: { type: "string", default: "file,redis,postgres" },
     // PostgreSQL is also measured with several `serve` processes on one database.
     processes: { type: "string", default: "1,2,4" },
+    cap: { type: "string", default: "0.25" },
   },
 });
 const STORES = values.stores.split(",");
@@ -37,6 +46,7 @@ const PROCESSES = values.processes.split(",").map(Number);
 const CONTROLLERS = Number(values.controllers);
 const TARGETS = Number(values.targets);
 const SECONDS = Number(values.seconds);
+const CAP = Number(values.cap);
 
 /** Starts `args` with node; resolves `{ url, child, peakRss }` once it says it listens. */
 async function start(args) {
@@ -149,12 +159,21 @@ await echo.stop();
  * `serve` in `count` processes on the store at `url` (its server's process
  * `storePid`), the controllers spread over them (as a load balancer would).
  */
-async function serveRow(name, url, count, storePid) {
+async function serveRow(name, url, count, storePid, cap = 0) {
   const servers = await Promise.all(Array.from({ length: count }, () => start(["bin/orchestrator-engine.mjs", "serve", "--port", "0", "--store", url])));
-  const label = count === 1 ? name : `${name}, ${count} processes`;
+  const uncap = [];
+  try {
+    if (cap > 0) for (const s of servers) uncap.push(capCpu(s.pid, cap));
+  } catch (error) {
+    await Promise.all(servers.map((s) => s.stop()));
+    uncap.forEach((remove) => remove());
+    throw error;
+  }
+  const label = `${name}${count === 1 ? "" : `, ${count} processes`}${cap > 0 ? `, each capped at ${cap} of a core` : ""}`;
   const row = await measured(label, servers.map((s) => s.url), { api: true }, servers.map((s) => s.pid), storePid);
   row.rss = servers.reduce((sum, s) => sum + s.peakRss(), 0);
   await Promise.all(servers.map((s) => s.stop()));
+  uncap.forEach((remove) => remove());
   rows.push(row);
 }
 
@@ -168,11 +187,22 @@ for (const kind of STORES) {
     await serveRow("serve, Redis", redis.url, 1, redis.pid);
     await redis.stop();
   } else if (kind === "postgres") {
-    for (const count of PROCESSES) {
-      // A database of its own for each row: every row starts from nothing.
-      const postgres = await startPostgres();
-      await serveRow("serve, PostgreSQL", postgres.url, count, postgres.pid);
-      await postgres.stop();
+    let capped = CAP > 0;
+    for (const cap of capped ? [0, CAP] : [0]) {
+      for (const count of PROCESSES) {
+        // A database of its own for each row: every row starts from nothing.
+        const postgres = await startPostgres();
+        try {
+          await serveRow("serve, PostgreSQL", postgres.url, count, postgres.pid, cap);
+        } catch (error) {
+          if (cap === 0 || !/cannot cap/.test(error.message)) throw error;
+          console.error(`capped rows left out: ${error.message}`);
+          capped = false;
+        } finally {
+          await postgres.stop();
+        }
+        if (cap > 0 && !capped) break;
+      }
     }
   } else {
     throw new Error(`--stores: no store ${JSON.stringify(kind)} (file, redis, postgres)`);
