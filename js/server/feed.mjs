@@ -26,7 +26,8 @@ const PAGE = 1000;
  * Where the store pushes changes, how often everything is read anyway, in
  * case a notice was lost: a reconnect already says so (and everything is
  * read then), so this is a backstop, kept rare because it reads every
- * entity's revision (about a tenth of a second of CPU per 1,000 entities).
+ * entity's revision (0.05-0.26 s of CPU per 1,000 entities, measured on
+ * PostgreSQL and the file store).
  */
 export const SAFETY_MS = 5 * 60_000;
 
