@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 
 import { bundleWorker } from "../tests/js/servers/worker-bundle.mjs";
+import { fleetOf, quantile, step } from "./load.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({ options: { targets: { type: "string", default: "1000" }, seconds: { type: "string", default: "20" } } });
@@ -29,14 +30,11 @@ const TARGETS = Number(values.targets);
 const SECONDS = Number(values.seconds);
 const TOKEN = "bench-token";
 
-const fleetOf = () =>
-  Array.from({ length: TARGETS }, (_, i) => ({ name: `clientTarget${i}`, group: `g${i % 4}`, tags: "web", version: "v1", message: "running successfully", isError: false }));
-
 /** One controller's loop on `entity` until `until`; answers its latencies, errors and last answer. */
 async function controller(url, entity, until, { api, rollAt }) {
   const base = `${url}/v1/orchestrate/bench/${entity}`;
   const headers = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
-  const fleet = fleetOf();
+  const fleet = fleetOf(TARGETS);
   const latencies = [];
   let errors = 0;
   let last = null;
@@ -45,17 +43,10 @@ async function controller(url, entity, until, { api, rollAt }) {
       await fetch(`${base}/version`, { method: "POST", headers, body: JSON.stringify({ version: "v2" }) });
       rollAt = undefined;
     }
-    const started = performance.now();
-    const response = await fetch(api ? base : `${url}/`, { method: "POST", headers, body: JSON.stringify(fleet) });
-    const answer = await response.json();
-    latencies.push(performance.now() - started);
-    if (response.status !== 200) {
-      errors++;
-      continue;
-    }
-    last = answer;
-    const want = new Map(answer.map((t) => [t.name, t.version]));
-    for (const h of fleet) h.version = want.get(h.name) ?? h.version;
+    const { ms, answer } = await step(api ? base : `${url}/`, fleet, headers);
+    latencies.push(ms);
+    if (answer === null) errors++;
+    else last = answer;
   }
   return { latencies, errors, last, base, headers };
 }
@@ -63,9 +54,10 @@ async function controller(url, entity, until, { api, rollAt }) {
 /** `clients` controllers over `entities` entities (controller i on entity i % entities) for SECONDS. */
 async function run(name, url, { entities, clients, api }) {
   const headers = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
+  const slug = name.replace(/\W+/g, "-");
   if (api) {
     for (let e = 0; e < entities; e++) {
-      const base = `${url}/v1/orchestrate/bench/${name.replace(/\W+/g, "-")}-${e}`;
+      const base = `${url}/v1/orchestrate/bench/${slug}-${e}`;
       await fetch(`${base}/options`, { method: "POST", headers, body: JSON.stringify({ batchpercent: 10, successpercent: 100, successtimeoutsecs: 0, durationtimeoutsecs: 600 }) });
       await fetch(`${base}/version`, { method: "POST", headers, body: JSON.stringify({ version: "v1" }) });
     }
@@ -74,11 +66,10 @@ async function run(name, url, { entities, clients, api }) {
   const until = start + SECONDS * 1000;
   const results = await Promise.all(
     Array.from({ length: clients }, (_, i) =>
-      controller(url, `${name.replace(/\W+/g, "-")}-${i % entities}`, until, { api, rollAt: i < entities ? start + (SECONDS * 1000) / 2 : undefined }),
+      controller(url, `${slug}-${i % entities}`, until, { api, rollAt: i < entities ? start + (SECONDS * 1000) / 2 : undefined }),
     ),
   );
   const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
-  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
   let lost = 0;
   if (api) {
     // Every entity answers what the last controller told of it was told
@@ -95,8 +86,8 @@ async function run(name, url, { entities, clients, api }) {
     clients,
     perSecond: latencies.length / SECONDS,
     perObject: api ? latencies.length / SECONDS / entities : null,
-    p50: at(0.5),
-    p99: at(0.99),
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
     errors: results.reduce((n, r) => n + r.errors, 0),
     lost,
   };

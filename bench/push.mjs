@@ -13,20 +13,18 @@
 //   overview stream, over 200 writes to random entities, p50 and p99.
 //
 //   node bench/push.mjs [--entities 5000] [--writes 200] [--idle-seconds 60]
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { fileURLToPath } from "node:url";
 
 import { Rollouts } from "../js/rollouts/rollouts.mjs";
 import { cpuMs } from "./cpu.mjs";
+import { quantile, startServerProcess } from "./load.mjs";
 import { openStore } from "../js/server/store-url.mjs";
 import { readEvents } from "../www/dashboard/sse.mjs";
 import { startPostgres, startRedis } from "../tests/js/servers/servers.mjs";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({ options: { entities: { type: "string", default: "5000" }, writes: { type: "string", default: "200" }, "idle-seconds": { type: "string", default: "60" } } });
 const ENTITIES = Number(values.entities);
 const WRITES = Number(values.writes);
@@ -34,18 +32,8 @@ const IDLE_SECONDS = Number(values["idle-seconds"]);
 
 /** Starts bench/push-server.mjs over `storeUrl` in `mode`; resolves `{ url, cpuMs, stop }`. */
 async function start(storeUrl, mode) {
-  const child = spawn(process.execPath, ["bench/push-server.mjs", storeUrl, mode], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
-  const url = await new Promise((resolve, reject) => {
-    let buffered = "";
-    child.stdout.on("data", (chunk) => {
-      buffered += chunk;
-      const line = buffered.split("\n").find((l) => l.includes('"listening"'));
-      if (line) resolve(JSON.parse(line).url);
-    });
-    child.on("exit", (code) => reject(new Error(`push-server exited with ${code}`)));
-  });
-  const stop = () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once("exit", resolve), child.kill("SIGTERM"))));
-  return { url, cpuMs: () => cpuMs(child.pid), stop };
+  const server = await startServerProcess(["bench/push-server.mjs", storeUrl, mode]);
+  return { ...server, cpuMs: () => cpuMs(server.pid) };
 }
 
 /** The overview's stream, read in the background: `waitFor(ns, entity, version)` resolves when its version_set arrives. */
@@ -100,8 +88,7 @@ async function measure(name, storeUrl, mode) {
   await stream.close();
   await server.stop();
   latencies.sort((a, b) => a - b);
-  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  return { name, mode, idle, firstRead, p50: pct(0.5), p99: pct(0.99), lost: latencies.filter((l) => l === Infinity).length };
+  return { name, mode, idle, firstRead, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), lost: latencies.filter((l) => l === Infinity).length };
 }
 
 /** Makes the entities, once per store, through a Rollouts on it. */

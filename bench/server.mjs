@@ -18,18 +18,16 @@
 //   node bench/server.mjs [--controllers 50] [--targets 1000] [--seconds 60]
 //                         [--stores file,redis,postgres] [--processes 1,2,4]
 //                         [--cap 0.25] (0: no capped rows)
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { fileURLToPath } from "node:url";
 
 import { startPostgres, startRedis } from "../tests/js/servers/servers.mjs";
 import { cpuMs } from "./cpu.mjs";
+import { fleetOf, quantile, startServerProcess, step } from "./load.mjs";
 import { capCpu } from "./cpu-cap.mjs";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({
   options: {
     controllers: { type: "string", default: "50" },
@@ -48,40 +46,12 @@ const TARGETS = Number(values.targets);
 const SECONDS = Number(values.seconds);
 const CAP = Number(values.cap);
 
-/** Starts `args` with node; resolves `{ url, child, peakRss }` once it says it listens. */
-async function start(args) {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
-  let listener;
-  const url = await new Promise((resolve, reject) => {
-    let buffered = "";
-    listener = (chunk) => {
-      buffered += chunk;
-      for (const line of buffered.split("\n").slice(0, -1)) {
-        const parsed = JSON.parse(line);
-        if (parsed.message === "listening") resolve(parsed.url);
-      }
-      buffered = buffered.slice(buffered.lastIndexOf("\n") + 1);
-    };
-    child.stdout.on("data", listener);
-    child.on("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}`)));
-  });
-  // The request log from here on is read and dropped.
-  child.stdout.off("data", listener);
-  child.stdout.on("data", () => {});
-  const peakRss = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
-  const stop = () => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once("exit", resolve), child.kill("SIGTERM"))));
-  return { url, pid: child.pid, peakRss, stop };
-}
-
-const hostsOf = (c) =>
-  Array.from({ length: TARGETS }, (_, i) => ({ name: `clientTarget${i}`, group: `g${i % 4}`, tags: "web", version: "v1", message: "running successfully", isError: false }));
-
 /** One controller's loop for `SECONDS`; answers its latencies, errors and the last answer it was given. */
 async function controller(urls, i, { api }) {
   const url = urls[i % urls.length];
   const base = `${url}/v1/orchestrate/bench/entity${i}`;
   const post = (path, body) => fetch(`${base}${path}`, { method: "POST", body: JSON.stringify(body) });
-  const fleet = hostsOf(i);
+  const fleet = fleetOf(TARGETS);
   if (api) {
     await post("/options", { batchpercent: 10, successpercent: 100, successtimeoutsecs: 0, durationtimeoutsecs: 600 });
     await post("/version", { version: "v1" });
@@ -96,17 +66,10 @@ async function controller(urls, i, { api }) {
       await post("/version", { version: "v2" }); // half-way: roll v2 out
       switched = true;
     }
-    const started = performance.now();
-    const response = await fetch(api ? base : `${url}/`, { method: "POST", body: JSON.stringify(fleet) });
-    const answer = await response.json();
-    latencies.push(performance.now() - started);
-    if (response.status !== 200) {
-      errors++;
-      continue;
-    }
-    last = answer;
-    const want = new Map(answer.map((t) => [t.name, t.version]));
-    for (const h of fleet) h.version = want.get(h.name) ?? h.version;
+    const { ms, answer } = await step(api ? base : `${url}/`, fleet);
+    latencies.push(ms);
+    if (answer === null) errors++;
+    else last = answer;
   }
   return { latencies, errors, last, base };
 }
@@ -114,7 +77,6 @@ async function controller(urls, i, { api }) {
 async function run(name, urls, options) {
   const results = await Promise.all(Array.from({ length: CONTROLLERS }, (_, i) => controller(urls, i, options)));
   const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
-  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
   let lost = 0;
   let rolledOut = 0;
   if (options.api) {
@@ -130,8 +92,8 @@ async function run(name, urls, options) {
     name,
     requests: latencies.length,
     perSecond: latencies.length / SECONDS,
-    p50: at(0.5),
-    p99: at(0.99),
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
     errors: results.reduce((n, r) => n + r.errors, 0),
     lost,
     rolledOut,
@@ -151,7 +113,7 @@ async function measured(name, urls, options, pids, storePid) {
 }
 
 const rows = [];
-const echo = await start(["bench/json-echo-server.mjs", "0"]);
+const echo = await startServerProcess(["bench/json-echo-server.mjs", "0"]);
 rows.push({ ...(await measured("JSON only (baseline)", [echo.url], { api: false }, [echo.pid])), rss: echo.peakRss() });
 await echo.stop();
 
@@ -160,7 +122,7 @@ await echo.stop();
  * `storePid`), the controllers spread over them (as a load balancer would).
  */
 async function serveRow(name, url, count, storePid, cap = 0) {
-  const servers = await Promise.all(Array.from({ length: count }, () => start(["bin/orchestrator-engine.mjs", "serve", "--port", "0", "--store", url])));
+  const servers = await Promise.all(Array.from({ length: count }, () => startServerProcess(["bin/orchestrator-engine.mjs", "serve", "--port", "0", "--store", url])));
   const uncap = [];
   try {
     if (cap > 0) for (const s of servers) uncap.push(capCpu(s.pid, cap));

@@ -102,7 +102,9 @@ const WATCH_BATCH_MS = 20;
  */
 async function entityOf(dir, path) {
   const parts = path.split(sep);
-  if (parts.length !== 2) return parts.length === 1 && !parts[0].startsWith(".") && !parts[0].endsWith(NAME) ? null : undefined;
+  // A namespace's directory made or removed: read everything.
+  if (parts.length === 1) return parts[0].startsWith(".") || parts[0].endsWith(NAME) ? undefined : null;
+  if (parts.length !== 2) return undefined;
   const [ns, name] = parts;
   const file = name.endsWith(SUFFIX) ? name.slice(0, -SUFFIX.length) : name.endsWith(SUFFIX + JOURNAL) ? name.slice(0, -(SUFFIX + JOURNAL).length) : undefined;
   if (file === undefined) return undefined;
