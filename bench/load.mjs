@@ -13,7 +13,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
  * logs after that is read and dropped).
  */
 export async function startServerProcess(args) {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), ...args], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
   let listener;
   const url = await new Promise((resolve, reject) => {
     let buffered = "";

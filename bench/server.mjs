@@ -16,7 +16,7 @@
 // a slower core to itself, which the others' cores do not take from.
 //
 //   node bench/server.mjs [--controllers 50] [--targets 1000] [--seconds 60]
-//                         [--stores file,redis,postgres] [--processes 1,2,4]
+//                         [--stores file,redis,postgres] (memory: also one without a store) [--processes 1,2,4]
 //                         [--cap 0.25] (0: no capped rows)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -140,7 +140,10 @@ async function serveRow(name, url, count, storePid, cap = 0) {
 }
 
 for (const kind of STORES) {
-  if (kind === "file") {
+  if (kind === "memory") {
+    // No store: what the HTTP API and the engine cost without one.
+    await serveRow("serve, memory (no store)", "memory:", 1);
+  } else if (kind === "file") {
     const dir = mkdtempSync(join(tmpdir(), "bench-server-"));
     await serveRow("serve, file store", `file:${dir}`, 1);
     rmSync(dir, { recursive: true, force: true });
@@ -167,7 +170,7 @@ for (const kind of STORES) {
       }
     }
   } else {
-    throw new Error(`--stores: no store ${JSON.stringify(kind)} (file, redis, postgres)`);
+    throw new Error(`--stores: no store ${JSON.stringify(kind)} (memory, file, redis, postgres)`);
   }
 }
 

@@ -11,23 +11,22 @@
 // (js/stores/lock.mjs), so the revision check holds between processes on
 // one machine; a lock left by a process that died is broken. A write the
 // disk could not take whole (a full disk, a short write) fails, leaving the
-// state it found and no temporary file.
+// state it found and no temporary file. The bytes of both files, and how
+// they are written, are js/stores/entity-files.mjs.
 
-import { createHash, randomBytes } from "node:crypto";
-import { watch as watchDir } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, truncate, unlink, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { closeSync, mkdirSync, watch as watchDir } from "node:fs";
+import { open, readdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 
 import { checkMs, describe, orchestratorError } from "../errors.mjs";
-import { breakIfAbandoned, takeLock } from "./lock.mjs";
+import { appendAt, currentOf, entityFile, HEADER_MAX, JOURNAL, journalFile, newRevision, parseHeader, parseJournal, record, removeIfThere, replace } from "./entity-files.mjs";
+import { breakIfAbandoned, releaseLock, takeLock } from "./lock.mjs";
 import { missedFrom } from "./journal.mjs";
 import { byName } from "./names.mjs";
 import { Watchers } from "./watchers.mjs";
 
-const MAGIC = Buffer.from("ORCHREV1");
-const JOURNAL_MAGIC = Buffer.from("ORCHJRN1");
 const SUFFIX = ".entity";
-const JOURNAL = ".journal";
 
 /**
  * Each directory's watchers in this process (every `FileStore` on it
@@ -67,7 +66,12 @@ function watchersOf(dir) {
           }
           told.add(named.key);
           if (ours.has(named.key)) {
-            const now = await currentOf(join(key, named.key + SUFFIX)).then((c) => c?.revision ?? "", () => undefined);
+            let now;
+            try {
+              now = currentOf(join(key, named.key + SUFFIX))?.revision ?? "";
+            } catch {
+              // unreadable: told
+            }
             if (now === ours.get(named.key)) continue; // as this process left it
           }
           changed(named.namespace, named.entity);
@@ -158,10 +162,18 @@ export class FileStore {
 
   async get(namespace, entity, known) {
     const path = this.#file(namespace, entity);
-    const file = await openIfThere(path);
-    if (file === null) return undefined;
+    let file;
     try {
-      const { revision: base, start, size } = await readHeader(file, path);
+      file = await open(path, "r");
+    } catch (error) {
+      if (error.code === "ENOENT") return undefined;
+      throw error;
+    }
+    try {
+      const { size } = await file.stat();
+      const head = Buffer.alloc(Math.min(size, HEADER_MAX));
+      await file.read(head, 0, head.length, 0);
+      const { revision: base, start } = parseHeader(head, path);
       const journal = await readJournal(path, base);
       const revision = journal.records.at(-1)?.revision ?? base;
       if (revision === known) return { revision };
@@ -184,13 +196,11 @@ export class FileStore {
     // without the other).
     if (fileName(entity) !== encode(entity)) await writeName(`${join(dirname(path), fileName(entity))}${NAME}`, entity);
     const written = await this.#locked(path, deadline, async () => {
-      const current = await currentOf(path);
-      if ((current?.revision ?? null) !== (revision ?? null)) return null;
+      if ((currentOf(path)?.revision ?? null) !== (revision ?? null)) return null;
       const next = newRevision();
-      const tag = Buffer.from(next);
-      await replace(path, [MAGIC, Buffer.from([tag.length]), tag, bytes], deadline);
-      // The old journal names the old checkpoint: ignored from here on.
-      await unlink(path + JOURNAL).catch(() => {});
+      await replace(path, entityFile(next, bytes), () => beforeDeadline(deadline));
+      // The old journal follows the old checkpoint: ignored from here on.
+      removeIfThere(path + JOURNAL);
       return next;
     });
     if (written !== null) this.#changed(namespace, entity, written);
@@ -200,33 +210,24 @@ export class FileStore {
   async append(namespace, entity, delta, revision, { deadline = Infinity } = {}) {
     const path = this.#file(namespace, entity);
     const written = await this.#locked(path, deadline, async () => {
-      const current = await currentOf(path);
-      if (current === null || current.revision !== revision) return null;
-      const next = newRevision();
-      const record = [Buffer.from([next.length]), Buffer.from(next), u32(delta.byteLength), delta];
-      if (current.journal.end === 0) {
-        // The checkpoint's first delta: a new journal, made whole before
-        // it is in place.
-        const base = Buffer.from(current.base);
-        await replace(path + JOURNAL, [JOURNAL_MAGIC, Buffer.from([base.length]), base, ...record], deadline);
-        return next;
-      }
-      beforeDeadline(deadline);
-      // Whatever follows the last whole record was never acknowledged.
-      if (current.journal.end < current.journal.size) await truncate(path + JOURNAL, current.journal.end);
-      const file = await open(path + JOURNAL, "a");
+      const current = currentOf(path, { keepOpen: true });
+      if (current === null) return null;
+      const { base, journal, fd } = current;
       try {
-        await writeAll(file, record);
-        await file.datasync();
-      } catch (error) {
-        // A record the disk could not take is cut off now, not left for
-        // the next append to find.
-        await truncate(path + JOURNAL, current.journal.end).catch(() => {});
-        throw error;
+        if (current.revision !== revision) return null;
+        const next = newRevision();
+        if (journal.end === 0) {
+          // The checkpoint's first delta: a new journal, made whole before
+          // it is in place.
+          await replace(path + JOURNAL, journalFile(base, record(next, delta)), () => beforeDeadline(deadline));
+        } else {
+          beforeDeadline(deadline);
+          await appendAt(fd, journal.end, journal.size, record(next, delta));
+        }
+        return next;
       } finally {
-        await file.close();
+        if (fd !== null) closeSync(fd);
       }
-      return next;
     });
     if (written !== null) this.#changed(namespace, entity, written);
     return written;
@@ -283,7 +284,7 @@ export class FileStore {
   /** The namespace's directory, made if it is not there (with its name inside when its directory name is a hash). */
   async #makeNamespace(namespace) {
     const dir = join(this.#dir, fileName(namespace));
-    await mkdir(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
     if (fileName(namespace) !== encode(namespace)) await writeName(join(dir, NAME), namespace);
   }
 
@@ -319,80 +320,19 @@ export class FileStore {
     try {
       return await work();
     } finally {
-      await unlink(lock).catch(() => {});
+      releaseLock(lock);
     }
   }
 }
 
-/** The entity's checkpoint revision, its journal, and its revision; `null` when there is none. */
-async function currentOf(path) {
-  const file = await openIfThere(path);
-  if (file === null) return null;
-  let base;
-  try {
-    base = (await readHeader(file, path)).revision;
-  } finally {
-    await file.close();
-  }
-  const journal = await readJournal(path, base);
-  return { base, journal, revision: journal.records.at(-1)?.revision ?? base };
-}
-
-/**
- * The journal of the checkpoint with revision `base`: its whole records,
- * where they end and the file's size (0 and 0: none, or one another
- * checkpoint left behind).
- */
+/** The journal of the checkpoint with revision `base` (see entity-files.mjs), read without blocking. */
 async function readJournal(path, base) {
-  const none = { records: [], end: 0, size: 0 };
-  let data;
   try {
-    data = await readFile(path + JOURNAL);
+    return parseJournal(await readFile(path + JOURNAL), path + JOURNAL, base);
   } catch (error) {
-    if (error.code === "ENOENT") return none;
+    if (error.code === "ENOENT") return { records: [], end: 0, size: 0 };
     throw error;
   }
-  const baseEnd = JOURNAL_MAGIC.length + 1 + (data[JOURNAL_MAGIC.length] ?? 0);
-  if (data.length < baseEnd || !data.subarray(0, JOURNAL_MAGIC.length).equals(JOURNAL_MAGIC)) {
-    // Written whole and renamed into place: anything else is damage.
-    throw Object.assign(new Error(`${path + JOURNAL} is not a journal of this store`), { corrupt: true });
-  }
-  if (data.subarray(JOURNAL_MAGIC.length + 1, baseEnd).toString() !== base) return none;
-  const records = [];
-  let at = baseEnd;
-  for (;;) {
-    const tagEnd = at + 1 + (data[at] ?? 0);
-    if (tagEnd + 4 > data.length) break;
-    const length = data.readUInt32LE(tagEnd);
-    if (tagEnd + 4 + length > data.length) break;
-    records.push({ revision: data.subarray(at + 1, tagEnd).toString(), bytes: data.subarray(tagEnd + 4, tagEnd + 4 + length) });
-    at = tagEnd + 4 + length;
-  }
-  return { records, end: at, size: data.length };
-}
-
-/**
- * Writes `parts` to `path` atomically: a temporary file, fsync, rename,
- * fsync the directory. If any of it fails (a full disk), `path` is as it
- * was and the temporary file is gone.
- */
-async function replace(path, parts, deadline = Infinity) {
-  const temporary = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    const file = await open(temporary, "wx");
-    try {
-      await writeAll(file, parts);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    beforeDeadline(deadline); // the rename is where the write lands
-    await rename(temporary, path);
-  } catch (error) {
-    await unlink(temporary).catch(() => {});
-    throw error;
-  }
-  await syncDirectory(dirname(path));
 }
 
 /** Throws, before a write lands, once `deadline` has passed: the caller has given up on it. */
@@ -400,69 +340,8 @@ function beforeDeadline(deadline) {
   if (Date.now() > deadline) throw new Error("the call's deadline passed before the write landed; nothing was written");
 }
 
-/**
- * Writes every byte of `parts` at the file's position: `writev` may write
- * fewer than asked (a nearly full disk) and say so only in its count.
- */
-async function writeAll(file, parts) {
-  let rest = parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)).filter((b) => b.length > 0);
-  while (rest.length > 0) {
-    const { bytesWritten } = await file.writev(rest);
-    if (bytesWritten === 0) throw Object.assign(new Error("the disk took none of the bytes written (no space left?)"), { code: "ENOSPC" });
-    let written = bytesWritten;
-    while (written > 0 && rest.length > 0) {
-      if (rest[0].length <= written) {
-        written -= rest[0].length;
-        rest.shift();
-      } else {
-        rest[0] = rest[0].subarray(written);
-        written = 0;
-      }
-    }
-  }
-}
-
-const newRevision = () => randomBytes(8).toString("hex");
-
-const u32 = (n) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n);
-  return b;
-};
-
 /** A Buffer as a Uint8Array, without a copy. */
 const view = (b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-
-/** An entity's file open for reading, or `null` when there is none. */
-async function openIfThere(path) {
-  try {
-    return await open(path, "r");
-  } catch (error) {
-    if (error.code === "ENOENT") return null;
-    throw error;
-  }
-}
-
-/** The revision in an open entity file's header, where its state starts, and the file's size. */
-async function readHeader(file, path) {
-  const { size } = await file.stat();
-  const head = Buffer.alloc(Math.min(size, MAGIC.length + 1 + 255));
-  await file.read(head, 0, head.length, 0);
-  const start = MAGIC.length + 1 + (head[MAGIC.length] ?? 0);
-  if (head.length <= MAGIC.length || head.length < start || !head.subarray(0, MAGIC.length).equals(MAGIC)) {
-    throw Object.assign(new Error(`${path} is not an entity file of this store`), { corrupt: true });
-  }
-  return { revision: head.subarray(MAGIC.length + 1, start).toString(), start, size };
-}
-
-async function syncDirectory(dir) {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /** A name as a file name: percent-encoded, dots too (no "." or ".."). */
 const encode = (name) => encodeURIComponent(name).replace(/\./g, "%2E").replace(/\*/g, "%2A");
