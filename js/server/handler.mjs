@@ -147,17 +147,23 @@ export function createHandler({
     if (!decodable(new URL(c.req.url).pathname)) return failure(c, "INVALID_NAME", "the path is not valid percent-encoding (escape a % in a name as %25)");
     return next();
   });
-  app.use(
-    `${PREFIX}/*`,
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: (c) => {
-        // The rest of the body is not read: the connection cannot carry another request.
-        c.header("connection", "close");
-        return failure(c, "BODY_TOO_LARGE", `the body is larger than ${maxBodyBytes} bytes`);
-      },
-    }),
-  );
+  const tooLarge = (c) => {
+    // The rest of the body is not read: the connection cannot carry another request.
+    c.header("connection", "close");
+    return failure(c, "BODY_TOO_LARGE", `the body is larger than ${maxBodyBytes} bytes`);
+  };
+  const counted = bodyLimit({ maxSize: maxBodyBytes, onError: tooLarge });
+  app.use(`${PREFIX}/*`, (c, next) => {
+    // A body whose length is declared is judged by it, without asking
+    // for the request's body stream (on Node, asking makes a web stream of
+    // the socket, where the body is otherwise read from it directly);
+    // one without (chunked) is counted as it is read.
+    const method = c.req.method;
+    if (method === "GET" || method === "HEAD") return next();
+    const length = c.req.header("content-length");
+    if (length !== undefined && c.req.header("transfer-encoding") === undefined) return Number(length) > maxBodyBytes ? tooLarge(c) : next();
+    return counted(c, next);
+  });
 
   /**
    * What the request's token may do (`access`) and whose it is (`actor`,

@@ -209,6 +209,29 @@ test("hostile requests: each answered as documented, the server still serving, t
   assert.equal((await call("GET", "/healthz")).status, 200);
 });
 
+test("a body sent without a declared length (chunked) is counted as it is read: over the limit BODY_TOO_LARGE, within it served", async () => {
+  const { server } = await api(new MemoryStore(), { token: "tok", maxBodyBytes: 64 * 1024 });
+  const chunked = (text) =>
+    fetch(`${server.url}/v1/orchestrate/prod/api/version`, {
+      method: "POST",
+      headers: { authorization: "Bearer tok", "content-type": "application/json" },
+      duplex: "half",
+      body: new ReadableStream({
+        start(controller) {
+          for (let at = 0; at < text.length; at += 8192) controller.enqueue(new TextEncoder().encode(text.slice(at, at + 8192)));
+          controller.close();
+        },
+      }),
+    });
+  const tooLarge = await chunked(JSON.stringify({ version: "v1", padding: "x".repeat(100 * 1024) }));
+  assert.equal(tooLarge.status, 413);
+  assert.equal((await tooLarge.json()).code, "BODY_TOO_LARGE");
+  const fits = await chunked(JSON.stringify({ version: "v2" }));
+  assert.equal(fits.status, 200, await fits.text());
+  const info = await (await fetch(`${server.url}/v1/orchestrate/prod/api/rollout`, { headers: { authorization: "Bearer tok" } })).json();
+  assert.equal(info.targetversion, "v2");
+});
+
 test("serve: refuses a public address without a token, serves on loopback, and stops on SIGTERM after the step under way", async () => {
   const bin = fileURLToPath(new URL("../../bin/orchestrator-engine.mjs", import.meta.url));
   const env = { ...process.env, ORCHESTRATOR_TOKEN: "", ORCHESTRATOR_READ_TOKEN: "" };
