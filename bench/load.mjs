@@ -7,13 +7,16 @@ import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
+/** `BENCH_PROFILE=DIR`: each server process writes a V8 CPU profile into DIR as it exits. */
+const profiled = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+
 /**
  * Starts `args` with node in the package's directory; resolves `{ url,
  * pid, peakRss, stop }` once it logs its JSON "listening" line (what it
  * logs after that is read and dropped).
  */
 export async function startServerProcess(args) {
-  const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), ...args], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [...profiled, ...args], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
   let listener;
   const url = await new Promise((resolve, reject) => {
     let buffered = "";

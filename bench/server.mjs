@@ -1,8 +1,9 @@
 // Load on the HTTP API (the last part of `npm run bench`): 50 controllers,
 // each on its own 1,000-target entity, each stepping as fast as the server
 // answers (the Go engine's loop: report, apply the answer, report again)
-// for 60 s, against `serve` on the embedded file store, on Redis and on
-// PostgreSQL (there also 2 and 4 `serve` processes on one database, the
+// for 60 s, against `serve` without a store (memory: what the API and the
+// engine cost), on the embedded file store, on Redis and on PostgreSQL
+// (there also 2 and 4 `serve` processes on one database, the
 // controllers spread over them), beside the same requests to a server that
 // only parses each report and answers it unchanged. Every controller rolls
 // its entity from v1 to v2 during the run; afterwards every entity's stored
@@ -16,8 +17,11 @@
 // a slower core to itself, which the others' cores do not take from.
 //
 //   node bench/server.mjs [--controllers 50] [--targets 1000] [--seconds 60]
-//                         [--stores file,redis,postgres] (memory: also one without a store) [--processes 1,2,4]
+//                         [--stores memory,file,redis,postgres] [--processes 1,2,4]
 //                         [--cap 0.25] (0: no capped rows)
+//
+// BENCH_PROFILE=DIR writes a V8 CPU profile of each server process into DIR
+// (`--cpu-prof`), read with Chrome's DevTools or any .cpuprofile viewer.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,7 +37,7 @@ const { values } = parseArgs({
     controllers: { type: "string", default: "50" },
     targets: { type: "string", default: "1000" },
     seconds: { type: "string", default: "60" },
-    stores: { type: "string", default: "file,redis,postgres" },
+    stores: { type: "string", default: "memory,file,redis,postgres" },
     // PostgreSQL is also measured with several `serve` processes on one database.
     processes: { type: "string", default: "1,2,4" },
     cap: { type: "string", default: "0.25" },
