@@ -54,14 +54,20 @@ const CAP = Number(values.cap);
 async function controller(urls, i, { api }) {
   const url = urls[i % urls.length];
   const base = `${url}/v1/orchestrate/bench/entity${i}`;
-  const post = (path, body) => fetch(`${base}${path}`, { method: "POST", body: JSON.stringify(body) });
+  let errors = 0;
+  const post = async (path, body) => {
+    const response = await fetch(`${base}${path}`, { method: "POST", body: JSON.stringify(body) });
+    if (response.status !== 200) {
+      errors++;
+      console.error(`entity${i}: POST ${path} answered ${response.status}: ${await response.text()}`);
+    }
+  };
   const fleet = fleetOf(TARGETS);
   if (api) {
     await post("/options", { batchpercent: 10, successpercent: 100, successtimeoutsecs: 0, durationtimeoutsecs: 600 });
     await post("/version", { version: "v1" });
   }
   const latencies = [];
-  let errors = 0;
   let last = null;
   let switched = !api;
   const until = performance.now() + SECONDS * 1000;
@@ -89,7 +95,9 @@ async function run(name, urls, options) {
       const stored = await (await fetch(`${r.base}/status`)).json();
       const told = new Map(r.last.map((t) => [t.name, t.version]));
       if (stored.some((t) => told.get(t.name) !== t.version)) lost++;
-      if ((await (await fetch(`${r.base}/rollout`)).json()).lastknowngoodversion === "v2") rolledOut++;
+      const info = await (await fetch(`${r.base}/rollout`)).json();
+      if (info.lastknowngoodversion === "v2") rolledOut++;
+      else console.error(`${r.base} not rolled out to v2 in ${SECONDS / 2} s: ${JSON.stringify(info)}, ${r.last.filter((t) => t.version === "v2").length} targets told v2 last`);
     }
   }
   return {
