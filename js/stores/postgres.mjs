@@ -8,7 +8,12 @@
 // state and deletes the journal, a delta moves the revision and inserts
 // its row; a read is one statement too, so it sees one consistent state.
 // The client is the caller's: `pg` (a Client or a Pool) or `postgres`
-// (postgres.js); none is bundled.
+// (postgres.js); none is bundled. Each statement is prepared once per
+// connection (named, in pg), so PostgreSQL parses and plans it once, not
+// on every step (unless `prepare: false`, for a pooler that cannot keep
+// prepared statements: PgBouncer in transaction mode before 1.21).
+
+import { createHash } from "node:crypto";
 
 import { describe, orchestratorError } from "../errors.mjs";
 import { byName, fromEntityKey } from "./names.mjs";
@@ -23,11 +28,13 @@ export class PostgresStore {
 
   /**
    * @param {object} client a `pg` Client or Pool, or a `postgres` sql function
-   * @param {{ table?: string }} [options] the table (default
-   *   `orchestrator_entities`); its revision sequence is `<table>_revision`
+   * @param {{ table?: string, prepare?: boolean }} [options] the table
+   *   (default `orchestrator_entities`; its revision sequence is
+   *   `<table>_revision`); whether statements are prepared (default true)
    */
-  constructor(client, { table = "orchestrator_entities" } = {}) {
-    this.#query = querier(client);
+  constructor(client, { table = "orchestrator_entities", prepare = true } = {}) {
+    if (typeof prepare !== "boolean") throw orchestratorError("INVALID_ARGUMENT", `PostgresStore: prepare must be true or false, got ${describe(prepare)}`);
+    this.#query = querier(client, prepare);
     if (typeof table !== "string" || !/^[a-z_][a-z0-9_]{0,50}$/.test(table)) {
       throw orchestratorError("INVALID_ARGUMENT", `PostgresStore: table must be a lower-case SQL identifier (a-z, 0-9, _) of at most 51 characters, got ${describe(table)}`);
     }
@@ -172,7 +179,7 @@ export class PostgresStore {
          END $$`,
       ]) {
         try {
-          await this.#query(statement, []);
+          await this.#query(statement, [], { prepare: false }); // run once: nothing to prepare
         } catch (error) {
           // Another process created it between the check and the create.
           if (!["23505", "42P07"].includes(error?.code)) throw error;
@@ -193,16 +200,28 @@ const buffer = (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byte
 const view = (data) => new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 
 /** A function that runs one parameterised statement and answers its rows. */
-function querier(client) {
-  // postgres.js: `sql.unsafe(text, values)` is a promise of the rows.
+function querier(client, prepared) {
+  // postgres.js: `sql.unsafe(text, values, { prepare })` is a promise of the rows.
   if (typeof client?.unsafe === "function") {
-    return (text, values) => client.unsafe(text, values);
+    return (text, values, { prepare = prepared } = {}) => client.unsafe(text, values, { prepare });
   }
-  // pg: `query(text, values)` resolves `{ rows }`.
+  // pg: `query({ name, text, values })` resolves `{ rows }`; a named
+  // statement is prepared on each connection the first time it runs there.
   if (typeof client?.query === "function") {
-    return async (text, values) => (await client.query(text, values)).rows;
+    return async (text, values, { prepare = prepared } = {}) => (await client.query(prepare ? { name: statementName(text), text, values } : { text, values })).rows;
   }
   throw orchestratorError("INVALID_ARGUMENT", `PostgresStore: pass a pg Client or Pool, or a postgres (postgres.js) sql function, got ${describe(client)}`);
+}
+
+/** A prepared statement's name, from its text: one name per text on every connection (pg refuses a name reused for another text). */
+const names = new Map();
+function statementName(text) {
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `orchestrator_${createHash("sha256").update(text).digest("hex").slice(0, 32)}`;
+    names.set(text, name);
+  }
+  return name;
 }
 
 /**

@@ -112,10 +112,16 @@ export interface RedisStore extends Store {}
  * without this package depending on either.
  */
 export type PostgresClientLike =
-  | { unsafe(query: string, parameters?: never[]): PromiseLike<unknown> }
-  | { query(text: string, values?: never[]): Promise<{ rows: unknown[] }> };
+  | { unsafe(query: string, parameters?: never[], options?: { prepare?: boolean }): PromiseLike<unknown> }
+  | { query(config: { name?: string; text: string; values?: never[] }): Promise<{ rows: unknown[] }> };
 
 export class PostgresStore {
-  constructor(client: PostgresClientLike, options?: { table?: string });
+  /**
+   * @param options.table the table (default `orchestrator_entities`)
+   * @param options.prepare whether each statement is prepared once per
+   *   connection (default true); false behind a pooler that cannot keep
+   *   prepared statements (PgBouncer in transaction mode before 1.21)
+   */
+  constructor(client: PostgresClientLike, options?: { table?: string; prepare?: boolean });
 }
 export interface PostgresStore extends Store {}

@@ -421,6 +421,7 @@ test("every store refuses bad settings with INVALID_ARGUMENT, naming the setting
   const pgLike = { query: async () => ({ rows: [] }) };
   refused(() => new PostgresStore(pgLike, { table: "rollouts; drop table x" }), /table must be a lower-case SQL identifier .*got "rollouts; drop table x"/);
   refused(() => new PostgresStore(pgLike, { table: "Rollouts" }), /lower-case/);
+  refused(() => new PostgresStore(pgLike, { prepare: "yes" }), /^PostgresStore: prepare must be true or false, got "yes"$/);
   // What is accepted is accepted.
   new FileStore("/tmp/x", { lockTimeoutMs: 0 });
   new RedisStore(redisLike, { prefix: "staging" });

@@ -87,7 +87,7 @@ import type { Store, StoredEntity } from "orchestrator-engine/stores";
 import { FileStore } from "orchestrator-engine/stores/file";
 
 async function durable(): Promise<void> {
-  const stores: Store[] = [new MemoryStore(), new FileStore("/var/lib/rollouts"), new RedisStore({ sendCommand: async () => null }), new PostgresStore({ query: async () => ({ rows: [] }) }, { table: "rollouts" })];
+  const stores: Store[] = [new MemoryStore(), new FileStore("/var/lib/rollouts"), new RedisStore({ sendCommand: async () => null }), new PostgresStore({ query: async () => ({ rows: [] }) }, { table: "rollouts", prepare: false })];
   const rollouts = new Rollouts({ store: stores[0], now: () => Date.now(), retries: 8, storeTimeoutMs: 2000 });
   await rollouts.setTargetVersion("prod", "api", "v2");
   const answer: ExpectedState[] = await rollouts.orchestrate("prod", "api", [{ name: "h1", version: "v1" }]);

@@ -50,6 +50,14 @@ export async function storeKinds() {
       closers.push(close);
       return { store: new PostgresStore(pool, { table: unique() }), close, client: pool };
     },
+    // Statements not prepared (behind a pooler that cannot keep them).
+    "postgres (pg, prepare: false)": async () => {
+      const pool = new pg.Pool({ connectionString: postgresServer.url, max: 4 });
+      pool.on("error", () => {});
+      const close = () => pool.end().catch(() => {});
+      closers.push(close);
+      return { store: new PostgresStore(pool, { table: unique(), prepare: false }), close, client: pool };
+    },
     "postgres (postgres.js)": async () => {
       const sql = postgres(postgresServer.url, { max: 4, onnotice: () => {} });
       const close = () => sql.end({ timeout: 1 }).catch(() => {});
