@@ -11,7 +11,7 @@ declare function decommission(group: string, name: string): Promise<void>;
 declare function changeWindowOpen(): Promise<boolean>;
 declare function errorRate(name: string): Promise<number>;
 declare function queryDatadog(query: unknown, at: number): Promise<number>;
-declare const pool: { query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> };
+declare const pool: { query(config: { name?: string; text: string; values?: unknown[] }): Promise<{ rows: unknown[] }> };
 declare const process: { env: Record<string, string | undefined> };
 declare const reports: TargetReport[];
 declare const token: string;
