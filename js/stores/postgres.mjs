@@ -150,45 +150,47 @@ export class PostgresStore {
     return rows.length > 0;
   }
 
-  /** Creates the table and its sequence once (several processes may race to). */
+  /**
+   * Creates the tables and the sequence once. One statement, so one
+   * transaction, holding an advisory lock of the table's name: several
+   * processes starting at once on an empty database make them one after
+   * the other, the later ones finding them made (`IF NOT EXISTS` alone
+   * still races: two creates of one table can both pass the check, and the
+   * second fails on the type the first made).
+   */
   #create() {
-    this.#ready ??= (async () => {
-      for (const statement of [
-        `CREATE SEQUENCE IF NOT EXISTS ${this.#table}_revision`,
-        `CREATE TABLE IF NOT EXISTS ${this.#table} (
+    const table = this.#table;
+    this.#ready ??= this.#query(
+      `DO $$ BEGIN
+         PERFORM pg_advisory_xact_lock(hashtext('orchestrator-engine ${table}'));
+         CREATE SEQUENCE IF NOT EXISTS ${table}_revision;
+         CREATE TABLE IF NOT EXISTS ${table} (
            namespace text NOT NULL, entity text NOT NULL, revision bigint NOT NULL, state bytea NOT NULL,
-           PRIMARY KEY (namespace, entity))`,
-        // The revision the checkpoint was written at (a table made before
-        // it was kept gets the column, empty until each entity's next
-        // checkpoint; altered only when needed, as below).
-        `DO $$ BEGIN
-           IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = '${this.#table}'::regclass AND attname = 'base' AND NOT attisdropped) THEN
-             ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS base bigint;
-           END IF;
-         END $$`,
-        `CREATE TABLE IF NOT EXISTS ${this.#table}_journal (
+           PRIMARY KEY (namespace, entity));
+         -- The revision the checkpoint was written at (a table made before
+         -- it was kept gets the column, empty until each entity's next
+         -- checkpoint; altered only when needed: an ALTER takes the table's lock).
+         IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = '${table}'::regclass AND attname = 'base' AND NOT attisdropped) THEN
+           ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS base bigint;
+         END IF;
+         CREATE TABLE IF NOT EXISTS ${table}_journal (
            namespace text NOT NULL, entity text NOT NULL, revision bigint NOT NULL, delta bytea NOT NULL,
-           PRIMARY KEY (namespace, entity, revision))`,
-        // Snapshots are compact already: storing them uncompressed saves
-        // PostgreSQL compressing megabytes on every write.
-        // (Altered only when needed: the ALTER takes the table's lock.)
-        `DO $$ BEGIN
-           IF (SELECT attstorage FROM pg_attribute WHERE attrelid = '${this.#table}'::regclass AND attname = 'state') <> 'e' THEN
-             ALTER TABLE ${this.#table} ALTER COLUMN state SET STORAGE EXTERNAL;
-           END IF;
-         END $$`,
-      ]) {
-        try {
-          await this.#query(statement, [], { prepare: false }); // run once: nothing to prepare
-        } catch (error) {
-          // Another process created it between the check and the create.
-          if (!["23505", "42P07"].includes(error?.code)) throw error;
-        }
-      }
-    })().catch((error) => {
-      this.#ready = undefined; // try again on the next call
-      throw error;
-    });
+           PRIMARY KEY (namespace, entity, revision));
+         -- Snapshots are compact already: storing them uncompressed saves
+         -- PostgreSQL compressing megabytes on every write.
+         IF (SELECT attstorage FROM pg_attribute WHERE attrelid = '${table}'::regclass AND attname = 'state') <> 'e' THEN
+           ALTER TABLE ${table} ALTER COLUMN state SET STORAGE EXTERNAL;
+         END IF;
+       END $$`,
+      [],
+      { prepare: false }, // run once: nothing to prepare
+    ).then(
+      () => undefined,
+      (error) => {
+        this.#ready = undefined; // try again on the next call
+        throw error;
+      },
+    );
     return this.#ready;
   }
 }

@@ -407,6 +407,24 @@ test("Rollouts rejects what is not a store, with INVALID_ARGUMENT", () => {
   assert.throws(() => new Rollouts({ store: { get() {}, put() {}, list() {} } }), { code: "INVALID_ARGUMENT", message: /delete/ });
 });
 
+test("postgres: eight processes' first writes on an empty database at once create the tables once, and none of them fails", async () => {
+  const pg = (await import("pg")).default;
+  const postgres = (await import("postgres")).default;
+  const table = `first_use_${process.pid}`;
+  for (let round = 0; round < 3; round++) {
+    // Each its own connections, as separate processes have; both clients.
+    const clients = Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? new pg.Pool({ connectionString: servers.postgres.url, max: 2 }) : postgres(servers.postgres.url, { max: 2, onnotice: () => {} })));
+    try {
+      const stores = clients.map((client) => new PostgresStore(client, { table: `${table}_${round}` }));
+      const written = await Promise.allSettled(stores.map((store, i) => store.put("prod", `api${i}`, bytes(i), undefined)));
+      assert.deepEqual(written.filter((w) => w.status === "rejected").map((w) => w.reason.message), []);
+      assert.deepEqual(await stores[0].list(), stores.map((_, i) => ["prod", `api${i}`]));
+    } finally {
+      await Promise.all(clients.map((client) => client.end()));
+    }
+  }
+});
+
 test("every store refuses bad settings with INVALID_ARGUMENT, naming the setting and what it got", () => {
   const refused = (make, message) => assert.throws(make, (e) => e.name === "OrchestratorError" && e.code === "INVALID_ARGUMENT" && message.test(e.message));
   refused(() => new FileStore(), /^FileStore: dir must be a non-empty path, got undefined$/);
