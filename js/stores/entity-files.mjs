@@ -27,8 +27,8 @@ import { closeSync, fdatasync, fstatSync, fsync, ftruncateSync, openSync, readSy
 import { dirname } from "node:path";
 import { promisify } from "node:util";
 
-export const MAGIC = Buffer.from("ORCHREV1");
-export const JOURNAL_MAGIC = Buffer.from("ORCHJRN1");
+const MAGIC = Buffer.from("ORCHREV1");
+const JOURNAL_MAGIC = Buffer.from("ORCHJRN1");
 export const JOURNAL = ".journal";
 /** The longest header: the magic, a length byte, a revision of up to 255 bytes. */
 export const HEADER_MAX = MAGIC.length + 1 + 255;
@@ -53,6 +53,9 @@ export function parseHeader(head, path) {
   }
   return { revision: head.subarray(MAGIC.length + 1, start).toString(), start };
 }
+
+/** No journal: none there, or one that follows another checkpoint. */
+export const NO_JOURNAL = Object.freeze({ records: Object.freeze([]), end: 0, size: 0 });
 
 /**
  * The journal `data` (of `path`) as it follows the checkpoint at revision
@@ -81,10 +84,8 @@ export function parseJournal(data, path, base) {
   return { records, end: at, size: data.length };
 }
 
-export const NO_JOURNAL = Object.freeze({ records: Object.freeze([]), end: 0, size: 0 });
-
 /** `path` opened with `flags`, or `null` when it is not there. */
-export function openIfThere(path, flags = "r") {
+function openIfThere(path, flags = "r") {
   try {
     return openSync(path, flags);
   } catch (error) {
@@ -94,7 +95,7 @@ export function openIfThere(path, flags = "r") {
 }
 
 /** The revision in the header of the entity file `path`; `null` when there is none. */
-export function checkpointRevision(path) {
+function checkpointRevision(path) {
   const fd = openIfThere(path);
   if (fd === null) return null;
   try {
@@ -106,7 +107,7 @@ export function checkpointRevision(path) {
 }
 
 /** Every byte of the open file `fd`. */
-export function readAll(fd) {
+function readAll(fd) {
   const { size } = fstatSync(fd);
   const data = Buffer.allocUnsafe(size);
   let at = 0;
@@ -139,14 +140,20 @@ export function currentOf(path, { keepOpen = false } = {}) {
   return { base, journal, revision: journal.records.at(-1)?.revision ?? base, fd: keepOpen ? fd : undefined };
 }
 
+/** A revision as the files hold it: its length (1 byte), then its bytes. */
+function tagged(revision) {
+  const bytes = Buffer.from(revision);
+  return [Buffer.from([bytes.length]), bytes];
+}
+
 /** A journal record: the delta `bytes` appended at `revision`. */
-export const record = (revision, bytes) => [Buffer.from([revision.length]), Buffer.from(revision), u32(bytes.byteLength), bytes];
+export const record = (revision, bytes) => [...tagged(revision), u32(bytes.byteLength), bytes];
 
 /** A new journal following the checkpoint at `base`, holding `records` (arrays of parts). */
-export const journalFile = (base, ...records) => [JOURNAL_MAGIC, Buffer.from([Buffer.byteLength(base)]), Buffer.from(base), ...records.flat()];
+export const journalFile = (base, ...records) => [JOURNAL_MAGIC, ...tagged(base), ...records.flat()];
 
 /** An entity file: the checkpoint `bytes` at `revision`. */
-export const entityFile = (revision, bytes) => [MAGIC, Buffer.from([revision.length]), Buffer.from(revision), bytes];
+export const entityFile = (revision, bytes) => [MAGIC, ...tagged(revision), bytes];
 
 /**
  * Appends `parts` at `end` of the open journal `fd` (cutting off first

@@ -20,7 +20,7 @@ import { open, readdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 
 import { checkMs, describe, orchestratorError } from "../errors.mjs";
-import { appendAt, currentOf, entityFile, HEADER_MAX, JOURNAL, journalFile, newRevision, parseHeader, parseJournal, record, removeIfThere, replace } from "./entity-files.mjs";
+import { appendAt, currentOf, entityFile, HEADER_MAX, JOURNAL, journalFile, newRevision, NO_JOURNAL, parseHeader, parseJournal, record, removeIfThere, replace } from "./entity-files.mjs";
 import { breakIfAbandoned, releaseLock, takeLock } from "./lock.mjs";
 import { missedFrom } from "./journal.mjs";
 import { byName } from "./names.mjs";
@@ -330,7 +330,7 @@ async function readJournal(path, base) {
   try {
     return parseJournal(await readFile(path + JOURNAL), path + JOURNAL, base);
   } catch (error) {
-    if (error.code === "ENOENT") return { records: [], end: 0, size: 0 };
+    if (error.code === "ENOENT") return NO_JOURNAL;
     throw error;
   }
 }
