@@ -40,6 +40,7 @@ mod phase;
 mod plan;
 mod snapshot;
 mod step;
+mod targets;
 
 pub use analysis::judge::{self as canary, CanaryJudge, CanaryMetric, Classification, Scorecard};
 pub use analysis::{

@@ -1,0 +1,465 @@
+//! The targets of an entity, stored for a million of them: each entry is
+//! its group's symbol, where its name starts in one text of every name, and
+//! the target; a hash table of positions finds one by (group, name). No
+//! string is allocated per target: at a million targets the names take the
+//! bytes they are, not a heap block each with its header and padding.
+
+use hashbrown::HashTable;
+
+use crate::entity::Target;
+use crate::interner::{Interner, Sym};
+
+/// One stored target: its group, where its name starts in [`Targets`]'
+/// text (it ends where the next entry's starts), and its state.
+#[derive(Debug, Clone)]
+struct Entry {
+    group: Sym,
+    name: u32,
+    target: Target,
+}
+
+/// The targets of an entity. A hash index finds a target in constant time;
+/// the entries are stored in the order they arrived, which for a controller
+/// that reports in a stable order is the order of its reports: a step then
+/// walks the entries front to back, touching memory in order, however large
+/// the fleet. Answers, the default selection and hooks see the targets by
+/// group then name, through `sorted` (entry positions in that order, kept
+/// up to date as targets join and leave).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Targets {
+    entries: Vec<Entry>,
+    /// Every entry's name, in the entries' order, one after the other.
+    names: String,
+    /// The groups' strings (a fleet has few).
+    groups: Interner,
+    /// Entry positions, by a hash of (group, name).
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    /// Entry positions, by (group, name).
+    sorted: Vec<u32>,
+    /// Where the default selection resumes (see [`Targets::take_not_expecting`]).
+    cursor: Cursor,
+    /// Counts the changes that moved entries (targets joined or left).
+    layout: u64,
+    /// While the entity keeps a journal: the (group, name) of each target
+    /// the journal has written that left since (some may have come back).
+    left: Option<Vec<(Box<str>, Box<str>)>>,
+}
+
+/// Every target before `from` in `sorted` expects `version`: a search for
+/// targets that do not expect it need not look there. Set by
+/// [`Targets::take_not_expecting`]; back to the start whenever targets join
+/// or leave, and by [`Targets::rewind`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Cursor {
+    version: Sym,
+    from: u32,
+}
+
+/// An entry position as `sorted` and the index keep it (an entity holds
+/// far fewer than four billion targets: wasm memory alone ends at 4 GiB).
+fn slot(position: usize) -> u32 {
+    u32::try_from(position).unwrap_or(u32::MAX)
+}
+
+impl Targets {
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The name of the entry at `position`.
+    fn name(&self, position: usize) -> &str {
+        name_in(&self.entries, &self.names, position)
+    }
+
+    /// The (group, name) of the entry at `position`.
+    fn key(&self, position: u32) -> Option<(&str, &str)> {
+        let position = position as usize;
+        self.entries.get(position).map(|e| (self.groups.resolve(e.group), self.name(position)))
+    }
+
+    fn hash(hasher: &foldhash::fast::RandomState, group: Sym, name: &str) -> u64 {
+        use std::hash::BuildHasher;
+        hasher.hash_one((group.index(), name))
+    }
+
+    /// Where the target is stored (valid until targets join or leave).
+    pub(crate) fn position(&self, group: &str, name: &str) -> Option<usize> {
+        let group = self.groups.lookup(group)?;
+        self.find(group, name)
+    }
+
+    fn find(&self, group: Sym, name: &str) -> Option<usize> {
+        let hash = Self::hash(&self.hasher, group, name);
+        let (entries, names) = (&self.entries, &self.names);
+        let eq = |&p: &u32| entries.get(p as usize).is_some_and(|e| e.group == group) && name_in(entries, names, p as usize) == name;
+        self.index.find(hash, eq).map(|&p| p as usize)
+    }
+
+    pub(crate) fn get(&self, group: &str, name: &str) -> Option<&Target> {
+        self.position(group, name).and_then(|p| self.entries.get(p)).map(|e| &e.target)
+    }
+
+    pub(crate) fn get_mut(&mut self, group: &str, name: &str) -> Option<&mut Target> {
+        self.position(group, name).and_then(|p| self.entries.get_mut(p)).map(|e| &mut e.target)
+    }
+
+    /// [`Targets::position`], trying `hint` first: a caller that reports
+    /// its targets in the same order every time finds each where the last
+    /// report found it, reading the entry alone (no hash lookup).
+    pub(crate) fn position_hinted(&self, group: &str, name: &str, hint: u32) -> Option<usize> {
+        match self.key(hint) {
+            Some((g, n)) if n == name && g == group => Some(hint as usize),
+            _ => self.position(group, name),
+        }
+    }
+
+    /// The target at a [`Targets::position`], with its group and name.
+    pub(crate) fn at(&self, position: usize) -> Option<(&str, &str, &Target)> {
+        let entry = self.entries.get(position)?;
+        Some((self.groups.resolve(entry.group), self.name(position), &entry.target))
+    }
+
+    /// The target at a [`Targets::position`].
+    pub(crate) fn at_mut(&mut self, position: usize) -> Option<&mut Target> {
+        self.entries.get_mut(position).map(|e| &mut e.target)
+    }
+
+    /// Inserts or replaces a target; returns the one it replaced.
+    pub(crate) fn insert(&mut self, group: &str, name: &str, target: Target) -> Option<Target> {
+        if let Some(existing) = self.get_mut(group, name) {
+            let replaced = std::mem::replace(existing, target);
+            self.rewind();
+            return Some(replaced);
+        }
+        self.extend(std::iter::once((group, name, target)));
+        None
+    }
+
+    /// Appends an entry and indexes it; the caller has checked that there
+    /// is none by that name.
+    fn push(&mut self, group: &str, name: &str, target: Target) {
+        let group = self.groups.intern(group);
+        let position = slot(self.entries.len());
+        self.entries.push(Entry { group, name: slot(self.names.len()), target });
+        self.names.push_str(name);
+        let hash = Self::hash(&self.hasher, group, name);
+        let (entries, names, hasher) = (&self.entries, &self.names, &self.hasher);
+        self.index.insert_unique(hash, position, |&p| rehash(hasher, entries, names, p));
+    }
+
+    /// Adds targets that are not there yet, after the others, in the order
+    /// given (one that is there is replaced in place).
+    pub(crate) fn extend<G: AsRef<str>, N: AsRef<str>>(&mut self, targets: impl IntoIterator<Item = (G, N, Target)>) {
+        let targets = targets.into_iter();
+        // One allocation for a batch of arrivals, not a chain of doublings
+        // (wasm memory never shrinks: the peak is what stays).
+        let more = targets.size_hint().0;
+        self.entries.reserve_exact(more);
+        let (entries, names, hasher) = (&self.entries, &self.names, &self.hasher);
+        self.index.reserve(more, |&p| rehash(hasher, entries, names, p));
+        let first = self.entries.len();
+        for (group, name, target) in targets {
+            let (group, name) = (group.as_ref(), name.as_ref());
+            match self.position(group, name) {
+                Some(p) => {
+                    if let Some(e) = self.entries.get_mut(p) {
+                        e.target = target;
+                    }
+                }
+                None => self.push(group, name, target),
+            }
+        }
+        if self.entries.len() == first {
+            self.rewind();
+            return;
+        }
+        self.relaid();
+        // The newcomers join the sorted order in one merge.
+        let mut arrived: Vec<u32> = (first..self.entries.len()).map(slot).collect();
+        arrived.sort_unstable_by(|&a, &b| self.key(a).cmp(&self.key(b)));
+        let old = std::mem::take(&mut self.sorted);
+        let mut merged = Vec::with_capacity(old.len().saturating_add(arrived.len()));
+        let (mut i, mut j) = (0, 0);
+        while let (Some(&a), Some(&b)) = (old.get(i), arrived.get(j)) {
+            if self.key(a) < self.key(b) {
+                merged.push(a);
+                i = i.saturating_add(1);
+            } else {
+                merged.push(b);
+                j = j.saturating_add(1);
+            }
+        }
+        merged.extend(old.get(i..).unwrap_or_default());
+        merged.extend(arrived.get(j..).unwrap_or_default());
+        self.sorted = merged;
+    }
+
+    /// Adds the target made by `make` unless there is one by that name.
+    /// Answers whether it inserted.
+    pub(crate) fn insert_if_absent(&mut self, group: &str, name: &str, make: impl FnOnce() -> Target) -> bool {
+        let absent = self.position(group, name).is_none();
+        if absent {
+            self.extend(std::iter::once((group, name, make())));
+        }
+        absent
+    }
+
+    /// Puts targets back where they were stored (`position`, ascending),
+    /// as when a failed step is undone.
+    pub(crate) fn restore(&mut self, targets: Vec<(usize, String, String, Target)>) {
+        if targets.is_empty() {
+            return;
+        }
+        let mut all: Vec<(Box<str>, Box<str>, Target)> = std::mem::take(self).into_entries().collect();
+        let mut left = std::mem::take(&mut self.left);
+        for (position, group, name, target) in targets {
+            if let Some(left) = &mut left {
+                left.retain(|(g, n)| **g != *group || **n != *name);
+            }
+            all.insert(position.min(all.len()), (group.into(), name.into(), target));
+        }
+        let layout = self.layout;
+        self.extend(all);
+        self.layout = layout;
+        self.left = left;
+        self.relaid();
+    }
+
+    /// Removes one target, keeping the order (linear: for a few targets;
+    /// [`Targets::retain`] removes many in one pass).
+    pub(crate) fn remove(&mut self, group: &str, name: &str) -> Option<Target> {
+        let position = self.position(group, name)?;
+        let mut removed = None;
+        let mut at = 0usize;
+        self.retain(|_, _, target| {
+            let stays = at != position;
+            if !stays {
+                removed = Some(target.clone());
+            }
+            at = at.saturating_add(1);
+            stays
+        });
+        removed
+    }
+
+    /// Keeps the targets for which `keep` is true, in order.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&str, &str, &Target) -> bool) {
+        // Where each entry moves (`u32::MAX`: it leaves).
+        let mut moved = Vec::with_capacity(self.entries.len());
+        let mut kept = 0u32;
+        let Targets { entries, names, groups, left, .. } = self;
+        for (position, entry) in entries.iter().enumerate() {
+            let (group, name) = (groups.resolve(entry.group), name_in(entries, names, position));
+            let stays = keep(group, name, &entry.target);
+            if let (false, Some(left), true) = (stays, left.as_mut(), entry.target.persisted != 0) {
+                left.push((group.into(), name.into()));
+            }
+            moved.push(if stays { kept } else { u32::MAX });
+            kept = kept.saturating_add(u32::from(stays));
+        }
+        if kept as usize == self.entries.len() {
+            return;
+        }
+        // The kept names move down in place, and the entries with them.
+        let mut bytes = std::mem::take(&mut self.names).into_bytes();
+        let total = bytes.len();
+        let mut to = 0usize;
+        let mut write = 0usize;
+        for read in 0..self.entries.len() {
+            let start = self.entries.get(read).map_or(total, |e| e.name as usize);
+            let end = self.entries.get(read.saturating_add(1)).map_or(total, |e| e.name as usize);
+            if moved.get(read).is_some_and(|&m| m != u32::MAX) {
+                bytes.copy_within(start..end, to);
+                self.entries.swap(write, read);
+                if let Some(e) = self.entries.get_mut(write) {
+                    e.name = slot(to);
+                }
+                to = to.saturating_add(end.saturating_sub(start));
+                write = write.saturating_add(1);
+            }
+        }
+        self.entries.truncate(write);
+        bytes.truncate(to);
+        // Whole names moved whole: the text is UTF-8 as it was.
+        self.names = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        self.reindex();
+        self.relaid();
+        self.sorted = self.sorted.iter().filter_map(|&p| moved.get(p as usize).copied().filter(|&p| p != u32::MAX)).collect();
+    }
+
+    /// Builds the hash index again (entries moved).
+    fn reindex(&mut self) {
+        self.index.clear();
+        let (entries, names, hasher) = (&self.entries, &self.names, &self.hasher);
+        self.index.reserve(entries.len(), |&p| rehash(hasher, entries, names, p));
+        for position in 0..entries.len() {
+            let hash = rehash(hasher, entries, names, slot(position));
+            self.index.insert_unique(hash, slot(position), |&p| rehash(hasher, entries, names, p));
+        }
+    }
+
+    /// The positions of the first `limit` targets, by group then name, that
+    /// do not expect `version`, for the caller to move every one of them to
+    /// it. The next call for the same version resumes after the last target
+    /// looked at: a rollout's selection walks the fleet once in all, not
+    /// once per step past every target already moved.
+    pub(crate) fn take_not_expecting(&mut self, version: Sym, limit: usize) -> Vec<usize> {
+        let from = if self.cursor.version == version { self.cursor.from as usize } else { 0 };
+        let mut taken = Vec::with_capacity(limit.min(self.sorted.len()));
+        let mut next = from;
+        for &position in self.sorted.get(from..).unwrap_or_default() {
+            if taken.len() >= limit {
+                break;
+            }
+            next = next.saturating_add(1);
+            if self.entries.get(position as usize).is_some_and(|e| e.target.expected != version) {
+                taken.push(position as usize);
+            }
+        }
+        self.cursor = Cursor { version, from: slot(next) };
+        taken
+    }
+
+    /// A copy, entry for entry (positions, order and cursor too).
+    pub(crate) fn copy(&self) -> Targets {
+        // The index holds positions, which mean the same in the copy.
+        Targets {
+            entries: self.entries.to_vec(),
+            names: self.names.clone(),
+            groups: self.groups.copy(),
+            index: self.index.clone(),
+            hasher: self.hasher.clone(),
+            sorted: self.sorted.to_vec(),
+            cursor: self.cursor,
+            layout: self.layout,
+            left: self.left.as_ref().map(|left| left.iter().map(|(g, n)| (g.clone(), n.clone())).collect()),
+        }
+    }
+
+    /// Starts (or restarts) recording which targets leave: the journal
+    /// wrote every target there is.
+    pub(crate) fn track_leaving(&mut self) {
+        self.left = Some(Vec::new());
+    }
+
+    /// The targets that left since [`Targets::track_leaving`] and are not
+    /// back, each once (a target put back by [`Targets::restore`] is no
+    /// longer listed); recording starts afresh.
+    pub(crate) fn take_left(&mut self) -> Vec<(Box<str>, Box<str>)> {
+        let mut left = self.left.replace(Vec::new()).unwrap_or_default();
+        left.retain(|(group, name)| self.position(group, name).is_none());
+        left
+    }
+
+    /// Which layout the entries are in: positions taken under one layout
+    /// hold as long as it is the same.
+    pub(crate) fn layout(&self) -> u64 {
+        self.layout
+    }
+
+    /// Entries moved (targets joined or left).
+    fn relaid(&mut self) {
+        self.layout = self.layout.wrapping_add(1);
+        self.rewind();
+    }
+
+    /// Forgets where the default selection was: for a caller that changes
+    /// which version targets expect other than through
+    /// [`Targets::take_not_expecting`].
+    pub(crate) fn rewind(&mut self) {
+        self.cursor = Cursor::default();
+    }
+
+    /// Puts stored positions in (group, name) order.
+    pub(crate) fn sort_by_name(&self, positions: &mut Vec<usize>) {
+        // A few: compare their keys. Many: one pass over the sorted order,
+        // which reads no key (the keys are all over memory).
+        if positions.len().saturating_mul(32) < self.sorted.len() {
+            positions.sort_unstable_by(|&a, &b| self.key(slot(a)).cmp(&self.key(slot(b))));
+            return;
+        }
+        let mut marked = vec![false; self.entries.len()];
+        for &position in positions.iter() {
+            if let Some(mark) = marked.get_mut(position) {
+                *mark = true;
+            }
+        }
+        positions.clear();
+        positions.extend(self.sorted_positions().filter(|&p| marked.get(p).copied().unwrap_or(false)));
+    }
+
+    /// Every target in the order stored (arrival order): for walks whose
+    /// order does not matter.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str, &Target)> {
+        (0..self.entries.len()).filter_map(|p| self.at(p))
+    }
+
+    /// Every target, moved out, in the order stored.
+    pub(crate) fn into_entries(self) -> impl Iterator<Item = (Box<str>, Box<str>, Target)> {
+        let Targets { entries, names, groups, .. } = self;
+        let starts: Vec<usize> = entries.iter().map(|e| e.name as usize).collect();
+        entries.into_iter().enumerate().map(move |(i, e)| {
+            let end = starts.get(i.saturating_add(1)).copied().unwrap_or(names.len());
+            let name = starts.get(i).and_then(|&s| names.get(s..end)).unwrap_or_default();
+            (Box::from(groups.resolve(e.group)), Box::from(name), e.target)
+        })
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &str, &mut Target)> {
+        let Targets { entries, names, groups, .. } = self;
+        let total = names.len();
+        let mut ends: Vec<usize> = entries.iter().skip(1).map(|e| e.name as usize).collect();
+        ends.push(total);
+        let (names, groups) = (&*names, &*groups);
+        entries.iter_mut().zip(ends).map(move |(e, end)| {
+            let name = names.get(e.name as usize..end).unwrap_or_default();
+            (groups.resolve(e.group), name, &mut e.target)
+        })
+    }
+
+    /// Where each target is stored, by group, then name.
+    pub(crate) fn sorted_positions(&self) -> impl Iterator<Item = usize> + '_ {
+        self.sorted.iter().map(|&p| p as usize)
+    }
+
+    /// Every target by group, then name: the order of answers, of the
+    /// default selection and of what hooks see.
+    pub(crate) fn sorted(&self) -> impl Iterator<Item = (&str, &str, &Target)> {
+        self.sorted.iter().filter_map(|&p| self.at(p as usize))
+    }
+
+    /// Each stored target's rank by group, then name (indexed by where it
+    /// is stored).
+    pub(crate) fn ranks(&self) -> Vec<u32> {
+        let mut ranks = vec![0; self.sorted.len()];
+        for (rank, &position) in self.sorted.iter().enumerate() {
+            if let Some(r) = ranks.get_mut(position as usize) {
+                *r = slot(rank);
+            }
+        }
+        ranks
+    }
+
+    /// The targets of one group (an exact match), in name order.
+    pub(crate) fn group(&self, group: &str) -> impl Iterator<Item = (&str, &str, &Target)> {
+        let in_group = |p: &u32| self.key(*p).map(|(g, _)| g);
+        let start = self.sorted.partition_point(|p| in_group(p).is_some_and(|g| g < group));
+        let end = self.sorted.partition_point(|p| in_group(p).is_some_and(|g| g <= group));
+        self.sorted.get(start..end.max(start)).unwrap_or_default().iter().filter_map(|&p| self.at(p as usize))
+    }
+}
+
+/// The name of entry `position`: from where it starts to where the next
+/// one starts.
+fn name_in<'a>(entries: &[Entry], names: &'a str, position: usize) -> &'a str {
+    let Some(entry) = entries.get(position) else { return "" };
+    let end = entries.get(position.saturating_add(1)).map_or(names.len(), |e| e.name as usize);
+    names.get(entry.name as usize..end).unwrap_or_default()
+}
+
+/// The hash of the entry at `position`, for the index to grow by.
+fn rehash(hasher: &foldhash::fast::RandomState, entries: &[Entry], names: &str, position: u32) -> u64 {
+    let group = entries.get(position as usize).map_or(Sym::EMPTY, |e| e.group);
+    Targets::hash(hasher, group, name_in(entries, names, position as usize))
+}
