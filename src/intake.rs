@@ -11,22 +11,31 @@ use crate::interner::Sym;
 use crate::model::{secs_to_ms, ReportRef, Timestamp, ZOMBIE_AFTER_SECS};
 use crate::phase::Phase;
 
+/// A report entry's position among the targets when it is not there yet.
+pub(crate) const NEW: u32 = u32::MAX;
+
 /// Rejects a report that cannot be applied whole: a target without a name,
 /// without a version, or named twice.
 pub(crate) fn validate_reports(reports: &[ReportRef<'_>]) -> Result<(), Error> {
-    locate(&Targets::default(), reports, &[]).map(drop)
+    locate(&Targets::default(), reports, &mut Vec::new())
 }
 
 /// Validates the report (see [`validate_reports`]) and finds where each
-/// reported target is among `targets` (`None`: it is new), in one lookup
-/// per target: a known target named twice is caught by a flag per
-/// position, a new one by a set of the new ones only. `hints[i]` is where
-/// report `i` is expected (see [`Targets::position_hinted`]).
-pub(crate) fn locate(targets: &Targets, reports: &[ReportRef<'_>], hints: &[u32]) -> Result<Vec<Option<usize>>, Error> {
-    let mut positions = Vec::with_capacity(reports.len());
+/// reported target is among `targets` ([`NEW`]: it is not there), in one
+/// lookup per target: a known target named twice is caught by a flag per
+/// position, a new one by a table of the new ones only. `positions` comes
+/// in with where each report entry is expected (the last report's
+/// positions: see [`Targets::position_hinted`]) and goes out with where
+/// each is.
+pub(crate) fn locate(targets: &Targets, reports: &[ReportRef<'_>], positions: &mut Vec<u32>) -> Result<(), Error> {
+    positions.resize(reports.len(), NEW);
     let mut seen = vec![false; targets.len()];
-    let mut new = HashSet::with_hasher(foldhash::fast::RandomState::default());
-    for (i, report) in reports.iter().enumerate() {
+    // Report entries of new targets, by a hash of (group, name).
+    let mut new: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
+    let hasher = foldhash::fast::RandomState::default();
+    let key = |i: u32| reports.get(i as usize).map_or(("", ""), |r| (r.group, r.name));
+    let hash = |i: u32| std::hash::BuildHasher::hash_one(&hasher, key(i));
+    for ((i, report), slot) in reports.iter().enumerate().zip(positions.iter_mut()) {
         let target = || format!("\"{}\" in group \"{}\"", report.name, report.group);
         if report.name.is_empty() {
             // Nameless: named by its place in the report (1-based, as a person counts).
@@ -38,12 +47,18 @@ pub(crate) fn locate(targets: &Targets, reports: &[ReportRef<'_>], hints: &[u32]
         if report.version.is_empty() {
             return Err(Error::InvalidTarget { target: target(), reason: "a reported target needs the non-empty version it runs".into() });
         }
-        // No hint (u32::MAX) is a plain lookup.
-        let hint = hints.get(i).copied().unwrap_or(u32::MAX);
-        let position = targets.position_hinted(report.group, report.name, hint);
+        let position = targets.position_hinted(report.group, report.name, *slot);
         let twice = match position {
-            Some(i) => seen.get_mut(i).is_some_and(|seen| std::mem::replace(seen, true)),
-            None => !new.insert((report.group, report.name)),
+            Some(p) => seen.get_mut(p).is_some_and(|seen| std::mem::replace(seen, true)),
+            None => {
+                let at = u32::try_from(i).unwrap_or(NEW);
+                let h = hash(at);
+                let found = new.find(h, |&j| key(j) == (report.group, report.name)).is_some();
+                if !found {
+                    new.insert_unique(h, at, |&j| hash(j));
+                }
+                found
+            }
         };
         if twice {
             return Err(Error::InvalidTarget {
@@ -51,9 +66,9 @@ pub(crate) fn locate(targets: &Targets, reports: &[ReportRef<'_>], hints: &[u32]
                 reason: "it is reported twice in one report; the report was not applied".into(),
             });
         }
-        positions.push(position);
+        *slot = position.map_or(NEW, |p| u32::try_from(p).unwrap_or(NEW));
     }
-    Ok(positions)
+    Ok(())
 }
 
 /// What step 1 and 2 changed, kept only while a failing monitoring check
@@ -93,24 +108,20 @@ impl Undo {
 }
 
 /// Step 1: every reported target is created if new, then updated.
-/// `positions` are where [`locate`] found the reported targets.
-pub(crate) fn record(
-    entity: &mut Entity,
-    reports: &[ReportRef<'_>],
-    positions: &[Option<usize>],
-    now: Timestamp,
-    mut undo: Option<&mut Undo>,
-) {
-    let mut arrived = Vec::new();
+/// `positions` are where [`locate`] found the reported targets; a new
+/// one's becomes where it is stored (after all the others, in the report's
+/// order).
+pub(crate) fn record(entity: &mut Entity, reports: &[ReportRef<'_>], positions: &mut [u32], now: Timestamp, mut undo: Option<&mut Undo>) {
+    let first = entity.targets.len();
     // Most of a fleet reports one or two versions: the last one's symbol
     // saves hashing the same string again.
     let mut last = (Sym::EMPTY, "");
-    for (report, &position) in reports.iter().zip(positions) {
+    for (report, position) in reports.iter().zip(positions.iter_mut()) {
         if last.1 != report.version {
             last = (entity.versions.intern(report.version), report.version);
         }
         let version = last.0;
-        let target = position.and_then(|i| entity.targets.at_mut(i));
+        let target = if *position == NEW { None } else { entity.targets.at_mut(*position as usize) };
         if let Some(undo) = undo.as_deref_mut() {
             undo.reported.push((report.group.to_owned(), report.name.to_owned(), target.as_deref().cloned()));
         }
@@ -119,12 +130,13 @@ pub(crate) fn record(
             None => {
                 let mut target = Target::arriving(version, entity.lkg, now, &entity.options);
                 update(&mut target, report, version, now);
-                arrived.push((report.group, report.name, target));
+                *position = u32::try_from(entity.targets.len()).unwrap_or(NEW);
+                entity.targets.append(report.group, report.name, target);
             }
         }
     }
     // New targets join the order once, however many arrived.
-    entity.targets.extend(arrived);
+    entity.targets.arrived_since(first);
 }
 
 fn update(target: &mut Target, report: &ReportRef<'_>, version: Sym, now: Timestamp) {

@@ -148,6 +148,13 @@ impl Targets {
         self.index.insert_unique(hash, position, |&p| rehash(hasher, entries, names, p));
     }
 
+    /// Adds a target that is not there yet after the others; it joins the
+    /// sorted order with the others that arrived at
+    /// [`Targets::arrived_since`].
+    pub(crate) fn append(&mut self, group: &str, name: &str, target: Target) {
+        self.push(group, name, target);
+    }
+
     /// Adds targets that are not there yet, after the others, in the order
     /// given (one that is there is replaced in place).
     pub(crate) fn extend<G: AsRef<str>, N: AsRef<str>>(&mut self, targets: impl IntoIterator<Item = (G, N, Target)>) {
@@ -172,6 +179,15 @@ impl Targets {
         }
         if self.entries.len() == first {
             self.rewind();
+            return;
+        }
+        self.arrived_since(first);
+    }
+
+    /// The targets stored from position `first` on arrived (by
+    /// [`Targets::append`]): they join the sorted order.
+    pub(crate) fn arrived_since(&mut self, first: usize) {
+        if self.entries.len() <= first {
             return;
         }
         self.relaid();

@@ -76,7 +76,11 @@ pub(crate) fn run(
     now: Timestamp,
     mut metrics: Option<&mut (dyn MetricProvider + '_)>,
 ) -> Result<(), Error> {
-    let positions = locate(&entity.targets, reports, &entity.hints)?;
+    // The last report's positions are where to look first; they become
+    // this one's.
+    let mut positions = std::mem::take(&mut entity.hints);
+    entity.hints_exact = None;
+    locate(&entity.targets, reports, &mut positions)?;
     if entity.rolling.is_empty() && entity.target_version.is_empty() {
         return Err(Error::NoTargetVersion { namespace: names.namespace.to_owned(), entity: names.entity.to_owned() });
     }
@@ -90,9 +94,8 @@ pub(crate) fn run(
     let measuring = analysis::due(entity, now);
     let metrics_defer = measuring && metrics.as_ref().is_some_and(|m| m.may_defer());
     let before = (hooks.may_defer() || metrics_defer).then(|| entity.copy_state());
-    let layout = entity.targets.layout();
     let provider = measuring.then_some(metrics.as_deref_mut());
-    let result = run_with_hooks(entity, &mut hooks, names, reports, &positions, now, provider);
+    let result = run_with_hooks(entity, &mut hooks, names, reports, &mut positions, now, provider);
     let metrics_deferred = metrics_defer && metrics.as_mut().is_some_and(|m| m.deferred());
     if let (true, Some(before)) = (hooks.deferred() | metrics_deferred, before) {
         *entity = before;
@@ -103,16 +106,17 @@ pub(crate) fn run(
     // The next report (and an answer in the report's order) is likely in
     // the same order: where these targets are is where to look first. When
     // targets joined or left, the positions moved: they are looked up once.
-    let hint = |p: usize| u32::try_from(p).unwrap_or(u32::MAX);
-    entity.hints.clear();
-    if entity.targets.layout() == layout && positions.iter().all(Option::is_some) {
-        entity.hints.extend(positions.iter().map(|p| p.map_or(u32::MAX, hint)));
-    } else {
+    // `positions` are exact under the layout the report left (a failed
+    // step may have moved targets since: they are looked up again).
+    if result.as_ref().ok() != Some(&entity.targets.layout()) {
         let targets = &entity.targets;
-        entity.hints.extend(reports.iter().map(|r| targets.position(r.group, r.name).map_or(u32::MAX, hint)));
+        for (hint, r) in positions.iter_mut().zip(reports) {
+            *hint = targets.position(r.group, r.name).map_or(u32::MAX, |p| u32::try_from(p).unwrap_or(u32::MAX));
+        }
     }
+    entity.hints = positions;
     entity.hints_exact = Some(entity.targets.layout());
-    result
+    result.map(drop)
 }
 
 fn run_with_hooks(
@@ -120,16 +124,18 @@ fn run_with_hooks(
     hooks: &mut EntityHooks,
     names: &StepNames<'_>,
     reports: &[ReportRef<'_>],
-    positions: &[Option<usize>],
+    positions: &mut [u32],
     now: Timestamp,
     // `Some` when a measurement is due: with the provider, if one is set.
     measuring: Option<Option<&mut (dyn MetricProvider + '_)>>,
-) -> Result<(), Error> {
+) -> Result<u64, Error> {
     // Only a monitoring check can fail the step after it started changing
     // things; without one there is nothing to undo.
     let mut undo = hooks.monitoring.is_some().then(|| Undo { rolling: entity.rolling, phase: entity.phase, ..Undo::default() });
 
     record(entity, reports, positions, now, undo.as_mut()); // step 1
+    // Under this layout `positions` are where the reported targets are.
+    let layout = entity.targets.layout();
 
     // A report naming every target leaves no zombie: nothing to look for.
     if reports.len() < entity.targets.len() {
@@ -176,7 +182,7 @@ fn run_with_hooks(
     }
     rest_of_step(entity, hooks, names, now);
     analysis::schedule(entity, now);
-    Ok(())
+    Ok(layout)
 }
 
 /// What the hooks are told about the step.
