@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::entity::{Entity, Removed, Target};
+use crate::entity::{Entity, Removed, Target, Targets};
 use crate::interner::Sym;
 use crate::model::{ExpectedState, ReportRef, TargetState};
 
@@ -77,6 +77,8 @@ pub struct AnswerRow<'a> {
     reason: TargetState,
     /// `None`: a target the removal hook retired in the last step.
     target: Option<&'a Target>,
+    /// The message the target last reported.
+    message: &'a str,
 }
 
 impl<'a> AnswerRow<'a> {
@@ -124,7 +126,7 @@ impl<'a> AnswerRow<'a> {
                 is_error: t.is_error,
                 retired: false,
                 text: match self.reason {
-                    TargetState::FailedUnhealthy => &t.message,
+                    TargetState::FailedUnhealthy => self.message,
                     TargetState::FailedMonitor => t.detail.as_deref().unwrap_or(""),
                     _ => "",
                 },
@@ -132,8 +134,9 @@ impl<'a> AnswerRow<'a> {
         }
     }
 
-    fn of((group, name, target): (&'a str, &'a str, &'a Target)) -> Self {
+    fn of(targets: &'a Targets, (group, name, target): (&'a str, &'a str, &'a Target)) -> Self {
         AnswerRow {
+            message: targets.text(target.message),
             group,
             name,
             // A target with no expectation yet (no version was ever good
@@ -145,7 +148,14 @@ impl<'a> AnswerRow<'a> {
     }
 
     fn removed(removed: &'a Removed) -> Self {
-        AnswerRow { group: &removed.id.group, name: &removed.id.name, version: removed.version, reason: TargetState::Removed, target: None }
+        AnswerRow {
+            group: &removed.id.group,
+            name: &removed.id.name,
+            version: removed.version,
+            reason: TargetState::Removed,
+            target: None,
+            message: "",
+        }
     }
 }
 
@@ -177,8 +187,8 @@ impl Entity {
     /// bring them back. The event log names them (`target_removed`).
     pub(crate) fn rows<'s>(&'s self, group: Option<&str>) -> Vec<AnswerRow<'s>> {
         match group {
-            Some(group) => self.targets.group(group).map(AnswerRow::of).collect(),
-            None => self.targets.sorted().map(AnswerRow::of).collect(),
+            Some(group) => self.targets.group(group).map(|t| AnswerRow::of(&self.targets, t)).collect(),
+            None => self.targets.sorted().map(|t| AnswerRow::of(&self.targets, t)).collect(),
         }
     }
 
@@ -222,7 +232,7 @@ impl Entity {
                 if let Some(position) = position {
                     if let (Some(covered), Some(target)) = (covered.get_mut(position), self.targets.at(position)) {
                         *covered = true;
-                        return AnswerRow::of(target);
+                        return AnswerRow::of(&self.targets, target);
                     }
                 }
                 // The removal hook retired it in this very step.
@@ -239,6 +249,7 @@ impl Entity {
                         version: self.versions.lookup(report.version).unwrap_or(Sym::EMPTY),
                         reason: TargetState::Waiting,
                         target: None,
+                        message: "",
                     },
                 }
             })
@@ -251,7 +262,7 @@ impl Entity {
             self.targets
                 .sorted_positions()
                 .filter(|&position| !covered.get(position).copied().unwrap_or(true))
-                .filter_map(|position| self.targets.at(position).map(AnswerRow::of))
+                .filter_map(|position| self.targets.at(position).map(|t| AnswerRow::of(&self.targets, t)))
                 .collect()
         };
         AlignedRows { reported, others }
@@ -335,7 +346,7 @@ impl Entity {
             }
             TargetState::Succeeded => format!("succeeded on {expected}"),
             TargetState::FailedUnhealthy if target.message.is_empty() => format!("failed on {expected}: it reports errors"),
-            TargetState::FailedUnhealthy => format!("failed on {expected}: it reports errors: {}", target.message),
+            TargetState::FailedUnhealthy => format!("failed on {expected}: it reports errors: {}", self.targets.text(target.message)),
             TargetState::FailedDeadline if target.reported != target.expected => {
                 format!("failed on {expected}: it runs {reported}")
             }

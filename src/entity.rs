@@ -15,7 +15,8 @@ pub(crate) struct Target {
     pub(crate) reported: Sym,
     /// The version the engine expects it to run.
     pub(crate) expected: Sym,
-    pub(crate) message: Box<str>,
+    /// The message it last reported, a symbol of its [`Targets`]' texts.
+    pub(crate) message: Sym,
     pub(crate) is_error: bool,
     /// What the engine has decided about it on the version it expects.
     pub(crate) judgement: Judgement,
@@ -45,7 +46,7 @@ impl Target {
             tags: Box::default(),
             reported,
             expected,
-            message: Box::default(),
+            message: Sym::EMPTY,
             is_error: false,
             judgement: Judgement::Waiting,
             hold: None,
@@ -63,11 +64,13 @@ impl Target {
     /// target, and a journal records for all of them at once). Equal prints
     /// mean, up to a 64-bit hash collision, an unchanged target. Versions
     /// count by symbol: an entity's symbols never change meaning.
-    pub(crate) fn print(&self) -> u64 {
+    /// `message` is the target's message (its symbol may be reused by
+    /// another text once the texts are compacted).
+    pub(crate) fn print(&self, message: &str) -> u64 {
         use std::hash::BuildHasher;
         // `Hash` ends every string with 0xFF, a byte UTF-8 never holds: no
         // two lists of strings run together into the same bytes.
-        let strings = (&self.tags, &self.message, &self.detail);
+        let strings = (&self.tags, message, &self.detail);
         let symbols = (self.reported.index(), self.expected.index(), self.is_error, self.reason());
         let times = (self.last_message, self.version_changed, self.assigned);
         // 0 means "never written".
@@ -386,18 +389,18 @@ impl Entity {
     }
 
     pub(crate) fn view<'a>(&'a self, group: &'a str, name: &'a str, target: &'a Target) -> TargetView<'a> {
-        view(&self.versions, group, name, target)
+        view(&self.versions, &self.targets, group, name, target)
     }
 }
 
-pub(crate) fn view<'a>(versions: &'a Interner, group: &'a str, name: &'a str, target: &'a Target) -> TargetView<'a> {
+pub(crate) fn view<'a>(versions: &'a Interner, targets: &'a Targets, group: &'a str, name: &'a str, target: &'a Target) -> TargetView<'a> {
     TargetView {
         name,
         group,
         tags: &target.tags,
         version: versions.resolve(target.reported),
         expected_version: versions.resolve(target.expected),
-        message: &target.message,
+        message: targets.text(target.message),
         is_error: target.is_error,
         reason: target.reason(),
     }

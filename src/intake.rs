@@ -116,20 +116,31 @@ pub(crate) fn record(entity: &mut Entity, reports: &[ReportRef<'_>], positions: 
     // Most of a fleet reports one or two versions: the last one's symbol
     // saves hashing the same string again.
     let mut last = (Sym::EMPTY, "");
+    // The same for messages, interned only when a target's changes.
+    let mut said = (Sym::EMPTY, "");
     for (report, position) in reports.iter().zip(positions.iter_mut()) {
         if last.1 != report.version {
             last = (entity.versions.intern(report.version), report.version);
         }
         let version = last.0;
+        let held = if *position == NEW { Some(Sym::EMPTY) } else { entity.targets.at(*position as usize).map(|(_, _, t)| t.message) };
+        let message = match held {
+            Some(sym) if entity.targets.text(sym) == report.message => sym,
+            _ if said.1 == report.message && !said.0.is_empty() => said.0,
+            _ => {
+                said = (entity.targets.intern_text(report.message), report.message);
+                said.0
+            }
+        };
         let target = if *position == NEW { None } else { entity.targets.at_mut(*position as usize) };
         if let Some(undo) = undo.as_deref_mut() {
             undo.reported.push((report.group.to_owned(), report.name.to_owned(), target.as_deref().cloned()));
         }
         match target {
-            Some(target) => update(target, report, version, now),
+            Some(target) => update(target, report, version, message, now),
             None => {
                 let mut target = Target::arriving(version, entity.lkg, now, &entity.options);
-                update(&mut target, report, version, now);
+                update(&mut target, report, version, message, now);
                 *position = u32::try_from(entity.targets.len()).unwrap_or(NEW);
                 entity.targets.append(report.group, report.name, target);
             }
@@ -139,7 +150,7 @@ pub(crate) fn record(entity: &mut Entity, reports: &[ReportRef<'_>], positions: 
     entity.targets.arrived_since(first);
 }
 
-fn update(target: &mut Target, report: &ReportRef<'_>, version: Sym, now: Timestamp) {
+fn update(target: &mut Target, report: &ReportRef<'_>, version: Sym, message: Sym, now: Timestamp) {
     target.last_seen = now;
     let version_changed = target.reported != version;
     if version_changed || target.is_error != report.is_error {
@@ -150,9 +161,7 @@ fn update(target: &mut Target, report: &ReportRef<'_>, version: Sym, now: Timest
     }
     target.reported = version;
     target.is_error = report.is_error;
-    if *target.message != *report.message {
-        target.message = Box::from(report.message);
-    }
+    target.message = message;
     if *target.tags != *report.tags {
         target.tags = report.tags.into();
     }

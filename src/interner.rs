@@ -65,6 +65,11 @@ impl Interner {
         self.index.get(s).copied()
     }
 
+    /// How many strings it holds (`""` counts).
+    pub(crate) fn len(&self) -> usize {
+        self.strings.len()
+    }
+
     pub(crate) fn resolve(&self, sym: Sym) -> &str {
         usize::try_from(sym.0).ok().and_then(|i| self.strings.get(i)).map_or("", |s| s)
     }

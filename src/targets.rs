@@ -32,6 +32,9 @@ pub(crate) struct Targets {
     names: String,
     /// The groups' strings (a fleet has few).
     groups: Interner,
+    /// The targets' messages (a fleet reports few distinct ones); texts no
+    /// target holds any longer are dropped by [`Targets::compact_texts`].
+    texts: Interner,
     /// Entry positions, by a hash of (group, name).
     index: HashTable<u32>,
     hasher: foldhash::fast::RandomState,
@@ -65,6 +68,46 @@ fn slot(position: usize) -> u32 {
 impl Targets {
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// A text of the targets' (a message), by its symbol.
+    pub(crate) fn text(&self, sym: Sym) -> &str {
+        self.texts.resolve(sym)
+    }
+
+    /// The symbol of a text, adding it if it is new.
+    pub(crate) fn intern_text(&mut self, text: &str) -> Sym {
+        self.texts.intern(text)
+    }
+
+    /// Drops the texts no target holds, once they outnumber the targets
+    /// (a fleet whose messages change keeps adding texts). Symbols change:
+    /// to be called when no target is held outside (between steps).
+    pub(crate) fn compact_texts(&mut self) {
+        if self.texts.len() <= self.entries.len().saturating_mul(2).saturating_add(1024) {
+            return;
+        }
+        let mut texts = Interner::default();
+        for entry in &mut self.entries {
+            entry.target.message = texts.intern(self.texts.resolve(entry.target.message));
+        }
+        self.texts = texts;
+    }
+
+    /// Every target's print becomes its `persisted` one; answers, for each,
+    /// whether it changed (or, with `seen`, whether it was last seen at
+    /// another time).
+    pub(crate) fn persist(&mut self, seen: Option<i64>) -> Vec<bool> {
+        let Targets { entries, texts, .. } = self;
+        entries
+            .iter_mut()
+            .map(|e| {
+                let print = e.target.print(texts.resolve(e.target.message));
+                let changed = print != e.target.persisted || seen.is_some_and(|s| e.target.last_seen != s);
+                e.target.persisted = print;
+                changed
+            })
+            .collect()
     }
 
     /// The name of the entry at `position`.
@@ -227,7 +270,8 @@ impl Targets {
         if targets.is_empty() {
             return;
         }
-        let mut all: Vec<(Box<str>, Box<str>, Target)> = std::mem::take(self).into_entries().collect();
+        let texts = self.texts.copy();
+        let mut all: Vec<(Box<str>, Box<str>, Target)> = std::mem::take(self).into_entries().map(|(g, n, t, _)| (g, n, t)).collect();
         let mut left = std::mem::take(&mut self.left);
         for (position, group, name, target) in targets {
             if let Some(left) = &mut left {
@@ -236,6 +280,8 @@ impl Targets {
             all.insert(position.min(all.len()), (group.into(), name.into(), target));
         }
         let layout = self.layout;
+        // The targets' symbols are of these texts.
+        self.texts = texts;
         self.extend(all);
         self.layout = layout;
         self.left = left;
@@ -344,6 +390,7 @@ impl Targets {
             entries: self.entries.to_vec(),
             names: self.names.clone(),
             groups: self.groups.copy(),
+            texts: self.texts.copy(),
             index: self.index.clone(),
             hasher: self.hasher.clone(),
             sorted: self.sorted.to_vec(),
@@ -411,14 +458,17 @@ impl Targets {
         (0..self.entries.len()).filter_map(|p| self.at(p))
     }
 
-    /// Every target, moved out, in the order stored.
-    pub(crate) fn into_entries(self) -> impl Iterator<Item = (Box<str>, Box<str>, Target)> {
-        let Targets { entries, names, groups, .. } = self;
+    /// Every target, moved out, in the order stored, with its message (its
+    /// symbol is of these targets' texts: another [`Targets`] interns it
+    /// again).
+    pub(crate) fn into_entries(self) -> impl Iterator<Item = (Box<str>, Box<str>, Target, Box<str>)> {
+        let Targets { entries, names, groups, texts, .. } = self;
         let starts: Vec<usize> = entries.iter().map(|e| e.name as usize).collect();
         entries.into_iter().enumerate().map(move |(i, e)| {
             let end = starts.get(i.saturating_add(1)).copied().unwrap_or(names.len());
             let name = starts.get(i).and_then(|&s| names.get(s..end)).unwrap_or_default();
-            (Box::from(groups.resolve(e.group)), Box::from(name), e.target)
+            let message = Box::from(texts.resolve(e.target.message));
+            (Box::from(groups.resolve(e.group)), Box::from(name), e.target, message)
         })
     }
 
@@ -478,4 +528,77 @@ fn name_in<'a>(entries: &[Entry], names: &'a str, position: usize) -> &'a str {
 fn rehash(hasher: &foldhash::fast::RandomState, entries: &[Entry], names: &str, position: u32) -> u64 {
     let group = entries.get(position as usize).map_or(Sym::EMPTY, |e| e.group);
     Targets::hash(hasher, group, name_in(entries, names, position as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RolloutOptions;
+
+    fn target(targets: &mut Targets, message: &str) -> Target {
+        let mut t = Target::arriving(Sym::EMPTY, Sym::EMPTY, 0, &RolloutOptions::default());
+        t.message = targets.intern_text(message);
+        t
+    }
+
+    #[test]
+    fn messages_no_target_holds_are_dropped_and_the_others_kept() {
+        let mut targets = Targets::default();
+        for i in 0..10 {
+            let t = target(&mut targets, "starting");
+            targets.append("g", &format!("t{i}"), t);
+        }
+        targets.arrived_since(0);
+        // Every target reports a new message in each of 500 rounds.
+        for round in 0..500 {
+            for p in 0..10 {
+                let sym = targets.intern_text(&format!("round {round} target {p}"));
+                if let Some(t) = targets.at_mut(p) {
+                    t.message = sym;
+                }
+            }
+            targets.compact_texts();
+            assert!(targets.texts.len() <= 10 * 2 + 1024 + 10, "{} texts held", targets.texts.len());
+        }
+        for p in 0..10 {
+            let (_, name, t) = targets.at(p).unwrap();
+            assert_eq!(name, format!("t{p}"));
+            assert_eq!(targets.text(t.message), format!("round 499 target {p}"));
+        }
+    }
+
+    #[test]
+    fn names_survive_removals_and_restores() {
+        let mut targets = Targets::default();
+        for i in 0..100 {
+            let t = target(&mut targets, &format!("m{i}"));
+            targets.append(&format!("g{}", i % 3), &format!("name-{i}"), t);
+        }
+        targets.arrived_since(0);
+        let kept: Vec<usize> = (0..100).filter(|i| i % 7 != 0).collect();
+        let mut at = 0;
+        targets.retain(|_, _, _| {
+            at += 1;
+            (at - 1) % 7 != 0
+        });
+        assert_eq!(targets.len(), kept.len());
+        for (p, &i) in kept.iter().enumerate() {
+            let (group, name, t) = targets.at(p).unwrap();
+            assert_eq!((group, name), (format!("g{}", i % 3).as_str(), format!("name-{i}").as_str()));
+            assert_eq!(targets.text(t.message), format!("m{i}"));
+            assert_eq!(targets.position(group, name), Some(p));
+        }
+        assert_eq!(targets.position("g0", "name-0"), None);
+        // Sorted by group, then name.
+        let sorted: Vec<(String, String)> = targets.sorted().map(|(g, n, _)| (g.to_owned(), n.to_owned())).collect();
+        let mut expected = sorted.clone();
+        expected.sort();
+        assert_eq!(sorted, expected);
+        let back = target(&mut targets, "back");
+        targets.restore(vec![(0, "g0".into(), "name-0".into(), back)]);
+        assert_eq!(targets.position("g0", "name-0"), Some(0));
+        assert_eq!(targets.text(targets.at(0).unwrap().2.message), "back");
+        assert_eq!(targets.position("g1", "name-1"), Some(1));
+        assert_eq!(targets.text(targets.at(1).unwrap().2.message), "m1");
+    }
 }

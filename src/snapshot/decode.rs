@@ -259,6 +259,7 @@ pub(super) fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: Extr
     };
     options.validate_as(plan_meaning).map_err(|err| err.to_string())?;
     let mut decoded = Vec::new();
+    let mut targets = Targets::default();
     for group in e.groups {
         for t in group.targets {
             if t.name.is_empty() {
@@ -275,7 +276,7 @@ pub(super) fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: Extr
                 tags: t.tags.into_boxed_slice(),
                 reported: sym(t.reported)?,
                 expected: sym(t.expected)?,
-                message: Box::from(message.as_str()),
+                message: targets.intern_text(message),
                 is_error: t.is_error,
                 judgement,
                 hold,
@@ -290,7 +291,6 @@ pub(super) fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: Extr
         }
     }
     let count = decoded.len();
-    let mut targets = Targets::default();
     targets.extend(decoded);
     if targets.len() != count {
         return Err("a target appears twice".to_owned());

@@ -55,9 +55,7 @@ fn crc_of(bytes: &[u8]) -> u32 {
 /// Starts the entity's journal at its checkpoint, whose checksum is `crc`:
 /// every target as it is now counts as written.
 pub(super) fn start(entity: &mut Entity, crc: u32) {
-    for (_, _, target) in entity.targets.iter_mut() {
-        target.persisted = target.print();
-    }
+    entity.targets.persist(None);
     entity.targets.track_leaving();
     entity.journal = Some(Journal { id: chain(0, crc), next_seq: entity.log.next_seq });
 }
@@ -78,12 +76,7 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
     // Most steps report every target: one time stands for all of those
     // that changed nothing else.
     let seen = entity.targets.iter().map(|(_, _, t)| t.last_seen).max().unwrap_or(0);
-    let mut changed = Vec::with_capacity(entity.targets.len());
-    for (_, _, target) in entity.targets.iter_mut() {
-        let print = target.print();
-        changed.push(print != target.persisted || target.last_seen != seen);
-        target.persisted = print;
-    }
+    let changed = entity.targets.persist(Some(seen));
     let left = entity.targets.take_left();
     let delta = DeltaV1 {
         namespace: namespace.to_owned(),
@@ -260,9 +253,11 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
     entity.log.next_seq = log.next_seq;
     let mut arrived = Vec::new();
     let mut incoming = Vec::with_capacity(targets.len());
-    for (group, name, mut target) in targets.into_entries() {
+    for (group, name, mut target, message) in targets.into_entries() {
         target.reported = map(target.reported);
         target.expected = map(target.expected);
+        target.persisted = target.print(&message);
+        target.message = entity.targets.intern_text(&message);
         incoming.push((group, name, target));
     }
     entity.options = options;
@@ -281,8 +276,7 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
     for (_, _, target) in entity.targets.iter_mut() {
         target.last_seen = seen;
     }
-    for (group, name, mut target) in incoming {
-        target.persisted = target.print();
+    for (group, name, target) in incoming {
         match entity.targets.get_mut(&group, &name) {
             Some(slot) => *slot = target,
             None => arrived.push((group.into_string(), name.into_string(), target)),

@@ -259,7 +259,7 @@ pub(super) fn encode_core<'a>(
             tags: &t.tags,
             reported: versions.version(v, t.reported),
             expected: versions.version(v, t.expected),
-            message: messages.index(&t.message).saturating_sub(1),
+            message: messages.index(entity.targets.text(t.message)).saturating_sub(1),
             is_error: t.is_error,
             state: state_code(t.reason()),
             detail: t.detail.as_deref(),

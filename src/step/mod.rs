@@ -116,6 +116,9 @@ pub(crate) fn run(
     }
     entity.hints = positions;
     entity.hints_exact = Some(entity.targets.layout());
+    // No target is held outside the entity now: messages no target
+    // reports any longer can go.
+    entity.targets.compact_texts();
     result.map(drop)
 }
 
