@@ -113,6 +113,12 @@ impl Undo {
 /// order).
 pub(crate) fn record(entity: &mut Entity, reports: &[ReportRef<'_>], positions: &mut [u32], now: Timestamp, mut undo: Option<&mut Undo>) {
     let first = entity.targets.len();
+    let (arriving, bytes) = reports
+        .iter()
+        .zip(positions.iter())
+        .filter(|(_, &p)| p == NEW)
+        .fold((0usize, 0usize), |(n, bytes), (r, _)| (n.saturating_add(1), bytes.saturating_add(r.name.len())));
+    entity.targets.reserve(arriving, bytes);
     // Most of a fleet reports one or two versions: the last one's symbol
     // saves hashing the same string again.
     let mut last = (Sym::EMPTY, "");

@@ -191,6 +191,16 @@ impl Targets {
         self.index.insert_unique(hash, position, |&p| rehash(hasher, entries, names, p));
     }
 
+    /// Makes room for `targets` more targets whose names take `bytes`, in
+    /// one allocation each (wasm memory never shrinks: a chain of
+    /// doublings would keep its peak, the old and the new block at once).
+    pub(crate) fn reserve(&mut self, targets: usize, bytes: usize) {
+        self.entries.reserve_exact(targets);
+        self.names.reserve_exact(bytes);
+        let (entries, names, hasher) = (&self.entries, &self.names, &self.hasher);
+        self.index.reserve(targets, |&p| rehash(hasher, entries, names, p));
+    }
+
     /// Adds a target that is not there yet after the others; it joins the
     /// sorted order with the others that arrived at
     /// [`Targets::arrived_since`].
