@@ -77,8 +77,11 @@ pub struct AnswerRow<'a> {
     reason: TargetState,
     /// `None`: a target the removal hook retired in the last step.
     target: Option<&'a Target>,
-    /// The message the target last reported.
+    /// The message the target last reported, and its tags.
     message: &'a str,
+    tags: &'a [String],
+    /// Why the monitor hook failed it, when it did.
+    detail: &'a str,
 }
 
 impl<'a> AnswerRow<'a> {
@@ -109,7 +112,7 @@ impl<'a> AnswerRow<'a> {
 
     /// The tags the target last reported (none for a retired target).
     pub fn tags(&self) -> &'a [String] {
-        self.target.map_or(&[], |t| &t.tags)
+        self.tags
     }
 
     /// What the row's message depends on besides the entity: rows with
@@ -127,7 +130,7 @@ impl<'a> AnswerRow<'a> {
                 retired: false,
                 text: match self.reason {
                     TargetState::FailedUnhealthy => self.message,
-                    TargetState::FailedMonitor => t.detail.as_deref().unwrap_or(""),
+                    TargetState::FailedMonitor => self.detail,
                     _ => "",
                 },
             },
@@ -137,6 +140,8 @@ impl<'a> AnswerRow<'a> {
     fn of(targets: &'a Targets, (group, name, target): (&'a str, &'a str, &'a Target)) -> Self {
         AnswerRow {
             message: targets.text(target.message),
+            tags: targets.tag_list(target.tags),
+            detail: targets.text(target.detail),
             group,
             name,
             // A target with no expectation yet (no version was ever good
@@ -155,6 +160,8 @@ impl<'a> AnswerRow<'a> {
             reason: TargetState::Removed,
             target: None,
             message: "",
+            tags: &[],
+            detail: "",
         }
     }
 }
@@ -250,6 +257,8 @@ impl Entity {
                         reason: TargetState::Waiting,
                         target: None,
                         message: "",
+                        tags: &[],
+                        detail: "",
                     },
                 }
             })
@@ -355,7 +364,7 @@ impl Entity {
                 options.success_timeout_secs, options.duration_timeout_secs
             ),
             TargetState::FailedMonitor => {
-                format!("failed on {expected}: the monitor hook rejected it: {}", target.detail.as_deref().unwrap_or(""))
+                format!("failed on {expected}: the monitor hook rejected it: {}", self.targets.text(target.detail))
             }
             TargetState::RolledBack if !self.rolled_back_from.is_empty() => {
                 format!("rolling back to {expected}: an operator's rollbackTo left {}", self.version(self.rolled_back_from))

@@ -10,7 +10,8 @@ pub(crate) use crate::targets::Targets;
 /// One target of an entity. Versions are symbols of the entity's interner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
-    pub(crate) tags: Box<[String]>,
+    /// The tags it last reported, a symbol of its [`Targets`]' tag lists.
+    pub(crate) tags: Sym,
     /// The version the target last reported.
     pub(crate) reported: Sym,
     /// The version the engine expects it to run.
@@ -23,17 +24,15 @@ pub(crate) struct Target {
     /// Why the last step did not move it, when it waits for that reason
     /// (only ever on a `Waiting` judgement).
     pub(crate) hold: Option<Hold>,
-    /// Why the monitor hook failed it, when it did.
-    pub(crate) detail: Option<Box<str>>,
+    /// Why the monitor hook failed it, when it did (a symbol of its
+    /// [`Targets`]' texts; empty: it did not).
+    pub(crate) detail: Sym,
     pub(crate) last_seen: Timestamp,
     /// When its version or its error flag last changed.
     pub(crate) last_message: Timestamp,
     pub(crate) version_changed: Timestamp,
     /// When it was assigned its expected version.
     pub(crate) assigned: Timestamp,
-    /// Its [`Target::print`] when its entity's journal last wrote it (0:
-    /// never): bookkeeping of the journal, not state.
-    pub(crate) persisted: u64,
 }
 
 impl Target {
@@ -43,19 +42,18 @@ impl Target {
     pub(crate) fn arriving(reported: Sym, expected: Sym, now: Timestamp, options: &RolloutOptions) -> Self {
         let anchor = now.saturating_sub(options.success_timeout_ms());
         Target {
-            tags: Box::default(),
+            tags: Sym::EMPTY,
             reported,
             expected,
             message: Sym::EMPTY,
             is_error: false,
             judgement: Judgement::Waiting,
             hold: None,
-            detail: None,
+            detail: Sym::EMPTY,
             last_seen: now,
             last_message: anchor,
             version_changed: anchor,
             assigned: anchor,
-            persisted: 0,
         }
     }
 
@@ -64,13 +62,13 @@ impl Target {
     /// target, and a journal records for all of them at once). Equal prints
     /// mean, up to a 64-bit hash collision, an unchanged target. Versions
     /// count by symbol: an entity's symbols never change meaning.
-    /// `message` is the target's message (its symbol may be reused by
-    /// another text once the texts are compacted).
-    pub(crate) fn print(&self, message: &str) -> u64 {
+    /// `tags`, `message` and `detail` are the target's (by value: a symbol
+    /// may mean another text once the texts are compacted).
+    pub(crate) fn print(&self, tags: &[String], message: &str, detail: &str) -> u64 {
         use std::hash::BuildHasher;
         // `Hash` ends every string with 0xFF, a byte UTF-8 never holds: no
         // two lists of strings run together into the same bytes.
-        let strings = (&self.tags, message, &self.detail);
+        let strings = (tags, message, detail);
         let symbols = (self.reported.index(), self.expected.index(), self.is_error, self.reason());
         let times = (self.last_message, self.version_changed, self.assigned);
         // 0 means "never written".
@@ -397,7 +395,7 @@ pub(crate) fn view<'a>(versions: &'a Interner, targets: &'a Targets, group: &'a 
     TargetView {
         name,
         group,
-        tags: &target.tags,
+        tags: targets.tag_list(target.tags),
         version: versions.resolve(target.reported),
         expected_version: versions.resolve(target.expected),
         message: targets.text(target.message),

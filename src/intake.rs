@@ -129,24 +129,29 @@ pub(crate) fn record(entity: &mut Entity, reports: &[ReportRef<'_>], positions: 
             last = (entity.versions.intern(report.version), report.version);
         }
         let version = last.0;
-        let held = if *position == NEW { Some(Sym::EMPTY) } else { entity.targets.at(*position as usize).map(|(_, _, t)| t.message) };
-        let message = match held {
-            Some(sym) if entity.targets.text(sym) == report.message => sym,
+        let held = if *position == NEW { None } else { entity.targets.at(*position as usize).map(|(_, _, t)| (t.message, t.tags)) };
+        let (held_message, held_tags) = held.unwrap_or_default();
+        let message = match held_message {
+            sym if entity.targets.text(sym) == report.message => sym,
             _ if said.1 == report.message && !said.0.is_empty() => said.0,
             _ => {
                 said = (entity.targets.intern_text(report.message), report.message);
                 said.0
             }
         };
+        let tags = match held_tags {
+            sym if entity.targets.tag_list(sym) == report.tags => sym,
+            _ => entity.targets.intern_tags(report.tags),
+        };
         let target = if *position == NEW { None } else { entity.targets.at_mut(*position as usize) };
         if let Some(undo) = undo.as_deref_mut() {
             undo.reported.push((report.group.to_owned(), report.name.to_owned(), target.as_deref().cloned()));
         }
         match target {
-            Some(target) => update(target, report, version, message, now),
+            Some(target) => update(target, report, (version, message, tags), now),
             None => {
                 let mut target = Target::arriving(version, entity.lkg, now, &entity.options);
-                update(&mut target, report, version, message, now);
+                update(&mut target, report, (version, message, tags), now);
                 *position = u32::try_from(entity.targets.len()).unwrap_or(NEW);
                 entity.targets.append(report.group, report.name, target);
             }
@@ -156,7 +161,8 @@ pub(crate) fn record(entity: &mut Entity, reports: &[ReportRef<'_>], positions: 
     entity.targets.arrived_since(first);
 }
 
-fn update(target: &mut Target, report: &ReportRef<'_>, version: Sym, message: Sym, now: Timestamp) {
+/// `symbols`: the report's version, message and tags as the entity's.
+fn update(target: &mut Target, report: &ReportRef<'_>, (version, message, tags): (Sym, Sym, Sym), now: Timestamp) {
     target.last_seen = now;
     let version_changed = target.reported != version;
     if version_changed || target.is_error != report.is_error {
@@ -168,9 +174,7 @@ fn update(target: &mut Target, report: &ReportRef<'_>, version: Sym, message: Sy
     target.reported = version;
     target.is_error = report.is_error;
     target.message = message;
-    if *target.tags != *report.tags {
-        target.tags = report.tags.into();
-    }
+    target.tags = tags;
 }
 
 /// Step 2: a target not reported for more than 900 seconds is removed.

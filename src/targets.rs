@@ -7,7 +7,7 @@
 use hashbrown::HashTable;
 
 use crate::entity::Target;
-use crate::interner::{Interner, Sym};
+use crate::interner::{Interner, Sym, TagLists};
 
 /// One stored target: its group, where its name starts in [`Targets`]'
 /// text (it ends where the next entry's starts), and its state.
@@ -32,9 +32,15 @@ pub(crate) struct Targets {
     names: String,
     /// The groups' strings (a fleet has few).
     groups: Interner,
-    /// The targets' messages (a fleet reports few distinct ones); texts no
-    /// target holds any longer are dropped by [`Targets::compact_texts`].
+    /// The targets' messages and monitor verdicts (a fleet reports few
+    /// distinct ones); texts no target holds any longer are dropped by
+    /// [`Targets::compact_texts`].
     texts: Interner,
+    /// The targets' lists of tags.
+    tag_lists: TagLists,
+    /// While the entity keeps a journal: each entry's [`Target::print`]
+    /// when the journal last wrote it (0: never; missing at the end: never).
+    prints: Vec<u64>,
     /// Entry positions, by a hash of (group, name).
     index: HashTable<u32>,
     hasher: foldhash::fast::RandomState,
@@ -80,34 +86,95 @@ impl Targets {
         self.texts.intern(text)
     }
 
-    /// Drops the texts no target holds, once they outnumber the targets
-    /// (a fleet whose messages change keeps adding texts). Symbols change:
-    /// to be called when no target is held outside (between steps).
+    /// A list of tags of the targets', by its symbol.
+    pub(crate) fn tag_list(&self, sym: Sym) -> &[String] {
+        self.tag_lists.resolve(sym)
+    }
+
+    /// The symbol of a list of tags, adding it if it is new.
+    pub(crate) fn intern_tags(&mut self, tags: &[String]) -> Sym {
+        self.tag_lists.intern(tags)
+    }
+
+    /// Drops the texts and tag lists no target holds, once they outnumber
+    /// the targets (a fleet whose messages change keeps adding texts).
+    /// Symbols change: to be called when no target is held outside
+    /// (between steps).
     pub(crate) fn compact_texts(&mut self) {
-        if self.texts.len() <= self.entries.len().saturating_mul(2).saturating_add(1024) {
-            return;
+        let limit = self.entries.len().saturating_mul(2).saturating_add(1024);
+        if self.texts.len() > limit {
+            let mut texts = Interner::default();
+            for entry in &mut self.entries {
+                entry.target.message = texts.intern(self.texts.resolve(entry.target.message));
+                entry.target.detail = texts.intern(self.texts.resolve(entry.target.detail));
+            }
+            self.texts = texts;
         }
-        let mut texts = Interner::default();
-        for entry in &mut self.entries {
-            entry.target.message = texts.intern(self.texts.resolve(entry.target.message));
+        if self.tag_lists.len() > limit {
+            let mut lists = TagLists::default();
+            for entry in &mut self.entries {
+                entry.target.tags = lists.intern(self.tag_lists.resolve(entry.target.tags));
+            }
+            self.tag_lists = lists;
         }
-        self.texts = texts;
+    }
+
+    /// The target's print (see [`Target::print`]).
+    fn print(&self, target: &Target) -> u64 {
+        target.print(self.tag_list(target.tags), self.text(target.message), self.text(target.detail))
+    }
+
+    /// The target's print as it is now counts as written by the journal.
+    pub(crate) fn persisted(&mut self, group: &str, name: &str) {
+        let Some(position) = self.position(group, name) else { return };
+        let print = self.entries.get(position).map_or(0, |e| self.print(&e.target));
+        if self.prints.len() <= position {
+            self.prints.resize(self.entries.len(), 0);
+        }
+        if let Some(slot) = self.prints.get_mut(position) {
+            *slot = print;
+        }
+    }
+
+    /// The target with its texts and tags by value, to move it to another
+    /// [`Targets`] (see [`Targets::adopt`]).
+    fn portable(&self, target: Target) -> Portable {
+        Portable {
+            tags: self.tag_list(target.tags).into(),
+            message: self.text(target.message).into(),
+            detail: self.text(target.detail).into(),
+            target,
+        }
+    }
+
+    /// A target from another [`Targets`], its symbols made this one's.
+    pub(crate) fn adopt(&mut self, portable: Portable) -> Target {
+        let Portable { mut target, tags, message, detail } = portable;
+        target.tags = self.intern_tags(&tags);
+        target.message = self.intern_text(&message);
+        target.detail = self.intern_text(&detail);
+        target
     }
 
     /// Every target's print becomes its `persisted` one; answers, for each,
     /// whether it changed (or, with `seen`, whether it was last seen at
     /// another time).
     pub(crate) fn persist(&mut self, seen: Option<i64>) -> Vec<bool> {
-        let Targets { entries, texts, .. } = self;
-        entries
-            .iter_mut()
-            .map(|e| {
-                let print = e.target.print(texts.resolve(e.target.message));
-                let changed = print != e.target.persisted || seen.is_some_and(|s| e.target.last_seen != s);
-                e.target.persisted = print;
+        let mut prints = std::mem::take(&mut self.prints);
+        prints.resize(self.entries.len(), 0);
+        let changed = self
+            .entries
+            .iter()
+            .zip(prints.iter_mut())
+            .map(|(e, persisted)| {
+                let print = self.print(&e.target);
+                let changed = print != *persisted || seen.is_some_and(|s| e.target.last_seen != s);
+                *persisted = print;
                 changed
             })
-            .collect()
+            .collect();
+        self.prints = prints;
+        changed
     }
 
     /// The name of the entry at `position`.
@@ -185,6 +252,9 @@ impl Targets {
         let group = self.groups.intern(group);
         let position = slot(self.entries.len());
         self.entries.push(Entry { group, name: slot(self.names.len()), target });
+        if !self.prints.is_empty() {
+            self.prints.push(0);
+        }
         self.names.push_str(name);
         let hash = Self::hash(&self.hasher, group, name);
         let (entries, names, hasher) = (&self.entries, &self.names, &self.hasher);
@@ -280,21 +350,27 @@ impl Targets {
         if targets.is_empty() {
             return;
         }
-        let texts = self.texts.copy();
-        let mut all: Vec<(Box<str>, Box<str>, Target)> = std::mem::take(self).into_entries().map(|(g, n, t, _)| (g, n, t)).collect();
+        // The targets' symbols are of these texts and lists: they stay.
+        let (texts, tag_lists) = (self.texts.copy(), self.tag_lists.copy());
+        let mut prints = std::mem::take(&mut self.prints);
         let mut left = std::mem::take(&mut self.left);
+        let layout = self.layout;
+        let mut all: Vec<(Box<str>, Box<str>, Target)> = std::mem::take(self).into_entries().map(|(g, n, p)| (g, n, p.target)).collect();
         for (position, group, name, target) in targets {
             if let Some(left) = &mut left {
                 left.retain(|(g, n)| **g != *group || **n != *name);
             }
+            if !prints.is_empty() {
+                prints.insert(position.min(prints.len()), 0);
+            }
             all.insert(position.min(all.len()), (group.into(), name.into(), target));
         }
-        let layout = self.layout;
-        // The targets' symbols are of these texts.
         self.texts = texts;
+        self.tag_lists = tag_lists;
         self.extend(all);
         self.layout = layout;
         self.left = left;
+        self.prints = prints;
         self.relaid();
     }
 
@@ -320,11 +396,12 @@ impl Targets {
         // Where each entry moves (`u32::MAX`: it leaves).
         let mut moved = Vec::with_capacity(self.entries.len());
         let mut kept = 0u32;
-        let Targets { entries, names, groups, left, .. } = self;
+        let Targets { entries, names, groups, left, prints, .. } = self;
         for (position, entry) in entries.iter().enumerate() {
             let (group, name) = (groups.resolve(entry.group), name_in(entries, names, position));
             let stays = keep(group, name, &entry.target);
-            if let (false, Some(left), true) = (stays, left.as_mut(), entry.target.persisted != 0) {
+            let written = prints.get(position).is_some_and(|&p| p != 0);
+            if let (false, Some(left), true) = (stays, left.as_mut(), written) {
                 left.push((group.into(), name.into()));
             }
             moved.push(if stays { kept } else { u32::MAX });
@@ -352,6 +429,13 @@ impl Targets {
             }
         }
         self.entries.truncate(write);
+        if !self.prints.is_empty() {
+            let mut at = 0usize;
+            self.prints.retain(|_| {
+                at = at.saturating_add(1);
+                moved.get(at.saturating_sub(1)).is_some_and(|&m| m != u32::MAX)
+            });
+        }
         bytes.truncate(to);
         // Whole names moved whole: the text is UTF-8 as it was.
         self.names = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
@@ -401,6 +485,8 @@ impl Targets {
             names: self.names.clone(),
             groups: self.groups.copy(),
             texts: self.texts.copy(),
+            tag_lists: self.tag_lists.copy(),
+            prints: self.prints.clone(),
             index: self.index.clone(),
             hasher: self.hasher.clone(),
             sorted: self.sorted.to_vec(),
@@ -468,17 +554,15 @@ impl Targets {
         (0..self.entries.len()).filter_map(|p| self.at(p))
     }
 
-    /// Every target, moved out, in the order stored, with its message (its
-    /// symbol is of these targets' texts: another [`Targets`] interns it
-    /// again).
-    pub(crate) fn into_entries(self) -> impl Iterator<Item = (Box<str>, Box<str>, Target, Box<str>)> {
-        let Targets { entries, names, groups, texts, .. } = self;
+    /// Every target, moved out, in the order stored (see
+    /// [`Targets::adopt`]).
+    pub(crate) fn into_entries(mut self) -> impl Iterator<Item = (Box<str>, Box<str>, Portable)> {
+        let entries = std::mem::take(&mut self.entries);
         let starts: Vec<usize> = entries.iter().map(|e| e.name as usize).collect();
         entries.into_iter().enumerate().map(move |(i, e)| {
-            let end = starts.get(i.saturating_add(1)).copied().unwrap_or(names.len());
-            let name = starts.get(i).and_then(|&s| names.get(s..end)).unwrap_or_default();
-            let message = Box::from(texts.resolve(e.target.message));
-            (Box::from(groups.resolve(e.group)), Box::from(name), e.target, message)
+            let end = starts.get(i.saturating_add(1)).copied().unwrap_or(self.names.len());
+            let name = starts.get(i).and_then(|&s| self.names.get(s..end)).unwrap_or_default();
+            (Box::from(self.groups.resolve(e.group)), Box::from(name), self.portable(e.target))
         })
     }
 
@@ -524,6 +608,14 @@ impl Targets {
         let end = self.sorted.partition_point(|p| in_group(p).is_some_and(|g| g <= group));
         self.sorted.get(start..end.max(start)).unwrap_or_default().iter().filter_map(|&p| self.at(p as usize))
     }
+}
+
+/// A target with its tags and texts by value (see [`Targets::adopt`]).
+pub(crate) struct Portable {
+    target: Target,
+    tags: Box<[String]>,
+    message: Box<str>,
+    detail: Box<str>,
 }
 
 /// The name of entry `position`: from where it starts to where the next

@@ -273,19 +273,18 @@ pub(super) fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: Extr
             let (judgement, hold) = judgement::of_reason(reason)
                 .ok_or_else(|| format!("target \"{}\" of group \"{}\" is stored as removed", t.name, group.name))?;
             let target = Target {
-                tags: t.tags.into_boxed_slice(),
+                tags: targets.intern_tags(&t.tags),
                 reported: sym(t.reported)?,
                 expected: sym(t.expected)?,
                 message: targets.intern_text(message),
                 is_error: t.is_error,
                 judgement,
                 hold,
-                detail: t.detail.map(String::into_boxed_str),
+                detail: targets.intern_text(t.detail.as_deref().unwrap_or_default()),
                 last_seen: e.time_base.wrapping_add(t.last_seen),
                 last_message: e.time_base.wrapping_add(t.last_message),
                 version_changed: e.time_base.wrapping_add(t.version_changed),
                 assigned: e.time_base.wrapping_add(t.assigned),
-                persisted: 0,
             };
             decoded.push((group.name.clone(), t.name, target));
         }

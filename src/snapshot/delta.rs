@@ -253,11 +253,10 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
     entity.log.next_seq = log.next_seq;
     let mut arrived = Vec::new();
     let mut incoming = Vec::with_capacity(targets.len());
-    for (group, name, mut target, message) in targets.into_entries() {
+    for (group, name, target) in targets.into_entries() {
+        let mut target = entity.targets.adopt(target);
         target.reported = map(target.reported);
         target.expected = map(target.expected);
-        target.persisted = target.print(&message);
-        target.message = entity.targets.intern_text(&message);
         incoming.push((group, name, target));
     }
     entity.options = options;
@@ -276,6 +275,7 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
     for (_, _, target) in entity.targets.iter_mut() {
         target.last_seen = seen;
     }
+    let written: Vec<(Box<str>, Box<str>)> = incoming.iter().map(|(g, n, _)| (g.clone(), n.clone())).collect();
     for (group, name, target) in incoming {
         match entity.targets.get_mut(&group, &name) {
             Some(slot) => *slot = target,
@@ -283,6 +283,10 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
         }
     }
     entity.targets.extend(arrived);
+    // What the delta holds is what its writer's journal wrote.
+    for (group, name) in &written {
+        entity.targets.persisted(group, name);
+    }
     entity.targets.rewind();
     entity.hints.clear();
     entity.hints_exact = None;

@@ -256,13 +256,13 @@ pub(super) fn encode_core<'a>(
         }
         let target = TargetOut {
             name: target_name,
-            tags: &t.tags,
+            tags: entity.targets.tag_list(t.tags),
             reported: versions.version(v, t.reported),
             expected: versions.version(v, t.expected),
             message: messages.index(entity.targets.text(t.message)).saturating_sub(1),
             is_error: t.is_error,
             state: state_code(t.reason()),
-            detail: t.detail.as_deref(),
+            detail: Some(entity.targets.text(t.detail)).filter(|d| !d.is_empty()),
             last_seen: t.last_seen.wrapping_sub(time_base),
             last_message: t.last_message.wrapping_sub(time_base),
             version_changed: t.version_changed.wrapping_sub(time_base),

@@ -475,7 +475,7 @@ fn advance(entity: &mut Entity, tally: &Tally, now: Timestamp) {
 fn halt(entity: &mut Entity) {
     let lkb = entity.lkb;
     for (_, _, target) in entity.targets.iter_mut() {
-        target.detail = None;
+        target.detail = Sym::EMPTY;
         target.judge(if target.expected == lkb { Judgement::Halted } else { Judgement::Waiting });
     }
 }

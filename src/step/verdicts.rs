@@ -28,6 +28,9 @@ pub(super) fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookCo
     // Where the targets judged in this step are stored.
     let mut judged_now: Vec<usize> = Vec::new();
     let rejected = monitor_hook(entity, hooks, ctx, desired);
+    let targets = &mut entity.targets;
+    let rejected: Option<HashMap<usize, Sym>> =
+        rejected.map(|r| r.into_iter().map(|(position, why)| (position, targets.intern_text(&why))).collect());
     for (position, (_, _, target)) in entity.targets.iter_mut().enumerate() {
         if rolling_back && !target.expected.is_empty() && target.expected != lkg {
             tally.expecting_other = tally.expecting_other.saturating_add(1);
@@ -39,19 +42,19 @@ pub(super) fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookCo
             // saying so until the rollback moves it.
             if !(rolling_back && target.judgement.is_failed() && target.expected == lkb) {
                 target.judge(Judgement::Waiting);
-                target.detail = None;
+                target.detail = Sym::EMPTY;
             }
             tally.available = tally.available.saturating_add(1);
             continue;
         }
-        target.detail = None;
+        target.detail = Sym::EMPTY;
         let before = target.judgement;
         let runs = target.reported == desired;
         let mut verdict = None;
         if runs {
-            if let Some(why) = rejected.as_ref().and_then(|r| r.get(&position)) {
+            if let Some(&why) = rejected.as_ref().and_then(|r| r.get(&position)) {
                 verdict = Some(Judgement::Failed(Failure::Monitor));
-                target.detail = Some(why.as_str().into());
+                target.detail = why;
             }
             // A target that succeeded and still runs the version without
             // error stays succeeded: a success timeout raised since does
