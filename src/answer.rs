@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use crate::entity::{Entity, Removed, Target, Targets};
 use crate::interner::Sym;
-use crate::model::{ExpectedState, ReportRef, TargetState};
+use crate::model::{each, ExpectedState, ReportRef, Reported, TargetState};
 
 /// An entity's answer, borrowed from it: its rows, and the version and
 /// message of each. Rows with equal [`VersionKey`]s or [`MessageKey`]s
@@ -30,9 +30,21 @@ impl<'e> Answer<'e> {
         self.entity.rows(group)
     }
 
+    /// Every row of [`Answer::rows`]`(None)`, one at a time (nothing is
+    /// collected), and how many there are.
+    pub fn each_row(&self) -> (usize, impl Iterator<Item = AnswerRow<'e>> + 'e) {
+        let targets = &self.entity.targets;
+        (targets.len(), targets.sorted().map(move |t| AnswerRow::of(targets, t)))
+    }
+
     /// The rows aligned with the report just taken: see
     /// [`Engine::orchestrate_aligned`](crate::Engine::orchestrate_aligned).
     pub fn rows_aligned(&self, reports: &[ReportRef<'_>]) -> AlignedRows<'e> {
+        self.entity.rows_aligned(&reports)
+    }
+
+    /// [`Answer::rows_aligned`] for a report kept in any form.
+    pub fn rows_aligned_to(&self, reports: &dyn Reported) -> AlignedRows<'e> {
         self.entity.rows_aligned(reports)
     }
 
@@ -69,6 +81,7 @@ impl<'e> Answer<'e> {
 pub struct VersionKey(Sym);
 
 /// One row of an answer, borrowed from the entity: see [`Answer`].
+#[derive(Clone)]
 pub struct AnswerRow<'a> {
     group: &'a str,
     name: &'a str,
@@ -77,11 +90,8 @@ pub struct AnswerRow<'a> {
     reason: TargetState,
     /// `None`: a target the removal hook retired in the last step.
     target: Option<&'a Target>,
-    /// The message the target last reported, and its tags.
-    message: &'a str,
-    tags: &'a [String],
-    /// Why the monitor hook failed it, when it did.
-    detail: &'a str,
+    /// The entity's targets: the target's texts are theirs.
+    targets: &'a Targets,
 }
 
 impl<'a> AnswerRow<'a> {
@@ -112,7 +122,7 @@ impl<'a> AnswerRow<'a> {
 
     /// The tags the target last reported (none for a retired target).
     pub fn tags(&self) -> &'a [String] {
-        self.tags
+        self.target.map_or(&[], |t| self.targets.tag_list(t.tags))
     }
 
     /// What the row's message depends on besides the entity: rows with
@@ -129,8 +139,8 @@ impl<'a> AnswerRow<'a> {
                 is_error: t.is_error,
                 retired: false,
                 text: match self.reason {
-                    TargetState::FailedUnhealthy => self.message,
-                    TargetState::FailedMonitor => self.detail,
+                    TargetState::FailedUnhealthy => self.targets.text(t.message),
+                    TargetState::FailedMonitor => self.targets.text(t.detail),
                     _ => "",
                 },
             },
@@ -139,9 +149,7 @@ impl<'a> AnswerRow<'a> {
 
     fn of(targets: &'a Targets, (group, name, target): (&'a str, &'a str, &'a Target)) -> Self {
         AnswerRow {
-            message: targets.text(target.message),
-            tags: targets.tag_list(target.tags),
-            detail: targets.text(target.detail),
+            targets,
             group,
             name,
             // A target with no expectation yet (no version was ever good
@@ -152,16 +160,14 @@ impl<'a> AnswerRow<'a> {
         }
     }
 
-    fn removed(removed: &'a Removed) -> Self {
+    fn removed(targets: &'a Targets, removed: &'a Removed) -> Self {
         AnswerRow {
             group: &removed.id.group,
             name: &removed.id.name,
             version: removed.version,
             reason: TargetState::Removed,
             target: None,
-            message: "",
-            tags: &[],
-            detail: "",
+            targets,
         }
     }
 }
@@ -224,11 +230,10 @@ impl Entity {
     /// did, with no lookup by name. Right after that step (`reports` are
     /// the ones it took), where it found each target is known exactly and
     /// not even checked.
-    pub(crate) fn rows_aligned<'s>(&'s self, reports: &[ReportRef<'_>]) -> AlignedRows<'s> {
-        let exact = self.hints_exact == Some(self.targets.layout()) && self.hints.len() == reports.len();
+    pub(crate) fn rows_aligned<'s>(&'s self, reports: &dyn Reported) -> AlignedRows<'s> {
+        let exact = self.hints_exact == Some(self.targets.layout()) && self.hints.len() == reports.count();
         let mut covered = vec![false; self.targets.len()];
-        let reported = reports
-            .iter()
+        let reported = each(reports)
             .enumerate()
             .map(|(i, report)| {
                 let hint = self.hints.get(i).copied().unwrap_or(u32::MAX);
@@ -246,7 +251,7 @@ impl Entity {
                 // (Only a reported row answers it: a report row needs its
                 // answer, and the columns say `removed`, tear it down.)
                 match self.removed.iter().find(|r| r.id.group == report.group && r.id.name == report.name) {
-                    Some(removed) => AnswerRow::removed(removed),
+                    Some(removed) => AnswerRow::removed(&self.targets, removed),
                     // After a step every reported target is known or was
                     // removed; should that ever not hold, the target is
                     // told to keep what it runs.
@@ -256,9 +261,7 @@ impl Entity {
                         version: self.versions.lookup(report.version).unwrap_or(Sym::EMPTY),
                         reason: TargetState::Waiting,
                         target: None,
-                        message: "",
-                        tags: &[],
-                        detail: "",
+                        targets: &self.targets,
                     },
                 }
             })

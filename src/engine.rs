@@ -10,7 +10,7 @@ use crate::entity::Entity;
 use crate::error::Error;
 use crate::hooks::{ControllerKind, ControllerSettings, MonitoringController, TargetController};
 use crate::log::{Event, Rollout};
-use crate::model::{AlignedAnswer, ExpectedState, ReportRef, RolloutInfo, RolloutOptions, TargetReport, TargetState, Timestamp};
+use crate::model::{AlignedAnswer, ExpectedState, ReportRef, Reported, RolloutInfo, RolloutOptions, TargetReport, TargetState, Timestamp};
 use crate::plan::Schedule;
 use crate::snapshot;
 use crate::step::{self, StepNames};
@@ -249,7 +249,6 @@ impl Engine {
         reports: &[TargetReport],
         now: Timestamp,
     ) -> Result<Vec<ExpectedState>, Error> {
-        let reports: Vec<ReportRef<'_>> = reports.iter().map(TargetReport::borrowed).collect();
         let entity = self.step(namespace, entity, &reports, now)?;
         Ok(entity.expected_states(None))
     }
@@ -264,6 +263,12 @@ impl Engine {
         reports: &[ReportRef<'_>],
         now: Timestamp,
     ) -> Result<Answer<'_>, Error> {
+        self.step(namespace, entity, &reports, now).map(Answer::new)
+    }
+
+    /// [`orchestrate_borrowed`](Self::orchestrate_borrowed) for a report
+    /// kept in any form (see [`Reported`]): nothing is copied per target.
+    pub fn orchestrate_reported(&mut self, namespace: &str, entity: &str, reports: &dyn Reported, now: Timestamp) -> Result<Answer<'_>, Error> {
         self.step(namespace, entity, reports, now).map(Answer::new)
     }
 
@@ -279,7 +284,6 @@ impl Engine {
         reports: &[TargetReport],
         now: Timestamp,
     ) -> Result<AlignedAnswer, Error> {
-        let reports: Vec<ReportRef<'_>> = reports.iter().map(TargetReport::borrowed).collect();
         let entity = self.step(namespace, entity, &reports, now)?;
         let rows = entity.rows_aligned(&reports);
         let mut states = entity.states(rows.reported.into_iter().chain(rows.others));
@@ -290,11 +294,10 @@ impl Engine {
     /// Records `reports` and runs one step at `now`, like
     /// [`orchestrate`](Self::orchestrate), without building the answer.
     pub fn report(&mut self, namespace: &str, entity: &str, reports: &[TargetReport], now: Timestamp) -> Result<(), Error> {
-        let reports: Vec<ReportRef<'_>> = reports.iter().map(TargetReport::borrowed).collect();
         self.step(namespace, entity, &reports, now).map(|_| ())
     }
 
-    fn step(&mut self, namespace: &str, entity: &str, reports: &[ReportRef<'_>], now: Timestamp) -> Result<&Entity, Error> {
+    fn step(&mut self, namespace: &str, entity: &str, reports: &dyn Reported, now: Timestamp) -> Result<&Entity, Error> {
         check_name("namespace", namespace)?;
         check_name("entity", entity)?;
         let names = StepNames { namespace, entity };

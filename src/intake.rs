@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use crate::entity::{Entity, Target, Targets};
 use crate::error::Error;
 use crate::interner::Sym;
-use crate::model::{secs_to_ms, ReportRef, Timestamp, ZOMBIE_AFTER_SECS};
+use crate::model::{each, secs_to_ms, ReportRef, Reported, Timestamp, ZOMBIE_AFTER_SECS};
 use crate::phase::Phase;
 
 /// A report entry's position among the targets when it is not there yet.
@@ -16,7 +16,7 @@ pub(crate) const NEW: u32 = u32::MAX;
 
 /// Rejects a report that cannot be applied whole: a target without a name,
 /// without a version, or named twice.
-pub(crate) fn validate_reports(reports: &[ReportRef<'_>]) -> Result<(), Error> {
+pub(crate) fn validate_reports(reports: &dyn Reported) -> Result<(), Error> {
     locate(&Targets::default(), reports, &mut Vec::new())
 }
 
@@ -27,20 +27,24 @@ pub(crate) fn validate_reports(reports: &[ReportRef<'_>]) -> Result<(), Error> {
 /// in with where each report entry is expected (the last report's
 /// positions: see [`Targets::position_hinted`]) and goes out with where
 /// each is.
-pub(crate) fn locate(targets: &Targets, reports: &[ReportRef<'_>], positions: &mut Vec<u32>) -> Result<(), Error> {
-    positions.resize(reports.len(), NEW);
+pub(crate) fn locate(targets: &Targets, reports: &dyn Reported, positions: &mut Vec<u32>) -> Result<(), Error> {
+    let count = reports.count();
+    positions.resize(count, NEW);
     let mut seen = vec![false; targets.len()];
     // Report entries of new targets, by a hash of (group, name).
     let mut new: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
     let hasher = foldhash::fast::RandomState::default();
-    let key = |i: u32| reports.get(i as usize).map_or(("", ""), |r| (r.group, r.name));
+    let key = |i: u32| {
+        let r = reports.report(i as usize);
+        (r.group, r.name)
+    };
     let hash = |i: u32| std::hash::BuildHasher::hash_one(&hasher, key(i));
-    for ((i, report), slot) in reports.iter().enumerate().zip(positions.iter_mut()) {
+    for ((i, report), slot) in each(reports).enumerate().zip(positions.iter_mut()) {
         let target = || format!("\"{}\" in group \"{}\"", report.name, report.group);
         if report.name.is_empty() {
             // Nameless: named by its place in the report (1-based, as a person counts).
             return Err(Error::InvalidTarget {
-                target: format!("{} (group \"{}\")", crate::error::report_entry(i, reports.len()), report.group),
+                target: format!("{} (group \"{}\")", crate::error::report_entry(i, count), report.group),
                 reason: "a reported target needs a non-empty name".into(),
             });
         }
@@ -111,10 +115,9 @@ impl Undo {
 /// `positions` are where [`locate`] found the reported targets; a new
 /// one's becomes where it is stored (after all the others, in the report's
 /// order).
-pub(crate) fn record(entity: &mut Entity, reports: &[ReportRef<'_>], positions: &mut [u32], now: Timestamp, mut undo: Option<&mut Undo>) {
+pub(crate) fn record(entity: &mut Entity, reports: &dyn Reported, positions: &mut [u32], now: Timestamp, mut undo: Option<&mut Undo>) {
     let first = entity.targets.len();
-    let (arriving, bytes) = reports
-        .iter()
+    let (arriving, bytes) = each(reports)
         .zip(positions.iter())
         .filter(|(_, &p)| p == NEW)
         .fold((0usize, 0usize), |(n, bytes), (r, _)| (n.saturating_add(1), bytes.saturating_add(r.name.len())));
@@ -124,7 +127,7 @@ pub(crate) fn record(entity: &mut Entity, reports: &[ReportRef<'_>], positions: 
     let mut last = (Sym::EMPTY, "");
     // The same for messages, interned only when a target's changes.
     let mut said = (Sym::EMPTY, "");
-    for (report, position) in reports.iter().zip(positions.iter_mut()) {
+    for (report, position) in each(reports).zip(positions.iter_mut()) {
         if last.1 != report.version {
             last = (entity.versions.intern(report.version), report.version);
         }
@@ -148,10 +151,10 @@ pub(crate) fn record(entity: &mut Entity, reports: &[ReportRef<'_>], positions: 
             undo.reported.push((report.group.to_owned(), report.name.to_owned(), target.as_deref().cloned()));
         }
         match target {
-            Some(target) => update(target, report, (version, message, tags), now),
+            Some(target) => update(target, &report, (version, message, tags), now),
             None => {
                 let mut target = Target::arriving(version, entity.lkg, now, &entity.options);
-                update(&mut target, report, (version, message, tags), now);
+                update(&mut target, &report, (version, message, tags), now);
                 *position = u32::try_from(entity.targets.len()).unwrap_or(NEW);
                 entity.targets.append(report.group, report.name, target);
             }

@@ -53,7 +53,7 @@ pub use error::{report_entry, Error, ErrorCode, HookError};
 pub use hooks::{ControllerKind, HookContext, MonitoringController, TargetController, TargetView, MAX_CONTROLLER_SETTINGS};
 pub use log::{Event, EventKind, Outcome, Rollout, HISTORY_LIMIT};
 pub use model::{
-    AlignedAnswer, Amount, ExpectedState, PlanStep, ReportRef, RolloutInfo, RolloutOptions, RolloutPhase, TargetId, TargetReport, TargetState, Timestamp,
+    AlignedAnswer, Amount, ExpectedState, PlanStep, ReportRef, Reported, RolloutInfo, RolloutOptions, RolloutPhase, TargetId, TargetReport, TargetState, Timestamp,
     DEFAULT_MAX_EVENTS, MAX_COUNT, MAX_EVENTS_LIMIT, MAX_TIMEOUT_SECS, ZOMBIE_AFTER_SECS,
 };
 pub use plan::{Schedule, ScheduledStep, StepStatus};

@@ -459,6 +459,41 @@ pub struct ReportRef<'a> {
     pub is_error: bool,
 }
 
+/// A report the step reads one target at a time, wherever it is kept: a
+/// slice of [`TargetReport`]s or [`ReportRef`]s, or a caller's own columns
+/// (the JS binding's packed report): no borrowed copy of it is made.
+pub trait Reported {
+    /// How many targets it reports.
+    fn count(&self) -> usize;
+    /// Report `i` (an empty one past the end).
+    fn report(&self, i: usize) -> ReportRef<'_>;
+}
+
+impl Reported for &[ReportRef<'_>] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn report(&self, i: usize) -> ReportRef<'_> {
+        self.get(i).copied().unwrap_or_default()
+    }
+}
+
+impl Reported for &[TargetReport] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn report(&self, i: usize) -> ReportRef<'_> {
+        self.get(i).map(TargetReport::borrowed).unwrap_or_default()
+    }
+}
+
+/// Every report of `reports`, in order.
+pub(crate) fn each(reports: &dyn Reported) -> impl Iterator<Item = ReportRef<'_>> + '_ {
+    (0..reports.count()).map(move |i| reports.report(i))
+}
+
 impl TargetReport {
     /// The report, borrowed.
     pub fn borrowed(&self) -> ReportRef<'_> {

@@ -14,7 +14,7 @@ use crate::intake::{forget_zombies, locate, record, Undo};
 use crate::interner::Sym;
 use crate::judgement::{Hold, Judgement};
 use crate::log::EventKind;
-use crate::model::{secs_to_ms, ReportRef, Timestamp};
+use crate::model::{each, secs_to_ms, Reported, Timestamp};
 use crate::plan;
 
 mod moves;
@@ -72,7 +72,7 @@ impl Tally {
 pub(crate) fn run(
     entity: &mut Entity,
     names: &StepNames<'_>,
-    reports: &[ReportRef<'_>],
+    reports: &dyn Reported,
     now: Timestamp,
     mut metrics: Option<&mut (dyn MetricProvider + '_)>,
 ) -> Result<(), Error> {
@@ -110,7 +110,7 @@ pub(crate) fn run(
     // step may have moved targets since: they are looked up again).
     if result.as_ref().ok() != Some(&entity.targets.layout()) {
         let targets = &entity.targets;
-        for (hint, r) in positions.iter_mut().zip(reports) {
+        for (hint, r) in positions.iter_mut().zip(each(reports)) {
             *hint = targets.position(r.group, r.name).map_or(u32::MAX, |p| u32::try_from(p).unwrap_or(u32::MAX));
         }
     }
@@ -126,7 +126,7 @@ fn run_with_hooks(
     entity: &mut Entity,
     hooks: &mut EntityHooks,
     names: &StepNames<'_>,
-    reports: &[ReportRef<'_>],
+    reports: &dyn Reported,
     positions: &mut [u32],
     now: Timestamp,
     // `Some` when a measurement is due: with the provider, if one is set.
@@ -141,7 +141,7 @@ fn run_with_hooks(
     let layout = entity.targets.layout();
 
     // A report naming every target leaves no zombie: nothing to look for.
-    if reports.len() < entity.targets.len() {
+    if reports.count() < entity.targets.len() {
         forget_zombies(entity, now, undo.as_mut()); // step 2
     }
     let starts = entity.rolling.is_empty();

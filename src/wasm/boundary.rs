@@ -113,10 +113,10 @@ impl TagLists {
 }
 
 impl Field {
-    fn values(&self) -> impl Iterator<Item = &str> {
-        let table: Vec<&str> = parts(&self.text, &self.ends).collect();
-        // Every index was checked against the table when it crossed.
-        self.index.iter().map(move |&i| table.get(i as usize).copied().unwrap_or_default())
+    /// Target `i`'s value (every index was checked against the table when
+    /// it crossed).
+    fn value(&self, i: usize) -> &str {
+        self.index.get(i).map_or("", |&v| part(&self.text, &self.ends, v as usize))
     }
 }
 
@@ -129,28 +129,38 @@ impl Reports {
         }
     }
 
-    /// The reports as the step reads them, borrowed: the packed form needs
-    /// no string of its own per target.
-    pub(crate) fn refs(&self) -> Vec<ReportRef<'_>> {
+}
+
+/// The step reads the packed form where it is: no string and no borrowed
+/// copy of its own per target.
+impl crate::Reported for Reports {
+    fn count(&self) -> usize {
         match self {
-            Reports::Plain(reports) => reports.iter().map(TargetReport::borrowed).collect(),
-            Reports::Packed { names: (text, ends), fields: [groups, versions, messages], errors, tags, .. } => parts(text, ends)
-                .zip(groups.values())
-                .zip(versions.values())
-                .zip(messages.values())
-                .zip(errors)
-                .enumerate()
-                .map(|(i, ((((name, group), version), message), &is_error))| ReportRef {
-                    name,
-                    group,
-                    tags: tags.as_ref().map_or(&[], |tags| tags.get(i)),
-                    version,
-                    message,
-                    is_error: is_error == 1,
-                })
-                .collect(),
+            Reports::Plain(reports) => reports.len(),
+            Reports::Packed { errors, .. } => errors.len(),
         }
     }
+
+    fn report(&self, i: usize) -> ReportRef<'_> {
+        match self {
+            Reports::Plain(reports) => reports.get(i).map(TargetReport::borrowed).unwrap_or_default(),
+            Reports::Packed { names: (text, ends), fields: [groups, versions, messages], errors, tags, .. } => ReportRef {
+                name: part(text, ends, i),
+                group: groups.value(i),
+                tags: tags.as_ref().map_or(&[], |tags| tags.get(i)),
+                version: versions.value(i),
+                message: messages.value(i),
+                is_error: errors.get(i) == Some(&1),
+            },
+        }
+    }
+}
+
+/// Part `i` of a packed text (`ends[i]` is where it ends).
+fn part<'a>(text: &'a str, ends: &[usize], i: usize) -> &'a str {
+    let start = if i == 0 { 0 } else { ends.get(i.wrapping_sub(1)).copied().unwrap_or(0) };
+    let end = ends.get(i).copied().unwrap_or(start);
+    text.get(start..end).unwrap_or_default()
 }
 
 /// The strings of one packed text.
@@ -335,7 +345,7 @@ fn failed() -> Vec<u8> {
 /// The entity's answer (every target, or one group's) as JS objects.
 pub(crate) fn answer_to_js(answer: Answer<'_>, group: Option<&str>) -> JsValue {
     let rows = answer.rows(group);
-    let states = rows_to_js(answer, &rows, None);
+    let states = rows_to_js(answer, rows.len(), rows.iter().cloned(), None);
     // The targets that reported tags carry them (few, usually: a property
     // set on those alone, not a field on every row).
     if let Some(states) = states.dyn_ref::<Array>() {
@@ -356,26 +366,27 @@ pub(crate) fn answer_to_js(answer: Answer<'_>, group: Option<&str>) -> JsValue {
 /// report's own strings naming its targets ([`Reports::names`]), which the
 /// answer hands back where it can instead of making new ones.
 pub(crate) fn answer_to_report(answer: Answer<'_>, names: Option<(JsValue, usize)>) -> JsValue {
-    let rows = answer.rows(None);
+    let (count, rows) = answer.each_row();
     match names.and_then(|(strings, count)| Some((strings, answer.report_rows(count)?))) {
-        Some((strings, from)) => rows_to_js(answer, &rows, Some((&strings, from))),
-        None => rows_to_js(answer, &rows, None),
+        Some((strings, from)) => rows_to_js(answer, count, rows, Some((&strings, from))),
+        None => rows_to_js(answer, count, rows, None),
     }
 }
 
 /// `reused`: the report's names, and for each row the report row that
 /// named it (`u32::MAX`: none).
-fn rows_to_js<'e>(answer: Answer<'e>, rows: &[AnswerRow<'e>], reused: Option<(&JsValue, Vec<u32>)>) -> JsValue {
+/// `rows` are `count` rows.
+fn rows_to_js<'e>(answer: Answer<'e>, count: usize, rows: impl Iterator<Item = AnswerRow<'e>>, reused: Option<(&JsValue, Vec<u32>)>) -> JsValue {
     let (strings, mut name_from) = match reused {
-        Some((strings, from)) if from.len() == rows.len() => (strings.clone(), from),
-        _ => (JsValue::UNDEFINED, vec![u32::MAX; rows.len()]),
+        Some((strings, from)) if from.len() == count => (strings.clone(), from),
+        _ => (JsValue::UNDEFINED, vec![u32::MAX; count]),
     };
     let mut text = String::new();
     let mut lengths = Vec::new();
     let mut groups = Dictionary::new();
-    let mut group_of = Vec::with_capacity(rows.len());
-    let mut tables = Tables::new(answer, rows.len());
-    for (row, from) in rows.iter().zip(name_from.iter_mut()) {
+    let mut group_of = Vec::with_capacity(count);
+    let mut tables = Tables::new(answer, count);
+    for (row, from) in rows.zip(name_from.iter_mut()) {
         // A report's name with a lone surrogate was stored with U+FFFD in
         // its place: such a name is sent as stored.
         let (name, group) = (row.name(), row.group());
@@ -385,7 +396,7 @@ fn rows_to_js<'e>(answer: Answer<'e>, rows: &[AnswerRow<'e>], reused: Option<(&J
             lengths.push(utf16_len(name));
         }
         group_of.push(groups.index_of(group, || group));
-        tables.push(row);
+        tables.push(&row);
     }
     let Tables { versions, version_of, messages, message_of, reason_of, .. } = tables;
     unpack_answer(
@@ -407,15 +418,15 @@ fn rows_to_js<'e>(answer: Answer<'e>, rows: &[AnswerRow<'e>], reused: Option<(&J
 
 /// The answer to a report in columns (`orchestrateColumns`): typed arrays
 /// aligned with the report, and the entity's other targets as objects.
-pub(crate) fn answer_columns_to_js(answer: Answer<'_>, reports: &[ReportRef<'_>]) -> JsValue {
-    let rows = answer.rows_aligned(reports);
+pub(crate) fn answer_columns_to_js(answer: Answer<'_>, reports: &Reports) -> JsValue {
+    let rows = answer.rows_aligned_to(reports);
     let mut tables = Tables::new(answer, rows.reported.len());
     let mut is_error = Vec::with_capacity(rows.reported.len());
     for row in &rows.reported {
         tables.push(row);
         is_error.push(u8::from(row.is_error()));
     }
-    let others = rows_to_js(answer, &rows.others, None);
+    let others = rows_to_js(answer, rows.others.len(), rows.others.iter().cloned(), None);
     let Tables { versions, version_of, messages, message_of, reason_of, .. } = tables;
     answer_columns(&versions.values, version_of, &messages.values, message_of, &reasons(), reason_of, is_error, others)
 }

@@ -399,7 +399,7 @@ impl Orchestrator {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let reports = reports_from_js(&reports).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
-        let answer = self.engine.orchestrate_borrowed(&ns, &entity, &reports.refs(), now).map_err(error_to_js)?;
+        let answer = self.engine.orchestrate_reported(&ns, &entity, &reports, now).map_err(error_to_js)?;
         // The report's copy is not needed for the answer (its JS strings
         // are): free it first, so that the two never take wasm memory
         // (which never shrinks) at once.
@@ -439,9 +439,8 @@ impl Orchestrator {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let reports = columns_from_js(&columns).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
-        let refs = reports.refs();
-        let answer = self.engine.orchestrate_borrowed(&ns, &entity, &refs, now).map_err(error_to_js)?;
-        Ok(answer_columns_to_js(answer, &refs))
+        let answer = self.engine.orchestrate_reported(&ns, &entity, &reports, now).map_err(error_to_js)?;
+        Ok(answer_columns_to_js(answer, &reports))
     }
 
     /// Records and orchestrates like `orchestrate`, answering nothing; read
@@ -460,7 +459,7 @@ impl Orchestrator {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let reports = reports_from_js(&reports).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
-        self.engine.orchestrate_borrowed(&ns, &entity, &reports.refs(), now).map(drop).map_err(error_to_js)
+        self.engine.orchestrate_reported(&ns, &entity, &reports, now).map(drop).map_err(error_to_js)
     }
 
     /// The current expected states, of one group when `group` is given (an
