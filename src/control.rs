@@ -6,6 +6,7 @@
 //! nothing in flight, resume when not paused) changes nothing, not even the
 //! event log.
 
+use crate::entity::Time;
 use crate::entity::{Entity, Progress};
 use crate::error::Error;
 use crate::judgement::Judgement;
@@ -81,8 +82,8 @@ impl Entity {
             // failing on time through the pause (safety is never paused):
             // its deadline does not move.
             let erroring = target.reported == target.expected && target.is_error;
-            if target.judgement == Judgement::InFlight && target.assigned <= since && !erroring {
-                target.assigned = target.assigned.saturating_add(paused);
+            if target.judgement == Judgement::InFlight && target.assigned.get() <= since && !erroring {
+                target.assigned = Time::at(target.assigned.get().saturating_add(paused));
             }
         }
         if let Some(from) = self.progress.bake_from.as_mut() {

@@ -7,6 +7,31 @@ use crate::log::{EventKind, EventLog, History};
 use crate::model::{RolloutInfo, RolloutOptions, RolloutPhase, TargetId, TargetState, Timestamp};
 pub(crate) use crate::targets::Targets;
 
+/// A time as a target keeps it: milliseconds since the Unix epoch in 48
+/// bits, six bytes where a [`Timestamp`] takes eight (a target keeps four).
+/// It holds 4,462 years either side of 1970; a time beyond is held at the
+/// bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub(crate) struct Time([u16; 3]);
+
+impl Time {
+    /// The latest time held (the earliest is one less than its negation).
+    pub(crate) const MAX: Timestamp = (1 << 47) - 1;
+
+    pub(crate) fn at(ms: Timestamp) -> Time {
+        let bits = ms.clamp(-Time::MAX - 1, Time::MAX).to_le_bytes();
+        let [a, b, c, d, e, f, _, _] = bits;
+        Time([u16::from_le_bytes([a, b]), u16::from_le_bytes([c, d]), u16::from_le_bytes([e, f])])
+    }
+
+    pub(crate) fn get(self) -> Timestamp {
+        let [[a, b], [c, d], [e, f]] = self.0.map(u16::to_le_bytes);
+        // The sign of bit 47 fills the top two bytes.
+        let fill = if f & 0x80 == 0 { 0 } else { 0xff };
+        Timestamp::from_le_bytes([a, b, c, d, e, f, fill, fill])
+    }
+}
+
 /// One target of an entity. Versions are symbols of the entity's interner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
@@ -27,12 +52,12 @@ pub(crate) struct Target {
     /// Why the monitor hook failed it, when it did (a symbol of its
     /// [`Targets`]' texts; empty: it did not).
     pub(crate) detail: Sym,
-    pub(crate) last_seen: Timestamp,
+    pub(crate) last_seen: Time,
     /// When its version or its error flag last changed.
-    pub(crate) last_message: Timestamp,
-    pub(crate) version_changed: Timestamp,
+    pub(crate) last_message: Time,
+    pub(crate) version_changed: Time,
     /// When it was assigned its expected version.
-    pub(crate) assigned: Timestamp,
+    pub(crate) assigned: Time,
 }
 
 impl Target {
@@ -40,7 +65,7 @@ impl Target {
     /// known good version, and its times are back-dated by the success
     /// timeout so that it is not penalised for arriving.
     pub(crate) fn arriving(reported: Sym, expected: Sym, now: Timestamp, options: &RolloutOptions) -> Self {
-        let anchor = now.saturating_sub(options.success_timeout_ms());
+        let anchor = Time::at(now.saturating_sub(options.success_timeout_ms()));
         Target {
             tags: Sym::EMPTY,
             reported,
@@ -50,7 +75,7 @@ impl Target {
             judgement: Judgement::Waiting,
             hold: None,
             detail: Sym::EMPTY,
-            last_seen: now,
+            last_seen: Time::at(now),
             last_message: anchor,
             version_changed: anchor,
             assigned: anchor,
@@ -401,5 +426,21 @@ pub(crate) fn view<'a>(versions: &'a Interner, targets: &'a Targets, group: &'a 
         message: targets.text(target.message),
         is_error: target.is_error,
         reason: target.reason(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Time;
+
+    #[test]
+    fn a_time_keeps_every_millisecond_within_its_range_and_holds_at_the_bounds() {
+        for ms in [0, 1, -1, 1_700_000_000_000, -1_700_000_000_000, 255, 65_536, Time::MAX, -Time::MAX - 1, (1 << 40) + 12_345] {
+            assert_eq!(Time::at(ms).get(), ms, "{ms}");
+        }
+        assert_eq!(Time::at(i64::MAX).get(), Time::MAX);
+        assert_eq!(Time::at(i64::MIN).get(), -Time::MAX - 1);
+        assert_eq!(Time::at(Time::MAX + 1).get(), Time::MAX);
+        assert_eq!(std::mem::size_of::<Time>(), 6);
     }
 }

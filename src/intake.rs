@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use crate::entity::Time;
 use crate::entity::{Entity, Target, Targets};
 use crate::error::Error;
 use crate::interner::Sym;
@@ -166,13 +167,13 @@ pub(crate) fn record(entity: &mut Entity, reports: &dyn Reported, positions: &mu
 
 /// `symbols`: the report's version, message and tags as the entity's.
 fn update(target: &mut Target, report: &ReportRef<'_>, (version, message, tags): (Sym, Sym, Sym), now: Timestamp) {
-    target.last_seen = now;
+    target.last_seen = Time::at(now);
     let version_changed = target.reported != version;
     if version_changed || target.is_error != report.is_error {
-        target.last_message = now;
+        target.last_message = Time::at(now);
     }
     if version_changed {
-        target.version_changed = now;
+        target.version_changed = Time::at(now);
     }
     target.reported = version;
     target.is_error = report.is_error;
@@ -183,7 +184,7 @@ fn update(target: &mut Target, report: &ReportRef<'_>, (version, message, tags):
 /// Step 2: a target not reported for more than 900 seconds is removed.
 pub(crate) fn forget_zombies(entity: &mut Entity, now: Timestamp, undo: Option<&mut Undo>) {
     let limit = secs_to_ms(ZOMBIE_AFTER_SECS.unsigned_abs());
-    let is_zombie = |t: &Target| now.saturating_sub(t.last_seen) > limit;
+    let is_zombie = |t: &Target| now.saturating_sub(t.last_seen.get()) > limit;
     if !entity.targets.iter().any(|(_, _, t)| is_zombie(t)) {
         return;
     }

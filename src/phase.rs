@@ -9,6 +9,7 @@
 //! versions describe ([`Phase::of`], which is also how a restored entity
 //! gets its phase).
 
+use crate::entity::Time;
 use crate::entity::{Entity, Progress, Watch};
 use crate::interner::Sym;
 use crate::judgement::Judgement;
@@ -228,7 +229,7 @@ impl Entity {
             for (_, _, target) in self.targets.iter_mut() {
                 if target.expected == version {
                     target.judge(Judgement::InFlight);
-                    target.assigned = now;
+                    target.assigned = Time::at(now);
                 }
             }
             self.start_rollout(now);

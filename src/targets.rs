@@ -168,7 +168,7 @@ impl Targets {
             .zip(prints.iter_mut())
             .map(|(e, persisted)| {
                 let print = self.print(&e.target);
-                let changed = print != *persisted || seen.is_some_and(|s| e.target.last_seen != s);
+                let changed = print != *persisted || seen.is_some_and(|s| e.target.last_seen.get() != s);
                 *persisted = print;
                 changed
             })
@@ -317,6 +317,11 @@ impl Targets {
         // The newcomers join the sorted order in one merge.
         let mut arrived: Vec<u32> = (first..self.entries.len()).map(slot).collect();
         arrived.sort_unstable_by(|&a, &b| self.key(a).cmp(&self.key(b)));
+        if self.sorted.is_empty() {
+            // All of them are new: nothing to merge with.
+            self.sorted = arrived;
+            return;
+        }
         let old = std::mem::take(&mut self.sorted);
         let mut merged = Vec::with_capacity(old.len().saturating_add(arrived.len()));
         let (mut i, mut j) = (0, 0);

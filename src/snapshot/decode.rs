@@ -2,6 +2,7 @@
 //! states no engine writes.
 
 use super::*;
+use crate::entity::Time;
 
 /// An entity of format 4 (or 5, whose entities are format 4's).
 pub(super) fn decode_v4(e: EntityV4) -> Result<Entity, String> {
@@ -281,10 +282,10 @@ pub(super) fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: Extr
                 judgement,
                 hold,
                 detail: targets.intern_text(t.detail.as_deref().unwrap_or_default()),
-                last_seen: e.time_base.wrapping_add(t.last_seen),
-                last_message: e.time_base.wrapping_add(t.last_message),
-                version_changed: e.time_base.wrapping_add(t.version_changed),
-                assigned: e.time_base.wrapping_add(t.assigned),
+                last_seen: Time::at(e.time_base.wrapping_add(t.last_seen)),
+                last_message: Time::at(e.time_base.wrapping_add(t.last_message)),
+                version_changed: Time::at(e.time_base.wrapping_add(t.version_changed)),
+                assigned: Time::at(e.time_base.wrapping_add(t.assigned)),
             };
             decoded.push((group.name.clone(), t.name, target));
         }

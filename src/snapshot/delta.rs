@@ -19,6 +19,7 @@ use super::{
     encode_extra, encode_one, encode_revisions, end, envelope, open, parse_all, take, ControllersV5, DeltaV1, ExtraV6, ExtraV7, ExtraV8,
     Part,
 };
+use crate::entity::Time;
 use crate::engine::Engine;
 use crate::entity::{Entity, Journal, Removed, Watch};
 use crate::error::Error;
@@ -75,7 +76,7 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
     };
     // Most steps report every target: one time stands for all of those
     // that changed nothing else.
-    let seen = entity.targets.iter().map(|(_, _, t)| t.last_seen).max().unwrap_or(0);
+    let seen = entity.targets.iter().map(|(_, _, t)| t.last_seen.get()).max().unwrap_or(0);
     let changed = entity.targets.persist(Some(seen));
     let left = entity.targets.take_left();
     let delta = DeltaV1 {
@@ -273,7 +274,7 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
         });
     }
     for (_, _, target) in entity.targets.iter_mut() {
-        target.last_seen = seen;
+        target.last_seen = Time::at(seen);
     }
     let written: Vec<(Box<str>, Box<str>)> = incoming.iter().map(|(g, n, _)| (g.clone(), n.clone())).collect();
     for (group, name, target) in incoming {

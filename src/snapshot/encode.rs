@@ -245,7 +245,7 @@ pub(super) fn encode_core<'a>(
     let rolling = versions.version(v, entity.rolling);
     let lkg = versions.version(v, entity.lkg);
     let lkb = versions.version(v, entity.lkb);
-    let time_base = entity.targets.iter().map(|(_, _, t)| t.last_seen).max().unwrap_or(0);
+    let time_base = entity.targets.iter().map(|(_, _, t)| t.last_seen.get()).max().unwrap_or(0);
     let mut groups: Vec<GroupV1<TargetOut<'a>>> = Vec::new();
     // By group, then name, whatever order they arrived in: the same state
     // gives the same bytes, and each group is written once.
@@ -263,10 +263,10 @@ pub(super) fn encode_core<'a>(
             is_error: t.is_error,
             state: state_code(t.reason()),
             detail: Some(entity.targets.text(t.detail)).filter(|d| !d.is_empty()),
-            last_seen: t.last_seen.wrapping_sub(time_base),
-            last_message: t.last_message.wrapping_sub(time_base),
-            version_changed: t.version_changed.wrapping_sub(time_base),
-            assigned: t.assigned.wrapping_sub(time_base),
+            last_seen: t.last_seen.get().wrapping_sub(time_base),
+            last_message: t.last_message.get().wrapping_sub(time_base),
+            version_changed: t.version_changed.get().wrapping_sub(time_base),
+            assigned: t.assigned.get().wrapping_sub(time_base),
         };
         if let Some(g) = groups.last_mut() {
             g.targets.push(target);

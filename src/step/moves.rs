@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use super::Tally;
+use crate::entity::Time;
 use crate::entity::{Entity, Removed, Target};
 use crate::error::HookError;
 use crate::hooks::{EntityHooks, HookContext, TargetView};
@@ -199,7 +200,7 @@ pub(super) fn assign(
         }
         let from = target.expected;
         target.expected = desired;
-        target.assigned = now;
+        target.assigned = Time::at(now);
         target.judge(if rolling_back { Judgement::RolledBack } else { Judgement::InFlight });
         tally.count(target.judgement);
         moved.push((position, if rolling_back || !from.is_empty() { from } else { target.reported }));

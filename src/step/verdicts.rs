@@ -62,7 +62,7 @@ pub(super) fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookCo
             // would have been judged on the change).
             if verdict.is_none()
                 && !target.is_error
-                && (now.saturating_sub(target.last_message) > success_ms || before == Judgement::Succeeded)
+                && (now.saturating_sub(target.last_message.get()) > success_ms || before == Judgement::Succeeded)
             {
                 verdict = Some(Judgement::Succeeded);
             }
@@ -79,8 +79,8 @@ pub(super) fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookCo
         // `errorTimeoutSecs`: a target that runs the version and has kept
         // reporting errors this long need not hold its slot until the
         // deadline (its last message time is when it turned unhealthy).
-        let erroring_too_long = runs && target.is_error && error_ms.is_some_and(|limit| now.saturating_sub(target.last_message) > limit);
-        if verdict.is_none() && (judged || erroring_too_long || clock.saturating_sub(target.assigned) > duration_ms) {
+        let erroring_too_long = runs && target.is_error && error_ms.is_some_and(|limit| now.saturating_sub(target.last_message.get()) > limit);
+        if verdict.is_none() && (judged || erroring_too_long || clock.saturating_sub(target.assigned.get()) > duration_ms) {
             verdict = Some(Judgement::Failed(if runs && target.is_error { Failure::Unhealthy } else { Failure::Deadline }));
         }
         // Undecided, a target the step moved is in flight (while rolling

@@ -68,7 +68,7 @@ pub(crate) enum Reports {
     /// versions and messages as tables of their distinct values, with each
     /// target's entry.
     Packed {
-        names: (String, Vec<usize>),
+        names: (String, Vec<u32>),
         fields: [Field; 3],
         errors: Vec<u8>,
         /// Each target's tags, when any target has some: the distinct
@@ -85,7 +85,7 @@ pub(crate) enum Reports {
 /// where each ends, and each target's value as an index among them.
 pub(crate) struct Field {
     text: String,
-    ends: Vec<usize>,
+    ends: Vec<u32>,
     index: Vec<u32>,
 }
 
@@ -157,20 +157,15 @@ impl crate::Reported for Reports {
 }
 
 /// Part `i` of a packed text (`ends[i]` is where it ends).
-fn part<'a>(text: &'a str, ends: &[usize], i: usize) -> &'a str {
+fn part<'a>(text: &'a str, ends: &[u32], i: usize) -> &'a str {
     let start = if i == 0 { 0 } else { ends.get(i.wrapping_sub(1)).copied().unwrap_or(0) };
     let end = ends.get(i).copied().unwrap_or(start);
-    text.get(start..end).unwrap_or_default()
+    text.get(start as usize..end as usize).unwrap_or_default()
 }
 
 /// The strings of one packed text.
-fn parts<'a>(text: &'a str, ends: &'a [usize]) -> impl Iterator<Item = &'a str> + 'a {
-    let mut start = 0usize;
-    ends.iter().map(move |&end| {
-        let s = text.get(start..end).unwrap_or_default();
-        start = end;
-        s
-    })
+fn parts<'a>(text: &'a str, ends: &'a [u32]) -> impl Iterator<Item = &'a str> + 'a {
+    (0..ends.len()).map(move |i| part(text, ends, i))
 }
 
 /// A report from JS: packed when it can be, else field by field.
@@ -209,10 +204,10 @@ fn unpack_reports(packed: &JsValue) -> Option<Reports> {
     let packed: &Array = packed.dyn_ref()?;
     let errors = packed.get(4).dyn_into::<Uint8Array>().ok()?.to_vec();
     // `[utf8, lengths]`: JS's TextEncoder wrote it, UTF-8 checked all the same.
-    let text = |column: &Array| -> Option<(String, Vec<usize>)> {
+    let text = |column: &Array| -> Option<(String, Vec<u32>)> {
         let text = String::from_utf8(column.get(0).dyn_into::<Uint8Array>().ok()?.to_vec()).ok()?;
         let lengths = column.get(1).dyn_into::<Uint32Array>().ok()?.to_vec();
-        let ends = byte_ends(&text, &lengths)?;
+        let ends = byte_ends(&text, lengths)?;
         Some((text, ends))
     };
     let names_column: Array = packed.get(0).dyn_into().ok()?;
@@ -239,33 +234,33 @@ fn unpack_reports(packed: &JsValue) -> Option<Reports> {
 
 /// Where each part of `text` ends, in bytes, given the parts' lengths in
 /// UTF-16 code units (JS string lengths); `None` if they do not add up to
-/// the text.
-fn byte_ends(text: &str, lengths: &[u32]) -> Option<Vec<usize>> {
-    let mut ends = Vec::with_capacity(lengths.len());
-    let mut end = 0usize;
+/// the text. The lengths become the ends in place (a report's columns
+/// are the bulk of a step's memory, which wasm never gives back).
+fn byte_ends(text: &str, mut lengths: Vec<u32>) -> Option<Vec<u32>> {
+    let mut end = 0u32;
     if text.is_ascii() {
         // One byte per code unit.
-        for &length in lengths {
-            end = end.checked_add(usize::try_from(length).ok()?)?;
-            ends.push(end);
+        for length in &mut lengths {
+            end = end.checked_add(*length)?;
+            *length = end;
         }
     } else {
         let mut chars = text.chars();
-        for &length in lengths {
-            let want = usize::try_from(length).ok()?;
-            let mut units = 0usize;
+        for length in &mut lengths {
+            let want = *length;
+            let mut units = 0u32;
             while units < want {
                 let c = chars.next()?;
-                units = units.saturating_add(c.len_utf16());
-                end = end.saturating_add(c.len_utf8());
+                units = units.saturating_add(u32::try_from(c.len_utf16()).unwrap_or(2));
+                end = end.saturating_add(u32::try_from(c.len_utf8()).unwrap_or(4));
             }
             if units != want {
                 return None;
             }
-            ends.push(end);
+            *length = end;
         }
     }
-    (end == text.len()).then_some(ends)
+    (usize::try_from(end).ok() == Some(text.len())).then_some(lengths)
 }
 
 fn utf16_len(s: &str) -> u32 {
