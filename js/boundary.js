@@ -68,7 +68,7 @@ function encodeNames(names, units) {
  * other, their lengths in UTF-16 code units, and the names themselves (an
  * answer hands them back rather than making new strings). The other fields repeat across a
  * fleet, so each is a table of its distinct values (`[utf8, lengths]` as
- * for names) and `index`, a Uint32Array giving each target's entry.
+ * for names) and `index`, a typed array giving each target's entry.
  * `errors` is a Uint8Array of flags. `tags`, when a target has any, is a
  * table too, each entry a target's tags joined by TAG_SEPARATOR.
  */
@@ -104,9 +104,14 @@ class Table {
     this.index[i] = this.lastAt;
   }
 
-  /** `[utf8, lengths, index]`. */
+  /**
+   * `[utf8, lengths, index]`, the index as narrow as the table allows (a
+   * byte per target for up to 256 distinct values).
+   */
   packed() {
-    return [encoder.encode(this.distinct.join("")), Uint32Array.from(this.distinct, (s) => s.length), this.index];
+    const n = this.distinct.length;
+    const index = n <= 0x100 ? new Uint8Array(this.index) : n <= 0x10000 ? new Uint16Array(this.index) : this.index;
+    return [encoder.encode(this.distinct.join("")), Uint32Array.from(this.distinct, (s) => s.length), index];
   }
 }
 

@@ -33,7 +33,9 @@ pub(crate) fn locate(targets: &Targets, reports: &dyn Reported, positions: &mut 
     positions.resize(count, NEW);
     let mut seen = vec![false; targets.len()];
     // Report entries of new targets, by a hash of (group, name).
-    let mut new: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
+    // As large as it must be from the start: no doubling (whose old and new
+    // tables would be held at once) for a fleet reported for the first time.
+    let mut new: hashbrown::HashTable<u32> = hashbrown::HashTable::with_capacity(count.saturating_sub(targets.len()));
     let hasher = foldhash::fast::RandomState::default();
     let key = |i: u32| {
         let r = reports.report(i as usize);

@@ -265,10 +265,12 @@ impl Targets {
     /// one allocation each (wasm memory never shrinks: a chain of
     /// doublings would keep its peak, the old and the new block at once).
     pub(crate) fn reserve(&mut self, targets: usize, bytes: usize) {
-        self.entries.reserve_exact(targets);
-        self.names.reserve_exact(bytes);
+        // The index first: it fits where the report's table of new names
+        // was just freed (see `intake::locate`).
         let (entries, names, hasher) = (&self.entries, &self.names, &self.hasher);
         self.index.reserve(targets, |&p| rehash(hasher, entries, names, p));
+        self.names.reserve_exact(bytes);
+        self.entries.reserve_exact(targets);
     }
 
     /// Adds a target that is not there yet after the others; it joins the

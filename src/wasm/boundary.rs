@@ -86,13 +86,55 @@ pub(crate) enum Reports {
 pub(crate) struct Field {
     text: String,
     ends: Vec<u32>,
-    index: Vec<u32>,
+    index: Entries,
+}
+
+/// Each target's entry in a table, as narrow as the table allows (a byte
+/// for the few versions, groups and messages of most fleets): a report's
+/// columns are the bulk of a step's memory, which wasm never gives back.
+pub(crate) enum Entries {
+    Bytes(Vec<u8>),
+    Halves(Vec<u16>),
+    Words(Vec<u32>),
+}
+
+impl Entries {
+    fn from_js(value: JsValue) -> Option<Entries> {
+        if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+            return Some(Entries::Bytes(bytes.to_vec()));
+        }
+        if let Some(halves) = value.dyn_ref::<js_sys::Uint16Array>() {
+            return Some(Entries::Halves(halves.to_vec()));
+        }
+        value.dyn_into::<Uint32Array>().ok().map(|words| Entries::Words(words.to_vec()))
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Entries::Bytes(v) => v.len(),
+            Entries::Halves(v) => v.len(),
+            Entries::Words(v) => v.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<usize> {
+        match self {
+            Entries::Bytes(v) => v.get(i).map(|&e| usize::from(e)),
+            Entries::Halves(v) => v.get(i).map(|&e| usize::from(e)),
+            Entries::Words(v) => v.get(i).map(|&e| e as usize),
+        }
+    }
+
+    /// Whether every entry is below `len`.
+    fn within(&self, len: usize) -> bool {
+        (0..self.len()).all(|i| self.get(i).is_some_and(|e| e < len))
+    }
 }
 
 /// The distinct tag lists of a packed report, and each target's entry.
 pub(crate) struct TagLists {
     lists: Vec<Vec<String>>,
-    index: Vec<u32>,
+    index: Entries,
 }
 
 /// Joins a target's tags in a packed table (`TAG_SEPARATOR` in js/boundary.js).
@@ -108,7 +150,7 @@ impl TagLists {
 
     fn get(&self, target: usize) -> &[String] {
         // Every index was checked against the table when it crossed.
-        self.index.get(target).and_then(|&i| self.lists.get(i as usize)).map_or(&[], Vec::as_slice)
+        self.index.get(target).and_then(|i| self.lists.get(i)).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -116,7 +158,7 @@ impl Field {
     /// Target `i`'s value (every index was checked against the table when
     /// it crossed).
     fn value(&self, i: usize) -> &str {
-        self.index.get(i).map_or("", |&v| part(&self.text, &self.ends, v as usize))
+        self.index.get(i).map_or("", |v| part(&self.text, &self.ends, v))
     }
 }
 
@@ -215,8 +257,8 @@ fn unpack_reports(packed: &JsValue) -> Option<Reports> {
     let field = |i: u32| -> Option<Field> {
         let column: Array = packed.get(i).dyn_into().ok()?;
         let (text, ends) = text(&column)?;
-        let index = column.get(2).dyn_into::<Uint32Array>().ok()?.to_vec();
-        let fits = index.iter().all(|&i| (i as usize) < ends.len());
+        let index = Entries::from_js(column.get(2))?;
+        let fits = index.within(ends.len());
         (fits && index.len() == errors.len()).then_some(Field { text, ends, index })
     };
     let fields = [field(1)?, field(2)?, field(3)?];
