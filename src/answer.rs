@@ -122,7 +122,7 @@ impl<'a> AnswerRow<'a> {
 
     /// The tags the target last reported (none for a retired target).
     pub fn tags(&self) -> &'a [String] {
-        self.target.map_or(&[], |t| self.targets.tag_list(t.tags))
+        self.target.map_or(&[], |t| self.targets.tags_of(t))
     }
 
     /// What the row's message depends on besides the entity: rows with
@@ -140,7 +140,7 @@ impl<'a> AnswerRow<'a> {
                 retired: false,
                 text: match self.reason {
                     TargetState::FailedUnhealthy => self.targets.text(t.message),
-                    TargetState::FailedMonitor => self.targets.text(t.detail),
+                    TargetState::FailedMonitor => self.targets.detail_of(t),
                     _ => "",
                 },
             },
@@ -367,7 +367,7 @@ impl Entity {
                 options.success_timeout_secs, options.duration_timeout_secs
             ),
             TargetState::FailedMonitor => {
-                format!("failed on {expected}: the monitor hook rejected it: {}", self.targets.text(target.detail))
+                format!("failed on {expected}: the monitor hook rejected it: {}", self.targets.detail_of(target))
             }
             TargetState::RolledBack if !self.rolled_back_from.is_empty() => {
                 format!("rolling back to {expected}: an operator's rollbackTo left {}", self.version(self.rolled_back_from))

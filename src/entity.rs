@@ -35,8 +35,6 @@ impl Time {
 /// One target of an entity. Versions are symbols of the entity's interner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
-    /// The tags it last reported, a symbol of its [`Targets`]' tag lists.
-    pub(crate) tags: Sym,
     /// The version the target last reported.
     pub(crate) reported: Sym,
     /// The version the engine expects it to run.
@@ -49,9 +47,10 @@ pub(crate) struct Target {
     /// Why the last step did not move it, when it waits for that reason
     /// (only ever on a `Waiting` judgement).
     pub(crate) hold: Option<Hold>,
-    /// Why the monitor hook failed it, when it did (a symbol of its
-    /// [`Targets`]' texts; empty: it did not).
-    pub(crate) detail: Sym,
+    /// The tags it last reported and why the monitor hook failed it, when
+    /// it did: a symbol of its [`Targets`]' pairs of them (empty: no tags
+    /// and no verdict, as for most targets; see [`Targets::tags_of`]).
+    pub(crate) extra: Sym,
     pub(crate) last_seen: Time,
     /// When its version or its error flag last changed.
     pub(crate) last_message: Time,
@@ -67,14 +66,13 @@ impl Target {
     pub(crate) fn arriving(reported: Sym, expected: Sym, now: Timestamp, options: &RolloutOptions) -> Self {
         let anchor = Time::at(now.saturating_sub(options.success_timeout_ms()));
         Target {
-            tags: Sym::EMPTY,
             reported,
             expected,
             message: Sym::EMPTY,
             is_error: false,
             judgement: Judgement::Waiting,
             hold: None,
-            detail: Sym::EMPTY,
+            extra: Sym::EMPTY,
             last_seen: Time::at(now),
             last_message: anchor,
             version_changed: anchor,
@@ -420,7 +418,7 @@ pub(crate) fn view<'a>(versions: &'a Interner, targets: &'a Targets, group: &'a 
     TargetView {
         name,
         group,
-        tags: targets.tag_list(target.tags),
+        tags: targets.tags_of(target),
         version: versions.resolve(target.reported),
         expected_version: versions.resolve(target.expected),
         message: targets.text(target.message),

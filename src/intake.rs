@@ -135,8 +135,8 @@ pub(crate) fn record(entity: &mut Entity, reports: &dyn Reported, positions: &mu
             last = (entity.versions.intern(report.version), report.version);
         }
         let version = last.0;
-        let held = if *position == NEW { None } else { entity.targets.at(*position as usize).map(|(_, _, t)| (t.message, t.tags)) };
-        let (held_message, held_tags) = held.unwrap_or_default();
+        let held = if *position == NEW { None } else { entity.targets.at(*position as usize).map(|(_, _, t)| (t.message, t.extra)) };
+        let (held_message, held_extra) = held.unwrap_or_default();
         let message = match held_message {
             sym if entity.targets.text(sym) == report.message => sym,
             _ if said.1 == report.message && !said.0.is_empty() => said.0,
@@ -145,19 +145,25 @@ pub(crate) fn record(entity: &mut Entity, reports: &dyn Reported, positions: &mu
                 said.0
             }
         };
-        let tags = match held_tags {
-            sym if entity.targets.tag_list(sym) == report.tags => sym,
-            _ => entity.targets.intern_tags(report.tags),
+        // Most targets report no tags and hold none: nothing to look up.
+        let extra = match held_extra {
+            Sym::EMPTY if report.tags.is_empty() => Sym::EMPTY,
+            extra if entity.targets.tags_of_extra(extra) == report.tags => extra,
+            extra => {
+                let tags = entity.targets.intern_tags(report.tags);
+                let detail = entity.targets.detail_of_extra(extra);
+                entity.targets.extra(tags, detail)
+            }
         };
         let target = if *position == NEW { None } else { entity.targets.at_mut(*position as usize) };
         if let Some(undo) = undo.as_deref_mut() {
             undo.reported.push((report.group.to_owned(), report.name.to_owned(), target.as_deref().cloned()));
         }
         match target {
-            Some(target) => update(target, &report, (version, message, tags), now),
+            Some(target) => update(target, &report, (version, message, extra), now),
             None => {
                 let mut target = Target::arriving(version, entity.lkg, now, &entity.options);
-                update(&mut target, &report, (version, message, tags), now);
+                update(&mut target, &report, (version, message, extra), now);
                 *position = u32::try_from(entity.targets.len()).unwrap_or(NEW);
                 entity.targets.append(report.group, report.name, target);
             }
@@ -168,7 +174,7 @@ pub(crate) fn record(entity: &mut Entity, reports: &dyn Reported, positions: &mu
 }
 
 /// `symbols`: the report's version, message and tags as the entity's.
-fn update(target: &mut Target, report: &ReportRef<'_>, (version, message, tags): (Sym, Sym, Sym), now: Timestamp) {
+fn update(target: &mut Target, report: &ReportRef<'_>, (version, message, extra): (Sym, Sym, Sym), now: Timestamp) {
     target.last_seen = Time::at(now);
     let version_changed = target.reported != version;
     if version_changed || target.is_error != report.is_error {
@@ -180,7 +186,7 @@ fn update(target: &mut Target, report: &ReportRef<'_>, (version, message, tags):
     target.reported = version;
     target.is_error = report.is_error;
     target.message = message;
-    target.tags = tags;
+    target.extra = extra;
 }
 
 /// Step 2: a target not reported for more than 900 seconds is removed.

@@ -30,6 +30,9 @@ pub(crate) type Interner = Table<str>;
 /// Lists of tags interned.
 pub(crate) type TagLists = Table<[String]>;
 
+/// Lists of symbols interned (a target's tags and monitor verdict).
+pub(crate) type SymLists = Table<[Sym]>;
+
 /// Each value once, in the order first interned; a hash table of their
 /// positions finds one (the value is not kept a second time as a key).
 #[derive(Debug)]

@@ -7,7 +7,7 @@
 use hashbrown::HashTable;
 
 use crate::entity::Target;
-use crate::interner::{Interner, Sym, TagLists};
+use crate::interner::{Interner, Sym, SymLists, TagLists};
 
 /// One stored target: its group, where its name starts in [`Targets`]'
 /// text (it ends where the next entry's starts), and its state.
@@ -38,6 +38,9 @@ pub(crate) struct Targets {
     texts: Interner,
     /// The targets' lists of tags.
     tag_lists: TagLists,
+    /// Each target's `extra`: its tags (a symbol of `tag_lists`) and its
+    /// monitor verdict (of `texts`), as a pair; the empty list for most.
+    extras: SymLists,
     /// While the entity keeps a journal: each entry's [`Target::print`]
     /// when the journal last wrote it (0: never; missing at the end: never).
     prints: Vec<u64>,
@@ -86,7 +89,8 @@ impl Targets {
         self.texts.intern(text)
     }
 
-    /// A list of tags of the targets', by its symbol.
+    /// A list of tags of the targets', by its symbol (see
+    /// [`Targets::tags_sym`]).
     pub(crate) fn tag_list(&self, sym: Sym) -> &[String] {
         self.tag_lists.resolve(sym)
     }
@@ -96,32 +100,83 @@ impl Targets {
         self.tag_lists.intern(tags)
     }
 
+    /// The (tags, verdict) symbols of a target's `extra`.
+    fn pair(&self, extra: Sym) -> (Sym, Sym) {
+        match *self.extras.resolve(extra) {
+            [tags, detail] => (tags, detail),
+            _ => (Sym::EMPTY, Sym::EMPTY),
+        }
+    }
+
+    /// The `extra` of the pair (tags, verdict).
+    pub(crate) fn extra(&mut self, tags: Sym, detail: Sym) -> Sym {
+        if tags.is_empty() && detail.is_empty() {
+            return Sym::EMPTY;
+        }
+        self.extras.intern(&[tags, detail])
+    }
+
+    /// The tags of a target's `extra`.
+    pub(crate) fn tags_of_extra(&self, extra: Sym) -> &[String] {
+        self.tag_list(self.pair(extra).0)
+    }
+
+    /// The monitor verdict's symbol of a target's `extra`.
+    pub(crate) fn detail_of_extra(&self, extra: Sym) -> Sym {
+        self.pair(extra).1
+    }
+
+    /// The tags the target last reported.
+    pub(crate) fn tags_of(&self, target: &Target) -> &[String] {
+        self.tag_list(self.pair(target.extra).0)
+    }
+
+    /// Why the monitor hook failed the target, when it did (else `""`).
+    pub(crate) fn detail_of(&self, target: &Target) -> &str {
+        self.text(self.pair(target.extra).1)
+    }
+
+
+    /// Sets the monitor verdict of the target at `position`.
+    pub(crate) fn set_detail(&mut self, position: usize, detail: Sym) {
+        let Some(extra) = self.entries.get(position).map(|e| e.target.extra) else { return };
+        if extra.is_empty() && detail.is_empty() {
+            return;
+        }
+        let extra = self.extra(self.pair(extra).0, detail);
+        if let Some(e) = self.entries.get_mut(position) {
+            e.target.extra = extra;
+        }
+    }
+
     /// Drops the texts and tag lists no target holds, once they outnumber
     /// the targets (a fleet whose messages change keeps adding texts).
     /// Symbols change: to be called when no target is held outside
     /// (between steps).
     pub(crate) fn compact_texts(&mut self) {
         let limit = self.entries.len().saturating_mul(2).saturating_add(1024);
-        if self.texts.len() > limit {
-            let mut texts = Interner::default();
-            for entry in &mut self.entries {
-                entry.target.message = texts.intern(self.texts.resolve(entry.target.message));
-                entry.target.detail = texts.intern(self.texts.resolve(entry.target.detail));
-            }
-            self.texts = texts;
+        if self.texts.len() <= limit && self.tag_lists.len() <= limit && self.extras.len() <= limit {
+            return;
         }
-        if self.tag_lists.len() > limit {
-            let mut lists = TagLists::default();
-            for entry in &mut self.entries {
-                entry.target.tags = lists.intern(self.tag_lists.resolve(entry.target.tags));
-            }
-            self.tag_lists = lists;
+        // Every table made again from what the targets hold.
+        let (texts, tag_lists, extras) =
+            (std::mem::take(&mut self.texts), std::mem::take(&mut self.tag_lists), std::mem::take(&mut self.extras));
+        let (mut new_texts, mut new_lists, mut new_extras) = (Interner::default(), TagLists::default(), SymLists::default());
+        for entry in &mut self.entries {
+            let t = &mut entry.target;
+            t.message = new_texts.intern(texts.resolve(t.message));
+            let (tags, detail) = match *extras.resolve(t.extra) {
+                [tags, detail] => (new_lists.intern(tag_lists.resolve(tags)), new_texts.intern(texts.resolve(detail))),
+                _ => (Sym::EMPTY, Sym::EMPTY),
+            };
+            t.extra = if tags.is_empty() && detail.is_empty() { Sym::EMPTY } else { new_extras.intern(&[tags, detail]) };
         }
+        (self.texts, self.tag_lists, self.extras) = (new_texts, new_lists, new_extras);
     }
 
     /// The target's print (see [`Target::print`]).
     fn print(&self, target: &Target) -> u64 {
-        target.print(self.tag_list(target.tags), self.text(target.message), self.text(target.detail))
+        target.print(self.tags_of(target), self.text(target.message), self.detail_of(target))
     }
 
     /// The target's print as it is now counts as written by the journal.
@@ -139,20 +194,15 @@ impl Targets {
     /// The target with its texts and tags by value, to move it to another
     /// [`Targets`] (see [`Targets::adopt`]).
     fn portable(&self, target: Target) -> Portable {
-        Portable {
-            tags: self.tag_list(target.tags).into(),
-            message: self.text(target.message).into(),
-            detail: self.text(target.detail).into(),
-            target,
-        }
+        Portable { tags: self.tags_of(&target).into(), message: self.text(target.message).into(), detail: self.detail_of(&target).into(), target }
     }
 
     /// A target from another [`Targets`], its symbols made this one's.
     pub(crate) fn adopt(&mut self, portable: Portable) -> Target {
         let Portable { mut target, tags, message, detail } = portable;
-        target.tags = self.intern_tags(&tags);
+        let (tags, detail) = (self.intern_tags(&tags), self.intern_text(&detail));
+        target.extra = self.extra(tags, detail);
         target.message = self.intern_text(&message);
-        target.detail = self.intern_text(&detail);
         target
     }
 
@@ -358,7 +408,7 @@ impl Targets {
             return;
         }
         // The targets' symbols are of these texts and lists: they stay.
-        let (texts, tag_lists) = (self.texts.copy(), self.tag_lists.copy());
+        let (texts, tag_lists, extras) = (self.texts.copy(), self.tag_lists.copy(), self.extras.copy());
         let mut prints = std::mem::take(&mut self.prints);
         let mut left = std::mem::take(&mut self.left);
         let layout = self.layout;
@@ -374,6 +424,7 @@ impl Targets {
         }
         self.texts = texts;
         self.tag_lists = tag_lists;
+        self.extras = extras;
         self.extend(all);
         self.layout = layout;
         self.left = left;
@@ -493,6 +544,7 @@ impl Targets {
             groups: self.groups.copy(),
             texts: self.texts.copy(),
             tag_lists: self.tag_lists.copy(),
+            extras: self.extras.copy(),
             prints: self.prints.clone(),
             index: self.index.clone(),
             hasher: self.hasher.clone(),
@@ -651,7 +703,7 @@ mod tests {
     }
 
     #[test]
-    fn messages_no_target_holds_are_dropped_and_the_others_kept() {
+    fn texts_and_tags_no_target_holds_are_dropped_and_the_others_kept() {
         let mut targets = Targets::default();
         for i in 0..10 {
             let t = target(&mut targets, "starting");
@@ -659,21 +711,35 @@ mod tests {
         }
         targets.arrived_since(0);
         // Every target reports a new message in each of 500 rounds.
+        // Every target reports a new message and new tags in each of 500
+        // rounds, and the monitor hook gives a new reason.
         for round in 0..500 {
             for p in 0..10 {
                 let sym = targets.intern_text(&format!("round {round} target {p}"));
+                let tags = targets.intern_tags(&[format!("r{round}"), format!("p{p}")]);
+                let why = targets.intern_text(&format!("why {round} {p}"));
+                let extra = targets.extra(tags, why);
                 if let Some(t) = targets.at_mut(p) {
                     t.message = sym;
+                    t.extra = extra;
                 }
             }
             targets.compact_texts();
-            assert!(targets.texts.len() <= 10 * 2 + 1024 + 10, "{} texts held", targets.texts.len());
+            for table in [targets.texts.len(), targets.tag_lists.len(), targets.extras.len()] {
+                assert!(table <= 10 * 2 * 2 + 1024 + 10, "{table} values held");
+            }
         }
         for p in 0..10 {
             let (_, name, t) = targets.at(p).unwrap();
             assert_eq!(name, format!("t{p}"));
             assert_eq!(targets.text(t.message), format!("round 499 target {p}"));
+            assert_eq!(targets.tags_of(t), [String::from("r499"), format!("p{p}")]);
+            assert_eq!(targets.detail_of(t), format!("why 499 {p}"));
         }
+        // The verdict goes; the tags stay.
+        targets.set_detail(3, Sym::EMPTY);
+        let t = targets.at(3).unwrap().2;
+        assert_eq!((targets.detail_of(t), targets.tags_of(t)), ("", &[String::from("r499"), String::from("p3")][..]));
     }
 
     #[test]

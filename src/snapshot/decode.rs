@@ -273,15 +273,15 @@ pub(super) fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: Extr
             let reason = from_code(&TargetState::ALL, state_code, t.state, "target state")?;
             let (judgement, hold) = judgement::of_reason(reason)
                 .ok_or_else(|| format!("target \"{}\" of group \"{}\" is stored as removed", t.name, group.name))?;
+            let (tags, detail) = (targets.intern_tags(&t.tags), targets.intern_text(t.detail.as_deref().unwrap_or_default()));
             let target = Target {
-                tags: targets.intern_tags(&t.tags),
+                extra: targets.extra(tags, detail),
                 reported: sym(t.reported)?,
                 expected: sym(t.expected)?,
                 message: targets.intern_text(message),
                 is_error: t.is_error,
                 judgement,
                 hold,
-                detail: targets.intern_text(t.detail.as_deref().unwrap_or_default()),
                 last_seen: Time::at(e.time_base.wrapping_add(t.last_seen)),
                 last_message: Time::at(e.time_base.wrapping_add(t.last_message)),
                 version_changed: Time::at(e.time_base.wrapping_add(t.version_changed)),

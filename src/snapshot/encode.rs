@@ -256,13 +256,13 @@ pub(super) fn encode_core<'a>(
         }
         let target = TargetOut {
             name: target_name,
-            tags: entity.targets.tag_list(t.tags),
+            tags: entity.targets.tags_of(t),
             reported: versions.version(v, t.reported),
             expected: versions.version(v, t.expected),
             message: messages.index(entity.targets.text(t.message)).saturating_sub(1),
             is_error: t.is_error,
             state: state_code(t.reason()),
-            detail: Some(entity.targets.text(t.detail)).filter(|d| !d.is_empty()),
+            detail: Some(entity.targets.detail_of(t)).filter(|d| !d.is_empty()),
             last_seen: t.last_seen.get().wrapping_sub(time_base),
             last_message: t.last_message.get().wrapping_sub(time_base),
             version_changed: t.version_changed.get().wrapping_sub(time_base),

@@ -474,8 +474,10 @@ fn advance(entity: &mut Entity, tally: &Tally, now: Timestamp) {
 /// Rolling back with no version known good: nothing moves.
 fn halt(entity: &mut Entity) {
     let lkb = entity.lkb;
+    for position in 0..entity.targets.len() {
+        entity.targets.set_detail(position, Sym::EMPTY);
+    }
     for (_, _, target) in entity.targets.iter_mut() {
-        target.detail = Sym::EMPTY;
         target.judge(if target.expected == lkb { Judgement::Halted } else { Judgement::Waiting });
     }
 }

@@ -31,6 +31,26 @@ pub(super) fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookCo
     let targets = &mut entity.targets;
     let rejected: Option<HashMap<usize, Sym>> =
         rejected.map(|r| r.into_iter().map(|(position, why)| (position, targets.intern_text(&why))).collect());
+    // The monitor verdicts first (they live in a table beside the targets):
+    // a target the hook rejected says why; one that failed on the version
+    // being rolled back keeps saying so until the rollback moves it; the
+    // others say nothing.
+    let mut verdicts = Vec::new();
+    for (position, (_, _, target)) in entity.targets.iter().enumerate() {
+        let keeps = target.expected != desired && rolling_back && target.judgement.is_failed() && target.expected == lkb;
+        let held = entity.targets.detail_of_extra(target.extra);
+        let why = match rejected.as_ref().and_then(|r| r.get(&position)) {
+            _ if keeps => held,
+            Some(&why) if target.expected == desired && target.reported == desired => why,
+            _ => Sym::EMPTY,
+        };
+        if why != held {
+            verdicts.push((position, why));
+        }
+    }
+    for (position, why) in verdicts {
+        entity.targets.set_detail(position, why);
+    }
     for (position, (_, _, target)) in entity.targets.iter_mut().enumerate() {
         if rolling_back && !target.expected.is_empty() && target.expected != lkg {
             tally.expecting_other = tally.expecting_other.saturating_add(1);
@@ -42,19 +62,16 @@ pub(super) fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookCo
             // saying so until the rollback moves it.
             if !(rolling_back && target.judgement.is_failed() && target.expected == lkb) {
                 target.judge(Judgement::Waiting);
-                target.detail = Sym::EMPTY;
             }
             tally.available = tally.available.saturating_add(1);
             continue;
         }
-        target.detail = Sym::EMPTY;
         let before = target.judgement;
         let runs = target.reported == desired;
         let mut verdict = None;
         if runs {
-            if let Some(&why) = rejected.as_ref().and_then(|r| r.get(&position)) {
+            if rejected.as_ref().is_some_and(|r| r.contains_key(&position)) {
                 verdict = Some(Judgement::Failed(Failure::Monitor));
-                target.detail = why;
             }
             // A target that succeeded and still runs the version without
             // error stays succeeded: a success timeout raised since does
