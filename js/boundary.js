@@ -73,9 +73,21 @@ function encodeNames(names, units) {
  * table too, each entry a target's tags joined by TAG_SEPARATOR.
  */
 function packed(names, nameLengths, units, tables, errors, tags) {
-  const fields = [[encodeNames(names, units), nameLengths, names], ...tables.map((t) => t.packed()), errors];
+  const text = encodeNames(names, units);
+  const fields = [[text, shortLengths(text, units, nameLengths) ?? nameLengths, names], ...tables.map((t) => t.packed()), errors];
   if (tags !== null) fields.push(tags.packed());
   return fields;
+}
+
+/**
+ * The names' lengths a byte each when every name is ASCII (a byte per code
+ * unit: as many bytes as units) and shorter than 256, as fleets name their
+ * targets; else `undefined`.
+ */
+function shortLengths(text, units, lengths) {
+  if (text.length !== units) return undefined;
+  for (let i = 0; i < lengths.length; i++) if (lengths[i] > 0xff) return undefined;
+  return new Uint8Array(lengths);
 }
 
 /** One field's table of distinct values, filled target by target. */

@@ -31,7 +31,8 @@ pub(crate) fn validate_reports(reports: &dyn Reported) -> Result<(), Error> {
 pub(crate) fn locate(targets: &Targets, reports: &dyn Reported, positions: &mut Vec<u32>) -> Result<(), Error> {
     let count = reports.count();
     positions.resize(count, NEW);
-    let mut seen = vec![false; targets.len()];
+    // A bit per target: named by this report already.
+    let mut seen = vec![0u64; targets.len().div_ceil(64)];
     // Report entries of new targets, by a hash of (group, name).
     // As large as it must be from the start: no doubling (whose old and new
     // tables would be held at once) for a fleet reported for the first time.
@@ -56,7 +57,12 @@ pub(crate) fn locate(targets: &Targets, reports: &dyn Reported, positions: &mut 
         }
         let position = targets.position_hinted(report.group, report.name, *slot);
         let twice = match position {
-            Some(p) => seen.get_mut(p).is_some_and(|seen| std::mem::replace(seen, true)),
+            Some(p) => seen.get_mut(p / 64).is_some_and(|word| {
+                let bit = 1u64 << (p % 64);
+                let twice = *word & bit != 0;
+                *word |= bit;
+                twice
+            }),
             None => {
                 let at = u32::try_from(i).unwrap_or(NEW);
                 let h = hash(at);

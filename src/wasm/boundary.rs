@@ -68,7 +68,7 @@ pub(crate) enum Reports {
     /// versions and messages as tables of their distinct values, with each
     /// target's entry.
     Packed {
-        names: (String, Vec<u32>),
+        names: (String, Names),
         fields: [Field; 3],
         errors: Vec<u8>,
         /// Each target's tags, when any target has some: the distinct
@@ -186,8 +186,8 @@ impl crate::Reported for Reports {
     fn report(&self, i: usize) -> ReportRef<'_> {
         match self {
             Reports::Plain(reports) => reports.get(i).map(TargetReport::borrowed).unwrap_or_default(),
-            Reports::Packed { names: (text, ends), fields: [groups, versions, messages], errors, tags, .. } => ReportRef {
-                name: part(text, ends, i),
+            Reports::Packed { names: (text, names), fields: [groups, versions, messages], errors, tags, .. } => ReportRef {
+                name: names.get(text, i),
                 group: groups.value(i),
                 tags: tags.as_ref().map_or(&[], |tags| tags.get(i)),
                 version: versions.value(i),
@@ -253,7 +253,7 @@ fn unpack_reports(packed: &JsValue) -> Option<Reports> {
         Some((text, ends))
     };
     let names_column: Array = packed.get(0).dyn_into().ok()?;
-    let names = text(&names_column)?;
+    let names = names_text(&names_column)?;
     let field = |i: u32| -> Option<Field> {
         let column: Array = packed.get(i).dyn_into().ok()?;
         let (text, ends) = text(&column)?;
@@ -272,6 +272,72 @@ fn unpack_reports(packed: &JsValue) -> Option<Reports> {
         _ => JsValue::UNDEFINED,
     };
     (names.1.len() == errors.len()).then_some(Reports::Packed { names, fields, errors, tags, strings })
+}
+
+/// The names of a packed report: `[utf8, lengths]`, the lengths a byte
+/// each when every name is ASCII and shorter than 256 (as fleets name their
+/// targets), else in UTF-16 code units.
+fn names_text(column: &Array) -> Option<(String, Names)> {
+    let text = String::from_utf8(column.get(0).dyn_into::<Uint8Array>().ok()?.to_vec()).ok()?;
+    let lengths = column.get(1);
+    if let Some(short) = lengths.dyn_ref::<Uint8Array>() {
+        let lengths = short.to_vec();
+        let total = lengths.iter().try_fold(0u32, |sum, &l| sum.checked_add(u32::from(l)))?;
+        if !text.is_ascii() || usize::try_from(total).ok() != Some(text.len()) {
+            return None;
+        }
+        let mut marks = Vec::with_capacity(lengths.len().div_ceil(Names::MARK));
+        let mut at = 0u32;
+        for chunk in lengths.chunks(Names::MARK) {
+            marks.push(at);
+            at = chunk.iter().fold(at, |sum, &l| sum.saturating_add(u32::from(l)));
+        }
+        return Some((text, Names::Short { lengths, marks, cursor: std::cell::Cell::new((0, 0)) }));
+    }
+    let ends = byte_ends(&text, lengths.dyn_into::<Uint32Array>().ok()?.to_vec())?;
+    Some((text, Names::Ends(ends)))
+}
+
+/// Where each name of a packed report is in its text.
+pub(crate) enum Names {
+    /// Where each ends.
+    Ends(Vec<u32>),
+    /// Each one's length in bytes, where every `MARK`th one starts, and
+    /// where the one after the last read starts (a step reads them in
+    /// order): a byte per name instead of four.
+    Short { lengths: Vec<u8>, marks: Vec<u32>, cursor: std::cell::Cell<(usize, u32)> },
+}
+
+impl Names {
+    const MARK: usize = 64;
+
+    fn len(&self) -> usize {
+        match self {
+            Names::Ends(ends) => ends.len(),
+            Names::Short { lengths, .. } => lengths.len(),
+        }
+    }
+
+    /// Name `i` of `text`.
+    fn get<'a>(&self, text: &'a str, i: usize) -> &'a str {
+        match self {
+            Names::Ends(ends) => part(text, ends, i),
+            Names::Short { lengths, marks, cursor } => {
+                let start = match cursor.get() {
+                    (next, start) if next == i => start,
+                    _ => {
+                        let mark = i / Names::MARK;
+                        let from = mark.saturating_mul(Names::MARK);
+                        let before = lengths.get(from..i).unwrap_or_default();
+                        before.iter().fold(marks.get(mark).copied().unwrap_or(0), |sum, &l| sum.saturating_add(u32::from(l)))
+                    }
+                };
+                let end = start.saturating_add(lengths.get(i).copied().map_or(0, u32::from));
+                cursor.set((i.saturating_add(1), end));
+                text.get(start as usize..end as usize).unwrap_or_default()
+            }
+        }
+    }
 }
 
 /// Where each part of `text` ends, in bytes, given the parts' lengths in

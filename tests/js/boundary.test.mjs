@@ -65,6 +65,34 @@ test("names, groups, versions and messages in any script, astral characters and 
   assert.ok(answer.every((e) => e.version === "v1-é"));
 });
 
+test("names of every length, reported in a new order every step: a byte per name up to 255, four beyond, the same answers as the plain way", () => {
+  const clock = { now: T0 };
+  const [packed, slow] = [0, 1].map(() => new Orchestrator({ now: () => clock.now }));
+  // 300 targets (more than four of the packed form's marks, one per 64
+  // names), named from 1 to 255 characters; for the second entity up to
+  // 300, and the lengths go four bytes each.
+  for (const longest of [255, 300]) {
+    const app = `app-${longest}`;
+    for (const e of [packed, slow]) {
+      e.setRolloutOptions("prod", app, { batchPercent: 25, successTimeoutSecs: 0 });
+      e.setTargetVersion("prod", app, "v1");
+    }
+    const names = Array.from({ length: 300 }, (_, i) => `${i}-`.padEnd(1 + ((i * 37) % longest), "x"));
+    let order = names.map((_, i) => i);
+    for (let step = 0; step < 6; step++) {
+      if (step === 2) for (const e of [packed, slow]) e.setTargetVersion("prod", app, "v2");
+      // A new order every step: names are looked up, not read in turn.
+      order = order.map((i) => (i * 7 + step) % 300);
+      const reports = order.map((i) => ({ name: names[i], group: `g${i % 3}`, version: "v1" }));
+      const a = packed.orchestrate("prod", app, reports);
+      assert.deepStrictEqual(a, slow.orchestrate("prod", app, plain(reports)), `longest ${longest}, step ${step}`);
+      assert.deepStrictEqual(new Set(a.map((e) => e.name)), new Set(names));
+      clock.now += 10_000;
+    }
+  }
+  assert.deepStrictEqual(packed.snapshot(), slow.snapshot());
+});
+
 test("what the packer does not vouch for goes the plain way, with its errors, and changes nothing", () => {
   const clock = { now: T0 };
   const engine = new Orchestrator({ now: () => clock.now });
