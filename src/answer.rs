@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use crate::entity::{Entity, Removed, Target, Targets};
 use crate::interner::Sym;
-use crate::model::{each, ExpectedState, ReportRef, Reported, TargetState};
+use crate::model::{ExpectedState, ReportRef, Reported, TargetState};
 
 /// An entity's answer, borrowed from it: its rows, and the version and
 /// message of each. Rows with equal [`VersionKey`]s or [`MessageKey`]s
@@ -233,13 +233,15 @@ impl Entity {
     pub(crate) fn rows_aligned<'s>(&'s self, reports: &dyn Reported) -> AlignedRows<'s> {
         let exact = self.hints_exact == Some(self.targets.layout()) && self.hints.len() == reports.count();
         let mut covered = vec![false; self.targets.len()];
-        let reported = each(reports)
-            .enumerate()
-            .map(|(i, report)| {
+        let reported = (0..reports.count())
+            .map(|i| {
                 let hint = self.hints.get(i).copied().unwrap_or(u32::MAX);
                 let position = match exact {
                     true => Some(hint as usize).filter(|_| hint != u32::MAX),
-                    false => self.targets.position_hinted(report.group, report.name, hint),
+                    false => {
+                        let (group, name) = reports.key(i);
+                        self.targets.position_hinted(group, name, hint)
+                    }
                 };
                 if let Some(position) = position {
                     if let (Some(covered), Some(target)) = (covered.get_mut(position), self.targets.at(position)) {
@@ -247,6 +249,7 @@ impl Entity {
                         return AnswerRow::of(&self.targets, target);
                     }
                 }
+                let report = reports.report(i);
                 // The removal hook retired it in this very step.
                 // (Only a reported row answers it: a report row needs its
                 // answer, and the columns say `removed`, tear it down.)

@@ -77,7 +77,7 @@ impl Entity {
         };
         crate::analysis::run::release(self, "resume");
         let paused = now.saturating_sub(since).max(0);
-        for (_, _, target) in self.targets.iter_mut() {
+        for target in self.targets.all_mut() {
             // A target that runs the version and reports errors kept
             // failing on time through the pause (safety is never paused):
             // its deadline does not move.
@@ -170,7 +170,7 @@ impl Entity {
             let good = if good.is_empty() { "none has been yet".to_owned() } else { good.join(", ") };
             return Err(Error::NotKnownGood { version: version.to_owned(), good });
         };
-        let everywhere = self.targets.iter().all(|(_, _, t)| t.expected == version || t.expected.is_empty());
+        let everywhere = self.targets.all().all(|t| t.expected == version || t.expected.is_empty());
         let settled_on_it = version == self.lkg && self.target_version == version && !self.rolling_out() && !self.watched();
         if settled_on_it && everywhere {
             return Ok(false);

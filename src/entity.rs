@@ -399,7 +399,7 @@ impl Entity {
             Phase::Settled => RolloutPhase::RolledOut,
             Phase::Halted => RolloutPhase::Halted,
             Phase::RollingBack => {
-                let returning = self.targets.iter().any(|(_, _, t)| t.judgement == Judgement::RolledBack);
+                let returning = self.targets.all().any(|t| t.judgement == Judgement::RolledBack);
                 if self.progress.rollback_logged && !returning {
                     RolloutPhase::RolledBack
                 } else {

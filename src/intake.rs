@@ -38,10 +38,7 @@ pub(crate) fn locate(targets: &Targets, reports: &dyn Reported, positions: &mut 
     // tables would be held at once) for a fleet reported for the first time.
     let mut new: hashbrown::HashTable<u32> = hashbrown::HashTable::with_capacity(count.saturating_sub(targets.len()));
     let hasher = foldhash::fast::RandomState::default();
-    let key = |i: u32| {
-        let r = reports.report(i as usize);
-        (r.group, r.name)
-    };
+    let key = |i: u32| reports.key(i as usize);
     let hash = |i: u32| std::hash::BuildHasher::hash_one(&hasher, key(i));
     for ((i, report), slot) in each(reports).enumerate().zip(positions.iter_mut()) {
         let target = || format!("\"{}\" in group \"{}\"", report.name, report.group);
@@ -126,10 +123,11 @@ impl Undo {
 /// order).
 pub(crate) fn record(entity: &mut Entity, reports: &dyn Reported, positions: &mut [u32], now: Timestamp, mut undo: Option<&mut Undo>) {
     let first = entity.targets.len();
-    let (arriving, bytes) = each(reports)
-        .zip(positions.iter())
+    let (arriving, bytes) = positions
+        .iter()
+        .enumerate()
         .filter(|(_, &p)| p == NEW)
-        .fold((0usize, 0usize), |(n, bytes), (r, _)| (n.saturating_add(1), bytes.saturating_add(r.name.len())));
+        .fold((0usize, 0usize), |(n, bytes), (i, _)| (n.saturating_add(1), bytes.saturating_add(reports.report(i).name.len())));
     entity.targets.reserve(arriving, bytes);
     // Most of a fleet reports one or two versions: the last one's symbol
     // saves hashing the same string again.
@@ -199,7 +197,7 @@ fn update(target: &mut Target, report: &ReportRef<'_>, (version, message, extra)
 pub(crate) fn forget_zombies(entity: &mut Entity, now: Timestamp, undo: Option<&mut Undo>) {
     let limit = secs_to_ms(ZOMBIE_AFTER_SECS.unsigned_abs());
     let is_zombie = |t: &Target| now.saturating_sub(t.last_seen.get()) > limit;
-    if !entity.targets.iter().any(|(_, _, t)| is_zombie(t)) {
+    if !entity.targets.all().any(is_zombie) {
         return;
     }
     let mut forgotten = Vec::new();

@@ -467,6 +467,13 @@ pub trait Reported {
     fn count(&self) -> usize;
     /// Report `i` (an empty one past the end).
     fn report(&self, i: usize) -> ReportRef<'_>;
+
+    /// Report `i`'s group and name (what a lookup needs).
+    fn key(&self, i: usize) -> (&str, &str) {
+        let report = self.report(i);
+        (report.group, report.name)
+    }
+
 }
 
 impl Reported for &[ReportRef<'_>] {

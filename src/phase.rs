@@ -198,7 +198,7 @@ impl Entity {
             let previous = self.watch.map_or(Sym::EMPTY, |w| w.previous);
             self.watch = None;
             self.lkg = previous;
-        } else if !self.rolling_out() || !self.targets.iter().any(|(_, _, t)| t.expected == rolling) {
+        } else if !self.rolling_out() || !self.targets.all().any(|t| t.expected == rolling) {
             return false;
         }
         self.lkb = rolling;
@@ -214,7 +214,7 @@ impl Entity {
     /// pace), so no more than a batch is ever in flight and nothing skips
     /// the rollback's pace.
     pub(crate) fn restart(&mut self, version: Sym, now: Timestamp) {
-        let unfinished = self.rolling == version && !self.lkg.is_empty() && self.targets.iter().any(|(_, _, t)| t.expected == version);
+        let unfinished = self.rolling == version && !self.lkg.is_empty() && self.targets.all().any(|t| t.expected == version);
         if unfinished {
             self.progress.retry_pending = true;
             self.event(now, EventKind::Retried, version, "it rolls out afresh once its rollback has finished");
@@ -226,7 +226,7 @@ impl Entity {
         if self.rolling == version {
             // Halted (nothing good to go back to): its targets are in
             // flight again with a new deadline.
-            for (_, _, target) in self.targets.iter_mut() {
+            for target in self.targets.all_mut() {
                 if target.expected == version {
                     target.judge(Judgement::InFlight);
                     target.assigned = Time::at(now);

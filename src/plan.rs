@@ -123,7 +123,7 @@ pub(crate) fn schedule(entity: &Entity, now: Timestamp) -> Schedule {
     let in_progress = entity.rolling_out();
     let version = if in_progress { entity.rolling } else { entity.target_version };
     let needs_retry = !in_progress && version == entity.lkb && !entity.progress.retry_pending;
-    let moved = if in_progress { entity.targets.iter().filter(|(_, _, t)| t.expected == entity.rolling).count() } else { 0 };
+    let moved = if in_progress { entity.targets.all().filter(|t| t.expected == entity.rolling).count() } else { 0 };
     let plan_is_batches = options.steps.is_empty() || (in_progress && entity.progress.full);
     let plan: Vec<PlanStep> = if plan_is_batches {
         // The simple form as a plan: batches of batchPercent (all at once

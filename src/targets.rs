@@ -268,10 +268,17 @@ impl Targets {
     /// its targets in the same order every time finds each where the last
     /// report found it, reading the entry alone (no hash lookup).
     pub(crate) fn position_hinted(&self, group: &str, name: &str, hint: u32) -> Option<usize> {
-        match self.key(hint) {
-            Some((g, n)) if n == name && g == group => Some(hint as usize),
-            _ => self.position(group, name),
+        let at = hint as usize;
+        if let Some(entry) = self.entries.get(at) {
+            // Bytes compared: a name's bounds need no check of where its
+            // characters start.
+            let end = self.entries.get(at.saturating_add(1)).map_or(self.names.len(), |e| e.name as usize);
+            let stored = self.names.as_bytes().get(entry.name as usize..end);
+            if stored == Some(name.as_bytes()) && self.groups.resolve(entry.group) == group {
+                return Some(at);
+            }
         }
+        self.position(group, name)
     }
 
     /// The target at a [`Targets::position`], with its group and name.
@@ -607,6 +614,22 @@ impl Targets {
         positions.extend(self.sorted_positions().filter(|&p| marked.get(p).copied().unwrap_or(false)));
     }
 
+    /// Every target in the order stored, without its group and name: for
+    /// walks that need neither (most of a step's).
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Target> {
+        self.entries.iter().map(|e| &e.target)
+    }
+
+    /// [`Targets::all`], to change them.
+    pub(crate) fn all_mut(&mut self) -> impl Iterator<Item = &mut Target> {
+        self.entries.iter_mut().map(|e| &mut e.target)
+    }
+
+    /// Every target by group, then name, without its group and name.
+    pub(crate) fn sorted_targets(&self) -> impl Iterator<Item = &Target> {
+        self.sorted.iter().filter_map(|&p| self.entries.get(p as usize)).map(|e| &e.target)
+    }
+
     /// Every target in the order stored (arrival order): for walks whose
     /// order does not matter.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str, &Target)> {
@@ -622,18 +645,6 @@ impl Targets {
             let end = starts.get(i.saturating_add(1)).copied().unwrap_or(self.names.len());
             let name = starts.get(i).and_then(|&s| self.names.get(s..end)).unwrap_or_default();
             (Box::from(self.groups.resolve(e.group)), Box::from(name), self.portable(e.target))
-        })
-    }
-
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &str, &mut Target)> {
-        let Targets { entries, names, groups, .. } = self;
-        let total = names.len();
-        let mut ends: Vec<usize> = entries.iter().skip(1).map(|e| e.name as usize).collect();
-        ends.push(total);
-        let (names, groups) = (&*names, &*groups);
-        entries.iter_mut().zip(ends).map(move |(e, end)| {
-            let name = names.get(e.name as usize..end).unwrap_or_default();
-            (groups.resolve(e.group), name, &mut e.target)
         })
     }
 

@@ -76,7 +76,7 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
     };
     // Most steps report every target: one time stands for all of those
     // that changed nothing else.
-    let seen = entity.targets.iter().map(|(_, _, t)| t.last_seen.get()).max().unwrap_or(0);
+    let seen = entity.targets.all().map(|t| t.last_seen.get()).max().unwrap_or(0);
     let changed = entity.targets.persist(Some(seen));
     let left = entity.targets.take_left();
     let delta = DeltaV1 {
@@ -273,7 +273,7 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
             stays
         });
     }
-    for (_, _, target) in entity.targets.iter_mut() {
+    for target in entity.targets.all_mut() {
         target.last_seen = Time::at(seen);
     }
     let written: Vec<(Box<str>, Box<str>)> = incoming.iter().map(|(g, n, _)| (g.clone(), n.clone())).collect();

@@ -245,7 +245,7 @@ pub(super) fn encode_core<'a>(
     let rolling = versions.version(v, entity.rolling);
     let lkg = versions.version(v, entity.lkg);
     let lkb = versions.version(v, entity.lkb);
-    let time_base = entity.targets.iter().map(|(_, _, t)| t.last_seen.get()).max().unwrap_or(0);
+    let time_base = entity.targets.all().map(|t| t.last_seen.get()).max().unwrap_or(0);
     let mut groups: Vec<GroupV1<TargetOut<'a>>> = Vec::new();
     // By group, then name, whatever order they arrived in: the same state
     // gives the same bytes, and each group is written once.

@@ -14,7 +14,7 @@ use crate::intake::{forget_zombies, locate, record, Undo};
 use crate::interner::Sym;
 use crate::judgement::{Hold, Judgement};
 use crate::log::EventKind;
-use crate::model::{each, secs_to_ms, Reported, Timestamp};
+use crate::model::{secs_to_ms, Reported, Timestamp};
 use crate::plan;
 
 mod moves;
@@ -110,8 +110,9 @@ pub(crate) fn run(
     // step may have moved targets since: they are looked up again).
     if result.as_ref().ok() != Some(&entity.targets.layout()) {
         let targets = &entity.targets;
-        for (hint, r) in positions.iter_mut().zip(each(reports)) {
-            *hint = targets.position(r.group, r.name).map_or(u32::MAX, |p| u32::try_from(p).unwrap_or(u32::MAX));
+        for (i, hint) in positions.iter_mut().enumerate() {
+            let (group, name) = reports.key(i);
+            *hint = targets.position(group, name).map_or(u32::MAX, |p| u32::try_from(p).unwrap_or(u32::MAX));
         }
     }
     entity.hints = positions;
@@ -274,7 +275,7 @@ fn rest_of_step(entity: &mut Entity, hooks: &mut EntityHooks, names: &StepNames<
         }
         // Re-read: a plan step may have just reached its gate.
         if let Some(hold) = holds.or_else(|| entity.awaiting_approval().then_some(Hold::AwaitingApproval)) {
-            for (_, _, target) in entity.targets.iter_mut() {
+            for target in entity.targets.all_mut() {
                 if target.expected != desired {
                     target.hold_back(hold);
                 }
@@ -299,11 +300,11 @@ fn adopt_running_version(entity: &mut Entity, now: Timestamp) {
     if !entity.lkg.is_empty() || !entity.lkb.is_empty() || entity.rolling.is_empty() || entity.targets.len() == 0 {
         return;
     }
-    if entity.targets.iter().any(|(_, _, t)| !t.expected.is_empty()) {
+    if entity.targets.all().any(|t| !t.expected.is_empty()) {
         return;
     }
     let mut counts: Vec<(Sym, usize)> = Vec::new();
-    for (_, _, target) in entity.targets.sorted() {
+    for target in entity.targets.sorted_targets() {
         match counts.iter_mut().find(|(v, _)| *v == target.reported) {
             Some((_, n)) => *n = n.saturating_add(1),
             None => counts.push((target.reported, 1)),
@@ -318,7 +319,7 @@ fn adopt_running_version(entity: &mut Entity, now: Timestamp) {
     let Some((version, n)) = best else {
         return;
     };
-    for (_, _, target) in entity.targets.iter_mut() {
+    for target in entity.targets.all_mut() {
         target.expected = version;
         // Those that run it are the stable set, not targets that moved.
         if target.reported == version && !target.is_error {
@@ -477,7 +478,7 @@ fn halt(entity: &mut Entity) {
     for position in 0..entity.targets.len() {
         entity.targets.set_detail(position, Sym::EMPTY);
     }
-    for (_, _, target) in entity.targets.iter_mut() {
+    for target in entity.targets.all_mut() {
         target.judge(if target.expected == lkb { Judgement::Halted } else { Judgement::Waiting });
     }
 }

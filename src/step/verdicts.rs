@@ -36,7 +36,7 @@ pub(super) fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookCo
     // being rolled back keeps saying so until the rollback moves it; the
     // others say nothing.
     let mut verdicts = Vec::new();
-    for (position, (_, _, target)) in entity.targets.iter().enumerate() {
+    for (position, target) in entity.targets.all().enumerate() {
         let keeps = target.expected != desired && rolling_back && target.judgement.is_failed() && target.expected == lkb;
         let held = entity.targets.detail_of_extra(target.extra);
         let why = match rejected.as_ref().and_then(|r| r.get(&position)) {
@@ -51,7 +51,7 @@ pub(super) fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookCo
     for (position, why) in verdicts {
         entity.targets.set_detail(position, why);
     }
-    for (position, (_, _, target)) in entity.targets.iter_mut().enumerate() {
+    for (position, target) in entity.targets.all_mut().enumerate() {
         if rolling_back && !target.expected.is_empty() && target.expected != lkg {
             tally.expecting_other = tally.expecting_other.saturating_add(1);
         }

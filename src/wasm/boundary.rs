@@ -81,11 +81,10 @@ pub(crate) enum Reports {
     Plain(Vec<TargetReport>),
 }
 
-/// One field of a packed report: the distinct values in one text with
-/// where each ends, and each target's value as an index among them.
+/// One field of a packed report: its distinct values, and each target's
+/// value as an index among them.
 pub(crate) struct Field {
-    text: String,
-    ends: Vec<u32>,
+    values: Vec<Box<str>>,
     index: Entries,
 }
 
@@ -142,7 +141,9 @@ const TAG_SEPARATOR: char = '\u{1f}';
 
 impl TagLists {
     fn from_field(field: Field) -> TagLists {
-        let lists = parts(&field.text, &field.ends)
+        let lists = field
+            .values
+            .iter()
             .map(|joined| if joined.is_empty() { Vec::new() } else { joined.split(TAG_SEPARATOR).map(str::to_owned).collect() })
             .collect();
         TagLists { lists, index: field.index }
@@ -158,7 +159,7 @@ impl Field {
     /// Target `i`'s value (every index was checked against the table when
     /// it crossed).
     fn value(&self, i: usize) -> &str {
-        self.index.get(i).map_or("", |v| part(&self.text, &self.ends, v))
+        self.index.get(i).and_then(|v| self.values.get(v)).map_or("", |s| s)
     }
 }
 
@@ -176,6 +177,13 @@ impl Reports {
 /// The step reads the packed form where it is: no string and no borrowed
 /// copy of its own per target.
 impl crate::Reported for Reports {
+    fn key(&self, i: usize) -> (&str, &str) {
+        match self {
+            Reports::Plain(reports) => reports.get(i).map_or(("", ""), |r| (&r.group, &r.name)),
+            Reports::Packed { names: (text, names), fields: [groups, ..], .. } => (groups.value(i), names.get(text, i)),
+        }
+    }
+
     fn count(&self) -> usize {
         match self {
             Reports::Plain(reports) => reports.len(),
@@ -259,7 +267,9 @@ fn unpack_reports(packed: &JsValue) -> Option<Reports> {
         let (text, ends) = text(&column)?;
         let index = Entries::from_js(column.get(2))?;
         let fits = index.within(ends.len());
-        (fits && index.len() == errors.len()).then_some(Field { text, ends, index })
+        // A few distinct values: each its own string, read without slicing.
+        let values = parts(&text, &ends).map(Box::from).collect();
+        (fits && index.len() == errors.len()).then_some(Field { values, index })
     };
     let fields = [field(1)?, field(2)?, field(3)?];
     // Tags only when some target has them.
