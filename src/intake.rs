@@ -139,7 +139,7 @@ pub(crate) fn record(entity: &mut Entity, reports: &dyn Reported, positions: &mu
             last = (entity.versions.intern(report.version), report.version);
         }
         let version = last.0;
-        let held = if *position == NEW { None } else { entity.targets.at(*position as usize).map(|(_, _, t)| (t.message, t.extra)) };
+        let held = if *position == NEW { None } else { entity.targets.target(*position as usize).map(|t| (t.message, t.extra)) };
         let (held_message, held_extra) = held.unwrap_or_default();
         let message = match held_message {
             sym if entity.targets.text(sym) == report.message => sym,

@@ -287,6 +287,11 @@ impl Targets {
         Some((self.groups.resolve(entry.group), self.name(position), &entry.target))
     }
 
+    /// The target at a [`Targets::position`], without its group and name.
+    pub(crate) fn target(&self, position: usize) -> Option<&Target> {
+        self.entries.get(position).map(|e| &e.target)
+    }
+
     /// The target at a [`Targets::position`].
     pub(crate) fn at_mut(&mut self, position: usize) -> Option<&mut Target> {
         self.entries.get_mut(position).map(|e| &mut e.target)
