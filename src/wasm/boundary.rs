@@ -73,7 +73,7 @@ pub(crate) enum Reports {
         errors: Vec<u8>,
         /// Each target's tags, when any target has some: the distinct
         /// lists, and each target's entry.
-        tags: Option<TagLists>,
+        tags: Option<PackedTags>,
         /// The report's own names (a JS array of strings), which an answer
         /// may hand back instead of making new strings.
         strings: JsValue,
@@ -131,7 +131,7 @@ impl Entries {
 }
 
 /// The distinct tag lists of a packed report, and each target's entry.
-pub(crate) struct TagLists {
+pub(crate) struct PackedTags {
     lists: Vec<Vec<String>>,
     index: Entries,
 }
@@ -139,14 +139,14 @@ pub(crate) struct TagLists {
 /// Joins a target's tags in a packed table (`TAG_SEPARATOR` in js/boundary.js).
 const TAG_SEPARATOR: char = '\u{1f}';
 
-impl TagLists {
-    fn from_field(field: Field) -> TagLists {
+impl PackedTags {
+    fn from_field(field: Field) -> PackedTags {
         let lists = field
             .values
             .iter()
             .map(|joined| if joined.is_empty() { Vec::new() } else { joined.split(TAG_SEPARATOR).map(str::to_owned).collect() })
             .collect();
-        TagLists { lists, index: field.index }
+        PackedTags { lists, index: field.index }
     }
 
     fn get(&self, target: usize) -> &[String] {
@@ -273,7 +273,7 @@ fn unpack_reports(packed: &JsValue) -> Option<Reports> {
     };
     let fields = [field(1)?, field(2)?, field(3)?];
     // Tags only when some target has them.
-    let tags = if packed.length() > 5 { Some(TagLists::from_field(field(5)?)) } else { None };
+    let tags = if packed.length() > 5 { Some(PackedTags::from_field(field(5)?)) } else { None };
     // `names[i]`, the string report `i` named its target by (when the
     // packer made that array: the objects path).
     let strings = names_column.get(2);
