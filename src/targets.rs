@@ -101,7 +101,7 @@ impl Targets {
     }
 
     /// The (tags, verdict) symbols of a target's `extra`.
-    fn pair(&self, extra: Sym) -> (Sym, Sym) {
+    pub(crate) fn pair(&self, extra: Sym) -> (Sym, Sym) {
         match *self.extras.resolve(extra) {
             [tags, detail] => (tags, detail),
             _ => (Sym::EMPTY, Sym::EMPTY),
@@ -135,7 +135,6 @@ impl Targets {
     pub(crate) fn detail_of(&self, target: &Target) -> &str {
         self.text(self.pair(target.extra).1)
     }
-
 
     /// Sets the monitor verdict of the target at `position`.
     pub(crate) fn set_detail(&mut self, position: usize, detail: Sym) {
@@ -194,7 +193,12 @@ impl Targets {
     /// The target with its texts and tags by value, to move it to another
     /// [`Targets`] (see [`Targets::adopt`]).
     fn portable(&self, target: Target) -> Portable {
-        Portable { tags: self.tags_of(&target).into(), message: self.text(target.message).into(), detail: self.detail_of(&target).into(), target }
+        Portable {
+            tags: self.tags_of(&target).into(),
+            message: self.text(target.message).into(),
+            detail: self.detail_of(&target).into(),
+            target,
+        }
     }
 
     /// A target from another [`Targets`], its symbols made this one's.
@@ -312,6 +316,10 @@ impl Targets {
     /// is none by that name.
     fn push(&mut self, group: &str, name: &str, target: Target) {
         let group = self.groups.intern(group);
+        self.push_in(group, name, target);
+    }
+
+    fn push_in(&mut self, group: Sym, name: &str, target: Target) {
         let position = slot(self.entries.len());
         self.entries.push(Entry { group, name: slot(self.names.len()), target });
         if !self.prints.is_empty() {
@@ -340,6 +348,39 @@ impl Targets {
     /// [`Targets::arrived_since`].
     pub(crate) fn append(&mut self, group: &str, name: &str, target: Target) {
         self.push(group, name, target);
+    }
+
+    /// The symbol of a group, adding it if it is new (see
+    /// [`Targets::push_last`]).
+    pub(crate) fn intern_group(&mut self, group: &str) -> Sym {
+        self.groups.intern(group)
+    }
+
+    /// Adds a target whose (group, name) comes after every stored
+    /// target's, to targets stored in that order (a snapshot's, which
+    /// come sorted): it is neither looked up nor sorted. Answers false and
+    /// stores nothing when it does not come after the last one (so is out
+    /// of order, or there twice), or the stored order is not the sorted
+    /// one.
+    pub(crate) fn push_last(&mut self, group: Sym, name: &str, target: Target) -> bool {
+        if let Some(last) = self.entries.len().checked_sub(1) {
+            let after = match self.entries.get(last) {
+                Some(e) if e.group == group => name > self.name(last),
+                Some(e) => self.groups.resolve(group) > self.groups.resolve(e.group),
+                None => false,
+            };
+            if !after || self.sorted.last() != Some(&slot(last)) {
+                return false;
+            }
+        }
+        if self.sorted.len() == self.sorted.capacity() {
+            // As much room as `reserve` made for the entries.
+            self.sorted.reserve_exact(self.entries.capacity().saturating_sub(self.entries.len()).max(1));
+        }
+        self.sorted.push(slot(self.entries.len()));
+        self.push_in(group, name, target);
+        self.relaid();
+        true
     }
 
     /// Adds targets that are not there yet, after the others, in the order
@@ -664,16 +705,9 @@ impl Targets {
         self.sorted.iter().filter_map(|&p| self.at(p as usize))
     }
 
-    /// Each stored target's rank by group, then name (indexed by where it
-    /// is stored).
-    pub(crate) fn ranks(&self) -> Vec<u32> {
-        let mut ranks = vec![0; self.sorted.len()];
-        for (rank, &position) in self.sorted.iter().enumerate() {
-            if let Some(r) = ranks.get_mut(position as usize) {
-                *r = slot(rank);
-            }
-        }
-        ranks
+    /// The target of `rank` by group, then name.
+    pub(crate) fn by_rank(&self, rank: usize) -> Option<(&str, &str, &Target)> {
+        self.at(*self.sorted.get(rank)? as usize)
     }
 
     /// The targets of one group (an exact match), in name order.

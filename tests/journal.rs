@@ -25,6 +25,9 @@ const GOLDEN_AFTER_DELTA_V4: &str = "tests/fixtures/entity-v7-after-delta-v4.bin
 const GOLDEN_ENTITY_V8: &str = "tests/fixtures/entity-v8.bin";
 const GOLDEN_DELTA_V5: &str = "tests/fixtures/delta-v5.bin";
 const GOLDEN_AFTER_DELTA_V5: &str = "tests/fixtures/entity-v8-after-delta-v5.bin";
+const GOLDEN_ENTITY_V9: &str = "tests/fixtures/entity-v9.bin";
+const GOLDEN_DELTA_V6: &str = "tests/fixtures/delta-v6.bin";
+const GOLDEN_AFTER_DELTA_V6: &str = "tests/fixtures/entity-v9-after-delta-v6.bin";
 
 /// A fleet of `n` on v1, v2 set: a rollout under way.
 fn rolling(n: usize) -> Sim {
@@ -322,7 +325,7 @@ fn the_golden_v4_delta_applies_to_the_golden_v7_entity() {
 /// did: here dave paused the canary and erin resumed it and set c3.
 #[test]
 fn the_golden_v5_delta_applies_to_the_golden_v8_entity() {
-    let follower = check_golden_delta(GOLDEN_ENTITY_V8, GOLDEN_DELTA_V5, GOLDEN_AFTER_DELTA_V5, "", |engine| {
+    let follower = check_golden_delta(GOLDEN_ENTITY_V8, GOLDEN_DELTA_V5, GOLDEN_AFTER_DELTA_V5, "_V5", |engine| {
         let now = T0 + 3700 * SEC;
         engine.set_actor(Some("dave")).unwrap();
         assert!(engine.pause("edge", "canary", now).unwrap());
@@ -400,4 +403,25 @@ fn idempotency_keys_are_kept_with_the_entity() {
     assert_eq!(sim.engine.applied_answer("prod", "app", "req-1").unwrap(), None, "only the latest keys are kept");
     assert_eq!(sim.engine.remember("prod", "app", "", "{}").unwrap_err().code(), ErrorCode::InvalidArgument);
     assert_eq!(sim.engine.remember("prod", "app", "a\nb", "{}").unwrap_err().code(), ErrorCode::InvalidArgument);
+}
+
+/// Format 6 writes its part of the entity in snapshot format 9 (targets in
+/// rows), and an event names a target the delta writes by its place among
+/// them (`a_steady_step_writes_what_changed_not_the_fleet` holds the
+/// size this saves): here c3 starts on the canary.
+#[test]
+fn the_golden_v6_delta_applies_to_the_golden_v9_entity() {
+    let follower = check_golden_delta(GOLDEN_ENTITY_V9, GOLDEN_DELTA_V6, GOLDEN_AFTER_DELTA_V6, "", |engine| {
+        let now = T0 + 3700 * SEC;
+        engine.set_target_version("edge", "canary", "c3", now).unwrap();
+        engine.orchestrate("edge", "canary", &[], now).unwrap();
+        engine.orchestrate("edge", "canary", &[], now + 1000).unwrap();
+    });
+    let delta = std::fs::read(GOLDEN_DELTA_V6).unwrap();
+    assert_eq!(u16::from_le_bytes([delta[8], delta[9]]), 6);
+    assert_eq!(DELTA_FORMAT_VERSION, 6);
+    let history = follower.history("edge", "canary").unwrap();
+    assert_eq!(history.last().map(|r| r.version.as_str()), Some("c3"));
+    let events = follower.events("edge", "canary", 0, usize::MAX).unwrap();
+    assert!(events.iter().any(|e| e.version == "c3" && e.target.is_some()), "{events:?}");
 }

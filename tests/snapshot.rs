@@ -14,16 +14,57 @@ use orchestrator_engine::{
 };
 
 #[test]
-fn the_golden_v8_snapshot_restores_and_re_encodes_byte_for_byte() {
+fn the_golden_v9_snapshot_restores_and_re_encodes_byte_for_byte() {
     if std::env::var_os("REGENERATE_GOLDEN").is_some() {
-        std::fs::write(GOLDEN_V8, golden_v8_engine().snapshot()).unwrap();
+        std::fs::write(GOLDEN_V9, golden_v9_engine().snapshot()).unwrap();
     }
-    let bytes = std::fs::read(GOLDEN_V8).expect("the golden snapshot is committed");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 8);
+    let bytes = std::fs::read(GOLDEN_V9).expect("the golden snapshot is committed");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 9);
+    assert_eq!(SNAPSHOT_FORMAT_VERSION, 9);
     let engine = Engine::restore(&bytes).unwrap();
     // Canonical: the same state gives the same bytes, built or restored.
     assert_eq!(engine.snapshot(), bytes);
-    assert_eq!(golden_v8_engine().snapshot(), bytes);
+    assert_eq!(golden_v9_engine().snapshot(), bytes);
+    // The rows came back whole: names, groups, tags, the verdict, the
+    // error, the messages and every time (the bytes above), so the entity
+    // answers and goes on as the one that was written.
+    let mut original = packed();
+    let mut restored = engine;
+    let (ns, e) = ("fleet", "packed");
+    assert_eq!(restored.expected_state(ns, e, None).unwrap(), original.expected_state(ns, e, None).unwrap());
+    assert_eq!(restored.rollout_info(ns, e).unwrap(), original.rollout_info(ns, e).unwrap());
+    assert_eq!(restored.events(ns, e, 0, usize::MAX).unwrap(), original.events(ns, e, 0, usize::MAX).unwrap());
+    // What the rows had to hold is there: the monitor failed web-02, the
+    // targets are in several states, one has tags, one a name of 300
+    // bytes.
+    let events = restored.events(ns, e, 0, usize::MAX).unwrap();
+    assert!(
+        events.iter().any(|e| e.target.as_ref().is_some_and(|t| t.name == "web-02") && e.detail.contains("p99 over budget")),
+        "{events:?}"
+    );
+    let answer = restored.expected_state(ns, e, None).unwrap();
+    for reason in [TargetState::FailedMonitor, TargetState::FailedDeadline, TargetState::Waiting] {
+        assert!(answer.iter().any(|t| t.reason == reason), "{answer:?}");
+    }
+    assert!(answer.iter().any(|t| t.name.len() == 300));
+    let tagged = restored.snapshot_entity(ns, e).unwrap();
+    assert!(tagged.windows(7).any(|w| w == b"primary"));
+    for hour in 6..9 {
+        let now = T0 + hour * 3_600 * SEC;
+        let a = restored.orchestrate(ns, e, &[], now).unwrap();
+        assert_eq!(a, original.orchestrate(ns, e, &[], now).unwrap());
+    }
+    assert_eq!(restored.snapshot_entity(ns, e).unwrap(), original.snapshot_entity(ns, e).unwrap());
+}
+
+/// Format 8 (written before targets in rows) restores to the same state,
+/// and writes it as the current format.
+#[test]
+fn the_golden_v8_snapshot_restores_to_the_same_state() {
+    let bytes = std::fs::read(GOLDEN_V8).expect("the golden snapshot is committed");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 8);
+    let engine = Engine::restore(&bytes).unwrap();
+    assert_eq!(engine.snapshot(), golden_v8_engine().snapshot());
     // Who did what came back: on the events and on the rollout.
     let original = audited();
     let events = engine.events("fleet", "audited", 0, usize::MAX).unwrap();
@@ -43,7 +84,10 @@ fn the_golden_v8_snapshot_restores_and_re_encodes_byte_for_byte() {
     assert_eq!(history, original.engine.history("fleet", "audited").unwrap());
     let r2 = history.iter().find(|r| r.version == "r2").unwrap();
     let actions: Vec<(EventKind, &str)> = r2.actions.iter().map(|a| (a.kind, a.by.as_str())).collect();
-    assert_eq!(actions, [(EventKind::VersionSet, "alice"), (EventKind::Approved, "bob"), (EventKind::Paused, "bob"), (EventKind::Resumed, "carol")]);
+    assert_eq!(
+        actions,
+        [(EventKind::VersionSet, "alice"), (EventKind::Approved, "bob"), (EventKind::Paused, "bob"), (EventKind::Resumed, "carol")]
+    );
     // Its first step's two targets moved, and are baking.
     assert_eq!(r2.steps_reached, Some(1));
     assert_eq!(r2.targets_moved, Some(2));
@@ -271,12 +315,21 @@ fn the_golden_v6_entity_snapshot_restores_to_the_same_entity() {
 }
 
 #[test]
+fn the_golden_v8_entity_snapshot_restores_to_the_same_entity() {
+    let bytes = std::fs::read(GOLDEN_ENTITY_V8).expect("the golden entity snapshot is committed");
+    let mut engine = Engine::new();
+    engine.restore_entity(&bytes).unwrap();
+    assert_eq!(engine.snapshot_entity("edge", "canary").unwrap(), golden_v8_engine().snapshot_entity("edge", "canary").unwrap());
+}
+
+#[test]
 fn the_golden_entity_snapshot_restores_alone_and_re_encodes_byte_for_byte() {
     if std::env::var_os("REGENERATE_GOLDEN").is_some() {
-        std::fs::write(GOLDEN_ENTITY_V8, golden_v8_engine().snapshot_entity("edge", "canary").unwrap()).unwrap();
+        std::fs::write(GOLDEN_ENTITY_V9, golden_v9_engine().snapshot_entity("edge", "canary").unwrap()).unwrap();
     }
-    let bytes = std::fs::read(GOLDEN_ENTITY_V8).expect("the golden entity snapshot is committed");
-    let whole = Engine::restore(&std::fs::read(GOLDEN_V8).unwrap()).unwrap();
+    let bytes = std::fs::read(GOLDEN_ENTITY_V9).expect("the golden entity snapshot is committed");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 9);
+    let whole = Engine::restore(&std::fs::read(GOLDEN_V9).unwrap()).unwrap();
     let mut engine = Engine::new();
     assert_eq!(engine.restore_entity(&bytes).unwrap(), ("edge".to_owned(), "canary".to_owned()));
     assert_eq!(engine.namespaces(), ["edge"]);
@@ -297,7 +350,7 @@ fn the_golden_entity_snapshot_restores_alone_and_re_encodes_byte_for_byte() {
 
 #[test]
 fn a_whole_snapshot_splits_into_entities_and_joins_back_to_the_same_bytes() {
-    let golden = std::fs::read(GOLDEN_V8).unwrap();
+    let golden = std::fs::read(GOLDEN_V9).unwrap();
     let parts = Engine::split_snapshot(&golden).unwrap();
     let names: Vec<(&str, &str)> = parts.iter().map(|(ns, e, _)| (ns.as_str(), e.as_str())).collect();
     let expected = [
@@ -306,12 +359,13 @@ fn a_whole_snapshot_splits_into_entities_and_joins_back_to_the_same_bytes() {
         ("fleet", "analysed"),
         ("fleet", "audited"),
         ("fleet", "bluegreen"),
+        ("fleet", "packed"),
         ("fleet", "returned"),
         ("prod", "app"),
         ("staging", "worker"),
     ];
     assert_eq!(names, expected);
-    assert_eq!(parts[0].2, std::fs::read(GOLDEN_ENTITY_V8).unwrap());
+    assert_eq!(parts[0].2, std::fs::read(GOLDEN_ENTITY_V9).unwrap());
     // In any order.
     assert_eq!(Engine::join_snapshots(parts.iter().rev().map(|(_, _, b)| b.as_slice())).unwrap(), golden);
     let twice = Engine::join_snapshots([parts[1].2.as_slice(), parts[2].2.as_slice(), parts[1].2.as_slice()]).unwrap_err();

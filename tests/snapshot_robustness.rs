@@ -57,19 +57,24 @@ fn unreachable_states_are_rejected() {
     edited[at + 3] = 1;
     let err = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &edited));
     assert!(err.contains("both last known good and last known bad"), "{err}");
-    // Target "h": name, no tags, reported 1, expected 1, message 0, no
-    // error, then its state's code (2, succeeded: it was adopted as good);
-    // 11 (`removed`) is no live target's.
-    let at = body.windows(7).position(|w| w == [1, b'h', 0, 1, 1, 0, 0]).expect("the target");
-    let mut edited = body.to_vec();
-    edited[at + 7] = 11;
-    let err = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &edited));
-    assert!(err.contains("\"h\" of group \"\" is stored as removed"), "{err}");
+    // Target "h"'s row: its name (sharing nothing, one byte, "h"), then
+    // its flags, whose low four bits are its state's code (2, succeeded:
+    // it was adopted as good); 11 (`removed`) is no live target's, 15 no
+    // state at all.
+    let at = body.windows(3).position(|w| w == [0, 1, b'h']).expect("the target's row") + 3;
+    assert_eq!(body[at] & 0x0f, 2);
+    for (code, what) in [(11, "\"h\" of group \"\" is stored as removed"), (15, "\"h\" of group \"\" has state 15, which no engine writes")]
+    {
+        let mut edited = body.to_vec();
+        edited[at] = (body[at] & 0xf0) | code;
+        let err = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &edited));
+        assert!(err.contains(what), "{err}");
+    }
 }
 
 #[test]
 fn every_truncation_and_every_bit_flip_is_rejected_without_a_panic() {
-    let good = golden_v8_engine().snapshot();
+    let good = golden_v9_engine().snapshot();
     for len in 0..good.len() {
         restore_err(&good[..len]);
     }
@@ -91,7 +96,8 @@ fn mutated_bodies_with_valid_checksums_never_panic() {
         (5, std::fs::read(GOLDEN_V5).unwrap()),
         (6, std::fs::read(GOLDEN_V6).unwrap()),
         (7, std::fs::read(GOLDEN_V7).unwrap()),
-        (8, golden_v8_engine().snapshot()),
+        (8, std::fs::read(GOLDEN_V8).unwrap()),
+        (9, golden_v9_engine().snapshot()),
     ] {
         mutate(format, &good[20..]);
     }

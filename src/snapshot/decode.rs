@@ -125,32 +125,37 @@ pub(super) trait Named {
 
 impl Named for EntityV1 {
     fn name(&self) -> &str {
-        &self.name
+        &self.head.name
     }
 }
 
 impl Named for EntityV2 {
     fn name(&self) -> &str {
-        &self.core.name
+        &self.core.head.name
     }
 }
 
 impl Named for EntityV3 {
     fn name(&self) -> &str {
-        &self.core.name
+        &self.core.head.name
     }
 }
 
 impl Named for EntityV4 {
     fn name(&self) -> &str {
-        &self.core.name
+        &self.core.head.name
+    }
+}
+
+impl<R> Named for EntityV9<R> {
+    fn name(&self) -> &str {
+        &self.head.name
     }
 }
 
 /// Format 3's compact log written out as format 2's, against the entity's
-/// targets.
+/// targets of formats 1 to 8.
 pub(super) fn expand_log(core: &EntityV1, c: ControlV3) -> Result<ControlV2, String> {
-    let log = c.events;
     // Where each group's targets start in the entity's target list.
     let mut starts = Vec::with_capacity(core.groups.len());
     let mut known = 0u64;
@@ -158,17 +163,27 @@ pub(super) fn expand_log(core: &EntityV1, c: ControlV3) -> Result<ControlV2, Str
         starts.push(known);
         known = known.saturating_add(u64::try_from(g.targets.len()).unwrap_or(u64::MAX));
     }
+    let target = |i: u64| -> Option<(String, String)> {
+        let g = starts.partition_point(|&start| start <= i).saturating_sub(1);
+        let group = core.groups.get(g)?;
+        let at = usize::try_from(i.saturating_sub(starts.get(g).copied().unwrap_or(0))).ok()?;
+        Some((group.name.clone(), group.targets.get(at)?.name.clone()))
+    };
+    expand_log_of(known, target, c)
+}
+
+/// Format 3's compact log written out as format 2's, against `known`
+/// targets in snapshot order (`target(i)`: the group and name of the
+/// `i`th).
+pub(super) fn expand_log_of(known: u64, target: impl Fn(u64) -> Option<(String, String)>, c: ControlV3) -> Result<ControlV2, String> {
+    let log = c.events;
     let target = |i: u64| -> Result<Option<(String, String)>, String> {
         if i == 0 {
             return Ok(None);
         }
         let i = i.saturating_sub(1);
         if i < known {
-            let g = starts.partition_point(|&start| start <= i).saturating_sub(1);
-            let group = core.groups.get(g).ok_or("target index outside the list")?;
-            let at = usize::try_from(i.saturating_sub(starts.get(g).copied().unwrap_or(0))).map_err(|_| "target index")?;
-            let t = group.targets.get(at).ok_or("target index outside the list")?;
-            return Ok(Some((group.name.clone(), t.name.clone())));
+            return target(i).map(Some).ok_or_else(|| "target index outside the list".to_owned());
         }
         let gone = usize::try_from(i.saturating_sub(known)).map_err(|_| "target index")?;
         log.gone.get(gone).cloned().map(Some).ok_or_else(|| format!("event target {} is outside the tables", i.saturating_add(1)))
@@ -221,23 +236,102 @@ pub(super) fn decode_body<E: Named>(state: Body<E>, mut decode_entity: impl FnMu
 }
 
 pub(super) fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: ExtraV4) -> Result<Entity, String> {
+    let (versions, syms) = decode_versions(&e.head.versions)?;
+    let targets = decode_targets(e.groups, &e.messages, e.time_base, &syms)?;
+    finish_entity(e.head, versions, &syms, targets, control, extra)
+}
+
+/// An entity of format 9: its targets in rows ([`super::rows`]).
+pub(super) fn decode_v9(e: EntityV9<RowsIn<'_>>) -> Result<Entity, String> {
+    let (versions, syms) = decode_versions(&e.head.versions)?;
+    let targets = decode_rows(e.targets, &syms)?;
+    let known = u64::try_from(targets.len()).unwrap_or(u64::MAX);
+    let by_rank = |i: u64| {
+        let (group, name, _) = targets.by_rank(usize::try_from(i).ok()?)?;
+        Some((group.to_owned(), name.to_owned()))
+    };
+    let control = expand_log_of(known, by_rank, e.control)?;
+    finish_entity(e.head, versions, &syms, targets, Some(control), e.extra)
+}
+
+/// The entity's versions, and the symbol of each index the format gives
+/// one (0: no version).
+fn decode_versions(table: &[String]) -> Result<(Interner, Vec<Sym>), String> {
     let mut versions = Interner::default();
     let mut syms = vec![Sym::EMPTY];
     let mut unique = HashSet::new();
-    for v in &e.versions {
+    for v in table {
         if v.is_empty() || !unique.insert(v.as_str()) {
             return Err(format!("version table entry \"{v}\" is empty or repeated"));
         }
         syms.push(versions.intern(v));
     }
-    let sym = |i: u32| -> Result<Sym, String> {
-        usize::try_from(i).ok().and_then(|i| syms.get(i)).copied().ok_or_else(|| format!("version index {i} is outside the table"))
-    };
+    Ok((versions, syms))
+}
+
+/// The symbol of version index `i` ([`decode_versions`]).
+pub(super) fn version_sym(syms: &[Sym], i: u32) -> Result<Sym, String> {
+    usize::try_from(i).ok().and_then(|i| syms.get(i)).copied().ok_or_else(|| format!("version index {i} is outside the table"))
+}
+
+/// Format 1's targets (formats 1 to 8 write them so).
+fn decode_targets(groups: Vec<GroupV1>, messages: &[String], time_base: i64, syms: &[Sym]) -> Result<Targets, String> {
+    let sym = |i: u32| version_sym(syms, i);
+    let mut decoded = Vec::new();
+    let mut targets = Targets::default();
+    for group in groups {
+        for t in group.targets {
+            if t.name.is_empty() {
+                return Err(format!("a target of group \"{}\" has an empty name", group.name));
+            }
+            let message = usize::try_from(t.message)
+                .ok()
+                .and_then(|i| messages.get(i))
+                .ok_or_else(|| format!("message index {} is outside the table", t.message))?;
+            let reason = from_code(&TargetState::ALL, state_code, t.state, "target state")?;
+            let (judgement, hold) = judgement::of_reason(reason)
+                .ok_or_else(|| format!("target \"{}\" of group \"{}\" is stored as removed", t.name, group.name))?;
+            let (tags, detail) = (targets.intern_tags(&t.tags), targets.intern_text(t.detail.as_deref().unwrap_or_default()));
+            let target = Target {
+                extra: targets.extra(tags, detail),
+                reported: sym(t.reported)?,
+                expected: sym(t.expected)?,
+                message: targets.intern_text(message),
+                is_error: t.is_error,
+                judgement,
+                hold,
+                last_seen: Time::at(time_base.wrapping_add(t.last_seen)),
+                last_message: Time::at(time_base.wrapping_add(t.last_message)),
+                version_changed: Time::at(time_base.wrapping_add(t.version_changed)),
+                assigned: Time::at(time_base.wrapping_add(t.assigned)),
+            };
+            decoded.push((group.name.clone(), t.name, target));
+        }
+    }
+    let count = decoded.len();
+    targets.extend(decoded);
+    if targets.len() != count {
+        return Err("a target appears twice".to_owned());
+    }
+    Ok(targets)
+}
+
+/// The entity around its decoded targets: its options, versions and, from
+/// format 2, its progressive-delivery state.
+fn finish_entity(
+    head: HeadV1,
+    versions: Interner,
+    syms: &[Sym],
+    targets: Targets,
+    control: Option<ControlV2>,
+    extra: ExtraV4,
+) -> Result<Entity, String> {
+    let sym = |i: u32| version_sym(syms, i);
     let mut options = RolloutOptions {
-        batch_percent: e.batch_percent,
-        success_percent: e.success_percent,
-        success_timeout_secs: e.success_timeout_secs,
-        duration_timeout_secs: e.duration_timeout_secs,
+        batch_percent: head.batch_percent,
+        success_percent: head.success_percent,
+        success_timeout_secs: head.success_timeout_secs,
+        duration_timeout_secs: head.duration_timeout_secs,
         ..RolloutOptions::default()
     };
     if let Some(c) = &control {
@@ -259,47 +353,11 @@ pub(super) fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: Extr
         _ => crate::plan::Meaning::Totals,
     };
     options.validate_as(plan_meaning).map_err(|err| err.to_string())?;
-    let mut decoded = Vec::new();
-    let mut targets = Targets::default();
-    for group in e.groups {
-        for t in group.targets {
-            if t.name.is_empty() {
-                return Err(format!("a target of group \"{}\" has an empty name", group.name));
-            }
-            let message = usize::try_from(t.message)
-                .ok()
-                .and_then(|i| e.messages.get(i))
-                .ok_or_else(|| format!("message index {} is outside the table", t.message))?;
-            let reason = from_code(&TargetState::ALL, state_code, t.state, "target state")?;
-            let (judgement, hold) = judgement::of_reason(reason)
-                .ok_or_else(|| format!("target \"{}\" of group \"{}\" is stored as removed", t.name, group.name))?;
-            let (tags, detail) = (targets.intern_tags(&t.tags), targets.intern_text(t.detail.as_deref().unwrap_or_default()));
-            let target = Target {
-                extra: targets.extra(tags, detail),
-                reported: sym(t.reported)?,
-                expected: sym(t.expected)?,
-                message: targets.intern_text(message),
-                is_error: t.is_error,
-                judgement,
-                hold,
-                last_seen: Time::at(e.time_base.wrapping_add(t.last_seen)),
-                last_message: Time::at(e.time_base.wrapping_add(t.last_message)),
-                version_changed: Time::at(e.time_base.wrapping_add(t.version_changed)),
-                assigned: Time::at(e.time_base.wrapping_add(t.assigned)),
-            };
-            decoded.push((group.name.clone(), t.name, target));
-        }
-    }
-    let count = decoded.len();
-    targets.extend(decoded);
-    if targets.len() != count {
-        return Err("a target appears twice".to_owned());
-    }
     let mut entity = Entity {
-        target_version: sym(e.target_version)?,
-        rolling: sym(e.rolling)?,
-        lkg: sym(e.lkg)?,
-        lkb: sym(e.lkb)?,
+        target_version: sym(head.target_version)?,
+        rolling: sym(head.rolling)?,
+        lkg: sym(head.lkg)?,
+        lkb: sym(head.lkb)?,
         options,
         plan_meaning,
         targets,

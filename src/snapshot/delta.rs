@@ -15,12 +15,12 @@
 //! another entity is rejected rather than merged into a wrong state.
 
 use super::{
-    decode_analysis, decode_controllers, decode_extra, decode_revisions, decode_v4, encode_analysis, encode_controllers, encode_entity,
-    encode_extra, encode_one, encode_revisions, end, envelope, open, parse_all, take, ControllersV5, DeltaV1, ExtraV6, ExtraV7, ExtraV8,
-    Part,
+    decode_analysis, decode_controllers, decode_extra, decode_revisions, decode_v4, decode_v9, encode_analysis, encode_controllers,
+    encode_entity, encode_extra, encode_one, encode_revisions, end, envelope, open, parse_all, take, ControllersV5, DeltaV1, EntityV4,
+    EntityV9, ExtraV6, ExtraV7, ExtraV8, Part, RowsIn,
 };
-use crate::entity::Time;
 use crate::engine::Engine;
+use crate::entity::Time;
 use crate::entity::{Entity, Journal, Removed, Watch};
 use crate::error::Error;
 use crate::interner::Sym;
@@ -32,8 +32,9 @@ const MAGIC: &[u8; 8] = b"ORCHDLTA";
 /// is format 1 followed by the entity's controller settings; format 3 is
 /// format 2 followed by the entity's surge; format 4 format 3 followed by
 /// its analysis; format 5 format 4 followed by its actors and rollout
-/// tallies.
-pub const DELTA_FORMAT_VERSION: u16 = 5;
+/// tallies; format 6 is format 5 with its part of the entity in snapshot
+/// format 9 (targets in rows).
+pub const DELTA_FORMAT_VERSION: u16 = 6;
 
 /// The next state's name: the previous one's with a checksum mixed in
 /// (SplitMix64's finaliser, the same in every process).
@@ -105,7 +106,16 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     // Every format ever written keeps its decoder: format 2 is format 1
     // followed by the controller settings, format 3 format 2 followed by
     // the surge.
-    let (delta, rest) = take::<DeltaV1>(body)?;
+    let (delta, rest) = match format {
+        1..=5 => {
+            let (delta, rest) = take::<DeltaV1>(body)?;
+            (delta.map(PartIn::V4), rest)
+        }
+        _ => {
+            let (delta, rest) = take::<DeltaV1<EntityV9<RowsIn<'_>>>>(body)?;
+            (delta.map(PartIn::V9), rest)
+        }
+    };
     let (controllers, extra, analysis, revisions): (ControllersV5, ExtraV6, ExtraV7, ExtraV8) = match format {
         1 => end(rest, (vec![None, None], ExtraV6::default(), ExtraV7::default(), ExtraV8::default()))?,
         2 => (parse_all(rest)?, ExtraV6::default(), ExtraV7::default(), ExtraV8::default()),
@@ -122,7 +132,7 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     let [target, monitoring]: [Option<String>; 2] =
         controllers.try_into().map_err(|_| Error::snapshot("a delta holds two controller settings"))?;
     let DeltaV1 { namespace, base, part, left, first_kept, targets: count } = delta;
-    let name = part.core.name.clone();
+    let name = part.name().to_owned();
     let at = format!("{namespace}/{name}");
     let entity = engine.namespaces.get_mut(&namespace).and_then(|ns| ns.entities.get_mut(&name)).ok_or_else(|| {
         Error::snapshot(format!("the delta is for entity {at}, which this engine does not hold: restore its checkpoint first"))
@@ -133,9 +143,9 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
              restore the entity's latest checkpoint, then every delta after it, in order"
         )));
     }
-    let seen = part.core.time_base;
+    let seen = part.time_base();
     let invalid = |e: String| Error::snapshot(format!("delta of {at}: {e}"));
-    let mut changed = decode_v4(part).map_err(invalid)?;
+    let mut changed = part.decode().map_err(invalid)?;
     changed.controllers = decode_controllers(target, monitoring);
     let leaves = check(entity, &changed, &left, count, first_kept).map_err(invalid)?;
     // The targets after the merge are `count`, which `check` confirmed.
@@ -147,6 +157,39 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     entity.targets.track_leaving();
     entity.journal = Some(Journal { id: chain(base, crc), next_seq: entity.log.next_seq });
     Ok((namespace, name))
+}
+
+/// A delta's part of its entity, in the snapshot format of its delta
+/// format.
+enum PartIn<'a> {
+    /// Delta formats 1 to 5.
+    V4(EntityV4),
+    /// From delta format 6.
+    V9(EntityV9<RowsIn<'a>>),
+}
+
+impl PartIn<'_> {
+    fn name(&self) -> &str {
+        match self {
+            PartIn::V4(e) => &e.core.head.name,
+            PartIn::V9(e) => &e.head.name,
+        }
+    }
+
+    /// When every target the part does not hold was last seen.
+    fn time_base(&self) -> i64 {
+        match self {
+            PartIn::V4(e) => e.core.time_base,
+            PartIn::V9(e) => e.targets.time_base(),
+        }
+    }
+
+    fn decode(self) -> Result<Entity, String> {
+        match self {
+            PartIn::V4(e) => decode_v4(e),
+            PartIn::V9(e) => decode_v9(e),
+        }
+    }
 }
 
 /// Whether `changed` and `left` merge into `entity` as a state an engine

@@ -91,7 +91,7 @@ impl<'a> Table<'a> {
         i
     }
 
-    fn version(&mut self, versions: &'a Interner, sym: Sym) -> u32 {
+    pub(super) fn version(&mut self, versions: &'a Interner, sym: Sym) -> u32 {
         if sym.is_empty() {
             return 0;
         }
@@ -119,32 +119,60 @@ pub(super) struct Part<'a> {
     pub(super) from: u64,
 }
 
-/// The entity in the format; with `part`, only that part of its targets
-/// and events (a delta's), the rest whole.
+/// The entity in format 9: its targets in rows ([`super::rows`]); with
+/// `part`, only that part of its targets and events (a delta's), the rest
+/// whole.
 #[inline(never)]
-pub(super) fn encode_entity<'a>(name: &str, entity: &'a Entity, part: Option<&Part<'_>>) -> EntityV4<TargetOut<'a>> {
+pub(super) fn encode_entity<'a>(name: &str, entity: &'a Entity, part: Option<&Part<'_>>) -> EntityV9<RowsOut<'a>> {
     let mut versions = Table::default();
-    let mut core = encode_core(name, entity, &mut versions, part.map(|p| p.changed));
-    let written = core.groups.iter().map(|g| g.targets.len()).sum::<usize>();
-    let control = encode_control(entity, &mut versions, part.map(|p| (p.from, written)));
-    core.versions = versions.strings;
-    let extra = ExtraV4 {
-        error_timeout_secs: entity.options.error_timeout_secs,
-        plan_increments: entity.plan_meaning == crate::plan::Meaning::Increments,
-    };
-    EntityV4 { core, control, extra }
+    let mut head = encode_head(name, entity, &mut versions);
+    let targets = encode_rows(entity, &mut versions, part.map(|p| p.changed));
+    let control = encode_control(entity, &mut versions, part);
+    head.versions = versions.strings;
+    EntityV9 { head, targets, control, extra: encode_extra_v4(entity) }
 }
 
-/// Format 3's event log of `entity`. With `part` (a delta's first
-/// sequence number and how many targets it writes), only the events from
-/// that number on, each naming its target by name (`gone`).
-pub(super) fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>, part: Option<(u64, usize)>) -> LogV3 {
-    let (from, known, ranks) = match part {
-        Some((from, written)) => (from, u64::try_from(written).unwrap_or(u64::MAX), Vec::new()),
-        // Targets are encoded by group, then name: an event names its
-        // target by that rank.
-        None => (0, u64::try_from(entity.targets.len()).unwrap_or(u64::MAX), entity.targets.ranks()),
-    };
+fn encode_extra_v4(entity: &Entity) -> ExtraV4 {
+    ExtraV4 {
+        error_timeout_secs: entity.options.error_timeout_secs,
+        plan_increments: entity.plan_meaning == crate::plan::Meaning::Increments,
+    }
+}
+
+/// Everything of the entity before its targets; versions go into
+/// `versions` (the caller writes the table once every version is in).
+fn encode_head<'a>(name: &str, entity: &'a Entity, versions: &mut Table<'a>) -> HeadV1 {
+    let v = &entity.versions;
+    HeadV1 {
+        name: name.to_owned(),
+        versions: Vec::new(),
+        target_version: versions.version(v, entity.target_version),
+        rolling: versions.version(v, entity.rolling),
+        lkg: versions.version(v, entity.lkg),
+        lkb: versions.version(v, entity.lkb),
+        batch_percent: entity.options.batch_percent,
+        success_percent: entity.options.success_percent,
+        success_timeout_secs: entity.options.success_timeout_secs,
+        duration_timeout_secs: entity.options.duration_timeout_secs,
+    }
+}
+
+/// Format 3's event log of `entity`. With `part` (a delta's), only the
+/// events from its first sequence number on.
+pub(super) fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>, part: Option<&Part<'_>>) -> LogV3 {
+    let from = part.map_or(0, |p| p.from);
+    // Targets are encoded by group, then name: an event names a target the
+    // snapshot (or delta) writes by its rank among those written, any
+    // other by its group and name (`gone`).
+    let mut ranks = vec![u32::MAX; entity.targets.len()];
+    let mut known = 0u32;
+    for p in entity.targets.sorted_positions().filter(|&p| part.map_or(true, |part| part.changed.get(p).copied().unwrap_or(true))) {
+        if let Some(rank) = ranks.get_mut(p) {
+            *rank = known;
+            known = known.saturating_add(1);
+        }
+    }
+    let known = u64::from(known);
     let mut details = Table::default();
     let mut gone: Vec<(String, String)> = Vec::new();
     let mut gone_index: HashMap<(&str, &str), u64, foldhash::fast::RandomState> = HashMap::default();
@@ -153,7 +181,7 @@ pub(super) fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>, part:
     for e in entity.log.events.iter().filter(|e| e.seq >= from) {
         let target = match &e.target {
             None => 0,
-            Some(t) => match part.is_none().then(|| entity.targets.position(&t.group, &t.name)).flatten().and_then(|p| ranks.get(p)) {
+            Some(t) => match entity.targets.position(&t.group, &t.name).and_then(|p| ranks.get(p)).filter(|&&r| r != u32::MAX) {
                 Some(&i) => u64::from(i).saturating_add(1),
                 None => *gone_index.entry((&t.group, &t.name)).or_insert_with(|| {
                     gone.push((t.group.clone(), t.name.clone()));
@@ -181,7 +209,7 @@ pub(super) fn encode_amount(amount: Amount) -> AmountV2 {
     }
 }
 
-pub(super) fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>, part: Option<(u64, usize)>) -> ControlV3 {
+pub(super) fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>, part: Option<&Part<'_>>) -> ControlV3 {
     let v = &entity.versions;
     let options = &entity.options;
     let progress = &entity.progress;
@@ -228,64 +256,5 @@ pub(super) fn encode_control<'a>(entity: &'a Entity, versions: &mut Table<'a>, p
                 outcome: outcome_code(r.outcome),
             })
             .collect(),
-    }
-}
-
-/// The entity's core; with `changed`, only the targets at the positions it
-/// marks (`time_base` is still every target's latest `last_seen`).
-pub(super) fn encode_core<'a>(
-    name: &str,
-    entity: &'a Entity,
-    versions: &mut Table<'a>,
-    changed: Option<&[bool]>,
-) -> EntityV1<TargetOut<'a>> {
-    let v = &entity.versions;
-    let mut messages = Table::default();
-    let target_version = versions.version(v, entity.target_version);
-    let rolling = versions.version(v, entity.rolling);
-    let lkg = versions.version(v, entity.lkg);
-    let lkb = versions.version(v, entity.lkb);
-    let time_base = entity.targets.all().map(|t| t.last_seen.get()).max().unwrap_or(0);
-    let mut groups: Vec<GroupV1<TargetOut<'a>>> = Vec::new();
-    // By group, then name, whatever order they arrived in: the same state
-    // gives the same bytes, and each group is written once.
-    let written = |p: usize| changed.map_or(true, |c| c.get(p).copied().unwrap_or(true));
-    for (group, target_name, t) in entity.targets.sorted_positions().filter(|&p| written(p)).filter_map(|p| entity.targets.at(p)) {
-        if groups.last().map_or(true, |g| g.name != group) {
-            groups.push(GroupV1 { name: group.to_owned(), targets: Vec::new() });
-        }
-        let target = TargetOut {
-            name: target_name,
-            tags: entity.targets.tags_of(t),
-            reported: versions.version(v, t.reported),
-            expected: versions.version(v, t.expected),
-            message: messages.index(entity.targets.text(t.message)).saturating_sub(1),
-            is_error: t.is_error,
-            state: state_code(t.reason()),
-            detail: Some(entity.targets.detail_of(t)).filter(|d| !d.is_empty()),
-            last_seen: t.last_seen.get().wrapping_sub(time_base),
-            last_message: t.last_message.get().wrapping_sub(time_base),
-            version_changed: t.version_changed.get().wrapping_sub(time_base),
-            assigned: t.assigned.get().wrapping_sub(time_base),
-        };
-        if let Some(g) = groups.last_mut() {
-            g.targets.push(target);
-        }
-    }
-    EntityV1 {
-        name: name.to_owned(),
-        versions: Vec::new(), // the caller fills it once every version is in
-
-        target_version,
-        rolling,
-        lkg,
-        lkb,
-        batch_percent: entity.options.batch_percent,
-        success_percent: entity.options.success_percent,
-        success_timeout_secs: entity.options.success_timeout_secs,
-        duration_timeout_secs: entity.options.duration_timeout_secs,
-        messages: messages.strings,
-        time_base,
-        groups,
     }
 }

@@ -34,11 +34,10 @@ pub(super) struct EntityV3 {
     pub(super) control: ControlV3,
 }
 
-/// Format 4's entity: format 3's, then what came after it. (`T`: the
-/// target as decoded, owned, or as encoded, borrowed from the engine.)
+/// Format 4's entity: format 3's, then what came after it.
 #[derive(Serialize, Deserialize)]
-pub(super) struct EntityV4<T = TargetV1> {
-    pub(super) core: EntityV1<T>,
+pub(super) struct EntityV4 {
+    pub(super) core: EntityV1,
     pub(super) control: ControlV3,
     pub(super) extra: ExtraV4,
 }
@@ -217,8 +216,22 @@ pub(super) struct RolloutV2 {
     pub(super) outcome: u8,
 }
 
+/// Format 1's entity: its [`HeadV1`], then its targets by group.
 #[derive(Serialize, Deserialize)]
-pub(super) struct EntityV1<T = TargetV1> {
+pub(super) struct EntityV1 {
+    pub(super) head: HeadV1,
+    /// Target messages in order of first use.
+    pub(super) messages: Vec<String>,
+    /// Target times are stored relative to this one, so they stay small.
+    pub(super) time_base: i64,
+    pub(super) groups: Vec<GroupV1>,
+}
+
+/// Everything of an entity before its targets, the same in every format.
+/// (A nested struct encodes as its fields in a row, so this is byte for
+/// byte format 1's flat layout.)
+#[derive(Serialize, Deserialize)]
+pub(super) struct HeadV1 {
     pub(super) name: String,
     /// Versions in order of first use; symbol `i` is `versions[i - 1]` and
     /// symbol 0 is "no version".
@@ -231,40 +244,41 @@ pub(super) struct EntityV1<T = TargetV1> {
     pub(super) success_percent: u32,
     pub(super) success_timeout_secs: u64,
     pub(super) duration_timeout_secs: u64,
-    /// Target messages in order of first use.
-    pub(super) messages: Vec<String>,
-    /// Target times are stored relative to this one, so they stay small.
-    pub(super) time_base: i64,
-    pub(super) groups: Vec<GroupV1<T>>,
+}
+
+/// Format 9's entity: format 4's with its targets packed
+/// ([`super::rows`]). `R`: the rows as decoded (borrowed from the body) or
+/// as encoded.
+#[derive(Serialize, Deserialize)]
+pub(super) struct EntityV9<R> {
+    pub(super) head: HeadV1,
+    pub(super) targets: R,
+    pub(super) control: ControlV3,
+    pub(super) extra: ExtraV4,
 }
 
 #[derive(Serialize, Deserialize)]
-pub(super) struct GroupV1<T = TargetV1> {
+pub(super) struct GroupV1 {
     pub(super) name: String,
-    pub(super) targets: Vec<T>,
+    pub(super) targets: Vec<TargetV1>,
 }
 
-/// A target; `S` and `L` are its strings and its list of tags, owned when
-/// decoded and borrowed when encoded ([`TargetOut`]).
+/// A target of formats 1 to 8.
 #[derive(Serialize, Deserialize)]
-pub(super) struct TargetV1<S = String, L = Vec<String>> {
-    pub(super) name: S,
-    pub(super) tags: L,
+pub(super) struct TargetV1 {
+    pub(super) name: String,
+    pub(super) tags: Vec<String>,
     pub(super) reported: u32,
     pub(super) expected: u32,
     pub(super) message: u32,
     pub(super) is_error: bool,
     pub(super) state: u8,
-    pub(super) detail: Option<S>,
+    pub(super) detail: Option<String>,
     pub(super) last_seen: i64,
     pub(super) last_message: i64,
     pub(super) version_changed: i64,
     pub(super) assigned: i64,
 }
-
-/// A [`TargetV1`] as the encoder writes it, borrowed from the engine: the
-/// same fields, so the same bytes, without a string allocated per target.
-pub(super) type TargetOut<'a> = TargetV1<&'a str, &'a [String]>;
 
 /// An event kind's code in the format (exhaustive: a new kind does not
 /// compile until it has one; never renumber, only append).
@@ -337,20 +351,29 @@ impl ExtraV4 {
 }
 
 /// A delta of an entity's journal, in its own envelope (magic `ORCHDLTA`):
-/// what changed since the state named `base`. `part` is the entity in
-/// format 4 with only the targets that changed or arrived and the events
-/// that are new (each naming its target by name); its `time_base` is when
-/// every other target was last seen. Format 2 is format 1 followed by the
-/// entity's controller settings ([`ControllersV5`]).
+/// what changed since the state named `base`. `part` is the entity with
+/// only the targets that changed or arrived and the events that are new
+/// (each naming its target by name): in snapshot format 4 up to delta
+/// format 5, in snapshot format 9 from delta format 6; its `time_base` is
+/// when every other target was last seen. Format 2 is format 1 followed
+/// by the entity's controller settings ([`ControllersV5`]).
 #[derive(Serialize, Deserialize)]
-pub(super) struct DeltaV1<T = TargetV1> {
+pub(super) struct DeltaV1<P = EntityV4> {
     pub(super) namespace: String,
     pub(super) base: u64,
-    pub(super) part: EntityV4<T>,
+    pub(super) part: P,
     /// (group, name) of the targets that left, by group then name.
     pub(super) left: Vec<(String, String)>,
     /// The oldest event still in the log: older ones were dropped.
     pub(super) first_kept: u64,
     /// How many targets the entity has after it.
     pub(super) targets: u64,
+}
+
+impl<P> DeltaV1<P> {
+    /// The same delta with its part made `part(self.part)`.
+    pub(super) fn map<Q>(self, part: impl FnOnce(P) -> Q) -> DeltaV1<Q> {
+        let DeltaV1 { namespace, base, part: p, left, first_kept, targets } = self;
+        DeltaV1 { namespace, base, part: part(p), left, first_kept, targets }
+    }
 }

@@ -57,16 +57,18 @@ mod delta;
 mod encode;
 mod envelope;
 mod format;
+mod rows;
 use decode::*;
 use encode::*;
 use envelope::*;
 use format::*;
+use rows::{decode_rows, encode_rows, RowsIn, RowsOut};
 
 pub use delta::DELTA_FORMAT_VERSION;
 pub(crate) use delta::{apply_delta, checkpoint, encode_delta};
 
 /// The format version this engine writes.
-pub const SNAPSHOT_FORMAT_VERSION: u16 = 8;
+pub const SNAPSHOT_FORMAT_VERSION: u16 = 9;
 
 const MAGIC: &[u8; 8] = b"ORCHSNAP";
 const HEADER_LEN: usize = 20;
@@ -112,12 +114,12 @@ pub(crate) fn decode_one(bytes: &[u8]) -> Result<(String, String, Entity), Error
     Ok((namespace, name, entity))
 }
 
-/// The envelope around a body in the current format: format 4's body, then
+/// The envelope around a body in the current format: format 9's body, then
 /// the controller settings of each of its entities, then each one's format
 /// 6, 7 and 8 state, in order.
 #[inline(never)]
 fn seal(
-    body: &Body<EntityV4<TargetOut<'_>>>,
+    body: &Body<EntityV9<RowsOut<'_>>>,
     controllers: &[Option<&str>],
     extras: &[ExtraV6<&str>],
     analyses: &[ExtraV7Out<'_>],
@@ -148,52 +150,83 @@ fn decode_version(version: u16, body: &[u8]) -> Result<Engine, Error> {
             let control = expand_log(&e.core, e.control)?;
             decode_entity(e.core, Some(control), ExtraV4::LEGACY)
         }),
-        _ => {
-            // Format 4's body; from format 5, then each entity's controller
-            // settings; from format 6, then each entity's surge.
-            let (state, trailer) = take::<Body<EntityV4>>(body)?;
-            let entities = state.namespaces.iter().map(|ns| ns.entities.len()).sum::<usize>();
-            let (settings, extras, analyses, revisions): (ControllersV5, Vec<ExtraV6>, Vec<ExtraV7>, Vec<ExtraV8>) = match version {
-                4 => end(trailer, (Vec::new(), Vec::new(), Vec::new(), Vec::new()))?,
-                5 => (parse_all(trailer)?, Vec::new(), Vec::new(), Vec::new()),
-                6 => {
-                    let (settings, extras) = parse_all(trailer)?;
-                    (settings, extras, Vec::new(), Vec::new())
-                }
-                7 => {
-                    let (settings, extras, analyses) = parse_all(trailer)?;
-                    (settings, extras, analyses, Vec::new())
-                }
-                _ => parse_all(trailer)?,
-            };
-            let expected = if version == 4 { 0 } else { entities.saturating_mul(2) };
-            if settings.len() != expected {
-                return Err(Error::snapshot(format!("{} controller settings for {entities} entities", settings.len())));
+        4..=8 => decode_trailed(version, body, decode_v4),
+        _ => decode_trailed(version, body, decode_v9),
+    }
+}
+
+/// A body of format 4 or later: its entities (format 4's from format 4 to
+/// 8, format 9's from 9), then what came after them ([`Trailer`]).
+fn decode_trailed<'a, E: Named + Deserialize<'a>>(
+    version: u16,
+    body: &'a [u8],
+    decode: impl Fn(E) -> Result<Entity, String>,
+) -> Result<Engine, Error> {
+    let (state, trailer) = take::<Body<E>>(body)?;
+    let entities = state.namespaces.iter().map(|ns| ns.entities.len()).sum::<usize>();
+    let mut trailer = Trailer::parse(version, trailer, entities)?;
+    decode_body(state, |e| trailer.complete(decode(e)?))
+}
+
+/// What follows the entities of a body of format 4 or later, for each
+/// entity in the body's order: from format 5 its controller settings; from
+/// format 6 its surge; from 7 its analysis; from 8 its actors and tallies.
+struct Trailer {
+    version: u16,
+    settings: std::vec::IntoIter<Option<String>>,
+    extras: std::vec::IntoIter<ExtraV6>,
+    analyses: std::vec::IntoIter<ExtraV7>,
+    revisions: std::vec::IntoIter<ExtraV8>,
+}
+
+impl Trailer {
+    #[inline(never)]
+    fn parse(version: u16, trailer: &[u8], entities: usize) -> Result<Trailer, Error> {
+        let (settings, extras, analyses, revisions): (ControllersV5, Vec<ExtraV6>, Vec<ExtraV7>, Vec<ExtraV8>) = match version {
+            4 => end(trailer, (Vec::new(), Vec::new(), Vec::new(), Vec::new()))?,
+            5 => (parse_all(trailer)?, Vec::new(), Vec::new(), Vec::new()),
+            6 => {
+                let (settings, extras) = parse_all(trailer)?;
+                (settings, extras, Vec::new(), Vec::new())
             }
-            if version >= 6 && extras.len() != entities {
-                return Err(Error::snapshot(format!("format 6 state of {} entities for {entities}", extras.len())));
+            7 => {
+                let (settings, extras, analyses) = parse_all(trailer)?;
+                (settings, extras, analyses, Vec::new())
             }
-            if version >= 7 && analyses.len() != entities {
-                return Err(Error::snapshot(format!("format 7 state of {} entities for {entities}", analyses.len())));
-            }
-            if version >= 8 && revisions.len() != entities {
-                return Err(Error::snapshot(format!("format 8 state of {} entities for {entities}", revisions.len())));
-            }
-            let mut settings = settings.into_iter();
-            let mut extras = extras.into_iter();
-            let mut analyses = analyses.into_iter();
-            let mut revisions = revisions.into_iter();
-            decode_body(state, |e| {
-                let mut entity = decode_v4(e)?;
-                if let (Some(target), Some(monitoring)) = (settings.next(), settings.next()) {
-                    entity.controllers = decode_controllers(target, monitoring);
-                }
-                let targets = entity.targets.len();
-                decode_extra(&mut entity, extras.next().unwrap_or_default(), targets)?;
-                decode_analysis(&mut entity, analyses.next().unwrap_or_default())?;
-                decode_revisions(&mut entity, revisions.next().unwrap_or_default(), version)?;
-                Ok(entity)
-            })
+            _ => parse_all(trailer)?,
+        };
+        let expected = if version == 4 { 0 } else { entities.saturating_mul(2) };
+        if settings.len() != expected {
+            return Err(Error::snapshot(format!("{} controller settings for {entities} entities", settings.len())));
         }
+        if version >= 6 && extras.len() != entities {
+            return Err(Error::snapshot(format!("format 6 state of {} entities for {entities}", extras.len())));
+        }
+        if version >= 7 && analyses.len() != entities {
+            return Err(Error::snapshot(format!("format 7 state of {} entities for {entities}", analyses.len())));
+        }
+        if version >= 8 && revisions.len() != entities {
+            return Err(Error::snapshot(format!("format 8 state of {} entities for {entities}", revisions.len())));
+        }
+        Ok(Trailer {
+            version,
+            settings: settings.into_iter(),
+            extras: extras.into_iter(),
+            analyses: analyses.into_iter(),
+            revisions: revisions.into_iter(),
+        })
+    }
+
+    /// The next entity with what the trailer holds for it.
+    #[inline(never)]
+    fn complete(&mut self, mut entity: Entity) -> Result<Entity, String> {
+        if let (Some(target), Some(monitoring)) = (self.settings.next(), self.settings.next()) {
+            entity.controllers = decode_controllers(target, monitoring);
+        }
+        let targets = entity.targets.len();
+        decode_extra(&mut entity, self.extras.next().unwrap_or_default(), targets)?;
+        decode_analysis(&mut entity, self.analyses.next().unwrap_or_default())?;
+        decode_revisions(&mut entity, self.revisions.next().unwrap_or_default(), self.version)?;
+        Ok(entity)
     }
 }

@@ -23,6 +23,8 @@ pub const GOLDEN_V7: &str = "tests/fixtures/snapshot-v7.bin";
 pub const GOLDEN_ENTITY_V7: &str = "tests/fixtures/entity-v7.bin";
 pub const GOLDEN_V8: &str = "tests/fixtures/snapshot-v8.bin";
 pub const GOLDEN_ENTITY_V8: &str = "tests/fixtures/entity-v8.bin";
+pub const GOLDEN_V9: &str = "tests/fixtures/snapshot-v9.bin";
+pub const GOLDEN_ENTITY_V9: &str = "tests/fixtures/entity-v9.bin";
 
 struct RejectHost3;
 impl TargetController for RejectHost3 {
@@ -233,6 +235,64 @@ pub fn audited() -> Sim {
 pub fn golden_v8_engine() -> Engine {
     let mut engine = golden_v7_engine();
     engine.restore_entity(&audited().engine.snapshot_entity("fleet", "audited").unwrap()).unwrap();
+    engine
+}
+
+/// Fails the monitoring check of "web-02" (a verdict kept on a target).
+struct RejectWeb02;
+impl TargetController for RejectWeb02 {
+    fn monitor(&mut self, _: &HookContext<'_>, t: &TargetView<'_>) -> Result<(), HookError> {
+        if t.name == "web-02" {
+            return Err(HookError::new("p99 over budget"));
+        }
+        Ok(())
+    }
+}
+
+/// An entity whose targets exercise format 9's rows: names that share
+/// prefixes (one ending inside a character), a name of 300 bytes, two
+/// groups, tags, a monitor's verdict, an error, several messages, and
+/// times hours apart.
+pub fn packed() -> Engine {
+    let long = "n".repeat(300);
+    let names = ["db-\u{e9}1", "db-\u{ea}", "web-01", "web-02", "web-10", "web-100", long.as_str()];
+    let report = |i: usize, version: &str| {
+        let name = names[i];
+        let group = if i < 2 { "green" } else { "blue" };
+        let report = TargetReport { group: group.into(), ..TargetReport::new(name, version) };
+        match i {
+            0 => TargetReport { tags: vec!["primary".into(), "ssd".into()], ..report.with_message("serving") },
+            5 => report.with_error("crash loop"),
+            _ => report.with_message(if i % 2 == 0 { "ok" } else { "warming up" }),
+        }
+    };
+    let mut engine = Engine::new();
+    engine.set_rollout_options("fleet", "packed", Some(RolloutOptions { batch_percent: 50, ..Default::default() })).unwrap();
+    engine.set_target_version("fleet", "packed", "p1", T0).unwrap();
+    let mut now = T0;
+    let mut running = vec!["p1".to_owned(); names.len()];
+    for round in 0..6 {
+        let reports: Vec<TargetReport> = (0..names.len()).filter(|&i| round > 0 || i < 4).map(|i| report(i, &running[i])).collect();
+        let answer = engine.orchestrate("fleet", "packed", &reports, now).unwrap();
+        for e in answer {
+            if let Some(i) = names.iter().position(|n| *n == e.name) {
+                running[i] = e.version;
+            }
+        }
+        if round == 2 {
+            engine.set_target_controller("fleet", "packed", Some(Box::new(RejectWeb02))).unwrap();
+            engine.set_target_version("fleet", "packed", "p2", now).unwrap();
+        }
+        now += 3_600_000;
+    }
+    engine
+}
+
+/// The golden v8 engine plus format 9's: an entity whose targets exercise
+/// the rows ([`packed`]).
+pub fn golden_v9_engine() -> Engine {
+    let mut engine = golden_v8_engine();
+    engine.restore_entity(&packed().snapshot_entity("fleet", "packed").unwrap()).unwrap();
     engine
 }
 
