@@ -157,31 +157,40 @@ impl Targets {
         if self.texts.len() <= limit && self.tag_lists.len() <= limit && self.extras.len() <= limit {
             return;
         }
-        // Every table made again from what the targets hold.
+        // Every table made again from what the targets hold; a journal's
+        // prints (made of symbols) made again for the targets it has
+        // written as they are.
         let (texts, tag_lists, extras) =
             (std::mem::take(&mut self.texts), std::mem::take(&mut self.tag_lists), std::mem::take(&mut self.extras));
         let (mut new_texts, mut new_lists, mut new_extras) = (Interner::default(), TagLists::default(), SymLists::default());
+        let mut prints = std::mem::take(&mut self.prints);
+        let mut persisted = prints.iter_mut();
         for entry in &mut self.entries {
             let t = &mut entry.target;
+            // Written as it is, or changed since (0: written next time).
+            let written = persisted.next().map(|p| {
+                let unchanged = *p == t.print();
+                *p = 0;
+                (p, unchanged)
+            });
             t.message = new_texts.intern(texts.resolve(t.message));
             let (tags, detail) = match *extras.resolve(t.extra) {
                 [tags, detail] => (new_lists.intern(tag_lists.resolve(tags)), new_texts.intern(texts.resolve(detail))),
                 _ => (Sym::EMPTY, Sym::EMPTY),
             };
             t.extra = if tags.is_empty() && detail.is_empty() { Sym::EMPTY } else { new_extras.intern(&[tags, detail]) };
+            if let Some((print, true)) = written {
+                *print = t.print();
+            }
         }
+        self.prints = prints;
         (self.texts, self.tag_lists, self.extras) = (new_texts, new_lists, new_extras);
-    }
-
-    /// The target's print (see [`Target::print`]).
-    fn print(&self, target: &Target) -> u64 {
-        target.print(self.tags_of(target), self.text(target.message), self.detail_of(target))
     }
 
     /// The target's print as it is now counts as written by the journal.
     pub(crate) fn persisted(&mut self, group: &str, name: &str) {
         let Some(position) = self.position(group, name) else { return };
-        let print = self.entries.get(position).map_or(0, |e| self.print(&e.target));
+        let print = self.entries.get(position).map_or(0, |e| e.target.print());
         if self.prints.len() <= position {
             self.prints.resize(self.entries.len(), 0);
         }
@@ -221,7 +230,7 @@ impl Targets {
             .iter()
             .zip(prints.iter_mut())
             .map(|(e, persisted)| {
-                let print = self.print(&e.target);
+                let print = e.target.print();
                 let changed = print != *persisted || seen.is_some_and(|s| e.target.last_seen.get() != s);
                 *persisted = print;
                 changed
@@ -790,6 +799,34 @@ mod tests {
         targets.set_detail(3, Sym::EMPTY);
         let t = targets.at(3).unwrap().2;
         assert_eq!((targets.detail_of(t), targets.tags_of(t)), ("", &[String::from("r499"), String::from("p3")][..]));
+    }
+
+    #[test]
+    fn a_journal_sees_every_change_across_a_compaction() {
+        let mut targets = Targets::default();
+        for i in 0..10 {
+            let t = target(&mut targets, &format!("m{i}"));
+            targets.append("g", &format!("t{i}"), t);
+        }
+        targets.arrived_since(0);
+        targets.persist(None);
+        let original = targets.at(5).map(|(_, _, t)| t.message);
+        // Target 5 changes once; target 0 on every round, until the texts
+        // are compacted. Target 5's new text then takes the symbol its old
+        // one had: the journal must still see it changed.
+        let changed = targets.intern_text("changed");
+        targets.at_mut(5).unwrap().message = changed;
+        for round in 0..1100 {
+            let sym = targets.intern_text(&format!("round {round}"));
+            targets.at_mut(0).unwrap().message = sym;
+            targets.compact_texts();
+        }
+        assert!(targets.texts.len() < 100, "compacted");
+        assert_eq!(targets.at(5).map(|(_, _, t)| t.message), original, "the same symbol, another text");
+        let written = targets.persist(None);
+        let positions: Vec<usize> = (0..10).filter(|&p| written[p]).collect();
+        assert_eq!(positions, [0, 5]);
+        assert!(targets.persist(None).iter().all(|&c| !c), "written once");
     }
 
     #[test]

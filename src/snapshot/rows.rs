@@ -268,6 +268,7 @@ pub(super) fn decode_rows(packed: RowsIn<'_>, versions: &[Sym]) -> Result<Target
 }
 
 /// Appends `n` as a varint (seven bits a byte, least significant first).
+#[inline(always)]
 fn put(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
@@ -291,12 +292,14 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline(always)]
     fn byte(&mut self) -> Result<u8, String> {
         let b = self.rows.get(self.at).copied().ok_or("the rows end inside a target")?;
         self.at = self.at.saturating_add(1);
         Ok(b)
     }
 
+    #[inline(always)]
     fn varint(&mut self) -> Result<u64, String> {
         let mut n = 0u64;
         for shift in (0..64).step_by(7) {
@@ -309,16 +312,19 @@ impl<'a> Reader<'a> {
         Err("a number in the rows is longer than 64 bits".to_owned())
     }
 
+    #[inline(always)]
     fn u32(&mut self) -> Result<u32, String> {
         let n = self.varint()?;
         u32::try_from(n).map_err(|_| format!("index {n} is out of range"))
     }
 
+    #[inline(always)]
     fn usize(&mut self) -> Result<usize, String> {
         let n = self.varint()?;
         usize::try_from(n).map_err(|_| format!("length {n} is out of range"))
     }
 
+    #[inline(always)]
     fn take(&mut self, len: usize) -> Result<&'a [u8], String> {
         let end = self.at.checked_add(len).filter(|&end| end <= self.rows.len()).ok_or("the rows end inside a name")?;
         let bytes = self.rows.get(self.at..end).unwrap_or_default();
