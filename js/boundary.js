@@ -253,9 +253,12 @@ function packColumns(columns) {
   }
   for (const key in columns) {
     if (key === "errors") return ["argument", `has a column "errors": the error flags are the column isError, as in a report's objects`];
-    if (!["names", "versions", "groups", "messages", "isError", "tags"].includes(key)) {
-      return ["argument", `has a column ${JSON.stringify(key)} that a report does not have; the columns are names, versions, groups, messages, isError, tags`];
+    if (!["names", "versions", "groups", "messages", "isError", "tags", "others"].includes(key)) {
+      return ["argument", `has a column ${JSON.stringify(key)} that a report does not have; the columns are names, versions, groups, messages, isError, tags (and others: false for an answer without the targets not named)`];
     }
+  }
+  if (columns.others !== undefined && typeof columns.others !== "boolean") {
+    return ["argument", `others must be true or false (false: answer the reported targets alone), got ${describe(columns.others)}`];
   }
   const { names, versions, groups, messages, isError: errors, tags } = columns;
   if (!Array.isArray(names)) return ["argument", `names must be an array of strings, got ${describe(names)}`];

@@ -48,6 +48,14 @@ impl<'e> Answer<'e> {
         self.entity.rows_aligned(reports)
     }
 
+    /// The rows of the report just taken alone, row `i` answering report
+    /// `i` ([`Answer::rows_aligned_to`] without the others): for a
+    /// controller that reports its fleet in parts, whose step need not
+    /// walk the targets it did not name.
+    pub fn rows_reported_to(&self, reports: &dyn Reported) -> Vec<AnswerRow<'e>> {
+        self.entity.rows_reported(reports, None)
+    }
+
     /// For each row of [`rows(None)`](Self::rows), the index of the row of
     /// the report just taken that named its target (`u32::MAX`: none), when
     /// the step knows exactly and removed no target; else `None`. `reports`:
@@ -231,9 +239,28 @@ impl Entity {
     /// the ones it took), where it found each target is known exactly and
     /// not even checked.
     pub(crate) fn rows_aligned<'s>(&'s self, reports: &dyn Reported) -> AlignedRows<'s> {
-        let exact = self.hints_exact == Some(self.targets.layout()) && self.hints.len() == reports.count();
         let mut covered = vec![false; self.targets.len()];
-        let reported = (0..reports.count())
+        let reported = self.rows_reported(reports, Some(&mut covered));
+        // A report that named every target leaves no others to look for.
+        let named = covered.iter().filter(|&&c| c).count();
+        let others: Vec<AnswerRow<'_>> = if named == covered.len() {
+            Vec::new()
+        } else {
+            self.targets
+                .sorted_positions()
+                .filter(|&position| !covered.get(position).copied().unwrap_or(true))
+                .filter_map(|position| self.targets.at(position).map(|t| AnswerRow::of(&self.targets, t)))
+                .collect()
+        };
+        AlignedRows { reported, others }
+    }
+
+    /// The rows of the report just taken, row `i` answering report `i`
+    /// (see [`Entity::rows_aligned`]); with `covered`, each target found is
+    /// marked in it (by position).
+    pub(crate) fn rows_reported<'s>(&'s self, reports: &dyn Reported, mut covered: Option<&mut Vec<bool>>) -> Vec<AnswerRow<'s>> {
+        let exact = self.hints_exact == Some(self.targets.layout()) && self.hints.len() == reports.count();
+        (0..reports.count())
             .map(|i| {
                 let hint = self.hints.get(i).copied().unwrap_or(u32::MAX);
                 let position = match exact {
@@ -243,11 +270,11 @@ impl Entity {
                         self.targets.position_hinted(group, name, hint)
                     }
                 };
-                if let Some(position) = position {
-                    if let (Some(covered), Some(target)) = (covered.get_mut(position), self.targets.at(position)) {
-                        *covered = true;
-                        return AnswerRow::of(&self.targets, target);
+                if let Some(target) = position.and_then(|p| self.targets.at(p)) {
+                    if let Some(mark) = covered.as_mut().and_then(|c| position.and_then(|p| c.get_mut(p))) {
+                        *mark = true;
                     }
+                    return AnswerRow::of(&self.targets, target);
                 }
                 let report = reports.report(i);
                 // The removal hook retired it in this very step.
@@ -268,19 +295,7 @@ impl Entity {
                     },
                 }
             })
-            .collect();
-        // A report that named every target leaves no others to look for.
-        let named = covered.iter().filter(|&&c| c).count();
-        let others: Vec<AnswerRow<'_>> = if named == covered.len() {
-            Vec::new()
-        } else {
-            self.targets
-                .sorted_positions()
-                .filter(|&position| !covered.get(position).copied().unwrap_or(true))
-                .filter_map(|position| self.targets.at(position).map(|t| AnswerRow::of(&self.targets, t)))
-                .collect()
-        };
-        AlignedRows { reported, others }
+            .collect()
     }
 
     /// The human half of a row.

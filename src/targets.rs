@@ -343,13 +343,24 @@ impl Targets {
     /// Makes room for `targets` more targets whose names take `bytes`, in
     /// one allocation each (wasm memory never shrinks: a chain of
     /// doublings would keep its peak, the old and the new block at once).
+    /// A fleet that arrives in parts (a controller that reports a part at a
+    /// time) grows by half at least, not by each part: growing a block by
+    /// a part each time leaves every old block too small for the next, and
+    /// a million targets arriving 25,000 at a time held twice their memory.
+    /// Growing by half, the blocks let go add up to room for the next one.
     pub(crate) fn reserve(&mut self, targets: usize, bytes: usize) {
+        let grow = |len: usize, more: usize, capacity: usize| match len.saturating_add(more) > capacity && more < len {
+            true => more.max(len / 2),
+            false => more,
+        };
+        let (more_targets, more_bytes) =
+            (grow(self.entries.len(), targets, self.entries.capacity()), grow(self.names.len(), bytes, self.names.capacity()));
         // The index first: it fits where the report's table of new names
         // was just freed (see `intake::locate`).
         let (entries, names, hasher) = (&self.entries, &self.names, &self.hasher);
         self.index.reserve(targets, |&p| rehash(hasher, entries, names, p));
-        self.names.reserve_exact(bytes);
-        self.entries.reserve_exact(targets);
+        self.names.reserve_exact(more_bytes);
+        self.entries.reserve_exact(more_targets);
     }
 
     /// Adds a target that is not there yet after the others; it joins the

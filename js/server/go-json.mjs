@@ -139,11 +139,12 @@ export function clientState(t) {
 /**
  * The answer to a report in columns (`AnswerColumns`) as the Go engine
  * writes it: its targets as reported, tags included, with the version each
- * should run, then the entity's targets the report did not name (without
- * tags).
+ * should run, then (unless `reportedOnly`) the entity's targets the report
+ * did not name (without tags).
  */
-export function answerToGo(answer, { columns, tagsText }) {
-  const { version, versionTable, message, messageTable, isError, others } = answer;
+export function answerToGo(answer, { columns, tagsText }, { reportedOnly = false } = {}) {
+  const { version, versionTable, message, messageTable, isError } = answer;
+  const others = reportedOnly ? [] : answer.others;
   const n = columns.names.length;
   const out = new Array(n + others.length);
   for (let i = 0; i < n; i++) {
@@ -162,18 +163,19 @@ export function answerToGo(answer, { columns, tagsText }) {
 
 /**
  * The answer to a report as this package's objects (every target of the
- * entity), as the Go engine writes it (see `answerToGo`). A row is matched
- * to its report by name, then group: a name may hold any character, and
- * two groups may each have it.
+ * entity), as the Go engine writes it (see `answerToGo`); with
+ * `reportedOnly`, the reported targets alone. A row is matched to its
+ * report by name, then group: a name may hold any character, and two
+ * groups may each have it.
  */
-export function rowsToGo(answer, { columns, tagsText }) {
+export function rowsToGo(answer, { columns, tagsText }, { reportedOnly = false } = {}) {
   const reported = new Map();
   columns.names.forEach((name, i) => {
-    if (tagsText[i] === "") return;
     const byGroup = reported.get(name) ?? reported.set(name, new Map()).get(name);
     byGroup.set(columns.groups[i], tagsText[i]);
   });
-  return answer.map((t) => ({ ...clientState(t), tags: reported.get(t.name)?.get(t.group) ?? "" }));
+  const rows = reportedOnly ? answer.filter((t) => reported.get(t.name)?.has(t.group)) : answer;
+  return rows.map((t) => ({ ...clientState(t), tags: reported.get(t.name)?.get(t.group) ?? "" }));
 }
 
 /** This package's options that the Go engine lacks, by their lower-case names: no Go client sends them. */

@@ -233,16 +233,18 @@ export function createHandler({
       "POST",
       "/:ns/:entity",
       async (c) => {
+        const reportedOnly = answerScope(c.req.query("answer"));
         const report = columnsFromGo(await json(c));
         // In columns: no object per target on the way in or out. A step
         // that may be replayed (its answer kept as JSON with the entity),
         // and tags the columns cannot carry, take the report's objects.
         if (c.req.header("idempotency-key") === undefined && columnsCarryTags(report)) {
-          return c.json(answerToGo(await apply(c, "orchestrateColumns", report.columns), report));
+          const columns = reportedOnly ? { ...report.columns, others: false } : report.columns;
+          return c.json(answerToGo(await apply(c, "orchestrateColumns", columns), report, { reportedOnly }));
         }
         // A replayed step whose answer was too large to keep answers the entity as it is now.
         const answer = (await apply(c, "orchestrate", reportRows(report.columns))) ?? (await rollouts.expectedState(...names(c)));
-        return c.json(rowsToGo(answer, report));
+        return c.json(rowsToGo(answer, report, { reportedOnly }));
       },
     ],
     ["POST", "/:ns/:entity/status", write("report", reportsFromGo)],
@@ -475,6 +477,17 @@ function promoteFull(body) {
   const full = body?.full ?? false;
   if (typeof full !== "boolean") throw orchestratorError("INVALID_ARGUMENT", "full must be true or false");
   return full;
+}
+
+/**
+ * Whether a step answers only the targets it was told about
+ * (`?answer=reported`: a controller that reports its fleet in parts) or
+ * every target of the entity (`all`, the default: the Go engine's answer).
+ */
+function answerScope(answer) {
+  if (answer === undefined || answer === "all") return false;
+  if (answer === "reported") return true;
+  throw orchestratorError("INVALID_ARGUMENT", `answer must be "all" (every target, the default) or "reported" (the targets of this report), got ${describe(answer)}`);
 }
 
 function wholeNumber(text, name, fallback) {

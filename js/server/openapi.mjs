@@ -184,6 +184,9 @@ export function openApiDocument() {
   const paths = {};
   for (const [method, path, summary, body, answer, type = "application/json"] of ROUTES) {
     const parameters = [...path.matchAll(/:([a-z]+)/g)].map(([, name]) => ({ name, in: "path", required: true, schema: string }));
+    if (method === "POST" && path === "/:ns/:entity") {
+      parameters.push({ name: "answer", in: "query", schema: { type: "string", enum: ["all", "reported"] }, description: "every target of the entity (the default), or the reported ones only" });
+    }
     if (path.endsWith("/events")) {
       parameters.push({ name: "since", in: "query", schema: integer }, { name: "limit", in: "query", schema: integer });
     }

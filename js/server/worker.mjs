@@ -23,6 +23,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { Hono } from "hono";
+import { wasmMemoryBytes } from "orchestrator-engine";
 
 import { notFound } from "../rollouts/errors.mjs";
 import { DurableObjectStore } from "../stores/durable-object.mjs";
@@ -49,6 +50,16 @@ export class EntityObject extends DurableObject {
 
   async fetch(request) {
     return this.#handler.fetch(request);
+  }
+
+  /**
+   * The isolate's wasm memory in bytes, over RPC (for operators and the
+   * benchmarks): the most the engines of every object in this isolate
+   * needed at once (wasm memory never shrinks). An object has 128 MB for
+   * this, its JS heap and its code.
+   */
+  memory() {
+    return { wasmBytes: wasmMemoryBytes() };
   }
 }
 

@@ -89,10 +89,12 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
         targets: u64::try_from(entity.targets.len()).unwrap_or(u64::MAX),
     };
     let revisions = encode_revisions(entity, journal.next_seq);
+    let size = delta.part.targets.size().saturating_add(delta.part.control.events.events.len().saturating_mul(16)).saturating_add(1024);
     let bytes = envelope(
         MAGIC,
         DELTA_FORMAT_VERSION,
         &(delta, &encode_controllers(entity)[..], encode_extra(entity), encode_analysis(entity), revisions),
+        size,
     );
     entity.journal = Some(Journal { id: chain(journal.id, crc_of(&bytes)), next_seq: entity.log.next_seq });
     Ok(bytes)

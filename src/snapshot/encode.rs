@@ -163,14 +163,26 @@ pub(super) fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>, part:
     let from = part.map_or(0, |p| p.from);
     // Targets are encoded by group, then name: an event names a target the
     // snapshot (or delta) writes by its rank among those written, any
-    // other by its group and name (`gone`).
-    let mut ranks = vec![u32::MAX; entity.targets.len()];
+    // other by its group and name (`gone`). The ranks of the few targets
+    // events name are found in one walk, marked a bit each (a table of
+    // every target's rank would be megabytes of wasm memory for a
+    // million).
+    let events_from = || entity.log.events.iter().filter(|e| e.seq >= from);
+    let named: Vec<usize> = events_from().filter_map(|e| e.target.as_ref()).filter_map(|t| entity.targets.position(&t.group, &t.name)).collect();
+    let mut marked = vec![0u64; entity.targets.len().div_ceil(64)];
+    for &p in &named {
+        if let Some(word) = marked.get_mut(p / 64) {
+            *word |= 1 << (p % 64);
+        }
+    }
+    let is_marked = |p: usize| marked.get(p / 64).is_some_and(|word| word & (1 << (p % 64)) != 0);
+    let mut ranks: HashMap<usize, u32, foldhash::fast::RandomState> = HashMap::default();
     let mut known = 0u32;
     for p in entity.targets.sorted_positions().filter(|&p| part.map_or(true, |part| part.changed.get(p).copied().unwrap_or(true))) {
-        if let Some(rank) = ranks.get_mut(p) {
-            *rank = known;
-            known = known.saturating_add(1);
+        if is_marked(p) {
+            ranks.insert(p, known);
         }
+        known = known.saturating_add(1);
     }
     let known = u64::from(known);
     let mut details = Table::default();
@@ -178,10 +190,10 @@ pub(super) fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>, part:
     let mut gone_index: HashMap<(&str, &str), u64, foldhash::fast::RandomState> = HashMap::default();
     let (mut seq, mut time) = (0u64, 0i64);
     let mut events = Vec::with_capacity(entity.log.events.len());
-    for e in entity.log.events.iter().filter(|e| e.seq >= from) {
+    for e in events_from() {
         let target = match &e.target {
             None => 0,
-            Some(t) => match entity.targets.position(&t.group, &t.name).and_then(|p| ranks.get(p)).filter(|&&r| r != u32::MAX) {
+            Some(t) => match entity.targets.position(&t.group, &t.name).and_then(|p| ranks.get(&p)) {
                 Some(&i) => u64::from(i).saturating_add(1),
                 None => *gone_index.entry((&t.group, &t.name)).or_insert_with(|| {
                     gone.push((t.group.clone(), t.name.clone()));

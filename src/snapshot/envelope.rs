@@ -6,18 +6,24 @@ use super::*;
 
 /// `body` encoded, behind a header: `magic`, the format version, two
 /// reserved bytes, the body's length and its checksum.
-pub(super) fn envelope(magic: &[u8; 8], format: u16, body: &impl Serialize) -> Vec<u8> {
+/// The body is written where it stays, behind room for the header
+/// (`size_hint`: about how many bytes it takes): a snapshot of a million
+/// targets is megabytes, and every copy of it is wasm memory kept for good.
+pub(super) fn envelope(magic: &[u8; 8], format: u16, body: &impl Serialize, size_hint: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(HEADER_LEN.saturating_add(size_hint));
+    bytes.resize(HEADER_LEN, 0);
     // Encoding plain owned data into a Vec cannot fail; should postcard
     // ever report an error, the bytes are an empty body, which no decoder
     // accepts.
-    let body = postcard::to_allocvec(body).unwrap_or_default();
-    let mut bytes = Vec::with_capacity(HEADER_LEN.saturating_add(body.len()));
-    bytes.extend_from_slice(magic);
-    bytes.extend_from_slice(&format.to_le_bytes());
-    bytes.extend_from_slice(&0u16.to_le_bytes());
-    bytes.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
-    bytes.extend_from_slice(&checksum(magic, format, &body).to_le_bytes());
-    bytes.extend_from_slice(&body);
+    let mut bytes = postcard::to_extend(body, bytes).unwrap_or_else(|_| vec![0; HEADER_LEN]);
+    let at = HEADER_LEN.min(bytes.len());
+    let (header, body) = bytes.split_at_mut(at);
+    let length = u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes();
+    let crc = checksum(magic, format, body).to_le_bytes();
+    let fields: [&[u8]; 5] = [magic, &format.to_le_bytes(), &0u16.to_le_bytes(), &length, &crc];
+    for (to, from) in header.iter_mut().zip(fields.into_iter().flatten()) {
+        *to = *from;
+    }
     bytes
 }
 

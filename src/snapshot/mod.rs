@@ -125,7 +125,10 @@ fn seal(
     analyses: &[ExtraV7Out<'_>],
     revisions: &[ExtraV8<&str>],
 ) -> Vec<u8> {
-    envelope(MAGIC, SNAPSHOT_FORMAT_VERSION, &(body, controllers, extras, analyses, revisions))
+    // The rows, and about 16 bytes an event.
+    let entities = body.namespaces.iter().flat_map(|ns| &ns.entities);
+    let size = entities.map(|e| e.targets.size().saturating_add(e.control.events.events.len().saturating_mul(16))).sum::<usize>();
+    envelope(MAGIC, SNAPSHOT_FORMAT_VERSION, &(body, controllers, extras, analyses, revisions), size.saturating_add(1024))
 }
 
 #[inline(never)]

@@ -14,8 +14,10 @@
 //! | 2 varints | if bit 5: tag list (of `tag_lists`, 1-based, 0: none), verdict (of `details`, 1-based, 0: none) |
 //! | 4 zigzag varints | unless bit 7: last seen, last message, version changed, assigned, each less the row before's (the first row's: less `time_base`) |
 //!
-//! The groups come first, each with how many rows are its; the tables are
-//! in order of first use, so the same state gives the same bytes.
+//! The groups come first, each with how many rows are its, then the length
+//! of all the names together (a restore makes room for them at once); the
+//! tables are in order of first use, so the same state gives the same
+//! bytes.
 
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -34,6 +36,8 @@ use crate::targets::Targets;
 pub(super) struct RowsIn<'a> {
     /// Each group's name and how many rows are its, by name.
     groups: Vec<(String, u64)>,
+    /// The bytes of every name together (what to make room for at once).
+    name_bytes: u64,
     messages: Vec<String>,
     tag_lists: Vec<Vec<String>>,
     details: Vec<String>,
@@ -53,11 +57,19 @@ impl RowsIn<'_> {
 #[derive(Serialize)]
 pub(super) struct RowsOut<'a> {
     groups: Vec<(&'a str, u64)>,
+    name_bytes: u64,
     messages: Vec<&'a str>,
     tag_lists: Vec<&'a [String]>,
     details: Vec<&'a str>,
     time_base: i64,
     rows: Bytes,
+}
+
+impl RowsOut<'_> {
+    /// About how many bytes these rows take encoded.
+    pub(super) fn size(&self) -> usize {
+        self.rows.0.len().saturating_add(self.messages.iter().chain(&self.details).map(|s| s.len()).sum::<usize>()).saturating_add(64)
+    }
 }
 
 /// Bytes written as postcard writes a `&[u8]` (its length, then the
@@ -109,10 +121,12 @@ pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, chan
     let targets = &entity.targets;
     let v = &entity.versions;
     let time_base = targets.all().map(|t| t.last_seen.get()).max().unwrap_or(0);
-    let mut rows = Vec::with_capacity(targets.len().saturating_mul(8).saturating_add(16));
+    // Most rows take 4 or 5 bytes: room for 5, grown if not.
+    let mut rows = Vec::with_capacity(targets.len().saturating_mul(5).saturating_add(16));
     let mut groups: Vec<(&str, u64)> = Vec::new();
     let (mut messages, mut tag_lists, mut details) = (FirstUse::default(), FirstUse::default(), FirstUse::default());
     let mut before: &str = "";
+    let mut name_bytes = 0u64;
     let mut fields_before = [0u32; 3];
     let mut times_before = [time_base; 4];
     let written = |p: usize| changed.map_or(true, |c| c.get(p).copied().unwrap_or(true));
@@ -127,6 +141,7 @@ pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, chan
         put(&mut rows, rest.len() as u64);
         rows.extend_from_slice(rest);
         before = name;
+        name_bytes = name_bytes.saturating_add(name.len() as u64);
 
         let fields = [versions.version(v, t.reported), versions.version(v, t.expected), messages.of(t.message).saturating_sub(1)];
         let times = [t.last_seen, t.last_message, t.version_changed, t.assigned].map(Time::get);
@@ -161,6 +176,7 @@ pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, chan
     }
     RowsOut {
         groups,
+        name_bytes,
         messages: messages.order.iter().map(|&s| targets.text(s)).collect(),
         tag_lists: tag_lists.order.iter().map(|&s| targets.tag_list(s)).collect(),
         details: details.order.iter().map(|&s| targets.text(s)).collect(),
@@ -188,10 +204,13 @@ pub(super) fn decode_rows(packed: RowsIn<'_>, versions: &[Sym]) -> Result<Target
         }
     }
     let rows = packed.rows;
-    // Each row takes three bytes at least: a hostile count allocates no
-    // more than the rows could hold.
+    // Each row takes three bytes at least: a hostile count or length
+    // makes room for no more than the rows could plausibly hold (names
+    // beyond that grow as they come).
     let count = packed.groups.iter().fold(0u64, |n, (_, c)| n.saturating_add(*c));
-    targets.reserve(usize::try_from(count).unwrap_or(usize::MAX).min(rows.len() / 3), rows.len());
+    let count = usize::try_from(count).unwrap_or(usize::MAX).min(rows.len() / 3);
+    let names = usize::try_from(packed.name_bytes).unwrap_or(usize::MAX).min(rows.len().saturating_mul(16));
+    targets.reserve(count, names);
     let mut r = Reader { rows, at: 0 };
     let mut name: Vec<u8> = Vec::new();
     let mut fields = [0u32; 3];
@@ -338,7 +357,8 @@ mod tests {
     use super::*;
 
     fn rows(groups: Vec<(String, u64)>, rows: &[u8]) -> Result<Targets, String> {
-        let packed = RowsIn { groups, messages: vec!["ok".into()], tag_lists: Vec::new(), details: Vec::new(), time_base: 0, rows };
+        let packed =
+            RowsIn { groups, name_bytes: 1, messages: vec!["ok".into()], tag_lists: Vec::new(), details: Vec::new(), time_base: 0, rows };
         decode_rows(packed, &[Sym::EMPTY])
     }
 

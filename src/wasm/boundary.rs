@@ -171,7 +171,6 @@ impl Reports {
             _ => None,
         }
     }
-
 }
 
 /// The step reads the packed form where it is: no string and no borrowed
@@ -489,7 +488,12 @@ pub(crate) fn answer_to_report(answer: Answer<'_>, names: Option<(JsValue, usize
 /// `reused`: the report's names, and for each row the report row that
 /// named it (`u32::MAX`: none).
 /// `rows` are `count` rows.
-fn rows_to_js<'e>(answer: Answer<'e>, count: usize, rows: impl Iterator<Item = AnswerRow<'e>>, reused: Option<(&JsValue, Vec<u32>)>) -> JsValue {
+fn rows_to_js<'e>(
+    answer: Answer<'e>,
+    count: usize,
+    rows: impl Iterator<Item = AnswerRow<'e>>,
+    reused: Option<(&JsValue, Vec<u32>)>,
+) -> JsValue {
     let (strings, mut name_from) = match reused {
         Some((strings, from)) if from.len() == count => (strings.clone(), from),
         _ => (JsValue::UNDEFINED, vec![u32::MAX; count]),
@@ -530,16 +534,23 @@ fn rows_to_js<'e>(answer: Answer<'e>, count: usize, rows: impl Iterator<Item = A
 }
 
 /// The answer to a report in columns (`orchestrateColumns`): typed arrays
-/// aligned with the report, and the entity's other targets as objects.
-pub(crate) fn answer_columns_to_js(answer: Answer<'_>, reports: &Reports) -> JsValue {
-    let rows = answer.rows_aligned_to(reports);
-    let mut tables = Tables::new(answer, rows.reported.len());
-    let mut is_error = Vec::with_capacity(rows.reported.len());
-    for row in &rows.reported {
+/// aligned with the report, and (with `others`) the entity's other targets
+/// as objects.
+pub(crate) fn answer_columns_to_js(answer: Answer<'_>, reports: &Reports, others: bool) -> JsValue {
+    let (reported, others) = match others {
+        true => {
+            let rows = answer.rows_aligned_to(reports);
+            (rows.reported, rows.others)
+        }
+        false => (answer.rows_reported_to(reports), Vec::new()),
+    };
+    let mut tables = Tables::new(answer, reported.len());
+    let mut is_error = Vec::with_capacity(reported.len());
+    for row in &reported {
         tables.push(row);
         is_error.push(u8::from(row.is_error()));
     }
-    let others = rows_to_js(answer, rows.others.len(), rows.others.iter().cloned(), None);
+    let others = rows_to_js(answer, others.len(), others.iter().cloned(), None);
     let Tables { versions, version_of, messages, message_of, reason_of, .. } = tables;
     answer_columns(&versions.values, version_of, &messages.values, message_of, &reasons(), reason_of, is_error, others)
 }

@@ -243,6 +243,12 @@ export interface ReportColumns {
    * empty tag alone, is refused here: `orchestrate` takes those.
    */
   tags?: (string[] | null)[];
+  /**
+   * `false`: answer the reported targets alone, `others` empty (for a
+   * controller that reports its fleet in parts: the step walks none of the
+   * targets it did not name for the answer). Defaults to `true`.
+   */
+  others?: boolean;
 }
 
 /**
@@ -262,7 +268,7 @@ export interface AnswerColumns {
   reasonTable: Reason[];
   /** 1 where the target failed on the version being rolled out. */
   isError: Uint8Array;
-  /** The entity's targets the report did not name (and targets the removal hook retired), by group then name. */
+  /** The entity's targets the report did not name (and targets the removal hook retired), by group then name; empty when the report said `others: false`. */
   others: ExpectedState[];
 }
 

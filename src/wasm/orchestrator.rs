@@ -413,7 +413,9 @@ impl Orchestrator {
     /// optionally `groups`, `messages`, `isError`), and the answer is aligned
     /// with it: `answer.versionTable[answer.version[i]]` is what `names[i]` should run,
     /// with a message and a reason in the same way, and `others` lists the
-    /// entity's targets the report did not name, as `orchestrate` would.
+    /// entity's targets the report did not name, as `orchestrate` would
+    /// (unless the columns say `others: false`: a report of part of a
+    /// large fleet, answered for its own targets alone).
     /// No object is made per target on either side. The same validation
     /// and the same step as `orchestrate`; the answer's content is the same.
     ///
@@ -438,9 +440,11 @@ impl Orchestrator {
     ) -> JsResult<JsValue> {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         let reports = columns_from_js(&columns).map_err(error_to_js)?;
+        // Checked by the packer: absent, true or false.
+        let others = js_sys::Reflect::get(&columns, &JsValue::from_str("others")).ok().and_then(|v| v.as_bool()) != Some(false);
         let now = self.now().map_err(error_to_js)?;
         let answer = self.engine.orchestrate_reported(&ns, &entity, &reports, now).map_err(error_to_js)?;
-        Ok(answer_columns_to_js(answer, &reports))
+        Ok(answer_columns_to_js(answer, &reports, others))
     }
 
     /// Records and orchestrates like `orchestrate`, answering nothing; read

@@ -64,8 +64,20 @@ test("columns and objects get the same answers through a rollout and a rollback,
     if (step % 7 === 3) reports = shuffle(reports, step);
     if (step % 11 === 5) reports = reports.filter((_, i) => i % 3 !== 0);
     if (step === 60) fleet.hosts.splice(30, 0, { name: "host-late", group: "eu", running: "v1", brokenOn: new Set() });
-    const aligned = columns.orchestrateColumns("prod", "app", toColumns(reports));
+    // Every third step answers the reported targets alone (a report of
+    // part of a fleet): the same rows for them, no others.
+    const partOnly = step % 3 === 2;
+    const aligned = columns.orchestrateColumns("prod", "app", { ...toColumns(reports), ...(partOnly ? { others: false } : {}) });
     const plain = objects.orchestrate("prod", "app", reports);
+    if (partOnly) {
+      assert.deepStrictEqual(aligned.others, []);
+      const reported = new Set(reports.map((r) => `${r.group ?? ""}\u0000${r.name}`));
+      const alone = plain.filter((e) => reported.has(`${e.group}\u0000${e.name}`));
+      assert.deepStrictEqual(rows(aligned, reports), alone, `step ${step}, the reported targets alone`);
+      fleet.apply(plain);
+      clock.now += 10_000;
+      continue;
+    }
     assert.equal(aligned.version.length, reports.length);
     assert.ok(aligned.version instanceof Uint32Array && aligned.reason instanceof Uint8Array && aligned.isError instanceof Uint8Array);
     assert.deepStrictEqual(rows(aligned, reports), plain, `step ${step}`);
@@ -168,6 +180,8 @@ test("bad columns are errors with a code and a message, and change nothing", () 
     [{ names: ["a", "b"], versions: ["v1", "v1"], tags: [null, [3]] }, "INVALID_TARGET", /#2 of the report's 2: tags must be strings/],
     [{ names: ["a", "b"], versions: ["v1", "v1"], tags: [null, ["a\u001fb"]] }, "INVALID_TARGET", /none holding U\+001F.*orchestrate takes those/],
     [{ names: ["a", "b"], versions: ["v1", "v1"], tags: [[""], null] }, "INVALID_TARGET", /#1 of the report's 2: .*one empty tag alone/],
+    [{ names: ["a"], versions: ["v1"], others: "no" }, "INVALID_ARGUMENT", /others must be true or false .*got "no"/],
+    [{ names: ["a"], versions: ["v1"], others: 0 }, "INVALID_ARGUMENT", /others must be true or false/],
   ];
   for (const [i, [columns, code, message]] of cases.entries()) {
     assert.throws(

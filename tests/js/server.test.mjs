@@ -150,6 +150,32 @@ test("Go's decoding: a field the body leaves out is zero, names match in any cas
   assert.match(comma.body.message, /holds a comma/);
 });
 
+test("a fleet reported in parts: ?answer=reported answers each part's targets alone, as the whole answer says them; anything else is refused", async () => {
+  const { call } = await api(new MemoryStore());
+  await call("POST", "/v1/orchestrate/p/e/options", { batchpercent: 50, successpercent: 100, successtimeoutsecs: 0, durationtimeoutsecs: 60 });
+  await call("POST", "/v1/orchestrate/p/e/version", { version: "v1" });
+  const fleet = hosts(40, "v1");
+  const parts = [fleet.slice(0, 25), fleet.slice(25)];
+  // Tags go through the columns; an idempotency key through the objects: both answer the part alone.
+  for (const [i, part] of parts.entries()) {
+    const headers = i === 1 ? { "idempotency-key": "part-2" } : {};
+    const { status, body } = await call("POST", "/v1/orchestrate/p/e?answer=reported", clientStates(part), headers);
+    assert.equal(status, 200);
+    assert.deepEqual(body.map((t) => t.name).sort(), part.map((h) => h.name).sort());
+  }
+  const again = (await call("POST", "/v1/orchestrate/p/e?answer=reported", clientStates(parts[0]))).body;
+  const whole = (await call("GET", "/v1/orchestrate/p/e/status")).body;
+  assert.equal(again.length, 25);
+  const said = new Map(whole.map((t) => [t.name, t.version]));
+  assert.ok(again.every((t) => said.get(t.name) === t.version));
+  assert.equal((await call("POST", "/v1/orchestrate/p/e?answer=all", clientStates(parts[0]))).body.length, 40);
+  const before = (await call("GET", "/v1/orchestrate/p/e/info")).body;
+  const refused = await call("POST", "/v1/orchestrate/p/e?answer=some", clientStates(parts[0]));
+  assert.deepEqual([refused.status, refused.body.code], [400, "INVALID_ARGUMENT"]);
+  assert.match(refused.body.message, /answer must be "all" .* or "reported"/);
+  assert.deepEqual((await call("GET", "/v1/orchestrate/p/e/info")).body, before);
+});
+
 test("tokens: the write token may do everything, the read token only read; compared whole", async () => {
   const { call } = await api(new MemoryStore(), { token: "w-s3cret-token", readToken: "r-token" });
   const write = { authorization: "Bearer w-s3cret-token" };

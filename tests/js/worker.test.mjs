@@ -14,6 +14,7 @@ import { Orchestrator } from "orchestrator-engine";
 import { clientStates, hostileLeaveStateAlone, hosts, loop, rolloutAndRollback } from "./servers/api-suite.mjs";
 import { startPrometheus } from "./servers/prometheus.mjs";
 import { bundleWorker } from "./servers/worker-bundle.mjs";
+import { entityKey } from "../../js/stores/names.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "orchestrator-worker-"));
@@ -174,6 +175,27 @@ test("workerd: an entity larger than a storage value is split across keys, and o
   assert.deepEqual((await handle.call("GET", "/v1/orchestrate/namespaces")).body, ["big"]);
   await loop(handle, fleet, (r) => r.lastknowngoodversion === "v2", "/v1/orchestrate/big/fleet");
   assert.ok(fleet.every((h) => h.running === "v2"));
+});
+
+test("workerd: a fleet reported in parts is answered part by part, and the object tells its isolate's wasm memory over RPC", async () => {
+  const handle = await worker();
+  const base = "/v1/orchestrate/parts/fleet";
+  await handle.call("POST", `${base}/options`, { batchpercent: 10, successpercent: 100, successtimeoutsecs: 0, durationtimeoutsecs: 300 });
+  await handle.call("POST", `${base}/version`, { version: "v1" });
+  const fleet = hosts(20_000, "v1").map((h, i) => ({ ...h, name: `host-${i}` }));
+  for (let from = 0; from < fleet.length; from += 5_000) {
+    const part = fleet.slice(from, from + 5_000);
+    const { status, body } = await handle.call("POST", `${base}?answer=reported`, clientStates(part));
+    assert.equal(status, 200);
+    assert.deepEqual(body.map((t) => t.name), part.map((h) => h.name), "the part's own targets, in its order");
+  }
+  const counts = (await handle.call("GET", `${base}/counts`)).body;
+  assert.equal(Object.values(counts).reduce((a, b) => a + b, 0), 20_000, JSON.stringify(counts));
+  const objects = await handle.mf.getDurableObjectNamespace("ENTITIES");
+  const { wasmBytes } = await objects.get(objects.idFromName(entityKey("parts", "fleet"))).memory();
+  // The engine's module memory: its pages, enough for the fleet, far from what a million would take.
+  assert.ok(Number.isSafeInteger(wasmBytes) && wasmBytes % 65536 === 0, `${wasmBytes}`);
+  assert.ok(wasmBytes > 20_000 * 50 && wasmBytes < 64 * 2 ** 20, `${wasmBytes} bytes of wasm memory for 20,000 targets`);
 });
 
 test("workerd: hostile requests, each answered as documented, the state unchanged", async () => {
