@@ -84,9 +84,9 @@ impl Target {
     /// its name and `last_seen` (which a step changes on every reported
     /// target, and a journal records for all of them at once). Equal prints
     /// mean, up to a 64-bit hash collision, an unchanged target. Versions
-    /// count by symbol: an entity's symbols never change meaning.
-    /// Its texts count by symbol too: a journal's prints are made again
-    /// whenever the texts are compacted ([`Targets::compact_texts`]).
+    /// count by symbol (an entity's version symbols never change meaning),
+    /// and so do texts, whose symbols change when they are compacted: a
+    /// journal's prints are made again then ([`Targets::compact_texts`]).
     pub(crate) fn print(&self) -> u64 {
         use std::hash::BuildHasher;
         // Packed into words first: hashing four words costs a step over a
@@ -100,8 +100,9 @@ impl Target {
             time(self.last_message) | (flags << 48),
             u128::from(time(self.version_changed)) | (u128::from(time(self.assigned)) << 64),
         );
-        // 0 means "never written".
-        foldhash::fast::FixedState::with_seed(0x6f72_6368_6a6e_6c31).hash_one(words).max(1)
+        // 0 means "never written"; bit 0 is the journal's own (see
+        // [`Targets::reported`]).
+        (foldhash::fast::FixedState::with_seed(0x6f72_6368_6a6e_6c31).hash_one(words) & !1).max(2)
     }
 
     /// Records a judgement. A hold goes with it: only a waiting target is

@@ -164,7 +164,10 @@ pub(crate) fn record(entity: &mut Entity, reports: &dyn Reported, positions: &mu
             undo.reported.push((report.group.to_owned(), report.name.to_owned(), target.as_deref().cloned()));
         }
         match target {
-            Some(target) => update(target, &report, (version, message, extra), now),
+            Some(target) => {
+                update(target, &report, (version, message, extra), now);
+                entity.targets.reported(*position as usize);
+            }
             None => {
                 let mut target = Target::arriving(version, entity.lkg, now, &entity.options);
                 update(&mut target, &report, (version, message, extra), now);

@@ -42,7 +42,8 @@ pub(crate) struct Targets {
     /// monitor verdict (of `texts`), as a pair; the empty list for most.
     extras: SymLists,
     /// While the entity keeps a journal: each entry's [`Target::print`]
-    /// when the journal last wrote it (0: never; missing at the end: never).
+    /// when the journal last wrote it (0: never; missing at the end: never),
+    /// with bit 0 set when the target reported since ([`Targets::reported`]).
     prints: Vec<u64>,
     /// Entry positions, by a hash of (group, name).
     index: HashTable<u32>,
@@ -169,9 +170,10 @@ impl Targets {
             let t = &mut entry.target;
             // Written as it is, or changed since (0: written next time).
             let written = persisted.next().map(|p| {
-                let unchanged = *p == t.print();
+                let unchanged = *p & !1 == t.print();
+                let reported = *p & 1;
                 *p = 0;
-                (p, unchanged)
+                (p, unchanged, reported)
             });
             t.message = new_texts.intern(texts.resolve(t.message));
             let (tags, detail) = match *extras.resolve(t.extra) {
@@ -179,8 +181,8 @@ impl Targets {
                 _ => (Sym::EMPTY, Sym::EMPTY),
             };
             t.extra = if tags.is_empty() && detail.is_empty() { Sym::EMPTY } else { new_extras.intern(&[tags, detail]) };
-            if let Some((print, true)) = written {
-                *print = t.print();
+            if let Some((print, true, reported)) = written {
+                *print = t.print() | reported;
             }
         }
         self.prints = prints;
@@ -219,9 +221,20 @@ impl Targets {
         target
     }
 
+    /// The target at `position` reported (its `last_seen` is new): while a
+    /// journal is kept, its next delta must say when it was seen.
+    pub(crate) fn reported(&mut self, position: usize) {
+        // A target never written is written whole anyway.
+        if let Some(print) = self.prints.get_mut(position).filter(|p| **p != 0) {
+            *print |= 1;
+        }
+    }
+
     /// Every target's print becomes its `persisted` one; answers, for each,
-    /// whether it changed (or, with `seen`, whether it was last seen at
-    /// another time).
+    /// whether it changed: its print, or (with `seen`, a delta's time) its
+    /// `last_seen`, when it reported since and was not last seen then (a
+    /// delta says which targets were seen at its time, and the others keep
+    /// theirs).
     pub(crate) fn persist(&mut self, seen: Option<i64>) -> Vec<bool> {
         let mut prints = std::mem::take(&mut self.prints);
         prints.resize(self.entries.len(), 0);
@@ -231,7 +244,8 @@ impl Targets {
             .zip(prints.iter_mut())
             .map(|(e, persisted)| {
                 let print = e.target.print();
-                let changed = print != *persisted || seen.is_some_and(|s| e.target.last_seen.get() != s);
+                let reported = *persisted & 1 == 1;
+                let changed = print != *persisted & !1 || (reported && seen.is_some_and(|s| e.target.last_seen.get() != s));
                 *persisted = print;
                 changed
             })

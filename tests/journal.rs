@@ -28,6 +28,8 @@ const GOLDEN_AFTER_DELTA_V5: &str = "tests/fixtures/entity-v8-after-delta-v5.bin
 const GOLDEN_ENTITY_V9: &str = "tests/fixtures/entity-v9.bin";
 const GOLDEN_DELTA_V6: &str = "tests/fixtures/delta-v6.bin";
 const GOLDEN_AFTER_DELTA_V6: &str = "tests/fixtures/entity-v9-after-delta-v6.bin";
+const GOLDEN_DELTA_V7: &str = "tests/fixtures/delta-v7.bin";
+const GOLDEN_AFTER_DELTA_V7: &str = "tests/fixtures/entity-v9-after-delta-v7.bin";
 
 /// A fleet of `n` on v1, v2 set: a rollout under way.
 fn rolling(n: usize) -> Sim {
@@ -411,7 +413,7 @@ fn idempotency_keys_are_kept_with_the_entity() {
 /// size this saves): here c3 starts on the canary.
 #[test]
 fn the_golden_v6_delta_applies_to_the_golden_v9_entity() {
-    let follower = check_golden_delta(GOLDEN_ENTITY_V9, GOLDEN_DELTA_V6, GOLDEN_AFTER_DELTA_V6, "", |engine| {
+    let follower = check_golden_delta(GOLDEN_ENTITY_V9, GOLDEN_DELTA_V6, GOLDEN_AFTER_DELTA_V6, "_V6", |engine| {
         let now = T0 + 3700 * SEC;
         engine.set_target_version("edge", "canary", "c3", now).unwrap();
         engine.orchestrate("edge", "canary", &[], now).unwrap();
@@ -419,9 +421,55 @@ fn the_golden_v6_delta_applies_to_the_golden_v9_entity() {
     });
     let delta = std::fs::read(GOLDEN_DELTA_V6).unwrap();
     assert_eq!(u16::from_le_bytes([delta[8], delta[9]]), 6);
-    assert_eq!(DELTA_FORMAT_VERSION, 6);
     let history = follower.history("edge", "canary").unwrap();
     assert_eq!(history.last().map(|r| r.version.as_str()), Some("c3"));
     let events = follower.events("edge", "canary", 0, usize::MAX).unwrap();
     assert!(events.iter().any(|e| e.version == "c3" && e.target.is_some()), "{events:?}");
+}
+
+/// Format 7 says which targets were seen at the delta's time: here a step
+/// that two of the canary's targets reported, the others keeping when they
+/// were last seen.
+#[test]
+fn the_golden_v7_delta_applies_to_the_golden_v9_entity() {
+    let follower = check_golden_delta(GOLDEN_ENTITY_V9, GOLDEN_DELTA_V7, GOLDEN_AFTER_DELTA_V7, "", |engine| {
+        let now = T0 + 3700 * SEC;
+        let answer = engine.expected_state("edge", "canary", None).unwrap();
+        let part: Vec<TargetReport> =
+            answer.iter().take(2).map(|e| TargetReport::new(e.name.clone(), e.version.clone()).in_group(e.group.clone())).collect();
+        engine.orchestrate("edge", "canary", &part, now).unwrap();
+    });
+    let delta = std::fs::read(GOLDEN_DELTA_V7).unwrap();
+    assert_eq!(u16::from_le_bytes([delta[8], delta[9]]), 7);
+    assert_eq!(DELTA_FORMAT_VERSION, 7);
+    assert!(!follower.expected_state("edge", "canary", None).unwrap().is_empty());
+}
+
+/// A fleet reported in parts (a part a step): each delta writes what the
+/// part changed, not the targets of the other parts, and a follower holds
+/// exactly the writer's state after every delta.
+#[test]
+fn a_step_of_one_part_writes_that_part() {
+    let mut sim = rolling(10_000);
+    let mut follower = follower_of(&mut sim);
+    let whole = state(&sim.engine).len();
+    let mut largest = 0;
+    for round in 0..3 {
+        for part in 0..4 {
+            let reports: Vec<TargetReport> = sim.hosts[part * 2_500..(part + 1) * 2_500].iter().map(|h| h.report(sim.now)).collect();
+            let answer = sim.engine.orchestrate("prod", "app", &reports, sim.now).unwrap();
+            sim.apply(&answer);
+            sim.now += 2_500;
+            let delta = sim.engine.entity_delta("prod", "app").unwrap();
+            follower.apply_entity_delta(&delta).unwrap();
+            assert_eq!(state(&follower), state(&sim.engine), "round {round}, part {part}");
+            if round > 0 {
+                largest = largest.max(delta.len());
+            }
+        }
+    }
+    // A part is a quarter of the fleet: its delta is less than a quarter
+    // of the entity (before the runs of targets seen, each delta wrote the
+    // other three parts too: three quarters).
+    assert!(largest * 4 < whole, "a part's delta of {largest} bytes for an entity of {whole}");
 }

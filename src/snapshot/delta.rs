@@ -33,8 +33,10 @@ const MAGIC: &[u8; 8] = b"ORCHDLTA";
 /// format 2 followed by the entity's surge; format 4 format 3 followed by
 /// its analysis; format 5 format 4 followed by its actors and rollout
 /// tallies; format 6 is format 5 with its part of the entity in snapshot
-/// format 9 (targets in rows).
-pub const DELTA_FORMAT_VERSION: u16 = 6;
+/// format 9 (targets in rows); format 7 is format 6 followed by which
+/// targets were seen at the delta's time ([`seen_runs`]: up to format 6,
+/// every target the delta does not write was).
+pub const DELTA_FORMAT_VERSION: u16 = 7;
 
 /// The next state's name: the previous one's with a checksum mixed in
 /// (SplitMix64's finaliser, the same in every process).
@@ -89,15 +91,36 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
         targets: u64::try_from(entity.targets.len()).unwrap_or(u64::MAX),
     };
     let revisions = encode_revisions(entity, journal.next_seq);
+    let runs = seen_runs(entity, seen);
+    let runs_len = runs.len().saturating_mul(3);
     let size = delta.part.targets.size().saturating_add(delta.part.control.events.events.len().saturating_mul(16)).saturating_add(1024);
     let bytes = envelope(
         MAGIC,
         DELTA_FORMAT_VERSION,
-        &(delta, &encode_controllers(entity)[..], encode_extra(entity), encode_analysis(entity), revisions),
-        size,
+        &(delta, &encode_controllers(entity)[..], encode_extra(entity), encode_analysis(entity), revisions, runs),
+        size.saturating_add(runs_len),
     );
     entity.journal = Some(Journal { id: chain(journal.id, crc_of(&bytes)), next_seq: entity.log.next_seq });
     Ok(bytes)
+}
+
+/// Which targets were last seen at `seen`, by group then name: the lengths
+/// of alternate runs, the first of targets that were not (a fleet that
+/// reports whole is one run after an empty one; one reported in parts, a
+/// run or a few per part).
+fn seen_runs(entity: &Entity, seen: i64) -> Vec<u64> {
+    let mut runs = vec![0u64];
+    let mut inside = false;
+    for t in entity.targets.sorted_targets() {
+        if (t.last_seen.get() == seen) != inside {
+            inside = !inside;
+            runs.push(0);
+        }
+        if let Some(run) = runs.last_mut() {
+            *run = run.saturating_add(1);
+        }
+    }
+    runs
 }
 
 /// Applies a delta to the entity it is for, which must be in the state the
@@ -118,18 +141,26 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
             (delta.map(PartIn::V9), rest)
         }
     };
-    let (controllers, extra, analysis, revisions): (ControllersV5, ExtraV6, ExtraV7, ExtraV8) = match format {
-        1 => end(rest, (vec![None, None], ExtraV6::default(), ExtraV7::default(), ExtraV8::default()))?,
-        2 => (parse_all(rest)?, ExtraV6::default(), ExtraV7::default(), ExtraV8::default()),
+    type Trailer = (ControllersV5, ExtraV6, ExtraV7, ExtraV8, Option<Vec<u64>>);
+    let (controllers, extra, analysis, revisions, runs): Trailer = match format {
+        1 => end(rest, (vec![None, None], ExtraV6::default(), ExtraV7::default(), ExtraV8::default(), None))?,
+        2 => (parse_all(rest)?, ExtraV6::default(), ExtraV7::default(), ExtraV8::default(), None),
         3 => {
             let (controllers, extra) = parse_all(rest)?;
-            (controllers, extra, ExtraV7::default(), ExtraV8::default())
+            (controllers, extra, ExtraV7::default(), ExtraV8::default(), None)
         }
         4 => {
             let (controllers, extra, analysis) = parse_all(rest)?;
-            (controllers, extra, analysis, ExtraV8::default())
+            (controllers, extra, analysis, ExtraV8::default(), None)
         }
-        _ => parse_all(rest)?,
+        5 | 6 => {
+            let (controllers, extra, analysis, revisions) = parse_all(rest)?;
+            (controllers, extra, analysis, revisions, None)
+        }
+        _ => {
+            let (controllers, extra, analysis, revisions, runs) = parse_all(rest)?;
+            (controllers, extra, analysis, revisions, Some(runs))
+        }
     };
     let [target, monitoring]: [Option<String>; 2] =
         controllers.try_into().map_err(|_| Error::snapshot("a delta holds two controller settings"))?;
@@ -150,12 +181,21 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     let mut changed = part.decode().map_err(invalid)?;
     changed.controllers = decode_controllers(target, monitoring);
     let leaves = check(entity, &changed, &left, count, first_kept).map_err(invalid)?;
+    if let Some(runs) = &runs {
+        let covered = runs.iter().try_fold(0u64, |n, &run| n.checked_add(run));
+        if covered != Some(count) {
+            return Err(invalid(format!(
+                "its runs of targets seen cover {} targets of {count}",
+                covered.map_or("more".to_owned(), |n| n.to_string())
+            )));
+        }
+    }
     // The targets after the merge are `count`, which `check` confirmed.
     decode_extra(&mut changed, extra, usize::try_from(count).unwrap_or(usize::MAX)).map_err(invalid)?;
     decode_analysis(&mut changed, analysis).map_err(invalid)?;
     // A delta from before format 5 (an engine from before tallies) carries none.
     decode_revisions(&mut changed, revisions, if format >= 5 { 8 } else { 7 }).map_err(invalid)?;
-    merge(entity, changed, &leaves, seen, first_kept);
+    merge(entity, changed, &leaves, (seen, runs.as_deref()), first_kept);
     entity.targets.track_leaving();
     entity.journal = Some(Journal { id: chain(base, crc), next_seq: entity.log.next_seq });
     Ok((namespace, name))
@@ -243,7 +283,9 @@ fn check(entity: &Entity, changed: &Entity, left: &[(String, String)], count: u6
 /// version symbols) replaces everything but the targets and the older
 /// events, its targets replace or join the entity's, those marked in
 /// `leaves` leave, and every other target was last seen at `seen`.
-fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first_kept: u64) {
+/// `seen`: the delta's time, and which targets were seen then (`None`:
+/// every one it does not write, up to delta format 6).
+fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], (seen, runs): (i64, Option<&[u64]>), first_kept: u64) {
     // Every field, named: a field added to `Entity` does not compile here
     // until the merge says what becomes of it.
     let Entity {
@@ -318,8 +360,10 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
             stays
         });
     }
-    for target in entity.targets.all_mut() {
-        target.last_seen = Time::at(seen);
+    if runs.is_none() {
+        for target in entity.targets.all_mut() {
+            target.last_seen = Time::at(seen);
+        }
     }
     let written: Vec<(Box<str>, Box<str>)> = incoming.iter().map(|(g, n, _)| (g.clone(), n.clone())).collect();
     for (group, name, target) in incoming {
@@ -329,6 +373,22 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], seen: i64, first
         }
     }
     entity.targets.extend(arrived);
+    if let Some(runs) = runs {
+        // Runs alternate, the first of targets not seen then; a bit per
+        // target marks those that were, where they are stored.
+        let seen_then = runs.iter().enumerate().flat_map(|(i, &run)| std::iter::repeat(i % 2 == 1).take(usize::try_from(run).unwrap_or(0)));
+        let mut marked = vec![0u64; entity.targets.len().div_ceil(64)];
+        for (position, _) in entity.targets.sorted_positions().zip(seen_then).filter(|&(_, then)| then) {
+            if let Some(word) = marked.get_mut(position / 64) {
+                *word |= 1 << (position % 64);
+            }
+        }
+        for (position, target) in entity.targets.all_mut().enumerate() {
+            if marked.get(position / 64).is_some_and(|word| word & (1 << (position % 64)) != 0) {
+                target.last_seen = Time::at(seen);
+            }
+        }
+    }
     // What the delta holds is what its writer's journal wrote.
     for (group, name) in &written {
         entity.targets.persisted(group, name);

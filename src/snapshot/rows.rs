@@ -121,8 +121,9 @@ pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, chan
     let targets = &entity.targets;
     let v = &entity.versions;
     let time_base = targets.all().map(|t| t.last_seen.get()).max().unwrap_or(0);
-    // Most rows take 4 or 5 bytes: room for 5, grown if not.
-    let mut rows = Vec::with_capacity(targets.len().saturating_mul(5).saturating_add(16));
+    // Most rows take 4 or 5 bytes: room for 5 a row written, grown if not.
+    let count = changed.map_or(targets.len(), |c| c.iter().filter(|&&c| c).count());
+    let mut rows = Vec::with_capacity(count.saturating_mul(5).saturating_add(16));
     let mut groups: Vec<(&str, u64)> = Vec::new();
     let (mut messages, mut tag_lists, mut details) = (FirstUse::default(), FirstUse::default(), FirstUse::default());
     let mut before: &str = "";

@@ -61,8 +61,10 @@ test("a full disk: a checkpoint or journal record the disk cannot take is STORE_
   let refused = 0;
   for (let step = 0; step < 400 && refused < 5; step++) {
     now += 10_000;
-    // Every target says something new: each step's delta holds them all.
-    for (const t of fleet) t.message = `healthy at step ${step}`;
+    // Every target says something new of its own: each step's delta holds
+    // them all, with 300 new messages (a message shared by the fleet would
+    // take a few bytes a step in rows, and the disk would never fill).
+    for (const t of fleet) t.message = `healthy at step ${step} on ${t.name}`;
     try {
       const answer = await rollouts.orchestrate("prod", "api", fleet);
       for (const t of answer) fleet.find((f) => f.name === t.name).version = t.version;
