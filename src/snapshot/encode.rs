@@ -167,10 +167,12 @@ pub(super) fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>, part:
     // events name are found in one walk, marked a bit each (a table of
     // every target's rank would be megabytes of wasm memory for a
     // million).
-    let events_from = || entity.log.events.iter().filter(|e| e.seq >= from);
-    let named: Vec<usize> = events_from().filter_map(|e| e.target.as_ref()).filter_map(|t| entity.targets.position(&t.group, &t.name)).collect();
+    let kept: Vec<_> = entity.log.events.iter().filter(|e| e.seq >= from).collect();
+    // Each event's target where it is stored, looked up once.
+    let named: Vec<Option<usize>> =
+        kept.iter().map(|e| e.target.as_ref().and_then(|t| entity.targets.position(&t.group, &t.name))).collect();
     let mut marked = vec![0u64; entity.targets.len().div_ceil(64)];
-    for &p in &named {
+    for &p in named.iter().flatten() {
         if let Some(word) = marked.get_mut(p / 64) {
             *word |= 1 << (p % 64);
         }
@@ -190,10 +192,10 @@ pub(super) fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>, part:
     let mut gone_index: HashMap<(&str, &str), u64, foldhash::fast::RandomState> = HashMap::default();
     let (mut seq, mut time) = (0u64, 0i64);
     let mut events = Vec::with_capacity(entity.log.events.len());
-    for e in events_from() {
+    for (e, position) in kept.iter().zip(&named) {
         let target = match &e.target {
             None => 0,
-            Some(t) => match entity.targets.position(&t.group, &t.name).and_then(|p| ranks.get(&p)) {
+            Some(t) => match position.and_then(|p| ranks.get(&p)) {
                 Some(&i) => u64::from(i).saturating_add(1),
                 None => *gone_index.entry((&t.group, &t.name)).or_insert_with(|| {
                     gone.push((t.group.clone(), t.name.clone()));
