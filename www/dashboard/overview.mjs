@@ -85,6 +85,7 @@ async function refresh(row) {
   const link = document.createElement("a");
   link.href = `#${path}`;
   link.textContent = `${row.namespace} / ${row.entity}`;
+  link.title = link.textContent;
   // Without a plan, the rollout moves in batches: say so rather than nothing.
   const moving = info.phase === "rolling_out" || info.phase === "rolling_back";
   const batches = info.phase === "rolling_back" ? info.options.rollbackBatchPercent ?? 100 : info.options.batchPercent;
@@ -94,6 +95,7 @@ async function refresh(row) {
     ...cells.map((content) => {
       const td = document.createElement("td");
       td.append(content);
+      if (typeof content === "string") td.title = content;
       return td;
     }),
   );
