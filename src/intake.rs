@@ -40,19 +40,21 @@ pub(crate) fn locate(targets: &Targets, reports: &dyn Reported, positions: &mut 
     let hasher = foldhash::fast::RandomState::default();
     let key = |i: u32| reports.key(i as usize);
     let hash = |i: u32| std::hash::BuildHasher::hash_one(&hasher, key(i));
-    for ((i, report), slot) in each(reports).enumerate().zip(positions.iter_mut()) {
-        let target = || format!("\"{}\" in group \"{}\"", report.name, report.group);
-        if report.name.is_empty() {
+    // The key and the version alone: validation and lookup need no more.
+    for (i, slot) in positions.iter_mut().enumerate() {
+        let (group, name) = reports.key(i);
+        let target = || format!("\"{name}\" in group \"{group}\"");
+        if name.is_empty() {
             // Nameless: named by its place in the report (1-based, as a person counts).
             return Err(Error::InvalidTarget {
-                target: format!("{} (group \"{}\")", crate::error::report_entry(i, count), report.group),
+                target: format!("{} (group \"{group}\")", crate::error::report_entry(i, count)),
                 reason: "a reported target needs a non-empty name".into(),
             });
         }
-        if report.version.is_empty() {
+        if reports.version(i).is_empty() {
             return Err(Error::InvalidTarget { target: target(), reason: "a reported target needs the non-empty version it runs".into() });
         }
-        let position = targets.position_hinted(report.group, report.name, *slot);
+        let position = targets.position_hinted(group, name, *slot);
         let twice = match position {
             Some(p) => seen.get_mut(p / 64).is_some_and(|word| {
                 let bit = 1u64 << (p % 64);
@@ -63,7 +65,7 @@ pub(crate) fn locate(targets: &Targets, reports: &dyn Reported, positions: &mut 
             None => {
                 let at = u32::try_from(i).unwrap_or(NEW);
                 let h = hash(at);
-                let found = new.find(h, |&j| key(j) == (report.group, report.name)).is_some();
+                let found = new.find(h, |&j| key(j) == (group, name)).is_some();
                 if !found {
                     new.insert_unique(h, at, |&j| hash(j));
                 }

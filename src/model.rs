@@ -386,7 +386,9 @@ fn check_percent(field: &str, value: u32) -> Result<(), Error> {
 fn check_amount(field: &str, amount: Amount) -> Result<(), Error> {
     match amount {
         Amount::Count(n) => check_count(field, n),
-        Amount::Percent(p) if p > 100 => Err(Error::InvalidOptions { field: field.into(), value: amount.to_string(), reason: PERCENT_RANGE.into() }),
+        Amount::Percent(p) if p > 100 => {
+            Err(Error::InvalidOptions { field: field.into(), value: amount.to_string(), reason: PERCENT_RANGE.into() })
+        }
         Amount::Percent(_) => Ok(()),
     }
 }
@@ -474,6 +476,10 @@ pub trait Reported {
         (report.group, report.name)
     }
 
+    /// Report `i`'s version (what validation needs beside the key).
+    fn version(&self, i: usize) -> &str {
+        self.report(i).version
+    }
 }
 
 impl Reported for &[ReportRef<'_>] {

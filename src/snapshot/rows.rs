@@ -115,6 +115,10 @@ impl FirstUse {
     }
 }
 
+/// Room a row takes at most beside its name: a varint of each of its
+/// fields and times (10 bytes at most each), its flags and lengths.
+const ROOM: usize = 128;
+
 /// The entity's targets as format 9's rows; versions go into `versions`.
 /// With `changed`, only the targets at the positions it marks (a delta's).
 pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, changed: Option<&[bool]>) -> RowsOut<'a> {
@@ -132,6 +136,11 @@ pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, chan
     let mut times_before = [time_base; 4];
     let written = |p: usize| changed.map_or(true, |c| c.get(p).copied().unwrap_or(true));
     for (group, name, t) in targets.sorted_positions().filter(|&p| written(p)).filter_map(|p| targets.at(p)) {
+        // A row short of room grows the rows by a quarter, not by doubling:
+        // at a million rows the old block and the new are held at once.
+        if rows.capacity().saturating_sub(rows.len()) < ROOM {
+            rows.reserve_exact((rows.len() / 4).saturating_add(ROOM).saturating_add(name.len()));
+        }
         match groups.last_mut() {
             Some((g, count)) if *g == group => *count = count.saturating_add(1),
             _ => groups.push((group, 1)),
@@ -212,6 +221,7 @@ pub(super) fn decode_rows(packed: RowsIn<'_>, versions: &[Sym]) -> Result<Target
     let count = usize::try_from(count).unwrap_or(usize::MAX).min(rows.len() / 3);
     let names = usize::try_from(packed.name_bytes).unwrap_or(usize::MAX).min(rows.len().saturating_mul(16));
     targets.reserve(count, names);
+    targets.reserve_sorted(count);
     let mut r = Reader { rows, at: 0 };
     let mut name: Vec<u8> = Vec::new();
     let mut fields = [0u32; 3];

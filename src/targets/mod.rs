@@ -9,8 +9,10 @@ use hashbrown::HashTable;
 use crate::entity::Target;
 use crate::interner::{Interner, Sym, SymLists, TagLists};
 
+mod chunked;
 mod journal;
 mod texts;
+use chunked::Chunked;
 pub(crate) use texts::Portable;
 
 /// One stored target: its group, where its name starts in [`Targets`]'
@@ -31,7 +33,7 @@ struct Entry {
 /// up to date as targets join and leave).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Targets {
-    entries: Vec<Entry>,
+    entries: Chunked<Entry>,
     /// Every entry's name, in the entries' order, one after the other.
     names: String,
     /// The groups' strings (a fleet has few).
@@ -126,10 +128,10 @@ impl Targets {
     /// report found it, reading the entry alone (no hash lookup).
     pub(crate) fn position_hinted(&self, group: &str, name: &str, hint: u32) -> Option<usize> {
         let at = hint as usize;
-        if let Some(entry) = self.entries.get(at) {
+        if let Some((entry, next)) = self.entries.get_and_next(at) {
             // Bytes compared: a name's bounds need no check of where its
             // characters start.
-            let end = self.entries.get(at.saturating_add(1)).map_or(self.names.len(), |e| e.name as usize);
+            let end = next.map_or(self.names.len(), |e| e.name as usize);
             let stored = self.names.as_bytes().get(entry.name as usize..end);
             if stored == Some(name.as_bytes()) && self.groups.resolve(entry.group) == group {
                 return Some(at);
@@ -192,19 +194,26 @@ impl Targets {
     /// a part each time leaves every old block too small for the next, and
     /// a million targets arriving 25,000 at a time held twice their memory.
     /// Growing by half, the blocks let go add up to room for the next one.
+    /// The entries are kept in chunks ([`Chunked`]): they grow without a
+    /// copy.
     pub(crate) fn reserve(&mut self, targets: usize, bytes: usize) {
         let grow = |len: usize, more: usize, capacity: usize| match len.saturating_add(more) > capacity && more < len {
             true => more.max(len / 2),
             false => more,
         };
-        let (more_targets, more_bytes) =
-            (grow(self.entries.len(), targets, self.entries.capacity()), grow(self.names.len(), bytes, self.names.capacity()));
+        let more_bytes = grow(self.names.len(), bytes, self.names.capacity());
         // The index first: it fits where the report's table of new names
         // was just freed (see `intake::locate`).
         let (entries, names, hasher) = (&self.entries, &self.names, &self.hasher);
         self.index.reserve(targets, |&p| rehash(hasher, entries, names, p));
         self.names.reserve_exact(more_bytes);
-        self.entries.reserve_exact(more_targets);
+        self.entries.reserve(targets);
+    }
+
+    /// Makes room in the sorted order for `targets` more added by
+    /// [`Targets::push_last`] (a restore, which knows how many come).
+    pub(crate) fn reserve_sorted(&mut self, targets: usize) {
+        self.sorted.reserve_exact(targets);
     }
 
     /// Adds a target that is not there yet after the others; it joins the
@@ -237,10 +246,6 @@ impl Targets {
                 return false;
             }
         }
-        if self.sorted.len() == self.sorted.capacity() {
-            // As much room as `reserve` made for the entries.
-            self.sorted.reserve_exact(self.entries.capacity().saturating_sub(self.entries.len()).max(1));
-        }
         self.sorted.push(slot(self.entries.len()));
         self.push_in(group, name, target);
         self.relaid();
@@ -254,7 +259,7 @@ impl Targets {
         // One allocation for a batch of arrivals, not a chain of doublings
         // (wasm memory never shrinks: the peak is what stays).
         let more = targets.size_hint().0;
-        self.entries.reserve_exact(more);
+        self.entries.reserve(more);
         let (entries, names, hasher) = (&self.entries, &self.names, &self.hasher);
         self.index.reserve(more, |&p| rehash(hasher, entries, names, p));
         let first = self.entries.len();
@@ -456,7 +461,7 @@ impl Targets {
     pub(crate) fn copy(&self) -> Targets {
         // The index holds positions, which mean the same in the copy.
         Targets {
-            entries: self.entries.to_vec(),
+            entries: self.entries.clone(),
             names: self.names.clone(),
             groups: self.groups.copy(),
             texts: self.texts.copy(),
@@ -570,14 +575,14 @@ impl Targets {
 
 /// The name of entry `position`: from where it starts to where the next
 /// one starts.
-fn name_in<'a>(entries: &[Entry], names: &'a str, position: usize) -> &'a str {
-    let Some(entry) = entries.get(position) else { return "" };
-    let end = entries.get(position.saturating_add(1)).map_or(names.len(), |e| e.name as usize);
+fn name_in<'a>(entries: &Chunked<Entry>, names: &'a str, position: usize) -> &'a str {
+    let Some((entry, next)) = entries.get_and_next(position) else { return "" };
+    let end = next.map_or(names.len(), |e| e.name as usize);
     names.get(entry.name as usize..end).unwrap_or_default()
 }
 
 /// The hash of the entry at `position`, for the index to grow by.
-fn rehash(hasher: &foldhash::fast::RandomState, entries: &[Entry], names: &str, position: u32) -> u64 {
+fn rehash(hasher: &foldhash::fast::RandomState, entries: &Chunked<Entry>, names: &str, position: u32) -> u64 {
     let group = entries.get(position as usize).map_or(Sym::EMPTY, |e| e.group);
     Targets::hash(hasher, group, name_in(entries, names, position as usize))
 }

@@ -94,7 +94,7 @@ impl Targets {
         let (mut new_texts, mut new_lists, mut new_extras) = (Interner::default(), TagLists::default(), SymLists::default());
         let mut prints = std::mem::take(&mut self.prints);
         let mut persisted = prints.iter_mut();
-        for entry in &mut self.entries {
+        for entry in self.entries.iter_mut() {
             let t = &mut entry.target;
             // Written as it is, or changed since (0: written next time).
             let written = persisted.next().map(|p| {

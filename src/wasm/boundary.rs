@@ -183,6 +183,13 @@ impl crate::Reported for Reports {
         }
     }
 
+    fn version(&self, i: usize) -> &str {
+        match self {
+            Reports::Plain(reports) => reports.get(i).map_or("", |r| &r.version),
+            Reports::Packed { fields: [_, versions, _], .. } => versions.value(i),
+        }
+    }
+
     fn count(&self) -> usize {
         match self {
             Reports::Plain(reports) => reports.len(),
