@@ -24,6 +24,7 @@ impl Time {
         Time([u16::from_le_bytes([a, b]), u16::from_le_bytes([c, d]), u16::from_le_bytes([e, f])])
     }
 
+    #[inline(always)]
     pub(crate) fn get(self) -> Timestamp {
         let [[a, b], [c, d], [e, f]] = self.0.map(u16::to_le_bytes);
         // The sign of bit 47 fills the top two bytes.

@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::interner::Sym;
 use crate::model::{each, secs_to_ms, ReportRef, Reported, Timestamp, ZOMBIE_AFTER_SECS};
 use crate::phase::Phase;
+use crate::same::same_str;
 
 /// A report entry's position among the targets when it is not there yet.
 pub(crate) const NEW: u32 = u32::MAX;
@@ -137,15 +138,20 @@ pub(crate) fn record(entity: &mut Entity, reports: &dyn Reported, positions: &mu
     // The same for messages, interned only when a target's changes.
     let mut said = (Sym::EMPTY, "");
     for (report, position) in each(reports).zip(positions.iter_mut()) {
-        if last.1 != report.version {
+        if !same_str(last.1, report.version) {
             last = (entity.versions.intern(report.version), report.version);
         }
         let version = last.0;
         let held = if *position == NEW { None } else { entity.targets.target(*position as usize).map(|t| (t.message, t.extra)) };
         let (held_message, held_extra) = held.unwrap_or_default();
+        // The text of the target before (each text has one symbol); then
+        // the target's own; then interned.
         let message = match held_message {
-            sym if entity.targets.text(sym) == report.message => sym,
-            _ if said.1 == report.message && !said.0.is_empty() => said.0,
+            _ if !said.0.is_empty() && same_str(said.1, report.message) => said.0,
+            sym if same_str(entity.targets.text(sym), report.message) => {
+                said = (sym, report.message);
+                sym
+            }
             _ => {
                 said = (entity.targets.intern_text(report.message), report.message);
                 said.0

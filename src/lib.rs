@@ -28,6 +28,7 @@ mod analysis;
 mod answer;
 mod control;
 mod engine;
+mod same;
 mod entity;
 mod error;
 mod hooks;

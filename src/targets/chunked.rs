@@ -30,12 +30,14 @@ impl<T> Chunked<T> {
         self.len
     }
 
+    #[inline(always)]
     pub(crate) fn get(&self, i: usize) -> Option<&T> {
         self.chunks.get(i >> BITS)?.get(i & (CHUNK - 1))
     }
 
     /// The entry at `i` and the one after it (`None`: `i` is the last),
     /// read from one chunk when they share it, as all but one in a chunk do.
+    #[inline(always)]
     pub(crate) fn get_and_next(&self, i: usize) -> Option<(&T, Option<&T>)> {
         let chunk = self.chunks.get(i >> BITS)?;
         let at = i & (CHUNK - 1);
@@ -45,6 +47,7 @@ impl<T> Chunked<T> {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut T> {
         self.chunks.get_mut(i >> BITS)?.get_mut(i & (CHUNK - 1))
     }

@@ -8,6 +8,7 @@ use hashbrown::HashTable;
 
 use crate::entity::Target;
 use crate::interner::{Interner, Sym, SymLists, TagLists};
+use crate::same::{same, same_str};
 
 mod chunked;
 mod journal;
@@ -133,7 +134,7 @@ impl Targets {
             // characters start.
             let end = next.map_or(self.names.len(), |e| e.name as usize);
             let stored = self.names.as_bytes().get(entry.name as usize..end);
-            if stored == Some(name.as_bytes()) && self.groups.resolve(entry.group) == group {
+            if stored.is_some_and(|s| same(s, name.as_bytes())) && same_str(self.groups.resolve(entry.group), group) {
                 return Some(at);
             }
         }
@@ -141,6 +142,7 @@ impl Targets {
     }
 
     /// The target at a [`Targets::position`], with its group and name.
+    #[inline(always)]
     pub(crate) fn at(&self, position: usize) -> Option<(&str, &str, &Target)> {
         let entry = self.entries.get(position)?;
         Some((self.groups.resolve(entry.group), self.name(position), &entry.target))

@@ -116,6 +116,7 @@ impl Entries {
         }
     }
 
+    #[inline(always)]
     fn get(&self, i: usize) -> Option<usize> {
         match self {
             Entries::Bytes(v) => v.get(i).map(|&e| usize::from(e)),
@@ -158,6 +159,7 @@ impl PackedTags {
 impl Field {
     /// Target `i`'s value (every index was checked against the table when
     /// it crossed).
+    #[inline(always)]
     fn value(&self, i: usize) -> &str {
         self.index.get(i).and_then(|v| self.values.get(v)).map_or("", |s| s)
     }
