@@ -100,17 +100,30 @@ pub struct AnswerRow<'a> {
     target: Option<&'a Target>,
     /// The entity's targets: the target's texts are theirs.
     targets: &'a Targets,
+    /// Where the target is stored, when its group and name are read from
+    /// there on asking (an answer in columns never asks); `NOWHERE`: they
+    /// are `group` and `name`.
+    at: u32,
 }
+
+/// [`AnswerRow::at`] of a row whose group and name are its own fields.
+const NOWHERE: u32 = u32::MAX;
 
 impl<'a> AnswerRow<'a> {
     /// The target's name.
     pub fn name(&self) -> &'a str {
-        self.name
+        match self.at {
+            NOWHERE => self.name,
+            at => self.targets.at(at as usize).map_or("", |(_, name, _)| name),
+        }
     }
 
     /// The target's group.
     pub fn group(&self) -> &'a str {
-        self.group
+        match self.at {
+            NOWHERE => self.group,
+            at => self.targets.at(at as usize).map_or("", |(group, _, _)| group),
+        }
     }
 
     /// The version the target should run now.
@@ -165,7 +178,15 @@ impl<'a> AnswerRow<'a> {
             version: if target.expected.is_empty() { target.reported } else { target.expected },
             reason: target.reason(),
             target: Some(target),
+            at: NOWHERE,
         }
+    }
+
+    /// The row of the target stored at `position`, its group and name
+    /// read only when asked for.
+    fn stored(targets: &'a Targets, position: usize, target: &'a Target) -> Self {
+        let at = u32::try_from(position).unwrap_or(NOWHERE);
+        AnswerRow { at, ..AnswerRow::of(targets, ("", "", target)) }
     }
 
     fn removed(targets: &'a Targets, removed: &'a Removed) -> Self {
@@ -176,6 +197,7 @@ impl<'a> AnswerRow<'a> {
             reason: TargetState::Removed,
             target: None,
             targets,
+            at: NOWHERE,
         }
     }
 }
@@ -270,11 +292,11 @@ impl Entity {
                         self.targets.position_hinted(group, name, hint)
                     }
                 };
-                if let Some(target) = position.and_then(|p| self.targets.at(p)) {
-                    if let Some(mark) = covered.as_mut().and_then(|c| position.and_then(|p| c.get_mut(p))) {
+                if let Some((p, target)) = position.and_then(|p| Some((p, self.targets.target(p)?))) {
+                    if let Some(mark) = covered.as_mut().and_then(|c| c.get_mut(p)) {
                         *mark = true;
                     }
-                    return AnswerRow::of(&self.targets, target);
+                    return AnswerRow::stored(&self.targets, p, target);
                 }
                 let report = reports.report(i);
                 // The removal hook retired it in this very step.
@@ -292,6 +314,7 @@ impl Entity {
                         reason: TargetState::Waiting,
                         target: None,
                         targets: &self.targets,
+                        at: NOWHERE,
                     },
                 }
             })
@@ -317,8 +340,8 @@ impl Entity {
         let mut messages: HashMap<MessageKey<'_>, String, foldhash::fast::RandomState> = HashMap::default();
         rows.into_iter()
             .map(|row| ExpectedState {
-                name: row.name.to_owned(),
-                group: row.group.to_owned(),
+                name: row.name().to_owned(),
+                group: row.group().to_owned(),
                 version: self.version(row.version).to_owned(),
                 message: messages.entry(row.message_key()).or_insert_with(|| self.row_message(&row)).clone(),
                 is_error: row.reason.is_failed(),

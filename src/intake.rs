@@ -9,7 +9,7 @@ use crate::entity::Time;
 use crate::entity::{Entity, Target, Targets};
 use crate::error::Error;
 use crate::interner::Sym;
-use crate::model::{each, secs_to_ms, ReportRef, Reported, Timestamp, ZOMBIE_AFTER_SECS};
+use crate::model::{secs_to_ms, ReportRef, Reported, Timestamp, ZOMBIE_AFTER_SECS};
 use crate::phase::Phase;
 use crate::same::same_str;
 
@@ -137,7 +137,11 @@ pub(crate) fn record(entity: &mut Entity, reports: &dyn Reported, positions: &mu
     let mut last = (Sym::EMPTY, "");
     // The same for messages, interned only when a target's changes.
     let mut said = (Sym::EMPTY, "");
-    for (report, position) in each(reports).zip(positions.iter_mut()) {
+    // A target already found needs its report's fields alone, unless
+    // the undo keeps its key.
+    let keyed = undo.is_some();
+    for (i, position) in positions.iter_mut().enumerate() {
+        let report = if keyed || *position == NEW { reports.report(i) } else { reports.fields(i) };
         if !same_str(last.1, report.version) {
             last = (entity.versions.intern(report.version), report.version);
         }

@@ -476,6 +476,12 @@ pub trait Reported {
         (report.group, report.name)
     }
 
+    /// Report `i` for a target already found by its key: its name and
+    /// group may be left empty (a packed report need not read them).
+    fn fields(&self, i: usize) -> ReportRef<'_> {
+        self.report(i)
+    }
+
     /// Report `i`'s version (what validation needs beside the key).
     fn version(&self, i: usize) -> &str {
         self.report(i).version
@@ -500,11 +506,6 @@ impl Reported for &[TargetReport] {
     fn report(&self, i: usize) -> ReportRef<'_> {
         self.get(i).map(TargetReport::borrowed).unwrap_or_default()
     }
-}
-
-/// Every report of `reports`, in order.
-pub(crate) fn each(reports: &dyn Reported) -> impl Iterator<Item = ReportRef<'_>> + '_ {
-    (0..reports.count()).map(move |i| reports.report(i))
 }
 
 impl TargetReport {

@@ -185,6 +185,20 @@ impl crate::Reported for Reports {
         }
     }
 
+    fn fields(&self, i: usize) -> ReportRef<'_> {
+        match self {
+            Reports::Plain(reports) => reports.get(i).map(TargetReport::borrowed).unwrap_or_default(),
+            Reports::Packed { fields: [_, versions, messages], errors, tags, .. } => ReportRef {
+                name: "",
+                group: "",
+                tags: tags.as_ref().map_or(&[], |tags| tags.get(i)),
+                version: versions.value(i),
+                message: messages.value(i),
+                is_error: errors.get(i) == Some(&1),
+            },
+        }
+    }
+
     fn version(&self, i: usize) -> &str {
         match self {
             Reports::Plain(reports) => reports.get(i).map_or("", |r| &r.version),
