@@ -414,24 +414,31 @@ fn utf16_len(s: &str) -> u32 {
 struct Dictionary<K> {
     values: Array,
     index: HashMap<K, u32, foldhash::fast::RandomState>,
-    last: Option<(K, u32)>,
+    /// The keys looked up last, newest first: rows mostly repeat a few
+    /// (a rollout's moved and unmoved targets alternate in a report).
+    recent: [Option<(K, u32)>; RECENT],
 }
+
+const RECENT: usize = 4;
 
 impl<K: Hash + Eq + Clone> Dictionary<K> {
     fn new() -> Self {
-        Dictionary { values: Array::new(), index: HashMap::default(), last: None }
+        Dictionary { values: Array::new(), index: HashMap::default(), recent: [None, None, None, None] }
     }
 
     /// The index of `key`'s value, made by `value` the first time.
     fn index_of<S: AsRef<str>>(&mut self, key: K, value: impl FnOnce() -> S) -> u32 {
-        if let Some((last, index)) = &self.last {
-            if *last == key {
+        for (known, index) in self.recent.iter().flatten() {
+            if *known == key {
                 return *index;
             }
         }
         let values = &self.values;
         let index = *self.index.entry(key.clone()).or_insert_with(|| values.push(&JsValue::from_str(value().as_ref())).saturating_sub(1));
-        self.last = Some((key, index));
+        self.recent.rotate_right(1);
+        if let Some(newest) = self.recent.first_mut() {
+            *newest = Some((key, index));
+        }
         index
     }
 }
