@@ -16,8 +16,8 @@
 
 use super::{
     decode_analysis, decode_controllers, decode_extra, decode_revisions, decode_v4, decode_v9, encode_analysis, encode_controllers,
-    encode_entity, encode_extra, encode_one, encode_revisions, end, envelope, open, parse_all, take, ControllersV5, DeltaV1, EntityV4,
-    EntityV9, ExtraV6, ExtraV7, ExtraV8, Part, RowsIn,
+    encode_entity, encode_extra, encode_one, encode_revisions, end, envelope_around, open, parse_all, take, ControllersV5, DeltaV1,
+    EntityV4, EntityV9, ExtraV6, ExtraV7, ExtraV8, Part, RowsIn, RowsOut,
 };
 use crate::engine::Engine;
 use crate::entity::Time;
@@ -94,14 +94,16 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
     let runs = seen_runs(entity, seen);
     let runs_len = runs.len().saturating_mul(3);
     let size = delta.part.targets.size().saturating_add(delta.part.control.events.events.len().saturating_mul(16)).saturating_add(1024);
-    let bytes = envelope(
-        MAGIC,
-        DELTA_FORMAT_VERSION,
-        &(delta, &encode_controllers(entity)[..], encode_extra(entity), encode_analysis(entity), revisions, runs),
-        size.saturating_add(runs_len),
-    );
+    let controllers = encode_controllers(entity);
+    let mut whole = (delta, &controllers[..], encode_extra(entity), encode_analysis(entity), revisions, runs);
+    let bytes = envelope_around(MAGIC, DELTA_FORMAT_VERSION, &mut whole, delta_rows, size.saturating_add(runs_len));
     entity.journal = Some(Journal { id: chain(journal.id, crc_of(&bytes)), next_seq: entity.log.next_seq });
     Ok(bytes)
+}
+
+/// The rows of a delta's entity, which its envelope is written around.
+fn delta_rows<'w, A, B, C, D, E>(whole: &'w mut (DeltaV1<EntityV9<RowsOut<'_>>>, A, B, C, D, E)) -> Option<&'w mut Vec<u8>> {
+    Some(whole.0.part.targets.rows_mut())
 }
 
 /// Which targets were last seen at `seen`, by group then name: the lengths

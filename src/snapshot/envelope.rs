@@ -16,6 +16,68 @@ pub(super) fn envelope(magic: &[u8; 8], format: u16, body: &impl Serialize, size
     // ever report an error, the bytes are an empty body, which no decoder
     // accepts.
     let mut bytes = postcard::to_extend(body, bytes).unwrap_or_else(|_| vec![0; HEADER_LEN]);
+    seal_header(magic, format, &mut bytes);
+    bytes
+}
+
+/// [`envelope`] of a body that holds one large byte string (an entity's
+/// rows, which `rows` finds in it): the body is encoded around the rows in
+/// the rows' own buffer, so that they are held once, not once as rows and
+/// once in the envelope (a million targets' rows are megabytes, and wasm
+/// memory keeps its peak). The bytes are those [`envelope`] writes: the
+/// body is encoded without the rows, and again with one byte of rows, and
+/// where the two differ is where the rows go. Should that not hold (the
+/// rows are not there, or not where they differ), [`envelope`] writes it.
+pub(super) fn envelope_around<B: Serialize>(
+    magic: &[u8; 8],
+    format: u16,
+    body: &mut B,
+    rows: impl Fn(&mut B) -> Option<&mut Vec<u8>>,
+    size_hint: usize,
+) -> Vec<u8> {
+    let Some(mut big) = rows(body).map(std::mem::take) else { return envelope(magic, format, body, size_hint) };
+    // `to_extend`, as `envelope` encodes: one instance of the body's encoder.
+    let without = postcard::to_extend(body, Vec::new());
+    if let Some(slot) = rows(body) {
+        slot.push(0);
+    }
+    let with_one = postcard::to_extend(body, Vec::new());
+    if let Some(slot) = rows(body) {
+        *slot = Vec::new();
+    }
+    // The rows' length is a varint: 0 without them, 1 then the byte 0 with one.
+    let at = match (&without, &with_one) {
+        (Ok(a), Ok(b)) => a.iter().zip(b).position(|(x, y)| x != y).filter(|&at| {
+            let (a_rest, b_rest) = (a.get(at..).unwrap_or_default(), b.get(at..).unwrap_or_default());
+            a_rest.first() == Some(&0) && b_rest.get(..2) == Some(&[1, 0][..]) && a_rest.get(1..) == b_rest.get(2..)
+        }),
+        _ => None,
+    };
+    let (Some(at), Ok(without)) = (at, without) else {
+        if let Some(slot) = rows(body) {
+            *slot = big;
+        }
+        return envelope(magic, format, body, size_hint);
+    };
+    let (before, after) = without.split_at(at);
+    let after = after.get(1..).unwrap_or_default();
+    let mut length = [0u8; 10];
+    let length = postcard::to_slice(&(big.len() as u64), &mut length).map(|l| l.to_vec()).unwrap_or_default();
+    let mut front = Vec::with_capacity(HEADER_LEN.saturating_add(before.len()).saturating_add(length.len()));
+    front.resize(HEADER_LEN, 0);
+    front.extend_from_slice(before);
+    front.extend_from_slice(&length);
+    // In place when the rows left room for the rest (they are made with
+    // some): the rows move up within their own buffer.
+    big.reserve_exact(front.len().saturating_add(after.len()));
+    big.splice(0..0, front);
+    big.extend_from_slice(after);
+    seal_header(magic, format, &mut big);
+    big
+}
+
+/// Writes the header in front of an encoded body: its length and checksum.
+fn seal_header(magic: &[u8; 8], format: u16, bytes: &mut [u8]) {
     let at = HEADER_LEN.min(bytes.len());
     let (header, body) = bytes.split_at_mut(at);
     let length = u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes();
@@ -24,7 +86,6 @@ pub(super) fn envelope(magic: &[u8; 8], format: u16, body: &impl Serialize, size
     for (to, from) in header.iter_mut().zip(fields.into_iter().flatten()) {
         *to = *from;
     }
-    bytes
 }
 
 /// An envelope's format version, body and checksum, once its header is
@@ -97,4 +158,52 @@ pub(super) fn end<T>(rest: &[u8], value: T) -> Result<T, Error> {
         return Err(Error::snapshot("trailing bytes after the body"));
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes as postcard writes a byte string, as the rows are.
+    struct Raw(Vec<u8>);
+
+    impl Serialize for Raw {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_bytes(&self.0)
+        }
+    }
+
+    type Body = (String, Raw, Vec<u32>, &'static str);
+
+    fn rows(body: &mut Body) -> Option<&mut Vec<u8>> {
+        Some(&mut body.1 .0)
+    }
+
+    /// The same bytes as `envelope`, for rows of every length a varint
+    /// writes differently, and in the rows' own buffer when it has room.
+    #[test]
+    fn around_the_rows_as_envelope_writes_them() {
+        for n in [0usize, 1, 127, 128, 300, 16_384, 100_000] {
+            let rows_of = |capacity: usize| {
+                let mut v = Vec::with_capacity(capacity);
+                v.extend((0..n).map(|i| (i % 251) as u8));
+                v
+            };
+            let plain: Body = ("entity".into(), Raw(rows_of(n)), vec![1, 300, 70_000], "after the rows");
+            let expected = envelope(b"TESTMAGC", 3, &plain, n);
+            let mut around: Body = ("entity".into(), Raw(rows_of(n + 4096)), vec![1, 300, 70_000], "after the rows");
+            let buffer = around.1 .0.as_ptr();
+            let bytes = envelope_around(b"TESTMAGC", 3, &mut around, rows, n);
+            assert_eq!(bytes, expected, "{n} bytes of rows");
+            assert_eq!(bytes.as_ptr(), buffer, "{n} bytes of rows: written in their buffer");
+        }
+    }
+
+    /// A body without the rows it names is written as `envelope` writes it.
+    #[test]
+    fn without_rows_as_envelope() {
+        let mut body: Body = ("e".into(), Raw(vec![7; 10]), vec![], "");
+        let expected = envelope(b"TESTMAGC", 1, &body, 0);
+        assert_eq!(envelope_around(b"TESTMAGC", 1, &mut body, |_: &mut Body| None, 0), expected);
+    }
 }

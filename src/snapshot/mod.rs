@@ -89,7 +89,7 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
     let extras: Vec<ExtraV6<&str>> = entities().map(encode_extra).collect();
     let analyses: Vec<ExtraV7Out<'_>> = entities().map(encode_analysis).collect();
     let revisions: Vec<ExtraV8<&str>> = entities().map(|e| encode_revisions(e, 0)).collect();
-    seal(&body, &controllers, &extras, &analyses, &revisions)
+    seal(body, &controllers, &extras, &analyses, &revisions)
 }
 
 /// One entity's snapshot: the snapshot of an engine that holds only it, so
@@ -97,7 +97,7 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
 /// one).
 pub(crate) fn encode_one(namespace: &str, name: &str, entity: &Entity) -> Vec<u8> {
     let body = Body { namespaces: vec![NamespaceBody { name: namespace.to_owned(), entities: vec![encode_entity(name, entity, None)] }] };
-    seal(&body, &encode_controllers(entity), &[encode_extra(entity)], &[encode_analysis(entity)], &[encode_revisions(entity, 0)])
+    seal(body, &encode_controllers(entity), &[encode_extra(entity)], &[encode_analysis(entity)], &[encode_revisions(entity, 0)])
 }
 
 /// The entity in an entity's snapshot ([`encode_one`]), with its namespace
@@ -119,7 +119,7 @@ pub(crate) fn decode_one(bytes: &[u8]) -> Result<(String, String, Entity), Error
 /// 6, 7 and 8 state, in order.
 #[inline(never)]
 fn seal(
-    body: &Body<EntityV9<RowsOut<'_>>>,
+    body: Body<EntityV9<RowsOut<'_>>>,
     controllers: &[Option<&str>],
     extras: &[ExtraV6<&str>],
     analyses: &[ExtraV7Out<'_>],
@@ -128,7 +128,20 @@ fn seal(
     // The rows, and about 16 bytes an event.
     let entities = body.namespaces.iter().flat_map(|ns| &ns.entities);
     let size = entities.map(|e| e.targets.size().saturating_add(e.control.events.events.len().saturating_mul(16))).sum::<usize>();
-    envelope(MAGIC, SNAPSHOT_FORMAT_VERSION, &(body, controllers, extras, analyses, revisions), size.saturating_add(1024))
+    let mut whole = (body, controllers, extras, analyses, revisions);
+    envelope_around(MAGIC, SNAPSHOT_FORMAT_VERSION, &mut whole, rows_of_one, size.saturating_add(1024))
+}
+
+/// The rows of a snapshot's one entity (a checkpoint's), which its
+/// envelope is written around; none when it holds several.
+fn rows_of_one<'w, A, B, C, D>(whole: &'w mut (Body<EntityV9<RowsOut<'_>>>, A, B, C, D)) -> Option<&'w mut Vec<u8>> {
+    match whole.0.namespaces.as_mut_slice() {
+        [ns] => match ns.entities.as_mut_slice() {
+            [entity] => Some(entity.targets.rows_mut()),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 #[inline(never)]

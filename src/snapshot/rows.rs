@@ -66,6 +66,12 @@ pub(super) struct RowsOut<'a> {
 }
 
 impl RowsOut<'_> {
+    /// The rows' bytes, for an envelope written around them
+    /// ([`envelope_around`](super::envelope::envelope_around)).
+    pub(super) fn rows_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.rows.0
+    }
+
     /// About how many bytes these rows take encoded.
     pub(super) fn size(&self) -> usize {
         self.rows.0.len().saturating_add(self.messages.iter().chain(&self.details).map(|s| s.len()).sum::<usize>()).saturating_add(64)
@@ -126,8 +132,12 @@ pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, chan
     let v = &entity.versions;
     let time_base = targets.all().map(|t| t.last_seen.get()).max().unwrap_or(0);
     // Most rows take 4 or 5 bytes: room for 5 a row written, grown if not.
+    // Beyond the rows, room for the rest of the snapshot or delta, which
+    // is written around them in this buffer (`envelope_around`): its
+    // header, tables and event log (about 16 bytes an event).
     let count = changed.map_or(targets.len(), |c| c.iter().filter(|&&c| c).count());
-    let mut rows = Vec::with_capacity(count.saturating_mul(5).saturating_add(16));
+    let rest = entity.log.events.len().saturating_mul(32).saturating_add(4096);
+    let mut rows = Vec::with_capacity(count.saturating_mul(6).saturating_add(rest));
     let mut groups: Vec<(&str, u64)> = Vec::new();
     let (mut messages, mut tag_lists, mut details) = (FirstUse::default(), FirstUse::default(), FirstUse::default());
     let mut before: &str = "";
@@ -138,8 +148,8 @@ pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, chan
     for (group, name, t) in targets.sorted_positions().filter(|&p| written(p)).filter_map(|p| targets.at(p)) {
         // A row short of room grows the rows by a quarter, not by doubling:
         // at a million rows the old block and the new are held at once.
-        if rows.capacity().saturating_sub(rows.len()) < ROOM {
-            rows.reserve_exact((rows.len() / 4).saturating_add(ROOM).saturating_add(name.len()));
+        if rows.capacity().saturating_sub(rows.len()) < ROOM.saturating_add(rest) {
+            rows.reserve_exact((rows.len() / 4).saturating_add(ROOM).saturating_add(rest).saturating_add(name.len()));
         }
         match groups.last_mut() {
             Some((g, count)) if *g == group => *count = count.saturating_add(1),
