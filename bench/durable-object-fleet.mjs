@@ -12,7 +12,8 @@
 // collected included) and the workerd process's resident set (from /proc,
 // the runtime's own included). Prints one markdown table.
 //
-//   node --experimental-websocket bench/durable-object-fleet.mjs [--targets 1000000] [--part 25000] [--rounds 3]
+//   node --experimental-websocket bench/durable-object-fleet.mjs [--targets 1000000] [--part 25000] [--rounds 3] [--timeline]
+// --timeline: also prints (to stderr) each part after which the wasm memory grew.
 // (the flag: Node 20's WebSocket, for the inspector; Node 22 has it anyway)
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -28,7 +29,12 @@ import { fleetOf } from "./load.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({
-  options: { targets: { type: "string", default: "1000000" }, part: { type: "string", default: "25000" }, rounds: { type: "string", default: "3" } },
+  options: {
+    targets: { type: "string", default: "1000000" },
+    part: { type: "string", default: "25000" },
+    rounds: { type: "string", default: "3" },
+    timeline: { type: "boolean", default: false },
+  },
 });
 const TARGETS = Number(values.targets);
 const PART = Number(values.part);
@@ -120,7 +126,7 @@ async function start(script, persist) {
 }
 
 /** One round: every part reported once, each target moved to what it is told. Answers the median and slowest step (ms). */
-async function round(call, fleet) {
+async function round({ call, memory }, fleet, what) {
   const times = [];
   for (let from = 0; from < fleet.length; from += PART) {
     const part = fleet.slice(from, from + PART);
@@ -129,10 +135,17 @@ async function round(call, fleet) {
     times.push(performance.now() - started);
     if (answer.length !== part.length) throw new Error(`a part of ${part.length} was answered for ${answer.length}`);
     for (let i = 0; i < part.length; i++) part[i].version = answer[i].version;
+    if (values.timeline) {
+      const now = await memory();
+      if (now !== timeline.wasm) console.error(`${what}, part from ${from.toLocaleString("en")}: wasm memory ${mib((timeline.wasm = now))}`);
+    }
   }
   times.sort((a, b) => a - b);
   return { median: times[Math.floor(times.length / 2)], slowest: times[times.length - 1] };
 }
+
+/** The wasm memory last seen by --timeline. */
+const timeline = { wasm: 0 };
 
 const dir = mkdtempSync(join(tmpdir(), "orchestrator-do-fleet-"));
 const rows = [];
@@ -150,13 +163,13 @@ try {
   await handle.call("POST", "/options", { batchpercent: 5, successpercent: 100, successtimeoutsecs: 0, durationtimeoutsecs: 3600 });
   await handle.call("POST", "/version", { version: "v1" });
   // The fleet arrives part by part, then settles on v1.
-  let steps = await round(handle.call, fleet);
+  let steps = await round(handle, fleet, "arriving");
   await record("arrived", steps);
-  for (let i = 0; i < 5 && (await handle.call("GET", "/rollout")).lastknowngoodversion !== "v1"; i++) steps = await round(handle.call, fleet);
+  for (let i = 0; i < 5 && (await handle.call("GET", "/rollout")).lastknowngoodversion !== "v1"; i++) steps = await round(handle, fleet, "settling");
   await record("settled on v1", steps);
   await handle.call("POST", "/version", { version: "v2" });
   for (let r = 1; r <= ROUNDS; r++) {
-    steps = await round(handle.call, fleet);
+    steps = await round(handle, fleet, `v2, round ${r}`);
     await record(`v2, round ${r}`, steps);
   }
   const states = await handle.call("GET", "/info");
@@ -169,7 +182,7 @@ try {
   if (JSON.stringify(again) !== JSON.stringify(states)) throw new Error(`the restarted object holds another state: ${JSON.stringify(again)} vs ${JSON.stringify(states)}`);
   await record(`restarted (first read ${reload.toFixed(0)} ms)`, { median: reload, slowest: reload });
   for (let r = 1; r <= ROUNDS; r++) {
-    steps = await round(handle.call, fleet);
+    steps = await round(handle, fleet, `after the restart, round ${r}`);
     await record(`after the restart, round ${r}`, steps);
   }
   const snapshot = await handle.mf.dispatchFetch(`${BASE}/snapshot`, { headers });
