@@ -3,6 +3,7 @@
 //! entity that changed.
 
 use super::*;
+use crate::targets::Changed;
 
 /// The entity's format 6 state as the format writes it.
 pub(super) fn encode_extra(entity: &Entity) -> ExtraV6<&str> {
@@ -115,7 +116,7 @@ impl<'a> Table<'a> {
 /// What of an entity a delta writes: the targets at the positions marked
 /// in `changed`, and the events from sequence number `from` on.
 pub(super) struct Part<'a> {
-    pub(super) changed: &'a [bool],
+    pub(super) changed: &'a Changed,
     pub(super) from: u64,
 }
 
@@ -180,7 +181,7 @@ pub(super) fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>, part:
     let is_marked = |p: usize| marked.get(p / 64).is_some_and(|word| word & (1 << (p % 64)) != 0);
     let mut ranks: HashMap<usize, u32, foldhash::fast::RandomState> = HashMap::default();
     let mut known = 0u32;
-    for p in entity.targets.sorted_positions().filter(|&p| part.map_or(true, |part| part.changed.get(p).copied().unwrap_or(true))) {
+    for p in entity.targets.sorted_positions().filter(|&p| part.map_or(true, |part| part.changed.get(p))) {
         if is_marked(p) {
             ranks.insert(p, known);
         }
