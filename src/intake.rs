@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use crate::bits::Bits;
 use crate::entity::Time;
 use crate::entity::{Entity, Target, Targets};
 use crate::error::Error;
@@ -33,7 +34,7 @@ pub(crate) fn locate(targets: &Targets, reports: &dyn Reported, positions: &mut 
     let count = reports.count();
     positions.resize(count, NEW);
     // A bit per target: named by this report already.
-    let mut seen = vec![0u64; targets.len().div_ceil(64)];
+    let mut seen = Bits::new(targets.len());
     // Report entries of new targets, by a hash of (group, name).
     // As large as it must be from the start: no doubling (whose old and new
     // tables would be held at once) for a fleet reported for the first time.
@@ -57,12 +58,7 @@ pub(crate) fn locate(targets: &Targets, reports: &dyn Reported, positions: &mut 
         }
         let position = targets.position_hinted(group, name, *slot);
         let twice = match position {
-            Some(p) => seen.get_mut(p / 64).is_some_and(|word| {
-                let bit = 1u64 << (p % 64);
-                let twice = *word & bit != 0;
-                *word |= bit;
-                twice
-            }),
+            Some(p) => seen.insert(p),
             None => {
                 let at = u32::try_from(i).unwrap_or(NEW);
                 let h = hash(at);

@@ -27,6 +27,7 @@
 mod analysis;
 mod answer;
 mod control;
+mod bits;
 mod engine;
 mod same;
 mod entity;

@@ -19,6 +19,7 @@ use super::{
     encode_entity, encode_extra, encode_one, encode_revisions, end, envelope_around, open, parse_all, take, ControllersV5, DeltaV1,
     EntityV4, EntityV9, ExtraV6, ExtraV7, ExtraV8, Part, RowsIn, RowsOut,
 };
+use crate::bits::Bits;
 use crate::engine::Engine;
 use crate::entity::Time;
 use crate::entity::{Entity, Journal, Removed, Watch};
@@ -379,14 +380,12 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], (seen, runs): (i
         // Runs alternate, the first of targets not seen then; a bit per
         // target marks those that were, where they are stored.
         let seen_then = runs.iter().enumerate().flat_map(|(i, &run)| std::iter::repeat(i % 2 == 1).take(usize::try_from(run).unwrap_or(0)));
-        let mut marked = vec![0u64; entity.targets.len().div_ceil(64)];
+        let mut marked = Bits::new(entity.targets.len());
         for (position, _) in entity.targets.sorted_positions().zip(seen_then).filter(|&(_, then)| then) {
-            if let Some(word) = marked.get_mut(position / 64) {
-                *word |= 1 << (position % 64);
-            }
+            marked.insert(position);
         }
         for (position, target) in entity.targets.all_mut().enumerate() {
-            if marked.get(position / 64).is_some_and(|word| word & (1 << (position % 64)) != 0) {
+            if marked.contains(position) {
                 target.last_seen = Time::at(seen);
             }
         }

@@ -3,7 +3,7 @@
 //! entity that changed.
 
 use super::*;
-use crate::targets::Changed;
+use crate::bits::Bits;
 
 /// The entity's format 6 state as the format writes it.
 pub(super) fn encode_extra(entity: &Entity) -> ExtraV6<&str> {
@@ -116,7 +116,7 @@ impl<'a> Table<'a> {
 /// What of an entity a delta writes: the targets at the positions marked
 /// in `changed`, and the events from sequence number `from` on.
 pub(super) struct Part<'a> {
-    pub(super) changed: &'a Changed,
+    pub(super) changed: &'a Bits,
     pub(super) from: u64,
 }
 
@@ -172,17 +172,14 @@ pub(super) fn encode_log<'a>(entity: &'a Entity, versions: &mut Table<'a>, part:
     // Each event's target where it is stored, looked up once.
     let named: Vec<Option<usize>> =
         kept.iter().map(|e| e.target.as_ref().and_then(|t| entity.targets.position(&t.group, &t.name))).collect();
-    let mut marked = vec![0u64; entity.targets.len().div_ceil(64)];
+    let mut marked = Bits::new(entity.targets.len());
     for &p in named.iter().flatten() {
-        if let Some(word) = marked.get_mut(p / 64) {
-            *word |= 1 << (p % 64);
-        }
+        marked.insert(p);
     }
-    let is_marked = |p: usize| marked.get(p / 64).is_some_and(|word| word & (1 << (p % 64)) != 0);
     let mut ranks: HashMap<usize, u32, foldhash::fast::RandomState> = HashMap::default();
     let mut known = 0u32;
-    for p in entity.targets.sorted_positions().filter(|&p| part.map_or(true, |part| part.changed.get(p))) {
-        if is_marked(p) {
+    for p in entity.targets.sorted_positions().filter(|&p| part.map_or(true, |part| part.changed.contains(p))) {
+        if marked.contains(p) {
             ranks.insert(p, known);
         }
         known = known.saturating_add(1);

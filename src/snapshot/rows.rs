@@ -24,11 +24,12 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::decode::version_sym;
 use super::encode::Table;
 use super::format::state_code;
+use crate::bits::Bits;
 use crate::entity::{Entity, Target, Time};
 use crate::interner::Sym;
 use crate::judgement::{self, Hold, Judgement};
 use crate::model::TargetState;
-use crate::targets::{Changed, Targets};
+use crate::targets::Targets;
 
 /// An entity's targets in format 9, as decoded (the rows borrowed from
 /// the body).
@@ -127,15 +128,15 @@ const ROOM: usize = 128;
 
 /// The entity's targets as format 9's rows; versions go into `versions`.
 /// With `changed`, only the targets at the positions it marks (a delta's).
-pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, changed: Option<&Changed>) -> RowsOut<'a> {
+pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, changed: Option<&Bits>) -> RowsOut<'a> {
     let targets = &entity.targets;
     let v = &entity.versions;
     let time_base = targets.all().map(|t| t.last_seen.get()).max().unwrap_or(0);
-    // Most rows take 4 or 5 bytes: room for 5 a row written, grown if not.
+    // Most rows take 4 to 6 bytes: room for 6 a row written, grown if not.
     // Beyond the rows, room for the rest of the snapshot or delta, which
     // is written around them in this buffer (`envelope_around`): its
-    // header, tables and event log (about 16 bytes an event).
-    let count = changed.map_or(targets.len(), Changed::count);
+    // header, tables and event log (64 bytes an event, and 64 KB).
+    let count = changed.map_or(targets.len(), Bits::count);
     let rest = entity.log.events.len().saturating_mul(64).saturating_add(65_536);
     let mut rows = Vec::with_capacity(count.saturating_mul(6).saturating_add(rest));
     let mut groups: Vec<(&str, u64)> = Vec::new();
@@ -144,7 +145,7 @@ pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, chan
     let mut name_bytes = 0u64;
     let mut fields_before = [0u32; 3];
     let mut times_before = [time_base; 4];
-    let written = |p: usize| changed.map_or(true, |c| c.get(p));
+    let written = |p: usize| changed.map_or(true, |c| c.contains(p));
     for (group, name, t) in targets.sorted_positions().filter(|&p| written(p)).filter_map(|p| targets.at(p)) {
         // A row short of room grows the rows by a quarter, not by doubling:
         // at a million rows the old block and the new are held at once.

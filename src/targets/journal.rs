@@ -2,6 +2,7 @@
 //! last wrote it (and whether it reported since), and which targets left.
 
 use super::Targets;
+use crate::bits::Bits;
 
 impl Targets {
     /// The target's print as it is now counts as written by the journal.
@@ -30,17 +31,15 @@ impl Targets {
     /// `last_seen`, when it reported since and was not last seen then (a
     /// delta says which targets were seen at its time, and the others keep
     /// theirs).
-    pub(crate) fn persist(&mut self, seen: Option<i64>) -> Changed {
+    pub(crate) fn persist(&mut self, seen: Option<i64>) -> Bits {
         let mut prints = std::mem::take(&mut self.prints);
         prints.resize(self.entries.len(), 0);
-        let mut changed = Changed { bits: vec![0u64; self.entries.len().div_ceil(64)] };
+        let mut changed = Bits::new(self.entries.len());
         for (position, (e, persisted)) in self.entries.iter().zip(prints.iter_mut()).enumerate() {
             let print = e.target.print();
             let reported = *persisted & 1 == 1;
             if print != *persisted & !1 || (reported && seen.is_some_and(|s| e.target.last_seen.get() != s)) {
-                if let Some(word) = changed.bits.get_mut(position / 64) {
-                    *word |= 1 << (position % 64);
-                }
+                changed.insert(position);
             }
             *persisted = print;
         }
@@ -64,36 +63,10 @@ impl Targets {
     }
 }
 
-/// Which targets a journal writes, a bit per position (at a million
-/// targets, 125 KB where a flag a byte took 1 MB, beside the delta).
-pub(crate) struct Changed {
-    bits: Vec<u64>,
-}
-
-impl Changed {
-    /// Whether the target at `position` is written (past the end: yes).
-    pub(crate) fn get(&self, position: usize) -> bool {
-        self.bits.get(position / 64).map_or(true, |word| word & (1 << (position % 64)) != 0)
-    }
-
-    /// How many are written.
-    pub(crate) fn count(&self) -> usize {
-        self.bits.iter().map(|w| w.count_ones() as usize).sum()
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::tests::target;
     use super::*;
-    use crate::entity::Target;
-    use crate::interner::Sym;
-    use crate::model::RolloutOptions;
-
-    fn target(targets: &mut Targets, message: &str) -> Target {
-        let mut t = Target::arriving(Sym::EMPTY, Sym::EMPTY, 0, &RolloutOptions::default());
-        t.message = targets.intern_text(message);
-        t
-    }
 
     #[test]
     fn a_journal_sees_every_change_across_a_compaction() {
@@ -118,7 +91,7 @@ mod tests {
         assert!(targets.texts.len() < 100, "compacted");
         assert_eq!(targets.at(5).map(|(_, _, t)| t.message), original, "the same symbol, another text");
         let written = targets.persist(None);
-        let positions: Vec<usize> = (0..10).filter(|&p| written.get(p)).collect();
+        let positions: Vec<usize> = (0..10).filter(|&p| written.contains(p)).collect();
         assert_eq!(positions, [0, 5]);
         assert_eq!(written.count(), 2);
         assert_eq!(targets.persist(None).count(), 0, "written once");

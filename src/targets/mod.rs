@@ -14,7 +14,6 @@ mod chunked;
 mod journal;
 mod texts;
 use chunked::Chunked;
-pub(crate) use journal::Changed;
 pub(crate) use texts::Portable;
 
 /// One stored target: its group, where its name starts in [`Targets`]'
@@ -130,11 +129,10 @@ impl Targets {
     /// report found it, reading the entry alone (no hash lookup).
     pub(crate) fn position_hinted(&self, group: &str, name: &str, hint: u32) -> Option<usize> {
         let at = hint as usize;
-        if let Some((entry, next)) = self.entries.get_and_next(at) {
+        if let Some((entry, bounds)) = name_bounds(&self.entries, &self.names, at) {
             // Bytes compared: a name's bounds need no check of where its
             // characters start.
-            let end = next.map_or(self.names.len(), |e| e.name as usize);
-            let stored = self.names.as_bytes().get(entry.name as usize..end);
+            let stored = self.names.as_bytes().get(bounds);
             if stored.is_some_and(|s| same(s, name.as_bytes())) && same_str(self.groups.resolve(entry.group), group) {
                 return Some(at);
             }
@@ -592,9 +590,15 @@ impl Targets {
 /// The name of entry `position`: from where it starts to where the next
 /// one starts.
 fn name_in<'a>(entries: &Chunked<Entry>, names: &'a str, position: usize) -> &'a str {
-    let Some((entry, next)) = entries.get_and_next(position) else { return "" };
+    name_bounds(entries, names, position).and_then(|(_, bounds)| names.get(bounds)).unwrap_or_default()
+}
+
+/// The entry at `position` and where its name is in `names` (it ends
+/// where the next entry's starts).
+fn name_bounds<'e>(entries: &'e Chunked<Entry>, names: &str, position: usize) -> Option<(&'e Entry, std::ops::Range<usize>)> {
+    let (entry, next) = entries.get_and_next(position)?;
     let end = next.map_or(names.len(), |e| e.name as usize);
-    names.get(entry.name as usize..end).unwrap_or_default()
+    Some((entry, entry.name as usize..end))
 }
 
 /// The hash of the entry at `position`, for the index to grow by.
@@ -604,11 +608,13 @@ fn rehash(hasher: &foldhash::fast::RandomState, entries: &Chunked<Entry>, names:
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::model::RolloutOptions;
 
-    fn target(targets: &mut Targets, message: &str) -> Target {
+    /// A new target whose message is `message` (for the tests of
+    /// `Targets`, here and in its parts).
+    pub(super) fn target(targets: &mut Targets, message: &str) -> Target {
         let mut t = Target::arriving(Sym::EMPTY, Sym::EMPTY, 0, &RolloutOptions::default());
         t.message = targets.intern_text(message);
         t

@@ -148,14 +148,8 @@ pub(crate) struct Portable {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::target;
     use super::*;
-    use crate::model::RolloutOptions;
-
-    fn target(targets: &mut Targets, message: &str) -> Target {
-        let mut t = Target::arriving(Sym::EMPTY, Sym::EMPTY, 0, &RolloutOptions::default());
-        t.message = targets.intern_text(message);
-        t
-    }
 
     #[test]
     fn texts_and_tags_no_target_holds_are_dropped_and_the_others_kept() {

@@ -187,7 +187,7 @@ impl crate::Reported for Reports {
 
     fn fields(&self, i: usize) -> ReportRef<'_> {
         match self {
-            Reports::Plain(reports) => reports.get(i).map(TargetReport::borrowed).unwrap_or_default(),
+            Reports::Plain(_) => self.report(i),
             Reports::Packed { fields: [_, versions, messages], errors, tags, .. } => ReportRef {
                 name: "",
                 group: "",
@@ -216,14 +216,10 @@ impl crate::Reported for Reports {
     fn report(&self, i: usize) -> ReportRef<'_> {
         match self {
             Reports::Plain(reports) => reports.get(i).map(TargetReport::borrowed).unwrap_or_default(),
-            Reports::Packed { names: (text, names), fields: [groups, versions, messages], errors, tags, .. } => ReportRef {
-                name: names.get(text, i),
-                group: groups.value(i),
-                tags: tags.as_ref().map_or(&[], |tags| tags.get(i)),
-                version: versions.value(i),
-                message: messages.value(i),
-                is_error: errors.get(i) == Some(&1),
-            },
+            Reports::Packed { .. } => {
+                let (group, name) = self.key(i);
+                ReportRef { name, group, ..self.fields(i) }
+            }
         }
     }
 }
@@ -423,7 +419,7 @@ const RECENT: usize = 4;
 
 impl<K: Hash + Eq + Clone> Dictionary<K> {
     fn new() -> Self {
-        Dictionary { values: Array::new(), index: HashMap::default(), recent: [None, None, None, None] }
+        Dictionary { values: Array::new(), index: HashMap::default(), recent: std::array::from_fn(|_| None) }
     }
 
     /// The index of `key`'s value, made by `value` the first time.
