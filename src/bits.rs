@@ -29,6 +29,7 @@ impl Bits {
     }
 
     /// How many positions are marked.
+    #[cfg(test)]
     pub(crate) fn count(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
     }

@@ -12,7 +12,7 @@ use crate::hooks::{ControllerKind, ControllerSettings, MonitoringController, Tar
 use crate::log::{Event, Rollout};
 use crate::model::{AlignedAnswer, ExpectedState, ReportRef, Reported, RolloutInfo, RolloutOptions, TargetReport, TargetState, Timestamp};
 use crate::plan::Schedule;
-use crate::snapshot;
+use crate::snapshot::{self, Blocks};
 use crate::step::{self, StepNames};
 
 /// Holds namespaces of entities and rolls their targets out.
@@ -268,7 +268,13 @@ impl Engine {
 
     /// [`orchestrate_borrowed`](Self::orchestrate_borrowed) for a report
     /// kept in any form (see [`Reported`]): nothing is copied per target.
-    pub fn orchestrate_reported(&mut self, namespace: &str, entity: &str, reports: &dyn Reported, now: Timestamp) -> Result<Answer<'_>, Error> {
+    pub fn orchestrate_reported(
+        &mut self,
+        namespace: &str,
+        entity: &str,
+        reports: &dyn Reported,
+        now: Timestamp,
+    ) -> Result<Answer<'_>, Error> {
         self.step(namespace, entity, reports, now).map(Answer::new)
     }
 
@@ -445,6 +451,13 @@ impl Engine {
 
     /// The whole state as bytes (SPEC section 5); hooks are not included.
     pub fn snapshot(&self) -> Vec<u8> {
+        self.snapshot_blocks().into_vec()
+    }
+
+    /// [`snapshot`](Self::snapshot) in [`Blocks`], to copy out one by one:
+    /// in wasm, a snapshot of a million targets is megabytes that one
+    /// buffer would need free in one stretch.
+    pub fn snapshot_blocks(&self) -> Blocks {
         snapshot::encode(self)
     }
 
@@ -461,7 +474,7 @@ impl Engine {
     /// this entity: the same envelope, checksum and canonical bytes, and
     /// [`restore`](Self::restore) reads it too.
     pub fn snapshot_entity(&self, namespace: &str, entity: &str) -> Result<Vec<u8>, Error> {
-        Ok(snapshot::encode_one(namespace, entity, self.entity(namespace, entity)?))
+        Ok(snapshot::encode_one(namespace, entity, self.entity(namespace, entity)?).into_vec())
     }
 
     /// Loads an entity's snapshot ([`snapshot_entity`](Self::snapshot_entity))
@@ -482,6 +495,11 @@ impl Engine {
     /// [`entity_delta`](Self::entity_delta) holds what changed after it.
     /// An entity restored from its own snapshot has that checkpoint too.
     pub fn checkpoint_entity(&mut self, namespace: &str, entity: &str) -> Result<Vec<u8>, Error> {
+        self.checkpoint_entity_blocks(namespace, entity).map(Blocks::into_vec)
+    }
+
+    /// [`checkpoint_entity`](Self::checkpoint_entity) in [`Blocks`].
+    pub fn checkpoint_entity_blocks(&mut self, namespace: &str, entity: &str) -> Result<Blocks, Error> {
         Ok(snapshot::checkpoint(namespace, entity, self.entity_mut(namespace, entity)?))
     }
 
@@ -493,6 +511,11 @@ impl Engine {
     /// gives this entity, snapshot for snapshot. An entity with no
     /// checkpoint gives [`Error::NotFound`].
     pub fn entity_delta(&mut self, namespace: &str, entity: &str) -> Result<Vec<u8>, Error> {
+        self.entity_delta_blocks(namespace, entity).map(Blocks::into_vec)
+    }
+
+    /// [`entity_delta`](Self::entity_delta) in [`Blocks`].
+    pub fn entity_delta_blocks(&mut self, namespace: &str, entity: &str) -> Result<Blocks, Error> {
         snapshot::encode_delta(namespace, entity, self.entity_mut(namespace, entity)?)
     }
 
@@ -527,7 +550,7 @@ impl Engine {
         let mut parts = Vec::new();
         for (namespace, ns) in &engine.namespaces {
             for (name, entity) in &ns.entities {
-                parts.push((namespace.clone(), name.clone(), snapshot::encode_one(namespace, name, entity)));
+                parts.push((namespace.clone(), name.clone(), snapshot::encode_one(namespace, name, entity).into_vec()));
             }
         }
         Ok(parts)

@@ -26,10 +26,9 @@
 
 mod analysis;
 mod answer;
-mod control;
 mod bits;
+mod control;
 mod engine;
-mod same;
 mod entity;
 mod error;
 mod hooks;
@@ -40,14 +39,15 @@ mod log;
 mod model;
 mod phase;
 mod plan;
+mod same;
 mod snapshot;
 mod step;
 mod targets;
 
 pub use analysis::judge::{self as canary, CanaryJudge, CanaryMetric, Classification, Scorecard};
 pub use analysis::{
-    Analysis, AnalysisRun, Arg, MeasureRequest, Measured, Measurement, Metric, MetricProvider, MetricRun, OnFailure, Phase as AnalysisPhase, RunKind, Value as MetricValue,
-    MAX_METRICS, MAX_PROVIDER, MAX_RETENTION,
+    Analysis, AnalysisRun, Arg, MeasureRequest, Measured, Measurement, Metric, MetricProvider, MetricRun, OnFailure,
+    Phase as AnalysisPhase, RunKind, Value as MetricValue, MAX_METRICS, MAX_PROVIDER, MAX_RETENTION,
 };
 pub use answer::{AlignedRows, Answer, AnswerRow, MessageKey, VersionKey};
 pub use engine::{Engine, IDEMPOTENCY_KEYS, MAX_KEPT_ANSWER, MAX_NAME_BYTES};
@@ -55,11 +55,11 @@ pub use error::{report_entry, Error, ErrorCode, HookError};
 pub use hooks::{ControllerKind, HookContext, MonitoringController, TargetController, TargetView, MAX_CONTROLLER_SETTINGS};
 pub use log::{Event, EventKind, Outcome, Rollout, HISTORY_LIMIT};
 pub use model::{
-    AlignedAnswer, Amount, ExpectedState, PlanStep, ReportRef, Reported, RolloutInfo, RolloutOptions, RolloutPhase, TargetId, TargetReport, TargetState, Timestamp,
-    DEFAULT_MAX_EVENTS, MAX_COUNT, MAX_EVENTS_LIMIT, MAX_TIMEOUT_SECS, ZOMBIE_AFTER_SECS,
+    AlignedAnswer, Amount, ExpectedState, PlanStep, ReportRef, Reported, RolloutInfo, RolloutOptions, RolloutPhase, TargetId, TargetReport,
+    TargetState, Timestamp, DEFAULT_MAX_EVENTS, MAX_COUNT, MAX_EVENTS_LIMIT, MAX_TIMEOUT_SECS, ZOMBIE_AFTER_SECS,
 };
 pub use plan::{Schedule, ScheduledStep, StepStatus};
-pub use snapshot::{DELTA_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION};
+pub use snapshot::{Blocks, DELTA_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION};
 
 /// The JS binding layer: converts and delegates, nothing more.
 #[cfg(target_arch = "wasm32")]

@@ -82,6 +82,36 @@ fn a_steady_step_writes_what_changed_not_the_fleet() {
     assert_eq!(state(&late), state(&sim.engine));
 }
 
+/// A large entity's checkpoint and deltas come in blocks of at most 256
+/// KiB (what the package copies out of wasm memory one by one), which
+/// join to the bytes of `checkpoint_entity` and `entity_delta`.
+#[test]
+fn large_checkpoints_and_deltas_come_in_bounded_blocks() {
+    const BLOCK: usize = 256 * 1024;
+    let mut sim = rolling(120_000);
+    let mut twin = rolling(120_000);
+    let blocks = sim.engine.checkpoint_entity_blocks("prod", "app").unwrap();
+    let bytes = twin.engine.checkpoint_entity("prod", "app").unwrap();
+    assert!(blocks.pieces().count() >= 3, "{} bytes in {} blocks", blocks.len(), blocks.pieces().count());
+    assert!(blocks.pieces().all(|piece| !piece.is_empty() && piece.len() <= BLOCK));
+    assert_eq!(blocks.len(), bytes.len());
+    let checkpoint = blocks.into_vec();
+    assert_eq!(checkpoint, bytes);
+    let mut follower = Engine::new();
+    follower.restore_entity(&checkpoint).unwrap();
+    // The rollout's first step writes every target.
+    sim.step();
+    twin.step();
+    let blocks = sim.engine.entity_delta_blocks("prod", "app").unwrap();
+    let bytes = twin.engine.entity_delta("prod", "app").unwrap();
+    assert!(blocks.pieces().count() >= 3 && blocks.pieces().all(|piece| piece.len() <= BLOCK));
+    let delta = blocks.into_vec();
+    assert_eq!(delta, bytes);
+    follower.apply_entity_delta(&delta).unwrap();
+    assert_eq!(state(&follower), state(&sim.engine));
+    assert_eq!(sim.engine.snapshot_blocks().into_vec(), sim.engine.snapshot());
+}
+
 #[test]
 fn targets_that_arrive_and_leave_follow_through_the_journal() {
     let mut sim = rolling(50);

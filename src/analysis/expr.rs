@@ -136,9 +136,8 @@ fn tokenize(source: &str) -> Result<Vec<(usize, Token)>, ParseError> {
                 i = i.saturating_add(1);
             }
             let text: String = chars.get(start..i).unwrap_or_default().iter().filter(|c| **c != '_').collect();
-            let number = parse_number(&text).or_else(|| {
-                text.strip_prefix("0x").and_then(|hex| i64::from_str_radix(hex, 16).ok()).map(|n| n as f64)
-            });
+            let number =
+                parse_number(&text).or_else(|| text.strip_prefix("0x").and_then(|hex| i64::from_str_radix(hex, 16).ok()).map(|n| n as f64));
             Token::Number(number.ok_or_else(|| ParseError { at: start, reason: format!("\"{text}\" is not a number") })?)
         } else if c == '"' || c == '\'' {
             i = i.saturating_add(1);

@@ -208,7 +208,8 @@ pub fn normal_sf(z: f64) -> f64 {
         + t * (1.000_023_68
             + t * (0.374_091_96
                 + t * (0.096_784_18
-                    + t * (-0.186_288_06 + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
     let erfc = t * poly.exp();
     if x >= 0.0 {
         erfc / 2.0
@@ -220,9 +221,24 @@ pub fn normal_sf(z: f64) -> f64 {
 /// The standard normal quantile (Acklam's approximation, refined by one
 /// Halley step against [`normal_sf`]).
 pub fn normal_quantile(p: f64) -> f64 {
-    const A: [f64; 6] = [-39.696_830_286_653_76, 220.946_098_424_520_5, -275.928_510_446_969_7, 138.357_751_867_269, -30.664_798_066_147_16, 2.506_628_277_459_239];
-    const B: [f64; 5] = [-54.476_098_798_224_06, 161.585_836_858_040_9, -155.698_979_859_886_6, 66.801_311_887_719_72, -13.280_681_552_885_72];
-    const C: [f64; 6] = [-0.007_784_894_002_430_293, -0.322_396_458_041_136_5, -2.400_758_277_161_838, -2.549_732_539_343_734, 4.374_664_141_464_968, 2.938_163_982_698_783];
+    const A: [f64; 6] = [
+        -39.696_830_286_653_76,
+        220.946_098_424_520_5,
+        -275.928_510_446_969_7,
+        138.357_751_867_269,
+        -30.664_798_066_147_16,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] =
+        [-54.476_098_798_224_06, 161.585_836_858_040_9, -155.698_979_859_886_6, 66.801_311_887_719_72, -13.280_681_552_885_72];
+    const C: [f64; 6] = [
+        -0.007_784_894_002_430_293,
+        -0.322_396_458_041_136_5,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
     const D: [f64; 4] = [0.007_784_695_709_041_462, 0.322_467_129_070_039_8, 2.445_134_137_142_996, 3.754_408_661_907_416];
     if p <= 0.0 || p >= 1.0 || p.is_nan() {
         return if p >= 1.0 { f64::INFINITY } else { f64::NEG_INFINITY };
@@ -357,7 +373,13 @@ pub fn classify(metric: &CanaryMetric, baseline: &[f64], canary: &[f64], judge: 
 /// (four significant digits).
 fn short(x: f64) -> String {
     if !x.is_finite() {
-        return if x.is_nan() { "NaN".into() } else if x > 0.0 { "inf".into() } else { "-inf".into() };
+        return if x.is_nan() {
+            "NaN".into()
+        } else if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
     }
     let magnitude = if x == 0.0 { 0 } else { x.abs().log10().floor() as i32 };
     let decimals = 3i32.saturating_sub(magnitude).clamp(0, 12);
@@ -414,7 +436,11 @@ pub fn score(judge: &CanaryJudge, metrics: Vec<MetricVerdict>) -> Scorecard {
     }
     let weights: f64 = groups.iter().map(|g| g.1).sum();
     let value = if weights > 0.0 { groups.iter().map(|g| g.1 * 100.0 * g.2 as f64 / g.3 as f64).sum::<f64>() / weights } else { 100.0 };
-    let failed: Vec<&str> = metrics.iter().filter(|m| matches!(m.classification, Classification::High | Classification::Low)).map(|m| m.name.as_str()).collect();
+    let failed: Vec<&str> = metrics
+        .iter()
+        .filter(|m| matches!(m.classification, Classification::High | Classification::Low))
+        .map(|m| m.name.as_str())
+        .collect();
     let critical = metrics.iter().find(|m| m.critical && matches!(m.classification, Classification::High | Classification::Low));
     let (verdict, reason) = if let Some(m) = critical {
         ("Fail", format!("critical metric {} is {:?}", m.name, m.classification))

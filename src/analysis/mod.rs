@@ -287,7 +287,11 @@ impl Analysis {
         for (i, metric) in self.metrics.iter().enumerate() {
             let at = |what: &str| format!("metrics[{i}].{what}");
             if metric.name.is_empty() || metric.name.len() > 200 || metrics.iter().any(|m| m.name == metric.name) {
-                return Err(invalid(at("name"), format!("\"{}\"", metric.name), "a metric needs a name of 1 to 200 bytes, unique in its template".into()));
+                return Err(invalid(
+                    at("name"),
+                    format!("\"{}\"", metric.name),
+                    "a metric needs a name of 1 to 200 bytes, unique in its template".into(),
+                ));
             }
             let named = |what: &str| format!("metric \"{}\": {what}", metric.name);
             let mut bound = metric.clone();
@@ -296,9 +300,15 @@ impl Analysis {
                 self.bind_canary(judge).map_err(|(what, reason)| invalid(at(&format!("canary.{what}")), String::new(), named(&reason)))?;
             }
             if bound.provider.len() > MAX_PROVIDER {
-                return Err(invalid(at("provider"), format!("{} bytes", bound.provider.len()), named(&format!("a provider is at most {MAX_PROVIDER} bytes"))));
+                return Err(invalid(
+                    at("provider"),
+                    format!("{} bytes", bound.provider.len()),
+                    named(&format!("a provider is at most {MAX_PROVIDER} bytes")),
+                ));
             }
-            for (what, condition) in [("successCondition", &mut bound.success_condition), ("failureCondition", &mut bound.failure_condition)] {
+            for (what, condition) in
+                [("successCondition", &mut bound.success_condition), ("failureCondition", &mut bound.failure_condition)]
+            {
                 if let Some(text) = condition.as_mut() {
                     *text = self.substitute(text, false).map_err(|e| invalid(at(what), format!("\"{text}\""), named(&e)))?;
                     expr::parse(text).map_err(|e| {
@@ -306,8 +316,16 @@ impl Analysis {
                     })?;
                 }
             }
-            if metric.failure_limit < -1 || metric.inconclusive_limit < 0 || metric.consecutive_error_limit < 0 || metric.consecutive_success_limit < 0 {
-                return Err(invalid(at("failureLimit"), metric.failure_limit.to_string(), named("limits are 0 or more (failureLimit may be -1: off)")));
+            if metric.failure_limit < -1
+                || metric.inconclusive_limit < 0
+                || metric.consecutive_error_limit < 0
+                || metric.consecutive_success_limit < 0
+            {
+                return Err(invalid(
+                    at("failureLimit"),
+                    metric.failure_limit.to_string(),
+                    named("limits are 0 or more (failureLimit may be -1: off)"),
+                ));
             }
             if metric.failure_limit < 0 && metric.consecutive_success_limit == 0 {
                 return Err(invalid(
@@ -317,13 +335,21 @@ impl Analysis {
                 ));
             }
             if metric.interval_secs.is_none() && metric.count.is_some_and(|n| n > 1) {
-                return Err(invalid(at("count"), metric.count.unwrap_or(0).to_string(), named("a count above 1 needs an interval between measurements")));
+                return Err(invalid(
+                    at("count"),
+                    metric.count.unwrap_or(0).to_string(),
+                    named("a count above 1 needs an interval between measurements"),
+                ));
             }
             if metric.interval_secs == Some(0) || metric.count == Some(0) {
                 return Err(invalid(at("interval"), "0".into(), named("interval and count must be above 0 when set")));
             }
             if metric.retention == 0 || metric.retention > MAX_RETENTION {
-                return Err(invalid(at("retention"), metric.retention.to_string(), named(&format!("a metric keeps 1 to {MAX_RETENTION} measurements"))));
+                return Err(invalid(
+                    at("retention"),
+                    metric.retention.to_string(),
+                    named(&format!("a metric keeps 1 to {MAX_RETENTION} measurements")),
+                ));
             }
             if !matches!(metric.no_data, Phase::Inconclusive | Phase::Failed | Phase::Successful) {
                 return Err(invalid(at("noData"), metric.no_data.word().into(), named("noData is inconclusive, failed or successful")));

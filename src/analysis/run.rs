@@ -139,9 +139,8 @@ fn next_due(metric: &Metric, result: &MetricRun, started: Timestamp) -> Option<T
 /// step have to wait for a provider.
 pub(crate) fn due(entity: &Entity, now: Timestamp) -> bool {
     entity.analysis.iter().filter(|r| r.live()).any(|run| {
-        template(entity, run.kind).is_some_and(|t| {
-            t.metrics.iter().zip(&run.metrics).any(|(m, r)| next_due(m, r, run.started).is_some_and(|at| at <= now))
-        })
+        template(entity, run.kind)
+            .is_some_and(|t| t.metrics.iter().zip(&run.metrics).any(|(m, r)| next_due(m, r, run.started).is_some_and(|at| at <= now)))
     })
 }
 
@@ -347,7 +346,8 @@ fn evaluate(metric: &Metric, value: &Value) -> (Phase, String) {
         (Err(e), _) | (_, Err(e)) => return (Phase::Error, format!("the condition could not be evaluated: {e}")),
     };
     let said = |c: Option<(bool, &str)>, which: &str| c.map(|(b, text)| format!("{which} {text} is {b}"));
-    let message = [said(success, "successCondition"), said(failure, "failureCondition")].into_iter().flatten().collect::<Vec<_>>().join(", ");
+    let message =
+        [said(success, "successCondition"), said(failure, "failureCondition")].into_iter().flatten().collect::<Vec<_>>().join(", ");
     let (passed, failed) = match (success, failure) {
         (None, None) => (true, false),
         (Some((s, _)), None) => (s, !s),
@@ -410,7 +410,10 @@ pub(crate) fn assess(metric: &Metric, result: &MetricRun, terminating: bool) -> 
         return (Phase::Error, why);
     }
     if result.inconclusive > metric.inconclusive_limit as u32 {
-        return (Phase::Inconclusive, format!("inconclusive ({}) > inconclusiveLimit ({})", result.inconclusive, metric.inconclusive_limit));
+        return (
+            Phase::Inconclusive,
+            format!("inconclusive ({}) > inconclusiveLimit ({})", result.inconclusive, metric.inconclusive_limit),
+        );
     }
     if metric.failure_limit >= 0 && result.failed > metric.failure_limit as u32 {
         return (Phase::Failed, format!("failed ({}) > failureLimit ({})", result.failed, metric.failure_limit));
@@ -448,7 +451,8 @@ fn verdict(results: &[MetricRun], phase: Phase) -> String {
     let worst = results.iter().find(|r| !r.dry_run && r.phase == phase);
     match worst {
         Some(r) if phase != Phase::Successful => {
-            let last = r.measurements.last().map(|m| format!("; last measurement {} at {}: {}", m.value, m.at, m.message)).unwrap_or_default();
+            let last =
+                r.measurements.last().map(|m| format!("; last measurement {} at {}: {}", m.value, m.at, m.message)).unwrap_or_default();
             format!("metric \"{}\" assessed {} due to {}{last}", r.name, phase.word(), r.message)
         }
         _ => {
@@ -466,7 +470,8 @@ fn finish(entity: &mut Entity, index: usize, spec: &Analysis, phase: Phase, mess
     let pauses = match phase {
         Phase::Inconclusive => Some("analysis_inconclusive"),
         Phase::Failed | Phase::Error => {
-            let by_pause = run.metrics.iter().zip(&spec.metrics).any(|(r, m)| r.phase == phase && !r.dry_run && m.on_failure == OnFailure::Pause);
+            let by_pause =
+                run.metrics.iter().zip(&spec.metrics).any(|(r, m)| r.phase == phase && !r.dry_run && m.on_failure == OnFailure::Pause);
             by_pause.then_some("analysis_failed")
         }
         _ => None,

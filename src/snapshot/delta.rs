@@ -16,7 +16,7 @@
 
 use super::{
     decode_analysis, decode_controllers, decode_extra, decode_revisions, decode_v4, decode_v9, encode_analysis, encode_controllers,
-    encode_entity, encode_extra, encode_one, encode_revisions, end, envelope_around, open, parse_all, take, ControllersV5, DeltaV1,
+    encode_entity, encode_extra, encode_one, encode_revisions, end, envelope_around, open, parse_all, take, Blocks, ControllersV5, DeltaV1,
     EntityV4, EntityV9, ExtraV6, ExtraV7, ExtraV8, Part, RowsIn, RowsOut,
 };
 use crate::bits::Bits;
@@ -49,9 +49,9 @@ fn chain(id: u64, crc: u32) -> u64 {
 }
 
 /// The checksum in an envelope's header (bytes 16 to 19).
-fn crc_of(bytes: &[u8]) -> u32 {
+fn crc_of(bytes: &Blocks) -> u32 {
     let mut crc = [0u8; 4];
-    if let Some(field) = bytes.get(16..20) {
+    if let Some(field) = bytes.first().get(16..20) {
         crc.copy_from_slice(field);
     }
     u32::from_le_bytes(crc)
@@ -66,7 +66,7 @@ pub(super) fn start(entity: &mut Entity, crc: u32) {
 }
 
 /// The entity's snapshot, which becomes its journal's checkpoint.
-pub(crate) fn checkpoint(namespace: &str, name: &str, entity: &mut Entity) -> Vec<u8> {
+pub(crate) fn checkpoint(namespace: &str, name: &str, entity: &mut Entity) -> Blocks {
     let bytes = encode_one(namespace, name, entity);
     start(entity, crc_of(&bytes));
     bytes
@@ -74,7 +74,7 @@ pub(crate) fn checkpoint(namespace: &str, name: &str, entity: &mut Entity) -> Ve
 
 /// What changed in the entity since its journal's last checkpoint or
 /// delta, as a delta; the journal then stands at the state it describes.
-pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> Result<Vec<u8>, Error> {
+pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> Result<Blocks, Error> {
     let Some(journal) = entity.journal else {
         return Err(Error::NotFound { kind: "checkpoint of entity", name: format!("{namespace}/{name}") });
     };
@@ -103,7 +103,7 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
 }
 
 /// The rows of a delta's entity, which its envelope is written around.
-fn delta_rows<'w, A, B, C, D, E>(whole: &'w mut (DeltaV1<EntityV9<RowsOut<'_>>>, A, B, C, D, E)) -> Option<&'w mut Vec<u8>> {
+fn delta_rows<'w, A, B, C, D, E>(whole: &'w mut (DeltaV1<EntityV9<RowsOut<'_>>>, A, B, C, D, E)) -> Option<&'w mut Blocks> {
     Some(whole.0.part.targets.rows_mut())
 }
 

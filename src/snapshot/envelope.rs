@@ -21,29 +21,29 @@ pub(super) fn envelope(magic: &[u8; 8], format: u16, body: &impl Serialize, size
 }
 
 /// [`envelope`] of a body that holds one large byte string (an entity's
-/// rows, which `rows` finds in it): the body is encoded around the rows in
-/// the rows' own buffer, so that they are held once, not once as rows and
-/// once in the envelope (a million targets' rows are megabytes, and wasm
-/// memory keeps its peak). The bytes are those [`envelope`] writes: the
-/// body is encoded without the rows, and again with one byte of rows, and
-/// where the two differ is where the rows go. Should that not hold (the
-/// rows are not there, or not where they differ), [`envelope`] writes it.
+/// rows, which `rows` finds in it), written around the rows' own blocks:
+/// the rows are held once, never copied into one buffer (a million
+/// targets' rows are megabytes, and wasm memory keeps its peak). The bytes
+/// are those [`envelope`] writes: the body is encoded without the rows,
+/// and again with one byte of rows, and where the two differ is where the
+/// rows go. Should that not hold (the rows are not there, or not where
+/// they differ), [`envelope`] writes it.
 pub(super) fn envelope_around<B: Serialize>(
     magic: &[u8; 8],
     format: u16,
     body: &mut B,
-    rows: impl Fn(&mut B) -> Option<&mut Vec<u8>>,
+    rows: impl Fn(&mut B) -> Option<&mut Blocks>,
     size_hint: usize,
-) -> Vec<u8> {
-    let Some(mut big) = rows(body).map(std::mem::take) else { return envelope(magic, format, body, size_hint) };
+) -> Blocks {
+    let Some(big) = rows(body).map(std::mem::take) else { return envelope(magic, format, body, size_hint).into() };
     // `to_extend`, as `envelope` encodes: one instance of the body's encoder.
     let without = postcard::to_extend(body, Vec::new());
     if let Some(slot) = rows(body) {
-        slot.push(0);
+        slot.push(vec![0]);
     }
     let with_one = postcard::to_extend(body, Vec::new());
     if let Some(slot) = rows(body) {
-        *slot = Vec::new();
+        *slot = Blocks::default();
     }
     // The rows' length is a varint: 0 without them, 1 then the byte 0 with one.
     let at = match (&without, &with_one) {
@@ -53,36 +53,47 @@ pub(super) fn envelope_around<B: Serialize>(
         }),
         _ => None,
     };
-    let (Some(at), Ok(without)) = (at, without) else {
+    let (Some(at), Ok(mut without)) = (at, without) else {
         if let Some(slot) = rows(body) {
             *slot = big;
         }
-        return envelope(magic, format, body, size_hint);
+        return envelope(magic, format, body, size_hint).into();
     };
-    let (before, after) = without.split_at(at);
-    let after = after.get(1..).unwrap_or_default();
+    // The body after the rows, then the body before them behind room for
+    // the header, and the rows' length.
+    let after = without.split_off(at.saturating_add(1));
+    without.truncate(at);
     let mut length = [0u8; 10];
     let length = postcard::to_slice(&(big.len() as u64), &mut length).map(|l| l.to_vec()).unwrap_or_default();
-    let mut front = Vec::with_capacity(HEADER_LEN.saturating_add(before.len()).saturating_add(length.len()));
+    let mut front = Vec::with_capacity(HEADER_LEN.saturating_add(without.len()).saturating_add(length.len()));
     front.resize(HEADER_LEN, 0);
-    front.extend_from_slice(before);
+    front.extend_from_slice(&without);
     front.extend_from_slice(&length);
-    // In place when the rows left room for the rest (they are made with
-    // some): the rows move up within their own buffer.
-    big.reserve_exact(front.len().saturating_add(after.len()));
-    big.splice(0..0, front);
-    big.extend_from_slice(after);
-    seal_header(magic, format, &mut big);
-    big
+    let body_len = front.len().saturating_sub(HEADER_LEN).saturating_add(big.len()).saturating_add(after.len());
+    let crc = {
+        let body = std::iter::once(front.get(HEADER_LEN..).unwrap_or_default()).chain(big.pieces()).chain(std::iter::once(&after[..]));
+        checksum_of(magic, format, body)
+    };
+    write_header(magic, format, body_len, crc, &mut front);
+    let mut whole = Blocks::from(front);
+    whole.append(big);
+    whole.push(after);
+    whole
 }
 
 /// Writes the header in front of an encoded body: its length and checksum.
 fn seal_header(magic: &[u8; 8], format: u16, bytes: &mut [u8]) {
     let at = HEADER_LEN.min(bytes.len());
     let (header, body) = bytes.split_at_mut(at);
-    let length = u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes();
-    let crc = checksum(magic, format, body).to_le_bytes();
-    let fields: [&[u8]; 5] = [magic, &format.to_le_bytes(), &0u16.to_le_bytes(), &length, &crc];
+    let crc = checksum(magic, format, body);
+    write_header(magic, format, body.len(), crc, header);
+}
+
+/// Writes a header: `magic`, the format version, two reserved bytes, the
+/// body's length and its checksum.
+fn write_header(magic: &[u8; 8], format: u16, body_len: usize, crc: u32, header: &mut [u8]) {
+    let length = u32::try_from(body_len).unwrap_or(u32::MAX).to_le_bytes();
+    let fields: [&[u8]; 5] = [magic, &format.to_le_bytes(), &0u16.to_le_bytes(), &length, &crc.to_le_bytes()];
     for (to, from) in header.iter_mut().zip(fields.into_iter().flatten()) {
         *to = *from;
     }
@@ -131,13 +142,17 @@ pub(super) fn open<'a>(bytes: &'a [u8], magic: &[u8; 8], newest: u16, what: &str
 /// version and reserved bytes too, so that a flipped version is caught as
 /// corruption rather than read with another format's decoder.
 pub(super) fn checksum(magic: &[u8; 8], format: u16, body: &[u8]) -> u32 {
-    if magic == MAGIC && format < 4 {
-        return crc32fast::hash(body);
-    }
+    checksum_of(magic, format, std::iter::once(body))
+}
+
+/// [`checksum`] of a body in pieces.
+fn checksum_of<'a>(magic: &[u8; 8], format: u16, body: impl Iterator<Item = &'a [u8]>) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&format.to_le_bytes());
-    hasher.update(&[0, 0]);
-    hasher.update(body);
+    if magic != MAGIC || format >= 4 {
+        hasher.update(&format.to_le_bytes());
+        hasher.update(&[0, 0]);
+    }
+    body.for_each(|piece| hasher.update(piece));
     hasher.finalize()
 }
 
@@ -164,46 +179,45 @@ pub(super) fn end<T>(rest: &[u8], value: T) -> Result<T, Error> {
 mod tests {
     use super::*;
 
-    /// Bytes as postcard writes a byte string, as the rows are.
-    struct Raw(Vec<u8>);
+    type Body = (String, Blocks, Vec<u32>, &'static str);
 
-    impl Serialize for Raw {
-        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            serializer.serialize_bytes(&self.0)
-        }
+    fn rows(body: &mut Body) -> Option<&mut Blocks> {
+        Some(&mut body.1)
     }
 
-    type Body = (String, Raw, Vec<u32>, &'static str);
-
-    fn rows(body: &mut Body) -> Option<&mut Vec<u8>> {
-        Some(&mut body.1 .0)
+    /// `n` bytes of rows, written as the rows are: a few at a time, in
+    /// blocks.
+    fn rows_of(n: usize) -> Blocks {
+        let mut blocks = Blocks::default();
+        (0..n).for_each(|i| blocks.room(16).push((i % 251) as u8));
+        blocks
     }
 
     /// The same bytes as `envelope`, for rows of every length a varint
-    /// writes differently, and in the rows' own buffer when it has room.
+    /// writes differently, and of one block and several; the rows' blocks
+    /// are in the envelope as they were written, not copied.
     #[test]
     fn around_the_rows_as_envelope_writes_them() {
-        for n in [0usize, 1, 127, 128, 300, 16_384, 100_000] {
-            let rows_of = |capacity: usize| {
-                let mut v = Vec::with_capacity(capacity);
-                v.extend((0..n).map(|i| (i % 251) as u8));
-                v
-            };
-            let plain: Body = ("entity".into(), Raw(rows_of(n)), vec![1, 300, 70_000], "after the rows");
+        for n in [0usize, 1, 127, 128, 300, 16_384, 100_000, 3 * blocks::BLOCK + 5] {
+            let joined = rows_of(n).into_vec();
+            let plain: Body = ("entity".to_owned(), Blocks::from(joined), vec![1, 300, 70_000], "after the rows");
             let expected = envelope(b"TESTMAGC", 3, &plain, n);
-            let mut around: Body = ("entity".into(), Raw(rows_of(n + 4096)), vec![1, 300, 70_000], "after the rows");
-            let buffer = around.1 .0.as_ptr();
+            let mut around: Body = ("entity".into(), rows_of(n), vec![1, 300, 70_000], "after the rows");
+            let written: Vec<*const u8> = around.1.pieces().map(<[u8]>::as_ptr).collect();
             let bytes = envelope_around(b"TESTMAGC", 3, &mut around, rows, n);
-            assert_eq!(bytes, expected, "{n} bytes of rows");
-            assert_eq!(bytes.as_ptr(), buffer, "{n} bytes of rows: written in their buffer");
+            let held: Vec<*const u8> = bytes.pieces().map(<[u8]>::as_ptr).collect();
+            assert!(written.iter().all(|block| held.contains(block)), "{n} bytes of rows: their blocks are held as they were");
+            assert_eq!(bytes.len(), expected.len(), "{n} bytes of rows");
+            assert_eq!(bytes.into_vec(), expected, "{n} bytes of rows");
+            assert!(open(&expected, b"TESTMAGC", 3, "test").is_ok());
         }
     }
 
     /// A body without the rows it names is written as `envelope` writes it.
     #[test]
     fn without_rows_as_envelope() {
-        let mut body: Body = ("e".into(), Raw(vec![7; 10]), vec![], "");
+        let mut body: Body = ("e".into(), Blocks::from(vec![7; 10]), vec![], "");
         let expected = envelope(b"TESTMAGC", 1, &body, 0);
-        assert_eq!(envelope_around(b"TESTMAGC", 1, &mut body, |_: &mut Body| None, 0), expected);
+        assert_eq!(envelope_around(b"TESTMAGC", 1, &mut body, |_: &mut Body| None, 0).into_vec(), expected);
     }
 }

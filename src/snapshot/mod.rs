@@ -52,6 +52,7 @@ use crate::judgement;
 use crate::log::{EventKind, EventLog, History, Outcome, Stored, StoredRollout};
 use crate::model::{Amount, PlanStep, RolloutOptions, TargetId, TargetState};
 
+mod blocks;
 mod decode;
 mod delta;
 mod encode;
@@ -64,6 +65,7 @@ use envelope::*;
 use format::*;
 use rows::{decode_rows, encode_rows, RowsIn, RowsOut};
 
+pub use blocks::Blocks;
 pub use delta::DELTA_FORMAT_VERSION;
 pub(crate) use delta::{apply_delta, checkpoint, encode_delta};
 
@@ -73,7 +75,7 @@ pub const SNAPSHOT_FORMAT_VERSION: u16 = 9;
 const MAGIC: &[u8; 8] = b"ORCHSNAP";
 const HEADER_LEN: usize = 20;
 
-pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
+pub(crate) fn encode(engine: &Engine) -> Blocks {
     let body = Body {
         namespaces: engine
             .namespaces
@@ -95,7 +97,7 @@ pub(crate) fn encode(engine: &Engine) -> Vec<u8> {
 /// One entity's snapshot: the snapshot of an engine that holds only it, so
 /// that it has every guarantee an engine's snapshot has (and restores as
 /// one).
-pub(crate) fn encode_one(namespace: &str, name: &str, entity: &Entity) -> Vec<u8> {
+pub(crate) fn encode_one(namespace: &str, name: &str, entity: &Entity) -> Blocks {
     let body = Body { namespaces: vec![NamespaceBody { name: namespace.to_owned(), entities: vec![encode_entity(name, entity, None)] }] };
     seal(body, &encode_controllers(entity), &[encode_extra(entity)], &[encode_analysis(entity)], &[encode_revisions(entity, 0)])
 }
@@ -124,7 +126,7 @@ fn seal(
     extras: &[ExtraV6<&str>],
     analyses: &[ExtraV7Out<'_>],
     revisions: &[ExtraV8<&str>],
-) -> Vec<u8> {
+) -> Blocks {
     // The rows, and about 16 bytes an event.
     let entities = body.namespaces.iter().flat_map(|ns| &ns.entities);
     let size = entities.map(|e| e.targets.size().saturating_add(e.control.events.events.len().saturating_mul(16))).sum::<usize>();
@@ -134,7 +136,7 @@ fn seal(
 
 /// The rows of a snapshot's one entity (a checkpoint's), which its
 /// envelope is written around; none when it holds several.
-fn rows_of_one<'w, A, B, C, D>(whole: &'w mut (Body<EntityV9<RowsOut<'_>>>, A, B, C, D)) -> Option<&'w mut Vec<u8>> {
+fn rows_of_one<'w, A, B, C, D>(whole: &'w mut (Body<EntityV9<RowsOut<'_>>>, A, B, C, D)) -> Option<&'w mut Blocks> {
     match whole.0.namespaces.as_mut_slice() {
         [ns] => match ns.entities.as_mut_slice() {
             [entity] => Some(entity.targets.rows_mut()),

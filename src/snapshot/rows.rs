@@ -19,8 +19,9 @@
 //! tables are in order of first use, so the same state gives the same
 //! bytes.
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
+use super::blocks::Blocks;
 use super::decode::version_sym;
 use super::encode::Table;
 use super::format::state_code;
@@ -63,29 +64,19 @@ pub(super) struct RowsOut<'a> {
     tag_lists: Vec<&'a [String]>,
     details: Vec<&'a str>,
     time_base: i64,
-    rows: Bytes,
+    rows: Blocks,
 }
 
 impl RowsOut<'_> {
     /// The rows' bytes, for an envelope written around them
     /// ([`envelope_around`](super::envelope::envelope_around)).
-    pub(super) fn rows_mut(&mut self) -> &mut Vec<u8> {
-        &mut self.rows.0
+    pub(super) fn rows_mut(&mut self) -> &mut Blocks {
+        &mut self.rows
     }
 
     /// About how many bytes these rows take encoded.
     pub(super) fn size(&self) -> usize {
-        self.rows.0.len().saturating_add(self.messages.iter().chain(&self.details).map(|s| s.len()).sum::<usize>()).saturating_add(64)
-    }
-}
-
-/// Bytes written as postcard writes a `&[u8]` (its length, then the
-/// bytes): what [`RowsIn`] borrows back.
-struct Bytes(Vec<u8>);
-
-impl Serialize for Bytes {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(&self.0)
+        self.rows.len().saturating_add(self.messages.iter().chain(&self.details).map(|s| s.len()).sum::<usize>()).saturating_add(64)
     }
 }
 
@@ -132,13 +123,7 @@ pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, chan
     let targets = &entity.targets;
     let v = &entity.versions;
     let time_base = targets.all().map(|t| t.last_seen.get()).max().unwrap_or(0);
-    // Most rows take 4 to 6 bytes: room for 6 a row written, grown if not.
-    // Beyond the rows, room for the rest of the snapshot or delta, which
-    // is written around them in this buffer (`envelope_around`): its
-    // header, tables and event log (64 bytes an event, and 64 KB).
-    let count = changed.map_or(targets.len(), Bits::count);
-    let rest = entity.log.events.len().saturating_mul(64).saturating_add(65_536);
-    let mut rows = Vec::with_capacity(count.saturating_mul(6).saturating_add(rest));
+    let mut rows = Blocks::default();
     let mut groups: Vec<(&str, u64)> = Vec::new();
     let (mut messages, mut tag_lists, mut details) = (FirstUse::default(), FirstUse::default(), FirstUse::default());
     let mut before: &str = "";
@@ -147,20 +132,18 @@ pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, chan
     let mut times_before = [time_base; 4];
     let written = |p: usize| changed.map_or(true, |c| c.contains(p));
     for (group, name, t) in targets.sorted_positions().filter(|&p| written(p)).filter_map(|p| targets.at(p)) {
-        // A row short of room grows the rows by a quarter, not by doubling:
-        // at a million rows the old block and the new are held at once.
-        if rows.capacity().saturating_sub(rows.len()) < ROOM.saturating_add(rest) {
-            rows.reserve_exact((rows.len() / 4).saturating_add(ROOM).saturating_add(rest).saturating_add(name.len()));
-        }
+        // A row is written whole in one block (blocks::BLOCK), which is
+        // made once: never grown, so never held twice.
+        let row = rows.room(ROOM.saturating_add(name.len()));
         match groups.last_mut() {
             Some((g, count)) if *g == group => *count = count.saturating_add(1),
             _ => groups.push((group, 1)),
         }
         let shared = before.bytes().zip(name.bytes()).take_while(|(a, b)| a == b).count();
         let rest = name.as_bytes().get(shared..).unwrap_or_default();
-        put(&mut rows, shared as u64);
-        put(&mut rows, rest.len() as u64);
-        rows.extend_from_slice(rest);
+        put(row, shared as u64);
+        put(row, rest.len() as u64);
+        row.extend_from_slice(rest);
         before = name;
         name_bytes = name_bytes.saturating_add(name.len() as u64);
 
@@ -180,17 +163,17 @@ pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, chan
         if times == times_before {
             flags |= SAME_TIMES;
         }
-        rows.push(flags);
+        row.push(flags);
         if flags & SAME_FIELDS == 0 {
-            fields.iter().for_each(|&f| put(&mut rows, u64::from(f)));
+            fields.iter().for_each(|&f| put(row, u64::from(f)));
         }
         if flags & EXTRA != 0 {
-            put(&mut rows, if tags.is_empty() { 0 } else { u64::from(tag_lists.of(tags)) });
-            put(&mut rows, if detail.is_empty() { 0 } else { u64::from(details.of(detail)) });
+            put(row, if tags.is_empty() { 0 } else { u64::from(tag_lists.of(tags)) });
+            put(row, if detail.is_empty() { 0 } else { u64::from(details.of(detail)) });
         }
         if flags & SAME_TIMES == 0 {
             for (now, was) in times.iter().zip(times_before) {
-                put(&mut rows, zigzag(now.wrapping_sub(was)));
+                put(row, zigzag(now.wrapping_sub(was)));
             }
         }
         (fields_before, times_before) = (fields, times);
@@ -202,7 +185,7 @@ pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, chan
         tag_lists: tag_lists.order.iter().map(|&s| targets.tag_list(s)).collect(),
         details: details.order.iter().map(|&s| targets.text(s)).collect(),
         time_base,
-        rows: Bytes(rows),
+        rows,
     }
 }
 

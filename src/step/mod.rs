@@ -138,7 +138,7 @@ fn run_with_hooks(
     let mut undo = hooks.monitoring.is_some().then(|| Undo { rolling: entity.rolling, phase: entity.phase, ..Undo::default() });
 
     record(entity, reports, positions, now, undo.as_mut()); // step 1
-    // Under this layout `positions` are where the reported targets are.
+                                                            // Under this layout `positions` are where the reported targets are.
     let layout = entity.targets.layout();
 
     // A report naming every target leaves no zombie: nothing to look for.

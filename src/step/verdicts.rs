@@ -96,7 +96,8 @@ pub(super) fn monitor(entity: &mut Entity, hooks: &mut EntityHooks, ctx: &HookCo
         // `errorTimeoutSecs`: a target that runs the version and has kept
         // reporting errors this long need not hold its slot until the
         // deadline (its last message time is when it turned unhealthy).
-        let erroring_too_long = runs && target.is_error && error_ms.is_some_and(|limit| now.saturating_sub(target.last_message.get()) > limit);
+        let erroring_too_long =
+            runs && target.is_error && error_ms.is_some_and(|limit| now.saturating_sub(target.last_message.get()) > limit);
         if verdict.is_none() && (judged || erroring_too_long || clock.saturating_sub(target.assigned.get()) > duration_ms) {
             verdict = Some(Judgement::Failed(if runs && target.is_error { Failure::Unhealthy } else { Failure::Deadline }));
         }

@@ -93,7 +93,9 @@ pub(crate) fn analysis_from_js(field: &str, value: &JsValue) -> Result<Analysis,
             failure_condition: m.string("failureCondition")?,
             failure_limit: m.int("failureLimit", -1, i64::from(i32::MAX))?.map_or(defaults.failure_limit, |n| n as i32),
             inconclusive_limit: m.int("inconclusiveLimit", 0, i64::from(i32::MAX))?.map_or(defaults.inconclusive_limit, |n| n as i32),
-            consecutive_error_limit: m.int("consecutiveErrorLimit", 0, i64::from(i32::MAX))?.map_or(defaults.consecutive_error_limit, |n| n as i32),
+            consecutive_error_limit: m
+                .int("consecutiveErrorLimit", 0, i64::from(i32::MAX))?
+                .map_or(defaults.consecutive_error_limit, |n| n as i32),
             consecutive_success_limit: m.int("consecutiveSuccessLimit", 0, i64::from(i32::MAX))?.map_or(0, |n| n as i32),
             no_data: phase("noData", AnalysisPhase::Inconclusive)?,
             on_failure,
@@ -153,7 +155,8 @@ fn canary_from_js(metric: &Reader<'_>) -> Result<Option<Box<CanaryJudge>>, Error
     let mut groups = Vec::new();
     for (i, pair) in judge.list("groups")?.iter().enumerate() {
         let pair = object(format!("{}.groups[{i}]", judge.field), pair)?;
-        groups.push(Group { name: pair.string("name")?.unwrap_or_default(), weight: pair.int("weight", 0, 1_000_000)?.unwrap_or(1) as u32 });
+        groups
+            .push(Group { name: pair.string("name")?.unwrap_or_default(), weight: pair.int("weight", 0, 1_000_000)?.unwrap_or(1) as u32 });
     }
     Ok(Some(Box::new(CanaryJudge {
         metrics,

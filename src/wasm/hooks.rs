@@ -179,7 +179,8 @@ impl MetricProvider for JsMetricProvider {
         let value = field("value");
         // The package's JS writes the text (NaN as "NaN"); JSON.stringify
         // is the fallback for a caller's own function.
-        let text = field("text").as_string().or_else(|| js_sys::JSON::stringify(&value).ok().and_then(|t| t.as_string())).unwrap_or_default();
+        let text =
+            field("text").as_string().or_else(|| js_sys::JSON::stringify(&value).ok().and_then(|t| t.as_string())).unwrap_or_default();
         Ok(Measured { value: value_from_js(&value, 0), text, query: field("query").as_string().unwrap_or_default(), warnings })
     }
 

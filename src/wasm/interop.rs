@@ -9,7 +9,8 @@ use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::{
-    Amount, Analysis, Error, HookError, MetricValue, PlanStep, RolloutOptions, TargetId, TargetReport, Timestamp, MAX_COUNT, MAX_EVENTS_LIMIT, MAX_TIMEOUT_SECS,
+    Amount, Analysis, Blocks, Error, HookError, MetricValue, PlanStep, RolloutOptions, TargetId, TargetReport, Timestamp, MAX_COUNT,
+    MAX_EVENTS_LIMIT, MAX_TIMEOUT_SECS,
 };
 
 /// The largest integer a JS number holds exactly.
@@ -394,7 +395,9 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Error> 
 pub(crate) fn time_from_js(value: &JsValue) -> Result<Timestamp, Error> {
     let bad = |reason: &str| Error::InvalidTime { value: describe(value), reason: reason.into() };
     if value.is_instance_of::<js_sys::Date>() {
-        return Err(bad("the clock returned a Date; it must return a number of milliseconds since the Unix epoch, as Date.now() and date.getTime() do"));
+        return Err(bad(
+            "the clock returned a Date; it must return a number of milliseconds since the Unix epoch, as Date.now() and date.getTime() do",
+        ));
     }
     let n = value.as_f64().ok_or_else(|| bad("the clock must return milliseconds since the Unix epoch as a number, as Date.now() does"))?;
     if !n.is_finite() {
@@ -415,6 +418,19 @@ pub(crate) fn bytes_from_js(value: &JsValue) -> Result<Vec<u8>, Error> {
         return Ok(Uint8Array::new(buffer).to_vec());
     }
     Err(invalid_argument("snapshot", format!("must be the Uint8Array that snapshot() returned, got {}", describe(value))))
+}
+
+/// Snapshot or delta bytes as one `Uint8Array`, copied in block by block:
+/// they are never whole in wasm memory, which keeps its peak.
+pub(crate) fn bytes_to_js(bytes: &Blocks) -> Uint8Array {
+    let out = Uint8Array::new_with_length(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
+    let mut at = 0u32;
+    for piece in bytes.pieces() {
+        let end = at.saturating_add(u32::try_from(piece.len()).unwrap_or(u32::MAX));
+        out.subarray(at, end).copy_from(piece);
+        at = end;
+    }
+    out
 }
 
 /// What a hook threw, as the message of its failure.

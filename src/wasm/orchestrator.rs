@@ -1,14 +1,14 @@
 //! The `Orchestrator` class: a thin newtype over the core [`Engine`] that
 //! converts its arguments, reads the clock, and delegates.
 
-use js_sys::Function;
+use js_sys::{Function, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::boundary::{answer_columns_to_js, answer_to_js, answer_to_report, columns_from_js, reports_from_js};
 use super::hooks::{JsMetricProvider, JsMonitoringController, JsTargetController};
 use super::interop::{
-    bytes_from_js, clock_from_js, error_to_js, events_options_from_js, optional_string_arg, options_from_js, promote_options_from_js,
-    string_arg, thrown_message, time_from_js, to_js,
+    bytes_from_js, bytes_to_js, clock_from_js, error_to_js, events_options_from_js, optional_string_arg, options_from_js,
+    promote_options_from_js, string_arg, thrown_message, time_from_js, to_js,
 };
 use super::{JsEventsOptions, JsOptionalString, JsOrchestratorOptions, JsPromoteOptions, JsRolloutOptions};
 use crate::{ControllerKind, Engine, Error, Timestamp};
@@ -642,8 +642,8 @@ impl Orchestrator {
     /// ```js
     /// await kv.put("engine", engine.snapshot());
     /// ```
-    pub fn snapshot(&self) -> Vec<u8> {
-        self.engine.snapshot()
+    pub fn snapshot(&self) -> Uint8Array {
+        bytes_to_js(&self.engine.snapshot_blocks())
     }
 
     /// For the package's HTTP controllers (js/hooks/async.mjs): what the
@@ -695,9 +695,9 @@ impl Orchestrator {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
-    ) -> JsResult<Vec<u8>> {
+    ) -> JsResult<Uint8Array> {
         let (ns, entity) = Self::names(&namespace, &entity)?;
-        self.engine.checkpoint_entity(&ns, &entity).map_err(error_to_js)
+        self.engine.checkpoint_entity_blocks(&ns, &entity).map(|bytes| bytes_to_js(&bytes)).map_err(error_to_js)
     }
 
     /// What changed in the entity since its last checkpoint or delta (the
@@ -713,9 +713,9 @@ impl Orchestrator {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
-    ) -> JsResult<Vec<u8>> {
+    ) -> JsResult<Uint8Array> {
         let (ns, entity) = Self::names(&namespace, &entity)?;
-        self.engine.entity_delta(&ns, &entity).map_err(error_to_js)
+        self.engine.entity_delta_blocks(&ns, &entity).map(|bytes| bytes_to_js(&bytes)).map_err(error_to_js)
     }
 
     /// Applies a `delta()` to the entity it is for, which must be in the

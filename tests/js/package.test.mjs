@@ -259,8 +259,10 @@ async function served(args, { via = [], ms = 20_000 } = {}) {
 test("serve from the installed package: the rollout simulator runs in Chromium at /simulator/, and SIGTERM stops the server", async () => {
   const { launch, pageWithErrors } = await import("./chromium.mjs");
   const { child, listening, exited } = await served([]);
-  const browser = await launch({ viewport: { width: 1400, height: 1000 } });
+  // The server is stopped even when the browser does not start.
+  let browser;
   try {
+    browser = await launch({ viewport: { width: 1400, height: 1000 } });
     assert.equal(listening.simulator, `${listening.url}/simulator/`);
     assert.equal(listening.dashboard, `${listening.url}/dashboard/`);
     const { page, errors } = await pageWithErrors(browser.context);
@@ -280,7 +282,7 @@ test("serve from the installed package: the rollout simulator runs in Chromium a
     const bare = await fetch(`${listening.url}/simulator`, { redirect: "manual" });
     assert.deepEqual([bare.status, bare.headers.get("location")], [302, "/simulator/"]);
   } finally {
-    await browser.close();
+    await browser?.close();
     child.kill("SIGTERM");
   }
   const { code, signal, out } = await Promise.race([exited, new Promise((_, reject) => setTimeout(() => reject(new Error("serve did not exit within 10 s of SIGTERM")), 10_000))]);
