@@ -516,7 +516,19 @@ impl Engine {
 
     /// [`entity_delta`](Self::entity_delta) in [`Blocks`].
     pub fn entity_delta_blocks(&mut self, namespace: &str, entity: &str) -> Result<Blocks, Error> {
-        snapshot::encode_delta(namespace, entity, self.entity_mut(namespace, entity)?)
+        // Never over usize::MAX bytes.
+        self.entity_delta_within(namespace, entity, usize::MAX)?.ok_or_else(|| Error::snapshot("the delta did not fit in memory"))
+    }
+
+    /// [`entity_delta_blocks`](Self::entity_delta_blocks), unless the
+    /// delta would take more than `most` bytes: then `None`, found soon
+    /// after its rows pass `most` (a store that keeps a journal no larger
+    /// than its checkpoint writes a checkpoint instead, and need not
+    /// encode the delta whole first). The journal then ends: until
+    /// [`checkpoint_entity`](Self::checkpoint_entity), the entity's deltas
+    /// give [`Error::NotFound`].
+    pub fn entity_delta_within(&mut self, namespace: &str, entity: &str, most: usize) -> Result<Option<Blocks>, Error> {
+        snapshot::encode_delta(namespace, entity, self.entity_mut(namespace, entity)?, most)
     }
 
     /// Applies a delta ([`entity_delta`](Self::entity_delta)) to the entity

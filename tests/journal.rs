@@ -112,6 +112,41 @@ fn large_checkpoints_and_deltas_come_in_bounded_blocks() {
     assert_eq!(sim.engine.snapshot_blocks().into_vec(), sim.engine.snapshot());
 }
 
+/// A delta past the bytes allowed is not made: the journal ends until the
+/// next checkpoint, which a follower restores to the very same state.
+#[test]
+fn a_delta_past_its_bytes_is_none_and_ends_the_journal() {
+    let mut sim = rolling(20_000);
+    let mut twin = rolling(20_000);
+    let _ = sim.engine.checkpoint_entity("prod", "app").unwrap();
+    let _ = twin.engine.checkpoint_entity("prod", "app").unwrap();
+    // The rollout's first step judges every target afresh: a large delta.
+    sim.step();
+    twin.step();
+    let large = twin.engine.entity_delta("prod", "app").unwrap();
+    assert!(large.len() > 20_000, "{} bytes", large.len());
+    // Room enough: the same delta as without a limit.
+    let within = sim.engine.entity_delta_within("prod", "app", large.len()).unwrap().expect("a delta within its own size");
+    assert_eq!(within.into_vec(), large);
+    for most in [0, 100, large.len() - 1] {
+        let mut probe = rolling(20_000);
+        let _ = probe.engine.checkpoint_entity("prod", "app").unwrap();
+        probe.step();
+        assert!(probe.engine.entity_delta_within("prod", "app", most).unwrap().is_none(), "{most} bytes allowed");
+        let ended = probe.engine.entity_delta("prod", "app").unwrap_err();
+        assert_eq!(ended.code(), ErrorCode::NotFound, "{ended}");
+    }
+    sim.step();
+    assert!(sim.engine.entity_delta_within("prod", "app", 1_000).unwrap().is_none());
+    assert_eq!(sim.engine.entity_delta("prod", "app").unwrap_err().code(), ErrorCode::NotFound);
+    // A checkpoint starts it again.
+    let mut follower = Engine::new();
+    follower.restore_entity(&sim.engine.checkpoint_entity("prod", "app").unwrap()).unwrap();
+    sim.step();
+    follower.apply_entity_delta(&sim.engine.entity_delta("prod", "app").unwrap()).unwrap();
+    assert_eq!(state(&follower), state(&sim.engine));
+}
+
 #[test]
 fn targets_that_arrive_and_leave_follow_through_the_journal() {
     let mut sim = rolling(50);

@@ -86,7 +86,7 @@ fn large_fleets_cross_the_boundary() {
         .collect();
     let answer = Array::from(&engine.orchestrate(s("prod"), s("app"), reports(items)).unwrap());
     assert_eq!(answer.length(), 20_000);
-    let bytes: JsValue = js_sys::Uint8Array::from(engine.snapshot().as_slice()).into();
+    let bytes: JsValue = engine.snapshot().into();
     let restored = Orchestrator::restore(bytes, None).unwrap();
     assert_eq!(get(&restored.rollout_info(s("prod"), s("app")).unwrap(), "targets").as_f64(), Some(20_000.0));
 }

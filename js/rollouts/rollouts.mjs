@@ -323,10 +323,11 @@ export class Rollouts {
    */
   async #save(namespace, entity, held) {
     if (held.revision !== null && this.#store.append && held.deltas < this.#compactEvery) {
-      const delta = held.engine.delta(namespace, entity);
       // A journal past the checkpoint's size is compacted instead: a
-      // reader never loads much more than two checkpoints' worth.
-      if (held.journalBytes + delta.length <= held.checkpointBytes) {
+      // reader never loads much more than two checkpoints' worth. A delta
+      // that would pass it is not made (its journal ends there).
+      const delta = held.engine.deltaWithin(namespace, entity, Math.max(0, held.checkpointBytes - held.journalBytes));
+      if (delta !== undefined) {
         const saved = await this.#call("save an entity", (limit) => this.#store.append(namespace, entity, delta, held.revision, limit), { write: true });
         if (saved === null || saved === undefined) return false;
         Object.assign(held, { revision: String(saved), journalBytes: held.journalBytes + delta.length, deltas: held.deltas + 1 });

@@ -74,7 +74,10 @@ pub(crate) fn checkpoint(namespace: &str, name: &str, entity: &mut Entity) -> Bl
 
 /// What changed in the entity since its journal's last checkpoint or
 /// delta, as a delta; the journal then stands at the state it describes.
-pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> Result<Blocks, Error> {
+/// None when the delta would take more than `most` bytes (it stops soon
+/// after): the journal then ends, and the entity's next delta needs a
+/// checkpoint first.
+pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity, most: usize) -> Result<Option<Blocks>, Error> {
     let Some(journal) = entity.journal else {
         return Err(Error::NotFound { kind: "checkpoint of entity", name: format!("{namespace}/{name}") });
     };
@@ -86,11 +89,15 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
     let delta = DeltaV1 {
         namespace: namespace.to_owned(),
         base: journal.id,
-        part: encode_entity(name, entity, Some(&Part { changed: &changed, from: journal.next_seq })),
+        part: encode_entity(name, entity, Some(&Part { changed: &changed, from: journal.next_seq, most })),
         left: left.into_iter().map(|(group, name)| (group.into_string(), name.into_string())).collect(),
         first_kept: entity.log.events.front().map_or(entity.log.next_seq, |e| e.seq),
         targets: u64::try_from(entity.targets.len()).unwrap_or(u64::MAX),
     };
+    if !delta.part.targets.complete() {
+        entity.journal = None;
+        return Ok(None);
+    }
     let revisions = encode_revisions(entity, journal.next_seq);
     let runs = seen_runs(entity, seen);
     let runs_len = runs.len().saturating_mul(3);
@@ -98,8 +105,12 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity) -> 
     let controllers = encode_controllers(entity);
     let mut whole = (delta, &controllers[..], encode_extra(entity), encode_analysis(entity), revisions, runs);
     let bytes = envelope_around(MAGIC, DELTA_FORMAT_VERSION, &mut whole, delta_rows, size.saturating_add(runs_len));
+    if bytes.len() > most {
+        entity.journal = None;
+        return Ok(None);
+    }
     entity.journal = Some(Journal { id: chain(journal.id, crc_of(&bytes)), next_seq: entity.log.next_seq });
-    Ok(bytes)
+    Ok(Some(bytes))
 }
 
 /// The rows of a delta's entity, which its envelope is written around.

@@ -118,6 +118,9 @@ impl<'a> Table<'a> {
 pub(super) struct Part<'a> {
     pub(super) changed: &'a Bits,
     pub(super) from: u64,
+    /// The most bytes of rows worth writing (a delta larger than that is
+    /// not kept): the rows stop soon after.
+    pub(super) most: usize,
 }
 
 /// The entity in format 9: its targets in rows ([`super::rows`]); with
@@ -127,7 +130,7 @@ pub(super) struct Part<'a> {
 pub(super) fn encode_entity<'a>(name: &str, entity: &'a Entity, part: Option<&Part<'_>>) -> EntityV9<RowsOut<'a>> {
     let mut versions = Table::default();
     let mut head = encode_head(name, entity, &mut versions);
-    let targets = encode_rows(entity, &mut versions, part.map(|p| p.changed));
+    let targets = encode_rows(entity, &mut versions, part.map(|p| (p.changed, p.most)));
     let control = encode_control(entity, &mut versions, part);
     head.versions = versions.strings;
     EntityV9 { head, targets, control, extra: encode_extra_v4(entity) }

@@ -65,9 +65,18 @@ pub(super) struct RowsOut<'a> {
     details: Vec<&'a str>,
     time_base: i64,
     rows: Blocks,
+    /// Whether every row is written (a delta's stop past its most bytes).
+    #[serde(skip)]
+    complete: bool,
 }
 
 impl RowsOut<'_> {
+    /// Whether every row is written: a delta's rows stop once they are
+    /// past the most bytes it was allowed.
+    pub(super) fn complete(&self) -> bool {
+        self.complete
+    }
+
     /// The rows' bytes, for an envelope written around them
     /// ([`envelope_around`](super::envelope::envelope_around)).
     pub(super) fn rows_mut(&mut self) -> &mut Blocks {
@@ -118,8 +127,10 @@ impl FirstUse {
 const ROOM: usize = 128;
 
 /// The entity's targets as format 9's rows; versions go into `versions`.
-/// With `changed`, only the targets at the positions it marks (a delta's).
-pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, changed: Option<&Bits>) -> RowsOut<'a> {
+/// With `part`, only the targets at the positions it marks (a delta's),
+/// stopping soon after the rows pass its most bytes.
+pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, part: Option<(&Bits, usize)>) -> RowsOut<'a> {
+    let (changed, most) = part.map_or((None, usize::MAX), |(changed, most)| (Some(changed), most));
     let targets = &entity.targets;
     let v = &entity.versions;
     let time_base = targets.all().map(|t| t.last_seen.get()).max().unwrap_or(0);
@@ -131,7 +142,13 @@ pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, chan
     let mut fields_before = [0u32; 3];
     let mut times_before = [time_base; 4];
     let written = |p: usize| changed.map_or(true, |c| c.contains(p));
-    for (group, name, t) in targets.sorted_positions().filter(|&p| written(p)).filter_map(|p| targets.at(p)) {
+    let mut complete = true;
+    for (i, (group, name, t)) in targets.sorted_positions().filter(|&p| written(p)).filter_map(|p| targets.at(p)).enumerate() {
+        // The length read every 4,096 rows (it walks the blocks).
+        if i % 4096 == 4095 && rows.len() > most {
+            complete = false;
+            break;
+        }
         // A row is written whole in one block (blocks::BLOCK), which is
         // made once: never grown, so never held twice.
         let row = rows.room(ROOM.saturating_add(name.len()));
@@ -186,6 +203,7 @@ pub(super) fn encode_rows<'a>(entity: &'a Entity, versions: &mut Table<'a>, chan
         details: details.order.iter().map(|&s| targets.text(s)).collect(),
         time_base,
         rows,
+        complete,
     }
 }
 

@@ -420,6 +420,14 @@ pub(crate) fn bytes_from_js(value: &JsValue) -> Result<Vec<u8>, Error> {
     Err(invalid_argument("snapshot", format!("must be the Uint8Array that snapshot() returned, got {}", describe(value))))
 }
 
+/// A number of bytes: a whole number, 0 or more.
+pub(crate) fn byte_count_from_js(what: &str, value: &JsValue) -> Result<usize, Error> {
+    match value.as_f64() {
+        Some(n) if n.fract() == 0.0 && n >= 0.0 => Ok(if n >= usize::MAX as f64 { usize::MAX } else { n as usize }),
+        _ => Err(invalid_argument(what, format!("must be a whole number of bytes, 0 or more, got {}", describe(value)))),
+    }
+}
+
 /// Snapshot or delta bytes as one `Uint8Array`, copied in block by block:
 /// they are never whole in wasm memory, which keeps its peak.
 pub(crate) fn bytes_to_js(bytes: &Blocks) -> Uint8Array {

@@ -7,8 +7,8 @@ use wasm_bindgen::prelude::*;
 use super::boundary::{answer_columns_to_js, answer_to_js, answer_to_report, columns_from_js, reports_from_js};
 use super::hooks::{JsMetricProvider, JsMonitoringController, JsTargetController};
 use super::interop::{
-    bytes_from_js, bytes_to_js, clock_from_js, error_to_js, events_options_from_js, optional_string_arg, options_from_js,
-    promote_options_from_js, string_arg, thrown_message, time_from_js, to_js,
+    byte_count_from_js, bytes_from_js, bytes_to_js, clock_from_js, error_to_js, events_options_from_js, optional_string_arg,
+    options_from_js, promote_options_from_js, string_arg, thrown_message, time_from_js, to_js,
 };
 use super::{JsEventsOptions, JsOptionalString, JsOrchestratorOptions, JsPromoteOptions, JsRolloutOptions};
 use crate::{ControllerKind, Engine, Error, Timestamp};
@@ -716,6 +716,32 @@ impl Orchestrator {
     ) -> JsResult<Uint8Array> {
         let (ns, entity) = Self::names(&namespace, &entity)?;
         self.engine.entity_delta_blocks(&ns, &entity).map(|bytes| bytes_to_js(&bytes)).map_err(error_to_js)
+    }
+
+    /// `delta(namespace, entity)`, unless it would take more than
+    /// `maxBytes` bytes: then `undefined`, found soon after its rows pass
+    /// `maxBytes`, without encoding the rest (a store that keeps its
+    /// journal no larger than the checkpoint writes a checkpoint instead).
+    /// The journal then ends: `delta` throws `NOT_FOUND` until the next
+    /// `checkpoint`.
+    ///
+    /// @example
+    /// ```js
+    /// const delta = engine.deltaWithin("prod", "api", checkpointBytes - journalBytes);
+    /// if (delta === undefined) await store.put("prod/api", engine.checkpoint("prod", "api"));
+    /// else await store.append("prod/api", delta);
+    /// ```
+    #[wasm_bindgen(js_name = deltaWithin, unchecked_return_type = "Uint8Array | undefined")]
+    pub fn delta_within(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
+        #[wasm_bindgen(js_name = maxBytes, unchecked_param_type = "number")] max_bytes: JsValue,
+    ) -> JsResult<JsValue> {
+        let (ns, entity) = Self::names(&namespace, &entity)?;
+        let most = byte_count_from_js("maxBytes", &max_bytes).map_err(error_to_js)?;
+        let delta = self.engine.entity_delta_within(&ns, &entity, most).map_err(error_to_js)?;
+        Ok(delta.map_or(JsValue::UNDEFINED, |bytes| bytes_to_js(&bytes).into()))
     }
 
     /// Applies a `delta()` to the entity it is for, which must be in the

@@ -52,6 +52,9 @@ test("bad input of every kind throws a coded Error and leaves the engine working
     [() => engine.entities("staging"), "NOT_FOUND"],
     [() => engine.setTargetController("prod", "app", { select: "first" }), "INVALID_ARGUMENT", /controller.select: must be a function/],
     [() => engine.setMonitoringController("prod", "app", {}), "INVALID_ARGUMENT", /check/],
+    [() => engine.deltaWithin("prod", "app", -1), "INVALID_ARGUMENT", /maxBytes: must be a whole number of bytes, 0 or more, got -1/],
+    [() => engine.deltaWithin("prod", "app", "100"), "INVALID_ARGUMENT", /maxBytes/],
+    [() => engine.deltaWithin("prod", "app", 1e9), "NOT_FOUND", /checkpoint/],
     [() => Orchestrator.restore("bytes"), "INVALID_ARGUMENT"],
     [() => Orchestrator.restore(new Uint8Array(64)), "INVALID_SNAPSHOT", /bad magic/],
     [() => new Orchestrator({ now: 5 }), "INVALID_ARGUMENT"],
@@ -125,4 +128,35 @@ test("a report field that is not one is rejected whole, naming it; an answer's o
   assert.equal(engine.orchestrate("prod", "app", answer).length, 1);
   // The error flags are the column isError, as in a report's objects; the old name says so.
   expectError(() => engine.orchestrateColumns("prod", "app", { names: ["h0"], versions: ["v1"], errors: [true] }), "INVALID_ARGUMENT", /column "errors": the error flags are the column isError/);
+});
+
+test("deltaWithin: the delta when it fits, undefined past its bytes, and then no delta until a checkpoint", () => {
+  const clock = { now: T0 };
+  const engine = new Orchestrator({ now: () => clock.now });
+  const twin = new Orchestrator({ now: () => clock.now });
+  const fleet = new Fleet(2_000);
+  const step = () => {
+    clock.now += 10_000;
+    const reports = fleet.reports();
+    const answer = engine.orchestrate("prod", "app", reports);
+    assert.deepEqual(twin.orchestrate("prod", "app", reports), answer);
+    fleet.apply(answer);
+  };
+  for (const e of [engine, twin]) {
+    e.setRolloutOptions("prod", "app", { batchPercent: 20 });
+    e.setTargetVersion("prod", "app", "v1");
+  }
+  step();
+  assert.deepEqual(engine.checkpoint("prod", "app"), twin.checkpoint("prod", "app"));
+  for (const e of [engine, twin]) e.setTargetVersion("prod", "app", "v2");
+  step();
+  const whole = twin.delta("prod", "app");
+  assert.deepEqual(engine.deltaWithin("prod", "app", whole.length), whole);
+  step();
+  assert.equal(engine.deltaWithin("prod", "app", 10), undefined);
+  assert.throws(() => engine.delta("prod", "app"), (err) => err.code === "NOT_FOUND");
+  const follower = Orchestrator.restore(engine.checkpoint("prod", "app"));
+  step();
+  follower.applyDelta(engine.deltaWithin("prod", "app", Number.MAX_SAFE_INTEGER));
+  assert.deepEqual(follower.snapshot(), engine.snapshot());
 });
