@@ -15,8 +15,9 @@ use serde::{Serialize, Serializer};
 /// The most bytes a block is made with, unless one write needs more.
 pub(crate) const BLOCK: usize = 256 * 1024;
 
-/// A snapshot's or delta's bytes in order, in blocks of at most 256 KiB
-/// (but for a single piece larger than that): what
+/// A snapshot's or delta's bytes in order, in blocks: an entity's rows in
+/// blocks of at most 256 KiB, the rest of its envelope in a block before
+/// and one after them (a snapshot of several entities is one block): what
 /// [`Engine::snapshot_blocks`](crate::Engine::snapshot_blocks) and its
 /// kin answer, for a caller that copies them out one by one (the npm
 /// package into one `Uint8Array`) so that they are never whole in wasm
