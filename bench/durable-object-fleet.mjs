@@ -40,6 +40,8 @@ const TARGETS = Number(values.targets);
 const PART = Number(values.part);
 const ROUNDS = Number(values.rounds);
 const TOKEN = "bench-token";
+/** The parts of a round whose steps are sampled for the live JS heap (and not timed). */
+const SAMPLED = 3;
 const BASE = "http://localhost/v1/orchestrate/edge/fleet";
 const headers = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
 
@@ -85,18 +87,67 @@ async function inspector(port) {
   });
   const pending = new Map();
   let id = 0;
+  let chunks = [];
+  let paused;
   socket.addEventListener("message", (event) => {
     const message = JSON.parse(event.data);
+    if (message.method === "HeapProfiler.addHeapSnapshotChunk") chunks.push(message.params.chunk);
+    if (message.method === "Debugger.paused") paused?.();
     pending.get(message.id)?.(message.result);
     pending.delete(message.id);
   });
-  const send = (method) =>
+  const send = (method, params = {}) =>
     new Promise((resolve) => {
       pending.set(++id, resolve);
-      socket.send(JSON.stringify({ id, method }));
+      socket.send(JSON.stringify({ id, method, params }));
     });
   await send("Runtime.enable");
-  return { heap: async () => (await send("Runtime.getHeapUsage")).usedSize, close: () => socket.close() };
+  const heap = async () => (await send("Runtime.getHeapUsage")).usedSize;
+  // A heap snapshot collects the garbage first (workerd does not answer
+  // HeapProfiler.collectGarbage) and lists what is left, array buffers'
+  // contents included; the largest of those is the wasm memory, which
+  // memory() reports.
+  const live = async () => {
+    chunks = [];
+    await send("HeapProfiler.takeHeapSnapshot", { reportProgress: false, captureNumericValue: false });
+    return liveBytes(JSON.parse(chunks.join("")));
+  };
+  /**
+   * The live bytes (see `live`) at most at `line` (0-based) of the bundle
+   * while `request()` runs: the isolate pauses there, a heap snapshot is
+   * taken, and it goes on.
+   */
+  const liveAt = async (line, request) => {
+    await send("Debugger.enable");
+    const { breakpointId } = await send("Debugger.setBreakpointByUrl", { lineNumber: line, urlRegex: "worker\\.mjs$" });
+    let most = 0;
+    paused = async () => {
+      most = Math.max(most, await live());
+      await send("Debugger.resume");
+    };
+    try {
+      return { answer: await request(), live: most };
+    } finally {
+      paused = undefined;
+      await send("Debugger.removeBreakpoint", { breakpointId });
+      await send("Debugger.disable");
+    }
+  };
+  return { heap, live, liveAt, close: () => socket.close() };
+}
+
+/** The bytes a V8 heap snapshot holds, the largest array buffer's contents (the wasm memory) left out. */
+function liveBytes({ snapshot, nodes, strings }) {
+  const fields = snapshot.meta.node_fields;
+  const [type, name, size] = ["type", "name", "self_size"].map((field) => fields.indexOf(field));
+  const native = snapshot.meta.node_types[0].indexOf("native");
+  let total = 0;
+  let largestBuffer = 0;
+  for (let i = 0; i < nodes.length; i += fields.length) {
+    total += nodes[i + size];
+    if (nodes[i + type] === native && strings[nodes[i + name]].endsWith("JSArrayBufferData")) largestBuffer = Math.max(largestBuffer, nodes[i + size]);
+  }
+  return total - largestBuffer;
 }
 
 async function start(script, persist) {
@@ -122,17 +173,31 @@ async function start(script, persist) {
     isolate.close();
     await mf.dispose();
   };
-  return { mf, dispose, call, memory: async () => (await object.memory()).wasmBytes, heap: isolate.heap };
+  return { mf, dispose, call, memory: async () => (await object.memory()).wasmBytes, heap: isolate.heap, live: isolate.live, liveAt: isolate.liveAt };
 }
 
-/** One round: every part reported once, each target moved to what it is told. Answers the median and slowest step (ms). */
-async function round({ call, memory }, fleet, what) {
+/**
+ * One round: every part reported once, each target moved to what it is
+ * told. Answers the median and slowest step (ms) and the live JS heap at
+ * most during the first SAMPLED parts' steps (not timed): heap snapshots
+ * taken one after the other while the request is in flight, which the
+ * isolate answers whenever it waits (on its storage, before it answers).
+ */
+async function round({ call, memory, liveAt }, fleet, what) {
   const times = [];
+  let during = 0;
   for (let from = 0; from < fleet.length; from += PART) {
     const part = fleet.slice(from, from + PART);
-    const started = performance.now();
-    const answer = await call("POST", "?answer=reported", part);
-    times.push(performance.now() - started);
+    let answer;
+    if (from < SAMPLED * PART && from + PART < fleet.length) {
+      const sampled = await liveAt(ANSWERED, () => call("POST", "?answer=reported", part));
+      answer = sampled.answer;
+      during = Math.max(during, sampled.live);
+    } else {
+      const started = performance.now();
+      answer = await call("POST", "?answer=reported", part);
+      times.push(performance.now() - started);
+    }
     if (answer.length !== part.length) throw new Error(`a part of ${part.length} was answered for ${answer.length}`);
     for (let i = 0; i < part.length; i++) part[i].version = answer[i].version;
     if (values.timeline) {
@@ -141,8 +206,11 @@ async function round({ call, memory }, fleet, what) {
     }
   }
   times.sort((a, b) => a - b);
-  return { median: times[Math.floor(times.length / 2)], slowest: times[times.length - 1] };
+  return { median: times[Math.floor(times.length / 2)], slowest: times[times.length - 1], during };
 }
+
+/** The bundle's line (0-based) where a sampled step is paused for its live heap. */
+let ANSWERED;
 
 /** The wasm memory last seen by --timeline. */
 const timeline = { wasm: 0 };
@@ -151,6 +219,11 @@ const dir = mkdtempSync(join(tmpdir(), "orchestrator-do-fleet-"));
 const rows = [];
 try {
   const script = await bundleWorker({ entry: join(root, "js/server/worker.mjs"), cwd: root, outDir: dir, wasm: join(root, "pkg/web/orchestrator_engine_bg.wasm"), external: ["cloudflare:workers"] });
+  // Where a step's request holds the most: its answer's JSON text made, the
+  // answer's objects, the report and its columns still held (Hono's Context
+  // making the Response of c.json's text).
+  ANSWERED = readFileSync(script.scriptPath, "utf8").split("\n").findIndex((line) => /^\s*#newResponse\(data, arg, headers\) \{$/.test(line)) + 1;
+  if (ANSWERED === 0) throw new Error("no Context#newResponse in the bundle: Hono changed; find where a response's text is made");
   const persist = join(dir, "state");
   let handle = await start(script, persist);
   const fleet = fleetOf(TARGETS);
@@ -158,7 +231,7 @@ try {
     const { rss, peak } = workerdMemory();
     const info = await handle.call("GET", "/rollout");
     const moved = fleet.filter((t) => t.version === "v2").length;
-    rows.push({ what, steps, wasm: await handle.memory(), heap: await handle.heap(), rss, peak, lkg: info.lastknowngoodversion, moved });
+    rows.push({ what, steps, wasm: await handle.memory(), heap: await handle.heap(), live: await handle.live(), rss, peak, lkg: info.lastknowngoodversion, moved });
   };
   await handle.call("POST", "/options", { batchpercent: 5, successpercent: 100, successtimeoutsecs: 0, durationtimeoutsecs: 3600 });
   await handle.call("POST", "/version", { version: "v1" });
@@ -190,11 +263,15 @@ try {
   await handle.dispose();
   console.log(`## One entity of ${TARGETS.toLocaleString("en")} targets in one Durable Object (workerd, reports of ${PART.toLocaleString("en")} targets)\n`);
   console.log(`Its snapshot: ${stored.toLocaleString("en")} bytes (${(stored / TARGETS).toFixed(1)} per target). A step is one part's request, answered for its targets.\n`);
-  console.log("| after | step median (ms) | slowest (ms) | wasm memory | per target | JS heap in use | workerd resident now / at most | last known good | targets on v2 |");
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  console.log(
+    `The JS heap in use counts garbage not yet collected; live is what a heap snapshot finds (it collects first): after the round, and at most while one of the first ${SAMPLED} parts of the round was being stepped. The last column adds the wasm memory and the most live JS heap, against a deployed object's 128 MB (122.07 MiB).\n`,
+  );
+  console.log("| after | step median (ms) | slowest (ms) | wasm memory | per target | JS heap in use | live JS heap after / during a step | wasm + live JS at most | workerd resident now / at most | last known good | targets on v2 |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) {
+    const most = Math.max(r.live, r.steps.during ?? 0);
     console.log(
-      `| ${r.what} | ${r.steps.median.toFixed(0)} | ${r.steps.slowest.toFixed(0)} | ${mib(r.wasm)} | ${Math.round(r.wasm / TARGETS)} B | ${mib(r.heap)} | ${mib(r.rss)} / ${mib(r.peak)} | ${r.lkg} | ${r.moved.toLocaleString("en")} |`,
+      `| ${r.what} | ${r.steps.median.toFixed(0)} | ${r.steps.slowest.toFixed(0)} | ${mib(r.wasm)} | ${Math.round(r.wasm / TARGETS)} B | ${mib(r.heap)} | ${mib(r.live)} / ${r.steps.during === undefined ? "-" : mib(r.steps.during)} | ${mib(r.wasm + most)} | ${mib(r.rss)} / ${mib(r.peak)} | ${r.lkg} | ${r.moved.toLocaleString("en")} |`,
     );
   }
   console.log();

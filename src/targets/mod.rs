@@ -12,12 +12,14 @@ use crate::same::{same, same_str};
 
 mod chunked;
 mod journal;
+mod names;
 mod texts;
 use chunked::Chunked;
+use names::Names;
 pub(crate) use texts::Portable;
 
 /// One stored target: its group, where its name starts in [`Targets`]'
-/// text (it ends where the next entry's starts), and its state.
+/// names (see [`Names`]), and its state.
 #[derive(Debug, Clone)]
 struct Entry {
     group: Sym,
@@ -36,7 +38,7 @@ struct Entry {
 pub(crate) struct Targets {
     entries: Chunked<Entry>,
     /// Every entry's name, in the entries' order, one after the other.
-    names: String,
+    names: Names,
     /// The groups' strings (a fleet has few).
     groups: Interner,
     /// The targets' messages and monitor verdicts (a fleet reports few
@@ -129,11 +131,10 @@ impl Targets {
     /// report found it, reading the entry alone (no hash lookup).
     pub(crate) fn position_hinted(&self, group: &str, name: &str, hint: u32) -> Option<usize> {
         let at = hint as usize;
-        if let Some((entry, bounds)) = name_bounds(&self.entries, &self.names, at) {
+        if let Some((entry, stored)) = name_bytes(&self.entries, &self.names, at) {
             // Bytes compared: a name's bounds need no check of where its
             // characters start.
-            let stored = self.names.as_bytes().get(bounds);
-            if stored.is_some_and(|s| same(s, name.as_bytes())) && same_str(self.groups.resolve(entry.group), group) {
+            if same(stored, name.as_bytes()) && same_str(self.groups.resolve(entry.group), group) {
                 return Some(at);
             }
         }
@@ -177,11 +178,11 @@ impl Targets {
 
     fn push_in(&mut self, group: Sym, name: &str, target: Target) {
         let position = slot(self.entries.len());
-        self.entries.push(Entry { group, name: slot(self.names.len()), target });
+        let start = self.names.push(name);
+        self.entries.push(Entry { group, name: start, target });
         if !self.prints.is_empty() {
             self.prints.push(0);
         }
-        self.names.push_str(name);
         let hash = Self::hash(&self.hasher, group, name);
         let (entries, names, hasher) = (&self.entries, &self.names, &self.hasher);
         self.index.insert_unique(hash, position, |&p| rehash(hasher, entries, names, p));
@@ -190,24 +191,14 @@ impl Targets {
     /// Makes room for `targets` more targets whose names take `bytes`, in
     /// one allocation each (wasm memory never shrinks: a chain of
     /// doublings would keep its peak, the old and the new block at once).
-    /// A fleet that arrives in parts (a controller that reports a part at a
-    /// time) grows by half at least, not by each part: growing a block by
-    /// a part each time leaves every old block too small for the next, and
-    /// a million targets arriving 25,000 at a time held twice their memory.
-    /// Growing by half, the blocks let go add up to room for the next one.
-    /// The entries are kept in chunks ([`Chunked`]): they grow without a
-    /// copy.
+    /// The entries and the names are kept in chunks ([`Chunked`],
+    /// [`Names`]): they grow without a copy. The index is one table.
     pub(crate) fn reserve(&mut self, targets: usize, bytes: usize) {
-        let grow = |len: usize, more: usize, capacity: usize| match len.saturating_add(more) > capacity && more < len {
-            true => more.max(len / 2),
-            false => more,
-        };
-        let more_bytes = grow(self.names.len(), bytes, self.names.capacity());
         // The index first: it fits where the report's table of new names
         // was just freed (see `intake::locate`).
         let (entries, names, hasher) = (&self.entries, &self.names, &self.hasher);
         self.index.reserve(targets, |&p| rehash(hasher, entries, names, p));
-        self.names.reserve_exact(more_bytes);
+        self.names.reserve(bytes);
         self.entries.reserve(targets);
     }
 
@@ -405,20 +396,18 @@ impl Targets {
             return;
         }
         // The kept names move down in place, and the entries with them.
-        let mut bytes = std::mem::take(&mut self.names).into_bytes();
-        let total = bytes.len();
-        let mut to = 0usize;
+        let entries = &self.entries;
+        let kept_names = (0..entries.len())
+            .filter(|&read| moved.get(read).is_some_and(|&m| m != u32::MAX))
+            .filter_map(|read| entries.get_and_next(read).map(|(e, next)| (e.name, next.map(|n| n.name))));
+        let starts = self.names.keep(kept_names);
         let mut write = 0usize;
         for read in 0..self.entries.len() {
-            let start = self.entries.get(read).map_or(total, |e| e.name as usize);
-            let end = self.entries.get(read.saturating_add(1)).map_or(total, |e| e.name as usize);
             if moved.get(read).is_some_and(|&m| m != u32::MAX) {
-                bytes.copy_within(start..end, to);
                 self.entries.swap(write, read);
-                if let Some(e) = self.entries.get_mut(write) {
-                    e.name = slot(to);
+                if let (Some(e), Some(&start)) = (self.entries.get_mut(write), starts.get(write)) {
+                    e.name = start;
                 }
-                to = to.saturating_add(end.saturating_sub(start));
                 write = write.saturating_add(1);
             }
         }
@@ -430,9 +419,6 @@ impl Targets {
                 moved.get(at.saturating_sub(1)).is_some_and(|&m| m != u32::MAX)
             });
         }
-        bytes.truncate(to);
-        // Whole names moved whole: the text is UTF-8 as it was.
-        self.names = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         self.reindex();
         self.relaid();
         self.sorted = self.sorted.iter().filter_map(|&p| moved.get(p as usize).copied().filter(|&p| p != u32::MAX)).collect();
@@ -554,10 +540,9 @@ impl Targets {
     /// [`Targets::adopt`]).
     pub(crate) fn into_entries(mut self) -> impl Iterator<Item = (Box<str>, Box<str>, Portable)> {
         let entries = std::mem::take(&mut self.entries);
-        let starts: Vec<usize> = entries.iter().map(|e| e.name as usize).collect();
+        let starts: Vec<u32> = entries.iter().map(|e| e.name).collect();
         entries.into_iter().enumerate().map(move |(i, e)| {
-            let end = starts.get(i.saturating_add(1)).copied().unwrap_or(self.names.len());
-            let name = starts.get(i).and_then(|&s| self.names.get(s..end)).unwrap_or_default();
+            let name = self.names.get(e.name, starts.get(i.saturating_add(1)).copied());
             (Box::from(self.groups.resolve(e.group)), Box::from(name), self.portable(e.target))
         })
     }
@@ -587,22 +572,20 @@ impl Targets {
     }
 }
 
-/// The name of entry `position`: from where it starts to where the next
-/// one starts.
-fn name_in<'a>(entries: &Chunked<Entry>, names: &'a str, position: usize) -> &'a str {
-    name_bounds(entries, names, position).and_then(|(_, bounds)| names.get(bounds)).unwrap_or_default()
+/// The name of entry `position` (see [`Names::get`]).
+fn name_in<'a>(entries: &Chunked<Entry>, names: &'a Names, position: usize) -> &'a str {
+    entries.get_and_next(position).map_or("", |(entry, next)| names.get(entry.name, next.map(|e| e.name)))
 }
 
-/// The entry at `position` and where its name is in `names` (it ends
-/// where the next entry's starts).
-fn name_bounds<'e>(entries: &'e Chunked<Entry>, names: &str, position: usize) -> Option<(&'e Entry, std::ops::Range<usize>)> {
+/// The entry at `position` and its name's bytes.
+#[inline(always)]
+fn name_bytes<'e, 'n>(entries: &'e Chunked<Entry>, names: &'n Names, position: usize) -> Option<(&'e Entry, &'n [u8])> {
     let (entry, next) = entries.get_and_next(position)?;
-    let end = next.map_or(names.len(), |e| e.name as usize);
-    Some((entry, entry.name as usize..end))
+    Some((entry, names.bytes(entry.name, next.map(|e| e.name))?))
 }
 
 /// The hash of the entry at `position`, for the index to grow by.
-fn rehash(hasher: &foldhash::fast::RandomState, entries: &Chunked<Entry>, names: &str, position: u32) -> u64 {
+fn rehash(hasher: &foldhash::fast::RandomState, entries: &Chunked<Entry>, names: &Names, position: u32) -> u64 {
     let group = entries.get(position as usize).map_or(Sym::EMPTY, |e| e.group);
     Targets::hash(hasher, group, name_in(entries, names, position as usize))
 }
