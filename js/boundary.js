@@ -327,4 +327,36 @@ function answerColumns(versionTable, version, messageTable, message, reasonTable
   return { version, versionTable, message, messageTable, reason, reasonTable, isError, others };
 }
 
-export { packReports, unpackAnswer, packColumns, answerColumns };
+// Time zones for freeze windows: the engine asks for the offset of a named
+// zone (Europe/Berlin) at an instant, which only the runtime's Intl knows.
+// One formatter per zone, kept (a bounded number of zones).
+const zoneFormats = new Map();
+const ZONES_KEPT = 256;
+
+/** The offset of `zone` from UTC at `ms`, in minutes; NaN for a zone Intl does not know. */
+function zoneOffset(zone, ms) {
+  let format = zoneFormats.get(zone);
+  if (format === undefined) {
+    try {
+      format = new Intl.DateTimeFormat("en-US", {
+        timeZone: zone,
+        hourCycle: "h23",
+        year: "numeric",
+        month: "numeric",
+        day: "numeric",
+        hour: "numeric",
+        minute: "numeric",
+      });
+    } catch {
+      format = null;
+    }
+    if (zoneFormats.size < ZONES_KEPT) zoneFormats.set(zone, format);
+  }
+  if (format === null) return NaN;
+  const part = {};
+  for (const { type, value } of format.formatToParts(ms)) part[type] = Number(value);
+  const local = Date.UTC(part.year, part.month - 1, part.day, part.hour, part.minute);
+  return Math.round((local - (ms - (((ms % 60000) + 60000) % 60000))) / 60000);
+}
+
+export { packReports, unpackAnswer, packColumns, answerColumns, zoneOffset };

@@ -3,8 +3,10 @@
 // require(esm), Node 20.19 and later).
 const bindings = require("../pkg/node/orchestrator_engine.js");
 const { withAsyncSteps } = require("./hooks/async.mjs");
+const { withFreezes } = require("./freezes.mjs");
 const { OrchestratorError } = require("./errors.mjs");
 
 withAsyncSteps(bindings.Orchestrator);
+withFreezes(bindings.Orchestrator);
 
 module.exports = { ...bindings, OrchestratorError };

@@ -2,8 +2,10 @@
 // Node's starts from), with asynchronous steps added to `Orchestrator`.
 import { Orchestrator } from "../pkg/web/orchestrator_engine.js";
 import { withAsyncSteps } from "./hooks/async.mjs";
+import { withFreezes } from "./freezes.mjs";
 
 withAsyncSteps(Orchestrator);
+withFreezes(Orchestrator);
 
 export { default, initSync, Orchestrator, version, wasmMemoryBytes } from "../pkg/web/orchestrator_engine.js";
 export { OrchestratorError } from "./errors.mjs";

@@ -374,6 +374,11 @@ impl Entity {
             TargetState::HeldPaused => {
                 format!("held: the rollout of {} is paused; resume moves it from {expected}", self.version(self.desired()))
             }
+            TargetState::HeldFrozen => format!(
+                "held: {} holds the rollout of {}; it moves from {expected} once that ends",
+                self.frozen.as_deref().unwrap_or("a freeze"),
+                self.version(self.desired())
+            ),
             TargetState::AwaitingApproval => format!(
                 "awaiting approval: step {} of {} moves targets from {expected} to {} once approved",
                 self.progress.step.saturating_add(1),

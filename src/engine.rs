@@ -8,6 +8,7 @@ use crate::analysis::{AnalysisRun, MetricProvider};
 use crate::answer::Answer;
 use crate::entity::Entity;
 use crate::error::Error;
+use crate::freeze::{self, Freezes, LineStop, ZoneOffsets};
 use crate::hooks::{ControllerKind, ControllerSettings, MonitoringController, TargetController};
 use crate::log::{Event, Rollout};
 use crate::model::{AlignedAnswer, ExpectedState, ReportRef, Reported, RolloutInfo, RolloutOptions, TargetReport, TargetState, Timestamp};
@@ -28,12 +29,26 @@ pub struct Engine {
     pub(crate) metrics: Option<Box<dyn MetricProvider>>,
     /// Who the controls are by (see [`Engine::set_actor`]).
     pub(crate) actor: Option<Box<str>>,
+    /// The offsets of named time zones, for freeze windows (not part of a
+    /// snapshot).
+    pub(crate) zones: Option<Box<ZoneOffsets>>,
 }
 
 /// One isolated environment (test, dev, prod): its entities by name.
 #[derive(Default)]
 pub(crate) struct Namespace {
     pub(crate) entities: BTreeMap<String, Entity>,
+    /// Freezes for every entity of the namespace.
+    pub(crate) freezes: Freezes,
+    /// Set while the namespace's line is stopped.
+    pub(crate) stopped: Option<LineStop>,
+}
+
+impl Namespace {
+    /// Whether it holds nothing an engine must keep.
+    fn is_empty(&self) -> bool {
+        self.entities.is_empty() && self.freezes.is_empty() && self.stopped.is_none()
+    }
 }
 
 impl fmt::Debug for Engine {
@@ -307,12 +322,17 @@ impl Engine {
         check_name("namespace", namespace)?;
         check_name("entity", entity)?;
         let names = StepNames { namespace, entity };
-        let Some(state) = self.namespaces.get_mut(namespace).and_then(|ns| ns.entities.get_mut(entity)) else {
+        let zones = self.zones.as_deref();
+        let Some((ns, state)) = self.namespaces.get_mut(namespace).and_then(|ns| {
+            let Namespace { entities, freezes, stopped } = ns;
+            Some(((&*freezes, stopped.as_ref()), entities.get_mut(entity)?))
+        }) else {
             // A new entity has no target version, so the step would fail:
             // fail it without creating anything.
             crate::intake::validate_reports(reports)?;
             return Err(Error::NoTargetVersion { namespace: namespace.to_owned(), entity: entity.to_owned() });
         };
+        state.freeze_now = freeze::why_frozen(namespace, ns, &state.freezes, zones, now);
         step::run(state, &names, reports, now, self.metrics.as_deref_mut())?;
         Ok(state)
     }
@@ -358,6 +378,97 @@ impl Engine {
             }
         }
         Ok(TargetState::ALL.iter().zip(counts).filter(|&(_, n)| n > 0).map(|(&s, n)| (s, n)).collect())
+    }
+
+    /// Sets how named time zones resolve for freeze windows: `zones` answers
+    /// a zone's offset from UTC in minutes at a time, or `None` for a zone
+    /// it does not know. Without it only `UTC` and fixed offsets
+    /// (`+05:30`) are known. The JS bindings set one from `Intl`.
+    pub fn set_zone_offsets(&mut self, zones: Option<Box<ZoneOffsets>>) {
+        self.zones = zones;
+    }
+
+    /// Sets the freeze windows and one-off freezes of `entity`, or of the
+    /// whole namespace when `entity` is `None` (replacing those set
+    /// before; empty ones remove them). While one holds, a step moves no
+    /// target to the version rolling out (they answer `held_frozen`) and
+    /// starts no plan step; judging, rollbacks and the watch go on. `now`
+    /// checks that every zone named is known then. Answers whether they
+    /// changed. `INVALID_ARGUMENT` names the window or freeze at fault.
+    pub fn set_freezes(&mut self, namespace: &str, entity: Option<&str>, freezes: Freezes, now: Timestamp) -> Result<bool, Error> {
+        freezes.validate(self.zones.as_deref(), now)?;
+        let slot = match entity {
+            Some(entity) => &mut self.entity_or_create(namespace, entity)?.freezes,
+            None => {
+                check_name("namespace", namespace)?;
+                if freezes.is_empty() && !self.namespaces.contains_key(namespace) {
+                    return Ok(false);
+                }
+                &mut self.namespaces.entry(namespace.to_owned()).or_default().freezes
+            }
+        };
+        let changed = *slot != freezes;
+        *slot = freezes;
+        if entity.is_none() && self.namespaces.get(namespace).is_some_and(Namespace::is_empty) {
+            self.namespaces.remove(namespace);
+        }
+        Ok(changed)
+    }
+
+    /// The freezes of `entity`, or of the namespace when `entity` is `None`
+    /// (none for a namespace the engine does not hold).
+    pub fn freezes(&self, namespace: &str, entity: Option<&str>) -> Result<&Freezes, Error> {
+        static NONE: Freezes = Freezes { windows: Vec::new(), freezes: Vec::new() };
+        match entity {
+            Some(entity) => Ok(&self.entity(namespace, entity)?.freezes),
+            None => Ok(self.namespaces.get(namespace).map_or(&NONE, |ns| &ns.freezes)),
+        }
+    }
+
+    /// Stops the namespace's line: until [`start_the_line`](Self::start_the_line),
+    /// no entity of it moves a target to a version rolling out (as under a
+    /// freeze), whatever its windows say. The actor set is recorded as who
+    /// stopped it. Answers `false` (and changes nothing) when it is stopped
+    /// already. `INVALID_ARGUMENT` unless `reason` is 1 to 200 bytes without
+    /// control characters.
+    pub fn stop_the_line(&mut self, namespace: &str, reason: &str, now: Timestamp) -> Result<bool, Error> {
+        check_name("namespace", namespace)?;
+        freeze::check_text("the reason to stop the line", reason)?;
+        let by = self.actor.as_deref().map(str::to_owned);
+        let ns = self.namespaces.entry(namespace.to_owned()).or_default();
+        if ns.stopped.is_some() {
+            return Ok(false);
+        }
+        ns.stopped = Some(LineStop { reason: reason.to_owned(), since: now, by });
+        Ok(true)
+    }
+
+    /// Starts the namespace's line again; answers whether it was stopped.
+    pub fn start_the_line(&mut self, namespace: &str) -> Result<bool, Error> {
+        check_name("namespace", namespace)?;
+        let Some(ns) = self.namespaces.get_mut(namespace) else {
+            return Ok(false);
+        };
+        let was = ns.stopped.take().is_some();
+        if ns.is_empty() {
+            self.namespaces.remove(namespace);
+        }
+        Ok(was)
+    }
+
+    /// Why the namespace's line is stopped, since when and by whom; `None`
+    /// while it runs.
+    pub fn line_stop(&self, namespace: &str) -> Option<&LineStop> {
+        self.namespaces.get(namespace).and_then(|ns| ns.stopped.as_ref())
+    }
+
+    /// Why a step of the entity at `now` would move nothing new because of a
+    /// freeze or a stopped line (`None`: nothing holds it), as its targets'
+    /// messages and the `frozen` event would say.
+    pub fn frozen_at(&self, namespace: &str, entity: &str, now: Timestamp) -> Result<Option<String>, Error> {
+        let state = self.entity(namespace, entity)?;
+        let ns = self.namespace(namespace)?;
+        Ok(freeze::why_frozen(namespace, (&ns.freezes, ns.stopped.as_ref()), &state.freezes, self.zones.as_deref(), now))
     }
 
     /// Every namespace, in name order.
@@ -549,7 +660,7 @@ impl Engine {
             return false;
         };
         let held = ns.entities.remove(entity).is_some();
-        if ns.entities.is_empty() {
+        if ns.is_empty() {
             self.namespaces.remove(namespace);
         }
         held

@@ -1,5 +1,6 @@
 //! An entity's state: its versions, options and targets, in memory.
 
+use crate::freeze::Freezes;
 use crate::hooks::{ControllerSettings, EntityHooks, TargetView};
 use crate::interner::{Interner, Sym};
 use crate::judgement::{self, Hold, Judgement};
@@ -261,6 +262,15 @@ pub(crate) struct Entity {
     /// Where the entity's journal stands, once it was checkpointed or
     /// restored from its own snapshot (see [`crate::snapshot::delta`]).
     pub(crate) journal: Option<Journal>,
+    /// The entity's own freeze windows and one-off freezes.
+    pub(crate) freezes: Freezes,
+    /// Why a step last found the rollout frozen (it logged `frozen`), until
+    /// a step finds it free again (and logs `unfrozen`).
+    pub(crate) frozen: Option<Box<str>>,
+    /// Why nothing new may start in the step being run, as the engine found
+    /// it at the step's time (its namespace's freezes and line included).
+    /// Set for each step, so not part of a snapshot.
+    pub(crate) freeze_now: Option<String>,
 }
 
 /// The state a journal's next delta starts from: the last checkpoint or
@@ -306,6 +316,9 @@ impl Entity {
             controllers,
             journal,
             actor: _,
+            freezes,
+            frozen,
+            freeze_now,
         } = self;
         // Copied with the code the engine has anyway (each generic clone
         // would add to the wasm).
@@ -337,6 +350,9 @@ impl Entity {
             controllers: controllers.clone(),
             journal: *journal,
             actor: None,
+            freezes: freezes.clone(),
+            frozen: frozen.clone(),
+            freeze_now: freeze_now.clone(),
         }
     }
 
@@ -392,6 +408,7 @@ impl Entity {
             step: self.follows_plan().then_some(self.progress.step),
             awaiting_approval: self.awaiting_approval(),
             watch_until: self.watch.map(|w| w.until),
+            frozen: self.frozen.as_deref().map(str::to_owned),
         }
     }
 

@@ -50,6 +50,9 @@ pub(crate) enum Hold {
     Paused,
     /// The plan's step waits for `approve`.
     AwaitingApproval,
+    /// A freeze window, a one-off freeze or a stopped line holds the
+    /// rollout.
+    Frozen,
 }
 
 impl Judgement {
@@ -77,6 +80,7 @@ pub(crate) const fn reason(judgement: Judgement, hold: Option<Hold>) -> TargetSt
         (Some(Hold::NotApproved), _) => TargetState::HeldBack,
         (Some(Hold::Paused), _) => TargetState::HeldPaused,
         (Some(Hold::AwaitingApproval), _) => TargetState::AwaitingApproval,
+        (Some(Hold::Frozen), _) => TargetState::HeldFrozen,
         (None, Judgement::Waiting) => TargetState::Waiting,
         (None, Judgement::InFlight) => TargetState::InFlight,
         (None, Judgement::RolledBack) => TargetState::RolledBack,
@@ -103,6 +107,7 @@ pub(crate) const fn of_reason(state: TargetState) -> Option<(Judgement, Option<H
         TargetState::HeldBack => (Judgement::Waiting, Some(Hold::NotApproved)),
         TargetState::HeldPaused => (Judgement::Waiting, Some(Hold::Paused)),
         TargetState::AwaitingApproval => (Judgement::Waiting, Some(Hold::AwaitingApproval)),
+        TargetState::HeldFrozen => (Judgement::Waiting, Some(Hold::Frozen)),
         TargetState::Removed => return None,
     })
 }

@@ -31,6 +31,7 @@ mod control;
 mod engine;
 mod entity;
 mod error;
+mod freeze;
 mod hooks;
 mod intake;
 mod interner;
@@ -52,6 +53,7 @@ pub use analysis::{
 pub use answer::{AlignedRows, Answer, AnswerRow, MessageKey, VersionKey};
 pub use engine::{Engine, IDEMPOTENCY_KEYS, MAX_KEPT_ANSWER, MAX_NAME_BYTES};
 pub use error::{report_entry, Error, ErrorCode, HookError};
+pub use freeze::{Freeze, FreezeWindow, Freezes, LineStop, ZoneOffsets, MAX_FREEZES, MAX_FREEZE_TEXT};
 pub use hooks::{ControllerKind, HookContext, MonitoringController, TargetController, TargetView, MAX_CONTROLLER_SETTINGS};
 pub use log::{Event, EventKind, Outcome, Rollout, HISTORY_LIMIT};
 pub use model::{

@@ -54,12 +54,17 @@ pub enum EventKind {
     AnalysisMeasured,
     /// An analysis run ended (detail: its phase and why).
     AnalysisFinished,
+    /// A freeze window, a one-off freeze or a stopped line began to hold
+    /// the rollout (detail: which, and until when).
+    Frozen,
+    /// Nothing holds the rollout any longer.
+    Unfrozen,
 }
 
 impl EventKind {
     /// Every kind, in the order of the snapshot format's codes: never
     /// reorder, only append.
-    pub(crate) const ALL: [EventKind; 22] = [
+    pub(crate) const ALL: [EventKind; 24] = [
         EventKind::VersionSet,
         EventKind::StepStarted,
         EventKind::ApprovalRequested,
@@ -82,6 +87,8 @@ impl EventKind {
         EventKind::AnalysisStarted,
         EventKind::AnalysisMeasured,
         EventKind::AnalysisFinished,
+        EventKind::Frozen,
+        EventKind::Unfrozen,
     ];
 }
 

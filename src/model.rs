@@ -585,11 +585,14 @@ pub enum TargetState {
     /// Retired by the removal hook in this step (blue/green): tear it down.
     /// It appears in this one answer, then the entity forgets it.
     Removed,
+    /// Not moved because a freeze window, a one-off freeze or a stopped
+    /// line holds the rollout.
+    HeldFrozen,
 }
 
 impl TargetState {
     /// Every state, in declaration order.
-    pub const ALL: [TargetState; 12] = [
+    pub const ALL: [TargetState; 13] = [
         TargetState::Waiting,
         TargetState::InFlight,
         TargetState::Succeeded,
@@ -602,6 +605,7 @@ impl TargetState {
         TargetState::HeldPaused,
         TargetState::AwaitingApproval,
         TargetState::Removed,
+        TargetState::HeldFrozen,
     ];
 
     /// The `reason` code answers carry (its serde name).
@@ -619,6 +623,7 @@ impl TargetState {
             TargetState::HeldPaused => "held_paused",
             TargetState::AwaitingApproval => "awaiting_approval",
             TargetState::Removed => "removed",
+            TargetState::HeldFrozen => "held_frozen",
         }
     }
 
@@ -719,4 +724,7 @@ pub struct RolloutInfo {
     pub awaiting_approval: bool,
     /// Until when the last known good version is still watched, in ms.
     pub watch_until: Option<Timestamp>,
+    /// Why the last step found the rollout frozen (a freeze window, a
+    /// one-off freeze or a stopped line), while it holds it.
+    pub frozen: Option<String>,
 }

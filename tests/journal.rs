@@ -8,7 +8,7 @@
 mod common;
 
 use common::{Behaviour, Sim, SEC, T0};
-use orchestrator_engine::{ControllerKind, Engine, ErrorCode, TargetReport, DELTA_FORMAT_VERSION};
+use orchestrator_engine::{ControllerKind, Engine, ErrorCode, EventKind, Freeze, Freezes, TargetReport, TargetState, DELTA_FORMAT_VERSION};
 
 const GOLDEN_ENTITY_V4: &str = "tests/fixtures/entity-v4.bin";
 const GOLDEN_DELTA_V1: &str = "tests/fixtures/delta-v1.bin";
@@ -30,6 +30,9 @@ const GOLDEN_DELTA_V6: &str = "tests/fixtures/delta-v6.bin";
 const GOLDEN_AFTER_DELTA_V6: &str = "tests/fixtures/entity-v9-after-delta-v6.bin";
 const GOLDEN_DELTA_V7: &str = "tests/fixtures/delta-v7.bin";
 const GOLDEN_AFTER_DELTA_V7: &str = "tests/fixtures/entity-v9-after-delta-v7.bin";
+const GOLDEN_ENTITY_V10: &str = "tests/fixtures/entity-v10.bin";
+const GOLDEN_DELTA_V8: &str = "tests/fixtures/delta-v8.bin";
+const GOLDEN_AFTER_DELTA_V8: &str = "tests/fixtures/entity-v10-after-delta-v8.bin";
 
 /// A fleet of `n` on v1, v2 set: a rollout under way.
 fn rolling(n: usize) -> Sim {
@@ -497,7 +500,7 @@ fn the_golden_v6_delta_applies_to_the_golden_v9_entity() {
 /// were last seen.
 #[test]
 fn the_golden_v7_delta_applies_to_the_golden_v9_entity() {
-    let follower = check_golden_delta(GOLDEN_ENTITY_V9, GOLDEN_DELTA_V7, GOLDEN_AFTER_DELTA_V7, "", |engine| {
+    let follower = check_golden_delta(GOLDEN_ENTITY_V9, GOLDEN_DELTA_V7, GOLDEN_AFTER_DELTA_V7, "_V7", |engine| {
         let now = T0 + 3700 * SEC;
         let answer = engine.expected_state("edge", "canary", None).unwrap();
         let part: Vec<TargetReport> =
@@ -506,8 +509,35 @@ fn the_golden_v7_delta_applies_to_the_golden_v9_entity() {
     });
     let delta = std::fs::read(GOLDEN_DELTA_V7).unwrap();
     assert_eq!(u16::from_le_bytes([delta[8], delta[9]]), 7);
-    assert_eq!(DELTA_FORMAT_VERSION, 7);
     assert!(!follower.expected_state("edge", "canary", None).unwrap().is_empty());
+    assert!(follower.freezes("edge", Some("canary")).unwrap().is_empty());
+}
+
+/// Format 8 carries the entity's freezes and why it is frozen: here a
+/// one-off freeze holds c3, which was set while it held.
+#[test]
+fn the_golden_v8_delta_applies_to_the_golden_v10_entity() {
+    let freeze = Freeze { name: "change freeze".into(), from: T0 + 3700 * SEC, until: T0 + 7300 * SEC };
+    let freezes = Freezes { windows: vec![], freezes: vec![freeze] };
+    let set = freezes.clone();
+    let follower = check_golden_delta(GOLDEN_ENTITY_V10, GOLDEN_DELTA_V8, GOLDEN_AFTER_DELTA_V8, "", move |engine| {
+        let now = T0 + 3700 * SEC;
+        assert!(engine.set_freezes("edge", Some("canary"), set, now).unwrap());
+        engine.set_target_version("edge", "canary", "c3", now).unwrap();
+        engine.orchestrate("edge", "canary", &[], now).unwrap();
+        engine.orchestrate("edge", "canary", &[], now + 1000).unwrap();
+    });
+    let delta = std::fs::read(GOLDEN_DELTA_V8).unwrap();
+    assert_eq!(u16::from_le_bytes([delta[8], delta[9]]), 8);
+    assert_eq!(DELTA_FORMAT_VERSION, 8);
+    assert_eq!(follower.freezes("edge", Some("canary")).unwrap(), &freezes);
+    let info = follower.rollout_info("edge", "canary").unwrap();
+    assert_eq!(info.rolling_version, "c3");
+    assert!(info.frozen.as_deref().is_some_and(|why| why.starts_with("freeze \"change freeze\"")), "{info:?}");
+    let events = follower.events("edge", "canary", 0, usize::MAX).unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == EventKind::Frozen).count(), 1, "{events:?}");
+    let answer = follower.expected_state("edge", "canary", None).unwrap();
+    assert!(answer.iter().any(|t| t.reason == TargetState::HeldFrozen), "{answer:?}");
 }
 
 /// A fleet reported in parts (a part a step): each delta writes what the

@@ -14,17 +14,38 @@ use orchestrator_engine::{
 };
 
 #[test]
-fn the_golden_v9_snapshot_restores_and_re_encodes_byte_for_byte() {
+fn the_golden_v10_snapshot_restores_and_re_encodes_byte_for_byte() {
     if std::env::var_os("REGENERATE_GOLDEN").is_some() {
-        std::fs::write(GOLDEN_V9, golden_v9_engine().snapshot()).unwrap();
+        std::fs::write(GOLDEN_V10, golden_v10_engine().snapshot()).unwrap();
     }
-    let bytes = std::fs::read(GOLDEN_V9).expect("the golden snapshot is committed");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 9);
-    assert_eq!(SNAPSHOT_FORMAT_VERSION, 9);
+    let bytes = std::fs::read(GOLDEN_V10).expect("the golden snapshot is committed");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 10);
+    assert_eq!(SNAPSHOT_FORMAT_VERSION, 10);
     let engine = Engine::restore(&bytes).unwrap();
     // Canonical: the same state gives the same bytes, built or restored.
     assert_eq!(engine.snapshot(), bytes);
-    assert_eq!(golden_v9_engine().snapshot(), bytes);
+    assert_eq!(golden_v10_engine().snapshot(), bytes);
+    // Format 10's freezes came back: the namespace without an entity with
+    // its stopped line and window, the frozen entity's own and its
+    // namespace's, and why the entity is held, which it goes on saying.
+    let built = golden_v10_engine();
+    assert_eq!(engine.namespaces(), built.namespaces());
+    assert!(engine.entities("ops").unwrap().is_empty());
+    let stop = engine.line_stop("ops").unwrap();
+    assert_eq!((stop.reason.as_str(), stop.since, stop.by.as_deref()), ("incident 4711", T0, Some("alice")));
+    assert_eq!(engine.freezes("ops", None).unwrap().windows[0].name, "weekend");
+    for (ns, entity) in [("hold", None), ("hold", Some("frozen"))] {
+        assert_eq!(engine.freezes(ns, entity).unwrap(), built.freezes(ns, entity).unwrap());
+        assert!(!engine.freezes(ns, entity).unwrap().is_empty());
+    }
+    let info = engine.rollout_info("hold", "frozen").unwrap();
+    assert_eq!(info.frozen, built.rollout_info("hold", "frozen").unwrap().frozen);
+    assert!(info.frozen.as_deref().is_some_and(|why| why.starts_with("freeze \"audit\" until 2023-")), "{info:?}");
+    let mut held = Sim { engine, ..frozen() };
+    let mut original = frozen();
+    assert_eq!(held.step(), original.step());
+    assert!(held.step().iter().all(|t| t.reason == TargetState::HeldFrozen || t.version == "f2"));
+    let engine = Engine::restore(&bytes).unwrap();
     // The rows came back whole: names, groups, tags, the verdict, the
     // error, the messages and every time (the bytes above), so the entity
     // answers and goes on as the one that was written.
@@ -55,6 +76,21 @@ fn the_golden_v9_snapshot_restores_and_re_encodes_byte_for_byte() {
         assert_eq!(a, original.orchestrate(ns, e, &[], now).unwrap());
     }
     assert_eq!(restored.snapshot_entity(ns, e).unwrap(), original.snapshot_entity(ns, e).unwrap());
+}
+
+/// Format 9 (written before freezes) restores to the same state, and
+/// writes it as the current format.
+#[test]
+fn the_golden_v9_snapshot_restores_to_the_same_state() {
+    let bytes = std::fs::read(GOLDEN_V9).expect("the golden snapshot is committed");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 9);
+    let engine = Engine::restore(&bytes).unwrap();
+    assert_eq!(engine.snapshot(), golden_v9_engine().snapshot());
+    let entity = std::fs::read(GOLDEN_ENTITY_V9).unwrap();
+    let mut alone = Engine::new();
+    alone.restore_entity(&entity).unwrap();
+    assert_eq!(alone.snapshot_entity("edge", "canary").unwrap(), golden_v9_engine().snapshot_entity("edge", "canary").unwrap());
+    assert!(alone.freezes("edge", Some("canary")).unwrap().is_empty());
 }
 
 /// Format 8 (written before targets in rows) restores to the same state,
@@ -325,11 +361,11 @@ fn the_golden_v8_entity_snapshot_restores_to_the_same_entity() {
 #[test]
 fn the_golden_entity_snapshot_restores_alone_and_re_encodes_byte_for_byte() {
     if std::env::var_os("REGENERATE_GOLDEN").is_some() {
-        std::fs::write(GOLDEN_ENTITY_V9, golden_v9_engine().snapshot_entity("edge", "canary").unwrap()).unwrap();
+        std::fs::write(GOLDEN_ENTITY_V10, golden_v10_engine().snapshot_entity("edge", "canary").unwrap()).unwrap();
     }
-    let bytes = std::fs::read(GOLDEN_ENTITY_V9).expect("the golden entity snapshot is committed");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 9);
-    let whole = Engine::restore(&std::fs::read(GOLDEN_V9).unwrap()).unwrap();
+    let bytes = std::fs::read(GOLDEN_ENTITY_V10).expect("the golden entity snapshot is committed");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 10);
+    let whole = Engine::restore(&std::fs::read(GOLDEN_V10).unwrap()).unwrap();
     let mut engine = Engine::new();
     assert_eq!(engine.restore_entity(&bytes).unwrap(), ("edge".to_owned(), "canary".to_owned()));
     assert_eq!(engine.namespaces(), ["edge"]);
@@ -350,7 +386,9 @@ fn the_golden_entity_snapshot_restores_alone_and_re_encodes_byte_for_byte() {
 
 #[test]
 fn a_whole_snapshot_splits_into_entities_and_joins_back_to_the_same_bytes() {
-    let golden = std::fs::read(GOLDEN_V9).unwrap();
+    // Entities only: namespaces' own settings (freezes, a stopped line)
+    // are not an entity's, and a split has no place for them.
+    let golden = golden_v9_engine().snapshot();
     let parts = Engine::split_snapshot(&golden).unwrap();
     let names: Vec<(&str, &str)> = parts.iter().map(|(ns, e, _)| (ns.as_str(), e.as_str())).collect();
     let expected = [
@@ -365,7 +403,7 @@ fn a_whole_snapshot_splits_into_entities_and_joins_back_to_the_same_bytes() {
         ("staging", "worker"),
     ];
     assert_eq!(names, expected);
-    assert_eq!(parts[0].2, std::fs::read(GOLDEN_ENTITY_V9).unwrap());
+    assert_eq!(parts[0].2, std::fs::read(GOLDEN_ENTITY_V10).unwrap());
     // In any order.
     assert_eq!(Engine::join_snapshots(parts.iter().rev().map(|(_, _, b)| b.as_slice())).unwrap(), golden);
     let twice = Engine::join_snapshots([parts[1].2.as_slice(), parts[2].2.as_slice(), parts[1].2.as_slice()]).unwrap_err();
@@ -379,7 +417,7 @@ fn a_whole_snapshot_splits_into_entities_and_joins_back_to_the_same_bytes() {
     let none = engine.restore_entity(&Engine::new().snapshot()).unwrap_err();
     assert!(none.to_string().contains("no entity"), "{none}");
     // A namespace with no entity (no engine holds one; found by fuzzing).
-    let empty_namespace = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &[1, 1, b'p', 0, 0, 0, 0, 0]));
+    let empty_namespace = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &[1, 1, b'p', 0, 0, 0, 0, 0, 0, 0]));
     assert!(empty_namespace.contains("namespace \"p\" has no entity"), "{empty_namespace}");
     assert!(engine.namespaces().is_empty(), "nothing restored");
 }
@@ -584,7 +622,7 @@ fn a_restored_engine_goes_on_exactly_as_the_original() {
 fn an_empty_engine_round_trips() {
     let bytes = Engine::new().snapshot();
     // The header, no namespace, no controller settings, no surge, no
-    // analysis, no actor.
-    assert_eq!(bytes.len(), 25);
+    // analysis, no actor, no freezes, no namespace settings.
+    assert_eq!(bytes.len(), 27);
     assert!(Engine::restore(&bytes).unwrap().namespaces().is_empty());
 }

@@ -50,6 +50,7 @@ export function cellColour(palette, reason, running, expected) {
       return HALTED;
     case "held_back":
     case "held_paused":
+    case "held_frozen":
     case "awaiting_approval":
       return HELD;
     case "waiting":

@@ -101,6 +101,7 @@ export function countsText(n, counts, threshold) {
     ["waiting", "waiting"],
     ["awaiting_approval", "awaiting approval"],
     ["held_paused", "held by the pause"],
+    ["held_frozen", "held by a freeze"],
     ["held_back", "held back"],
     ["halted", "halted"],
   ]

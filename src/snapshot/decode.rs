@@ -102,6 +102,41 @@ pub(super) fn decode_revisions(entity: &mut Entity, extra: ExtraV8, version: u16
     Ok(())
 }
 
+/// Format 10's state into `entity`.
+pub(super) fn decode_freezes(entity: &mut Entity, extra: ExtraV10) -> Result<(), String> {
+    extra.freezes.check().map_err(|e| e.to_string())?;
+    entity.freezes = extra.freezes;
+    entity.frozen = extra.frozen.map(String::into_boxed_str);
+    Ok(())
+}
+
+/// Format 10's namespace settings into the engine decoded from the body:
+/// a namespace with settings and no entity is created.
+pub(super) fn decode_namespaces(engine: &mut Engine, settings: Vec<NamespaceV10>) -> Result<(), Error> {
+    let mut last: Option<String> = None;
+    for NamespaceV10 { name, freezes, stopped } in settings {
+        if name.is_empty() || last.as_ref().is_some_and(|l| *l >= name) {
+            return Err(Error::snapshot("the namespaces' settings are not in name order, or one has an empty name"));
+        }
+        if freezes.is_empty() && stopped.is_none() {
+            return Err(Error::snapshot(format!("namespace \"{name}\" has settings stored without any")));
+        }
+        let invalid = |e: Error| Error::snapshot(format!("namespace \"{name}\": {e}"));
+        freezes.check().map_err(invalid)?;
+        if let Some(stop) = &stopped {
+            crate::freeze::check_text("a reason to stop the line", &stop.reason).map_err(invalid)?;
+            if let Some(by) = &stop.by {
+                check_actor(by).map_err(|e| Error::snapshot(format!("namespace \"{name}\": {e}")))?;
+            }
+        }
+        let ns = engine.namespaces.entry(name.clone()).or_default();
+        ns.freezes = freezes;
+        ns.stopped = stopped;
+        last = Some(name);
+    }
+    Ok(())
+}
+
 /// An actor as [`crate::Engine::set_actor`] takes it.
 fn check_actor(by: &str) -> Result<(), String> {
     if by.is_empty() || by.len() > crate::MAX_NAME_BYTES || by.chars().any(char::is_control) {
@@ -228,11 +263,11 @@ pub(super) fn decode_body<E: Named>(state: Body<E>, mut decode_entity: impl FnMu
         if entities.is_empty() {
             return Err(Error::snapshot(format!("namespace \"{name}\" has no entity")));
         }
-        if namespaces.insert(name.clone(), Namespace { entities }).is_some() {
+        if namespaces.insert(name.clone(), Namespace { entities, ..Namespace::default() }).is_some() {
             return Err(Error::snapshot(format!("namespace \"{name}\" appears twice")));
         }
     }
-    Ok(Engine { namespaces, metrics: None, actor: None })
+    Ok(Engine { namespaces, ..Engine::default() })
 }
 
 pub(super) fn decode_entity(e: EntityV1, control: Option<ControlV2>, extra: ExtraV4) -> Result<Entity, String> {

@@ -15,9 +15,9 @@
 //! another entity is rejected rather than merged into a wrong state.
 
 use super::{
-    decode_analysis, decode_controllers, decode_extra, decode_revisions, decode_v4, decode_v9, encode_analysis, encode_controllers,
-    encode_entity, encode_extra, encode_one, encode_revisions, end, envelope_around, open, parse_all, take, Blocks, ControllersV5, DeltaV1,
-    EntityV4, EntityV9, ExtraV6, ExtraV7, ExtraV8, Part, RowsIn, RowsOut,
+    decode_analysis, decode_controllers, decode_extra, decode_freezes, decode_revisions, decode_v4, decode_v9, encode_analysis,
+    encode_controllers, encode_entity, encode_extra, encode_freezes, encode_one, encode_revisions, end, envelope_around, open, parse_all,
+    take, Blocks, ControllersV5, DeltaV1, EntityV4, EntityV9, ExtraV10, ExtraV6, ExtraV7, ExtraV8, Part, RowsIn, RowsOut,
 };
 use crate::bits::Bits;
 use crate::engine::Engine;
@@ -36,8 +36,9 @@ const MAGIC: &[u8; 8] = b"ORCHDLTA";
 /// tallies; format 6 is format 5 with its part of the entity in snapshot
 /// format 9 (targets in rows); format 7 is format 6 followed by which
 /// targets were seen at the delta's time ([`seen_runs`]: up to format 6,
-/// every target the delta does not write was).
-pub const DELTA_FORMAT_VERSION: u16 = 7;
+/// every target the delta does not write was); format 8 is format 7
+/// followed by the entity's freezes (snapshot format 10's).
+pub const DELTA_FORMAT_VERSION: u16 = 8;
 
 /// The next state's name: the previous one's with a checksum mixed in
 /// (SplitMix64's finaliser, the same in every process).
@@ -103,7 +104,7 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity, mos
     let runs_len = runs.len().saturating_mul(3);
     let size = delta.part.targets.size().saturating_add(delta.part.control.events.events.len().saturating_mul(16)).saturating_add(1024);
     let controllers = encode_controllers(entity);
-    let mut whole = (delta, &controllers[..], encode_extra(entity), encode_analysis(entity), revisions, runs);
+    let mut whole = (delta, &controllers[..], encode_extra(entity), encode_analysis(entity), revisions, runs, encode_freezes(entity));
     let bytes = envelope_around(MAGIC, DELTA_FORMAT_VERSION, &mut whole, delta_rows, size.saturating_add(runs_len));
     if bytes.len() > most {
         entity.journal = None;
@@ -114,7 +115,7 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity, mos
 }
 
 /// The rows of a delta's entity, which its envelope is written around.
-fn delta_rows<'w, A, B, C, D, E>(whole: &'w mut (DeltaV1<EntityV9<RowsOut<'_>>>, A, B, C, D, E)) -> Option<&'w mut Blocks> {
+fn delta_rows<'w, A, B, C, D, E, F>(whole: &'w mut (DeltaV1<EntityV9<RowsOut<'_>>>, A, B, C, D, E, F)) -> Option<&'w mut Blocks> {
     Some(whole.0.part.targets.rows_mut())
 }
 
@@ -155,25 +156,29 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
             (delta.map(PartIn::V9), rest)
         }
     };
-    type Trailer = (ControllersV5, ExtraV6, ExtraV7, ExtraV8, Option<Vec<u64>>);
-    let (controllers, extra, analysis, revisions, runs): Trailer = match format {
-        1 => end(rest, (vec![None, None], ExtraV6::default(), ExtraV7::default(), ExtraV8::default(), None))?,
-        2 => (parse_all(rest)?, ExtraV6::default(), ExtraV7::default(), ExtraV8::default(), None),
+    type Trailer = (ControllersV5, ExtraV6, ExtraV7, ExtraV8, Option<Vec<u64>>, ExtraV10);
+    let (controllers, extra, analysis, revisions, runs, freezes): Trailer = match format {
+        1 => end(rest, (vec![None, None], ExtraV6::default(), ExtraV7::default(), ExtraV8::default(), None, ExtraV10::default()))?,
+        2 => (parse_all(rest)?, ExtraV6::default(), ExtraV7::default(), ExtraV8::default(), None, ExtraV10::default()),
         3 => {
             let (controllers, extra) = parse_all(rest)?;
-            (controllers, extra, ExtraV7::default(), ExtraV8::default(), None)
+            (controllers, extra, ExtraV7::default(), ExtraV8::default(), None, ExtraV10::default())
         }
         4 => {
             let (controllers, extra, analysis) = parse_all(rest)?;
-            (controllers, extra, analysis, ExtraV8::default(), None)
+            (controllers, extra, analysis, ExtraV8::default(), None, ExtraV10::default())
         }
         5 | 6 => {
             let (controllers, extra, analysis, revisions) = parse_all(rest)?;
-            (controllers, extra, analysis, revisions, None)
+            (controllers, extra, analysis, revisions, None, ExtraV10::default())
+        }
+        7 => {
+            let (controllers, extra, analysis, revisions, runs) = parse_all(rest)?;
+            (controllers, extra, analysis, revisions, Some(runs), ExtraV10::default())
         }
         _ => {
-            let (controllers, extra, analysis, revisions, runs) = parse_all(rest)?;
-            (controllers, extra, analysis, revisions, Some(runs))
+            let (controllers, extra, analysis, revisions, runs, freezes) = parse_all(rest)?;
+            (controllers, extra, analysis, revisions, Some(runs), freezes)
         }
     };
     let [target, monitoring]: [Option<String>; 2] =
@@ -209,6 +214,13 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     decode_analysis(&mut changed, analysis).map_err(invalid)?;
     // A delta from before format 5 (an engine from before tallies) carries none.
     decode_revisions(&mut changed, revisions, if format >= 5 { 8 } else { 7 }).map_err(invalid)?;
+    // A delta from before format 8 (an engine from before freezes) keeps
+    // the entity's.
+    if format >= 8 {
+        decode_freezes(&mut changed, freezes).map_err(invalid)?;
+    } else {
+        (changed.freezes, changed.frozen) = (entity.freezes.clone(), entity.frozen.clone());
+    }
     merge(entity, changed, &leaves, (seen, runs.as_deref()), first_kept);
     entity.targets.track_leaving();
     entity.journal = Some(Journal { id: chain(base, crc), next_seq: entity.log.next_seq });
@@ -328,8 +340,13 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], (seen, runs): (i
         controllers,
         journal: _, // set by the caller
         actor: _,   // only while a control is applied
+        freezes,
+        frozen,
+        freeze_now: _, // set for each step
     } = changed;
     entity.controllers = controllers;
+    entity.freezes = freezes;
+    entity.frozen = frozen;
     entity.surge = surge;
     entity.applied = applied;
     entity.analysis = analysis;

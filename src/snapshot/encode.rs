@@ -55,6 +55,11 @@ pub(super) fn encode_revisions(entity: &Entity, from: u64) -> ExtraV8<&str> {
 }
 
 /// The entity's controller settings as the format writes them.
+/// Format 10's state of the entity.
+pub(super) fn encode_freezes(entity: &Entity) -> ExtraV10 {
+    ExtraV10 { freezes: entity.freezes.clone(), frozen: entity.frozen.as_deref().map(str::to_owned) }
+}
+
 pub(super) fn encode_controllers(entity: &Entity) -> [Option<&str>; 2] {
     [entity.controllers.target.as_deref(), entity.controllers.monitoring.as_deref()]
 }

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Analysis, AnalysisRun};
+use crate::freeze::{Freezes, LineStop};
 use crate::log::{EventKind, Outcome};
 use crate::model::TargetState;
 
@@ -306,6 +307,8 @@ pub(super) const fn kind_code(kind: EventKind) -> u8 {
         EventKind::AnalysisStarted => 19,
         EventKind::AnalysisMeasured => 20,
         EventKind::AnalysisFinished => 21,
+        EventKind::Frozen => 22,
+        EventKind::Unfrozen => 23,
     }
 }
 
@@ -327,6 +330,27 @@ pub(super) fn from_code<T: Copy>(all: &[T], code_of: fn(T) -> u8, code: u8, what
     all.iter().copied().find(|&v| code_of(v) == code).ok_or_else(|| format!("unknown {what} {code}"))
 }
 
+/// What format 10 adds after format 8's state, for each entity in the
+/// body's order; and what a format 8 delta adds after format 7's. The
+/// freeze types' serde shape is this format's: a change to them is a new
+/// format.
+#[derive(Serialize, Deserialize, Default)]
+pub(super) struct ExtraV10 {
+    pub(super) freezes: Freezes,
+    /// Why the last step found the rollout frozen (see `Entity::frozen`).
+    pub(super) frozen: Option<String>,
+}
+
+/// What format 10 adds after its entities' state: the namespaces with
+/// settings of their own (freezes, a stopped line), in name order. An
+/// entity's snapshot has none.
+#[derive(Serialize, Deserialize)]
+pub(super) struct NamespaceV10 {
+    pub(super) name: String,
+    pub(super) freezes: Freezes,
+    pub(super) stopped: Option<LineStop>,
+}
+
 /// A target state's code in the format (exhaustive, as [`kind_code`]).
 pub(super) const fn state_code(state: TargetState) -> u8 {
     match state {
@@ -342,6 +366,7 @@ pub(super) const fn state_code(state: TargetState) -> u8 {
         TargetState::HeldPaused => 9,
         TargetState::AwaitingApproval => 10,
         TargetState::Removed => 11,
+        TargetState::HeldFrozen => 12,
     }
 }
 

@@ -37,7 +37,10 @@
 //! Format 7 adds each entity's analysis (templates and runs); format 8
 //! who asked for each operator's event, and what each rollout of the
 //! history did (steps reached, targets moved, failures, its first event,
-//! the operators' actions).
+//! the operators' actions). Format 10 adds each entity's freeze windows
+//! and one-off freezes, and after them the namespaces' own (with a stopped
+//! line): a namespace may then have settings and no entity, and is left
+//! out of the body, which holds only namespaces with entities.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -70,7 +73,7 @@ pub use delta::DELTA_FORMAT_VERSION;
 pub(crate) use delta::{apply_delta, checkpoint, encode_delta};
 
 /// The format version this engine writes.
-pub const SNAPSHOT_FORMAT_VERSION: u16 = 9;
+pub const SNAPSHOT_FORMAT_VERSION: u16 = 10;
 
 const MAGIC: &[u8; 8] = b"ORCHSNAP";
 const HEADER_LEN: usize = 20;
@@ -80,6 +83,7 @@ pub(crate) fn encode(engine: &Engine) -> Blocks {
         namespaces: engine
             .namespaces
             .iter()
+            .filter(|(_, ns)| !ns.entities.is_empty())
             .map(|(name, ns)| NamespaceBody {
                 name: name.clone(),
                 entities: ns.entities.iter().map(|(name, entity)| encode_entity(name, entity, None)).collect(),
@@ -91,7 +95,14 @@ pub(crate) fn encode(engine: &Engine) -> Blocks {
     let extras: Vec<ExtraV6<&str>> = entities().map(encode_extra).collect();
     let analyses: Vec<ExtraV7Out<'_>> = entities().map(encode_analysis).collect();
     let revisions: Vec<ExtraV8<&str>> = entities().map(|e| encode_revisions(e, 0)).collect();
-    seal(body, &controllers, &extras, &analyses, &revisions)
+    let freezes: Vec<ExtraV10> = entities().map(encode_freezes).collect();
+    let settings: Vec<NamespaceV10> = engine
+        .namespaces
+        .iter()
+        .filter(|(_, ns)| !ns.freezes.is_empty() || ns.stopped.is_some())
+        .map(|(name, ns)| NamespaceV10 { name: name.clone(), freezes: ns.freezes.clone(), stopped: ns.stopped.clone() })
+        .collect();
+    seal(body, &controllers, &extras, &analyses, &revisions, (&freezes, &settings))
 }
 
 /// One entity's snapshot: the snapshot of an engine that holds only it, so
@@ -99,26 +110,40 @@ pub(crate) fn encode(engine: &Engine) -> Blocks {
 /// one).
 pub(crate) fn encode_one(namespace: &str, name: &str, entity: &Entity) -> Blocks {
     let body = Body { namespaces: vec![NamespaceBody { name: namespace.to_owned(), entities: vec![encode_entity(name, entity, None)] }] };
-    seal(body, &encode_controllers(entity), &[encode_extra(entity)], &[encode_analysis(entity)], &[encode_revisions(entity, 0)])
+    let extras = (&encode_extra(entity), &encode_analysis(entity), &encode_revisions(entity, 0));
+    seal(
+        body,
+        &encode_controllers(entity),
+        std::slice::from_ref(extras.0),
+        std::slice::from_ref(extras.1),
+        std::slice::from_ref(extras.2),
+        (&[encode_freezes(entity)], &[]),
+    )
 }
 
 /// The entity in an entity's snapshot ([`encode_one`]), with its namespace
 /// and name.
 pub(crate) fn decode_one(bytes: &[u8]) -> Result<(String, String, Entity), Error> {
-    let mut engine = decode(bytes)?;
+    let engine = decode(bytes)?;
     let count: usize = engine.namespaces.values().map(|ns| ns.entities.len()).sum();
     if count != 1 {
         let what = if count == 0 { "no entity" } else { "several entities" };
         return Err(Error::snapshot(format!("the snapshot holds {what}; an entity's snapshot holds exactly one")));
     }
-    let (namespace, mut ns) = engine.namespaces.pop_first().ok_or_else(|| Error::snapshot("the snapshot holds no entity"))?;
+    // A whole-engine snapshot may hold namespaces with settings and no
+    // entity besides.
+    let (namespace, mut ns) = engine
+        .namespaces
+        .into_iter()
+        .find(|(_, ns)| !ns.entities.is_empty())
+        .ok_or_else(|| Error::snapshot("the snapshot holds no entity"))?;
     let (name, entity) = ns.entities.pop_first().ok_or_else(|| Error::snapshot("the snapshot holds no entity"))?;
     Ok((namespace, name, entity))
 }
 
 /// The envelope around a body in the current format: format 9's body, then
 /// the controller settings of each of its entities, then each one's format
-/// 6, 7 and 8 state, in order.
+/// 6, 7, 8 and 10 state, in order, then the namespaces' settings.
 #[inline(never)]
 fn seal(
     body: Body<EntityV9<RowsOut<'_>>>,
@@ -126,17 +151,18 @@ fn seal(
     extras: &[ExtraV6<&str>],
     analyses: &[ExtraV7Out<'_>],
     revisions: &[ExtraV8<&str>],
+    freezes: (&[ExtraV10], &[NamespaceV10]),
 ) -> Blocks {
     // The rows, and about 16 bytes an event.
     let entities = body.namespaces.iter().flat_map(|ns| &ns.entities);
     let size = entities.map(|e| e.targets.size().saturating_add(e.control.events.events.len().saturating_mul(16))).sum::<usize>();
-    let mut whole = (body, controllers, extras, analyses, revisions);
+    let mut whole = (body, controllers, extras, analyses, revisions, freezes.0, freezes.1);
     envelope_around(MAGIC, SNAPSHOT_FORMAT_VERSION, &mut whole, rows_of_one, size.saturating_add(1024))
 }
 
 /// The rows of a snapshot's one entity (a checkpoint's), which its
 /// envelope is written around; none when it holds several.
-fn rows_of_one<'w, A, B, C, D>(whole: &'w mut (Body<EntityV9<RowsOut<'_>>>, A, B, C, D)) -> Option<&'w mut Blocks> {
+fn rows_of_one<'w, A, B, C, D, E, F>(whole: &'w mut (Body<EntityV9<RowsOut<'_>>>, A, B, C, D, E, F)) -> Option<&'w mut Blocks> {
     match whole.0.namespaces.as_mut_slice() {
         [ns] => match ns.entities.as_mut_slice() {
             [entity] => Some(entity.targets.rows_mut()),
@@ -183,18 +209,23 @@ fn decode_trailed<'a, E: Named + Deserialize<'a>>(
     let (state, trailer) = take::<Body<E>>(body)?;
     let entities = state.namespaces.iter().map(|ns| ns.entities.len()).sum::<usize>();
     let mut trailer = Trailer::parse(version, trailer, entities)?;
-    decode_body(state, |e| trailer.complete(decode(e)?))
+    let mut engine = decode_body(state, |e| trailer.complete(decode(e)?))?;
+    decode_namespaces(&mut engine, std::mem::take(&mut trailer.namespaces))?;
+    Ok(engine)
 }
 
 /// What follows the entities of a body of format 4 or later, for each
 /// entity in the body's order: from format 5 its controller settings; from
-/// format 6 its surge; from 7 its analysis; from 8 its actors and tallies.
+/// format 6 its surge; from 7 its analysis; from 8 its actors and tallies;
+/// from 10 its freezes. Then, from format 10, the namespaces' settings.
 struct Trailer {
     version: u16,
     settings: std::vec::IntoIter<Option<String>>,
     extras: std::vec::IntoIter<ExtraV6>,
     analyses: std::vec::IntoIter<ExtraV7>,
     revisions: std::vec::IntoIter<ExtraV8>,
+    freezes: std::vec::IntoIter<ExtraV10>,
+    namespaces: Vec<NamespaceV10>,
 }
 
 impl Trailer {
@@ -211,8 +242,23 @@ impl Trailer {
                 let (settings, extras, analyses) = parse_all(trailer)?;
                 (settings, extras, analyses, Vec::new())
             }
-            _ => parse_all(trailer)?,
+            8 | 9 => parse_all(trailer)?,
+            _ => {
+                let (settings, extras, analyses, revisions, freezes, namespaces) = parse_all(trailer)?;
+                return Trailer::counted(version, entities, (settings, extras, analyses, revisions), freezes, namespaces);
+            }
         };
+        Trailer::counted(version, entities, (settings, extras, analyses, revisions), Vec::new(), Vec::new())
+    }
+
+    /// The trailer, once each entity has its part of it.
+    fn counted(
+        version: u16,
+        entities: usize,
+        (settings, extras, analyses, revisions): (ControllersV5, Vec<ExtraV6>, Vec<ExtraV7>, Vec<ExtraV8>),
+        freezes: Vec<ExtraV10>,
+        namespaces: Vec<NamespaceV10>,
+    ) -> Result<Trailer, Error> {
         let expected = if version == 4 { 0 } else { entities.saturating_mul(2) };
         if settings.len() != expected {
             return Err(Error::snapshot(format!("{} controller settings for {entities} entities", settings.len())));
@@ -226,12 +272,17 @@ impl Trailer {
         if version >= 8 && revisions.len() != entities {
             return Err(Error::snapshot(format!("format 8 state of {} entities for {entities}", revisions.len())));
         }
+        if version >= 10 && freezes.len() != entities {
+            return Err(Error::snapshot(format!("format 10 state of {} entities for {entities}", freezes.len())));
+        }
         Ok(Trailer {
             version,
             settings: settings.into_iter(),
             extras: extras.into_iter(),
             analyses: analyses.into_iter(),
             revisions: revisions.into_iter(),
+            freezes: freezes.into_iter(),
+            namespaces,
         })
     }
 
@@ -245,6 +296,7 @@ impl Trailer {
         decode_extra(&mut entity, self.extras.next().unwrap_or_default(), targets)?;
         decode_analysis(&mut entity, self.analyses.next().unwrap_or_default())?;
         decode_revisions(&mut entity, self.revisions.next().unwrap_or_default(), self.version)?;
+        decode_freezes(&mut entity, self.freezes.next().unwrap_or_default())?;
         Ok(entity)
     }
 }

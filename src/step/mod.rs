@@ -184,7 +184,11 @@ fn run_with_hooks(
         // that this step already rolls back.
         analysis::measure(entity, provider, ctx, now);
     }
+    // Before the step's moves (a freeze that ended says so before what it
+    // held moves), and after them (a rollout that just started is held).
+    log_freeze(entity, now);
     rest_of_step(entity, hooks, names, now);
+    log_freeze(entity, now);
     analysis::schedule(entity, now);
     Ok(layout)
 }
@@ -353,10 +357,41 @@ fn batch_size(entity: &Entity) -> usize {
     }
 }
 
-/// Why nothing new may move, when nothing may: a pause holds a rollout
-/// (never a rollback: safety is never paused).
+/// Why nothing new may move, when nothing may: a pause, or else a freeze,
+/// holds a rollout (never a rollback: safety is never paused or frozen).
 fn holds(entity: &Entity) -> Option<Hold> {
-    (entity.paused_since.is_some() && !entity.rolling_back()).then_some(Hold::Paused)
+    if entity.rolling_back() {
+        return None;
+    }
+    if entity.paused_since.is_some() {
+        return Some(Hold::Paused);
+    }
+    entity.freeze_now.is_some().then_some(Hold::Frozen)
+}
+
+/// Logs `frozen` when a freeze began to hold the rollout under way (or
+/// held it for another reason than the step before), and `unfrozen` when
+/// nothing holds it any longer. Only while rolling out: a freeze holds
+/// nothing else, so it is not news then (a rollout that ends or turns
+/// back while frozen drops the mark without an event).
+fn log_freeze(entity: &mut Entity, now: Timestamp) {
+    let why = entity.freeze_now.as_deref().filter(|_| entity.rolling_out());
+    if why == entity.frozen.as_deref() {
+        return;
+    }
+    match why.map(str::to_owned) {
+        Some(why) => {
+            let detail = format!("{why}: nothing new moves while it holds; rollbacks and the watch go on");
+            entity.event(now, EventKind::Frozen, entity.rolling, detail);
+            entity.frozen = Some(why.into());
+        }
+        // The rollout ended (or turned back) while frozen: no news.
+        None if !entity.rolling_out() => entity.frozen = None,
+        None => {
+            let was = entity.frozen.take().unwrap_or_default();
+            entity.event(now, EventKind::Unfrozen, entity.rolling, format!("no longer held by {was}"));
+        }
+    }
 }
 
 /// The plan (`steps`): advances it as far as it may go now and answers how

@@ -3,6 +3,7 @@
 
 mod analysis;
 mod boundary;
+mod freezes;
 mod hooks;
 mod interop;
 mod orchestrator;
@@ -70,7 +71,51 @@ export type Reason =
   | "halted"
   | "held_paused"
   | "awaiting_approval"
-  | "removed";
+  | "removed"
+  | "held_frozen";
+
+/** A recurring freeze window, as `setFreezes` takes it. */
+export interface FreezeWindowInput {
+  /** Unique among the windows and freezes it is set with. */
+  name: string;
+  /** "mon" to "sun" (or "monday"..), a list of them, or "daily", "weekdays", "weekends". */
+  days: string | string[];
+  /** "HH:MM", local time in `zone`. */
+  start: string;
+  /** "HH:MM" up to "24:00"; an end not after the start crosses midnight (it ends the day after). */
+  end: string;
+  /** An IANA zone ("Europe/Berlin"), "UTC" (the default), or a fixed offset ("+05:30"). */
+  zone?: string;
+}
+
+/** A one-off freeze, as `setFreezes` takes it: from `from` until `until`. */
+export interface FreezeInput {
+  name: string;
+  /** ms since the Unix epoch, a Date, or an ISO string. */
+  from: number | Date | string;
+  until: number | Date | string;
+}
+
+/** Freezes of a namespace or an entity, as `setFreezes` takes them (both lists at most 64 together). */
+export interface FreezesInput {
+  windows?: FreezeWindowInput[];
+  freezes?: FreezeInput[];
+}
+
+/** Freezes as `freezes()` answers them. */
+export interface Freezes {
+  windows: { name: string; days: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[]; start: string; end: string; zone: string }[];
+  freezes: { name: string; from: number; until: number }[];
+}
+
+/** A namespace's stopped line. */
+export interface LineStop {
+  reason: string;
+  /** When it was stopped (ms). */
+  since: number;
+  /** Who stopped it (the actor set), if anyone was named. */
+  by: string | null;
+}
 
 /** A number of targets: a count, or a percentage of the fleet like "10%". */
 export type Amount = number | `${number}%`;
@@ -303,6 +348,8 @@ export interface RolloutInfo {
   awaitingApproval: boolean;
   /** Until when the last known good version is still watched (ms), if it is. */
   watchUntil: number | null;
+  /** Why a freeze window, a one-off freeze or a stopped line holds the rollout, while one does. */
+  frozen: string | null;
 }
 
 /** Options of `promote()`. */
@@ -341,7 +388,9 @@ export type EventKind =
   | "hook_failed"
   | "analysis_started"
   | "analysis_measured"
-  | "analysis_finished";
+  | "analysis_finished"
+  | "frozen"
+  | "unfrozen";
 
 /** One entry of an entity's event log. */
 export interface RolloutEvent {

@@ -6,8 +6,9 @@
 
 use crate::common::{Behaviour, Sim, T0};
 use orchestrator_engine::{
-    Amount, Analysis, AnalysisPhase, Arg, ControllerKind, Engine, ErrorCode, HookContext, HookError, MeasureRequest, Measured, Metric,
-    MetricProvider, MetricValue, PlanStep, RolloutOptions, TargetController, TargetId, TargetReport, TargetView,
+    Amount, Analysis, AnalysisPhase, Arg, ControllerKind, Engine, ErrorCode, Freeze, FreezeWindow, Freezes, HookContext, HookError,
+    MeasureRequest, Measured, Metric, MetricProvider, MetricValue, PlanStep, RolloutOptions, TargetController, TargetId, TargetReport,
+    TargetView,
 };
 
 pub const GOLDEN_V1: &str = "tests/fixtures/snapshot-v1.bin";
@@ -25,6 +26,8 @@ pub const GOLDEN_V8: &str = "tests/fixtures/snapshot-v8.bin";
 pub const GOLDEN_ENTITY_V8: &str = "tests/fixtures/entity-v8.bin";
 pub const GOLDEN_V9: &str = "tests/fixtures/snapshot-v9.bin";
 pub const GOLDEN_ENTITY_V9: &str = "tests/fixtures/entity-v9.bin";
+pub const GOLDEN_V10: &str = "tests/fixtures/snapshot-v10.bin";
+pub const GOLDEN_ENTITY_V10: &str = "tests/fixtures/entity-v10.bin";
 
 struct RejectHost3;
 impl TargetController for RejectHost3 {
@@ -296,6 +299,44 @@ pub fn golden_v9_engine() -> Engine {
     engine
 }
 
+/// An entity held by a one-off freeze of its own (f2 set, nothing moved,
+/// `frozen` logged), with a window beside it; its namespace has a freeze of
+/// its own (in 2030).
+pub fn frozen() -> Sim {
+    let mut sim = Sim::new(4, "f1");
+    sim.ns = "hold".into();
+    sim.entity = "frozen".into();
+    sim.establish("f1", RolloutOptions { batch_percent: 50, ..Default::default() });
+    let own = Freezes {
+        windows: vec![FreezeWindow { name: "nights".into(), days: 0x7f, start: 22 * 60, end: 6 * 60, zone: "+01:00".into() }],
+        freezes: vec![Freeze { name: "audit".into(), from: sim.now, until: sim.now + 7_200_000 }],
+    };
+    assert!(sim.engine.set_freezes("hold", Some("frozen"), own, sim.now).unwrap());
+    let shared =
+        Freezes { windows: vec![], freezes: vec![Freeze { name: "2030".into(), from: 1_893_456_000_000, until: 1_893_542_400_000 }] };
+    assert!(sim.engine.set_freezes("hold", None, shared, sim.now).unwrap());
+    sim.set_version("f2");
+    sim.step();
+    sim.step();
+    sim
+}
+
+/// The golden v9 engine plus format 10's state: an entity frozen
+/// ([`frozen`]) in a namespace with a freeze, and a namespace with no
+/// entity whose line alice stopped, with a weekend window.
+pub fn golden_v10_engine() -> Engine {
+    let mut engine = golden_v9_engine();
+    let hold = frozen().engine;
+    engine.restore_entity(&hold.snapshot_entity("hold", "frozen").unwrap()).unwrap();
+    engine.set_freezes("hold", None, hold.freezes("hold", None).unwrap().clone(), T0).unwrap();
+    let weekend = FreezeWindow { name: "weekend".into(), days: 0x60, start: 0, end: 1440, zone: "UTC".into() };
+    engine.set_freezes("ops", None, Freezes { windows: vec![weekend], freezes: vec![] }, T0).unwrap();
+    engine.set_actor(Some("alice")).unwrap();
+    assert!(engine.stop_the_line("ops", "incident 4711", T0).unwrap());
+    engine.set_actor(None).unwrap();
+    engine
+}
+
 /// The body of `bytes`, a snapshot of `engine` restored from a format
 /// before 8, without its format 8 state (empty for such an engine: no
 /// actor, and every rollout uncounted): what formats up to 7 hold, to
@@ -321,6 +362,9 @@ pub fn before_format_8<'a>(bytes: &'a [u8], engine: &Engine) -> &'a [u8] {
         }
     }
     trailer += varint(entities);
+    // Format 10: no freezes of any entity (no window, no freeze, not
+    // frozen), no namespace settings.
+    trailer += 3 * entities + varint(entities) + 1;
     &bytes[20..bytes.len() - trailer]
 }
 

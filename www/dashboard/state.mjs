@@ -15,7 +15,7 @@ export function paletteVersions(info) {
 export const versionPalette = (info) => new Palette(paletteVersions(info));
 
 /** The order of the states in a progress bar, settled first. */
-const BAR = ["succeeded", "in_flight", "waiting", "awaiting_approval", "held_paused", "held_back", "rolled_back", "halted", "failed_unhealthy", "failed_deadline", "failed_monitor"];
+const BAR = ["succeeded", "in_flight", "waiting", "awaiting_approval", "held_paused", "held_frozen", "held_back", "rolled_back", "halted", "failed_unhealthy", "failed_deadline", "failed_monitor"];
 
 /**
  * A bar of the targets by state (`counts` by reason), in the grid's
