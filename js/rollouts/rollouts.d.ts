@@ -7,6 +7,8 @@ import type {
   RolloutEvent,
   EventsOptions,
   ExpectedState,
+  Freezes,
+  FreezesInput,
   HttpMonitoringController,
   HttpTargetController,
   MonitoringController,
@@ -70,6 +72,7 @@ export type RolloutsWrite =
   | "promote"
   | "approve"
   | "rollbackTo"
+  | "setFreezes"
   | "orchestrate"
   | "orchestrateColumns"
   | "report";
@@ -89,6 +92,9 @@ export class Rollouts {
   promote(namespace: string, entity: string, options?: PromoteOptions | null): Promise<boolean>;
   approve(namespace: string, entity: string): Promise<boolean>;
   rollbackTo(namespace: string, entity: string, version: string): Promise<boolean>;
+  /** The entity's freeze windows and one-off freezes (see `Orchestrator.setFreezes`; a namespace's need an `Orchestrator`). */
+  setFreezes(namespace: string, entity: string, freezes: FreezesInput | null): Promise<boolean>;
+  freezes(namespace: string, entity: string): Promise<Freezes>;
   /**
    * The writes made as `actor` (a person, a token's name): each event an
    * operator's control logs names it (`actor`), and so does the rollout it

@@ -32,11 +32,12 @@ const WRITES = [
   "promote",
   "approve",
   "rollbackTo",
+  "setFreezes",
   "orchestrate",
   "orchestrateColumns",
   "report",
 ];
-const READS = ["expectedState", "rolloutInfo", "targetCounts", "plan", "events", "history", "analysis"];
+const READS = ["expectedState", "rolloutInfo", "targetCounts", "plan", "events", "history", "analysis", "freezes"];
 /** Writes that step the entity, calling its hooks. */
 const STEPS = ["orchestrate", "orchestrateColumns", "report"];
 

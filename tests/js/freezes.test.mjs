@@ -114,3 +114,26 @@ test("bad freezes are refused with INVALID_ARGUMENT naming the field", () => {
   assert.deepEqual(engine.namespaces(), []);
   assert.throws(() => engine.stopTheLine("prod", ""), { code: "INVALID_ARGUMENT" });
 });
+
+test("Rollouts keeps an entity's freezes in its store: another process holds the rollout too", async () => {
+  const { Rollouts } = await import("orchestrator-engine/rollouts");
+  const { MemoryStore } = await import("orchestrator-engine/stores");
+  let now = Date.parse("2026-12-01T10:00:00Z");
+  const store = new MemoryStore();
+  const writer = new Rollouts({ store, now: () => now });
+  const reports = Array.from({ length: 4 }, (_, i) => ({ name: `h${i}`, version: "v1" }));
+  await writer.setTargetVersion("prod", "api", "v1");
+  await writer.orchestrate("prod", "api", reports);
+  const until = now + 3_600_000;
+  assert.equal(await writer.setFreezes("prod", "api", { freezes: [{ name: "release train", from: now, until }] }), true);
+  await writer.setTargetVersion("prod", "api", "v2");
+  now += 1000;
+  const other = new Rollouts({ store, now: () => now });
+  assert.deepEqual((await other.freezes("prod", "api")).freezes, [{ name: "release train", from: until - 3_600_000, until }]);
+  await other.orchestrate("prod", "api", reports);
+  const answer = await other.orchestrate("prod", "api", reports);
+  assert.ok(answer.every((t) => t.reason === "held_frozen"), JSON.stringify(answer));
+  now = until;
+  assert.ok((await writer.orchestrate("prod", "api", reports)).some((t) => t.version === "v2"));
+  await assert.rejects(writer.setFreezes("prod", null, {}), { code: "INVALID_ARGUMENT" });
+});
