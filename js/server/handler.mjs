@@ -290,6 +290,8 @@ export function createHandler({
       },
     ],
     ["POST", "/:ns/:entity/rollback", write("rollbackTo", versionFromGo)],
+    ["PUT", "/:ns/:entity/freezes", write("setFreezes", freezesBody)],
+    ["GET", "/:ns/:entity/freezes", async (c) => c.json(await rollouts.freezes(...names(c)))],
     ["GET", "/:ns/:entity/plan", async (c) => c.json(await rollouts.plan(...names(c)))],
     ["GET", "/:ns/:entity/history", async (c) => c.json(await rollouts.history(...names(c)))],
     ["GET", "/:ns/:entity/analysis", async (c) => c.json(await rollouts.analysis(...names(c)))],
@@ -474,6 +476,13 @@ function parse(text) {
 function optionsByName(body) {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw orchestratorError("INVALID_OPTIONS", "the options must be a JSON object, like the options of rolloutInfo");
+  }
+  return body;
+}
+
+function freezesBody(body) {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw orchestratorError("INVALID_ARGUMENT", 'the freezes must be a JSON object { "windows": [...], "freezes": [...] }');
   }
   return body;
 }

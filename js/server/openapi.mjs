@@ -111,6 +111,18 @@ const schemas = {
     ["kind", "version", "started", "phase", "message", "metrics"],
   ),
   Promote: object({ full: { type: "boolean" } }),
+  Freezes: object(
+    {
+      windows: array(
+        object(
+          { name: string, days: { oneOf: [string, array(string)] }, start: string, end: string, zone: string },
+          ["name", "days", "start", "end"],
+        ),
+      ),
+      freezes: array(object({ name: string, from: { oneOf: [integer, string] }, until: { oneOf: [integer, string] } }, ["name", "from", "until"])),
+    },
+    [],
+  ),
 };
 
 const json = (schema) => ({ content: { "application/json": { schema } } });
@@ -160,6 +172,8 @@ const ROUTES = [
   ["POST", "/:ns/:entity/approve", "approve the plan step waiting for approval", null, ref("Success")],
   ["POST", "/:ns/:entity/promote", "skip the current bake (or, with full, the rest of the plan)", ref("Promote"), ref("Success")],
   ["POST", "/:ns/:entity/rollback", "roll back to a version that was known good", ref("Version"), ref("Success")],
+  ["PUT", "/:ns/:entity/freezes", "set the entity's freeze windows and one-off freezes (replacing those set; {} removes them)", ref("Freezes"), ref("Success")],
+  ["GET", "/:ns/:entity/freezes", "the entity's freeze windows and one-off freezes", null, ref("Freezes")],
   ["GET", "/:ns/:entity/plan", "the plan's steps and where the rollout is", null, ref("Schedule")],
   ["GET", "/:ns/:entity/history", "the entity's rollouts", null, array(ref("Rollout"))],
   ["GET", "/:ns/:entity/analysis", "the entity's analysis runs, with each metric's measurements", null, array(ref("AnalysisRun"))],

@@ -602,6 +602,8 @@ test("the OpenAPI document describes every route, and every route answers as it 
     "POST /:ns/:entity/force": { version: "v1" },
     "POST /:ns/:entity/promote": { full: false },
     "POST /:ns/:entity/rollback": { version: "v1" },
+    // Over and done: the rest of the test steps the entity unfrozen.
+    "PUT /:ns/:entity/freezes": { freezes: [{ name: "past", from: "2020-01-01T00:00Z", until: "2020-01-02T00:00Z" }] },
   };
   const order = ["POST /:ns/:entity/options", "POST /:ns/:entity/version", "POST /:ns/:entity"];
   const sorted = [...order.map((k) => routes.find((r) => key(r) === k)), ...routes.filter((r) => !order.includes(key(r)))];
@@ -630,6 +632,10 @@ test("the OpenAPI document describes every route, and every route answers as it 
     covered.add(key([method, path]));
   }
   assert.equal(covered.size, routes.length, "every route was called");
+  assert.deepEqual((await call("GET", "/v1/orchestrate/prod/api/freezes")).body.freezes, [{ name: "past", from: Date.UTC(2020, 0, 1), until: Date.UTC(2020, 0, 2) }]);
+  const refused = await call("PUT", "/v1/orchestrate/prod/api/freezes", { windows: [{ name: "w", days: "someday", start: "09:00", end: "17:00" }] });
+  assert.equal(refused.status, 400);
+  assert.match(JSON.stringify(refused.body), /INVALID_ARGUMENT.*days|days.*INVALID_ARGUMENT/);
   // This package's options: the engine judges them, and a refused set changes nothing.
   const before = (await call("GET", "/v1/orchestrate/prod/api/info")).body.options;
   assert.equal(before.maxFailures, "10%");
