@@ -1,13 +1,18 @@
-//! Freezes from JS, as the package's JS has normalized them
+//! Freezes and the namespace's line: `Orchestrator`'s methods for them,
+//! and freezes read from JS as the package's JS has normalized them
 //! (js/freezes.mjs: days as a bit set, times of day in minutes, instants in
-//! ms). Read field by field rather than through serde, as analysis
-//! templates are.
+//! ms), field by field rather than through serde, as analysis templates
+//! are.
 
 use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::interop::describe;
+use super::interop::{describe, error_to_js, optional_string_arg, string_arg, to_js};
+use super::orchestrator::Orchestrator;
+use super::JsOptionalString;
+
+type JsResult<T> = Result<T, JsValue>;
 use crate::{Error, Freeze, FreezeWindow, Freezes, MAX_FREEZES};
 
 #[wasm_bindgen(module = "/js/boundary.js")]
@@ -85,4 +90,98 @@ pub(crate) fn freezes_from_js(value: &JsValue) -> Result<Freezes, Error> {
         });
     }
     Ok(Freezes { windows, freezes })
+}
+
+#[wasm_bindgen]
+impl Orchestrator {
+    /// Sets the freeze windows and one-off freezes of an entity, or of the
+    /// whole namespace when `entity` is `null` (replacing those set before;
+    /// `{}` removes them). While one holds, a step moves no target to the
+    /// version rolling out (they answer reason `"held_frozen"`) and starts
+    /// no plan step; judging, rollbacks and the watch window go on. Each
+    /// window has days (`["sat", "sun"]`, `"weekdays"`, `"daily"`), a start
+    /// and an end (`"22:00"`, `"06:00"`: an end not after the start
+    /// crosses midnight) and a time zone (an IANA name, `"UTC"`, or
+    /// `"+05:30"`); each freeze `from` and `until` (ms, a `Date` or an ISO
+    /// string). Returns whether they changed. Creates the entity if
+    /// needed.
+    ///
+    /// @example
+    /// ```js
+    /// engine.setFreezes("prod", null, {
+    ///   windows: [{ name: "weekend", days: ["sat", "sun"], start: "00:00", end: "24:00", zone: "Europe/Berlin" }],
+    ///   freezes: [{ name: "black friday", from: "2026-11-27T00:00Z", until: "2026-11-30T00:00Z" }],
+    /// });
+    /// ```
+    #[wasm_bindgen(js_name = setFreezes)]
+    pub fn set_freezes(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | null")] entity: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "FreezesInput")] freezes: JsValue,
+    ) -> JsResult<bool> {
+        let ns = string_arg("namespace", &namespace).map_err(error_to_js)?;
+        let entity = optional_string_arg("entity", Some(entity)).map_err(error_to_js)?;
+        let freezes = freezes_from_js(&freezes).map_err(error_to_js)?;
+        let now = self.now().map_err(error_to_js)?;
+        self.engine.set_freezes(&ns, entity.as_deref(), freezes, now).map_err(error_to_js)
+    }
+
+    /// The freezes of an entity, or of the namespace without `entity`.
+    ///
+    /// @example
+    /// ```js
+    /// const { windows, freezes } = engine.freezes("prod", "api");
+    /// ```
+    #[wasm_bindgen(unchecked_return_type = "Freezes")]
+    pub fn freezes(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | null")] entity: Option<JsOptionalString>,
+    ) -> JsResult<JsValue> {
+        let ns = string_arg("namespace", &namespace).map_err(error_to_js)?;
+        let entity = optional_string_arg("entity", entity.map(JsValue::from)).map_err(error_to_js)?;
+        let freezes = self.engine.freezes(&ns, entity.as_deref()).map_err(error_to_js)?;
+        to_js(freezes).map_err(error_to_js)
+    }
+
+    /// Stops the namespace's line: until `startTheLine`, no entity of it
+    /// moves a target to a version rolling out, whatever its windows say
+    /// (rollbacks and the watch go on). The actor set is recorded as who
+    /// stopped it. Returns `false` when it was stopped already.
+    ///
+    /// @example
+    /// ```js
+    /// engine.setActor("alice");
+    /// engine.stopTheLine("prod", "incident 4711: checkout errors");
+    /// ```
+    #[wasm_bindgen(js_name = stopTheLine)]
+    pub fn stop_the_line(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] reason: JsValue,
+    ) -> JsResult<bool> {
+        let ns = string_arg("namespace", &namespace).map_err(error_to_js)?;
+        let reason = string_arg("reason", &reason).map_err(error_to_js)?;
+        let now = self.now().map_err(error_to_js)?;
+        self.engine.stop_the_line(&ns, &reason, now).map_err(error_to_js)
+    }
+
+    /// Starts the namespace's line again; returns whether it was stopped.
+    #[wasm_bindgen(js_name = startTheLine)]
+    pub fn start_the_line(&mut self, #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue) -> JsResult<bool> {
+        let ns = string_arg("namespace", &namespace).map_err(error_to_js)?;
+        self.engine.start_the_line(&ns).map_err(error_to_js)
+    }
+
+    /// Why the namespace's line is stopped, since when and by whom; `null`
+    /// while it runs.
+    #[wasm_bindgen(js_name = lineStop, unchecked_return_type = "LineStop | null")]
+    pub fn line_stop(&self, #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue) -> JsResult<JsValue> {
+        let ns = string_arg("namespace", &namespace).map_err(error_to_js)?;
+        match self.engine.line_stop(&ns) {
+            Some(stop) => to_js(stop).map_err(error_to_js),
+            None => Ok(JsValue::NULL),
+        }
+    }
 }

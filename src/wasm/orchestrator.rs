@@ -5,7 +5,7 @@ use js_sys::{Function, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::boundary::{answer_columns_to_js, answer_to_js, answer_to_report, columns_from_js, reports_from_js};
-use super::freezes::{freezes_from_js, zone_offsets};
+use super::freezes::zone_offsets;
 use super::hooks::{JsMetricProvider, JsMonitoringController, JsTargetController};
 use super::interop::{
     byte_count_from_js, bytes_from_js, bytes_to_js, clock_from_js, error_to_js, events_options_from_js, optional_string_arg,
@@ -54,14 +54,14 @@ type JsResult<T> = Result<T, JsValue>;
 /// ```
 #[wasm_bindgen]
 pub struct Orchestrator {
-    engine: Engine,
+    pub(super) engine: Engine,
     clock: Option<Function>,
     /// The time the clock is held at (`__holdClock`), if it is.
     held: Option<Timestamp>,
 }
 
 impl Orchestrator {
-    fn now(&self) -> Result<Timestamp, Error> {
+    pub(super) fn now(&self) -> Result<Timestamp, Error> {
         if let Some(held) = self.held {
             return Ok(held);
         }
@@ -119,97 +119,6 @@ impl Orchestrator {
         let mut engine = Engine::new();
         engine.set_zone_offsets(Some(zone_offsets()));
         Ok(Orchestrator { engine, clock, held: None })
-    }
-
-    /// Sets the freeze windows and one-off freezes of an entity, or of the
-    /// whole namespace when `entity` is `null` (replacing those set before;
-    /// `{}` removes them). While one holds, a step moves no target to the
-    /// version rolling out (they answer reason `"held_frozen"`) and starts
-    /// no plan step; judging, rollbacks and the watch window go on. Each
-    /// window has days (`["sat", "sun"]`, `"weekdays"`, `"daily"`), a start
-    /// and an end (`"22:00"`, `"06:00"`: an end not after the start
-    /// crosses midnight) and a time zone (an IANA name, `"UTC"`, or
-    /// `"+05:30"`); each freeze `from` and `until` (ms, a `Date` or an ISO
-    /// string). Returns whether they changed. Creates the entity if
-    /// needed.
-    ///
-    /// @example
-    /// ```js
-    /// engine.setFreezes("prod", null, {
-    ///   windows: [{ name: "weekend", days: ["sat", "sun"], start: "00:00", end: "24:00", zone: "Europe/Berlin" }],
-    ///   freezes: [{ name: "black friday", from: "2026-11-27T00:00Z", until: "2026-11-30T00:00Z" }],
-    /// });
-    /// ```
-    #[wasm_bindgen(js_name = setFreezes)]
-    pub fn set_freezes(
-        &mut self,
-        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string | null")] entity: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "FreezesInput")] freezes: JsValue,
-    ) -> JsResult<bool> {
-        let ns = string_arg("namespace", &namespace).map_err(error_to_js)?;
-        let entity = optional_string_arg("entity", Some(entity)).map_err(error_to_js)?;
-        let freezes = freezes_from_js(&freezes).map_err(error_to_js)?;
-        let now = self.now().map_err(error_to_js)?;
-        self.engine.set_freezes(&ns, entity.as_deref(), freezes, now).map_err(error_to_js)
-    }
-
-    /// The freezes of an entity, or of the namespace without `entity`.
-    ///
-    /// @example
-    /// ```js
-    /// const { windows, freezes } = engine.freezes("prod", "api");
-    /// ```
-    #[wasm_bindgen(unchecked_return_type = "Freezes")]
-    pub fn freezes(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string | null")] entity: Option<JsOptionalString>,
-    ) -> JsResult<JsValue> {
-        let ns = string_arg("namespace", &namespace).map_err(error_to_js)?;
-        let entity = optional_string_arg("entity", entity.map(JsValue::from)).map_err(error_to_js)?;
-        let freezes = self.engine.freezes(&ns, entity.as_deref()).map_err(error_to_js)?;
-        to_js(freezes).map_err(error_to_js)
-    }
-
-    /// Stops the namespace's line: until `startTheLine`, no entity of it
-    /// moves a target to a version rolling out, whatever its windows say
-    /// (rollbacks and the watch go on). The actor set is recorded as who
-    /// stopped it. Returns `false` when it was stopped already.
-    ///
-    /// @example
-    /// ```js
-    /// engine.setActor("alice");
-    /// engine.stopTheLine("prod", "incident 4711: checkout errors");
-    /// ```
-    #[wasm_bindgen(js_name = stopTheLine)]
-    pub fn stop_the_line(
-        &mut self,
-        #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string")] reason: JsValue,
-    ) -> JsResult<bool> {
-        let ns = string_arg("namespace", &namespace).map_err(error_to_js)?;
-        let reason = string_arg("reason", &reason).map_err(error_to_js)?;
-        let now = self.now().map_err(error_to_js)?;
-        self.engine.stop_the_line(&ns, &reason, now).map_err(error_to_js)
-    }
-
-    /// Starts the namespace's line again; returns whether it was stopped.
-    #[wasm_bindgen(js_name = startTheLine)]
-    pub fn start_the_line(&mut self, #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue) -> JsResult<bool> {
-        let ns = string_arg("namespace", &namespace).map_err(error_to_js)?;
-        self.engine.start_the_line(&ns).map_err(error_to_js)
-    }
-
-    /// Why the namespace's line is stopped, since when and by whom; `null`
-    /// while it runs.
-    #[wasm_bindgen(js_name = lineStop, unchecked_return_type = "LineStop | null")]
-    pub fn line_stop(&self, #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue) -> JsResult<JsValue> {
-        let ns = string_arg("namespace", &namespace).map_err(error_to_js)?;
-        match self.engine.line_stop(&ns) {
-            Some(stop) => to_js(stop).map_err(error_to_js),
-            None => Ok(JsValue::NULL),
-        }
     }
 
     /// Sets how an entity rolls out; with no options, restores the
