@@ -508,7 +508,9 @@ impl Engine {
     /// entity's controller of `kind` again after a restore (the JS
     /// package: the URLs of the Go engine's HTTP controllers). Unlike the
     /// hooks it is the entity's state: in its snapshots and deltas. At most
-    /// [`MAX_CONTROLLER_SETTINGS`](crate::MAX_CONTROLLER_SETTINGS) bytes.
+    /// [`MAX_CONTROLLER_SETTINGS`](crate::MAX_CONTROLLER_SETTINGS) bytes
+    /// ([`MAX_NOTIFICATION_SETTINGS`](crate::MAX_NOTIFICATION_SETTINGS) for
+    /// [`ControllerKind::Notifications`]).
     pub fn set_controller_settings(
         &mut self,
         namespace: &str,
@@ -516,8 +518,9 @@ impl Engine {
         kind: ControllerKind,
         settings: Option<&str>,
     ) -> Result<(), Error> {
-        if let Some(reason) = settings.and_then(ControllerSettings::refuse) {
-            return Err(Error::InvalidArgument { what: "controller settings".into(), reason });
+        if let Some(reason) = settings.and_then(|s| ControllerSettings::refuse(kind, s)) {
+            let what = if kind == ControllerKind::Notifications { "notification settings" } else { "controller settings" };
+            return Err(Error::InvalidArgument { what: what.into(), reason });
         }
         *self.entity_or_create(namespace, entity)?.controllers.slot(kind) = settings.map(Box::from);
         Ok(())

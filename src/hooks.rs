@@ -128,10 +128,19 @@ pub enum ControllerKind {
     Target,
     /// The whole-system check ([`MonitoringController`]).
     Monitoring,
+    /// Not a controller the core calls: what a binding keeps to notify
+    /// people of the entity's events (the JS package: its subscriptions,
+    /// their delivery log, and the events not yet delivered), so that any
+    /// process holding the entity delivers them, and only one does.
+    Notifications,
 }
 
 /// The most bytes of settings an entity keeps per controller.
 pub const MAX_CONTROLLER_SETTINGS: usize = 16 * 1024;
+
+/// The most bytes of notification settings an entity keeps (subscriptions,
+/// their delivery logs and the events waiting to be delivered).
+pub const MAX_NOTIFICATION_SETTINGS: usize = 64 * 1024;
 
 /// What a binding keeps of an entity's controllers so that it can build
 /// them again wherever the entity is restored: the JS package keeps the
@@ -142,6 +151,7 @@ pub const MAX_CONTROLLER_SETTINGS: usize = 16 * 1024;
 pub(crate) struct ControllerSettings {
     pub(crate) target: Option<Box<str>>,
     pub(crate) monitoring: Option<Box<str>>,
+    pub(crate) notifications: Option<Box<str>>,
 }
 
 impl ControllerSettings {
@@ -149,6 +159,7 @@ impl ControllerSettings {
         match kind {
             ControllerKind::Target => self.target.as_deref(),
             ControllerKind::Monitoring => self.monitoring.as_deref(),
+            ControllerKind::Notifications => self.notifications.as_deref(),
         }
     }
 
@@ -156,16 +167,20 @@ impl ControllerSettings {
         match kind {
             ControllerKind::Target => &mut self.target,
             ControllerKind::Monitoring => &mut self.monitoring,
+            ControllerKind::Notifications => &mut self.notifications,
         }
     }
 
-    /// Why `settings` cannot be kept, if it cannot.
-    pub(crate) fn refuse(settings: &str) -> Option<String> {
+    /// Why `settings` cannot be kept as the entity's of `kind`, if it cannot.
+    pub(crate) fn refuse(kind: ControllerKind, settings: &str) -> Option<String> {
         if settings.is_empty() {
             return Some("are empty (pass none to remove them)".into());
         }
-        (settings.len() > MAX_CONTROLLER_SETTINGS)
-            .then(|| format!("are {} bytes, more than the {MAX_CONTROLLER_SETTINGS} an entity keeps per controller", settings.len()))
+        let (most, what) = match kind {
+            ControllerKind::Notifications => (MAX_NOTIFICATION_SETTINGS, "for its notifications"),
+            _ => (MAX_CONTROLLER_SETTINGS, "per controller"),
+        };
+        (settings.len() > most).then(|| format!("are {} bytes, more than the {most} an entity keeps {what}", settings.len()))
     }
 }
 

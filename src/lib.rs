@@ -54,7 +54,9 @@ pub use answer::{AlignedRows, Answer, AnswerRow, MessageKey, VersionKey};
 pub use engine::{Engine, IDEMPOTENCY_KEYS, MAX_KEPT_ANSWER, MAX_NAME_BYTES};
 pub use error::{report_entry, Error, ErrorCode, HookError};
 pub use freeze::{Freeze, FreezeWindow, Freezes, LineStop, ZoneOffsets, MAX_FREEZES, MAX_FREEZE_TEXT};
-pub use hooks::{ControllerKind, HookContext, MonitoringController, TargetController, TargetView, MAX_CONTROLLER_SETTINGS};
+pub use hooks::{
+    ControllerKind, HookContext, MonitoringController, TargetController, TargetView, MAX_CONTROLLER_SETTINGS, MAX_NOTIFICATION_SETTINGS,
+};
 pub use log::{Event, EventKind, Outcome, Rollout, HISTORY_LIMIT};
 pub use model::{
     AlignedAnswer, Amount, ExpectedState, PlanStep, ReportRef, Reported, RolloutInfo, RolloutOptions, RolloutPhase, TargetId, TargetReport,

@@ -33,6 +33,9 @@ const GOLDEN_AFTER_DELTA_V7: &str = "tests/fixtures/entity-v9-after-delta-v7.bin
 const GOLDEN_ENTITY_V10: &str = "tests/fixtures/entity-v10.bin";
 const GOLDEN_DELTA_V8: &str = "tests/fixtures/delta-v8.bin";
 const GOLDEN_AFTER_DELTA_V8: &str = "tests/fixtures/entity-v10-after-delta-v8.bin";
+const GOLDEN_ENTITY_V11: &str = "tests/fixtures/entity-v11.bin";
+const GOLDEN_DELTA_V9: &str = "tests/fixtures/delta-v9.bin";
+const GOLDEN_AFTER_DELTA_V9: &str = "tests/fixtures/entity-v11-after-delta-v9.bin";
 
 /// A fleet of `n` on v1, v2 set: a rollout under way.
 fn rolling(n: usize) -> Sim {
@@ -520,7 +523,7 @@ fn the_golden_v8_delta_applies_to_the_golden_v10_entity() {
     let freeze = Freeze { name: "change freeze".into(), from: T0 + 3700 * SEC, until: T0 + 7300 * SEC };
     let freezes = Freezes { windows: vec![], freezes: vec![freeze] };
     let set = freezes.clone();
-    let follower = check_golden_delta(GOLDEN_ENTITY_V10, GOLDEN_DELTA_V8, GOLDEN_AFTER_DELTA_V8, "", move |engine| {
+    let follower = check_golden_delta(GOLDEN_ENTITY_V10, GOLDEN_DELTA_V8, GOLDEN_AFTER_DELTA_V8, "_V8", move |engine| {
         let now = T0 + 3700 * SEC;
         assert!(engine.set_freezes("edge", Some("canary"), set, now).unwrap());
         engine.set_target_version("edge", "canary", "c3", now).unwrap();
@@ -529,7 +532,6 @@ fn the_golden_v8_delta_applies_to_the_golden_v10_entity() {
     });
     let delta = std::fs::read(GOLDEN_DELTA_V8).unwrap();
     assert_eq!(u16::from_le_bytes([delta[8], delta[9]]), 8);
-    assert_eq!(DELTA_FORMAT_VERSION, 8);
     assert_eq!(follower.freezes("edge", Some("canary")).unwrap(), &freezes);
     let info = follower.rollout_info("edge", "canary").unwrap();
     assert_eq!(info.rolling_version, "c3");
@@ -538,6 +540,32 @@ fn the_golden_v8_delta_applies_to_the_golden_v10_entity() {
     assert_eq!(events.iter().filter(|e| e.kind == EventKind::Frozen).count(), 1, "{events:?}");
     let answer = follower.expected_state("edge", "canary", None).unwrap();
     assert!(answer.iter().any(|t| t.reason == TargetState::HeldFrozen), "{answer:?}");
+}
+
+/// Format 9 carries the entity's notification settings: here they change
+/// beside a step, and a delta from before format 9 keeps them.
+#[test]
+fn the_golden_v9_delta_applies_to_the_golden_v11_entity() {
+    let settings = r#"{"subscriptions":[],"cursor":40}"#;
+    let follower = check_golden_delta(GOLDEN_ENTITY_V11, GOLDEN_DELTA_V9, GOLDEN_AFTER_DELTA_V9, "", move |engine| {
+        let now = T0 + 3700 * SEC;
+        engine.set_target_version("edge", "canary", "c3", now).unwrap();
+        engine.orchestrate("edge", "canary", &[], now).unwrap();
+        engine.set_controller_settings("edge", "canary", ControllerKind::Notifications, Some(settings)).unwrap();
+        engine.orchestrate("edge", "canary", &[], now + 1000).unwrap();
+    });
+    let delta = std::fs::read(GOLDEN_DELTA_V9).unwrap();
+    assert_eq!(u16::from_le_bytes([delta[8], delta[9]]), 9);
+    assert_eq!(DELTA_FORMAT_VERSION, 9);
+    assert_eq!(follower.controller_settings("edge", "canary", ControllerKind::Notifications).unwrap(), Some(settings));
+    assert_eq!(follower.rollout_info("edge", "canary").unwrap().rolling_version, "c3");
+    // A format 8 delta (no notification settings) applied to an entity
+    // that has some keeps them.
+    let mut older = Engine::new();
+    older.restore_entity(&std::fs::read(GOLDEN_ENTITY_V10).unwrap()).unwrap();
+    older.set_controller_settings("edge", "canary", ControllerKind::Notifications, Some(settings)).unwrap();
+    older.apply_entity_delta(&std::fs::read(GOLDEN_DELTA_V8).unwrap()).unwrap();
+    assert_eq!(older.controller_settings("edge", "canary", ControllerKind::Notifications).unwrap(), Some(settings));
 }
 
 /// A fleet reported in parts (a part a step): each delta writes what the

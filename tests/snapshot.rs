@@ -14,17 +14,23 @@ use orchestrator_engine::{
 };
 
 #[test]
-fn the_golden_v10_snapshot_restores_and_re_encodes_byte_for_byte() {
+fn the_golden_v11_snapshot_restores_and_re_encodes_byte_for_byte() {
     if std::env::var_os("REGENERATE_GOLDEN").is_some() {
-        std::fs::write(GOLDEN_V10, golden_v10_engine().snapshot()).unwrap();
+        std::fs::write(GOLDEN_V11, golden_v11_engine().snapshot()).unwrap();
     }
-    let bytes = std::fs::read(GOLDEN_V10).expect("the golden snapshot is committed");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 10);
-    assert_eq!(SNAPSHOT_FORMAT_VERSION, 10);
+    let bytes = std::fs::read(GOLDEN_V11).expect("the golden snapshot is committed");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 11);
+    assert_eq!(SNAPSHOT_FORMAT_VERSION, 11);
     let engine = Engine::restore(&bytes).unwrap();
     // Canonical: the same state gives the same bytes, built or restored.
     assert_eq!(engine.snapshot(), bytes);
-    assert_eq!(golden_v10_engine().snapshot(), bytes);
+    assert_eq!(golden_v11_engine().snapshot(), bytes);
+    // Format 11's notification settings came back, where they were and
+    // nowhere else.
+    let notifications = |ns, e| engine.controller_settings(ns, e, ControllerKind::Notifications).unwrap();
+    assert_eq!(notifications("edge", "canary"), Some(GOLDEN_NOTIFICATIONS));
+    assert_eq!(notifications("hold", "frozen"), Some(r#"{"subscriptions":[]}"#));
+    assert_eq!(notifications("edge", "watched"), None);
     // Format 10's freezes came back: the namespace without an entity with
     // its stopped line and window, the frozen entity's own and its
     // namespace's, and why the entity is held, which it goes on saying.
@@ -76,6 +82,21 @@ fn the_golden_v10_snapshot_restores_and_re_encodes_byte_for_byte() {
         assert_eq!(a, original.orchestrate(ns, e, &[], now).unwrap());
     }
     assert_eq!(restored.snapshot_entity(ns, e).unwrap(), original.snapshot_entity(ns, e).unwrap());
+}
+
+/// Format 10 (written before notifications) restores to the same state,
+/// and writes it as the current format.
+#[test]
+fn the_golden_v10_snapshot_restores_to_the_same_state() {
+    let bytes = std::fs::read(GOLDEN_V10).expect("the golden snapshot is committed");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 10);
+    let engine = Engine::restore(&bytes).unwrap();
+    assert_eq!(engine.snapshot(), golden_v10_engine().snapshot());
+    assert_eq!(engine.controller_settings("edge", "canary", ControllerKind::Notifications).unwrap(), None);
+    let entity = std::fs::read(GOLDEN_ENTITY_V10).unwrap();
+    let mut alone = Engine::new();
+    alone.restore_entity(&entity).unwrap();
+    assert_eq!(alone.snapshot_entity("edge", "canary").unwrap(), golden_v10_engine().snapshot_entity("edge", "canary").unwrap());
 }
 
 /// Format 9 (written before freezes) restores to the same state, and
@@ -361,11 +382,11 @@ fn the_golden_v8_entity_snapshot_restores_to_the_same_entity() {
 #[test]
 fn the_golden_entity_snapshot_restores_alone_and_re_encodes_byte_for_byte() {
     if std::env::var_os("REGENERATE_GOLDEN").is_some() {
-        std::fs::write(GOLDEN_ENTITY_V10, golden_v10_engine().snapshot_entity("edge", "canary").unwrap()).unwrap();
+        std::fs::write(GOLDEN_ENTITY_V11, golden_v11_engine().snapshot_entity("edge", "canary").unwrap()).unwrap();
     }
-    let bytes = std::fs::read(GOLDEN_ENTITY_V10).expect("the golden entity snapshot is committed");
-    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 10);
-    let whole = Engine::restore(&std::fs::read(GOLDEN_V10).unwrap()).unwrap();
+    let bytes = std::fs::read(GOLDEN_ENTITY_V11).expect("the golden entity snapshot is committed");
+    assert_eq!(u16::from_le_bytes([bytes[8], bytes[9]]), 11);
+    let whole = Engine::restore(&std::fs::read(GOLDEN_V11).unwrap()).unwrap();
     let mut engine = Engine::new();
     assert_eq!(engine.restore_entity(&bytes).unwrap(), ("edge".to_owned(), "canary".to_owned()));
     assert_eq!(engine.namespaces(), ["edge"]);
@@ -376,6 +397,7 @@ fn the_golden_entity_snapshot_restores_alone_and_re_encodes_byte_for_byte() {
     // Canonical, and the same bytes as the entity taken from the whole.
     assert_eq!(engine.snapshot_entity("edge", "canary").unwrap(), bytes);
     assert_eq!(whole.snapshot_entity("edge", "canary").unwrap(), bytes);
+    assert_eq!(engine.controller_settings("edge", "canary", ControllerKind::Notifications).unwrap(), Some(GOLDEN_NOTIFICATIONS));
     // It goes on exactly as the canary of the whole engine does.
     let (mut alone, mut within) = (resumed_canary(engine), resumed_canary(whole));
     for _ in 0..40 {
@@ -403,7 +425,7 @@ fn a_whole_snapshot_splits_into_entities_and_joins_back_to_the_same_bytes() {
         ("staging", "worker"),
     ];
     assert_eq!(names, expected);
-    assert_eq!(parts[0].2, std::fs::read(GOLDEN_ENTITY_V10).unwrap());
+    assert_eq!(parts[0].2, golden_v9_engine().snapshot_entity("edge", "canary").unwrap());
     // In any order.
     assert_eq!(Engine::join_snapshots(parts.iter().rev().map(|(_, _, b)| b.as_slice())).unwrap(), golden);
     let twice = Engine::join_snapshots([parts[1].2.as_slice(), parts[2].2.as_slice(), parts[1].2.as_slice()]).unwrap_err();
@@ -417,7 +439,7 @@ fn a_whole_snapshot_splits_into_entities_and_joins_back_to_the_same_bytes() {
     let none = engine.restore_entity(&Engine::new().snapshot()).unwrap_err();
     assert!(none.to_string().contains("no entity"), "{none}");
     // A namespace with no entity (no engine holds one; found by fuzzing).
-    let empty_namespace = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &[1, 1, b'p', 0, 0, 0, 0, 0, 0, 0]));
+    let empty_namespace = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &[1, 1, b'p', 0, 0, 0, 0, 0, 0, 0, 0]));
     assert!(empty_namespace.contains("namespace \"p\" has no entity"), "{empty_namespace}");
     assert!(engine.namespaces().is_empty(), "nothing restored");
 }
@@ -622,7 +644,8 @@ fn a_restored_engine_goes_on_exactly_as_the_original() {
 fn an_empty_engine_round_trips() {
     let bytes = Engine::new().snapshot();
     // The header, no namespace, no controller settings, no surge, no
-    // analysis, no actor, no freezes, no namespace settings.
-    assert_eq!(bytes.len(), 27);
+    // analysis, no actor, no freezes, no namespace settings, no
+    // notifications.
+    assert_eq!(bytes.len(), 28);
     assert!(Engine::restore(&bytes).unwrap().namespaces().is_empty());
 }

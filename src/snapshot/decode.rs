@@ -146,7 +146,7 @@ fn check_actor(by: &str) -> Result<(), String> {
 }
 
 pub(super) fn decode_controllers(target: Option<String>, monitoring: Option<String>) -> ControllerSettings {
-    ControllerSettings { target: target.map(Box::from), monitoring: monitoring.map(Box::from) }
+    ControllerSettings { target: target.map(Box::from), monitoring: monitoring.map(Box::from), notifications: None }
 }
 
 pub(super) fn parse<'a, E: Deserialize<'a>>(body: &'a [u8]) -> Result<Body<E>, Error> {

@@ -16,8 +16,9 @@
 
 use super::{
     decode_analysis, decode_controllers, decode_extra, decode_freezes, decode_revisions, decode_v4, decode_v9, encode_analysis,
-    encode_controllers, encode_entity, encode_extra, encode_freezes, encode_one, encode_revisions, end, envelope_around, open, parse_all,
-    take, Blocks, ControllersV5, DeltaV1, EntityV4, EntityV9, ExtraV10, ExtraV6, ExtraV7, ExtraV8, Part, RowsIn, RowsOut,
+    encode_controllers, encode_entity, encode_extra, encode_freezes, encode_notifications, encode_one, encode_revisions, end,
+    envelope_around, open, parse_all, take, Blocks, ControllersV5, DeltaV1, EntityV4, EntityV9, ExtraV10, ExtraV6, ExtraV7, ExtraV8, Part,
+    RowsIn, RowsOut,
 };
 use crate::bits::Bits;
 use crate::engine::Engine;
@@ -37,8 +38,10 @@ const MAGIC: &[u8; 8] = b"ORCHDLTA";
 /// format 9 (targets in rows); format 7 is format 6 followed by which
 /// targets were seen at the delta's time ([`seen_runs`]: up to format 6,
 /// every target the delta does not write was); format 8 is format 7
-/// followed by the entity's freezes (snapshot format 10's).
-pub const DELTA_FORMAT_VERSION: u16 = 8;
+/// followed by the entity's freezes (snapshot format 10's); format 9 is
+/// format 8 followed by the entity's notification settings (snapshot
+/// format 11's).
+pub const DELTA_FORMAT_VERSION: u16 = 9;
 
 /// The next state's name: the previous one's with a checksum mixed in
 /// (SplitMix64's finaliser, the same in every process).
@@ -104,7 +107,16 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity, mos
     let runs_len = runs.len().saturating_mul(3);
     let size = delta.part.targets.size().saturating_add(delta.part.control.events.events.len().saturating_mul(16)).saturating_add(1024);
     let controllers = encode_controllers(entity);
-    let mut whole = (delta, &controllers[..], encode_extra(entity), encode_analysis(entity), revisions, runs, encode_freezes(entity));
+    let mut whole = (
+        delta,
+        &controllers[..],
+        encode_extra(entity),
+        encode_analysis(entity),
+        revisions,
+        runs,
+        encode_freezes(entity),
+        encode_notifications(entity),
+    );
     let bytes = envelope_around(MAGIC, DELTA_FORMAT_VERSION, &mut whole, delta_rows, size.saturating_add(runs_len));
     if bytes.len() > most {
         entity.journal = None;
@@ -115,7 +127,8 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity, mos
 }
 
 /// The rows of a delta's entity, which its envelope is written around.
-fn delta_rows<'w, A, B, C, D, E, F>(whole: &'w mut (DeltaV1<EntityV9<RowsOut<'_>>>, A, B, C, D, E, F)) -> Option<&'w mut Blocks> {
+#[allow(clippy::type_complexity)]
+fn delta_rows<'w, A, B, C, D, E, F, G>(whole: &'w mut (DeltaV1<EntityV9<RowsOut<'_>>>, A, B, C, D, E, F, G)) -> Option<&'w mut Blocks> {
     Some(whole.0.part.targets.rows_mut())
 }
 
@@ -157,6 +170,7 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
         }
     };
     type Trailer = (ControllersV5, ExtraV6, ExtraV7, ExtraV8, Option<Vec<u64>>, ExtraV10);
+    let mut notifications = None;
     let (controllers, extra, analysis, revisions, runs, freezes): Trailer = match format {
         1 => end(rest, (vec![None, None], ExtraV6::default(), ExtraV7::default(), ExtraV8::default(), None, ExtraV10::default()))?,
         2 => (parse_all(rest)?, ExtraV6::default(), ExtraV7::default(), ExtraV8::default(), None, ExtraV10::default()),
@@ -176,8 +190,13 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
             let (controllers, extra, analysis, revisions, runs) = parse_all(rest)?;
             (controllers, extra, analysis, revisions, Some(runs), ExtraV10::default())
         }
-        _ => {
+        8 => {
             let (controllers, extra, analysis, revisions, runs, freezes) = parse_all(rest)?;
+            (controllers, extra, analysis, revisions, Some(runs), freezes)
+        }
+        _ => {
+            let (controllers, extra, analysis, revisions, runs, freezes, notify): (_, _, _, _, _, _, Option<String>) = parse_all(rest)?;
+            notifications = Some(notify);
             (controllers, extra, analysis, revisions, Some(runs), freezes)
         }
     };
@@ -199,6 +218,12 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     let invalid = |e: String| Error::snapshot(format!("delta of {at}: {e}"));
     let mut changed = part.decode().map_err(invalid)?;
     changed.controllers = decode_controllers(target, monitoring);
+    // A delta from before format 9 (an engine from before notifications)
+    // keeps the entity's.
+    changed.controllers.notifications = match notifications {
+        Some(notify) => notify.map(Box::from),
+        None => entity.controllers.notifications.clone(),
+    };
     let leaves = check(entity, &changed, &left, count, first_kept).map_err(invalid)?;
     if let Some(runs) = &runs {
         let covered = runs.iter().try_fold(0u64, |n, &run| n.checked_add(run));

@@ -64,6 +64,11 @@ pub(super) fn encode_controllers(entity: &Entity) -> [Option<&str>; 2] {
     [entity.controllers.target.as_deref(), entity.controllers.monitoring.as_deref()]
 }
 
+/// Format 11's (and delta format 9's) part of an entity.
+pub(super) fn encode_notifications(entity: &Entity) -> Option<&str> {
+    entity.controllers.notifications.as_deref()
+}
+
 /// Builds a table of strings in order of first use. Neighbouring targets
 /// mostly share their message, and versions are few: the last string, and
 /// each version's index by symbol, are remembered, so most rows hash

@@ -40,7 +40,9 @@
 //! the operators' actions). Format 10 adds each entity's freeze windows
 //! and one-off freezes, and after them the namespaces' own (with a stopped
 //! line): a namespace may then have settings and no entity, and is left
-//! out of the body, which holds only namespaces with entities.
+//! out of the body, which holds only namespaces with entities. Format 11
+//! adds, after the namespaces' settings, each entity's notification
+//! settings (a binding's, kept as its controller settings are).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -73,7 +75,7 @@ pub use delta::DELTA_FORMAT_VERSION;
 pub(crate) use delta::{apply_delta, checkpoint, encode_delta};
 
 /// The format version this engine writes.
-pub const SNAPSHOT_FORMAT_VERSION: u16 = 10;
+pub const SNAPSHOT_FORMAT_VERSION: u16 = 11;
 
 const MAGIC: &[u8; 8] = b"ORCHSNAP";
 const HEADER_LEN: usize = 20;
@@ -102,7 +104,8 @@ pub(crate) fn encode(engine: &Engine) -> Blocks {
         .filter(|(_, ns)| !ns.freezes.is_empty() || ns.stopped.is_some())
         .map(|(name, ns)| NamespaceV10 { name: name.clone(), freezes: ns.freezes.clone(), stopped: ns.stopped.clone() })
         .collect();
-    seal(body, &controllers, &extras, &analyses, &revisions, (&freezes, &settings))
+    let notifications: Vec<Option<&str>> = entities().map(encode_notifications).collect();
+    seal(body, &controllers, &extras, &analyses, &revisions, (&freezes, &settings), &notifications)
 }
 
 /// One entity's snapshot: the snapshot of an engine that holds only it, so
@@ -118,6 +121,7 @@ pub(crate) fn encode_one(namespace: &str, name: &str, entity: &Entity) -> Blocks
         std::slice::from_ref(extras.1),
         std::slice::from_ref(extras.2),
         (&[encode_freezes(entity)], &[]),
+        &[encode_notifications(entity)],
     )
 }
 
@@ -143,7 +147,8 @@ pub(crate) fn decode_one(bytes: &[u8]) -> Result<(String, String, Entity), Error
 
 /// The envelope around a body in the current format: format 9's body, then
 /// the controller settings of each of its entities, then each one's format
-/// 6, 7, 8 and 10 state, in order, then the namespaces' settings.
+/// 6, 7, 8 and 10 state, in order, then the namespaces' settings, then
+/// each entity's notification settings.
 #[inline(never)]
 fn seal(
     body: Body<EntityV9<RowsOut<'_>>>,
@@ -152,17 +157,19 @@ fn seal(
     analyses: &[ExtraV7Out<'_>],
     revisions: &[ExtraV8<&str>],
     freezes: (&[ExtraV10], &[NamespaceV10]),
+    notifications: &[Option<&str>],
 ) -> Blocks {
     // The rows, and about 16 bytes an event.
     let entities = body.namespaces.iter().flat_map(|ns| &ns.entities);
     let size = entities.map(|e| e.targets.size().saturating_add(e.control.events.events.len().saturating_mul(16))).sum::<usize>();
-    let mut whole = (body, controllers, extras, analyses, revisions, freezes.0, freezes.1);
+    let mut whole = (body, controllers, extras, analyses, revisions, freezes.0, freezes.1, notifications);
     envelope_around(MAGIC, SNAPSHOT_FORMAT_VERSION, &mut whole, rows_of_one, size.saturating_add(1024))
 }
 
 /// The rows of a snapshot's one entity (a checkpoint's), which its
 /// envelope is written around; none when it holds several.
-fn rows_of_one<'w, A, B, C, D, E, F>(whole: &'w mut (Body<EntityV9<RowsOut<'_>>>, A, B, C, D, E, F)) -> Option<&'w mut Blocks> {
+#[allow(clippy::type_complexity)]
+fn rows_of_one<'w, A, B, C, D, E, F, G>(whole: &'w mut (Body<EntityV9<RowsOut<'_>>>, A, B, C, D, E, F, G)) -> Option<&'w mut Blocks> {
     match whole.0.namespaces.as_mut_slice() {
         [ns] => match ns.entities.as_mut_slice() {
             [entity] => Some(entity.targets.rows_mut()),
@@ -217,7 +224,8 @@ fn decode_trailed<'a, E: Named + Deserialize<'a>>(
 /// What follows the entities of a body of format 4 or later, for each
 /// entity in the body's order: from format 5 its controller settings; from
 /// format 6 its surge; from 7 its analysis; from 8 its actors and tallies;
-/// from 10 its freezes. Then, from format 10, the namespaces' settings.
+/// from 10 its freezes. Then, from format 10, the namespaces' settings;
+/// from 11, each entity's notification settings.
 struct Trailer {
     version: u16,
     settings: std::vec::IntoIter<Option<String>>,
@@ -226,6 +234,7 @@ struct Trailer {
     revisions: std::vec::IntoIter<ExtraV8>,
     freezes: std::vec::IntoIter<ExtraV10>,
     namespaces: Vec<NamespaceV10>,
+    notifications: std::vec::IntoIter<Option<String>>,
 }
 
 impl Trailer {
@@ -243,12 +252,16 @@ impl Trailer {
                 (settings, extras, analyses, Vec::new())
             }
             8 | 9 => parse_all(trailer)?,
-            _ => {
+            10 => {
                 let (settings, extras, analyses, revisions, freezes, namespaces) = parse_all(trailer)?;
-                return Trailer::counted(version, entities, (settings, extras, analyses, revisions), freezes, namespaces);
+                return Trailer::counted(version, entities, (settings, extras, analyses, revisions), (freezes, namespaces), Vec::new());
+            }
+            _ => {
+                let (settings, extras, analyses, revisions, freezes, namespaces, notifications) = parse_all(trailer)?;
+                return Trailer::counted(version, entities, (settings, extras, analyses, revisions), (freezes, namespaces), notifications);
             }
         };
-        Trailer::counted(version, entities, (settings, extras, analyses, revisions), Vec::new(), Vec::new())
+        Trailer::counted(version, entities, (settings, extras, analyses, revisions), (Vec::new(), Vec::new()), Vec::new())
     }
 
     /// The trailer, once each entity has its part of it.
@@ -256,8 +269,8 @@ impl Trailer {
         version: u16,
         entities: usize,
         (settings, extras, analyses, revisions): (ControllersV5, Vec<ExtraV6>, Vec<ExtraV7>, Vec<ExtraV8>),
-        freezes: Vec<ExtraV10>,
-        namespaces: Vec<NamespaceV10>,
+        (freezes, namespaces): (Vec<ExtraV10>, Vec<NamespaceV10>),
+        notifications: Vec<Option<String>>,
     ) -> Result<Trailer, Error> {
         let expected = if version == 4 { 0 } else { entities.saturating_mul(2) };
         if settings.len() != expected {
@@ -275,6 +288,9 @@ impl Trailer {
         if version >= 10 && freezes.len() != entities {
             return Err(Error::snapshot(format!("format 10 state of {} entities for {entities}", freezes.len())));
         }
+        if version >= 11 && notifications.len() != entities {
+            return Err(Error::snapshot(format!("notification settings of {} entities for {entities}", notifications.len())));
+        }
         Ok(Trailer {
             version,
             settings: settings.into_iter(),
@@ -283,6 +299,7 @@ impl Trailer {
             revisions: revisions.into_iter(),
             freezes: freezes.into_iter(),
             namespaces,
+            notifications: notifications.into_iter(),
         })
     }
 
@@ -297,6 +314,7 @@ impl Trailer {
         decode_analysis(&mut entity, self.analyses.next().unwrap_or_default())?;
         decode_revisions(&mut entity, self.revisions.next().unwrap_or_default(), self.version)?;
         decode_freezes(&mut entity, self.freezes.next().unwrap_or_default())?;
+        entity.controllers.notifications = self.notifications.next().flatten().map(Box::from);
         Ok(entity)
     }
 }

@@ -658,6 +658,29 @@ impl Orchestrator {
         self.engine.controller_settings(&namespace, &entity, kind(monitoring)).ok().flatten().map(str::to_owned)
     }
 
+    /// For the package's notifications (js/notify/): what the entity keeps
+    /// of them (its subscriptions, their delivery log, the events waiting),
+    /// or `undefined`.
+    #[wasm_bindgen(js_name = __notificationSettings, skip_typescript)]
+    pub fn notification_settings(&self, namespace: String, entity: String) -> Option<String> {
+        self.engine.controller_settings(&namespace, &entity, ControllerKind::Notifications).ok().flatten().map(str::to_owned)
+    }
+
+    /// Sets (or with `null` forgets) what the entity keeps of its
+    /// notifications; answers whether that changed them. Makes the entity
+    /// when it is not there yet, as a controller does.
+    #[wasm_bindgen(js_name = __setNotificationSettings, skip_typescript)]
+    pub fn set_notification_settings(&mut self, namespace: String, entity: String, settings: Option<String>) -> JsResult<bool> {
+        let before = self.engine.controller_settings(&namespace, &entity, ControllerKind::Notifications).ok().flatten();
+        if before == settings.as_deref() {
+            return Ok(false);
+        }
+        self.engine
+            .set_controller_settings(&namespace, &entity, ControllerKind::Notifications, settings.as_deref())
+            .map_err(error_to_js)?;
+        Ok(true)
+    }
+
     /// For `Rollouts` (js/rollouts/rollouts.mjs): the answer kept for the
     /// request applied to the entity with idempotency `key` ("" when it was
     /// too large to keep), or `undefined`.

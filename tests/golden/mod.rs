@@ -28,6 +28,8 @@ pub const GOLDEN_V9: &str = "tests/fixtures/snapshot-v9.bin";
 pub const GOLDEN_ENTITY_V9: &str = "tests/fixtures/entity-v9.bin";
 pub const GOLDEN_V10: &str = "tests/fixtures/snapshot-v10.bin";
 pub const GOLDEN_ENTITY_V10: &str = "tests/fixtures/entity-v10.bin";
+pub const GOLDEN_V11: &str = "tests/fixtures/snapshot-v11.bin";
+pub const GOLDEN_ENTITY_V11: &str = "tests/fixtures/entity-v11.bin";
 
 struct RejectHost3;
 impl TargetController for RejectHost3 {
@@ -337,6 +339,19 @@ pub fn golden_v10_engine() -> Engine {
     engine
 }
 
+/// What the canary of [`golden_v11_engine`] keeps of its notifications.
+pub const GOLDEN_NOTIFICATIONS: &str =
+    r#"{"subscriptions":[{"name":"chat","url":"https://hooks.example/T0/B0/x","format":"slack","kinds":["version_bad"]}],"cursor":12}"#;
+
+/// The golden v10 engine plus format 11's state: notification settings on
+/// the canary and on the frozen entity.
+pub fn golden_v11_engine() -> Engine {
+    let mut engine = golden_v10_engine();
+    engine.set_controller_settings("edge", "canary", ControllerKind::Notifications, Some(GOLDEN_NOTIFICATIONS)).unwrap();
+    engine.set_controller_settings("hold", "frozen", ControllerKind::Notifications, Some(r#"{"subscriptions":[]}"#)).unwrap();
+    engine
+}
+
 /// The body of `bytes`, a snapshot of `engine` restored from a format
 /// before 8, without its format 8 state (empty for such an engine: no
 /// actor, and every rollout uncounted): what formats up to 7 hold, to
@@ -365,6 +380,8 @@ pub fn before_format_8<'a>(bytes: &'a [u8], engine: &Engine) -> &'a [u8] {
     // Format 10: no freezes of any entity (no window, no freeze, not
     // frozen), no namespace settings.
     trailer += 3 * entities + varint(entities) + 1;
+    // Format 11: no notification settings (one `None` per entity).
+    trailer += varint(entities) + entities;
     &bytes[20..bytes.len() - trailer]
 }
 
