@@ -4,9 +4,11 @@
 const bindings = require("../pkg/node/orchestrator_engine.js");
 const { withAsyncSteps } = require("./hooks/async.mjs");
 const { withFreezes } = require("./freezes.mjs");
+const { withNotifications } = require("./notify/install.mjs");
 const { OrchestratorError } = require("./errors.mjs");
 
 withAsyncSteps(bindings.Orchestrator);
 withFreezes(bindings.Orchestrator);
+withNotifications(bindings.Orchestrator);
 
 module.exports = { ...bindings, OrchestratorError };

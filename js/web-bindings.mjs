@@ -3,9 +3,11 @@
 import { Orchestrator } from "../pkg/web/orchestrator_engine.js";
 import { withAsyncSteps } from "./hooks/async.mjs";
 import { withFreezes } from "./freezes.mjs";
+import { withNotifications } from "./notify/install.mjs";
 
 withAsyncSteps(Orchestrator);
 withFreezes(Orchestrator);
+withNotifications(Orchestrator);
 
 export { default, initSync, Orchestrator, version, wasmMemoryBytes } from "../pkg/web/orchestrator_engine.js";
 export { OrchestratorError } from "./errors.mjs";

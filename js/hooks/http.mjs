@@ -183,44 +183,59 @@ function checked(controller, names) {
   for (const name of names) {
     const url = rest[name];
     if (url === undefined || url === null || url === "") continue;
-    let parsed;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw invalid(`controller.${name}`, `must be an http or https URL, got ${JSON.stringify(url)}`);
-    }
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-      throw invalid(`controller.${name}`, `must be an http or https URL, got ${JSON.stringify(url)}`);
-    }
-    if (parsed.username !== "" || parsed.password !== "") {
-      throw invalid(`controller.${name}`, "holds credentials (user:password@), which fetch never sends: give them as a header instead (headers: { authorization: \"Basic ...\" })");
-    }
-    if (parsed.port !== "" && BAD_PORTS.has(Number(parsed.port))) {
-      throw invalid(`controller.${name}`, `uses port ${parsed.port}, which fetch refuses to connect to: use another port`);
-    }
-    config[name] = parsed.href;
+    config[name] = httpUrl(`controller.${name}`, url);
   }
   if (Object.keys(config).length === 0) {
     throw invalid("controller", `names no endpoint; give at least one of ${names.join(", ")}`);
   }
+  const checkedHeaders = httpHeaders("controller.headers", headers);
+  if (checkedHeaders !== undefined) config.headers = checkedHeaders;
+  config.timeoutMs = requestTimeout("controller.timeoutMs", timeoutMs);
+  return config;
+}
+
+/** `url` as an http(s) URL fetch will call, or `INVALID_ARGUMENT` naming `field`. */
+export function httpUrl(field, url) {
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalid(field, `must be an http or https URL, got ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw invalid(field, `must be an http or https URL, got ${JSON.stringify(url)}`);
+  }
+  if (parsed.username !== "" || parsed.password !== "") {
+    throw invalid(field, "holds credentials (user:password@), which fetch never sends: give them as a header instead (headers: { authorization: \"Basic ...\" })");
+  }
+  if (parsed.port !== "" && BAD_PORTS.has(Number(parsed.port))) {
+    throw invalid(field, `uses port ${parsed.port}, which fetch refuses to connect to: use another port`);
+  }
+  return parsed.href;
+}
+
+/** Headers to send, names lower-cased and sorted (`undefined`: none), or `INVALID_ARGUMENT` naming `field`. */
+export function httpHeaders(field, headers) {
   if (headers === null || typeof headers !== "object" || Array.isArray(headers) || Object.values(headers).some((v) => typeof v !== "string")) {
-    throw invalid("controller.headers", "must be an object of header names to strings, like { authorization: \"Bearer ...\" }");
+    throw invalid(field, "must be an object of header names to strings, like { authorization: \"Bearer ...\" }");
   }
   const headerNames = Object.keys(headers).map((name) => name.toLowerCase()).sort();
-  if (headerNames.length > 0) {
-    try {
-      new Headers(headers); // the runtime's own check of names and values
-    } catch (error) {
-      throw invalid("controller.headers", `are not valid HTTP headers: ${error.message}`);
-    }
-    const lower = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
-    config.headers = Object.fromEntries(headerNames.map((name) => [name, lower[name]]));
+  if (headerNames.length === 0) return undefined;
+  try {
+    new Headers(headers); // the runtime's own check of names and values
+  } catch (error) {
+    throw invalid(field, `are not valid HTTP headers: ${error.message}`);
   }
+  const lower = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+  return Object.fromEntries(headerNames.map((name) => [name, lower[name]]));
+}
+
+/** A request's time limit: 1 ms to 10 minutes, or `INVALID_ARGUMENT` naming `field`. */
+export function requestTimeout(field, timeoutMs) {
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
-    throw invalid("controller.timeoutMs", "must be a whole number of milliseconds from 1 to 600000 (10 minutes)");
+    throw invalid(field, "must be a whole number of milliseconds from 1 to 600000 (10 minutes)");
   }
-  config.timeoutMs = timeoutMs;
-  return config;
+  return timeoutMs;
 }
 
 /** Posts a request body to one of `config`'s endpoints; answers the JSON it answers. */

@@ -17,6 +17,8 @@ import { Orchestrator } from "orchestrator-engine";
 import { checkMs } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, hostCheck, isHttpController, redactedController, urlCheck } from "../hooks/http.mjs";
 import { normalizeOptions, providerUrls } from "../analysis/template.mjs";
+import { deliverAll, dueAt, readable, record, redactedSettings, setSubscriptions, settleOn } from "../notify/notifier.mjs";
+import { normalizeSubscriptions } from "../notify/subscriptions.mjs";
 import { entityKey as keyOf } from "../stores/names.mjs";
 import { notFound, orchestratorError, outcomeUnknown, storeUnavailable } from "./errors.mjs";
 
@@ -66,6 +68,12 @@ export class Rollouts {
   #metrics;
   /** The tail of each entity's queue: one call at a time per entity. */
   #queues = new Map();
+  /** This process, as its claims on notifications name it. */
+  #self = globalThis.crypto.randomUUID();
+  /** Deliveries under way (with the write that settles them). */
+  #deliveries = new Set();
+  /** A retry's timer per entity, while one waits. */
+  #retries_ = new Map();
 
   /**
    * @param {object} options
@@ -211,6 +219,85 @@ export class Rollouts {
   }
 
   /**
+   * Sets the entity's notification subscriptions (`null` or `[]`: none;
+   * see "Notifications" in the README): kept with the entity, delivered by
+   * whichever process saves the events, each once. Their URLs must name
+   * hosts this process may call (`allowHookHosts`). Answers whether they
+   * changed.
+   */
+  async setNotifications(namespace, entity, subscriptions) {
+    normalizeSubscriptions(subscriptions, this.#checkUrl); // throws now, changing nothing
+    return this.#write(namespace, entity, (engine) => setSubscriptions(engine, namespace, entity, subscriptions, this.#checkUrl)).catch((error) =>
+      this.#asOneEngine(error, namespace, entity),
+    );
+  }
+
+  /** The entity's subscriptions (without secrets), what waits to be delivered, and each one's delivery log. */
+  async notifications(namespace, entity) {
+    return this.#read(namespace, entity, (engine) => readable(engine, namespace, entity));
+  }
+
+  /**
+   * Claims and delivers the entity's notifications that are due (retries
+   * whose backoff ran out, or what a process that died had claimed) and
+   * answers what came of each: steps do this by themselves; call it where
+   * an entity may see no write for a while (a cron, an alarm).
+   */
+  async deliverNotifications(namespace, entity) {
+    let deliveries = [];
+    await this.#write(namespace, entity, () => false, { deliver: (claimed) => (deliveries = claimed) });
+    return this.#settle(namespace, entity, deliveries);
+  }
+
+  /** Resolves once every delivery this process has under way is delivered and settled. */
+  async notificationsSettled() {
+    while (this.#deliveries.size > 0) await Promise.allSettled([...this.#deliveries]);
+  }
+
+  #clock() {
+    return this.#now === undefined ? Date.now() : this.#now();
+  }
+
+  /** Delivers what a saved write claimed, without holding up the write's caller. */
+  #deliver(namespace, entity, deliveries) {
+    if (deliveries.length === 0) return;
+    const run = this.#settle(namespace, entity, deliveries).catch(() => {
+      // The store failed the settling write: the claims run out and the
+      // deliveries are made again (the receiver sees the same idempotency key).
+    });
+    this.#deliveries.add(run);
+    run.finally(() => this.#deliveries.delete(run));
+  }
+
+  /** Delivers, then records what came of it in a write of its own; a retry that falls due is tried then. */
+  async #settle(namespace, entity, deliveries) {
+    if (deliveries.length === 0) return [];
+    const results = await deliverAll(namespace, entity, deliveries, { clock: () => this.#clock() });
+    let due;
+    await this.#write(namespace, entity, (engine) => {
+      const changed = settleOn(engine, namespace, entity, results, { now: this.#clock(), by: this.#self });
+      due = dueAt(engine, namespace, entity);
+      return changed ? undefined : false;
+    });
+    this.#retryAt(namespace, entity, due);
+    return results;
+  }
+
+  /** Sweeps the entity's notifications again when the next one falls due. */
+  #retryAt(namespace, entity, due) {
+    const key = keyOf(namespace, entity);
+    clearTimeout(this.#retries_.get(key));
+    this.#retries_.delete(key);
+    if (due === undefined) return;
+    const timer = setTimeout(() => {
+      this.#retries_.delete(key);
+      this.deliverNotifications(namespace, entity).catch(() => {});
+    }, Math.min(Math.max(0, due - this.#clock()) + 10, 2 ** 31 - 1));
+    timer.unref?.();
+    this.#retries_.set(key, timer);
+  }
+
+  /**
    * The entity's snapshot (restorable with `Orchestrator.restore`, and by
    * `importEntity` here or in another deployment); `NOT_FOUND` when the
    * store has no such entity.
@@ -247,6 +334,9 @@ export class Rollouts {
           const settings = engine.__controllerSettings(ns, e, monitoring);
           if (settings !== undefined) this.#checkHosts(settings);
         }
+        // So are its notifications' receivers.
+        const notifications = engine.__notificationSettings(ns, e);
+        if (notifications !== undefined) normalizeSubscriptions(JSON.parse(notifications).subscriptions, this.#checkUrl);
         // So are the addresses its analysis templates measure from.
         for (const [field, url] of providerUrls(engine.rolloutInfo(ns, e).options)) this.#checkUrl(field, url);
       }
@@ -283,7 +373,9 @@ export class Rollouts {
   }
 
   /**
-   * Applies `change` to the entity as one atomic read-modify-write.
+   * Applies `change` to the entity as one atomic read-modify-write, with
+   * the notifications its events make (`deliver` takes what the save
+   * claimed; by default they are delivered in the background).
    * `optimistic` (steps): an entity this process holds is changed without
    * asking the store first whether it is still current, when the change
    * can only touch the entity itself (it has no hooks, which act outside
@@ -291,14 +383,19 @@ export class Rollouts {
    * made again on the store's state. One store round trip per write
    * instead of two.
    */
-  async #write(namespace, entity, change, { optimistic = false } = {}) {
+  async #write(namespace, entity, change, { optimistic = false, deliver = (d) => this.#deliver(namespace, entity, d) } = {}) {
     return this.#serially(namespace, entity, async () => {
       const key = keyOf(namespace, entity);
       for (let attempt = 0; attempt <= this.#retries; attempt++) {
         const cached = optimistic && attempt === 0 ? this.#loaded.get(key) : undefined;
         const held = cached !== undefined && this.#selfContained(namespace, entity, cached) ? this.#touch(key, cached) : await this.#load(namespace, entity);
         const result = await change(held.engine); // throws, changing nothing, on bad input
-        if (result === false || result instanceof Replay) return result; // nothing changed: nothing to save
+        if (result instanceof Replay) return result;
+        // The events this write made go in the entity's outbox, and what is
+        // due is claimed for this process, in the same save: one process
+        // delivers each.
+        const notify = record(held.engine, namespace, entity, { now: this.#clock(), by: this.#self });
+        if (result === false && !notify.changed) return result; // nothing changed: nothing to save
         let saved;
         try {
           saved = await this.#save(namespace, entity, held);
@@ -306,7 +403,10 @@ export class Rollouts {
           this.#drop(key); // whether it was saved is unknown: read it afresh
           throw error;
         }
-        if (saved) return result;
+        if (saved) {
+          deliver(notify.deliveries);
+          return result;
+        }
         this.#drop(key); // another writer saved first
         if (attempt < this.#retries) await jitter(attempt);
       }
@@ -643,8 +743,9 @@ class Replay {
 }
 
 /**
- * The entity's snapshot with its HTTP controllers' secrets taken out (for
- * a reader: header values, credentials and query strings of endpoints).
+ * The entity's snapshot with its HTTP controllers' and notifications'
+ * secrets taken out (for a reader: header values, credentials and query
+ * strings of endpoints, receivers' paths).
  */
 function redacted(engine, namespace, entity) {
   const copy = Orchestrator.restore(engine.snapshot());
@@ -656,6 +757,8 @@ function redacted(engine, namespace, entity) {
       if (monitoring) copy.setMonitoringController(namespace, entity, controller);
       else copy.setTargetController(namespace, entity, controller);
     }
+    const notifications = copy.__notificationSettings(namespace, entity);
+    if (notifications !== undefined) copy.__setNotificationSettings(namespace, entity, redactedSettings(notifications));
     return copy.snapshot();
   } finally {
     copy.free();

@@ -658,6 +658,14 @@ impl Orchestrator {
         self.engine.controller_settings(&namespace, &entity, kind(monitoring)).ok().flatten().map(str::to_owned)
     }
 
+    /// For the package's JS: the engine's clock now (ms since the epoch),
+    /// as its steps read it.
+    #[wasm_bindgen(js_name = __now, skip_typescript)]
+    #[allow(clippy::cast_precision_loss)]
+    pub fn now_for_js(&self) -> JsResult<f64> {
+        self.now().map(|t| t as f64).map_err(error_to_js)
+    }
+
     /// For the package's notifications (js/notify/): what the entity keeps
     /// of them (its subscriptions, their delivery log, the events waiting),
     /// or `undefined`.
