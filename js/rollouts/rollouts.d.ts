@@ -1,6 +1,7 @@
 // Types of `orchestrator-engine/rollouts`: the engine with its state in a
 // store. Every call of `Orchestrator` that takes an entity, asynchronous.
 import type { MetricsOptions } from "../async-steps.js";
+import type { Delivery, NotificationsState, Subscription } from "../notifications.js";
 import type {
   AnalysisRun,
   AnswerColumns,
@@ -95,6 +96,17 @@ export class Rollouts {
   /** The entity's freeze windows and one-off freezes (see `Orchestrator.setFreezes`; a namespace's need an `Orchestrator`). */
   setFreezes(namespace: string, entity: string, freezes: FreezesInput | null): Promise<boolean>;
   freezes(namespace: string, entity: string): Promise<Freezes>;
+  /**
+   * Sets the entity's notification subscriptions (`null` or `[]`: none),
+   * kept with it: whichever process saves an event delivers it, once.
+   */
+  setNotifications(namespace: string, entity: string, subscriptions: Subscription[] | null): Promise<boolean>;
+  /** The entity's subscriptions (without secrets), what waits to be delivered, and each one's delivery log. */
+  notifications(namespace: string, entity: string): Promise<NotificationsState>;
+  /** Claims and delivers the entity's notifications that are due now (steps do this by themselves). */
+  deliverNotifications(namespace: string, entity: string): Promise<Delivery[]>;
+  /** Resolves once every delivery this process has under way is delivered and settled. */
+  notificationsSettled(): Promise<void>;
   /**
    * The writes made as `actor` (a person, a token's name): each event an
    * operator's control logs names it (`actor`), and so does the rollout it

@@ -292,6 +292,16 @@ export function createHandler({
     ["POST", "/:ns/:entity/rollback", write("rollbackTo", versionFromGo)],
     ["PUT", "/:ns/:entity/freezes", write("setFreezes", freezesBody)],
     ["GET", "/:ns/:entity/freezes", async (c) => c.json(await rollouts.freezes(...names(c)))],
+    [
+      "PUT",
+      "/:ns/:entity/notifications",
+      async (c) => {
+        await rollouts.setNotifications(...names(c), subscriptionsBody(await json(c)));
+        return ok(c);
+      },
+    ],
+    ["GET", "/:ns/:entity/notifications", async (c) => c.json(await rollouts.notifications(...names(c)))],
+    ["POST", "/:ns/:entity/notifications/deliver", async (c) => c.json(await rollouts.deliverNotifications(...names(c)))],
     ["GET", "/:ns/:entity/plan", async (c) => c.json(await rollouts.plan(...names(c)))],
     ["GET", "/:ns/:entity/history", async (c) => c.json(await rollouts.history(...names(c)))],
     ["GET", "/:ns/:entity/analysis", async (c) => c.json(await rollouts.analysis(...names(c)))],
@@ -485,6 +495,13 @@ function freezesBody(body) {
     throw orchestratorError("INVALID_ARGUMENT", 'the freezes must be a JSON object { "windows": [...], "freezes": [...] }');
   }
   return body;
+}
+
+function subscriptionsBody(body) {
+  if (body === null || typeof body !== "object" || Array.isArray(body) || !Object.hasOwn(body, "subscriptions")) {
+    throw orchestratorError("INVALID_ARGUMENT", 'the notifications must be a JSON object { "subscriptions": [...] } ([] removes them)');
+  }
+  return body.subscriptions;
 }
 
 function promoteFull(body) {

@@ -111,6 +111,34 @@ const schemas = {
     ["kind", "version", "started", "phase", "message", "metrics"],
   ),
   Promote: object({ full: { type: "boolean" } }),
+  Subscriptions: object(
+    {
+      subscriptions: array(
+        object(
+          {
+            name: string,
+            url: string,
+            format: { enum: ["webhook", "slack", "teams", "discord"] },
+            kinds: array(string),
+            headers: { type: "object", additionalProperties: string },
+            timeoutMs: integer,
+            maxAttempts: integer,
+          },
+          ["name", "url"],
+        ),
+      ),
+    },
+    ["subscriptions"],
+  ),
+  Notifications: object(
+    {
+      subscriptions: array(object({ name: string, url: string, format: string, kinds: array(string), timeoutMs: integer, maxAttempts: integer }, ["name", "url", "format", "kinds"])),
+      pending: array(object({ id: string, subscription: string, kind: string, seq: integer, attempts: integer, next: integer }, ["id", "subscription", "kind", "seq", "attempts", "next"])),
+      log: { type: "object", additionalProperties: array(object({ outcome: { enum: ["delivered", "retrying", "failed", "missed", "dropped"] }, at: integer }, ["outcome", "at"])) },
+    },
+    ["subscriptions", "pending", "log"],
+  ),
+  Delivery: object({ id: string, ok: { type: "boolean" }, status: integer, error: string, permanent: { type: "boolean" }, ms: integer }, ["id", "ok", "ms"]),
   Freezes: object(
     {
       windows: array(
@@ -174,6 +202,9 @@ const ROUTES = [
   ["POST", "/:ns/:entity/rollback", "roll back to a version that was known good", ref("Version"), ref("Success")],
   ["PUT", "/:ns/:entity/freezes", "set the entity's freeze windows and one-off freezes (replacing those set; {} removes them)", ref("Freezes"), ref("Success")],
   ["GET", "/:ns/:entity/freezes", "the entity's freeze windows and one-off freezes", null, ref("Freezes")],
+  ["PUT", "/:ns/:entity/notifications", "set the entity's notification subscriptions (replacing those set; [] removes them)", ref("Subscriptions"), ref("Success")],
+  ["GET", "/:ns/:entity/notifications", "the entity's subscriptions (receivers' paths and header values redacted), what waits to be delivered, and each one's delivery log", null, ref("Notifications")],
+  ["POST", "/:ns/:entity/notifications/deliver", "deliver the notifications that are due now (retries; steps deliver by themselves)", null, array(ref("Delivery"))],
   ["GET", "/:ns/:entity/plan", "the plan's steps and where the rollout is", null, ref("Schedule")],
   ["GET", "/:ns/:entity/history", "the entity's rollouts", null, array(ref("Rollout"))],
   ["GET", "/:ns/:entity/analysis", "the entity's analysis runs, with each metric's measurements", null, array(ref("AnalysisRun"))],

@@ -604,6 +604,8 @@ test("the OpenAPI document describes every route, and every route answers as it 
     "POST /:ns/:entity/rollback": { version: "v1" },
     // Over and done: the rest of the test steps the entity unfrozen.
     "PUT /:ns/:entity/freezes": { freezes: [{ name: "past", from: "2020-01-01T00:00Z", until: "2020-01-02T00:00Z" }] },
+    // A receiver nothing listens on: deliveries fail and are logged, steps go on.
+    "PUT /:ns/:entity/notifications": { subscriptions: [{ name: "chat", format: "slack", url: "http://127.0.0.1:1023/services/T/B/SECRET", kinds: ["rollout_started", "rolled_out"], timeoutMs: 1000 }] },
   };
   const order = ["POST /:ns/:entity/options", "POST /:ns/:entity/version", "POST /:ns/:entity"];
   const sorted = [...order.map((k) => routes.find((r) => key(r) === k)), ...routes.filter((r) => !order.includes(key(r)))];
@@ -636,6 +638,12 @@ test("the OpenAPI document describes every route, and every route answers as it 
   const refused = await call("PUT", "/v1/orchestrate/prod/api/freezes", { windows: [{ name: "w", days: "someday", start: "09:00", end: "17:00" }] });
   assert.equal(refused.status, 400);
   assert.match(JSON.stringify(refused.body), /INVALID_ARGUMENT.*days|days.*INVALID_ARGUMENT/);
+  const notifications = (await call("GET", "/v1/orchestrate/prod/api/notifications")).body;
+  assert.deepEqual(notifications.subscriptions.map((sub) => [sub.name, sub.url]), [["chat", "http://127.0.0.1:1023/[redacted]"]]);
+  assert.ok(!JSON.stringify(notifications).includes("SECRET"));
+  const refusedSubscriptions = await call("PUT", "/v1/orchestrate/prod/api/notifications", { subscriptions: [{ name: "chat", url: "https://example.com/", format: "pager" }] });
+  assert.deepEqual([refusedSubscriptions.status, refusedSubscriptions.body.code], [400, "INVALID_ARGUMENT"]);
+  assert.deepEqual((await call("PUT", "/v1/orchestrate/prod/api/notifications", [])).body.code, "INVALID_ARGUMENT");
   // This package's options: the engine judges them, and a refused set changes nothing.
   const before = (await call("GET", "/v1/orchestrate/prod/api/info")).body.options;
   assert.equal(before.maxFailures, "10%");

@@ -13,6 +13,7 @@ import { Miniflare } from "miniflare";
 import { Orchestrator } from "orchestrator-engine";
 import { clientStates, hostileLeaveStateAlone, hosts, loop, rolloutAndRollback } from "./servers/api-suite.mjs";
 import { startPrometheus } from "./servers/prometheus.mjs";
+import { startReceiver } from "./servers/receiver.mjs";
 import { bundleWorker } from "./servers/worker-bundle.mjs";
 import { entityKey } from "../../js/stores/names.mjs";
 
@@ -249,4 +250,35 @@ test("workerd: analysis measures a real Prometheus from the isolate: a canary wh
   const elsewhere = { ...options("v4"), analysis: { ...analysis("v4"), metrics: [{ ...analysis("v4").metrics[0], provider: { prometheus: { address: "http://10.0.0.8:9090", query: "up" } } }] } };
   const refused = await call("PUT", "/v1/orchestrate/prod/api/options", elsewhere);
   assert.equal(refused.status, 400, JSON.stringify(refused.body));
+});
+
+test("workerd: an entity's object notifies a Slack-format receiver of its rollout and its rollback, each event once, and readers see no receiver's secret", async (t) => {
+  const receiver = await startReceiver();
+  t.after(() => receiver.close());
+  const handle = await worker({ bindings: { ORCHESTRATOR_TOKEN: "w", ORCHESTRATOR_READ_TOKEN: "r", ORCHESTRATOR_ALLOW_HOOK_HOSTS: "127.0.0.1" } });
+  const { call } = handle;
+  const fleet = hosts(4, "v1");
+  await call("POST", "/v1/orchestrate/prod/api/options", { batchpercent: 50, successpercent: 100, successtimeoutsecs: 0, durationtimeoutsecs: 3 });
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" });
+  await loop(handle, fleet, (r) => r.lastknowngoodversion === "v1");
+  const kinds = ["rollout_started", "version_bad", "rolled_back", "rolled_out"];
+  const subscriptions = [{ name: "oncall", format: "slack", url: `${receiver.url}/services/T/B/s3cr3t`, kinds }];
+  assert.equal((await call("PUT", "/v1/orchestrate/prod/api/notifications", { subscriptions })).status, 200);
+  const elsewhere = await call("PUT", "/v1/orchestrate/prod/api/notifications", { subscriptions: [{ ...subscriptions[0], url: "https://hooks.slack.com/x" }] });
+  assert.deepEqual([elsewhere.status, elsewhere.body.code], [400, "INVALID_ARGUMENT"]);
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v2" });
+  await loop(handle, fleet, (r) => r.lastknowngoodversion === "v2");
+  for (const h of fleet) h.brokenOn = ["v3"];
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v3" });
+  await loop(handle, fleet, (r) => r.lastknownbadversion === "v3" && fleet.every((h) => h.running === "v2"));
+  // Deliveries run after each response: wait for the last.
+  for (let i = 0; i < 100 && !receiver.requests.some((r) => r.body.text.startsWith("Rolled back")); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  const titles = receiver.requests.map((r) => r.body.blocks[0].text.text);
+  assert.deepEqual(titles, ["Rollout started: prod/api", "Rolled out: prod/api", "Rollout started: prod/api", "Version bad: prod/api", "Rolled back: prod/api"]);
+  const keys = receiver.requests.map((r) => r.headers["idempotency-key"]);
+  assert.equal(new Set(keys).size, keys.length);
+  const shown = await call("GET", "/v1/orchestrate/prod/api/notifications", undefined, { authorization: "Bearer r" });
+  assert.equal(shown.status, 200);
+  assert.ok(!JSON.stringify(shown.body).includes("s3cr3t"));
+  assert.equal(shown.body.log.oncall.filter((e) => e.outcome === "delivered").length, 5);
 });
