@@ -75,7 +75,7 @@ pub const MAX_KEPT_ANSWER: usize = 1024;
 /// limit restores with its names as they were.
 pub const MAX_NAME_BYTES: usize = 200;
 
-fn check_name(kind: &'static str, name: &str) -> Result<(), Error> {
+pub(crate) fn check_name(kind: &'static str, name: &str) -> Result<(), Error> {
     let reason = if name.is_empty() {
         "it must be a non-empty string"
     } else if name.len() > MAX_NAME_BYTES {
@@ -88,7 +88,7 @@ fn check_name(kind: &'static str, name: &str) -> Result<(), Error> {
     Err(Error::InvalidName { kind, reason })
 }
 
-fn check_version(what: &str, version: &str) -> Result<(), Error> {
+pub(crate) fn check_version(what: &str, version: &str) -> Result<(), Error> {
     if version.is_empty() {
         return Err(Error::InvalidVersion { what: what.to_owned() });
     }
@@ -139,7 +139,9 @@ impl Engine {
     /// [`retry`](Self::retry)).
     pub fn set_target_version(&mut self, namespace: &str, entity: &str, version: &str, now: Timestamp) -> Result<(), Error> {
         check_version("setTargetVersion", version)?;
-        self.acting(namespace, entity, true, |e| e.set_target(version, now)).map(drop)
+        self.acting(namespace, entity, true, |e| e.set_target(version, now))?;
+        self.hold_pipeline(namespace, entity, version);
+        Ok(())
     }
 
     /// Sets `version` as the target and abandons the current rollout: if
@@ -149,7 +151,9 @@ impl Engine {
     /// a watch window ends the watch.
     pub fn force_target_version(&mut self, namespace: &str, entity: &str, version: &str, now: Timestamp) -> Result<(), Error> {
         check_version("forceTargetVersion", version)?;
-        self.acting(namespace, entity, true, |e| e.force_target(version, now))
+        self.acting(namespace, entity, true, |e| e.force_target(version, now))?;
+        self.hold_pipeline(namespace, entity, version);
+        Ok(())
     }
 
     /// Names who the controls that follow are by (`None`: no one named),
@@ -225,7 +229,11 @@ impl Engine {
     /// every target is already there.
     pub fn rollback_to(&mut self, namespace: &str, entity: &str, version: &str, now: Timestamp) -> Result<bool, Error> {
         check_version("rollbackTo", version)?;
-        self.acting(namespace, entity, false, |e| e.rollback_to(version, now))?
+        let changed = self.acting(namespace, entity, false, |e| e.rollback_to(version, now))??;
+        if changed {
+            self.hold_pipeline(namespace, entity, version);
+        }
+        Ok(changed)
     }
 
     /// The schedule the current options give the current fleet: the
@@ -334,7 +342,12 @@ impl Engine {
         };
         state.freeze_now = freeze::why_frozen(namespace, ns, &state.freezes, zones, now);
         step::run(state, &names, reports, now, self.metrics.as_deref_mut())?;
-        Ok(state)
+        // A pipeline whose upstreams this engine holds promotes after the
+        // step (it rolls out from the next).
+        if state.pipeline.is_some() {
+            self.advance_pipeline(namespace, entity, None, now)?;
+        }
+        self.entity(namespace, entity)
     }
 
     /// The current expected states of the entity's targets, of one group
@@ -708,7 +721,7 @@ impl Engine {
             .ok_or_else(|| Error::NotFound { kind: "entity", name: format!("{namespace}/{entity}") })
     }
 
-    fn entity_mut(&mut self, namespace: &str, entity: &str) -> Result<&mut Entity, Error> {
+    pub(crate) fn entity_mut(&mut self, namespace: &str, entity: &str) -> Result<&mut Entity, Error> {
         self.namespaces
             .get_mut(namespace)
             .ok_or_else(|| Error::NotFound { kind: "namespace", name: namespace.to_owned() })?
@@ -717,7 +730,7 @@ impl Engine {
             .ok_or_else(|| Error::NotFound { kind: "entity", name: format!("{namespace}/{entity}") })
     }
 
-    fn entity_or_create(&mut self, namespace: &str, entity: &str) -> Result<&mut Entity, Error> {
+    pub(crate) fn entity_or_create(&mut self, namespace: &str, entity: &str) -> Result<&mut Entity, Error> {
         check_name("namespace", namespace)?;
         check_name("entity", entity)?;
         Ok(self.namespaces.entry(namespace.to_owned()).or_default().entities.entry(entity.to_owned()).or_default())

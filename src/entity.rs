@@ -271,6 +271,9 @@ pub(crate) struct Entity {
     /// it at the step's time (its namespace's freezes and line included).
     /// Set for each step, so not part of a snapshot.
     pub(crate) freeze_now: Option<String>,
+    /// Where the entity takes its versions from, and what that did (see
+    /// [`crate::pipeline`]); `None`: it takes none.
+    pub(crate) pipeline: Option<Box<crate::pipeline::PipelineState>>,
 }
 
 /// The state a journal's next delta starts from: the last checkpoint or
@@ -319,6 +322,7 @@ impl Entity {
             freezes,
             frozen,
             freeze_now,
+            pipeline,
         } = self;
         // Copied with the code the engine has anyway (each generic clone
         // would add to the wasm).
@@ -353,6 +357,7 @@ impl Entity {
             freezes: freezes.clone(),
             frozen: frozen.clone(),
             freeze_now: freeze_now.clone(),
+            pipeline: pipeline.clone(),
         }
     }
 

@@ -39,6 +39,7 @@ mod judgement;
 mod log;
 mod model;
 mod phase;
+mod pipeline;
 mod plan;
 mod same;
 mod snapshot;
@@ -62,6 +63,7 @@ pub use model::{
     AlignedAnswer, Amount, ExpectedState, PlanStep, ReportRef, Reported, RolloutInfo, RolloutOptions, RolloutPhase, TargetId, TargetReport,
     TargetState, Timestamp, DEFAULT_MAX_EVENTS, MAX_COUNT, MAX_EVENTS_LIMIT, MAX_TIMEOUT_SECS, ZOMBIE_AFTER_SECS,
 };
+pub use pipeline::{Pipeline, PipelineView, Upstream, MAX_SOAK_SECS, MAX_UPSTREAMS};
 pub use plan::{Schedule, ScheduledStep, StepStatus};
 pub use snapshot::{Blocks, DELTA_FORMAT_VERSION, SNAPSHOT_FORMAT_VERSION};
 

@@ -59,12 +59,15 @@ pub enum EventKind {
     Frozen,
     /// Nothing holds the rollout any longer.
     Unfrozen,
+    /// A pipeline made an upstream's good version the target (detail:
+    /// where from; see [`crate::pipeline`]).
+    VersionPromoted,
 }
 
 impl EventKind {
     /// Every kind, in the order of the snapshot format's codes: never
     /// reorder, only append.
-    pub(crate) const ALL: [EventKind; 24] = [
+    pub(crate) const ALL: [EventKind; 25] = [
         EventKind::VersionSet,
         EventKind::StepStarted,
         EventKind::ApprovalRequested,
@@ -89,6 +92,7 @@ impl EventKind {
         EventKind::AnalysisFinished,
         EventKind::Frozen,
         EventKind::Unfrozen,
+        EventKind::VersionPromoted,
     ];
 }
 

@@ -542,8 +542,8 @@ fn the_golden_v8_delta_applies_to_the_golden_v10_entity() {
     assert!(answer.iter().any(|t| t.reason == TargetState::HeldFrozen), "{answer:?}");
 }
 
-/// Format 9 carries the entity's notification settings: here they change
-/// beside a step, and a delta from before format 9 keeps them.
+/// Format 9 carries the entity's notification settings and pipeline: here
+/// they change beside a step, and a delta from before format 9 keeps them.
 #[test]
 fn the_golden_v9_delta_applies_to_the_golden_v11_entity() {
     let settings = r#"{"subscriptions":[],"cursor":40}"#;
@@ -558,7 +558,9 @@ fn the_golden_v9_delta_applies_to_the_golden_v11_entity() {
     assert_eq!(u16::from_le_bytes([delta[8], delta[9]]), 9);
     assert_eq!(DELTA_FORMAT_VERSION, 9);
     assert_eq!(follower.controller_settings("edge", "canary", ControllerKind::Notifications).unwrap(), Some(settings));
-    assert_eq!(follower.rollout_info("edge", "canary").unwrap().rolling_version, "c3");
+    assert_eq!(follower.rollout_info("edge", "canary").unwrap().target_version, "c3");
+    // The pipeline came with it: c3 set by hand holds it now.
+    assert_eq!(follower.pipeline("edge", "canary", None, T0).unwrap().held.as_deref(), Some("c3"));
     // A format 8 delta (no notification settings) applied to an entity
     // that has some keeps them.
     let mut older = Engine::new();

@@ -31,6 +31,9 @@ fn the_golden_v11_snapshot_restores_and_re_encodes_byte_for_byte() {
     assert_eq!(notifications("edge", "canary"), Some(GOLDEN_NOTIFICATIONS));
     assert_eq!(notifications("hold", "frozen"), Some(r#"{"subscriptions":[]}"#));
     assert_eq!(notifications("edge", "watched"), None);
+    let pipeline = engine.pipeline("edge", "canary", None, T0).unwrap();
+    assert_eq!(pipeline, golden_v11_engine().pipeline("edge", "canary", None, T0).unwrap());
+    assert_eq!((pipeline.held.as_deref(), pipeline.pipeline.map(|p| p.soak_secs)), (Some("c2-hotfix"), Some(3600)));
     // Format 10's freezes came back: the namespace without an entity with
     // its stopped line and window, the frozen entity's own and its
     // namespace's, and why the entity is held, which it goes on saying.
@@ -645,7 +648,7 @@ fn an_empty_engine_round_trips() {
     let bytes = Engine::new().snapshot();
     // The header, no namespace, no controller settings, no surge, no
     // analysis, no actor, no freezes, no namespace settings, no
-    // notifications.
+    // notifications or pipelines.
     assert_eq!(bytes.len(), 28);
     assert!(Engine::restore(&bytes).unwrap().namespaces().is_empty());
 }

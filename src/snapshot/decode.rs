@@ -145,6 +145,12 @@ fn check_actor(by: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Format 11's (and delta format 9's) part of an entity.
+pub(super) fn decode_v11(entity: &mut Entity, extra: ExtraV11) {
+    entity.controllers.notifications = extra.notifications.map(Box::from);
+    entity.pipeline = extra.pipeline.filter(|p| !p.is_empty()).map(Box::new);
+}
+
 pub(super) fn decode_controllers(target: Option<String>, monitoring: Option<String>) -> ControllerSettings {
     ControllerSettings { target: target.map(Box::from), monitoring: monitoring.map(Box::from), notifications: None }
 }

@@ -15,10 +15,10 @@
 //! another entity is rejected rather than merged into a wrong state.
 
 use super::{
-    decode_analysis, decode_controllers, decode_extra, decode_freezes, decode_revisions, decode_v4, decode_v9, encode_analysis,
-    encode_controllers, encode_entity, encode_extra, encode_freezes, encode_notifications, encode_one, encode_revisions, end,
-    envelope_around, open, parse_all, take, Blocks, ControllersV5, DeltaV1, EntityV4, EntityV9, ExtraV10, ExtraV6, ExtraV7, ExtraV8, Part,
-    RowsIn, RowsOut,
+    decode_analysis, decode_controllers, decode_extra, decode_freezes, decode_revisions, decode_v11, decode_v4, decode_v9, encode_analysis,
+    encode_controllers, encode_entity, encode_extra, encode_freezes, encode_one, encode_revisions, encode_v11, end, envelope_around, open,
+    parse_all, take, Blocks, ControllersV5, DeltaV1, EntityV4, EntityV9, ExtraV10, ExtraV11, ExtraV6, ExtraV7, ExtraV8, Part, RowsIn,
+    RowsOut,
 };
 use crate::bits::Bits;
 use crate::engine::Engine;
@@ -39,8 +39,8 @@ const MAGIC: &[u8; 8] = b"ORCHDLTA";
 /// targets were seen at the delta's time ([`seen_runs`]: up to format 6,
 /// every target the delta does not write was); format 8 is format 7
 /// followed by the entity's freezes (snapshot format 10's); format 9 is
-/// format 8 followed by the entity's notification settings (snapshot
-/// format 11's).
+/// format 8 followed by the entity's notification settings and pipeline
+/// (snapshot format 11's).
 pub const DELTA_FORMAT_VERSION: u16 = 9;
 
 /// The next state's name: the previous one's with a checksum mixed in
@@ -115,7 +115,7 @@ pub(crate) fn encode_delta(namespace: &str, name: &str, entity: &mut Entity, mos
         revisions,
         runs,
         encode_freezes(entity),
-        encode_notifications(entity),
+        encode_v11(entity),
     );
     let bytes = envelope_around(MAGIC, DELTA_FORMAT_VERSION, &mut whole, delta_rows, size.saturating_add(runs_len));
     if bytes.len() > most {
@@ -170,7 +170,7 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
         }
     };
     type Trailer = (ControllersV5, ExtraV6, ExtraV7, ExtraV8, Option<Vec<u64>>, ExtraV10);
-    let mut notifications = None;
+    let mut v11 = None;
     let (controllers, extra, analysis, revisions, runs, freezes): Trailer = match format {
         1 => end(rest, (vec![None, None], ExtraV6::default(), ExtraV7::default(), ExtraV8::default(), None, ExtraV10::default()))?,
         2 => (parse_all(rest)?, ExtraV6::default(), ExtraV7::default(), ExtraV8::default(), None, ExtraV10::default()),
@@ -195,8 +195,8 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
             (controllers, extra, analysis, revisions, Some(runs), freezes)
         }
         _ => {
-            let (controllers, extra, analysis, revisions, runs, freezes, notify): (_, _, _, _, _, _, Option<String>) = parse_all(rest)?;
-            notifications = Some(notify);
+            let (controllers, extra, analysis, revisions, runs, freezes, extra11): (_, _, _, _, _, _, ExtraV11) = parse_all(rest)?;
+            v11 = Some(extra11);
             (controllers, extra, analysis, revisions, Some(runs), freezes)
         }
     };
@@ -218,12 +218,12 @@ pub(crate) fn apply_delta(engine: &mut Engine, bytes: &[u8]) -> Result<(String, 
     let invalid = |e: String| Error::snapshot(format!("delta of {at}: {e}"));
     let mut changed = part.decode().map_err(invalid)?;
     changed.controllers = decode_controllers(target, monitoring);
-    // A delta from before format 9 (an engine from before notifications)
-    // keeps the entity's.
-    changed.controllers.notifications = match notifications {
-        Some(notify) => notify.map(Box::from),
-        None => entity.controllers.notifications.clone(),
-    };
+    // A delta from before format 9 (an engine from before notifications
+    // and pipelines) keeps the entity's.
+    match v11 {
+        Some(extra) => decode_v11(&mut changed, extra),
+        None => (changed.controllers.notifications, changed.pipeline) = (entity.controllers.notifications.clone(), entity.pipeline.clone()),
+    }
     let leaves = check(entity, &changed, &left, count, first_kept).map_err(invalid)?;
     if let Some(runs) = &runs {
         let covered = runs.iter().try_fold(0u64, |n, &run| n.checked_add(run));
@@ -368,8 +368,10 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], (seen, runs): (i
         freezes,
         frozen,
         freeze_now: _, // set for each step
+        pipeline,
     } = changed;
     entity.controllers = controllers;
+    entity.pipeline = pipeline;
     entity.freezes = freezes;
     entity.frozen = frozen;
     entity.surge = surge;

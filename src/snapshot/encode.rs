@@ -65,8 +65,11 @@ pub(super) fn encode_controllers(entity: &Entity) -> [Option<&str>; 2] {
 }
 
 /// Format 11's (and delta format 9's) part of an entity.
-pub(super) fn encode_notifications(entity: &Entity) -> Option<&str> {
-    entity.controllers.notifications.as_deref()
+pub(super) fn encode_v11(entity: &Entity) -> ExtraV11 {
+    ExtraV11 {
+        notifications: entity.controllers.notifications.as_deref().map(str::to_owned),
+        pipeline: entity.pipeline.as_deref().cloned(),
+    }
 }
 
 /// Builds a table of strings in order of first use. Neighbouring targets

@@ -309,6 +309,7 @@ pub(super) const fn kind_code(kind: EventKind) -> u8 {
         EventKind::AnalysisFinished => 21,
         EventKind::Frozen => 22,
         EventKind::Unfrozen => 23,
+        EventKind::VersionPromoted => 24,
     }
 }
 
@@ -401,4 +402,13 @@ impl<P> DeltaV1<P> {
         let DeltaV1 { namespace, base, part: p, left, first_kept, targets } = self;
         DeltaV1 { namespace, base, part: part(p), left, first_kept, targets }
     }
+}
+
+/// What format 11 adds after the namespaces' settings, for each entity in
+/// the body's order; and what a format 9 delta adds after format 8's: the
+/// entity's notification settings (a binding's) and its pipeline.
+#[derive(Serialize, Deserialize, Default)]
+pub(super) struct ExtraV11 {
+    pub(super) notifications: Option<String>,
+    pub(super) pipeline: Option<crate::pipeline::PipelineState>,
 }

@@ -42,7 +42,8 @@
 //! line): a namespace may then have settings and no entity, and is left
 //! out of the body, which holds only namespaces with entities. Format 11
 //! adds, after the namespaces' settings, each entity's notification
-//! settings (a binding's, kept as its controller settings are).
+//! settings (a binding's, kept as its controller settings are) and its
+//! promotion pipeline.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -104,8 +105,8 @@ pub(crate) fn encode(engine: &Engine) -> Blocks {
         .filter(|(_, ns)| !ns.freezes.is_empty() || ns.stopped.is_some())
         .map(|(name, ns)| NamespaceV10 { name: name.clone(), freezes: ns.freezes.clone(), stopped: ns.stopped.clone() })
         .collect();
-    let notifications: Vec<Option<&str>> = entities().map(encode_notifications).collect();
-    seal(body, &controllers, &extras, &analyses, &revisions, (&freezes, &settings), &notifications)
+    let v11: Vec<ExtraV11> = entities().map(encode_v11).collect();
+    seal(body, &controllers, &extras, &analyses, &revisions, (&freezes, &settings), &v11)
 }
 
 /// One entity's snapshot: the snapshot of an engine that holds only it, so
@@ -121,7 +122,7 @@ pub(crate) fn encode_one(namespace: &str, name: &str, entity: &Entity) -> Blocks
         std::slice::from_ref(extras.1),
         std::slice::from_ref(extras.2),
         (&[encode_freezes(entity)], &[]),
-        &[encode_notifications(entity)],
+        &[encode_v11(entity)],
     )
 }
 
@@ -157,12 +158,12 @@ fn seal(
     analyses: &[ExtraV7Out<'_>],
     revisions: &[ExtraV8<&str>],
     freezes: (&[ExtraV10], &[NamespaceV10]),
-    notifications: &[Option<&str>],
+    v11: &[ExtraV11],
 ) -> Blocks {
     // The rows, and about 16 bytes an event.
     let entities = body.namespaces.iter().flat_map(|ns| &ns.entities);
     let size = entities.map(|e| e.targets.size().saturating_add(e.control.events.events.len().saturating_mul(16))).sum::<usize>();
-    let mut whole = (body, controllers, extras, analyses, revisions, freezes.0, freezes.1, notifications);
+    let mut whole = (body, controllers, extras, analyses, revisions, freezes.0, freezes.1, v11);
     envelope_around(MAGIC, SNAPSHOT_FORMAT_VERSION, &mut whole, rows_of_one, size.saturating_add(1024))
 }
 
@@ -234,7 +235,7 @@ struct Trailer {
     revisions: std::vec::IntoIter<ExtraV8>,
     freezes: std::vec::IntoIter<ExtraV10>,
     namespaces: Vec<NamespaceV10>,
-    notifications: std::vec::IntoIter<Option<String>>,
+    v11: std::vec::IntoIter<ExtraV11>,
 }
 
 impl Trailer {
@@ -257,8 +258,8 @@ impl Trailer {
                 return Trailer::counted(version, entities, (settings, extras, analyses, revisions), (freezes, namespaces), Vec::new());
             }
             _ => {
-                let (settings, extras, analyses, revisions, freezes, namespaces, notifications) = parse_all(trailer)?;
-                return Trailer::counted(version, entities, (settings, extras, analyses, revisions), (freezes, namespaces), notifications);
+                let (settings, extras, analyses, revisions, freezes, namespaces, v11) = parse_all(trailer)?;
+                return Trailer::counted(version, entities, (settings, extras, analyses, revisions), (freezes, namespaces), v11);
             }
         };
         Trailer::counted(version, entities, (settings, extras, analyses, revisions), (Vec::new(), Vec::new()), Vec::new())
@@ -270,7 +271,7 @@ impl Trailer {
         entities: usize,
         (settings, extras, analyses, revisions): (ControllersV5, Vec<ExtraV6>, Vec<ExtraV7>, Vec<ExtraV8>),
         (freezes, namespaces): (Vec<ExtraV10>, Vec<NamespaceV10>),
-        notifications: Vec<Option<String>>,
+        v11: Vec<ExtraV11>,
     ) -> Result<Trailer, Error> {
         let expected = if version == 4 { 0 } else { entities.saturating_mul(2) };
         if settings.len() != expected {
@@ -288,8 +289,8 @@ impl Trailer {
         if version >= 10 && freezes.len() != entities {
             return Err(Error::snapshot(format!("format 10 state of {} entities for {entities}", freezes.len())));
         }
-        if version >= 11 && notifications.len() != entities {
-            return Err(Error::snapshot(format!("notification settings of {} entities for {entities}", notifications.len())));
+        if version >= 11 && v11.len() != entities {
+            return Err(Error::snapshot(format!("format 11 state of {} entities for {entities}", v11.len())));
         }
         Ok(Trailer {
             version,
@@ -299,7 +300,7 @@ impl Trailer {
             revisions: revisions.into_iter(),
             freezes: freezes.into_iter(),
             namespaces,
-            notifications: notifications.into_iter(),
+            v11: v11.into_iter(),
         })
     }
 
@@ -314,7 +315,7 @@ impl Trailer {
         decode_analysis(&mut entity, self.analyses.next().unwrap_or_default())?;
         decode_revisions(&mut entity, self.revisions.next().unwrap_or_default(), self.version)?;
         decode_freezes(&mut entity, self.freezes.next().unwrap_or_default())?;
-        entity.controllers.notifications = self.notifications.next().flatten().map(Box::from);
+        decode_v11(&mut entity, self.v11.next().unwrap_or_default());
         Ok(entity)
     }
 }

@@ -3,63 +3,15 @@
 //! JSON). Read field by field rather than through serde, whose error
 //! messages would bring float formatting into the module.
 
-use js_sys::Array;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
-use super::interop::describe;
+use super::reader::{self, Reader, Refusal};
 use crate::canary::{Direction, Group, NanStrategy};
 use crate::{Analysis, AnalysisPhase, Arg, CanaryJudge, CanaryMetric, Error, Metric, OnFailure};
 
-struct Reader<'a> {
-    object: &'a JsValue,
-    field: String,
-}
-
-impl Reader<'_> {
-    fn get(&self, key: &str) -> JsValue {
-        js_sys::Reflect::get(self.object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-    }
-
-    fn bad(&self, key: &str, value: &JsValue, reason: &str) -> Error {
-        Error::InvalidOptions { field: format!("{}.{key}", self.field), value: describe(value), reason: reason.to_owned() }
-    }
-
-    fn string(&self, key: &str) -> Result<Option<String>, Error> {
-        let v = self.get(key);
-        if v.is_undefined() || v.is_null() {
-            return Ok(None);
-        }
-        v.as_string().map(Some).ok_or_else(|| self.bad(key, &v, "must be a string"))
-    }
-
-    fn int(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>, Error> {
-        let v = self.get(key);
-        if v.is_undefined() || v.is_null() {
-            return Ok(None);
-        }
-        v.as_f64()
-            .filter(|n| n.fract() == 0.0 && *n >= min as f64 && *n <= max as f64)
-            .map(|n| Some(n as i64))
-            .ok_or_else(|| self.bad(key, &v, &format!("must be an integer from {min} to {max}")))
-    }
-
-    fn list(&self, key: &str) -> Result<Vec<JsValue>, Error> {
-        let v = self.get(key);
-        if v.is_undefined() || v.is_null() {
-            return Ok(Vec::new());
-        }
-        if !Array::is_array(&v) {
-            return Err(self.bad(key, &v, "must be an array"));
-        }
-        Ok(v.unchecked_into::<Array>().iter().collect())
-    }
-}
-
-fn object<'a>(field: String, value: &'a JsValue) -> Result<Reader<'a>, Error> {
-    if !value.is_object() || Array::is_array(value) {
-        return Err(Error::InvalidOptions { field, value: describe(value), reason: "must be an object".into() });
-    }
-    Ok(Reader { object: value, field })
+/// Analysis templates are rollout options: a wrong field is `INVALID_OPTIONS`.
+fn object(field: String, value: &JsValue) -> Result<Reader<'_>, Error> {
+    reader::object(field, value, Refusal::Options)
 }
 
 const SECS: i64 = u32::MAX as i64;
@@ -67,7 +19,7 @@ const SECS: i64 = u32::MAX as i64;
 pub(crate) fn analysis_from_js(field: &str, value: &JsValue) -> Result<Analysis, Error> {
     let template = object(field.to_owned(), value)?;
     let mut metrics = Vec::new();
-    for (i, item) in template.list("metrics")?.iter().enumerate() {
+    for (i, item) in template.list("metrics", usize::MAX)?.iter().enumerate() {
         let m = object(format!("{field}.metrics[{i}]"), item)?;
         let phase = |key: &str, default| match m.string(key)?.as_deref() {
             None => Ok(default),
@@ -105,7 +57,7 @@ pub(crate) fn analysis_from_js(field: &str, value: &JsValue) -> Result<Analysis,
         });
     }
     let mut args = Vec::new();
-    for (i, item) in template.list("args")?.iter().enumerate() {
+    for (i, item) in template.list("args", usize::MAX)?.iter().enumerate() {
         let a = object(format!("{field}.args[{i}]"), item)?;
         args.push(Arg { name: a.string("name")?.unwrap_or_default(), value: a.string("value")? });
     }
@@ -124,7 +76,7 @@ fn canary_from_js(metric: &Reader<'_>) -> Result<Option<Box<CanaryJudge>>, Error
     }
     let judge = object(format!("{}.canary", metric.field), &value)?;
     let mut metrics = Vec::new();
-    for (i, item) in judge.list("metrics")?.iter().enumerate() {
+    for (i, item) in judge.list("metrics", usize::MAX)?.iter().enumerate() {
         let m = object(format!("{}.metrics[{i}]", judge.field), item)?;
         let flag = |key: &str| m.get(key).as_bool().unwrap_or(false);
         let direction = match m.string("direction")?.as_deref() {
@@ -153,7 +105,7 @@ fn canary_from_js(metric: &Reader<'_>) -> Result<Option<Box<CanaryJudge>>, Error
         });
     }
     let mut groups = Vec::new();
-    for (i, pair) in judge.list("groups")?.iter().enumerate() {
+    for (i, pair) in judge.list("groups", usize::MAX)?.iter().enumerate() {
         let pair = object(format!("{}.groups[{i}]", judge.field), pair)?;
         groups
             .push(Group { name: pair.string("name")?.unwrap_or_default(), weight: pair.int("weight", 0, 1_000_000)?.unwrap_or(1) as u32 });

@@ -4,12 +4,11 @@
 //! ms), field by field rather than through serde, as analysis templates
 //! are.
 
-use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
-use super::interop::{describe, error_to_js, optional_string_arg, string_arg, to_js};
+use super::interop::{error_to_js, optional_string_arg, string_arg, to_js};
 use super::orchestrator::Orchestrator;
+use super::reader::{self, Refusal};
 use super::JsOptionalString;
 
 type JsResult<T> = Result<T, JsValue>;
@@ -32,62 +31,28 @@ pub(crate) fn zone_offsets() -> Box<crate::ZoneOffsets> {
     })
 }
 
-fn bad(field: &str, value: &JsValue, expected: &str) -> Error {
-    Error::InvalidArgument { what: field.to_owned(), reason: format!("must be {expected}, got {}", describe(value)) }
-}
-
-fn field(object: &JsValue, key: &str) -> JsValue {
-    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn string(object: &JsValue, at: &str, key: &str) -> Result<String, Error> {
-    let v = field(object, key);
-    v.as_string().ok_or_else(|| bad(&format!("{at}.{key}"), &v, "a string"))
-}
-
-fn integer(object: &JsValue, at: &str, key: &str, max: f64) -> Result<f64, Error> {
-    let v = field(object, key);
-    v.as_f64().filter(|n| n.fract() == 0.0 && n.abs() <= max).ok_or_else(|| bad(&format!("{at}.{key}"), &v, "an integer"))
-}
-
-/// The items of `object[key]`, an array of at most [`MAX_FREEZES`] (empty
-/// when absent).
-fn list(object: &JsValue, key: &str) -> Result<Vec<JsValue>, Error> {
-    let v = field(object, key);
-    if v.is_undefined() || v.is_null() {
-        return Ok(Vec::new());
-    }
-    let array = v.dyn_ref::<Array>().ok_or_else(|| bad(&format!("freezes.{key}"), &v, "an array"))?;
-    if array.length() as usize > MAX_FREEZES {
-        return Err(bad(&format!("freezes.{key}"), &v, &format!("at most {MAX_FREEZES} items")));
-    }
-    Ok(array.iter().collect())
-}
+const MS: i64 = 9_007_199_254_740_991;
 
 pub(crate) fn freezes_from_js(value: &JsValue) -> Result<Freezes, Error> {
-    if !value.is_object() || Array::is_array(value) {
-        return Err(bad("freezes", value, "an object { windows, freezes }"));
-    }
+    let input = reader::object("freezes".into(), value, Refusal::Argument)?;
     let mut windows = Vec::new();
-    for (i, w) in list(value, "windows")?.iter().enumerate() {
-        let at = format!("freezes.windows[{i}]");
+    for (i, w) in input.list("windows", MAX_FREEZES)?.iter().enumerate() {
+        let w = input.object(format!("freezes.windows[{i}]"), w)?;
+        let minutes = |key| w.int(key, 0, 65_535)?.ok_or_else(|| w.bad(key, &JsValue::UNDEFINED, "must be an integer"));
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         windows.push(FreezeWindow {
-            name: string(w, &at, "name")?,
-            days: integer(w, &at, "days", 255.0)? as u8,
-            start: integer(w, &at, "start", 65_535.0)? as u16,
-            end: integer(w, &at, "end", 65_535.0)? as u16,
-            zone: string(w, &at, "zone")?,
+            name: w.required("name")?,
+            days: w.int("days", 0, 255)?.ok_or_else(|| w.bad("days", &JsValue::UNDEFINED, "must be an integer"))? as u8,
+            start: minutes("start")? as u16,
+            end: minutes("end")? as u16,
+            zone: w.required("zone")?,
         });
     }
     let mut freezes = Vec::new();
-    for (i, f) in list(value, "freezes")?.iter().enumerate() {
-        let at = format!("freezes.freezes[{i}]");
-        let ms = 9_007_199_254_740_991.0;
-        freezes.push(Freeze {
-            name: string(f, &at, "name")?,
-            from: integer(f, &at, "from", ms)? as i64,
-            until: integer(f, &at, "until", ms)? as i64,
-        });
+    for (i, f) in input.list("freezes", MAX_FREEZES)?.iter().enumerate() {
+        let f = input.object(format!("freezes.freezes[{i}]"), f)?;
+        let instant = |key| f.int(key, -MS, MS)?.ok_or_else(|| f.bad(key, &JsValue::UNDEFINED, "must be an integer"));
+        freezes.push(Freeze { name: f.required("name")?, from: instant("from")?, until: instant("until")? });
     }
     Ok(Freezes { windows, freezes })
 }

@@ -7,6 +7,8 @@ mod freezes;
 mod hooks;
 mod interop;
 mod orchestrator;
+mod pipeline;
+mod reader;
 
 use wasm_bindgen::prelude::*;
 
@@ -100,6 +102,45 @@ export interface FreezeInput {
 export interface FreezesInput {
   windows?: FreezeWindowInput[];
   freezes?: FreezeInput[];
+}
+
+/** Where an entity takes its versions from (`setPipeline`). */
+export interface PipelineInput {
+  /** Upstream entities, each "namespace/entity" (1 to 16). */
+  from: string[];
+  /** A version good in every upstream (default: the newest good in any). */
+  all?: boolean;
+  /** How long after its rollout upstream succeeded (its watch passed). */
+  soakSecs?: number;
+  /** Each promotion waits for `approvePromotion`. */
+  approval?: boolean;
+}
+
+/** What an entity tells the entities that take their versions from it. */
+export interface Upstream {
+  name: string;
+  found: boolean;
+  good: string | null;
+  goodSince: number | null;
+  rolling: string;
+  /** Versions turned back there (failed or aborted). */
+  bad: string[];
+}
+
+/** An entity's pipeline as `pipeline()` answers it. */
+export interface PipelineView {
+  pipeline: Required<PipelineInput> | null;
+  upstreams: Upstream[];
+  /** The version the upstreams point at. */
+  candidate: string | null;
+  candidateFrom: string[];
+  /** Why the candidate is not promoted now. */
+  waiting: string | null;
+  /** A version set by hand that holds promotion until `releasePipeline`. */
+  held: string | null;
+  approved: string | null;
+  /** The latest versions promoted, oldest first. */
+  promoted: string[];
 }
 
 /** Freezes as `freezes()` answers them. */
@@ -390,7 +431,8 @@ export type EventKind =
   | "analysis_measured"
   | "analysis_finished"
   | "frozen"
-  | "unfrozen";
+  | "unfrozen"
+  | "version_promoted";
 
 /** One entry of an entity's event log. */
 export interface RolloutEvent {

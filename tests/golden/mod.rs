@@ -7,8 +7,8 @@
 use crate::common::{Behaviour, Sim, T0};
 use orchestrator_engine::{
     Amount, Analysis, AnalysisPhase, Arg, ControllerKind, Engine, ErrorCode, Freeze, FreezeWindow, Freezes, HookContext, HookError,
-    MeasureRequest, Measured, Metric, MetricProvider, MetricValue, PlanStep, RolloutOptions, TargetController, TargetId, TargetReport,
-    TargetView,
+    MeasureRequest, Measured, Metric, MetricProvider, MetricValue, Pipeline, PlanStep, RolloutOptions, TargetController, TargetId,
+    TargetReport, TargetView,
 };
 
 pub const GOLDEN_V1: &str = "tests/fixtures/snapshot-v1.bin";
@@ -344,11 +344,15 @@ pub const GOLDEN_NOTIFICATIONS: &str =
     r#"{"subscriptions":[{"name":"chat","url":"https://hooks.example/T0/B0/x","format":"slack","kinds":["version_bad"]}],"cursor":12}"#;
 
 /// The golden v10 engine plus format 11's state: notification settings on
-/// the canary and on the frozen entity.
+/// the canary and on the frozen entity, and the canary's pipeline.
 pub fn golden_v11_engine() -> Engine {
     let mut engine = golden_v10_engine();
     engine.set_controller_settings("edge", "canary", ControllerKind::Notifications, Some(GOLDEN_NOTIFICATIONS)).unwrap();
     engine.set_controller_settings("hold", "frozen", ControllerKind::Notifications, Some(r#"{"subscriptions":[]}"#)).unwrap();
+    // A pipeline from the frozen entity, held by a version set by hand.
+    let from = Pipeline { from: vec!["hold/frozen".into()], all: false, soak_secs: 3600, approval: true };
+    assert!(engine.set_pipeline("edge", "canary", Some(from)).unwrap());
+    engine.set_target_version("edge", "canary", "c2-hotfix", T0 + 3600 * 1000).unwrap();
     engine
 }
 
@@ -380,8 +384,8 @@ pub fn before_format_8<'a>(bytes: &'a [u8], engine: &Engine) -> &'a [u8] {
     // Format 10: no freezes of any entity (no window, no freeze, not
     // frozen), no namespace settings.
     trailer += 3 * entities + varint(entities) + 1;
-    // Format 11: no notification settings (one `None` per entity).
-    trailer += varint(entities) + entities;
+    // Format 11: no notification settings, no pipeline (two `None`s per entity).
+    trailer += varint(entities) + 2 * entities;
     &bytes[20..bytes.len() - trailer]
 }
 
