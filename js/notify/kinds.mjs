@@ -18,7 +18,7 @@ export const KINDS = {
   rolled_back: { events: ["rollback_finished"], title: "Rolled back" },
   rolled_out: { events: ["version_good"], title: "Rolled out" },
   watch_ended: { events: ["watch_ended"], title: "Watch window ended" },
-  promoted: { events: ["promoted"], title: "Promoted" },
+  promoted: { events: ["version_promoted", "promoted"], title: "Promoted" },
   frozen: { events: ["frozen"], title: "Frozen" },
   unfrozen: { events: ["unfrozen"], title: "Unfrozen" },
   hook_failed: { events: ["hook_failed"], title: "Hook failed" },

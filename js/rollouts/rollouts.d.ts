@@ -10,6 +10,8 @@ import type {
   ExpectedState,
   Freezes,
   FreezesInput,
+  PipelineInput,
+  PipelineView,
   HttpMonitoringController,
   HttpTargetController,
   MonitoringController,
@@ -61,6 +63,21 @@ export interface RolloutsOptions {
  * with the engine's codes and `CONFLICT`, `STORE_UNAVAILABLE`, and
  * `INVALID_SNAPSHOT` for a stored value that is not the entity's state.
  */
+/** One entity of a pipeline as `Rollouts.pipeline` lists it (`found: false`: no such entity in the store). */
+export interface PipelineStage {
+  name: string;
+  found: boolean;
+  targetVersion?: string;
+  rollingVersion?: string;
+  lastKnownGoodVersion?: string;
+  lastKnownBadVersion?: string;
+  phase?: RolloutInfo["phase"];
+  from?: string[];
+  candidate?: string | null;
+  waiting?: string | null;
+  held?: string | null;
+}
+
 /** The writes of `Rollouts`. */
 export type RolloutsWrite =
   | "setRolloutOptions"
@@ -74,6 +91,9 @@ export type RolloutsWrite =
   | "approve"
   | "rollbackTo"
   | "setFreezes"
+  | "setPipeline"
+  | "approvePromotion"
+  | "releasePipeline"
   | "orchestrate"
   | "orchestrateColumns"
   | "report";
@@ -107,6 +127,19 @@ export class Rollouts {
   deliverNotifications(namespace: string, entity: string): Promise<Delivery[]>;
   /** Resolves once every delivery this process has under way is delivered and settled. */
   notificationsSettled(): Promise<void>;
+  /**
+   * Sets (or with `null` removes) where the entity takes its versions
+   * from (see `Orchestrator.setPipeline`); each step of the entity reads
+   * its upstreams from the store and promotes once, whichever process
+   * steps it.
+   */
+  setPipeline(namespace: string, entity: string, pipeline: PipelineInput | null): Promise<boolean>;
+  /** Approves the promotion of `version` (a pipeline with `approval`). */
+  approvePromotion(namespace: string, entity: string, version: string): Promise<boolean>;
+  /** Lets the pipeline promote again after a version set by hand held it. */
+  releasePipeline(namespace: string, entity: string): Promise<boolean>;
+  /** The entity's pipeline decided on its upstreams as stored now, and every stage upstream of it, upstream first. */
+  pipeline(namespace: string, entity: string): Promise<PipelineView & { stages: PipelineStage[] }>;
   /**
    * The writes made as `actor` (a person, a token's name): each event an
    * operator's control logs names it (`actor`), and so does the rollout it

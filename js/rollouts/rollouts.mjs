@@ -35,6 +35,9 @@ const WRITES = [
   "approve",
   "rollbackTo",
   "setFreezes",
+  "setPipeline",
+  "approvePromotion",
+  "releasePipeline",
   "orchestrate",
   "orchestrateColumns",
   "report",
@@ -662,9 +665,9 @@ export class Rollouts {
     const acting = { actor };
     for (const name of WRITES) {
       acting[name] = (namespace, entity, ...args) =>
-        this.#write(namespace, entity, (engine) => this.#apply(engine, name, namespace, entity, args, actor), { optimistic: STEPS.includes(name) }).catch((error) =>
-          this.#asOneEngine(error, namespace, entity),
-        );
+        this.#stepFacts(name, namespace, entity)
+          .then((facts) => this.#write(namespace, entity, (engine) => this.#apply(engine, name, namespace, entity, args, actor, facts), { optimistic: STEPS.includes(name) }))
+          .catch((error) => this.#asOneEngine(error, namespace, entity));
     }
     acting.applyOnce = (key, method, namespace, entity, ...args) => this.#applyOnce(key, method, namespace, entity, args, actor);
     return Object.freeze(acting);
@@ -684,14 +687,14 @@ export class Rollouts {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#write(namespace, entity, async (engine) => {
+    return this.#stepFacts(method, namespace, entity).then((facts) => this.#write(namespace, entity, async (engine) => {
       const known = engine.__appliedAnswer(namespace, entity, key);
       if (known !== undefined) return new Replay(known === "" ? undefined : JSON.parse(known));
-      const result = await this.#apply(engine, method, namespace, entity, args, actor);
+      const result = await this.#apply(engine, method, namespace, entity, args, actor, facts);
       if (result === false) return result;
       engine.__remember(namespace, entity, key, JSON.stringify(result ?? null));
       return result;
-    }, { optimistic: STEPS.includes(method) }).then(
+    }, { optimistic: STEPS.includes(method) })).then(
       (result) => (result instanceof Replay ? { replayed: true, result: result.answer } : { replayed: false, result }),
       (error) => this.#asOneEngine(error, namespace, entity),
     );
@@ -701,7 +704,7 @@ export class Rollouts {
    * Applies the write `method` to `engine`, a control as `actor` (or no
    * one): a step awaits asynchronous hooks (js/hooks/async.mjs).
    */
-  #apply(engine, method, namespace, entity, args, actor = null) {
+  async #apply(engine, method, namespace, entity, args, actor = null, facts = null) {
     // Where a template measures is checked as a controller's endpoints are.
     if (method === "setRolloutOptions") for (const [field, url] of providerUrls(normalizeOptions(args[0]))) this.#checkUrl(field, url);
     if (!STEPS.includes(method)) {
@@ -713,16 +716,84 @@ export class Rollouts {
       }
     }
     const hooks = { hookTimeoutMs: this.#hookTimeoutMs, concurrency: this.#hookConcurrency };
-    return engine[`${method}Async`](namespace, entity, args[0], hooks);
+    const result = await engine[`${method}Async`](namespace, entity, args[0], hooks);
+    // A pipeline promotes after the step, on its upstreams' facts as read
+    // before it (the compare-and-swap of the save makes it once).
+    if (facts !== null) engine.advancePipeline(namespace, entity, facts);
+    return result;
+  }
+
+  /**
+   * For a step of an entity this process holds with a pipeline: its
+   * upstreams' facts, each read from the store (`null`: no pipeline here,
+   * or a fact could not be read: the step promotes nothing this time).
+   * Read before the entity's own write, never within it: two entities
+   * that name each other wait on nothing.
+   */
+  async #stepFacts(method, namespace, entity) {
+    if (!STEPS.includes(method)) return null;
+    const from = pipelineFrom(this.#held(namespace, entity)?.engine, namespace, entity);
+    if (from === undefined) return null;
+    try {
+      return await Promise.all(from.map((name) => this.#upstreamFact(name)));
+    } catch {
+      return null;
+    }
+  }
+
+  /** What the entity `name` ("namespace/entity") tells those downstream of it. */
+  async #upstreamFact(name) {
+    const at = name.indexOf("/");
+    const [namespace, entity] = [name.slice(0, at), name.slice(at + 1)];
+    return this.#read(namespace, entity, (engine) =>
+      engine.namespaces().includes(namespace) && engine.entities(namespace).includes(entity)
+        ? engine.upstream(namespace, entity)
+        : { name, found: false, good: null, goodSince: null, rolling: "", bad: [] },
+    );
+  }
+
+  /**
+   * The entity's pipeline, decided on its upstreams' facts as the store has
+   * them now, with `stages`: it and every entity upstream of it (up to
+   * 32), upstream first, each with the versions it runs and why it waits.
+   */
+  async pipeline(namespace, entity) {
+    const stages = new Map();
+    const visit = async (ns, e) => {
+      const name = `${ns}/${e}`;
+      if (stages.has(name) || stages.size >= 32) return;
+      stages.set(name, null);
+      const view = await this.#pipelineView(ns, e);
+      stages.set(name, view);
+      for (const from of view?.view.pipeline?.from ?? []) {
+        const at = from.indexOf("/");
+        await visit(from.slice(0, at), from.slice(at + 1));
+      }
+    };
+    await visit(namespace, entity);
+    const own = stages.get(`${namespace}/${entity}`);
+    if (own === null) throw notFound("entity", `${namespace}/${entity}`);
+    const list = [...stages.entries()].reverse().map(([name, view]) => stageOf(name, view));
+    return { ...own.view, stages: list };
+  }
+
+  /** One entity's pipeline and rollout (`null`: no such entity). */
+  async #pipelineView(namespace, entity) {
+    const config = await this.#read(namespace, entity, (engine) =>
+      engine.namespaces().includes(namespace) && engine.entities(namespace).includes(entity) ? engine.pipeline(namespace, entity) : null,
+    );
+    if (config === null) return null;
+    const facts = config.pipeline ? await Promise.all(config.pipeline.from.map((name) => this.#upstreamFact(name))) : null;
+    return this.#read(namespace, entity, (engine) => ({ view: engine.pipeline(namespace, entity, facts), info: engine.rolloutInfo(namespace, entity) }));
   }
 
   static {
     for (const name of WRITES) {
       const optimistic = STEPS.includes(name);
       this.prototype[name] = function (namespace, entity, ...args) {
-        return this.#write(namespace, entity, (engine) => this.#apply(engine, name, namespace, entity, args), { optimistic }).catch((error) =>
-          this.#asOneEngine(error, namespace, entity),
-        );
+        return this.#stepFacts(name, namespace, entity)
+          .then((facts) => this.#write(namespace, entity, (engine) => this.#apply(engine, name, namespace, entity, args, null, facts), { optimistic }))
+          .catch((error) => this.#asOneEngine(error, namespace, entity));
       };
     }
     for (const name of READS) {
@@ -733,6 +804,35 @@ export class Rollouts {
       };
     }
   }
+}
+
+/** The upstreams of the entity's pipeline as `engine` holds it (`undefined`: none, or not held). */
+function pipelineFrom(engine, namespace, entity) {
+  try {
+    if (engine === undefined || !engine.namespaces().includes(namespace) || !engine.entities(namespace).includes(entity)) return undefined;
+    return engine.pipeline(namespace, entity).pipeline?.from;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A stage of a pipeline's view: an entity, the versions it runs, where it takes them from and why it waits. */
+function stageOf(name, found) {
+  if (found === null) return { name, found: false };
+  const { view, info } = found;
+  return {
+    name,
+    found: true,
+    targetVersion: info.targetVersion,
+    rollingVersion: info.rollingVersion,
+    lastKnownGoodVersion: info.lastKnownGoodVersion,
+    lastKnownBadVersion: info.lastKnownBadVersion,
+    phase: info.phase,
+    from: view.pipeline?.from ?? [],
+    candidate: view.candidate,
+    waiting: view.waiting,
+    held: view.held,
+  };
 }
 
 /** A call already applied under its idempotency key, and what it answered then. */

@@ -301,6 +301,10 @@ export function createHandler({
       },
     ],
     ["GET", "/:ns/:entity/notifications", async (c) => c.json(await rollouts.notifications(...names(c)))],
+    ["PUT", "/:ns/:entity/pipeline", write("setPipeline", pipelineBody)],
+    ["GET", "/:ns/:entity/pipeline", async (c) => c.json(await rollouts.pipeline(...names(c)))],
+    ["POST", "/:ns/:entity/pipeline/approve", write("approvePromotion", versionFromGo)],
+    ["POST", "/:ns/:entity/pipeline/release", async (c) => c.json({ status: "success", message: "ok", changed: (await apply(c, "releasePipeline")) ?? false })],
     ["POST", "/:ns/:entity/notifications/deliver", async (c) => c.json(await rollouts.deliverNotifications(...names(c)))],
     ["GET", "/:ns/:entity/plan", async (c) => c.json(await rollouts.plan(...names(c)))],
     ["GET", "/:ns/:entity/history", async (c) => c.json(await rollouts.history(...names(c)))],
@@ -493,6 +497,13 @@ function optionsByName(body) {
 function freezesBody(body) {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw orchestratorError("INVALID_ARGUMENT", 'the freezes must be a JSON object { "windows": [...], "freezes": [...] }');
+  }
+  return body;
+}
+
+function pipelineBody(body) {
+  if (body !== null && (typeof body !== "object" || Array.isArray(body))) {
+    throw orchestratorError("INVALID_ARGUMENT", 'the pipeline must be a JSON object { "from": ["namespace/entity"], "all", "soakSecs", "approval" }, or null to remove it');
   }
   return body;
 }

@@ -138,6 +138,21 @@ const schemas = {
     },
     ["subscriptions", "pending", "log"],
   ),
+  Pipeline: { oneOf: [{ type: "null" }, object({ from: array(string), all: { type: "boolean" }, soakSecs: integer, approval: { type: "boolean" } }, ["from"])] },
+  PipelineView: object(
+    {
+      pipeline: { oneOf: [{ type: "null" }, object({ from: array(string), all: { type: "boolean" }, soakSecs: integer, approval: { type: "boolean" } }, ["from", "all", "soakSecs", "approval"])] },
+      upstreams: array(object({ name: string, found: { type: "boolean" }, good: { type: ["string", "null"] }, goodSince: { type: ["integer", "null"] }, rolling: string, bad: array(string) }, ["name", "found", "good", "goodSince", "rolling", "bad"])),
+      candidate: { type: ["string", "null"] },
+      candidateFrom: array(string),
+      waiting: { type: ["string", "null"] },
+      held: { type: ["string", "null"] },
+      approved: { type: ["string", "null"] },
+      promoted: array(string),
+      stages: array(object({ name: string, found: { type: "boolean" } }, ["name", "found"])),
+    },
+    ["pipeline", "upstreams", "candidate", "waiting", "held", "promoted", "stages"],
+  ),
   Delivery: object({ id: string, ok: { type: "boolean" }, status: integer, error: string, permanent: { type: "boolean" }, ms: integer }, ["id", "ok", "ms"]),
   Freezes: object(
     {
@@ -204,6 +219,10 @@ const ROUTES = [
   ["GET", "/:ns/:entity/freezes", "the entity's freeze windows and one-off freezes", null, ref("Freezes")],
   ["PUT", "/:ns/:entity/notifications", "set the entity's notification subscriptions (replacing those set; [] removes them)", ref("Subscriptions"), ref("Success")],
   ["GET", "/:ns/:entity/notifications", "the entity's subscriptions (receivers' paths and header values redacted), what waits to be delivered, and each one's delivery log", null, ref("Notifications")],
+  ["PUT", "/:ns/:entity/pipeline", "set where the entity takes its versions from (null removes it)", ref("Pipeline"), ref("Success")],
+  ["GET", "/:ns/:entity/pipeline", "the entity's pipeline: its upstreams, the version they point at, why it waits, and every stage upstream of it", null, ref("PipelineView")],
+  ["POST", "/:ns/:entity/pipeline/approve", "approve the promotion of a version (a pipeline with approval)", ref("Version"), ref("Success")],
+  ["POST", "/:ns/:entity/pipeline/release", "let the pipeline promote again after a version set by hand held it", null, ref("Success")],
   ["POST", "/:ns/:entity/notifications/deliver", "deliver the notifications that are due now (retries; steps deliver by themselves)", null, array(ref("Delivery"))],
   ["GET", "/:ns/:entity/plan", "the plan's steps and where the rollout is", null, ref("Schedule")],
   ["GET", "/:ns/:entity/history", "the entity's rollouts", null, array(ref("Rollout"))],

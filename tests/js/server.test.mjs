@@ -604,6 +604,8 @@ test("the OpenAPI document describes every route, and every route answers as it 
     "POST /:ns/:entity/rollback": { version: "v1" },
     // Over and done: the rest of the test steps the entity unfrozen.
     "PUT /:ns/:entity/freezes": { freezes: [{ name: "past", from: "2020-01-01T00:00Z", until: "2020-01-02T00:00Z" }] },
+    "PUT /:ns/:entity/pipeline": { from: ["staging/api"], soakSecs: 60, approval: true },
+    "POST /:ns/:entity/pipeline/approve": { version: "v1" },
     // A receiver nothing listens on: deliveries fail and are logged, steps go on.
     "PUT /:ns/:entity/notifications": { subscriptions: [{ name: "chat", format: "slack", url: "http://127.0.0.1:1023/services/T/B/SECRET", kinds: ["rollout_started", "rolled_out"], timeoutMs: 1000 }] },
   };
@@ -638,6 +640,12 @@ test("the OpenAPI document describes every route, and every route answers as it 
   const refused = await call("PUT", "/v1/orchestrate/prod/api/freezes", { windows: [{ name: "w", days: "someday", start: "09:00", end: "17:00" }] });
   assert.equal(refused.status, 400);
   assert.match(JSON.stringify(refused.body), /INVALID_ARGUMENT.*days|days.*INVALID_ARGUMENT/);
+  const pipeline = (await call("GET", "/v1/orchestrate/prod/api/pipeline")).body;
+  assert.deepEqual([pipeline.pipeline.from, pipeline.waiting, pipeline.approved], [["staging/api"], "upstream staging/api does not exist", "v1"]);
+  const refusedPipeline = await call("PUT", "/v1/orchestrate/prod/api/pipeline", { from: ["prod/api"] });
+  assert.deepEqual([refusedPipeline.status, refusedPipeline.body.code], [400, "INVALID_ARGUMENT"]);
+  assert.equal((await call("PUT", "/v1/orchestrate/prod/api/pipeline", null)).status, 200);
+  assert.equal((await call("GET", "/v1/orchestrate/prod/api/pipeline")).body.pipeline, null);
   const notifications = (await call("GET", "/v1/orchestrate/prod/api/notifications")).body;
   assert.deepEqual(notifications.subscriptions.map((sub) => [sub.name, sub.url]), [["chat", "http://127.0.0.1:1023/[redacted]"]]);
   assert.ok(!JSON.stringify(notifications).includes("SECRET"));
