@@ -50,6 +50,20 @@ export function setSubscriptions(engine, namespace, entity, subscriptions, check
   return write(engine, namespace, entity, subscribe(state, normalized, lastSeq(engine, namespace, entity)));
 }
 
+/** Adds a subscription, or replaces the one of its name; answers whether that changed them. */
+export function putSubscription(engine, namespace, entity, subscription, checkUrl) {
+  const others = read(engine, namespace, entity).subscriptions.filter((s) => s.name !== subscription?.name);
+  return setSubscriptions(engine, namespace, entity, [...others, subscription], checkUrl);
+}
+
+/** Removes the subscription named `name`; answers whether there was one. */
+export function removeSubscription(engine, namespace, entity, name) {
+  const state = read(engine, namespace, entity);
+  const others = state.subscriptions.filter((s) => s.name !== name);
+  if (others.length === state.subscriptions.length) return false;
+  return write(engine, namespace, entity, subscribe(state, others, lastSeq(engine, namespace, entity)));
+}
+
 /** What a reader may see: subscriptions without secrets, what waits, each one's delivery log. */
 export function readable(engine, namespace, entity) {
   const state = read(engine, namespace, entity);

@@ -17,7 +17,7 @@ import { Orchestrator } from "orchestrator-engine";
 import { checkMs } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, hostCheck, isHttpController, redactedController, urlCheck } from "../hooks/http.mjs";
 import { normalizeOptions, providerUrls } from "../analysis/template.mjs";
-import { deliverAll, dueAt, readable, record, redactedSettings, setSubscriptions, settleOn } from "../notify/notifier.mjs";
+import { deliverAll, dueAt, putSubscription, readable, record, redactedSettings, removeSubscription, setSubscriptions, settleOn } from "../notify/notifier.mjs";
 import { normalizeSubscriptions } from "../notify/subscriptions.mjs";
 import { entityKey as keyOf } from "../stores/names.mjs";
 import { notFound, orchestratorError, outcomeUnknown, storeUnavailable } from "./errors.mjs";
@@ -233,6 +233,19 @@ export class Rollouts {
     return this.#write(namespace, entity, (engine) => setSubscriptions(engine, namespace, entity, subscriptions, this.#checkUrl)).catch((error) =>
       this.#asOneEngine(error, namespace, entity),
     );
+  }
+
+  /** Adds a subscription to the entity's, or replaces the one of its name (the others stay as they are); answers whether that changed them. */
+  async putNotification(namespace, entity, subscription) {
+    normalizeSubscriptions([subscription], this.#checkUrl); // throws now, changing nothing
+    return this.#write(namespace, entity, (engine) => putSubscription(engine, namespace, entity, subscription, this.#checkUrl)).catch((error) =>
+      this.#asOneEngine(error, namespace, entity),
+    );
+  }
+
+  /** Removes the entity's subscription named `name`; answers whether there was one. */
+  async removeNotification(namespace, entity, name) {
+    return this.#write(namespace, entity, (engine) => removeSubscription(engine, namespace, entity, name)).catch((error) => this.#asOneEngine(error, namespace, entity));
   }
 
   /** The entity's subscriptions (without secrets), what waits to be delivered, and each one's delivery log. */

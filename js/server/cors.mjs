@@ -9,7 +9,7 @@ import { cors } from "hono/cors";
 export const corsFor = (origin) =>
   cors({
     origin,
-    allowMethods: ["GET", "POST", "PUT", "OPTIONS"],
+    allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
     allowHeaders: ["authorization", "content-type", "last-event-id", "idempotency-key"],
     maxAge: 600,
   });

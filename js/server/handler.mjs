@@ -301,6 +301,23 @@ export function createHandler({
       },
     ],
     ["GET", "/:ns/:entity/notifications", async (c) => c.json(await rollouts.notifications(...names(c)))],
+    [
+      "PUT",
+      "/:ns/:entity/notifications/:name",
+      async (c) => {
+        const body = await json(c);
+        if (body === null || typeof body !== "object" || Array.isArray(body)) {
+          throw orchestratorError("INVALID_ARGUMENT", "the subscription must be a JSON object { url, format, kinds, headers }");
+        }
+        await rollouts.putNotification(...names(c), { ...body, name: c.req.param("name") });
+        return ok(c);
+      },
+    ],
+    [
+      "DELETE",
+      "/:ns/:entity/notifications/:name",
+      async (c) => c.json({ status: "success", message: "ok", changed: await rollouts.removeNotification(...names(c), c.req.param("name")) }),
+    ],
     ["PUT", "/:ns/:entity/pipeline", write("setPipeline", pipelineBody)],
     ["GET", "/:ns/:entity/pipeline", async (c) => c.json(await rollouts.pipeline(...names(c)))],
     ["POST", "/:ns/:entity/pipeline/approve", write("approvePromotion", versionFromGo)],

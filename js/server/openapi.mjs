@@ -111,25 +111,19 @@ const schemas = {
     ["kind", "version", "started", "phase", "message", "metrics"],
   ),
   Promote: object({ full: { type: "boolean" } }),
-  Subscriptions: object(
+  Subscription: object(
     {
-      subscriptions: array(
-        object(
-          {
-            name: string,
-            url: string,
-            format: { enum: ["webhook", "slack", "teams", "discord"] },
-            kinds: array(string),
-            headers: { type: "object", additionalProperties: string },
-            timeoutMs: integer,
-            maxAttempts: integer,
-          },
-          ["name", "url"],
-        ),
-      ),
+      name: string,
+      url: string,
+      format: { enum: ["webhook", "slack", "teams", "discord"] },
+      kinds: array(string),
+      headers: { type: "object", additionalProperties: string },
+      timeoutMs: integer,
+      maxAttempts: integer,
     },
-    ["subscriptions"],
+    ["url"],
   ),
+  Subscriptions: object({ subscriptions: array({ $ref: "#/components/schemas/Subscription" }) }, ["subscriptions"]),
   Notifications: object(
     {
       subscriptions: array(object({ name: string, url: string, format: string, kinds: array(string), timeoutMs: integer, maxAttempts: integer }, ["name", "url", "format", "kinds"])),
@@ -223,6 +217,8 @@ const ROUTES = [
   ["GET", "/:ns/:entity/pipeline", "the entity's pipeline: its upstreams, the version they point at, why it waits, and every stage upstream of it", null, ref("PipelineView")],
   ["POST", "/:ns/:entity/pipeline/approve", "approve the promotion of a version (a pipeline with approval)", ref("Version"), ref("Success")],
   ["POST", "/:ns/:entity/pipeline/release", "let the pipeline promote again after a version set by hand held it", null, ref("Success")],
+  ["PUT", "/:ns/:entity/notifications/:name", "add a subscription, or replace the one of this name (the others stay)", ref("Subscription"), ref("Success")],
+  ["DELETE", "/:ns/:entity/notifications/:name", "remove the subscription of this name", null, ref("Success")],
   ["POST", "/:ns/:entity/notifications/deliver", "deliver the notifications that are due now (retries; steps deliver by themselves)", null, array(ref("Delivery"))],
   ["GET", "/:ns/:entity/plan", "the plan's steps and where the rollout is", null, ref("Schedule")],
   ["GET", "/:ns/:entity/history", "the entity's rollouts", null, array(ref("Rollout"))],

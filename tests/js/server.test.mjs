@@ -590,7 +590,7 @@ test("the OpenAPI document describes every route, and every route answers as it 
     const check = ajv.compile(JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"api#/components/')));
     assert.ok(check(value), `${what}: ${JSON.stringify(check.errors)} in ${JSON.stringify(value).slice(0, 300)}`);
   };
-  const url = (path) => path.replace(":ns", "prod").replace(":entity", "api").replace(":group", "eu");
+  const url = (path) => path.replace(":ns", "prod").replace(":entity", "api").replace(":group", "eu").replace(":name", "audit");
   const bodies = {
     "POST /:ns/:entity": clientStates(hosts(4, "v1")),
     "POST /:ns/:entity/status": clientStates(hosts(4, "v1")),
@@ -604,6 +604,8 @@ test("the OpenAPI document describes every route, and every route answers as it 
     "POST /:ns/:entity/rollback": { version: "v1" },
     // Over and done: the rest of the test steps the entity unfrozen.
     "PUT /:ns/:entity/freezes": { freezes: [{ name: "past", from: "2020-01-01T00:00Z", until: "2020-01-02T00:00Z" }] },
+    // Added, then removed (DELETE comes after it): chat alone stays.
+    "PUT /:ns/:entity/notifications/:name": { url: "http://127.0.0.1:1023/audit", kinds: ["version_bad"], timeoutMs: 1000 },
     "PUT /:ns/:entity/pipeline": { from: ["staging/api"], soakSecs: 60, approval: true },
     "POST /:ns/:entity/pipeline/approve": { version: "v1" },
     // A receiver nothing listens on: deliveries fail and are logged, steps go on.

@@ -5,9 +5,11 @@
 // (controls.mjs). This file signs in and navigates.
 import { NOT_SIGNED_IN, api, hasToken, remembered, setToken, signOut, whenUnauthorized } from "./api.mjs";
 import { wireControls } from "./controls.mjs";
-import { showEntity } from "./entity.mjs";
+import { refresh, showEntity, shown } from "./entity.mjs";
+import { wireNotifications } from "./notifications.mjs";
 import { showOverview } from "./overview.mjs";
 import { wireShortcuts } from "./shortcuts.mjs";
+import { wirePipeline } from "./stages.mjs";
 
 const $ = (id) => document.getElementById(id);
 let leave = null;
@@ -64,6 +66,7 @@ async function start() {
     $("sign-out").hidden = !hasToken();
     if (actor) $("access").textContent += ` as ${actor}`;
     for (const id of ["controls", "options"]) $(id).hidden = access !== "write";
+    document.body.dataset.access = access;
     await route();
   } catch (error) {
     showError(error);
@@ -71,6 +74,8 @@ async function start() {
 }
 
 wireControls(showError);
+wirePipeline(() => shown?.path, refresh, showError);
+wireNotifications(() => shown?.path, refresh, showError);
 wireShortcuts();
 window.addEventListener("hashchange", () => route().catch(showError));
 start();

@@ -8,6 +8,8 @@ import { formatDuration, tally } from "../engine/simulation.mjs";
 import { Palette, drawGrid, gridLayout, hitTest, legend } from "../render.mjs";
 import { api, entityPath, follow } from "./api.mjs";
 import { entityView } from "./engine.mjs";
+import { showNotifications } from "./notifications.mjs";
+import { showPipeline } from "./stages.mjs";
 import { actionsText, badge, countsText, paletteVersions, stateOf, versionPalette } from "./state.mjs";
 
 const $ = (id) => document.getElementById(id);
@@ -90,6 +92,9 @@ export async function refresh() {
       shownRead = read;
       Object.assign(entity, { bytes, view });
       render(entity);
+      // Read by the API, not the snapshot: the pipeline's upstreams are
+      // other entities, and readers never see a receiver's secrets.
+      await Promise.all([showPipeline(entity.path), showNotifications(entity.path)]);
     }
   } finally {
     refreshing = false;
