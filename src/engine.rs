@@ -469,6 +469,33 @@ impl Engine {
         Ok(was)
     }
 
+    /// Takes `namespace`'s freezes and stopped line from `settings` (the
+    /// snapshot of an engine holding that namespace's settings and no
+    /// entity; `None`: it has none), replacing those this engine had: a
+    /// binding that keeps a namespace's settings apart from its entities
+    /// (each in a store record of its own) brings them in before a step.
+    /// `INVALID_SNAPSHOT` for bytes that are not such a snapshot, and
+    /// nothing changes.
+    pub fn adopt_namespace(&mut self, namespace: &str, settings: Option<&[u8]>) -> Result<(), Error> {
+        check_name("namespace", namespace)?;
+        let (freezes, stopped) = match settings {
+            None => (Freezes::default(), None),
+            Some(bytes) => {
+                let mut other = Engine::restore(bytes)?;
+                if other.namespaces.values().any(|ns| !ns.entities.is_empty()) {
+                    return Err(Error::snapshot("a namespace's settings hold no entity"));
+                }
+                other.namespaces.remove(namespace).map(|ns| (ns.freezes, ns.stopped)).unwrap_or_default()
+            }
+        };
+        let ns = self.namespaces.entry(namespace.to_owned()).or_default();
+        (ns.freezes, ns.stopped) = (freezes, stopped);
+        if ns.is_empty() {
+            self.namespaces.remove(namespace);
+        }
+        Ok(())
+    }
+
     /// Why the namespace's line is stopped, since when and by whom; `None`
     /// while it runs.
     pub fn line_stop(&self, namespace: &str) -> Option<&LineStop> {

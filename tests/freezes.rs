@@ -228,3 +228,33 @@ fn bad_freezes_are_refused_whole_and_name_what_is_wrong() {
     assert!(engine.start_the_line("prod").unwrap());
     assert!(engine.namespaces().is_empty());
 }
+
+/// A binding that keeps a namespace's settings in a record of their own
+/// brings them into an engine holding one entity before its step: the
+/// entity is held as by its own namespace, and its snapshot never holds them.
+#[test]
+fn a_namespace_record_adopted_before_a_step_holds_the_entity_and_stays_out_of_its_snapshot() {
+    let mut sim = rolling(10, options(20));
+    let mut record = Engine::new();
+    record.set_actor(Some("alice")).unwrap();
+    assert!(record.stop_the_line("prod", "incident 4711", sim.now).unwrap());
+    let bytes = record.snapshot();
+    sim.engine.adopt_namespace("prod", Some(&bytes)).unwrap();
+    let before = on(&sim, "v2");
+    for _ in 0..10 {
+        sim.step();
+    }
+    assert_eq!(on(&sim, "v2"), before, "held");
+    assert_eq!(sim.engine.line_stop("prod").map(|s| s.by.clone()), Some(Some("alice".into())));
+    let alone = sim.engine.snapshot_entity("prod", "app").unwrap();
+    let mut restored = Engine::new();
+    restored.restore_entity(&alone).unwrap();
+    assert!(restored.line_stop("prod").is_none(), "an entity's snapshot holds the entity alone");
+    // None: the namespace's settings are gone, and it moves again.
+    sim.engine.adopt_namespace("prod", None).unwrap();
+    sim.run_until(200, |s| s.info().last_known_good_version == "v2");
+    // Bytes that hold an entity are no namespace's record.
+    let err = sim.engine.adopt_namespace("prod", Some(&sim.engine.snapshot())).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidSnapshot);
+    assert_eq!(sim.engine.adopt_namespace("prod", Some(b"junk")).unwrap_err().code(), ErrorCode::InvalidSnapshot);
+}

@@ -12,6 +12,8 @@ import type {
   FreezesInput,
   PipelineInput,
   PipelineView,
+  Upstream,
+  LineStop,
   HttpMonitoringController,
   HttpTargetController,
   MonitoringController,
@@ -53,6 +55,12 @@ export interface RolloutsOptions {
   allowHookHosts?: string[];
   /** Analysis measurements: functions and secrets (see `Orchestrator.useMetrics`). */
   metrics?: Omit<MetricsOptions, "allowHosts">;
+  /** How long a step may use a namespace's settings (freezes, a stopped line) as last read, in ms (default 1,000; 0: every step reads them). */
+  namespaceCacheMs?: number;
+  /** Where steps read a namespace's settings when its record is in another store (the Worker: its record's object). */
+  readNamespace?: (namespace: string) => Promise<Uint8Array | undefined>;
+  /** Where a pipeline's steps read an upstream entity's facts when it is in another store (the Worker: its object). */
+  readUpstream?: (namespace: string, entity: string) => Promise<Upstream>;
 }
 
 /**
@@ -99,7 +107,7 @@ export type RolloutsWrite =
   | "report";
 
 /** `Rollouts`' writes made as one actor (see `Rollouts.as`). */
-export type ActingRollouts = Readonly<Pick<Rollouts, RolloutsWrite | "applyOnce"> & { actor: string }>;
+export type ActingRollouts = Readonly<Pick<Rollouts, RolloutsWrite | "applyOnce" | "stopTheLine" | "startTheLine"> & { actor: string }>;
 
 export class Rollouts {
   constructor(options: RolloutsOptions);
@@ -113,9 +121,13 @@ export class Rollouts {
   promote(namespace: string, entity: string, options?: PromoteOptions | null): Promise<boolean>;
   approve(namespace: string, entity: string): Promise<boolean>;
   rollbackTo(namespace: string, entity: string, version: string): Promise<boolean>;
-  /** The entity's freeze windows and one-off freezes (see `Orchestrator.setFreezes`; a namespace's need an `Orchestrator`). */
-  setFreezes(namespace: string, entity: string, freezes: FreezesInput | null): Promise<boolean>;
-  freezes(namespace: string, entity: string): Promise<Freezes>;
+  /** The freeze windows and one-off freezes of an entity, or with `entity` `null` of the whole namespace (its record of its own). */
+  setFreezes(namespace: string, entity: string | null, freezes: FreezesInput | null): Promise<boolean>;
+  freezes(namespace: string, entity?: string | null): Promise<Freezes>;
+  /** Stops the namespace's line in every process (within `namespaceCacheMs`); answers whether it was running. */
+  stopTheLine(namespace: string, reason: string): Promise<boolean>;
+  startTheLine(namespace: string): Promise<boolean>;
+  lineStop(namespace: string): Promise<LineStop | null>;
   /**
    * Sets the entity's notification subscriptions (`null` or `[]`: none),
    * kept with it: whichever process saves an event delivers it, once.
@@ -142,6 +154,8 @@ export class Rollouts {
   approvePromotion(namespace: string, entity: string, version: string): Promise<boolean>;
   /** Lets the pipeline promote again after a version set by hand held it. */
   releasePipeline(namespace: string, entity: string): Promise<boolean>;
+  /** What the entity tells the entities whose pipelines take their versions from it. */
+  upstream(namespace: string, entity: string): Promise<Upstream>;
   /** The entity's pipeline decided on its upstreams as stored now, and every stage upstream of it, upstream first. */
   pipeline(namespace: string, entity: string): Promise<PipelineView & { stages: PipelineStage[] }>;
   /**

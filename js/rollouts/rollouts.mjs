@@ -19,7 +19,7 @@ import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, hostCheck, isHttpController, re
 import { normalizeOptions, providerUrls } from "../analysis/template.mjs";
 import { deliverAll, dueAt, putSubscription, readable, record, redactedSettings, removeSubscription, setSubscriptions, settleOn } from "../notify/notifier.mjs";
 import { normalizeSubscriptions } from "../notify/subscriptions.mjs";
-import { entityKey as keyOf } from "../stores/names.mjs";
+import { NAMESPACE_RECORD, entityKey as keyOf } from "../stores/names.mjs";
 import { notFound, orchestratorError, outcomeUnknown, storeUnavailable } from "./errors.mjs";
 
 /** Calls that change an entity; a control answering `false` changed nothing. */
@@ -43,6 +43,8 @@ const WRITES = [
   "report",
 ];
 const READS = ["expectedState", "rolloutInfo", "targetCounts", "plan", "events", "history", "analysis", "freezes"];
+/** Reads and writes that take a namespace's settings when `entity` is `null`. */
+const NAMESPACE_AWARE = ["setFreezes", "freezes"];
 /** Writes that step the entity, calling its hooks. */
 const STEPS = ["orchestrate", "orchestrateColumns", "report"];
 
@@ -77,6 +79,11 @@ export class Rollouts {
   #deliveries = new Set();
   /** A retry's timer per entity, while one waits. */
   #retries_ = new Map();
+  /** Each namespace's settings as last read: `{ bytes, at }` (`bytes` undefined: none). */
+  #namespaceSettings = new Map();
+  #namespaceCacheMs;
+  #readNamespaceFrom;
+  #readUpstream;
 
   /**
    * @param {object} options
@@ -93,6 +100,12 @@ export class Rollouts {
    * @param {string[]} [options.allowHookHosts] the only hosts an HTTP controller may name (`*.domain`
    *   for any name under it); default any. Analysis measures only from these hosts too.
    * @param {object} [options.metrics] analysis: `{ functions, secrets }` (see `useMetrics`)
+   * @param {number} [options.namespaceCacheMs] how long a step may use a namespace's settings
+   *   (freezes, a stopped line) as last read before reading them again (default 1,000 ms; 0: every step)
+   * @param {(namespace: string) => Promise<Uint8Array | undefined>} [options.readNamespace] where steps read a
+   *   namespace's settings when the store holding its record is not this one (the Worker: another object's)
+   * @param {(namespace: string, entity: string) => Promise<object>} [options.readUpstream] where a pipeline's
+   *   steps read an upstream entity's facts (`upstream()`) when it is not in this store (the Worker: its object's)
    */
   constructor({
     store,
@@ -105,6 +118,9 @@ export class Rollouts {
     hookConcurrency = 16,
     allowHookHosts,
     metrics = {},
+    namespaceCacheMs = 1000,
+    readNamespace,
+    readUpstream,
   } = {}) {
     for (const method of ["get", "put", "list", "delete"]) {
       if (typeof store?.[method] !== "function") {
@@ -140,11 +156,126 @@ export class Rollouts {
       check.free();
     }
     this.#hookConcurrency = hookConcurrency;
+    if (!Number.isInteger(namespaceCacheMs) || namespaceCacheMs < 0 || namespaceCacheMs > 3_600_000) {
+      throw orchestratorError("INVALID_ARGUMENT", "namespaceCacheMs must be an integer from 0 to 3,600,000");
+    }
+    this.#namespaceCacheMs = namespaceCacheMs;
+    if (readNamespace !== undefined && typeof readNamespace !== "function") throw orchestratorError("INVALID_ARGUMENT", "readNamespace must be a function");
+    this.#readNamespaceFrom = readNamespace ?? (async (namespace) => (await this.#store.get(namespace, NAMESPACE_RECORD))?.bytes);
+    if (readUpstream !== undefined && typeof readUpstream !== "function") throw orchestratorError("INVALID_ARGUMENT", "readUpstream must be a function");
+    this.#readUpstream = readUpstream ?? ((namespace, entity) => this.upstream(namespace, entity));
   }
 
   /** Every entity in the store as `[namespace, entity]`, in name order. */
   async list() {
-    return this.#call("list entities", () => this.#store.list());
+    return (await this.#call("list entities", () => this.#store.list())).filter(([, entity]) => entity !== NAMESPACE_RECORD);
+  }
+
+  // ---- a namespace's own settings -------------------------------------------
+
+  /** Sets the freezes of an entity, or with `entity` `null` of the whole namespace (every process's steps see them within `namespaceCacheMs`). */
+  setFreezes(namespace, entity, freezes) {
+    if (entity === null || entity === undefined) return this.#writeNamespace(namespace, (engine) => engine.setFreezes(namespace, null, freezes));
+    return this.#entityWrite("setFreezes", namespace, entity, [freezes]);
+  }
+
+  /** The freezes of an entity, or with `entity` `null` (or left out) of the whole namespace. */
+  async freezes(namespace, entity) {
+    if (entity === null || entity === undefined) return this.#readNamespace(namespace, (engine) => engine.freezes(namespace, null));
+    return this.#entityRead("freezes", namespace, entity, []);
+  }
+
+  /**
+   * Stops the namespace's line: no entity of it moves a target to a
+   * version rolling out, in any process, until it is started again
+   * (within `namespaceCacheMs`). Answers whether it was running.
+   */
+  stopTheLine(namespace, reason) {
+    return this.#writeNamespace(namespace, (engine) => engine.stopTheLine(namespace, reason));
+  }
+
+  /** Starts the namespace's line again; answers whether it was stopped. */
+  startTheLine(namespace) {
+    return this.#writeNamespace(namespace, (engine) => engine.startTheLine(namespace));
+  }
+
+  /** Why the namespace's line is stopped, since when and by whom; `null` while it runs. */
+  async lineStop(namespace) {
+    return this.#readNamespace(namespace, (engine) => engine.lineStop(namespace));
+  }
+
+  /** Runs `read` on an engine holding the namespace's settings as stored. */
+  async #readNamespace(namespace, read) {
+    checkNames(namespace, "entity");
+    const stored = await this.#call("read a namespace", () => this.#store.get(namespace, NAMESPACE_RECORD));
+    const engine = this.#namespaceEngine(namespace, stored?.bytes);
+    try {
+      return read(engine);
+    } finally {
+      engine.free();
+    }
+  }
+
+  /** An engine holding the namespace's settings (`bytes`: its record), and nothing else. */
+  #namespaceEngine(namespace, bytes) {
+    const options = this.#now === undefined ? undefined : { now: this.#now };
+    if (!bytes) return new Orchestrator(options);
+    try {
+      return Orchestrator.restore(bytes, options);
+    } catch (error) {
+      throw orchestratorError("INVALID_SNAPSHOT", `the stored settings of namespace ${namespace} are unreadable: ${error.message}`, error);
+    }
+  }
+
+  /**
+   * Applies `change` to the namespace's settings as one atomic
+   * read-modify-write of its record (compare-and-swap, retried on a
+   * conflict as an entity's writes are); `false` from it saves nothing.
+   */
+  #writeNamespace(namespace, change, actor = null) {
+    try {
+      checkNames(namespace, "entity");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#queued(keyOf(namespace, NAMESPACE_RECORD), async () => {
+      for (let attempt = 0; attempt <= this.#retries; attempt++) {
+        const stored = await this.#call("read a namespace", () => this.#store.get(namespace, NAMESPACE_RECORD));
+        const engine = this.#namespaceEngine(namespace, stored?.bytes);
+        let result, bytes;
+        try {
+          engine.setActor(actor);
+          result = change(engine);
+          engine.setActor(null);
+          if (result === false) return result;
+          bytes = engine.snapshot();
+        } finally {
+          engine.free();
+        }
+        const revision = stored ? String(stored.revision) : null;
+        const saved = await this.#call("save a namespace", (limit) => this.#store.put(namespace, NAMESPACE_RECORD, bytes, revision, limit), { write: true });
+        if (saved !== null && saved !== undefined) {
+          this.#namespaceSettings.set(namespace, { bytes, at: Date.now() });
+          return result;
+        }
+        if (attempt < this.#retries) await jitter(attempt);
+      }
+      throw orchestratorError("CONFLICT", `namespace ${namespace}'s settings kept changing under this call (${this.#retries + 1} attempts); try again`);
+    });
+  }
+
+  /** The namespace's settings for a step: as last read within `namespaceCacheMs`, or read now (`null`: unreadable now). */
+  async #namespaceBytes(namespace) {
+    const known = this.#namespaceSettings.get(namespace);
+    if (known !== undefined && Date.now() - known.at < this.#namespaceCacheMs) return known.bytes;
+    try {
+      const bytes = (await this.#call("read a namespace", () => this.#readNamespaceFrom(namespace))) ?? undefined;
+      this.#namespaceSettings.set(namespace, { bytes, at: Date.now() });
+      if (this.#namespaceSettings.size > this.#maxEntities) this.#namespaceSettings.delete(this.#namespaceSettings.keys().next().value);
+      return bytes;
+    } catch {
+      return null;
+    }
   }
 
   /**
@@ -323,6 +454,8 @@ export class Rollouts {
       if (!engine.namespaces().includes(namespace) || !engine.entities(namespace).includes(entity)) {
         throw notFound("entity", `${namespace}/${entity}`);
       }
+      // The entity alone: not the namespace's settings its last step took.
+      engine.__adoptNamespace(namespace, undefined);
       return redact ? redacted(engine, namespace, entity) : engine.snapshot();
     });
   }
@@ -640,7 +773,11 @@ export class Rollouts {
     } catch (error) {
       return Promise.reject(error);
     }
-    const key = keyOf(namespace, entity);
+    return this.#queued(keyOf(namespace, entity), run);
+  }
+
+  /** Runs calls under one key one at a time, in order. */
+  #queued(key, run) {
     const previous = this.#queues.get(key) ?? Promise.resolve();
     const result = previous.then(run, run);
     const tail = result.catch(() => {});
@@ -683,6 +820,11 @@ export class Rollouts {
           .catch((error) => this.#asOneEngine(error, namespace, entity));
     }
     acting.applyOnce = (key, method, namespace, entity, ...args) => this.#applyOnce(key, method, namespace, entity, args, actor);
+    const setFreezes = acting.setFreezes;
+    acting.setFreezes = (namespace, entity, freezes) =>
+      entity === null || entity === undefined ? this.#writeNamespace(namespace, (engine) => engine.setFreezes(namespace, null, freezes), actor) : setFreezes(namespace, entity, freezes);
+    acting.stopTheLine = (namespace, reason) => this.#writeNamespace(namespace, (engine) => engine.stopTheLine(namespace, reason), actor);
+    acting.startTheLine = (namespace) => this.#writeNamespace(namespace, (engine) => engine.startTheLine(namespace), actor);
     return Object.freeze(acting);
   }
 
@@ -729,10 +871,14 @@ export class Rollouts {
       }
     }
     const hooks = { hookTimeoutMs: this.#hookTimeoutMs, concurrency: this.#hookConcurrency };
+    // The namespace's freezes and stopped line hold the step as its own do
+    // (they are not saved with the entity: its checkpoint and deltas hold
+    // the entity alone).
+    if (facts !== null && facts.namespace !== null) engine.__adoptNamespace(namespace, facts.namespace);
     const result = await engine[`${method}Async`](namespace, entity, args[0], hooks);
     // A pipeline promotes after the step, on its upstreams' facts as read
     // before it (the compare-and-swap of the save makes it once).
-    if (facts !== null) engine.advancePipeline(namespace, entity, facts);
+    if (facts?.upstreams) engine.advancePipeline(namespace, entity, facts.upstreams);
     return result;
   }
 
@@ -745,23 +891,31 @@ export class Rollouts {
    */
   async #stepFacts(method, namespace, entity) {
     if (!STEPS.includes(method)) return null;
+    const settings = this.#namespaceBytes(namespace);
     const from = pipelineFrom(this.#held(namespace, entity)?.engine, namespace, entity);
-    if (from === undefined) return null;
-    try {
-      return await Promise.all(from.map((name) => this.#upstreamFact(name)));
-    } catch {
-      return null;
+    let upstreams = null;
+    if (from !== undefined) {
+      try {
+        upstreams = await Promise.all(from.map((name) => this.#upstreamFact(name)));
+      } catch {
+        upstreams = null;
+      }
     }
+    return { upstreams, namespace: await settings };
   }
 
   /** What the entity `name` ("namespace/entity") tells those downstream of it. */
   async #upstreamFact(name) {
     const at = name.indexOf("/");
-    const [namespace, entity] = [name.slice(0, at), name.slice(at + 1)];
+    return this.#readUpstream(name.slice(0, at), name.slice(at + 1));
+  }
+
+  /** What the entity tells the entities whose pipelines take their versions from it (`found: false`: the store has no such entity). */
+  async upstream(namespace, entity) {
     return this.#read(namespace, entity, (engine) =>
       engine.namespaces().includes(namespace) && engine.entities(namespace).includes(entity)
         ? engine.upstream(namespace, entity)
-        : { name, found: false, good: null, goodSince: null, rolling: "", bad: [] },
+        : { name: `${namespace}/${entity}`, found: false, good: null, goodSince: null, rolling: "", bad: [] },
     );
   }
 
@@ -776,9 +930,18 @@ export class Rollouts {
       const name = `${ns}/${e}`;
       if (stages.has(name) || stages.size >= 32) return;
       stages.set(name, null);
-      const view = await this.#pipelineView(ns, e);
+      let view = await this.#pipelineView(ns, e);
+      // Not in this store (the Worker keeps each entity in its own object):
+      // what it tells those downstream of it.
+      if (view === null && name !== `${namespace}/${entity}`) {
+        try {
+          view = await this.#readUpstream(ns, e);
+        } catch {
+          view = null;
+        }
+      }
       stages.set(name, view);
-      for (const from of view?.view.pipeline?.from ?? []) {
+      for (const from of view?.view?.pipeline?.from ?? []) {
         const at = from.indexOf("/");
         await visit(from.slice(0, at), from.slice(at + 1));
       }
@@ -797,23 +960,32 @@ export class Rollouts {
     );
     if (config === null) return null;
     const facts = config.pipeline ? await Promise.all(config.pipeline.from.map((name) => this.#upstreamFact(name))) : null;
-    return this.#read(namespace, entity, (engine) => ({ view: engine.pipeline(namespace, entity, facts), info: engine.rolloutInfo(namespace, entity) }));
+    const settings = await this.#namespaceBytes(namespace);
+    return this.#read(namespace, entity, (engine) => {
+      if (settings !== null) engine.__adoptNamespace(namespace, settings); // a freeze of the namespace holds promotion
+      return { view: engine.pipeline(namespace, entity, facts), info: engine.rolloutInfo(namespace, entity) };
+    });
+  }
+
+  #entityWrite(name, namespace, entity, args) {
+    return this.#stepFacts(name, namespace, entity)
+      .then((facts) => this.#write(namespace, entity, (engine) => this.#apply(engine, name, namespace, entity, args, null, facts), { optimistic: STEPS.includes(name) }))
+      .catch((error) => this.#asOneEngine(error, namespace, entity));
+  }
+
+  #entityRead(name, namespace, entity, args) {
+    return this.#read(namespace, entity, (engine) => engine[name](namespace, entity, ...args)).catch((error) => this.#asOneEngine(error, namespace, entity));
   }
 
   static {
-    for (const name of WRITES) {
-      const optimistic = STEPS.includes(name);
+    for (const name of WRITES.filter((n) => !NAMESPACE_AWARE.includes(n))) {
       this.prototype[name] = function (namespace, entity, ...args) {
-        return this.#stepFacts(name, namespace, entity)
-          .then((facts) => this.#write(namespace, entity, (engine) => this.#apply(engine, name, namespace, entity, args, null, facts), { optimistic }))
-          .catch((error) => this.#asOneEngine(error, namespace, entity));
+        return this.#entityWrite(name, namespace, entity, args);
       };
     }
-    for (const name of READS) {
+    for (const name of READS.filter((n) => !NAMESPACE_AWARE.includes(n))) {
       this.prototype[name] = function (namespace, entity, ...args) {
-        return this.#read(namespace, entity, (engine) => engine[name](namespace, entity, ...args)).catch((error) =>
-          this.#asOneEngine(error, namespace, entity),
-        );
+        return this.#entityRead(name, namespace, entity, args);
       };
     }
   }
@@ -831,7 +1003,11 @@ function pipelineFrom(engine, namespace, entity) {
 
 /** A stage of a pipeline's view: an entity, the versions it runs, where it takes them from and why it waits. */
 function stageOf(name, found) {
-  if (found === null) return { name, found: false };
+  if (found === null || found.found === false) return { name, found: false };
+  if (found.view === undefined) {
+    // An upstream's facts alone.
+    return { name, found: true, rollingVersion: found.rolling, lastKnownGoodVersion: found.good ?? "", from: [], candidate: null, waiting: null, held: null };
+  }
   const { view, info } = found;
   return {
     name,

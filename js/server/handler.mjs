@@ -225,6 +225,16 @@ export function createHandler({
     // The Go engine's routes.
     ["GET", "/namespaces", async (c) => c.json(await rollouts.namespaces())],
     ["GET", "/:ns/entities", async (c) => c.json(await rollouts.entities(c.req.param("ns")))],
+    // A namespace's own settings (before the entity routes they would match).
+    ["PUT", "/namespaces/:ns/freezes", async (c) => (await writer(c).setFreezes(c.req.param("ns"), null, freezesBody(await json(c))), ok(c))],
+    ["GET", "/namespaces/:ns/freezes", async (c) => c.json(await rollouts.freezes(c.req.param("ns"), null))],
+    [
+      "POST",
+      "/namespaces/:ns/line/stop",
+      async (c) => c.json({ status: "success", message: "ok", changed: await writer(c).stopTheLine(c.req.param("ns"), reasonBody(await json(c))) }),
+    ],
+    ["POST", "/namespaces/:ns/line/start", async (c) => c.json({ status: "success", message: "ok", changed: await writer(c).startTheLine(c.req.param("ns")) })],
+    ["GET", "/namespaces/:ns/line", async (c) => c.json({ stopped: await rollouts.lineStop(c.req.param("ns")) })],
     // Every entity's events as they are logged (Server-Sent Events; see js/server/feed.mjs).
     [
       "GET",
@@ -516,6 +526,13 @@ function freezesBody(body) {
     throw orchestratorError("INVALID_ARGUMENT", 'the freezes must be a JSON object { "windows": [...], "freezes": [...] }');
   }
   return body;
+}
+
+function reasonBody(body) {
+  if (body === null || typeof body !== "object" || typeof body.reason !== "string") {
+    throw orchestratorError("INVALID_ARGUMENT", 'stopping the line takes a JSON object { "reason": "..." }');
+  }
+  return body.reason;
 }
 
 function pipelineBody(body) {

@@ -27,7 +27,8 @@ import { wasmMemoryBytes } from "orchestrator-engine";
 
 import { notFound } from "../rollouts/errors.mjs";
 import { DurableObjectStore } from "../stores/durable-object.mjs";
-import { byName, entityKey, fromEntityKey } from "../stores/names.mjs";
+import { NAMESPACE_RECORD, byName, entityKey, fromEntityKey } from "../stores/names.mjs";
+import { Rollouts } from "../rollouts/rollouts.mjs";
 import { identify, paddedTokenVariable, parseNamedTokens, refusal } from "./auth.mjs";
 import { corsFor } from "./cors.mjs";
 import { createHandler, decodable } from "./handler.mjs";
@@ -39,13 +40,32 @@ const failure = (status, code, message, headers) => json({ status: "error", mess
 /** One entity: its engine, its state in the object's storage. */
 export class EntityObject extends DurableObject {
   #handler;
+  #store;
+  #rollouts;
 
   constructor(ctx, env) {
     super(ctx, env);
     // Tokens are checked by the Worker in front; the object serves what reaches it.
     const maxBodyBytes = env.ORCHESTRATOR_MAX_BODY_BYTES ? Number(env.ORCHESTRATOR_MAX_BODY_BYTES) : undefined;
     const allowHookHosts = env.ORCHESTRATOR_ALLOW_HOOK_HOSTS ? env.ORCHESTRATOR_ALLOW_HOOK_HOSTS.split(",").map((h) => h.trim()).filter(Boolean) : undefined;
-    this.#handler = createHandler({ store: new DurableObjectStore(ctx.storage), maxBodyBytes, allowHookHosts, insecure: true, trustForwardedAccess: true });
+    this.#store = new DurableObjectStore(ctx.storage);
+    // A namespace's settings are its record's object's: steps ask it.
+    const readNamespace = (namespace) => env.ENTITIES.get(env.ENTITIES.idFromName(entityKey(namespace, NAMESPACE_RECORD))).namespaceRecord(namespace);
+    // So are another entity's facts, for a pipeline that takes its versions from it.
+    const readUpstream = (namespace, entity) => env.ENTITIES.get(env.ENTITIES.idFromName(entityKey(namespace, entity))).upstream(namespace, entity);
+    this.#rollouts = new Rollouts({ store: this.#store, allowHookHosts, readNamespace, readUpstream });
+    const rollouts = this.#rollouts;
+    this.#handler = createHandler({ store: this.#store, maxBodyBytes, allowHookHosts, insecure: true, trustForwardedAccess: true, rollouts });
+  }
+
+  /** Over RPC, from the objects of entities whose pipelines take their versions from this one: what it tells them. */
+  async upstream(namespace, entity) {
+    return this.#rollouts.upstream(namespace, entity);
+  }
+
+  /** Over RPC, from the objects of the namespace's entities: the namespace's settings this object keeps (it is the namespace's record's). */
+  async namespaceRecord(namespace) {
+    return (await this.#store.get(namespace, NAMESPACE_RECORD))?.bytes;
   }
 
   async fetch(request) {
@@ -155,22 +175,34 @@ async function route(request, env) {
   if (segments.length === 2 && segments[0] === "events" && segments[1] === "stream") {
     return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname} in the Worker: stream each entity's events (${PREFIX}/{ns}/{entity}/events/stream)`);
   }
+  // A namespace's own settings: the object of its record answers.
+  if (segments.length >= 3 && segments[0] === "namespaces" && segments[1] !== "") {
+    const object = env.ENTITIES.get(env.ENTITIES.idFromName(entityKey(segments[1], NAMESPACE_RECORD)));
+    const response = await object.fetch(forwarded(request, level, actor));
+    return new Response(response.body, response);
+  }
   // Everything else is one entity's: its object answers.
   if (segments.length < 2 || segments[0] === "" || segments[1] === "") {
     return failure(404, "NOT_FOUND_ROUTE", `no route ${request.method} ${url.pathname}`);
   }
   const [namespace, entity] = segments;
   const object = env.ENTITIES.get(env.ENTITIES.idFromName(entityKey(namespace, entity)));
-  // What the token grants, for the object (which answers a reader a
-  // snapshot without secrets); whatever the client sent in it is replaced.
-  const forwarded = new Request(request);
-  forwarded.headers.set("x-orchestrator-access", level);
-  // And whose token it is (a named token's name, else none).
-  if (actor) forwarded.headers.set("x-orchestrator-actor", encodeURIComponent(actor));
-  else forwarded.headers.delete("x-orchestrator-actor");
-  const response = await object.fetch(forwarded);
+  const response = await object.fetch(forwarded(request, level, actor));
   if (!reading && response.ok) await index.join(namespace, entity);
   // Headers of its own (an object's answer has immutable ones), which
   // CORS may add to.
   return new Response(response.body, response);
+}
+
+/**
+ * `request` for an object: with what the token grants (the object answers
+ * a reader a snapshot without secrets) and whose token it is (a named
+ * token's name, else none); whatever the client sent in them is replaced.
+ */
+function forwarded(request, level, actor) {
+  const copy = new Request(request);
+  copy.headers.set("x-orchestrator-access", level);
+  if (actor) copy.headers.set("x-orchestrator-actor", encodeURIComponent(actor));
+  else copy.headers.delete("x-orchestrator-actor");
+  return copy;
 }

@@ -10,3 +10,10 @@ export const fromEntityKey = (key) => JSON.parse(key);
 export function byName([a, b], [c, d]) {
   return a < c ? -1 : a > c ? 1 : b < d ? -1 : b > d ? 1 : 0;
 }
+
+/**
+ * The entity name under which `Rollouts` keeps a namespace's own settings
+ * (its freezes, its stopped line) beside its entities: a name no entity can
+ * have (it holds a control character), left out of every listing.
+ */
+export const NAMESPACE_RECORD = "\u0001namespace";

@@ -139,6 +139,14 @@ impl Orchestrator {
         self.engine.start_the_line(&ns).map_err(error_to_js)
     }
 
+    /// For `Rollouts` (js/rollouts/rollouts.mjs): takes the namespace's
+    /// freezes and stopped line from `settings`, the snapshot of its
+    /// namespace record (`undefined`: none), replacing this engine's.
+    #[wasm_bindgen(js_name = __adoptNamespace, skip_typescript)]
+    pub fn adopt_namespace(&mut self, namespace: String, settings: Option<Vec<u8>>) -> JsResult<()> {
+        self.engine.adopt_namespace(&namespace, settings.as_deref()).map_err(error_to_js)
+    }
+
     /// Why the namespace's line is stopped, since when and by whom; `null`
     /// while it runs.
     #[wasm_bindgen(js_name = lineStop, unchecked_return_type = "LineStop | null")]

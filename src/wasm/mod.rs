@@ -143,6 +143,24 @@ export interface PipelineView {
   promoted: string[];
 }
 
+/** The pipeline methods whose last argument may be left out. */
+export interface Orchestrator {
+  /**
+   * The entity's pipeline now: its upstreams (what each has good and since
+   * when, what each turned back), the version they point at, why it is not
+   * promoted yet (`waiting`), a hold by a version set by hand, an approval
+   * given, the versions promoted. `upstreams`: facts read elsewhere
+   * (`upstream()` of each); by default those this engine holds.
+   */
+  pipeline(namespace: string, entity: string, upstreams?: Upstream[] | null): PipelineView;
+  /**
+   * Promotes now when the pipeline's conditions hold (a step does this by
+   * itself when the engine holds every upstream); returns the version
+   * promoted, or `undefined`.
+   */
+  advancePipeline(namespace: string, entity: string, upstreams?: Upstream[] | null): string | undefined;
+}
+
 /** Freezes as `freezes()` answers them. */
 export interface Freezes {
   windows: { name: string; days: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[]; start: string; end: string; zone: string }[];

@@ -94,16 +94,16 @@ impl Orchestrator {
     /// why it is not promoted yet (`waiting`), a hold by a version set by
     /// hand, an approval given, the versions promoted. `upstreams`: facts
     /// read elsewhere (`upstream()` of each); default those this engine holds.
-    #[wasm_bindgen(js_name = pipeline, unchecked_return_type = "PipelineView")]
+    #[wasm_bindgen(js_name = pipeline, skip_typescript)]
     pub fn pipeline(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Upstream[] | null | undefined")] upstreams: JsValue,
+        upstreams: Option<JsValue>,
     ) -> JsResult<JsValue> {
         let ns = string_arg("namespace", &namespace).map_err(error_to_js)?;
         let entity = string_arg("entity", &entity).map_err(error_to_js)?;
-        let upstreams = upstreams_from_js(&upstreams).map_err(error_to_js)?;
+        let upstreams = upstreams_from_js(&upstreams.unwrap_or(JsValue::UNDEFINED)).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
         to_js(&self.engine.pipeline(&ns, &entity, upstreams, now).map_err(error_to_js)?).map_err(error_to_js)
     }
@@ -123,16 +123,16 @@ impl Orchestrator {
     /// Promotes now when the pipeline's conditions hold (a step does this
     /// by itself when the engine holds every upstream); returns the version
     /// promoted, or `undefined`.
-    #[wasm_bindgen(js_name = advancePipeline)]
+    #[wasm_bindgen(js_name = advancePipeline, skip_typescript)]
     pub fn advance_pipeline(
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "string")] namespace: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string")] entity: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Upstream[] | null | undefined")] upstreams: JsValue,
+        upstreams: Option<JsValue>,
     ) -> JsResult<Option<String>> {
         let ns = string_arg("namespace", &namespace).map_err(error_to_js)?;
         let entity = string_arg("entity", &entity).map_err(error_to_js)?;
-        let upstreams = upstreams_from_js(&upstreams).map_err(error_to_js)?;
+        let upstreams = upstreams_from_js(&upstreams.unwrap_or(JsValue::UNDEFINED)).map_err(error_to_js)?;
         let now = self.now().map_err(error_to_js)?;
         self.engine.advance_pipeline(&ns, &entity, upstreams, now).map_err(error_to_js)
     }

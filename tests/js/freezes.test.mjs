@@ -135,5 +135,48 @@ test("Rollouts keeps an entity's freezes in its store: another process holds the
   assert.ok(answer.every((t) => t.reason === "held_frozen"), JSON.stringify(answer));
   now = until;
   assert.ok((await writer.orchestrate("prod", "api", reports)).some((t) => t.version === "v2"));
-  await assert.rejects(writer.setFreezes("prod", null, {}), { code: "INVALID_ARGUMENT" });
+});
+
+test("Rollouts keeps a namespace's freezes and stopped line in a record of its own: every process's steps are held, no entity is listed for it, and it outlives them", async () => {
+  const { Rollouts } = await import("orchestrator-engine/rollouts");
+  const { MemoryStore } = await import("orchestrator-engine/stores");
+  let now = Date.parse("2026-12-01T10:00:00Z");
+  const store = new MemoryStore();
+  const [oncall, controller] = [0, 1].map(() => new Rollouts({ store, now: () => now, namespaceCacheMs: 0 }));
+  const reports = (v) => Array.from({ length: 4 }, (_, i) => ({ name: `h${i}`, version: v }));
+  for (const entity of ["api", "web"]) {
+    await controller.setRolloutOptions("prod", entity, { batchPercent: 50, successTimeoutSecs: 0 });
+    await controller.setTargetVersion("prod", entity, "v1");
+    await controller.orchestrate("prod", entity, reports("v1"));
+  }
+  // Stopped by the on-call, as themselves: both entities are held in the controller's process.
+  assert.equal(await oncall.as("alice").stopTheLine("prod", "incident 4711"), true);
+  assert.equal(await oncall.stopTheLine("prod", "again"), false, "stopped already");
+  assert.deepEqual(await controller.lineStop("prod"), { reason: "incident 4711", since: now, by: "alice" });
+  for (const entity of ["api", "web"]) {
+    await controller.setTargetVersion("prod", entity, "v2");
+    now += 1000;
+    const answer = await controller.orchestrate("prod", entity, reports("v1"));
+    assert.ok(answer.every((t) => t.version === "v1"), JSON.stringify(answer));
+    assert.equal((await controller.rolloutInfo("prod", entity)).frozen, "the line of prod stopped by alice (incident 4711)");
+  }
+  // The record is no entity.
+  assert.deepEqual(await controller.entities("prod"), ["api", "web"]);
+  assert.deepEqual(await controller.list(), [["prod", "api"], ["prod", "web"]]);
+  // A namespace freeze window as well, read back by another process.
+  const window = { name: "nights", days: "daily", start: "22:00", end: "06:00", zone: "UTC" };
+  assert.equal(await oncall.setFreezes("prod", null, { windows: [window] }), true);
+  assert.deepEqual((await new Rollouts({ store }).freezes("prod")).windows, [{ ...window, days: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] }]);
+  // Started again: the next steps move (10:00 UTC is outside the window).
+  assert.equal(await oncall.startTheLine("prod"), true);
+  assert.equal(await controller.lineStop("prod"), null);
+  now += 1000;
+  const moving = await controller.orchestrate("prod", "api", reports("v1"));
+  assert.ok(moving.some((t) => t.version === "v2"), JSON.stringify(moving));
+  // An entity's own snapshot carries none of the namespace's settings.
+  const alone = Orchestrator.restore(await controller.exportEntity("prod", "web"));
+  assert.equal(alone.lineStop("prod"), null);
+  alone.free();
+  await assert.rejects(controller.stopTheLine("prod", ""), { code: "INVALID_ARGUMENT" });
+  await assert.rejects(controller.setFreezes("", null, {}), { code: "INVALID_NAME" });
 });

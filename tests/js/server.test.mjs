@@ -606,6 +606,9 @@ test("the OpenAPI document describes every route, and every route answers as it 
     "PUT /:ns/:entity/freezes": { freezes: [{ name: "past", from: "2020-01-01T00:00Z", until: "2020-01-02T00:00Z" }] },
     // Added, then removed (DELETE comes after it): chat alone stays.
     "PUT /:ns/:entity/notifications/:name": { url: "http://127.0.0.1:1023/audit", kinds: ["version_bad"], timeoutMs: 1000 },
+    // A namespace's freezes: a one-off over and done; its line stopped and started again.
+    "PUT /namespaces/:ns/freezes": { freezes: [{ name: "past", from: "2020-01-01T00:00Z", until: "2020-01-02T00:00Z" }] },
+    "POST /namespaces/:ns/line/stop": { reason: "incident 4711" },
     "PUT /:ns/:entity/pipeline": { from: ["staging/api"], soakSecs: 60, approval: true },
     "POST /:ns/:entity/pipeline/approve": { version: "v1" },
     // A receiver nothing listens on: deliveries fail and are logged, steps go on.
@@ -642,6 +645,10 @@ test("the OpenAPI document describes every route, and every route answers as it 
   const refused = await call("PUT", "/v1/orchestrate/prod/api/freezes", { windows: [{ name: "w", days: "someday", start: "09:00", end: "17:00" }] });
   assert.equal(refused.status, 400);
   assert.match(JSON.stringify(refused.body), /INVALID_ARGUMENT.*days|days.*INVALID_ARGUMENT/);
+  assert.deepEqual((await call("GET", "/v1/orchestrate/namespaces/prod/freezes")).body.freezes, [{ name: "past", from: Date.UTC(2020, 0, 1), until: Date.UTC(2020, 0, 2) }]);
+  assert.deepEqual((await call("GET", "/v1/orchestrate/namespaces/prod/line")).body, { stopped: null }, "started again after it was stopped");
+  assert.deepEqual((await call("POST", "/v1/orchestrate/namespaces/prod/line/stop", {})).body.code, "INVALID_ARGUMENT");
+  assert.ok(!(await call("GET", "/v1/orchestrate/prod/entities")).body.some((name) => name.includes("namespace")), "the record is no entity");
   const pipeline = (await call("GET", "/v1/orchestrate/prod/api/pipeline")).body;
   assert.deepEqual([pipeline.pipeline.from, pipeline.waiting, pipeline.approved], [["staging/api"], "upstream staging/api does not exist", "v1"]);
   const refusedPipeline = await call("PUT", "/v1/orchestrate/prod/api/pipeline", { from: ["prod/api"] });

@@ -282,3 +282,47 @@ test("workerd: an entity's object notifies a Slack-format receiver of its rollou
   assert.ok(!JSON.stringify(shown.body).includes("s3cr3t"));
   assert.equal(shown.body.log.oncall.filter((e) => e.outcome === "delivered").length, 5);
 });
+
+test("workerd: a namespace's line stopped through its record's object holds the steps of its entities' objects, until started again", async () => {
+  const handle = await worker({ bindings: { ORCHESTRATOR_TOKEN: "w", ORCHESTRATOR_READ_TOKEN: "r" } });
+  const { call } = handle;
+  const fleet = hosts(4, "v1");
+  await call("POST", "/v1/orchestrate/prod/api/options", { batchpercent: 50, successpercent: 100, successtimeoutsecs: 0, durationtimeoutsecs: 30 });
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v1" });
+  await loop(handle, fleet, (r) => r.lastknowngoodversion === "v1");
+  const stop = await call("POST", "/v1/orchestrate/namespaces/prod/line/stop", { reason: "incident 4711" });
+  assert.deepEqual([stop.status, stop.body.changed], [200, true]);
+  const refused = await call("POST", "/v1/orchestrate/namespaces/prod/line/start", undefined, { authorization: "Bearer r" });
+  assert.equal(refused.status, 403, "the read token may not start it");
+  assert.equal((await call("GET", "/v1/orchestrate/namespaces/prod/line", undefined, { authorization: "Bearer r" })).body.stopped.reason, "incident 4711");
+  await new Promise((resolve) => setTimeout(resolve, 1100)); // past the objects' 1 s cache of the namespace's settings
+  await call("POST", "/v1/orchestrate/prod/api/version", { version: "v2" });
+  for (let i = 0; i < 3; i++) await loop(handle, fleet, () => true);
+  assert.ok(fleet.every((h) => h.running === "v1"), "held");
+  assert.match((await call("GET", "/v1/orchestrate/prod/api/info")).body.frozen, /the line of prod stopped \(incident 4711\)/);
+  assert.deepEqual((await call("GET", "/v1/orchestrate/prod/entities")).body, ["api"], "the record is no entity");
+  assert.equal((await call("POST", "/v1/orchestrate/namespaces/prod/line/start")).body.changed, true);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await loop(handle, fleet, (r) => r.lastknowngoodversion === "v2");
+});
+
+test("workerd: a pipeline reads its upstream from that entity's object, and promotes what succeeded there", async () => {
+  const handle = await worker();
+  const { call } = handle;
+  const fleets = { staging: hosts(2, "v1"), prod: hosts(2, "v1") };
+  for (const ns of ["staging", "prod"]) {
+    await call("POST", `/v1/orchestrate/${ns}/api/options`, { batchpercent: 100, successpercent: 100, successtimeoutsecs: 0, durationtimeoutsecs: 30 });
+    await call("POST", `/v1/orchestrate/${ns}/api/version`, { version: "v1" });
+    await loop(handle, fleets[ns], (r) => r.lastknowngoodversion === "v1", `/v1/orchestrate/${ns}/api`);
+  }
+  assert.equal((await call("PUT", "/v1/orchestrate/prod/api/pipeline", { from: ["staging/api"] })).status, 200);
+  await call("POST", "/v1/orchestrate/staging/api/version", { version: "v2" });
+  await loop(handle, fleets.staging, (r) => r.lastknowngoodversion === "v2", "/v1/orchestrate/staging/api");
+  await loop(handle, fleets.prod, (r) => r.lastknowngoodversion === "v2", "/v1/orchestrate/prod/api");
+  const view = (await call("GET", "/v1/orchestrate/prod/api/pipeline")).body;
+  assert.deepEqual(view.promoted, ["v2"], JSON.stringify(view));
+  assert.deepEqual(view.upstreams.map((u) => [u.name, u.found, u.good]), [["staging/api", true, "v2"]]);
+  assert.deepEqual(view.stages.map((s) => [s.name, s.rollingVersion]), [["staging/api", "v2"], ["prod/api", "v2"]]);
+  const promoted = (await call("GET", "/v1/orchestrate/prod/api/events?since=0&limit=1000")).body.filter((e) => e.kind === "version_promoted");
+  assert.equal(promoted.length, 1);
+});
