@@ -86,3 +86,36 @@ test("the pipeline panel shows each stage and approves the promotion that waits;
   assert.deepEqual(errors, []);
   assert.deepEqual(reader.errors, []);
 });
+
+test("the overview stops and starts a namespace's line, with a reason, and shows who stopped it; the read token only reads it", async () => {
+  const at = (path) => `${d.url}/v1/orchestrate${path}`;
+  await fetch(at("/ops/db/version"), { method: "POST", headers: d.write, body: JSON.stringify({ version: "v1" }) });
+  const { page, errors } = await pageWithErrors(d.context);
+  const asked = acceptDialogs(page);
+  await d.signIn(page, "w");
+  await page.waitForSelector("#entities a");
+  await page.selectOption("#namespace-filter", "ops");
+  await page.waitForSelector("#line:not([hidden])");
+  await page.waitForFunction(() => document.querySelector("#line").dataset.stopped === "false");
+  assert.equal(await page.textContent("#line-state"), "The line of ops runs.");
+  await page.click("#line-stop");
+  assert.equal(asked.length, 0, "no reason, no question");
+  await page.fill("#line-reason", "incident 4711");
+  await page.click("#line-stop");
+  await page.waitForFunction(() => document.querySelector("#line").dataset.stopped === "true", null, { timeout: 10_000 });
+  assert.match(asked.at(-1), /^Stop the line of ops\?/);
+  assert.match(await page.textContent("#line-state"), /^The line of ops is stopped since .*: incident 4711\. No entity of it moves/);
+  const { stopped } = await (await fetch(at("/namespaces/ops/line"), { headers: d.write })).json();
+  assert.equal(stopped.reason, "incident 4711");
+  // The read token sees it and cannot start it.
+  const reader = await pageWithErrors(d.context);
+  await d.signIn(reader.page, "r");
+  await reader.page.waitForSelector("#entities a");
+  await reader.page.selectOption("#namespace-filter", "ops");
+  await reader.page.waitForFunction(() => document.querySelector("#line").dataset.stopped === "true", null, { timeout: 10_000 });
+  assert.equal(await reader.page.isVisible("#line-start"), false);
+  await page.click("#line-start");
+  await page.waitForFunction(() => document.querySelector("#line").dataset.stopped === "false", null, { timeout: 10_000 });
+  assert.deepEqual(errors, []);
+  assert.deepEqual(reader.errors, []);
+});

@@ -6,6 +6,7 @@
 import { NOT_SIGNED_IN, api, hasToken, remembered, setToken, signOut, whenUnauthorized } from "./api.mjs";
 import { wireControls } from "./controls.mjs";
 import { refresh, showEntity, shown } from "./entity.mjs";
+import { showLine, wireLine } from "./line.mjs";
 import { wireNotifications } from "./notifications.mjs";
 import { showOverview } from "./overview.mjs";
 import { wireShortcuts } from "./shortcuts.mjs";
@@ -54,7 +55,10 @@ async function route() {
   $("overview").hidden = Boolean(match);
   $("entity").hidden = true; // shown with the entity's first read (entity.mjs)
   if (match) leave = await showEntity(decodeURIComponent(match[1]), decodeURIComponent(match[2]), showError);
-  else leave = showOverview(showError);
+  else {
+    leave = showOverview(showError);
+    $("line").hidden = true;
+  }
 }
 
 async function start() {
@@ -76,6 +80,8 @@ async function start() {
 wireControls(showError);
 wirePipeline(() => shown?.path, refresh, showError);
 wireNotifications(() => shown?.path, refresh, showError);
+wireLine(showError);
+$("namespace-filter").addEventListener("input", () => showLine($("namespace-filter").value).catch(showError));
 wireShortcuts();
 window.addEventListener("hashchange", () => route().catch(showError));
 start();
