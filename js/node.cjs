@@ -5,10 +5,12 @@ const bindings = require("../pkg/node/orchestrator_engine.js");
 const { withAsyncSteps } = require("./hooks/async.mjs");
 const { withFreezes } = require("./freezes.mjs");
 const { withNotifications } = require("./notify/install.mjs");
+const { withPipelines } = require("./pipelines.mjs");
 const { OrchestratorError } = require("./errors.mjs");
 
 withAsyncSteps(bindings.Orchestrator);
 withFreezes(bindings.Orchestrator);
 withNotifications(bindings.Orchestrator);
+withPipelines(bindings.Orchestrator);
 
 module.exports = { ...bindings, OrchestratorError };

@@ -28,6 +28,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::Phase as AnalysisPhase;
 use crate::entity::Entity;
 use crate::error::Error;
 use crate::log::Outcome;
@@ -51,6 +52,11 @@ pub struct Pipeline {
     pub all: bool,
     pub soak_secs: u64,
     pub approval: bool,
+    /// An analysis template (as the rollout option `analysis`) run here on
+    /// the candidate before it is promoted: it is promoted only once the
+    /// run succeeds, and never after it fails. `None`: no verification.
+    #[serde(default)]
+    pub verification: Option<Box<crate::Analysis>>,
 }
 
 /// A pipeline and what it has done, kept with the downstream entity.
@@ -118,6 +124,9 @@ pub(crate) enum Decision {
     Wait(String),
     /// Promote: the version, where from, and since when it is good there.
     Promote { version: String, from: Vec<String> },
+    /// Everything holds but the verification, which is to run (or runs, or
+    /// has ended: the caller reads it).
+    Verify { version: String, from: Vec<String> },
 }
 
 impl Pipeline {
@@ -149,6 +158,22 @@ impl Pipeline {
             return invalid(format!("soakSecs must be at most {MAX_SOAK_SECS} (a year), got {}", self.soak_secs));
         }
         Ok(())
+    }
+
+    /// [`check`](Self::check), then the verification template checked and
+    /// its args substituted (as the engine keeps it).
+    pub(crate) fn bound(mut self, namespace: &str, entity: &str) -> Result<Pipeline, Error> {
+        self.check(namespace, entity)?;
+        if let Some(template) = self.verification.as_mut() {
+            if template.starting_step.is_some() {
+                return Err(Error::InvalidArgument {
+                    what: "pipeline.verification".into(),
+                    reason: "a verification has no startingStep".into(),
+                });
+            }
+            **template = template.bind("pipeline.verification")?;
+        }
+        Ok(self)
     }
 }
 
@@ -228,7 +253,35 @@ pub(crate) fn decide(entity: &Entity, upstreams: &[Upstream], frozen: Option<&st
     if pipeline.approval && state.approved.as_deref() != Some(version.as_str()) {
         return Decision::Wait(format!("the promotion of {version} from {} awaits approval", from.join(", ")));
     }
+    if pipeline.verification.is_some() {
+        return Decision::Verify { version, from };
+    }
     Decision::Promote { version, from }
+}
+
+/// What the verification of `version` here came to: promote it, or why
+/// it waits. Starts the run when none ran.
+fn verified(entity: &mut Entity, version: String, from: Vec<String>, now: Timestamp) -> Decision {
+    match crate::analysis::verification(entity, &version, now) {
+        Some((AnalysisPhase::Successful, _)) | None => Decision::Promote { version, from },
+        Some((AnalysisPhase::Running | AnalysisPhase::Pending, _)) => {
+            Decision::Wait(format!("{version} is being verified here before it is promoted"))
+        }
+        Some((phase, message)) => {
+            Decision::Wait(format!("{version} failed its verification here ({}: {message}): it is never promoted here", phase.word()))
+        }
+    }
+}
+
+/// What a decision to verify says before it runs (a view changes nothing).
+fn verifying(entity: &Entity, version: &str) -> String {
+    let run = entity.analysis.iter().rev().find(|r| r.kind == crate::analysis::RunKind::Verification && r.version == version);
+    match run {
+        None => format!("{version} is to be verified here before it is promoted"),
+        Some(r) if r.phase == AnalysisPhase::Successful => format!("{version} passed its verification: it is promoted at the next step"),
+        Some(r) if r.ended.is_none() => format!("{version} is being verified here before it is promoted"),
+        Some(r) => format!("{version} failed its verification here ({}: {}): it is never promoted here", r.phase.word(), r.message),
+    }
 }
 
 /// The version the upstreams point at, where from, and when its soak ends;
@@ -283,9 +336,7 @@ impl crate::Engine {
     /// removed. `INVALID_ARGUMENT` for a pipeline [`Pipeline::check`]
     /// refuses.
     pub fn set_pipeline(&mut self, namespace: &str, entity: &str, pipeline: Option<Pipeline>) -> Result<bool, Error> {
-        if let Some(p) = &pipeline {
-            p.check(namespace, entity)?;
-        }
+        let pipeline = pipeline.map(|p| p.bound(namespace, entity)).transpose()?;
         if pipeline.is_none() && self.entity(namespace, entity).map_or(true, |e| e.pipeline.is_none()) {
             return Ok(false);
         }
@@ -349,6 +400,10 @@ impl crate::Engine {
                 (found.as_ref().map(|(v, _, _)| v.clone()), found.map(|(_, from, _)| from).unwrap_or_default(), Some(why))
             }
             Decision::Promote { version, from } => (Some(version), from, None),
+            Decision::Verify { version, from } => {
+                let why = verifying(state, &version);
+                (Some(version), from, Some(why))
+            }
         };
         Ok(PipelineView {
             pipeline: kept.pipeline,
@@ -382,7 +437,12 @@ impl crate::Engine {
         let frozen = self.frozen_at(namespace, entity, now)?;
         let decision = decide(self.entity(namespace, entity)?, &upstreams, frozen.as_deref(), now);
         let state = self.entity_mut(namespace, entity)?;
+        let decision = match decision {
+            Decision::Verify { version, from } => verified(state, version, from, now),
+            other => other,
+        };
         match decision {
+            Decision::Verify { .. } => Ok(None),
             Decision::Idle => Ok(None),
             Decision::Wait(why) => {
                 // Asked once per version awaiting approval.

@@ -130,7 +130,8 @@ fn gated_plan(metric: Metric) -> RolloutOptions {
 
 #[test]
 fn an_inline_step_holds_until_its_analysis_passed() {
-    let metric = Metric { interval_secs: Some(60), count: Some(3), success_condition: Some("result[0] < 0.05".into()), ..Metric::new("err", "{}") };
+    let metric =
+        Metric { interval_secs: Some(60), count: Some(3), success_condition: Some("result[0] < 0.05".into()), ..Metric::new("err", "{}") };
     let mut sim = rolling(5, gated_plan(metric));
     let script = with_provider(&mut sim);
     script.answer("v2", ratio(0.0));
@@ -330,7 +331,8 @@ fn canary_step(slowdown: f64) -> (Sim, Rc<RefCell<Vec<String>>>) {
         allowed_increase: 110,
         allowed_decrease: 100,
     };
-    let judge = orchestrator_engine::CanaryJudge { metrics: vec![p99], groups: Vec::new(), pass: 95, marginal: 75, confidence: 98, tolerance: 25 };
+    let judge =
+        orchestrator_engine::CanaryJudge { metrics: vec![p99], groups: Vec::new(), pass: 95, marginal: 75, confidence: 98, tolerance: 25 };
     let metric = Metric { canary: Some(Box::new(judge)), ..Metric::new("canary-score", "") };
     let mut sim = rolling(5, gated_plan(metric));
     let roles = Rc::new(RefCell::new(Vec::new()));
@@ -386,7 +388,10 @@ fn limits_roll_up_as_argo_rolls_them_up() {
     let run = rolled_up(base(|m| Metric { count: Some(4), failure_limit: 1, ..m }), &[0.0, 5.0, 0.0, 0.0]);
     assert_eq!((run.phase, run.metrics[0].count), (AnalysisPhase::Successful, 4));
     // consecutiveSuccessLimit with failureLimit -1: three in a row pass it...
-    let run = rolled_up(base(|m| Metric { count: Some(6), failure_limit: -1, consecutive_success_limit: 3, ..m }), &[5.0, 0.0, 0.0, 0.0, 9.0, 9.0]);
+    let run = rolled_up(
+        base(|m| Metric { count: Some(6), failure_limit: -1, consecutive_success_limit: 3, ..m }),
+        &[5.0, 0.0, 0.0, 0.0, 9.0, 9.0],
+    );
     assert_eq!((run.phase, run.metrics[0].count), (AnalysisPhase::Successful, 4));
     // ...the count reached without them fails it; with failureLimit applicable too, inconclusive.
     let run = rolled_up(base(|m| Metric { count: Some(4), failure_limit: -1, consecutive_success_limit: 3, ..m }), &[0.0, 5.0, 0.0, 5.0]);
@@ -398,4 +403,65 @@ fn limits_roll_up_as_argo_rolls_them_up() {
     let neither = |m: Metric| Metric { count: Some(3), inconclusive_limit: 1, failure_condition: Some("result > 5".into()), ..m };
     let run = rolled_up(base(neither), &[2.0, 0.5, 3.0]);
     assert_eq!((run.phase, run.metrics[0].inconclusive), (AnalysisPhase::Inconclusive, 2));
+}
+
+/// A pipeline's verification: a version good upstream is measured here
+/// (the provider is asked about that version) before it is promoted; one
+/// whose verification fails is never promoted, and the rollout here is not
+/// judged by it.
+#[test]
+fn a_pipeline_verifies_a_version_before_promoting_it_and_never_promotes_one_that_failed() {
+    use orchestrator_engine::{Pipeline, Upstream};
+    let mut sim = rolling(10, options(100));
+    sim.run_until(100, |s| s.info().last_known_good_version == "v2");
+    let script = with_provider(&mut sim);
+    let verify = template(vec![Metric { count: Some(2), ..error_rate(60) }]);
+    let pipeline = Pipeline { from: vec!["staging/app".into()], all: false, soak_secs: 0, approval: false, verification: Some(verify) };
+    assert!(sim.engine.set_pipeline("prod", "app", Some(pipeline)).unwrap());
+    let since = sim.now - 1;
+    let good = |v: &str| {
+        vec![Upstream {
+            name: "staging/app".into(),
+            found: true,
+            good: Some(v.into()),
+            good_since: Some(since),
+            rolling: v.into(),
+            bad: vec![],
+        }]
+    };
+    script.answer("v3", ratio(0.01));
+    let advance = |sim: &mut Sim, ups: Vec<Upstream>| sim.engine.advance_pipeline("prod", "app", Some(ups), sim.now).unwrap();
+    assert_eq!(advance(&mut sim, good("v3")), None, "it starts the verification");
+    let waiting = sim.engine.pipeline("prod", "app", Some(good("v3")), sim.now).unwrap().waiting;
+    assert_eq!(waiting.as_deref(), Some("v3 is being verified here before it is promoted"));
+    for _ in 0..20 {
+        sim.step();
+        if advance(&mut sim, good("v3")).is_some() {
+            break;
+        }
+    }
+    assert_eq!(sim.info().target_version, "v3", "promoted once verified");
+    let runs = sim.engine.analysis("prod", "app").unwrap();
+    let run = runs.iter().find(|r| r.kind == RunKind::Verification).unwrap();
+    assert_eq!((run.version.as_str(), run.phase), ("v3", AnalysisPhase::Successful));
+    assert!(run.metrics[0].measurements.iter().all(|m| m.query.contains("version=\"v3\"")), "measured as v3: {run:?}");
+    sim.run_until(200, |s| s.info().last_known_good_version == "v3");
+    // v4 fails its verification: never promoted, and nothing here is judged by it.
+    script.answer("v4", ratio(0.5));
+    advance(&mut sim, good("v4"));
+    for _ in 0..20 {
+        sim.step();
+        assert_eq!(advance(&mut sim, good("v4")), None);
+    }
+    let view = sim.engine.pipeline("prod", "app", Some(good("v4")), sim.now).unwrap();
+    assert!(view.waiting.as_deref().is_some_and(|w| w.starts_with("v4 failed its verification here (failed: ")), "{view:?}");
+    let info = sim.info();
+    assert_eq!(
+        (info.target_version.as_str(), info.last_known_good_version.as_str(), info.last_known_bad_version.as_str()),
+        ("v3", "v3", "")
+    );
+    assert!(events(&sim, EventKind::AnalysisFinished).iter().any(|e| e.starts_with("verification of v4 failed")));
+    // Kept across a snapshot, template and runs.
+    let restored = Engine::restore(&sim.engine.snapshot()).unwrap();
+    assert_eq!(restored.pipeline("prod", "app", Some(good("v4")), sim.now).unwrap(), view);
 }

@@ -105,7 +105,7 @@ impl Stages {
 }
 
 fn pipeline(from: &[&str], soak_secs: u64, approval: bool) -> Option<Pipeline> {
-    Some(Pipeline { from: from.iter().map(|s| s.to_string()).collect(), all: false, soak_secs, approval })
+    Some(Pipeline { from: from.iter().map(|s| s.to_string()).collect(), all: false, soak_secs, approval, verification: None })
 }
 
 /// staging -> canary (soak 10 minutes) -> prod (approval): a version good
@@ -205,7 +205,8 @@ fn up(name: &str, good: Option<(&str, i64)>, bad: &[&str]) -> Upstream {
 fn promotion_follows_its_rules_on_facts_read_elsewhere() {
     let mut engine = Engine::new();
     engine.set_target_version("prod", "api", "v1", T0).unwrap();
-    let both = Some(Pipeline { from: vec!["eu/api".into(), "us/api".into()], all: true, soak_secs: 0, approval: false });
+    let both =
+        Some(Pipeline { from: vec!["eu/api".into(), "us/api".into()], all: true, soak_secs: 0, approval: false, verification: None });
     engine.set_pipeline("prod", "api", both).unwrap();
     let now = T0 + 3600 * SEC;
     let advance = |engine: &mut Engine, ups: Vec<Upstream>| engine.advance_pipeline("prod", "api", Some(ups), now).unwrap();
@@ -235,7 +236,7 @@ fn promotion_follows_its_rules_on_facts_read_elsewhere() {
         .set_pipeline(
             "prod",
             "api",
-            Some(Pipeline { from: vec!["eu/api".into(), "us/api".into()], all: false, soak_secs: 60, approval: false }),
+            Some(Pipeline { from: vec!["eu/api".into(), "us/api".into()], all: false, soak_secs: 60, approval: false, verification: None }),
         )
         .unwrap();
     let ups = vec![up("eu/api", Some(("v4", T0 + 20)), &[]), up("us/api", Some(("v3", T0 + 10)), &["v4"])];
@@ -261,12 +262,19 @@ fn a_pipeline_that_cannot_be_is_refused_and_changes_nothing() {
         (vec!["/b"], "invalid namespace"),
     ];
     for (from, message) in refused {
-        let p = Pipeline { from: from.iter().map(|s| s.to_string()).collect(), all: false, soak_secs: 0, approval: false };
+        let p =
+            Pipeline { from: from.iter().map(|s| s.to_string()).collect(), all: false, soak_secs: 0, approval: false, verification: None };
         let err = engine.set_pipeline("prod", "api", Some(p)).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidArgument);
         assert!(err.to_string().contains(message), "{err}");
     }
-    let long = Pipeline { from: vec!["a/b".into()], all: false, soak_secs: orchestrator_engine::MAX_SOAK_SECS + 1, approval: false };
+    let long = Pipeline {
+        from: vec!["a/b".into()],
+        all: false,
+        soak_secs: orchestrator_engine::MAX_SOAK_SECS + 1,
+        approval: false,
+        verification: None,
+    };
     assert!(engine.set_pipeline("prod", "api", Some(long)).unwrap_err().to_string().contains("soakSecs"));
     assert_eq!(engine.approve_promotion("prod", "api", "v2").unwrap_err().code(), ErrorCode::NotFound);
     assert!(!engine.release_pipeline("prod", "api").unwrap());

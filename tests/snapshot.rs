@@ -33,7 +33,8 @@ fn the_golden_v11_snapshot_restores_and_re_encodes_byte_for_byte() {
     assert_eq!(notifications("edge", "watched"), None);
     let pipeline = engine.pipeline("edge", "canary", None, T0).unwrap();
     assert_eq!(pipeline, golden_v11_engine().pipeline("edge", "canary", None, T0).unwrap());
-    assert_eq!((pipeline.held.as_deref(), pipeline.pipeline.map(|p| p.soak_secs)), (Some("c2-hotfix"), Some(3600)));
+    assert_eq!((pipeline.held.as_deref(), pipeline.pipeline.as_ref().map(|p| p.soak_secs)), (Some("c2-hotfix"), Some(3600)));
+    assert_eq!(pipeline.pipeline.and_then(|p| p.verification).map(|v| v.metrics[0].name.clone()).as_deref(), Some("health"));
     // Format 10's freezes came back: the namespace without an entity with
     // its stopped line and window, the frozen entity's own and its
     // namespace's, and why the entity is held, which it goes on saying.

@@ -17,6 +17,7 @@ import { Orchestrator } from "orchestrator-engine";
 import { checkMs } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, hostCheck, isHttpController, redactedController, urlCheck } from "../hooks/http.mjs";
 import { normalizeOptions, providerUrls } from "../analysis/template.mjs";
+import { normalizePipeline } from "../pipelines.mjs";
 import { deliverAll, dueAt, putSubscription, readable, record, redactedSettings, removeSubscription, setSubscriptions, settleOn } from "../notify/notifier.mjs";
 import { normalizeSubscriptions } from "../notify/subscriptions.mjs";
 import { NAMESPACE_RECORD, entityKey as keyOf } from "../stores/names.mjs";
@@ -486,6 +487,9 @@ export class Rollouts {
         // So are its notifications' receivers.
         const notifications = engine.__notificationSettings(ns, e);
         if (notifications !== undefined) normalizeSubscriptions(JSON.parse(notifications).subscriptions, this.#checkUrl);
+        // So is where its pipeline's verification measures.
+        const verification = engine.pipeline(ns, e).pipeline?.verification;
+        for (const [field, url] of providerUrls({ analysis: verification })) this.#checkUrl(field.replace(/^analysis/, "pipeline.verification"), url);
         // So are the addresses its analysis templates measure from.
         for (const [field, url] of providerUrls(engine.rolloutInfo(ns, e).options)) this.#checkUrl(field, url);
       }
@@ -862,6 +866,11 @@ export class Rollouts {
   async #apply(engine, method, namespace, entity, args, actor = null, facts = null) {
     // Where a template measures is checked as a controller's endpoints are.
     if (method === "setRolloutOptions") for (const [field, url] of providerUrls(normalizeOptions(args[0]))) this.#checkUrl(field, url);
+    // So is where a pipeline's verification measures.
+    if (method === "setPipeline") {
+      const verification = normalizePipeline(args[0])?.verification;
+      for (const [field, url] of providerUrls({ analysis: verification })) this.#checkUrl(field.replace(/^analysis/, "pipeline.verification"), url);
+    }
     if (!STEPS.includes(method)) {
       engine.setActor(actor);
       try {

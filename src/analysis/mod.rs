@@ -22,6 +22,7 @@ pub mod judge;
 pub(crate) mod run;
 
 pub use run::{AnalysisRun, Measurement, MetricRun, RunKind};
+pub(crate) use run::verification;
 
 /// A measured value, as a condition reads `result`.
 #[derive(Debug, Clone, PartialEq, Default)]

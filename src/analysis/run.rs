@@ -26,6 +26,9 @@ pub enum RunKind {
     Background,
     /// The analysis of plan step N (0-based), which holds the step.
     Step(u32),
+    /// A pipeline's verification of a version before it is promoted here
+    /// (see [`crate::pipeline`]); it judges that version, not the rollout.
+    Verification,
 }
 
 /// One measurement of a metric.
@@ -107,6 +110,58 @@ fn template(entity: &Entity, kind: RunKind) -> Option<&Analysis> {
     match kind {
         RunKind::Background => entity.options.analysis.as_deref(),
         RunKind::Step(i) => entity.options.steps.get(i as usize).and_then(|s| s.analysis.as_deref()),
+        RunKind::Verification => entity.pipeline.as_deref()?.pipeline.as_ref()?.verification.as_deref(),
+    }
+}
+
+/// What [`RunKind`] a run is, for its events.
+fn what(kind: RunKind, version: &str) -> String {
+    match kind {
+        RunKind::Background => "background analysis".to_owned(),
+        RunKind::Step(i) => format!("analysis of step {}", i.saturating_add(1)),
+        RunKind::Verification => format!("verification of {version}"),
+    }
+}
+
+/// The pipeline's verification of `version` here: `None` while none ran
+/// (one starts now, when the pipeline has a template), else its phase
+/// (running until it ends) and message.
+pub(crate) fn verification(entity: &mut Entity, version: &str, now: Timestamp) -> Option<(Phase, String)> {
+    let found = entity.analysis.iter().rev().find(|r| r.kind == RunKind::Verification && r.version == version);
+    if let Some(run) = found {
+        return Some((run.phase, run.message.clone()));
+    }
+    let spec = template(entity, RunKind::Verification)?;
+    let metrics = spec.metrics.iter().map(|m| MetricRun { name: m.name.clone(), dry_run: m.dry_run, ..MetricRun::default() }).collect();
+    let names: Vec<&str> = spec.metrics.iter().map(|m| m.name.as_str()).collect();
+    let detail = format!("{} started: {}", what(RunKind::Verification, version), names.join(", "));
+    push_run(
+        entity,
+        AnalysisRun {
+            kind: RunKind::Verification,
+            version: version.to_owned(),
+            rollout: now,
+            started: now,
+            ended: None,
+            phase: Phase::Running,
+            message: String::new(),
+            holding: false,
+            metrics,
+        },
+    );
+    let sym = entity.versions.intern(version);
+    entity.event(now, EventKind::AnalysisStarted, sym, detail);
+    Some((Phase::Running, String::new()))
+}
+
+/// Keeps `run`, dropping the oldest ended runs past [`RUNS_KEPT`].
+fn push_run(entity: &mut Entity, run: AnalysisRun) {
+    entity.analysis.push(run);
+    while entity.analysis.len() > RUNS_KEPT {
+        match entity.analysis.iter().position(|r| !r.live()) {
+            Some(oldest) => entity.analysis.remove(oldest),
+            None => break,
+        };
     }
 }
 
@@ -168,6 +223,9 @@ pub(crate) fn measure(entity: &mut Entity, mut provider: Option<&mut (dyn Metric
                 break;
             };
             if next_due(metric, result, run.started).is_some_and(|at| at <= now) {
+                // A verification measures the version it verifies.
+                let verifying = HookContext { version: &run.version, ..*ctx };
+                let ctx = if run.kind == RunKind::Verification { &verifying } else { ctx };
                 let measurement = take(metric, provider.as_deref_mut(), ctx, now);
                 record(metric, result, measurement.clone());
                 result.phase = assess(metric, result, false).0;
@@ -503,10 +561,7 @@ fn end(entity: &mut Entity, index: usize, now: Timestamp, phase: Phase, message:
     run.message = message.clone();
     let (kind, version) = (run.kind, run.version.clone());
     let version = entity.versions.intern(&version);
-    let what = match kind {
-        RunKind::Background => "background analysis".to_owned(),
-        RunKind::Step(i) => format!("analysis of step {}", i.saturating_add(1)),
-    };
+    let what = what(kind, entity.version(version));
     entity.event(now, EventKind::AnalysisFinished, version, format!("{what} {}: {message}", phase.word()));
 }
 
@@ -544,7 +599,10 @@ pub(crate) fn schedule(entity: &mut Entity, now: Timestamp) {
     let live_rollout = (entity.rolling_out() || entity.watched()).then(|| rollout_start(entity)).flatten();
     let rolling = entity.version(entity.rolling).to_owned();
     for index in 0..entity.analysis.len() {
-        let stale = entity.analysis.get(index).is_some_and(|r| r.live() && (Some(r.rollout) != live_rollout || r.version != rolling));
+        let stale = entity
+            .analysis
+            .get(index)
+            .is_some_and(|r| r.live() && r.kind != RunKind::Verification && (Some(r.rollout) != live_rollout || r.version != rolling));
         if stale {
             conclude(entity, index, now);
         }
@@ -573,28 +631,21 @@ pub(crate) fn start(entity: &mut Entity, kind: RunKind, rollout: Timestamp, now:
     };
     let metrics = spec.metrics.iter().map(|m| MetricRun { name: m.name.clone(), dry_run: m.dry_run, ..MetricRun::default() }).collect();
     let names: Vec<&str> = spec.metrics.iter().map(|m| m.name.as_str()).collect();
-    let what = match kind {
-        RunKind::Background => "background analysis".to_owned(),
-        RunKind::Step(i) => format!("analysis of step {}", i.saturating_add(1)),
-    };
-    let detail = format!("{what} started: {}", names.join(", "));
-    entity.analysis.push(AnalysisRun {
-        kind,
-        version: rolling,
-        rollout,
-        started: now,
-        ended: None,
-        phase: Phase::Running,
-        message: String::new(),
-        holding: false,
-        metrics,
-    });
-    while entity.analysis.len() > RUNS_KEPT {
-        match entity.analysis.iter().position(|r| !r.live()) {
-            Some(oldest) => entity.analysis.remove(oldest),
-            None => break,
-        };
-    }
+    let detail = format!("{} started: {}", what(kind, &rolling), names.join(", "));
+    push_run(
+        entity,
+        AnalysisRun {
+            kind,
+            version: rolling,
+            rollout,
+            started: now,
+            ended: None,
+            phase: Phase::Running,
+            message: String::new(),
+            holding: false,
+            metrics,
+        },
+    );
     entity.event(now, EventKind::AnalysisStarted, entity.rolling, detail);
     true
 }

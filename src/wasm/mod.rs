@@ -114,6 +114,12 @@ export interface PipelineInput {
   soakSecs?: number;
   /** Each promotion waits for `approvePromotion`. */
   approval?: boolean;
+  /**
+   * An analysis template (as the option `analysis`) run here on the version
+   * before it is promoted: promoted once the run succeeds, never after it
+   * fails. Its runs are among `analysis()`'s, kind `"verification"`.
+   */
+  verification?: Record<string, unknown>;
 }
 
 /** What an entity tells the entities that take their versions from it. */
@@ -129,7 +135,7 @@ export interface Upstream {
 
 /** An entity's pipeline as `pipeline()` answers it. */
 export interface PipelineView {
-  pipeline: Required<PipelineInput> | null;
+  pipeline: (Required<Omit<PipelineInput, "verification">> & { verification: Record<string, unknown> | null }) | null;
   upstreams: Upstream[];
   /** The version the upstreams point at. */
   candidate: string | null;

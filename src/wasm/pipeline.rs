@@ -23,12 +23,19 @@ fn pipeline_from_js(value: &JsValue) -> Result<Option<Pipeline>, Error> {
         .enumerate()
         .map(|(i, name)| name.as_string().ok_or_else(|| input.bad(&format!("from[{i}]"), name, "must be a string \"namespace/entity\"")))
         .collect::<Result<Vec<_>, _>>()?;
+    let template = input.get("verification");
+    let verification = if template.is_undefined() || template.is_null() {
+        None
+    } else {
+        Some(Box::new(super::analysis::analysis_from_js("pipeline.verification", &template)?))
+    };
     #[allow(clippy::cast_sign_loss)]
     Ok(Some(Pipeline {
         from,
         all: input.boolean("all")?.unwrap_or(false),
         soak_secs: input.int("soakSecs", 0, MAX_SOAK_SECS as i64)?.unwrap_or(0) as u64,
         approval: input.boolean("approval")?.unwrap_or(false),
+        verification,
     }))
 }
 

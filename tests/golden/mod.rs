@@ -350,7 +350,13 @@ pub fn golden_v11_engine() -> Engine {
     engine.set_controller_settings("edge", "canary", ControllerKind::Notifications, Some(GOLDEN_NOTIFICATIONS)).unwrap();
     engine.set_controller_settings("hold", "frozen", ControllerKind::Notifications, Some(r#"{"subscriptions":[]}"#)).unwrap();
     // A pipeline from the frozen entity, held by a version set by hand.
-    let from = Pipeline { from: vec!["hold/frozen".into()], all: false, soak_secs: 3600, approval: true };
+    let check = Metric {
+        count: Some(3),
+        interval_secs: Some(60),
+        ..Metric::new("health", r#"{"prometheus":{"address":"http://127.0.0.1:9090","query":"up"}}"#)
+    };
+    let verification = Some(Box::new(Analysis { metrics: vec![check], args: vec![], starting_step: None }));
+    let from = Pipeline { from: vec!["hold/frozen".into()], all: false, soak_secs: 3600, approval: true, verification };
     assert!(engine.set_pipeline("edge", "canary", Some(from)).unwrap());
     engine.set_target_version("edge", "canary", "c2-hotfix", T0 + 3600 * 1000).unwrap();
     engine

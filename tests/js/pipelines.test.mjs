@@ -37,7 +37,7 @@ test("an engine in memory promotes from staging to prod by itself, after approva
   for (let i = 0; i < 8; i++) both();
   const waiting = engine.pipeline("prod", "api");
   assert.equal(waiting.waiting, "the promotion of v2 from staging/api awaits approval");
-  assert.deepEqual(waiting.pipeline, { from: ["staging/api"], all: false, soakSecs: 60, approval: true });
+  assert.deepEqual(waiting.pipeline, { from: ["staging/api"], all: false, soakSecs: 60, approval: true, verification: null });
   assert.equal(waiting.upstreams[0].good, "v2");
   assert.equal(engine.rolloutInfo("prod", "api").targetVersion, "v1");
   assert.equal(engine.approvePromotion("prod", "api", "v2"), true);
@@ -131,4 +131,41 @@ test("Rollouts: a pipeline from an entity no store holds waits and says so; a ho
   assert.equal(await rollouts.releasePipeline("prod", "api"), true);
   assert.equal((await rollouts.pipeline("prod", "api")).held, null);
   await assert.rejects(rollouts.pipeline("prod", "nothing"), (e) => e.code === "NOT_FOUND");
+});
+
+test("Rollouts: a verification measures each version here before promoting it (the provider is asked about that version); one that fails is never promoted", async () => {
+  const clock = { now: T0 };
+  const asked = [];
+  const functions = { errors: ({ version }) => (asked.push(version), { value: version === "v3" ? 0.4 : 0.01, query: `errors{version="${version}"}` }) };
+  const rollouts = new Rollouts({ store: new MemoryStore(), now: () => clock.now, metrics: { functions }, allowHookHosts: ["metrics.example.com"] });
+  const fleets = { staging: new Fleet(4, "v1"), prod: new Fleet(4, "v1") };
+  const step = async (ns) => {
+    fleets[ns].apply(await rollouts.orchestrate(ns, "api", fleets[ns].reports()));
+    clock.now += 10_000;
+  };
+  for (const ns of ["staging", "prod"]) {
+    await rollouts.setRolloutOptions(ns, "api", { ...options, batchPercent: 100 });
+    await rollouts.setTargetVersion(ns, "api", "v1");
+    while ((await rollouts.rolloutInfo(ns, "api")).lastKnownGoodVersion !== "v1") await step(ns);
+  }
+  const verification = { metrics: [{ name: "error-rate", interval: "10s", count: 2, successCondition: "result < 0.05", provider: { function: { name: "errors" } } }] };
+  // Where a verification measures is checked as analysis is.
+  const elsewhere = { metrics: [{ ...verification.metrics[0], provider: { prometheus: { address: "http://10.0.0.8:9090", query: "up" } } }] };
+  await assert.rejects(rollouts.setPipeline("prod", "api", { from: ["staging/api"], verification: elsewhere }), (e) => e.code === "INVALID_ARGUMENT" && /pipeline\.verification\.metrics\[0\]\.provider/.test(e.message));
+  await rollouts.setPipeline("prod", "api", { from: ["staging/api"], verification });
+  for (const [version, promoted] of [["v2", true], ["v3", false]]) {
+    await rollouts.setTargetVersion("staging", "api", version);
+    while ((await rollouts.rolloutInfo("staging", "api")).lastKnownGoodVersion !== version) await step("staging");
+    for (let i = 0; i < 12; i++) {
+      await step("prod");
+      await step("staging");
+    }
+    assert.equal((await rollouts.rolloutInfo("prod", "api")).targetVersion === version, promoted, version);
+    assert.ok(asked.includes(version), `${version} was measured`);
+  }
+  const view = await rollouts.pipeline("prod", "api");
+  assert.match(view.waiting, /^v3 failed its verification here \(failed: /);
+  const runs = (await rollouts.analysis("prod", "api")).filter((r) => r.kind === "verification");
+  assert.deepEqual(runs.map((r) => [r.version, r.phase]), [["v2", "successful"], ["v3", "failed"]]);
+  assert.equal((await rollouts.rolloutInfo("prod", "api")).lastKnownBadVersion, "", "nothing here was judged by it");
 });
