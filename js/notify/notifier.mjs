@@ -23,7 +23,9 @@ const bytes = (text) => new TextEncoder().encode(text).length;
  * of its outbox (a step never fails for want of room for its news).
  */
 function write(engine, namespace, entity, state) {
-  if (state.subscriptions.length === 0 && state.outbox.length === 0) return engine.__setNotificationSettings(namespace, entity, null);
+  if (state.subscriptions.length === 0 && state.outbox.length === 0 && Object.keys(state.log).length === 0 && state.cursor === 0) {
+    return engine.__setNotificationSettings(namespace, entity, null);
+  }
   let text = JSON.stringify(state);
   for (let keep = 5; bytes(text) > MAX_BYTES && keep >= 0; keep--) {
     for (const log of Object.values(state.log)) log.splice(0, Math.max(0, log.length - keep));
@@ -86,30 +88,57 @@ export function redactedSettings(text) {
  * that changed the entity, and the claimed deliveries, each with its
  * subscription, to deliver once the write is saved.
  */
-export function record(engine, namespace, entity, { now, by }) {
+export function record(engine, namespace, entity, { now, by, shared = [] }) {
   const text = engine.__notificationSettings(namespace, entity);
-  if (text === undefined) return { changed: false, deliveries: [] };
+  if (text === undefined && (shared.length === 0 || !held(engine, namespace, entity))) return { changed: false, deliveries: [] };
   let state;
   try {
     state = parseState(text);
   } catch {
     return { changed: false, deliveries: [] }; // not this package's (no step fails for it)
   }
+  const subscriptions = every(state, shared);
   let changed = false;
-  if (state.subscriptions.length > 0) {
+  if (subscriptions.length > 0) {
     const events = engine.events(namespace, entity, { since: state.cursor });
     if (events.length > 0) {
       const info = engine.rolloutInfo(namespace, entity);
       const { targetVersion, rollingVersion, lastKnownGoodVersion, lastKnownBadVersion, phase, paused, step, targets } = info;
-      changed = collect(state, events, { targetVersion, rollingVersion, lastKnownGoodVersion, lastKnownBadVersion, phase, paused, step, targets }, now);
+      changed = collect(state, events, { targetVersion, rollingVersion, lastKnownGoodVersion, lastKnownBadVersion, phase, paused, step, targets }, now, subscriptions);
     }
   }
   const leaseMs = (sub) => sub.timeoutMs + LEASE_MARGIN_MS;
-  const longest = Math.max(0, ...state.subscriptions.map(leaseMs));
+  const longest = Math.max(0, ...subscriptions.map(leaseMs));
   const claimed = claim(state, by, now, longest);
   if (changed || claimed.length > 0) changed = write(engine, namespace, entity, state);
-  const deliveries = claimed.map((entry) => ({ entry, sub: state.subscriptions.find((s) => s.name === entry.sub) })).filter((d) => d.sub !== undefined);
+  const deliveries = claimed.map((entry) => ({ entry, sub: subscriptions.find((s) => s.name === entry.sub) })).filter((d) => d.sub !== undefined);
   return { changed, deliveries };
+}
+
+/** The prefix of a namespace's subscriptions among an entity's (a name of either has no ":"). */
+const SHARED = "namespace:";
+
+/** The entity's subscriptions and its namespace's (`shared`), the latter named `namespace:{name}`. */
+function every(state, shared) {
+  return [...state.subscriptions, ...shared.map((sub) => ({ ...sub, name: `${SHARED}${sub.name}` }))];
+}
+
+function held(engine, namespace, entity) {
+  return engine.namespaces().includes(namespace) && engine.entities(namespace).includes(entity);
+}
+
+/**
+ * A namespace's subscriptions as its record keeps them (JSON): each set
+ * with `since`, the time from which its events are told (none before).
+ */
+export function namespaceSubscriptions(previous, subscriptions, checkUrl, now) {
+  const normalized = normalizeSubscriptions(subscriptions, checkUrl);
+  const before = new Map((previous ?? []).map((s) => [s.name, s]));
+  return normalized.map((sub) => {
+    const kept = before.get(sub.name);
+    const { since: _, ...was } = kept ?? {};
+    return { ...sub, since: kept && JSON.stringify(was) === JSON.stringify(sub) ? kept.since : now };
+  });
 }
 
 /** Delivers claimed notifications, all at once; answers what came of each. */
@@ -118,11 +147,11 @@ export function deliverAll(namespace, entity, deliveries, options) {
 }
 
 /** Within a write of the entity: records what the deliveries came to; answers whether that changed it. */
-export function settleOn(engine, namespace, entity, results, { now, by }) {
+export function settleOn(engine, namespace, entity, results, { now, by, shared = [] }) {
   const text = engine.__notificationSettings(namespace, entity);
   if (text === undefined || results.length === 0) return false;
   const state = parseState(text);
-  return settle(state, results, by, now) && write(engine, namespace, entity, state);
+  return settle(state, results, by, now, every(state, shared)) && write(engine, namespace, entity, state);
 }
 
 /** When the entity's next notification falls due (`undefined`: none waits). */

@@ -30,10 +30,12 @@ export function parseState(text) {
  * before `cursor` are never sent to a new subscription.
  */
 export function subscribe(state, subscriptions, cursor) {
+  // A namespace's subscriptions ("namespace:" names) are not the entity's to drop.
   const names = new Set(subscriptions.map((s) => s.name));
-  const log = Object.fromEntries(Object.entries(state.log).filter(([name]) => names.has(name)));
-  const outbox = state.outbox.filter((entry) => names.has(entry.sub));
-  const subscribed = state.subscriptions.length > 0 ? state.cursor : cursor;
+  const kept = (name) => names.has(name) || name.startsWith("namespace:");
+  const log = Object.fromEntries(Object.entries(state.log).filter(([name]) => kept(name)));
+  const outbox = state.outbox.filter((entry) => kept(entry.sub));
+  const subscribed = state.subscriptions.length > 0 || state.cursor > 0 ? state.cursor : cursor;
   return { ...state, subscriptions, outbox, log, cursor: Math.max(subscribed, 0) };
 }
 
@@ -43,18 +45,19 @@ export function subscribe(state, subscriptions, cursor) {
  * state; answers whether anything changed. Events that left the entity's
  * log before they were read are logged as missed.
  */
-export function collect(state, events, entityState, now) {
+export function collect(state, events, entityState, now, subscriptions = state.subscriptions) {
   const fresh = events.filter((e) => e.seq > state.cursor);
   if (fresh.length === 0) return false;
-  if (state.subscriptions.length > 0 && state.cursor > 0 && fresh[0].seq > state.cursor + 1) {
+  if (subscriptions.length > 0 && state.cursor > 0 && fresh[0].seq > state.cursor + 1) {
     const missed = `events ${state.cursor + 1} to ${fresh[0].seq - 1} left the entity's event log (maxEvents) before they were read`;
-    for (const sub of state.subscriptions) note(state, sub.name, { at: now, outcome: "missed", error: missed });
+    for (const sub of subscriptions) note(state, sub.name, { at: now, outcome: "missed", error: missed });
   }
   for (const event of fresh) {
     const kind = kindOf(event);
     if (kind === undefined) continue;
-    for (const sub of state.subscriptions) {
-      if (!sub.kinds.includes(kind)) continue;
+    for (const sub of subscriptions) {
+      // A namespace's subscription hears of what happened since it was set.
+      if (!sub.kinds.includes(kind) || event.time < (sub.since ?? -Infinity)) continue;
       const kept = { seq: event.seq, time: event.time, kind: event.kind, version: event.version, detail: event.detail.slice(0, DETAIL_CHARS) };
       if (event.actor) kept.actor = event.actor;
       state.outbox.push({ id: `${event.seq}/${sub.name}`, sub: sub.name, kind, event: kept, state: entityState, attempts: 0, next: now, claim: null });
@@ -90,13 +93,13 @@ export function claim(state, by, now, leaseMs) {
  * failed one waits its backoff, or leaves it after its last attempt or a
  * refusal that no retry mends. Answers whether anything changed.
  */
-export function settle(state, results, by, now) {
+export function settle(state, results, by, now, subscriptions = state.subscriptions) {
   let changed = false;
   for (const result of results) {
     const i = state.outbox.findIndex((entry) => entry.id === result.id);
     if (i < 0) continue; // settled already (by this process or, its claim run out, another)
     const entry = state.outbox[i];
-    const sub = state.subscriptions.find((s) => s.name === entry.sub);
+    const sub = subscriptions.find((s) => s.name === entry.sub);
     const attempts = entry.attempts + 1;
     const logged = { seq: entry.event.seq, kind: entry.kind, at: now, attempts, ms: result.ms };
     if (result.status !== undefined) logged.status = result.status;

@@ -132,13 +132,15 @@ export class Rollouts {
    * Sets the entity's notification subscriptions (`null` or `[]`: none),
    * kept with it: whichever process saves an event delivers it, once.
    */
-  setNotifications(namespace: string, entity: string, subscriptions: Subscription[] | null): Promise<boolean>;
+  setNotifications(namespace: string, entity: string | null, subscriptions: Subscription[] | null): Promise<boolean>;
   /** Adds a subscription, or replaces the one of its name; the others stay as they are. */
   putNotification(namespace: string, entity: string, subscription: Subscription): Promise<boolean>;
   /** Removes the subscription named `name`; answers whether there was one. */
   removeNotification(namespace: string, entity: string, name: string): Promise<boolean>;
   /** The entity's subscriptions (without secrets), what waits to be delivered, and each one's delivery log. */
   notifications(namespace: string, entity: string): Promise<NotificationsState>;
+  /** The namespace's own subscriptions (redacted), each with `since`: from when its entities' events are told. */
+  notifications(namespace: string, entity?: null): Promise<{ subscriptions: (NotificationsState["subscriptions"][number] & { since: number })[] }>;
   /** Claims and delivers the entity's notifications that are due now (steps do this by themselves). */
   deliverNotifications(namespace: string, entity: string): Promise<Delivery[]>;
   /** Resolves once every delivery this process has under way is delivered and settled. */

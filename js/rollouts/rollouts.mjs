@@ -18,9 +18,9 @@ import { checkMs } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, hostCheck, isHttpController, redactedController, urlCheck } from "../hooks/http.mjs";
 import { normalizeOptions, providerUrls } from "../analysis/template.mjs";
 import { normalizePipeline } from "../pipelines.mjs";
-import { deliverAll, dueAt, putSubscription, readable, record, redactedSettings, removeSubscription, setSubscriptions, settleOn } from "../notify/notifier.mjs";
-import { normalizeSubscriptions } from "../notify/subscriptions.mjs";
-import { NAMESPACE_RECORD, entityKey as keyOf } from "../stores/names.mjs";
+import { deliverAll, dueAt, namespaceSubscriptions, putSubscription, readable, record, redactedSettings, removeSubscription, setSubscriptions, settleOn } from "../notify/notifier.mjs";
+import { normalizeSubscriptions, redactedSubscription } from "../notify/subscriptions.mjs";
+import { NAMESPACE_NOTIFICATIONS, NAMESPACE_RECORD, entityKey as keyOf, isNamespaceRecord } from "../stores/names.mjs";
 import { notFound, orchestratorError, outcomeUnknown, storeUnavailable } from "./errors.mjs";
 
 /** Calls that change an entity; a control answering `false` changed nothing. */
@@ -46,6 +46,7 @@ const WRITES = [
 const READS = ["expectedState", "rolloutInfo", "targetCounts", "plan", "events", "history", "analysis", "freezes"];
 /** Reads and writes that take a namespace's settings when `entity` is `null`. */
 const NAMESPACE_AWARE = ["setFreezes", "freezes"];
+const JSON_BYTES = { encode: (value) => new TextEncoder().encode(JSON.stringify(value)), decode: (bytes) => JSON.parse(new TextDecoder().decode(bytes)) };
 /** Writes that step the entity, calling its hooks. */
 const STEPS = ["orchestrate", "orchestrateColumns", "report"];
 
@@ -162,14 +163,14 @@ export class Rollouts {
     }
     this.#namespaceCacheMs = namespaceCacheMs;
     if (readNamespace !== undefined && typeof readNamespace !== "function") throw orchestratorError("INVALID_ARGUMENT", "readNamespace must be a function");
-    this.#readNamespaceFrom = readNamespace ?? (async (namespace) => (await this.#store.get(namespace, NAMESPACE_RECORD))?.bytes);
+    this.#readNamespaceFrom = readNamespace ?? (async (namespace, record = NAMESPACE_RECORD) => (await this.#store.get(namespace, record))?.bytes);
     if (readUpstream !== undefined && typeof readUpstream !== "function") throw orchestratorError("INVALID_ARGUMENT", "readUpstream must be a function");
     this.#readUpstream = readUpstream ?? ((namespace, entity) => this.upstream(namespace, entity));
   }
 
   /** Every entity in the store as `[namespace, entity]`, in name order. */
   async list() {
-    return (await this.#call("list entities", () => this.#store.list())).filter(([, entity]) => entity !== NAMESPACE_RECORD);
+    return (await this.#call("list entities", () => this.#store.list())).filter(([, entity]) => !isNamespaceRecord(entity));
   }
 
   // ---- a namespace's own settings -------------------------------------------
@@ -233,30 +234,38 @@ export class Rollouts {
    * read-modify-write of its record (compare-and-swap, retried on a
    * conflict as an entity's writes are); `false` from it saves nothing.
    */
-  #writeNamespace(namespace, change, actor = null) {
+  #writeNamespace(namespace, change, actor = null, { record = NAMESPACE_RECORD, encode, decode } = {}) {
     try {
       checkNames(namespace, "entity");
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#queued(keyOf(namespace, NAMESPACE_RECORD), async () => {
+    return this.#queued(keyOf(namespace, record), async () => {
       for (let attempt = 0; attempt <= this.#retries; attempt++) {
-        const stored = await this.#call("read a namespace", () => this.#store.get(namespace, NAMESPACE_RECORD));
-        const engine = this.#namespaceEngine(namespace, stored?.bytes);
+        const stored = await this.#call("read a namespace", () => this.#store.get(namespace, record));
         let result, bytes;
-        try {
-          engine.setActor(actor);
-          result = change(engine);
-          engine.setActor(null);
+        if (decode) {
+          // A record of JSON: `change` answers its next value.
+          result = change(stored?.bytes ? decode(stored.bytes) : undefined);
           if (result === false) return result;
-          bytes = engine.snapshot();
-        } finally {
-          engine.free();
+          bytes = encode(result);
+          result = true;
+        } else {
+          const engine = this.#namespaceEngine(namespace, stored?.bytes);
+          try {
+            engine.setActor(actor);
+            result = change(engine);
+            engine.setActor(null);
+            if (result === false) return result;
+            bytes = engine.snapshot();
+          } finally {
+            engine.free();
+          }
         }
         const revision = stored ? String(stored.revision) : null;
-        const saved = await this.#call("save a namespace", (limit) => this.#store.put(namespace, NAMESPACE_RECORD, bytes, revision, limit), { write: true });
+        const saved = await this.#call("save a namespace", (limit) => this.#store.put(namespace, record, bytes, revision, limit), { write: true });
         if (saved !== null && saved !== undefined) {
-          this.#namespaceSettings.set(namespace, { bytes, at: Date.now() });
+          this.#namespaceSettings.set(keyOf(namespace, record), { bytes, at: Date.now() });
           return result;
         }
         if (attempt < this.#retries) await jitter(attempt);
@@ -265,18 +274,56 @@ export class Rollouts {
     });
   }
 
-  /** The namespace's settings for a step: as last read within `namespaceCacheMs`, or read now (`null`: unreadable now). */
-  async #namespaceBytes(namespace) {
-    const known = this.#namespaceSettings.get(namespace);
+  /**
+   * The namespace's record `record` (its settings, or its subscriptions)
+   * for a write: as last read within `namespaceCacheMs`, or read now
+   * (`null`: unreadable now).
+   */
+  async #namespaceBytes(namespace, record = NAMESPACE_RECORD) {
+    const key = keyOf(namespace, record);
+    const known = this.#namespaceSettings.get(key);
     if (known !== undefined && Date.now() - known.at < this.#namespaceCacheMs) return known.bytes;
     try {
-      const bytes = (await this.#call("read a namespace", () => this.#readNamespaceFrom(namespace))) ?? undefined;
-      this.#namespaceSettings.set(namespace, { bytes, at: Date.now() });
+      const bytes = (await this.#call("read a namespace", () => this.#readNamespaceFrom(namespace, record))) ?? undefined;
+      this.#namespaceSettings.set(key, { bytes, at: Date.now() });
       if (this.#namespaceSettings.size > this.#maxEntities) this.#namespaceSettings.delete(this.#namespaceSettings.keys().next().value);
       return bytes;
     } catch {
       return null;
     }
+  }
+
+  /** The namespace's subscriptions, for a write's notifications (`[]`: none, or unreadable now). */
+  async #sharedSubscriptions(namespace) {
+    const bytes = await this.#namespaceBytes(namespace, NAMESPACE_NOTIFICATIONS);
+    try {
+      return bytes ? JSON_BYTES.decode(bytes).subscriptions : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Sets the subscriptions of an entity, or with `entity` `null` of every
+   * entity of the namespace (its record of its own; each entity's events
+   * are told from then on, by whichever process saves them).
+   */
+  async setNotifications(namespace, entity, subscriptions) {
+    normalizeSubscriptions(subscriptions, this.#checkUrl); // throws now, changing nothing
+    if (entity === null || entity === undefined) {
+      return this.#writeNamespace(
+        namespace,
+        (previous) => {
+          const next = namespaceSubscriptions(previous?.subscriptions, subscriptions, this.#checkUrl, this.#clock());
+          return JSON.stringify(next) === JSON.stringify(previous?.subscriptions ?? []) ? false : { subscriptions: next };
+        },
+        null,
+        { record: NAMESPACE_NOTIFICATIONS, ...JSON_BYTES },
+      );
+    }
+    return this.#write(namespace, entity, (engine) => setSubscriptions(engine, namespace, entity, subscriptions, this.#checkUrl)).catch((error) =>
+      this.#asOneEngine(error, namespace, entity),
+    );
   }
 
   /**
@@ -353,20 +400,6 @@ export class Rollouts {
     }).then(() => undefined);
   }
 
-  /**
-   * Sets the entity's notification subscriptions (`null` or `[]`: none;
-   * see "Notifications" in the README): kept with the entity, delivered by
-   * whichever process saves the events, each once. Their URLs must name
-   * hosts this process may call (`allowHookHosts`). Answers whether they
-   * changed.
-   */
-  async setNotifications(namespace, entity, subscriptions) {
-    normalizeSubscriptions(subscriptions, this.#checkUrl); // throws now, changing nothing
-    return this.#write(namespace, entity, (engine) => setSubscriptions(engine, namespace, entity, subscriptions, this.#checkUrl)).catch((error) =>
-      this.#asOneEngine(error, namespace, entity),
-    );
-  }
-
   /** Adds a subscription to the entity's, or replaces the one of its name (the others stay as they are); answers whether that changed them. */
   async putNotification(namespace, entity, subscription) {
     normalizeSubscriptions([subscription], this.#checkUrl); // throws now, changing nothing
@@ -380,8 +413,19 @@ export class Rollouts {
     return this.#write(namespace, entity, (engine) => removeSubscription(engine, namespace, entity, name)).catch((error) => this.#asOneEngine(error, namespace, entity));
   }
 
-  /** The entity's subscriptions (without secrets), what waits to be delivered, and each one's delivery log. */
+  /**
+   * The entity's subscriptions (without secrets), what waits to be
+   * delivered, and each one's delivery log (a namespace's subscriptions'
+   * as `namespace:{name}`); with `entity` `null`, the namespace's
+   * subscriptions alone.
+   */
   async notifications(namespace, entity) {
+    if (entity === null || entity === undefined) {
+      checkNames(namespace, "entity");
+      const stored = await this.#call("read a namespace", () => this.#store.get(namespace, NAMESPACE_NOTIFICATIONS));
+      const subscriptions = stored?.bytes ? JSON_BYTES.decode(stored.bytes).subscriptions : [];
+      return { subscriptions: subscriptions.map(redactedSubscription) };
+    }
     return this.#read(namespace, entity, (engine) => readable(engine, namespace, entity));
   }
 
@@ -421,9 +465,10 @@ export class Rollouts {
   async #settle(namespace, entity, deliveries) {
     if (deliveries.length === 0) return [];
     const results = await deliverAll(namespace, entity, deliveries, { clock: () => this.#clock() });
+    const shared = await this.#sharedSubscriptions(namespace);
     let due;
     await this.#write(namespace, entity, (engine) => {
-      const changed = settleOn(engine, namespace, entity, results, { now: this.#clock(), by: this.#self });
+      const changed = settleOn(engine, namespace, entity, results, { now: this.#clock(), by: this.#self, shared });
       due = dueAt(engine, namespace, entity);
       return changed ? undefined : false;
     });
@@ -537,6 +582,9 @@ export class Rollouts {
    * instead of two.
    */
   async #write(namespace, entity, change, { optimistic = false, deliver = (d) => this.#deliver(namespace, entity, d) } = {}) {
+    // The namespace's subscriptions hear of the events too (read before the
+    // entity's queue, as a namespace's settings are).
+    const shared = await this.#sharedSubscriptions(namespace);
     return this.#serially(namespace, entity, async () => {
       const key = keyOf(namespace, entity);
       for (let attempt = 0; attempt <= this.#retries; attempt++) {
@@ -547,7 +595,7 @@ export class Rollouts {
         // The events this write made go in the entity's outbox, and what is
         // due is claimed for this process, in the same save: one process
         // delivers each.
-        const notify = record(held.engine, namespace, entity, { now: this.#clock(), by: this.#self });
+        const notify = record(held.engine, namespace, entity, { now: this.#clock(), by: this.#self, shared });
         if (result === false && !notify.changed) return result; // nothing changed: nothing to save
         let saved;
         try {

@@ -235,6 +235,15 @@ export function createHandler({
     ],
     ["POST", "/namespaces/:ns/line/start", async (c) => c.json({ status: "success", message: "ok", changed: await writer(c).startTheLine(c.req.param("ns")) })],
     ["GET", "/namespaces/:ns/line", async (c) => c.json({ stopped: await rollouts.lineStop(c.req.param("ns")) })],
+    [
+      "PUT",
+      "/namespaces/:ns/notifications",
+      async (c) => {
+        await rollouts.setNotifications(c.req.param("ns"), null, subscriptionsBody(await json(c)));
+        return ok(c);
+      },
+    ],
+    ["GET", "/namespaces/:ns/notifications", async (c) => c.json(await rollouts.notifications(c.req.param("ns"), null))],
     // Every entity's events as they are logged (Server-Sent Events; see js/server/feed.mjs).
     [
       "GET",

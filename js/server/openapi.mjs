@@ -218,6 +218,8 @@ const ROUTES = [
   ["POST", "/namespaces/:ns/line/stop", "stop the namespace's line: no entity of it moves a target to a new version until it is started", object({ reason: string }, ["reason"]), ref("Success")],
   ["POST", "/namespaces/:ns/line/start", "start the namespace's line again", null, ref("Success")],
   ["GET", "/namespaces/:ns/line", "why the namespace's line is stopped, since when and by whom (null: it runs)", null, object({ stopped: { oneOf: [{ type: "null" }, object({ reason: string, since: integer, by: { type: ["string", "null"] } }, ["reason", "since", "by"])] } }, ["stopped"])],
+  ["PUT", "/namespaces/:ns/notifications", "set the subscriptions of every entity of the namespace (replacing those set; [] removes them); each hears of events from then on", ref("Subscriptions"), ref("Success")],
+  ["GET", "/namespaces/:ns/notifications", "the namespace's subscriptions, receivers' paths and header values redacted (each entity's log has their deliveries, as namespace:{name})", null, object({ subscriptions: array(object({ name: string, url: string, since: integer }, ["name", "url", "since"])) }, ["subscriptions"])],
   ["PUT", "/:ns/:entity/pipeline", "set where the entity takes its versions from (null removes it)", ref("Pipeline"), ref("Success")],
   ["GET", "/:ns/:entity/pipeline", "the entity's pipeline: its upstreams, the version they point at, why it waits, and every stage upstream of it", null, ref("PipelineView")],
   ["POST", "/:ns/:entity/pipeline/approve", "approve the promotion of a version (a pipeline with approval)", ref("Version"), ref("Success")],

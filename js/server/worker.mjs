@@ -27,7 +27,7 @@ import { wasmMemoryBytes } from "orchestrator-engine";
 
 import { notFound } from "../rollouts/errors.mjs";
 import { DurableObjectStore } from "../stores/durable-object.mjs";
-import { NAMESPACE_RECORD, byName, entityKey, fromEntityKey } from "../stores/names.mjs";
+import { NAMESPACE_RECORD, byName, entityKey, fromEntityKey, isNamespaceRecord } from "../stores/names.mjs";
 import { Rollouts } from "../rollouts/rollouts.mjs";
 import { identify, paddedTokenVariable, parseNamedTokens, refusal } from "./auth.mjs";
 import { corsFor } from "./cors.mjs";
@@ -50,7 +50,7 @@ export class EntityObject extends DurableObject {
     const allowHookHosts = env.ORCHESTRATOR_ALLOW_HOOK_HOSTS ? env.ORCHESTRATOR_ALLOW_HOOK_HOSTS.split(",").map((h) => h.trim()).filter(Boolean) : undefined;
     this.#store = new DurableObjectStore(ctx.storage);
     // A namespace's settings are its record's object's: steps ask it.
-    const readNamespace = (namespace) => env.ENTITIES.get(env.ENTITIES.idFromName(entityKey(namespace, NAMESPACE_RECORD))).namespaceRecord(namespace);
+    const readNamespace = (namespace, record) => env.ENTITIES.get(env.ENTITIES.idFromName(entityKey(namespace, NAMESPACE_RECORD))).namespaceRecord(namespace, record);
     // So are another entity's facts, for a pipeline that takes its versions from it.
     const readUpstream = (namespace, entity) => env.ENTITIES.get(env.ENTITIES.idFromName(entityKey(namespace, entity))).upstream(namespace, entity);
     this.#rollouts = new Rollouts({ store: this.#store, allowHookHosts, readNamespace, readUpstream });
@@ -64,8 +64,9 @@ export class EntityObject extends DurableObject {
   }
 
   /** Over RPC, from the objects of the namespace's entities: the namespace's settings this object keeps (it is the namespace's record's). */
-  async namespaceRecord(namespace) {
-    return (await this.#store.get(namespace, NAMESPACE_RECORD))?.bytes;
+  async namespaceRecord(namespace, record = NAMESPACE_RECORD) {
+    if (!isNamespaceRecord(record)) return undefined; // never an entity's state
+    return (await this.#store.get(namespace, record))?.bytes;
   }
 
   async fetch(request) {

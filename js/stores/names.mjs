@@ -17,3 +17,9 @@ export function byName([a, b], [c, d]) {
  * have (it holds a control character), left out of every listing.
  */
 export const NAMESPACE_RECORD = "\u0001namespace";
+
+/** The entity name under which `Rollouts` keeps a namespace's notification subscriptions (JSON), as `NAMESPACE_RECORD`. */
+export const NAMESPACE_NOTIFICATIONS = "\u0001notifications";
+
+/** Whether `entity` names one of a namespace's own records rather than an entity. */
+export const isNamespaceRecord = (entity) => entity.startsWith("\u0001");

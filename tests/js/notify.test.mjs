@@ -242,6 +242,49 @@ describe("three replicas deliver each notification once", () => {
   before(async () => (servers = await storeKinds()));
   after(() => servers?.stop());
 
+  test("on redis (ioredis): a namespace's subscription hears every entity of it from the time it was set, each event once", async () => {
+    const receiver = await startReceiver();
+    const { store, close } = await servers.kinds["redis (ioredis)"]();
+    const clock = { now: T0 };
+    const replicas = [0, 1, 2].map(() => new Rollouts({ store, now: () => clock.now, namespaceCacheMs: 0 }));
+    const fleets = { api: new Fleet(6, "v1"), web: new Fleet(6, "v1") };
+    const [first] = replicas;
+    try {
+      const step = async () => {
+        for (const entity of ["api", "web"]) {
+          const answers = await Promise.all(replicas.map((r) => r.orchestrate("prod", entity, fleets[entity].reports())));
+          fleets[entity].apply(answers.at(-1));
+        }
+        clock.now += 5000;
+      };
+      for (const entity of ["api", "web"]) {
+        await first.setRolloutOptions("prod", entity, { ...options, batchPercent: 100 });
+        await first.setTargetVersion("prod", entity, "v1");
+      }
+      while ((await first.rolloutInfo("prod", "web")).lastKnownGoodVersion !== "v1") await step();
+      clock.now += 1000;
+      await replicas[2].setNotifications("prod", null, [{ name: "prod-deploys", url: `${receiver.url}/prod`, kinds: ["rollout_started", "rolled_out"] }]);
+      assert.deepEqual((await first.notifications("prod")).subscriptions.map((sub) => sub.name), ["prod-deploys"]);
+      clock.now += 1000;
+      for (const entity of ["api", "web"]) await replicas[1].setTargetVersion("prod", entity, "v2");
+      while ((await first.rolloutInfo("prod", "api")).lastKnownGoodVersion !== "v2" || (await first.rolloutInfo("prod", "web")).lastKnownGoodVersion !== "v2") await step();
+      await Promise.all(replicas.map((r) => r.notificationsSettled()));
+      const told = receiver.requests.map((r) => `${r.body.entity} ${r.body.kind} ${r.body.event.version}`).sort();
+      assert.deepEqual(told, ["api rolled_out v2", "api rollout_started v2", "web rolled_out v2", "web rollout_started v2"], "each once, nothing from before it was set");
+      const log = (await first.notifications("prod", "api")).log["namespace:prod-deploys"];
+      assert.deepEqual(log.map((e) => e.outcome), ["delivered", "delivered"]);
+      // Removed: nothing more is told.
+      await first.setNotifications("prod", null, []);
+      await first.setTargetVersion("prod", "api", "v3");
+      await step();
+      await Promise.all(replicas.map((r) => r.notificationsSettled()));
+      assert.equal(receiver.requests.length, 4);
+    } finally {
+      await receiver.close();
+      await close();
+    }
+  });
+
   for (const kind of ["redis (node-redis)", "postgres (pg)"]) {
     test(`on ${kind}: a rollout and a rollback, stepped by three at once, nothing twice, nothing missed`, async () => {
       // Every fourth request fails with 503: retries cross replicas too.

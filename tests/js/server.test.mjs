@@ -609,6 +609,7 @@ test("the OpenAPI document describes every route, and every route answers as it 
     // A namespace's freezes: a one-off over and done; its line stopped and started again.
     "PUT /namespaces/:ns/freezes": { freezes: [{ name: "past", from: "2020-01-01T00:00Z", until: "2020-01-02T00:00Z" }] },
     "POST /namespaces/:ns/line/stop": { reason: "incident 4711" },
+    "PUT /namespaces/:ns/notifications": { subscriptions: [{ name: "ops", format: "teams", url: "http://127.0.0.1:1023/workflows/SECRET", kinds: ["version_bad"], timeoutMs: 1000 }] },
     "PUT /:ns/:entity/pipeline": { from: ["staging/api"], soakSecs: 60, approval: true },
     "POST /:ns/:entity/pipeline/approve": { version: "v1" },
     // A receiver nothing listens on: deliveries fail and are logged, steps go on.
@@ -647,6 +648,8 @@ test("the OpenAPI document describes every route, and every route answers as it 
   assert.match(JSON.stringify(refused.body), /INVALID_ARGUMENT.*days|days.*INVALID_ARGUMENT/);
   assert.deepEqual((await call("GET", "/v1/orchestrate/namespaces/prod/freezes")).body.freezes, [{ name: "past", from: Date.UTC(2020, 0, 1), until: Date.UTC(2020, 0, 2) }]);
   assert.deepEqual((await call("GET", "/v1/orchestrate/namespaces/prod/line")).body, { stopped: null }, "started again after it was stopped");
+  const shared = (await call("GET", "/v1/orchestrate/namespaces/prod/notifications")).body;
+  assert.deepEqual(shared.subscriptions.map((sub) => [sub.name, sub.url]), [["ops", "http://127.0.0.1:1023/[redacted]"]]);
   assert.deepEqual((await call("POST", "/v1/orchestrate/namespaces/prod/line/stop", {})).body.code, "INVALID_ARGUMENT");
   assert.ok(!(await call("GET", "/v1/orchestrate/prod/entities")).body.some((name) => name.includes("namespace")), "the record is no entity");
   const pipeline = (await call("GET", "/v1/orchestrate/prod/api/pipeline")).body;
