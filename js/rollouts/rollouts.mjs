@@ -344,7 +344,13 @@ export class Rollouts {
    * that cannot tell (then poll `revision`).
    */
   watch(listener) {
-    return typeof this.#store.watch === "function" ? this.#store.watch(listener) : null;
+    if (typeof this.#store.watch !== "function") return null;
+    return this.#store.watch((namespace, entity) => {
+      // A namespace's own records are no entity: its settings are read
+      // afresh at the next write instead.
+      if (entity !== null && isNamespaceRecord(entity)) this.#namespaceSettings.delete(keyOf(namespace, entity));
+      else listener(namespace, entity);
+    });
   }
 
   /** Every namespace with an entity in the store, in name order. */
