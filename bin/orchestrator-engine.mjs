@@ -3,7 +3,7 @@
 // (js/cli.mjs); `npx orchestrator-engine serve ...`: the HTTP API
 // (js/server/cli.mjs); `get`, `list` and the controls against a running
 // server (js/operator/cli.mjs). `--help` lists each one's options.
-const OPERATOR = ["get", "list", "pause", "resume", "approve", "promote", "abort", "retry", "rollback-to", "set"];
+const OPERATOR = ["get", "list", "pause", "resume", "approve", "promote", "abort", "retry", "rollback-to", "set", "pipeline", "approve-promotion", "release-pipeline", "stop-line", "start-line"];
 const args = process.argv.slice(2);
 const run =
   args[0] === "serve"

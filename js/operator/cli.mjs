@@ -17,7 +17,12 @@ const CONTROLS = {
   retry: { route: "retry" },
   "rollback-to": { route: "rollback", version: true },
   set: { route: "version", version: true },
+  "approve-promotion": { route: "pipeline/approve", version: true },
+  "release-pipeline": { route: "pipeline/release" },
 };
+
+/** The commands on a namespace rather than an entity. */
+const LINE = { "stop-line": "stop", "start-line": "start" };
 
 const USAGE = `Usage: orchestrator-engine <command> [NAMESPACE/ENTITY] [options]
 
@@ -34,6 +39,16 @@ Commands
   set NS/ENTITY VERSION    roll VERSION out
   rollback-to NS/ENTITY VERSION
                            return to a version that was good
+  pipeline NS/ENTITY       every stage upstream of the entity, the version
+                           each runs, and why the entity waits
+  approve-promotion NS/ENTITY VERSION
+                           let the pipeline promote VERSION
+  release-pipeline NS/ENTITY
+                           let the pipeline promote after a version set by hand
+  stop-line NS --reason TEXT
+                           no entity of the namespace moves a target to a new
+                           version until start-line NS
+  start-line NS            its rollouts move on
 
 Options
   --server URL             the server (default: $ORCHESTRATOR_SERVER, else
@@ -47,6 +62,7 @@ Options
                            it reaches the other, or halted
   --timeout SECS           with --wait-for: give up after SECS (exit 3)
   --full                   promote: every remaining target at once
+  --reason TEXT            stop-line: why (shown to everyone, with your name)
   -h, --help               this text
 
 Exit status: 0 done; 1 the server refused the call or the entity ended
@@ -68,6 +84,7 @@ export async function operatorMain(args, { stdout = process.stdout, stderr = pro
         "wait-for": { type: "string" },
         timeout: { type: "string" },
         full: { type: "boolean" },
+        reason: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -79,9 +96,11 @@ export async function operatorMain(args, { stdout = process.stdout, stderr = pro
     if (waitFor !== undefined && !["rolled-out", "rolled-back"].includes(waitFor)) throw new UsageError(`--wait-for is rolled-out or rolled-back, got ${JSON.stringify(waitFor)}`);
     if (flags.values.timeout !== undefined && waitFor === undefined) throw new UsageError("--timeout goes with --wait-for");
     if ((flags.values.watch || waitFor) && command !== "get") throw new UsageError(`--watch and --wait-for go with get, not ${command}`);
+    if ((flags.values.reason !== undefined) !== (command === "stop-line")) throw new UsageError(command === "stop-line" ? "stop-line needs --reason TEXT" : `--reason goes with stop-line, not ${command}`);
     const wanted = command === "list" ? 0 : CONTROLS[command]?.version ? 2 : 1;
     if (flags.positionals.length !== wanted) {
-      throw new UsageError(`${command} takes ${wanted === 0 ? "no argument" : wanted === 1 ? "NAMESPACE/ENTITY" : "NAMESPACE/ENTITY VERSION"}, got ${flags.positionals.length ? flags.positionals.map((p) => JSON.stringify(p)).join(" ") : "none"}`);
+      const what = LINE[command] ? "NAMESPACE" : "NAMESPACE/ENTITY";
+      throw new UsageError(`${command} takes ${wanted === 0 ? "no argument" : wanted === 1 ? what : `${what} VERSION`}, got ${flags.positionals.length ? flags.positionals.map((p) => JSON.stringify(p)).join(" ") : "none"}`);
     }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
@@ -92,8 +111,10 @@ export async function operatorMain(args, { stdout = process.stdout, stderr = pro
   const client = apiClient(values.server ?? env.ORCHESTRATOR_SERVER ?? "http://127.0.0.1:8080", values.token ?? env.ORCHESTRATOR_TOKEN ?? "");
   try {
     if (command === "list") return await list(client, stdout);
+    if (LINE[command]) return await line(client, command, positionals[0], values.reason, stdout);
     const target = entityOf(positionals[0]);
     if (command === "get") return await get(client, target, values, stdout);
+    if (command === "pipeline") return await pipeline(client, target, stdout);
     return await control(client, command, target, positionals[1], values.full === true, stdout);
   } catch (error) {
     stderr.write(`orchestrator-engine ${command}: ${error.code ? `${error.code}: ` : ""}${error.message}\n`);
@@ -121,6 +142,27 @@ async function control(client, command, { namespace, entity, path }, version, fu
   const name = `${namespace}/${entity}`;
   if (answer?.changed === false) stdout.write(`${name}: ${command} changed nothing; ${UNCHANGED[command]}\n`);
   else stdout.write(`${name}: ${command}${needsVersion ? ` ${version}` : ""} done\n`);
+  return 0;
+}
+
+async function line(client, command, namespace, reason, stdout) {
+  const answer = await client.call("POST", `/namespaces/${encodeURIComponent(namespace)}/line/${LINE[command]}`, reason === undefined ? undefined : { reason });
+  const did = command === "stop-line" ? "stopped" : "started";
+  stdout.write(answer?.changed === false ? `${namespace}: the line was ${did} already\n` : `${namespace}: the line is ${did}\n`);
+  return 0;
+}
+
+async function pipeline(client, { namespace, entity, path }, stdout) {
+  const view = await client.call("GET", `${path}/pipeline`);
+  if (view.pipeline === null) {
+    stdout.write(`${namespace}/${entity} takes its versions from no other entity\n`);
+    return 0;
+  }
+  for (const stage of view.stages) {
+    const runs = !stage.found ? "not found" : stage.rollingVersion === stage.lastKnownGoodVersion ? `runs ${stage.rollingVersion || "-"}` : `rolls out ${stage.rollingVersion}, good ${stage.lastKnownGoodVersion || "-"}`;
+    stdout.write(`${stage.name}  ${runs}${stage.from?.length ? `  (from ${stage.from.join(", ")})` : ""}\n`);
+  }
+  stdout.write(`${view.waiting ?? (view.candidate ? `${view.candidate} runs here already` : "nothing to promote")}${view.held ? ` (held by ${view.held}, set by hand)` : ""}\n`);
   return 0;
 }
 

@@ -148,3 +148,22 @@ test("get --watch redraws in place in a terminal (tmux) on each event, and print
   assert.ok(lines.some((l) => / rolling target=v6 /.test(l)), piped);
   assert.equal(new Set(lines.map((l) => l.slice(25))).size, lines.length, "a line only when something changed");
 });
+
+test("stop-line and start-line steer a namespace's line with a reason; pipeline shows the stages and why the entity waits", async () => {
+  const stopped = await cli(["stop-line", "prod", "--reason", "incident 4711"]);
+  assert.deepEqual([stopped.code, stopped.stdout], [0, "prod: the line is stopped\n"]);
+  assert.equal((await cli(["stop-line", "prod", "--reason", "again"])).stdout, "prod: the line was stopped already\n");
+  const line = await (await fetch(`${server.url}/v1/orchestrate/namespaces/prod/line`, { headers: { authorization: "Bearer r" } })).json();
+  assert.equal(line.stopped.reason, "incident 4711");
+  assert.equal((await cli(["stop-line", "prod", "--reason", "x"], "r")).code, 1, "the read token may not");
+  assert.equal((await cli(["stop-line", "prod"])).code, 2, "a reason is needed");
+  assert.deepEqual((await cli(["start-line", "prod"])).stdout, "prod: the line is started\n");
+  assert.equal((await cli(["pipeline", "prod/api"])).stdout, "prod/api takes its versions from no other entity\n");
+  await fetch(`${server.url}/v1/orchestrate/canary/api/version`, { method: "POST", headers: { authorization: "Bearer w" }, body: JSON.stringify({ version: "c1" }) });
+  await fetch(`${server.url}/v1/orchestrate/canary/api/pipeline`, { method: "PUT", headers: { authorization: "Bearer w" }, body: JSON.stringify({ from: ["prod/api"], approval: true }) });
+  const shown = await cli(["pipeline", "canary/api"]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /^prod\/api {2}(runs|rolls out) /m);
+  assert.match(shown.stdout, /^canary\/api {2}.*\(from prod\/api\)$/m);
+  assert.equal((await cli(["approve-promotion", "canary/api", "v9"])).stdout, "canary/api: approve-promotion v9 done\n");
+});
