@@ -14,7 +14,7 @@ use crate::log::{Event, Rollout};
 use crate::model::{AlignedAnswer, ExpectedState, ReportRef, Reported, RolloutInfo, RolloutOptions, TargetReport, TargetState, Timestamp};
 use crate::plan::Schedule;
 use crate::snapshot::{self, Blocks};
-use crate::step::{self, StepNames};
+use crate::step::{self, StepOf};
 
 /// Holds namespaces of entities and rolls their targets out.
 ///
@@ -329,7 +329,6 @@ impl Engine {
     fn step(&mut self, namespace: &str, entity: &str, reports: &dyn Reported, now: Timestamp) -> Result<&Entity, Error> {
         check_name("namespace", namespace)?;
         check_name("entity", entity)?;
-        let names = StepNames { namespace, entity };
         let zones = self.zones.as_deref();
         let Some((ns, state)) = self.namespaces.get_mut(namespace).and_then(|ns| {
             let Namespace { entities, freezes, stopped } = ns;
@@ -340,7 +339,8 @@ impl Engine {
             crate::intake::validate_reports(reports)?;
             return Err(Error::NoTargetVersion { namespace: namespace.to_owned(), entity: entity.to_owned() });
         };
-        state.freeze_now = freeze::why_frozen(namespace, ns, &state.freezes, zones, now);
+        let frozen = freeze::why_frozen(namespace, ns, &state.freezes, zones, now);
+        let names = StepOf { namespace, entity, frozen: frozen.as_deref() };
         step::run(state, &names, reports, now, self.metrics.as_deref_mut())?;
         // A pipeline whose upstreams this engine holds promotes after the
         // step (it rolls out from the next).

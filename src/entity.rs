@@ -267,10 +267,6 @@ pub(crate) struct Entity {
     /// Why a step last found the rollout frozen (it logged `frozen`), until
     /// a step finds it free again (and logs `unfrozen`).
     pub(crate) frozen: Option<Box<str>>,
-    /// Why nothing new may start in the step being run, as the engine found
-    /// it at the step's time (its namespace's freezes and line included).
-    /// Set for each step, so not part of a snapshot.
-    pub(crate) freeze_now: Option<String>,
     /// Where the entity takes its versions from, and what that did (see
     /// [`crate::pipeline`]); `None`: it takes none.
     pub(crate) pipeline: Option<Box<crate::pipeline::PipelineState>>,
@@ -321,7 +317,6 @@ impl Entity {
             actor: _,
             freezes,
             frozen,
-            freeze_now,
             pipeline,
         } = self;
         // Copied with the code the engine has anyway (each generic clone
@@ -356,7 +351,6 @@ impl Entity {
             actor: None,
             freezes: freezes.clone(),
             frozen: frozen.clone(),
-            freeze_now: freeze_now.clone(),
             pipeline: pipeline.clone(),
         }
     }

@@ -367,7 +367,6 @@ fn merge(entity: &mut Entity, changed: Entity, leaves: &[bool], (seen, runs): (i
         actor: _,   // only while a control is applied
         freezes,
         frozen,
-        freeze_now: _, // set for each step
         pipeline,
     } = changed;
     entity.controllers = controllers;

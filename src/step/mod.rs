@@ -22,10 +22,14 @@ mod verdicts;
 use moves::{assign, remove_replaced, select};
 use verdicts::{judge, judge_bad, monitor};
 
-/// Names the step is running for, to tell hooks and errors.
-pub(crate) struct StepNames<'a> {
+/// What a step is told from outside its entity: the names it runs for
+/// (to tell hooks and errors), and why nothing new may start, as the
+/// engine found it at the step's time (the freezes of the entity and of
+/// its namespace, a stopped line).
+pub(crate) struct StepOf<'a> {
     pub(crate) namespace: &'a str,
     pub(crate) entity: &'a str,
+    pub(crate) frozen: Option<&'a str>,
 }
 
 /// What the step counted of the targets it judged.
@@ -71,7 +75,7 @@ impl Tally {
 /// Runs one step on `entity` at `now`. On error nothing has changed.
 pub(crate) fn run(
     entity: &mut Entity,
-    names: &StepNames<'_>,
+    names: &StepOf<'_>,
     reports: &dyn Reported,
     now: Timestamp,
     mut metrics: Option<&mut (dyn MetricProvider + '_)>,
@@ -126,7 +130,7 @@ pub(crate) fn run(
 fn run_with_hooks(
     entity: &mut Entity,
     hooks: &mut EntityHooks,
-    names: &StepNames<'_>,
+    names: &StepOf<'_>,
     reports: &dyn Reported,
     positions: &mut [u32],
     now: Timestamp,
@@ -186,15 +190,15 @@ fn run_with_hooks(
     }
     // Before the step's moves (a freeze that ended says so before what it
     // held moves), and after them (a rollout that just started is held).
-    log_freeze(entity, now);
+    log_freeze(entity, names.frozen, now);
     rest_of_step(entity, hooks, names, now);
-    log_freeze(entity, now);
+    log_freeze(entity, names.frozen, now);
     analysis::schedule(entity, now);
     Ok(layout)
 }
 
 /// What the hooks are told about the step.
-fn context<'a>(entity: &Entity, names: &StepNames<'a>, version: &'a str, now: Timestamp) -> HookContext<'a> {
+fn context<'a>(entity: &Entity, names: &StepOf<'a>, version: &'a str, now: Timestamp) -> HookContext<'a> {
     HookContext {
         namespace: names.namespace,
         entity: names.entity,
@@ -214,7 +218,7 @@ fn context<'a>(entity: &Entity, names: &StepNames<'a>, version: &'a str, now: Ti
 /// its hooks decide how targets go back (blue/green replaces machines
 /// instead of moving them), and the Go engine's controllers expect to be
 /// asked then.
-fn rest_of_step(entity: &mut Entity, hooks: &mut EntityHooks, names: &StepNames<'_>, now: Timestamp) {
+fn rest_of_step(entity: &mut Entity, hooks: &mut EntityHooks, names: &StepOf<'_>, now: Timestamp) {
     // A verdict flips the entity into rolling back at most once (the
     // version is then known bad and cannot be judged bad again), so this
     // runs at most twice; the bound only documents it.
@@ -239,7 +243,7 @@ fn rest_of_step(entity: &mut Entity, hooks: &mut EntityHooks, names: &StepNames<
             return;
         }
         let batch = batch_size(entity);
-        let holds = holds(entity);
+        let holds = holds(entity, names.frozen);
         if holds.is_none() {
             // Step 7.
             remove_replaced(entity, hooks, ctx, desired, batch, &mut tally, now);
@@ -359,14 +363,14 @@ fn batch_size(entity: &Entity) -> usize {
 
 /// Why nothing new may move, when nothing may: a pause, or else a freeze,
 /// holds a rollout (never a rollback: safety is never paused or frozen).
-fn holds(entity: &Entity) -> Option<Hold> {
+fn holds(entity: &Entity, frozen: Option<&str>) -> Option<Hold> {
     if entity.rolling_back() {
         return None;
     }
     if entity.paused_since.is_some() {
         return Some(Hold::Paused);
     }
-    entity.freeze_now.is_some().then_some(Hold::Frozen)
+    frozen.is_some().then_some(Hold::Frozen)
 }
 
 /// Logs `frozen` when a freeze began to hold the rollout under way (or
@@ -374,8 +378,8 @@ fn holds(entity: &Entity) -> Option<Hold> {
 /// nothing holds it any longer. Only while rolling out: a freeze holds
 /// nothing else, so it is not news then (a rollout that ends or turns
 /// back while frozen drops the mark without an event).
-fn log_freeze(entity: &mut Entity, now: Timestamp) {
-    let why = entity.freeze_now.as_deref().filter(|_| entity.rolling_out());
+fn log_freeze(entity: &mut Entity, frozen: Option<&str>, now: Timestamp) {
+    let why = frozen.filter(|_| entity.rolling_out());
     if why == entity.frozen.as_deref() {
         return;
     }
