@@ -36,6 +36,21 @@ for (const [kind, open] of Object.entries(servers.kinds)) {
     before(async () => ({ store, close } = await open()));
     after(() => close());
 
+    test("a namespace's own records (its line, its subscriptions) sit beside its entities and are never listed as one", async (t) => {
+      const own = await open(); // a store of its own: the contract below lists every key of the shared one
+      t.after(() => own.close());
+      const [oncall, controller] = [0, 1].map(() => new Rollouts({ store: own.store, now: () => T0, namespaceCacheMs: 0 }));
+      await controller.setTargetVersion("records", "api", "v1");
+      assert.equal(await oncall.as("alice").stopTheLine("records", "incident 4711"), true);
+      await oncall.setNotifications("records", null, [{ name: "ops", url: "https://hooks.example/x" }]);
+      assert.deepEqual(await controller.lineStop("records"), { reason: "incident 4711", since: T0, by: "alice" });
+      assert.deepEqual((await controller.notifications("records")).subscriptions.map((s) => s.name), ["ops"]);
+      assert.deepEqual(await controller.entities("records"), ["api"]);
+      assert.ok(!(await controller.list()).some(([ns, e]) => ns === "records" && e !== "api"));
+      assert.equal(await oncall.startTheLine("records"), true);
+      assert.equal(await controller.lineStop("records"), null);
+    });
+
     test("the contract: get, compare-and-swap put, list and delete", async () => {
       assert.equal(await store.get("ns", "a"), undefined);
       const first = await store.put("ns", "a", bytes(1, 2, 3), null);
