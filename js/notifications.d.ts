@@ -81,10 +81,16 @@ export type NotificationFetch = (
 ) => Promise<{ status: number; body?: { cancel(): Promise<void> } | null }>;
 
 export interface Notifications {
-  /** Sets the entity's subscriptions (`null` or `[]`: none); answers whether they changed. */
-  setNotifications(namespace: string, entity: string, subscriptions: Subscription[] | null): boolean;
+  /**
+   * Sets the entity's subscriptions (`null` or `[]`: none), or with `entity`
+   * `null` those of every entity of the namespace (kept in the snapshot, told
+   * of events from now on); answers whether they changed.
+   */
+  setNotifications(namespace: string, entity: string | null, subscriptions: Subscription[] | null): boolean;
   /** The entity's subscriptions (without secrets), what waits, and each one's delivery log. */
   notifications(namespace: string, entity: string): NotificationsState;
+  /** The namespace's subscriptions (without secrets), each with `since`. */
+  notifications(namespace: string, entity?: null): { subscriptions: (NotificationsState["subscriptions"][number] & { since: number })[] };
   /** Delivers what the entity's events since the last call have for its subscriptions, and retries that are due. */
   deliverNotifications(namespace: string, entity: string, options?: { fetch?: NotificationFetch }): Promise<Delivery[]>;
 }

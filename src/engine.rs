@@ -42,12 +42,16 @@ pub(crate) struct Namespace {
     pub(crate) freezes: Freezes,
     /// Set while the namespace's line is stopped.
     pub(crate) stopped: Option<LineStop>,
+    /// What a binding keeps of the namespace's notifications (the JS
+    /// package: subscriptions for every entity of it), as an entity keeps
+    /// its own ([`ControllerKind::Notifications`]).
+    pub(crate) notifications: Option<Box<str>>,
 }
 
 impl Namespace {
     /// Whether it holds nothing an engine must keep.
     fn is_empty(&self) -> bool {
-        self.entities.is_empty() && self.freezes.is_empty() && self.stopped.is_none()
+        self.entities.is_empty() && self.freezes.is_empty() && self.stopped.is_none() && self.notifications.is_none()
     }
 }
 
@@ -331,7 +335,7 @@ impl Engine {
         check_name("entity", entity)?;
         let zones = self.zones.as_deref();
         let Some((ns, state)) = self.namespaces.get_mut(namespace).and_then(|ns| {
-            let Namespace { entities, freezes, stopped } = ns;
+            let Namespace { entities, freezes, stopped, .. } = ns;
             Some(((&*freezes, stopped.as_ref()), entities.get_mut(entity)?))
         }) else {
             // A new entity has no target version, so the step would fail:
@@ -494,6 +498,30 @@ impl Engine {
             self.namespaces.remove(namespace);
         }
         Ok(())
+    }
+
+    /// Keeps (or with `None` forgets) what a binding keeps of the
+    /// namespace's notifications (in snapshots, beside its other settings);
+    /// at most [`MAX_NOTIFICATION_SETTINGS`](crate::MAX_NOTIFICATION_SETTINGS)
+    /// bytes. Answers whether that changed them.
+    pub fn set_namespace_notifications(&mut self, namespace: &str, settings: Option<&str>) -> Result<bool, Error> {
+        check_name("namespace", namespace)?;
+        if let Some(reason) = settings.and_then(|s| ControllerSettings::refuse(ControllerKind::Notifications, s)) {
+            return Err(Error::InvalidArgument { what: "notification settings".into(), reason });
+        }
+        if self.namespace_notifications(namespace) == settings {
+            return Ok(false);
+        }
+        self.namespaces.entry(namespace.to_owned()).or_default().notifications = settings.map(Box::from);
+        if self.namespaces.get(namespace).is_some_and(Namespace::is_empty) {
+            self.namespaces.remove(namespace);
+        }
+        Ok(true)
+    }
+
+    /// What [`set_namespace_notifications`](Self::set_namespace_notifications) keeps.
+    pub fn namespace_notifications(&self, namespace: &str) -> Option<&str> {
+        self.namespaces.get(namespace).and_then(|ns| ns.notifications.as_deref())
     }
 
     /// Why the namespace's line is stopped, since when and by whom; `None`

@@ -31,6 +31,9 @@ fn the_golden_v11_snapshot_restores_and_re_encodes_byte_for_byte() {
     assert_eq!(notifications("edge", "canary"), Some(GOLDEN_NOTIFICATIONS));
     assert_eq!(notifications("hold", "frozen"), Some(r#"{"subscriptions":[]}"#));
     assert_eq!(notifications("edge", "watched"), None);
+    assert_eq!(engine.namespace_notifications("edge"), Some(r#"{"subscriptions":[{"name":"ops","since":1}]}"#));
+    assert!(engine.entities("quiet").unwrap().is_empty(), "a namespace with notification settings and no entity is kept");
+    assert_eq!(engine.namespace_notifications("quiet"), Some(r#"{"subscriptions":[]}"#));
     let pipeline = engine.pipeline("edge", "canary", None, T0).unwrap();
     assert_eq!(pipeline, golden_v11_engine().pipeline("edge", "canary", None, T0).unwrap());
     assert_eq!((pipeline.held.as_deref(), pipeline.pipeline.as_ref().map(|p| p.soak_secs)), (Some("c2-hotfix"), Some(3600)));
@@ -38,7 +41,7 @@ fn the_golden_v11_snapshot_restores_and_re_encodes_byte_for_byte() {
     // Format 10's freezes came back: the namespace without an entity with
     // its stopped line and window, the frozen entity's own and its
     // namespace's, and why the entity is held, which it goes on saying.
-    let built = golden_v10_engine();
+    let built = golden_v11_engine();
     assert_eq!(engine.namespaces(), built.namespaces());
     assert!(engine.entities("ops").unwrap().is_empty());
     let stop = engine.line_stop("ops").unwrap();
@@ -443,7 +446,7 @@ fn a_whole_snapshot_splits_into_entities_and_joins_back_to_the_same_bytes() {
     let none = engine.restore_entity(&Engine::new().snapshot()).unwrap_err();
     assert!(none.to_string().contains("no entity"), "{none}");
     // A namespace with no entity (no engine holds one; found by fuzzing).
-    let empty_namespace = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &[1, 1, b'p', 0, 0, 0, 0, 0, 0, 0, 0]));
+    let empty_namespace = restore_err(&with_header(SNAPSHOT_FORMAT_VERSION, &[1, 1, b'p', 0, 0, 0, 0, 0, 0, 0, 0, 0]));
     assert!(empty_namespace.contains("namespace \"p\" has no entity"), "{empty_namespace}");
     assert!(engine.namespaces().is_empty(), "nothing restored");
 }
@@ -649,7 +652,7 @@ fn an_empty_engine_round_trips() {
     let bytes = Engine::new().snapshot();
     // The header, no namespace, no controller settings, no surge, no
     // analysis, no actor, no freezes, no namespace settings, no
-    // notifications or pipelines.
-    assert_eq!(bytes.len(), 28);
+    // notifications or pipelines, no namespace's notifications.
+    assert_eq!(bytes.len(), 29);
     assert!(Engine::restore(&bytes).unwrap().namespaces().is_empty());
 }

@@ -137,6 +137,19 @@ pub(super) fn decode_namespaces(engine: &mut Engine, settings: Vec<NamespaceV10>
     Ok(())
 }
 
+/// Format 11's namespaces' notification settings, in name order.
+pub(super) fn decode_namespace_notifications(engine: &mut Engine, notify: Vec<(String, String)>) -> Result<(), Error> {
+    let mut last: Option<&str> = None;
+    for (name, settings) in &notify {
+        if last.is_some_and(|l| l >= name.as_str()) {
+            return Err(Error::snapshot("the namespaces' notification settings are not in name order"));
+        }
+        engine.set_namespace_notifications(name, Some(settings)).map_err(|e| Error::snapshot(format!("namespace \"{name}\": {e}")))?;
+        last = Some(name);
+    }
+    Ok(())
+}
+
 /// An actor as [`crate::Engine::set_actor`] takes it.
 fn check_actor(by: &str) -> Result<(), String> {
     if by.is_empty() || by.len() > crate::MAX_NAME_BYTES || by.chars().any(char::is_control) {

@@ -43,7 +43,7 @@
 //! out of the body, which holds only namespaces with entities. Format 11
 //! adds, after the namespaces' settings, each entity's notification
 //! settings (a binding's, kept as its controller settings are) and its
-//! promotion pipeline.
+//! promotion pipeline, and then each namespace's notification settings.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -106,7 +106,9 @@ pub(crate) fn encode(engine: &Engine) -> Blocks {
         .map(|(name, ns)| NamespaceV10 { name: name.clone(), freezes: ns.freezes.clone(), stopped: ns.stopped.clone() })
         .collect();
     let v11: Vec<ExtraV11> = entities().map(encode_v11).collect();
-    seal(body, &controllers, &extras, &analyses, &revisions, (&freezes, &settings), &v11)
+    let notify: Vec<(&str, &str)> =
+        engine.namespaces.iter().filter_map(|(name, ns)| Some((name.as_str(), ns.notifications.as_deref()?))).collect();
+    seal(body, &controllers, &extras, &analyses, &revisions, (&freezes, &settings), (&v11, &notify))
 }
 
 /// One entity's snapshot: the snapshot of an engine that holds only it, so
@@ -122,7 +124,7 @@ pub(crate) fn encode_one(namespace: &str, name: &str, entity: &Entity) -> Blocks
         std::slice::from_ref(extras.1),
         std::slice::from_ref(extras.2),
         (&[encode_freezes(entity)], &[]),
-        &[encode_v11(entity)],
+        (&[encode_v11(entity)], &[]),
     )
 }
 
@@ -158,19 +160,19 @@ fn seal(
     analyses: &[ExtraV7Out<'_>],
     revisions: &[ExtraV8<&str>],
     freezes: (&[ExtraV10], &[NamespaceV10]),
-    v11: &[ExtraV11],
+    v11: (&[ExtraV11], &[(&str, &str)]),
 ) -> Blocks {
     // The rows, and about 16 bytes an event.
     let entities = body.namespaces.iter().flat_map(|ns| &ns.entities);
     let size = entities.map(|e| e.targets.size().saturating_add(e.control.events.events.len().saturating_mul(16))).sum::<usize>();
-    let mut whole = (body, controllers, extras, analyses, revisions, freezes.0, freezes.1, v11);
+    let mut whole = (body, controllers, extras, analyses, revisions, freezes.0, freezes.1, v11.0, v11.1);
     envelope_around(MAGIC, SNAPSHOT_FORMAT_VERSION, &mut whole, rows_of_one, size.saturating_add(1024))
 }
 
 /// The rows of a snapshot's one entity (a checkpoint's), which its
 /// envelope is written around; none when it holds several.
 #[allow(clippy::type_complexity)]
-fn rows_of_one<'w, A, B, C, D, E, F, G>(whole: &'w mut (Body<EntityV9<RowsOut<'_>>>, A, B, C, D, E, F, G)) -> Option<&'w mut Blocks> {
+fn rows_of_one<'w, A, B, C, D, E, F, G, H>(whole: &'w mut (Body<EntityV9<RowsOut<'_>>>, A, B, C, D, E, F, G, H)) -> Option<&'w mut Blocks> {
     match whole.0.namespaces.as_mut_slice() {
         [ns] => match ns.entities.as_mut_slice() {
             [entity] => Some(entity.targets.rows_mut()),
@@ -219,6 +221,7 @@ fn decode_trailed<'a, E: Named + Deserialize<'a>>(
     let mut trailer = Trailer::parse(version, trailer, entities)?;
     let mut engine = decode_body(state, |e| trailer.complete(decode(e)?))?;
     decode_namespaces(&mut engine, std::mem::take(&mut trailer.namespaces))?;
+    decode_namespace_notifications(&mut engine, std::mem::take(&mut trailer.notify))?;
     Ok(engine)
 }
 
@@ -236,6 +239,8 @@ struct Trailer {
     freezes: std::vec::IntoIter<ExtraV10>,
     namespaces: Vec<NamespaceV10>,
     v11: std::vec::IntoIter<ExtraV11>,
+    /// From format 11: the namespaces' notification settings, by name.
+    notify: Vec<(String, String)>,
 }
 
 impl Trailer {
@@ -258,8 +263,10 @@ impl Trailer {
                 return Trailer::counted(version, entities, (settings, extras, analyses, revisions), (freezes, namespaces), Vec::new());
             }
             _ => {
-                let (settings, extras, analyses, revisions, freezes, namespaces, v11) = parse_all(trailer)?;
-                return Trailer::counted(version, entities, (settings, extras, analyses, revisions), (freezes, namespaces), v11);
+                let (settings, extras, analyses, revisions, freezes, namespaces, v11, notify) = parse_all(trailer)?;
+                let mut trailer = Trailer::counted(version, entities, (settings, extras, analyses, revisions), (freezes, namespaces), v11)?;
+                trailer.notify = notify;
+                return Ok(trailer);
             }
         };
         Trailer::counted(version, entities, (settings, extras, analyses, revisions), (Vec::new(), Vec::new()), Vec::new())
@@ -301,6 +308,7 @@ impl Trailer {
             freezes: freezes.into_iter(),
             namespaces,
             v11: v11.into_iter(),
+            notify: Vec::new(),
         })
     }
 

@@ -689,6 +689,20 @@ impl Orchestrator {
         Ok(true)
     }
 
+    /// For the package's notifications: what the namespace keeps of them
+    /// (subscriptions for every entity of it), or `undefined`.
+    #[wasm_bindgen(js_name = __namespaceNotificationSettings, skip_typescript)]
+    pub fn namespace_notification_settings(&self, namespace: String) -> Option<String> {
+        self.engine.namespace_notifications(&namespace).map(str::to_owned)
+    }
+
+    /// Sets (or with `null` forgets) what the namespace keeps of its
+    /// notifications; answers whether that changed them.
+    #[wasm_bindgen(js_name = __setNamespaceNotificationSettings, skip_typescript)]
+    pub fn set_namespace_notification_settings(&mut self, namespace: String, settings: Option<String>) -> JsResult<bool> {
+        self.engine.set_namespace_notifications(&namespace, settings.as_deref()).map_err(error_to_js)
+    }
+
     /// For `Rollouts` (js/rollouts/rollouts.mjs): the answer kept for the
     /// request applied to the entity with idempotency `key` ("" when it was
     /// too large to keep), or `undefined`.

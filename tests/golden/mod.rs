@@ -359,6 +359,9 @@ pub fn golden_v11_engine() -> Engine {
     let from = Pipeline { from: vec!["hold/frozen".into()], all: false, soak_secs: 3600, approval: true, verification };
     assert!(engine.set_pipeline("edge", "canary", Some(from)).unwrap());
     engine.set_target_version("edge", "canary", "c2-hotfix", T0 + 3600 * 1000).unwrap();
+    // Subscriptions for every entity of a namespace, and of one without entities.
+    assert!(engine.set_namespace_notifications("edge", Some(r#"{"subscriptions":[{"name":"ops","since":1}]}"#)).unwrap());
+    assert!(engine.set_namespace_notifications("quiet", Some(r#"{"subscriptions":[]}"#)).unwrap());
     engine
 }
 
@@ -391,7 +394,7 @@ pub fn before_format_8<'a>(bytes: &'a [u8], engine: &Engine) -> &'a [u8] {
     // frozen), no namespace settings.
     trailer += 3 * entities + varint(entities) + 1;
     // Format 11: no notification settings, no pipeline (two `None`s per entity).
-    trailer += varint(entities) + 2 * entities;
+    trailer += varint(entities) + 2 * entities + 1; // and no namespace's notification settings
     &bytes[20..bytes.len() - trailer]
 }
 

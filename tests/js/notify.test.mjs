@@ -136,6 +136,31 @@ describe("notification formats", () => {
   });
 });
 
+test("an engine in memory keeps a namespace's subscriptions in its snapshot and tells them of every entity of it", async () => {
+  const receiver = await startReceiver();
+  try {
+    const { engine, clock } = established();
+    engine.setRolloutOptions("prod", "web", { ...options, batchPercent: 100 });
+    engine.setTargetVersion("prod", "web", "w1");
+    clock.now += 1000;
+    assert.equal(engine.setNotifications("prod", null, [{ name: "prod", url: `${receiver.url}/prod`, kinds: ["rollout_started"] }]), true);
+    assert.equal(engine.setNotifications("prod", null, [{ name: "prod", url: `${receiver.url}/prod`, kinds: ["rollout_started"] }]), false);
+    assert.deepEqual(engine.notifications("prod").subscriptions.map((sub) => [sub.name, sub.since]), [["prod", clock.now]]);
+    clock.now += 1000;
+    engine.setTargetVersion("prod", "app", "v2");
+    engine.setTargetVersion("prod", "web", "w2");
+    const restored = Orchestrator.restore(engine.snapshot(), { now: () => clock.now });
+    for (const entity of ["app", "web"]) await restored.deliverNotifications("prod", entity);
+    assert.deepEqual(receiver.requests.map((r) => `${r.body.entity} ${r.body.event.version}`).sort(), ["app v2", "web w2"], "nothing from before it was set");
+    assert.deepEqual(restored.notifications("prod", "app").log["namespace:prod"].map((e) => e.outcome), ["delivered"]);
+    assert.equal(restored.setNotifications("prod", null, null), true);
+    assert.deepEqual(restored.notifications("prod"), { subscriptions: [] });
+    restored.free();
+  } finally {
+    await receiver.close();
+  }
+});
+
 describe("retries and the delivery log", () => {
   test("a receiver that fails is retried with backoff in virtual time; a refusal is not retried; steps never wait", async () => {
     // /flaky answers 503 twice, then 200; /gone answers 404.
