@@ -20,7 +20,8 @@ import { normalizeOptions, providerUrls } from "../analysis/template.mjs";
 import { normalizePipeline } from "../pipelines.mjs";
 import { deliverAll, dueAt, namespaceSubscriptions, putSubscription, readable, record, redactedSettings, removeSubscription, setSubscriptions, settleOn } from "../notify/notifier.mjs";
 import { normalizeSubscriptions, redactedSubscription } from "../notify/subscriptions.mjs";
-import { NAMESPACE_NOTIFICATIONS, NAMESPACE_RECORD, entityKey as keyOf, isNamespaceRecord } from "../stores/names.mjs";
+import { NAMESPACE_NOTIFICATIONS, entityKey as keyOf, isNamespaceRecord } from "../stores/names.mjs";
+import { NamespaceRecords } from "./namespaces.mjs";
 import { notFound, orchestratorError, outcomeUnknown, storeUnavailable } from "./errors.mjs";
 
 /** Calls that change an entity; a control answering `false` changed nothing. */
@@ -46,7 +47,6 @@ const WRITES = [
 const READS = ["expectedState", "rolloutInfo", "targetCounts", "plan", "events", "history", "analysis", "freezes"];
 /** Reads and writes that take a namespace's settings when `entity` is `null`. */
 const NAMESPACE_AWARE = ["setFreezes", "freezes"];
-const JSON_BYTES = { encode: (value) => new TextEncoder().encode(JSON.stringify(value)), decode: (bytes) => JSON.parse(new TextDecoder().decode(bytes)) };
 /** Writes that step the entity, calling its hooks. */
 const STEPS = ["orchestrate", "orchestrateColumns", "report"];
 
@@ -81,10 +81,8 @@ export class Rollouts {
   #deliveries = new Set();
   /** A retry's timer per entity, while one waits. */
   #retries_ = new Map();
-  /** Each namespace's settings as last read: `{ bytes, at }` (`bytes` undefined: none). */
-  #namespaceSettings = new Map();
-  #namespaceCacheMs;
-  #readNamespaceFrom;
+  /** The namespaces' own records (settings, subscriptions). */
+  #namespaces;
   #readUpstream;
 
   /**
@@ -161,9 +159,18 @@ export class Rollouts {
     if (!Number.isInteger(namespaceCacheMs) || namespaceCacheMs < 0 || namespaceCacheMs > 3_600_000) {
       throw orchestratorError("INVALID_ARGUMENT", "namespaceCacheMs must be an integer from 0 to 3,600,000");
     }
-    this.#namespaceCacheMs = namespaceCacheMs;
     if (readNamespace !== undefined && typeof readNamespace !== "function") throw orchestratorError("INVALID_ARGUMENT", "readNamespace must be a function");
-    this.#readNamespaceFrom = readNamespace ?? (async (namespace, record = NAMESPACE_RECORD) => (await this.#store.get(namespace, record))?.bytes);
+    this.#namespaces = new NamespaceRecords({
+      store,
+      call: (what, call, options) => this.#call(what, call, options),
+      queued: (key, run) => this.#queued(key, run),
+      retries,
+      pause: jitter,
+      now,
+      cacheMs: namespaceCacheMs,
+      most: maxEntities,
+      readNamespace,
+    });
     if (readUpstream !== undefined && typeof readUpstream !== "function") throw orchestratorError("INVALID_ARGUMENT", "readUpstream must be a function");
     this.#readUpstream = readUpstream ?? ((namespace, entity) => this.upstream(namespace, entity));
   }
@@ -206,101 +213,19 @@ export class Rollouts {
     return this.#readNamespace(namespace, (engine) => engine.lineStop(namespace));
   }
 
-  /** Runs `read` on an engine holding the namespace's settings as stored. */
-  async #readNamespace(namespace, read) {
-    checkNames(namespace, "entity");
-    const stored = await this.#call("read a namespace", () => this.#store.get(namespace, NAMESPACE_RECORD));
-    const engine = this.#namespaceEngine(namespace, stored?.bytes);
-    try {
-      return read(engine);
-    } finally {
-      engine.free();
-    }
-  }
-
-  /** An engine holding the namespace's settings (`bytes`: its record), and nothing else. */
-  #namespaceEngine(namespace, bytes) {
-    const options = this.#now === undefined ? undefined : { now: this.#now };
-    if (!bytes) return new Orchestrator(options);
-    try {
-      return Orchestrator.restore(bytes, options);
-    } catch (error) {
-      throw orchestratorError("INVALID_SNAPSHOT", `the stored settings of namespace ${namespace} are unreadable: ${error.message}`, error);
-    }
-  }
-
-  /**
-   * Applies `change` to the namespace's settings as one atomic
-   * read-modify-write of its record (compare-and-swap, retried on a
-   * conflict as an entity's writes are); `false` from it saves nothing.
-   */
-  #writeNamespace(namespace, change, actor = null, { record = NAMESPACE_RECORD, encode, decode } = {}) {
+  /** Checks the namespace's name, then writes its settings (see NamespaceRecords.write). */
+  #writeNamespace(namespace, change, options) {
     try {
       checkNames(namespace, "entity");
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#queued(keyOf(namespace, record), async () => {
-      for (let attempt = 0; attempt <= this.#retries; attempt++) {
-        const stored = await this.#call("read a namespace", () => this.#store.get(namespace, record));
-        let result, bytes;
-        if (decode) {
-          // A record of JSON: `change` answers its next value.
-          result = change(stored?.bytes ? decode(stored.bytes) : undefined);
-          if (result === false) return result;
-          bytes = encode(result);
-          result = true;
-        } else {
-          const engine = this.#namespaceEngine(namespace, stored?.bytes);
-          try {
-            engine.setActor(actor);
-            result = change(engine);
-            engine.setActor(null);
-            if (result === false) return result;
-            bytes = engine.snapshot();
-          } finally {
-            engine.free();
-          }
-        }
-        const revision = stored ? String(stored.revision) : null;
-        const saved = await this.#call("save a namespace", (limit) => this.#store.put(namespace, record, bytes, revision, limit), { write: true });
-        if (saved !== null && saved !== undefined) {
-          this.#namespaceSettings.set(keyOf(namespace, record), { bytes, at: Date.now() });
-          return result;
-        }
-        if (attempt < this.#retries) await jitter(attempt);
-      }
-      throw orchestratorError("CONFLICT", `namespace ${namespace}'s settings kept changing under this call (${this.#retries + 1} attempts); try again`);
-    });
+    return this.#namespaces.write(namespace, change, options);
   }
 
-  /**
-   * The namespace's record `record` (its settings, or its subscriptions)
-   * for a write: as last read within `namespaceCacheMs`, or read now
-   * (`null`: unreadable now).
-   */
-  async #namespaceBytes(namespace, record = NAMESPACE_RECORD) {
-    const key = keyOf(namespace, record);
-    const known = this.#namespaceSettings.get(key);
-    if (known !== undefined && Date.now() - known.at < this.#namespaceCacheMs) return known.bytes;
-    try {
-      const bytes = (await this.#call("read a namespace", () => this.#readNamespaceFrom(namespace, record))) ?? undefined;
-      this.#namespaceSettings.set(key, { bytes, at: Date.now() });
-      if (this.#namespaceSettings.size > this.#maxEntities) this.#namespaceSettings.delete(this.#namespaceSettings.keys().next().value);
-      return bytes;
-    } catch {
-      return null;
-    }
-  }
-
-  /** The namespace's subscriptions, for a write's notifications (`[]`: none, or unreadable now). */
-  async #sharedSubscriptions(namespace) {
-    const bytes = await this.#namespaceBytes(namespace, NAMESPACE_NOTIFICATIONS);
-    try {
-      return bytes ? JSON_BYTES.decode(bytes).subscriptions : [];
-    } catch {
-      return [];
-    }
+  async #readNamespace(namespace, read) {
+    checkNames(namespace, "entity");
+    return this.#namespaces.read(namespace, read);
   }
 
   /**
@@ -317,8 +242,7 @@ export class Rollouts {
           const next = namespaceSubscriptions(previous?.subscriptions, subscriptions, this.#checkUrl, this.#clock());
           return JSON.stringify(next) === JSON.stringify(previous?.subscriptions ?? []) ? false : { subscriptions: next };
         },
-        null,
-        { record: NAMESPACE_NOTIFICATIONS, ...JSON_BYTES },
+        { record: NAMESPACE_NOTIFICATIONS, json: true },
       );
     }
     return this.#write(namespace, entity, (engine) => setSubscriptions(engine, namespace, entity, subscriptions, this.#checkUrl)).catch((error) =>
@@ -348,7 +272,7 @@ export class Rollouts {
     return this.#store.watch((namespace, entity) => {
       // A namespace's own records are no entity: its settings are read
       // afresh at the next write instead.
-      if (entity !== null && isNamespaceRecord(entity)) this.#namespaceSettings.delete(keyOf(namespace, entity));
+      if (entity !== null && isNamespaceRecord(entity)) this.#namespaces.forget(namespace, entity);
       else listener(namespace, entity);
     });
   }
@@ -428,9 +352,8 @@ export class Rollouts {
   async notifications(namespace, entity) {
     if (entity === null || entity === undefined) {
       checkNames(namespace, "entity");
-      const stored = await this.#call("read a namespace", () => this.#store.get(namespace, NAMESPACE_NOTIFICATIONS));
-      const subscriptions = stored?.bytes ? JSON_BYTES.decode(stored.bytes).subscriptions : [];
-      return { subscriptions: subscriptions.map(redactedSubscription) };
+      const record = await this.#namespaces.readJson(namespace, NAMESPACE_NOTIFICATIONS);
+      return { subscriptions: (record?.subscriptions ?? []).map(redactedSubscription) };
     }
     return this.#read(namespace, entity, (engine) => readable(engine, namespace, entity));
   }
@@ -471,7 +394,7 @@ export class Rollouts {
   async #settle(namespace, entity, deliveries) {
     if (deliveries.length === 0) return [];
     const results = await deliverAll(namespace, entity, deliveries, { clock: () => this.#clock() });
-    const shared = await this.#sharedSubscriptions(namespace);
+    const shared = await this.#namespaces.subscriptions(namespace);
     let due;
     await this.#write(namespace, entity, (engine) => {
       const changed = settleOn(engine, namespace, entity, results, { now: this.#clock(), by: this.#self, shared });
@@ -590,7 +513,7 @@ export class Rollouts {
   async #write(namespace, entity, change, { optimistic = false, deliver = (d) => this.#deliver(namespace, entity, d) } = {}) {
     // The namespace's subscriptions hear of the events too (read before the
     // entity's queue, as a namespace's settings are).
-    const shared = await this.#sharedSubscriptions(namespace);
+    const shared = await this.#namespaces.subscriptions(namespace);
     return this.#serially(namespace, entity, async () => {
       const key = keyOf(namespace, entity);
       for (let attempt = 0; attempt <= this.#retries; attempt++) {
@@ -880,9 +803,9 @@ export class Rollouts {
     acting.applyOnce = (key, method, namespace, entity, ...args) => this.#applyOnce(key, method, namespace, entity, args, actor);
     const setFreezes = acting.setFreezes;
     acting.setFreezes = (namespace, entity, freezes) =>
-      entity === null || entity === undefined ? this.#writeNamespace(namespace, (engine) => engine.setFreezes(namespace, null, freezes), actor) : setFreezes(namespace, entity, freezes);
-    acting.stopTheLine = (namespace, reason) => this.#writeNamespace(namespace, (engine) => engine.stopTheLine(namespace, reason), actor);
-    acting.startTheLine = (namespace) => this.#writeNamespace(namespace, (engine) => engine.startTheLine(namespace), actor);
+      entity === null || entity === undefined ? this.#writeNamespace(namespace, (engine) => engine.setFreezes(namespace, null, freezes), { actor }) : setFreezes(namespace, entity, freezes);
+    acting.stopTheLine = (namespace, reason) => this.#writeNamespace(namespace, (engine) => engine.stopTheLine(namespace, reason), { actor });
+    acting.startTheLine = (namespace) => this.#writeNamespace(namespace, (engine) => engine.startTheLine(namespace), { actor });
     return Object.freeze(acting);
   }
 
@@ -954,7 +877,7 @@ export class Rollouts {
    */
   async #stepFacts(method, namespace, entity) {
     if (!STEPS.includes(method)) return null;
-    const settings = this.#namespaceBytes(namespace);
+    const settings = this.#namespaces.bytes(namespace);
     const from = pipelineFrom(this.#held(namespace, entity)?.engine, namespace, entity);
     let upstreams = null;
     if (from !== undefined) {
@@ -1023,7 +946,7 @@ export class Rollouts {
     );
     if (config === null) return null;
     const facts = config.pipeline ? await Promise.all(config.pipeline.from.map((name) => this.#upstreamFact(name))) : null;
-    const settings = await this.#namespaceBytes(namespace);
+    const settings = await this.#namespaces.bytes(namespace);
     return this.#read(namespace, entity, (engine) => {
       if (settings !== null) engine.__adoptNamespace(namespace, settings); // a freeze of the namespace holds promotion
       return { view: engine.pipeline(namespace, entity, facts), info: engine.rolloutInfo(namespace, entity) };
