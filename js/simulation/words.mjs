@@ -85,6 +85,7 @@ export function stateOf(info) {
   }
   if (info.paused) return "paused";
   if (info.awaitingApproval) return "awaiting approval";
+  if (info.frozen && info.phase === "rolling_out") return "frozen";
   return { new: "new", rolling_out: "rolling", watching: "watching" }[info.phase] ?? "rolled out";
 }
 

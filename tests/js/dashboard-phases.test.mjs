@@ -18,6 +18,9 @@ test("the state in a word, from the engine's phase: a rollback goes on while pau
   assert.equal(stateOf(info({ phase: "rolled_back" })), "rolled back");
   assert.equal(stateOf(info({ paused: true })), "paused");
   assert.equal(stateOf(info({ awaitingApproval: true })), "awaiting approval");
+  assert.equal(stateOf(info({ frozen: "the line of prod stopped (incident)" })), "frozen");
+  assert.equal(stateOf(info({ phase: "rolling_back", frozen: "window" })), "rolling back", "a rollback is never frozen");
+  assert.equal(stateOf(info({ phase: "watching", frozen: "window" })), "watching");
   assert.equal(stateOf(info({})), "rolling");
   assert.equal(stateOf(info({ phase: "watching" })), "watching");
   assert.equal(stateOf(info({ phase: "rolled_out" })), "rolled out");

@@ -87,8 +87,9 @@ test("the pipeline panel shows each stage and approves the promotion that waits;
   assert.deepEqual(reader.errors, []);
 });
 
-test("the overview stops and starts a namespace's line, with a reason, and shows who stopped it; the read token only reads it", async () => {
+test("the overview stops and starts a namespace's line, with a reason, and shows who stopped it; an entity of it says it is frozen; the read token only reads it", async () => {
   const at = (path) => `${d.url}/v1/orchestrate${path}`;
+  const send = (method, path, body) => fetch(at(path), { method, headers: d.write, body: JSON.stringify(body) });
   await fetch(at("/ops/db/version"), { method: "POST", headers: d.write, body: JSON.stringify({ version: "v1" }) });
   const { page, errors } = await pageWithErrors(d.context);
   const asked = acceptDialogs(page);
@@ -114,6 +115,18 @@ test("the overview stops and starts a namespace's line, with a reason, and shows
   await reader.page.selectOption("#namespace-filter", "ops");
   await reader.page.waitForFunction(() => document.querySelector("#line").dataset.stopped === "true", null, { timeout: 10_000 });
   assert.equal(await reader.page.isVisible("#line-start"), false);
+  // An entity of the stopped namespace says it is frozen, and why.
+  await send("POST", "/ops/db/version", { version: "v2" });
+  await fetch(at("/ops/db"), { method: "POST", headers: d.write, body: JSON.stringify([{ name: "d0", version: "v1", group: "", message: "", isError: false }]) });
+  await new Promise((resolve) => setTimeout(resolve, 1100)); // the server's cache of a namespace's settings
+  await fetch(at("/ops/db"), { method: "POST", headers: d.write, body: JSON.stringify([{ name: "d0", version: "v1", group: "", message: "", isError: false }]) });
+  await page.goto(`${d.url}/#/ops/db`);
+  await page.waitForFunction(() => document.querySelector("#entity-state")?.textContent === "frozen", null, { timeout: 10_000 });
+  assert.match(await page.textContent("#why"), /^Frozen: the line of ops stopped \(incident 4711\)\. Nothing new moves; rollbacks go on\./);
+  await page.goto(`${d.url}/`);
+  await page.waitForSelector("#entities a");
+  await page.selectOption("#namespace-filter", "ops");
+  await page.waitForFunction(() => document.querySelector("#line").dataset.stopped === "true", null, { timeout: 10_000 });
   await page.click("#line-start");
   await page.waitForFunction(() => document.querySelector("#line").dataset.stopped === "false", null, { timeout: 10_000 });
   assert.deepEqual(errors, []);

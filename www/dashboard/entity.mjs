@@ -312,6 +312,8 @@ function renderWhy(entity, info, counts) {
   } else if (verdict && verdict.kind === "version_good") {
     text = `Why: ${version} was judged good: ${verdict.detail}.`;
   }
+  // A freeze holds the rollout: say which, and until when, first.
+  if (info.frozen && info.phase === "rolling_out") text = `Frozen: ${info.frozen}. Nothing new moves; rollbacks go on. ${text}`.trim();
   $("why").textContent = text;
   $("why").dataset.verdict = info.lastKnownBadVersion && version === info.lastKnownBadVersion ? "bad" : "";
 }

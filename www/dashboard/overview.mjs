@@ -122,7 +122,7 @@ function bar(info, counts) {
 }
 
 /** Trouble first: the order "sort by state" puts rows in. */
-const STATE_ORDER = ["halted", "rolling back", "rolled back", "paused", "awaiting approval", "rolling", "watching", "new", "rolled out"];
+const STATE_ORDER = ["halted", "rolling back", "rolled back", "paused", "frozen", "awaiting approval", "rolling", "watching", "new", "rolled out"];
 const rank = (row) => {
   const at = STATE_ORDER.indexOf(row.state ?? "");
   return at < 0 ? STATE_ORDER.length : at;
