@@ -141,9 +141,25 @@ export function namespaceSubscriptions(previous, subscriptions, checkUrl, now) {
   });
 }
 
-/** Delivers claimed notifications, all at once; answers what came of each. */
-export function deliverAll(namespace, entity, deliveries, options) {
-  return Promise.all(deliveries.map(({ sub, entry }) => deliver(namespace, entity, sub, entry, options)));
+/**
+ * Delivers claimed notifications: each subscription's one after another,
+ * in the order of the events (a channel reads "rolled back" after "version
+ * bad"), the subscriptions at once; answers what came of each.
+ */
+export async function deliverAll(namespace, entity, deliveries, options) {
+  const bySubscription = new Map();
+  for (const delivery of [...deliveries].sort((a, b) => a.entry.event.seq - b.entry.event.seq)) {
+    if (!bySubscription.has(delivery.sub.name)) bySubscription.set(delivery.sub.name, []);
+    bySubscription.get(delivery.sub.name).push(delivery);
+  }
+  const results = await Promise.all(
+    [...bySubscription.values()].map(async (list) => {
+      const done = [];
+      for (const { sub, entry } of list) done.push(await deliver(namespace, entity, sub, entry, options));
+      return done;
+    }),
+  );
+  return results.flat();
 }
 
 /** Within a write of the entity: records what the deliveries came to; answers whether that changed it. */

@@ -18,9 +18,10 @@ import { checkMs } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, hostCheck, isHttpController, redactedController, urlCheck } from "../hooks/http.mjs";
 import { normalizeOptions, providerUrls } from "../analysis/template.mjs";
 import { normalizePipeline } from "../pipelines.mjs";
-import { deliverAll, dueAt, namespaceSubscriptions, putSubscription, readable, record, redactedSettings, removeSubscription, setSubscriptions, settleOn } from "../notify/notifier.mjs";
+import { namespaceSubscriptions, putSubscription, readable, record, redactedSettings, removeSubscription, setSubscriptions } from "../notify/notifier.mjs";
 import { normalizeSubscriptions, redactedSubscription } from "../notify/subscriptions.mjs";
 import { NAMESPACE_NOTIFICATIONS, entityKey as keyOf, isNamespaceRecord } from "../stores/names.mjs";
+import { Deliveries } from "./deliveries.mjs";
 import { NamespaceRecords } from "./namespaces.mjs";
 import { notFound, orchestratorError, outcomeUnknown, storeUnavailable } from "./errors.mjs";
 
@@ -77,10 +78,8 @@ export class Rollouts {
   #queues = new Map();
   /** This process, as its claims on notifications name it. */
   #self = globalThis.crypto.randomUUID();
-  /** Deliveries under way (with the write that settles them). */
-  #deliveries = new Set();
-  /** A retry's timer per entity, while one waits. */
-  #retries_ = new Map();
+  /** The notifications this process's writes claimed, delivered and settled. */
+  #deliveries;
   /** The namespaces' own records (settings, subscriptions). */
   #namespaces;
   #readUpstream;
@@ -160,6 +159,12 @@ export class Rollouts {
       throw orchestratorError("INVALID_ARGUMENT", "namespaceCacheMs must be an integer from 0 to 3,600,000");
     }
     if (readNamespace !== undefined && typeof readNamespace !== "function") throw orchestratorError("INVALID_ARGUMENT", "readNamespace must be a function");
+    this.#deliveries = new Deliveries({
+      write: (namespace, entity, change, options) => this.#write(namespace, entity, change, options),
+      clock: () => this.#clock(),
+      shared: (namespace) => this.#namespaces.subscriptions(namespace),
+      by: this.#self,
+    });
     this.#namespaces = new NamespaceRecords({
       store,
       call: (what, call, options) => this.#call(what, call, options),
@@ -365,58 +370,16 @@ export class Rollouts {
    * an entity may see no write for a while (a cron, an alarm).
    */
   async deliverNotifications(namespace, entity) {
-    let deliveries = [];
-    await this.#write(namespace, entity, () => false, { deliver: (claimed) => (deliveries = claimed) });
-    return this.#settle(namespace, entity, deliveries);
+    return this.#deliveries.sweep(namespace, entity);
   }
 
   /** Resolves once every delivery this process has under way is delivered and settled. */
   async notificationsSettled() {
-    while (this.#deliveries.size > 0) await Promise.allSettled([...this.#deliveries]);
+    return this.#deliveries.settled();
   }
 
   #clock() {
     return this.#now === undefined ? Date.now() : this.#now();
-  }
-
-  /** Delivers what a saved write claimed, without holding up the write's caller. */
-  #deliver(namespace, entity, deliveries) {
-    if (deliveries.length === 0) return;
-    const run = this.#settle(namespace, entity, deliveries).catch(() => {
-      // The store failed the settling write: the claims run out and the
-      // deliveries are made again (the receiver sees the same idempotency key).
-    });
-    this.#deliveries.add(run);
-    run.finally(() => this.#deliveries.delete(run));
-  }
-
-  /** Delivers, then records what came of it in a write of its own; a retry that falls due is tried then. */
-  async #settle(namespace, entity, deliveries) {
-    if (deliveries.length === 0) return [];
-    const results = await deliverAll(namespace, entity, deliveries, { clock: () => this.#clock() });
-    const shared = await this.#namespaces.subscriptions(namespace);
-    let due;
-    await this.#write(namespace, entity, (engine) => {
-      const changed = settleOn(engine, namespace, entity, results, { now: this.#clock(), by: this.#self, shared });
-      due = dueAt(engine, namespace, entity);
-      return changed ? undefined : false;
-    });
-    this.#retryAt(namespace, entity, due);
-    return results;
-  }
-
-  /** Sweeps the entity's notifications again when the next one falls due. */
-  #retryAt(namespace, entity, due) {
-    const key = keyOf(namespace, entity);
-    clearTimeout(this.#retries_.get(key));
-    this.#retries_.delete(key);
-    if (due === undefined) return;
-    const timer = setTimeout(() => {
-      this.#retries_.delete(key);
-      this.deliverNotifications(namespace, entity).catch(() => {});
-    }, Math.min(Math.max(0, due - this.#clock()) + 10, 2 ** 31 - 1));
-    timer.unref?.();
-    this.#retries_.set(key, timer);
   }
 
   /**
@@ -510,7 +473,7 @@ export class Rollouts {
    * made again on the store's state. One store round trip per write
    * instead of two.
    */
-  async #write(namespace, entity, change, { optimistic = false, deliver = (d) => this.#deliver(namespace, entity, d) } = {}) {
+  async #write(namespace, entity, change, { optimistic = false, deliver = (d) => this.#deliveries.deliver(namespace, entity, d) } = {}) {
     // The namespace's subscriptions hear of the events too (read before the
     // entity's queue, as a namespace's settings are).
     const shared = await this.#namespaces.subscriptions(namespace);

@@ -272,8 +272,10 @@ test("workerd: an entity's object notifies a Slack-format receiver of its rollou
   await call("POST", "/v1/orchestrate/prod/api/version", { version: "v3" });
   await loop(handle, fleet, (r) => r.lastknownbadversion === "v3" && fleet.every((h) => h.running === "v2"));
   // Deliveries run after each response: wait for the last.
-  for (let i = 0; i < 100 && !receiver.requests.some((r) => r.body.text.startsWith("Rolled back")); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-  const titles = receiver.requests.map((r) => r.body.blocks[0].text.text);
+  for (let i = 0; i < 300 && receiver.requests.length < 5; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  // Each write's deliveries go out on their own: in the order of the events, by the sequence number in their key.
+  const seq = (r) => Number(r.headers["idempotency-key"].split("/")[2]);
+  const titles = [...receiver.requests].sort((a, b) => seq(a) - seq(b)).map((r) => r.body.blocks[0].text.text);
   assert.deepEqual(titles, ["Rollout started: prod/api", "Rolled out: prod/api", "Rollout started: prod/api", "Version bad: prod/api", "Rolled back: prod/api"]);
   const keys = receiver.requests.map((r) => r.headers["idempotency-key"]);
   assert.equal(new Set(keys).size, keys.length);
