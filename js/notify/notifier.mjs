@@ -40,7 +40,7 @@ function write(engine, namespace, entity, state) {
 
 /** The entity's last event (0: none, or no entity yet). */
 function lastSeq(engine, namespace, entity) {
-  if (!engine.namespaces().includes(namespace) || !engine.entities(namespace).includes(entity)) return 0;
+  if (!holds(engine, namespace, entity)) return 0;
   return engine.events(namespace, entity).at(-1)?.seq ?? 0;
 }
 
@@ -90,7 +90,7 @@ export function redactedSettings(text) {
  */
 export function record(engine, namespace, entity, { now, by, shared = [] }) {
   const text = engine.__notificationSettings(namespace, entity);
-  if (text === undefined && (shared.length === 0 || !held(engine, namespace, entity))) return { changed: false, deliveries: [] };
+  if (text === undefined && (shared.length === 0 || !holds(engine, namespace, entity))) return { changed: false, deliveries: [] };
   let state;
   try {
     state = parseState(text);
@@ -123,7 +123,8 @@ function every(state, shared) {
   return [...state.subscriptions, ...shared.map((sub) => ({ ...sub, name: `${SHARED}${sub.name}` }))];
 }
 
-function held(engine, namespace, entity) {
+/** Whether `engine` holds the entity. */
+export function holds(engine, namespace, entity) {
   return engine.namespaces().includes(namespace) && engine.entities(namespace).includes(entity);
 }
 

@@ -18,11 +18,12 @@ import { checkMs } from "../errors.mjs";
 import { MONITORING_ENDPOINTS, TARGET_ENDPOINTS, hostCheck, isHttpController, redactedController, urlCheck } from "../hooks/http.mjs";
 import { normalizeOptions, providerUrls } from "../analysis/template.mjs";
 import { normalizePipeline } from "../pipelines.mjs";
-import { namespaceSubscriptions, putSubscription, readable, record, redactedSettings, removeSubscription, setSubscriptions } from "../notify/notifier.mjs";
+import { holds, namespaceSubscriptions, putSubscription, readable, record, redactedSettings, removeSubscription, setSubscriptions } from "../notify/notifier.mjs";
 import { normalizeSubscriptions, redactedSubscription } from "../notify/subscriptions.mjs";
 import { NAMESPACE_NOTIFICATIONS, entityKey as keyOf, isNamespaceRecord } from "../stores/names.mjs";
 import { Deliveries } from "./deliveries.mjs";
 import { NamespaceRecords } from "./namespaces.mjs";
+import { Stages, pipelineFrom } from "./stages.mjs";
 import { notFound, orchestratorError, outcomeUnknown, storeUnavailable } from "./errors.mjs";
 
 /** Calls that change an entity; a control answering `false` changed nothing. */
@@ -82,7 +83,8 @@ export class Rollouts {
   #deliveries;
   /** The namespaces' own records (settings, subscriptions). */
   #namespaces;
-  #readUpstream;
+  /** Pipelines as other entities' records have them. */
+  #stages;
 
   /**
    * @param {object} options
@@ -177,7 +179,11 @@ export class Rollouts {
       readNamespace,
     });
     if (readUpstream !== undefined && typeof readUpstream !== "function") throw orchestratorError("INVALID_ARGUMENT", "readUpstream must be a function");
-    this.#readUpstream = readUpstream ?? ((namespace, entity) => this.upstream(namespace, entity));
+    this.#stages = new Stages({
+      read: (namespace, entity, read) => this.#read(namespace, entity, read),
+      readUpstream: readUpstream ?? ((namespace, entity) => this.upstream(namespace, entity)),
+      namespaceBytes: (namespace) => this.#namespaces.bytes(namespace),
+    });
   }
 
   /** Every entity in the store as `[namespace, entity]`, in name order. */
@@ -845,7 +851,7 @@ export class Rollouts {
     let upstreams = null;
     if (from !== undefined) {
       try {
-        upstreams = await Promise.all(from.map((name) => this.#upstreamFact(name)));
+        upstreams = await this.#stages.upstreams(from);
       } catch {
         upstreams = null;
       }
@@ -853,16 +859,10 @@ export class Rollouts {
     return { upstreams, namespace: await settings };
   }
 
-  /** What the entity `name` ("namespace/entity") tells those downstream of it. */
-  async #upstreamFact(name) {
-    const at = name.indexOf("/");
-    return this.#readUpstream(name.slice(0, at), name.slice(at + 1));
-  }
-
   /** What the entity tells the entities whose pipelines take their versions from it (`found: false`: the store has no such entity). */
   async upstream(namespace, entity) {
     return this.#read(namespace, entity, (engine) =>
-      engine.namespaces().includes(namespace) && engine.entities(namespace).includes(entity)
+      holds(engine, namespace, entity)
         ? engine.upstream(namespace, entity)
         : { name: `${namespace}/${entity}`, found: false, good: null, goodSince: null, rolling: "", bad: [] },
     );
@@ -874,46 +874,7 @@ export class Rollouts {
    * 32), upstream first, each with the versions it runs and why it waits.
    */
   async pipeline(namespace, entity) {
-    const stages = new Map();
-    const visit = async (ns, e) => {
-      const name = `${ns}/${e}`;
-      if (stages.has(name) || stages.size >= 32) return;
-      stages.set(name, null);
-      let view = await this.#pipelineView(ns, e);
-      // Not in this store (the Worker keeps each entity in its own object):
-      // what it tells those downstream of it.
-      if (view === null && name !== `${namespace}/${entity}`) {
-        try {
-          view = await this.#readUpstream(ns, e);
-        } catch {
-          view = null;
-        }
-      }
-      stages.set(name, view);
-      for (const from of view?.view?.pipeline?.from ?? []) {
-        const at = from.indexOf("/");
-        await visit(from.slice(0, at), from.slice(at + 1));
-      }
-    };
-    await visit(namespace, entity);
-    const own = stages.get(`${namespace}/${entity}`);
-    if (own === null) throw notFound("entity", `${namespace}/${entity}`);
-    const list = [...stages.entries()].reverse().map(([name, view]) => stageOf(name, view));
-    return { ...own.view, stages: list };
-  }
-
-  /** One entity's pipeline and rollout (`null`: no such entity). */
-  async #pipelineView(namespace, entity) {
-    const config = await this.#read(namespace, entity, (engine) =>
-      engine.namespaces().includes(namespace) && engine.entities(namespace).includes(entity) ? engine.pipeline(namespace, entity) : null,
-    );
-    if (config === null) return null;
-    const facts = config.pipeline ? await Promise.all(config.pipeline.from.map((name) => this.#upstreamFact(name))) : null;
-    const settings = await this.#namespaces.bytes(namespace);
-    return this.#read(namespace, entity, (engine) => {
-      if (settings !== null) engine.__adoptNamespace(namespace, settings); // a freeze of the namespace holds promotion
-      return { view: engine.pipeline(namespace, entity, facts), info: engine.rolloutInfo(namespace, entity) };
-    });
+    return this.#stages.pipeline(namespace, entity);
   }
 
   #entityWrite(name, namespace, entity, args) {
@@ -938,39 +899,6 @@ export class Rollouts {
       };
     }
   }
-}
-
-/** The upstreams of the entity's pipeline as `engine` holds it (`undefined`: none, or not held). */
-function pipelineFrom(engine, namespace, entity) {
-  try {
-    if (engine === undefined || !engine.namespaces().includes(namespace) || !engine.entities(namespace).includes(entity)) return undefined;
-    return engine.pipeline(namespace, entity).pipeline?.from;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A stage of a pipeline's view: an entity, the versions it runs, where it takes them from and why it waits. */
-function stageOf(name, found) {
-  if (found === null || found.found === false) return { name, found: false };
-  if (found.view === undefined) {
-    // An upstream's facts alone.
-    return { name, found: true, rollingVersion: found.rolling, lastKnownGoodVersion: found.good ?? "", from: [], candidate: null, waiting: null, held: null };
-  }
-  const { view, info } = found;
-  return {
-    name,
-    found: true,
-    targetVersion: info.targetVersion,
-    rollingVersion: info.rollingVersion,
-    lastKnownGoodVersion: info.lastKnownGoodVersion,
-    lastKnownBadVersion: info.lastKnownBadVersion,
-    phase: info.phase,
-    from: view.pipeline?.from ?? [],
-    candidate: view.candidate,
-    waiting: view.waiting,
-    held: view.held,
-  };
 }
 
 /** A call already applied under its idempotency key, and what it answered then. */

@@ -131,31 +131,32 @@ pub(crate) fn verification(entity: &mut Entity, version: &str, now: Timestamp) -
     if let Some(run) = found {
         return Some((run.phase, run.message.clone()));
     }
-    let spec = template(entity, RunKind::Verification)?;
-    let metrics = spec.metrics.iter().map(|m| MetricRun { name: m.name.clone(), dry_run: m.dry_run, ..MetricRun::default() }).collect();
-    let names: Vec<&str> = spec.metrics.iter().map(|m| m.name.as_str()).collect();
-    let detail = format!("{} started: {}", what(RunKind::Verification, version), names.join(", "));
-    push_run(
-        entity,
-        AnalysisRun {
-            kind: RunKind::Verification,
-            version: version.to_owned(),
-            rollout: now,
-            started: now,
-            ended: None,
-            phase: Phase::Running,
-            message: String::new(),
-            holding: false,
-            metrics,
-        },
-    );
-    let sym = entity.versions.intern(version);
-    entity.event(now, EventKind::AnalysisStarted, sym, detail);
-    Some((Phase::Running, String::new()))
+    open(entity, RunKind::Verification, version.to_owned(), now, now).then_some((Phase::Running, String::new()))
 }
 
-/// Keeps `run`, dropping the oldest ended runs past [`RUNS_KEPT`].
-fn push_run(entity: &mut Entity, run: AnalysisRun) {
+/// Opens a run of `kind` on `version` (for the rollout that started at
+/// `rollout`) from its template, logs `analysis_started`, and keeps at most
+/// [`RUNS_KEPT`] runs (the oldest ended go). Answers whether the template
+/// was there to open one.
+fn open(entity: &mut Entity, kind: RunKind, version: String, rollout: Timestamp, now: Timestamp) -> bool {
+    let Some(spec) = template(entity, kind) else {
+        return false;
+    };
+    let metrics = spec.metrics.iter().map(|m| MetricRun { name: m.name.clone(), dry_run: m.dry_run, ..MetricRun::default() }).collect();
+    let names: Vec<&str> = spec.metrics.iter().map(|m| m.name.as_str()).collect();
+    let detail = format!("{} started: {}", what(kind, &version), names.join(", "));
+    let sym = entity.versions.intern(&version);
+    let run = AnalysisRun {
+        kind,
+        version,
+        rollout,
+        started: now,
+        ended: None,
+        phase: Phase::Running,
+        message: String::new(),
+        holding: false,
+        metrics,
+    };
     entity.analysis.push(run);
     while entity.analysis.len() > RUNS_KEPT {
         match entity.analysis.iter().position(|r| !r.live()) {
@@ -163,6 +164,8 @@ fn push_run(entity: &mut Entity, run: AnalysisRun) {
             None => break,
         };
     }
+    entity.event(now, EventKind::AnalysisStarted, sym, detail);
+    true
 }
 
 /// When the open rollout of the rolling version started.
@@ -626,28 +629,7 @@ pub(crate) fn start(entity: &mut Entity, kind: RunKind, rollout: Timestamp, now:
     if entity.analysis.iter().any(|r| r.kind == kind && r.rollout == rollout && r.version == rolling) {
         return false;
     }
-    let Some(spec) = template(entity, kind) else {
-        return false;
-    };
-    let metrics = spec.metrics.iter().map(|m| MetricRun { name: m.name.clone(), dry_run: m.dry_run, ..MetricRun::default() }).collect();
-    let names: Vec<&str> = spec.metrics.iter().map(|m| m.name.as_str()).collect();
-    let detail = format!("{} started: {}", what(kind, &rolling), names.join(", "));
-    push_run(
-        entity,
-        AnalysisRun {
-            kind,
-            version: rolling,
-            rollout,
-            started: now,
-            ended: None,
-            phase: Phase::Running,
-            message: String::new(),
-            holding: false,
-            metrics,
-        },
-    );
-    entity.event(now, EventKind::AnalysisStarted, entity.rolling, detail);
-    true
+    open(entity, kind, rolling, rollout, now)
 }
 
 /// The state of plan step `step`'s analysis in the rollout under way:

@@ -5,6 +5,7 @@ mod analysis;
 mod boundary;
 mod freezes;
 mod hooks;
+mod internals;
 mod interop;
 mod orchestrator;
 mod pipeline;
